@@ -1,0 +1,103 @@
+#include "archive_writer.hpp"
+
+#include "archive_error.hpp"
+#include "crc32.hpp"
+#include "header_serializer.hpp"
+#include "lzma2_encoder.hpp"
+#include "lzma_settings.hpp"
+#include "utf16.hpp"
+
+#include <algorithm>
+#include <numeric>
+
+namespace sevenzfs::archive {
+
+namespace {
+
+// 7-Zip leaves the header of a single-entry archive plain; so do we.
+constexpr std::size_t kMinFilesForEncodedHeader = 2;
+
+std::vector<std::uint8_t> compress_whole(std::span<const std::uint8_t> data, const lzma_options_lzma& options) {
+  std::vector<std::uint8_t> packed;
+  const span_sink collect = [&](std::span<const std::uint8_t> bytes) { packed.insert(packed.end(), bytes.begin(), bytes.end()); };
+  lzma2_encoder encoder;
+  encoder.start(options);
+  encoder.write(data, collect);
+  encoder.finish(collect, true);
+  return packed;
+}
+
+}  // namespace
+
+std::uint64_t default_solid_block_bytes(int level) {
+  if (level <= 0) return std::uint64_t{1} << 24;
+  return std::clamp<std::uint64_t>(std::uint64_t{level_dictionary_size(level)} << 7, std::uint64_t{1} << 24,
+                                   std::uint64_t{1} << 32);
+}
+
+void check_archive_path(const std::string& path) {
+  if (path.empty()) throw archive_error(error_kind::invalid_name, path, "empty archive path");
+  if (!utf8_to_utf16le(path)) throw archive_error(error_kind::invalid_name, path, "name is not valid UTF-8");
+  std::size_t start = 0;
+  while (start <= path.size()) {
+    const auto slash = std::min(path.find('/', start), path.size());
+    const std::string_view component(path.data() + start, slash - start);
+    if (component.empty() || component == "." || component == "..") {
+      throw archive_error(error_kind::invalid_name, path, "archive path has an empty, '.' or '..' component");
+    }
+    start = slash + 1;
+  }
+}
+
+void write_header(output_file& out, const archive_database& db, int level) {
+  if (db.empty()) {
+    out.write_at(0, make_start_header(0, 0, 0));
+    return;
+  }
+  std::vector<std::uint8_t> header = serialize_header(db);
+  const std::uint32_t header_crc = crc32::of(header);
+  if (level > 0 && db.files.size() >= kMinFilesForEncodedHeader) {
+    const auto options = lzma2_options_for(level, header.size());
+    std::vector<std::uint8_t> packed = compress_whole(header, options);
+    const std::uint64_t packed_position = out.position() - kStartHeaderSize;
+    folder_info folder{{kMethodLzma2, {lzma2_property_byte(options)}}, header.size(),
+                       header_crc};
+    std::vector<std::uint8_t> encoded = serialize_encoded_header(packed_position, packed.size(), folder);
+    if (packed.size() + encoded.size() < header.size()) {
+      out.append(packed);
+      header = std::move(encoded);
+    }
+  }
+  const std::uint64_t header_offset = out.position() - kStartHeaderSize;
+  out.append(header);
+  out.write_at(0, make_start_header(header_offset, header.size(), crc32::of(header)));
+}
+
+write_summary write_archive(const std::string& path, std::span<const entry> entries, const write_options& options) {
+  for (const auto& e : entries) check_archive_path(e.path);
+  const auto plan = plan_folders(entries, options.plan);
+
+  output_file out(path);
+  out.append(std::vector<std::uint8_t>(kStartHeaderSize, 0));
+  archive_database db;
+  // Entries without a stream first (directories before their contents, as
+  // given), then files in folder order, which is the order of their streams.
+  for (const auto& e : entries) {
+    if (e.kind == entry_kind::directory || e.size == 0) db.files.push_back(describe_entry(e));
+  }
+  folder_packer packer(out, db, options.compression);
+  packer.pack(entries, plan);
+  write_header(out, db, options.compression.level);
+  out.commit();
+
+  write_summary summary;
+  summary.entries = entries.size();
+  summary.folders = db.folders.size();
+  summary.input_bytes = std::accumulate(entries.begin(), entries.end(), std::uint64_t{0},
+                                        [](std::uint64_t sum, const entry& e) { return sum + e.size; });
+  summary.packed_bytes = std::accumulate(db.pack_sizes.begin(), db.pack_sizes.end(), std::uint64_t{0});
+  summary.archive_bytes = out.position();
+  return summary;
+}
+
+}  // namespace sevenzfs::archive

@@ -1,0 +1,47 @@
+#pragma once
+// Writes a complete 7z archive from a list of entries: the 32-byte start
+// header is reserved, packed streams go to disk as they are produced, the
+// header (LZMA2-compressed when that pays, as 7-Zip does) follows them, and
+// the start header is patched last. The file is built under a temporary name
+// and renamed into place only when complete.
+#include "archive_database.hpp"
+#include "entry.hpp"
+#include "folder_packer.hpp"
+#include "output_file.hpp"
+#include "pack_plan.hpp"
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+namespace sevenzfs::archive {
+
+struct write_options {
+  plan_options plan;
+  compression_options compression;
+};
+
+struct write_summary {
+  std::uint64_t entries = 0;
+  std::uint64_t folders = 0;
+  std::uint64_t input_bytes = 0;   // content bytes of all entries
+  std::uint64_t packed_bytes = 0;  // pack streams, without headers
+  std::uint64_t archive_bytes = 0; // the whole file
+};
+
+// 7-Zip's default solid block for a level: 128 x dictionary, 16 MiB - 4 GiB.
+std::uint64_t default_solid_block_bytes(int level);
+
+// Throws archive_error(invalid_name) unless `path` is a storable archive path:
+// valid UTF-8, not empty, relative, no empty, "." or ".." components.
+void check_archive_path(const std::string& path);
+
+// Writes the header for `db` (whose pack streams end at out.position()) and
+// then the start header pointing at it. Does not commit.
+void write_header(output_file& out, const archive_database& db, int level);
+
+// Writes `entries` as a new archive at `path`. On error nothing is left
+// behind and an existing file at `path` is untouched.
+write_summary write_archive(const std::string& path, std::span<const entry> entries, const write_options& options);
+
+}  // namespace sevenzfs::archive

@@ -1,0 +1,51 @@
+#pragma once
+// The hand-off into archive/: a plain description of one archive entry plus
+// its bytes as a sequence of spans. Callers (the pack tool, the daemon) adapt
+// their own storage to `entry_content`; archive/ never sees where bytes live.
+#include <cstdint>
+#include <ctime>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace sevenzfs::archive {
+
+using span_sink = std::function<void(std::span<const std::uint8_t>)>;
+
+// Delivers an entry's whole content, in order, as spans. `visit` may be called
+// more than once (the writer re-reads a folder it decides to store uncompressed)
+// and must deliver the same bytes each time; it throws archive_error on failure.
+class entry_content {
+ public:
+  virtual ~entry_content() = default;
+  virtual void visit(const span_sink& sink) const = 0;
+};
+
+// Content held in memory: symlink targets, small generated files, tests.
+class memory_content final : public entry_content {
+ public:
+  explicit memory_content(std::vector<std::uint8_t> bytes) : bytes_(std::move(bytes)) {}
+  explicit memory_content(std::string_view text) : bytes_(text.begin(), text.end()) {}
+  void visit(const span_sink& sink) const override { sink(bytes_); }
+
+ private:
+  std::vector<std::uint8_t> bytes_;
+};
+
+enum class entry_kind { file, directory, symlink };
+
+struct entry {
+  std::string path;            // archive path: UTF-8, '/'-separated, no leading/trailing '/'
+  entry_kind kind = entry_kind::file;
+  std::uint32_t mode = 0;      // permission bits (07777); the type bits follow from `kind`
+  std::timespec mtime{};       // modification time
+  std::uint64_t size = 0;      // content bytes (a symlink's target length); 0 for directories
+  std::shared_ptr<const entry_content> content;  // null when size == 0
+};
+
+// Full st_mode (type | permissions) of an entry, as 7z's Unix extension stores it.
+std::uint32_t unix_mode_of(const entry& e) noexcept;
+
+}  // namespace sevenzfs::archive

@@ -1,0 +1,222 @@
+#include "header_serializer.hpp"
+
+#include "archive_error.hpp"
+#include "crc32.hpp"
+#include "utf16.hpp"
+
+#include <algorithm>
+
+namespace sevenzfs::archive {
+
+namespace {
+
+using namespace property_id;
+
+// Optional values of one kind (times, attributes, CRCs) preceded by
+// AllAreDefined or the bit vector of defined ones.
+template <typename T>
+void write_defined_vector(byte_writer& out, const std::vector<std::optional<T>>& values) {
+  const bool all_defined = std::ranges::all_of(values, [](const auto& v) { return v.has_value(); });
+  if (all_defined) {
+    out.byte(1);
+  } else {
+    out.byte(0);
+    std::vector<bool> defined;
+    defined.reserve(values.size());
+    for (const auto& v : values) defined.push_back(v.has_value());
+    out.bit_vector(defined);
+  }
+}
+
+// A FilesInfo property: id, size of the payload, payload.
+void write_property(byte_writer& out, std::uint8_t id, const byte_writer& payload) {
+  out.byte(id);
+  out.number(payload.size());
+  out.bytes(payload.data());
+}
+
+template <typename T, typename Get, typename Put>
+void write_optional_file_values(byte_writer& out, std::uint8_t id, const std::vector<file_info>& files, Get get,
+                                Put put) {
+  std::vector<std::optional<T>> values;
+  values.reserve(files.size());
+  for (const auto& f : files) values.push_back(get(f));
+  if (std::ranges::none_of(values, [](const auto& v) { return v.has_value(); })) return;
+  byte_writer payload;
+  write_defined_vector(payload, values);
+  payload.byte(0);  // External = 0: the values follow inline
+  for (const auto& v : values) {
+    if (v) put(payload, *v);
+  }
+  write_property(out, id, payload);
+}
+
+}  // namespace
+
+void write_pack_info(byte_writer& out, std::uint64_t pack_position, const std::vector<std::uint64_t>& pack_sizes) {
+  out.byte(kPackInfo);
+  out.number(pack_position);
+  out.number(pack_sizes.size());
+  out.byte(kSize);
+  for (auto size : pack_sizes) out.number(size);
+  out.byte(kEnd);
+}
+
+void write_folder(byte_writer& out, const folder_info& folder) {
+  const auto& coder = folder.coder;
+  out.number(1);  // one coder, simple (one in, one out)
+  const auto has_properties = static_cast<std::uint8_t>(coder.properties.empty() ? 0 : 0x20);
+  out.byte(static_cast<std::uint8_t>(coder.method_id.size() | has_properties));
+  out.bytes(coder.method_id);
+  if (!coder.properties.empty()) {
+    out.number(coder.properties.size());
+    out.bytes(coder.properties);
+  }
+}
+
+void write_unpack_info(byte_writer& out, const std::vector<folder_info>& folders) {
+  out.byte(kUnpackInfo);
+  out.byte(kFolder);
+  out.number(folders.size());
+  out.byte(0);  // External = 0
+  for (const auto& folder : folders) write_folder(out, folder);
+  out.byte(kCodersUnpackSize);
+  for (const auto& folder : folders) out.number(folder.unpack_size);
+  std::vector<std::optional<std::uint32_t>> crcs;
+  crcs.reserve(folders.size());
+  for (const auto& folder : folders) crcs.push_back(folder.unpack_crc);
+  if (std::ranges::any_of(crcs, [](const auto& c) { return c.has_value(); })) {
+    out.byte(kCrc);
+    write_defined_vector(out, crcs);
+    for (const auto& c : crcs) {
+      if (c) out.u32_le(*c);
+    }
+  }
+  out.byte(kEnd);
+}
+
+void write_substreams_info(byte_writer& out, const archive_database& db) {
+  out.byte(kSubStreamsInfo);
+  if (std::ranges::any_of(db.substream_counts, [](auto n) { return n != 1; })) {
+    out.byte(kNumUnpackStream);
+    for (auto n : db.substream_counts) out.number(n);
+  }
+  // Sizes of every substream but the last of each folder (that one is implied).
+  byte_writer sizes;
+  std::size_t index = 0;
+  for (auto n : db.substream_counts) {
+    for (std::uint64_t k = 0; k < n; ++k, ++index) {
+      if (k + 1 < n) sizes.number(db.substream_sizes[index]);
+    }
+  }
+  if (sizes.size() > 0) {
+    out.byte(kSize);
+    out.bytes(sizes.data());
+  }
+  // CRCs of every substream except a folder's single one whose folder CRC is known.
+  std::vector<std::optional<std::uint32_t>> crcs;
+  index = 0;
+  for (std::size_t folder = 0; folder < db.substream_counts.size(); ++folder) {
+    const auto n = db.substream_counts[folder];
+    const bool covered_by_folder = n == 1 && db.folders[folder].unpack_crc.has_value();
+    for (std::uint64_t k = 0; k < n; ++k, ++index) {
+      if (!covered_by_folder) crcs.push_back(db.substream_crcs[index]);
+    }
+  }
+  if (std::ranges::any_of(crcs, [](const auto& c) { return c.has_value(); })) {
+    out.byte(kCrc);
+    write_defined_vector(out, crcs);
+    for (const auto& c : crcs) {
+      if (c) out.u32_le(*c);
+    }
+  }
+  out.byte(kEnd);
+}
+
+void write_streams_info(byte_writer& out, const archive_database& db) {
+  write_pack_info(out, db.pack_position, db.pack_sizes);
+  write_unpack_info(out, db.folders);
+  write_substreams_info(out, db);
+  out.byte(kEnd);
+}
+
+void write_files_info(byte_writer& out, const std::vector<file_info>& files) {
+  out.byte(kFilesInfo);
+  out.number(files.size());
+
+  std::vector<bool> empty_stream;
+  std::vector<bool> empty_file;  // over the empty-stream entries only
+  empty_stream.reserve(files.size());
+  for (const auto& f : files) {
+    empty_stream.push_back(!f.has_stream);
+    if (!f.has_stream) empty_file.push_back(!f.is_directory);
+  }
+  if (!empty_file.empty()) {
+    byte_writer payload;
+    payload.bit_vector(empty_stream);
+    write_property(out, kEmptyStream, payload);
+    if (std::ranges::any_of(empty_file, [](bool b) { return b; })) {
+      byte_writer empty_file_payload;
+      empty_file_payload.bit_vector(empty_file);
+      write_property(out, kEmptyFile, empty_file_payload);
+    }
+  }
+
+  byte_writer names;
+  names.byte(0);  // External = 0
+  for (const auto& f : files) {
+    auto utf16 = utf8_to_utf16le(f.name);
+    if (!utf16) throw archive_error(error_kind::invalid_name, f.name, "name is not valid UTF-8");
+    names.bytes(*utf16);
+    names.byte(0);
+    names.byte(0);
+  }
+  write_property(out, kName, names);
+
+  write_optional_file_values<std::uint64_t>(
+      out, kMTime, files, [](const file_info& f) { return f.mtime; },
+      [](byte_writer& w, std::uint64_t v) { w.u64_le(v); });
+  write_optional_file_values<std::uint32_t>(
+      out, kWinAttributes, files, [](const file_info& f) { return f.attributes; },
+      [](byte_writer& w, std::uint32_t v) { w.u32_le(v); });
+
+  out.byte(kEnd);
+}
+
+std::vector<std::uint8_t> serialize_header(const archive_database& db) {
+  byte_writer out;
+  out.byte(kHeader);
+  if (!db.folders.empty()) {
+    out.byte(kMainStreamsInfo);
+    write_streams_info(out, db);
+  }
+  if (!db.files.empty()) write_files_info(out, db.files);
+  out.byte(kEnd);
+  return out.take();
+}
+
+std::vector<std::uint8_t> serialize_encoded_header(std::uint64_t pack_position, std::uint64_t pack_size,
+                                                   const folder_info& folder) {
+  byte_writer out;
+  out.byte(kEncodedHeader);
+  write_pack_info(out, pack_position, {pack_size});
+  write_unpack_info(out, {folder});
+  out.byte(kEnd);
+  return out.take();
+}
+
+std::array<std::uint8_t, kStartHeaderSize> make_start_header(std::uint64_t next_header_offset,
+                                                             std::uint64_t next_header_size,
+                                                             std::uint32_t next_header_crc) {
+  byte_writer tail;
+  tail.u64_le(next_header_offset);
+  tail.u64_le(next_header_size);
+  tail.u32_le(next_header_crc);
+  std::array<std::uint8_t, kStartHeaderSize> header{0x37, 0x7A, 0xBC, 0xAF, 0x27, 0x1C, 0x00, 0x04};
+  const std::uint32_t start_crc = crc32::of(tail.data());
+  for (int i = 0; i < 4; ++i) header[8 + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(start_crc >> (8 * i));
+  std::ranges::copy(tail.data(), header.begin() + 12);
+  return header;
+}
+
+}  // namespace sevenzfs::archive

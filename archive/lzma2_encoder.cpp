@@ -1,0 +1,90 @@
+#include "lzma2_encoder.hpp"
+
+#include "archive_error.hpp"
+
+#include <fmt/format.h>
+
+namespace sevenzfs::archive {
+
+namespace {
+
+constexpr std::size_t kOutputBufferSize = 256 * 1024;
+
+std::string describe(lzma_ret ret) {
+  switch (ret) {
+    case LZMA_MEM_ERROR: return "out of memory";
+    case LZMA_MEMLIMIT_ERROR: return "memory limit reached";
+    case LZMA_OPTIONS_ERROR: return "unsupported options";
+    case LZMA_DATA_ERROR: return "data error";
+    case LZMA_BUF_ERROR: return "no progress possible";
+    case LZMA_PROG_ERROR: return "programming error";
+    default: return fmt::format("error {}", static_cast<int>(ret));
+  }
+}
+
+}  // namespace
+
+lzma2_encoder::lzma2_encoder() : buffer_(kOutputBufferSize) {}
+
+lzma2_encoder::~lzma2_encoder() { lzma_end(&stream_); }
+
+std::uint64_t lzma2_encoder::memory_usage(const lzma_options_lzma& options) {
+  lzma_filter filters[2] = {{LZMA_FILTER_LZMA2, const_cast<lzma_options_lzma*>(&options)},
+                            {LZMA_VLI_UNKNOWN, nullptr}};
+  return lzma_raw_encoder_memusage(filters);
+}
+
+void lzma2_encoder::start(const lzma_options_lzma& options) {
+  lzma_filter filters[2] = {{LZMA_FILTER_LZMA2, const_cast<lzma_options_lzma*>(&options)},
+                            {LZMA_VLI_UNKNOWN, nullptr}};
+  const lzma_ret ret = lzma_raw_encoder(&stream_, filters);
+  if (ret != LZMA_OK) {
+    throw archive_error(error_kind::compression, "", fmt::format("cannot start LZMA2 encoder: {}", describe(ret)));
+  }
+  buffered_ = 0;
+  started_ = true;
+}
+
+void lzma2_encoder::write(std::span<const std::uint8_t> input, const span_sink& output) {
+  stream_.next_in = input.data();
+  stream_.avail_in = input.size();
+  while (stream_.avail_in > 0) run(LZMA_RUN, output);
+}
+
+void lzma2_encoder::finish(const span_sink& output, bool keep_end_marker) {
+  stream_.next_in = nullptr;
+  stream_.avail_in = 0;
+  while (started_) run(LZMA_FINISH, output);
+  // The stream ended: the last buffered byte is LZMA2's end marker.
+  if (buffered_ == 0 || buffer_[buffered_ - 1] != 0x00) {
+    throw archive_error(error_kind::compression, "", "LZMA2 stream does not end with an end marker");
+  }
+  const std::size_t keep = keep_end_marker ? buffered_ : buffered_ - 1;
+  if (keep > 0) output(std::span(buffer_.data(), keep));
+  buffered_ = 0;
+}
+
+void lzma2_encoder::run(lzma_action action, const span_sink& output) {
+  if (buffered_ == buffer_.size()) flush_all_but_last_byte(output);
+  stream_.next_out = buffer_.data() + buffered_;
+  stream_.avail_out = buffer_.size() - buffered_;
+  const lzma_ret ret = lzma_code(&stream_, action);
+  buffered_ = buffer_.size() - stream_.avail_out;
+  if (ret == LZMA_STREAM_END) {
+    started_ = false;
+    return;
+  }
+  if (ret != LZMA_OK) {
+    throw archive_error(error_kind::compression, "", fmt::format("LZMA2 compression failed: {}", describe(ret)));
+  }
+}
+
+// Holding back one byte means the end marker is always still in the buffer
+// when the stream finishes, so it can be dropped for a non-final part.
+void lzma2_encoder::flush_all_but_last_byte(const span_sink& output) {
+  output(std::span(buffer_.data(), buffered_ - 1));
+  buffer_[0] = buffer_[buffered_ - 1];
+  buffered_ = 1;
+}
+
+}  // namespace sevenzfs::archive

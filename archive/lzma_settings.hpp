@@ -1,0 +1,26 @@
+#pragma once
+// Compression levels with 7-Zip's -mx meaning for LZMA2 (C/LzmaEnc.c,
+// LzmaEncProps_Normalize): 0 = store, 1-4 fast mode with a hash-chain match
+// finder, 5-9 normal mode with a binary-tree match finder; dictionary
+// 256 KiB, 1, 4, 8, 16, 32, 32, 64, 64 MiB for levels 1-9; fast bytes 32
+// below level 7, 64 from it. The dictionary never exceeds what the input needs.
+#include <lzma.h>
+
+#include <cstdint>
+
+namespace sevenzfs::archive {
+
+inline constexpr int kMaxLevel = 9;
+
+// Dictionary size of `level` (1-9) before clamping to the input.
+std::uint32_t level_dictionary_size(int level);
+
+// LZMA2 encoder options for `level` (1-9) and an input of `input_size` bytes:
+// the dictionary is the smallest LZMA2-representable size (2^n or 3*2^(n-1),
+// at least 4 KiB) that covers the input, capped at the level's dictionary.
+lzma_options_lzma lzma2_options_for(int level, std::uint64_t input_size);
+
+// The single LZMA2 coder property byte 7z stores (the dictionary size code).
+std::uint8_t lzma2_property_byte(const lzma_options_lzma& options);
+
+}  // namespace sevenzfs::archive

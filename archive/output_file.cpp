@@ -1,0 +1,77 @@
+#include "output_file.hpp"
+
+#include "archive_error.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <vector>
+
+namespace sevenzfs::archive {
+
+namespace {
+
+std::string directory_of(const std::string& path) {
+  const auto slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+}  // namespace
+
+output_file::output_file(std::string final_path) : final_path_(std::move(final_path)) {
+  std::string pattern = final_path_ + ".tmp-XXXXXX";
+  std::vector<char> name(pattern.begin(), pattern.end());
+  name.push_back('\0');
+  fd_ = ::mkostemp(name.data(), O_CLOEXEC);
+  if (fd_ < 0) throw_io_error(directory_of(final_path_), "cannot create the archive in this directory", errno);
+  temp_path_ = name.data();
+  ::fchmod(fd_, 0644);  // mkostemp creates 0600; archives are ordinary files
+}
+
+output_file::~output_file() {
+  if (fd_ >= 0) ::close(fd_);
+  if (!committed_ && !temp_path_.empty()) ::unlink(temp_path_.c_str());
+}
+
+void output_file::append(std::span<const std::uint8_t> data) {
+  write_at(position_, data);
+  position_ += data.size();
+}
+
+void output_file::write_at(std::uint64_t offset, std::span<const std::uint8_t> data) {
+  std::size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = ::pwrite(fd_, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw_io_error(final_path_, "cannot write archive", errno);
+    }
+    done += static_cast<std::size_t>(n);
+  }
+}
+
+void output_file::truncate(std::uint64_t size) {
+  if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) throw_io_error(final_path_, "cannot truncate archive", errno);
+  position_ = size;
+}
+
+void output_file::commit() {
+  if (::fsync(fd_) != 0) throw_io_error(final_path_, "cannot fsync archive", errno);
+  if (::rename(temp_path_.c_str(), final_path_.c_str()) != 0) {
+    throw_io_error(final_path_, "cannot rename the finished archive into place", errno);
+  }
+  committed_ = true;
+  const int dir = ::open(directory_of(final_path_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) throw_io_error(directory_of(final_path_), "cannot open directory to fsync it", errno);
+  const int rc = ::fsync(dir);
+  const int fsync_errno = errno;
+  ::close(dir);
+  if (rc != 0) throw_io_error(directory_of(final_path_), "cannot fsync directory", fsync_errno);
+}
+
+}  // namespace sevenzfs::archive

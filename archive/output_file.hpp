@@ -1,0 +1,40 @@
+#pragma once
+// A new archive is written under a temporary name in the destination's
+// directory and only renamed over the final name once complete and fsynced
+// (followed by an fsync of the directory), so a crash or an error never
+// leaves a half-written archive under the final name. Destroying an
+// uncommitted output_file removes the temporary.
+#include <cstdint>
+#include <span>
+#include <string>
+
+namespace sevenzfs::archive {
+
+class output_file {
+ public:
+  // Creates `final_path`'s temporary sibling; throws archive_error(io) naming
+  // the directory when it does not exist or is not writable.
+  explicit output_file(std::string final_path);
+  ~output_file();
+  output_file(const output_file&) = delete;
+  output_file& operator=(const output_file&) = delete;
+
+  void append(std::span<const std::uint8_t> data);
+  void write_at(std::uint64_t offset, std::span<const std::uint8_t> data);
+  void truncate(std::uint64_t size);  // also moves the append position
+  std::uint64_t position() const noexcept { return position_; }
+
+  // fsync, rename over the final path, fsync the directory.
+  void commit();
+
+  const std::string& final_path() const noexcept { return final_path_; }
+
+ private:
+  std::string final_path_;
+  std::string temp_path_;
+  int fd_ = -1;
+  std::uint64_t position_ = 0;
+  bool committed_ = false;
+};
+
+}  // namespace sevenzfs::archive

@@ -1,0 +1,85 @@
+#include "pack_plan.hpp"
+
+#include <algorithm>
+#include <tuple>
+
+namespace sevenzfs::archive {
+
+namespace {
+
+struct sort_key {
+  std::string_view extension;
+  std::string_view file_name;
+  std::string_view directory;
+};
+
+sort_key key_of(std::string_view path) {
+  const auto slash = path.rfind('/');
+  const std::string_view directory = slash == std::string_view::npos ? std::string_view{} : path.substr(0, slash);
+  const std::string_view file_name = slash == std::string_view::npos ? path : path.substr(slash + 1);
+  const auto dot = file_name.rfind('.');
+  const std::string_view extension =
+      (dot == std::string_view::npos || dot == 0) ? std::string_view{} : file_name.substr(dot + 1);
+  return {extension, file_name, directory};
+}
+
+void group_solid(std::span<const entry> entries, std::vector<std::size_t> indices, const plan_options& options,
+                 std::vector<folder_plan>& folders) {
+  std::vector<sort_key> keys(entries.size());
+  for (auto i : indices) keys[i] = key_of(entries[i].path);
+  std::ranges::stable_sort(indices, [&](std::size_t a, std::size_t b) {
+    return std::tie(keys[a].extension, keys[a].file_name, keys[a].directory) <
+           std::tie(keys[b].extension, keys[b].file_name, keys[b].directory);
+  });
+  folder_plan current;
+  for (auto i : indices) {
+    const auto size = entries[i].size;
+    const bool bytes_full = options.solid_block_bytes != 0 && current.unpack_size + size > options.solid_block_bytes;
+    const bool files_full = options.solid_block_files != 0 && current.entries.size() >= options.solid_block_files;
+    if (!current.entries.empty() && (bytes_full || files_full)) {
+      folders.push_back(std::move(current));
+      current = {};
+    }
+    current.entries.push_back(i);
+    current.unpack_size += size;
+  }
+  if (!current.entries.empty()) folders.push_back(std::move(current));
+}
+
+}  // namespace
+
+std::vector<folder_plan> plan_folders(std::span<const entry> entries, const plan_options& options) {
+  std::vector<std::size_t> solid;
+  std::vector<folder_plan> folders;
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const auto& e = entries[i];
+    if (e.kind == entry_kind::directory || e.size == 0) continue;
+    const bool batched = options.mode == pack_mode::batched ||
+                         (options.mode == pack_mode::hybrid && e.size >= options.hybrid_threshold);
+    if (batched) {
+      folders.push_back({{i}, e.size});
+    } else {
+      solid.push_back(i);
+    }
+  }
+  if (!solid.empty()) group_solid(entries, std::move(solid), options, folders);
+  return folders;
+}
+
+std::optional<pack_mode> parse_pack_mode(std::string_view text) {
+  if (text == "batched") return pack_mode::batched;
+  if (text == "solid") return pack_mode::solid;
+  if (text == "hybrid") return pack_mode::hybrid;
+  return std::nullopt;
+}
+
+std::string_view pack_mode_name(pack_mode mode) {
+  switch (mode) {
+    case pack_mode::batched: return "batched";
+    case pack_mode::solid: return "solid";
+    case pack_mode::hybrid: return "hybrid";
+  }
+  return "?";
+}
+
+}  // namespace sevenzfs::archive

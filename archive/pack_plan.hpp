@@ -1,0 +1,38 @@
+#pragma once
+// Which entries go into which folder. Batched: a folder per file (random
+// access). Solid: files grouped into folders of at most `solid_block_bytes`
+// and `solid_block_files`, ordered by extension, then name, then directory
+// (as 7-Zip's 7zUpdate.cpp sorts), so that similar files share a dictionary.
+// Hybrid: files under `hybrid_threshold` go solid, larger ones batched.
+// Entries without content (directories, empty files) get no folder.
+#include "entry.hpp"
+
+#include <cstdint>
+#include <span>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+namespace sevenzfs::archive {
+
+enum class pack_mode { batched, solid, hybrid };
+
+struct plan_options {
+  pack_mode mode = pack_mode::solid;
+  std::uint64_t solid_block_bytes = 0;  // 0: no byte limit
+  std::uint64_t solid_block_files = 0;  // 0: no file-count limit
+  std::uint64_t hybrid_threshold = 1 << 20;
+};
+
+struct folder_plan {
+  std::vector<std::size_t> entries;  // indices into the entry list, in stream order
+  std::uint64_t unpack_size = 0;
+};
+
+std::vector<folder_plan> plan_folders(std::span<const entry> entries, const plan_options& options);
+
+// "batched" / "solid" / "hybrid", or nullopt.
+std::optional<pack_mode> parse_pack_mode(std::string_view text);
+std::string_view pack_mode_name(pack_mode mode);
+
+}  // namespace sevenzfs::archive

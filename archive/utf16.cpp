@@ -1,0 +1,53 @@
+#include "utf16.hpp"
+
+namespace sevenzfs::archive {
+
+namespace {
+
+void put_unit(std::vector<std::uint8_t>& out, std::uint32_t unit) {
+  out.push_back(static_cast<std::uint8_t>(unit & 0xFF));
+  out.push_back(static_cast<std::uint8_t>(unit >> 8));
+}
+
+}  // namespace
+
+std::optional<std::vector<std::uint8_t>> utf8_to_utf16le(std::string_view utf8) {
+  std::vector<std::uint8_t> out;
+  out.reserve(utf8.size() * 2);
+  std::size_t i = 0;
+  while (i < utf8.size()) {
+    const auto lead = static_cast<std::uint8_t>(utf8[i]);
+    std::uint32_t code = 0;
+    std::size_t length = 0;
+    std::uint32_t minimum = 0;
+    if (lead < 0x80) {
+      code = lead; length = 1; minimum = 0;
+    } else if ((lead & 0xE0) == 0xC0) {
+      code = lead & 0x1Fu; length = 2; minimum = 0x80;
+    } else if ((lead & 0xF0) == 0xE0) {
+      code = lead & 0x0Fu; length = 3; minimum = 0x800;
+    } else if ((lead & 0xF8) == 0xF0) {
+      code = lead & 0x07u; length = 4; minimum = 0x10000;
+    } else {
+      return std::nullopt;
+    }
+    if (i + length > utf8.size()) return std::nullopt;
+    for (std::size_t k = 1; k < length; ++k) {
+      const auto next = static_cast<std::uint8_t>(utf8[i + k]);
+      if ((next & 0xC0) != 0x80) return std::nullopt;
+      code = (code << 6) | (next & 0x3Fu);
+    }
+    if (code < minimum || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return std::nullopt;
+    if (code >= 0x10000) {
+      const std::uint32_t offset = code - 0x10000;
+      put_unit(out, 0xD800 + (offset >> 10));
+      put_unit(out, 0xDC00 + (offset & 0x3FF));
+    } else {
+      put_unit(out, code);
+    }
+    i += length;
+  }
+  return out;
+}
+
+}  // namespace sevenzfs::archive

@@ -1,0 +1,15 @@
+#pragma once
+// 7z stores names as UTF-16LE; Linux names are bytes that we require to be
+// UTF-8. Characters outside the BMP become surrogate pairs, as 7-Zip writes them.
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+namespace sevenzfs::archive {
+
+// UTF-16LE bytes of `utf8` without a terminator, or nullopt when `utf8` is not
+// valid UTF-8 (overlong forms, surrogates, code points above U+10FFFF, truncation).
+std::optional<std::vector<std::uint8_t>> utf8_to_utf16le(std::string_view utf8);
+
+}  // namespace sevenzfs::archive

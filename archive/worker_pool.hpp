@@ -1,0 +1,37 @@
+#pragma once
+// A fixed set of threads running queued jobs in FIFO order. Each job gets the
+// index of the worker running it, so per-worker state (an LZMA2 encoder)
+// needs no locking. Threads are joined on destruction; queued jobs still run.
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace sevenzfs::archive {
+
+class worker_pool {
+ public:
+  using job = std::move_only_function<void(std::size_t worker)>;
+
+  explicit worker_pool(std::size_t threads);
+  ~worker_pool();
+  worker_pool(const worker_pool&) = delete;
+  worker_pool& operator=(const worker_pool&) = delete;
+
+  void submit(job work);
+  std::size_t size() const noexcept { return threads_.size(); }
+
+ private:
+  void run(std::size_t worker);
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<job> queue_;
+  bool stopping_ = false;
+  std::vector<std::jthread> threads_;
+};
+
+}  // namespace sevenzfs::archive
