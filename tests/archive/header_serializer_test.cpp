@@ -1,0 +1,131 @@
+#include "archive/header_serializer.hpp"
+
+#include "archive/archive_error.hpp"
+
+#include <gtest/gtest.h>
+
+#include <sys/stat.h>
+
+using namespace sevenzfs::archive;
+using bytes = std::vector<std::uint8_t>;
+
+namespace {
+
+// The database of `7zz a -ms=on` over a.txt (6 bytes), dir/b.txt (8) and a
+// 6-byte third file in one LZMA2 folder (notes A.1).
+archive_database three_files_in_one_folder() {
+  archive_database db;
+  db.pack_position = 0;
+  db.pack_sizes = {24};
+  db.folders = {{{kMethodLzma2, {0x00}}, 20, std::nullopt}};
+  db.substream_counts = {3};
+  db.substream_sizes = {6, 8, 6};
+  db.substream_crcs = {0x11111111u, 0x22222222u, 0x33333333u};
+  return db;
+}
+
+}  // namespace
+
+TEST(HeaderSerializer, PackInfo) {
+  byte_writer out;
+  write_pack_info(out, 0, {24});
+  EXPECT_EQ(out.data(), (bytes{0x06, 0x00, 0x01, 0x09, 0x18, 0x00}));
+}
+
+TEST(HeaderSerializer, UnpackInfoWithLzma2Folder) {
+  byte_writer out;
+  write_unpack_info(out, three_files_in_one_folder().folders);
+  EXPECT_EQ(out.data(), (bytes{0x07, 0x0b, 0x01, 0x00, 0x01, 0x21, 0x21, 0x01, 0x00, 0x0c, 0x14, 0x00}));
+}
+
+TEST(HeaderSerializer, CopyFolderHasNoProperties) {
+  byte_writer out;
+  write_folder(out, {{kMethodCopy, {}}, 5, std::nullopt});
+  EXPECT_EQ(out.data(), (bytes{0x01, 0x01, 0x00}));
+}
+
+TEST(HeaderSerializer, SubStreamsInfoSolid) {
+  byte_writer out;
+  write_substreams_info(out, three_files_in_one_folder());
+  EXPECT_EQ(out.data(), (bytes{0x08, 0x0d, 0x03, 0x09, 0x06, 0x08, 0x0a, 0x01, 0x11, 0x11, 0x11, 0x11, 0x22, 0x22,
+                               0x22, 0x22, 0x33, 0x33, 0x33, 0x33, 0x00}));
+}
+
+TEST(HeaderSerializer, SubStreamsInfoOneFilePerFolderOmitsCountsAndSizes) {
+  archive_database db;
+  db.pack_sizes = {3, 4};
+  db.folders = {{{kMethodCopy, {}}, 3, std::nullopt}, {{kMethodCopy, {}}, 4, std::nullopt}};
+  db.substream_counts = {1, 1};
+  db.substream_sizes = {3, 4};
+  db.substream_crcs = {0xAABBCCDDu, std::nullopt};
+  byte_writer out;
+  write_substreams_info(out, db);
+  // Only the first CRC is defined: vector 1000 0000.
+  EXPECT_EQ(out.data(), (bytes{0x08, 0x0a, 0x00, 0x80, 0xdd, 0xcc, 0xbb, 0xaa, 0x00}));
+}
+
+TEST(HeaderSerializer, FilesInfoWithDirectoryEmptyFileAndStream) {
+  std::vector<file_info> files(3);
+  files[0] = {"d", false, true, std::nullopt, attributes_from_mode(S_IFDIR | 0755)};
+  files[1] = {"e", false, false, std::nullopt, std::nullopt};
+  files[2] = {"d/\xc3\xa9", true, false, std::uint64_t{0x0102030405060708}, std::nullopt};
+  byte_writer out;
+  write_files_info(out, files);
+  const bytes expected{
+      0x05, 0x03,                                         // kFilesInfo, 3 files
+      0x0e, 0x01, 0xc0,                                   // kEmptyStream 1100 0000
+      0x0f, 0x01, 0x40,                                   // kEmptyFile (of the 2 empty): 0100 0000
+      0x11, 0x11, 0x00, 'd', 0, 0, 0, 'e', 0, 0, 0, 'd', 0, '/', 0, 0xe9, 0, 0, 0,  // kName
+      0x14, 0x0b, 0x00, 0x20, 0x00, 0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01,  // kMTime: only file 3
+      0x15, 0x07, 0x00, 0x80, 0x00, 0x10, 0x80, 0xed, 0x41,  // kWinAttributes: only file 1
+      0x00};
+  EXPECT_EQ(out.data(), expected);
+}
+
+TEST(HeaderSerializer, InvalidUtf8NameIsATypedError) {
+  std::vector<file_info> files(1);
+  files[0].name = "bad\xff";
+  byte_writer out;
+  try {
+    write_files_info(out, files);
+    FAIL() << "expected an error";
+  } catch (const archive_error& e) {
+    EXPECT_EQ(e.kind(), error_kind::invalid_name);
+    EXPECT_EQ(e.path(), "bad\xff");
+  }
+}
+
+TEST(HeaderSerializer, ArchiveOfOnlyDirectoriesHasNoStreamsInfo) {
+  archive_database db;
+  db.files = {{"d", false, true, std::nullopt, std::nullopt}};
+  EXPECT_EQ(serialize_header(db), (bytes{0x01, 0x05, 0x01, 0x0e, 0x01, 0x80, 0x11, 0x05, 0x00, 'd', 0, 0, 0, 0x00, 0x00}));
+}
+
+TEST(HeaderSerializer, EncodedHeaderCarriesFolderCrc) {
+  const folder_info folder{{kMethodLzma2, {0x10}}, 300, 0xDEADBEEFu};
+  EXPECT_EQ(serialize_encoded_header(1000, 120, folder),
+            (bytes{0x17, 0x06, 0x83, 0xe8, 0x01, 0x09, 0x78, 0x00, 0x07, 0x0b, 0x01, 0x00, 0x01, 0x21, 0x21, 0x01, 0x10,
+                   0x0c, 0x81, 0x2c, 0x0a, 0x01, 0xef, 0xbe, 0xad, 0xde, 0x00, 0x00}));
+}
+
+TEST(StartHeader, MatchesSevenZipDump) {
+  // 7zz's start header for a 202-byte header at offset 0x18 (notes A.1).
+  const auto header = make_start_header(0x18, 0xca, 0x4889a692);
+  const bytes expected{0x37, 0x7a, 0xbc, 0xaf, 0x27, 0x1c, 0x00, 0x04, 0x36, 0x34, 0xa1, 0x90, 0x18, 0x00, 0x00, 0x00,
+                       0x00, 0x00, 0x00, 0x00, 0xca, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x92, 0xa6, 0x89, 0x48};
+  EXPECT_EQ(bytes(header.begin(), header.end()), expected);
+}
+
+TEST(Attributes, UnixExtensionAsSevenZipWritesIt) {
+  EXPECT_EQ(attributes_from_mode(S_IFDIR | 0755), 0x41ED8010u);
+  EXPECT_EQ(attributes_from_mode(S_IFREG | 0644), 0x81A48020u);
+  EXPECT_EQ(attributes_from_mode(S_IFLNK | 0777), 0xA1FF8020u);
+  EXPECT_EQ(attributes_from_mode(S_IFREG | 0444), 0x81248021u);  // read-only flag
+}
+
+TEST(FileTime, UnixEpochAndResolution) {
+  EXPECT_EQ(filetime_from_unix(0, 0), 116444736000000000u);
+  EXPECT_EQ(filetime_from_unix(1, 999'999'999), 116444736000000000u + 19'999'999u);
+  EXPECT_EQ(filetime_from_unix(-11'644'473'600, 0), 0u);
+  EXPECT_FALSE(filetime_from_unix(-11'644'473'601, 0));
+}

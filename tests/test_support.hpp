@@ -1,0 +1,41 @@
+#pragma once
+// Helpers shared by the tests: temporary directories that clean up after
+// themselves, running shell commands, reading files.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace sevenzfs::test {
+
+class temp_dir {
+ public:
+  temp_dir();
+  ~temp_dir();
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+  const std::filesystem::path& path() const noexcept { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+struct command_result {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+// Runs `command` through /bin/sh and captures its output.
+command_result run(const std::string& command);
+// Single-quotes `text` for /bin/sh.
+std::string quote(const std::string& text);
+
+std::string read_file(const std::filesystem::path& path);
+void write_file(const std::filesystem::path& path, const std::string& content);
+std::vector<std::uint8_t> bytes_of(const std::string& text);
+
+// Where the built programs are (set by CMake).
+std::string pack_binary();
+
+}  // namespace sevenzfs::test

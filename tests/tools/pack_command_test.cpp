@@ -1,0 +1,137 @@
+// sevenzfs-pack's command line run in-process: bad input gets a one-line
+// error naming the path, a distinct exit code, and leaves no file behind.
+#include "tools/pack_command.hpp"
+
+#include "test_support.hpp"
+
+#include <gtest/gtest.h>
+
+#include <sys/stat.h>
+
+#include <cstdio>
+
+namespace fs = std::filesystem;
+using namespace sevenzfs::test;
+using sevenzfs::tools::pack_main;
+
+namespace {
+
+struct pack_run {
+  int exit_code;
+  std::string out;
+  std::string err;
+};
+
+pack_run pack(const std::vector<std::string>& args) {
+  char* out_text = nullptr;
+  char* err_text = nullptr;
+  std::size_t out_size = 0;
+  std::size_t err_size = 0;
+  FILE* out = ::open_memstream(&out_text, &out_size);
+  FILE* err = ::open_memstream(&err_text, &err_size);
+  const int code = pack_main(args, out, err);
+  std::fclose(out);
+  std::fclose(err);
+  pack_run result{code, out_text, err_text};
+  std::free(out_text);
+  std::free(err_text);
+  return result;
+}
+
+std::size_t entries_in(const fs::path& dir) {
+  return static_cast<std::size_t>(std::distance(fs::directory_iterator(dir), {}));
+}
+
+}  // namespace
+
+TEST(PackCommand, HelpDescribesEveryOption) {
+  const auto r = pack({"--help"});
+  EXPECT_EQ(r.exit_code, 0);
+  for (const char* option : {"--mode", "--level", "--solid-block", "--solid-files", "--hybrid-threshold", "--threads"}) {
+    EXPECT_NE(r.out.find(option), std::string::npos) << option;
+  }
+}
+
+TEST(PackCommand, InvalidOptionValuesAreUsageErrors) {
+  temp_dir dir;
+  write_file(dir / "f", "x");
+  const auto out = (dir / "o.7z").string();
+  const auto in = (dir / "f").string();
+  const std::vector<std::vector<std::string>> cases = {
+      {"--mode", "fast", out, in}, {"--level", "10", out, in},     {"--level", "x", out, in},
+      {"--threads", "0", out, in}, {"--solid-block", "12Q", out, in}, {"--bogus", out, in},
+      {out},                       {"--level"}};
+  for (const auto& args : cases) {
+    const auto r = pack(args);
+    EXPECT_EQ(r.exit_code, sevenzfs::tools::kPackUsage) << args[0];
+    EXPECT_NE(r.err.find("sevenzfs-pack: "), std::string::npos);
+  }
+  EXPECT_EQ(entries_in(dir.path()), 1u);
+}
+
+TEST(PackCommand, MissingInputNamesThePath) {
+  temp_dir dir;
+  const auto missing = (dir / "no-such-file").string();
+  const auto r = pack({(dir / "o.7z").string(), missing});
+  EXPECT_EQ(r.exit_code, sevenzfs::tools::kPackFailed);
+  EXPECT_NE(r.err.find(missing), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one line";
+  EXPECT_EQ(entries_in(dir.path()), 0u);
+}
+
+TEST(PackCommand, MissingOutputDirectoryNamesIt) {
+  temp_dir dir;
+  write_file(dir / "f", "x");
+  const auto r = pack({(dir / "nope" / "o.7z").string(), (dir / "f").string()});
+  EXPECT_EQ(r.exit_code, sevenzfs::tools::kPackFailed);
+  EXPECT_NE(r.err.find((dir / "nope").string()), std::string::npos) << r.err;
+}
+
+TEST(PackCommand, UnsupportedFileInTheMiddleOfATreeLeavesNoArchive) {
+  temp_dir dir;
+  fs::create_directories(dir / "src" / "sub");
+  write_file(dir / "src" / "a.txt", "a");
+  write_file(dir / "src" / "sub" / "z.txt", "z");
+  ASSERT_EQ(::mkfifo((dir / "src" / "sub" / "m-fifo").c_str(), 0644), 0);
+  write_file(dir / "old.7z", "previous");
+  const auto r = pack({(dir / "old.7z").string(), (dir / "src").string()});
+  EXPECT_EQ(r.exit_code, sevenzfs::tools::kPackFailed);
+  EXPECT_NE(r.err.find("m-fifo"), std::string::npos) << r.err;
+  EXPECT_EQ(read_file(dir / "old.7z"), "previous");
+  EXPECT_EQ(entries_in(dir.path()), 2u);
+}
+
+TEST(PackCommand, UnreadableFileLeavesNoArchive) {
+  if (::geteuid() == 0 && run("command -v setpriv").exit_code != 0) GTEST_SKIP() << "root without setpriv";
+  temp_dir dir;
+  fs::permissions(dir.path(), static_cast<fs::perms>(0777));
+  fs::create_directories(dir / "src");
+  write_file(dir / "src" / "a.txt", "a");
+  write_file(dir / "src" / "locked.txt", "no");
+  fs::permissions(dir / "src" / "locked.txt", static_cast<fs::perms>(0));
+  // Run as an unprivileged user: root would read the file anyway.
+  const auto r = run("setpriv --reuid=65534 --regid=65534 --clear-groups " + pack_binary() + " " +
+                     quote((dir / "o.7z").string()) + " " + quote((dir / "src").string()));
+  EXPECT_EQ(r.exit_code, sevenzfs::tools::kPackFailed) << r.output;
+  EXPECT_NE(r.output.find("locked.txt"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(dir / "o.7z"));
+  EXPECT_EQ(entries_in(dir.path()), 1u);
+}
+
+TEST(PackCommand, DuplicateArchivePathsAreRefused) {
+  temp_dir dir;
+  fs::create_directories(dir / "a" / "x");
+  fs::create_directories(dir / "b" / "x");
+  const auto r = pack({(dir / "o.7z").string(), (dir / "a" / "x").string(), (dir / "b" / "x").string()});
+  EXPECT_EQ(r.exit_code, sevenzfs::tools::kPackFailed);
+  EXPECT_NE(r.err.find("same archive path"), std::string::npos) << r.err;
+}
+
+TEST(PackCommand, SummaryLineOnSuccess) {
+  temp_dir dir;
+  write_file(dir / "f.txt", std::string(10000, 'x'));
+  const auto r = pack({"--level", "9", (dir / "o.7z").string(), (dir / "f.txt").string()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("1 entries"), std::string::npos) << r.out;
+  EXPECT_EQ(run("7zz t " + quote((dir / "o.7z").string())).exit_code, 0);
+}
