@@ -1,0 +1,142 @@
+#include "chunk_pool.hpp"
+
+#include <sys/mman.h>
+
+#include <chrono>
+#include <new>
+#include <stdexcept>
+
+namespace sevenzfs::pool {
+
+chunk_handle::chunk_handle(chunk_handle&& other) noexcept : pool_(other.pool_), index_(other.index_) {
+  other.pool_ = nullptr;
+}
+
+chunk_handle& chunk_handle::operator=(chunk_handle&& other) noexcept {
+  if (this != &other) {
+    reset();
+    pool_ = other.pool_;
+    index_ = other.index_;
+    other.pool_ = nullptr;
+  }
+  return *this;
+}
+
+std::span<std::byte> chunk_handle::bytes() const noexcept {
+  return pool_ ? pool_->chunk(index_) : std::span<std::byte>{};
+}
+
+void chunk_handle::reset() noexcept {
+  if (pool_) pool_->release_index(index_);
+  pool_ = nullptr;
+}
+
+void chunk_pool::unmapper::operator()(std::byte* memory) const noexcept { ::munmap(memory, length); }
+
+namespace {
+
+std::uint32_t chunks_for(std::size_t budget_bytes, std::size_t chunk_bytes) {
+  const std::size_t count = chunk_bytes == 0 ? 0 : budget_bytes / chunk_bytes;
+  if (count == 0 || count > UINT32_MAX) throw std::invalid_argument("pool budget must hold 1 to 2^32-1 chunks");
+  return static_cast<std::uint32_t>(count);
+}
+
+std::byte* map_memory(std::size_t length) {
+  // Reserved, not committed: pages become resident as chunks are first
+  // written, so an idle pool costs address space, not RSS.
+  void* memory = ::mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (memory == MAP_FAILED) throw std::bad_alloc();
+  return static_cast<std::byte*>(memory);
+}
+
+}  // namespace
+
+chunk_pool::chunk_pool(std::size_t budget_bytes, std::size_t chunk_bytes)
+    : chunk_bytes_(chunk_bytes),
+      chunk_count_(chunks_for(budget_bytes, chunk_bytes)),
+      memory_(map_memory(std::size_t{chunk_count_} * chunk_bytes), unmapper{std::size_t{chunk_count_} * chunk_bytes}),
+      free_(chunk_count_) {
+  // Highest index pushed first so that chunk 0 is handed out first.
+  for (std::uint32_t i = chunk_count_; i > 0; --i) free_.bounded_push(i - 1);
+}
+
+chunk_pool::~chunk_pool() = default;
+
+void chunk_pool::note_acquired() noexcept {
+  acquires_.fetch_add(1, std::memory_order_relaxed);
+  const std::uint64_t used = in_use_.fetch_add(1, std::memory_order_relaxed) + 1;
+  std::uint64_t high = high_water_.load(std::memory_order_relaxed);
+  while (used > high && !high_water_.compare_exchange_weak(high, used, std::memory_order_relaxed)) {
+  }
+}
+
+std::optional<std::uint32_t> chunk_pool::try_acquire_index() noexcept {
+  std::uint32_t index = 0;
+  if (!free_.pop(index)) return std::nullopt;
+  note_acquired();
+  return index;
+}
+
+std::optional<std::uint32_t> chunk_pool::acquire_index() noexcept {
+  if (auto index = try_acquire_index()) return index;
+  const auto started = std::chrono::steady_clock::now();
+  waits_.fetch_add(1, std::memory_order_relaxed);
+  // Registered as a waiter before the retry under the lock: a release that
+  // happens after the retry sees the waiter and notifies under the same lock.
+  waiting_.fetch_add(1, std::memory_order_seq_cst);
+  std::optional<std::uint32_t> index;
+  {
+    std::unique_lock lock(wait_mutex_);
+    while (!(index = try_acquire_index()) && !shut_down_.load(std::memory_order_acquire)) chunk_released_.wait(lock);
+  }
+  waiting_.fetch_sub(1, std::memory_order_relaxed);
+  const auto waited = std::chrono::steady_clock::now() - started;
+  wait_nanoseconds_.fetch_add(
+      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(waited).count()),
+      std::memory_order_relaxed);
+  return index;
+}
+
+void chunk_pool::release_index(std::uint32_t index) noexcept {
+  in_use_.fetch_sub(1, std::memory_order_relaxed);
+  // Cannot fail: the stack has room for every chunk and holds each at most once.
+  free_.bounded_push(index);
+  if (waiting_.load(std::memory_order_seq_cst) > 0) {
+    { std::lock_guard lock(wait_mutex_); }
+    chunk_released_.notify_one();
+  }
+}
+
+std::optional<chunk_handle> chunk_pool::try_acquire() noexcept {
+  if (auto index = try_acquire_index()) return chunk_handle(*this, *index);
+  return std::nullopt;
+}
+
+std::optional<chunk_handle> chunk_pool::acquire() noexcept {
+  if (auto index = acquire_index()) return chunk_handle(*this, *index);
+  return std::nullopt;
+}
+
+void chunk_pool::shutdown() noexcept {
+  {
+    std::lock_guard lock(wait_mutex_);
+    shut_down_.store(true, std::memory_order_release);
+  }
+  chunk_released_.notify_all();
+}
+
+pool_stats chunk_pool::stats() const noexcept {
+  pool_stats s;
+  s.chunk_bytes = chunk_bytes_;
+  s.chunks_total = chunk_count_;
+  const std::uint64_t used = in_use_.load(std::memory_order_relaxed);
+  s.chunks_free = used > chunk_count_ ? 0 : chunk_count_ - used;
+  s.chunks_high_water = high_water_.load(std::memory_order_relaxed);
+  s.acquires = acquires_.load(std::memory_order_relaxed);
+  s.waits = waits_.load(std::memory_order_relaxed);
+  s.wait_nanoseconds = wait_nanoseconds_.load(std::memory_order_relaxed);
+  s.waiting_now = waiting_.load(std::memory_order_relaxed);
+  return s;
+}
+
+}  // namespace sevenzfs::pool
