@@ -5,11 +5,11 @@
 // A write's new bytes are carved from the log's open chunk with a bump
 // pointer (split at chunk ends, never padded), so a 100-byte file costs 100
 // bytes of chunk memory, not a chunk. Each file keeps a sorted list of
-// "pieces" (file offset -> chunk, offset, length; 16 bytes each, two held
+// "pieces" (file offset -> chunk, offset, length; 16 bytes each, one held
 // inline) that cover its written ranges; ranges never written are holes that
 // read as zeros. Overwrites of covered ranges happen in place; appends that
 // continue the file's last piece at the log tail just extend that piece.
-// Per file that is sizeof(staged_file) (72 bytes) plus its bytes.
+// Per file that is sizeof(staged_file) (64 bytes) plus its bytes.
 //
 // Memory goes back as soon as it is dead: each chunk counts its live bytes
 // (plus an "open" bit while the log still appends to it), and the thread
@@ -87,8 +87,13 @@ class staged_file {
   staging_store* store_;
   std::uint64_t size_ = 0;
   std::uint64_t released_prefix_ = 0;
-  boost::container::small_vector<piece, 2> pieces_;  // sorted, non-overlapping
+  // Sorted, non-overlapping. One inline: most small files are one piece;
+  // a file spanning chunks puts its pieces on the heap (once per growth).
+  boost::container::small_vector<piece, 1> pieces_;
 };
+
+// The per-file cost the memory target is built on (see the top comment).
+static_assert(sizeof(staged_file) <= 64);
 
 class staging_store {
  public:
