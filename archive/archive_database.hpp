@@ -22,7 +22,22 @@ struct folder_info {
   coder_info coder;
   std::uint64_t unpack_size = 0;
   std::optional<std::uint32_t> unpack_crc;  // only the encoded header's folder has one
+  // A folder read from an existing archive is written back exactly as it
+  // was (any coder chain): its record from the header, and one unpack size
+  // per coder output. Empty for folders this writer makes.
+  std::vector<std::uint8_t> raw_record;
+  std::vector<std::uint64_t> raw_unpack_sizes;
 };
+
+// A folder this writer makes: one coder.
+inline folder_info make_folder(coder_info coder, std::uint64_t unpack_size,
+                               std::optional<std::uint32_t> unpack_crc = std::nullopt) {
+  folder_info folder;
+  folder.coder = std::move(coder);
+  folder.unpack_size = unpack_size;
+  folder.unpack_crc = unpack_crc;
+  return folder;
+}
 
 struct file_info {
   std::string name;  // UTF-8 archive path

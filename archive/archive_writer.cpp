@@ -60,8 +60,7 @@ void write_header(output_file& out, const archive_database& db, int level) {
     const auto options = lzma2_options_for(level, header.size());
     std::vector<std::uint8_t> packed = compress_whole(header, options);
     const std::uint64_t packed_position = out.position() - kStartHeaderSize;
-    folder_info folder{{kMethodLzma2, {lzma2_property_byte(options)}}, header.size(),
-                       header_crc};
+    const folder_info folder = make_folder({kMethodLzma2, {lzma2_property_byte(options)}}, header.size(), header_crc);
     std::vector<std::uint8_t> encoded = serialize_encoded_header(packed_position, packed.size(), folder);
     if (packed.size() + encoded.size() < header.size()) {
       out.append(packed);

@@ -206,7 +206,7 @@ void folder_packer::pack_parallel(std::span<const entry> entries, const std::vec
 
 void folder_packer::record(std::span<const entry> entries, const folder_plan& folder, const coder_info& coder,
                            std::uint64_t pack_size, const std::vector<std::uint32_t>& crcs) {
-  db_.folders.push_back({coder, folder.unpack_size, std::nullopt});
+  db_.folders.push_back(make_folder(coder, folder.unpack_size));
   db_.pack_sizes.push_back(pack_size);
   db_.substream_counts.push_back(folder.entries.size());
   for (std::size_t k = 0; k < folder.entries.size(); ++k) {

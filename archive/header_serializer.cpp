@@ -63,6 +63,10 @@ void write_pack_info(byte_writer& out, std::uint64_t pack_position, const std::v
 }
 
 void write_folder(byte_writer& out, const folder_info& folder) {
+  if (!folder.raw_record.empty()) {
+    out.bytes(folder.raw_record);
+    return;
+  }
   const auto& coder = folder.coder;
   out.number(1);  // one coder, simple (one in, one out)
   const auto has_properties = static_cast<std::uint8_t>(coder.properties.empty() ? 0 : 0x20);
@@ -81,7 +85,13 @@ void write_unpack_info(byte_writer& out, const std::vector<folder_info>& folders
   out.byte(0);  // External = 0
   for (const auto& folder : folders) write_folder(out, folder);
   out.byte(kCodersUnpackSize);
-  for (const auto& folder : folders) out.number(folder.unpack_size);
+  for (const auto& folder : folders) {
+    if (folder.raw_record.empty()) {
+      out.number(folder.unpack_size);
+    } else {
+      for (auto size : folder.raw_unpack_sizes) out.number(size);
+    }
+  }
   std::vector<std::optional<std::uint32_t>> crcs;
   crcs.reserve(folders.size());
   for (const auto& folder : folders) crcs.push_back(folder.unpack_crc);

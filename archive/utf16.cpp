@@ -51,3 +51,49 @@ std::optional<std::vector<std::uint8_t>> utf8_to_utf16le(std::string_view utf8) 
 }
 
 }  // namespace sevenzfs::archive
+
+namespace sevenzfs::archive {
+
+namespace {
+
+void put_utf8(std::string& out, std::uint32_t code) {
+  if (code < 0x80) {
+    out += static_cast<char>(code);
+  } else if (code < 0x800) {
+    out += static_cast<char>(0xC0 | (code >> 6));
+    out += static_cast<char>(0x80 | (code & 0x3F));
+  } else if (code < 0x10000) {
+    out += static_cast<char>(0xE0 | (code >> 12));
+    out += static_cast<char>(0x80 | ((code >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (code & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (code >> 18));
+    out += static_cast<char>(0x80 | ((code >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((code >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (code & 0x3F));
+  }
+}
+
+}  // namespace
+
+std::optional<std::string> utf16le_to_utf8(std::span<const std::uint8_t> utf16) {
+  std::string out;
+  out.reserve(utf16.size() / 2);
+  for (std::size_t i = 0; i + 1 < utf16.size(); i += 2) {
+    const std::uint32_t unit = utf16[i] | (std::uint32_t{utf16[i + 1]} << 8);
+    if (unit >= 0xD800 && unit <= 0xDBFF) {
+      if (i + 3 >= utf16.size()) return std::nullopt;
+      const std::uint32_t low = utf16[i + 2] | (std::uint32_t{utf16[i + 3]} << 8);
+      if (low < 0xDC00 || low > 0xDFFF) return std::nullopt;
+      put_utf8(out, 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00));
+      i += 2;
+    } else if (unit >= 0xDC00 && unit <= 0xDFFF) {
+      return std::nullopt;
+    } else {
+      put_utf8(out, unit);
+    }
+  }
+  return out;
+}
+
+}  // namespace sevenzfs::archive

@@ -3,6 +3,8 @@
 // UTF-8. Characters outside the BMP become surrogate pairs, as 7-Zip writes them.
 #include <cstdint>
 #include <optional>
+#include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -11,5 +13,13 @@ namespace sevenzfs::archive {
 // UTF-16LE bytes of `utf8` without a terminator, or nullopt when `utf8` is not
 // valid UTF-8 (overlong forms, surrogates, code points above U+10FFFF, truncation).
 std::optional<std::vector<std::uint8_t>> utf8_to_utf16le(std::string_view utf8);
+
+}  // namespace sevenzfs::archive
+
+namespace sevenzfs::archive {
+
+// UTF-8 of UTF-16LE code units (surrogate pairs joined), or nullopt for an
+// unpaired surrogate.
+std::optional<std::string> utf16le_to_utf8(std::span<const std::uint8_t> utf16);
 
 }  // namespace sevenzfs::archive

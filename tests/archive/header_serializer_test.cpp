@@ -17,7 +17,7 @@ archive_database three_files_in_one_folder() {
   archive_database db;
   db.pack_position = 0;
   db.pack_sizes = {24};
-  db.folders = {{{kMethodLzma2, {0x00}}, 20, std::nullopt}};
+  db.folders = {make_folder({kMethodLzma2, {0x00}}, 20)};
   db.substream_counts = {3};
   db.substream_sizes = {6, 8, 6};
   db.substream_crcs = {0x11111111u, 0x22222222u, 0x33333333u};
@@ -40,7 +40,7 @@ TEST(HeaderSerializer, UnpackInfoWithLzma2Folder) {
 
 TEST(HeaderSerializer, CopyFolderHasNoProperties) {
   byte_writer out;
-  write_folder(out, {{kMethodCopy, {}}, 5, std::nullopt});
+  write_folder(out, make_folder({kMethodCopy, {}}, 5));
   EXPECT_EQ(out.data(), (bytes{0x01, 0x01, 0x00}));
 }
 
@@ -54,7 +54,7 @@ TEST(HeaderSerializer, SubStreamsInfoSolid) {
 TEST(HeaderSerializer, SubStreamsInfoOneFilePerFolderOmitsCountsAndSizes) {
   archive_database db;
   db.pack_sizes = {3, 4};
-  db.folders = {{{kMethodCopy, {}}, 3, std::nullopt}, {{kMethodCopy, {}}, 4, std::nullopt}};
+  db.folders = {make_folder({kMethodCopy, {}}, 3), make_folder({kMethodCopy, {}}, 4)};
   db.substream_counts = {1, 1};
   db.substream_sizes = {3, 4};
   db.substream_crcs = {0xAABBCCDDu, std::nullopt};
@@ -102,7 +102,7 @@ TEST(HeaderSerializer, ArchiveOfOnlyDirectoriesHasNoStreamsInfo) {
 }
 
 TEST(HeaderSerializer, EncodedHeaderCarriesFolderCrc) {
-  const folder_info folder{{kMethodLzma2, {0x10}}, 300, 0xDEADBEEFu};
+  const folder_info folder = make_folder({kMethodLzma2, {0x10}}, 300, 0xDEADBEEFu);
   EXPECT_EQ(serialize_encoded_header(1000, 120, folder),
             (bytes{0x17, 0x06, 0x83, 0xe8, 0x01, 0x09, 0x78, 0x00, 0x07, 0x0b, 0x01, 0x00, 0x01, 0x21, 0x21, 0x01, 0x10,
                    0x0c, 0x81, 0x2c, 0x0a, 0x01, 0xef, 0xbe, 0xad, 0xde, 0x00, 0x00}));
