@@ -69,6 +69,8 @@ void write_header(output_file& out, const archive_database& db, int level) {
   }
   const std::uint64_t header_offset = out.position() - kStartHeaderSize;
   out.append(header);
+  // The header is durable before the start header points at it.
+  out.sync();
   out.write_at(0, make_start_header(header_offset, header.size(), crc32::of(header)));
 }
 

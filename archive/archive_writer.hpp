@@ -36,8 +36,8 @@ std::uint64_t default_solid_block_bytes(int level);
 // valid UTF-8, not empty, relative, no empty, "." or ".." components.
 void check_archive_path(const std::string& path);
 
-// Writes the header for `db` (whose pack streams end at out.position()) and
-// then the start header pointing at it. Does not commit.
+// Writes the header for `db` at out.position() (after the pack streams),
+// fsyncs, then writes the start header pointing at it. Does not commit.
 void write_header(output_file& out, const archive_database& db, int level);
 
 // Writes `entries` as a new archive at `path`. On error nothing is left

@@ -18,7 +18,7 @@ namespace {
 // Reads an entry's content through `sink`, checking that it has the size it
 // was declared with (a file that changes while it is archived must not produce
 // an archive whose sizes disagree with its data). Returns the content's CRC.
-std::uint32_t read_entry(const entry& e, const span_sink& sink) {
+std::uint32_t read_entry(const entry& e, const span_sink& sink, const compression_options& options) {
   crc32 crc;
   std::uint64_t seen = 0;
   if (e.content) {
@@ -27,6 +27,7 @@ std::uint32_t read_entry(const entry& e, const span_sink& sink) {
       if (seen > e.size) return;  // reported below, once the visit is over
       crc.update(bytes);
       sink(bytes);
+      if (options.progress) options.progress(bytes.size());
     });
   }
   if (seen != e.size) {
@@ -92,7 +93,7 @@ void folder_packer::pack_serial(std::span<const entry> entries, const folder_pla
     const auto lzma_options = lzma2_options_for(options_.level, folder.unpack_size);
     serial_encoder_.start(lzma_options);
     const span_sink to_encoder = [&](std::span<const std::uint8_t> bytes) { serial_encoder_.write(bytes, to_file); };
-    for (auto index : folder.entries) crcs.push_back(read_entry(entries[index], to_encoder));
+    for (auto index : folder.entries) crcs.push_back(read_entry(entries[index], to_encoder, options_));
     serial_encoder_.finish(to_file, true);
     coder = lzma2_coder(lzma_options);
     if (out_.position() - start < folder.unpack_size) {
@@ -105,7 +106,7 @@ void folder_packer::pack_serial(std::span<const entry> entries, const folder_pla
   }
   std::vector<std::uint32_t> stored_crcs;
   stored_crcs.reserve(folder.entries.size());
-  for (auto index : folder.entries) stored_crcs.push_back(read_entry(entries[index], to_file));
+  for (auto index : folder.entries) stored_crcs.push_back(read_entry(entries[index], to_file, options_));
   if (!crcs.empty() && crcs != stored_crcs) {
     throw archive_error(error_kind::invalid_input, entries[folder.entries.front()].path,
                         "content changed while archiving");
@@ -198,7 +199,7 @@ void folder_packer::pack_parallel(std::span<const entry> entries, const std::vec
         bytes = bytes.subspan(take);
       }
     };
-    for (auto index : folder.entries) folders.back().crcs.push_back(read_entry(entries[index], to_parts));
+    for (auto index : folder.entries) folders.back().crcs.push_back(read_entry(entries[index], to_parts, options_));
     submit(std::move(part), lzma_options, first, true);
   }
   while (!parts.empty()) write_oldest();

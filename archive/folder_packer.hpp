@@ -12,6 +12,7 @@
 #include "output_file.hpp"
 #include "pack_plan.hpp"
 
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -21,6 +22,8 @@ namespace sevenzfs::archive {
 struct compression_options {
   int level = 5;         // 0: store; 1-9: LZMA2 with 7-Zip's -mx meaning
   unsigned threads = 1;  // compression threads
+  // Called with the bytes of input consumed so far, as compression proceeds.
+  std::function<void(std::uint64_t)> progress;
 };
 
 // The file_info (name, kind, time, attributes) recorded for an entry.

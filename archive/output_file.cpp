@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstdlib>
 #include <vector>
 
@@ -31,6 +32,42 @@ output_file::output_file(std::string final_path) : final_path_(std::move(final_p
   if (fd_ < 0) throw_io_error(directory_of(final_path_), "cannot create the archive in this directory", errno);
   temp_path_ = name.data();
   ::fchmod(fd_, 0644);  // mkostemp creates 0600; archives are ordinary files
+}
+
+output_file output_file::in_place(const std::string& path) {
+  output_file file;
+  file.final_path_ = path;
+  file.committed_ = true;  // nothing to remove or rename
+  file.fd_ = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (file.fd_ < 0) throw_io_error(path, "cannot open archive for writing", errno);
+  struct stat st {};
+  if (::fstat(file.fd_, &st) != 0) throw_io_error(path, "cannot stat archive", errno);
+  file.position_ = static_cast<std::uint64_t>(st.st_size);
+  return file;
+}
+
+output_file::output_file(output_file&& other) noexcept
+    : final_path_(std::move(other.final_path_)), temp_path_(std::move(other.temp_path_)), fd_(other.fd_),
+      position_(other.position_), committed_(other.committed_) {
+  other.fd_ = -1;
+  other.temp_path_.clear();
+}
+
+void output_file::sync() {
+  if (::fsync(fd_) != 0) throw_io_error(final_path_, "cannot fsync archive", errno);
+}
+
+void output_file::copy_to(output_file& target, std::uint64_t offset, std::uint64_t size) const {
+  std::vector<std::uint8_t> buffer(1 << 20);
+  for (std::uint64_t done = 0; done < size;) {
+    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), size - done));
+    const ssize_t n = ::pread(fd_, buffer.data(), want, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw_io_error(temp_path_, "cannot read pending packs", errno);
+    if (n == 0) throw_io_error(temp_path_, "pending packs are shorter than written", EIO);
+    target.write_at(offset + done, std::span(buffer.data(), static_cast<std::size_t>(n)));
+    done += static_cast<std::uint64_t>(n);
+  }
 }
 
 output_file::~output_file() {

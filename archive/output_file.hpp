@@ -15,6 +15,10 @@ class output_file {
   // Creates `final_path`'s temporary sibling; throws archive_error(io) naming
   // the directory when it does not exist or is not writable.
   explicit output_file(std::string final_path);
+  // Opens an existing file for writing in place (appending to an archive):
+  // nothing is renamed or removed; the append position starts at its end.
+  static output_file in_place(const std::string& path);
+  output_file(output_file&& other) noexcept;
   ~output_file();
   output_file(const output_file&) = delete;
   output_file& operator=(const output_file&) = delete;
@@ -23,6 +27,10 @@ class output_file {
   void write_at(std::uint64_t offset, std::span<const std::uint8_t> data);
   void truncate(std::uint64_t size);  // also moves the append position
   std::uint64_t position() const noexcept { return position_; }
+  void set_position(std::uint64_t position) noexcept { position_ = position; }
+  void sync();
+  // Copies [0, size) of this file to `target` at `offset`.
+  void copy_to(output_file& target, std::uint64_t offset, std::uint64_t size) const;
 
   // fsync, rename over the final path, fsync the directory.
   void commit();
@@ -35,6 +43,8 @@ class output_file {
   int fd_ = -1;
   std::uint64_t position_ = 0;
   bool committed_ = false;
+
+  output_file() = default;
 };
 
 }  // namespace sevenzfs::archive

@@ -142,7 +142,8 @@ TEST(ArchiveWriter, ParallelPartsMakeOneValidFolder) {
   std::string text;
   for (std::uint64_t i = 0; text.size() < (7u << 19); ++i) text += "line " + std::to_string(i * 7919 % 100003) + "\n";
   write_options options;
-  options.compression = {1, 2};
+  options.compression.level = 1;
+  options.compression.threads = 2;
   options.plan.mode = pack_mode::solid;
   const auto summary = write_archive(path, std::vector<entry>{text_file("a.txt", text), text_file("b.txt", "tail")}, options);
   EXPECT_EQ(summary.folders, 1u);

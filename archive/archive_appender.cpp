@@ -1,0 +1,177 @@
+#include "archive_appender.hpp"
+
+#include "archive_error.hpp"
+#include "crc32.hpp"
+#include "folder_packer.hpp"
+#include "header_serializer.hpp"
+#include "output_file.hpp"
+
+#include <fmt/format.h>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <numeric>
+
+namespace sevenzfs::archive {
+
+namespace {
+
+// Test hook: stop dead after an append step, as a crash would.
+void exit_after_step_if_asked(int step) {
+  const char* wanted = std::getenv("SEVENZFS_TEST_EXIT_AFTER_APPEND_STEP");
+  if (wanted != nullptr && std::atoi(wanted) == step) ::_exit(99);
+}
+
+std::uint64_t sum(const std::vector<std::uint64_t>& values) {
+  return std::accumulate(values.begin(), values.end(), std::uint64_t{0});
+}
+
+}  // namespace
+
+archive_appender::archive_appender(std::string path, write_options options)
+    : path_(std::move(path)), options_(std::move(options)) {
+  struct stat st {};
+  if (::stat(path_.c_str(), &st) == 0) {
+    layout_ = read_archive(path_);
+    exists_ = true;
+  } else if (errno != ENOENT) {
+    throw_io_error(path_, "cannot access archive", errno);
+  }
+  first_stream_of_folder_.clear();
+  std::uint64_t first = 0;
+  for (auto n : layout_.db.substream_counts) {
+    first_stream_of_folder_.push_back(first);
+    first += n;
+  }
+}
+
+std::pair<std::uint64_t, std::uint64_t> archive_appender::folder_of_stream(std::uint64_t stream) const {
+  const auto it = std::ranges::upper_bound(first_stream_of_folder_, stream);
+  const auto folder = static_cast<std::uint64_t>(it - first_stream_of_folder_.begin()) - 1;
+  return {folder, layout_.db.pack_sizes.at(folder)};
+}
+
+archive_database archive_appender::build_database(const commit_request& request, const archive_database& new_part,
+                                                  std::uint64_t new_pack_position) const {
+  const auto& old = layout_.db;
+  if (request.archived_stream_files.size() != old.substream_sizes.size()) {
+    throw archive_error(error_kind::invalid_input, path_,
+                        fmt::format("commit lists {} archived files but the archive holds {} streams",
+                                    request.archived_stream_files.size(), old.substream_sizes.size()));
+  }
+  archive_database db = old;
+  if (old.folders.empty()) db.pack_position = new_pack_position;
+  db.pack_sizes.insert(db.pack_sizes.end(), new_part.pack_sizes.begin(), new_part.pack_sizes.end());
+  db.folders.insert(db.folders.end(), new_part.folders.begin(), new_part.folders.end());
+  db.substream_counts.insert(db.substream_counts.end(), new_part.substream_counts.begin(), new_part.substream_counts.end());
+  db.substream_sizes.insert(db.substream_sizes.end(), new_part.substream_sizes.begin(), new_part.substream_sizes.end());
+  db.substream_crcs.insert(db.substream_crcs.end(), new_part.substream_crcs.begin(), new_part.substream_crcs.end());
+  db.files = request.archived_stream_files;
+  for (const auto& e : request.entries_without_data) db.files.push_back(describe_entry(e));
+  db.files.insert(db.files.end(), new_part.files.begin(), new_part.files.end());
+  return db;
+}
+
+commit_result archive_appender::commit(const commit_request& request) {
+  for (const auto& e : request.entries_without_data) check_archive_path(e.path);
+  for (const auto& e : request.new_files) check_archive_path(e.path);
+  for (const auto& f : request.archived_stream_files) check_archive_path(f.name);
+  commit_result result;
+  // An archive with nothing in it has nothing to preserve: replace it whole.
+  if (exists_ && !layout_.db.empty()) append(request, result);
+  else create(request, result);
+  layout_ = read_archive(path_);  // what is on disk now, verified
+  exists_ = true;
+  first_stream_of_folder_.clear();
+  std::uint64_t first = 0;
+  for (auto n : layout_.db.substream_counts) {
+    first_stream_of_folder_.push_back(first);
+    first += n;
+  }
+  return result;
+}
+
+namespace {
+
+// Maps each new file to its global substream index: new_part.files are in
+// stream order; find each request entry by its position in the plan.
+std::vector<std::uint64_t> stream_indices(const std::vector<entry>& files, const std::vector<folder_plan>& plan,
+                                          std::uint64_t first_new_stream) {
+  std::vector<std::uint64_t> index(files.size(), UINT64_MAX);
+  std::uint64_t next = first_new_stream;
+  for (const auto& folder : plan) {
+    for (auto i : folder.entries) index[i] = next++;
+  }
+  return index;
+}
+
+}  // namespace
+
+void archive_appender::create(const commit_request& request, commit_result& result) {
+  const auto plan = plan_folders(request.new_files, options_.plan);
+  output_file out(path_);
+  out.append(std::vector<std::uint8_t>(kStartHeaderSize, 0));
+  archive_database new_part;
+  folder_packer packer(out, new_part, options_.compression);
+  packer.pack(request.new_files, plan);
+  const archive_database db = build_database(request, new_part, 0);
+  write_header(out, db, options_.compression.level);
+  out.commit();
+  result.stream_index = stream_indices(request.new_files, plan, 0);
+  result.packed_bytes = sum(new_part.pack_sizes);
+  result.input_bytes = sum(new_part.substream_sizes);
+  result.new_folders = new_part.folders.size();
+}
+
+void archive_appender::append(const commit_request& request, commit_result& result) {
+  const auto plan = plan_folders(request.new_files, options_.plan);
+  // The new folders, compressed beside the archive so their size is known.
+  output_file pending(path_ + ".pending");
+  archive_database new_part;
+  folder_packer packer(pending, new_part, options_.compression);
+  packer.pack(request.new_files, plan);
+  pending.sync();
+  const std::uint64_t new_packs = pending.position();
+
+  output_file archive = output_file::in_place(path_);
+  const std::uint64_t packs_end = layout_.packs_end;
+  const std::uint64_t header_end = layout_.header_offset + layout_.header_size;
+
+  // (1) A plain copy of the current header where neither the new packs nor
+  // the header in use can reach it; the start header points at it.
+  const auto copy = serialize_header(layout_.db);
+  const std::uint64_t copy_at = std::max({header_end, packs_end + new_packs, archive.position()});
+  archive.write_at(copy_at, copy);
+  archive.sync();
+  archive.write_at(0, make_start_header(copy_at - kStartHeaderSize, copy.size(), crc32::of(copy)));
+  archive.sync();
+  exit_after_step_if_asked(1);
+
+  // (2) The new packs right after the old ones, over the old header.
+  pending.copy_to(archive, packs_end, new_packs);
+  archive.sync();
+  exit_after_step_if_asked(2);
+
+  // (3) The new header after the copy; the start header points at it.
+  const archive_database db = build_database(request, new_part, packs_end - kStartHeaderSize);
+  archive.set_position(copy_at + copy.size());
+  write_header(archive, db, options_.compression.level);
+  archive.sync();
+  exit_after_step_if_asked(3);
+
+  // (4) Drop what lies beyond the new header.
+  archive.truncate(archive.position());
+  archive.sync();
+
+  const std::uint64_t first_new_stream = layout_.db.substream_sizes.size();
+  result.stream_index = stream_indices(request.new_files, plan, first_new_stream);
+  result.packed_bytes = new_packs;
+  result.input_bytes = sum(new_part.substream_sizes);
+  result.new_folders = new_part.folders.size();
+}
+
+}  // namespace sevenzfs::archive

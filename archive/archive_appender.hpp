@@ -1,0 +1,77 @@
+#pragma once
+// The archive a mount commits to. It is a valid 7z at every moment:
+//
+// - While it does not exist yet, a commit writes the whole archive under a
+//   temporary name in the same directory, fsyncs it, renames it into place
+//   and fsyncs the directory.
+// - Once it exists, a commit appends: old packed streams are never touched.
+//   The new folders are compressed into a pending file beside the archive
+//   first, so their size P is known; then (1) a plain copy of the current
+//   header goes past both the current header and packs_end + P, fsync, and
+//   the start header is re-pointed at it, fsync; (2) the new packs are
+//   copied to packs_end, over the old header, fsync; (3) the new header
+//   follows the copy, fsync, the start header is re-pointed at it, fsync;
+//   (4) the file is truncated after the new header. A crash at any point
+//   leaves the previous archive or the new one.
+//
+// For crash tests only: SEVENZFS_TEST_EXIT_AFTER_APPEND_STEP=N makes the
+// process _exit(99) right after append step N (1-3).
+#include "archive_database.hpp"
+#include "archive_reader.hpp"
+#include "archive_writer.hpp"
+#include "entry.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace sevenzfs::archive {
+
+struct commit_request {
+  // One per existing substream, in substream order (database().files with
+  // has_stream, renamed or re-timed as the caller sees fit).
+  std::vector<file_info> archived_stream_files;
+  // Directories and empty files: the whole current list (they have no data,
+  // so every commit writes them anew).
+  std::vector<entry> entries_without_data;
+  // Files whose content goes into new folders.
+  std::vector<entry> new_files;
+};
+
+struct commit_result {
+  // For each of request.new_files: the global substream index it now has.
+  std::vector<std::uint64_t> stream_index;
+  std::uint64_t input_bytes = 0;
+  std::uint64_t packed_bytes = 0;
+  std::uint64_t new_folders = 0;
+};
+
+class archive_appender {
+ public:
+  // Reads `path` if it exists (throws archive_error when it is not a valid
+  // 7z archive); otherwise the first commit creates it.
+  archive_appender(std::string path, write_options options);
+
+  bool exists() const noexcept { return exists_; }
+  const archive_database& database() const noexcept { return layout_.db; }
+  const std::string& path() const noexcept { return path_; }
+  std::uint64_t archive_bytes() const noexcept { return layout_.file_size; }
+  // Index of the folder holding global substream `stream`, and its packed size.
+  std::pair<std::uint64_t, std::uint64_t> folder_of_stream(std::uint64_t stream) const;
+
+  commit_result commit(const commit_request& request);
+
+ private:
+  archive_database build_database(const commit_request& request, const archive_database& new_part,
+                                  std::uint64_t new_pack_position) const;
+  void create(const commit_request& request, commit_result& result);
+  void append(const commit_request& request, commit_result& result);
+
+  std::string path_;
+  write_options options_;
+  bool exists_ = false;
+  archive_layout layout_;
+  std::vector<std::uint64_t> first_stream_of_folder_;
+};
+
+}  // namespace sevenzfs::archive

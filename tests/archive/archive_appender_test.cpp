@@ -1,0 +1,164 @@
+#include "archive/archive_appender.hpp"
+
+#include "archive/archive_error.hpp"
+#include "test_support.hpp"
+
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+namespace fs = std::filesystem;
+using namespace sevenzfs::archive;
+using namespace sevenzfs::test;
+
+namespace {
+
+entry text_file(std::string path, std::string text) {
+  entry e;
+  e.path = std::move(path);
+  e.mode = 0644;
+  e.mtime = {1'700'000'000, 0};
+  e.size = text.size();
+  if (!text.empty()) e.content = std::make_shared<memory_content>(std::string_view(text));
+  return e;
+}
+
+entry directory(std::string path) {
+  entry e;
+  e.path = std::move(path);
+  e.kind = entry_kind::directory;
+  e.mode = 0755;
+  e.mtime = {1'700'000'000, 0};
+  return e;
+}
+
+std::string content(int commit, int i) {
+  std::string text;
+  for (int k = 0; k < 200 + i * 37; ++k) text += "commit " + std::to_string(commit) + " file " + std::to_string(i) + "\n";
+  return text;
+}
+
+// A request keeping every archived file under its name, plus `count` new files.
+commit_request next_request(const archive_appender& archive, int commit, int count) {
+  commit_request request;
+  for (const auto& f : archive.database().files) {
+    if (f.has_stream) request.archived_stream_files.push_back(f);
+  }
+  request.entries_without_data.push_back(directory("d"));
+  for (int i = 0; i < count; ++i) {
+    request.new_files.push_back(text_file("d/c" + std::to_string(commit) + "-" + std::to_string(i) + ".txt", content(commit, i)));
+  }
+  return request;
+}
+
+// 7zz t passes and every file of commits [0, commits) extracts intact.
+void expect_commits(const fs::path& archive, int commits, int per_commit) {
+  const auto tested = run("7zz t " + quote(archive.string()));
+  ASSERT_EQ(tested.exit_code, 0) << tested.output;
+  EXPECT_EQ(tested.output.find("There are data after the end"), std::string::npos) << tested.output;
+  for (int c = 0; c < commits; ++c) {
+    for (int i = 0; i < per_commit; ++i) {
+      const std::string name = "d/c" + std::to_string(c) + "-" + std::to_string(i) + ".txt";
+      const auto got = run("7zz e -so " + quote(archive.string()) + " " + quote(name));
+      ASSERT_EQ(got.output, content(c, i)) << name;
+    }
+  }
+  const auto listed = run("7zz l " + quote(archive.string()) + " | tail -1");
+  EXPECT_NE(listed.output.find(std::to_string(commits * per_commit) + " files"), std::string::npos) << listed.output;
+}
+
+}  // namespace
+
+TEST(ArchiveAppender, AppendsWithoutTouchingOldPacks) {
+  temp_dir dir;
+  const auto path = dir / "a.7z";
+  write_options options;
+  archive_appender archive(path.string(), options);
+  EXPECT_FALSE(archive.exists());
+  auto result = archive.commit(next_request(archive, 0, 2));
+  EXPECT_EQ(result.stream_index, (std::vector<std::uint64_t>{0, 1}));
+  expect_commits(path, 1, 2);
+
+  for (int commit = 1; commit <= 2; ++commit) {
+    const std::string before = read_file(path);
+    const auto old_packs_end = 32 + [&] {
+      std::uint64_t total = archive.database().pack_position;
+      for (auto s : archive.database().pack_sizes) total += s;
+      return total;
+    }();
+    result = archive.commit(next_request(archive, commit, 2));
+    const std::string after = read_file(path);
+    EXPECT_EQ(after.substr(32, old_packs_end - 32), before.substr(32, old_packs_end - 32)) << "old packs changed";
+    EXPECT_EQ(result.stream_index.size(), 2u);
+    EXPECT_EQ(std::ranges::min(result.stream_index), static_cast<std::uint64_t>(commit * 2));
+    expect_commits(path, commit + 1, 2);
+  }
+  // Reopening finds everything; bsdtar and py7zr agree.
+  archive_appender reopened(path.string(), options);
+  EXPECT_EQ(reopened.database().substream_sizes.size(), 6u);
+  EXPECT_EQ(run("bsdtar -tf " + quote(path.string()) + " | wc -l").output, "7\n");
+  EXPECT_EQ(run("/usr/bin/python3 -c 'import py7zr,sys; a=py7zr.SevenZipFile(sys.argv[1]); print(a.testzip())' " +
+                quote(path.string())).output,
+            "None\n");
+}
+
+TEST(ArchiveAppender, RenamesArchivedFilesInTheHeaderOnly) {
+  temp_dir dir;
+  const auto path = dir / "a.7z";
+  archive_appender archive(path.string(), {});
+  archive.commit(next_request(archive, 0, 2));
+  auto request = next_request(archive, 1, 0);
+  request.archived_stream_files[0].name = "d/renamed.txt";
+  archive.commit(request);
+  EXPECT_EQ(run("7zz e -so " + quote(path.string()) + " d/renamed.txt").output, content(0, 0));
+  EXPECT_EQ(run("7zz t " + quote(path.string())).exit_code, 0);
+}
+
+TEST(ArchiveAppender, EveryCrashPointLeavesAValidArchive) {
+  for (int step = 1; step <= 3; ++step) {
+    SCOPED_TRACE(step);
+    temp_dir dir;
+    const auto path = dir / "a.7z";
+    {
+      archive_appender archive(path.string(), {});
+      archive.commit(next_request(archive, 0, 3));
+    }
+    const pid_t child = ::fork();
+    if (child == 0) {
+      ::setenv("SEVENZFS_TEST_EXIT_AFTER_APPEND_STEP", std::to_string(step).c_str(), 1);
+      archive_appender archive(path.string(), {});
+      archive.commit(next_request(archive, 1, 2));
+      ::_exit(0);  // not reached
+    }
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    ASSERT_TRUE(WIFEXITED(status));
+    ASSERT_EQ(WEXITSTATUS(status), 99);
+    // Steps 1-2: the old archive; step 3: the new one (its start header was patched).
+    const auto tested = run("7zz t " + quote(path.string()));
+    ASSERT_EQ(tested.exit_code, 0) << tested.output;
+    const int commits = step == 3 ? 2 : 1;
+    for (int i = 0; i < 3; ++i) {
+      EXPECT_EQ(run("7zz e -so " + quote(path.string()) + " d/c0-" + std::to_string(i) + ".txt").output, content(0, i));
+    }
+    EXPECT_EQ(run("bsdtar -tf " + quote(path.string()) + " | wc -l").output,
+              std::to_string(1 + 3 + (commits == 2 ? 2 : 0)) + "\n");
+    // And our own reader reopens it, and the next commit goes through.
+    archive_appender archive(path.string(), {});
+    archive.commit(next_request(archive, 5, 1));
+    EXPECT_EQ(run("7zz t " + quote(path.string())).exit_code, 0);
+    // The pending file of the dead process may remain; it is not the archive.
+  }
+}
+
+TEST(ArchiveAppender, RefusesACorruptArchiveAndLeavesItAlone) {
+  temp_dir dir;
+  const auto path = dir / "bad.7z";
+  write_file(path, "7z\xbc\xaf\x27\x1c garbage that is not an archive");
+  const std::string before = read_file(path);
+  EXPECT_THROW(archive_appender(path.string(), {}), archive_error);
+  EXPECT_EQ(read_file(path), before);
+}
