@@ -70,7 +70,7 @@ void staging_store::set_size(staged_file& file, std::uint64_t new_size) noexcept
   file.size_ = new_size;
 }
 
-std::optional<staging_store::allocation> staging_store::allocate(std::uint64_t wanted) noexcept {
+std::optional<staging_store::allocation> staging_store::allocate(std::uint64_t wanted, memory_wait wait) noexcept {
   std::lock_guard lock(tail_mutex_);
   if (tail_chunk_ == kNoChunk || tail_used_ == kStagingChunkBytes) {
     if (tail_chunk_ != kNoChunk) {
@@ -82,7 +82,7 @@ std::optional<staging_store::allocation> staging_store::allocate(std::uint64_t w
     }
     // May wait for memory (backpressure); other writers queue behind the lock,
     // which they would do at the pool anyway.
-    const auto chunk = chunks_.acquire_index();
+    const auto chunk = wait == memory_wait::block ? chunks_.acquire_index() : chunks_.try_acquire_index();
     if (!chunk) return std::nullopt;
     live_[*chunk].store(kOpenFlag, std::memory_order_relaxed);
     tail_chunk_ = *chunk;
@@ -115,7 +115,8 @@ void staging_store::insert_piece(staged_file& file, std::size_t position, staged
   file.pieces_.insert(file.pieces_.begin() + static_cast<std::ptrdiff_t>(position), p);
 }
 
-std::size_t staging_store::write(staged_file& file, std::uint64_t offset, std::span<const std::byte> data) noexcept {
+std::size_t staging_store::write(staged_file& file, std::uint64_t offset, std::span<const std::byte> data,
+                                 memory_wait wait) noexcept {
   if (data.empty()) return 0;
   if (offset < file.released_prefix_) return 0;
   auto& pieces = file.pieces_;
@@ -135,7 +136,7 @@ std::size_t staging_store::write(staged_file& file, std::uint64_t offset, std::s
       continue;
     }
     const std::uint64_t gap_end = index < pieces.size() ? std::min(end, pieces[index].file_offset) : end;
-    const auto got = allocate(gap_end - position);
+    const auto got = allocate(gap_end - position, wait);
     if (!got) break;
     std::memcpy(chunks_.chunk(got->chunk).data() + got->offset, source, got->length);
     const std::size_t before = pieces.size();

@@ -104,9 +104,14 @@ class staging_store {
   staging_store(const staging_store&) = delete;
   staging_store& operator=(const staging_store&) = delete;
 
-  // Copies `data` to `offset`; returns the bytes written (less than asked only
-  // after the pool was shut down, or for a write into a released prefix: 0).
-  std::size_t write(staged_file& file, std::uint64_t offset, std::span<const std::byte> data) noexcept;
+  // Copies `data` to `offset`; returns the bytes written. With
+  // memory_wait::block it waits for free chunks and writes less only after the
+  // pool was shut down; with memory_wait::fail_fast it stops where no chunk is
+  // free at once (the caller can make room and continue). A write into a
+  // released prefix writes nothing.
+  enum class memory_wait { block, fail_fast };
+  std::size_t write(staged_file& file, std::uint64_t offset, std::span<const std::byte> data,
+                    memory_wait wait = memory_wait::block) noexcept;
   // Copies up to out.size() bytes from `offset` (holes read as zeros); returns
   // the bytes read (0 at or past the end, or inside a released prefix).
   std::size_t read(const staged_file& file, std::uint64_t offset, std::span<std::byte> out) const noexcept;
@@ -137,8 +142,8 @@ class staging_store {
     std::uint32_t length;
   };
   // Up to `wanted` bytes from the log tail (fewer at a chunk end); nullopt
-  // after shutdown.
-  std::optional<allocation> allocate(std::uint64_t wanted) noexcept;
+  // after shutdown, or when no chunk is free and `wait` is fail_fast.
+  std::optional<allocation> allocate(std::uint64_t wanted, memory_wait wait) noexcept;
   void free_bytes(std::uint32_t chunk, std::uint64_t bytes) noexcept;
   void set_size(staged_file& file, std::uint64_t new_size) noexcept;
   void count_class(std::uint64_t size, int delta) noexcept;

@@ -1,7 +1,7 @@
 #include "pack_command.hpp"
 
 #include "disk_tree.hpp"
-#include "size_argument.hpp"
+#include "archive/size_argument.hpp"
 
 #include "archive/archive_error.hpp"
 #include "archive/archive_writer.hpp"
@@ -57,7 +57,7 @@ std::uint64_t parse_count(std::string_view option, std::string_view text, std::u
 }
 
 std::uint64_t parse_size_option(std::string_view option, std::string_view text) {
-  const auto size = parse_size(text);
+  const auto size = archive::parse_size(text);
   if (!size || *size == 0) throw usage_error{fmt::format("{} expects a size such as 64M, got '{}'", option, text)};
   return *size;
 }

@@ -173,6 +173,17 @@ TEST(StagingStore, FullPoolMakesWritersWaitNotFail) {
   EXPECT_GE(pool.stats().waits, 1u);
 }
 
+TEST(StagingStore, FailFastWriteStopsWhereMemoryEnds) {
+  chunk_pool pool(2 * kStagingChunkBytes, kStagingChunkBytes);
+  staging_store store(pool);
+  staged_file f(store);
+  const std::string data(3 * kStagingChunkBytes, 'z');
+  EXPECT_EQ(store.write(f, 0, as_bytes(data), staging_store::memory_wait::fail_fast), 2 * kStagingChunkBytes);
+  EXPECT_EQ(f.size(), 2 * kStagingChunkBytes);
+  EXPECT_EQ(pool.stats().waits, 0u);
+  EXPECT_EQ(read_all(store, f), data.substr(0, 2 * kStagingChunkBytes));
+}
+
 TEST(StagingStore, ShutdownEndsAWaitingWriteShort) {
   chunk_pool pool(kStagingChunkBytes, kStagingChunkBytes);
   staging_store store(pool);

@@ -3,7 +3,7 @@
 #include <cctype>
 #include <charconv>
 
-namespace sevenzfs::tools {
+namespace sevenzfs::archive {
 
 std::optional<std::uint64_t> parse_size(std::string_view text) {
   std::uint64_t value = 0;
@@ -29,4 +29,4 @@ std::optional<std::uint64_t> parse_size(std::string_view text) {
   return value << shift;
 }
 
-}  // namespace sevenzfs::tools
+}  // namespace sevenzfs::archive

@@ -1,0 +1,69 @@
+#include "commit_scheduler.hpp"
+
+namespace sevenzfs::fs {
+
+namespace {
+constexpr std::size_t kResultsKept = 256;
+}
+
+commit_scheduler::commit_scheduler(commit_function commit, std::function<bool()> has_changes,
+                                   std::chrono::seconds interval)
+    : commit_(std::move(commit)), has_changes_(std::move(has_changes)), interval_(interval),
+      thread_([this](std::stop_token stop) { run(stop); }) {}
+
+commit_scheduler::~commit_scheduler() { stop(); }
+
+std::string commit_scheduler::commit_and_wait(bool everything) {
+  std::unique_lock lock(mutex_);
+  if (stopped_) return "the daemon is shutting down";
+  const std::uint64_t round = started_ + 1;
+  requested_ = std::max(requested_, round);
+  if (everything) everything_round_ = std::max(everything_round_, round);
+  wake_.notify_all();
+  done_.wait(lock, [&] { return completed_ >= round || stopped_; });
+  if (completed_ < round) return "the daemon is shutting down";
+  const auto it = results_.find(round);
+  return it == results_.end() ? std::string{} : it->second;
+}
+
+void commit_scheduler::stop() {
+  if (!thread_.joinable()) return;
+  thread_.request_stop();
+  wake_.notify_all();
+  thread_.join();
+  std::lock_guard lock(mutex_);
+  stopped_ = true;
+  done_.notify_all();
+}
+
+void commit_scheduler::run(std::stop_token stop) {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    auto asked = [&] { return requested_ > completed_; };
+    if (interval_.count() > 0) {
+      wake_.wait_for(lock, stop, interval_, asked);
+    } else {
+      wake_.wait(lock, stop, asked);
+    }
+    if (!asked()) {
+      if (stop.stop_requested()) return;
+      // The interval passed with nothing asked: commit only if there is news.
+      lock.unlock();
+      const bool changed = has_changes_();
+      lock.lock();
+      if (!changed) continue;
+      requested_ = std::max(requested_, started_ + 1);
+    }
+    const std::uint64_t round = ++started_;
+    const bool everything = everything_round_ >= round;
+    lock.unlock();
+    std::string error = commit_(everything);
+    lock.lock();
+    completed_ = round;
+    results_[round] = std::move(error);
+    while (results_.size() > kResultsKept) results_.erase(results_.begin());
+    done_.notify_all();
+  }
+}
+
+}  // namespace sevenzfs::fs
