@@ -97,6 +97,9 @@ filesystem::~filesystem() {
 void filesystem::load_archive() {
   const auto& db = archive_.database();
   std::uint64_t stream = 0;
+  // Attaching children stamps a directory with the current time, so the
+  // archived directory times are applied once everything is in place.
+  std::vector<std::pair<inode*, std::timespec>> directory_times;
   for (const auto& file : db.files) {
     const std::uint64_t this_stream = file.has_stream ? stream++ : UINT64_MAX;
     if (file.has_stream) stream_files_.push_back(file);
@@ -141,7 +144,7 @@ void filesystem::load_archive() {
       inode& old = node(existing->second.number);
       if (old.kind == node_kind::directory && kind == node_kind::directory) {
         old.permissions = st_mode & 07777;
-        old.mtime = timespec_from_filetime(file.mtime, old.mtime);
+        directory_times.emplace_back(&old, timespec_from_filetime(file.mtime, old.mtime));
         continue;
       }
       if (old.kind == node_kind::directory) {
@@ -153,6 +156,7 @@ void filesystem::load_archive() {
     }
     inode& made = add_node(kind, dir->number, leaf, st_mode & 07777, {::getuid(), ::getgid()});
     made.mtime = made.ctime = made.atime = timespec_from_filetime(file.mtime, made.mtime);
+    if (kind == node_kind::directory) directory_times.emplace_back(&made, made.mtime);
     if (file.has_stream) {
       made.stream = this_stream;
       made.archived_size = db.substream_sizes[this_stream];
@@ -160,9 +164,7 @@ void filesystem::load_archive() {
       bytes_archived_.fetch_add(made.archived_size, std::memory_order_relaxed);
     }
   }
-  for (auto& [number, n] : inodes_) {
-    if (n->kind == node_kind::directory) n->lookups = number == kRootInode ? 1 : 0;
-  }
+  for (auto& [dir, time] : directory_times) dir->mtime = dir->ctime = dir->atime = time;
 }
 
 inode& filesystem::node(inode_number number) {

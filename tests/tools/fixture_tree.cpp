@@ -51,7 +51,8 @@ void collect(const fs::path& root, const fs::path& dir, std::map<std::string, no
   for (const auto& item : fs::directory_iterator(dir)) {
     struct stat st {};
     ::lstat(item.path().c_str(), &st);
-    const std::string rel = fs::relative(item.path(), root).string();
+    // Lexically: fs::relative would resolve a symlink to its target's name.
+    const std::string rel = item.path().lexically_relative(root).string();
     node_info info{'?', {}, static_cast<unsigned>(st.st_mode & 07777), st.st_mtim.tv_sec};
     if (S_ISDIR(st.st_mode)) {
       info.type = 'd';

@@ -1,0 +1,275 @@
+// The daemon through a real mount: cp -a in, unmount, wait for the daemon,
+// then judge the archive with 7zz, bsdtar and py7zr.
+#include "daemon_process.hpp"
+#include "test_support.hpp"
+#include "tools/fixture_tree.hpp"
+
+#include "archive/archive_reader.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+namespace fs = std::filesystem;
+using namespace sevenzfs::test;
+
+namespace {
+
+struct mount_fixture : testing::Test {
+  temp_dir dir;
+  fs::path archive = dir / "archive.7z";
+  fs::path mnt = dir / "mnt";
+  fs::path log = dir / "daemon.log";
+
+  void SetUp() override { fs::create_directories(mnt); }
+
+  std::unique_ptr<daemon_process> mount(const std::string& options = "") {
+    auto daemon = std::make_unique<daemon_process>(archive, mnt, options, log);
+    EXPECT_TRUE(daemon->wait_mounted()) << read_file(log);
+    return daemon;
+  }
+
+  std::string extract_all(const std::string& where) {
+    const auto out = dir / where;
+    return run("7zz x -snld -y -o" + quote(out.string()) + " " + quote(archive.string())).output;
+  }
+};
+
+std::string join(const std::vector<std::string>& lines) {
+  std::string all;
+  for (const auto& line : lines) all += line + "\n";
+  return all;
+}
+
+std::string xattr(const fs::path& path, const std::string& name) {
+  const ssize_t size = ::getxattr(path.c_str(), name.c_str(), nullptr, 0);
+  if (size < 0) return "<errno " + std::to_string(errno) + ">";
+  std::string value(static_cast<std::size_t>(size), '\0');
+  const ssize_t got = ::getxattr(path.c_str(), name.c_str(), value.data(), value.size());
+  if (got < 0) return "<errno " + std::to_string(errno) + ">";
+  value.resize(static_cast<std::size_t>(got));
+  return value;
+}
+
+}  // namespace
+
+TEST_F(mount_fixture, CopiedTreeBecomesAnArchiveThatReadersRestoreExactly) {
+  make_fixture_tree(dir / "src");
+  auto daemon = mount("threads=2");
+  const auto copied = run("cp -a " + quote((dir / "src").string()) + " " + quote(mnt.string()) + "/");
+  ASSERT_EQ(copied.exit_code, 0) << copied.output;
+  EXPECT_EQ(join(compare_trees(dir / "src", mnt / "src")), "") << "the mount shows what was copied";
+  ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
+
+  const auto tested = run("7zz t " + quote(archive.string()));
+  ASSERT_EQ(tested.exit_code, 0) << tested.output;
+  extract_all("x");
+  EXPECT_EQ(join(compare_trees(dir / "src", dir / "x" / "src")), "");
+  const auto listed = run("bsdtar -tvf " + quote(archive.string()));
+  EXPECT_EQ(listed.exit_code, 0) << listed.output;
+  EXPECT_NE(listed.output.find("src/link -> plain.txt"), std::string::npos) << listed.output;
+}
+
+TEST_F(mount_fixture, Py7zrReadsWhatTheMountWrote) {
+  make_fixture_tree(dir / "src", {.non_bmp_names = false});
+  auto daemon = mount("mode=batched");
+  ASSERT_EQ(run("cp -a " + quote((dir / "src").string()) + " " + quote(mnt.string()) + "/").exit_code, 0);
+  ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
+  const auto result = run("/usr/bin/python3 -c 'import py7zr,sys; a=py7zr.SevenZipFile(sys.argv[1]); print(a.testzip()); "
+                          "print(len(a.getnames()))' " + quote(archive.string()));
+  EXPECT_EQ(result.output.substr(0, 5), "None\n") << result.output;
+}
+
+TEST_F(mount_fixture, RemountShowsEntriesAndAppendsWithoutTouchingOldPacks) {
+  make_fixture_tree(dir / "src");
+  {
+    auto daemon = mount();
+    ASSERT_EQ(run("cp -a " + quote((dir / "src").string()) + " " + quote(mnt.string()) + "/").exit_code, 0);
+    ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
+  }
+  const auto before = sevenzfs::archive::read_archive(archive.string());
+  const std::string old_bytes = read_file(archive);
+  {
+    auto daemon = mount();
+    // Old entries: names, sizes, modes and times.
+    struct stat st {};
+    ASSERT_EQ(::stat((mnt / "src" / "readonly.txt").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0444u);
+    EXPECT_EQ(st.st_size, 10);
+    struct stat source {};
+    ::stat((dir / "src" / "readonly.txt").c_str(), &source);
+    EXPECT_EQ(st.st_mtim.tv_sec, source.st_mtim.tv_sec);
+    EXPECT_TRUE(fs::is_directory(mnt / "src" / "emptydir"));
+    EXPECT_EQ(fs::file_size(mnt / "src" / "data" / "big.log"), 3u << 20);
+    write_file(mnt / "src" / "added.txt", "appended in a second mount\n");
+    fs::create_directories(mnt / "more");
+    write_file(mnt / "more" / "x.log", std::string(100000, 'x'));
+    ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
+  }
+  const std::string new_bytes = read_file(archive);
+  ASSERT_GE(new_bytes.size(), before.packs_end);
+  EXPECT_TRUE(new_bytes.compare(32, before.packs_end - 32, old_bytes, 32, before.packs_end - 32) == 0)
+      << "old packed streams were rewritten";
+  EXPECT_EQ(run("7zz t " + quote(archive.string())).exit_code, 0);
+  extract_all("x");
+  write_file(dir / "src" / "added.txt", "appended in a second mount\n");
+  EXPECT_EQ(join(compare_trees(dir / "src", dir / "x" / "src")), "");
+  EXPECT_EQ(read_file(dir / "x" / "more" / "x.log"), std::string(100000, 'x'));
+}
+
+TEST_F(mount_fixture, FsyncedFileSurvivesKill9) {
+  auto daemon = mount();
+  const auto path = mnt / "durable.txt";
+  const int fd = ::open(path.c_str(), O_CREAT | O_WRONLY, 0644);
+  ASSERT_GE(fd, 0);
+  const std::string text = "this must be in the archive\n";
+  ASSERT_EQ(::write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+  ASSERT_EQ(::fsync(fd), 0);
+  ::close(fd);
+  daemon->send(SIGKILL);
+  EXPECT_EQ(daemon->wait_exit(std::chrono::seconds(10)), 128 + SIGKILL);
+  run("fusermount3 -u -z " + quote(mnt.string()));
+  EXPECT_EQ(run("7zz e -so " + quote(archive.string()) + " durable.txt").output, text);
+}
+
+TEST_F(mount_fixture, SigtermCommitsUnmountsAndExitsZero) {
+  auto daemon = mount();
+  write_file(mnt / "a.txt", "written before SIGTERM\n");
+  daemon->send(SIGTERM);
+  EXPECT_EQ(daemon->wait_exit(std::chrono::seconds(60)), 0) << daemon->log();
+  EXPECT_FALSE(is_mounted(mnt));
+  EXPECT_EQ(run("7zz e -so " + quote(archive.string()) + " a.txt").output, "written before SIGTERM\n");
+}
+
+TEST_F(mount_fixture, FlushXattrCommitsAndStatsFollowTheWork) {
+  auto daemon = mount();
+  EXPECT_EQ(xattr(mnt, "user.sevenzfs.pid"), std::to_string(daemon->pid()));
+  EXPECT_EQ(xattr(mnt, "user.sevenzfs.files_staged"), "0");
+  EXPECT_EQ(xattr(mnt, "user.sevenzfs.commits"), "0");
+  for (int i = 0; i < 20; ++i) write_file(mnt / ("f" + std::to_string(i) + ".txt"), std::string(1000 + i, 'a'));
+  EXPECT_EQ(xattr(mnt, "user.sevenzfs.files_staged"), "20");
+  EXPECT_EQ(xattr(mnt, "user.sevenzfs.small_files"), "20");
+  EXPECT_EQ(xattr(mnt / "f3.txt", "user.sevenzfs.state"), "staged");
+  ASSERT_EQ(::setxattr(mnt.c_str(), "user.sevenzfs.flush", "1", 1, 0), 0) << errno;
+  EXPECT_EQ(xattr(mnt, "user.sevenzfs.commits"), "1");
+  EXPECT_EQ(xattr(mnt, "user.sevenzfs.files_archived"), "20");
+  EXPECT_EQ(xattr(mnt, "user.sevenzfs.files_staged"), "0") << "committed files give their memory back";
+  EXPECT_EQ(xattr(mnt, "user.sevenzfs.last_commit_files"), "20");
+  EXPECT_EQ(xattr(mnt / "f3.txt", "user.sevenzfs.state").substr(0, 15), "archived folder");
+  EXPECT_EQ(run("7zz l " + quote(archive.string()) + " | tail -1").output.find("20 files") != std::string::npos, true);
+  const std::string json = xattr(mnt, "user.sevenzfs.stats");
+  EXPECT_EQ(json.front(), '{');
+  EXPECT_NE(json.find("\"commits\":1"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"pool_chunks_total\":"), std::string::npos) << json;
+  // getfattr -d lists them all.
+  const auto dumped = run("getfattr -d " + quote(mnt.string()));
+  EXPECT_NE(dumped.output.find("user.sevenzfs.bytes_archived="), std::string::npos) << dumped.output;
+  EXPECT_NE(dumped.output.find("user.sevenzfs.commit_progress_percent="), std::string::npos);
+  ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
+}
+
+TEST_F(mount_fixture, XattrProtocol) {
+  auto daemon = mount();
+  write_file(mnt / "f", "x");
+  const ssize_t size = ::getxattr(mnt.c_str(), "user.sevenzfs.stats", nullptr, 0);
+  ASSERT_GT(size, 10);
+  std::string small(static_cast<std::size_t>(size) - 1, '\0');
+  EXPECT_EQ(::getxattr(mnt.c_str(), "user.sevenzfs.commits", small.data(), 0), 1);  // "0"
+  char tiny[1];
+  EXPECT_EQ(::getxattr(mnt.c_str(), "user.sevenzfs.stats", tiny, sizeof tiny), -1);
+  EXPECT_EQ(errno, ERANGE);
+  EXPECT_EQ(::getxattr(mnt.c_str(), "user.sevenzfs.no_such_stat", nullptr, 0), -1);
+  EXPECT_EQ(errno, ENODATA);
+  EXPECT_EQ(::getxattr((mnt / "f").c_str(), "security.capability", nullptr, 0), -1);
+  EXPECT_EQ(errno, ENODATA);
+  EXPECT_EQ(::setxattr((mnt / "f").c_str(), "user.mine", "v", 1, 0), -1);
+  EXPECT_EQ(errno, ENOTSUP) << "7z cannot store extended attributes";
+  const ssize_t list = ::listxattr(mnt.c_str(), nullptr, 0);
+  std::string names(static_cast<std::size_t>(list), '\0');
+  ASSERT_EQ(::listxattr(mnt.c_str(), names.data(), names.size()), list);
+  EXPECT_NE(names.find(std::string("user.sevenzfs.files_staged\0", 27)), std::string::npos);
+  ASSERT_EQ(daemon->unmount_and_wait(), 0);
+}
+
+TEST_F(mount_fixture, RenameUnlinkTruncateAndRefusals) {
+  auto daemon = mount();
+  fs::create_directories(mnt / "d" / "sub");
+  write_file(mnt / "d" / "a.txt", "aaaaaaaaaa");
+  write_file(mnt / "d" / "b.txt", "bbbb");
+  write_file(mnt / "gone.txt", "deleted before any commit");
+  fs::rename(mnt / "d" / "a.txt", mnt / "d" / "sub" / "moved.txt");
+  fs::rename(mnt / "d" / "sub", mnt / "renamed-dir");
+  EXPECT_EQ(::syscall(SYS_renameat2, AT_FDCWD, (mnt / "d" / "b.txt").c_str(), AT_FDCWD,
+                      (mnt / "renamed-dir" / "moved.txt").c_str(), 1 /* RENAME_NOREPLACE */), -1);
+  EXPECT_EQ(errno, EEXIST);
+  EXPECT_EQ(::syscall(SYS_renameat2, AT_FDCWD, (mnt / "d" / "b.txt").c_str(), AT_FDCWD,
+                      (mnt / "renamed-dir" / "moved.txt").c_str(), 2 /* RENAME_EXCHANGE */), -1);
+  EXPECT_EQ(errno, EINVAL);
+  fs::remove(mnt / "gone.txt");
+  ASSERT_EQ(::truncate((mnt / "renamed-dir" / "moved.txt").c_str(), 4), 0);
+  ASSERT_EQ(::truncate((mnt / "d" / "b.txt").c_str(), 8), 0);
+  EXPECT_EQ(read_file(mnt / "d" / "b.txt"), std::string("bbbb\0\0\0\0", 8));
+  EXPECT_EQ(::rmdir((mnt / "d").c_str()), -1);
+  EXPECT_EQ(errno, ENOTEMPTY);
+  EXPECT_EQ(::link((mnt / "d" / "b.txt").c_str(), (mnt / "hard").c_str()), -1);
+  EXPECT_EQ(errno, EPERM);
+  EXPECT_EQ(::mkfifo((mnt / "fifo").c_str(), 0644), -1);
+  EXPECT_EQ(errno, EPERM);
+  fs::create_directories(mnt / "empty-then-removed");
+  fs::remove(mnt / "empty-then-removed");
+  ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
+
+  extract_all("x");
+  EXPECT_EQ(read_file(dir / "x" / "renamed-dir" / "moved.txt"), "aaaa");
+  EXPECT_EQ(read_file(dir / "x" / "d" / "b.txt"), std::string("bbbb\0\0\0\0", 8));
+  EXPECT_FALSE(fs::exists(dir / "x" / "gone.txt"));
+  EXPECT_FALSE(fs::exists(dir / "x" / "empty-then-removed"));
+  EXPECT_FALSE(fs::exists(dir / "x" / "d" / "sub"));
+}
+
+TEST_F(mount_fixture, CorruptArchiveIsRefusedAndLeftUntouched) {
+  write_file(archive, "7z\xbc\xaf\x27\x1c but damaged beyond the signature");
+  const std::string before = read_file(archive);
+  daemon_process daemon(archive, mnt, "", log);
+  EXPECT_FALSE(daemon.wait_mounted(std::chrono::seconds(10)));
+  EXPECT_EQ(daemon.wait_exit(std::chrono::seconds(10)), 3);
+  EXPECT_NE(daemon.log().find("left untouched"), std::string::npos) << daemon.log();
+  EXPECT_EQ(read_file(archive), before);
+  EXPECT_FALSE(is_mounted(mnt));
+}
+
+TEST_F(mount_fixture, BadOptionsAreRefusedClearly) {
+  for (const char* options : {"mode=fastest", "level=12", "pool_size=1K", "frobnicate", "ro"}) {
+    daemon_process daemon(archive, mnt, options, log);
+    EXPECT_EQ(daemon.wait_exit(std::chrono::seconds(10)), 2) << options;
+  }
+  EXPECT_NE(read_file(log).find("unknown mount option 'frobnicate'"), std::string::npos) << read_file(log);
+  // mount(8)'s pass-through options are fine.
+  auto daemon = mount("rw,nofail,_netdev,x-systemd.automount,noatime");
+  EXPECT_EQ(daemon->unmount_and_wait(), 0);
+  EXPECT_FALSE(fs::exists(dir / "archive.7z.pending")) << "nothing else is left beside the archive";
+  EXPECT_EQ(run("7zz t " + quote(archive.string())).exit_code, 0) << "an empty archive";
+}
+
+TEST_F(mount_fixture, MoreDataThanThePoolGoesThroughCommits) {
+  // 48 MiB in 192 files through an 8 MiB pool: pool pressure commits closed files.
+  auto daemon = mount("pool_size=8M,level=1");
+  std::string block;
+  for (int i = 0; block.size() < (256u << 10); ++i) block += "line " + std::to_string(i) + " of a log file\n";
+  block.resize(256u << 10);
+  for (int i = 0; i < 192; ++i) write_file(mnt / ("part" + std::to_string(i) + ".log"), block);
+  const auto commits = std::stoi(xattr(mnt, "user.sevenzfs.commits"));
+  EXPECT_GT(commits, 3);
+  EXPECT_GT(std::stoi(xattr(mnt, "user.sevenzfs.pool_chunks_high_water")), 100);
+  ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
+  EXPECT_EQ(run("7zz t " + quote(archive.string())).exit_code, 0);
+  EXPECT_NE(run("7zz l " + quote(archive.string()) + " | tail -1").output.find("192 files"), std::string::npos);
+  EXPECT_EQ(run("7zz e -so " + quote(archive.string()) + " part191.log").output, block);
+}

@@ -1,0 +1,96 @@
+#include "daemon_process.hpp"
+
+#include "test_support.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <thread>
+
+namespace sevenzfs::test {
+
+std::string daemon_binary() { return SEVENZFS_DAEMON_BINARY; }
+
+bool is_mounted(const std::filesystem::path& mountpoint) {
+  std::ifstream mounts("/proc/self/mounts");
+  std::string device, point, rest;
+  while (mounts >> device >> point) {
+    std::getline(mounts, rest);
+    if (point == mountpoint.string()) return true;
+  }
+  return false;
+}
+
+daemon_process::daemon_process(const std::filesystem::path& archive, const std::filesystem::path& mountpoint,
+                               const std::string& options, const std::filesystem::path& log)
+    : mountpoint_(mountpoint), log_(log) {
+  std::vector<std::string> args{daemon_binary(), "-f"};
+  if (!options.empty()) {
+    args.emplace_back("-o");
+    args.push_back(options);
+  }
+  args.push_back(archive.string());
+  args.push_back(mountpoint.string());
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+}
+
+daemon_process::~daemon_process() {
+  if (exit_code_) return;
+  run("fusermount3 -u -z " + quote(mountpoint_.string()) + " 2>/dev/null");
+  if (wait_exit(std::chrono::seconds(60)) == -1) {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+}
+
+bool daemon_process::wait_mounted(std::chrono::seconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (is_mounted(mountpoint_)) return true;
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+int daemon_process::wait_exit(std::chrono::seconds timeout) {
+  if (exit_code_) return *exit_code_;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      return *exit_code_;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return -1;
+}
+
+int daemon_process::unmount_and_wait(std::chrono::seconds timeout) {
+  run("fusermount3 -u " + quote(mountpoint_.string()));
+  return wait_exit(timeout);
+}
+
+void daemon_process::send(int signal) { ::kill(pid_, signal); }
+
+std::string daemon_process::log() const { return read_file(log_); }
+
+}  // namespace sevenzfs::test
