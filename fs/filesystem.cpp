@@ -306,8 +306,13 @@ result<struct stat> filesystem::setattr(inode_number number, const struct stat& 
       log(fmt::format("{}: cannot truncate an archived file to {} bytes (its content is not staged)", path_of(*n), size));
       return std::unexpected(EPERM);
     }
-    if (!n->staged) n->staged.emplace(store_);
-    store_.truncate(*n->staged, size);
+    if (n->spill) {
+      if (const int error = n->spill->truncate(size); error != 0) return std::unexpected(error);
+      n->spill_size = size;
+    } else {
+      if (!n->staged) n->staged.emplace(store_);
+      store_.truncate(*n->staged, size);
+    }
     n->dirty = true;
     n->mtime = now();
   }
@@ -484,13 +489,18 @@ int filesystem::open(inode_number number, int flags) {
       return EPERM;
     }
     if (flags & O_TRUNC) {
-      if (!n->staged) n->staged.emplace(store_);
-      store_.truncate(*n->staged, 0);
+      if (n->spill) {
+        if (const int error = n->spill->truncate(0); error != 0) return error;
+        n->spill_size = 0;
+      } else {
+        if (!n->staged) n->staged.emplace(store_);
+        store_.truncate(*n->staged, 0);
+      }
       n->dirty = true;
       n->mtime = n->ctime = now();
       generation_.fetch_add(1, std::memory_order_relaxed);
     }
-    if (!n->staged) n->staged.emplace(store_);
+    if (!n->staged && !n->spill) n->staged.emplace(store_);
     ++n->writers;
   }
   return 0;
@@ -513,6 +523,15 @@ result<std::size_t> filesystem::read(inode_number number, char* buffer, std::siz
   inode* n = find(number);
   if (n == nullptr) return std::unexpected(ENOENT);
   std::lock_guard data(n->data_mutex);
+  if (n->spill) {
+    if (static_cast<std::uint64_t>(offset) >= n->spill_size) return std::size_t{0};
+    const auto count = static_cast<std::size_t>(std::min<std::uint64_t>(size, n->spill_size - static_cast<std::uint64_t>(offset)));
+    if (const int error = n->spill->read(static_cast<std::uint64_t>(offset), std::as_writable_bytes(std::span(buffer, count)));
+        error != 0) {
+      return std::unexpected(error);
+    }
+    return count;
+  }
   if (!n->staged) {
     if (n->size() == 0 || static_cast<std::uint64_t>(offset) >= n->size()) return std::size_t{0};
     log(fmt::format("{}: reading content that is already in the archive is not supported yet", path_of(*n)));
@@ -528,6 +547,17 @@ result<std::size_t> filesystem::write_staged(inode_number number, const char* da
   inode* n = find(number);
   if (n == nullptr) return std::unexpected(ENOENT);
   std::lock_guard lock(n->data_mutex);
+  if (n->spill) {
+    if (const int error = n->spill->write(static_cast<std::uint64_t>(offset), std::as_bytes(std::span(data, size)));
+        error != 0) {
+      return std::unexpected(error);
+    }
+    n->spill_size = std::max(n->spill_size, static_cast<std::uint64_t>(offset) + size);
+    n->dirty = true;
+    n->mtime = n->ctime = now();
+    generation_.fetch_add(1, std::memory_order_relaxed);
+    return size;
+  }
   if (!n->staged) return std::unexpected(EBADF);
   const std::size_t written = store_.write(*n->staged, static_cast<std::uint64_t>(offset),
                                            std::as_bytes(std::span(data, size)),
@@ -550,18 +580,61 @@ result<std::size_t> filesystem::write(inode_number number, const char* data, std
     if (done == size) return done;
     if (*written > 0) fruitless_commits = 0;
     // The pool is full: commit closed files to make room, then go on. Files
-    // still open for writing stay staged; when they alone fill the pool no
-    // commit can help.
-    if (++fruitless_commits > 2) {
-      log(fmt::format("staging pool ({} MiB) is full with files still open for writing; raise -o pool_size",
-                      options_.pool_bytes >> 20));
-      return done > 0 ? result<std::size_t>(done) : std::unexpected(ENOSPC);
+    // still open for writing stay staged; when they fill the pool, the
+    // largest moves to a spill file on disk.
+    if (++fruitless_commits > 1) {
+      bool spilled = false;
+      try {
+        spilled = spill_largest_open_file();
+      } catch (const std::exception& e) {
+        log(e.what());
+      }
+      if (!spilled) {
+        log(fmt::format("staging pool ({} MiB) is full and nothing can be committed or spilled; raise -o pool_size",
+                        options_.pool_bytes >> 20));
+        return done > 0 ? result<std::size_t>(done) : std::unexpected(ENOSPC);
+      }
+      fruitless_commits = 0;
+      continue;
     }
     if (const auto error = scheduler_ ? scheduler_->commit_and_wait(false) : commit(commit_scope::closed_files);
         !error.empty()) {
       return done > 0 ? result<std::size_t>(done) : std::unexpected(EIO);
     }
   }
+}
+
+bool filesystem::spill_largest_open_file() {
+  std::shared_lock gate(commit_gate_);
+  std::shared_lock table(table_mutex_);
+  inode* largest = nullptr;
+  std::uint64_t largest_size = 0;
+  for (auto& [number, n] : inodes_) {
+    std::lock_guard data(n->data_mutex);
+    if (n->writers > 0 && n->staged && !n->spill && n->staged->size() > largest_size) {
+      largest = n.get();
+      largest_size = n->staged->size();
+    }
+  }
+  if (largest == nullptr) return false;
+  std::lock_guard data(largest->data_mutex);
+  spill_file file(options_.archive_path);
+  std::uint64_t offset = 0;
+  int error = 0;
+  store_.for_each_span(*largest->staged, [&](std::span<const std::byte> bytes) {
+    if (error == 0) error = file.write(offset, bytes);
+    offset += bytes.size();
+  });
+  if (error != 0) {
+    log(fmt::format("{}: cannot spill to disk: {}", path_of(*largest), std::strerror(error)));
+    return false;
+  }
+  largest->spill_size = largest->staged->size();
+  largest->spill.emplace(std::move(file));
+  largest->staged.reset();
+  log(fmt::format("{}: outgrew the staging pool while open for writing; its content goes to disk beside the archive "
+                  "until it is committed", path_of(*largest)));
+  return true;
 }
 
 int filesystem::fsync() {
@@ -813,7 +886,8 @@ std::string filesystem::commit_locked(commit_scope scope) {
       }
       if (include && n.size() > 0) {
         e.size = n.size();
-        e.content = std::make_shared<staged_content>(store_, *n.staged, path);
+        if (n.spill) e.content = std::make_shared<spill_content>(*n.spill, n.size(), path);
+        else e.content = std::make_shared<staged_content>(store_, *n.staged, path);
         request.new_files.push_back(std::move(e));
         committed.push_back(&n);
       } else if (include) {
@@ -849,7 +923,10 @@ std::string filesystem::commit_locked(commit_scope scope) {
   }
   for (auto& [number, n] : inodes_) {
     std::lock_guard data(n->data_mutex);
-    if (n->staged && !n->dirty && n->writers == 0 && n->stream) n->staged.reset();
+    if (!n->dirty && n->writers == 0 && n->stream) {
+      n->staged.reset();
+      n->spill.reset();
+    }
   }
   stream_files_.clear();
   for (const auto& f : archive_.database().files) {

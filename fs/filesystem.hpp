@@ -111,6 +111,7 @@ class filesystem {
   void load_archive();
   std::vector<stat_value> stats();
   result<std::size_t> write_staged(inode_number number, const char* data, std::size_t size, off_t offset);
+  bool spill_largest_open_file();
 
   void note_archive_figures();
 

@@ -2,6 +2,8 @@
 // One node of the mounted namespace. The filesystem's table owns inodes; the
 // table lock guards the tree (parent, name, children) and attributes, and
 // `data_mutex` serializes content operations on one file.
+#include "spill_file.hpp"
+
 #include "pool/staging_store.hpp"
 
 #include <sys/types.h>
@@ -48,6 +50,10 @@ struct inode {
   // Regular files and symlinks. Content since the last commit is staged;
   // content committed earlier is a stream of the archive.
   std::optional<pool::staged_file> staged;
+  // A file that outgrew the pool while open for writing keeps its content
+  // here instead of `staged` until it is committed.
+  std::optional<spill_file> spill;
+  std::uint64_t spill_size = 0;
   std::optional<std::uint64_t> stream;  // global substream index in the archive
   std::uint64_t archived_size = 0;
   std::string link_target;
@@ -60,10 +66,13 @@ struct inode {
   std::uint64_t size() const noexcept {
     if (kind == node_kind::symlink) return link_target.size();
     if (kind == node_kind::directory) return 0;
+    if (spill) return spill_size;
     return staged ? staged->size() : archived_size;
   }
   // Archived content that is not staged cannot be read back yet.
-  bool content_is_archived_only() const noexcept { return kind == node_kind::regular && !staged && stream.has_value(); }
+  bool content_is_archived_only() const noexcept {
+    return kind == node_kind::regular && !staged && !spill && stream.has_value();
+  }
 };
 
 }  // namespace sevenzfs::fs

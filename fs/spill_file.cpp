@@ -1,0 +1,68 @@
+#include "spill_file.hpp"
+
+#include "archive/archive_error.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+namespace sevenzfs::fs {
+
+spill_file::spill_file(const std::string& archive_path) {
+  std::string name = archive_path + ".spill-XXXXXX";
+  fd_ = ::mkostemp(name.data(), O_CLOEXEC);
+  if (fd_ < 0) archive::throw_io_error(name, "cannot create a spill file", errno);
+  ::unlink(name.c_str());  // nameless: gone with the last descriptor, also after a crash
+  where_ = name;
+}
+
+spill_file::~spill_file() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+spill_file::spill_file(spill_file&& other) noexcept : fd_(other.fd_), where_(std::move(other.where_)) { other.fd_ = -1; }
+
+int spill_file::write(std::uint64_t offset, std::span<const std::byte> data) {
+  std::size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = ::pwrite(fd_, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno;
+    done += static_cast<std::size_t>(n);
+  }
+  return 0;
+}
+
+int spill_file::read(std::uint64_t offset, std::span<std::byte> out) const {
+  std::size_t done = 0;
+  while (done < out.size()) {
+    const ssize_t n = ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno;
+    if (n == 0) {
+      std::memset(out.data() + done, 0, out.size() - done);
+      break;
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  return 0;
+}
+
+int spill_file::truncate(std::uint64_t size) { return ::ftruncate(fd_, static_cast<off_t>(size)) == 0 ? 0 : errno; }
+
+void spill_content::visit(const archive::span_sink& sink) const {
+  thread_local std::vector<std::byte> buffer(1 << 20);
+  for (std::uint64_t at = 0; at < size_;) {
+    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), size_ - at));
+    if (const int error = file_.read(at, std::span(buffer.data(), n)); error != 0) {
+      archive::throw_io_error(path_, "cannot read the spilled content", error);
+    }
+    sink(std::span(reinterpret_cast<const std::uint8_t*>(buffer.data()), n));
+    at += n;
+  }
+}
+
+}  // namespace sevenzfs::fs

@@ -1,0 +1,73 @@
+// 4 GiB through a 256 MiB staging pool, in one file (it spills to disk) and
+// in many files (pool pressure commits closed ones), with the daemon's peak
+// RSS bounded. Slow: labelled "slow".
+#include "daemon_process.hpp"
+#include "test_support.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+namespace fs = std::filesystem;
+using namespace sevenzfs::test;
+
+namespace {
+
+// Writes `mib` MiB of compressible, position-dependent text to stdout.
+const std::string kGenerator =
+    "import sys\n"
+    "out = sys.stdout.buffer\n"
+    "for block in range(int(sys.argv[1])):\n"
+    "    line = ('block %08d ' % block).encode() + b'x' * 49 + b'\\n'\n"
+    "    out.write(line * (1048576 // 64))\n";
+
+std::string generate(int mib) { return "/usr/bin/python3 -c " + quote(kGenerator) + " " + std::to_string(mib); }
+
+std::uint64_t peak_rss_kib(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string key;
+  std::uint64_t value = 0;
+  while (status >> key) {
+    if (key == "VmHWM:") {
+      status >> value;
+      return value;
+    }
+    std::getline(status, key);
+  }
+  return 0;
+}
+
+}  // namespace
+
+TEST(DaemonLarge, FourGiBThroughASmallPoolInOneFileAndInMany) {
+  temp_dir dir;
+  const auto archive = dir / "big.7z";
+  const auto mnt = dir / "mnt";
+  fs::create_directories(mnt);
+  daemon_process daemon(archive, mnt, "pool_size=256M,level=1,threads=2", dir / "daemon.log");
+  ASSERT_TRUE(daemon.wait_mounted()) << daemon.log();
+
+  const auto one = run(generate(4096) + " > " + quote((mnt / "one.log").string()));
+  ASSERT_EQ(one.exit_code, 0) << one.output << daemon.log();
+  fs::create_directories(mnt / "many");
+  const auto many = run("cd " + quote((mnt / "many").string()) + " && " + generate(4096) +
+                        " | split -b 4M -d -a 4 - part");
+  ASSERT_EQ(many.exit_code, 0) << many.output << daemon.log();
+  EXPECT_EQ(fs::file_size(mnt / "one.log"), 4ull << 30);
+
+  const auto rss = peak_rss_kib(daemon.pid());
+  EXPECT_LT(rss, 768u * 1024) << "peak RSS " << rss << " KiB with a 256 MiB pool";
+  ASSERT_EQ(daemon.unmount_and_wait(), 0) << daemon.log();
+
+  const auto tested = run("7zz t " + quote(archive.string()));
+  ASSERT_EQ(tested.exit_code, 0) << tested.output;
+  EXPECT_NE(tested.output.find("Files: 1025"), std::string::npos) << tested.output;
+  // Byte for byte against the generator, without a 4 GiB copy on disk.
+  const auto same = [&](const std::string& members) {
+    return run("bash -c " + quote("cmp <(7zz e -so " + archive.string() + " " + members + ") <(" + generate(4096) + ")"));
+  };
+  const auto one_compared = same("one.log");
+  EXPECT_EQ(one_compared.exit_code, 0) << one_compared.output;
+  const auto many_compared = same("'many/*'");
+  EXPECT_EQ(many_compared.exit_code, 0) << many_compared.output;
+}
