@@ -18,7 +18,7 @@ const std::string kGenerator =
     "import sys\n"
     "out = sys.stdout.buffer\n"
     "for block in range(int(sys.argv[1])):\n"
-    "    line = ('block %08d ' % block).encode() + b'x' * 49 + b'\\n'\n"
+    "    line = ('block %08d ' % block).encode() + b'x' * 48 + b'\\n'  # 64 bytes\n"
     "    out.write(line * (1048576 // 64))\n";
 
 std::string generate(int mib) { return "/usr/bin/python3 -c " + quote(kGenerator) + " " + std::to_string(mib); }
