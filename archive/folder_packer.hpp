@@ -1,9 +1,9 @@
 #pragma once
 // Compresses planned folders into an output file and records them in the
 // database. One thread: each folder is one LZMA2 stream written to disk as it
-// is produced. Several threads: a folder's input is cut into parts (4x the
-// level's dictionary, 1-256 MiB, as 7-Zip's block mode does) that workers
-// compress independently; the parts are written in order with only the last
+// is produced. Several threads: a folder's input is cut into parts (the
+// folder's share per thread, at least 4x the level's dictionary as 7-Zip's
+// block mode, at most 256 MiB) that workers compress independently; the parts are written in order with only the last
 // keeping the end marker, and the bytes in flight are bounded. A folder that
 // does not shrink is stored with the Copy coder instead (with several
 // threads, when it was compressed as one part; a larger folder stays LZMA2,

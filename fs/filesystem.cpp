@@ -215,7 +215,11 @@ void filesystem::detach(inode& dir, const std::string& name) {
 }
 
 void filesystem::drop_if_unused(inode& n) {
-  if (n.parent != 0 || n.number == kRootInode || n.lookups > 0 || n.writers > 0) return;
+  if (n.parent != 0 || n.number == kRootInode || n.lookups.load() > 0) return;
+  {
+    std::lock_guard data(n.data_mutex);
+    if (n.writers > 0) return;
+  }
   inodes_.erase(n.number);
 }
 
@@ -245,7 +249,7 @@ fuse_entry_param filesystem::entry_of(inode& n) {
   e.attr = stat_of(n);
   e.attr_timeout = kCacheSeconds;
   e.entry_timeout = kCacheSeconds;
-  ++n.lookups;
+  n.lookups.fetch_add(1);
   return e;
 }
 
@@ -266,7 +270,7 @@ std::string filesystem::path_of(const inode& n) const {
 // ---- lookups and attributes -------------------------------------------------
 
 result<fuse_entry_param> filesystem::lookup(inode_number parent, std::string_view name) {
-  std::unique_lock table(table_mutex_);
+  std::shared_lock table(table_mutex_);
   inode* dir = find(parent);
   if (dir == nullptr) return std::unexpected(ENOENT);
   if (dir->kind != node_kind::directory) return std::unexpected(ENOTDIR);
@@ -278,11 +282,18 @@ result<fuse_entry_param> filesystem::lookup(inode_number parent, std::string_vie
 }
 
 void filesystem::forget(inode_number number, std::uint64_t count) {
+  {
+    std::shared_lock table(table_mutex_);
+    inode* n = find(number);
+    if (n == nullptr) return;
+    std::uint64_t lookups = n->lookups.load();
+    while (!n->lookups.compare_exchange_weak(lookups, lookups - std::min(lookups, count))) {
+    }
+    if (lookups > count || n->parent != 0) return;
+  }
+  // The kernel forgot an unlinked inode: erase it (a short exclusive lock).
   std::unique_lock table(table_mutex_);
-  inode* n = find(number);
-  if (n == nullptr) return;
-  n->lookups -= std::min(n->lookups, count);
-  drop_if_unused(*n);
+  if (inode* n = find(number)) drop_if_unused(*n);
 }
 
 result<struct stat> filesystem::getattr(inode_number number) {
@@ -347,7 +358,7 @@ result<fuse_entry_param> filesystem::mknod(inode_number parent, std::string_view
     log(fmt::format("mknod of '{}' refused: 7z stores no device nodes, FIFOs or sockets", name));
     return std::unexpected(EPERM);
   }
-  return create(parent, name, mode, O_WRONLY, who);
+  return create(parent, name, mode, O_RDONLY, who);  // created, not opened: no writer
 }
 
 result<fuse_entry_param> filesystem::mkdir(inode_number parent, std::string_view name, mode_t mode, const caller& who) {
@@ -507,15 +518,20 @@ int filesystem::open(inode_number number, int flags) {
 }
 
 void filesystem::release(inode_number number, int flags) {
-  std::unique_lock table(table_mutex_);
-  inode* n = find(number);
-  if (n == nullptr) return;
-  if ((flags & O_ACCMODE) != O_RDONLY) {
-    std::lock_guard data(n->data_mutex);
-    if (n->writers > 0) --n->writers;
-    generation_.fetch_add(1, std::memory_order_relaxed);  // a closed file can now be committed
+  {
+    std::shared_lock table(table_mutex_);
+    inode* n = find(number);
+    if (n == nullptr) return;
+    if ((flags & O_ACCMODE) != O_RDONLY) {
+      std::lock_guard data(n->data_mutex);
+      if (n->writers > 0) --n->writers;
+      generation_.fetch_add(1, std::memory_order_relaxed);  // a closed file can now be committed
+    }
+    if (n->parent != 0 || n->lookups.load() > 0) return;
   }
-  drop_if_unused(*n);
+  // Unlinked and forgotten: erase it (a short exclusive lock).
+  std::unique_lock table(table_mutex_);
+  if (inode* n = find(number)) drop_if_unused(*n);
 }
 
 result<std::size_t> filesystem::read(inode_number number, char* buffer, std::size_t size, off_t offset) {
@@ -857,6 +873,7 @@ std::string filesystem::commit_locked(commit_scope scope) {
     for (const auto& [cookie, name] : dir->children_by_cookie) {
       inode& n = node(dir->children.at(name).number);
       const std::string path = dir_path.empty() ? name : dir_path + "/" + name;
+      std::lock_guard data(n.data_mutex);  // `writers` changes on close, even now
       archive::entry e;
       e.path = path;
       e.mode = n.permissions;

@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstdint>
 #include <ctime>
 #include <map>
@@ -60,7 +61,7 @@ struct inode {
   std::uint32_t writers = 0;  // open handles with write access
   bool dirty = false;         // staged content not yet committed
 
-  std::uint64_t lookups = 0;  // kernel references (lookup/create minus forget)
+  std::atomic<std::uint64_t> lookups{0};  // kernel references (lookup/create minus forget)
   std::mutex data_mutex;
 
   std::uint64_t size() const noexcept {

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <thread>
 
 namespace fs = std::filesystem;
 using namespace sevenzfs::test;
@@ -108,7 +109,8 @@ TEST_F(mount_fixture, RemountShowsEntriesAndAppendsWithoutTouchingOldPacks) {
     EXPECT_EQ(st.st_mtim.tv_sec, source.st_mtim.tv_sec);
     EXPECT_TRUE(fs::is_directory(mnt / "src" / "emptydir"));
     EXPECT_EQ(fs::file_size(mnt / "src" / "data" / "big.log"), 3u << 20);
-    write_file(mnt / "src" / "added.txt", "appended in a second mount\n");
+    write_file(dir / "src" / "added.txt", "appended in a second mount\n");
+    ASSERT_EQ(run("cp -p " + quote((dir / "src" / "added.txt").string()) + " " + quote((mnt / "src").string()) + "/").exit_code, 0);
     fs::create_directories(mnt / "more");
     write_file(mnt / "more" / "x.log", std::string(100000, 'x'));
     ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
@@ -119,7 +121,6 @@ TEST_F(mount_fixture, RemountShowsEntriesAndAppendsWithoutTouchingOldPacks) {
       << "old packed streams were rewritten";
   EXPECT_EQ(run("7zz t " + quote(archive.string())).exit_code, 0);
   extract_all("x");
-  write_file(dir / "src" / "added.txt", "appended in a second mount\n");
   EXPECT_EQ(join(compare_trees(dir / "src", dir / "x" / "src")), "");
   EXPECT_EQ(read_file(dir / "x" / "more" / "x.log"), std::string(100000, 'x'));
 }
@@ -153,7 +154,7 @@ TEST_F(mount_fixture, FlushXattrCommitsAndStatsFollowTheWork) {
   EXPECT_EQ(xattr(mnt, "user.sevenzfs.pid"), std::to_string(daemon->pid()));
   EXPECT_EQ(xattr(mnt, "user.sevenzfs.files_staged"), "0");
   EXPECT_EQ(xattr(mnt, "user.sevenzfs.commits"), "0");
-  for (int i = 0; i < 20; ++i) write_file(mnt / ("f" + std::to_string(i) + ".txt"), std::string(1000 + i, 'a'));
+  for (int i = 0; i < 20; ++i) write_file(mnt / std::string("f").append(std::to_string(i)).append(".txt"), std::string(1000 + i, 'a'));
   EXPECT_EQ(xattr(mnt, "user.sevenzfs.files_staged"), "20");
   EXPECT_EQ(xattr(mnt, "user.sevenzfs.small_files"), "20");
   EXPECT_EQ(xattr(mnt / "f3.txt", "user.sevenzfs.state"), "staged");
@@ -272,4 +273,45 @@ TEST_F(mount_fixture, MoreDataThanThePoolGoesThroughCommits) {
   EXPECT_EQ(run("7zz t " + quote(archive.string())).exit_code, 0);
   EXPECT_NE(run("7zz l " + quote(archive.string()) + " | tail -1").output.find("192 files"), std::string::npos);
   EXPECT_EQ(run("7zz e -so " + quote(archive.string()) + " part191.log").output, block);
+}
+
+TEST_F(mount_fixture, LookupsAndProgressStayLiveDuringACommit) {
+  // 8 MiB of noise at level 9 with one thread: a commit of several seconds.
+  auto daemon = mount("level=9,threads=1");
+  std::string noise(8u << 20, '\0');
+  std::uint64_t state = 88172645463325252ull;
+  for (auto& c : noise) {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    c = static_cast<char>(state);
+  }
+  write_file(mnt / "noise.bin", noise);
+  fs::create_directories(mnt / "sub");
+  std::thread flusher([&] { ::setxattr(mnt.c_str(), "user.sevenzfs.flush", "1", 1, 0); });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (xattr(mnt, "user.sevenzfs.committing") != "1" && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_EQ(xattr(mnt, "user.sevenzfs.committing"), "1");
+  EXPECT_EQ(xattr(mnt, "user.sevenzfs.commit_bytes_pending"), std::to_string(8u << 20));
+  // In a subdirectory: the kernel itself holds the root's inode lock while
+  // the flush setxattr on the root runs, so lookups right in the root wait.
+  const auto started = std::chrono::steady_clock::now();
+  struct stat st {};
+  EXPECT_EQ(::stat((mnt / "sub" / "not-there").c_str(), &st), -1);
+  EXPECT_EQ(errno, ENOENT);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2)) << "a lookup waited for the commit";
+  const double first = std::stod(xattr(mnt, "user.sevenzfs.commit_progress_percent"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  const double second = std::stod(xattr(mnt, "user.sevenzfs.commit_progress_percent"));
+  EXPECT_GE(second, first);
+  EXPECT_LE(second, 100.0);
+  flusher.join();
+  EXPECT_EQ(xattr(mnt, "user.sevenzfs.committing"), "0");
+  EXPECT_EQ(xattr(mnt, "user.sevenzfs.commits"), "1");
+  EXPECT_GT(std::stod(xattr(mnt, "user.sevenzfs.last_commit_seconds")), 0.0);
+  ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
+  write_file(dir / "noise-copy", noise);
+  EXPECT_EQ(run("7zz e -so " + quote(archive.string()) + " noise.bin | cmp - " + quote((dir / "noise-copy").string())).exit_code, 0);
 }
