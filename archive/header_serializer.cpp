@@ -28,6 +28,16 @@ void write_defined_vector(byte_writer& out, const std::vector<std::optional<T>>&
   }
 }
 
+// kCrc and the defined CRCs, unless none is defined.
+void write_digests(byte_writer& out, const std::vector<std::optional<std::uint32_t>>& crcs) {
+  if (std::ranges::none_of(crcs, [](const auto& c) { return c.has_value(); })) return;
+  out.byte(kCrc);
+  write_defined_vector(out, crcs);
+  for (const auto& c : crcs) {
+    if (c) out.u32_le(*c);
+  }
+}
+
 // A FilesInfo property: id, size of the payload, payload.
 void write_property(byte_writer& out, std::uint8_t id, const byte_writer& payload) {
   out.byte(id);
@@ -95,13 +105,7 @@ void write_unpack_info(byte_writer& out, const std::vector<folder_info>& folders
   std::vector<std::optional<std::uint32_t>> crcs;
   crcs.reserve(folders.size());
   for (const auto& folder : folders) crcs.push_back(folder.unpack_crc);
-  if (std::ranges::any_of(crcs, [](const auto& c) { return c.has_value(); })) {
-    out.byte(kCrc);
-    write_defined_vector(out, crcs);
-    for (const auto& c : crcs) {
-      if (c) out.u32_le(*c);
-    }
-  }
+  write_digests(out, crcs);
   out.byte(kEnd);
 }
 
@@ -133,13 +137,7 @@ void write_substreams_info(byte_writer& out, const archive_database& db) {
       if (!covered_by_folder) crcs.push_back(db.substream_crcs[index]);
     }
   }
-  if (std::ranges::any_of(crcs, [](const auto& c) { return c.has_value(); })) {
-    out.byte(kCrc);
-    write_defined_vector(out, crcs);
-    for (const auto& c : crcs) {
-      if (c) out.u32_le(*c);
-    }
-  }
+  write_digests(out, crcs);
   out.byte(kEnd);
 }
 

@@ -173,6 +173,15 @@ inode& filesystem::node(inode_number number) {
   return *it->second;
 }
 
+result<std::pair<inode*, inode*>> filesystem::entry_in(inode_number parent, std::string_view name) {
+  inode* dir = find(parent);
+  if (dir == nullptr) return std::unexpected(ENOENT);
+  if (dir->kind != node_kind::directory) return std::unexpected(ENOTDIR);
+  const auto it = dir->children.find(std::string(name));
+  if (it == dir->children.end()) return std::unexpected(ENOENT);
+  return std::pair{dir, &node(it->second.number)};
+}
+
 inode* filesystem::find(inode_number number) {
   const auto it = inodes_.find(number);
   return it == inodes_.end() ? nullptr : it->second.get();
@@ -271,12 +280,9 @@ std::string filesystem::path_of(const inode& n) const {
 
 result<fuse_entry_param> filesystem::lookup(inode_number parent, std::string_view name) {
   std::shared_lock table(table_mutex_);
-  inode* dir = find(parent);
-  if (dir == nullptr) return std::unexpected(ENOENT);
-  if (dir->kind != node_kind::directory) return std::unexpected(ENOTDIR);
-  const auto it = dir->children.find(std::string(name));
-  if (it == dir->children.end()) return std::unexpected(ENOENT);
-  inode& child = node(it->second.number);
+  const auto found = entry_in(parent, name);
+  if (!found) return std::unexpected(found.error());
+  inode& child = *found->second;
   std::lock_guard data(child.data_mutex);
   return entry_of(child);
 }
@@ -407,11 +413,10 @@ result<fuse_entry_param> filesystem::create(inode_number parent, std::string_vie
 int filesystem::unlink(inode_number parent, std::string_view name) {
   std::shared_lock gate(commit_gate_);
   std::unique_lock table(table_mutex_);
-  inode* dir = find(parent);
-  if (dir == nullptr) return ENOENT;
-  const auto it = dir->children.find(std::string(name));
-  if (it == dir->children.end()) return ENOENT;
-  inode& child = node(it->second.number);
+  const auto found = entry_in(parent, name);
+  if (!found) return found.error();
+  auto& [dir, child_node] = *found;
+  inode& child = *child_node;
   if (child.kind == node_kind::directory) return EISDIR;
   if (child.stream) {
     log(fmt::format("{}: deleted from the mount; its archived copy stays in the archive (7z folders are append-only)",
@@ -426,11 +431,10 @@ int filesystem::unlink(inode_number parent, std::string_view name) {
 int filesystem::rmdir(inode_number parent, std::string_view name) {
   std::shared_lock gate(commit_gate_);
   std::unique_lock table(table_mutex_);
-  inode* dir = find(parent);
-  if (dir == nullptr) return ENOENT;
-  const auto it = dir->children.find(std::string(name));
-  if (it == dir->children.end()) return ENOENT;
-  inode& child = node(it->second.number);
+  const auto found = entry_in(parent, name);
+  if (!found) return found.error();
+  auto& [dir, child_node] = *found;
+  inode& child = *child_node;
   if (child.kind != node_kind::directory) return ENOTDIR;
   if (!child.children.empty()) return ENOTEMPTY;
   detach(*dir, std::string(name));
@@ -634,6 +638,7 @@ bool filesystem::spill_largest_open_file() {
   }
   if (largest == nullptr) return false;
   std::lock_guard data(largest->data_mutex);
+  if (!largest->staged || largest->spill) return true;  // changed meanwhile: just try again
   spill_file file(options_.archive_path);
   std::uint64_t offset = 0;
   int error = 0;

@@ -99,6 +99,8 @@ class filesystem {
   std::string commit_locked(commit_scope scope);
 
   inode& node(inode_number number);  // table lock held; throws std::out_of_range
+  // Directory `parent` and its entry `name` (table lock held), or an errno.
+  result<std::pair<inode*, inode*>> entry_in(inode_number parent, std::string_view name);
   inode* find(inode_number number);  // table lock held; nullptr if absent
   inode& add_node(node_kind kind, inode_number parent, std::string_view name, std::uint32_t permissions,
                   const caller& who);  // exclusive table lock held

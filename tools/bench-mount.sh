@@ -8,8 +8,7 @@
 #
 #   tools/bench-mount.sh [--files N] [--avg-size BYTES] [--kind K] [--mode solid|batched] [--level N]
 #
-# The corpus comes from ../shared/bench/make_corpus.py (SEVENZFS_CORPUS_TOOL
-# overrides it), cached under ${SEVENZFS_BENCH_DIR:-/tmp/sevenzfs-bench}.
+# The corpus: see tools/bench-corpus.sh.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 files=50000 avg=10240 kind=blobcache mode=solid level=5
@@ -27,14 +26,9 @@ done
 daemon="$root/build/fs/sevenzfs"
 [ -x "$daemon" ] || { echo "bench-mount: build first ($daemon missing)" >&2; exit 1; }
 command -v bindfs >/dev/null || { echo "bench-mount: bindfs is missing (tools/install-deps.sh)" >&2; exit 1; }
-corpus_tool="${SEVENZFS_CORPUS_TOOL:-$root/../shared/bench/make_corpus.py}"
-work="${SEVENZFS_BENCH_DIR:-/tmp/sevenzfs-bench}"
-corpus="$work/corpus-$kind-$files-$avg"
-mkdir -p "$work"
-if [ ! -d "$corpus" ]; then
-  python3 "$corpus_tool" --files "$files" --avg-size "$avg" --kind "$kind" --out "$corpus.tmp" >/dev/null
-  mv "$corpus.tmp" "$corpus"
-fi
+source "$root/tools/bench-corpus.sh"
+corpus="$(bench_corpus "$files" "$avg" "$kind")"
+work="$bench_work"
 input_bytes=$(du -sb --apparent-size "$corpus" | cut -f1)
 threads=$(nproc)
 tmpfs="$work/tmpfs" bound="$work/bound" mnt="$work/mnt" archive="$work/mount-bench.7z"
@@ -47,7 +41,7 @@ cleanup() {
 trap cleanup EXIT
 seconds() { date +%s.%N; }
 elapsed() { echo "$2 - $1" | bc -l; }
-cat "$corpus"/*/*/* > /dev/null  # warm the page cache for every contender
+find "$corpus" -type f -exec cat {} + > /dev/null  # warm the page cache for every contender
 
 # bindfs onto tmpfs
 mount -t tmpfs -o size=$((input_bytes * 2 + (256 << 20))) tmpfs "$tmpfs"

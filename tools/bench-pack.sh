@@ -5,9 +5,7 @@
 #
 #   tools/bench-pack.sh [--files N] [--avg-size BYTES] [--kind blobcache|random|mixed] [--level N]
 #
-# The corpus comes from ../shared/bench/make_corpus.py (SEVENZFS_CORPUS_TOOL
-# overrides the path); it is generated once per parameter set under
-# ${SEVENZFS_BENCH_DIR:-/tmp/sevenzfs-bench}.
+# The corpus: see tools/bench-corpus.sh.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 files=50000 avg=10240 kind=blobcache level=5
@@ -23,14 +21,9 @@ while [ $# -gt 0 ]; do
 done
 pack="$root/build/tools/sevenzfs-pack"
 [ -x "$pack" ] || { echo "bench-pack: build first ($pack missing)" >&2; exit 1; }
-corpus_tool="${SEVENZFS_CORPUS_TOOL:-$root/../shared/bench/make_corpus.py}"
-work="${SEVENZFS_BENCH_DIR:-/tmp/sevenzfs-bench}"
-corpus="$work/corpus-$kind-$files-$avg"
-mkdir -p "$work"
-if [ ! -d "$corpus" ]; then
-  python3 "$corpus_tool" --files "$files" --avg-size "$avg" --kind "$kind" --out "$corpus.tmp" >/dev/null
-  mv "$corpus.tmp" "$corpus"
-fi
+source "$root/tools/bench-corpus.sh"
+corpus="$(bench_corpus "$files" "$avg" "$kind")"
+work="$bench_work"
 input_bytes=$(du -sb --apparent-size "$corpus" | cut -f1)
 sync
 
