@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config
   liblzma-dev libfuse3-dev fuse3 libboost-dev libfmt-dev libgtest-dev
-  7zip libarchive-tools python3-py7zr attr bindfs bc time util-linux
+  7zip libarchive-tools python3-py7zr attr bindfs bc time util-linux rsync tar
 )
 missing=()
 for p in "${packages[@]}"; do

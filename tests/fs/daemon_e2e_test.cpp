@@ -16,6 +16,9 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <dirent.h>
+#include <set>
+#include <sys/statvfs.h>
 #include <thread>
 
 namespace fs = std::filesystem;
@@ -314,4 +317,101 @@ TEST_F(mount_fixture, LookupsAndProgressStayLiveDuringACommit) {
   ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
   write_file(dir / "noise-copy", noise);
   EXPECT_EQ(run("7zz e -so " + quote(archive.string()) + " noise.bin | cmp - " + quote((dir / "noise-copy").string())).exit_code, 0);
+}
+
+TEST_F(mount_fixture, FlushIntervalCommitsWithoutBeingAsked) {
+  auto daemon = mount("flush_interval=1");
+  write_file(mnt / "log.txt", "a line\n");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (xattr(mnt, "user.sevenzfs.commits") == "0" && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(xattr(mnt, "user.sevenzfs.commits"), "1");
+  EXPECT_EQ(run("7zz e -so " + quote(archive.string()) + " log.txt").output, "a line\n") << "committed while mounted";
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  EXPECT_EQ(xattr(mnt, "user.sevenzfs.commits"), "1") << "no commit when nothing changed";
+  ASSERT_EQ(daemon->unmount_and_wait(), 0);
+}
+
+TEST_F(mount_fixture, ConcurrentFsyncsShareCommits) {
+  auto daemon = mount();
+  std::vector<std::thread> writers;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 8; ++t) {
+    writers.emplace_back([&, t] {
+      for (int i = 0; i < 5; ++i) {
+        const auto path = mnt / std::string("w").append(std::to_string(t)).append("-").append(std::to_string(i));
+        const int fd = ::open(path.c_str(), O_CREAT | O_WRONLY, 0644);
+        if (fd < 0 || ::write(fd, "data\n", 5) != 5 || ::fdatasync(fd) != 0) ++failures;
+        ::close(fd);
+      }
+    });
+  }
+  for (auto& w : writers) w.join();
+  EXPECT_EQ(failures.load(), 0);
+  const int commits = std::stoi(xattr(mnt, "user.sevenzfs.commits"));
+  EXPECT_GE(commits, 1);
+  EXPECT_LT(commits, 40) << "40 fdatasyncs, each waited for, in fewer shared commits";
+  EXPECT_EQ(xattr(mnt, "user.sevenzfs.files_archived"), "40");
+  ASSERT_EQ(daemon->unmount_and_wait(), 0);
+}
+
+TEST_F(mount_fixture, FailedFinalCommitExitsNonZeroAndKeepsTheLastGoodArchive) {
+  // The archive lives on a 1 MiB tmpfs: the final commit cannot fit.
+  const auto small = dir / "small";
+  fs::create_directories(small);
+  ASSERT_EQ(run("mount -t tmpfs -o size=1m tmpfs " + quote(small.string())).exit_code, 0);
+  struct unmount_tmpfs {
+    fs::path where;
+    ~unmount_tmpfs() { run("umount " + quote(where.string())); }
+  } cleanup{small};
+  const auto small_archive = small / "a.7z";
+  daemon_process daemon(small_archive, mnt, "level=0", log);
+  ASSERT_TRUE(daemon.wait_mounted()) << daemon.log();
+  write_file(mnt / "fits.txt", "small\n");
+  ASSERT_EQ(::setxattr(mnt.c_str(), "user.sevenzfs.flush", "1", 1, 0), 0);
+  write_file(mnt / "too-big.bin", std::string(3u << 20, 'z'));
+  EXPECT_EQ(daemon.unmount_and_wait(), 1) << daemon.log();
+  EXPECT_NE(daemon.log().find("final commit failed"), std::string::npos) << daemon.log();
+  EXPECT_EQ(run("7zz t " + quote(small_archive.string())).exit_code, 0) << "the last good commit";
+  EXPECT_EQ(run("7zz e -so " + quote(small_archive.string()) + " fits.txt").output, "small\n");
+}
+
+TEST_F(mount_fixture, ReaddirStaysStableWhileEntriesAreAdded) {
+  auto daemon = mount();
+  for (int i = 0; i < 300; ++i) write_file(mnt / std::string("old").append(std::to_string(i)), "");
+  DIR* listing = ::opendir(mnt.c_str());
+  ASSERT_NE(listing, nullptr);
+  std::multiset<std::string> seen;
+  int added = 0;
+  while (const dirent* item = ::readdir(listing)) {
+    seen.insert(item->d_name);
+    if (added < 300 && seen.size() % 10 == 0) write_file(mnt / std::string("new").append(std::to_string(added++)), "");
+  }
+  ::closedir(listing);
+  for (int i = 0; i < 300; ++i) EXPECT_EQ(seen.count(std::string("old").append(std::to_string(i))), 1u) << i;
+  for (const auto& name : seen) EXPECT_EQ(seen.count(name), 1u) << name << " listed twice";
+  ASSERT_EQ(daemon->unmount_and_wait(), 0);
+}
+
+TEST_F(mount_fixture, RsyncTarAndStatfsWork) {
+  make_fixture_tree(dir / "src", {.non_bmp_names = false});
+  auto daemon = mount("pool_size=64M");
+  struct statvfs st {};
+  ASSERT_EQ(::statvfs(mnt.c_str(), &st), 0);
+  EXPECT_EQ(st.f_blocks * st.f_frsize, 64u << 20) << "the pool budget";
+  EXPECT_EQ(st.f_bfree, st.f_blocks);
+  // rsync writes a temporary and renames it over the target.
+  const auto synced = run("rsync -a " + quote((dir / "src").string()) + "/ " + quote((mnt / "synced").string()) + "/");
+  ASSERT_EQ(synced.exit_code, 0) << synced.output;
+  ASSERT_EQ(::statvfs(mnt.c_str(), &st), 0);
+  EXPECT_LT(st.f_bfree, st.f_blocks) << "staged data uses the pool";
+  fs::create_directories(mnt / "untarred");
+  const auto untarred = run("tar -C " + quote((dir / "src").string()) + " -cf - . | tar -C " +
+                            quote((mnt / "untarred").string()) + " -xpf -");
+  EXPECT_EQ(untarred.exit_code, 0) << untarred.output;
+  ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
+  extract_all("x");
+  EXPECT_EQ(join(compare_trees(dir / "src", dir / "x" / "synced")), "");
+  EXPECT_EQ(join(compare_trees(dir / "src", dir / "x" / "untarred")), "");
 }
