@@ -99,6 +99,7 @@ int run_daemon(const std::vector<std::string>& args, std::FILE* out, std::FILE* 
 
   std::unique_ptr<fuse_loop_config, loop_config_deleter> config(fuse_loop_cfg_create());
   fuse_loop_cfg_set_max_threads(config.get(), 16);
+  fuse_loop_cfg_set_clone_fd(config.get(), 1);  // a /dev/fuse descriptor per worker: fewer wake-ups
   fuse_session_loop_mt(session.get(), config.get());
 
   // The loop ends on unmount (the mount is gone) or on SIGTERM/SIGINT/SIGHUP
