@@ -22,15 +22,17 @@
 // compressed from its beginning while its end is still written, then
 // release_prefix() gives back the pieces the compressor has consumed (the file
 // keeps its size; reading the released range is refused). Spilling to disk
-// when compression cannot keep up would add a second chunk space backed by a
-// file, addressed by chunk indices beyond the pool's; pieces already carry
-// just an index, so readers and writers would not change.
+// when compression cannot keep up happens above the store: the daemon moves
+// a whole file that outgrows the pool to a file on disk (fs/spill_file.hpp),
+// reading it out with for_each_span() and then releasing it.
 //
 // Threads: operations on different files run concurrently (the log tail has
 // one short mutex; chunk memory and counters are lock-free); one file must
 // not be used by two threads at once (the daemon holds its inode's lock).
 // Writes wait for memory when the pool is full (backpressure) and return a
-// short count only after chunk_pool::shutdown().
+// short count only after chunk_pool::shutdown() — or, when the caller asks
+// (memory_wait::fail_fast), at once, so it can make room without holding
+// its own locks while it waits.
 #include "chunk_pool.hpp"
 
 #include <boost/container/small_vector.hpp>
@@ -117,9 +119,8 @@ class staging_store {
   std::size_t read(const staged_file& file, std::uint64_t offset, std::span<std::byte> out) const noexcept;
   // Shrinks (freeing what lies beyond) or grows (a hole) the file.
   void truncate(staged_file& file, std::uint64_t new_size) noexcept;
-  // Frees the bytes of [0, offset) (rounded down to whole pieces... exactly:
-  // pieces are cut at `offset`), keeping the size. For a file compressed
-  // while still being written.
+  // Frees the bytes of [0, offset), cutting the piece that straddles it, and
+  // keeps the size. For a file compressed while still being written.
   void release_prefix(staged_file& file, std::uint64_t offset) noexcept;
   // Frees everything; the file becomes empty.
   void clear(staged_file& file) noexcept;

@@ -415,3 +415,32 @@ TEST_F(mount_fixture, RsyncTarAndStatfsWork) {
   EXPECT_EQ(join(compare_trees(dir / "src", dir / "x" / "synced")), "");
   EXPECT_EQ(join(compare_trees(dir / "src", dir / "x" / "untarred")), "");
 }
+
+TEST_F(mount_fixture, DaemonKilledBetweenAppendStepsLeavesAValidArchive) {
+  {
+    auto daemon = mount();
+    write_file(mnt / "first.txt", "from the first mount\n");
+    ASSERT_EQ(daemon->unmount_and_wait(), 0);
+  }
+  for (int step = 1; step <= 3; ++step) {
+    SCOPED_TRACE(step);
+    const std::string before = read_file(archive);
+    {
+      daemon_process daemon(archive, mnt, "", log, {"SEVENZFS_TEST_EXIT_AFTER_APPEND_STEP=" + std::to_string(step)});
+      ASSERT_TRUE(daemon.wait_mounted()) << daemon.log();
+      write_file(mnt / std::string("step").append(std::to_string(step)).append(".txt"), "appended\n");
+      ::setxattr(mnt.c_str(), "user.sevenzfs.flush", "1", 1, 0);  // the daemon dies during this commit
+      EXPECT_EQ(daemon.wait_exit(std::chrono::seconds(30)), 99);
+      run("fusermount3 -u -z " + quote(mnt.string()));
+    }
+    const auto tested = run("7zz t " + quote(archive.string()));
+    ASSERT_EQ(tested.exit_code, 0) << tested.output;
+    EXPECT_EQ(run("7zz e -so " + quote(archive.string()) + " first.txt").output, "from the first mount\n");
+    const bool has_new = run("7zz e -so " + quote(archive.string()) + " step" + std::to_string(step) + ".txt").output == "appended\n";
+    EXPECT_EQ(has_new, step == 3) << "steps 1-2 keep the old archive, step 3 has the new one";
+    // The next mount opens it and commits on top.
+    auto daemon = mount();
+    EXPECT_TRUE(fs::exists(mnt / "first.txt"));
+    ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
+  }
+}

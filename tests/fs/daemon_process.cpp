@@ -25,7 +25,8 @@ bool is_mounted(const std::filesystem::path& mountpoint) {
 }
 
 daemon_process::daemon_process(const std::filesystem::path& archive, const std::filesystem::path& mountpoint,
-                               const std::string& options, const std::filesystem::path& log)
+                               const std::string& options, const std::filesystem::path& log,
+                               const std::vector<std::string>& environment)
     : mountpoint_(mountpoint), log_(log) {
   std::vector<std::string> args{daemon_binary(), "-f"};
   if (!options.empty()) {
@@ -39,6 +40,7 @@ daemon_process::daemon_process(const std::filesystem::path& archive, const std::
     const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     ::dup2(fd, 1);
     ::dup2(fd, 2);
+    for (const auto& variable : environment) ::putenv(const_cast<char*>(variable.c_str()));
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);

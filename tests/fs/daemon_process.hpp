@@ -15,8 +15,10 @@ namespace sevenzfs::test {
 class daemon_process {
  public:
   // Starts `sevenzfs -f [-o options] archive mountpoint`, output to `log`.
+  // `environment` entries (NAME=VALUE) are added to the daemon's environment.
   daemon_process(const std::filesystem::path& archive, const std::filesystem::path& mountpoint,
-                 const std::string& options, const std::filesystem::path& log);
+                 const std::string& options, const std::filesystem::path& log,
+                 const std::vector<std::string>& environment = {});
   ~daemon_process();
   daemon_process(const daemon_process&) = delete;
   daemon_process& operator=(const daemon_process&) = delete;
