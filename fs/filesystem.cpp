@@ -942,6 +942,8 @@ std::string filesystem::commit_locked(commit_scope scope) {
   for (inode* n : emptied) {
     std::lock_guard data(n->data_mutex);
     n->dirty = false;
+    n->stream.reset();  // an older archived copy, if any, is superseded
+    n->archived_size = 0;
   }
   for (auto& [number, n] : inodes_) {
     std::lock_guard data(n->data_mutex);

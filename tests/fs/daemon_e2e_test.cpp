@@ -444,3 +444,18 @@ TEST_F(mount_fixture, DaemonKilledBetweenAppendStepsLeavesAValidArchive) {
     ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
   }
 }
+
+TEST_F(mount_fixture, ArchivedFileEmptiedStaysEmpty) {
+  auto daemon = mount();
+  write_file(mnt / "f.txt", "content that gets archived\n");
+  ASSERT_EQ(::setxattr(mnt.c_str(), "user.sevenzfs.flush", "1", 1, 0), 0);
+  ASSERT_EQ(::truncate((mnt / "f.txt").c_str(), 0), 0);
+  ASSERT_EQ(::setxattr(mnt.c_str(), "user.sevenzfs.flush", "1", 1, 0), 0);
+  write_file(mnt / "other.txt", "x");  // a third commit releases memory again
+  ASSERT_EQ(::setxattr(mnt.c_str(), "user.sevenzfs.flush", "1", 1, 0), 0);
+  EXPECT_EQ(fs::file_size(mnt / "f.txt"), 0u);
+  EXPECT_EQ(xattr(mnt / "f.txt", "user.sevenzfs.state"), "empty");
+  ASSERT_EQ(daemon->unmount_and_wait(), 0);
+  extract_all("x");
+  EXPECT_EQ(fs::file_size(dir / "x" / "f.txt"), 0u) << "the newest copy wins on extraction";
+}
