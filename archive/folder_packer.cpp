@@ -43,12 +43,12 @@ coder_info copy_coder() { return {kMethodCopy, {}}; }
 // Every part restarts the dictionary, which costs ratio (on redundant data
 // over 10 % at 4 x dictionary), so a folder is cut into just enough parts
 // to keep every thread busy: folder / threads, at least 4 x dictionary (and
-// 1 MiB) as 7-Zip's block mode, at most 256 MiB.
-std::uint64_t part_limit_for(int level, std::uint64_t folder_bytes, unsigned threads) {
-  constexpr std::uint64_t kMaximum = 256 << 20;
+// 1 MiB) as 7-Zip's block mode, at most the caller's memory cap.
+std::uint64_t part_limit_for(int level, std::uint64_t folder_bytes, const compression_options& options) {
+  const std::uint64_t maximum = std::max<std::uint64_t>(options.max_part_bytes, 1 << 20);
   const std::uint64_t minimum = std::max<std::uint64_t>(std::uint64_t{4} * level_dictionary_size(level), 1 << 20);
-  const std::uint64_t even_share = (folder_bytes + threads - 1) / threads;
-  return std::clamp<std::uint64_t>(even_share, std::min(minimum, kMaximum), kMaximum);
+  const std::uint64_t even_share = (folder_bytes + options.threads - 1) / options.threads;
+  return std::clamp<std::uint64_t>(even_share, std::min(minimum, maximum), maximum);
 }
 
 struct part_result {
@@ -122,7 +122,7 @@ void folder_packer::pack_serial(std::span<const entry> entries, const folder_pla
 void folder_packer::pack_parallel(std::span<const entry> entries, const std::vector<folder_plan>& plan) {
   std::uint64_t largest_folder = 0;
   for (const auto& folder : plan) largest_folder = std::max(largest_folder, folder.unpack_size);
-  const std::uint64_t part_limit = part_limit_for(options_.level, largest_folder, options_.threads);
+  const std::uint64_t part_limit = part_limit_for(options_.level, largest_folder, options_);
   const std::uint64_t max_bytes_in_flight = (options_.threads + 1) * part_limit;
   constexpr std::size_t kMaxPartsInFlight = 256;
 

@@ -3,7 +3,7 @@
 // database. One thread: each folder is one LZMA2 stream written to disk as it
 // is produced. Several threads: a folder's input is cut into parts (the
 // folder's share per thread, at least 4x the level's dictionary as 7-Zip's
-// block mode, at most 256 MiB) that workers compress independently; the parts are written in order with only the last
+// block mode, at most max_part_bytes) that workers compress independently; the parts are written in order with only the last
 // keeping the end marker, and the bytes in flight are bounded. A folder that
 // does not shrink is stored with the Copy coder instead (with several
 // threads, when it was compressed as one part; a larger folder stays LZMA2,
@@ -24,6 +24,9 @@ namespace sevenzfs::archive {
 struct compression_options {
   int level = 5;         // 0: store; 1-9: LZMA2 with 7-Zip's -mx meaning
   unsigned threads = 1;  // compression threads
+  // Largest part of a folder compressed in parallel; up to threads + 1 parts
+  // are held in memory, so this bounds the memory of parallel compression.
+  std::uint64_t max_part_bytes = std::uint64_t{256} << 20;
   // Called with the bytes of input consumed so far, as compression proceeds.
   std::function<void(std::uint64_t)> progress;
 };

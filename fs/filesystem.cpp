@@ -55,17 +55,23 @@ std::string number_text(std::uint64_t value) { return fmt::format("{}", value); 
 
 namespace {
 
-daemon_options with_progress(daemon_options options, commit_progress& progress) {
+// The compression settings of the daemon: progress goes to the statistics,
+// and the parts parallel compression buffers (threads + 1 of them) stay
+// within a quarter of the staging pool, the user's memory knob.
+daemon_options for_daemon(daemon_options options, commit_progress& progress) {
   options.write.compression.progress = [&progress](std::uint64_t bytes) {
     progress.done_bytes.fetch_add(bytes, std::memory_order_relaxed);
   };
+  const std::uint64_t parts = options.write.compression.threads + 1;
+  options.write.compression.max_part_bytes =
+      std::clamp<std::uint64_t>(options.pool_bytes / 4 / parts, std::uint64_t{1} << 20, std::uint64_t{256} << 20);
   return options;
 }
 
 }  // namespace
 
 filesystem::filesystem(const daemon_options& options)
-    : options_(with_progress(options, progress_)),
+    : options_(for_daemon(options, progress_)),
       archive_(options_.archive_path, options_.write),
       chunks_(options.pool_bytes, pool::kStagingChunkBytes),
       store_(chunks_) {

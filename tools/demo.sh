@@ -18,7 +18,7 @@ for _ in $(seq 100); do grep -q " $work/mnt " /proc/mounts && break; sleep 0.1; 
 echo "mounted $work/demo.7z on $work/mnt (daemon pid $daemon)"
 cp -a "$sample" "$work/mnt/"
 echo "copied $(find "$work/mnt" -type f | wc -l) files in; statistics before the commit:"
-getfattr -d "$work/mnt" | grep -E 'files_staged|bytes_staged|pool_chunks|small_files|commits'
+getfattr -d "$work/mnt" 2>/dev/null | grep -E '^user.sevenzfs.(files_staged|bytes_staged|pool_chunks_total|pool_chunks_free|small_files|medium_files|large_files|commits)='
 fusermount3 -u "$work/mnt"
 echo "unmounted; waiting for the daemon to write the archive..."
 status=0

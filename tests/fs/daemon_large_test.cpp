@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <fstream>
 
 namespace fs = std::filesystem;
@@ -56,6 +57,8 @@ TEST(DaemonLarge, FourGiBThroughASmallPoolInOneFileAndInMany) {
   EXPECT_EQ(fs::file_size(mnt / "one.log"), 4ull << 30);
 
   const auto rss = peak_rss_kib(daemon.pid());
+  RecordProperty("daemon_peak_rss_kib", std::to_string(rss));
+  std::printf("daemon peak RSS: %llu MiB for 8 GiB through a 256 MiB pool\n", static_cast<unsigned long long>(rss / 1024));
   EXPECT_LT(rss, 768u * 1024) << "peak RSS " << rss << " KiB with a 256 MiB pool";
   ASSERT_EQ(daemon.unmount_and_wait(), 0) << daemon.log();
 
