@@ -188,6 +188,14 @@ result<std::pair<inode*, inode*>> filesystem::entry_in(inode_number parent, std:
   return std::pair{dir, &node(it->second.number)};
 }
 
+int filesystem::check_new_entry(inode_number parent, std::string_view name) {
+  if (!valid_name(name)) return name.size() > 255 ? ENAMETOOLONG : EINVAL;
+  inode* dir = find(parent);
+  if (dir == nullptr) return ENOENT;
+  if (dir->kind != node_kind::directory) return ENOTDIR;
+  return dir->children.contains(std::string(name)) ? EEXIST : 0;
+}
+
 inode* filesystem::find(inode_number number) {
   const auto it = inodes_.find(number);
   return it == inodes_.end() ? nullptr : it->second.get();
@@ -374,12 +382,9 @@ result<fuse_entry_param> filesystem::mknod(inode_number parent, std::string_view
 }
 
 result<fuse_entry_param> filesystem::mkdir(inode_number parent, std::string_view name, mode_t mode, const caller& who) {
-  if (!valid_name(name)) return std::unexpected(name.size() > 255 ? ENAMETOOLONG : EINVAL);
   std::shared_lock gate(commit_gate_);
   std::unique_lock table(table_mutex_);
-  inode* dir = find(parent);
-  if (dir == nullptr) return std::unexpected(ENOENT);
-  if (dir->children.contains(std::string(name))) return std::unexpected(EEXIST);
+  if (const int error = check_new_entry(parent, name); error != 0) return std::unexpected(error);
   inode& made = add_node(node_kind::directory, parent, name, mode, who);
   generation_.fetch_add(1, std::memory_order_relaxed);
   return entry_of(made);
@@ -387,12 +392,9 @@ result<fuse_entry_param> filesystem::mkdir(inode_number parent, std::string_view
 
 result<fuse_entry_param> filesystem::symlink(std::string_view target, inode_number parent, std::string_view name,
                                              const caller& who) {
-  if (!valid_name(name)) return std::unexpected(name.size() > 255 ? ENAMETOOLONG : EINVAL);
   std::shared_lock gate(commit_gate_);
   std::unique_lock table(table_mutex_);
-  inode* dir = find(parent);
-  if (dir == nullptr) return std::unexpected(ENOENT);
-  if (dir->children.contains(std::string(name))) return std::unexpected(EEXIST);
+  if (const int error = check_new_entry(parent, name); error != 0) return std::unexpected(error);
   inode& made = add_node(node_kind::symlink, parent, name, 0777, who);
   made.link_target = target;
   made.dirty = true;
@@ -402,12 +404,9 @@ result<fuse_entry_param> filesystem::symlink(std::string_view target, inode_numb
 
 result<fuse_entry_param> filesystem::create(inode_number parent, std::string_view name, mode_t mode, int flags,
                                             const caller& who) {
-  if (!valid_name(name)) return std::unexpected(name.size() > 255 ? ENAMETOOLONG : EINVAL);
   std::shared_lock gate(commit_gate_);
   std::unique_lock table(table_mutex_);
-  inode* dir = find(parent);
-  if (dir == nullptr) return std::unexpected(ENOENT);
-  if (dir->children.contains(std::string(name))) return std::unexpected(EEXIST);
+  if (const int error = check_new_entry(parent, name); error != 0) return std::unexpected(error);
   inode& made = add_node(node_kind::regular, parent, name, mode, who);
   made.staged.emplace(store_);
   made.dirty = true;
