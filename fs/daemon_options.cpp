@@ -36,8 +36,8 @@ const char* const kDaemonUsage =
     "  -o allow_other           let other users use the mount\n"
     "Options mount(8) passes (rw, defaults, nofail, _netdev, x-*, ...) are ignored.\n"
     "SIZE takes K, M, G or T suffixes (powers of 1024).\n"
-    "The daemon writes the last commit after the mount is gone: wait for its exit\n"
-    "(its pid is the xattr user.sevenzfs.pid on the mountpoint).\n"
+    "fusermount3 -u returns before the daemon has written the last commit: wait\n"
+    "for its exit (its pid is the xattr user.sevenzfs.pid on the mountpoint).\n"
     "Exit status: 0 all committed; 1 the final commit failed; 2 bad command line;\n"
     "3 the archive cannot be used (not 7z, damaged, unreadable); 4 mount failed.\n";
 
