@@ -26,10 +26,6 @@ void exit_after_step_if_asked(int step) {
   if (wanted != nullptr && std::atoi(wanted) == step) ::_exit(99);
 }
 
-std::uint64_t sum(const std::vector<std::uint64_t>& values) {
-  return std::accumulate(values.begin(), values.end(), std::uint64_t{0});
-}
-
 }  // namespace
 
 archive_appender::archive_appender(std::string path, write_options options)
@@ -41,6 +37,10 @@ archive_appender::archive_appender(std::string path, write_options options)
   } else if (errno != ENOENT) {
     throw_io_error(path_, "cannot access archive", errno);
   }
+  index_streams();
+}
+
+void archive_appender::index_streams() {
   first_stream_of_folder_.clear();
   std::uint64_t first = 0;
   for (auto n : layout_.db.substream_counts) {
@@ -55,16 +55,11 @@ std::pair<std::uint64_t, std::uint64_t> archive_appender::folder_of_stream(std::
   return {folder, layout_.db.pack_sizes.at(folder)};
 }
 
-archive_database archive_appender::build_database(const commit_request& request, const archive_database& new_part,
-                                                  std::uint64_t new_pack_position) const {
+archive_database archive_appender::build_database(const commit_request& request, const archive_database& new_part) const {
   const auto& old = layout_.db;
-  if (request.archived_stream_files.size() != old.substream_sizes.size()) {
-    throw archive_error(error_kind::invalid_input, path_,
-                        fmt::format("commit lists {} archived files but the archive holds {} streams",
-                                    request.archived_stream_files.size(), old.substream_sizes.size()));
-  }
   archive_database db = old;
-  if (old.folders.empty()) db.pack_position = new_pack_position;
+  // With no old folders the new packs start where the packed area ends.
+  if (old.folders.empty()) db.pack_position = layout_.packs_end - kStartHeaderSize;
   db.pack_sizes.insert(db.pack_sizes.end(), new_part.pack_sizes.begin(), new_part.pack_sizes.end());
   db.folders.insert(db.folders.end(), new_part.folders.begin(), new_part.folders.end());
   db.substream_counts.insert(db.substream_counts.end(), new_part.substream_counts.begin(), new_part.substream_counts.end());
@@ -80,51 +75,25 @@ commit_result archive_appender::commit(const commit_request& request) {
   for (const auto& e : request.entries_without_data) check_archive_path(e.path);
   for (const auto& e : request.new_files) check_archive_path(e.path);
   for (const auto& f : request.archived_stream_files) check_archive_path(f.name);
+  if (request.archived_stream_files.size() != layout_.db.substream_sizes.size()) {
+    throw archive_error(error_kind::invalid_input, path_,
+                        fmt::format("commit lists {} archived files but the archive holds {} streams",
+                                    request.archived_stream_files.size(), layout_.db.substream_sizes.size()));
+  }
   commit_result result;
-  // An archive with nothing in it has nothing to preserve: replace it whole.
-  if (exists_ && !layout_.db.empty()) append(request, result);
-  else create(request, result);
-  layout_ = read_archive(path_);  // what is on disk now, verified
+  result.input_bytes = std::accumulate(request.new_files.begin(), request.new_files.end(), std::uint64_t{0},
+                                       [](std::uint64_t total, const entry& e) { return total + e.size; });
+  if (exists_ && !layout_.db.empty()) {
+    append(request, result);
+  } else {
+    // An archive with nothing in it has nothing to preserve: replace it whole.
+    auto created = create_archive(path_, request.entries_without_data, request.new_files, options_);
+    layout_ = std::move(created.layout);
+    result.stream_index = std::move(created.stream_index);
+  }
   exists_ = true;
-  first_stream_of_folder_.clear();
-  std::uint64_t first = 0;
-  for (auto n : layout_.db.substream_counts) {
-    first_stream_of_folder_.push_back(first);
-    first += n;
-  }
+  index_streams();
   return result;
-}
-
-namespace {
-
-// Maps each new file to its global substream index: new_part.files are in
-// stream order; find each request entry by its position in the plan.
-std::vector<std::uint64_t> stream_indices(const std::vector<entry>& files, const std::vector<folder_plan>& plan,
-                                          std::uint64_t first_new_stream) {
-  std::vector<std::uint64_t> index(files.size(), UINT64_MAX);
-  std::uint64_t next = first_new_stream;
-  for (const auto& folder : plan) {
-    for (auto i : folder.entries) index[i] = next++;
-  }
-  return index;
-}
-
-}  // namespace
-
-void archive_appender::create(const commit_request& request, commit_result& result) {
-  const auto plan = plan_folders(request.new_files, options_.plan);
-  output_file out(path_);
-  out.append(std::vector<std::uint8_t>(kStartHeaderSize, 0));
-  archive_database new_part;
-  folder_packer packer(out, new_part, options_.compression);
-  packer.pack(request.new_files, plan);
-  const archive_database db = build_database(request, new_part, 0);
-  write_header(out, db, options_.compression.level);
-  out.commit();
-  result.stream_index = stream_indices(request.new_files, plan, 0);
-  result.packed_bytes = sum(new_part.pack_sizes);
-  result.input_bytes = sum(new_part.substream_sizes);
-  result.new_folders = new_part.folders.size();
 }
 
 void archive_appender::append(const commit_request& request, commit_result& result) {
@@ -157,9 +126,9 @@ void archive_appender::append(const commit_request& request, commit_result& resu
   exit_after_step_if_asked(2);
 
   // (3) The new header after the copy; the start header points at it.
-  const archive_database db = build_database(request, new_part, packs_end - kStartHeaderSize);
+  archive_database db = build_database(request, new_part);
   archive.set_position(copy_at + copy.size());
-  write_header(archive, db, options_.compression.level);
+  const auto header = write_header(archive, db, options_.compression.level);
   archive.sync();
   exit_after_step_if_asked(3);
 
@@ -167,11 +136,14 @@ void archive_appender::append(const commit_request& request, commit_result& resu
   archive.truncate(archive.position());
   archive.sync();
 
-  const std::uint64_t first_new_stream = layout_.db.substream_sizes.size();
-  result.stream_index = stream_indices(request.new_files, plan, first_new_stream);
-  result.packed_bytes = new_packs;
-  result.input_bytes = sum(new_part.substream_sizes);
-  result.new_folders = new_part.folders.size();
+  // What is on disk now, without reading it back: a commit costs what was
+  // written plus the header, not a parse of the whole archive.
+  result.stream_index = stream_indices(plan, request.new_files.size(), layout_.db.substream_sizes.size());
+  layout_.packs_end = packs_end + new_packs;
+  layout_.header_offset = header.offset;
+  layout_.header_size = header.size;
+  layout_.file_size = archive.position();
+  layout_.db = std::move(db);
 }
 
 }  // namespace sevenzfs::archive

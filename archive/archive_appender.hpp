@@ -41,9 +41,7 @@ struct commit_request {
 struct commit_result {
   // For each of request.new_files: the global substream index it now has.
   std::vector<std::uint64_t> stream_index;
-  std::uint64_t input_bytes = 0;
-  std::uint64_t packed_bytes = 0;
-  std::uint64_t new_folders = 0;
+  std::uint64_t input_bytes = 0;  // content bytes of request.new_files
 };
 
 class archive_appender {
@@ -62,16 +60,15 @@ class archive_appender {
   commit_result commit(const commit_request& request);
 
  private:
-  archive_database build_database(const commit_request& request, const archive_database& new_part,
-                                  std::uint64_t new_pack_position) const;
-  void create(const commit_request& request, commit_result& result);
+  archive_database build_database(const commit_request& request, const archive_database& new_part) const;
   void append(const commit_request& request, commit_result& result);
+  void index_streams();
 
   std::string path_;
   write_options options_;
   bool exists_ = false;
   archive_layout layout_;
-  std::vector<std::uint64_t> first_stream_of_folder_;
+  std::vector<std::uint64_t> first_stream_of_folder_;  // global index of each folder's first substream
 };
 
 }  // namespace sevenzfs::archive

@@ -49,10 +49,10 @@ void check_archive_path(const std::string& path) {
   }
 }
 
-void write_header(output_file& out, const archive_database& db, int level) {
+header_location write_header(output_file& out, const archive_database& db, int level) {
   if (db.empty()) {
     out.write_at(0, make_start_header(0, 0, 0));
-    return;
+    return {};
   }
   std::vector<std::uint8_t> header = serialize_header(db);
   const std::uint32_t header_crc = crc32::of(header);
@@ -72,32 +72,47 @@ void write_header(output_file& out, const archive_database& db, int level) {
   // The header is durable before the start header points at it.
   out.sync();
   out.write_at(0, make_start_header(header_offset, header.size(), crc32::of(header)));
+  return {kStartHeaderSize + header_offset, header.size()};
 }
 
-write_summary write_archive(const std::string& path, std::span<const entry> entries, const write_options& options) {
-  for (const auto& e : entries) check_archive_path(e.path);
-  const auto plan = plan_folders(entries, options.plan);
-
+created_archive create_archive(const std::string& path, std::span<const entry> without_data,
+                               std::span<const entry> with_data, const write_options& options) {
+  const auto plan = plan_folders(with_data, options.plan);
   output_file out(path);
   out.append(std::vector<std::uint8_t>(kStartHeaderSize, 0));
   archive_database db;
-  // Entries without a stream first (directories before their contents, as
-  // given), then files in folder order, which is the order of their streams.
-  for (const auto& e : entries) {
-    if (e.kind == entry_kind::directory || e.size == 0) db.files.push_back(describe_entry(e));
-  }
+  for (const auto& e : without_data) db.files.push_back(describe_entry(e));
   folder_packer packer(out, db, options.compression);
-  packer.pack(entries, plan);
-  write_header(out, db, options.compression.level);
+  packer.pack(with_data, plan);
+  const auto header = write_header(out, db, options.compression.level);
   out.commit();
 
+  created_archive created;
+  created.layout.packs_end =
+      kStartHeaderSize + std::accumulate(db.pack_sizes.begin(), db.pack_sizes.end(), std::uint64_t{0});
+  created.layout.header_offset = header.offset;
+  created.layout.header_size = header.size;
+  created.layout.file_size = out.position();
+  created.layout.db = std::move(db);
+  created.stream_index = stream_indices(plan, with_data.size(), 0);
+  return created;
+}
+
+write_summary write_archive(const std::string& path, std::span<const entry> entries, const write_options& options) {
+  std::vector<entry> without_data;
+  std::vector<entry> with_data;
+  for (const auto& e : entries) {
+    check_archive_path(e.path);
+    (e.kind == entry_kind::directory || e.size == 0 ? without_data : with_data).push_back(e);
+  }
+  const auto created = create_archive(path, without_data, with_data, options);
+  const auto& db = created.layout.db;
   write_summary summary;
   summary.entries = entries.size();
   summary.folders = db.folders.size();
-  summary.input_bytes = std::accumulate(entries.begin(), entries.end(), std::uint64_t{0},
-                                        [](std::uint64_t sum, const entry& e) { return sum + e.size; });
+  summary.input_bytes = std::accumulate(db.substream_sizes.begin(), db.substream_sizes.end(), std::uint64_t{0});
   summary.packed_bytes = std::accumulate(db.pack_sizes.begin(), db.pack_sizes.end(), std::uint64_t{0});
-  summary.archive_bytes = out.position();
+  summary.archive_bytes = created.layout.file_size;
   return summary;
 }
 

@@ -5,6 +5,7 @@
 // the start header is patched last. The file is built under a temporary name
 // and renamed into place only when complete.
 #include "archive_database.hpp"
+#include "archive_reader.hpp"
 #include "entry.hpp"
 #include "folder_packer.hpp"
 #include "output_file.hpp"
@@ -36,12 +37,29 @@ std::uint64_t default_solid_block_bytes(int level);
 // valid UTF-8, not empty, relative, no empty, "." or ".." components.
 void check_archive_path(const std::string& path);
 
+// Where the start header points: the header's absolute offset and size.
+struct header_location {
+  std::uint64_t offset = 32;
+  std::uint64_t size = 0;
+};
+
 // Writes the header for `db` at out.position() (after the pack streams),
 // fsyncs, then writes the start header pointing at it. Does not commit.
-void write_header(output_file& out, const archive_database& db, int level);
+header_location write_header(output_file& out, const archive_database& db, int level);
 
-// Writes `entries` as a new archive at `path`. On error nothing is left
-// behind and an existing file at `path` is untouched.
+struct created_archive {
+  archive_layout layout;                    // what is now on disk
+  std::vector<std::uint64_t> stream_index;  // for each entry with data, its substream
+};
+
+// Writes a new archive at `path` (temporary name, fsync, rename, fsync of
+// the directory): `without_data` (directories, empty files) first, then
+// `with_data` in folder order. Paths must have been checked. On error
+// nothing is left behind and an existing file at `path` is untouched.
+created_archive create_archive(const std::string& path, std::span<const entry> without_data,
+                               std::span<const entry> with_data, const write_options& options);
+
+// Writes `entries` as a new archive at `path`, as create_archive does.
 write_summary write_archive(const std::string& path, std::span<const entry> entries, const write_options& options);
 
 }  // namespace sevenzfs::archive

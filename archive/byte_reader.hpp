@@ -22,7 +22,6 @@ class byte_reader {
   std::vector<bool> defined_vector(std::size_t count);
 
   std::size_t position() const noexcept { return position_; }
-  bool at_end() const noexcept { return position_ >= data_.size(); }
   [[noreturn]] void fail(const std::string& what) const;
 
  private:

@@ -28,12 +28,6 @@ lzma2_encoder::lzma2_encoder() : buffer_(kOutputBufferSize) {}
 
 lzma2_encoder::~lzma2_encoder() { lzma_end(&stream_); }
 
-std::uint64_t lzma2_encoder::memory_usage(const lzma_options_lzma& options) {
-  lzma_filter filters[2] = {{LZMA_FILTER_LZMA2, const_cast<lzma_options_lzma*>(&options)},
-                            {LZMA_VLI_UNKNOWN, nullptr}};
-  return lzma_raw_encoder_memusage(filters);
-}
-
 void lzma2_encoder::start(const lzma_options_lzma& options) {
   lzma_filter filters[2] = {{LZMA_FILTER_LZMA2, const_cast<lzma_options_lzma*>(&options)},
                             {LZMA_VLI_UNKNOWN, nullptr}};

@@ -28,9 +28,6 @@ class lzma2_encoder {
   void write(std::span<const std::uint8_t> input, const span_sink& output);
   void finish(const span_sink& output, bool keep_end_marker);
 
-  // liblzma's estimate of the encoder's memory for `options`.
-  static std::uint64_t memory_usage(const lzma_options_lzma& options);
-
  private:
   void run(lzma_action action, const span_sink& output);
   void flush_all_but_last_byte(const span_sink& output);

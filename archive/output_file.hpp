@@ -35,8 +35,6 @@ class output_file {
   // fsync, rename over the final path, fsync the directory.
   void commit();
 
-  const std::string& final_path() const noexcept { return final_path_; }
-
  private:
   std::string final_path_;
   std::string temp_path_;

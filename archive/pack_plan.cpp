@@ -66,6 +66,16 @@ std::vector<folder_plan> plan_folders(std::span<const entry> entries, const plan
   return folders;
 }
 
+std::vector<std::uint64_t> stream_indices(const std::vector<folder_plan>& plan, std::size_t entry_count,
+                                          std::uint64_t first_stream) {
+  std::vector<std::uint64_t> index(entry_count, UINT64_MAX);
+  std::uint64_t next = first_stream;
+  for (const auto& folder : plan) {
+    for (auto i : folder.entries) index[i] = next++;
+  }
+  return index;
+}
+
 std::optional<pack_mode> parse_pack_mode(std::string_view text) {
   if (text == "batched") return pack_mode::batched;
   if (text == "solid") return pack_mode::solid;

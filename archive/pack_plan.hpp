@@ -31,6 +31,12 @@ struct folder_plan {
 
 std::vector<folder_plan> plan_folders(std::span<const entry> entries, const plan_options& options);
 
+// For each of the `entry_count` planned entries, the global substream index
+// it gets when the plan's folders follow `first_stream` existing streams
+// (UINT64_MAX for entries the plan leaves out).
+std::vector<std::uint64_t> stream_indices(const std::vector<folder_plan>& plan, std::size_t entry_count,
+                                          std::uint64_t first_stream);
+
 // "batched" / "solid" / "hybrid", or nullopt.
 std::optional<pack_mode> parse_pack_mode(std::string_view text);
 std::string_view pack_mode_name(pack_mode mode);

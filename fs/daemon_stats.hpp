@@ -28,7 +28,6 @@ struct commit_progress {
   std::atomic<std::uint64_t> last_duration_us{0};
   std::atomic<std::uint64_t> last_files{0};
   std::atomic<std::uint64_t> last_bytes{0};
-  std::atomic<std::uint64_t> last_packed_bytes{0};
   std::mutex error_mutex;
   std::string last_error;  // guarded by error_mutex
 

@@ -415,36 +415,26 @@ result<fuse_entry_param> filesystem::create(inode_number parent, std::string_vie
   return entry_of(made);
 }
 
-int filesystem::unlink(inode_number parent, std::string_view name) {
+int filesystem::unlink(inode_number parent, std::string_view name) { return remove_entry(parent, name, false); }
+
+int filesystem::rmdir(inode_number parent, std::string_view name) { return remove_entry(parent, name, true); }
+
+int filesystem::remove_entry(inode_number parent, std::string_view name, bool directory) {
   std::shared_lock gate(commit_gate_);
   std::unique_lock table(table_mutex_);
   const auto found = entry_in(parent, name);
   if (!found) return found.error();
-  auto& [dir, child_node] = *found;
-  inode& child = *child_node;
-  if (child.kind == node_kind::directory) return EISDIR;
-  if (child.stream) {
+  auto& [dir, child] = *found;
+  if (directory && child->kind != node_kind::directory) return ENOTDIR;
+  if (!directory && child->kind == node_kind::directory) return EISDIR;
+  if (directory && !child->children.empty()) return ENOTEMPTY;
+  if (child->stream) {
     log(fmt::format("{}: deleted from the mount; its archived copy stays in the archive (7z folders are append-only)",
-                    path_of(child)));
+                    path_of(*child)));
   }
   detach(*dir, std::string(name));
   generation_.fetch_add(1, std::memory_order_relaxed);
-  drop_if_unused(child);
-  return 0;
-}
-
-int filesystem::rmdir(inode_number parent, std::string_view name) {
-  std::shared_lock gate(commit_gate_);
-  std::unique_lock table(table_mutex_);
-  const auto found = entry_in(parent, name);
-  if (!found) return found.error();
-  auto& [dir, child_node] = *found;
-  inode& child = *child_node;
-  if (child.kind != node_kind::directory) return ENOTDIR;
-  if (!child.children.empty()) return ENOTEMPTY;
-  detach(*dir, std::string(name));
-  generation_.fetch_add(1, std::memory_order_relaxed);
-  drop_if_unused(child);
+  drop_if_unused(*child);
   return 0;
 }
 
@@ -970,7 +960,6 @@ std::string filesystem::commit_locked(commit_scope scope) {
   progress_.last_duration_us = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count());
   progress_.last_files = committed.size();
   progress_.last_bytes = result.input_bytes;
-  progress_.last_packed_bytes = result.packed_bytes;
   progress_.set_error("");
   return "";
 }

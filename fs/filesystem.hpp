@@ -101,6 +101,7 @@ class filesystem {
   inode& node(inode_number number);  // table lock held; throws std::out_of_range
   // 0 if `name` can be created in directory `parent` (table lock held), else an errno.
   int check_new_entry(inode_number parent, std::string_view name);
+  int remove_entry(inode_number parent, std::string_view name, bool directory);  // unlink and rmdir
   // Directory `parent` and its entry `name` (table lock held), or an errno.
   result<std::pair<inode*, inode*>> entry_in(inode_number parent, std::string_view name);
   inode* find(inode_number number);  // table lock held; nullptr if absent

@@ -16,14 +16,13 @@ spill_file::spill_file(const std::string& archive_path) {
   fd_ = ::mkostemp(name.data(), O_CLOEXEC);
   if (fd_ < 0) archive::throw_io_error(name, "cannot create a spill file", errno);
   ::unlink(name.c_str());  // nameless: gone with the last descriptor, also after a crash
-  where_ = name;
 }
 
 spill_file::~spill_file() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-spill_file::spill_file(spill_file&& other) noexcept : fd_(other.fd_), where_(std::move(other.where_)) { other.fd_ = -1; }
+spill_file::spill_file(spill_file&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
 
 int spill_file::write(std::uint64_t offset, std::span<const std::byte> data) {
   std::size_t done = 0;

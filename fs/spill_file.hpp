@@ -25,11 +25,9 @@ class spill_file {
   int write(std::uint64_t offset, std::span<const std::byte> data);
   int read(std::uint64_t offset, std::span<std::byte> out) const;  // the whole span (zeros past the end)
   int truncate(std::uint64_t size);
-  int fd() const noexcept { return fd_; }
 
  private:
   int fd_ = -1;
-  std::string where_;
 };
 
 // Adapts a spill file to archive/'s entry_content.

@@ -7,8 +7,9 @@
 // the mutex is touched only on that slow path and by releases while someone
 // waits. waiting() exposes the pressure so the daemon can compress early.
 //
-// The same type serves as the thread-safe buffer pool for several
-// compression workers (chunks the size of a compression part).
+// Nothing in it is specific to staging: with chunks the size of a
+// compression part it is a thread-safe buffer pool for several workers
+// (tested so); the compressor does not use it yet.
 #include <boost/lockfree/stack.hpp>
 
 #include <atomic>

@@ -93,6 +93,12 @@ TEST(ArchiveAppender, AppendsWithoutTouchingOldPacks) {
     result = archive.commit(next_request(archive, commit, 2));
     const std::string after = read_file(path);
     EXPECT_EQ(after.substr(32, old_packs_end - 32), before.substr(32, old_packs_end - 32)) << "old packs changed";
+    // The appender's view of the archive is what a fresh read finds.
+    const auto on_disk = read_archive(path.string());
+    EXPECT_EQ(on_disk.file_size, archive.archive_bytes());
+    EXPECT_EQ(on_disk.db.substream_sizes, archive.database().substream_sizes);
+    EXPECT_EQ(on_disk.db.pack_sizes, archive.database().pack_sizes);
+    EXPECT_EQ(on_disk.db.files.size(), archive.database().files.size());
     EXPECT_EQ(result.stream_index.size(), 2u);
     EXPECT_EQ(std::ranges::min(result.stream_index), static_cast<std::uint64_t>(commit * 2));
     expect_commits(path, commit + 1, 2);
