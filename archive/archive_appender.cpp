@@ -42,27 +42,36 @@ archive_appender::archive_appender(std::string path, write_options options)
 
 void archive_appender::index_streams() {
   first_stream_of_folder_.clear();
+  folder_packed_bytes_.clear();
   std::uint64_t first = 0;
   for (auto n : layout_.db.substream_counts) {
     first_stream_of_folder_.push_back(first);
     first += n;
+  }
+  std::size_t pack_stream = 0;
+  for (const auto& folder : layout_.db.folders) {
+    std::uint64_t packed = 0;
+    for (std::size_t k = 0; k < folder.packed_streams.size(); ++k) packed += layout_.db.pack_sizes.at(pack_stream++);
+    folder_packed_bytes_.push_back(packed);
   }
 }
 
 std::pair<std::uint64_t, std::uint64_t> archive_appender::folder_of_stream(std::uint64_t stream) const {
   const auto it = std::ranges::upper_bound(first_stream_of_folder_, stream);
   const auto folder = static_cast<std::uint64_t>(it - first_stream_of_folder_.begin()) - 1;
-  return {folder, layout_.db.pack_sizes.at(folder)};
+  return {folder, folder_packed_bytes_.at(folder)};
 }
 
-archive_database archive_appender::build_database(const commit_request& request, const archive_database& new_part) const {
+archive_database archive_appender::build_database(const commit_request& request,
+                                                  const archive_database& new_part) const {
   const auto& old = layout_.db;
   archive_database db = old;
   // With no old folders the new packs start where the packed area ends.
   if (old.folders.empty()) db.pack_position = layout_.packs_end - kStartHeaderSize;
   db.pack_sizes.insert(db.pack_sizes.end(), new_part.pack_sizes.begin(), new_part.pack_sizes.end());
   db.folders.insert(db.folders.end(), new_part.folders.begin(), new_part.folders.end());
-  db.substream_counts.insert(db.substream_counts.end(), new_part.substream_counts.begin(), new_part.substream_counts.end());
+  db.substream_counts.insert(db.substream_counts.end(), new_part.substream_counts.begin(),
+                             new_part.substream_counts.end());
   db.substream_sizes.insert(db.substream_sizes.end(), new_part.substream_sizes.begin(), new_part.substream_sizes.end());
   db.substream_crcs.insert(db.substream_crcs.end(), new_part.substream_crcs.begin(), new_part.substream_crcs.end());
   db.files = request.archived_stream_files;

@@ -69,6 +69,7 @@ class archive_appender {
   bool exists_ = false;
   archive_layout layout_;
   std::vector<std::uint64_t> first_stream_of_folder_;  // global index of each folder's first substream
+  std::vector<std::uint64_t> folder_packed_bytes_;     // each folder's pack streams together
 };
 
 }  // namespace sevenzfs::archive

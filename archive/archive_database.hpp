@@ -1,7 +1,6 @@
 #pragma once
-// What a 7z header describes (DOC/7zFormat.txt), as plain arrays. Every folder
-// here has one coder and one pack stream; "not defined" is std::optional,
-// never a sentinel value. The same database serves a new archive and, later,
+// What a 7z header describes (DOC/7zFormat.txt), as plain arrays; "not
+// defined" is std::optional, never a sentinel value. The same database serves a new archive and, later,
 // an existing one that new folders are appended to.
 #include <cstdint>
 #include <optional>
@@ -10,46 +9,64 @@
 
 namespace sevenzfs::archive {
 
+// One coder of a folder (7zFormat.txt "Folder"). Streams are named from the
+// decoder's side: `in_streams` take packed data, `out_streams` give unpacked
+// data. Simple coders (LZMA2, Copy, filters) have one of each; BCJ2 has four
+// inputs.
 struct coder_info {
-  std::vector<std::uint8_t> method_id;   // {0x21} LZMA2, {0x00} Copy
+  std::vector<std::uint8_t> method_id;   // {0x21} LZMA2, {0x00} Copy, ...
   std::vector<std::uint8_t> properties;  // LZMA2: the dictionary byte; Copy: none
+  std::uint32_t in_streams = 1;
+  std::uint32_t out_streams = 1;
 };
 
 inline const std::vector<std::uint8_t> kMethodCopy{0x00};
 inline const std::vector<std::uint8_t> kMethodLzma2{0x21};
+inline const std::vector<std::uint8_t> kMethodLzma{0x03, 0x01, 0x01};
 
-struct folder_info {
-  coder_info coder;
-  std::uint64_t unpack_size = 0;
-  std::optional<std::uint32_t> unpack_crc;  // only the encoded header's folder has one
-  // A folder read from an existing archive is written back exactly as it
-  // was (any coder chain): its record from the header, and one unpack size
-  // per coder output. Empty for folders this writer makes.
-  std::vector<std::uint8_t> raw_record;
-  std::vector<std::uint64_t> raw_unpack_sizes;
+// Feeds the coder input `in_index` (counted over all coders' inputs, in
+// coder order) from the coder output `out_index` (counted likewise).
+struct bind_pair {
+  std::uint64_t in_index = 0;
+  std::uint64_t out_index = 0;
 };
 
-// A folder this writer makes: one coder.
-inline folder_info make_folder(coder_info coder, std::uint64_t unpack_size,
-                               std::optional<std::uint32_t> unpack_crc = std::nullopt) {
-  folder_info folder;
-  folder.coder = std::move(coder);
-  folder.unpack_size = unpack_size;
-  folder.unpack_crc = unpack_crc;
-  return folder;
-}
+// A folder: a graph of coders whose one unbound output is the folder's
+// content. Folders this writer makes have one coder and one pack stream;
+// folders read from other archives keep whatever graph they have, so that a
+// header written back describes them exactly.
+struct folder_info {
+  std::vector<coder_info> coders;
+  std::vector<bind_pair> bind_pairs;
+  // The coder inputs fed by this folder's pack streams, in pack stream order.
+  std::vector<std::uint64_t> packed_streams{0};
+  std::vector<std::uint64_t> unpack_sizes;  // one per coder output, in coder order
+  std::optional<std::uint32_t> unpack_crc;  // of the folder's content (7-Zip sets it for the encoded header)
+
+  std::size_t total_in_streams() const noexcept;
+  std::size_t total_out_streams() const noexcept;
+  // The output no bind pair consumes: the folder's content.
+  std::size_t main_output() const noexcept;
+  std::uint64_t unpack_size() const noexcept;
+};
+
+// A folder this writer makes: one coder, one pack stream.
+folder_info make_folder(coder_info coder, std::uint64_t unpack_size,
+                        std::optional<std::uint32_t> unpack_crc = std::nullopt);
 
 struct file_info {
   std::string name;  // UTF-8 archive path
   bool has_stream = false;
-  bool is_directory = false;  // meaningful only without a stream
+  bool is_directory = false;                // meaningful only without a stream
   std::optional<std::uint64_t> mtime;       // FILETIME: 100 ns ticks since 1601
   std::optional<std::uint32_t> attributes;  // Windows attributes | 0x8000 | st_mode << 16
 };
 
 struct archive_database {
-  std::uint64_t pack_position = 0;            // first pack stream, relative to byte 32
-  std::vector<std::uint64_t> pack_sizes;      // one per folder, contiguous on disk
+  std::uint64_t pack_position = 0;  // first pack stream, relative to byte 32
+  // Every pack stream, folder after folder (folder k has
+  // folders[k].packed_streams.size() of them), contiguous on disk.
+  std::vector<std::uint64_t> pack_sizes;
   std::vector<folder_info> folders;
   std::vector<std::uint64_t> substream_counts;  // files per folder (never 0)
   std::vector<std::uint64_t> substream_sizes;   // all folders' files, in order

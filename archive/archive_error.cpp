@@ -2,21 +2,40 @@
 
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <cstring>
 
 namespace sevenzfs::archive {
 
 namespace {
+
 std::string compose(const std::string& path, const std::string& message) {
   return path.empty() ? message : fmt::format("{}: {}", path, message);
 }
+
+int usual_errno(error_kind kind) noexcept {
+  switch (kind) {
+    case error_kind::invalid_name: return EILSEQ;
+    case error_kind::invalid_input:
+    case error_kind::invalid_option: return EINVAL;
+    case error_kind::unsupported: return EOPNOTSUPP;
+    case error_kind::io:
+    case error_kind::compression:
+    case error_kind::corrupt_archive: return EIO;
+  }
+  return EIO;
+}
+
 }  // namespace
 
-archive_error::archive_error(error_kind kind, std::string path, const std::string& message)
-    : std::runtime_error(compose(path, message)), kind_(kind), path_(std::move(path)) {}
+archive_error::archive_error(error_kind kind, std::string path, const std::string& message, int errnum)
+    : std::runtime_error(compose(path, message)),
+      kind_(kind),
+      path_(std::move(path)),
+      errnum_(errnum != 0 ? errnum : usual_errno(kind)) {}
 
 void throw_io_error(const std::string& path, const std::string& what, int errnum) {
-  throw archive_error(error_kind::io, path, fmt::format("{}: {}", what, std::strerror(errnum)));
+  throw archive_error(error_kind::io, path, fmt::format("{}: {}", what, std::strerror(errnum)), errnum);
 }
 
 }  // namespace sevenzfs::archive

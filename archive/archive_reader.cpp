@@ -50,14 +50,20 @@ std::vector<std::uint8_t> read_at(int fd, std::uint64_t offset, std::uint64_t si
 
 std::vector<std::uint8_t> decode_header(const folder_info& folder, std::span<const std::uint8_t> packed,
                                         const std::string& path) {
-  const auto& id = folder.coder.method_id;
-  if (folder.unpack_size > kMaxHeaderBytes) corrupt(path, "header is impossibly large");
+  if (folder.coders.size() != 1)
+    throw archive_error(error_kind::unsupported, path, "header compressed with a coder chain");
+  const auto& coder = folder.coders.front();
+  const auto& id = coder.method_id;
+  if (folder.unpack_size() > kMaxHeaderBytes) corrupt(path, "header is impossibly large");
   if (id == kMethodCopy) return {packed.begin(), packed.end()};
   lzma_filter filters[2] = {{LZMA_VLI_UNKNOWN, nullptr}, {LZMA_VLI_UNKNOWN, nullptr}};
-  if (id == kMethodLzma2) filters[0].id = LZMA_FILTER_LZMA2;
-  else if (id == std::vector<std::uint8_t>{0x03, 0x01, 0x01}) filters[0].id = LZMA_FILTER_LZMA1;
-  else throw archive_error(error_kind::invalid_input, path, "header compressed with an unsupported method");
-  const auto& props = folder.coder.properties;
+  if (id == kMethodLzma2)
+    filters[0].id = LZMA_FILTER_LZMA2;
+  else if (id == kMethodLzma)
+    filters[0].id = LZMA_FILTER_LZMA1;
+  else
+    throw archive_error(error_kind::unsupported, path, "header compressed with an unsupported method");
+  const auto& props = coder.properties;
   if (lzma_properties_decode(&filters[0], nullptr, props.data(), props.size()) != LZMA_OK) {
     corrupt(path, "bad header coder properties");
   }
@@ -65,7 +71,7 @@ std::vector<std::uint8_t> decode_header(const folder_info& folder, std::span<con
   const lzma_ret init = lzma_raw_decoder(&stream, filters);
   free(filters[0].options);  // copied into the decoder
   if (init != LZMA_OK) corrupt(path, "cannot start the header decoder");
-  std::vector<std::uint8_t> header(static_cast<std::size_t>(folder.unpack_size));
+  std::vector<std::uint8_t> header(static_cast<std::size_t>(folder.unpack_size()));
   stream.next_in = packed.data();
   stream.avail_in = packed.size();
   stream.next_out = header.data();
@@ -93,7 +99,8 @@ archive_layout read_archive(const std::string& path) {
   if (layout.file_size < kStartHeaderSize) corrupt(path, "not a 7z archive (too short)");
   const auto start = read_at(file.fd, 0, kStartHeaderSize, path);
   const std::array<std::uint8_t, 6> signature{0x37, 0x7A, 0xBC, 0xAF, 0x27, 0x1C};
-  if (!std::equal(signature.begin(), signature.end(), start.begin())) corrupt(path, "not a 7z archive (no 7z signature)");
+  if (!std::equal(signature.begin(), signature.end(), start.begin()))
+    corrupt(path, "not a 7z archive (no 7z signature)");
   if (start[6] != 0) corrupt(path, fmt::format("unsupported 7z format version {}.{}", start[6], start[7]));
   byte_reader fields{std::span<const std::uint8_t>(start).subspan(8), path};
   const std::uint32_t start_crc = fields.u32_le();
@@ -131,9 +138,11 @@ archive_layout read_archive(const std::string& path) {
     }
   }
   layout.db = parse_header(header, path);
-  const std::uint64_t packs = std::accumulate(layout.db.pack_sizes.begin(), layout.db.pack_sizes.end(), std::uint64_t{0});
+  const std::uint64_t packs =
+      std::accumulate(layout.db.pack_sizes.begin(), layout.db.pack_sizes.end(), std::uint64_t{0});
   layout.packs_end = kStartHeaderSize + layout.db.pack_position + packs;
-  if (layout.packs_end > layout.file_size) corrupt(path, "damaged archive: packed streams run past the end of the file");
+  if (layout.packs_end > layout.file_size)
+    corrupt(path, "damaged archive: packed streams run past the end of the file");
   return layout;
 }
 

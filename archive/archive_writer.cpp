@@ -19,7 +19,9 @@ constexpr std::size_t kMinFilesForEncodedHeader = 2;
 
 std::vector<std::uint8_t> compress_whole(std::span<const std::uint8_t> data, const lzma_options_lzma& options) {
   std::vector<std::uint8_t> packed;
-  const span_sink collect = [&](std::span<const std::uint8_t> bytes) { packed.insert(packed.end(), bytes.begin(), bytes.end()); };
+  const span_sink collect = [&](std::span<const std::uint8_t> bytes) {
+    packed.insert(packed.end(), bytes.begin(), bytes.end());
+  };
   lzma2_encoder encoder;
   encoder.start(options);
   encoder.write(data, collect);

@@ -25,9 +25,9 @@ struct write_options {
 struct write_summary {
   std::uint64_t entries = 0;
   std::uint64_t folders = 0;
-  std::uint64_t input_bytes = 0;   // content bytes of all entries
-  std::uint64_t packed_bytes = 0;  // pack streams, without headers
-  std::uint64_t archive_bytes = 0; // the whole file
+  std::uint64_t input_bytes = 0;    // content bytes of all entries
+  std::uint64_t packed_bytes = 0;   // pack streams, without headers
+  std::uint64_t archive_bytes = 0;  // the whole file
 };
 
 // 7-Zip's default solid block for a level: 128 x dictionary, 16 MiB - 4 GiB.

@@ -37,11 +37,11 @@ class memory_content final : public entry_content {
 enum class entry_kind { file, directory, symlink };
 
 struct entry {
-  std::string path;            // archive path: UTF-8, '/'-separated, no leading/trailing '/'
+  std::string path;  // archive path: UTF-8, '/'-separated, no leading/trailing '/'
   entry_kind kind = entry_kind::file;
-  std::uint32_t mode = 0;      // permission bits (07777); the type bits follow from `kind`
-  std::timespec mtime{};       // modification time
-  std::uint64_t size = 0;      // content bytes (a symlink's target length); 0 for directories
+  std::uint32_t mode = 0;                        // permission bits (07777); the type bits follow from `kind`
+  std::timespec mtime{};                         // modification time
+  std::uint64_t size = 0;                        // content bytes (a symlink's target length); 0 for directories
   std::shared_ptr<const entry_content> content;  // null when size == 0
 };
 

@@ -162,7 +162,8 @@ void folder_packer::pack_parallel(std::span<const entry> entries, const std::vec
   };
 
   auto submit = [&](std::vector<std::uint8_t> input, const lzma_options_lzma& lzma_options, bool first, bool last) {
-    while (!parts.empty() && (bytes_in_flight + input.size() > max_bytes_in_flight || parts.size() >= kMaxPartsInFlight)) {
+    while (!parts.empty() &&
+           (bytes_in_flight + input.size() > max_bytes_in_flight || parts.size() >= kMaxPartsInFlight)) {
       write_oldest();
     }
     const std::uint64_t input_bytes = input.size();

@@ -3,11 +3,10 @@
 // database. One thread: each folder is one LZMA2 stream written to disk as it
 // is produced. Several threads: a folder's input is cut into parts (the
 // folder's share per thread, at least 4x the level's dictionary as 7-Zip's
-// block mode, at most max_part_bytes) that workers compress independently; the parts are written in order with only the last
-// keeping the end marker, and the bytes in flight are bounded. A folder that
-// does not shrink is stored with the Copy coder instead (with several
-// threads, when it was compressed as one part; a larger folder stays LZMA2,
-// whose uncompressed chunks cost about 0.01 %).
+// block mode, at most max_part_bytes) that workers compress independently; the parts are written in order with only the
+// last keeping the end marker, and the bytes in flight are bounded. A folder that does not shrink is stored with the
+// Copy coder instead (with several threads, when it was compressed as one part; a larger folder stays LZMA2, whose
+// uncompressed chunks cost about 0.01 %).
 #include "archive_database.hpp"
 #include "entry.hpp"
 #include "lzma2_encoder.hpp"

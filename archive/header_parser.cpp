@@ -67,64 +67,67 @@ void read_pack_info(byte_reader& in, streams_info& s, std::size_t size) {
   if (s.pack_sizes.size() != count) in.fail("PackInfo without sizes");
 }
 
-struct folder_shape {
-  std::size_t outputs = 0;
-  std::size_t main_output = 0;
-};
-
-folder_info read_folder(byte_reader& in, std::span<const std::uint8_t> header, folder_shape& shape,
-                        const std::string& path) {
+folder_info read_folder(byte_reader& in, std::size_t header_size) {
   folder_info folder;
-  const std::size_t start = in.position();
-  const auto coders = read_count(in, header.size());
+  const auto coders = read_count(in, header_size);
   if (coders == 0 || coders > 64) in.fail("bad coder count");
-  std::size_t inputs = 0;
   for (std::size_t c = 0; c < coders; ++c) {
     const auto flag = in.byte();
     if (flag & 0x80) in.fail("alternative coder methods are not supported");
+    coder_info coder;
     const auto id = in.bytes(flag & 0x0F);
-    std::size_t coder_inputs = 1;
-    std::size_t coder_outputs = 1;
+    coder.method_id.assign(id.begin(), id.end());
     if (flag & 0x10) {
-      coder_inputs = read_count(in, header.size());
-      coder_outputs = read_count(in, header.size());
+      const auto inputs = read_count(in, header_size);
+      const auto outputs = read_count(in, header_size);
+      if (inputs == 0 || inputs > 64 || outputs == 0 || outputs > 64) in.fail("bad coder stream counts");
+      coder.in_streams = static_cast<std::uint32_t>(inputs);
+      coder.out_streams = static_cast<std::uint32_t>(outputs);
     }
-    std::span<const std::uint8_t> properties;
-    if (flag & 0x20) properties = in.bytes(in.number());
-    if (coders == 1) folder.coder = {{id.begin(), id.end()}, {properties.begin(), properties.end()}};
-    inputs += coder_inputs;
-    shape.outputs += coder_outputs;
+    if (flag & 0x20) {
+      const auto properties = in.bytes(in.number());
+      coder.properties.assign(properties.begin(), properties.end());
+    }
+    folder.coders.push_back(std::move(coder));
   }
-  if (shape.outputs == 0 || shape.outputs > 64 || inputs > 64) in.fail("bad coder streams");
+  const std::size_t inputs = folder.total_in_streams();
+  const std::size_t outputs = folder.total_out_streams();
+  if (outputs > 64 || inputs > 64 || inputs < outputs - 1) in.fail("bad coder streams");
+  std::set<std::uint64_t> bound_inputs;
   std::set<std::uint64_t> bound_outputs;
-  for (std::size_t b = 0; b + 1 < shape.outputs; ++b) {
-    in.number();  // input index
-    bound_outputs.insert(in.number());
+  for (std::size_t b = 0; b + 1 < outputs; ++b) {
+    bind_pair pair{in.number(), in.number()};
+    if (pair.in_index >= inputs || pair.out_index >= outputs || !bound_inputs.insert(pair.in_index).second ||
+        !bound_outputs.insert(pair.out_index).second) {
+      in.fail("bad bind pair");
+    }
+    folder.bind_pairs.push_back(pair);
   }
-  const std::size_t packed = inputs - (shape.outputs - 1);
-  if (packed != 1) {
-    throw archive_error(error_kind::invalid_input, path,
-                        fmt::format("a folder with {} packed streams (BCJ2) is not supported", packed));
+  const std::size_t packed = inputs - (outputs - 1);
+  folder.packed_streams.clear();
+  if (packed == 1) {
+    for (std::uint64_t i = 0; i < inputs; ++i) {
+      if (!bound_inputs.contains(i)) folder.packed_streams.push_back(i);
+    }
+  } else {
+    for (std::size_t p = 0; p < packed; ++p) {
+      const auto index = in.number();
+      if (index >= inputs || bound_inputs.contains(index)) in.fail("bad packed stream index");
+      folder.packed_streams.push_back(index);
+    }
   }
-  for (std::size_t o = 0; o < shape.outputs; ++o) {
-    if (!bound_outputs.contains(o)) shape.main_output = o;
-  }
-  const auto record = header.subspan(start, in.position() - start);
-  folder.raw_record.assign(record.begin(), record.end());
   return folder;
 }
 
-void read_unpack_info(byte_reader& in, std::span<const std::uint8_t> header, streams_info& s, const std::string& path) {
+void read_unpack_info(byte_reader& in, std::span<const std::uint8_t> header, streams_info& s) {
   expect(in, kFolder, "kFolder");
   const auto count = read_count(in, header.size());
   if (in.byte() != 0) in.fail("external folders are not supported");
-  std::vector<folder_shape> shapes(count);
-  for (std::size_t f = 0; f < count; ++f) s.folders.push_back(read_folder(in, header, shapes[f], path));
+  for (std::size_t f = 0; f < count; ++f) s.folders.push_back(read_folder(in, header.size()));
   expect(in, kCodersUnpackSize, "kCodersUnpackSize");
-  for (std::size_t f = 0; f < count; ++f) {
-    auto& folder = s.folders[f];
-    for (std::size_t o = 0; o < shapes[f].outputs; ++o) folder.raw_unpack_sizes.push_back(in.number());
-    folder.unpack_size = folder.raw_unpack_sizes[shapes[f].main_output];
+  for (auto& folder : s.folders) {
+    folder.unpack_sizes.resize(folder.total_out_streams());
+    for (auto& size : folder.unpack_sizes) size = in.number();
   }
   for (;;) {
     const auto id = in.byte();
@@ -153,8 +156,9 @@ void read_substreams_info(byte_reader& in, streams_info& s, std::size_t size) {
       sum += substream;
       s.substream_sizes.push_back(substream);
     }
-    if (sum > s.folders[f].unpack_size) in.fail("substreams larger than their folder");
-    s.substream_sizes.push_back(s.folders[f].unpack_size - sum);
+    const std::uint64_t folder_size = s.folders[f].unpack_size();
+    if (sum > folder_size) in.fail("substreams larger than their folder");
+    s.substream_sizes.push_back(folder_size - sum);
   }
   if (sizes_listed) id = in.byte();
   std::size_t listed = 0;
@@ -187,7 +191,7 @@ streams_info read_streams_info(byte_reader& in, std::span<const std::uint8_t> he
     id = in.byte();
   }
   if (id == kUnpackInfo) {
-    read_unpack_info(in, header, s, path);
+    read_unpack_info(in, header, s);
     id = in.byte();
   }
   if (id == kSubStreamsInfo) {
@@ -196,13 +200,17 @@ streams_info read_streams_info(byte_reader& in, std::span<const std::uint8_t> he
   } else {
     s.substream_counts.assign(s.folders.size(), 1);
     for (const auto& folder : s.folders) {
-      s.substream_sizes.push_back(folder.unpack_size);
+      s.substream_sizes.push_back(folder.unpack_size());
       s.substream_crcs.push_back(folder.unpack_crc);
     }
   }
   if (id != kEnd) in.fail("expected the end of StreamsInfo");
-  if (s.pack_sizes.size() != s.folders.size()) {
-    throw archive_error(error_kind::invalid_input, path, "pack streams and folders do not pair up one to one");
+  std::size_t pack_streams = 0;
+  for (const auto& folder : s.folders) pack_streams += folder.packed_streams.size();
+  if (pack_streams != s.pack_sizes.size()) {
+    throw archive_error(
+        error_kind::corrupt_archive, path,
+        fmt::format("the folders use {} pack streams but the archive lists {}", pack_streams, s.pack_sizes.size()));
   }
   return s;
 }
@@ -224,7 +232,7 @@ std::vector<file_info> read_files_info(byte_reader& in, std::size_t header_size,
       case kEmptyFile: empty_file = property.bit_vector(empties); break;
       case kAnti:
         if (std::ranges::any_of(property.bit_vector(empties), [](bool b) { return b; })) {
-          throw archive_error(error_kind::invalid_input, path, "archives with anti-items are not supported");
+          throw archive_error(error_kind::unsupported, path, "archives with anti-items are not supported");
         }
         break;
       case kName: {
@@ -287,7 +295,7 @@ archive_database parse_header(std::span<const std::uint8_t> header, const std::s
     id = in.byte();
   }
   if (id == kAdditionalStreamsInfo) {
-    throw archive_error(error_kind::invalid_input, path, "archives with additional streams are not supported");
+    throw archive_error(error_kind::unsupported, path, "archives with additional streams are not supported");
   }
   if (id == kMainStreamsInfo) {
     auto s = read_streams_info(in, header, path);
@@ -304,11 +312,12 @@ archive_database parse_header(std::span<const std::uint8_t> header, const std::s
     id = in.byte();
   }
   if (id != kEnd) in.fail("expected the end of the header");
-  const auto streams = static_cast<std::size_t>(std::ranges::count_if(db.files, [](const auto& f) { return f.has_stream; }));
+  const auto streams =
+      static_cast<std::size_t>(std::ranges::count_if(db.files, [](const auto& f) { return f.has_stream; }));
   if (streams != db.substream_sizes.size()) {
-    throw archive_error(error_kind::corrupt_archive, path,
-                        fmt::format("{} files have data but the archive holds {} streams", streams,
-                                    db.substream_sizes.size()));
+    throw archive_error(
+        error_kind::corrupt_archive, path,
+        fmt::format("{} files have data but the archive holds {} streams", streams, db.substream_sizes.size()));
   }
   return db;
 }
@@ -317,7 +326,8 @@ encoded_header_info parse_encoded_header(std::span<const std::uint8_t> header, c
   byte_reader in(header, path);
   expect(in, kEncodedHeader, "kEncodedHeader");
   const auto s = read_streams_info(in, header, path);
-  if (s.folders.size() != 1 || s.pack_sizes.size() != 1) in.fail("an encoded header must have one folder");
+  if (s.folders.size() != 1 || s.pack_sizes.size() != 1)
+    in.fail("an encoded header must have one folder and one pack stream");
   return {s.pack_position, s.pack_sizes[0], s.folders[0]};
 }
 

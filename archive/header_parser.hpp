@@ -1,9 +1,9 @@
 #pragma once
 // Parses 7z header bytes back into an archive_database (the inverse of
 // header_serializer), for mounting and appending to an existing archive.
-// Folders keep their raw record so any coder chain is written back as it
-// was; folders with more than one packed stream (BCJ2) are refused, and so
-// are external headers and anti-items. Times other than mtime are dropped.
+// Folders keep their whole coder graph (BCJ2's four pack streams too), so a
+// header written back describes them exactly. External headers and
+// anti-items are refused. Times other than mtime are dropped.
 #include "archive_database.hpp"
 
 #include <cstdint>

@@ -73,18 +73,28 @@ void write_pack_info(byte_writer& out, std::uint64_t pack_position, const std::v
 }
 
 void write_folder(byte_writer& out, const folder_info& folder) {
-  if (!folder.raw_record.empty()) {
-    out.bytes(folder.raw_record);
-    return;
+  out.number(folder.coders.size());
+  for (const auto& coder : folder.coders) {
+    const bool complex = coder.in_streams != 1 || coder.out_streams != 1;
+    const auto flags = static_cast<std::uint8_t>(coder.method_id.size() | (complex ? 0x10 : 0) |
+                                                 (coder.properties.empty() ? 0 : 0x20));
+    out.byte(flags);
+    out.bytes(coder.method_id);
+    if (complex) {
+      out.number(coder.in_streams);
+      out.number(coder.out_streams);
+    }
+    if (!coder.properties.empty()) {
+      out.number(coder.properties.size());
+      out.bytes(coder.properties);
+    }
   }
-  const auto& coder = folder.coder;
-  out.number(1);  // one coder, simple (one in, one out)
-  const auto has_properties = static_cast<std::uint8_t>(coder.properties.empty() ? 0 : 0x20);
-  out.byte(static_cast<std::uint8_t>(coder.method_id.size() | has_properties));
-  out.bytes(coder.method_id);
-  if (!coder.properties.empty()) {
-    out.number(coder.properties.size());
-    out.bytes(coder.properties);
+  for (const auto& pair : folder.bind_pairs) {
+    out.number(pair.in_index);
+    out.number(pair.out_index);
+  }
+  if (folder.packed_streams.size() > 1) {
+    for (auto index : folder.packed_streams) out.number(index);
   }
 }
 
@@ -96,11 +106,7 @@ void write_unpack_info(byte_writer& out, const std::vector<folder_info>& folders
   for (const auto& folder : folders) write_folder(out, folder);
   out.byte(kCodersUnpackSize);
   for (const auto& folder : folders) {
-    if (folder.raw_record.empty()) {
-      out.number(folder.unpack_size);
-    } else {
-      for (auto size : folder.raw_unpack_sizes) out.number(size);
-    }
+    for (auto size : folder.unpack_sizes) out.number(size);
   }
   std::vector<std::optional<std::uint32_t>> crcs;
   crcs.reserve(folders.size());

@@ -29,8 +29,7 @@ lzma2_encoder::lzma2_encoder() : buffer_(kOutputBufferSize) {}
 lzma2_encoder::~lzma2_encoder() { lzma_end(&stream_); }
 
 void lzma2_encoder::start(const lzma_options_lzma& options) {
-  lzma_filter filters[2] = {{LZMA_FILTER_LZMA2, const_cast<lzma_options_lzma*>(&options)},
-                            {LZMA_VLI_UNKNOWN, nullptr}};
+  lzma_filter filters[2] = {{LZMA_FILTER_LZMA2, const_cast<lzma_options_lzma*>(&options)}, {LZMA_VLI_UNKNOWN, nullptr}};
   const lzma_ret ret = lzma_raw_encoder(&stream_, filters);
   if (ret != LZMA_OK) {
     throw archive_error(error_kind::compression, "", fmt::format("cannot start LZMA2 encoder: {}", describe(ret)));

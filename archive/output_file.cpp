@@ -47,8 +47,11 @@ output_file output_file::in_place(const std::string& path) {
 }
 
 output_file::output_file(output_file&& other) noexcept
-    : final_path_(std::move(other.final_path_)), temp_path_(std::move(other.temp_path_)), fd_(other.fd_),
-      position_(other.position_), committed_(other.committed_) {
+    : final_path_(std::move(other.final_path_)),
+      temp_path_(std::move(other.temp_path_)),
+      fd_(other.fd_),
+      position_(other.position_),
+      committed_(other.committed_) {
   other.fd_ = -1;
   other.temp_path_.clear();
 }

@@ -54,8 +54,8 @@ std::vector<folder_plan> plan_folders(std::span<const entry> entries, const plan
   for (std::size_t i = 0; i < entries.size(); ++i) {
     const auto& e = entries[i];
     if (e.kind == entry_kind::directory || e.size == 0) continue;
-    const bool batched = options.mode == pack_mode::batched ||
-                         (options.mode == pack_mode::hybrid && e.size >= options.hybrid_threshold);
+    const bool batched =
+        options.mode == pack_mode::batched || (options.mode == pack_mode::hybrid && e.size >= options.hybrid_threshold);
     if (batched) {
       folders.push_back({{i}, e.size});
     } else {

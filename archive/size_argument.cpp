@@ -10,8 +10,10 @@ std::optional<std::uint64_t> parse_size(std::string_view text) {
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc{} || end == text.data()) return std::nullopt;
   std::string_view suffix(end, static_cast<std::size_t>(text.data() + text.size() - end));
-  if (suffix.ends_with("iB")) suffix.remove_suffix(2);
-  else if (suffix.size() == 2 && suffix.ends_with("B")) suffix.remove_suffix(1);
+  if (suffix.ends_with("iB"))
+    suffix.remove_suffix(2);
+  else if (suffix.size() == 2 && suffix.ends_with("B"))
+    suffix.remove_suffix(1);
   unsigned shift = 0;
   if (suffix.size() == 1) {
     switch (std::toupper(static_cast<unsigned char>(suffix[0]))) {

@@ -21,13 +21,21 @@ std::optional<std::vector<std::uint8_t>> utf8_to_utf16le(std::string_view utf8) 
     std::size_t length = 0;
     std::uint32_t minimum = 0;
     if (lead < 0x80) {
-      code = lead; length = 1; minimum = 0;
+      code = lead;
+      length = 1;
+      minimum = 0;
     } else if ((lead & 0xE0) == 0xC0) {
-      code = lead & 0x1Fu; length = 2; minimum = 0x80;
+      code = lead & 0x1Fu;
+      length = 2;
+      minimum = 0x80;
     } else if ((lead & 0xF0) == 0xE0) {
-      code = lead & 0x0Fu; length = 3; minimum = 0x800;
+      code = lead & 0x0Fu;
+      length = 3;
+      minimum = 0x800;
     } else if ((lead & 0xF8) == 0xF0) {
-      code = lead & 0x07u; length = 4; minimum = 0x10000;
+      code = lead & 0x07u;
+      length = 4;
+      minimum = 0x10000;
     } else {
       return std::nullopt;
     }

@@ -8,7 +8,9 @@ constexpr std::size_t kResultsKept = 256;
 
 commit_scheduler::commit_scheduler(commit_function commit, std::function<bool()> has_changes,
                                    std::chrono::seconds interval)
-    : commit_(std::move(commit)), has_changes_(std::move(has_changes)), interval_(interval),
+    : commit_(std::move(commit)),
+      has_changes_(std::move(has_changes)),
+      interval_(interval),
       thread_([this](std::stop_token stop) { run(stop); }) {}
 
 commit_scheduler::~commit_scheduler() { stop(); }

@@ -43,13 +43,13 @@ class commit_scheduler {
   std::mutex mutex_;
   std::condition_variable_any wake_;
   std::condition_variable_any done_;
-  std::uint64_t requested_ = 0;  // highest round asked for
+  std::uint64_t requested_ = 0;         // highest round asked for
   std::uint64_t everything_round_ = 0;  // highest round asked to commit everything
   std::uint64_t started_ = 0;
   std::uint64_t completed_ = 0;
   bool stopped_ = false;
   std::map<std::uint64_t, std::string> results_;  // recent rounds' errors
-  std::jthread thread_;  // last: started after everything it uses
+  std::jthread thread_;                           // last: started after everything it uses
 };
 
 }  // namespace sevenzfs::fs

@@ -115,7 +115,8 @@ int run_daemon(const std::vector<std::string>& args, std::FILE* out, std::FILE* 
   session.reset();
   fs.reset();
   if (!error.empty()) {
-    fmt::print(err, "sevenzfs: the final commit failed; {} holds the last good commit: {}\n", options.archive_path, error);
+    fmt::print(err, "sevenzfs: the final commit failed; {} holds the last good commit: {}\n", options.archive_path,
+               error);
     return kExitCommitFailed;
   }
   return kExitOk;

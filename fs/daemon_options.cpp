@@ -52,10 +52,20 @@ std::optional<std::uint64_t> parse_number(std::string_view text) {
 
 // Options mount(8), mount.fuse3 and fstab pass along that mean nothing here.
 bool is_pass_through(std::string_view key) {
-  static const std::set<std::string_view> ignored{
-      "rw",    "defaults", "auto",  "noauto", "user",    "nouser",     "users", "_netdev", "nofail", "suid",
-      "nosuid", "dev",     "nodev", "exec",   "noexec",  "atime",      "noatime", "relatime", "nodiratime",
-      "async", "sync",     "default_permissions", "comment", "owner", "group", "lazytime", "nolazytime"};
+  static const std::set<std::string_view> ignored{"rw",         "defaults",
+                                                  "auto",       "noauto",
+                                                  "user",       "nouser",
+                                                  "users",      "_netdev",
+                                                  "nofail",     "suid",
+                                                  "nosuid",     "dev",
+                                                  "nodev",      "exec",
+                                                  "noexec",     "atime",
+                                                  "noatime",    "relatime",
+                                                  "nodiratime", "async",
+                                                  "sync",       "default_permissions",
+                                                  "comment",    "owner",
+                                                  "group",      "lazytime",
+                                                  "nolazytime"};
   return ignored.contains(key) || key.starts_with("x-");
 }
 
@@ -124,7 +134,9 @@ std::string apply_option(daemon_options& options, std::string_view item, std::op
 std::uint64_t default_pool_bytes() {
   const long pages = ::sysconf(_SC_PHYS_PAGES);
   const long page_size = ::sysconf(_SC_PAGESIZE);
-  const std::uint64_t memory = pages > 0 && page_size > 0 ? static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page_size) : (1ull << 30);
+  const std::uint64_t memory = pages > 0 && page_size > 0
+                                   ? static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page_size)
+                                   : (1ull << 30);
   return std::clamp<std::uint64_t>(memory / 8, 64ull << 20, 4ull << 30);
 }
 

@@ -13,8 +13,8 @@
 namespace sevenzfs::fs {
 
 struct stat_value {
-  std::string name;   // without the "user.sevenzfs." prefix
-  std::string text;   // as shown by getfattr
+  std::string name;  // without the "user.sevenzfs." prefix
+  std::string text;  // as shown by getfattr
   bool is_number = true;
 };
 
@@ -24,7 +24,7 @@ struct commit_progress {
   std::atomic<std::uint64_t> pending_bytes{0};
   std::atomic<std::uint64_t> done_bytes{0};
   std::atomic<std::uint64_t> commits{0};
-  std::atomic<std::int64_t> last_time{0};          // unix seconds at the end of the last commit
+  std::atomic<std::int64_t> last_time{0};  // unix seconds at the end of the last commit
   std::atomic<std::uint64_t> last_duration_us{0};
   std::atomic<std::uint64_t> last_files{0};
   std::atomic<std::uint64_t> last_bytes{0};

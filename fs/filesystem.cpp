@@ -138,13 +138,16 @@ void filesystem::load_archive() {
     }
     const std::string leaf = path.substr(start);
     if (!usable || !valid_name(leaf)) {
-      log(fmt::format("{}: entry '{}' has a name the mount cannot show; it stays in the archive", options_.archive_path, path));
+      log(fmt::format("{}: entry '{}' has a name the mount cannot show; it stays in the archive", options_.archive_path,
+                      path));
       continue;
     }
     const std::uint32_t st_mode = mode_from_attributes(file.attributes, file.is_directory && !file.has_stream);
     node_kind kind = node_kind::regular;
-    if (!file.has_stream && file.is_directory) kind = node_kind::directory;
-    else if (S_ISLNK(st_mode) && file.has_stream) kind = node_kind::symlink;
+    if (!file.has_stream && file.is_directory)
+      kind = node_kind::directory;
+    else if (S_ISLNK(st_mode) && file.has_stream)
+      kind = node_kind::symlink;
     const auto existing = dir->children.find(leaf);
     if (existing != dir->children.end()) {
       inode& old = node(existing->second.number);
@@ -154,7 +157,8 @@ void filesystem::load_archive() {
         continue;
       }
       if (old.kind == node_kind::directory) {
-        log(fmt::format("{}: '{}' is both a directory and a file; the directory is shown", options_.archive_path, path));
+        log(fmt::format("{}: '{}' is both a directory and a file; the directory is shown", options_.archive_path,
+                        path));
         continue;
       }
       detach(*dir, leaf);  // a later entry of the same name is the newer copy
@@ -334,7 +338,8 @@ result<struct stat> filesystem::setattr(inode_number number, const struct stat& 
     if (n->kind != node_kind::regular) return std::unexpected(n->kind == node_kind::directory ? EISDIR : EINVAL);
     const auto size = static_cast<std::uint64_t>(attr.st_size);
     if (n->content_is_archived_only() && size != 0) {
-      log(fmt::format("{}: cannot truncate an archived file to {} bytes (its content is not staged)", path_of(*n), size));
+      log(fmt::format("{}: cannot truncate an archived file to {} bytes (its content is not staged)", path_of(*n),
+                      size));
       return std::unexpected(EPERM);
     }
     if (n->spill) {
@@ -494,8 +499,10 @@ int filesystem::open(inode_number number, int flags) {
   const bool writing = (flags & O_ACCMODE) != O_RDONLY;
   if (writing) {
     if (n->content_is_archived_only() && !(flags & O_TRUNC) && n->archived_size > 0) {
-      log(fmt::format("{}: archived files can only be rewritten from scratch (O_TRUNC) until reading back "
-                      "archived content is supported", path_of(*n)));
+      log(
+          fmt::format("{}: archived files can only be rewritten from scratch (O_TRUNC) until reading back "
+                      "archived content is supported",
+                      path_of(*n)));
       return EPERM;
     }
     if (flags & O_TRUNC) {
@@ -540,8 +547,10 @@ result<std::size_t> filesystem::read(inode_number number, char* buffer, std::siz
   std::lock_guard data(n->data_mutex);
   if (n->spill) {
     if (static_cast<std::uint64_t>(offset) >= n->spill_size) return std::size_t{0};
-    const auto count = static_cast<std::size_t>(std::min<std::uint64_t>(size, n->spill_size - static_cast<std::uint64_t>(offset)));
-    if (const int error = n->spill->read(static_cast<std::uint64_t>(offset), std::as_writable_bytes(std::span(buffer, count)));
+    const auto count =
+        static_cast<std::size_t>(std::min<std::uint64_t>(size, n->spill_size - static_cast<std::uint64_t>(offset)));
+    if (const int error =
+            n->spill->read(static_cast<std::uint64_t>(offset), std::as_writable_bytes(std::span(buffer, count)));
         error != 0) {
       return std::unexpected(error);
     }
@@ -552,8 +561,7 @@ result<std::size_t> filesystem::read(inode_number number, char* buffer, std::siz
     log(fmt::format("{}: reading content that is already in the archive is not supported yet", path_of(*n)));
     return std::unexpected(EOPNOTSUPP);
   }
-  return store_.read(*n->staged, static_cast<std::uint64_t>(offset),
-                     std::as_writable_bytes(std::span(buffer, size)));
+  return store_.read(*n->staged, static_cast<std::uint64_t>(offset), std::as_writable_bytes(std::span(buffer, size)));
 }
 
 result<std::size_t> filesystem::write_staged(inode_number number, const char* data, std::size_t size, off_t offset) {
@@ -574,9 +582,9 @@ result<std::size_t> filesystem::write_staged(inode_number number, const char* da
     return size;
   }
   if (!n->staged) return std::unexpected(EBADF);
-  const std::size_t written = store_.write(*n->staged, static_cast<std::uint64_t>(offset),
-                                           std::as_bytes(std::span(data, size)),
-                                           pool::staging_store::memory_wait::fail_fast);
+  const std::size_t written =
+      store_.write(*n->staged, static_cast<std::uint64_t>(offset), std::as_bytes(std::span(data, size)),
+                   pool::staging_store::memory_wait::fail_fast);
   if (written > 0 || size == 0) {
     n->dirty = true;
     n->mtime = n->ctime = now();
@@ -648,8 +656,10 @@ bool filesystem::spill_largest_open_file() {
   largest->spill_size = largest->staged->size();
   largest->spill.emplace(std::move(file));
   largest->staged.reset();
-  log(fmt::format("{}: outgrew the staging pool while open for writing; its content goes to disk beside the archive "
-                  "until it is committed", path_of(*largest)));
+  log(
+      fmt::format("{}: outgrew the staging pool while open for writing; its content goes to disk beside the archive "
+                  "until it is committed",
+                  path_of(*largest)));
   return true;
 }
 
@@ -691,7 +701,10 @@ result<std::size_t> filesystem::readdir(fuse_req_t request, inode_number number,
     const auto& child = dir->children.at(it->second);
     const inode* n = find(child.number);
     st.st_ino = child.number;
-    st.st_mode = n == nullptr ? 0 : (n->kind == node_kind::directory ? S_IFDIR : n->kind == node_kind::symlink ? S_IFLNK : S_IFREG);
+    st.st_mode = n == nullptr ? 0
+                              : (n->kind == node_kind::directory ? S_IFDIR
+                                 : n->kind == node_kind::symlink ? S_IFLNK
+                                                                 : S_IFREG);
     if (!add(it->second.c_str(), st, static_cast<off_t>(it->first + 2))) break;
   }
   return used;
@@ -792,7 +805,8 @@ std::vector<stat_value> filesystem::stats() {
   v.push_back({"files_archived", number_text(files_archived_.load())});
   v.push_back({"bytes_archived", number_text(archived_bytes)});
   v.push_back({"archive_bytes", number_text(archive_file_bytes_.load())});
-  v.push_back({"compression_ratio", unpacked ? fmt::format("{:.4f}", static_cast<double>(packed) / static_cast<double>(unpacked)) : "0"});
+  v.push_back({"compression_ratio",
+               unpacked ? fmt::format("{:.4f}", static_cast<double>(packed) / static_cast<double>(unpacked)) : "0"});
   v.push_back({"small_files", number_text(store_stats.small_files)});
   v.push_back({"medium_files", number_text(store_stats.medium_files)});
   v.push_back({"large_files", number_text(store_stats.large_files)});
@@ -806,7 +820,9 @@ std::vector<stat_value> filesystem::stats() {
   v.push_back({"committing", progress_.running.load() ? "1" : "0"});
   v.push_back({"commit_bytes_pending", number_text(pending)});
   v.push_back({"commit_bytes_done", number_text(done)});
-  v.push_back({"commit_progress_percent", pending ? fmt::format("{:.1f}", 100.0 * static_cast<double>(done) / static_cast<double>(pending)) : "100.0"});
+  v.push_back(
+      {"commit_progress_percent",
+       pending ? fmt::format("{:.1f}", 100.0 * static_cast<double>(done) / static_cast<double>(pending)) : "100.0"});
   v.push_back({"last_commit_time", number_text(static_cast<std::uint64_t>(progress_.last_time.load()))});
   v.push_back({"last_commit_seconds", fmt::format("{:.3f}", duration)});
   v.push_back({"last_commit_files", number_text(last_files)});
@@ -830,8 +846,7 @@ bool filesystem::has_changes() const {
 void filesystem::start_commit_thread() {
   scheduler_ = std::make_unique<commit_scheduler>(
       [this](bool everything) { return commit(everything ? commit_scope::everything : commit_scope::closed_files); },
-      [this] { return has_changes(); },
-      std::chrono::seconds(options_.flush_interval_seconds));
+      [this] { return has_changes(); }, std::chrono::seconds(options_.flush_interval_seconds));
 }
 
 void filesystem::stop_commit_thread() {
@@ -881,7 +896,8 @@ std::string filesystem::commit_locked(commit_scope scope) {
       if (n.stream) {
         auto& info = request.archived_stream_files[*n.stream];
         info.name = path;
-        info.attributes = archive::attributes_from_mode((n.kind == node_kind::symlink ? S_IFLNK : S_IFREG) | n.permissions);
+        info.attributes =
+            archive::attributes_from_mode((n.kind == node_kind::symlink ? S_IFLNK : S_IFREG) | n.permissions);
         info.mtime = archive::filetime_from_unix(n.mtime.tv_sec, static_cast<std::uint32_t>(n.mtime.tv_nsec));
       }
       if (n.kind == node_kind::directory) {
@@ -903,8 +919,10 @@ std::string filesystem::commit_locked(commit_scope scope) {
       }
       if (include && n.size() > 0) {
         e.size = n.size();
-        if (n.spill) e.content = std::make_shared<spill_content>(*n.spill, n.size(), path);
-        else e.content = std::make_shared<staged_content>(store_, *n.staged, path);
+        if (n.spill)
+          e.content = std::make_shared<spill_content>(*n.spill, n.size(), path);
+        else
+          e.content = std::make_shared<staged_content>(store_, *n.staged, path);
         request.new_files.push_back(std::move(e));
         committed.push_back(&n);
       } else if (include) {
@@ -957,7 +975,8 @@ std::string filesystem::commit_locked(commit_scope scope) {
   const auto elapsed = std::chrono::steady_clock::now() - started;
   progress_.commits.fetch_add(1);
   progress_.last_time = static_cast<std::int64_t>(::time(nullptr));
-  progress_.last_duration_us = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count());
+  progress_.last_duration_us =
+      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count());
   progress_.last_files = committed.size();
   progress_.last_bytes = result.input_bytes;
   progress_.set_error("");

@@ -64,13 +64,15 @@ class filesystem {
   result<std::string> readlink(inode_number number);
   result<fuse_entry_param> mknod(inode_number parent, std::string_view name, mode_t mode, const caller& who);
   result<fuse_entry_param> mkdir(inode_number parent, std::string_view name, mode_t mode, const caller& who);
-  result<fuse_entry_param> symlink(std::string_view target, inode_number parent, std::string_view name, const caller& who);
+  result<fuse_entry_param> symlink(std::string_view target, inode_number parent, std::string_view name,
+                                   const caller& who);
   int unlink(inode_number parent, std::string_view name);
   int rmdir(inode_number parent, std::string_view name);
   int rename(inode_number parent, std::string_view name, inode_number new_parent, std::string_view new_name,
              unsigned flags);
   int link();
-  result<fuse_entry_param> create(inode_number parent, std::string_view name, mode_t mode, int flags, const caller& who);
+  result<fuse_entry_param> create(inode_number parent, std::string_view name, mode_t mode, int flags,
+                                  const caller& who);
   int open(inode_number number, int flags);
   void release(inode_number number, int flags);
   result<std::size_t> read(inode_number number, char* buffer, std::size_t size, off_t offset);

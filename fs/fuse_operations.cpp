@@ -35,13 +35,17 @@ void checked(fuse_req_t request, const char* operation, Body&& body) {
 }
 
 void reply_entry(fuse_req_t request, const result<fuse_entry_param>& entry) {
-  if (entry) fuse_reply_entry(request, &*entry);
-  else fuse_reply_err(request, entry.error());
+  if (entry)
+    fuse_reply_entry(request, &*entry);
+  else
+    fuse_reply_err(request, entry.error());
 }
 
 void reply_attr(fuse_req_t request, const result<struct stat>& attr) {
-  if (attr) fuse_reply_attr(request, &*attr, 60.0);
-  else fuse_reply_err(request, attr.error());
+  if (attr)
+    fuse_reply_attr(request, &*attr, 60.0);
+  else
+    fuse_reply_err(request, attr.error());
 }
 
 void on_init(void*, fuse_conn_info* connection) {
@@ -84,8 +88,10 @@ void on_setattr(fuse_req_t r, fuse_ino_t ino, struct stat* attr, int to_set, fus
 void on_readlink(fuse_req_t r, fuse_ino_t ino) {
   checked(r, "readlink", [&] {
     const auto target = fs_of(r).readlink(ino);
-    if (target) fuse_reply_readlink(r, target->c_str());
-    else fuse_reply_err(r, target.error());
+    if (target)
+      fuse_reply_readlink(r, target->c_str());
+    else
+      fuse_reply_err(r, target.error());
   });
 }
 
@@ -121,16 +127,20 @@ void on_link(fuse_req_t r, fuse_ino_t, fuse_ino_t, const char*) {
 void on_open(fuse_req_t r, fuse_ino_t ino, fuse_file_info* fi) {
   checked(r, "open", [&] {
     const int error = fs_of(r).open(ino, fi->flags);
-    if (error != 0) fuse_reply_err(r, error);
-    else fuse_reply_open(r, fi);
+    if (error != 0)
+      fuse_reply_err(r, error);
+    else
+      fuse_reply_open(r, fi);
   });
 }
 
 void on_create(fuse_req_t r, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
   checked(r, "create", [&] {
     const auto entry = fs_of(r).create(parent, name, mode, fi->flags, caller_of(r));
-    if (entry) fuse_reply_create(r, &*entry, fi);
-    else fuse_reply_err(r, entry.error());
+    if (entry)
+      fuse_reply_create(r, &*entry, fi);
+    else
+      fuse_reply_err(r, entry.error());
   });
 }
 
@@ -139,16 +149,20 @@ void on_read(fuse_req_t r, fuse_ino_t ino, size_t size, off_t offset, fuse_file_
     thread_local std::vector<char> buffer;
     if (buffer.size() < size) buffer.resize(size);
     const auto n = fs_of(r).read(ino, buffer.data(), size, offset);
-    if (n) fuse_reply_buf(r, buffer.data(), *n);
-    else fuse_reply_err(r, n.error());
+    if (n)
+      fuse_reply_buf(r, buffer.data(), *n);
+    else
+      fuse_reply_err(r, n.error());
   });
 }
 
 void on_write(fuse_req_t r, fuse_ino_t ino, const char* data, size_t size, off_t offset, fuse_file_info*) {
   checked(r, "write", [&] {
     const auto n = fs_of(r).write(ino, data, size, offset);
-    if (n) fuse_reply_write(r, *n);
-    else fuse_reply_err(r, n.error());
+    if (n)
+      fuse_reply_write(r, *n);
+    else
+      fuse_reply_err(r, n.error());
   });
 }
 
@@ -166,9 +180,12 @@ void on_fsync(fuse_req_t r, fuse_ino_t, int, fuse_file_info*) {
 void on_opendir(fuse_req_t r, fuse_ino_t ino, fuse_file_info* fi) {
   checked(r, "opendir", [&] {
     const auto attr = fs_of(r).getattr(ino);
-    if (!attr) fuse_reply_err(r, attr.error());
-    else if (!S_ISDIR(attr->st_mode)) fuse_reply_err(r, ENOTDIR);
-    else fuse_reply_open(r, fi);
+    if (!attr)
+      fuse_reply_err(r, attr.error());
+    else if (!S_ISDIR(attr->st_mode))
+      fuse_reply_err(r, ENOTDIR);
+    else
+      fuse_reply_open(r, fi);
   });
 }
 
@@ -176,8 +193,10 @@ void on_readdir(fuse_req_t r, fuse_ino_t ino, size_t size, off_t offset, fuse_fi
   checked(r, "readdir", [&] {
     std::vector<char> buffer(size);
     const auto used = fs_of(r).readdir(r, ino, buffer.data(), size, offset);
-    if (used) fuse_reply_buf(r, buffer.data(), *used);
-    else fuse_reply_err(r, used.error());
+    if (used)
+      fuse_reply_buf(r, buffer.data(), *used);
+    else
+      fuse_reply_err(r, used.error());
   });
 }
 
@@ -206,20 +225,28 @@ void on_getxattr(fuse_req_t r, fuse_ino_t ino, const char* name, size_t size) {
   }
   checked(r, "getxattr", [&] {
     const auto value = fs_of(r).getxattr(ino, name, size == 0);
-    if (!value) fuse_reply_err(r, value.error());
-    else if (size == 0) fuse_reply_xattr(r, value->size());
-    else if (size < value->size()) fuse_reply_err(r, ERANGE);
-    else fuse_reply_buf(r, value->data(), value->size());
+    if (!value)
+      fuse_reply_err(r, value.error());
+    else if (size == 0)
+      fuse_reply_xattr(r, value->size());
+    else if (size < value->size())
+      fuse_reply_err(r, ERANGE);
+    else
+      fuse_reply_buf(r, value->data(), value->size());
   });
 }
 
 void on_listxattr(fuse_req_t r, fuse_ino_t ino, size_t size) {
   checked(r, "listxattr", [&] {
     const auto list = fs_of(r).listxattr(ino);
-    if (!list) fuse_reply_err(r, list.error());
-    else if (size == 0) fuse_reply_xattr(r, list->size());
-    else if (size < list->size()) fuse_reply_err(r, ERANGE);
-    else fuse_reply_buf(r, list->data(), list->size());
+    if (!list)
+      fuse_reply_err(r, list.error());
+    else if (size == 0)
+      fuse_reply_xattr(r, list->size());
+    else if (size < list->size())
+      fuse_reply_err(r, ERANGE);
+    else
+      fuse_reply_buf(r, list->data(), list->size());
   });
 }
 

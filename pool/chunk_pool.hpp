@@ -29,7 +29,7 @@ struct pool_stats {
   std::uint64_t chunks_free = 0;
   std::uint64_t chunks_high_water = 0;  // most chunks in use at once
   std::uint64_t acquires = 0;
-  std::uint64_t waits = 0;              // acquires that had to wait
+  std::uint64_t waits = 0;  // acquires that had to wait
   std::uint64_t wait_nanoseconds = 0;
   std::uint64_t waiting_now = 0;
 };

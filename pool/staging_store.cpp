@@ -26,7 +26,9 @@ staged_file::~staged_file() {
 }
 
 staged_file::staged_file(staged_file&& other) noexcept
-    : store_(other.store_), size_(other.size_), released_prefix_(other.released_prefix_),
+    : store_(other.store_),
+      size_(other.size_),
+      released_prefix_(other.released_prefix_),
       pieces_(std::move(other.pieces_)) {
   other.store_ = nullptr;
 }
@@ -39,7 +41,8 @@ staging_store::staging_store(chunk_pool& chunks)
 }
 
 staging_store::~staging_store() {
-  if (tail_chunk_ != kNoChunk && live_[tail_chunk_].fetch_sub(kOpenFlag) == kOpenFlag) chunks_.release_index(tail_chunk_);
+  if (tail_chunk_ != kNoChunk && live_[tail_chunk_].fetch_sub(kOpenFlag) == kOpenFlag)
+    chunks_.release_index(tail_chunk_);
 }
 
 void staging_store::file_created() noexcept {
@@ -55,8 +58,10 @@ void staging_store::file_destroyed(staged_file& file) noexcept {
 
 void staging_store::count_class(std::uint64_t size, int delta) noexcept {
   auto& counter = class_counts_[class_of(size)];
-  if (delta > 0) counter.fetch_add(1, std::memory_order_relaxed);
-  else counter.fetch_sub(1, std::memory_order_relaxed);
+  if (delta > 0)
+    counter.fetch_add(1, std::memory_order_relaxed);
+  else
+    counter.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void staging_store::set_size(staged_file& file, std::uint64_t new_size) noexcept {
@@ -65,8 +70,10 @@ void staging_store::set_size(staged_file& file, std::uint64_t new_size) noexcept
     count_class(file.size_, -1);
     count_class(new_size, +1);
   }
-  if (new_size > file.size_) bytes_.fetch_add(new_size - file.size_, std::memory_order_relaxed);
-  else bytes_.fetch_sub(file.size_ - new_size, std::memory_order_relaxed);
+  if (new_size > file.size_)
+    bytes_.fetch_add(new_size - file.size_, std::memory_order_relaxed);
+  else
+    bytes_.fetch_sub(file.size_ - new_size, std::memory_order_relaxed);
   file.size_ = new_size;
 }
 
@@ -140,9 +147,9 @@ std::size_t staging_store::write(staged_file& file, std::uint64_t offset, std::s
     if (!got) break;
     std::memcpy(chunks_.chunk(got->chunk).data() + got->offset, source, got->length);
     const std::size_t before = pieces.size();
-    insert_piece(file, index,
-                 {position, got->chunk, static_cast<std::uint16_t>(got->offset),
-                  static_cast<std::uint16_t>(got->length - 1)});
+    insert_piece(
+        file, index,
+        {position, got->chunk, static_cast<std::uint16_t>(got->offset), static_cast<std::uint16_t>(got->length - 1)});
     if (pieces.size() > before) ++index;
     position += got->length;
   }
@@ -150,7 +157,8 @@ std::size_t staging_store::write(staged_file& file, std::uint64_t offset, std::s
   return static_cast<std::size_t>(position - offset);
 }
 
-std::size_t staging_store::read(const staged_file& file, std::uint64_t offset, std::span<std::byte> out) const noexcept {
+std::size_t staging_store::read(const staged_file& file, std::uint64_t offset,
+                                std::span<std::byte> out) const noexcept {
   if (offset >= file.size_ || offset < file.released_prefix_) return 0;
   const std::uint64_t end = offset + std::min<std::uint64_t>(out.size(), file.size_ - offset);
   const auto& pieces = file.pieces_;

@@ -54,12 +54,12 @@ inline constexpr std::uint64_t kSmallFileLimit = 16 * 1024;     // below: small
 inline constexpr std::uint64_t kMediumFileLimit = 1024 * 1024;  // below: medium; from here: large
 
 struct staging_stats {
-  std::uint64_t files = 0;          // staged_file objects alive
-  std::uint64_t bytes = 0;          // sum of their sizes (holes included)
+  std::uint64_t files = 0;  // staged_file objects alive
+  std::uint64_t bytes = 0;  // sum of their sizes (holes included)
   std::uint64_t small_files = 0;
   std::uint64_t medium_files = 0;
   std::uint64_t large_files = 0;
-  std::uint64_t live_bytes = 0;     // bytes held in chunks
+  std::uint64_t live_bytes = 0;  // bytes held in chunks
 };
 
 class staging_store;

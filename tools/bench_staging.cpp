@@ -89,7 +89,7 @@ std::span<const std::byte> slice(const workload& w, std::size_t i) {
 }
 
 result stage_in_store(const workload& w) {
-  chunk_pool pool(static_cast<std::size_t>(w.total * 1.1) + 64 * kStagingChunkBytes, kStagingChunkBytes);
+  chunk_pool pool(static_cast<std::size_t>(static_cast<double>(w.total) * 1.1) + 64 * kStagingChunkBytes, kStagingChunkBytes);
   staging_store store(pool);
   std::vector<staged_file> files;
   files.reserve(w.files);  // the daemon's inode table holds these
@@ -144,10 +144,12 @@ void run_in_child(const char* name, const workload& w, result (*scenario)(const 
   const double used_mib = static_cast<double>(r.peak_kib - r.baseline_kib) / 1024.0;
   const double target_mib = (static_cast<double>(w.total) * 1.15 + 64.0 * static_cast<double>(w.files)) / 1048576.0;
   const double overhead_per_file =
-      (static_cast<double>(r.peak_kib - r.baseline_kib) * 1024.0 - static_cast<double>(w.total)) / static_cast<double>(w.files);
-  fmt::print("{:<22} {:8.3f} s {:10} allocs {:9.1f} MiB for {:8.1f} MiB staged {:7.1f} B/file over  target {:8.1f} MiB {}\n",
-             name, r.seconds, r.allocations, used_mib, staged_mib, overhead_per_file, target_mib,
-             used_mib <= target_mib ? "met" : "MISSED");
+      (static_cast<double>(r.peak_kib - r.baseline_kib) * 1024.0 - static_cast<double>(w.total)) /
+      static_cast<double>(w.files);
+  fmt::print(
+      "{:<22} {:8.3f} s {:10} allocs {:9.1f} MiB for {:8.1f} MiB staged {:7.1f} B/file over  target {:8.1f} MiB {}\n",
+      name, r.seconds, r.allocations, used_mib, staged_mib, overhead_per_file, target_mib,
+      used_mib <= target_mib ? "met" : "MISSED");
 }
 
 }  // namespace

@@ -47,7 +47,8 @@ struct usage_error {
   std::string message;
 };
 
-std::uint64_t parse_count(std::string_view option, std::string_view text, std::uint64_t minimum, std::uint64_t maximum) {
+std::uint64_t parse_count(std::string_view option, std::string_view text, std::uint64_t minimum,
+                          std::uint64_t maximum) {
   std::uint64_t value = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc{} || end != text.data() + text.size() || value < minimum || value > maximum) {
@@ -124,7 +125,9 @@ int pack_main(const std::vector<std::string>& args, std::FILE* out, std::FILE* e
     const auto summary = archive::write_archive(parsed.output, entries, parsed.options);
     fmt::print(out, "{}: {} entries, {} folders, {} bytes in, {} bytes archive ({:.2f} %)\n", parsed.output,
                summary.entries, summary.folders, summary.input_bytes, summary.archive_bytes,
-               summary.input_bytes ? 100.0 * static_cast<double>(summary.archive_bytes) / static_cast<double>(summary.input_bytes) : 0.0);
+               summary.input_bytes
+                   ? 100.0 * static_cast<double>(summary.archive_bytes) / static_cast<double>(summary.input_bytes)
+                   : 0.0);
     return kPackOk;
   } catch (const archive::archive_error& e) {
     fmt::print(err, "sevenzfs-pack: {}\n", e.what());

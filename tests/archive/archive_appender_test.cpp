@@ -38,7 +38,8 @@ entry directory(std::string path) {
 
 std::string content(int commit, int i) {
   std::string text;
-  for (int k = 0; k < 200 + i * 37; ++k) text += "commit " + std::to_string(commit) + " file " + std::to_string(i) + "\n";
+  for (int k = 0; k < 200 + i * 37; ++k)
+    text += "commit " + std::to_string(commit) + " file " + std::to_string(i) + "\n";
   return text;
 }
 
@@ -50,7 +51,8 @@ commit_request next_request(const archive_appender& archive, int commit, int cou
   }
   request.entries_without_data.push_back(directory("d"));
   for (int i = 0; i < count; ++i) {
-    request.new_files.push_back(text_file("d/c" + std::to_string(commit) + "-" + std::to_string(i) + ".txt", content(commit, i)));
+    request.new_files.push_back(
+        text_file("d/c" + std::to_string(commit) + "-" + std::to_string(i) + ".txt", content(commit, i)));
   }
   return request;
 }
@@ -108,7 +110,8 @@ TEST(ArchiveAppender, AppendsWithoutTouchingOldPacks) {
   EXPECT_EQ(reopened.database().substream_sizes.size(), 6u);
   EXPECT_EQ(run("bsdtar -tf " + quote(path.string()) + " | wc -l").output, "7\n");
   EXPECT_EQ(run("/usr/bin/python3 -c 'import py7zr,sys; a=py7zr.SevenZipFile(sys.argv[1]); print(a.testzip())' " +
-                quote(path.string())).output,
+                quote(path.string()))
+                .output,
             "None\n");
 }
 

@@ -47,10 +47,11 @@ void rewrite_with_parsed_header(const fs::path& source, const fs::path& target) 
 TEST(ArchiveReader, ReadsBackWhatTheWriterWrote) {
   temp_dir dir;
   const auto path = (dir / "a.7z").string();
-  const std::vector<entry> entries{
-      {"d", entry_kind::directory, 0750, {1'600'000'000, 0}, 0, nullptr}, text_file("d/a.txt", "alpha alpha alpha"),
-      text_file("d/empty", ""), text_file("b.log", std::string(70000, 'b'), 0600),
-      text_file("\xf0\x9f\x98\x80.txt", "emoji")};
+  const std::vector<entry> entries{{"d", entry_kind::directory, 0750, {1'600'000'000, 0}, 0, nullptr},
+                                   text_file("d/a.txt", "alpha alpha alpha"),
+                                   text_file("d/empty", ""),
+                                   text_file("b.log", std::string(70000, 'b'), 0600),
+                                   text_file("\xf0\x9f\x98\x80.txt", "emoji")};
   for (auto mode : {pack_mode::solid, pack_mode::batched}) {
     write_options options;
     options.plan.mode = mode;
@@ -83,8 +84,8 @@ TEST(ArchiveReader, ReadsSevenZipArchivesAndWritesThemBackFaithfully) {
   for (std::size_t i = 0; i < switches.size(); ++i) {
     SCOPED_TRACE(switches[i]);
     const auto made = dir / ("by7zz" + std::to_string(i) + ".7z");
-    const auto added = run("cd " + quote(dir.path().string()) + " && 7zz a -snl " + switches[i] + " " +
-                           quote(made.string()) + " src");
+    const auto added =
+        run("cd " + quote(dir.path().string()) + " && 7zz a -snl " + switches[i] + " " + quote(made.string()) + " src");
     ASSERT_EQ(added.exit_code, 0) << added.output;
     const auto layout = read_archive(made.string());
     EXPECT_GT(layout.db.files.size(), 150u);

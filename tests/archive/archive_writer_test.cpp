@@ -127,7 +127,8 @@ TEST(ArchiveWriter, IncompressibleFolderIsStoredWithCopyCoder) {
     write_options options;
     options.compression.threads = threads;
     options.plan.mode = pack_mode::batched;
-    write_archive(path, std::vector<entry>{text_file("noise", noise), text_file("text", std::string(5000, 'a'))}, options);
+    write_archive(path, std::vector<entry>{text_file("noise", noise), text_file("text", std::string(5000, 'a'))},
+                  options);
     const auto listing = run("7zz l -slt " + quote(path));
     EXPECT_NE(listing.output.find("Method = Copy"), std::string::npos) << listing.output;
     EXPECT_NE(listing.output.find("Method = LZMA2"), std::string::npos) << listing.output;
@@ -145,7 +146,8 @@ TEST(ArchiveWriter, ParallelPartsMakeOneValidFolder) {
   options.compression.level = 1;
   options.compression.threads = 2;
   options.plan.mode = pack_mode::solid;
-  const auto summary = write_archive(path, std::vector<entry>{text_file("a.txt", text), text_file("b.txt", "tail")}, options);
+  const auto summary =
+      write_archive(path, std::vector<entry>{text_file("a.txt", text), text_file("b.txt", "tail")}, options);
   EXPECT_EQ(summary.folders, 1u);
   const auto test = run("7zz t " + quote(path));
   EXPECT_EQ(test.exit_code, 0) << test.output;

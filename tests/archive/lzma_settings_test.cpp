@@ -13,8 +13,8 @@ TEST(LzmaSettings, DictionaryPerLevelAsSevenZip) {
 }
 
 TEST(LzmaSettings, DictionaryNeverExceedsTheInput) {
-  EXPECT_EQ(lzma2_options_for(5, 10 * 1024).dict_size, 12u * 1024);   // 3 * 2^12 covers 10 KB
-  EXPECT_EQ(lzma2_options_for(5, 100).dict_size, 4096u);              // minimum
+  EXPECT_EQ(lzma2_options_for(5, 10 * 1024).dict_size, 12u * 1024);  // 3 * 2^12 covers 10 KB
+  EXPECT_EQ(lzma2_options_for(5, 100).dict_size, 4096u);             // minimum
   EXPECT_EQ(lzma2_options_for(5, 16u << 20).dict_size, 16u << 20);
   EXPECT_EQ(lzma2_options_for(5, 1ull << 33).dict_size, 16u << 20);  // capped by the level
   EXPECT_EQ(lzma2_options_for(9, (48u << 20) - 1).dict_size, 48u << 20);

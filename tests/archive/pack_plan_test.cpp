@@ -20,7 +20,10 @@ std::vector<entry> sample() {
   entries.push_back({"d", entry_kind::directory, 0755, {}, 0, nullptr});
   entries.push_back(file("d/empty", 0));
   for (int i = 0; i < 30; ++i) {
-    entries.push_back(file("d/f" + std::to_string(i) + (i % 3 == 0 ? ".json" : i % 3 == 1 ? ".log" : ""),
+    entries.push_back(file("d/f" + std::to_string(i) +
+                               (i % 3 == 0   ? ".json"
+                                : i % 3 == 1 ? ".log"
+                                             : ""),
                            static_cast<std::uint64_t>(100 + i * 1000)));
   }
   entries.push_back(file("big.bin", 5 << 20));

@@ -7,8 +7,8 @@ using bytes = std::vector<std::uint8_t>;
 
 TEST(Utf16, AsciiAndBmp) {
   EXPECT_EQ(utf8_to_utf16le("dir"), (bytes{'d', 0, 'i', 0, 'r', 0}));
-  EXPECT_EQ(utf8_to_utf16le("\xc3\xa9"), (bytes{0xe9, 0x00}));        // é
-  EXPECT_EQ(utf8_to_utf16le("\xe2\x82\xac"), (bytes{0xac, 0x20}));    // €
+  EXPECT_EQ(utf8_to_utf16le("\xc3\xa9"), (bytes{0xe9, 0x00}));      // é
+  EXPECT_EQ(utf8_to_utf16le("\xe2\x82\xac"), (bytes{0xac, 0x20}));  // €
   EXPECT_EQ(utf8_to_utf16le(""), bytes{});
 }
 
@@ -21,11 +21,11 @@ TEST(Utf16, OutsideBmpBecomesSurrogatePair) {
 
 TEST(Utf16, RejectsInvalidUtf8) {
   EXPECT_FALSE(utf8_to_utf16le("\xff"));
-  EXPECT_FALSE(utf8_to_utf16le("a\x80"));                 // stray continuation
-  EXPECT_FALSE(utf8_to_utf16le("\xc0\x80"));              // overlong NUL
-  EXPECT_FALSE(utf8_to_utf16le("\xe0\x80\xaf"));          // overlong '/'
-  EXPECT_FALSE(utf8_to_utf16le("\xed\xa0\x80"));          // UTF-8-encoded surrogate
-  EXPECT_FALSE(utf8_to_utf16le("\xf4\x90\x80\x80"));      // above U+10FFFF
-  EXPECT_FALSE(utf8_to_utf16le("\xe2\x82"));              // truncated
-  EXPECT_FALSE(utf8_to_utf16le("latin1 caf\xe9"));        // Latin-1 byte
+  EXPECT_FALSE(utf8_to_utf16le("a\x80"));             // stray continuation
+  EXPECT_FALSE(utf8_to_utf16le("\xc0\x80"));          // overlong NUL
+  EXPECT_FALSE(utf8_to_utf16le("\xe0\x80\xaf"));      // overlong '/'
+  EXPECT_FALSE(utf8_to_utf16le("\xed\xa0\x80"));      // UTF-8-encoded surrogate
+  EXPECT_FALSE(utf8_to_utf16le("\xf4\x90\x80\x80"));  // above U+10FFFF
+  EXPECT_FALSE(utf8_to_utf16le("\xe2\x82"));          // truncated
+  EXPECT_FALSE(utf8_to_utf16le("latin1 caf\xe9"));    // Latin-1 byte
 }

@@ -86,8 +86,10 @@ TEST_F(mount_fixture, Py7zrReadsWhatTheMountWrote) {
   auto daemon = mount("mode=batched");
   ASSERT_EQ(run("cp -a " + quote((dir / "src").string()) + " " + quote(mnt.string()) + "/").exit_code, 0);
   ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
-  const auto result = run("/usr/bin/python3 -c 'import py7zr,sys; a=py7zr.SevenZipFile(sys.argv[1]); print(a.testzip()); "
-                          "print(len(a.getnames()))' " + quote(archive.string()));
+  const auto result =
+      run("/usr/bin/python3 -c 'import py7zr,sys; a=py7zr.SevenZipFile(sys.argv[1]); print(a.testzip()); "
+          "print(len(a.getnames()))' " +
+          quote(archive.string()));
   EXPECT_EQ(result.output.substr(0, 5), "None\n") << result.output;
 }
 
@@ -113,7 +115,9 @@ TEST_F(mount_fixture, RemountShowsEntriesAndAppendsWithoutTouchingOldPacks) {
     EXPECT_TRUE(fs::is_directory(mnt / "src" / "emptydir"));
     EXPECT_EQ(fs::file_size(mnt / "src" / "data" / "big.log"), 3u << 20);
     write_file(dir / "src" / "added.txt", "appended in a second mount\n");
-    ASSERT_EQ(run("cp -p " + quote((dir / "src" / "added.txt").string()) + " " + quote((mnt / "src").string()) + "/").exit_code, 0);
+    ASSERT_EQ(run("cp -p " + quote((dir / "src" / "added.txt").string()) + " " + quote((mnt / "src").string()) + "/")
+                  .exit_code,
+              0);
     fs::create_directories(mnt / "more");
     write_file(mnt / "more" / "x.log", std::string(100000, 'x'));
     ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
@@ -157,7 +161,8 @@ TEST_F(mount_fixture, FlushXattrCommitsAndStatsFollowTheWork) {
   EXPECT_EQ(xattr(mnt, "user.sevenzfs.pid"), std::to_string(daemon->pid()));
   EXPECT_EQ(xattr(mnt, "user.sevenzfs.files_staged"), "0");
   EXPECT_EQ(xattr(mnt, "user.sevenzfs.commits"), "0");
-  for (int i = 0; i < 20; ++i) write_file(mnt / std::string("f").append(std::to_string(i)).append(".txt"), std::string(1000 + i, 'a'));
+  for (int i = 0; i < 20; ++i)
+    write_file(mnt / std::string("f").append(std::to_string(i)).append(".txt"), std::string(1000 + i, 'a'));
   EXPECT_EQ(xattr(mnt, "user.sevenzfs.files_staged"), "20");
   EXPECT_EQ(xattr(mnt, "user.sevenzfs.small_files"), "20");
   EXPECT_EQ(xattr(mnt / "f3.txt", "user.sevenzfs.state"), "staged");
@@ -211,10 +216,12 @@ TEST_F(mount_fixture, RenameUnlinkTruncateAndRefusals) {
   fs::rename(mnt / "d" / "a.txt", mnt / "d" / "sub" / "moved.txt");
   fs::rename(mnt / "d" / "sub", mnt / "renamed-dir");
   EXPECT_EQ(::syscall(SYS_renameat2, AT_FDCWD, (mnt / "d" / "b.txt").c_str(), AT_FDCWD,
-                      (mnt / "renamed-dir" / "moved.txt").c_str(), 1 /* RENAME_NOREPLACE */), -1);
+                      (mnt / "renamed-dir" / "moved.txt").c_str(), 1 /* RENAME_NOREPLACE */),
+            -1);
   EXPECT_EQ(errno, EEXIST);
   EXPECT_EQ(::syscall(SYS_renameat2, AT_FDCWD, (mnt / "d" / "b.txt").c_str(), AT_FDCWD,
-                      (mnt / "renamed-dir" / "moved.txt").c_str(), 2 /* RENAME_EXCHANGE */), -1);
+                      (mnt / "renamed-dir" / "moved.txt").c_str(), 2 /* RENAME_EXCHANGE */),
+            -1);
   EXPECT_EQ(errno, EINVAL);
   fs::remove(mnt / "gone.txt");
   ASSERT_EQ(::truncate((mnt / "renamed-dir" / "moved.txt").c_str(), 4), 0);
@@ -316,7 +323,9 @@ TEST_F(mount_fixture, LookupsAndProgressStayLiveDuringACommit) {
   EXPECT_GT(std::stod(xattr(mnt, "user.sevenzfs.last_commit_seconds")), 0.0);
   ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
   write_file(dir / "noise-copy", noise);
-  EXPECT_EQ(run("7zz e -so " + quote(archive.string()) + " noise.bin | cmp - " + quote((dir / "noise-copy").string())).exit_code, 0);
+  EXPECT_EQ(run("7zz e -so " + quote(archive.string()) + " noise.bin | cmp - " + quote((dir / "noise-copy").string()))
+                .exit_code,
+            0);
 }
 
 TEST_F(mount_fixture, FlushIntervalCommitsWithoutBeingAsked) {
@@ -436,7 +445,8 @@ TEST_F(mount_fixture, DaemonKilledBetweenAppendStepsLeavesAValidArchive) {
     const auto tested = run("7zz t " + quote(archive.string()));
     ASSERT_EQ(tested.exit_code, 0) << tested.output;
     EXPECT_EQ(run("7zz e -so " + quote(archive.string()) + " first.txt").output, "from the first mount\n");
-    const bool has_new = run("7zz e -so " + quote(archive.string()) + " step" + std::to_string(step) + ".txt").output == "appended\n";
+    const bool has_new =
+        run("7zz e -so " + quote(archive.string()) + " step" + std::to_string(step) + ".txt").output == "appended\n";
     EXPECT_EQ(has_new, step == 3) << "steps 1-2 keep the old archive, step 3 has the new one";
     // The next mount opens it and commits on top.
     auto daemon = mount();

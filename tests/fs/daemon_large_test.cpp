@@ -51,14 +51,15 @@ TEST(DaemonLarge, FourGiBThroughASmallPoolInOneFileAndInMany) {
   const auto one = run(generate(4096) + " > " + quote((mnt / "one.log").string()));
   ASSERT_EQ(one.exit_code, 0) << one.output << daemon.log();
   fs::create_directories(mnt / "many");
-  const auto many = run("cd " + quote((mnt / "many").string()) + " && " + generate(4096) +
-                        " | split -b 4M -d -a 4 - part");
+  const auto many =
+      run("cd " + quote((mnt / "many").string()) + " && " + generate(4096) + " | split -b 4M -d -a 4 - part");
   ASSERT_EQ(many.exit_code, 0) << many.output << daemon.log();
   EXPECT_EQ(fs::file_size(mnt / "one.log"), 4ull << 30);
 
   const auto rss = peak_rss_kib(daemon.pid());
   RecordProperty("daemon_peak_rss_kib", std::to_string(rss));
-  std::printf("daemon peak RSS: %llu MiB for 8 GiB through a 256 MiB pool\n", static_cast<unsigned long long>(rss / 1024));
+  std::printf("daemon peak RSS: %llu MiB for 8 GiB through a 256 MiB pool\n",
+              static_cast<unsigned long long>(rss / 1024));
   EXPECT_LT(rss, 768u * 1024) << "peak RSS " << rss << " KiB with a 256 MiB pool";
   ASSERT_EQ(daemon.unmount_and_wait(), 0) << daemon.log();
 
@@ -67,7 +68,8 @@ TEST(DaemonLarge, FourGiBThroughASmallPoolInOneFileAndInMany) {
   EXPECT_NE(tested.output.find("Files: 1025"), std::string::npos) << tested.output;
   // Byte for byte against the generator, without a 4 GiB copy on disk.
   const auto same = [&](const std::string& members) {
-    return run("bash -c " + quote("cmp <(7zz e -so " + archive.string() + " " + members + ") <(" + generate(4096) + ")"));
+    return run("bash -c " +
+               quote("cmp <(7zz e -so " + archive.string() + " " + members + ") <(" + generate(4096) + ")"));
   };
   const auto one_compared = same("one.log");
   EXPECT_EQ(one_compared.exit_code, 0) << one_compared.output;

@@ -24,9 +24,8 @@ std::string read_all(const staging_store& store, const staged_file& file) {
 
 std::string spans_of(const staging_store& store, const staged_file& file) {
   std::string out;
-  const bool complete = store.for_each_span(file, [&](std::span<const std::byte> s) {
-    out.append(reinterpret_cast<const char*>(s.data()), s.size());
-  });
+  const bool complete = store.for_each_span(
+      file, [&](std::span<const std::byte> s) { out.append(reinterpret_cast<const char*>(s.data()), s.size()); });
   EXPECT_TRUE(complete);
   return out;
 }
@@ -108,7 +107,8 @@ TEST_F(store_fixture, TinyFilesShareChunks) {
   EXPECT_EQ(store.stats().bytes, 1000000u);
   EXPECT_EQ(store.stats().files, 10000u);
   EXPECT_EQ(store.stats().small_files, 10000u);
-  for (int i = 0; i < 10000; i += 997) EXPECT_EQ(read_all(store, files[static_cast<std::size_t>(i)]), pattern(100, static_cast<unsigned>(i)));
+  for (int i = 0; i < 10000; i += 997)
+    EXPECT_EQ(read_all(store, files[static_cast<std::size_t>(i)]), pattern(100, static_cast<unsigned>(i)));
   files.clear();
   EXPECT_EQ(pool.stats().chunks_free, pool.stats().chunks_total - 1) << "every chunk but the open tail goes back";
   EXPECT_EQ(store.stats().files, 0u);
@@ -118,7 +118,7 @@ TEST_F(store_fixture, ChunksReturnWhenTheirLastFileIsCleared) {
   staged_file a(store);
   staged_file b(store);
   store.write(a, 0, as_bytes(std::string(kStagingChunkBytes, 'a')));  // fills chunk 1
-  store.write(b, 0, as_bytes(std::string(10, 'b')));                   // opens chunk 2
+  store.write(b, 0, as_bytes(std::string(10, 'b')));                  // opens chunk 2
   const auto used = pool.stats().chunks_total - pool.stats().chunks_free;
   EXPECT_EQ(used, 2u);
   store.clear(a);

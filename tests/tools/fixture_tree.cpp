@@ -129,8 +129,10 @@ std::vector<std::string> compare_trees(const fs::path& expected, const fs::path&
       continue;
     }
     const auto& g = it->second;
-    if (g.type != w.type) problems.push_back("type differs: " + name);
-    else if (g.detail != w.detail) problems.push_back((w.type == 'l' ? "link target differs: " : "content differs: ") + name);
+    if (g.type != w.type)
+      problems.push_back("type differs: " + name);
+    else if (g.detail != w.detail)
+      problems.push_back((w.type == 'l' ? "link target differs: " : "content differs: ") + name);
     if (w.type != 'l' && g.mode != w.mode) {
       problems.push_back("mode differs: " + name + " " + std::to_string(w.mode) + " vs " + std::to_string(g.mode));
     }

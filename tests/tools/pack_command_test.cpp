@@ -47,7 +47,8 @@ std::size_t entries_in(const fs::path& dir) {
 TEST(PackCommand, HelpDescribesEveryOption) {
   const auto r = pack({"--help"});
   EXPECT_EQ(r.exit_code, 0);
-  for (const char* option : {"--mode", "--level", "--solid-block", "--solid-files", "--hybrid-threshold", "--threads"}) {
+  for (const char* option :
+       {"--mode", "--level", "--solid-block", "--solid-files", "--hybrid-threshold", "--threads"}) {
     EXPECT_NE(r.out.find(option), std::string::npos) << option;
   }
 }
@@ -57,10 +58,14 @@ TEST(PackCommand, InvalidOptionValuesAreUsageErrors) {
   write_file(dir / "f", "x");
   const auto out = (dir / "o.7z").string();
   const auto in = (dir / "f").string();
-  const std::vector<std::vector<std::string>> cases = {
-      {"--mode", "fast", out, in}, {"--level", "10", out, in},     {"--level", "x", out, in},
-      {"--threads", "0", out, in}, {"--solid-block", "12Q", out, in}, {"--bogus", out, in},
-      {out},                       {"--level"}};
+  const std::vector<std::vector<std::string>> cases = {{"--mode", "fast", out, in},
+                                                       {"--level", "10", out, in},
+                                                       {"--level", "x", out, in},
+                                                       {"--threads", "0", out, in},
+                                                       {"--solid-block", "12Q", out, in},
+                                                       {"--bogus", out, in},
+                                                       {out},
+                                                       {"--level"}};
   for (const auto& args : cases) {
     const auto r = pack(args);
     EXPECT_EQ(r.exit_code, sevenzfs::tools::kPackUsage) << args[0];

@@ -137,7 +137,8 @@ TEST(PackInterop, EmptyArchiveFromEmptyDirectoryContents) {
   std::filesystem::create_directories(dir / "nothing");
   const auto archive = dir / "empty.7z";
   // "nothing/." stores the directory's (absent) children at the top: zero entries.
-  const auto packed = run(pack_binary() + " " + quote(archive.string()) + " " + quote((dir / "nothing").string() + "/."));
+  const auto packed =
+      run(pack_binary() + " " + quote(archive.string()) + " " + quote((dir / "nothing").string() + "/."));
   ASSERT_EQ(packed.exit_code, 0) << packed.output;
   EXPECT_EQ(fs::file_size(archive), 32u);
   EXPECT_EQ(run("7zz t " + quote(archive.string())).exit_code, 0);
@@ -146,7 +147,8 @@ TEST(PackInterop, EmptyArchiveFromEmptyDirectoryContents) {
   EXPECT_EQ(listed.output, "");
   std::string output;
   EXPECT_EQ(run("/usr/bin/python3 -c 'import py7zr,sys; a=py7zr.SevenZipFile(sys.argv[1]); print(len(a.getnames()))' " +
-                quote(archive.string())).output,
+                quote(archive.string()))
+                .output,
             "0\n");
 }
 

@@ -40,8 +40,8 @@ TEST(PackLargeFile, OverFourGiBInBatchedAndSolidFolders) {
   for (const char* mode : {"batched", "solid"}) {
     SCOPED_TRACE(mode);
     const auto archive = dir / "big.7z";
-    const auto packed = run(pack_binary() + " --level 1 --threads 2 --mode " + mode + " " + quote(archive.string()) + " " +
-                            quote((dir / "src").string()));
+    const auto packed = run(pack_binary() + " --level 1 --threads 2 --mode " + mode + " " + quote(archive.string()) +
+                            " " + quote((dir / "src").string()));
     ASSERT_EQ(packed.exit_code, 0) << packed.output;
     const auto tested = run("7zz t " + quote(archive.string()));
     EXPECT_EQ(tested.exit_code, 0) << tested.output;
