@@ -3,6 +3,7 @@
 #include "archive_error.hpp"
 #include "byte_reader.hpp"
 #include "crc32.hpp"
+#include "file_io.hpp"
 #include "header_parser.hpp"
 #include "header_serializer.hpp"
 
@@ -24,27 +25,13 @@ namespace {
 
 constexpr std::uint64_t kMaxHeaderBytes = std::uint64_t{1} << 32;
 
-struct file_closer {
-  int fd;
-  ~file_closer() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
 [[noreturn]] void corrupt(const std::string& path, const std::string& what) {
   throw archive_error(error_kind::corrupt_archive, path, what);
 }
 
-std::vector<std::uint8_t> read_at(int fd, std::uint64_t offset, std::uint64_t size, const std::string& path) {
+std::vector<std::uint8_t> read_exactly(int fd, std::uint64_t offset, std::uint64_t size, const std::string& path) {
   std::vector<std::uint8_t> data(static_cast<std::size_t>(size));
-  std::size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::pread(fd, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw_io_error(path, "cannot read archive", errno);
-    if (n == 0) corrupt(path, "archive is truncated");
-    done += static_cast<std::size_t>(n);
-  }
+  if (read_at(fd, offset, data, path) != data.size()) corrupt(path, "archive is truncated");
   return data;
 }
 
@@ -89,15 +76,15 @@ std::vector<std::uint8_t> decode_header(const folder_info& folder, std::span<con
 }  // namespace
 
 archive_layout read_archive(const std::string& path) {
-  file_closer file{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
-  if (file.fd < 0) throw_io_error(path, "cannot open archive", errno);
+  const unique_fd file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!file) throw_io_error(path, "cannot open archive", errno);
   struct stat st {};
-  if (::fstat(file.fd, &st) != 0) throw_io_error(path, "cannot stat archive", errno);
+  if (::fstat(file.get(), &st) != 0) throw_io_error(path, "cannot stat archive", errno);
   if (!S_ISREG(st.st_mode)) throw archive_error(error_kind::invalid_input, path, "not a regular file");
   archive_layout layout;
   layout.file_size = static_cast<std::uint64_t>(st.st_size);
   if (layout.file_size < kStartHeaderSize) corrupt(path, "not a 7z archive (too short)");
-  const auto start = read_at(file.fd, 0, kStartHeaderSize, path);
+  const auto start = read_exactly(file.get(), 0, kStartHeaderSize, path);
   const std::array<std::uint8_t, 6> signature{0x37, 0x7A, 0xBC, 0xAF, 0x27, 0x1C};
   if (!std::equal(signature.begin(), signature.end(), start.begin()))
     corrupt(path, "not a 7z archive (no 7z signature)");
@@ -120,7 +107,7 @@ archive_layout read_archive(const std::string& path) {
   }
   layout.header_offset = kStartHeaderSize + next_offset;
   layout.header_size = next_size;
-  std::vector<std::uint8_t> header = read_at(file.fd, layout.header_offset, next_size, path);
+  std::vector<std::uint8_t> header = read_exactly(file.get(), layout.header_offset, next_size, path);
   if (crc32::of(header) != next_crc) corrupt(path, "damaged archive: header CRC mismatch");
 
   for (int depth = 0; !header.empty() && header[0] == property_id::kEncodedHeader; ++depth) {
@@ -131,7 +118,7 @@ archive_layout read_archive(const std::string& path) {
         encoded.pack_size > layout.file_size - packed_offset) {
       corrupt(path, "damaged archive: the packed header lies beyond the end of the file");
     }
-    const auto packed = read_at(file.fd, packed_offset, encoded.pack_size, path);
+    const auto packed = read_exactly(file.get(), packed_offset, encoded.pack_size, path);
     header = decode_header(encoded.folder, packed, path);
     if (encoded.folder.unpack_crc && crc32::of(header) != *encoded.folder.unpack_crc) {
       corrupt(path, "damaged archive: unpacked header CRC mismatch");

@@ -1,6 +1,7 @@
 #include "output_file.hpp"
 
 #include "archive_error.hpp"
+#include "file_io.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -13,35 +14,24 @@
 
 namespace sevenzfs::archive {
 
-namespace {
-
-std::string directory_of(const std::string& path) {
-  const auto slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
-}  // namespace
-
 output_file::output_file(std::string final_path) : final_path_(std::move(final_path)) {
   std::string pattern = final_path_ + ".tmp-XXXXXX";
   std::vector<char> name(pattern.begin(), pattern.end());
   name.push_back('\0');
-  fd_ = ::mkostemp(name.data(), O_CLOEXEC);
-  if (fd_ < 0) throw_io_error(directory_of(final_path_), "cannot create the archive in this directory", errno);
+  fd_ = unique_fd(::mkostemp(name.data(), O_CLOEXEC));
+  if (!fd_) throw_io_error(directory_of(final_path_), "cannot create the archive in this directory", errno);
   temp_path_ = name.data();
-  ::fchmod(fd_, 0644);  // mkostemp creates 0600; archives are ordinary files
+  ::fchmod(fd_.get(), 0644);  // mkostemp creates 0600; archives are ordinary files
 }
 
 output_file output_file::in_place(const std::string& path) {
   output_file file;
   file.final_path_ = path;
   file.committed_ = true;  // nothing to remove or rename
-  file.fd_ = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
-  if (file.fd_ < 0) throw_io_error(path, "cannot open archive for writing", errno);
+  file.fd_ = unique_fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+  if (!file.fd_) throw_io_error(path, "cannot open archive for writing", errno);
   struct stat st {};
-  if (::fstat(file.fd_, &st) != 0) throw_io_error(path, "cannot stat archive", errno);
+  if (::fstat(file.fd_.get(), &st) != 0) throw_io_error(path, "cannot stat archive", errno);
   file.position_ = static_cast<std::uint64_t>(st.st_size);
   return file;
 }
@@ -49,32 +39,27 @@ output_file output_file::in_place(const std::string& path) {
 output_file::output_file(output_file&& other) noexcept
     : final_path_(std::move(other.final_path_)),
       temp_path_(std::move(other.temp_path_)),
-      fd_(other.fd_),
+      fd_(std::move(other.fd_)),
       position_(other.position_),
       committed_(other.committed_) {
-  other.fd_ = -1;
   other.temp_path_.clear();
 }
 
-void output_file::sync() {
-  if (::fsync(fd_) != 0) throw_io_error(final_path_, "cannot fsync archive", errno);
-}
+void output_file::sync() { sync_file(fd_.get(), final_path_); }
 
 void output_file::copy_to(output_file& target, std::uint64_t offset, std::uint64_t size) const {
   std::vector<std::uint8_t> buffer(1 << 20);
   for (std::uint64_t done = 0; done < size;) {
     const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), size - done));
-    const ssize_t n = ::pread(fd_, buffer.data(), want, static_cast<off_t>(done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw_io_error(temp_path_, "cannot read pending packs", errno);
+    const std::size_t n = read_at(fd_.get(), done, std::span(buffer.data(), want), temp_path_);
     if (n == 0) throw_io_error(temp_path_, "pending packs are shorter than written", EIO);
-    target.write_at(offset + done, std::span(buffer.data(), static_cast<std::size_t>(n)));
-    done += static_cast<std::uint64_t>(n);
+    target.write_at(offset + done, std::span(buffer.data(), n));
+    done += n;
   }
 }
 
 output_file::~output_file() {
-  if (fd_ >= 0) ::close(fd_);
+  fd_.reset();
   if (!committed_ && !temp_path_.empty()) ::unlink(temp_path_.c_str());
 }
 
@@ -84,34 +69,21 @@ void output_file::append(std::span<const std::uint8_t> data) {
 }
 
 void output_file::write_at(std::uint64_t offset, std::span<const std::uint8_t> data) {
-  std::size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::pwrite(fd_, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw_io_error(final_path_, "cannot write archive", errno);
-    }
-    done += static_cast<std::size_t>(n);
-  }
+  archive::write_at(fd_.get(), offset, data, final_path_);
 }
 
 void output_file::truncate(std::uint64_t size) {
-  if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) throw_io_error(final_path_, "cannot truncate archive", errno);
+  if (::ftruncate(fd_.get(), static_cast<off_t>(size)) != 0) throw_io_error(final_path_, "cannot truncate archive", errno);
   position_ = size;
 }
 
 void output_file::commit() {
-  if (::fsync(fd_) != 0) throw_io_error(final_path_, "cannot fsync archive", errno);
+  sync_file(fd_.get(), final_path_);
   if (::rename(temp_path_.c_str(), final_path_.c_str()) != 0) {
     throw_io_error(final_path_, "cannot rename the finished archive into place", errno);
   }
   committed_ = true;
-  const int dir = ::open(directory_of(final_path_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir < 0) throw_io_error(directory_of(final_path_), "cannot open directory to fsync it", errno);
-  const int rc = ::fsync(dir);
-  const int fsync_errno = errno;
-  ::close(dir);
-  if (rc != 0) throw_io_error(directory_of(final_path_), "cannot fsync directory", fsync_errno);
+  sync_directory_of(final_path_);
 }
 
 }  // namespace sevenzfs::archive

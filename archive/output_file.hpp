@@ -4,6 +4,8 @@
 // (followed by an fsync of the directory), so a crash or an error never
 // leaves a half-written archive under the final name. Destroying an
 // uncommitted output_file removes the temporary.
+#include "file_io.hpp"
+
 #include <cstdint>
 #include <span>
 #include <string>
@@ -38,7 +40,7 @@ class output_file {
  private:
   std::string final_path_;
   std::string temp_path_;
-  int fd_ = -1;
+  unique_fd fd_;
   std::uint64_t position_ = 0;
   bool committed_ = false;
 

@@ -1,6 +1,7 @@
 #include "spill_file.hpp"
 
 #include "archive/archive_error.hpp"
+#include "archive/file_io.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -25,27 +26,21 @@ spill_file::~spill_file() {
 spill_file::spill_file(spill_file&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
 
 int spill_file::write(std::uint64_t offset, std::span<const std::byte> data) {
-  std::size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::pwrite(fd_, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return errno;
-    done += static_cast<std::size_t>(n);
+  try {
+    archive::write_at(fd_, offset, {reinterpret_cast<const std::uint8_t*>(data.data()), data.size()}, "spill file");
+  } catch (const archive::archive_error& e) {
+    return e.error_number();
   }
   return 0;
 }
 
 int spill_file::read(std::uint64_t offset, std::span<std::byte> out) const {
-  std::size_t done = 0;
-  while (done < out.size()) {
-    const ssize_t n = ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return errno;
-    if (n == 0) {
-      std::memset(out.data() + done, 0, out.size() - done);
-      break;
-    }
-    done += static_cast<std::size_t>(n);
+  try {
+    const std::size_t n =
+        archive::read_at(fd_, offset, {reinterpret_cast<std::uint8_t*>(out.data()), out.size()}, "spill file");
+    std::memset(out.data() + n, 0, out.size() - n);
+  } catch (const archive::archive_error& e) {
+    return e.error_number();
   }
   return 0;
 }

@@ -1,6 +1,7 @@
 #include "disk_tree.hpp"
 
 #include "archive/archive_error.hpp"
+#include "archive/file_io.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -23,13 +24,6 @@ using archive::throw_io_error;
 namespace {
 
 constexpr std::size_t kReadChunk = 1 << 20;
-
-struct fd_closer {
-  int fd;
-  ~fd_closer() {
-    if (fd >= 0) ::close(fd);
-  }
-};
 
 struct dir_closer {
   void operator()(DIR* dir) const { ::closedir(dir); }
@@ -122,18 +116,14 @@ class walker {
 }  // namespace
 
 void disk_file_content::visit(const archive::span_sink& sink) const {
-  fd_closer file{::open(path_.c_str(), O_RDONLY | O_CLOEXEC)};
-  if (file.fd < 0) throw_io_error(path_, "cannot open file", errno);
-  ::posix_fadvise(file.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  const archive::unique_fd file(::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!file) throw_io_error(path_, "cannot open file", errno);
+  ::posix_fadvise(file.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
   thread_local std::vector<std::uint8_t> buffer(kReadChunk);
   for (;;) {
-    const ssize_t n = ::read(file.fd, buffer.data(), buffer.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw_io_error(path_, "cannot read file", errno);
-    }
+    const std::size_t n = archive::read_some(file.get(), buffer, path_);
     if (n == 0) return;
-    sink(std::span<const std::uint8_t>(buffer.data(), static_cast<std::size_t>(n)));
+    sink(std::span<const std::uint8_t>(buffer.data(), n));
   }
 }
 
