@@ -2,6 +2,7 @@
 
 #include "archive_error.hpp"
 #include "crc32.hpp"
+#include "file_attributes.hpp"
 #include "folder_packer.hpp"
 #include "header_serializer.hpp"
 #include "output_file.hpp"
@@ -74,7 +75,14 @@ archive_database archive_appender::build_database(const commit_request& request,
                              new_part.substream_counts.end());
   db.substream_sizes.insert(db.substream_sizes.end(), new_part.substream_sizes.begin(), new_part.substream_sizes.end());
   db.substream_crcs.insert(db.substream_crcs.end(), new_part.substream_crcs.begin(), new_part.substream_crcs.end());
-  db.files = request.archived_stream_files;
+  db.files.clear();
+  std::size_t stream = 0;
+  for (const auto& file : old.files) {
+    if (!file.has_stream) continue;
+    const auto& shown = request.archived_streams[stream++];
+    db.files.push_back(shown ? describe_entry(*shown) : file);
+    db.files.back().has_stream = true;
+  }
   for (const auto& e : request.entries_without_data) db.files.push_back(describe_entry(e));
   db.files.insert(db.files.end(), new_part.files.begin(), new_part.files.end());
   return db;
@@ -83,11 +91,13 @@ archive_database archive_appender::build_database(const commit_request& request,
 commit_result archive_appender::commit(const commit_request& request) {
   for (const auto& e : request.entries_without_data) check_archive_path(e.path);
   for (const auto& e : request.new_files) check_archive_path(e.path);
-  for (const auto& f : request.archived_stream_files) check_archive_path(f.name);
-  if (request.archived_stream_files.size() != layout_.db.substream_sizes.size()) {
+  for (const auto& shown : request.archived_streams) {
+    if (shown) check_archive_path(shown->path);
+  }
+  if (request.archived_streams.size() != stream_count()) {
     throw archive_error(error_kind::invalid_input, path_,
                         fmt::format("commit lists {} archived files but the archive holds {} streams",
-                                    request.archived_stream_files.size(), layout_.db.substream_sizes.size()));
+                                    request.archived_streams.size(), stream_count()));
   }
   commit_result result;
   result.input_bytes = std::accumulate(request.new_files.begin(), request.new_files.end(), std::uint64_t{0},

@@ -22,15 +22,18 @@
 #include "entry.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace sevenzfs::archive {
 
 struct commit_request {
-  // One per existing substream, in substream order (database().files with
-  // has_stream, renamed or re-timed as the caller sees fit).
-  std::vector<file_info> archived_stream_files;
+  // One per existing substream, in substream order: the entry as the caller
+  // shows it now (path, kind, mode, time; no content), or nullopt to keep
+  // the stream's last description (a file deleted from the mount stays in
+  // the archive under its old name).
+  std::vector<std::optional<entry>> archived_streams;
   // Directories and empty files: the whole current list (they have no data,
   // so every commit writes them anew).
   std::vector<entry> entries_without_data;
@@ -56,6 +59,7 @@ class archive_appender {
   std::uint64_t archive_bytes() const noexcept { return layout_.file_size; }
   // Index of the folder holding global substream `stream`, and its packed size.
   std::pair<std::uint64_t, std::uint64_t> folder_of_stream(std::uint64_t stream) const;
+  std::uint64_t stream_count() const noexcept { return layout_.db.substream_sizes.size(); }
 
   commit_result commit(const commit_request& request);
 

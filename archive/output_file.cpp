@@ -73,7 +73,8 @@ void output_file::write_at(std::uint64_t offset, std::span<const std::uint8_t> d
 }
 
 void output_file::truncate(std::uint64_t size) {
-  if (::ftruncate(fd_.get(), static_cast<off_t>(size)) != 0) throw_io_error(final_path_, "cannot truncate archive", errno);
+  if (::ftruncate(fd_.get(), static_cast<off_t>(size)) != 0)
+    throw_io_error(final_path_, "cannot truncate archive", errno);
   position_ = size;
 }
 

@@ -46,9 +46,7 @@ std::string content(int commit, int i) {
 // A request keeping every archived file under its name, plus `count` new files.
 commit_request next_request(const archive_appender& archive, int commit, int count) {
   commit_request request;
-  for (const auto& f : archive.database().files) {
-    if (f.has_stream) request.archived_stream_files.push_back(f);
-  }
+  request.archived_streams.resize(archive.stream_count());
   request.entries_without_data.push_back(directory("d"));
   for (int i = 0; i < count; ++i) {
     request.new_files.push_back(
@@ -121,7 +119,7 @@ TEST(ArchiveAppender, RenamesArchivedFilesInTheHeaderOnly) {
   archive_appender archive(path.string(), {});
   archive.commit(next_request(archive, 0, 2));
   auto request = next_request(archive, 1, 0);
-  request.archived_stream_files[0].name = "d/renamed.txt";
+  request.archived_streams[0] = text_file("d/renamed.txt", "");
   archive.commit(request);
   EXPECT_EQ(run("7zz e -so " + quote(path.string()) + " d/renamed.txt").output, content(0, 0));
   EXPECT_EQ(run("7zz t " + quote(path.string())).exit_code, 0);

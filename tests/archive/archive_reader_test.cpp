@@ -1,6 +1,7 @@
 #include "archive/archive_reader.hpp"
 
 #include "archive/archive_error.hpp"
+#include "archive/file_attributes.hpp"
 #include "archive/archive_writer.hpp"
 #include "archive/crc32.hpp"
 #include "archive/header_serializer.hpp"
