@@ -2,6 +2,8 @@
 
 #include "staged_content.hpp"
 
+#include "archive/archive_error.hpp"
+
 #include <fmt/format.h>
 
 #include <cerrno>
@@ -129,7 +131,7 @@ std::shared_ptr<const archive::entry_content> file_content::commit_source(const 
                                                                           const std::string& path) const {
   return std::visit(overloaded{[](const nothing&) -> std::shared_ptr<const archive::entry_content> { return nullptr; },
                                [&](const in_pool& p) -> std::shared_ptr<const archive::entry_content> {
-                                 return std::make_shared<staged_content>(services.store, p.file, path);
+                                 return std::make_shared<staged_content>(services.store, p.file);
                                },
                                [&](const on_disk& d) -> std::shared_ptr<const archive::entry_content> {
                                  return std::make_shared<spill_content>(d.file, d.size, path);
