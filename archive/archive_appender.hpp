@@ -6,13 +6,15 @@
 //   and fsyncs the directory.
 // - Once it exists, a commit appends: old packed streams are never touched.
 //   The new folders are compressed into a pending file beside the archive
-//   first, so their size P is known; then (1) a plain copy of the current
-//   header goes past both the current header and packs_end + P, fsync, and
-//   the start header is re-pointed at it, fsync; (2) the new packs are
-//   copied to packs_end, over the old header, fsync; (3) the new header
-//   follows the copy, fsync, the start header is re-pointed at it, fsync;
-//   (4) the file is truncated after the new header. A crash at any point
-//   leaves the previous archive or the new one.
+//   first, so their size P is known; then (1) a copy of the current header
+//   goes past both the current end of the file and packs_end + P, fsync,
+//   and the start header is re-pointed at it, fsync; (2) the new packs are
+//   copied to packs_end, over the old header, fsync; (3) the new header is
+//   written right after the new packs (via a place beyond the copy when it
+//   would overlap it), fsync, the start header is re-pointed at it, fsync;
+//   (4) the file is cut after the new header. A crash at any point leaves
+//   the previous archive or the new one, and a finished commit leaves no
+//   dead bytes.
 //
 // For crash tests only: SEVENZFS_TEST_EXIT_AFTER_APPEND_STEP=N makes the
 // process _exit(99) right after append step N (1-3).
@@ -20,8 +22,10 @@
 #include "archive_reader.hpp"
 #include "archive_writer.hpp"
 #include "entry.hpp"
+#include "output_file.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -63,9 +67,17 @@ class archive_appender {
 
   commit_result commit(const commit_request& request);
 
+  // Bytes no header references lie between the packs and the header or
+  // after it (left by a crash during an append, or by an older version).
+  bool has_dead_space() const noexcept;
+  // Moves the header right after the packs and cuts the file there, crash-safely.
+  void tidy();
+
  private:
   archive_database build_database(const commit_request& request, const archive_database& new_part) const;
   void append(const commit_request& request, commit_result& result);
+  void place_new_header(output_file& archive, const archive_database& db, std::uint64_t packs_end,
+                        std::uint64_t new_packs, const std::function<void()>& write_packs);
   void index_streams();
 
   std::string path_;

@@ -106,6 +106,7 @@ archive_layout read_archive(const std::string& path) {
     corrupt(path, "damaged archive: the header lies beyond the end of the file");
   }
   layout.header_offset = kStartHeaderSize + next_offset;
+  layout.header_start = layout.header_offset;
   layout.header_size = next_size;
   std::vector<std::uint8_t> header = read_exactly(file.get(), layout.header_offset, next_size, path);
   if (crc32::of(header) != next_crc) corrupt(path, "damaged archive: header CRC mismatch");
@@ -119,6 +120,7 @@ archive_layout read_archive(const std::string& path) {
       corrupt(path, "damaged archive: the packed header lies beyond the end of the file");
     }
     const auto packed = read_exactly(file.get(), packed_offset, encoded.pack_size, path);
+    layout.header_start = std::min(layout.header_start, packed_offset);
     header = decode_header(encoded.folder, packed, path);
     if (encoded.folder.unpack_crc && crc32::of(header) != *encoded.folder.unpack_crc) {
       corrupt(path, "damaged archive: unpacked header CRC mismatch");

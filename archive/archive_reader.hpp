@@ -14,6 +14,7 @@ namespace sevenzfs::archive {
 struct archive_layout {
   archive_database db;
   std::uint64_t packs_end = 32;      // absolute offset where the main pack streams end
+  std::uint64_t header_start = 32;   // where the header's bytes begin (an encoded header's packed stream)
   std::uint64_t header_offset = 32;  // absolute offset of the header the start header points to
   std::uint64_t header_size = 0;
   std::uint64_t file_size = 32;

@@ -45,6 +45,7 @@ struct committer::snapshot {
   std::uint64_t generation = 0;
   std::vector<inode*> committed;  // request.new_files[k] is committed[k]'s content
   std::vector<inode*> emptied;    // changed files committed as empty
+  bool left_changes = false;      // changed files still open for writing wait for a later commit
 };
 
 committer::committer(const daemon_options& options, inode_table& inodes, content_services& content, logger& log)
@@ -58,8 +59,10 @@ committer::committer(const daemon_options& options, inode_table& inodes, content
 
 bool committer::has_changes() const {
   std::shared_lock gate(gate_);
-  return generation_.load() != committed_generation_ || !archive_.exists();
+  return has_changes_locked();
 }
+
+bool committer::has_changes_locked() const { return generation_.load() != committed_generation_ || !archive_.exists(); }
 
 committer::snapshot committer::take_snapshot(commit_scope scope) {
   snapshot taken;
@@ -81,6 +84,7 @@ committer::snapshot committer::take_snapshot(commit_scope scope) {
     if (const auto stream = content.archived_stream()) request.archived_streams[*stream] = e;
     // Files still open for writing wait for a commit of everything.
     const bool include = content.dirty() && (scope == commit_scope::everything || node.writers == 0);
+    if (content.dirty() && !include) taken.left_changes = true;
     if (include && content.size() > 0) {
       e.size = content.size();
       e.content = content.commit_source(content_, path);
@@ -108,7 +112,8 @@ void committer::apply(const snapshot& taken, const archive::commit_result& resul
     std::lock_guard data(node->mutex);
     node->content.committed(std::nullopt, node->writers > 0);
   }
-  committed_generation_ = taken.generation;
+  // Changes left for later keep the next commit from being skipped.
+  if (!taken.left_changes) committed_generation_ = taken.generation;
   note_archive_figures();
 }
 
@@ -125,6 +130,7 @@ void committer::note_archive_figures() {
 
 result<void> committer::commit(commit_scope scope) {
   std::unique_lock gate(gate_);
+  if (!has_changes_locked()) return {};  // nothing to write, and no commit to count
   const auto started = std::chrono::steady_clock::now();
   try {
     const snapshot taken = take_snapshot(scope);

@@ -83,6 +83,7 @@ class committer {
   snapshot take_snapshot(commit_scope scope);
   void apply(const snapshot& taken, const archive::commit_result& result);
   void note_archive_figures();
+  bool has_changes_locked() const;
   result<void> failed(int error, std::string_view what);
 
   commit_figures figures_;  // before options_: its progress callback points here
