@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <algorithm>
+#include <filesystem>
 #include <cstdlib>
 #include <vector>
 
@@ -85,6 +86,23 @@ void output_file::commit() {
   }
   committed_ = true;
   sync_directory_of(final_path_);
+}
+
+std::vector<std::string> remove_leftovers(const std::string& final_path) {
+  constexpr std::string_view kMarker = ".tmp-";
+  constexpr std::size_t kRandomPart = 6;  // mkostemp's XXXXXX
+  const auto slash = final_path.rfind('/');
+  const std::string name = slash == std::string::npos ? final_path : final_path.substr(slash + 1);
+  std::vector<std::string> removed;
+  std::error_code error;
+  for (const auto& item : std::filesystem::directory_iterator(directory_of(final_path), error)) {
+    const std::string candidate = item.path().filename().string();
+    if (!candidate.starts_with(name + ".") || candidate.size() < name.size() + kMarker.size() + kRandomPart) continue;
+    const std::string_view tail = std::string_view(candidate).substr(candidate.size() - kRandomPart - kMarker.size());
+    if (!tail.starts_with(kMarker) || !item.is_regular_file(error)) continue;
+    if (std::filesystem::remove(item.path(), error)) removed.push_back(item.path().string());
+  }
+  return removed;
 }
 
 }  // namespace sevenzfs::archive

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <vector>
 
 namespace sevenzfs::archive {
 
@@ -46,5 +47,11 @@ class output_file {
 
   output_file() = default;
 };
+
+// Removes what crashed writers left beside `final_path`: files named
+// `NAME.tmp-XXXXXX` or `NAME.<anything>.tmp-XXXXXX` (temporary archives,
+// pending packs, spill files). Only while no writer can be at work (the
+// daemon holds the archive's lock). Returns the paths removed.
+std::vector<std::string> remove_leftovers(const std::string& final_path);
 
 }  // namespace sevenzfs::archive

@@ -15,7 +15,7 @@ inode* parent_directory(inode_table& inodes, const std::string& path, const call
   std::size_t start = 0;
   for (std::size_t slash; (slash = path.find('/', start)) != std::string::npos; start = slash + 1) {
     const std::string_view component(path.data() + start, slash - start);
-    if (check_entry_name(component) != 0) return nullptr;
+    if (!check_entry_name(component)) return nullptr;
     inode* next = inodes.child(directory->number, component);
     if (next == nullptr) {
       next = *inodes.create(directory->number, component, node_kind::directory, 0755, owner);
@@ -44,7 +44,7 @@ std::size_t load_archived_tree(const archive::archive_database& db, inode_table&
     std::size_t leaf_start = 0;
     inode* directory = parent_directory(inodes, e.path, owner, leaf_start);
     const std::string_view leaf = std::string_view(e.path).substr(leaf_start);
-    if (directory == nullptr || check_entry_name(leaf) != 0) {
+    if (directory == nullptr || !check_entry_name(leaf)) {
       log.warning("{}: entry '{}' has a name the mount cannot show; it stays in the archive", archive_path, e.path);
       ++left_out;
       continue;

@@ -54,6 +54,10 @@ committer::committer(const daemon_options& options, inode_table& inodes, content
       content_(content),
       log_(log),
       archive_(options_.archive_path, options_.write) {
+  if (archive_.has_dead_space()) {
+    log_.info("{}: removing the bytes an interrupted commit left behind", options_.archive_path);
+    archive_.tidy();
+  }
   note_archive_figures();
 }
 

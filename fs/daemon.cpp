@@ -1,11 +1,14 @@
 #include "daemon.hpp"
 
+#include "archive_lock.hpp"
 #include "daemon_options.hpp"
 #include "filesystem.hpp"
 #include "fuse_operations.hpp"
 #include "log.hpp"
 
 #include "archive/archive_error.hpp"
+#include "archive/file_io.hpp"
+#include "archive/output_file.hpp"
 
 #include <fmt/format.h>
 
@@ -14,7 +17,10 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <memory>
+#include <optional>
 
 namespace sevenzfs::fs {
 
@@ -28,9 +34,58 @@ struct loop_config_deleter {
   void operator()(fuse_loop_config* config) const { fuse_loop_cfg_destroy(config); }
 };
 
-std::string directory_of(const std::string& path) {
-  const auto slash = path.rfind('/');
-  return slash == 0 ? "/" : path.substr(0, slash);
+using session_ptr = std::unique_ptr<fuse_session, session_deleter>;
+
+// The filesystem type of what is mounted at `path`, if anything is.
+std::optional<std::string> mounted_type(const std::string& path) {
+  std::ifstream mounts("/proc/self/mounts");
+  std::string device, point, type, rest;
+  std::optional<std::string> found;
+  while (mounts >> device >> point >> type) {
+    std::getline(mounts, rest);
+    if (point == path) found = type;  // the last one is the one on top
+  }
+  return found;
+}
+
+// Why MOUNTPOINT cannot be used, or "".
+std::string mountpoint_problem(const daemon_options& options) {
+  struct stat st {};
+  if (::stat(options.mountpoint.c_str(), &st) != 0) {
+    return errno == ENOENT ? fmt::format("{}: mountpoint does not exist", options.mountpoint)
+                           : fmt::format("{}: {}", options.mountpoint, std::strerror(errno));
+  }
+  if (!S_ISDIR(st.st_mode)) return fmt::format("{}: mountpoint is not a directory", options.mountpoint);
+  if (mounted_type(options.mountpoint) == "fuse.sevenzfs") {
+    return fmt::format("{}: already a sevenzfs mount; unmount it first", options.mountpoint);
+  }
+  std::error_code error;
+  if (!options.nonempty && !std::filesystem::is_empty(options.mountpoint, error)) {
+    return fmt::format("{}: mountpoint is not empty (its files would be hidden); use -o nonempty to mount anyway",
+                       options.mountpoint);
+  }
+  return "";
+}
+
+// The FUSE session with our options; null when libfuse refuses.
+session_ptr make_session(const daemon_options& options, const fuse_lowlevel_ops& operations, filesystem& fs) {
+  std::string mount_options = fmt::format("default_permissions,fsname={},subtype=sevenzfs", options.archive_path);
+  if (options.allow_other) mount_options += ",allow_other";
+  std::vector<std::string> fuse_argv_text{"sevenzfs", "-o", mount_options};
+  if (options.debug) fuse_argv_text.emplace_back("-d");
+  std::vector<char*> fuse_argv;
+  for (auto& arg : fuse_argv_text) fuse_argv.push_back(arg.data());
+  fuse_args fuse_arguments = FUSE_ARGS_INIT(static_cast<int>(fuse_argv.size()), fuse_argv.data());
+  session_ptr session(fuse_session_new(&fuse_arguments, &operations, sizeof operations, &fs));
+  fuse_opt_free_args(&fuse_arguments);
+  return session;
+}
+
+void serve(fuse_session* session) {
+  std::unique_ptr<fuse_loop_config, loop_config_deleter> config(fuse_loop_cfg_create());
+  fuse_loop_cfg_set_max_threads(config.get(), 16);
+  fuse_loop_cfg_set_clone_fd(config.get(), 1);  // a /dev/fuse descriptor per worker: fewer wake-ups
+  fuse_session_loop_mt(session, config.get());
 }
 
 }  // namespace
@@ -46,73 +101,73 @@ int run_daemon(const std::vector<std::string>& args, std::FILE* out, std::FILE* 
     return kExitUsage;
   }
   const daemon_options& options = *parsed.options;
+  logger log(logger::to_stream(err), options.debug ? log_level::debug : log_level::info);
 
-  const std::string archive_dir = directory_of(options.archive_path);
+  const std::string archive_dir = archive::directory_of(options.archive_path);
   if (::access(archive_dir.c_str(), W_OK | X_OK) != 0) {
-    fmt::print(err, "sevenzfs: {}: cannot write the archive's directory: {}\n", archive_dir, std::strerror(errno));
+    log.error("{}: cannot write the archive's directory: {}", archive_dir, std::strerror(errno));
     return kExitArchiveUnusable;
   }
-  struct stat mount_stat {};
-  if (::stat(options.mountpoint.c_str(), &mount_stat) != 0 || !S_ISDIR(mount_stat.st_mode)) {
-    fmt::print(err, "sevenzfs: {}: mountpoint is not a directory\n", options.mountpoint);
+  if (const auto problem = mountpoint_problem(options); !problem.empty()) {
+    log.error("{}", problem);
     return kExitMountFailed;
   }
 
-  logger log(logger::to_stream(err), options.debug ? log_level::debug : log_level::info);
+  // Held until the final commit is done: the archive is ours alone.
+  const auto lock =
+      archive_lock::take(options.archive_path, options.mountpoint, options.wait_lock, [&](const std::string& holder) {
+        log.info("{} is in use by sevenzfs ({}); waiting for it", options.archive_path, holder);
+      });
+  if (!lock) {
+    log.error("{}", lock.error().message);
+    return kExitArchiveUnusable;
+  }
+  // What crashed writers left beside the archive belongs to nobody now.
+  for (const auto& removed : archive::remove_leftovers(options.archive_path)) {
+    log.info("removed {}, left behind by an interrupted commit", removed);
+  }
+
   std::unique_ptr<filesystem> fs;
   try {
     fs = std::make_unique<filesystem>(options, log);
   } catch (const archive::archive_error& e) {
-    fmt::print(err, "sevenzfs: cannot use the archive, it was left untouched: {}\n", e.what());
+    log.error("cannot use the archive, it was left untouched: {}", e.what());
     return kExitArchiveUnusable;
   } catch (const std::exception& e) {
-    fmt::print(err, "sevenzfs: cannot start: {}\n", e.what());
+    log.error("cannot start: {}", e.what());
     return kExitArchiveUnusable;
   }
 
-  std::string mount_options = fmt::format("default_permissions,fsname={},subtype=sevenzfs", options.archive_path);
-  if (options.allow_other) mount_options += ",allow_other";
-  std::vector<std::string> fuse_argv_text{"sevenzfs", "-o", mount_options};
-  if (options.debug) fuse_argv_text.emplace_back("-d");
-  std::vector<char*> fuse_argv;
-  for (auto& arg : fuse_argv_text) fuse_argv.push_back(arg.data());
-  fuse_args fuse_arguments = FUSE_ARGS_INIT(static_cast<int>(fuse_argv.size()), fuse_argv.data());
-
   const fuse_lowlevel_ops operations = make_fuse_operations();
-  std::unique_ptr<fuse_session, session_deleter> session(
-      fuse_session_new(&fuse_arguments, &operations, sizeof operations, fs.get()));
-  fuse_opt_free_args(&fuse_arguments);
+  const session_ptr session = make_session(options, operations, *fs);
   if (!session) {
-    fmt::print(err, "sevenzfs: cannot create the FUSE session\n");
+    log.error("cannot create the FUSE session");
     return kExitMountFailed;
   }
   if (fuse_set_signal_handlers(session.get()) != 0) {
-    fmt::print(err, "sevenzfs: cannot install signal handlers\n");
+    log.error("cannot install signal handlers");
     return kExitMountFailed;
   }
   if (fuse_session_mount(session.get(), options.mountpoint.c_str()) != 0) {
-    fmt::print(err, "sevenzfs: cannot mount {}\n", options.mountpoint);
+    log.error("cannot mount {}", options.mountpoint);
     fuse_remove_signal_handlers(session.get());
     return kExitMountFailed;
   }
   // Only now is the mount usable; the parent of a daemonized process exits here.
   fuse_daemonize(options.foreground ? 1 : 0);
   fs->start_commit_thread();
-
-  std::unique_ptr<fuse_loop_config, loop_config_deleter> config(fuse_loop_cfg_create());
-  fuse_loop_cfg_set_max_threads(config.get(), 16);
-  fuse_loop_cfg_set_clone_fd(config.get(), 1);  // a /dev/fuse descriptor per worker: fewer wake-ups
-  fuse_session_loop_mt(session.get(), config.get());
+  serve(session.get());
 
   // The loop ends on unmount (the mount is gone) or on SIGTERM/SIGINT/SIGHUP
   // (still mounted): commit first, then unmount.
   const result<void> committed = fs->final_commit();
   fuse_session_unmount(session.get());
   fuse_remove_signal_handlers(session.get());
-  session.reset();
   if (!committed) {
-    log.error("the final commit failed; {} holds the last good commit: {}", options.archive_path,
-              fs->figures().error());
+    const bool archived_before = fs->figures().commits.load() > 0 || std::filesystem::exists(options.archive_path);
+    log.error("the final commit failed: {}; {}", fs->figures().error(),
+              archived_before ? fmt::format("{} holds the last successful commit", options.archive_path)
+                              : fmt::format("no archive was written at {}", options.archive_path));
     return kExitCommitFailed;
   }
   return kExitOk;

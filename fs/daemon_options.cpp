@@ -34,12 +34,15 @@ const char* const kDaemonUsage =
     "  -o pool_size=SIZE        staging memory (an eighth of RAM, 64M-4G)\n"
     "  -o flush_interval=S      commit every S seconds when something changed (off)\n"
     "  -o allow_other           let other users use the mount\n"
+    "  -o nonempty              mount over a directory that is not empty\n"
+    "  -o wait_lock             wait while another sevenzfs uses ARCHIVE (default: exit 3)\n"
     "Options mount(8) passes (rw, defaults, nofail, _netdev, x-*, ...) are ignored.\n"
     "SIZE takes K, M, G or T suffixes (powers of 1024).\n"
     "fusermount3 -u returns before the daemon has written the last commit: wait\n"
     "for its exit (its pid is the xattr user.sevenzfs.pid on the mountpoint).\n"
     "Exit status: 0 all committed; 1 the final commit failed; 2 bad command line;\n"
-    "3 the archive cannot be used (not 7z, damaged, unreadable); 4 mount failed.\n";
+    "3 the archive cannot be used (not 7z, damaged, unreadable, in use by another\n"
+    "sevenzfs); 4 mount failed (mountpoint missing, not empty, already mounted).\n";
 
 namespace {
 
@@ -121,6 +124,10 @@ std::string apply_option(daemon_options& options, std::string_view item, std::op
     options.flush_interval_seconds = *n;
   } else if (key == "allow_other" && !has_value) {
     options.allow_other = true;
+  } else if (key == "nonempty" && !has_value) {
+    options.nonempty = true;
+  } else if (key == "wait_lock" && !has_value) {
+    options.wait_lock = true;
   } else if (key == "ro") {
     return "option ro is not supported: sevenzfs mounts are writable";
   } else if (!is_pass_through(key)) {
@@ -192,7 +199,9 @@ parsed_command_line parse_daemon_command_line(const std::vector<std::string>& ar
     return result;
   }
   options.archive_path = absolute(positional[0]);
-  options.mountpoint = positional[1];
+  // libfuse changes the working directory to /: every path must be absolute.
+  options.mountpoint = absolute(positional[1]);
+  while (options.mountpoint.size() > 1 && options.mountpoint.back() == '/') options.mountpoint.pop_back();
   options.write.plan.solid_block_bytes =
       solid_block.value_or(archive::default_solid_block_bytes(options.write.compression.level));
   result.options = std::move(options);

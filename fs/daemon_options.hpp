@@ -18,6 +18,8 @@ struct daemon_options {
   bool foreground = false;
   bool debug = false;
   bool allow_other = false;
+  bool nonempty = false;   // mount over a non-empty directory
+  bool wait_lock = false;  // wait for another daemon using the archive instead of failing
   archive::write_options write;
   std::uint64_t pool_bytes = 0;
   std::uint64_t flush_interval_seconds = 0;  // 0: no periodic commit

@@ -25,7 +25,7 @@ namespace sevenzfs::fs {
 // What content operations need from the daemon.
 struct content_services {
   pool::staging_store& store;
-  std::string spill_prefix;  // spill files are created as <spill_prefix>.spill-XXXXXX
+  std::string spill_prefix;  // spill files are created as <spill_prefix>.spill.tmp-XXXXXX
 };
 
 class file_content {

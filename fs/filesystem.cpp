@@ -25,7 +25,7 @@ filesystem::filesystem(const daemon_options& options, logger& log)
       content_{store_, options.archive_path},
       inodes_(caller{::getuid(), ::getgid()}),
       committer_(options_, inodes_, content_, log_),
-      xattrs_({chunks_, store_, committer_.figures(), options_},
+      xattrs_({chunks_, store_, committer_.figures(), options_, ::getuid()},
               {.flush = [this](const caller&) { return fsync(); },
                .file_state = [this](inode_number number) { return file_state(number); }}) {
   load_archived_tree(committer_.archive().database(), inodes_, caller{::getuid(), ::getgid()}, options_.archive_path,

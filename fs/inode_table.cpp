@@ -1,5 +1,7 @@
 #include "inode_table.hpp"
 
+#include "archive/utf16.hpp"
+
 #include <fmt/format.h>
 
 #include <fcntl.h>
@@ -16,10 +18,20 @@ std::timespec current_time() noexcept {
   return t;
 }
 
-int check_entry_name(std::string_view name) noexcept {
-  if (name.size() > 255) return ENAMETOOLONG;
-  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string_view::npos) return EINVAL;
-  return 0;
+result<void> check_entry_name(std::string_view name) {
+  if (name.size() > 255) return failure(ENAMETOOLONG);
+  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string_view::npos) return failure(EINVAL);
+  // 7z stores names as Unicode: a name that is not UTF-8 could not be
+  // committed, so it is refused now rather than failing every commit later.
+  if (!archive::utf8_to_utf16le(name)) {
+    std::string shown;
+    for (const char c : name) {
+      const auto byte = static_cast<unsigned char>(c);
+      shown += byte >= 0x20 && byte < 0x7f ? std::string(1, c) : fmt::format("\\x{:02x}", byte);
+    }
+    return failure(EILSEQ, fmt::format("'{}' is not a valid UTF-8 name: 7z stores names as Unicode", shown));
+  }
+  return {};
 }
 
 inode_table::inode_table(caller owner) {
@@ -128,7 +140,7 @@ void inode_table::detach(inode& directory, const std::string& name) {
 result<inode*> inode_table::create(inode_number parent, std::string_view name, node_kind kind,
                                    std::uint32_t permissions, const caller& owner,
                                    const std::function<void(inode&)>& init) {
-  if (const int error = check_entry_name(name); error != 0) return failure(error);
+  if (auto valid = check_entry_name(name); !valid) return std::unexpected(valid.error());
   std::unique_lock table(mutex_);
   inode* directory = find(parent);
   if (directory == nullptr) return failure(ENOENT);
@@ -167,7 +179,7 @@ result<void> inode_table::rename(inode_number parent, std::string_view name, ino
                                  std::string_view new_name, unsigned flags) {
   if (flags & RENAME_EXCHANGE) return failure(EINVAL);
   if (flags & ~static_cast<unsigned>(RENAME_NOREPLACE)) return failure(EINVAL);
-  if (const int error = check_entry_name(new_name); error != 0) return failure(error);
+  if (auto valid = check_entry_name(new_name); !valid) return std::unexpected(valid.error());
   std::unique_lock table(mutex_);
   const auto found = entry(parent, name);
   if (!found) return std::unexpected(found.error());

@@ -24,8 +24,10 @@ namespace sevenzfs::fs {
 
 std::timespec current_time() noexcept;
 
-// 0 if `name` can be a directory entry, else the errno (EINVAL, ENAMETOOLONG).
-int check_entry_name(std::string_view name) noexcept;
+// Whether `name` can be a directory entry the archive can store: not empty,
+// ".", ".." or containing '/' (EINVAL), at most 255 bytes (ENAMETOOLONG),
+// valid UTF-8 (EILSEQ, with a message).
+result<void> check_entry_name(std::string_view name);
 
 class inode_table {
  public:

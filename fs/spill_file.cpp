@@ -13,7 +13,7 @@
 namespace sevenzfs::fs {
 
 spill_file::spill_file(const std::string& archive_path) {
-  std::string name = archive_path + ".spill-XXXXXX";
+  std::string name = archive_path + ".spill.tmp-XXXXXX";
   fd_ = ::mkostemp(name.data(), O_CLOEXEC);
   if (fd_ < 0) archive::throw_io_error(name, "cannot create a spill file", errno);
   ::unlink(name.c_str());  // nameless: gone with the last descriptor, also after a crash

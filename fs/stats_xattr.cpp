@@ -50,7 +50,13 @@ std::string stats_json(const std::vector<stat_value>& values) {
 stats_xattr::stats_xattr(stats_sources sources, hooks actions) : sources_(sources), hooks_(std::move(actions)) {}
 
 result<void> stats_xattr::set(inode_number number, std::string_view name, std::string_view, const caller& who) {
-  if (number == kRootInode && name == kFlushName) return hooks_.flush(who);  // any value asks for a commit
+  if (number == kRootInode && name == kFlushName) {
+    // Any user of an allow_other mount could otherwise make it commit in a loop.
+    if (who.uid != 0 && who.uid != sources_.owner) {
+      return failure(EPERM, fmt::format("{} is for the mount's owner or root, not uid {}", name, who.uid));
+    }
+    return hooks_.flush(who);  // any value asks for a commit
+  }
   return failure(ENOTSUP);  // 7z has nowhere to keep extended attributes
 }
 

@@ -41,6 +41,7 @@ struct stats_sources {
   const pool::staging_store& store;
   const commit_figures& commits;
   const daemon_options& options;
+  uid_t owner;  // the mount's owner: with root, the only one its controls obey
 };
 
 class stats_xattr {

@@ -1,6 +1,6 @@
 // The daemon through a real mount: cp -a in, unmount, wait for the daemon,
 // then judge the archive with 7zz, bsdtar and py7zr.
-#include "daemon_process.hpp"
+#include "mount_fixture.hpp"
 #include "test_support.hpp"
 #include "tools/fixture_tree.hpp"
 
@@ -23,49 +23,6 @@
 
 namespace fs = std::filesystem;
 using namespace sevenzfs::test;
-
-namespace {
-
-struct mount_fixture : testing::Test {
-  temp_dir dir;
-  fs::path archive = dir / "archive.7z";
-  fs::path mnt = dir / "mnt";
-  fs::path log = dir / "daemon.log";
-
-  void SetUp() override {
-    if (const auto why = why_mounts_cannot_work()) GTEST_SKIP() << *why;
-    fs::create_directories(mnt);
-  }
-
-  std::unique_ptr<daemon_process> mount(const std::string& options = "") {
-    auto daemon = std::make_unique<daemon_process>(archive, mnt, options, log);
-    EXPECT_TRUE(daemon->wait_mounted()) << read_file(log);
-    return daemon;
-  }
-
-  std::string extract_all(const std::string& where) {
-    const auto out = dir / where;
-    return run("7zz x -snld -y -o" + quote(out.string()) + " " + quote(archive.string())).output;
-  }
-};
-
-std::string join(const std::vector<std::string>& lines) {
-  std::string all;
-  for (const auto& line : lines) all += line + "\n";
-  return all;
-}
-
-std::string xattr(const fs::path& path, const std::string& name) {
-  const ssize_t size = ::getxattr(path.c_str(), name.c_str(), nullptr, 0);
-  if (size < 0) return "<errno " + std::to_string(errno) + ">";
-  std::string value(static_cast<std::size_t>(size), '\0');
-  const ssize_t got = ::getxattr(path.c_str(), name.c_str(), value.data(), value.size());
-  if (got < 0) return "<errno " + std::to_string(errno) + ">";
-  value.resize(static_cast<std::size_t>(got));
-  return value;
-}
-
-}  // namespace
 
 TEST_F(mount_fixture, CopiedTreeBecomesAnArchiveThatReadersRestoreExactly) {
   make_fixture_tree(dir / "src");

@@ -133,6 +133,11 @@ TEST_F(filesystem_fixture, TreeRulesAreThoseOfAPosixFilesystem) {
   EXPECT_EQ(filesystem->lookup(kRootInode, "missing").error().code, ENOENT);
   EXPECT_EQ(filesystem->mkdir(kRootInode, std::string(256, 'n'), 0755, me).error().code, ENAMETOOLONG);
   EXPECT_EQ(filesystem->mkdir(kRootInode, "..", 0755, me).error().code, EINVAL);
+  const auto latin1 = filesystem->create(kRootInode, "caf\xe9.txt", S_IFREG | 0644, O_WRONLY, me);
+  ASSERT_FALSE(latin1);
+  EXPECT_EQ(latin1.error().code, EILSEQ) << "a name 7z cannot store is refused when it is made";
+  EXPECT_NE(latin1.error().message.find("caf\\xe9.txt"), std::string::npos) << latin1.error().message;
+  EXPECT_EQ(filesystem->rename(kRootInode, "g", kRootInode, "\xff", 0).error().code, EILSEQ);
   ASSERT_TRUE(filesystem->rename(kRootInode, "f", kRootInode, "g", 0)) << "a file replaces a file";
   EXPECT_EQ(read_all(*filesystem, entry_of(*filesystem, kRootInode, "g")), "x");
 
@@ -188,6 +193,10 @@ TEST_F(filesystem_fixture, StatisticsAgreeBetweenSizeProbeAndRead) {
   const auto names = filesystem->listxattr(kRootInode);
   ASSERT_TRUE(names);
   EXPECT_NE(names->find(std::string("user.sevenzfs.files_staged\0", 27)), std::string::npos);
+  const auto stranger = filesystem->setxattr(kRootInode, "user.sevenzfs.flush", "1", {me.uid + 1000, me.gid});
+  ASSERT_FALSE(stranger);
+  EXPECT_EQ(stranger.error().code, EPERM) << "only the mount's owner or root may make it commit";
+  EXPECT_FALSE(std::filesystem::exists(archive));
   ASSERT_TRUE(filesystem->setxattr(kRootInode, "user.sevenzfs.flush", "1", me)) << "the flush control commits";
   EXPECT_TRUE(std::filesystem::exists(archive));
 }

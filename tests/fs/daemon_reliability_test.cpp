@@ -1,0 +1,126 @@
+// Through real mounts: nothing acknowledged is lost — one archive, one
+// daemon; a name the archive cannot hold is refused at the door; names an
+// existing archive holds that the mount cannot show do not sink commits;
+// what crashed writers left is cleaned up.
+#include "mount_fixture.hpp"
+
+#include "archive/archive_writer.hpp"
+#include "archive/archive_reader.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <fstream>
+
+namespace fs = std::filesystem;
+using namespace sevenzfs::test;
+
+TEST_F(mount_fixture, ASecondDaemonOnTheSameArchiveIsRefusedAndNamesTheFirst) {
+  auto first = mount();
+  write_file(mnt / "mine.txt", "first daemon's file\n");
+  const auto other = dir / "other";
+  fs::create_directories(other);
+  daemon_process second(archive, other, "", dir / "second.log");
+  EXPECT_FALSE(second.wait_mounted(std::chrono::seconds(5)));
+  EXPECT_EQ(second.wait_exit(std::chrono::seconds(10)), 3);
+  EXPECT_NE(second.log().find("pid " + std::to_string(first->pid())), std::string::npos) << second.log();
+  ASSERT_EQ(first->unmount_and_wait(), 0) << first->log();
+  EXPECT_EQ(run("7zz e -so " + quote(archive.string()) + " mine.txt").output, "first daemon's file\n");
+}
+
+TEST_F(mount_fixture, AMountRightAfterAnUnmountWaitsForTheLastCommitWithWaitLock) {
+  auto first = mount("threads=1");
+  // Enough data that the final commit takes a moment after fusermount3 returns.
+  run("head -c 6000000 /dev/urandom > " + quote((mnt / "big.bin").string()));
+  write_file(mnt / "a.txt", "first mount\n");
+  run("fusermount3 -u " + quote(mnt.string()));
+  daemon_process second(archive, mnt, "wait_lock", dir / "second.log");
+  ASSERT_TRUE(second.wait_mounted(std::chrono::seconds(120))) << second.log();
+  EXPECT_NE(second.log().find("waiting for it"), std::string::npos) << second.log();
+  EXPECT_EQ(first->wait_exit(), 0) << first->log();
+  write_file(mnt / "b.txt", "second mount\n");
+  ASSERT_EQ(second.unmount_and_wait(), 0) << second.log();
+  EXPECT_EQ(run("7zz e -so " + quote(archive.string()) + " a.txt").output, "first mount\n");
+  EXPECT_EQ(run("7zz e -so " + quote(archive.string()) + " b.txt").output, "second mount\n");
+  EXPECT_EQ(run("7zz t " + quote(archive.string())).exit_code, 0);
+}
+
+TEST_F(mount_fixture, AMountpointThatIsAlreadyMountedOrNotEmptyIsRefused) {
+  auto first = mount();
+  daemon_process stacked(dir / "other.7z", mnt, "", dir / "stacked.log");
+  EXPECT_EQ(stacked.wait_exit(std::chrono::seconds(10)), 4);
+  EXPECT_NE(stacked.log().find("already a sevenzfs mount"), std::string::npos) << stacked.log();
+  ASSERT_EQ(first->unmount_and_wait(), 0);
+
+  const auto full = dir / "full";
+  fs::create_directories(full);
+  write_file(full / "hidden.txt", "x");
+  daemon_process refused(dir / "other.7z", full, "", dir / "refused.log");
+  EXPECT_EQ(refused.wait_exit(std::chrono::seconds(10)), 4);
+  EXPECT_NE(refused.log().find("not empty"), std::string::npos) << refused.log();
+  daemon_process allowed(dir / "other.7z", full, "nonempty", dir / "allowed.log");
+  ASSERT_TRUE(allowed.wait_mounted()) << allowed.log();
+  EXPECT_EQ(allowed.unmount_and_wait(), 0);
+
+  daemon_process missing(dir / "other.7z", dir / "nowhere", "", dir / "missing.log");
+  EXPECT_EQ(missing.wait_exit(std::chrono::seconds(10)), 4);
+  EXPECT_NE(missing.log().find("does not exist"), std::string::npos) << missing.log();
+}
+
+TEST_F(mount_fixture, ANameTheArchiveCannotHoldIsRefusedAndTheRestIsCommitted) {
+  auto daemon = mount();
+  write_file(mnt / "good1.txt", "x\n");
+  const auto bad = run("cp /etc/hostname " + quote((mnt / "caf\xe9.txt").string()));
+  EXPECT_NE(bad.exit_code, 0) << "the name is refused when it is created";
+  EXPECT_NE(bad.output.find("Invalid or incomplete multibyte"), std::string::npos) << bad.output;  // EILSEQ
+  write_file(mnt / "good2.txt", "y\n");
+  ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
+  EXPECT_NE(daemon->log().find("caf\\xe9.txt"), std::string::npos) << "one log line names it: " << daemon->log();
+  EXPECT_EQ(run("7zz e -so " + quote(archive.string()) + " good1.txt").output, "x\n");
+  EXPECT_EQ(run("7zz e -so " + quote(archive.string()) + " good2.txt").output, "y\n");
+}
+
+TEST_F(mount_fixture, NamesTheMountCannotShowDoNotSinkCommits) {
+  // An archive (as 7zz -si and other writers make them) with entries named
+  // "..", absolute, empty, and ending in '/'.
+  namespace ar = sevenzfs::archive;
+  std::vector<ar::entry> odd;
+  for (const std::string name : {"..", "/etc/evil", "", "dir/", "fine.txt"}) {
+    ar::entry e;
+    e.path = name;
+    e.mode = 0644;
+    e.mtime = {1'700'000'000, 0};
+    e.size = 4;
+    e.content = std::make_shared<ar::memory_content>(std::string_view("data"));
+    odd.push_back(std::move(e));
+  }
+  ar::create_archive(archive.string(), {}, odd, {});
+  auto daemon = mount();
+  EXPECT_TRUE(fs::exists(mnt / "fine.txt"));
+  write_file(mnt / "new.txt", "added\n");
+  ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
+  EXPECT_NE(daemon->log().find("'/etc/evil' has a name the mount cannot show"), std::string::npos) << daemon->log();
+  EXPECT_EQ(run("7zz e -so " + quote(archive.string()) + " new.txt").output, "added\n");
+  const auto on_disk = ar::read_archive(archive.string());
+  EXPECT_EQ(on_disk.db.substream_sizes.size(), 6u) << "the odd entries stay in the archive, untouched";
+  EXPECT_FALSE(fs::exists(dir / "etc")) << "nothing escaped the mount";
+}
+
+TEST_F(mount_fixture, WhatCrashedWritersLeftIsRemovedAtTheNextMount) {
+  {
+    auto daemon = mount();
+    write_file(mnt / "a.txt", "a\n");
+    ASSERT_EQ(daemon->unmount_and_wait(), 0);
+  }
+  for (const std::string leftover : {".tmp-Ab12Cd", ".pending.tmp-Xy98Zw", ".spill.tmp-Qq11Rr"}) {
+    write_file(archive.string() + leftover, std::string(100000, 'z'));
+  }
+  write_file(archive.string() + ".notes", "not ours: stays");
+  auto daemon = mount();
+  ASSERT_EQ(daemon->unmount_and_wait(), 0);
+  std::vector<std::string> beside;
+  for (const auto& item : fs::directory_iterator(dir.path())) beside.push_back(item.path().filename().string());
+  std::sort(beside.begin(), beside.end());
+  EXPECT_EQ(join(beside), "archive.7z\narchive.7z.lock\narchive.7z.notes\ndaemon.log\nmnt\n");
+  EXPECT_NE(daemon->log().find("left behind by an interrupted commit"), std::string::npos) << daemon->log();
+}
