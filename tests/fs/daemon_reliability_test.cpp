@@ -8,6 +8,7 @@
 #include "archive/archive_reader.hpp"
 
 #include <fcntl.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -123,4 +124,41 @@ TEST_F(mount_fixture, WhatCrashedWritersLeftIsRemovedAtTheNextMount) {
   std::sort(beside.begin(), beside.end());
   EXPECT_EQ(join(beside), "archive.7z\narchive.7z.lock\narchive.7z.notes\ndaemon.log\nmnt\n");
   EXPECT_NE(daemon->log().find("left behind by an interrupted commit"), std::string::npos) << daemon->log();
+}
+
+TEST_F(mount_fixture, AFullDiskIsReportedAsEnospcAndNothingIsLost) {
+  // The archive lives on a 2 MiB tmpfs that a filler file nearly fills.
+  const auto small = dir / "small";
+  fs::create_directories(small);
+  ASSERT_EQ(run("mount -t tmpfs -o size=2m tmpfs " + quote(small.string())).exit_code, 0);
+  struct unmount_tmpfs {
+    fs::path where;
+    ~unmount_tmpfs() { run("umount -l " + quote(where.string())); }
+  } cleanup{small};
+  const auto small_archive = small / "a.7z";
+  daemon_process daemon(small_archive, mnt, "level=0", log);
+  ASSERT_TRUE(daemon.wait_mounted()) << daemon.log();
+  write_file(mnt / "first.txt", "committed before the disk filled\n");
+  ASSERT_EQ(::setxattr(mnt.c_str(), "user.sevenzfs.flush", "1", 1, 0), 0) << errno;
+  write_file(small / "filler", std::string(1800u << 10, 'f'));
+
+  const std::string payload(600u << 10, 'p');
+  const int fd = ::open((mnt / "payload.bin").c_str(), O_CREAT | O_WRONLY, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::write(fd, payload.data(), payload.size()), static_cast<ssize_t>(payload.size()));
+  EXPECT_EQ(::fsync(fd), -1);
+  EXPECT_EQ(errno, ENOSPC) << "the writer learns the truth, not a generic EIO";
+  EXPECT_EQ(::setxattr(mnt.c_str(), "user.sevenzfs.flush", "1", 1, 0), -1);
+  EXPECT_EQ(errno, ENOSPC);
+  EXPECT_EQ(read_file(mnt / "payload.bin"), payload) << "staged data stays staged";
+  EXPECT_NE(xattr(mnt, "user.sevenzfs.last_error").find("No space left"), std::string::npos);
+
+  fs::remove(small / "filler");
+  EXPECT_EQ(::fsync(fd), 0) << "the next commit after freeing space succeeds";
+  ::close(fd);
+  ASSERT_EQ(daemon.unmount_and_wait(), 0) << daemon.log();
+  EXPECT_EQ(run("7zz t " + quote(small_archive.string())).exit_code, 0);
+  EXPECT_EQ(run("7zz e -so " + quote(small_archive.string()) + " payload.bin").output, payload);
+  EXPECT_EQ(run("7zz e -so " + quote(small_archive.string()) + " first.txt").output,
+            "committed before the disk filled\n");
 }
