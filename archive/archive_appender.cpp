@@ -185,6 +185,15 @@ bool archive_appender::has_dead_space() const noexcept {
   return layout_.header_start != layout_.packs_end || layout_.header_offset + layout_.header_size != layout_.file_size;
 }
 
+std::uint64_t archive_appender::dead_bytes() const noexcept {
+  if (!exists_ || layout_.db.empty()) return 0;
+  const std::uint64_t before_packs = layout_.db.pack_position;
+  const std::uint64_t between = layout_.header_start - std::min(layout_.header_start, layout_.packs_end);
+  const std::uint64_t header_end = layout_.header_offset + layout_.header_size;
+  const std::uint64_t after = layout_.file_size - std::min(layout_.file_size, header_end);
+  return before_packs + between + after;
+}
+
 void archive_appender::tidy() {
   if (!has_dead_space()) return;
   output_file archive = output_file::in_place(path_);

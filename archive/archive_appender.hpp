@@ -70,6 +70,8 @@ class archive_appender {
   // Bytes no header references lie between the packs and the header or
   // after it (left by a crash during an append, or by an older version).
   bool has_dead_space() const noexcept;
+  // How many bytes of the file no header references.
+  std::uint64_t dead_bytes() const noexcept;
   // Moves the header right after the packs and cuts the file there, crash-safely.
   void tidy();
 

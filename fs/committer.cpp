@@ -127,6 +127,7 @@ void committer::note_archive_figures() {
     return std::accumulate(values.begin(), values.end(), std::uint64_t{0});
   };
   figures_.archive_bytes = archive_.exists() ? archive_.archive_bytes() : 0;
+  figures_.dead_bytes = archive_.dead_bytes();
   figures_.packed_bytes = sum(db.pack_sizes);
   figures_.archived_files = db.substream_sizes.size();
   figures_.archived_bytes = sum(db.substream_sizes);

@@ -45,6 +45,7 @@ struct commit_figures {
   // may be replacing.
   std::atomic<std::uint64_t> archive_bytes{0};
   std::atomic<std::uint64_t> packed_bytes{0};
+  std::atomic<std::uint64_t> dead_bytes{0};
   std::atomic<std::uint64_t> archived_files{0};
   std::atomic<std::uint64_t> archived_bytes{0};
 
@@ -69,6 +70,9 @@ class committer {
   // Something changed: the next commit has work.
   void changed() noexcept { generation_.fetch_add(1, std::memory_order_relaxed); }
   bool has_changes() const;
+  // Changes so far (it only grows); with commits_total, tells whether the
+  // tree's figures can have moved.
+  std::uint64_t generation() const noexcept { return generation_.load(std::memory_order_relaxed); }
 
   // Commits what `scope` covers; on failure the archive keeps its last commit
   // and everything stays staged.

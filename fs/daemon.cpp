@@ -12,7 +12,10 @@
 
 #include <fmt/format.h>
 
+#include <spawn.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -79,6 +82,25 @@ session_ptr make_session(const daemon_options& options, const fuse_lowlevel_ops&
   session_ptr session(fuse_session_new(&fuse_arguments, &operations, sizeof operations, &fs));
   fuse_opt_free_args(&fuse_arguments);
   return session;
+}
+
+// Detaches the mount, as `fusermount3 -u -z` does: the kernel ends the
+// session once nothing uses the mount, and the session loop returns.
+result<void> detach_mount(const std::string& mountpoint) {
+  if (::geteuid() == 0) {
+    if (::umount2(mountpoint.c_str(), MNT_DETACH) == 0) return {};
+    return failure(errno, fmt::format("cannot unmount {}: {}", mountpoint, std::strerror(errno)));
+  }
+  const char* argv[] = {"fusermount3", "-u", "-z", mountpoint.c_str(), nullptr};
+  pid_t child = 0;
+  if (::posix_spawnp(&child, "fusermount3", nullptr, nullptr, const_cast<char* const*>(argv), environ) != 0) {
+    return failure(EIO, fmt::format("cannot run fusermount3 to unmount {}", mountpoint));
+  }
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {};
+  return failure(EIO, fmt::format("fusermount3 -u -z {} failed", mountpoint));
 }
 
 void serve(fuse_session* session) {
@@ -155,6 +177,7 @@ int run_daemon(const std::vector<std::string>& args, std::FILE* out, std::FILE* 
   }
   // Only now is the mount usable; the parent of a daemonized process exits here.
   fuse_daemonize(options.foreground ? 1 : 0);
+  fs->on_unmount_request([&] { return detach_mount(options.mountpoint); });
   fs->start_commit_thread();
   serve(session.get());
 

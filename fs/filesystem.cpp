@@ -25,15 +25,25 @@ filesystem::filesystem(const daemon_options& options, logger& log)
       content_{store_, options.archive_path},
       inodes_(caller{::getuid(), ::getgid()}),
       committer_(options_, inodes_, content_, log_),
-      xattrs_({chunks_, store_, committer_.figures(), options_, ::getuid()},
-              {.flush = [this](const caller&) { return fsync(); },
-               .file_state = [this](inode_number number) { return file_state(number); }}) {
+      xattrs_({chunks_, committer_.figures(), options_, ::getuid(), std::chrono::steady_clock::now()},
+              {.flush = [this] { return fsync(); },
+               .unmount = [this] { return unmount_control(); },
+               .file_state = [this](inode_number number) { return file_state(number); },
+               .tree = [this] { return figures_of_tree(); }}) {
   load_archived_tree(committer_.archive().database(), inodes_, caller{::getuid(), ::getgid()}, options_.archive_path,
                      log_);
 }
 
 filesystem::~filesystem() {
   if (scheduler_) scheduler_->stop();
+}
+
+result<std::shared_lock<std::shared_mutex>> filesystem::begin_change() {
+  auto gate = committer_.change_gate();
+  // Checked under the gate: the unmount control sets it before its commit
+  // takes the gate, so nothing that passes here is missed by that commit.
+  if (closing_.load()) return failure(EROFS);
+  return gate;
 }
 
 // A failure about `node`: its message (if any) names the node's path.
@@ -57,7 +67,8 @@ result<struct stat> filesystem::getattr(inode_number number) {
 }
 
 result<struct stat> filesystem::setattr(inode_number number, const attribute_changes& changes) {
-  auto gate = committer_.change_gate();
+  auto gate = begin_change();
+  if (!gate) return std::unexpected(gate.error());
   auto node = inodes_.lock(number);
   if (!node) return std::unexpected(node.error());
   inode& n = **node;
@@ -90,7 +101,8 @@ result<std::string> filesystem::readlink(inode_number number) {
 result<struct stat> filesystem::add_entry(inode_number parent, std::string_view name, node_kind kind,
                                           std::uint32_t permissions, const caller& who,
                                           const std::function<void(inode&)>& init) {
-  auto gate = committer_.change_gate();
+  auto gate = begin_change();
+  if (!gate) return std::unexpected(gate.error());
   auto made = inodes_.create(parent, name, kind, permissions, who, init);
   if (!made) return std::unexpected(made.error());
   committer_.changed();
@@ -122,14 +134,16 @@ result<struct stat> filesystem::create(inode_number parent, std::string_view nam
 }
 
 result<void> filesystem::unlink(inode_number parent, std::string_view name) {
-  auto gate = committer_.change_gate();
+  auto gate = begin_change();
+  if (!gate) return std::unexpected(gate.error());
   auto removed = inodes_.remove(parent, name, false);
   if (removed) committer_.changed();
   return removed;
 }
 
 result<void> filesystem::rmdir(inode_number parent, std::string_view name) {
-  auto gate = committer_.change_gate();
+  auto gate = begin_change();
+  if (!gate) return std::unexpected(gate.error());
   auto removed = inodes_.remove(parent, name, true);
   if (removed) committer_.changed();
   return removed;
@@ -137,7 +151,8 @@ result<void> filesystem::rmdir(inode_number parent, std::string_view name) {
 
 result<void> filesystem::rename(inode_number parent, std::string_view name, inode_number new_parent,
                                 std::string_view new_name, unsigned flags) {
-  auto gate = committer_.change_gate();
+  auto gate = begin_change();
+  if (!gate) return std::unexpected(gate.error());
   auto renamed = inodes_.rename(parent, name, new_parent, new_name, flags);
   if (renamed) committer_.changed();
   return renamed;
@@ -167,7 +182,8 @@ struct statvfs filesystem::statfs() {
 // ---- file content ------------------------------------------------------------
 
 result<void> filesystem::open(inode_number number, int flags) {
-  auto gate = committer_.change_gate();
+  auto gate = begin_change();
+  if (!gate) return std::unexpected(gate.error());
   auto node = inodes_.lock(number);
   if (!node) return std::unexpected(node.error());
   inode& n = **node;
@@ -210,7 +226,8 @@ result<std::size_t> filesystem::read(inode_number number, std::span<std::byte> o
 }
 
 result<std::size_t> filesystem::write_some(inode_number number, std::span<const std::byte> data, off_t offset) {
-  auto gate = committer_.change_gate();
+  auto gate = begin_change();
+  if (!gate) return std::unexpected(gate.error());
   auto node = inodes_.lock(number);
   if (!node) return std::unexpected(node.error());
   auto written = (*node)->content.write(content_, static_cast<std::uint64_t>(offset), data);
@@ -318,12 +335,38 @@ result<std::optional<std::string>> filesystem::file_state(inode_number number) {
   auto node = inodes_.lock(number);
   if (!node) return std::unexpected(node.error());
   const inode& n = **node;
-  if (n.is_directory()) return std::optional<std::string>();
+  if (n.is_directory()) return std::optional<std::string>(R"({"state":"directory"})");
+  const std::uint64_t size = n.size();
   const auto stream = n.content.archived_stream();
-  if (n.content.dirty() || !stream)
-    return std::optional<std::string>(n.size() == 0 && !n.content.dirty() ? "empty" : "staged");
+  if (n.content.dirty() || !stream) {
+    const char* state = n.content.dirty() ? "staged" : "empty";
+    return std::optional<std::string>(fmt::format(R"({{"state":"{}","size":{}}})", state, size));
+  }
   const auto [folder, packed] = committer_.archive().folder_of_stream(*stream);
-  return std::optional<std::string>(fmt::format("archived folder={} packed={}", folder, packed));
+  return std::optional<std::string>(
+      fmt::format(R"({{"state":"archived","size":{},"folder":{},"folder_packed_bytes":{}}})", size, folder, packed));
+}
+
+tree_figures filesystem::figures_of_tree() {
+  // A scan of the whole tree: done again only when something changed.
+  const std::pair key{committer_.generation(), committer_.figures().commits.load()};
+  std::lock_guard lock(tree_figures_mutex_);
+  if (tree_figures_key_ != key) {
+    tree_figures_ = inodes_.figures();
+    tree_figures_key_ = key;
+  }
+  return tree_figures_;
+}
+
+result<void> filesystem::unmount_control() {
+  closing_ = true;
+  if (auto committed = fsync(); !committed) {
+    closing_ = false;  // still mounted, nothing lost: free space and try again
+    return committed;
+  }
+  if (!detach_) return {};
+  log_.info("unmounting on request: everything is committed");
+  return detach_();
 }
 
 }  // namespace sevenzfs::fs

@@ -20,7 +20,11 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
+#include <atomic>
+#include <functional>
 #include <memory>
+#include <mutex>
+#include <shared_mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -77,11 +81,19 @@ class filesystem {
   // Commits run on the scheduler's thread while mounted; the last one runs
   // after the session loop has ended.
   void start_commit_thread();
+  // What the unmount control does once everything is committed (the daemon
+  // detaches the mount; the session loop then ends).
+  void on_unmount_request(std::function<result<void>()> detach) { detach_ = std::move(detach); }
   result<void> final_commit();
   const commit_figures& figures() const noexcept { return committer_.figures(); }
   logger& log() noexcept { return log_; }
 
  private:
+  // The change gate, held by every operation that changes anything; EROFS
+  // once the unmount control has begun its final commit.
+  result<std::shared_lock<std::shared_mutex>> begin_change();
+  result<void> unmount_control();
+  tree_figures figures_of_tree();
   result<struct stat> add_entry(inode_number parent, std::string_view name, node_kind kind, std::uint32_t permissions,
                                 const caller& who, const std::function<void(inode&)>& init = {});
   result<std::size_t> write_some(inode_number number, std::span<const std::byte> data, off_t offset);
@@ -99,6 +111,12 @@ class filesystem {
   committer committer_;  // opens the archive
   stats_xattr xattrs_;
   std::unique_ptr<commit_scheduler> scheduler_;
+  std::function<result<void>()> detach_;
+  std::atomic<bool> closing_{false};
+
+  std::mutex tree_figures_mutex_;
+  tree_figures tree_figures_;
+  std::optional<std::pair<std::uint64_t, std::uint64_t>> tree_figures_key_;  // (generation, commits)
 };
 
 }  // namespace sevenzfs::fs

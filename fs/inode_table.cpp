@@ -275,6 +275,28 @@ std::size_t inode_table::node_count() const {
   return nodes_.size();
 }
 
+tree_figures inode_table::figures() {
+  constexpr std::uint64_t kSmall = 16 * 1024;
+  constexpr std::uint64_t kMedium = 1024 * 1024;
+  tree_figures counted;
+  for_each([&](inode& node) {
+    if (node.parent == 0 && node.number != kRootInode) return;  // unlinked, only still open
+    if (node.is_directory()) {
+      ++counted.directories;
+      return;
+    }
+    std::lock_guard data(node.mutex);
+    const std::uint64_t size = node.size();
+    ++counted.files;
+    ++(size < kSmall ? counted.files_under_16k : size < kMedium ? counted.files_under_1m : counted.files_1m_or_more);
+    if (node.content.dirty()) {
+      ++counted.staged_files;
+      counted.staged_bytes += size;
+    }
+  });
+  return counted;
+}
+
 void inode_table::walk(const std::function<void(const std::string& path, inode& node)>& visit) {
   std::shared_lock table(mutex_);
   std::vector<std::pair<inode*, std::string>> pending{{find(kRootInode), ""}};

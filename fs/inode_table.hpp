@@ -29,6 +29,17 @@ std::timespec current_time() noexcept;
 // valid UTF-8 (EILSEQ, with a message).
 result<void> check_entry_name(std::string_view name);
 
+// Counts over the whole tree, for the statistics.
+struct tree_figures {
+  std::uint64_t files = 0;  // regular files and symlinks
+  std::uint64_t directories = 0;
+  std::uint64_t files_under_16k = 0;
+  std::uint64_t files_under_1m = 0;
+  std::uint64_t files_1m_or_more = 0;
+  std::uint64_t staged_files = 0;  // content not yet committed
+  std::uint64_t staged_bytes = 0;
+};
+
 class inode_table {
  public:
   explicit inode_table(caller owner);
@@ -78,6 +89,8 @@ class inode_table {
   struct stat stat_of(const inode& node) const;  // the node's lock held
   std::string path_of(const inode& node) const;  // the table lock held (shared is enough)
   std::size_t node_count() const;
+  // Scans the tree (shared lock; each node's lock in turn).
+  tree_figures figures();
 
   // Under the shared table lock: calls `visit(path, node)` for every node
   // below the root, parents before children. The committer locks each node.

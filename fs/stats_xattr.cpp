@@ -12,6 +12,7 @@ namespace {
 
 constexpr std::string_view kPrefix = "user.sevenzfs.";
 constexpr std::string_view kFlushName = "user.sevenzfs.flush";
+constexpr std::string_view kUnmountName = "user.sevenzfs.unmount";
 constexpr std::string_view kStateName = "user.sevenzfs.state";
 constexpr std::string_view kDocumentName = "user.sevenzfs.stats";
 constexpr auto kProbeValidity = std::chrono::seconds(5);
@@ -50,14 +51,13 @@ std::string stats_json(const std::vector<stat_value>& values) {
 stats_xattr::stats_xattr(stats_sources sources, hooks actions) : sources_(sources), hooks_(std::move(actions)) {}
 
 result<void> stats_xattr::set(inode_number number, std::string_view name, std::string_view, const caller& who) {
-  if (number == kRootInode && name == kFlushName) {
-    // Any user of an allow_other mount could otherwise make it commit in a loop.
-    if (who.uid != 0 && who.uid != sources_.owner) {
-      return failure(EPERM, fmt::format("{} is for the mount's owner or root, not uid {}", name, who.uid));
-    }
-    return hooks_.flush(who);  // any value asks for a commit
+  const bool control = number == kRootInode && (name == kFlushName || name == kUnmountName);
+  if (!control) return failure(ENOTSUP);  // 7z has nowhere to keep extended attributes
+  // Any user of an allow_other mount could otherwise make it commit in a loop.
+  if (who.uid != 0 && who.uid != sources_.owner) {
+    return failure(EPERM, fmt::format("{} is for the mount's owner or root, not uid {}", name, who.uid));
   }
-  return failure(ENOTSUP);  // 7z has nowhere to keep extended attributes
+  return name == kFlushName ? hooks_.flush() : hooks_.unmount();  // any value asks
 }
 
 result<std::string> stats_xattr::get(inode_number number, std::string_view name, bool size_probe) {
@@ -98,8 +98,8 @@ result<std::string> stats_xattr::root_value(std::string_view name, bool size_pro
 result<std::string> stats_xattr::list(inode_number number) {
   std::string names;
   if (number == kRootInode) {
+    // Not the JSON document: getfattr -d shows every listed value.
     for (const auto& v : values()) names += fmt::format("{}{}", kPrefix, v.name) + '\0';
-    names += std::string(kDocumentName) + '\0';
     return names;
   }
   auto state = hooks_.file_state(number);
@@ -109,52 +109,65 @@ result<std::string> stats_xattr::list(inode_number number) {
 }
 
 std::vector<stat_value> stats_xattr::values() const {
-  const auto store = sources_.store.stats();
   const auto pool = sources_.pool.stats();
+  const auto tree = hooks_.tree();
   const auto& commits = sources_.commits;
+  const auto seconds_text = [](double value) { return fmt::format("{:.3f}", value); };
+  const auto count = [](std::uint64_t value) { return number_text(value); };
   const double duration = static_cast<double>(commits.last_duration_us.load()) / 1e6;
-  const double seconds = duration > 0 ? duration : 1e-9;
+  const double per_second = 1.0 / (duration > 0 ? duration : 1e-9);
   const auto last_bytes = commits.last_bytes.load();
   const auto last_files = commits.last_files.load();
+  const bool running = commits.running.load();
   const auto pending = commits.pending_bytes.load();
   const auto done = std::min(commits.done_bytes.load(), pending);
+  // Under 100 % until the commit is durable.
+  double percent = pending ? 100.0 * static_cast<double>(done) / static_cast<double>(pending) : 100.0;
+  if (running) percent = std::min(percent, 99.9);
   const auto packed = commits.packed_bytes.load();
   const auto unpacked = commits.archived_bytes.load();
-  const auto ratio = [](double part, double whole) { return fmt::format("{:.4f}", part / whole); };
+  const auto uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() - sources_.started).count();
+  const auto& write = sources_.options.write;
   std::vector<stat_value> v;
-  v.push_back({"files_staged", number_text(store.files)});
-  v.push_back({"bytes_staged", number_text(store.bytes)});
-  v.push_back({"files_archived", number_text(commits.archived_files.load())});
-  v.push_back({"bytes_archived", number_text(unpacked)});
-  v.push_back({"archive_bytes", number_text(commits.archive_bytes.load())});
-  v.push_back({"compression_ratio",
-               unpacked ? ratio(static_cast<double>(packed), static_cast<double>(unpacked)) : std::string("0")});
-  v.push_back({"small_files", number_text(store.small_files)});
-  v.push_back({"medium_files", number_text(store.medium_files)});
-  v.push_back({"large_files", number_text(store.large_files)});
-  v.push_back({"pool_chunk_bytes", number_text(pool.chunk_bytes)});
-  v.push_back({"pool_chunks_total", number_text(pool.chunks_total)});
-  v.push_back({"pool_chunks_free", number_text(pool.chunks_free)});
-  v.push_back({"pool_chunks_high_water", number_text(pool.chunks_high_water)});
-  v.push_back({"pool_waits", number_text(pool.waits)});
-  v.push_back({"pool_wait_seconds", fmt::format("{:.3f}", static_cast<double>(pool.wait_nanoseconds) / 1e9)});
-  v.push_back({"commits", number_text(commits.commits.load())});
-  v.push_back({"committing", commits.running.load() ? "1" : "0"});
-  v.push_back({"commit_bytes_pending", number_text(pending)});
-  v.push_back({"commit_bytes_done", number_text(done)});
-  v.push_back({"commit_progress_percent",
-               pending ? fmt::format("{:.1f}", 100.0 * static_cast<double>(done) / static_cast<double>(pending))
-                       : std::string("100.0")});
-  v.push_back({"last_commit_time", number_text(static_cast<std::uint64_t>(commits.last_time.load()))});
-  v.push_back({"last_commit_seconds", fmt::format("{:.3f}", duration)});
-  v.push_back({"last_commit_files", number_text(last_files)});
-  v.push_back({"last_commit_bytes", number_text(last_bytes)});
-  v.push_back({"last_commit_mb_per_s", fmt::format("{:.2f}", static_cast<double>(last_bytes) / 1e6 / seconds)});
-  v.push_back({"last_commit_files_per_s", fmt::format("{:.1f}", static_cast<double>(last_files) / seconds)});
+  v.push_back({"version", SEVENZFS_VERSION, false});
+  v.push_back({"archive", sources_.options.archive_path, false});
+  v.push_back({"pid", count(static_cast<std::uint64_t>(::getpid()))});
+  v.push_back({"uptime_seconds", seconds_text(uptime)});
+  v.push_back({"mode", std::string(archive::pack_mode_name(write.plan.mode)), false});
+  v.push_back({"level", count(static_cast<std::uint64_t>(write.compression.level))});
+  v.push_back({"files", count(tree.files)});
+  v.push_back({"directories", count(tree.directories)});
+  v.push_back({"files_under_16k", count(tree.files_under_16k)});
+  v.push_back({"files_under_1m", count(tree.files_under_1m)});
+  v.push_back({"files_1m_or_more", count(tree.files_1m_or_more)});
+  v.push_back({"staged_files", count(tree.staged_files)});
+  v.push_back({"staged_bytes", count(tree.staged_bytes)});
+  v.push_back({"archived_files", count(commits.archived_files.load())});
+  v.push_back({"archived_bytes", count(unpacked)});
+  v.push_back({"archive_bytes", count(commits.archive_bytes.load())});
+  v.push_back({"packed_bytes", count(packed)});
+  v.push_back({"dead_bytes", count(commits.dead_bytes.load())});
+  v.push_back({"packed_to_unpacked_ratio",
+               unpacked ? fmt::format("{:.4f}", static_cast<double>(packed) / static_cast<double>(unpacked)) : "0"});
+  v.push_back({"pool_bytes", count(pool.chunks_total * pool.chunk_bytes)});
+  v.push_back({"pool_free_bytes", count(pool.chunks_free * pool.chunk_bytes)});
+  v.push_back({"pool_high_water_bytes", count(pool.chunks_high_water * pool.chunk_bytes)});
+  v.push_back({"pool_waits_total", count(pool.waits)});
+  v.push_back({"pool_wait_seconds_total", seconds_text(static_cast<double>(pool.wait_nanoseconds) / 1e9)});
+  v.push_back({"commits_total", count(commits.commits.load())});
+  v.push_back({"failed_commits_total", count(commits.failed_commits.load())});
+  v.push_back({"committing", running ? "1" : "0"});
+  v.push_back({"commit_pending_bytes", count(pending)});
+  v.push_back({"commit_done_bytes", count(done)});
+  v.push_back({"commit_progress_percent", fmt::format("{:.1f}", percent)});
+  v.push_back({"last_commit_unix_seconds", count(static_cast<std::uint64_t>(commits.last_time.load()))});
+  v.push_back({"last_commit_duration_seconds", seconds_text(duration)});
+  v.push_back({"last_commit_files", count(last_files)});
+  v.push_back({"last_commit_bytes", count(last_bytes)});
+  v.push_back({"last_commit_bytes_per_second", fmt::format("{:.0f}", static_cast<double>(last_bytes) * per_second)});
+  v.push_back({"last_commit_files_per_second", fmt::format("{:.1f}", static_cast<double>(last_files) * per_second)});
   v.push_back({"last_error", commits.error(), false});
-  v.push_back({"pid", number_text(static_cast<std::uint64_t>(::getpid()))});
-  v.push_back({"mode", std::string(archive::pack_mode_name(sources_.options.write.plan.mode)), false});
-  v.push_back({"level", number_text(static_cast<std::uint64_t>(sources_.options.write.compression.level))});
+  v.push_back({"last_error_unix_seconds", count(static_cast<std::uint64_t>(commits.last_error_time.load()))});
   return v;
 }
 

@@ -10,10 +10,10 @@
 #include "committer.hpp"
 #include "daemon_options.hpp"
 #include "inode.hpp"
+#include "inode_table.hpp"
 #include "result.hpp"
 
 #include "pool/chunk_pool.hpp"
-#include "pool/staging_store.hpp"
 
 #include <chrono>
 #include <functional>
@@ -38,18 +38,22 @@ std::string stats_json(const std::vector<stat_value>& values);
 // Where the figures come from.
 struct stats_sources {
   const pool::chunk_pool& pool;
-  const pool::staging_store& store;
   const commit_figures& commits;
   const daemon_options& options;
   uid_t owner;  // the mount's owner: with root, the only one its controls obey
+  std::chrono::steady_clock::time_point started;
 };
 
 class stats_xattr {
  public:
   struct hooks {
-    std::function<result<void>(const caller& who)> flush;
-    // A node's state, or nullopt when it has none (directories).
+    // user.sevenzfs.flush: commit everything, return when durable.
+    std::function<result<void>()> flush;
+    // user.sevenzfs.unmount: commit everything, then unmount and exit.
+    std::function<result<void>()> unmount;
+    // A node's state as JSON, or nullopt when it has none (directories).
     std::function<result<std::optional<std::string>>(inode_number number)> file_state;
+    std::function<tree_figures()> tree;
   };
 
   stats_xattr(stats_sources sources, hooks actions);

@@ -121,27 +121,32 @@ TEST_F(mount_fixture, SigtermCommitsUnmountsAndExitsZero) {
 TEST_F(mount_fixture, FlushXattrCommitsAndStatsFollowTheWork) {
   auto daemon = mount();
   EXPECT_EQ(xattr(mnt, "user.sevenzfs.pid"), std::to_string(daemon->pid()));
-  EXPECT_EQ(xattr(mnt, "user.sevenzfs.files_staged"), "0");
-  EXPECT_EQ(xattr(mnt, "user.sevenzfs.commits"), "0");
+  EXPECT_EQ(xattr(mnt, "user.sevenzfs.staged_files"), "0");
+  EXPECT_EQ(xattr(mnt, "user.sevenzfs.commits_total"), "0");
   for (int i = 0; i < 20; ++i)
     write_file(mnt / std::string("f").append(std::to_string(i)).append(".txt"), std::string(1000 + i, 'a'));
-  EXPECT_EQ(xattr(mnt, "user.sevenzfs.files_staged"), "20");
-  EXPECT_EQ(xattr(mnt, "user.sevenzfs.small_files"), "20");
-  EXPECT_EQ(xattr(mnt / "f3.txt", "user.sevenzfs.state"), "staged");
+  EXPECT_EQ(xattr(mnt, "user.sevenzfs.staged_files"), "20");
+  EXPECT_EQ(xattr(mnt, "user.sevenzfs.files_under_16k"), "20");
+  EXPECT_EQ(xattr(mnt, "user.sevenzfs.files"), "20");
+  EXPECT_EQ(xattr(mnt / "f3.txt", "user.sevenzfs.state"), R"({"state":"staged","size":1003})");
   ASSERT_EQ(::setxattr(mnt.c_str(), "user.sevenzfs.flush", "1", 1, 0), 0) << errno;
-  EXPECT_EQ(xattr(mnt, "user.sevenzfs.commits"), "1");
-  EXPECT_EQ(xattr(mnt, "user.sevenzfs.files_archived"), "20");
-  EXPECT_EQ(xattr(mnt, "user.sevenzfs.files_staged"), "0") << "committed files give their memory back";
+  EXPECT_EQ(xattr(mnt, "user.sevenzfs.commits_total"), "1");
+  EXPECT_EQ(xattr(mnt, "user.sevenzfs.archived_files"), "20");
+  EXPECT_EQ(xattr(mnt, "user.sevenzfs.staged_files"), "0");
+  EXPECT_EQ(xattr(mnt, "user.sevenzfs.files_under_16k"), "20") << "size classes count archived files too";
+  EXPECT_EQ(xattr(mnt, "user.sevenzfs.dead_bytes"), "0");
   EXPECT_EQ(xattr(mnt, "user.sevenzfs.last_commit_files"), "20");
-  EXPECT_EQ(xattr(mnt / "f3.txt", "user.sevenzfs.state").substr(0, 15), "archived folder");
+  EXPECT_EQ(xattr(mnt / "f3.txt", "user.sevenzfs.state").substr(0, 37), R"({"state":"archived","size":1003,"fold)");
   EXPECT_EQ(run("7zz l " + quote(archive.string()) + " | tail -1").output.find("20 files") != std::string::npos, true);
   const std::string json = xattr(mnt, "user.sevenzfs.stats");
   EXPECT_EQ(json.front(), '{');
-  EXPECT_NE(json.find("\"commits\":1"), std::string::npos) << json;
-  EXPECT_NE(json.find("\"pool_chunks_total\":"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"commits_total\":1"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"pool_bytes\":"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"archive\":\"" + archive.string() + "\""), std::string::npos) << json;
   // getfattr -d lists them all.
   const auto dumped = run("getfattr -d " + quote(mnt.string()));
-  EXPECT_NE(dumped.output.find("user.sevenzfs.bytes_archived="), std::string::npos) << dumped.output;
+  EXPECT_NE(dumped.output.find("user.sevenzfs.archived_bytes="), std::string::npos) << dumped.output;
+  EXPECT_EQ(dumped.output.find("user.sevenzfs.stats="), std::string::npos) << "the JSON document is not listed";
   EXPECT_NE(dumped.output.find("user.sevenzfs.commit_progress_percent="), std::string::npos);
   ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
 }
@@ -152,7 +157,7 @@ TEST_F(mount_fixture, XattrProtocol) {
   const ssize_t size = ::getxattr(mnt.c_str(), "user.sevenzfs.stats", nullptr, 0);
   ASSERT_GT(size, 10);
   std::string small(static_cast<std::size_t>(size) - 1, '\0');
-  EXPECT_EQ(::getxattr(mnt.c_str(), "user.sevenzfs.commits", small.data(), 0), 1);  // "0"
+  EXPECT_EQ(::getxattr(mnt.c_str(), "user.sevenzfs.commits_total", small.data(), 0), 1);  // "0"
   char tiny[1];
   EXPECT_EQ(::getxattr(mnt.c_str(), "user.sevenzfs.stats", tiny, sizeof tiny), -1);
   EXPECT_EQ(errno, ERANGE);
@@ -165,7 +170,7 @@ TEST_F(mount_fixture, XattrProtocol) {
   const ssize_t list = ::listxattr(mnt.c_str(), nullptr, 0);
   std::string names(static_cast<std::size_t>(list), '\0');
   ASSERT_EQ(::listxattr(mnt.c_str(), names.data(), names.size()), list);
-  EXPECT_NE(names.find(std::string("user.sevenzfs.files_staged\0", 27)), std::string::npos);
+  EXPECT_NE(names.find(std::string("user.sevenzfs.staged_files\0", 27)), std::string::npos);
   ASSERT_EQ(daemon->unmount_and_wait(), 0);
 }
 
@@ -238,9 +243,9 @@ TEST_F(mount_fixture, MoreDataThanThePoolGoesThroughCommits) {
   for (int i = 0; block.size() < (256u << 10); ++i) block += "line " + std::to_string(i) + " of a log file\n";
   block.resize(256u << 10);
   for (int i = 0; i < 192; ++i) write_file(mnt / ("part" + std::to_string(i) + ".log"), block);
-  const auto commits = std::stoi(xattr(mnt, "user.sevenzfs.commits"));
+  const auto commits = std::stoi(xattr(mnt, "user.sevenzfs.commits_total"));
   EXPECT_GT(commits, 3);
-  EXPECT_GT(std::stoi(xattr(mnt, "user.sevenzfs.pool_chunks_high_water")), 100);
+  EXPECT_GT(std::stoull(xattr(mnt, "user.sevenzfs.pool_high_water_bytes")), 100u * 65536);
   ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
   EXPECT_EQ(run("7zz t " + quote(archive.string())).exit_code, 0);
   EXPECT_NE(run("7zz l " + quote(archive.string()) + " | tail -1").output.find("192 files"), std::string::npos);
@@ -266,7 +271,7 @@ TEST_F(mount_fixture, LookupsAndProgressStayLiveDuringACommit) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   ASSERT_EQ(xattr(mnt, "user.sevenzfs.committing"), "1");
-  EXPECT_EQ(xattr(mnt, "user.sevenzfs.commit_bytes_pending"), std::to_string(8u << 20));
+  EXPECT_EQ(xattr(mnt, "user.sevenzfs.commit_pending_bytes"), std::to_string(8u << 20));
   // In a subdirectory: the kernel itself holds the root's inode lock while
   // the flush setxattr on the root runs, so lookups right in the root wait.
   const auto started = std::chrono::steady_clock::now();
@@ -281,8 +286,8 @@ TEST_F(mount_fixture, LookupsAndProgressStayLiveDuringACommit) {
   EXPECT_LE(second, 100.0);
   flusher.join();
   EXPECT_EQ(xattr(mnt, "user.sevenzfs.committing"), "0");
-  EXPECT_EQ(xattr(mnt, "user.sevenzfs.commits"), "1");
-  EXPECT_GT(std::stod(xattr(mnt, "user.sevenzfs.last_commit_seconds")), 0.0);
+  EXPECT_EQ(xattr(mnt, "user.sevenzfs.commits_total"), "1");
+  EXPECT_GT(std::stod(xattr(mnt, "user.sevenzfs.last_commit_duration_seconds")), 0.0);
   ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
   write_file(dir / "noise-copy", noise);
   EXPECT_EQ(run("7zz e -so " + quote(archive.string()) + " noise.bin | cmp - " + quote((dir / "noise-copy").string()))
@@ -294,13 +299,13 @@ TEST_F(mount_fixture, FlushIntervalCommitsWithoutBeingAsked) {
   auto daemon = mount("flush_interval=1");
   write_file(mnt / "log.txt", "a line\n");
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
-  while (xattr(mnt, "user.sevenzfs.commits") == "0" && std::chrono::steady_clock::now() < deadline) {
+  while (xattr(mnt, "user.sevenzfs.commits_total") == "0" && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  EXPECT_EQ(xattr(mnt, "user.sevenzfs.commits"), "1");
+  EXPECT_EQ(xattr(mnt, "user.sevenzfs.commits_total"), "1");
   EXPECT_EQ(run("7zz e -so " + quote(archive.string()) + " log.txt").output, "a line\n") << "committed while mounted";
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));
-  EXPECT_EQ(xattr(mnt, "user.sevenzfs.commits"), "1") << "no commit when nothing changed";
+  EXPECT_EQ(xattr(mnt, "user.sevenzfs.commits_total"), "1") << "no commit when nothing changed";
   ASSERT_EQ(daemon->unmount_and_wait(), 0);
 }
 
@@ -320,10 +325,10 @@ TEST_F(mount_fixture, ConcurrentFsyncsShareCommits) {
   }
   for (auto& w : writers) w.join();
   EXPECT_EQ(failures.load(), 0);
-  const int commits = std::stoi(xattr(mnt, "user.sevenzfs.commits"));
+  const int commits = std::stoi(xattr(mnt, "user.sevenzfs.commits_total"));
   EXPECT_GE(commits, 1);
   EXPECT_LT(commits, 40) << "40 fdatasyncs, each waited for, in fewer shared commits";
-  EXPECT_EQ(xattr(mnt, "user.sevenzfs.files_archived"), "40");
+  EXPECT_EQ(xattr(mnt, "user.sevenzfs.archived_files"), "40");
   ASSERT_EQ(daemon->unmount_and_wait(), 0);
 }
 
@@ -426,7 +431,7 @@ TEST_F(mount_fixture, ArchivedFileEmptiedStaysEmpty) {
   write_file(mnt / "other.txt", "x");  // a third commit releases memory again
   ASSERT_EQ(::setxattr(mnt.c_str(), "user.sevenzfs.flush", "1", 1, 0), 0);
   EXPECT_EQ(fs::file_size(mnt / "f.txt"), 0u);
-  EXPECT_EQ(xattr(mnt / "f.txt", "user.sevenzfs.state"), "empty");
+  EXPECT_EQ(xattr(mnt / "f.txt", "user.sevenzfs.state"), R"({"state":"empty","size":0})");
   ASSERT_EQ(daemon->unmount_and_wait(), 0);
   extract_all("x");
   EXPECT_EQ(fs::file_size(dir / "x" / "f.txt"), 0u) << "the newest copy wins on extraction";

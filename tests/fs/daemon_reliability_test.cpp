@@ -162,3 +162,17 @@ TEST_F(mount_fixture, AFullDiskIsReportedAsEnospcAndNothingIsLost) {
   EXPECT_EQ(run("7zz e -so " + quote(small_archive.string()) + " first.txt").output,
             "committed before the disk filled\n");
 }
+
+TEST_F(mount_fixture, TheUnmountControlCommitsEverythingThenUnmountsAndExits) {
+  auto daemon = mount();
+  const int fd = ::open((mnt / "open.txt").c_str(), O_CREAT | O_WRONLY, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::write(fd, "still open\n", 11), 11);
+  ASSERT_EQ(::setxattr(mnt.c_str(), "user.sevenzfs.unmount", "1", 1, 0), 0) << errno;
+  EXPECT_EQ(::write(fd, "late", 4), -1) << "nothing slips in after the final commit";
+  EXPECT_EQ(errno, EROFS);
+  ::close(fd);
+  EXPECT_EQ(daemon->wait_exit(std::chrono::seconds(30)), 0) << daemon->log();
+  EXPECT_FALSE(is_mounted(mnt));
+  EXPECT_EQ(run("7zz e -so " + quote(archive.string()) + " open.txt").output, "still open\n");
+}

@@ -51,8 +51,9 @@ TEST_F(filesystem_fixture, WrittenFilesReadBackBeforeAnyCommit) {
   EXPECT_EQ(attr->st_size, 100000);
   EXPECT_TRUE(S_ISREG(attr->st_mode));
   EXPECT_EQ(read_all(*filesystem, file, 777), text);
-  EXPECT_EQ(filesystem->getxattr(kRootInode, "user.sevenzfs.files_staged", false).value_or("?"), "1");
-  EXPECT_EQ(filesystem->getxattr(file, "user.sevenzfs.state", false).value_or("?"), "staged");
+  EXPECT_EQ(filesystem->getxattr(kRootInode, "user.sevenzfs.staged_files", false).value_or("?"), "1");
+  EXPECT_EQ(filesystem->getxattr(file, "user.sevenzfs.state", false).value_or("?"),
+            R"({"state":"staged","size":100000})");
   EXPECT_FALSE(std::filesystem::exists(archive)) << "nothing is written before a commit";
 }
 
@@ -69,11 +70,11 @@ TEST_F(filesystem_fixture, ACommitWritesTheTreeAsAnArchive) {
   EXPECT_EQ(tested.exit_code, 0) << tested.output;
   EXPECT_EQ(listing(), "Path = empty\nPath = link\nPath = sub\nPath = sub/a.txt\n");
   EXPECT_EQ(extracted("sub/a.txt"), "alpha\n");
-  EXPECT_EQ(filesystem->getxattr(kRootInode, "user.sevenzfs.commits", false).value_or("?"), "1");
-  EXPECT_EQ(filesystem->getxattr(kRootInode, "user.sevenzfs.files_staged", false).value_or("?"), "0")
+  EXPECT_EQ(filesystem->getxattr(kRootInode, "user.sevenzfs.commits_total", false).value_or("?"), "1");
+  EXPECT_EQ(filesystem->getxattr(kRootInode, "user.sevenzfs.staged_files", false).value_or("?"), "0")
       << "committed files give their memory back";
   const auto state = filesystem->getxattr(entry_of(*filesystem, sub->st_ino, "a.txt"), "user.sevenzfs.state", false);
-  EXPECT_EQ(state.value_or("?").substr(0, 15), "archived folder");
+  EXPECT_EQ(state.value_or("?").substr(0, 19), R"({"state":"archived")");
   auto target = filesystem->readlink(entry_of(*filesystem, kRootInode, "link"));
   EXPECT_EQ(target.value_or("?"), "sub/a.txt") << "a symlink made in this mount stays readable";
 }
@@ -192,7 +193,7 @@ TEST_F(filesystem_fixture, StatisticsAgreeBetweenSizeProbeAndRead) {
   EXPECT_EQ(filesystem->setxattr(kRootInode, "user.mine", "1", me).error().code, ENOTSUP);
   const auto names = filesystem->listxattr(kRootInode);
   ASSERT_TRUE(names);
-  EXPECT_NE(names->find(std::string("user.sevenzfs.files_staged\0", 27)), std::string::npos);
+  EXPECT_NE(names->find(std::string("user.sevenzfs.staged_files\0", 27)), std::string::npos);
   const auto stranger = filesystem->setxattr(kRootInode, "user.sevenzfs.flush", "1", {me.uid + 1000, me.gid});
   ASSERT_FALSE(stranger);
   EXPECT_EQ(stranger.error().code, EPERM) << "only the mount's owner or root may make it commit";
