@@ -6,6 +6,7 @@ packages=(
   build-essential cmake pkg-config
   liblzma-dev libfuse3-dev fuse3 libboost-dev libfmt-dev libgtest-dev
   7zip libarchive-tools python3-py7zr attr bindfs bc time util-linux rsync tar
+  python3-prometheus-client systemd groff-base dpkg-dev
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,7 +1,9 @@
 #include "pack_command.hpp"
 
+#include "command_line.hpp"
 #include "disk_tree.hpp"
 #include "archive/size_argument.hpp"
+#include "sevenzfs/version.hpp"
 
 #include "archive/archive_error.hpp"
 #include "archive/archive_writer.hpp"
@@ -30,9 +32,11 @@ constexpr const char* kUsage =
     "                               16M-4G, as 7-Zip; 16M at level 5 is 2G)\n"
     "  --solid-files N              files per solid folder (default: no limit)\n"
     "  --hybrid-threshold SIZE      size from which hybrid mode batches a file (default 1M)\n"
-    "  --threads N                  compression threads (default 1)\n"
+    "  --threads N                  compression threads (default: the number of cores)\n"
     "  -h, --help                   this text\n"
-    "SIZE takes K, M, G or T suffixes (powers of 1024).\n"
+    "  -V, --version                the version\n"
+    "Options take their value as --level 5 or --level=5. SIZE takes K, M, G or T\n"
+    "suffixes (powers of 1024).\n"
     "Exit status: 0 written, 1 an input or the archive failed (nothing is left\n"
     "behind), 2 bad command line.\n";
 
@@ -41,6 +45,8 @@ struct pack_arguments {
   std::optional<std::uint64_t> solid_block;
   std::string output;
   std::vector<std::string> inputs;
+  bool help = false;  // -h given with other short options (-hV)
+  bool version = false;
 };
 
 struct usage_error {
@@ -68,35 +74,44 @@ pack_arguments parse(const std::vector<std::string>& args) {
   auto& plan = parsed.options.plan;
   auto& compression = parsed.options.compression;
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    auto value = [&]() -> std::string_view {
-      if (i + 1 >= args.size()) throw usage_error{fmt::format("{} needs a value", arg)};
-      return args[++i];
-    };
-    if (arg == "--mode") {
-      const auto text = value();
-      const auto mode = archive::parse_pack_mode(text);
-      if (!mode) throw usage_error{fmt::format("--mode expects batched, solid or hybrid, got '{}'", text)};
-      plan.mode = *mode;
-    } else if (arg == "--level") {
-      compression.level = static_cast<int>(parse_count(arg, value(), 0, archive::kMaxLevel));
-    } else if (arg == "--solid-block") {
-      parsed.solid_block = parse_size_option(arg, value());
-    } else if (arg == "--solid-files") {
-      plan.solid_block_files = parse_count(arg, value(), 1, UINT32_MAX);
-    } else if (arg == "--hybrid-threshold") {
-      plan.hybrid_threshold = parse_size_option(arg, value());
-    } else if (arg == "--threads") {
-      compression.threads = static_cast<unsigned>(parse_count(arg, value(), 1, std::max(256u, cores)));
-    } else if (arg == "--") {
-      for (++i; i < args.size(); ++i) (parsed.output.empty() ? parsed.output : parsed.inputs.emplace_back()) = args[i];
-    } else if (arg.starts_with("-") && arg != "-") {
-      throw usage_error{fmt::format("unknown option '{}'", arg)};
-    } else if (parsed.output.empty()) {
-      parsed.output = arg;
-    } else {
-      parsed.inputs.push_back(arg);
+  compression.threads = cores;
+  enum : int { kMode = 256, kLevel, kSolidBlock, kSolidFiles, kHybridThreshold, kThreads };
+  static constexpr option kOptions[] = {{"mode", required_argument, nullptr, kMode},
+                                        {"level", required_argument, nullptr, kLevel},
+                                        {"solid-block", required_argument, nullptr, kSolidBlock},
+                                        {"solid-files", required_argument, nullptr, kSolidFiles},
+                                        {"hybrid-threshold", required_argument, nullptr, kHybridThreshold},
+                                        {"threads", required_argument, nullptr, kThreads},
+                                        {"help", no_argument, nullptr, 'h'},
+                                        {"version", no_argument, nullptr, 'V'},
+                                        {nullptr, 0, nullptr, 0}};
+  command_line line(args, "hV");
+  for (;;) {
+    const auto next = line.next(kOptions);
+    if (next.what == command_line::item::kind::end) break;
+    if (next.what == command_line::item::kind::positional) {
+      (parsed.output.empty() ? parsed.output : parsed.inputs.emplace_back()) = next.value;
+      continue;
+    }
+    if (next.what == command_line::item::kind::error) throw usage_error{next.value};
+    const std::string_view value = next.value;
+    switch (next.option) {
+      case kMode: {
+        const auto mode = archive::parse_pack_mode(value);
+        if (!mode) throw usage_error{fmt::format("--mode expects batched, solid or hybrid, got '{}'", value)};
+        plan.mode = *mode;
+        break;
+      }
+      case kLevel: compression.level = static_cast<int>(parse_count("--level", value, 0, archive::kMaxLevel)); break;
+      case kSolidBlock: parsed.solid_block = parse_size_option("--solid-block", value); break;
+      case kSolidFiles: plan.solid_block_files = parse_count("--solid-files", value, 1, UINT32_MAX); break;
+      case kHybridThreshold: plan.hybrid_threshold = parse_size_option("--hybrid-threshold", value); break;
+      case kThreads:
+        compression.threads = static_cast<unsigned>(parse_count("--threads", value, 1, std::max(256u, cores)));
+        break;
+      case 'h': parsed.help = true; return parsed;
+      case 'V': parsed.version = true; return parsed;
+      default: throw usage_error{fmt::format("unknown option '{}'", next.value)};
     }
   }
   if (parsed.output.empty() || parsed.inputs.empty()) throw usage_error{"expected OUT.7z and at least one PATH"};
@@ -107,18 +122,30 @@ pack_arguments parse(const std::vector<std::string>& args) {
 }  // namespace
 
 int pack_main(const std::vector<std::string>& args, std::FILE* out, std::FILE* err) {
+  // Help and version win over any other argument, also a wrong one.
+  bool help = false;
+  bool version = false;
   for (const auto& arg : args) {
-    if (arg == "-h" || arg == "--help") {
-      fmt::print(out, "{}", kUsage);
-      return kPackOk;
-    }
+    if (arg == "--") break;
+    help = help || arg == "-h" || arg == "--help";
+    version = version || arg == "-V" || arg == "--version";
   }
   pack_arguments parsed;
-  try {
-    parsed = parse(args);
-  } catch (const usage_error& e) {
-    fmt::print(err, "sevenzfs-pack: {}\n(see sevenzfs-pack --help)\n", e.message);
-    return kPackUsage;
+  if (!help && !version) {
+    try {
+      parsed = parse(args);
+    } catch (const usage_error& e) {
+      fmt::print(err, "sevenzfs-pack: {}\n(see sevenzfs-pack --help)\n", e.message);
+      return kPackUsage;
+    }
+  }
+  if (help || parsed.help) {
+    fmt::print(out, "{}", kUsage);
+    return kPackOk;
+  }
+  if (version || parsed.version) {
+    fmt::print(out, "sevenzfs-pack {}\n", kVersion);
+    return kPackOk;
   }
   try {
     const auto entries = collect_entries(parsed.inputs);

@@ -64,6 +64,11 @@ TEST(PackCommand, InvalidOptionValuesAreUsageErrors) {
                                                        {"--threads", "0", out, in},
                                                        {"--solid-block", "12Q", out, in},
                                                        {"--bogus", out, in},
+                                                       {"--level=", out, in},
+                                                       {"--level=x", out, in},
+                                                       {"--threads=0", out, in},
+                                                       {"--help=1", out, in},
+                                                       {"-q", out, in},
                                                        {out},
                                                        {"--level"}};
   for (const auto& args : cases) {
@@ -139,4 +144,47 @@ TEST(PackCommand, SummaryLineOnSuccess) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("1 entries"), std::string::npos) << r.out;
   EXPECT_EQ(run("7zz t " + quote((dir / "o.7z").string())).exit_code, 0);
+}
+
+TEST(PackCommand, OptionValuesTakeBothForms) {
+  temp_dir dir;
+  write_file(dir / "f.txt", std::string(5000, 'y'));
+  const auto in = (dir / "f.txt").string();
+  // --opt=value, --opt value, and options after the positional arguments.
+  const std::vector<std::vector<std::string>> forms = {
+      {"--level=9", "--mode=batched", "--threads=2", (dir / "a.7z").string(), in},
+      {"--level", "9", "--mode", "batched", "--threads", "2", (dir / "b.7z").string(), in},
+      {(dir / "c.7z").string(), in, "--level=9", "--mode", "batched", "--threads=2"}};
+  for (const auto& args : forms) {
+    const auto r = pack(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+  }
+  // Same options, same engine: the three archives are identical.
+  EXPECT_EQ(read_file(dir / "a.7z"), read_file(dir / "b.7z"));
+  EXPECT_EQ(read_file(dir / "a.7z"), read_file(dir / "c.7z"));
+  // --level=0 stores: the 5000 bytes are in the archive as they are.
+  ASSERT_EQ(pack({"--level=0", (dir / "d.7z").string(), in}).exit_code, 0);
+  EXPECT_NE(read_file(dir / "d.7z").find(std::string(5000, 'y')), std::string::npos);
+  EXPECT_EQ(read_file(dir / "a.7z").find(std::string(5000, 'y')), std::string::npos);
+}
+
+TEST(PackCommand, DoubleDashEndsOptions) {
+  temp_dir dir;
+  write_file(dir / "-dash.txt", "dash");
+  const fs::path cwd = fs::current_path();
+  fs::current_path(dir.path());
+  const auto r = pack({"--level=1", "--", "o.7z", "-dash.txt"});
+  fs::current_path(cwd);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(run("7zz t " + quote((dir / "o.7z").string())).exit_code, 0);
+  EXPECT_NE(run("7zz l " + quote((dir / "o.7z").string())).output.find("-dash.txt"), std::string::npos);
+}
+
+TEST(PackCommand, VersionAndThreadsDefault) {
+  const auto r = pack({"--version"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out.rfind("sevenzfs-pack ", 0), 0u) << r.out;
+  EXPECT_NE(r.out.find('.'), std::string::npos) << r.out;
+  EXPECT_EQ(pack({"-V"}).out, r.out);
+  EXPECT_NE(pack({"--help"}).out.find("default: the number of cores"), std::string::npos);
 }
