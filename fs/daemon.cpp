@@ -5,6 +5,10 @@
 #include "filesystem.hpp"
 #include "fuse_operations.hpp"
 #include "log.hpp"
+#include "service_notifier.hpp"
+#include "service_status.hpp"
+
+#include "sevenzfs/version.hpp"
 
 #include "archive/archive_error.hpp"
 #include "archive/file_io.hpp"
@@ -18,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -70,16 +75,30 @@ std::string mountpoint_problem(const daemon_options& options) {
   return "";
 }
 
-// The FUSE session with our options; null when libfuse refuses.
-session_ptr make_session(const daemon_options& options, const fuse_lowlevel_ops& operations, filesystem& fs) {
-  std::string mount_options = fmt::format("default_permissions,fsname={},subtype=sevenzfs", options.archive_path);
-  if (options.allow_other) mount_options += ",allow_other";
-  std::vector<std::string> fuse_argv_text{"sevenzfs", "-o", mount_options};
+// The FUSE session with our options and the user's generic ones; null when
+// libfuse refuses them (it says why on stderr).
+session_ptr make_session(const daemon_options& options, const fuse_lowlevel_ops& operations, filesystem* fs) {
+  // subtype=sevenzfs always: sevenzfs-ctl and our own checks find mounts by
+  // their type, fuse.sevenzfs.
+  std::vector<std::string> items{"default_permissions", "subtype=sevenzfs"};
+  const bool named =
+      std::ranges::any_of(options.fuse_options, [](const std::string& o) { return o.starts_with("fsname="); });
+  if (!named) items.push_back("fsname=" + options.archive_path);
+  items.insert(items.end(), options.fuse_options.begin(), options.fuse_options.end());
+  std::string joined;
+  for (const auto& item : items) {
+    if (!joined.empty()) joined += ',';
+    for (const char c : item) {
+      if (c == ',' || c == '\\') joined += '\\';  // libfuse's escape inside a -o list
+      joined += c;
+    }
+  }
+  std::vector<std::string> fuse_argv_text{"sevenzfs", "-o", joined};
   if (options.debug) fuse_argv_text.emplace_back("-d");
   std::vector<char*> fuse_argv;
   for (auto& arg : fuse_argv_text) fuse_argv.push_back(arg.data());
   fuse_args fuse_arguments = FUSE_ARGS_INIT(static_cast<int>(fuse_argv.size()), fuse_argv.data());
-  session_ptr session(fuse_session_new(&fuse_arguments, &operations, sizeof operations, &fs));
+  session_ptr session(fuse_session_new(&fuse_arguments, &operations, sizeof operations, fs));
   fuse_opt_free_args(&fuse_arguments);
   return session;
 }
@@ -118,12 +137,31 @@ int run_daemon(const std::vector<std::string>& args, std::FILE* out, std::FILE* 
     fmt::print(out, "{}", kDaemonUsage);
     return kExitOk;
   }
+  if (parsed.version) {
+    fmt::print(out, "sevenzfs {}\n", kVersion);
+    return kExitOk;
+  }
   if (!parsed.options) {
     fmt::print(err, "sevenzfs: {}\n(see sevenzfs --help)\n", parsed.error);
     return kExitUsage;
   }
   const daemon_options& options = *parsed.options;
-  logger log(logger::to_stream(err), options.debug ? log_level::debug : log_level::info);
+  // libfuse judges the generic options: before anything is locked or read.
+  const fuse_lowlevel_ops no_operations{};
+  if (!make_session(options, no_operations, nullptr)) {
+    fmt::print(err, "sevenzfs: libfuse refused the mount options (see above)\n(see sevenzfs --help)\n");
+    return kExitUsage;
+  }
+  // In the background, lines also go to syslog from the start, and only
+  // there once the daemon has left the terminal.
+  const logger::sink to_terminal = logger::to_stream(err);
+  const logger::sink to_syslog = options.foreground ? logger::sink() : logger::to_syslog();
+  logger log(options.foreground ? to_terminal
+                                : [&](log_level level, std::string_view line) {
+                                    to_terminal(level, line);
+                                    to_syslog(level, line);
+                                  },
+             options.debug ? log_level::debug : log_level::info);
 
   const std::string archive_dir = archive::directory_of(options.archive_path);
   if (::access(archive_dir.c_str(), W_OK | X_OK) != 0) {
@@ -161,7 +199,7 @@ int run_daemon(const std::vector<std::string>& args, std::FILE* out, std::FILE* 
   }
 
   const fuse_lowlevel_ops operations = make_fuse_operations();
-  const session_ptr session = make_session(options, operations, *fs);
+  const session_ptr session = make_session(options, operations, fs.get());
   if (!session) {
     log.error("cannot create the FUSE session");
     return kExitMountFailed;
@@ -177,12 +215,21 @@ int run_daemon(const std::vector<std::string>& args, std::FILE* out, std::FILE* 
   }
   // Only now is the mount usable; the parent of a daemonized process exits here.
   fuse_daemonize(options.foreground ? 1 : 0);
-  fs->on_unmount_request([&] { return detach_mount(options.mountpoint); });
+  if (!options.foreground) log.set_output(to_syslog);
+  service_notifier notifier = service_notifier::from_environment();
+  std::optional<service_status> status;
+  if (notifier.enabled()) status.emplace(notifier, [&] { return fs->status_text(); });
+  fs->on_unmount_request([&] {
+    if (status) status->stopping();
+    return detach_mount(options.mountpoint);
+  });
   fs->start_commit_thread();
+  if (status) status->ready();
   serve(session.get());
 
   // The loop ends on unmount (the mount is gone) or on SIGTERM/SIGINT/SIGHUP
   // (still mounted): commit first, then unmount.
+  if (status) status->stopping();
   const result<void> committed = fs->final_commit();
   fuse_session_unmount(session.get());
   fuse_remove_signal_handlers(session.get());

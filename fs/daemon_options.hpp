@@ -1,8 +1,11 @@
 #pragma once
-// The daemon's command line: sevenzfs [-f] [-d] [-o OPTIONS] ARCHIVE.7z MOUNTPOINT
-// Our -o options configure compression and staging; the options mount(8)
-// and mount.fuse3 pass through (rw, nofail, _netdev, x-*, ...) are accepted
-// and ignored; anything else is an error naming the option.
+// The daemon's command line: sevenzfs [-f] [-d] [-V] [-o OPTIONS] ARCHIVE.7z MOUNTPOINT
+// (also in mount.fuse3's form, ARCHIVE MOUNTPOINT -o OPTIONS). libfuse's own
+// option parser splits it; our -o options configure compression, staging and
+// the mount; generic FUSE options (allow_other, auto_unmount, fsname=,
+// max_read=, ...) go to libfuse, which refuses what it does not know; options
+// mount(8) and fstab pass along that mean nothing here (defaults, nofail,
+// _netdev, x-*, ...) are ignored.
 #include "archive/archive_writer.hpp"
 
 #include <cstdint>
@@ -14,21 +17,23 @@ namespace sevenzfs::fs {
 
 struct daemon_options {
   std::string archive_path;  // absolute
-  std::string mountpoint;
+  std::string mountpoint;    // absolute, without a trailing '/'
   bool foreground = false;
-  bool debug = false;
-  bool allow_other = false;
-  bool nonempty = false;   // mount over a non-empty directory
-  bool wait_lock = false;  // wait for another daemon using the archive instead of failing
+  bool debug = false;         // debug log lines, and libfuse's request trace
+  bool nonempty = false;      // mount over a non-empty directory
+  bool wait_lock = false;     // wait for another daemon using the archive instead of failing
+  bool kernel_cache = false;  // keep file pages in the kernel's cache across opens
   archive::write_options write;
   std::uint64_t pool_bytes = 0;
   std::uint64_t flush_interval_seconds = 0;  // 0: no periodic commit
+  std::vector<std::string> fuse_options;     // for libfuse's mount (-o)
 };
 
 struct parsed_command_line {
-  std::optional<daemon_options> options;  // empty: error or help
-  std::string error;                      // one line, when options is empty and !help
+  std::optional<daemon_options> options;  // empty: error, help or version
+  std::string error;                      // one line, when options is empty and neither is asked
   bool help = false;
+  bool version = false;
 };
 
 parsed_command_line parse_daemon_command_line(const std::vector<std::string>& args);

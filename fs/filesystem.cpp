@@ -1,6 +1,7 @@
 #include "filesystem.hpp"
 
 #include "archived_tree.hpp"
+#include "service_status.hpp"
 
 #include <fmt/format.h>
 
@@ -345,6 +346,11 @@ result<std::optional<std::string>> filesystem::file_state(inode_number number) {
   const auto [folder, packed] = committer_.archive().folder_of_stream(*stream);
   return std::optional<std::string>(
       fmt::format(R"({{"state":"archived","size":{},"folder":{},"folder_packed_bytes":{}}})", size, folder, packed));
+}
+
+std::string filesystem::status_text() const {
+  const auto staged = store_.stats();
+  return service_status_text(committer_.figures(), staged.files, staged.bytes);
 }
 
 tree_figures filesystem::figures_of_tree() {

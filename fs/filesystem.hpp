@@ -86,6 +86,9 @@ class filesystem {
   void on_unmount_request(std::function<result<void>()> detach) { detach_ = std::move(detach); }
   result<void> final_commit();
   const commit_figures& figures() const noexcept { return committer_.figures(); }
+  // One line for a service manager's status (cheap: no scan of the tree).
+  std::string status_text() const;
+  bool keeps_kernel_cache() const noexcept { return options_.kernel_cache; }
   logger& log() noexcept { return log_; }
 
  private:

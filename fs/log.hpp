@@ -27,7 +27,13 @@ class logger {
 
   // Writes "sevenzfs: <level>: <line>" to `stream`.
   static sink to_stream(std::FILE* stream);
+  // Sends each line to syslog (ident "sevenzfs", facility daemon; journald
+  // takes it: journalctl -t sevenzfs), with the level as its priority.
+  static sink to_syslog();
 
+  // Where lines go from now on (the daemon switches to syslog once it has
+  // left the terminal).
+  void set_output(sink output);
   void set_threshold(log_level threshold) noexcept { threshold_.store(threshold, std::memory_order_relaxed); }
   bool enabled(log_level level) const noexcept { return level <= threshold_.load(std::memory_order_relaxed); }
 

@@ -1,5 +1,7 @@
 #include "stats_xattr.hpp"
 
+#include "sevenzfs/version.hpp"
+
 #include <fmt/format.h>
 
 #include <unistd.h>
@@ -129,7 +131,7 @@ std::vector<stat_value> stats_xattr::values() const {
   const auto uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() - sources_.started).count();
   const auto& write = sources_.options.write;
   std::vector<stat_value> v;
-  v.push_back({"version", SEVENZFS_VERSION, false});
+  v.push_back({"version", std::string(kVersion), false});
   v.push_back({"archive", sources_.options.archive_path, false});
   v.push_back({"pid", count(static_cast<std::uint64_t>(::getpid()))});
   v.push_back({"uptime_seconds", seconds_text(uptime)});

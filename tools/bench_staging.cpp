@@ -89,7 +89,8 @@ std::span<const std::byte> slice(const workload& w, std::size_t i) {
 }
 
 result stage_in_store(const workload& w) {
-  chunk_pool pool(static_cast<std::size_t>(static_cast<double>(w.total) * 1.1) + 64 * kStagingChunkBytes, kStagingChunkBytes);
+  chunk_pool pool(static_cast<std::size_t>(static_cast<double>(w.total) * 1.1) + 64 * kStagingChunkBytes,
+                  kStagingChunkBytes);
   staging_store store(pool);
   std::vector<staged_file> files;
   files.reserve(w.files);  // the daemon's inode table holds these

@@ -21,8 +21,9 @@ command_line::item command_line::next(const option* long_options) {
   if (!options_ended_) {
     // The leading '-' makes getopt return positional arguments in order (as
     // 1) instead of permuting argv, also under POSIXLY_CORRECT.
-    const int code = getopt_long(argc, argv_.data(), short_options_.c_str(), long_options, nullptr);
-    if (code == 1) return {item::kind::positional, 0, optarg};
+    int index = -1;
+    const int code = getopt_long(argc, argv_.data(), short_options_.c_str(), long_options, &index);
+    if (code == 1) return {item::kind::positional, 0, optarg, {}};
     if (code == ':' || code == '?') {
       const std::string given = optind > 0 && optind <= argc ? argv_[static_cast<std::size_t>(optind - 1)] : "";
       std::string name =
@@ -32,18 +33,21 @@ command_line::item command_line::next(const option* long_options) {
         const std::string flag = name.substr(0, equals);
         for (const option* o = long_options; o && o->name; ++o) {
           if (flag == fmt::format("--{}", o->name))
-            return {item::kind::error, 0, fmt::format("{} takes no value", flag)};
+            return {item::kind::error, 0, fmt::format("{} takes no value", flag), {}};
         }
         name = flag;
       }
-      if (code == ':') return {item::kind::error, 0, fmt::format("{} needs a value", name)};
-      return {item::kind::error, 0, fmt::format("unknown option '{}'", name)};
+      if (code == ':') return {item::kind::error, 0, fmt::format("{} needs a value", name), {}};
+      return {item::kind::error, 0, fmt::format("unknown option '{}'", name), {}};
     }
-    if (code != -1) return {item::kind::option, code, optarg ? optarg : ""};
+    if (code != -1) {
+      std::string name = index >= 0 ? long_options[index].name : std::string(1, static_cast<char>(code));
+      return {item::kind::option, code, optarg ? optarg : "", std::move(name)};
+    }
     // -1: the end, or "--" (everything after it is positional).
     options_ended_ = true;
   }
-  if (optind < argc) return {item::kind::positional, 0, argv_[static_cast<std::size_t>(optind++)]};
+  if (optind < argc) return {item::kind::positional, 0, argv_[static_cast<std::size_t>(optind++)], {}};
   return {};
 }
 

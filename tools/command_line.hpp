@@ -18,6 +18,7 @@ class command_line {
     kind what = kind::end;
     int option = 0;     // the short option character or the long option's `val`
     std::string value;  // the option's argument, the positional argument, or an error message
+    std::string name;   // the option as given: the long option's name ("level") or the short letter
   };
 
   // `short_options` as for getopt ("hVo:"); a leading '-' and ':' are added.

@@ -41,7 +41,6 @@ constexpr std::pair<std::string_view, std::string_view> kHelp[] = {
     {"cache_misses_total", "Read-back cache misses."},
     {"commits_total", "Successful commits."},
     {"failed_commits_total", "Failed commits."},
-    {"failed_files_total", "Files that could not be committed."},
     {"committing", "1 while a commit runs, else 0."},
     {"commit_pending_bytes", "Bytes the running or last commit must compress and write."},
     {"commit_done_bytes", "Bytes the running or last commit has compressed and written."},

@@ -2,18 +2,15 @@
 
 #include "command_line.hpp"
 #include "disk_tree.hpp"
-#include "archive/size_argument.hpp"
 #include "sevenzfs/version.hpp"
 
 #include "archive/archive_error.hpp"
 #include "archive/archive_writer.hpp"
-#include "archive/lzma_settings.hpp"
+#include "archive/write_settings.hpp"
 
 #include <fmt/format.h>
 
-#include <charconv>
 #include <optional>
-#include <thread>
 
 namespace sevenzfs::tools {
 
@@ -42,7 +39,6 @@ constexpr const char* kUsage =
 
 struct pack_arguments {
   archive::write_options options;
-  std::optional<std::uint64_t> solid_block;
   std::string output;
   std::vector<std::string> inputs;
   bool help = false;  // -h given with other short options (-hV)
@@ -53,35 +49,17 @@ struct usage_error {
   std::string message;
 };
 
-std::uint64_t parse_count(std::string_view option, std::string_view text, std::uint64_t minimum,
-                          std::uint64_t maximum) {
-  std::uint64_t value = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc{} || end != text.data() + text.size() || value < minimum || value > maximum) {
-    throw usage_error{fmt::format("{} expects a number from {} to {}, got '{}'", option, minimum, maximum, text)};
-  }
-  return value;
-}
-
-std::uint64_t parse_size_option(std::string_view option, std::string_view text) {
-  const auto size = archive::parse_size(text);
-  if (!size || *size == 0) throw usage_error{fmt::format("{} expects a size such as 64M, got '{}'", option, text)};
-  return *size;
-}
-
 pack_arguments parse(const std::vector<std::string>& args) {
   pack_arguments parsed;
-  auto& plan = parsed.options.plan;
-  auto& compression = parsed.options.compression;
-  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  compression.threads = cores;
-  enum : int { kMode = 256, kLevel, kSolidBlock, kSolidFiles, kHybridThreshold, kThreads };
-  static constexpr option kOptions[] = {{"mode", required_argument, nullptr, kMode},
-                                        {"level", required_argument, nullptr, kLevel},
-                                        {"solid-block", required_argument, nullptr, kSolidBlock},
-                                        {"solid-files", required_argument, nullptr, kSolidFiles},
-                                        {"hybrid-threshold", required_argument, nullptr, kHybridThreshold},
-                                        {"threads", required_argument, nullptr, kThreads},
+  archive::write_settings settings;
+  // The long options are the write settings' keys, spelled with '-'.
+  constexpr int kSetting = 256;
+  static constexpr option kOptions[] = {{"mode", required_argument, nullptr, kSetting},
+                                        {"level", required_argument, nullptr, kSetting},
+                                        {"solid-block", required_argument, nullptr, kSetting},
+                                        {"solid-files", required_argument, nullptr, kSetting},
+                                        {"hybrid-threshold", required_argument, nullptr, kSetting},
+                                        {"threads", required_argument, nullptr, kSetting},
                                         {"help", no_argument, nullptr, 'h'},
                                         {"version", no_argument, nullptr, 'V'},
                                         {nullptr, 0, nullptr, 0}};
@@ -94,28 +72,20 @@ pack_arguments parse(const std::vector<std::string>& args) {
       continue;
     }
     if (next.what == command_line::item::kind::error) throw usage_error{next.value};
-    const std::string_view value = next.value;
-    switch (next.option) {
-      case kMode: {
-        const auto mode = archive::parse_pack_mode(value);
-        if (!mode) throw usage_error{fmt::format("--mode expects batched, solid or hybrid, got '{}'", value)};
-        plan.mode = *mode;
-        break;
-      }
-      case kLevel: compression.level = static_cast<int>(parse_count("--level", value, 0, archive::kMaxLevel)); break;
-      case kSolidBlock: parsed.solid_block = parse_size_option("--solid-block", value); break;
-      case kSolidFiles: plan.solid_block_files = parse_count("--solid-files", value, 1, UINT32_MAX); break;
-      case kHybridThreshold: plan.hybrid_threshold = parse_size_option("--hybrid-threshold", value); break;
-      case kThreads:
-        compression.threads = static_cast<unsigned>(parse_count("--threads", value, 1, std::max(256u, cores)));
-        break;
-      case 'h': parsed.help = true; return parsed;
-      case 'V': parsed.version = true; return parsed;
-      default: throw usage_error{fmt::format("unknown option '{}'", next.value)};
+    if (next.option == 'h') {
+      parsed.help = true;
+      return parsed;
     }
+    if (next.option == 'V') {
+      parsed.version = true;
+      return parsed;
+    }
+    const auto error = settings.set(next.name, next.value);
+    if (!error) throw usage_error{fmt::format("unknown option '--{}'", next.name)};
+    if (!error->empty()) throw usage_error{"--" + *error};
   }
   if (parsed.output.empty() || parsed.inputs.empty()) throw usage_error{"expected OUT.7z and at least one PATH"};
-  plan.solid_block_bytes = parsed.solid_block.value_or(archive::default_solid_block_bytes(compression.level));
+  parsed.options = settings.finish();
   return parsed;
 }
 
