@@ -39,7 +39,7 @@ std::size_t cached_reader::read(const archive_snapshot& snapshot, std::uint64_t 
   const auto check_crc = [&] {
     if (snapshot.verdict(substream) == archive_snapshot::crc_verdict::bad) {
       throw archive_error(error_kind::corrupt_archive, snapshot.path(),
-                          fmt::format("{}: CRC mismatch: the archive is damaged", name()));
+                          fmt::format("{}: damaged data (CRC mismatch or undecodable)", name()));
     }
   };
   check_crc();
@@ -162,6 +162,9 @@ block_data cached_reader::decode_blocks(std::unique_lock<std::mutex>& lock, cons
     if (error.kind() == error_kind::corrupt_archive || error.kind() == error_kind::unsupported) {
       failures_.insert_or_assign({snapshot.id(), folder}, failure{current, error});
     }
+    // A file whose data cannot be decoded is as damaged as one failing its
+    // CRC: every later read of it says so, also of its readable start.
+    if (error.kind() == error_kind::corrupt_archive) condemn_from(snapshot, folder, current * block_size_);
     throw;
   } catch (...) {
     release();
@@ -170,6 +173,14 @@ block_data cached_reader::decode_blocks(std::unique_lock<std::mutex>& lock, cons
   release();
   pool_.put(std::move(decoder));
   return result;
+}
+
+void cached_reader::condemn_from(const archive_snapshot& snapshot, std::size_t folder, std::uint64_t position) {
+  const auto& layout = snapshot.folder(folder);
+  for (std::uint64_t s = layout.first_substream; s < layout.first_substream + layout.substream_count; ++s) {
+    const auto& location = snapshot.substream(s);
+    if (location.offset + location.size > position) snapshot.record_verdict(s, false);
+  }
 }
 
 void cached_reader::forget(std::uint64_t snapshot_id) {

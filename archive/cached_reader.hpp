@@ -84,6 +84,7 @@ class cached_reader {
   block_data block(const archive_snapshot& snapshot, std::size_t folder, std::uint64_t index);
   block_data decode_blocks(std::unique_lock<std::mutex>& lock, const archive_snapshot& snapshot, std::size_t folder,
                            std::uint64_t index, decoder_ptr decoder);
+  static void condemn_from(const archive_snapshot& snapshot, std::size_t folder, std::uint64_t position);
   bool busy_decoder_heading_to(std::uint64_t snapshot, std::size_t folder, std::uint64_t position) const;
 
   const std::uint64_t block_size_;
