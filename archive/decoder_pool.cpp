@@ -1,5 +1,7 @@
 #include "decoder_pool.hpp"
 
+#include <algorithm>
+
 namespace sevenzfs::archive {
 
 positioned_decoder::positioned_decoder(const archive_snapshot& source, std::size_t folder_index,
@@ -32,14 +34,17 @@ void decoder_pool::put(decoder_ptr decoder) {
   for (auto it = idle_.begin(); it != idle_.end();) {
     const auto next = std::next(it);
     if ((*it)->snapshot == decoder->snapshot && (*it)->folder == decoder->folder &&
-        ++same_folder >= limits_.max_idle_per_folder) {
+        ++same_folder >= std::max<std::size_t>(limits_.max_idle_per_folder, 1)) {
       drop(it);
     }
     it = next;
   }
   memory_ += decoder->memory;
   idle_.push_front(std::move(decoder));
-  while (idle_.size() > limits_.max_idle || (memory_ > limits_.max_idle_memory && !idle_.empty())) {
+  // The decoder just given back stays even when it alone is over the memory
+  // bound: dropping it would make every later block of its folder start
+  // again from the folder's start.
+  while (idle_.size() > 1 && (idle_.size() > limits_.max_idle || memory_ > limits_.max_idle_memory)) {
     drop(std::prev(idle_.end()));
   }
 }

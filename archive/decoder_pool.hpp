@@ -2,7 +2,8 @@
 // The positioned decoders cached_reader keeps between reads, so that a
 // forward read continues where the last one stopped instead of decoding the
 // folder again from its start. Bounded in count (in all and per folder) and
-// in memory; least recently used first out. Not thread-safe: its owner locks.
+// in memory; least recently used first out; at least one is kept. Not
+// thread-safe: its owner locks.
 #include "folder_decoder.hpp"
 #include "substream_verifier.hpp"
 
@@ -30,7 +31,7 @@ using decoder_ptr = std::unique_ptr<positioned_decoder>;
 struct decoder_pool_limits {
   std::size_t max_idle = 16;
   std::size_t max_idle_per_folder = 2;
-  std::uint64_t max_idle_memory = std::uint64_t{512} << 20;
+  std::uint64_t max_idle_memory = std::uint64_t{256} << 20;  // the most recent one is kept even above it
 };
 
 class decoder_pool {

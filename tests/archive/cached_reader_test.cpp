@@ -107,6 +107,16 @@ TEST(CachedReader, SequentialReadOfALargeFileDecodesItOnce) {
   EXPECT_EQ(stats.decoders_alive, 0u);  // it reached the folder's end
 }
 
+TEST(CachedReader, TheLastDecoderIsKeptEvenOverTheMemoryBound) {
+  // A folder with a dictionary larger than the bound still reads linearly.
+  archive_fixture fixture({2 << 20}, pack_mode::solid, 1);
+  const auto snapshot = archive_snapshot::open(fixture.path);
+  cached_reader reader({.cache_bytes = 0, .block_size = 128 << 10, .decoders = {.max_idle = 1, .max_idle_memory = 1}});
+  EXPECT_EQ(read_whole(reader, *snapshot, 0, 32 << 10), fixture.contents[0]);
+  EXPECT_EQ(reader.stats().decoders_created, 1u);
+  EXPECT_EQ(reader.stats().bytes_decoded, 2u << 20);
+}
+
 TEST(CachedReader, SolidFolderReadInAnyOrderDecodesItOnce) {
   std::vector<std::size_t> sizes;
   std::mt19937 rng(3);
