@@ -134,9 +134,7 @@ class graph_builder {
       coder = *below;
       visit(coder);
     }
-    auto source = make_lzma_chain_source(chain, input(coder, 0), memory_left_, path_);
-    memory_left_ -= std::min(memory_left_, source->memory_usage());
-    return source;
+    return make_lzma_chain_source(chain, input(coder, 0), memory_left_, path_);
   }
 
   int fd_;

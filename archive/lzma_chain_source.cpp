@@ -215,7 +215,7 @@ std::string describe_lzma(lzma_ret ret) {
   }
 }
 
-source_ptr make_lzma_chain_source(std::span<const chain_coder> chain, source_ptr input, std::uint64_t memory_limit,
+source_ptr make_lzma_chain_source(std::span<const chain_coder> chain, source_ptr input, std::uint64_t& memory_budget,
                                   const std::string& path) {
   const bool stored = chain.empty() || !is_lzma_method(chain.back().method);
   if (chain.empty() || chain.size() + (stored ? 1 : 0) > LZMA_FILTERS_MAX) {
@@ -229,11 +229,12 @@ source_ptr make_lzma_chain_source(std::span<const chain_coder> chain, source_ptr
   }
   const std::uint64_t memory = lzma_raw_decoder_memusage(decoded.filters.data());
   if (memory == UINT64_MAX) corrupt(path, "invalid coder chain");
-  if (memory > memory_limit) {
+  if (memory > memory_budget) {
     throw archive_error(
         error_kind::unsupported, path,
-        fmt::format("decoding needs {} MiB, over the limit of {} MiB", memory >> 20, memory_limit >> 20));
+        fmt::format("decoding needs {} MiB more than the {} MiB left of the limit", memory >> 20, memory_budget >> 20));
   }
+  memory_budget -= memory;
   return std::make_unique<lzma_chain_source>(std::span(decoded.filters).first(decoded.count + 1), std::move(input),
                                              chain.front().unpack_size, memory, path);
 }

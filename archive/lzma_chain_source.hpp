@@ -31,9 +31,10 @@ std::string describe_lzma(lzma_ret ret);
 // Decodes `input` through `chain` (at most LZMA_FILTERS_MAX coders; when
 // the bottom coder is a filter rather than LZMA/LZMA2, at most one less).
 // Output is capped at the top coder's unpack size. Dictionaries are capped
-// at what the output can reference; a chain needing more than `memory_limit`
-// bytes is an unsupported error, malformed data a corrupt_archive error.
-source_ptr make_lzma_chain_source(std::span<const chain_coder> chain, source_ptr input, std::uint64_t memory_limit,
+// at what the output can reference; the liblzma memory the chain needs is
+// taken from `memory_budget`, and a chain needing more than is left is an
+// unsupported error. Malformed data is a corrupt_archive error.
+source_ptr make_lzma_chain_source(std::span<const chain_coder> chain, source_ptr input, std::uint64_t& memory_budget,
                                   const std::string& path);
 
 }  // namespace sevenzfs::archive
