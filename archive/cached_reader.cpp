@@ -1,0 +1,208 @@
+#include "cached_reader.hpp"
+
+#include "archive_error.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace sevenzfs::archive {
+
+namespace {
+
+// `error` with the file it concerns in its message.
+archive_error about_file(const archive_error& error, const std::string& file) {
+  std::string message = error.what();
+  const std::string prefix = error.path() + ": ";
+  if (!error.path().empty() && message.starts_with(prefix)) message.erase(0, prefix.size());
+  return archive_error(error.kind(), error.path(), fmt::format("{}: {}", file, message), error.error_number());
+}
+
+}  // namespace
+
+cached_reader::cached_reader(reader_options options)
+    : block_size_(std::max<std::uint64_t>(options.block_size, 4096)),
+      decoder_memory_limit_(options.decoder_memory_limit),
+      cache_(std::max(options.cache_bytes, kMinCacheBlocks * block_size_)),
+      pool_(options.decoders) {}
+
+cached_reader::~cached_reader() = default;
+
+std::size_t cached_reader::read(const archive_snapshot& snapshot, std::uint64_t substream, std::uint64_t offset,
+                                std::span<std::uint8_t> out) {
+  if (substream >= snapshot.substream_count()) {
+    throw archive_error(error_kind::invalid_input, snapshot.path(), fmt::format("no stream {}", substream));
+  }
+  const auto& location = snapshot.substream(substream);
+  const auto name = [&] { return snapshot.substream_name(substream); };
+  const auto check_crc = [&] {
+    if (snapshot.verdict(substream) == archive_snapshot::crc_verdict::bad) {
+      throw archive_error(error_kind::corrupt_archive, snapshot.path(),
+                          fmt::format("{}: damaged data (CRC mismatch or undecodable)", name()));
+    }
+  };
+  check_crc();
+  if (const auto method = snapshot.unsupported_method(substream)) {
+    throw archive_error(error_kind::unsupported, snapshot.path(),
+                        fmt::format("{}: compression method {} is not supported", name(), *method));
+  }
+  if (offset >= location.size || out.empty()) return 0;
+  const auto count = static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), location.size - offset));
+  const std::uint64_t start = location.offset + offset;
+  std::size_t done = 0;
+  try {
+    while (done < count) {
+      const std::uint64_t position = start + done;
+      const std::uint64_t index = position / block_size_;
+      const auto data = block(snapshot, location.folder, index);
+      const auto within = static_cast<std::size_t>(position - index * block_size_);
+      if (within >= data->size()) {
+        throw archive_error(error_kind::corrupt_archive, snapshot.path(), "damaged folder: shorter than its files");
+      }
+      const std::size_t n = std::min(data->size() - within, count - done);
+      std::memcpy(out.data() + done, data->data() + within, n);
+      done += n;
+    }
+  } catch (const archive_error& error) {
+    throw about_file(error, name());
+  }
+  check_crc();
+  return count;
+}
+
+block_data cached_reader::block(const archive_snapshot& snapshot, std::size_t folder, std::uint64_t index) {
+  const block_key key{snapshot.id(), folder, index};
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    if (auto data = cache_.find(key)) {
+      ++hits_;
+      return data;
+    }
+    if (const auto failed = failures_.find({snapshot.id(), folder});
+        failed != failures_.end() && failed->second.block <= index) {
+      throw failed->second.error;
+    }
+    if (in_flight_.contains(key)) {
+      changed_.wait(lock);
+      continue;
+    }
+    auto decoder = pool_.take(snapshot.id(), folder, index * block_size_);
+    if (!decoder && busy_decoder_heading_to(snapshot.id(), folder, index * block_size_)) {
+      changed_.wait(lock);
+      continue;
+    }
+    ++misses_;
+    return decode_blocks(lock, snapshot, folder, index, std::move(decoder));
+  }
+}
+
+bool cached_reader::busy_decoder_heading_to(std::uint64_t snapshot, std::size_t folder, std::uint64_t position) const {
+  return std::ranges::any_of(busy_, [&](const busy_decoder& busy) {
+    return busy.snapshot == snapshot && busy.folder == folder && busy.target_end <= position;
+  });
+}
+
+// Runs `decoder` (or a new one from the folder's start) up to and through
+// block `index`, caching every block it passes. Called and returns with
+// `lock` held; decodes without it.
+block_data cached_reader::decode_blocks(std::unique_lock<std::mutex>& lock, const archive_snapshot& snapshot,
+                                        std::size_t folder, std::uint64_t index, decoder_ptr decoder) {
+  const std::uint64_t first = decoder ? decoder->decoder.position() / block_size_ : 0;
+  // Claim the blocks on the way that nobody has or is decoding, so that
+  // readers of those wait for this decoder instead of starting their own.
+  std::vector<bool> claimed;
+  for (std::uint64_t i = first; i <= index; ++i) {
+    const block_key key{snapshot.id(), folder, i};
+    claimed.push_back(!cache_.contains(key) && in_flight_.insert(key).second);
+  }
+  const auto busy = busy_.insert(busy_.end(), {snapshot.id(), folder, (index + 1) * block_size_});
+  std::uint64_t current = first;
+  const auto release = [&] {
+    if (!lock.owns_lock()) lock.lock();
+    for (std::uint64_t i = current; i <= index; ++i) {
+      if (claimed[i - first]) in_flight_.erase({snapshot.id(), folder, i});
+    }
+    busy_.erase(busy);
+    changed_.notify_all();
+  };
+  block_data result;
+  lock.unlock();
+  try {
+    if (!decoder) {
+      decoder = std::make_unique<positioned_decoder>(snapshot, folder, decoder_memory_limit_);
+      lock.lock();
+      ++decoders_created_;
+      lock.unlock();
+    }
+    for (; current <= index; ++current) {
+      const std::uint64_t begin = current * block_size_;
+      const auto size = static_cast<std::size_t>(std::min(block_size_, decoder->decoder.size() - begin));
+      std::vector<std::uint8_t> bytes(size);
+      decoder->decoder.read(bytes);
+      decoder->verifier.consume(snapshot, bytes);
+      auto data = std::make_shared<const std::vector<std::uint8_t>>(std::move(bytes));
+      lock.lock();
+      bytes_decoded_ += size;
+      const block_key key{snapshot.id(), folder, current};
+      if (claimed[current - first]) {
+        in_flight_.erase(key);
+        cache_.insert(key, data);
+      } else if (!cache_.contains(key)) {
+        cache_.insert(key, data);
+      }
+      changed_.notify_all();
+      lock.unlock();
+      if (current == index) result = std::move(data);
+    }
+  } catch (const archive_error& error) {
+    release();
+    // Data errors and unsupported methods stay what they are: remember them
+    // instead of decoding the folder again at every read.
+    if (error.kind() == error_kind::corrupt_archive || error.kind() == error_kind::unsupported) {
+      failures_.insert_or_assign({snapshot.id(), folder}, failure{current, error});
+    }
+    // A file whose data cannot be decoded is as damaged as one failing its
+    // CRC: every later read of it says so, also of its readable start.
+    if (error.kind() == error_kind::corrupt_archive) condemn_from(snapshot, folder, current * block_size_);
+    throw;
+  } catch (...) {
+    release();
+    throw;
+  }
+  release();
+  pool_.put(std::move(decoder));
+  return result;
+}
+
+void cached_reader::condemn_from(const archive_snapshot& snapshot, std::size_t folder, std::uint64_t position) {
+  const auto& layout = snapshot.folder(folder);
+  for (std::uint64_t s = layout.first_substream; s < layout.first_substream + layout.substream_count; ++s) {
+    const auto& location = snapshot.substream(s);
+    if (location.offset + location.size > position) snapshot.record_verdict(s, false);
+  }
+}
+
+void cached_reader::forget(std::uint64_t snapshot_id) {
+  std::lock_guard lock(mutex_);
+  cache_.erase_snapshot(snapshot_id);
+  pool_.erase_snapshot(snapshot_id);
+  std::erase_if(failures_, [&](const auto& entry) { return entry.first.first == snapshot_id; });
+}
+
+reader_stats cached_reader::stats() const {
+  std::lock_guard lock(mutex_);
+  reader_stats stats;
+  stats.cache_bytes = cache_.bytes();
+  stats.cache_capacity = cache_.capacity();
+  stats.cache_blocks = cache_.blocks();
+  stats.hits = hits_;
+  stats.misses = misses_;
+  stats.bytes_decoded = bytes_decoded_;
+  stats.decoders_alive = pool_.idle() + busy_.size();
+  stats.decoders_created = decoders_created_;
+  stats.decoder_memory = pool_.memory();
+  return stats;
+}
+
+}  // namespace sevenzfs::archive

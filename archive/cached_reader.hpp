@@ -1,0 +1,105 @@
+#pragma once
+// Random-access reads of archived file content, for many threads at once.
+// Decoded folder content is cached in fixed-size blocks (LRU, bounded in
+// bytes) and decoders are kept where they stopped, so that:
+//  - a forward sequential read of a large file decodes it once (each block
+//    continues from the decoder the previous block left);
+//  - reading every file of a solid folder, in any order, decodes the folder
+//    about once when the cache holds it (a decoder passing blocks on its way
+//    to the one asked for caches them too);
+//  - two readers asking for the same block decode it once (the second
+//    waits), and a reader whose block lies ahead of a busy decoder waits for
+//    that decoder rather than starting another from the folder's start.
+// CRCs are checked as substreams are decoded in full; a mismatch is a
+// corrupt_archive error on every read of that file from then on. Methods it
+// cannot decode are unsupported errors, raised before any decoding.
+//
+// Lock order: mutex_ only; decoding runs without it.
+#include "archive_error.hpp"
+#include "archive_snapshot.hpp"
+#include "block_cache.hpp"
+#include "decoder_pool.hpp"
+
+#include <condition_variable>
+#include <cstdint>
+#include <list>
+#include <map>
+#include <mutex>
+#include <span>
+#include <unordered_set>
+#include <vector>
+
+namespace sevenzfs::archive {
+
+struct reader_options {
+  std::uint64_t cache_bytes = std::uint64_t{64} << 20;  // raised to at least kMinCacheBlocks blocks
+  std::uint32_t block_size = 1 << 20;
+  decoder_pool_limits decoders;
+  std::uint64_t decoder_memory_limit = kDefaultDecoderMemoryLimit;  // per folder, see folder_decoder_options
+};
+
+inline constexpr std::uint64_t kMinCacheBlocks = 4;
+
+struct reader_stats {
+  std::uint64_t cache_bytes = 0;     // decoded data held
+  std::uint64_t cache_capacity = 0;  // its bound
+  std::uint64_t cache_blocks = 0;
+  std::uint64_t hits = 0;            // block lookups answered from the cache
+  std::uint64_t misses = 0;          // block lookups that decoded
+  std::uint64_t bytes_decoded = 0;   // folder content decoded, blocks passed on the way included
+  std::uint64_t decoders_alive = 0;  // kept between reads plus in use
+  std::uint64_t decoders_created = 0;
+  std::uint64_t decoder_memory = 0;  // estimated, of the kept ones
+};
+
+class cached_reader {
+ public:
+  explicit cached_reader(reader_options options = {});
+  ~cached_reader();
+  cached_reader(const cached_reader&) = delete;
+  cached_reader& operator=(const cached_reader&) = delete;
+
+  // Copies the bytes of `substream` of `snapshot` from `offset` into `out`;
+  // returns how many (fewer than out.size() only at the end of the file).
+  std::size_t read(const archive_snapshot& snapshot, std::uint64_t substream, std::uint64_t offset,
+                   std::span<std::uint8_t> out);
+
+  // Drops what is kept for a snapshot that will not be read again.
+  void forget(std::uint64_t snapshot_id);
+
+  reader_stats stats() const;
+
+ private:
+  struct busy_decoder {
+    std::uint64_t snapshot;
+    std::size_t folder;
+    std::uint64_t target_end;  // where it will stop
+  };
+  struct failure {
+    std::uint64_t block;  // this block and all after it cannot be decoded
+    archive_error error;
+  };
+  using folder_key = std::pair<std::uint64_t, std::size_t>;
+
+  block_data block(const archive_snapshot& snapshot, std::size_t folder, std::uint64_t index);
+  block_data decode_blocks(std::unique_lock<std::mutex>& lock, const archive_snapshot& snapshot, std::size_t folder,
+                           std::uint64_t index, decoder_ptr decoder);
+  static void condemn_from(const archive_snapshot& snapshot, std::size_t folder, std::uint64_t position);
+  bool busy_decoder_heading_to(std::uint64_t snapshot, std::size_t folder, std::uint64_t position) const;
+
+  const std::uint64_t block_size_;
+  const std::uint64_t decoder_memory_limit_;
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;  // a block arrived or a decoder was given back
+  block_cache cache_;
+  decoder_pool pool_;
+  std::unordered_set<block_key, block_key_hash> in_flight_;
+  std::list<busy_decoder> busy_;
+  std::map<folder_key, failure> failures_;  // corrupt or unsupported folders, from the failing block on
+  std::uint64_t hits_ = 0;
+  std::uint64_t misses_ = 0;
+  std::uint64_t bytes_decoded_ = 0;
+  std::uint64_t decoders_created_ = 0;
+};
+
+}  // namespace sevenzfs::archive

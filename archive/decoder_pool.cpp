@@ -1,0 +1,65 @@
+#include "decoder_pool.hpp"
+
+#include <algorithm>
+
+namespace sevenzfs::archive {
+
+positioned_decoder::positioned_decoder(const archive_snapshot& source, std::size_t folder_index,
+                                       std::uint64_t memory_limit)
+    : snapshot(source.id()),
+      folder(folder_index),
+      decoder(source.fd(), source.path(), source.database().folders[folder_index], source.folder(folder_index).packs,
+              {.memory_limit = memory_limit, .available = std::nullopt}),
+      verifier(source, folder_index),
+      memory(decoder.memory_usage()) {}
+
+decoder_ptr decoder_pool::take(std::uint64_t snapshot, std::size_t folder, std::uint64_t position) {
+  auto best = idle_.end();
+  for (auto it = idle_.begin(); it != idle_.end(); ++it) {
+    const auto& candidate = **it;
+    if (candidate.snapshot != snapshot || candidate.folder != folder || candidate.decoder.position() > position)
+      continue;
+    if (best == idle_.end() || candidate.decoder.position() > (*best)->decoder.position()) best = it;
+  }
+  if (best == idle_.end()) return nullptr;
+  decoder_ptr taken = std::move(*best);
+  memory_ -= taken->memory;
+  idle_.erase(best);
+  return taken;
+}
+
+void decoder_pool::put(decoder_ptr decoder) {
+  if (decoder->decoder.position() >= decoder->decoder.size()) return;
+  std::size_t same_folder = 0;
+  for (auto it = idle_.begin(); it != idle_.end();) {
+    const auto next = std::next(it);
+    if ((*it)->snapshot == decoder->snapshot && (*it)->folder == decoder->folder &&
+        ++same_folder >= std::max<std::size_t>(limits_.max_idle_per_folder, 1)) {
+      drop(it);
+    }
+    it = next;
+  }
+  memory_ += decoder->memory;
+  idle_.push_front(std::move(decoder));
+  // The decoder just given back stays even when it alone is over the memory
+  // bound: dropping it would make every later block of its folder start
+  // again from the folder's start.
+  while (idle_.size() > 1 && (idle_.size() > limits_.max_idle || memory_ > limits_.max_idle_memory)) {
+    drop(std::prev(idle_.end()));
+  }
+}
+
+void decoder_pool::erase_snapshot(std::uint64_t snapshot) {
+  for (auto it = idle_.begin(); it != idle_.end();) {
+    const auto next = std::next(it);
+    if ((*it)->snapshot == snapshot) drop(it);
+    it = next;
+  }
+}
+
+void decoder_pool::drop(std::list<decoder_ptr>::iterator it) {
+  memory_ -= (*it)->memory;
+  idle_.erase(it);
+}
+
+}  // namespace sevenzfs::archive

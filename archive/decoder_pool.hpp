@@ -1,0 +1,60 @@
+#pragma once
+// The positioned decoders cached_reader keeps between reads, so that a
+// forward read continues where the last one stopped instead of decoding the
+// folder again from its start. Bounded in count (in all and per folder) and
+// in memory; least recently used first out; at least one is kept. Not
+// thread-safe: its owner locks.
+#include "folder_decoder.hpp"
+#include "substream_verifier.hpp"
+
+#include <cstdint>
+#include <list>
+#include <memory>
+
+namespace sevenzfs::archive {
+
+// A decoder in use by one reader at a time, with the CRC checks of what it
+// has decoded (it always starts at the folder's start, so every substream it
+// passes is checked).
+struct positioned_decoder {
+  positioned_decoder(const archive_snapshot& source, std::size_t folder_index, std::uint64_t memory_limit);
+
+  std::uint64_t snapshot;
+  std::size_t folder;
+  folder_decoder decoder;
+  substream_verifier verifier;
+  std::uint64_t memory;
+};
+
+using decoder_ptr = std::unique_ptr<positioned_decoder>;
+
+struct decoder_pool_limits {
+  std::size_t max_idle = 16;
+  std::size_t max_idle_per_folder = 2;
+  std::uint64_t max_idle_memory = std::uint64_t{256} << 20;  // the most recent one is kept even above it
+};
+
+class decoder_pool {
+ public:
+  explicit decoder_pool(decoder_pool_limits limits) : limits_(limits) {}
+
+  // The idle decoder of (snapshot, folder) furthest along without being past
+  // `position`; null when there is none.
+  decoder_ptr take(std::uint64_t snapshot, std::size_t folder, std::uint64_t position);
+  // Keeps `decoder` for later reads (unless it has reached the folder's
+  // end), dropping the least recently used beyond the limits.
+  void put(decoder_ptr decoder);
+  void erase_snapshot(std::uint64_t snapshot);
+
+  std::size_t idle() const noexcept { return idle_.size(); }
+  std::uint64_t memory() const noexcept { return memory_; }
+
+ private:
+  void drop(std::list<decoder_ptr>::iterator it);
+
+  decoder_pool_limits limits_;
+  std::list<decoder_ptr> idle_;  // most recently used first
+  std::uint64_t memory_ = 0;
+};
+
+}  // namespace sevenzfs::archive

@@ -1,0 +1,132 @@
+// libFuzzer target for the folder decoder: a small folder synthesized from
+// the input (its shape, methods, properties, sizes and packed bytes), decoded
+// to the end. Anything but a clean result or an archive_error is a bug: a
+// crash, a hang, a leak, or output other than the size promised.
+//
+// Input: shape, method 0, method 1, property count, properties, unpack size
+// (3 bytes LE), then for BCJ2 shapes three stream lengths (2 bytes LE
+// each), then the packed bytes.
+#include "archive/archive_error.hpp"
+#include "archive/coder_methods.hpp"
+#include "archive/file_io.hpp"
+#include "archive/folder_decoder.hpp"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <cstdlib>
+#include <span>
+#include <vector>
+
+using namespace sevenzfs::archive;
+
+namespace {
+
+const std::array<std::vector<std::uint8_t>, 14> kMethods{{{0x00},
+                                                          {0x03, 0x01, 0x01},
+                                                          {0x21},
+                                                          {0x03, 0x03, 0x01, 0x03},
+                                                          {0x05},
+                                                          {0x06},
+                                                          {0x07},
+                                                          {0x08},
+                                                          {0x09},
+                                                          {0x0A},
+                                                          {0x0B},
+                                                          {0x03},
+                                                          {0x03, 0x03, 0x01, 0x1B},
+                                                          {0x03, 0x04, 0x01}}};
+
+class input {
+ public:
+  explicit input(std::span<const std::uint8_t> data) : data_(data) {}
+  std::uint8_t byte() { return data_.empty() ? 0 : take(1)[0]; }
+  std::uint32_t number(int bytes) {
+    std::uint32_t value = 0;
+    for (int i = 0; i < bytes; ++i) value |= std::uint32_t{byte()} << (8 * i);
+    return value;
+  }
+  std::span<const std::uint8_t> take(std::size_t n) {
+    n = std::min(n, data_.size());
+    const auto taken = data_.first(n);
+    data_ = data_.subspan(n);
+    return taken;
+  }
+  std::span<const std::uint8_t> rest() { return take(data_.size()); }
+
+ private:
+  std::span<const std::uint8_t> data_;
+};
+
+coder_info make_coder(std::uint8_t method, std::vector<std::uint8_t> properties) {
+  const auto& id = kMethods[method % kMethods.size()];
+  return {id, std::move(properties), method_in_streams(method_of(id)), 1};
+}
+
+// The packed bytes live in a memfd: the decoder reads pack streams from a descriptor.
+int pack_file() {
+  static const unique_fd fd(::memfd_create("folder_decoder_fuzz", MFD_CLOEXEC));
+  if (!fd) std::abort();
+  return fd.get();
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  input in({data, size});
+  const std::uint8_t shape = in.byte() % 4;
+  const std::uint8_t first = in.byte();
+  const std::uint8_t second = in.byte();
+  const auto properties = in.take(in.byte() % 8);
+  const std::uint64_t unpack_size = in.number(3);
+  folder_info folder;
+  switch (shape) {
+    case 0:  // one coder over its pack streams
+      folder.coders = {make_coder(first, {properties.begin(), properties.end()})};
+      break;
+    case 1:  // a coder over another, as BCJ over LZMA2
+      folder.coders = {make_coder(first, {}), make_coder(second, {properties.begin(), properties.end()})};
+      break;
+    case 2:  // BCJ2 over four pack streams
+      folder.coders = {make_coder(12, {})};
+      break;
+    default:  // BCJ2 whose main stream comes from a second coder, as 7zz writes it
+      folder.coders = {make_coder(12, {}), make_coder(second, {properties.begin(), properties.end()})};
+      break;
+  }
+  folder.unpack_sizes.assign(folder.coders.size(), unpack_size);
+  if (folder.coders.size() == 2) folder.bind_pairs = {{0, 1}};  // coder 0's first input <- coder 1
+  folder.packed_streams.clear();
+  for (std::uint64_t i = folder.coders.size() == 2 ? 1 : 0; i < folder.total_in_streams(); ++i) {
+    folder.packed_streams.push_back(i);
+  }
+  const std::size_t packs = folder.packed_streams.size();
+  std::vector<std::size_t> pack_lengths;
+  for (std::size_t p = 0; p + 1 < packs; ++p) pack_lengths.push_back(in.number(2));
+  const auto packed = in.rest();
+  const int fd = pack_file();
+  if (::ftruncate(fd, 0) != 0) std::abort();
+  write_at(fd, 0, packed, "fuzz");
+  std::vector<pack_stream_range> ranges;
+  std::uint64_t offset = 0;
+  for (std::size_t p = 0; p < packs; ++p) {
+    const std::uint64_t length = p < pack_lengths.size()
+                                     ? std::min<std::uint64_t>(pack_lengths[p], packed.size() - offset)
+                                     : packed.size() - offset;
+    ranges.push_back({offset, length});
+    offset += length;
+  }
+  try {
+    folder_decoder decoder(fd, "fuzz", folder, ranges, {.memory_limit = 64 << 20, .available = std::nullopt});
+    std::vector<std::uint8_t> out(4096);
+    std::uint64_t total = 0;
+    while (const std::size_t n = decoder.read(out)) total += n;
+    if (total != decoder.size()) std::abort();
+  } catch (const archive_error&) {
+    // Refusing bad input is the expected outcome.
+  }
+  return 0;
+}
