@@ -151,6 +151,7 @@ void archive_appender::append(const commit_request& request, commit_result& resu
   layout_.packs_end = packs_end + new_packs;
   layout_.header_offset = header.offset;
   layout_.header_size = header.size;
+  layout_.packed_headers = header.packed;
   layout_.file_size = archive.position();
   layout_.db = std::move(db);
 }

@@ -57,6 +57,7 @@ header_location write_header(output_file& out, const archive_database& db, int l
     return {};
   }
   std::vector<std::uint8_t> header = serialize_header(db);
+  std::vector<byte_range> packed_range;
   const std::uint32_t header_crc = crc32::of(header);
   if (level > 0 && db.files.size() >= kMinFilesForEncodedHeader) {
     const auto options = lzma2_options_for(level, header.size());
@@ -65,6 +66,7 @@ header_location write_header(output_file& out, const archive_database& db, int l
     const folder_info folder = make_folder({kMethodLzma2, {lzma2_property_byte(options)}}, header.size(), header_crc);
     std::vector<std::uint8_t> encoded = serialize_encoded_header(packed_position, packed.size(), folder);
     if (packed.size() + encoded.size() < header.size()) {
+      packed_range.push_back({out.position(), packed.size()});
       out.append(packed);
       header = std::move(encoded);
     }
@@ -74,7 +76,7 @@ header_location write_header(output_file& out, const archive_database& db, int l
   // The header is durable before the start header points at it.
   out.sync();
   out.write_at(0, make_start_header(header_offset, header.size(), crc32::of(header)));
-  return {kStartHeaderSize + header_offset, header.size()};
+  return {kStartHeaderSize + header_offset, header.size(), std::move(packed_range)};
 }
 
 created_archive create_archive(const std::string& path, std::span<const entry> without_data,
@@ -94,6 +96,7 @@ created_archive create_archive(const std::string& path, std::span<const entry> w
       kStartHeaderSize + std::accumulate(db.pack_sizes.begin(), db.pack_sizes.end(), std::uint64_t{0});
   created.layout.header_offset = header.offset;
   created.layout.header_size = header.size;
+  created.layout.packed_headers = header.packed;
   created.layout.file_size = out.position();
   created.layout.db = std::move(db);
   created.stream_index = stream_indices(plan, with_data.size(), 0);

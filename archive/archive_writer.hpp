@@ -37,10 +37,12 @@ std::uint64_t default_solid_block_bytes(int level);
 // valid UTF-8, not empty, relative, no empty, "." or ".." components.
 void check_archive_path(const std::string& path);
 
-// Where the start header points: the header's absolute offset and size.
+// Where the start header points: the header's absolute offset and size, and
+// the packed header stream when the header is compressed.
 struct header_location {
   std::uint64_t offset = 32;
   std::uint64_t size = 0;
+  std::vector<byte_range> packed;
 };
 
 // Writes the header for `db` at out.position() (after the pack streams),
