@@ -77,6 +77,11 @@ next_header read_start_header(int fd, std::uint64_t file_size, const std::string
     throw archive_error(error_kind::unsupported, path,
                         fmt::format("unsupported 7z format version {}.{}", start[6], start[7]));
   }
+  // 7-Zip writes the start header last: all zeros means it never got there.
+  if (std::all_of(start.begin() + 8, start.end(), [](std::uint8_t b) { return b == 0; }) &&
+      file_size > kStartHeaderSize) {
+    corrupt(path, "unfinished archive: its start header was never written");
+  }
   byte_reader fields{std::span<const std::uint8_t>(start).subspan(8), path};
   const std::uint32_t start_crc = fields.u32_le();
   if (crc32::of(std::span(start).subspan(12)) != start_crc) corrupt(path, "damaged archive: start header CRC mismatch");
