@@ -18,6 +18,9 @@ namespace {
 constexpr std::size_t kInputPiece = std::size_t{64} << 10;
 constexpr std::size_t kFirstOutput = std::size_t{64} << 10;
 const std::vector<std::uint8_t> kMethodAes{0x06, 0xF1, 0x07, 0x01};
+// More than LZMA or LZMA2 can unpack from one packed byte: at best a
+// repeated 273-byte match costs a fraction of a bit.
+constexpr std::uint64_t kMaxUnpackRatio = std::uint64_t{1} << 14;
 
 [[noreturn]] void corrupt(const std::string& path, const std::string& what) {
   throw archive_error(error_kind::corrupt_archive, path, "damaged archive: " + what);
@@ -79,10 +82,15 @@ std::vector<std::uint8_t> decode_packed_header(int fd, std::uint64_t offset, std
   if (lzma_properties_decode(&filters[0], nullptr, props.data(), props.size()) != LZMA_OK)
     corrupt(path, "bad header coder properties");
   const std::unique_ptr<void, free_options> options(filters[0].options);
-  // The dictionary never needs to exceed what it decodes: a claimed 4 GiB
-  // dictionary must not become a 4 GiB allocation.
+  // The dictionary never needs to exceed what can decode — no more than
+  // claimed, and no more than LZMA can unpack from the packed bytes there
+  // are — so a claimed 4 GiB dictionary or header does not become a 4 GiB
+  // allocation.
   auto* lzma = static_cast<lzma_options_lzma*>(filters[0].options);
-  const std::uint64_t needed = std::clamp<std::uint64_t>(claimed, LZMA_DICT_SIZE_MIN, kMaxHeaderBytes);
+  const std::uint64_t possible =
+      pack_size > kMaxHeaderBytes / kMaxUnpackRatio ? kMaxHeaderBytes : pack_size * kMaxUnpackRatio;
+  const std::uint64_t needed =
+      std::clamp<std::uint64_t>(std::min(claimed, possible), LZMA_DICT_SIZE_MIN, kMaxHeaderBytes);
   lzma->dict_size = static_cast<std::uint32_t>(std::min<std::uint64_t>(lzma->dict_size, needed));
   raw_decoder decoder(filters, path);
   lzma_stream& stream = decoder.stream();

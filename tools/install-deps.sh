@@ -6,6 +6,7 @@ packages=(
   build-essential cmake pkg-config
   liblzma-dev libfuse3-dev fuse3 libboost-dev libfmt-dev libgtest-dev
   7zip libarchive-tools python3-py7zr attr bindfs bc time util-linux rsync tar
+  clang libclang-rt-14-dev
 )
 missing=()
 for p in "${packages[@]}"; do
