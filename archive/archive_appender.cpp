@@ -2,6 +2,7 @@
 
 #include "archive_error.hpp"
 #include "crc32.hpp"
+#include "file_attributes.hpp"
 #include "folder_packer.hpp"
 #include "header_serializer.hpp"
 #include "output_file.hpp"
@@ -74,7 +75,17 @@ archive_database archive_appender::build_database(const commit_request& request,
                              new_part.substream_counts.end());
   db.substream_sizes.insert(db.substream_sizes.end(), new_part.substream_sizes.begin(), new_part.substream_sizes.end());
   db.substream_crcs.insert(db.substream_crcs.end(), new_part.substream_crcs.begin(), new_part.substream_crcs.end());
-  db.files = request.archived_stream_files;
+  db.files.clear();
+  std::size_t stream = 0;
+  for (const auto& file : old.files) {
+    if (!file.has_stream) continue;
+    const auto& shown = request.archived_streams[stream++];
+    db.files.push_back(shown ? describe_entry(*shown) : file);
+    db.files.back().has_stream = true;
+    // An entry carries no creation or access time: keep the header's.
+    db.files.back().ctime = file.ctime;
+    db.files.back().atime = file.atime;
+  }
   for (const auto& e : request.entries_without_data) db.files.push_back(describe_entry(e));
   db.files.insert(db.files.end(), new_part.files.begin(), new_part.files.end());
   return db;
@@ -83,11 +94,13 @@ archive_database archive_appender::build_database(const commit_request& request,
 commit_result archive_appender::commit(const commit_request& request) {
   for (const auto& e : request.entries_without_data) check_archive_path(e.path);
   for (const auto& e : request.new_files) check_archive_path(e.path);
-  for (const auto& f : request.archived_stream_files) check_archive_path(f.name);
-  if (request.archived_stream_files.size() != layout_.db.substream_sizes.size()) {
+  for (const auto& shown : request.archived_streams) {
+    if (shown) check_archive_path(shown->path);
+  }
+  if (request.archived_streams.size() != stream_count()) {
     throw archive_error(error_kind::invalid_input, path_,
                         fmt::format("commit lists {} archived files but the archive holds {} streams",
-                                    request.archived_stream_files.size(), layout_.db.substream_sizes.size()));
+                                    request.archived_streams.size(), stream_count()));
   }
   commit_result result;
   result.input_bytes = std::accumulate(request.new_files.begin(), request.new_files.end(), std::uint64_t{0},
@@ -115,45 +128,70 @@ void archive_appender::append(const commit_request& request, commit_result& resu
   pending.sync();
   const std::uint64_t new_packs = pending.position();
 
-  output_file archive = output_file::in_place(path_);
-  const std::uint64_t packs_end = layout_.packs_end;
-  const std::uint64_t header_end = layout_.header_offset + layout_.header_size;
-
-  // (1) A plain copy of the current header where neither the new packs nor
-  // the header in use can reach it; the start header points at it.
-  const auto copy = serialize_header(layout_.db);
-  const std::uint64_t copy_at = std::max({header_end, packs_end + new_packs, archive.position()});
-  archive.write_at(copy_at, copy);
-  archive.sync();
-  archive.write_at(0, make_start_header(copy_at - kStartHeaderSize, copy.size(), crc32::of(copy)));
-  archive.sync();
-  exit_after_step_if_asked(1);
-
-  // (2) The new packs right after the old ones, over the old header.
-  pending.copy_to(archive, packs_end, new_packs);
-  archive.sync();
-  exit_after_step_if_asked(2);
-
-  // (3) The new header after the copy; the start header points at it.
   archive_database db = build_database(request, new_part);
-  archive.set_position(copy_at + copy.size());
-  const auto header = write_header(archive, db, options_.compression.level);
-  archive.sync();
-  exit_after_step_if_asked(3);
-
-  // (4) Drop what lies beyond the new header.
-  archive.truncate(archive.position());
-  archive.sync();
+  output_file archive = output_file::in_place(path_);
+  place_new_header(archive, db, layout_.packs_end, new_packs, [&] {
+    // (2) The new packs right after the old ones, over the old header.
+    pending.copy_to(archive, layout_.packs_end, new_packs);
+    archive.sync();
+  });
 
   // What is on disk now, without reading it back: a commit costs what was
   // written plus the header, not a parse of the whole archive.
   result.stream_index = stream_indices(plan, request.new_files.size(), layout_.db.substream_sizes.size());
-  layout_.packs_end = packs_end + new_packs;
-  layout_.header_offset = header.offset;
-  layout_.header_size = header.size;
-  layout_.packed_headers = header.packed;
-  layout_.file_size = archive.position();
+  layout_.packs_end += new_packs;
   layout_.db = std::move(db);
+}
+
+// The steps every in-place change of the archive takes, so that a crash at
+// any point leaves the previous archive or the new one, and the new header
+// ends up right after the packs with nothing dead between or behind them:
+// (1) a copy of the current header goes beyond everything the next steps
+// write, and the start header points at it; (2) `write_packs` writes
+// `new_packs` bytes at `packs_end`, where only the old header was; (3) the
+// new header is written after the new packs — if it would overlap the copy
+// the start header points to, it is first written beyond, pointed at, and
+// only then written in its place; (4) the file is cut after the header.
+void archive_appender::place_new_header(output_file& archive, const archive_database& db, std::uint64_t packs_end,
+                                        std::uint64_t new_packs, const std::function<void()>& write_packs) {
+  const int level = options_.compression.level;
+  // (1)
+  const std::uint64_t copy_at = std::max(archive.position(), packs_end + new_packs);
+  // The copy lives for one commit: compressed fast, not well.
+  const header_location copy = prepared_header(layout_.db, std::min(level, 1)).write(archive, copy_at);
+  archive.sync();
+  exit_after_step_if_asked(1);
+  // (2)
+  write_packs();
+  exit_after_step_if_asked(2);
+  // (3)
+  const prepared_header header(db, level);
+  const std::uint64_t final_at = packs_end + new_packs;
+  if (final_at + header.size_bound() > copy.start) {
+    header.write(archive, std::max(copy.end(), final_at + header.size_bound()));
+    archive.sync();
+  }
+  const header_location placed = header.write(archive, final_at);
+  archive.sync();
+  exit_after_step_if_asked(3);
+  // (4)
+  archive.truncate(placed.end());
+  archive.sync();
+  layout_.header_start = placed.start;
+  layout_.header_offset = placed.offset;
+  layout_.header_size = placed.size;
+  layout_.file_size = placed.end();
+}
+
+bool archive_appender::has_dead_space() const noexcept {
+  if (!exists_ || layout_.db.empty()) return false;
+  return layout_.header_start != layout_.packs_end || layout_.header_offset + layout_.header_size != layout_.file_size;
+}
+
+void archive_appender::tidy() {
+  if (!has_dead_space()) return;
+  output_file archive = output_file::in_place(path_);
+  place_new_header(archive, layout_.db, layout_.packs_end, 0, [] {});
 }
 
 }  // namespace sevenzfs::archive

@@ -80,11 +80,4 @@ struct archive_database {
   bool empty() const noexcept { return files.empty(); }
 };
 
-// FILETIME of a Unix time, or nullopt before 1601.
-std::optional<std::uint64_t> filetime_from_unix(std::int64_t seconds, std::uint32_t nanoseconds) noexcept;
-
-// 7z attributes for a full st_mode: Windows bits plus the Unix extension
-// (0x8000 flag, st_mode in the high 16 bits) that 7-Zip and libarchive restore.
-std::uint32_t attributes_from_mode(std::uint32_t st_mode) noexcept;
-
 }  // namespace sevenzfs::archive

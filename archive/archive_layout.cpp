@@ -7,8 +7,7 @@ namespace sevenzfs::archive {
 std::vector<byte_range> dead_ranges(const archive_layout& layout) {
   std::vector<byte_range> used{{0, kStartHeaderSize},
                                {layout.packs_start(), layout.packs_end - layout.packs_start()},
-                               {layout.header_offset, layout.header_size}};
-  used.insert(used.end(), layout.packed_headers.begin(), layout.packed_headers.end());
+                               {layout.header_start, layout.header_offset + layout.header_size - layout.header_start}};
   std::ranges::sort(used, {}, &byte_range::offset);
   std::vector<byte_range> dead;
   std::uint64_t covered = 0;

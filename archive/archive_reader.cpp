@@ -125,11 +125,13 @@ archive_layout read_archive(int fd, const std::string& path) {
   layout.file_size = static_cast<std::uint64_t>(st.st_size);
   const auto [header_range, header_crc] = read_start_header(fd, layout.file_size, path);
   layout.header_offset = header_range.offset;
+  layout.header_start = header_range.offset;
   layout.header_size = header_range.size;
   if (header_range.size == 0) return layout;
 
   std::vector<std::uint8_t> header = read_range(fd, header_range, path);
   if (crc32::of(header) != header_crc) corrupt(path, "damaged archive: header CRC mismatch");
+  std::vector<byte_range> packed_headers;
   for (int level = 0; !header.empty() && header[0] == property_id::kEncodedHeader; ++level) {
     if (level == kMaxEncodedHeaderLevels) corrupt(path, "damaged archive: too many nested encoded headers");
     const auto encoded = parse_encoded_header(header, path);
@@ -141,7 +143,8 @@ archive_layout read_archive(int fd, const std::string& path) {
     if (encoded.folder.unpack_crc && crc32::of(header) != *encoded.folder.unpack_crc) {
       corrupt(path, "damaged archive: unpacked header CRC mismatch");
     }
-    layout.packed_headers.push_back(*packed);
+    packed_headers.push_back(*packed);
+    layout.header_start = std::min(layout.header_start, packed->offset);
   }
   layout.db = parse_header(header, path);
 
@@ -150,7 +153,7 @@ archive_layout read_archive(int fd, const std::string& path) {
   const auto main_packs = range_in_file(layout.packs_start(), packs, layout.file_size);
   if (!main_packs) corrupt(path, "damaged archive: packed streams run past the end of the file");
   const bool overlaps_header =
-      std::ranges::any_of(layout.packed_headers, [&](const byte_range& r) { return overlap(*main_packs, r); }) ||
+      std::ranges::any_of(packed_headers, [&](const byte_range& r) { return overlap(*main_packs, r); }) ||
       overlap(*main_packs, header_range);
   if (overlaps_header) corrupt(path, "damaged archive: packed streams overlap the header");
   layout.packs_end = main_packs->end();

@@ -51,32 +51,57 @@ void check_archive_path(const std::string& path) {
   }
 }
 
-header_location write_header(output_file& out, const archive_database& db, int level) {
-  if (db.empty()) {
+prepared_header::prepared_header(const archive_database& db, int level) : empty_(db.empty()) {
+  if (empty_) return;
+  plain_ = serialize_header(db);
+  plain_crc_ = crc32::of(plain_);
+  if (level > 0 && db.files.size() >= kMinFilesForEncodedHeader) {
+    const auto options = lzma2_options_for(level, plain_.size());
+    auto packed = compress_whole(plain_, options);
+    const auto folder = make_folder({kMethodLzma2, {lzma2_property_byte(options)}}, plain_.size(), plain_crc_);
+    const auto block = serialize_encoded_header(UINT64_MAX, packed.size(), folder);
+    if (packed.size() + block.size() < plain_.size()) {
+      packed_ = std::move(packed);
+      property_ = lzma2_property_byte(options);
+    }
+  }
+}
+
+std::uint64_t prepared_header::size_bound() const noexcept {
+  if (empty_) return 0;
+  if (packed_.empty()) return plain_.size();
+  // The largest position takes the longest number: the bound for any other.
+  const auto folder = make_folder({kMethodLzma2, {property_}}, plain_.size(), plain_crc_);
+  return packed_.size() + serialize_encoded_header(UINT64_MAX, packed_.size(), folder).size();
+}
+
+header_location prepared_header::write(output_file& out, std::uint64_t at) const {
+  if (empty_) {
     out.write_at(0, make_start_header(0, 0, 0));
     return {};
   }
-  std::vector<std::uint8_t> header = serialize_header(db);
-  std::vector<byte_range> packed_range;
-  const std::uint32_t header_crc = crc32::of(header);
-  if (level > 0 && db.files.size() >= kMinFilesForEncodedHeader) {
-    const auto options = lzma2_options_for(level, header.size());
-    std::vector<std::uint8_t> packed = compress_whole(header, options);
-    const std::uint64_t packed_position = out.position() - kStartHeaderSize;
-    const folder_info folder = make_folder({kMethodLzma2, {lzma2_property_byte(options)}}, header.size(), header_crc);
-    std::vector<std::uint8_t> encoded = serialize_encoded_header(packed_position, packed.size(), folder);
-    if (packed.size() + encoded.size() < header.size()) {
-      packed_range.push_back({out.position(), packed.size()});
-      out.append(packed);
-      header = std::move(encoded);
-    }
+  header_location where{at, at, 0};
+  std::vector<std::uint8_t> block;
+  if (packed_.empty()) {
+    block = plain_;
+  } else {
+    out.write_at(at, packed_);
+    const auto folder = make_folder({kMethodLzma2, {property_}}, plain_.size(), plain_crc_);
+    block = serialize_encoded_header(at - kStartHeaderSize, packed_.size(), folder);
+    where.offset = at + packed_.size();
   }
-  const std::uint64_t header_offset = out.position() - kStartHeaderSize;
-  out.append(header);
+  out.write_at(where.offset, block);
+  where.size = block.size();
   // The header is durable before the start header points at it.
   out.sync();
-  out.write_at(0, make_start_header(header_offset, header.size(), crc32::of(header)));
-  return {kStartHeaderSize + header_offset, header.size(), std::move(packed_range)};
+  out.write_at(0, make_start_header(where.offset - kStartHeaderSize, block.size(), crc32::of(block)));
+  return where;
+}
+
+header_location write_header(output_file& out, const archive_database& db, int level) {
+  const header_location where = prepared_header(db, level).write(out, out.position());
+  out.set_position(std::max(out.position(), where.end()));
+  return where;
 }
 
 created_archive create_archive(const std::string& path, std::span<const entry> without_data,
@@ -94,9 +119,9 @@ created_archive create_archive(const std::string& path, std::span<const entry> w
   created_archive created;
   created.layout.packs_end =
       kStartHeaderSize + std::accumulate(db.pack_sizes.begin(), db.pack_sizes.end(), std::uint64_t{0});
+  created.layout.header_start = header.start;
   created.layout.header_offset = header.offset;
   created.layout.header_size = header.size;
-  created.layout.packed_headers = header.packed;
   created.layout.file_size = out.position();
   created.layout.db = std::move(db);
   created.stream_index = stream_indices(plan, with_data.size(), 0);

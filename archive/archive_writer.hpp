@@ -37,12 +37,34 @@ std::uint64_t default_solid_block_bytes(int level);
 // valid UTF-8, not empty, relative, no empty, "." or ".." components.
 void check_archive_path(const std::string& path);
 
-// Where the start header points: the header's absolute offset and size, and
-// the packed header stream when the header is compressed.
+// Where a written header lies: the start of its bytes (the packed header
+// stream of an encoded header comes first), the block the start header
+// points to, and its size.
 struct header_location {
+  std::uint64_t start = 32;
   std::uint64_t offset = 32;
   std::uint64_t size = 0;
-  std::vector<byte_range> packed;
+  std::uint64_t end() const noexcept { return offset + size; }
+};
+
+// A header serialized (and compressed, when that is smaller, as 7-Zip does)
+// once, to be written at any position: an encoded header names the position
+// of its packed stream, so its final bytes depend on where they go.
+class prepared_header {
+ public:
+  prepared_header(const archive_database& db, int level);
+  // Bytes written at `at` take at most this many.
+  std::uint64_t size_bound() const noexcept;
+  // Writes the header at `at` (absolute), fsyncs, then points the start
+  // header at it. Does not fsync the start header.
+  header_location write(output_file& out, std::uint64_t at) const;
+
+ private:
+  bool empty_ = false;
+  std::vector<std::uint8_t> plain_;
+  std::uint32_t plain_crc_ = 0;
+  std::vector<std::uint8_t> packed_;  // empty: the header is written plain
+  std::uint8_t property_ = 0;
 };
 
 // Writes the header for `db` at out.position() (after the pack streams),

@@ -6,6 +6,7 @@
 #include <ctime>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -44,6 +45,11 @@ struct entry {
   std::uint64_t size = 0;                        // content bytes (a symlink's target length); 0 for directories
   std::shared_ptr<const entry_content> content;  // null when size == 0
 };
+
+// The S_IFMT bits of a kind, and the kind of an st_mode (nullopt: devices,
+// FIFOs and sockets, which 7z cannot hold).
+std::uint32_t type_bits(entry_kind kind) noexcept;
+std::optional<entry_kind> kind_of_mode(std::uint32_t st_mode) noexcept;
 
 // Full st_mode (type | permissions) of an entry, as 7z's Unix extension stores it.
 std::uint32_t unix_mode_of(const entry& e) noexcept;

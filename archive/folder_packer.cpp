@@ -58,16 +58,6 @@ struct part_result {
 
 }  // namespace
 
-file_info describe_entry(const entry& e) {
-  file_info info;
-  info.name = e.path;
-  info.has_stream = e.kind != entry_kind::directory && e.size > 0;
-  info.is_directory = e.kind == entry_kind::directory;
-  info.mtime = filetime_from_unix(e.mtime.tv_sec, static_cast<std::uint32_t>(e.mtime.tv_nsec));
-  info.attributes = attributes_from_mode(unix_mode_of(e));
-  return info;
-}
-
 folder_packer::folder_packer(output_file& out, archive_database& db, const compression_options& options)
     : out_(out), db_(db), options_(options) {
   if (options_.level < 0 || options_.level > kMaxLevel) {

@@ -9,6 +9,7 @@
 // uncompressed chunks cost about 0.01 %).
 #include "archive_database.hpp"
 #include "entry.hpp"
+#include "file_attributes.hpp"
 #include "lzma2_encoder.hpp"
 #include "output_file.hpp"
 #include "pack_plan.hpp"
@@ -29,9 +30,6 @@ struct compression_options {
   // Called with the bytes of input consumed so far, as compression proceeds.
   std::function<void(std::uint64_t)> progress;
 };
-
-// The file_info (name, kind, time, attributes) recorded for an entry.
-file_info describe_entry(const entry& e);
 
 class folder_packer {
  public:

@@ -15,17 +15,17 @@ commit_scheduler::commit_scheduler(commit_function commit, std::function<bool()>
 
 commit_scheduler::~commit_scheduler() { stop(); }
 
-std::string commit_scheduler::commit_and_wait(bool everything) {
+result<void> commit_scheduler::commit_and_wait(commit_scope scope) {
   std::unique_lock lock(mutex_);
-  if (stopped_) return "the daemon is shutting down";
+  if (stopped_) return failure(EIO);
   const std::uint64_t round = started_ + 1;
   requested_ = std::max(requested_, round);
-  if (everything) everything_round_ = std::max(everything_round_, round);
+  if (scope == commit_scope::everything) everything_round_ = std::max(everything_round_, round);
   wake_.notify_all();
   done_.wait(lock, [&] { return completed_ >= round || stopped_; });
-  if (completed_ < round) return "the daemon is shutting down";
+  if (completed_ < round) return failure(EIO);  // stopped: the final commit takes it
   const auto it = results_.find(round);
-  return it == results_.end() ? std::string{} : it->second;
+  return it == results_.end() ? result<void>{} : it->second;
 }
 
 void commit_scheduler::stop() {
@@ -57,12 +57,12 @@ void commit_scheduler::run(std::stop_token stop) {
       requested_ = std::max(requested_, started_ + 1);
     }
     const std::uint64_t round = ++started_;
-    const bool everything = everything_round_ >= round;
+    const auto scope = everything_round_ >= round ? commit_scope::everything : commit_scope::closed_files;
     lock.unlock();
-    std::string error = commit_(everything);
+    auto outcome = commit_(scope);
     lock.lock();
     completed_ = round;
-    results_[round] = std::move(error);
+    results_.insert_or_assign(round, std::move(outcome));
     while (results_.size() > kResultsKept) results_.erase(results_.begin());
     done_.notify_all();
   }

@@ -6,21 +6,22 @@
 // open for writing too) if any of its callers asked for that; otherwise only
 // what is closed. With an interval, a round of closed files also starts when
 // nothing was asked for `interval` and the filesystem has changes.
+#include "committer.hpp"
+#include "result.hpp"
+
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <mutex>
-#include <string>
 #include <thread>
 
 namespace sevenzfs::fs {
 
 class commit_scheduler {
  public:
-  // `commit(everything)` returns "" on success or an error message.
-  using commit_function = std::function<std::string(bool everything)>;
+  using commit_function = std::function<result<void>(commit_scope scope)>;
 
   commit_scheduler(commit_function commit, std::function<bool()> has_changes, std::chrono::seconds interval);
   ~commit_scheduler();
@@ -28,8 +29,8 @@ class commit_scheduler {
   commit_scheduler& operator=(const commit_scheduler&) = delete;
 
   // Blocks until a round that started after this call has finished; returns
-  // its error ("" when it succeeded).
-  std::string commit_and_wait(bool everything);
+  // its result.
+  result<void> commit_and_wait(commit_scope scope);
 
   // Finishes the round in progress (and any that was asked for), then stops.
   void stop();
@@ -48,8 +49,8 @@ class commit_scheduler {
   std::uint64_t started_ = 0;
   std::uint64_t completed_ = 0;
   bool stopped_ = false;
-  std::map<std::uint64_t, std::string> results_;  // recent rounds' errors
-  std::jthread thread_;                           // last: started after everything it uses
+  std::map<std::uint64_t, result<void>> results_;  // recent rounds' results
+  std::jthread thread_;                            // last: started after everything it uses
 };
 
 }  // namespace sevenzfs::fs

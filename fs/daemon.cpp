@@ -3,6 +3,7 @@
 #include "daemon_options.hpp"
 #include "filesystem.hpp"
 #include "fuse_operations.hpp"
+#include "log.hpp"
 
 #include "archive/archive_error.hpp"
 
@@ -57,9 +58,10 @@ int run_daemon(const std::vector<std::string>& args, std::FILE* out, std::FILE* 
     return kExitMountFailed;
   }
 
+  logger log(logger::to_stream(err), options.debug ? log_level::debug : log_level::info);
   std::unique_ptr<filesystem> fs;
   try {
-    fs = std::make_unique<filesystem>(options);
+    fs = std::make_unique<filesystem>(options, log);
   } catch (const archive::archive_error& e) {
     fmt::print(err, "sevenzfs: cannot use the archive, it was left untouched: {}\n", e.what());
     return kExitArchiveUnusable;
@@ -104,19 +106,13 @@ int run_daemon(const std::vector<std::string>& args, std::FILE* out, std::FILE* 
 
   // The loop ends on unmount (the mount is gone) or on SIGTERM/SIGINT/SIGHUP
   // (still mounted): commit first, then unmount.
-  std::string error;
-  try {
-    error = fs->final_commit();
-  } catch (const std::exception& e) {
-    error = e.what();
-  }
+  const result<void> committed = fs->final_commit();
   fuse_session_unmount(session.get());
   fuse_remove_signal_handlers(session.get());
   session.reset();
-  fs.reset();
-  if (!error.empty()) {
-    fmt::print(err, "sevenzfs: the final commit failed; {} holds the last good commit: {}\n", options.archive_path,
-               error);
+  if (!committed) {
+    log.error("the final commit failed; {} holds the last good commit: {}", options.archive_path,
+              fs->figures().error());
     return kExitCommitFailed;
   }
   return kExitOk;

@@ -2,15 +2,19 @@
 
 #include "filesystem.hpp"
 
+#include "archive/archive_error.hpp"
+
 #include <fmt/format.h>
 
 #include <cstring>
+#include <vector>
 
 namespace sevenzfs::fs {
 
 namespace {
 
 constexpr std::size_t kMaxWrite = 1 << 20;
+constexpr double kCacheSeconds = 60.0;
 
 filesystem& fs_of(fuse_req_t request) { return *static_cast<filesystem*>(fuse_req_userdata(request)); }
 
@@ -19,33 +23,81 @@ caller caller_of(fuse_req_t request) {
   return {context->uid, context->gid};
 }
 
-// Runs `body`, which computes a result and replies; an exception (from a
-// computation, before any reply was sent) becomes EIO and a log line.
+// The one boundary between the filesystem and libfuse: `body` computes a
+// result and replies. A failure replies with its errno; if it carries a
+// message, that is logged once here. An exception (only before any reply was
+// sent) replies with its errno (an archive_error's, else EIO) and is logged.
 template <typename Body>
 void checked(fuse_req_t request, const char* operation, Body&& body) {
   try {
     body();
+  } catch (const archive::archive_error& e) {
+    fs_of(request).log().error("{}: {}", operation, e.what());
+    fuse_reply_err(request, e.error_number());
   } catch (const std::exception& e) {
-    fmt::print(stderr, "sevenzfs: {} failed: {}\n", operation, e.what());
-    fuse_reply_err(request, EIO);
-  } catch (...) {
-    fmt::print(stderr, "sevenzfs: {} failed\n", operation);
+    fs_of(request).log().error("{}: {}", operation, e.what());
     fuse_reply_err(request, EIO);
   }
 }
 
-void reply_entry(fuse_req_t request, const result<fuse_entry_param>& entry) {
-  if (entry)
-    fuse_reply_entry(request, &*entry);
-  else
-    fuse_reply_err(request, entry.error());
+// Replies with the failure's errno (logging its message, if any).
+void reply_failure(fuse_req_t request, const char* operation, const fs_error& error) {
+  if (!error.message.empty()) fs_of(request).log().warning("{}: {}", operation, error.message);
+  fuse_reply_err(request, error.code);
 }
 
-void reply_attr(fuse_req_t request, const result<struct stat>& attr) {
+fuse_entry_param entry_of(const struct stat& attr) {
+  fuse_entry_param entry{};
+  entry.ino = attr.st_ino;
+  entry.generation = 1;
+  entry.attr = attr;
+  entry.attr_timeout = kCacheSeconds;
+  entry.entry_timeout = kCacheSeconds;
+  return entry;
+}
+
+void reply_entry(fuse_req_t request, const char* operation, const result<struct stat>& attr) {
+  if (!attr) return reply_failure(request, operation, attr.error());
+  const fuse_entry_param entry = entry_of(*attr);
+  fuse_reply_entry(request, &entry);
+}
+
+void reply_attr(fuse_req_t request, const char* operation, const result<struct stat>& attr) {
   if (attr)
-    fuse_reply_attr(request, &*attr, 60.0);
+    fuse_reply_attr(request, &*attr, kCacheSeconds);
   else
-    fuse_reply_err(request, attr.error());
+    reply_failure(request, operation, attr.error());
+}
+
+void reply_done(fuse_req_t request, const char* operation, const result<void>& done) {
+  if (done)
+    fuse_reply_err(request, 0);
+  else
+    reply_failure(request, operation, done.error());
+}
+
+void reply_xattr(fuse_req_t request, const char* operation, const result<std::string>& value, size_t size) {
+  if (!value)
+    reply_failure(request, operation, value.error());
+  else if (size == 0)
+    fuse_reply_xattr(request, value->size());
+  else if (size < value->size())
+    fuse_reply_err(request, ERANGE);
+  else
+    fuse_reply_buf(request, value->data(), value->size());
+}
+
+attribute_changes changes_of(const struct stat& attr, int to_set) {
+  attribute_changes changes;
+  if (to_set & FUSE_SET_ATTR_SIZE) changes.size = static_cast<std::uint64_t>(attr.st_size);
+  if (to_set & FUSE_SET_ATTR_MODE) changes.permissions = attr.st_mode & 07777;
+  if (to_set & FUSE_SET_ATTR_UID) changes.uid = attr.st_uid;
+  if (to_set & FUSE_SET_ATTR_GID) changes.gid = attr.st_gid;
+  if (to_set & FUSE_SET_ATTR_ATIME) changes.atime = attr.st_atim;
+  if (to_set & FUSE_SET_ATTR_ATIME_NOW) changes.atime = current_time();
+  if (to_set & FUSE_SET_ATTR_MTIME) changes.mtime = attr.st_mtim;
+  if (to_set & FUSE_SET_ATTR_MTIME_NOW) changes.mtime = current_time();
+  return changes;
 }
 
 void on_init(void*, fuse_conn_info* connection) {
@@ -56,33 +108,34 @@ void on_init(void*, fuse_conn_info* connection) {
 }
 
 void on_lookup(fuse_req_t r, fuse_ino_t parent, const char* name) {
-  checked(r, "lookup", [&] { reply_entry(r, fs_of(r).lookup(parent, name)); });
+  checked(r, "lookup", [&] { reply_entry(r, "lookup", fs_of(r).lookup(parent, name)); });
 }
 
-void on_forget(fuse_req_t r, fuse_ino_t ino, uint64_t count) {
+// FORGET gets no reply to carry an error: a failure is only logged.
+void forget_one(fuse_req_t r, fuse_ino_t ino, uint64_t count) {
   try {
     fs_of(r).forget(ino, count);
   } catch (const std::exception& e) {
-    fmt::print(stderr, "sevenzfs: forget failed: {}\n", e.what());
+    fs_of(r).log().error("forget: {}", e.what());
   }
+}
+
+void on_forget(fuse_req_t r, fuse_ino_t ino, uint64_t count) {
+  forget_one(r, ino, count);
   fuse_reply_none(r);
 }
 
 void on_forget_multi(fuse_req_t r, size_t count, fuse_forget_data* forgets) {
-  try {
-    for (size_t i = 0; i < count; ++i) fs_of(r).forget(forgets[i].ino, forgets[i].nlookup);
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "sevenzfs: forget failed: {}\n", e.what());
-  }
+  for (size_t i = 0; i < count; ++i) forget_one(r, forgets[i].ino, forgets[i].nlookup);
   fuse_reply_none(r);
 }
 
 void on_getattr(fuse_req_t r, fuse_ino_t ino, fuse_file_info*) {
-  checked(r, "getattr", [&] { reply_attr(r, fs_of(r).getattr(ino)); });
+  checked(r, "getattr", [&] { reply_attr(r, "getattr", fs_of(r).getattr(ino)); });
 }
 
 void on_setattr(fuse_req_t r, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info*) {
-  checked(r, "setattr", [&] { reply_attr(r, fs_of(r).setattr(ino, *attr, to_set)); });
+  checked(r, "setattr", [&] { reply_attr(r, "setattr", fs_of(r).setattr(ino, changes_of(*attr, to_set))); });
 }
 
 void on_readlink(fuse_req_t r, fuse_ino_t ino) {
@@ -91,78 +144,77 @@ void on_readlink(fuse_req_t r, fuse_ino_t ino) {
     if (target)
       fuse_reply_readlink(r, target->c_str());
     else
-      fuse_reply_err(r, target.error());
+      reply_failure(r, "readlink", target.error());
   });
 }
 
 void on_mknod(fuse_req_t r, fuse_ino_t parent, const char* name, mode_t mode, dev_t) {
-  checked(r, "mknod", [&] { reply_entry(r, fs_of(r).mknod(parent, name, mode, caller_of(r))); });
+  checked(r, "mknod", [&] { reply_entry(r, "mknod", fs_of(r).mknod(parent, name, mode, caller_of(r))); });
 }
 
 void on_mkdir(fuse_req_t r, fuse_ino_t parent, const char* name, mode_t mode) {
-  checked(r, "mkdir", [&] { reply_entry(r, fs_of(r).mkdir(parent, name, mode, caller_of(r))); });
+  checked(r, "mkdir", [&] { reply_entry(r, "mkdir", fs_of(r).mkdir(parent, name, mode, caller_of(r))); });
 }
 
 void on_unlink(fuse_req_t r, fuse_ino_t parent, const char* name) {
-  checked(r, "unlink", [&] { fuse_reply_err(r, fs_of(r).unlink(parent, name)); });
+  checked(r, "unlink", [&] { reply_done(r, "unlink", fs_of(r).unlink(parent, name)); });
 }
 
 void on_rmdir(fuse_req_t r, fuse_ino_t parent, const char* name) {
-  checked(r, "rmdir", [&] { fuse_reply_err(r, fs_of(r).rmdir(parent, name)); });
+  checked(r, "rmdir", [&] { reply_done(r, "rmdir", fs_of(r).rmdir(parent, name)); });
 }
 
 void on_symlink(fuse_req_t r, const char* target, fuse_ino_t parent, const char* name) {
-  checked(r, "symlink", [&] { reply_entry(r, fs_of(r).symlink(target, parent, name, caller_of(r))); });
+  checked(r, "symlink", [&] { reply_entry(r, "symlink", fs_of(r).symlink(target, parent, name, caller_of(r))); });
 }
 
 void on_rename(fuse_req_t r, fuse_ino_t parent, const char* name, fuse_ino_t new_parent, const char* new_name,
                unsigned int flags) {
-  checked(r, "rename", [&] { fuse_reply_err(r, fs_of(r).rename(parent, name, new_parent, new_name, flags)); });
+  checked(r, "rename", [&] { reply_done(r, "rename", fs_of(r).rename(parent, name, new_parent, new_name, flags)); });
 }
 
 void on_link(fuse_req_t r, fuse_ino_t, fuse_ino_t, const char*) {
-  checked(r, "link", [&] { fuse_reply_err(r, fs_of(r).link()); });
+  checked(r, "link", [&] { reply_done(r, "link", fs_of(r).link()); });
 }
 
 void on_open(fuse_req_t r, fuse_ino_t ino, fuse_file_info* fi) {
   checked(r, "open", [&] {
-    const int error = fs_of(r).open(ino, fi->flags);
-    if (error != 0)
-      fuse_reply_err(r, error);
-    else
+    const auto opened = fs_of(r).open(ino, fi->flags);
+    if (opened)
       fuse_reply_open(r, fi);
+    else
+      reply_failure(r, "open", opened.error());
   });
 }
 
 void on_create(fuse_req_t r, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
   checked(r, "create", [&] {
-    const auto entry = fs_of(r).create(parent, name, mode, fi->flags, caller_of(r));
-    if (entry)
-      fuse_reply_create(r, &*entry, fi);
-    else
-      fuse_reply_err(r, entry.error());
+    const auto attr = fs_of(r).create(parent, name, mode, fi->flags, caller_of(r));
+    if (!attr) return reply_failure(r, "create", attr.error());
+    const fuse_entry_param entry = entry_of(*attr);
+    fuse_reply_create(r, &entry, fi);
   });
 }
 
 void on_read(fuse_req_t r, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info*) {
   checked(r, "read", [&] {
-    thread_local std::vector<char> buffer;
+    thread_local std::vector<std::byte> buffer;
     if (buffer.size() < size) buffer.resize(size);
-    const auto n = fs_of(r).read(ino, buffer.data(), size, offset);
+    const auto n = fs_of(r).read(ino, std::span(buffer.data(), size), offset);
     if (n)
-      fuse_reply_buf(r, buffer.data(), *n);
+      fuse_reply_buf(r, reinterpret_cast<const char*>(buffer.data()), *n);
     else
-      fuse_reply_err(r, n.error());
+      reply_failure(r, "read", n.error());
   });
 }
 
 void on_write(fuse_req_t r, fuse_ino_t ino, const char* data, size_t size, off_t offset, fuse_file_info*) {
   checked(r, "write", [&] {
-    const auto n = fs_of(r).write(ino, data, size, offset);
+    const auto n = fs_of(r).write(ino, std::as_bytes(std::span(data, size)), offset);
     if (n)
       fuse_reply_write(r, *n);
     else
-      fuse_reply_err(r, n.error());
+      reply_failure(r, "write", n.error());
   });
 }
 
@@ -174,14 +226,14 @@ void on_release(fuse_req_t r, fuse_ino_t ino, fuse_file_info* fi) {
 }
 
 void on_fsync(fuse_req_t r, fuse_ino_t, int, fuse_file_info*) {
-  checked(r, "fsync", [&] { fuse_reply_err(r, fs_of(r).fsync()); });
+  checked(r, "fsync", [&] { reply_done(r, "fsync", fs_of(r).fsync()); });
 }
 
 void on_opendir(fuse_req_t r, fuse_ino_t ino, fuse_file_info* fi) {
   checked(r, "opendir", [&] {
     const auto attr = fs_of(r).getattr(ino);
     if (!attr)
-      fuse_reply_err(r, attr.error());
+      reply_failure(r, "opendir", attr.error());
     else if (!S_ISDIR(attr->st_mode))
       fuse_reply_err(r, ENOTDIR);
     else
@@ -192,18 +244,25 @@ void on_opendir(fuse_req_t r, fuse_ino_t ino, fuse_file_info* fi) {
 void on_readdir(fuse_req_t r, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info*) {
   checked(r, "readdir", [&] {
     std::vector<char> buffer(size);
-    const auto used = fs_of(r).readdir(r, ino, buffer.data(), size, offset);
-    if (used)
-      fuse_reply_buf(r, buffer.data(), *used);
+    std::size_t used = 0;
+    const auto listed = fs_of(r).readdir(ino, offset, [&](std::string_view name, const struct stat& st, off_t next) {
+      const std::string terminated(name);
+      const std::size_t need = fuse_add_direntry(r, buffer.data() + used, size - used, terminated.c_str(), &st, next);
+      if (need > size - used) return false;
+      used += need;
+      return true;
+    });
+    if (listed)
+      fuse_reply_buf(r, buffer.data(), used);
     else
-      fuse_reply_err(r, used.error());
+      reply_failure(r, "readdir", listed.error());
   });
 }
 
 void on_releasedir(fuse_req_t r, fuse_ino_t, fuse_file_info*) { fuse_reply_err(r, 0); }
 
 void on_fsyncdir(fuse_req_t r, fuse_ino_t, int, fuse_file_info*) {
-  checked(r, "fsyncdir", [&] { fuse_reply_err(r, fs_of(r).fsync()); });
+  checked(r, "fsyncdir", [&] { reply_done(r, "fsyncdir", fs_of(r).fsync()); });
 }
 
 void on_statfs(fuse_req_t r, fuse_ino_t) {
@@ -214,7 +273,9 @@ void on_statfs(fuse_req_t r, fuse_ino_t) {
 }
 
 void on_setxattr(fuse_req_t r, fuse_ino_t ino, const char* name, const char* value, size_t size, int) {
-  checked(r, "setxattr", [&] { fuse_reply_err(r, fs_of(r).setxattr(ino, name, std::string_view(value, size))); });
+  checked(r, "setxattr", [&] {
+    reply_done(r, "setxattr", fs_of(r).setxattr(ino, name, std::string_view(value, size), caller_of(r)));
+  });
 }
 
 void on_getxattr(fuse_req_t r, fuse_ino_t ino, const char* name, size_t size) {
@@ -223,31 +284,11 @@ void on_getxattr(fuse_req_t r, fuse_ino_t ino, const char* name, size_t size) {
     fuse_reply_err(r, ENODATA);
     return;
   }
-  checked(r, "getxattr", [&] {
-    const auto value = fs_of(r).getxattr(ino, name, size == 0);
-    if (!value)
-      fuse_reply_err(r, value.error());
-    else if (size == 0)
-      fuse_reply_xattr(r, value->size());
-    else if (size < value->size())
-      fuse_reply_err(r, ERANGE);
-    else
-      fuse_reply_buf(r, value->data(), value->size());
-  });
+  checked(r, "getxattr", [&] { reply_xattr(r, "getxattr", fs_of(r).getxattr(ino, name, size == 0), size); });
 }
 
 void on_listxattr(fuse_req_t r, fuse_ino_t ino, size_t size) {
-  checked(r, "listxattr", [&] {
-    const auto list = fs_of(r).listxattr(ino);
-    if (!list)
-      fuse_reply_err(r, list.error());
-    else if (size == 0)
-      fuse_reply_xattr(r, list->size());
-    else if (size < list->size())
-      fuse_reply_err(r, ERANGE);
-    else
-      fuse_reply_buf(r, list->data(), list->size());
-  });
+  checked(r, "listxattr", [&] { reply_xattr(r, "listxattr", fs_of(r).listxattr(ino), size); });
 }
 
 void on_removexattr(fuse_req_t r, fuse_ino_t, const char* name) {

@@ -8,29 +8,6 @@
 
 namespace sevenzfs::pool {
 
-chunk_handle::chunk_handle(chunk_handle&& other) noexcept : pool_(other.pool_), index_(other.index_) {
-  other.pool_ = nullptr;
-}
-
-chunk_handle& chunk_handle::operator=(chunk_handle&& other) noexcept {
-  if (this != &other) {
-    reset();
-    pool_ = other.pool_;
-    index_ = other.index_;
-    other.pool_ = nullptr;
-  }
-  return *this;
-}
-
-std::span<std::byte> chunk_handle::bytes() const noexcept {
-  return pool_ ? pool_->chunk(index_) : std::span<std::byte>{};
-}
-
-void chunk_handle::reset() noexcept {
-  if (pool_) pool_->release_index(index_);
-  pool_ = nullptr;
-}
-
 void chunk_pool::unmapper::operator()(std::byte* memory) const noexcept { ::munmap(memory, length); }
 
 namespace {
@@ -70,15 +47,15 @@ void chunk_pool::note_acquired() noexcept {
   }
 }
 
-std::optional<std::uint32_t> chunk_pool::try_acquire_index() noexcept {
+std::optional<std::uint32_t> chunk_pool::try_acquire() noexcept {
   std::uint32_t index = 0;
   if (!free_.pop(index)) return std::nullopt;
   note_acquired();
   return index;
 }
 
-std::optional<std::uint32_t> chunk_pool::acquire_index() noexcept {
-  if (auto index = try_acquire_index()) return index;
+std::optional<std::uint32_t> chunk_pool::acquire() noexcept {
+  if (auto index = try_acquire()) return index;
   const auto started = std::chrono::steady_clock::now();
   waits_.fetch_add(1, std::memory_order_relaxed);
   // Registered as a waiter before the retry under the lock: a release that
@@ -87,7 +64,7 @@ std::optional<std::uint32_t> chunk_pool::acquire_index() noexcept {
   std::optional<std::uint32_t> index;
   {
     std::unique_lock lock(wait_mutex_);
-    while (!(index = try_acquire_index()) && !shut_down_.load(std::memory_order_acquire)) chunk_released_.wait(lock);
+    while (!(index = try_acquire()) && !shut_down_.load(std::memory_order_acquire)) chunk_released_.wait(lock);
   }
   waiting_.fetch_sub(1, std::memory_order_relaxed);
   const auto waited = std::chrono::steady_clock::now() - started;
@@ -97,7 +74,7 @@ std::optional<std::uint32_t> chunk_pool::acquire_index() noexcept {
   return index;
 }
 
-void chunk_pool::release_index(std::uint32_t index) noexcept {
+void chunk_pool::release(std::uint32_t index) noexcept {
   in_use_.fetch_sub(1, std::memory_order_relaxed);
   // Cannot fail: the stack has room for every chunk and holds each at most once.
   free_.bounded_push(index);
@@ -105,16 +82,6 @@ void chunk_pool::release_index(std::uint32_t index) noexcept {
     { std::lock_guard lock(wait_mutex_); }
     chunk_released_.notify_one();
   }
-}
-
-std::optional<chunk_handle> chunk_pool::try_acquire() noexcept {
-  if (auto index = try_acquire_index()) return chunk_handle(*this, *index);
-  return std::nullopt;
-}
-
-std::optional<chunk_handle> chunk_pool::acquire() noexcept {
-  if (auto index = acquire_index()) return chunk_handle(*this, *index);
-  return std::nullopt;
 }
 
 void chunk_pool::shutdown() noexcept {

@@ -6,10 +6,7 @@
 // sleeps on a condition variable (never spins) until a release or shutdown;
 // the mutex is touched only on that slow path and by releases while someone
 // waits. waiting() exposes the pressure so the daemon can compress early.
-//
-// Nothing in it is specific to staging: with chunks the size of a
-// compression part it is a thread-safe buffer pool for several workers
-// (tested so); the compressor does not use it yet.
+
 #include <boost/lockfree/stack.hpp>
 
 #include <atomic>
@@ -34,27 +31,6 @@ struct pool_stats {
   std::uint64_t waiting_now = 0;
 };
 
-class chunk_pool;
-
-// Owns one chunk and gives it back on destruction. Move-only.
-class chunk_handle {
- public:
-  chunk_handle() = default;
-  chunk_handle(chunk_pool& pool, std::uint32_t index) noexcept : pool_(&pool), index_(index) {}
-  chunk_handle(chunk_handle&& other) noexcept;
-  chunk_handle& operator=(chunk_handle&& other) noexcept;
-  ~chunk_handle() { reset(); }
-
-  std::span<std::byte> bytes() const noexcept;
-  std::uint32_t index() const noexcept { return index_; }
-  explicit operator bool() const noexcept { return pool_ != nullptr; }
-  void reset() noexcept;
-
- private:
-  chunk_pool* pool_ = nullptr;
-  std::uint32_t index_ = 0;
-};
-
 class chunk_pool {
  public:
   // `budget_bytes` is rounded down to whole chunks (at least one).
@@ -63,14 +39,11 @@ class chunk_pool {
   chunk_pool(const chunk_pool&) = delete;
   chunk_pool& operator=(const chunk_pool&) = delete;
 
-  // Handle-based use (compression workers).
-  std::optional<chunk_handle> try_acquire() noexcept;
-  std::optional<chunk_handle> acquire() noexcept;  // nullopt only after shutdown()
-
-  // Index-based use (the staging store tracks chunk ownership itself).
-  std::optional<std::uint32_t> try_acquire_index() noexcept;
-  std::optional<std::uint32_t> acquire_index() noexcept;  // waits; nullopt after shutdown()
-  void release_index(std::uint32_t index) noexcept;
+  // Chunks are handed out by index: the staging store tracks which of its
+  // files use a chunk and gives it back when none does.
+  std::optional<std::uint32_t> try_acquire() noexcept;
+  std::optional<std::uint32_t> acquire() noexcept;  // waits; nullopt after shutdown()
+  void release(std::uint32_t index) noexcept;
 
   // Wakes every waiter; from then on acquires that would wait fail.
   void shutdown() noexcept;

@@ -26,10 +26,7 @@ staged_file::~staged_file() {
 }
 
 staged_file::staged_file(staged_file&& other) noexcept
-    : store_(other.store_),
-      size_(other.size_),
-      released_prefix_(other.released_prefix_),
-      pieces_(std::move(other.pieces_)) {
+    : store_(other.store_), size_(other.size_), pieces_(std::move(other.pieces_)) {
   other.store_ = nullptr;
 }
 
@@ -41,8 +38,7 @@ staging_store::staging_store(chunk_pool& chunks)
 }
 
 staging_store::~staging_store() {
-  if (tail_chunk_ != kNoChunk && live_[tail_chunk_].fetch_sub(kOpenFlag) == kOpenFlag)
-    chunks_.release_index(tail_chunk_);
+  if (tail_chunk_ != kNoChunk && live_[tail_chunk_].fetch_sub(kOpenFlag) == kOpenFlag) chunks_.release(tail_chunk_);
 }
 
 void staging_store::file_created() noexcept {
@@ -83,13 +79,13 @@ std::optional<staging_store::allocation> staging_store::allocate(std::uint64_t w
     if (tail_chunk_ != kNoChunk) {
       // Closing the chunk: whoever brings its count to zero frees it.
       if (live_[tail_chunk_].fetch_sub(kOpenFlag, std::memory_order_acq_rel) == kOpenFlag) {
-        chunks_.release_index(tail_chunk_);
+        chunks_.release(tail_chunk_);
       }
       tail_chunk_ = kNoChunk;
     }
     // May wait for memory (backpressure); other writers queue behind the lock,
     // which they would do at the pool anyway.
-    const auto chunk = wait == memory_wait::block ? chunks_.acquire_index() : chunks_.try_acquire_index();
+    const auto chunk = wait == memory_wait::block ? chunks_.acquire() : chunks_.try_acquire();
     if (!chunk) return std::nullopt;
     live_[*chunk].store(kOpenFlag, std::memory_order_relaxed);
     tail_chunk_ = *chunk;
@@ -106,7 +102,7 @@ std::optional<staging_store::allocation> staging_store::allocate(std::uint64_t w
 void staging_store::free_bytes(std::uint32_t chunk, std::uint64_t bytes) noexcept {
   live_bytes_.fetch_sub(bytes, std::memory_order_relaxed);
   const auto count = static_cast<std::uint32_t>(bytes);
-  if (live_[chunk].fetch_sub(count, std::memory_order_acq_rel) == count) chunks_.release_index(chunk);
+  if (live_[chunk].fetch_sub(count, std::memory_order_acq_rel) == count) chunks_.release(chunk);
 }
 
 void staging_store::insert_piece(staged_file& file, std::size_t position, staged_file::piece p) {
@@ -125,7 +121,6 @@ void staging_store::insert_piece(staged_file& file, std::size_t position, staged
 std::size_t staging_store::write(staged_file& file, std::uint64_t offset, std::span<const std::byte> data,
                                  memory_wait wait) noexcept {
   if (data.empty()) return 0;
-  if (offset < file.released_prefix_) return 0;
   auto& pieces = file.pieces_;
   const std::uint64_t end = offset + data.size();
   std::uint64_t position = offset;
@@ -159,7 +154,7 @@ std::size_t staging_store::write(staged_file& file, std::uint64_t offset, std::s
 
 std::size_t staging_store::read(const staged_file& file, std::uint64_t offset,
                                 std::span<std::byte> out) const noexcept {
-  if (offset >= file.size_ || offset < file.released_prefix_) return 0;
+  if (offset >= file.size_) return 0;
   const std::uint64_t end = offset + std::min<std::uint64_t>(out.size(), file.size_ - offset);
   const auto& pieces = file.pieces_;
   auto it = std::ranges::upper_bound(pieces, offset, {}, [](const auto& p) { return p.end(); });
@@ -193,41 +188,18 @@ void staging_store::truncate(staged_file& file, std::uint64_t new_size) noexcept
       free_bytes(last.chunk, cut);
     }
   }
-  file.released_prefix_ = std::min(file.released_prefix_, new_size);
   set_size(file, new_size);
-}
-
-void staging_store::release_prefix(staged_file& file, std::uint64_t offset) noexcept {
-  offset = std::min(offset, file.size_);
-  auto& pieces = file.pieces_;
-  std::size_t drop = 0;
-  while (drop < pieces.size() && pieces[drop].end() <= offset) {
-    free_bytes(pieces[drop].chunk, pieces[drop].length());
-    ++drop;
-  }
-  pieces.erase(pieces.begin(), pieces.begin() + static_cast<std::ptrdiff_t>(drop));
-  if (!pieces.empty() && pieces.front().file_offset < offset) {
-    auto& first = pieces.front();
-    const std::uint64_t cut = offset - first.file_offset;
-    free_bytes(first.chunk, cut);
-    first.file_offset = offset;
-    first.chunk_offset = static_cast<std::uint16_t>(first.chunk_offset + cut);
-    first.length_minus_one = static_cast<std::uint16_t>(first.length() - cut - 1);
-  }
-  file.released_prefix_ = std::max(file.released_prefix_, offset);
 }
 
 void staging_store::clear(staged_file& file) noexcept {
   for (const auto& p : file.pieces_) free_bytes(p.chunk, p.length());
   file.pieces_.clear();
   file.pieces_.shrink_to_fit();
-  file.released_prefix_ = 0;
   set_size(file, 0);
 }
 
-bool staging_store::for_each_span(const staged_file& file,
+void staging_store::for_each_span(const staged_file& file,
                                   const std::function<void(std::span<const std::byte>)>& sink) const {
-  if (file.released_prefix_ > 0) return false;
   std::uint64_t position = 0;
   auto zeros_until = [&](std::uint64_t target) {
     while (position < target) {
@@ -242,7 +214,6 @@ bool staging_store::for_each_span(const staged_file& file,
     position = p.end();
   }
   zeros_until(file.size_);
-  return true;
 }
 
 staging_stats staging_store::stats() const noexcept {

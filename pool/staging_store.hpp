@@ -16,15 +16,9 @@
 // whose release brings the count to zero returns the chunk to the pool. So
 // truncating, deleting or releasing a file after compressing it frees every
 // chunk no other staged file still uses; the daemon compresses and releases
-// files in batches, which keeps such sharing short-lived.
-//
-// Room left for what the daemon needs next: a file bigger than the pool is
-// compressed from its beginning while its end is still written, then
-// release_prefix() gives back the pieces the compressor has consumed (the file
-// keeps its size; reading the released range is refused). Spilling to disk
-// when compression cannot keep up happens above the store: the daemon moves
-// a whole file that outgrows the pool to a file on disk (fs/spill_file.hpp),
-// reading it out with for_each_span() and then releasing it.
+// files in batches, which keeps such sharing short-lived. A file that
+// outgrows the pool is the daemon's business: it moves it to disk, reading
+// it out with for_each_span() and then releasing it.
 //
 // Threads: operations on different files run concurrently (the log tail has
 // one short mutex; chunk memory and counters are lock-free); one file must
@@ -88,7 +82,6 @@ class staged_file {
   };
   staging_store* store_;
   std::uint64_t size_ = 0;
-  std::uint64_t released_prefix_ = 0;
   // Sorted, non-overlapping. One inline: most small files are one piece;
   // a file spanning chunks puts its pieces on the heap (once per growth).
   boost::container::small_vector<piece, 1> pieces_;
@@ -109,26 +102,21 @@ class staging_store {
   // Copies `data` to `offset`; returns the bytes written. With
   // memory_wait::block it waits for free chunks and writes less only after the
   // pool was shut down; with memory_wait::fail_fast it stops where no chunk is
-  // free at once (the caller can make room and continue). A write into a
-  // released prefix writes nothing.
+  // free at once (the caller can make room and continue).
   enum class memory_wait { block, fail_fast };
   std::size_t write(staged_file& file, std::uint64_t offset, std::span<const std::byte> data,
                     memory_wait wait = memory_wait::block) noexcept;
   // Copies up to out.size() bytes from `offset` (holes read as zeros); returns
-  // the bytes read (0 at or past the end, or inside a released prefix).
+  // the bytes read (0 at or past the end).
   std::size_t read(const staged_file& file, std::uint64_t offset, std::span<std::byte> out) const noexcept;
   // Shrinks (freeing what lies beyond) or grows (a hole) the file.
   void truncate(staged_file& file, std::uint64_t new_size) noexcept;
-  // Frees the bytes of [0, offset), cutting the piece that straddles it, and
-  // keeps the size. For a file compressed while still being written.
-  void release_prefix(staged_file& file, std::uint64_t offset) noexcept;
   // Frees everything; the file becomes empty.
   void clear(staged_file& file) noexcept;
 
   // Zero-copy hand-off: calls `sink` with the file's bytes in order, as spans
-  // of pool memory (holes as spans of zeros). Returns false, without calling
-  // `sink`, when part of the file was released.
-  bool for_each_span(const staged_file& file, const std::function<void(std::span<const std::byte>)>& sink) const;
+  // of pool memory (holes as spans of zeros).
+  void for_each_span(const staged_file& file, const std::function<void(std::span<const std::byte>)>& sink) const;
 
   staging_stats stats() const noexcept;
 

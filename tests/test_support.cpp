@@ -7,6 +7,8 @@
 #include <stdexcept>
 #include <sys/wait.h>
 
+#include <thread>
+
 namespace sevenzfs::test {
 
 temp_dir::temp_dir() {
@@ -58,6 +60,15 @@ void write_file(const std::filesystem::path& path, const std::string& content) {
 }
 
 std::vector<std::uint8_t> bytes_of(const std::string& text) { return {text.begin(), text.end()}; }
+
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
 
 std::string pack_binary() { return SEVENZFS_PACK_BINARY; }
 

@@ -1,7 +1,9 @@
 #pragma once
 // Helpers shared by the tests: temporary directories that clean up after
 // themselves, running shell commands, reading files.
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -34,6 +36,10 @@ std::string quote(const std::string& text);
 std::string read_file(const std::filesystem::path& path);
 void write_file(const std::filesystem::path& path, const std::string& content);
 std::vector<std::uint8_t> bytes_of(const std::string& text);
+
+// Polls `condition` until it holds or `timeout` passes; returns whether it
+// held. Tests wait with a deadline, so a bug fails them instead of hanging.
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 // Where the built programs are (set by CMake).
 std::string pack_binary();

@@ -46,9 +46,7 @@ std::string content(int commit, int i) {
 // A request keeping every archived file under its name, plus `count` new files.
 commit_request next_request(const archive_appender& archive, int commit, int count) {
   commit_request request;
-  for (const auto& f : archive.database().files) {
-    if (f.has_stream) request.archived_stream_files.push_back(f);
-  }
+  request.archived_streams.resize(archive.stream_count());
   request.entries_without_data.push_back(directory("d"));
   for (int i = 0; i < count; ++i) {
     request.new_files.push_back(
@@ -121,7 +119,7 @@ TEST(ArchiveAppender, RenamesArchivedFilesInTheHeaderOnly) {
   archive_appender archive(path.string(), {});
   archive.commit(next_request(archive, 0, 2));
   auto request = next_request(archive, 1, 0);
-  request.archived_stream_files[0].name = "d/renamed.txt";
+  request.archived_streams[0] = text_file("d/renamed.txt", "");
   archive.commit(request);
   EXPECT_EQ(run("7zz e -so " + quote(path.string()) + " d/renamed.txt").output, content(0, 0));
   EXPECT_EQ(run("7zz t " + quote(path.string())).exit_code, 0);
@@ -156,12 +154,36 @@ TEST(ArchiveAppender, EveryCrashPointLeavesAValidArchive) {
     }
     EXPECT_EQ(run("bsdtar -tf " + quote(path.string()) + " | wc -l").output,
               std::to_string(1 + 3 + (commits == 2 ? 2 : 0)) + "\n");
-    // And our own reader reopens it, and the next commit goes through.
+    // Our own reader reopens it; the dead bytes the crash left go, and the
+    // next commit goes through.
     archive_appender archive(path.string(), {});
+    EXPECT_TRUE(archive.has_dead_space()) << "the crash left the header copy behind the packs";
+    archive.tidy();
+    EXPECT_FALSE(archive.has_dead_space());
+    EXPECT_EQ(run("7zz t " + quote(path.string())).exit_code, 0);
+    EXPECT_EQ(std::filesystem::file_size(path), archive.archive_bytes());
+    EXPECT_FALSE(archive_appender(path.string(), {}).has_dead_space()) << "as read back from disk";
     archive.commit(next_request(archive, 5, 1));
     EXPECT_EQ(run("7zz t " + quote(path.string())).exit_code, 0);
-    // The pending file of the dead process may remain; it is not the archive.
+    EXPECT_FALSE(archive_appender(path.string(), {}).has_dead_space());
   }
+}
+
+TEST(ArchiveAppender, CommitsLeaveNoDeadBytes) {
+  temp_dir dir;
+  const auto path = dir / "a.7z";
+  archive_appender archive(path.string(), {});
+  archive.commit(next_request(archive, 0, 40));
+  for (int commit = 1; commit <= 20; ++commit) {
+    auto request = next_request(archive, commit, commit % 2);  // one file, or only a rename
+    if (commit % 2 == 0) request.archived_streams[0] = text_file("d/renamed-" + std::to_string(commit), "");
+    archive.commit(request);
+    const auto on_disk = read_archive(path.string());
+    const std::uint64_t header_bytes = on_disk.header_offset + on_disk.header_size - on_disk.header_start;
+    ASSERT_EQ(on_disk.header_start, on_disk.packs_end) << "the header follows the packs at commit " << commit;
+    ASSERT_EQ(on_disk.file_size, on_disk.packs_end + header_bytes) << "nothing after the header at commit " << commit;
+  }
+  EXPECT_EQ(run("7zz t " + quote(path.string())).exit_code, 0);
 }
 
 TEST(ArchiveAppender, RefusesACorruptArchiveAndLeavesItAlone) {

@@ -1,6 +1,7 @@
 #include "archive/header_serializer.hpp"
 
 #include "archive/archive_error.hpp"
+#include "archive/file_attributes.hpp"
 
 #include <gtest/gtest.h>
 

@@ -218,7 +218,7 @@ void add_damaged(case_list& cases, const fs::path& dir, const base_archive& plai
                                l.packs_end - 1,
                                l.packs_end,
                                l.file_size - 1};
-  for (const auto& packed : l.packed_headers) cuts.insert({packed.offset + 1, packed.offset + packed.size / 2});
+  cuts.insert({l.header_start + 1, (l.header_start + l.header_offset) / 2});  // in the packed header
   for (std::uint64_t k = 0; k < l.header_size; ++k) cuts.insert(l.header_offset + k);
   for (auto cut : cuts) {
     if (cut < l.file_size) cases.add(fmt::format("7zz archive cut to {} bytes", cut), slice(by7zz.file, 0, cut));
@@ -254,7 +254,7 @@ void add_damaged(case_list& cases, const fs::path& dir, const base_archive& plai
   // The LZMA2 chunk header of the packed header: control byte, sizes, props.
   for (std::size_t i = 0; i < 6; ++i) {
     cases.add(fmt::format("packed header byte {} flipped", i),
-              flipped(encoded.file, encoded.layout.packed_headers.at(0).offset + i, int(i % 8)));
+              flipped(encoded.file, encoded.layout.header_start + i, int(i % 8)));
   }
 }
 
@@ -383,7 +383,7 @@ std::vector<hostile_case> make_hostile_archives(const fs::path& dir) {
   const auto solid = written_archive(work / "solid.7z", small_tree(), pack_mode::solid, 0);
   const auto encoded = written_archive(work / "encoded.7z", twelve_files(), pack_mode::solid, 5);
   if (plain.layout.db.folders.size() < 3 || solid.layout.db.substream_counts.at(0) < 3 ||
-      encoded.layout.packed_headers.size() != 1) {
+      encoded.layout.header_start == encoded.layout.header_offset) {
     throw std::runtime_error("make_hostile_archives: the base archives are not shaped as expected");
   }
 

@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,6 +23,14 @@ bool is_mounted(const std::filesystem::path& mountpoint) {
     if (point == mountpoint.string()) return true;
   }
   return false;
+}
+
+std::optional<std::string> why_mounts_cannot_work() {
+  if (::access("/dev/fuse", R_OK | W_OK) != 0) {
+    return "FUSE is not available (/dev/fuse missing or not accessible): mount tests skipped";
+  }
+  if (run("command -v fusermount3").exit_code != 0) return "fusermount3 is not installed: mount tests skipped";
+  return std::nullopt;
 }
 
 daemon_process::daemon_process(const std::filesystem::path& archive, const std::filesystem::path& mountpoint,
@@ -54,19 +63,25 @@ daemon_process::~daemon_process() {
   run("fusermount3 -u -z " + quote(mountpoint_.string()) + " 2>/dev/null");
   if (wait_exit(std::chrono::seconds(60)) == -1) {
     ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
+    reap(0);
   }
+}
+
+// Reaps the daemon if it has exited, keeping its exit code and peak RSS.
+bool daemon_process::reap(int options) {
+  int status = 0;
+  struct rusage usage {};
+  if (::wait4(pid_, &status, options, &usage) != pid_) return false;
+  exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  peak_rss_kib_ = static_cast<std::uint64_t>(usage.ru_maxrss);  // KiB on Linux
+  return true;
 }
 
 bool daemon_process::wait_mounted(std::chrono::seconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     if (is_mounted(mountpoint_)) return true;
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      return false;
-    }
+    if (reap(WNOHANG)) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return false;
@@ -76,11 +91,7 @@ int daemon_process::wait_exit(std::chrono::seconds timeout) {
   if (exit_code_) return *exit_code_;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      return *exit_code_;
-    }
+    if (reap(WNOHANG)) return *exit_code_;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return -1;

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -29,6 +30,9 @@ class daemon_process {
   int unmount_and_wait(std::chrono::seconds timeout = std::chrono::seconds(300));
   int wait_exit(std::chrono::seconds timeout = std::chrono::seconds(300));
   void send(int signal);
+  // The daemon's peak resident memory over its whole life (final commit
+  // included), known once it has exited and been reaped; nullopt before.
+  std::optional<std::uint64_t> peak_rss_kib() const noexcept { return peak_rss_kib_; }
   std::string log() const;
   pid_t pid() const noexcept { return pid_; }
 
@@ -37,9 +41,14 @@ class daemon_process {
   std::filesystem::path log_;
   pid_t pid_ = -1;
   std::optional<int> exit_code_;
+  std::optional<std::uint64_t> peak_rss_kib_;
+  bool reap(int options);
 };
 
 bool is_mounted(const std::filesystem::path& mountpoint);
+// Why FUSE mounts cannot work here (no usable /dev/fuse, no fusermount3), or
+// nullopt when they can: mount tests skip with this message.
+std::optional<std::string> why_mounts_cannot_work();
 std::string daemon_binary();
 
 }  // namespace sevenzfs::test

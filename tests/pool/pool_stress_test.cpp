@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <deque>
+#include <future>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -88,11 +89,17 @@ TEST(PoolStress, WritersAndReleasersShareASmallPool) {
     }
   };
 
-  std::vector<std::thread> threads;
-  for (unsigned w = 1; w <= 4; ++w) threads.emplace_back(writer, w);
-  threads.emplace_back(releaser);
-  threads.emplace_back(releaser);
-  for (auto& t : threads) t.join();
+  std::vector<std::future<void>> threads;
+  for (unsigned w = 1; w <= 4; ++w) threads.push_back(std::async(std::launch::async, writer, w));
+  threads.push_back(std::async(std::launch::async, releaser));
+  threads.push_back(std::async(std::launch::async, releaser));
+  for (auto& t : threads) {
+    if (t.wait_for(std::chrono::seconds(120)) != std::future_status::ready) {
+      pool.shutdown();  // end every wait, so the test fails instead of hanging
+      for (auto& other : threads) other.wait();
+      FAIL() << "writers or releasers did not finish: a lost wake-up or a leak of pool memory";
+    }
+  }
 
   EXPECT_EQ(mismatches.load(), 0);
   EXPECT_EQ(released.load(), 600u);

@@ -1,0 +1,174 @@
+#include "committer.hpp"
+
+#include "archive/archive_error.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <numeric>
+
+namespace sevenzfs::fs {
+
+void commit_figures::set_error(std::string error) {
+  std::lock_guard lock(error_mutex_);
+  last_error_ = std::move(error);
+}
+
+std::string commit_figures::error() const {
+  std::lock_guard lock(error_mutex_);
+  return last_error_;
+}
+
+namespace {
+
+// The compression settings of the daemon: progress goes to the statistics,
+// and the parts parallel compression buffers (threads + 1 of them) stay
+// within a quarter of the staging pool, the user's memory knob.
+daemon_options for_daemon(daemon_options options, commit_figures& figures) {
+  options.write.compression.progress = [&figures](std::uint64_t bytes) {
+    figures.done_bytes.fetch_add(bytes, std::memory_order_relaxed);
+  };
+  const std::uint64_t parts = options.write.compression.threads + 1;
+  options.write.compression.max_part_bytes =
+      std::clamp<std::uint64_t>(options.pool_bytes / 4 / parts, std::uint64_t{1} << 20, std::uint64_t{256} << 20);
+  return options;
+}
+
+}  // namespace
+
+// What a commit takes from the tree: the request, and which inodes the new
+// streams and emptied entries belong to (pointers stay valid: the gate is
+// held exclusively until the result is applied).
+struct committer::snapshot {
+  archive::commit_request request;
+  std::uint64_t generation = 0;
+  std::vector<inode*> committed;  // request.new_files[k] is committed[k]'s content
+  std::vector<inode*> emptied;    // changed files committed as empty
+  bool left_changes = false;      // changed files still open for writing wait for a later commit
+};
+
+committer::committer(const daemon_options& options, inode_table& inodes, content_services& content, logger& log)
+    : options_(for_daemon(options, figures_)),
+      inodes_(inodes),
+      content_(content),
+      log_(log),
+      archive_(options_.archive_path, options_.write) {
+  note_archive_figures();
+}
+
+bool committer::has_changes() const {
+  std::shared_lock gate(gate_);
+  return has_changes_locked();
+}
+
+bool committer::has_changes_locked() const { return generation_.load() != committed_generation_ || !archive_.exists(); }
+
+committer::snapshot committer::take_snapshot(commit_scope scope) {
+  snapshot taken;
+  taken.generation = generation_.load();
+  auto& request = taken.request;
+  request.archived_streams.resize(archive_.stream_count());
+  inodes_.walk([&](const std::string& path, inode& node) {
+    std::lock_guard data(node.mutex);  // `writers` changes on close, even now
+    archive::entry e;
+    e.path = path;
+    e.kind = node.kind;
+    e.mode = node.permissions;
+    e.mtime = node.mtime;
+    if (node.is_directory()) {
+      request.entries_without_data.push_back(std::move(e));
+      return;
+    }
+    const file_content& content = node.content;
+    if (const auto stream = content.archived_stream()) request.archived_streams[*stream] = e;
+    // Files still open for writing wait for a commit of everything.
+    const bool include = content.dirty() && (scope == commit_scope::everything || node.writers == 0);
+    if (content.dirty() && !include) taken.left_changes = true;
+    if (include && content.size() > 0) {
+      e.size = content.size();
+      e.content = content.commit_source(content_, path);
+      request.new_files.push_back(std::move(e));
+      taken.committed.push_back(&node);
+    } else if (include) {
+      request.entries_without_data.push_back(std::move(e));  // now empty
+      taken.emptied.push_back(&node);
+    } else if (!content.dirty() && !content.archived_stream()) {
+      request.entries_without_data.push_back(std::move(e));  // empty since an earlier commit
+    }
+  });
+  return taken;
+}
+
+void committer::apply(const snapshot& taken, const archive::commit_result& result) {
+  // The archive has it: point the inodes at their streams and give back the
+  // memory of files nobody is writing.
+  for (std::size_t k = 0; k < taken.committed.size(); ++k) {
+    inode& node = *taken.committed[k];
+    std::lock_guard data(node.mutex);
+    node.content.committed(result.stream_index[k], node.writers > 0);
+  }
+  for (inode* node : taken.emptied) {
+    std::lock_guard data(node->mutex);
+    node->content.committed(std::nullopt, node->writers > 0);
+  }
+  // Changes left for later keep the next commit from being skipped.
+  if (!taken.left_changes) committed_generation_ = taken.generation;
+  note_archive_figures();
+}
+
+void committer::note_archive_figures() {
+  const auto& db = archive_.database();
+  const auto sum = [](const std::vector<std::uint64_t>& values) {
+    return std::accumulate(values.begin(), values.end(), std::uint64_t{0});
+  };
+  figures_.archive_bytes = archive_.exists() ? archive_.archive_bytes() : 0;
+  figures_.packed_bytes = sum(db.pack_sizes);
+  figures_.archived_files = db.substream_sizes.size();
+  figures_.archived_bytes = sum(db.substream_sizes);
+}
+
+result<void> committer::commit(commit_scope scope) {
+  std::unique_lock gate(gate_);
+  if (!has_changes_locked()) return {};  // nothing to write, and no commit to count
+  const auto started = std::chrono::steady_clock::now();
+  try {
+    const snapshot taken = take_snapshot(scope);
+    figures_.pending_bytes =
+        std::accumulate(taken.request.new_files.begin(), taken.request.new_files.end(), std::uint64_t{0},
+                        [](std::uint64_t total, const archive::entry& e) { return total + e.size; });
+    figures_.done_bytes = 0;
+    figures_.running = true;
+    const auto result = archive_.commit(taken.request);
+    figures_.running = false;
+    apply(taken, result);
+
+    const auto elapsed = std::chrono::steady_clock::now() - started;
+    figures_.commits.fetch_add(1);
+    figures_.last_time = static_cast<std::int64_t>(::time(nullptr));
+    figures_.last_duration_us =
+        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count());
+    figures_.last_files = taken.committed.size();
+    figures_.last_bytes = result.input_bytes;
+    return {};
+  } catch (const archive::archive_error& e) {
+    return failed(e.error_number(), e.what());
+  } catch (const std::exception& e) {
+    return failed(EIO, e.what());
+  }
+}
+
+// Logged here, once per commit: every caller waiting for this commit gets
+// its errno without a message, so the failure is not logged again per caller.
+result<void> committer::failed(int error, std::string_view what) {
+  figures_.running = false;
+  figures_.failed_commits.fetch_add(1);
+  std::string message =
+      fmt::format("commit to {} failed, the archive keeps its last commit: {}", options_.archive_path, what);
+  log_.error("{}", message);
+  figures_.set_error(std::move(message));
+  figures_.last_error_time = static_cast<std::int64_t>(::time(nullptr));
+  return failure(error);
+}
+
+}  // namespace sevenzfs::fs

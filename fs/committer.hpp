@@ -1,0 +1,101 @@
+#pragma once
+// Turns the mounted tree into archive commits: a snapshot of what changed
+// (a commit request naming every entry and the bytes to compress), the
+// archive call, and applying the result to the inodes (which stream now
+// holds them; staged memory given back). Also counts changes, so a commit
+// with nothing new is not made, and keeps the figures the statistics show.
+//
+// The change gate: every operation that changes the namespace or content
+// holds it shared (see inode_table.hpp for the whole lock order); a commit
+// holds it exclusively, so it sees a still tree.
+#include "daemon_options.hpp"
+#include "file_content.hpp"
+#include "inode_table.hpp"
+#include "log.hpp"
+#include "result.hpp"
+
+#include "archive/archive_appender.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+
+namespace sevenzfs::fs {
+
+enum class commit_scope {
+  closed_files,  // files still open for writing wait
+  everything,
+};
+
+// Figures of commits; written by the committing thread, read by statistics.
+struct commit_figures {
+  std::atomic<bool> running{false};
+  std::atomic<std::uint64_t> pending_bytes{0};
+  std::atomic<std::uint64_t> done_bytes{0};
+  std::atomic<std::uint64_t> commits{0};
+  std::atomic<std::uint64_t> failed_commits{0};
+  std::atomic<std::int64_t> last_time{0};  // unix seconds at the end of the last commit
+  std::atomic<std::uint64_t> last_duration_us{0};
+  std::atomic<std::uint64_t> last_files{0};
+  std::atomic<std::uint64_t> last_bytes{0};
+  std::atomic<std::int64_t> last_error_time{0};  // unix seconds of the last failure
+  // The archive on disk, so statistics need not touch a database a commit
+  // may be replacing.
+  std::atomic<std::uint64_t> archive_bytes{0};
+  std::atomic<std::uint64_t> packed_bytes{0};
+  std::atomic<std::uint64_t> archived_files{0};
+  std::atomic<std::uint64_t> archived_bytes{0};
+
+  // The last failure's message; a later success does not clear it.
+  void set_error(std::string error);
+  std::string error() const;
+
+ private:
+  mutable std::mutex error_mutex_;
+  std::string last_error_;
+};
+
+class committer {
+ public:
+  // Opens (or prepares to create) the archive; throws archive::archive_error
+  // when it cannot be used.
+  committer(const daemon_options& options, inode_table& inodes, content_services& content, logger& log);
+  committer(const committer&) = delete;
+  committer& operator=(const committer&) = delete;
+
+  std::shared_lock<std::shared_mutex> change_gate() { return std::shared_lock(gate_); }
+  // Something changed: the next commit has work.
+  void changed() noexcept { generation_.fetch_add(1, std::memory_order_relaxed); }
+  bool has_changes() const;
+
+  // Commits what `scope` covers; on failure the archive keeps its last commit
+  // and everything stays staged.
+  result<void> commit(commit_scope scope);
+
+  // The archive as last committed; stable while the change gate is held.
+  const archive::archive_appender& archive() const noexcept { return archive_; }
+  const commit_figures& figures() const noexcept { return figures_; }
+
+ private:
+  struct snapshot;
+  snapshot take_snapshot(commit_scope scope);
+  void apply(const snapshot& taken, const archive::commit_result& result);
+  void note_archive_figures();
+  bool has_changes_locked() const;
+  result<void> failed(int error, std::string_view what);
+
+  commit_figures figures_;  // before options_: its progress callback points here
+  daemon_options options_;
+  inode_table& inodes_;
+  content_services& content_;
+  logger& log_;
+  archive::archive_appender archive_;
+
+  mutable std::shared_mutex gate_;
+  std::atomic<std::uint64_t> generation_{0};
+  std::uint64_t committed_generation_ = 0;  // guarded by gate_
+};
+
+}  // namespace sevenzfs::fs

@@ -1,0 +1,286 @@
+#include "inode_table.hpp"
+
+#include <fmt/format.h>
+
+#include <fcntl.h>
+#include <linux/fs.h>
+
+#include <cerrno>
+#include <vector>
+
+namespace sevenzfs::fs {
+
+std::timespec current_time() noexcept {
+  std::timespec t{};
+  ::clock_gettime(CLOCK_REALTIME, &t);
+  return t;
+}
+
+int check_entry_name(std::string_view name) noexcept {
+  if (name.size() > 255) return ENAMETOOLONG;
+  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string_view::npos) return EINVAL;
+  return 0;
+}
+
+inode_table::inode_table(caller owner) {
+  auto root = std::make_unique<inode>();
+  root->number = kRootInode;
+  root->kind = node_kind::directory;
+  root->permissions = 0755;
+  root->uid = owner.uid;
+  root->gid = owner.gid;
+  root->atime = root->mtime = root->ctime = current_time();
+  root->entries = std::make_unique<directory_entries>();
+  root->lookups = 1;
+  nodes_.emplace(kRootInode, std::move(root));
+}
+
+inode* inode_table::find(inode_number number) const {
+  const auto it = nodes_.find(number);
+  return it == nodes_.end() ? nullptr : it->second.get();
+}
+
+result<inode_table::locked_node> inode_table::lock(inode_number number) {
+  std::shared_lock table(mutex_);
+  inode* node = find(number);
+  if (node == nullptr) return failure(ENOENT);
+  return locked_node(std::move(table), *node);
+}
+
+result<std::pair<inode*, inode*>> inode_table::entry(inode_number parent, std::string_view name) const {
+  inode* directory = find(parent);
+  if (directory == nullptr) return failure(ENOENT);
+  if (!directory->is_directory()) return failure(ENOTDIR);
+  const auto it = directory->entries->by_name.find(std::string(name));
+  if (it == directory->entries->by_name.end()) return failure(ENOENT);
+  return std::pair{directory, find(it->second.number)};
+}
+
+inode* inode_table::child(inode_number parent, std::string_view name) {
+  std::shared_lock table(mutex_);
+  const auto found = entry(parent, name);
+  return found ? found->second : nullptr;
+}
+
+struct stat inode_table::reference(inode& node) {
+  node.lookups.fetch_add(1, std::memory_order_relaxed);
+  std::lock_guard data(node.mutex);
+  return stat_of(node);
+}
+
+result<struct stat> inode_table::lookup(inode_number parent, std::string_view name) {
+  std::shared_lock table(mutex_);
+  const auto found = entry(parent, name);
+  if (!found) return std::unexpected(found.error());
+  return reference(*found->second);
+}
+
+void inode_table::forget(inode_number number, std::uint64_t count) {
+  {
+    std::shared_lock table(mutex_);
+    inode* node = find(number);
+    if (node == nullptr) return;
+    std::uint64_t lookups = node->lookups.load();
+    while (!node->lookups.compare_exchange_weak(lookups, lookups - std::min(lookups, count))) {
+    }
+    if (lookups > count || node->parent != 0) return;
+  }
+  drop_if_unused(number);
+}
+
+void inode_table::drop_if_unused(inode_number number) {
+  std::unique_lock table(mutex_);
+  if (inode* node = find(number)) erase_if_unused(*node);
+}
+
+void inode_table::erase_if_unused(inode& node) {
+  if (node.parent != 0 || node.number == kRootInode || node.lookups.load() > 0) return;
+  {
+    std::lock_guard data(node.mutex);
+    if (node.writers > 0) return;
+  }
+  nodes_.erase(node.number);
+}
+
+void inode_table::attach(inode& directory, inode& child, const std::string& name) {
+  auto& entries = *directory.entries;
+  const std::uint64_t cookie = entries.next_cookie++;
+  entries.by_name.emplace(name, directory_entries::child{child.number, cookie});
+  entries.by_cookie.emplace(cookie, child.number);
+  if (child.is_directory()) ++entries.subdirectories;
+  child.parent = directory.number;
+  child.name = name;
+  directory.mtime = directory.ctime = current_time();
+}
+
+void inode_table::detach(inode& directory, const std::string& name) {
+  auto& entries = *directory.entries;
+  const auto it = entries.by_name.find(name);
+  if (it == entries.by_name.end()) return;
+  inode* child = find(it->second.number);
+  if (child->is_directory()) --entries.subdirectories;
+  entries.by_cookie.erase(it->second.cookie);
+  entries.by_name.erase(it);
+  child->parent = 0;
+  directory.mtime = directory.ctime = current_time();
+}
+
+result<inode*> inode_table::create(inode_number parent, std::string_view name, node_kind kind,
+                                   std::uint32_t permissions, const caller& owner,
+                                   const std::function<void(inode&)>& init) {
+  if (const int error = check_entry_name(name); error != 0) return failure(error);
+  std::unique_lock table(mutex_);
+  inode* directory = find(parent);
+  if (directory == nullptr) return failure(ENOENT);
+  if (!directory->is_directory()) return failure(ENOTDIR);
+  const std::string key(name);
+  if (directory->entries->by_name.contains(key)) return failure(EEXIST);
+  auto made = std::make_unique<inode>();
+  inode& node = *made;
+  node.number = next_number_++;
+  node.kind = kind;
+  node.permissions = permissions & 07777;
+  node.uid = owner.uid;
+  node.gid = owner.gid;
+  node.atime = node.mtime = node.ctime = current_time();
+  if (kind == node_kind::directory) node.entries = std::make_unique<directory_entries>();
+  if (init) init(node);
+  nodes_.emplace(node.number, std::move(made));
+  attach(*directory, node, key);
+  return &node;
+}
+
+result<void> inode_table::remove(inode_number parent, std::string_view name, bool directory) {
+  std::unique_lock table(mutex_);
+  const auto found = entry(parent, name);
+  if (!found) return std::unexpected(found.error());
+  auto [dir, child] = *found;
+  if (directory && !child->is_directory()) return failure(ENOTDIR);
+  if (!directory && child->is_directory()) return failure(EISDIR);
+  if (directory && !child->entries->by_name.empty()) return failure(ENOTEMPTY);
+  detach(*dir, std::string(name));
+  erase_if_unused(*child);
+  return {};
+}
+
+result<void> inode_table::rename(inode_number parent, std::string_view name, inode_number new_parent,
+                                 std::string_view new_name, unsigned flags) {
+  if (flags & RENAME_EXCHANGE) return failure(EINVAL);
+  if (flags & ~static_cast<unsigned>(RENAME_NOREPLACE)) return failure(EINVAL);
+  if (const int error = check_entry_name(new_name); error != 0) return failure(error);
+  std::unique_lock table(mutex_);
+  const auto found = entry(parent, name);
+  if (!found) return std::unexpected(found.error());
+  auto [from, moving] = *found;
+  inode* to = find(new_parent);
+  if (to == nullptr) return failure(ENOENT);
+  if (!to->is_directory()) return failure(ENOTDIR);
+  // A directory cannot move below itself.
+  for (const inode* at = to; at != nullptr && at->number != kRootInode; at = find(at->parent)) {
+    if (at->number == moving->number) return failure(EINVAL);
+  }
+  const std::string target_name(new_name);
+  const auto target = to->entries->by_name.find(target_name);
+  if (target != to->entries->by_name.end()) {
+    if (target->second.number == moving->number) return {};
+    if (flags & RENAME_NOREPLACE) return failure(EEXIST);
+    inode* replaced = find(target->second.number);
+    if (replaced->is_directory()) {
+      if (!moving->is_directory()) return failure(EISDIR);
+      if (!replaced->entries->by_name.empty()) return failure(ENOTEMPTY);
+    } else if (moving->is_directory()) {
+      return failure(ENOTDIR);
+    }
+    detach(*to, target_name);
+    erase_if_unused(*replaced);
+  }
+  detach(*from, std::string(name));
+  attach(*to, *moving, target_name);
+  std::lock_guard data(moving->mutex);
+  moving->ctime = current_time();
+  return {};
+}
+
+result<void> inode_table::list(inode_number number, off_t offset, const directory_sink& add) {
+  std::shared_lock table(mutex_);
+  const inode* directory = find(number);
+  if (directory == nullptr) return failure(ENOENT);
+  if (!directory->is_directory()) return failure(ENOTDIR);
+  // Offsets: 1 = ".", 2 = "..", then child cookies + 2.
+  struct stat st {};
+  st.st_mode = S_IFDIR;
+  if (offset < 1) {
+    st.st_ino = directory->number;
+    if (!add(".", st, 1)) return {};
+  }
+  if (offset < 2) {
+    st.st_ino = directory->parent != 0 ? directory->parent : directory->number;
+    if (!add("..", st, 2)) return {};
+  }
+  const std::uint64_t after = offset > 2 ? static_cast<std::uint64_t>(offset) - 2 : 0;
+  const auto& entries = *directory->entries;
+  for (auto it = entries.by_cookie.upper_bound(after); it != entries.by_cookie.end(); ++it) {
+    const inode* child = find(it->second);
+    st.st_ino = child->number;
+    st.st_mode = archive::type_bits(child->kind);
+    if (!add(child->name, st, static_cast<off_t>(it->first + 2))) break;
+  }
+  return {};
+}
+
+struct stat inode_table::stat_of(const inode& node) const {
+  struct stat st {};
+  st.st_ino = node.number;
+  st.st_mode = archive::type_bits(node.kind) | node.permissions;
+  st.st_nlink = node.is_directory() ? 2 + node.entries->subdirectories : (node.parent != 0 ? 1 : 0);
+  st.st_uid = node.uid;
+  st.st_gid = node.gid;
+  const std::uint64_t size = node.size();
+  st.st_size = static_cast<off_t>(size);
+  st.st_blksize = 65536;
+  st.st_blocks = static_cast<blkcnt_t>((size + 511) / 512);
+  st.st_atim = node.atime;
+  st.st_mtim = node.mtime;
+  st.st_ctim = node.ctime;
+  return st;
+}
+
+std::string inode_table::path_of(const inode& node) const {
+  std::vector<const std::string*> parts;
+  for (const inode* at = &node; at->number != kRootInode && at->parent != 0; at = find(at->parent)) {
+    parts.push_back(&at->name);
+  }
+  std::string path;
+  for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
+    if (!path.empty()) path += '/';
+    path += **it;
+  }
+  return path;
+}
+
+std::size_t inode_table::node_count() const {
+  std::shared_lock table(mutex_);
+  return nodes_.size();
+}
+
+void inode_table::walk(const std::function<void(const std::string& path, inode& node)>& visit) {
+  std::shared_lock table(mutex_);
+  std::vector<std::pair<inode*, std::string>> pending{{find(kRootInode), ""}};
+  while (!pending.empty()) {
+    auto [directory, directory_path] = std::move(pending.back());
+    pending.pop_back();
+    for (const auto& [cookie, number] : directory->entries->by_cookie) {
+      inode& node = *find(number);
+      std::string path = directory_path.empty() ? node.name : directory_path + "/" + node.name;
+      visit(path, node);
+      if (node.is_directory()) pending.emplace_back(&node, std::move(path));
+    }
+  }
+}
+
+void inode_table::for_each(const std::function<void(inode& node)>& visit) {
+  std::shared_lock table(mutex_);
+  for (auto& [number, node] : nodes_) visit(*node);
+}
+
+}  // namespace sevenzfs::fs

@@ -1,0 +1,77 @@
+#pragma once
+// The mount's extended-attribute interface: live statistics on the root as
+// user.sevenzfs.<name> values and one JSON document (user.sevenzfs.stats),
+// control attributes that act (user.sevenzfs.flush), and each file's state
+// (user.sevenzfs.state). Values are rendered locale-free.
+//
+// getfattr asks for a value's size first and reads it in a second call; the
+// value measured for the size is kept (briefly) and returned by the read, so
+// the pair agrees even while the statistics move.
+#include "committer.hpp"
+#include "daemon_options.hpp"
+#include "inode.hpp"
+#include "result.hpp"
+
+#include "pool/chunk_pool.hpp"
+#include "pool/staging_store.hpp"
+
+#include <chrono>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace sevenzfs::fs {
+
+struct stat_value {
+  std::string name;  // without the "user.sevenzfs." prefix
+  std::string text;  // as getfattr shows it
+  bool is_number = true;
+};
+
+// Renders `values` as one JSON object.
+std::string stats_json(const std::vector<stat_value>& values);
+
+// Where the figures come from.
+struct stats_sources {
+  const pool::chunk_pool& pool;
+  const pool::staging_store& store;
+  const commit_figures& commits;
+  const daemon_options& options;
+};
+
+class stats_xattr {
+ public:
+  struct hooks {
+    std::function<result<void>(const caller& who)> flush;
+    // A node's state, or nullopt when it has none (directories).
+    std::function<result<std::optional<std::string>>(inode_number number)> file_state;
+  };
+
+  stats_xattr(stats_sources sources, hooks actions);
+
+  result<void> set(inode_number number, std::string_view name, std::string_view value, const caller& who);
+  // `size_probe`: the caller asks for the size (getxattr with size 0).
+  result<std::string> get(inode_number number, std::string_view name, bool size_probe);
+  result<std::string> list(inode_number number);
+
+  std::vector<stat_value> values() const;
+
+ private:
+  result<std::string> root_value(std::string_view name, bool size_probe);
+
+  stats_sources sources_;
+  hooks hooks_;
+
+  struct probed_value {
+    std::string value;
+    std::chrono::steady_clock::time_point when;
+  };
+  std::mutex probed_mutex_;
+  std::unordered_map<std::string, probed_value> probed_;  // root values by name
+};
+
+}  // namespace sevenzfs::fs

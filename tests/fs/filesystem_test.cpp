@@ -1,0 +1,231 @@
+// The filesystem driven directly, as the FUSE callbacks drive it, without a
+// mount or root: the tree, content, commits into a real archive (judged by
+// 7zz), reopening it, statistics and errors.
+#include "fs_test_support.hpp"
+#include "test_support.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/stat.h>
+
+using namespace sevenzfs;
+using namespace sevenzfs::test;
+using fs::kRootInode;
+
+namespace {
+
+struct filesystem_fixture : testing::Test {
+  temp_dir dir;
+  std::filesystem::path archive = dir / "a.7z";
+  captured_log log;
+  fs::caller me{::getuid(), ::getgid()};
+
+  std::unique_ptr<fs::filesystem> open() {
+    return std::make_unique<fs::filesystem>(small_daemon_options(archive), log.logger());
+  }
+
+  std::string listing() {
+    return run("7zz l -ba -slt " + quote(archive.string()) + " | grep '^Path = ' | LC_ALL=C sort").output;
+  }
+
+  std::string extracted(const std::string& member) {
+    return run("7zz e -so " + quote(archive.string()) + " " + quote(member)).output;
+  }
+};
+
+fs::inode_number entry_of(fs::filesystem& filesystem, fs::inode_number parent, const std::string& name) {
+  const auto found = filesystem.lookup(parent, name);
+  return found ? found->st_ino : 0;
+}
+
+}  // namespace
+
+TEST_F(filesystem_fixture, WrittenFilesReadBackBeforeAnyCommit) {
+  auto filesystem = open();
+  const std::string text(100000, 'q');
+  const auto file = make_file(*filesystem, kRootInode, "f.txt", text);
+  const auto attr = filesystem->getattr(file);
+  ASSERT_TRUE(attr);
+  EXPECT_EQ(attr->st_size, 100000);
+  EXPECT_TRUE(S_ISREG(attr->st_mode));
+  EXPECT_EQ(read_all(*filesystem, file, 777), text);
+  EXPECT_EQ(filesystem->getxattr(kRootInode, "user.sevenzfs.files_staged", false).value_or("?"), "1");
+  EXPECT_EQ(filesystem->getxattr(file, "user.sevenzfs.state", false).value_or("?"), "staged");
+  EXPECT_FALSE(std::filesystem::exists(archive)) << "nothing is written before a commit";
+}
+
+TEST_F(filesystem_fixture, ACommitWritesTheTreeAsAnArchive) {
+  auto filesystem = open();
+  const auto sub = filesystem->mkdir(kRootInode, "sub", 0750, me);
+  ASSERT_TRUE(sub);
+  make_file(*filesystem, sub->st_ino, "a.txt", "alpha\n");
+  make_file(*filesystem, kRootInode, "empty", "");
+  ASSERT_TRUE(filesystem->symlink("sub/a.txt", kRootInode, "link", me));
+  ASSERT_TRUE(filesystem->fsync());
+
+  const auto tested = run("7zz t " + quote(archive.string()));
+  EXPECT_EQ(tested.exit_code, 0) << tested.output;
+  EXPECT_EQ(listing(), "Path = empty\nPath = link\nPath = sub\nPath = sub/a.txt\n");
+  EXPECT_EQ(extracted("sub/a.txt"), "alpha\n");
+  EXPECT_EQ(filesystem->getxattr(kRootInode, "user.sevenzfs.commits", false).value_or("?"), "1");
+  EXPECT_EQ(filesystem->getxattr(kRootInode, "user.sevenzfs.files_staged", false).value_or("?"), "0")
+      << "committed files give their memory back";
+  const auto state = filesystem->getxattr(entry_of(*filesystem, sub->st_ino, "a.txt"), "user.sevenzfs.state", false);
+  EXPECT_EQ(state.value_or("?").substr(0, 15), "archived folder");
+  auto target = filesystem->readlink(entry_of(*filesystem, kRootInode, "link"));
+  EXPECT_EQ(target.value_or("?"), "sub/a.txt") << "a symlink made in this mount stays readable";
+}
+
+TEST_F(filesystem_fixture, ReopeningTheArchiveShowsWhatWasCommitted) {
+  {
+    auto filesystem = open();
+    const auto sub = filesystem->mkdir(kRootInode, "sub", 0700, me);
+    make_file(*filesystem, sub->st_ino, "ro.txt", "read only\n", 0444);
+    ASSERT_TRUE(filesystem->final_commit());
+  }
+  auto filesystem = open();
+  const auto sub = entry_of(*filesystem, kRootInode, "sub");
+  ASSERT_NE(sub, 0u);
+  const auto dir_attr = filesystem->getattr(sub);
+  ASSERT_TRUE(dir_attr);
+  EXPECT_TRUE(S_ISDIR(dir_attr->st_mode));
+  EXPECT_EQ(dir_attr->st_mode & 07777, 0700u);
+  const auto file = entry_of(*filesystem, sub, "ro.txt");
+  const auto attr = filesystem->getattr(file);
+  ASSERT_TRUE(attr);
+  EXPECT_EQ(attr->st_size, 10);
+  EXPECT_EQ(attr->st_mode & 07777, 0444u);
+  // Appending a second commit keeps the first one's data.
+  make_file(*filesystem, kRootInode, "second.txt", "two\n");
+  ASSERT_TRUE(filesystem->final_commit());
+  EXPECT_EQ(extracted("sub/ro.txt"), "read only\n");
+  EXPECT_EQ(extracted("second.txt"), "two\n");
+}
+
+TEST_F(filesystem_fixture, RenamesAndRemovalsBeforeACommitAreWhatItStores) {
+  auto filesystem = open();
+  make_file(*filesystem, kRootInode, "old", "moved\n");
+  make_file(*filesystem, kRootInode, "gone", "deleted\n");
+  const auto d = filesystem->mkdir(kRootInode, "d", 0755, me);
+  ASSERT_TRUE(filesystem->rename(kRootInode, "old", d->st_ino, "new", 0));
+  ASSERT_TRUE(filesystem->unlink(kRootInode, "gone"));
+  ASSERT_TRUE(filesystem->fsync());
+  EXPECT_EQ(listing(), "Path = d\nPath = d/new\n");
+  EXPECT_EQ(extracted("d/new"), "moved\n");
+}
+
+TEST_F(filesystem_fixture, TreeRulesAreThoseOfAPosixFilesystem) {
+  auto filesystem = open();
+  const auto d = filesystem->mkdir(kRootInode, "d", 0755, me);
+  ASSERT_TRUE(d);
+  const auto inner = filesystem->mkdir(d->st_ino, "inner", 0755, me);
+  make_file(*filesystem, kRootInode, "f", "x");
+  make_file(*filesystem, kRootInode, "g", "y");
+  EXPECT_EQ(filesystem->mkdir(kRootInode, "d", 0755, me).error().code, EEXIST);
+  EXPECT_EQ(filesystem->rmdir(kRootInode, "d").error().code, ENOTEMPTY);
+  EXPECT_EQ(filesystem->unlink(kRootInode, "d").error().code, EISDIR);
+  EXPECT_EQ(filesystem->rmdir(kRootInode, "f").error().code, ENOTDIR);
+  EXPECT_EQ(filesystem->rename(kRootInode, "d", inner->st_ino, "loop", 0).error().code, EINVAL);
+  EXPECT_EQ(filesystem->rename(kRootInode, "f", kRootInode, "g", RENAME_NOREPLACE).error().code, EEXIST);
+  EXPECT_EQ(filesystem->rename(kRootInode, "f", kRootInode, "d", 0).error().code, EISDIR);
+  EXPECT_EQ(filesystem->lookup(kRootInode, "missing").error().code, ENOENT);
+  EXPECT_EQ(filesystem->mkdir(kRootInode, std::string(256, 'n'), 0755, me).error().code, ENAMETOOLONG);
+  EXPECT_EQ(filesystem->mkdir(kRootInode, "..", 0755, me).error().code, EINVAL);
+  ASSERT_TRUE(filesystem->rename(kRootInode, "f", kRootInode, "g", 0)) << "a file replaces a file";
+  EXPECT_EQ(read_all(*filesystem, entry_of(*filesystem, kRootInode, "g")), "x");
+
+  const auto fifo = filesystem->mknod(kRootInode, "fifo", S_IFIFO | 0644, me);
+  ASSERT_FALSE(fifo);
+  EXPECT_EQ(fifo.error().code, EPERM);
+  EXPECT_NE(fifo.error().message.find("7z stores no device nodes"), std::string::npos) << "the reason is logged";
+  EXPECT_EQ(filesystem->link().error().code, EPERM);
+}
+
+TEST_F(filesystem_fixture, ReaddirOffsetsStayValidWhileEntriesChange) {
+  auto filesystem = open();
+  for (int i = 0; i < 5; ++i) make_file(*filesystem, kRootInode, fmt::format("f{}", i), "x");
+  std::vector<std::string> names;
+  off_t resume = 0;
+  ASSERT_TRUE(filesystem->readdir(kRootInode, 0, [&](std::string_view name, const struct stat&, off_t next) {
+    names.emplace_back(name);
+    resume = next;
+    return names.size() < 4;  // the buffer is full after ".", "..", f0, f1
+  }));
+  ASSERT_TRUE(filesystem->unlink(kRootInode, "f0"));
+  make_file(*filesystem, kRootInode, "late", "x");
+  ASSERT_TRUE(filesystem->readdir(kRootInode, resume, [&](std::string_view name, const struct stat&, off_t) {
+    names.emplace_back(name);
+    return true;
+  }));
+  const std::vector<std::string> expected{".", "..", "f0", "f1", "f2", "f3", "f4", "late"};
+  EXPECT_EQ(names, expected);
+}
+
+TEST_F(filesystem_fixture, NothingChangedMeansNoCommit) {
+  auto filesystem = open();
+  make_file(*filesystem, kRootInode, "f", "x");
+  ASSERT_TRUE(filesystem->fsync());
+  const auto bytes = std::filesystem::file_size(archive);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(filesystem->fsync());
+  ASSERT_TRUE(filesystem->final_commit());
+  EXPECT_EQ(filesystem->figures().commits.load(), 1u);
+  EXPECT_EQ(std::filesystem::file_size(archive), bytes);
+}
+
+TEST_F(filesystem_fixture, StatisticsAgreeBetweenSizeProbeAndRead) {
+  auto filesystem = open();
+  const auto probed = filesystem->getxattr(kRootInode, "user.sevenzfs.stats", true);
+  make_file(*filesystem, kRootInode, "f", "changes the statistics");
+  const auto read = filesystem->getxattr(kRootInode, "user.sevenzfs.stats", false);
+  ASSERT_TRUE(probed && read);
+  EXPECT_EQ(*probed, *read) << "the value measured for the size probe is the one read";
+  EXPECT_EQ(read->front(), '{');
+  EXPECT_EQ(filesystem->getxattr(kRootInode, "user.sevenzfs.no_such", false).error().code, ENODATA);
+  EXPECT_EQ(filesystem->getxattr(kRootInode, "user.other", false).error().code, ENODATA);
+  EXPECT_EQ(filesystem->setxattr(kRootInode, "user.mine", "1", me).error().code, ENOTSUP);
+  const auto names = filesystem->listxattr(kRootInode);
+  ASSERT_TRUE(names);
+  EXPECT_NE(names->find(std::string("user.sevenzfs.files_staged\0", 27)), std::string::npos);
+  ASSERT_TRUE(filesystem->setxattr(kRootInode, "user.sevenzfs.flush", "1", me)) << "the flush control commits";
+  EXPECT_TRUE(std::filesystem::exists(archive));
+}
+
+TEST_F(filesystem_fixture, AFailedCommitKeepsEverythingStagedAndReportsTheErrno) {
+  const auto gone = dir / "gone";
+  std::filesystem::create_directories(gone);
+  archive = gone / "a.7z";
+  auto filesystem = open();
+  make_file(*filesystem, kRootInode, "f", "keep me\n");
+  std::filesystem::remove(gone);
+  const auto failed = filesystem->fsync();
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().code, ENOENT) << "the errno of the failed call, not a generic EIO";
+  EXPECT_NE(log.text().find("commit to"), std::string::npos) << log.text();
+  EXPECT_EQ(filesystem->figures().failed_commits.load(), 1u);
+  EXPECT_EQ(read_all(*filesystem, entry_of(*filesystem, kRootInode, "f")), "keep me\n");
+  std::filesystem::create_directories(gone);
+  ASSERT_TRUE(filesystem->fsync()) << log.text();
+  EXPECT_EQ(extracted("f"), "keep me\n");
+  EXPECT_NE(filesystem->figures().error(), "") << "the last error stays visible after a success";
+}
+
+TEST_F(filesystem_fixture, AFileOutgrowingThePoolWhileOpenSpillsToDisk) {
+  auto filesystem = open();  // 4 MiB pool
+  const auto made = filesystem->create(kRootInode, "big", S_IFREG | 0644, O_WRONLY, me);
+  ASSERT_TRUE(made);
+  std::string chunk(1 << 20, '\0');
+  for (int i = 0; i < 10; ++i) {
+    std::fill(chunk.begin(), chunk.end(), static_cast<char>('a' + i));
+    const auto written = filesystem->write(made->st_ino, bytes_of_text(chunk), static_cast<off_t>(i) << 20);
+    ASSERT_TRUE(written && *written == chunk.size()) << i << log.text();
+  }
+  EXPECT_NE(log.text().find("outgrew the staging pool"), std::string::npos) << log.text();
+  const auto content = read_all(*filesystem, made->st_ino, 1 << 16);
+  ASSERT_EQ(content.size(), 10u << 20);
+  EXPECT_EQ(content[(5u << 20) + 7], 'f');
+  filesystem->release(made->st_ino, O_WRONLY);
+  ASSERT_TRUE(filesystem->fsync());
+  EXPECT_EQ(extracted("big"), content);
+}
