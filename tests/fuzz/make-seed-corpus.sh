@@ -3,10 +3,10 @@
 # 7zz writes them in several modes and as sevenzfs-pack writes them, plus each
 # one's bare header (the bytes the start header points at), which the header
 # parser target parses directly, free of CRCs.
-#   make-seed-corpus.sh OUT_DIR PATH/TO/sevenzfs-pack
+#   make-seed-corpus.sh PATH/TO/sevenzfs-pack OUT_DIR
 set -euo pipefail
-out=$(realpath -m "$1")
-pack=$(realpath "$2")
+pack=$(realpath "$1")
+out=$(realpath -m "$2")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$out"
