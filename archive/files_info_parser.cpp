@@ -73,6 +73,7 @@ std::vector<file_info> read_files_info(byte_reader& in, const std::string& archi
   const auto count = in.count();
   std::vector<file_info> files(count);
   std::vector<bool> empty_stream(count, false);
+  std::size_t empties = 0;  // entries without a stream: the length of kEmptyFile and kAnti
   std::vector<bool> empty_file;
   for (;;) {
     const auto type = in.byte();
@@ -81,9 +82,11 @@ std::vector<file_info> read_files_info(byte_reader& in, const std::string& archi
     const std::size_t base = in.position();
     const auto payload = in.bytes(size);
     byte_reader property(payload, archive_path, base);
-    const auto empties = static_cast<std::size_t>(std::ranges::count(empty_stream, true));
     switch (type) {
-      case kEmptyStream: empty_stream = property.bit_vector(count); break;
+      case kEmptyStream:
+        empty_stream = property.bit_vector(count);
+        empties = static_cast<std::size_t>(std::ranges::count(empty_stream, true));
+        break;
       case kEmptyFile: empty_file = property.bit_vector(empties); break;
       case kAnti:
         if (std::ranges::any_of(property.bit_vector(empties), [](bool b) { return b; })) {

@@ -114,6 +114,24 @@ TEST(HeaderParser, TensOfMillionsOfRealEntriesAreUnsupportedBeforeAnythingIsAllo
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(100));
 }
 
+// Work in proportion to the header, not to files x properties: 100,000
+// files followed by 100,000 empty properties.
+TEST(HeaderParser, ManyPropertiesCostLinearTime) {
+  byte_writer out;
+  out.byte(property_id::kHeader);
+  out.byte(property_id::kFilesInfo);
+  out.number(100'000);
+  for (int i = 0; i < 100'000; ++i) {
+    out.byte(0x19);  // kDummy
+    out.byte(0);
+  }
+  out.byte(0);
+  out.byte(0);
+  const auto started = std::chrono::steady_clock::now();
+  EXPECT_EQ(refusal(out.data()), error_kind::corrupt_archive);  // 100,000 files with data, no streams
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(200));
+}
+
 TEST(HeaderParser, KeepsCreationAndAccessTimes) {
   auto db = with_folder(make_folder({kMethodCopy, {}}, 4));
   db.files[0].ctime = 111;
