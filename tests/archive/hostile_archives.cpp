@@ -204,21 +204,11 @@ void add_damaged(case_list& cases, const fs::path& dir, const base_archive& plai
   seven_zip(dir, "made-by-7zz.7z src");
   const base_archive by7zz{file_bytes(dir / "made-by-7zz.7z"), read_archive((dir / "made-by-7zz.7z").string())};
   const auto& l = by7zz.layout;
-  std::set<std::uint64_t> cuts{0,
-                               1,
-                               6,
-                               8,
-                               12,
-                               20,
-                               28,
-                               31,
-                               32,
-                               33,
-                               (l.packs_start() + l.packs_end) / 2,
-                               l.packs_end - 1,
-                               l.packs_end,
-                               l.file_size - 1};
-  cuts.insert({l.header_start + 1, (l.header_start + l.header_offset) / 2});  // in the packed header
+  // Into each field of the start header, into and right after the packs,
+  // into the packed header, at every byte of the header block.
+  std::set<std::uint64_t> cuts{0, 1, 6, 8, 12, 20, 28, 31, 32, 33};
+  cuts.insert({(l.packs_start() + l.packs_end) / 2, l.packs_end - 1, l.packs_end, l.file_size - 1});
+  cuts.insert({l.header_start + 1, (l.header_start + l.header_offset) / 2});
   for (std::uint64_t k = 0; k < l.header_size; ++k) cuts.insert(l.header_offset + k);
   for (auto cut : cuts) {
     if (cut < l.file_size) cases.add(fmt::format("7zz archive cut to {} bytes", cut), slice(by7zz.file, 0, cut));
