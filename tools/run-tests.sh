@@ -27,7 +27,7 @@ cmake --build build -j "$(nproc)"
 fuzz_seconds=${FUZZ_SECONDS:-60}
 if [ "$fuzz_seconds" -gt 0 ]; then
   CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSEVENZFS_FUZZ=ON \
-    -DSEVENZFS_FUZZ_SECONDS="$fuzz_seconds" >/dev/null
+    -DSEVENZFS_FUZZ_SECONDS="$fuzz_seconds" -DSEVENZFS_SEED_PACK="$PWD/build/tools/sevenzfs-pack" >/dev/null
   cmake --build build-fuzz -j "$(nproc)" >/dev/null
   (cd build-fuzz && ctest -L fuzz --output-on-failure -V -j "$(nproc)")
 fi
