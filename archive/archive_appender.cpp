@@ -82,6 +82,9 @@ archive_database archive_appender::build_database(const commit_request& request,
     const auto& shown = request.archived_streams[stream++];
     db.files.push_back(shown ? describe_entry(*shown) : file);
     db.files.back().has_stream = true;
+    // An entry carries no creation or access time: keep the header's.
+    db.files.back().ctime = file.ctime;
+    db.files.back().atime = file.atime;
   }
   for (const auto& e : request.entries_without_data) db.files.push_back(describe_entry(e));
   db.files.insert(db.files.end(), new_part.files.begin(), new_part.files.end());

@@ -60,6 +60,10 @@ struct file_info {
   bool is_directory = false;                // meaningful only without a stream
   std::optional<std::uint64_t> mtime;       // FILETIME: 100 ns ticks since 1601
   std::optional<std::uint32_t> attributes;  // Windows attributes | 0x8000 | st_mode << 16
+  // Creation and access times (FILETIME), kept from archives that store them
+  // (7zz -mtc=on -mta=on) so that a rewritten header does not drop them.
+  std::optional<std::uint64_t> ctime;
+  std::optional<std::uint64_t> atime;
 };
 
 struct archive_database {

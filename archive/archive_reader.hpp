@@ -1,25 +1,31 @@
 #pragma once
 // Opens an existing 7z archive and reads its database, so that a mount can
 // show its entries and commits can append to it. Verifies the signature, the
-// start header's CRC, the header's CRC and (for an LZMA/LZMA2-encoded
-// header) the unpacked header's CRC; anything else is a corrupt_archive error
-// naming the archive and saying what is wrong.
-#include "archive_database.hpp"
+// start header's CRC, the header's CRC and (for an encoded header) the
+// unpacked header's CRC, that every position and size lies inside the file
+// without overflow, and that the pack streams, packed headers and header do
+// not overlap.
+//
+// An archive is untrusted input: whatever it claims, reading it costs time
+// and memory in proportion to the bytes really there (see header_decoder.hpp
+// and header_parser.hpp), and the file is only ever read. Errors are
+// archive_error naming the archive: corrupt_archive for damage, unsupported
+// for valid 7z this reader does not implement (an encrypted header, ...),
+// invalid_input for what is not a regular file, io for a failed call.
+#include "archive_layout.hpp"
 
-#include <cstdint>
 #include <string>
 
 namespace sevenzfs::archive {
 
-struct archive_layout {
-  archive_database db;
-  std::uint64_t packs_end = 32;      // absolute offset where the main pack streams end
-  std::uint64_t header_start = 32;   // where the header's bytes begin (an encoded header's packed stream)
-  std::uint64_t header_offset = 32;  // absolute offset of the header the start header points to
-  std::uint64_t header_size = 0;
-  std::uint64_t file_size = 32;
-};
-
+// Checks that `path` is a regular file before opening it (a FIFO would block
+// the open forever, a device might act on it), then reads it.
 archive_layout read_archive(const std::string& path);
+
+// Reads the archive open on `fd` (a regular file; the caller keeps its locks
+// and the descriptor). Only positioned reads are used: the descriptor's
+// offset is left alone. `path` names the archive in errors and gives the name
+// of entries stored without one.
+archive_layout read_archive(int fd, const std::string& path);
 
 }  // namespace sevenzfs::archive

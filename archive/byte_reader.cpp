@@ -1,6 +1,7 @@
 #include "byte_reader.hpp"
 
 #include "archive_error.hpp"
+#include "archive_limits.hpp"
 
 #include <fmt/format.h>
 
@@ -8,7 +9,7 @@ namespace sevenzfs::archive {
 
 void byte_reader::fail(const std::string& what) const {
   throw archive_error(error_kind::corrupt_archive, context_,
-                      fmt::format("damaged 7z header at byte {}: {}", position_, what));
+                      fmt::format("damaged 7z header at byte {}: {}", base_ + position_, what));
 }
 
 std::uint8_t byte_reader::byte() {
@@ -38,6 +39,15 @@ std::uint64_t byte_reader::number() {
   return value;
 }
 
+std::size_t byte_reader::count() {
+  const std::uint64_t n = number();
+  if (n > remaining()) fail(fmt::format("a count of {} with {} bytes left", n, remaining()));
+  if (n > kMaxEntries) {
+    throw archive_error(error_kind::unsupported, context_, fmt::format("more than {} entries", kMaxEntries));
+  }
+  return static_cast<std::size_t>(n);
+}
+
 std::uint32_t byte_reader::u32_le() {
   std::uint32_t value = 0;
   for (int i = 0; i < 4; ++i) value |= std::uint32_t{byte()} << (8 * i);
@@ -51,6 +61,7 @@ std::uint64_t byte_reader::u64_le() {
 }
 
 std::vector<bool> byte_reader::bit_vector(std::size_t count) {
+  if (count / 8 + (count % 8 != 0) > remaining()) fail("unexpected end");
   std::vector<bool> bits(count);
   std::uint8_t current = 0;
   for (std::size_t i = 0; i < count; ++i) {

@@ -2,8 +2,9 @@
 
 #include "archive_error.hpp"
 #include "byte_reader.hpp"
+#include "archive_limits.hpp"
+#include "files_info_parser.hpp"
 #include "header_serializer.hpp"
-#include "utf16.hpp"
 
 #include <fmt/format.h>
 
@@ -17,7 +18,9 @@ namespace {
 using namespace property_id;
 constexpr std::uint8_t kArchiveProperties = 0x02;
 constexpr std::uint8_t kAdditionalStreamsInfo = 0x03;
-constexpr std::uint8_t kAnti = 0x10;
+// 7-Zip's own limits (7zIn.cpp): coders per folder, streams per coder.
+constexpr std::size_t kMaxCoders = 64;
+constexpr std::size_t kMaxCoderStreams = 64;
 
 struct streams_info {
   std::uint64_t pack_position = 0;
@@ -28,16 +31,20 @@ struct streams_info {
   std::vector<std::optional<std::uint32_t>> substream_crcs;
 };
 
-// A count that a damaged header cannot turn into a huge allocation: every
-// counted item takes at least one bit of the header.
-std::size_t read_count(byte_reader& in, std::size_t header_size) {
-  const std::uint64_t n = in.number();
-  if (n > std::uint64_t{header_size} * 8 + 8) in.fail(fmt::format("count {} is impossible", n));
-  return static_cast<std::size_t>(n);
-}
-
 void expect(byte_reader& in, std::uint8_t id, const char* what) {
   if (in.byte() != id) in.fail(fmt::format("expected {}", what));
+}
+
+std::uint64_t add(byte_reader& in, std::uint64_t a, std::uint64_t b, const char* what) {
+  const auto sum = checked_add(a, b);
+  if (!sum) in.fail(fmt::format("{} overflow 64 bits", what));
+  return *sum;
+}
+
+std::uint64_t stream_size(byte_reader& in) {
+  const auto size = in.number();
+  if (size >= kMaxStreamSize) in.fail(fmt::format("a stream size of {} bytes", size));
+  return size;
 }
 
 std::vector<std::optional<std::uint32_t>> read_digests(byte_reader& in, std::size_t count) {
@@ -49,15 +56,15 @@ std::vector<std::optional<std::uint32_t>> read_digests(byte_reader& in, std::siz
   return crcs;
 }
 
-void read_pack_info(byte_reader& in, streams_info& s, std::size_t size) {
+void read_pack_info(byte_reader& in, streams_info& s) {
   s.pack_position = in.number();
-  const auto count = read_count(in, size);
+  const auto count = in.count();  // each pack stream has a size of at least one byte
   for (;;) {
     const auto id = in.byte();
     if (id == kEnd) break;
     if (id == kSize) {
       s.pack_sizes.resize(count);
-      for (auto& pack_size : s.pack_sizes) pack_size = in.number();
+      for (auto& pack_size : s.pack_sizes) pack_size = stream_size(in);
     } else if (id == kCrc) {
       read_digests(in, count);  // pack stream CRCs: not needed to append
     } else {
@@ -65,22 +72,63 @@ void read_pack_info(byte_reader& in, streams_info& s, std::size_t size) {
     }
   }
   if (s.pack_sizes.size() != count) in.fail("PackInfo without sizes");
+  // Where the packs end must be a position: 32 + pack_position + sizes.
+  std::uint64_t end = add(in, kStartHeaderSize, s.pack_position, "the pack position");
+  for (auto size : s.pack_sizes) end = add(in, end, size, "the pack streams");
 }
 
-folder_info read_folder(byte_reader& in, std::size_t header_size) {
+// The coder graph must be a tree rooted at the folder's one unbound output:
+// every coder reached once from it, no cycle (a decoder would loop or
+// recurse forever), and at least one pack stream feeding it.
+void check_coder_graph(byte_reader& in, const folder_info& folder) {
+  std::vector<std::size_t> owner_of_output;
+  std::vector<std::size_t> first_input;
+  std::size_t next_input = 0;
+  for (std::size_t c = 0; c < folder.coders.size(); ++c) {
+    first_input.push_back(next_input);
+    next_input += folder.coders[c].in_streams;
+    owner_of_output.insert(owner_of_output.end(), folder.coders[c].out_streams, c);
+  }
+  enum class mark : std::uint8_t { unseen, open, done };
+  std::vector<mark> marks(folder.coders.size(), mark::unseen);
+  // Depth-first with an explicit stack: (coder, next input to follow).
+  std::vector<std::pair<std::size_t, std::uint32_t>> stack{{owner_of_output[folder.main_output()], 0}};
+  marks[stack.back().first] = mark::open;
+  while (!stack.empty()) {
+    auto& [coder, next] = stack.back();
+    if (next == folder.coders[coder].in_streams) {
+      marks[coder] = mark::done;
+      stack.pop_back();
+      continue;
+    }
+    const std::uint64_t input = first_input[coder] + next++;
+    const auto bound = std::ranges::find_if(folder.bind_pairs, [&](const bind_pair& p) { return p.in_index == input; });
+    if (bound == folder.bind_pairs.end()) continue;  // fed by a pack stream
+    const std::size_t source = owner_of_output[bound->out_index];
+    if (marks[source] == mark::open) in.fail("the coders of a folder form a cycle");
+    if (marks[source] == mark::unseen) {
+      marks[source] = mark::open;
+      stack.emplace_back(source, 0);
+    }
+  }
+  if (std::ranges::any_of(marks, [](mark m) { return m != mark::done; })) in.fail("a coder that nothing reads");
+}
+
+folder_info read_folder(byte_reader& in) {
   folder_info folder;
-  const auto coders = read_count(in, header_size);
-  if (coders == 0 || coders > 64) in.fail("bad coder count");
+  const auto coders = in.count();
+  if (coders == 0 || coders > kMaxCoders) in.fail(fmt::format("a folder with {} coders", coders));
   for (std::size_t c = 0; c < coders; ++c) {
     const auto flag = in.byte();
-    if (flag & 0x80) in.fail("alternative coder methods are not supported");
+    if (flag & 0x80) throw archive_error(error_kind::unsupported, in.context(), "alternative coder methods");
     coder_info coder;
     const auto id = in.bytes(flag & 0x0F);
     coder.method_id.assign(id.begin(), id.end());
     if (flag & 0x10) {
-      const auto inputs = read_count(in, header_size);
-      const auto outputs = read_count(in, header_size);
-      if (inputs == 0 || inputs > 64 || outputs == 0 || outputs > 64) in.fail("bad coder stream counts");
+      const auto inputs = in.number();
+      const auto outputs = in.number();
+      if (inputs == 0 || inputs > kMaxCoderStreams || outputs == 0 || outputs > kMaxCoderStreams)
+        in.fail("bad coder stream counts");
       coder.in_streams = static_cast<std::uint32_t>(inputs);
       coder.out_streams = static_cast<std::uint32_t>(outputs);
     }
@@ -92,7 +140,7 @@ folder_info read_folder(byte_reader& in, std::size_t header_size) {
   }
   const std::size_t inputs = folder.total_in_streams();
   const std::size_t outputs = folder.total_out_streams();
-  if (outputs > 64 || inputs > 64 || inputs < outputs - 1) in.fail("bad coder streams");
+  if (outputs > kMaxCoderStreams || inputs > kMaxCoderStreams || inputs < outputs) in.fail("bad coder streams");
   std::set<std::uint64_t> bound_inputs;
   std::set<std::uint64_t> bound_outputs;
   for (std::size_t b = 0; b + 1 < outputs; ++b) {
@@ -110,24 +158,29 @@ folder_info read_folder(byte_reader& in, std::size_t header_size) {
       if (!bound_inputs.contains(i)) folder.packed_streams.push_back(i);
     }
   } else {
+    std::set<std::uint64_t> packed_inputs;
     for (std::size_t p = 0; p < packed; ++p) {
       const auto index = in.number();
-      if (index >= inputs || bound_inputs.contains(index)) in.fail("bad packed stream index");
+      if (index >= inputs || bound_inputs.contains(index) || !packed_inputs.insert(index).second)
+        in.fail("bad packed stream index");
       folder.packed_streams.push_back(index);
     }
   }
+  check_coder_graph(in, folder);
   return folder;
 }
 
-void read_unpack_info(byte_reader& in, std::span<const std::uint8_t> header, streams_info& s) {
+void read_unpack_info(byte_reader& in, streams_info& s) {
   expect(in, kFolder, "kFolder");
-  const auto count = read_count(in, header.size());
-  if (in.byte() != 0) in.fail("external folders are not supported");
-  for (std::size_t f = 0; f < count; ++f) s.folders.push_back(read_folder(in, header.size()));
+  const auto count = in.count();  // a folder takes at least two bytes
+  if (in.byte() != 0) throw archive_error(error_kind::unsupported, in.context(), "folders in an additional stream");
+  for (std::size_t f = 0; f < count; ++f) s.folders.push_back(read_folder(in));
   expect(in, kCodersUnpackSize, "kCodersUnpackSize");
+  std::uint64_t total = 0;
   for (auto& folder : s.folders) {
     folder.unpack_sizes.resize(folder.total_out_streams());
-    for (auto& size : folder.unpack_sizes) size = in.number();
+    for (auto& size : folder.unpack_sizes) size = stream_size(in);
+    total = add(in, total, folder.unpack_size(), "the folder sizes");
   }
   for (;;) {
     const auto id = in.byte();
@@ -138,11 +191,19 @@ void read_unpack_info(byte_reader& in, std::span<const std::uint8_t> header, str
   }
 }
 
-void read_substreams_info(byte_reader& in, streams_info& s, std::size_t size) {
+void read_substreams_info(byte_reader& in, streams_info& s) {
   s.substream_counts.assign(s.folders.size(), 1);
   auto id = in.byte();
   if (id == kNumUnpackStream) {
-    for (auto& n : s.substream_counts) n = read_count(in, size);
+    // All but the last substream of a folder have a size of at least one byte.
+    std::uint64_t total = 0;
+    for (auto& n : s.substream_counts) {
+      n = in.count();
+      total += n;
+      if (total > kMaxEntries) {
+        throw archive_error(error_kind::unsupported, in.context(), fmt::format("more than {} files", kMaxEntries));
+      }
+    }
     id = in.byte();
   }
   const bool sizes_listed = id == kSize;
@@ -153,7 +214,7 @@ void read_substreams_info(byte_reader& in, streams_info& s, std::size_t size) {
     for (std::uint64_t k = 0; k + 1 < n; ++k) {
       if (!sizes_listed) in.fail("SubStreamsInfo without sizes");
       const auto substream = in.number();
-      sum += substream;
+      sum = add(in, sum, substream, "the sizes of a folder's files");
       s.substream_sizes.push_back(substream);
     }
     const std::uint64_t folder_size = s.folders[f].unpack_size();
@@ -183,19 +244,19 @@ void read_substreams_info(byte_reader& in, streams_info& s, std::size_t size) {
   }
 }
 
-streams_info read_streams_info(byte_reader& in, std::span<const std::uint8_t> header, const std::string& path) {
+streams_info read_streams_info(byte_reader& in) {
   streams_info s;
   auto id = in.byte();
   if (id == kPackInfo) {
-    read_pack_info(in, s, header.size());
+    read_pack_info(in, s);
     id = in.byte();
   }
   if (id == kUnpackInfo) {
-    read_unpack_info(in, header, s);
+    read_unpack_info(in, s);
     id = in.byte();
   }
   if (id == kSubStreamsInfo) {
-    read_substreams_info(in, s, header.size());
+    read_substreams_info(in, s);
     id = in.byte();
   } else {
     s.substream_counts.assign(s.folders.size(), 1);
@@ -208,79 +269,9 @@ streams_info read_streams_info(byte_reader& in, std::span<const std::uint8_t> he
   std::size_t pack_streams = 0;
   for (const auto& folder : s.folders) pack_streams += folder.packed_streams.size();
   if (pack_streams != s.pack_sizes.size()) {
-    throw archive_error(
-        error_kind::corrupt_archive, path,
-        fmt::format("the folders use {} pack streams but the archive lists {}", pack_streams, s.pack_sizes.size()));
+    in.fail(fmt::format("the folders use {} pack streams but the archive lists {}", pack_streams, s.pack_sizes.size()));
   }
   return s;
-}
-
-std::vector<file_info> read_files_info(byte_reader& in, std::size_t header_size, const std::string& path) {
-  const auto count = read_count(in, header_size);
-  std::vector<file_info> files(count);
-  std::vector<bool> empty_stream(count, false);
-  std::vector<bool> empty_file;
-  bool named = false;
-  for (;;) {
-    const auto type = in.byte();
-    if (type == kEnd) break;
-    const auto payload = in.bytes(in.number());
-    byte_reader property(payload, path);
-    const std::size_t empties = static_cast<std::size_t>(std::ranges::count(empty_stream, true));
-    switch (type) {
-      case kEmptyStream: empty_stream = property.bit_vector(count); break;
-      case kEmptyFile: empty_file = property.bit_vector(empties); break;
-      case kAnti:
-        if (std::ranges::any_of(property.bit_vector(empties), [](bool b) { return b; })) {
-          throw archive_error(error_kind::unsupported, path, "archives with anti-items are not supported");
-        }
-        break;
-      case kName: {
-        if (property.byte() != 0) property.fail("external names are not supported");
-        for (auto& f : files) {
-          std::size_t start = property.position();
-          while (true) {
-            const auto pair = property.bytes(2);
-            if (pair[0] == 0 && pair[1] == 0) break;
-          }
-          const auto units = payload.subspan(start, property.position() - 2 - start);
-          auto name = utf16le_to_utf8(units);
-          if (!name) property.fail("a name is not valid UTF-16");
-          f.name = std::move(*name);
-        }
-        named = true;
-        break;
-      }
-      case kMTime: {
-        const auto defined = property.defined_vector(count);
-        if (property.byte() != 0) property.fail("external times are not supported");
-        for (std::size_t i = 0; i < count; ++i) {
-          if (defined[i]) files[i].mtime = property.u64_le();
-        }
-        break;
-      }
-      case kWinAttributes: {
-        const auto defined = property.defined_vector(count);
-        if (property.byte() != 0) property.fail("external attributes are not supported");
-        for (std::size_t i = 0; i < count; ++i) {
-          if (defined[i]) files[i].attributes = property.u32_le();
-        }
-        break;
-      }
-      default: break;  // CTime, ATime, StartPos, Dummy, ...: not kept
-    }
-  }
-  if (!named && count > 0) in.fail("files without names");
-  std::size_t empty_index = 0;
-  for (std::size_t i = 0; i < count; ++i) {
-    files[i].has_stream = !empty_stream[i];
-    if (empty_stream[i]) {
-      const bool is_file = empty_index < empty_file.size() && empty_file[empty_index];
-      files[i].is_directory = !is_file;
-      ++empty_index;
-    }
-  }
-  return files;
 }
 
 }  // namespace
@@ -298,7 +289,7 @@ archive_database parse_header(std::span<const std::uint8_t> header, const std::s
     throw archive_error(error_kind::unsupported, path, "archives with additional streams are not supported");
   }
   if (id == kMainStreamsInfo) {
-    auto s = read_streams_info(in, header, path);
+    auto s = read_streams_info(in);
     db.pack_position = s.pack_position;
     db.pack_sizes = std::move(s.pack_sizes);
     db.folders = std::move(s.folders);
@@ -308,7 +299,7 @@ archive_database parse_header(std::span<const std::uint8_t> header, const std::s
     id = in.byte();
   }
   if (id == kFilesInfo) {
-    db.files = read_files_info(in, header.size(), path);
+    db.files = read_files_info(in, path);
     id = in.byte();
   }
   if (id != kEnd) in.fail("expected the end of the header");
@@ -325,7 +316,7 @@ archive_database parse_header(std::span<const std::uint8_t> header, const std::s
 encoded_header_info parse_encoded_header(std::span<const std::uint8_t> header, const std::string& path) {
   byte_reader in(header, path);
   expect(in, kEncodedHeader, "kEncodedHeader");
-  const auto s = read_streams_info(in, header, path);
+  const auto s = read_streams_info(in);
   if (s.folders.size() != 1 || s.pack_sizes.size() != 1)
     in.fail("an encoded header must have one folder and one pack stream");
   return {s.pack_position, s.pack_sizes[0], s.folders[0]};

@@ -187,9 +187,14 @@ void write_files_info(byte_writer& out, const std::vector<file_info>& files) {
   }
   write_property(out, kName, names);
 
+  // Times in 7-Zip's order (7zOut.cpp): creation, access, modification.
+  const auto put_time = [](byte_writer& w, std::uint64_t v) { w.u64_le(v); };
   write_optional_file_values<std::uint64_t>(
-      out, kMTime, files, [](const file_info& f) { return f.mtime; },
-      [](byte_writer& w, std::uint64_t v) { w.u64_le(v); });
+      out, kCTime, files, [](const file_info& f) { return f.ctime; }, put_time);
+  write_optional_file_values<std::uint64_t>(
+      out, kATime, files, [](const file_info& f) { return f.atime; }, put_time);
+  write_optional_file_values<std::uint64_t>(
+      out, kMTime, files, [](const file_info& f) { return f.mtime; }, put_time);
   write_optional_file_values<std::uint32_t>(
       out, kWinAttributes, files, [](const file_info& f) { return f.attributes; },
       [](byte_writer& w, std::uint32_t v) { w.u32_le(v); });

@@ -7,13 +7,31 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
 #include <filesystem>
+#include <cerrno>
 #include <cstdlib>
+#include <fstream>
+#include <string>
 #include <vector>
 
 namespace sevenzfs::archive {
+
+namespace {
+
+// The process's umask without changing it (umask(2) can only be read by
+// setting it, which would race with other threads creating files).
+mode_t current_umask() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.starts_with("Umask:")) return static_cast<mode_t>(std::stoul(line.substr(6), nullptr, 8));
+  }
+  const mode_t mask = ::umask(022);  // no /proc: read it by setting it
+  ::umask(mask);
+  return mask;
+}
+
+}  // namespace
 
 output_file::output_file(std::string final_path) : final_path_(std::move(final_path)) {
   std::string pattern = final_path_ + ".tmp-XXXXXX";
@@ -21,8 +39,7 @@ output_file::output_file(std::string final_path) : final_path_(std::move(final_p
   name.push_back('\0');
   fd_ = unique_fd(::mkostemp(name.data(), O_CLOEXEC));
   if (!fd_) throw_io_error(directory_of(final_path_), "cannot create the archive in this directory", errno);
-  temp_path_ = name.data();
-  ::fchmod(fd_.get(), 0644);  // mkostemp creates 0600; archives are ordinary files
+  temp_path_ = name.data();  // mkostemp creates it 0600
 }
 
 output_file output_file::in_place(const std::string& path) {
@@ -59,6 +76,23 @@ void output_file::copy_to(output_file& target, std::uint64_t offset, std::uint64
   }
 }
 
+void output_file::set_final_permissions() {
+  struct stat old {};
+  if (::stat(final_path_.c_str(), &old) == 0) {
+    // Replacing an archive: it keeps its owner and mode. Only root can give
+    // a file away; otherwise it becomes ours, without set-id bits.
+    const bool owned = ::fchown(fd_.get(), old.st_uid, old.st_gid) == 0;
+    if (!owned && errno != EPERM) throw_io_error(temp_path_, "cannot give the archive its owner", errno);
+    if (::fchmod(fd_.get(), old.st_mode & (owned ? 07777 : 0777)) != 0)
+      throw_io_error(temp_path_, "cannot give the archive its mode", errno);
+  } else if (errno == ENOENT) {
+    if (::fchmod(fd_.get(), 0666 & ~current_umask()) != 0)
+      throw_io_error(temp_path_, "cannot give the archive its mode", errno);
+  } else {
+    throw_io_error(final_path_, "cannot stat archive", errno);
+  }
+}
+
 output_file::~output_file() {
   fd_.reset();
   if (!committed_ && !temp_path_.empty()) ::unlink(temp_path_.c_str());
@@ -80,6 +114,7 @@ void output_file::truncate(std::uint64_t size) {
 }
 
 void output_file::commit() {
+  set_final_permissions();
   sync_file(fd_.get(), final_path_);
   if (::rename(temp_path_.c_str(), final_path_.c_str()) != 0) {
     throw_io_error(final_path_, "cannot rename the finished archive into place", errno);

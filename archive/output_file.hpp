@@ -4,6 +4,12 @@
 // (followed by an fsync of the directory), so a crash or an error never
 // leaves a half-written archive under the final name. Destroying an
 // uncommitted output_file removes the temporary.
+//
+// Permissions: the temporary is 0600 while it is written (a pending file
+// that is never committed stays so). commit() gives it, just before the
+// rename, the mode and owner of the archive it replaces, or 0666 & ~umask
+// for a new archive — as any program creating a file would, so that what
+// users keep private in the mount is not readable by others in the archive.
 #include "file_io.hpp"
 
 #include <cstdint>
@@ -35,7 +41,8 @@ class output_file {
   // Copies [0, size) of this file to `target` at `offset`.
   void copy_to(output_file& target, std::uint64_t offset, std::uint64_t size) const;
 
-  // fsync, rename over the final path, fsync the directory.
+  // Mode and owner as above, fsync, rename over the final path, fsync the
+  // directory.
   void commit();
 
  private:
@@ -46,6 +53,7 @@ class output_file {
   bool committed_ = false;
 
   output_file() = default;
+  void set_final_permissions();
 };
 
 // Removes what crashed writers left beside `final_path`: files named

@@ -9,6 +9,7 @@ packages=(
   python3-prometheus-client systemd groff-base dpkg-dev
   # C libraries of other architectures: real code for the branch-filter read tests
   libc6-arm64-cross libc6-armhf-cross libc6-powerpc-cross libc6-sparc64-cross libc6-riscv64-cross
+  clang libclang-rt-14-dev
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what is missing (Debian 12, as root), builds sevenzfs and runs the
 # whole test suite: the pool tests under ThreadSanitizer and AddressSanitizer
-# (+UBSan), then everything with ctest: unit, interop (7zz, bsdtar, py7zr), slow.
+# (+UBSan), then everything with ctest: unit, interop (7zz, bsdtar, py7zr), slow;
+# then every libFuzzer target of tests/fuzz for FUZZ_SECONDS (60) each, in a
+# clang build of its own (FUZZ_SECONDS=0 skips it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install-deps.sh
@@ -20,5 +22,12 @@ done
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j "$(nproc)"
-cd build
-ctest --output-on-failure -j "$(nproc)" --timeout 1200
+(cd build && ctest --output-on-failure -j "$(nproc)" --timeout 1200)
+
+fuzz_seconds=${FUZZ_SECONDS:-60}
+if [ "$fuzz_seconds" -gt 0 ]; then
+  CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSEVENZFS_FUZZ=ON \
+    -DSEVENZFS_FUZZ_SECONDS="$fuzz_seconds" -DSEVENZFS_SEED_PACK="$PWD/build/tools/sevenzfs-pack" >/dev/null
+  cmake --build build-fuzz -j "$(nproc)" >/dev/null
+  (cd build-fuzz && ctest -L fuzz --output-on-failure -V -j "$(nproc)")
+fi

@@ -1,6 +1,7 @@
 #include "archive/archive_appender.hpp"
 
 #include "archive/archive_error.hpp"
+#include "archive/file_attributes.hpp"
 #include "test_support.hpp"
 
 #include <gtest/gtest.h>
@@ -193,4 +194,28 @@ TEST(ArchiveAppender, RefusesACorruptArchiveAndLeavesItAlone) {
   const std::string before = read_file(path);
   EXPECT_THROW(archive_appender(path.string(), {}), archive_error);
   EXPECT_EQ(read_file(path), before);
+}
+
+// Entries carry no creation or access time: an archived file described anew
+// (renamed, chmod-ed) keeps those its header had.
+TEST(ArchiveAppender, KeepsCreationAndAccessTimesOfArchivedFiles) {
+  temp_dir dir;
+  write_file(dir / "a.txt", "alpha\n");
+  write_file(dir / "b.txt", "beta\n");
+  const auto path = dir / "t.7z";
+  ASSERT_EQ(run("cd " + quote(dir.path().string()) + " && 7zz a -mtc=on -mta=on t.7z a.txt b.txt").exit_code, 0);
+  const auto times = [&](const std::string& field) {
+    const auto listed = run("7zz l -slt " + quote(path.string()) + " | grep '^" + field + " = '");
+    return listed.output;
+  };
+  const auto created = times("Created");
+  const auto accessed = times("Accessed");
+  ASSERT_EQ(std::ranges::count(created, '\n'), 2) << created;
+  archive_appender archive(path.string(), {});
+  commit_request request;
+  for (const auto& file : archive.database().files) request.archived_streams.push_back(entry_from_file(file, 0, {}));
+  request.new_files.push_back(text_file("c.txt", "gamma\n"));
+  archive.commit(request);
+  EXPECT_TRUE(times("Created").starts_with(created)) << times("Created");
+  EXPECT_TRUE(times("Accessed").starts_with(accessed)) << times("Accessed");
 }

@@ -67,9 +67,13 @@ TEST(HeaderSerializer, SubStreamsInfoOneFilePerFolderOmitsCountsAndSizes) {
 
 TEST(HeaderSerializer, FilesInfoWithDirectoryEmptyFileAndStream) {
   std::vector<file_info> files(3);
-  files[0] = {"d", false, true, std::nullopt, attributes_from_mode(S_IFDIR | 0755)};
-  files[1] = {"e", false, false, std::nullopt, std::nullopt};
-  files[2] = {"d/\xc3\xa9", true, false, std::uint64_t{0x0102030405060708}, std::nullopt};
+  files[0].name = std::string{"d"};
+  files[0].is_directory = true;
+  files[0].attributes = attributes_from_mode(S_IFDIR | 0755);
+  files[1].name = std::string{"e"};
+  files[2].name = std::string{"d/\xc3\xa9"};
+  files[2].has_stream = true;
+  files[2].mtime = 0x0102030405060708;
   byte_writer out;
   write_files_info(out, files);
   const bytes expected{
@@ -83,9 +87,30 @@ TEST(HeaderSerializer, FilesInfoWithDirectoryEmptyFileAndStream) {
   EXPECT_EQ(out.data(), expected);
 }
 
+TEST(HeaderSerializer, CreationAndAccessTimesPrecedeModificationTime) {
+  std::vector<file_info> files(2);
+  files[0].name = std::string{"a"};
+  files[0].mtime = 0x3333333333333333;
+  files[1].name = std::string{"b"};
+  files[1].mtime = 0x3434343434343434;
+  files[1].ctime = 0x1111111111111111;
+  files[1].atime = 0x2222222222222222;
+  for (auto& f : files) f.has_stream = true;
+  byte_writer out;
+  write_files_info(out, files);
+  const bytes expected{
+      0x05, 0x02,                                                                    // kFilesInfo, 2 files
+      0x11, 0x09, 0x00, 'a',  0,    0,    0,    'b',  0,    0,    0,                 // kName
+      0x12, 0x0b, 0x00, 0x40, 0x00, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11,  // kCTime: only file 2
+      0x13, 0x0b, 0x00, 0x40, 0x00, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22,  // kATime: only file 2
+      0x14, 0x12, 0x01, 0x00, 0x33, 0x33, 0x33, 0x33, 0x33, 0x33, 0x33, 0x33,        // kMTime: all defined
+      0x34, 0x34, 0x34, 0x34, 0x34, 0x34, 0x34, 0x34, 0x00};
+  EXPECT_EQ(out.data(), expected);
+}
+
 TEST(HeaderSerializer, InvalidUtf8NameIsATypedError) {
   std::vector<file_info> files(1);
-  files[0].name = "bad\xff";
+  files[0].name = std::string{"bad\xff"};
   byte_writer out;
   try {
     write_files_info(out, files);
@@ -98,7 +123,9 @@ TEST(HeaderSerializer, InvalidUtf8NameIsATypedError) {
 
 TEST(HeaderSerializer, ArchiveOfOnlyDirectoriesHasNoStreamsInfo) {
   archive_database db;
-  db.files = {{"d", false, true, std::nullopt, std::nullopt}};
+  db.files.resize(1);
+  db.files[0].name = std::string{"d"};
+  db.files[0].is_directory = true;
   EXPECT_EQ(serialize_header(db),
             (bytes{0x01, 0x05, 0x01, 0x0e, 0x01, 0x80, 0x11, 0x05, 0x00, 'd', 0, 0, 0, 0x00, 0x00}));
 }

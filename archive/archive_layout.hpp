@@ -1,0 +1,40 @@
+#pragma once
+// Where the parts of an archive lie in its file: what read_archive finds and
+// what the writer and the appender leave on disk.
+#include "archive_database.hpp"
+#include "header_serializer.hpp"
+
+#include <cstdint>
+#include <vector>
+
+namespace sevenzfs::archive {
+
+struct byte_range {
+  std::uint64_t offset = 0;  // absolute
+  std::uint64_t size = 0;
+
+  std::uint64_t end() const noexcept { return offset + size; }
+  friend bool operator==(const byte_range&, const byte_range&) = default;
+};
+
+struct archive_layout {
+  archive_database db;
+  std::uint64_t packs_end = 32;      // absolute offset where the main pack streams end
+  std::uint64_t header_start = 32;   // where the header's bytes begin (an encoded header's packed stream)
+  std::uint64_t header_offset = 32;  // absolute offset of the header the start header points to
+  std::uint64_t header_size = 0;
+  std::uint64_t file_size = 32;
+
+  // Absolute offset of the first main pack stream (packs_end when there is none).
+  std::uint64_t packs_start() const noexcept { return kStartHeaderSize + db.pack_position; }
+};
+
+// The ranges of the file that nothing refers to ("dead bytes"): not the
+// start header, not a main pack stream, not the header with its packed
+// stream (header_start to the end of the header). A crash during an append
+// leaves some; 7-Zip and a finished commit leave none. Ordered by offset,
+// disjoint, none empty.
+std::vector<byte_range> dead_ranges(const archive_layout& layout);
+std::uint64_t dead_bytes(const archive_layout& layout);
+
+}  // namespace sevenzfs::archive

@@ -1,0 +1,124 @@
+#include "archive/output_file.hpp"
+
+#include "archive/archive_appender.hpp"
+#include "test_support.hpp"
+
+#include <gtest/gtest.h>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+using namespace sevenzfs::archive;
+using namespace sevenzfs::test;
+
+namespace {
+
+constexpr uid_t kNobody = 65534;
+
+struct stat stat_of(const fs::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) throw std::runtime_error("cannot stat " + path.string());
+  return st;
+}
+
+// Sets the umask for one scope.
+class scoped_umask {
+ public:
+  explicit scoped_umask(mode_t mask) : old_(::umask(mask)) {}
+  ~scoped_umask() { ::umask(old_); }
+  scoped_umask(const scoped_umask&) = delete;
+  scoped_umask& operator=(const scoped_umask&) = delete;
+
+ private:
+  mode_t old_;
+};
+
+void write_and_commit(const fs::path& path) {
+  output_file out(path.string());
+  out.append(bytes_of("content"));
+  out.commit();
+}
+
+// The one temporary beside `final_path` (its name is final_path.tmp-XXXXXX).
+fs::path temporary_of(const fs::path& final_path) {
+  std::vector<fs::path> found;
+  for (const auto& e : fs::directory_iterator(final_path.parent_path())) {
+    if (e.path().filename().string().starts_with(final_path.filename().string() + ".tmp-")) found.push_back(e.path());
+  }
+  if (found.size() != 1) throw std::runtime_error("expected one temporary file");
+  return found.front();
+}
+
+}  // namespace
+
+TEST(OutputFile, ANewArchiveFollowsTheUmask) {
+  temp_dir dir;
+  for (const auto& [mask, mode] : {std::pair<mode_t, mode_t>{027, 0640}, {022, 0644}, {077, 0600}, {0, 0666}}) {
+    SCOPED_TRACE(mask);
+    const scoped_umask umask(mask);
+    const auto path = dir / ("new-" + std::to_string(mask) + ".7z");
+    write_and_commit(path);
+    EXPECT_EQ(stat_of(path).st_mode & 07777, mode);
+    EXPECT_EQ(read_file(path), "content");
+  }
+}
+
+TEST(OutputFile, TemporariesArePrivateWhileWritten) {
+  temp_dir dir;
+  const scoped_umask umask(0);
+  const auto path = dir / "a.7z";
+  {
+    output_file out(path.string());
+    out.append(bytes_of("secret"));
+    EXPECT_EQ(stat_of(temporary_of(path)).st_mode & 07777, 0600u);
+    // A pending file is never committed: it stays private and goes away.
+    output_file pending(path.string() + ".pending");
+    EXPECT_EQ(stat_of(temporary_of(dir / "a.7z.pending")).st_mode & 07777, 0600u);
+  }
+  EXPECT_TRUE(fs::is_empty(dir.path()));
+}
+
+TEST(OutputFile, ReplacingAnArchiveKeepsItsModeAndOwner) {
+  if (::geteuid() != 0) GTEST_SKIP() << "giving a file to another owner needs root";
+  temp_dir dir;
+  const scoped_umask umask(022);
+  const auto path = dir / "kept.7z";
+  write_file(path, "old");
+  ASSERT_EQ(::chmod(path.c_str(), 0600), 0);
+  ASSERT_EQ(::chown(path.c_str(), kNobody, kNobody), 0);
+  write_and_commit(path);
+  const auto st = stat_of(path);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  EXPECT_EQ(st.st_uid, kNobody);
+  EXPECT_EQ(st.st_gid, kNobody);
+  EXPECT_EQ(read_file(path), "content");
+
+  ASSERT_EQ(::chmod(path.c_str(), 0664), 0);
+  write_and_commit(path);
+  EXPECT_EQ(stat_of(path).st_mode & 07777, 0664u);
+}
+
+// The case: an empty 0600 archive owned by nobody, filled by a
+// mount's first commit (which replaces it whole), stayed 0600 nobody.
+TEST(OutputFile, AFirstCommitIntoAnEmptyArchiveKeepsItsModeAndOwner) {
+  if (::geteuid() != 0) GTEST_SKIP() << "giving a file to another owner needs root";
+  temp_dir dir;
+  const scoped_umask umask(022);
+  const auto path = dir / "empty.7z";
+  write_archive(path.string(), {}, {});
+  ASSERT_EQ(::chmod(path.c_str(), 0600), 0);
+  ASSERT_EQ(::chown(path.c_str(), kNobody, kNobody), 0);
+  archive_appender appender(path.string(), {});
+  entry file;
+  file.path = "private.txt";
+  file.mode = 0600;
+  file.size = 6;
+  file.content = std::make_shared<memory_content>(std::string_view("secret"));
+  appender.commit({{}, {}, {file}});
+  const auto st = stat_of(path);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  EXPECT_EQ(st.st_uid, kNobody);
+  EXPECT_EQ(st.st_gid, kNobody);
+  EXPECT_EQ(appender.database().files.size(), 1u);
+}
