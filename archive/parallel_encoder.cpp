@@ -75,10 +75,10 @@ struct parallel_encoder::part {
 std::uint64_t part_bytes_for(std::uint32_t dict_size, std::uint64_t folder_bytes, unsigned threads,
                              std::uint64_t longest) {
   if (longest == 0) longest = std::max(kPartDictionaries * dict_size, kMinPartBytes);
-  const std::uint64_t shortest = std::min(kMinPartBytes, longest);
-  const std::uint64_t parts =
-      std::max({divide_rounding_up(folder_bytes, longest),
-                std::min<std::uint64_t>(threads, divide_rounding_up(folder_bytes, shortest)), std::uint64_t{1}});
+  const std::uint64_t shortest = std::max<std::uint64_t>(std::min<std::uint64_t>(dict_size, longest), 1);
+  const std::uint64_t needed = std::max<std::uint64_t>(divide_rounding_up(folder_bytes, longest), 1);
+  const std::uint64_t balanced = divide_rounding_up(needed, threads) * threads;
+  const std::uint64_t parts = std::max(needed, std::min(balanced, folder_bytes / shortest));
   return std::max<std::uint64_t>(divide_rounding_up(folder_bytes, parts), 1);
 }
 

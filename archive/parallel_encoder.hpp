@@ -10,10 +10,10 @@
 //
 // Memory does not grow with the folder: parts are a few dictionaries long, a
 // part is handed to a worker only when one is free, and at most threads + 1
-// parts are between hand-over and output, so about threads + 3 parts' input
-// (those being compressed, the one being filled, and the tail the next part is
-// primed with) plus finished parts' packed bytes waiting for an older part are
-// held. See parallel_memory_bytes.
+// parts are between hand-over and output, so at most threads + 3 parts are
+// held: the ones being compressed, finished ones waiting for an older one
+// (their packed bytes), the one being filled, and the newest one handed out,
+// kept as the next one's primer. See parallel_buffer_bytes.
 #include "entry.hpp"
 #include "lzma2_encoder.hpp"
 #include "worker_pool.hpp"
@@ -33,11 +33,14 @@
 namespace sevenzfs::archive {
 
 // The part size for a folder of `folder_bytes` compressed with a dictionary of
-// `dict_size` by `threads` threads: the folder cut evenly into parts of at most
-// `longest` bytes (0: kPartDictionaries dictionaries, at least 1 MiB: every
-// part pays the match finder a pass over a dictionary of primer, so a part
-// spans several), and into at least as many parts as threads (of at least
-// 1 MiB, or `longest` when shorter) so that no thread idles.
+// `dict_size` by `threads` threads. Priming a part's encoder costs the match
+// finder a pass over up to a dictionary of input (on the blob-cache corpus at
+// level 5 about half of what compressing as many bytes costs), so parts are
+// `longest` bytes at most (0: kPartDictionaries dictionaries, at least 1 MiB)
+// and no shorter than a dictionary (or `longest`) unless the folder is:
+// a folder under two dictionaries is one part, the others are cut evenly into
+// a multiple of `threads` parts where that keeps them that long, so that the
+// threads finish together.
 inline constexpr std::uint64_t kPartDictionaries = 2;
 std::uint64_t part_bytes_for(std::uint32_t dict_size, std::uint64_t folder_bytes, unsigned threads,
                              std::uint64_t longest = 0);
@@ -64,8 +67,8 @@ class parallel_encoder {
   parallel_encoder(const parallel_encoder&) = delete;
   parallel_encoder& operator=(const parallel_encoder&) = delete;
 
-  // Starts a folder of (expected) `folder_bytes` input, cut into parts of
-  // part_bytes_for(..., longest_part). `done` runs once its last packed byte
+  // Starts a folder of `folder_bytes` input (an estimate is fine: it only
+  // sizes the parts), cut into parts of part_bytes_for(..., longest_part). `done` runs once its last packed byte
   // was output. The previous folder must have ended.
   void begin_folder(const lzma_options_lzma& options, std::uint64_t folder_bytes, folder_done done,
                     std::uint64_t longest_part = 0);

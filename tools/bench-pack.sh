@@ -5,14 +5,15 @@
 # targets are stated in (sevenzfs / 7zz with the same mode, level and threads).
 #
 #   tools/bench-pack.sh [--files N] [--avg-size BYTES] [--kind blobcache|random|mixed]
-#                       [--corpus DIR] [--level N] [--modes "solid batched hybrid"]
+#                       [--corpus DIR] [--level N] [--modes "solid batched hybrid"] [--also NAME=PACK]...
 #
 # --corpus uses an existing tree instead of generating one (tools/bench-corpus.sh).
 # --modes picks what runs (default all three); solid runs with 1 and 2 threads,
-# batched with 1 and 2, hybrid with 1.
+# batched with 1 and 2, hybrid with 1. --also adds a solid 2-thread run of
+# another sevenzfs-pack build (another branch or setting) under NAME.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-files=50000 avg=10240 kind=blobcache level=5 corpus="" modes="solid batched hybrid"
+files=50000 avg=10240 kind=blobcache level=5 corpus="" modes="solid batched hybrid" also=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --files) files="$2"; shift 2 ;;
@@ -21,7 +22,8 @@ while [ $# -gt 0 ]; do
     --corpus) corpus="$2"; shift 2 ;;
     --level) level="$2"; shift 2 ;;
     --modes) modes="$2"; shift 2 ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    --also) also+=("$2"); shift 2 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "bench-pack: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -59,8 +61,8 @@ wants() { [[ " $modes " == *" $1 "* ]]; }
 7zz_a() {  # name solid(on|off) threads
   run "$1" 7zz a -t7z -m0=lzma2 -mx="$level" -mmt="$3" -ms="$2" "$work/$1.7z" "$corpus"
 }
-pack_a() {  # name mode threads
-  run "$1" "$pack" --mode "$2" --level "$level" --threads "$3" "$work/$1.7z" "$corpus"
+pack_a() {  # name mode threads [binary]
+  run "$1" "${4:-$pack}" --mode "$2" --level "$level" --threads "$3" "$work/$1.7z" "$corpus"
 }
 
 echo "corpus: $corpus ($files files, $input_bytes bytes, kind $kind); level $level"
@@ -71,6 +73,10 @@ if wants solid; then
   7zz_a 7zz-solid-mt2 on 2
   pack_a sevenzfs-solid-t2 solid 2
 fi
+for extra in "${also[@]}"; do
+  [ -n "${size[7zz-solid-mt2]:-}" ] || 7zz_a 7zz-solid-mt2 on 2
+  pack_a "${extra%%=*}-solid-t2" solid 2 "${extra#*=}"
+done
 if wants batched; then
   7zz_a 7zz-nonsolid-mt1 off 1
   pack_a sevenzfs-batched-t1 batched 1
@@ -94,6 +100,9 @@ if wants solid; then
   compare "solid   2 threads" sevenzfs-solid-t2 7zz-solid-mt2 "(target: size <= 1.01)"
   echo "  sevenzfs solid 2 threads / 1 thread: size $(ratio "${size[sevenzfs-solid-t2]}" "${size[sevenzfs-solid-t1]}")  time $(ratio "${wall[sevenzfs-solid-t2]}" "${wall[sevenzfs-solid-t1]}")  CPU $(ratio "${cpu[sevenzfs-solid-t2]}" "${cpu[sevenzfs-solid-t1]}")"
 fi
+for extra in "${also[@]}"; do
+  compare "${extra%%=*} solid 2 thr" "${extra%%=*}-solid-t2" 7zz-solid-mt2 ""
+done
 if wants batched; then
   compare "batched 1 thread" sevenzfs-batched-t1 7zz-nonsolid-mt1 "(targets: size <= 1.02, time <= 1.1)"
   compare "batched 2 threads" sevenzfs-batched-t2 7zz-nonsolid-mt2 ""

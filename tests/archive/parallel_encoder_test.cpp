@@ -86,24 +86,28 @@ struct split_case {
   int level;
   unsigned threads;
   std::uint64_t longest_part;  // 0: automatic
+  std::uint64_t dictionary;    // 0: what covers the input
 };
 
 [[maybe_unused]] void PrintTo(const split_case& c, std::ostream* os) {
-  *os << "level " << c.level << " threads " << c.threads << " longest part " << c.longest_part;
+  *os << "level " << c.level << " threads " << c.threads << " longest part " << c.longest_part << " dictionary "
+      << c.dictionary;
 }
 
 class PrimedParts : public testing::TestWithParam<split_case> {};
 
 }  // namespace
 
-TEST(PartBytesFor, CutsEvenlyIntoEnoughPartsOfAFewDictionaries) {
+TEST(PartBytesFor, CutsEvenlyIntoPartsOfOneToTwoDictionaries) {
   constexpr std::uint64_t MiB = 1 << 20;
-  EXPECT_EQ(part_bytes_for(256 << 10, 300 << 10, 2), 300u << 10);  // under 1 MiB: one part
-  EXPECT_EQ(part_bytes_for(3 * MiB, 3 * MiB, 2), 3 * MiB / 2);     // one part per thread
-  EXPECT_EQ(part_bytes_for(3 * MiB, 3 * MiB, 8), 1 * MiB);         // at least 1 MiB
+  EXPECT_EQ(part_bytes_for(256 << 10, 300 << 10, 2), 300u << 10);  // under two dictionaries: one part
+  EXPECT_EQ(part_bytes_for(3 * MiB, 3 * MiB, 8), 3 * MiB);
+  EXPECT_EQ(part_bytes_for(16 * MiB, 20 * MiB, 2), 20 * MiB);
   EXPECT_EQ(part_bytes_for(16 * MiB, 40 * MiB, 2), 20 * MiB);      // even, not 32 + 8
-  EXPECT_EQ(part_bytes_for(16 * MiB, 100 * MiB, 2), 25 * MiB);     // 4 parts of at most 2 dictionaries
-  EXPECT_EQ(part_bytes_for(16 * MiB, 1ull << 40, 2), 32 * MiB);    // any larger folder: 2 dictionaries
+  EXPECT_EQ(part_bytes_for(16 * MiB, 70 * MiB, 2), 70 * MiB / 4);  // a multiple of the threads
+  EXPECT_EQ(part_bytes_for(16 * MiB, 100 * MiB, 2), 25 * MiB);
+  EXPECT_EQ(part_bytes_for(16 * MiB, 96 * MiB, 8), 16 * MiB);    // not shorter than a dictionary
+  EXPECT_EQ(part_bytes_for(16 * MiB, 1ull << 40, 2), 32 * MiB);  // any larger folder: 2 dictionaries
   EXPECT_EQ(part_bytes_for(64 * MiB, 1ull << 40, 4), 128 * MiB);
   EXPECT_EQ(part_bytes_for(256 << 10, 1ull << 40, 2), 1 * MiB);  // small dictionaries: 1 MiB
   EXPECT_EQ(part_bytes_for(16 * MiB, 1ull << 40, 2, 4 * MiB), 4 * MiB);
@@ -111,9 +115,9 @@ TEST(PartBytesFor, CutsEvenlyIntoEnoughPartsOfAFewDictionaries) {
 }
 
 TEST_P(PrimedParts, DecodeAsOneStreamWithOneDictionaryReset) {
-  const auto [level, threads, longest] = GetParam();
+  const auto [level, threads, longest, dictionary] = GetParam();
   const auto input = redundant(3 << 20, 1);
-  const auto options = lzma2_options_for(level, input.size());
+  const auto options = lzma2_options_for(level, dictionary > 0 ? dictionary : input.size());
   const std::uint64_t part = part_bytes_for(options.dict_size, input.size(), threads, longest);
   const std::size_t parts = (input.size() + part - 1) / part;
   ASSERT_GE(parts, 2u) << "the case must split the folder";
@@ -133,10 +137,13 @@ TEST_P(PrimedParts, DecodeAsOneStreamWithOneDictionaryReset) {
   EXPECT_EQ(result.progress, input.size());
 }
 
+// Automatic parts are at least a dictionary long: primed with one earlier
+// part. Shorter parts on request: primed with several.
 INSTANTIATE_TEST_SUITE_P(Splits, PrimedParts,
-                         testing::Values(split_case{1, 2, 0}, split_case{5, 2, 0}, split_case{9, 3, 0},
-                                         split_case{5, 8, 0}, split_case{1, 2, 100 << 10}, split_case{3, 3, 300 << 10},
-                                         split_case{9, 2, 700 << 10}));
+                         testing::Values(split_case{1, 2, 0, 0}, split_case{5, 2, 0, 1 << 20},
+                                         split_case{9, 3, 0, 512 << 10}, split_case{5, 8, 0, 256 << 10},
+                                         split_case{1, 2, 100 << 10, 0}, split_case{3, 3, 300 << 10, 0},
+                                         split_case{9, 2, 700 << 10, 0}));
 
 TEST(ParallelEncoder, PrimedPartsCompressAsWellAsOneStream) {
   const auto input = redundant(6 << 20, 2);
