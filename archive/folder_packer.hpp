@@ -23,7 +23,7 @@ namespace sevenzfs::archive {
 struct compression_options {
   int level = 5;         // 0: store; 1-9: LZMA2 with 7-Zip's -mx meaning
   unsigned threads = 1;  // compression threads
-  // With several threads, the longest part of a folder (0: two dictionaries,
+  // With several threads, the longest part of a folder (0: four dictionaries,
   // see part_bytes_for). Shorter parts hold less memory (compression_memory_bytes)
   // but cost CPU: every part primes its encoder with a dictionary of input.
   std::uint64_t max_part_bytes = 0;

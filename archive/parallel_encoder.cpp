@@ -8,6 +8,7 @@ namespace sevenzfs::archive {
 namespace {
 
 constexpr std::uint64_t kMinPartBytes = std::uint64_t{1} << 20;
+constexpr std::uint64_t kMaxPartBytes = std::uint64_t{256} << 20;
 
 std::uint64_t divide_rounding_up(std::uint64_t a, std::uint64_t b) { return (a + b - 1) / b; }
 
@@ -74,7 +75,7 @@ struct parallel_encoder::part {
 
 std::uint64_t part_bytes_for(std::uint32_t dict_size, std::uint64_t folder_bytes, unsigned threads,
                              std::uint64_t longest) {
-  if (longest == 0) longest = std::max(kPartDictionaries * dict_size, kMinPartBytes);
+  if (longest == 0) longest = std::clamp(kPartDictionaries * dict_size, kMinPartBytes, kMaxPartBytes);
   const std::uint64_t shortest = std::max<std::uint64_t>(std::min<std::uint64_t>(dict_size, longest), 1);
   const std::uint64_t needed = std::max<std::uint64_t>(divide_rounding_up(folder_bytes, longest), 1);
   const std::uint64_t balanced = divide_rounding_up(needed, threads) * threads;

@@ -220,10 +220,10 @@ TEST(FolderPacker, MemoryBoundCoversEncodersAndParts) {
   EXPECT_LT(one, std::uint64_t{250} << 20);
   options.threads = 2;
   const std::uint64_t two = compression_memory_bytes(options);
-  // Two encoders plus five parts of two dictionaries (32 MiB) at most.
-  EXPECT_GE(two, 2 * one + 5 * (std::uint64_t{32} << 20));
-  EXPECT_LT(two, 2 * one + 6 * (std::uint64_t{32} << 20));
-  options.max_part_bytes = 8 << 20;  // shorter parts, less memory
+  // Two encoders plus five parts of four dictionaries (64 MiB) at most.
+  EXPECT_GE(two, 2 * one + 5 * (std::uint64_t{64} << 20));
+  EXPECT_LT(two, 2 * one + 6 * (std::uint64_t{64} << 20));
+  options.max_part_bytes = 16 << 20;  // shorter parts, less memory
   EXPECT_LT(compression_memory_bytes(options), two);
   options.level = 0;
   EXPECT_EQ(compression_memory_bytes(options), 0u);

@@ -98,18 +98,19 @@ class PrimedParts : public testing::TestWithParam<split_case> {};
 
 }  // namespace
 
-TEST(PartBytesFor, CutsEvenlyIntoPartsOfOneToTwoDictionaries) {
+TEST(PartBytesFor, CutsEvenlyIntoPartsOfOneToFourDictionaries) {
   constexpr std::uint64_t MiB = 1 << 20;
   EXPECT_EQ(part_bytes_for(256 << 10, 300 << 10, 2), 300u << 10);  // under two dictionaries: one part
   EXPECT_EQ(part_bytes_for(3 * MiB, 3 * MiB, 8), 3 * MiB);
   EXPECT_EQ(part_bytes_for(16 * MiB, 20 * MiB, 2), 20 * MiB);
-  EXPECT_EQ(part_bytes_for(16 * MiB, 40 * MiB, 2), 20 * MiB);      // even, not 32 + 8
-  EXPECT_EQ(part_bytes_for(16 * MiB, 70 * MiB, 2), 70 * MiB / 4);  // a multiple of the threads
-  EXPECT_EQ(part_bytes_for(16 * MiB, 100 * MiB, 2), 25 * MiB);
+  EXPECT_EQ(part_bytes_for(16 * MiB, 40 * MiB, 2), 20 * MiB);  // one per thread
+  EXPECT_EQ(part_bytes_for(16 * MiB, 100 * MiB, 2), 50 * MiB);
+  EXPECT_EQ(part_bytes_for(16 * MiB, 140 * MiB, 2), 35 * MiB);   // a multiple of the threads, even
   EXPECT_EQ(part_bytes_for(16 * MiB, 96 * MiB, 8), 16 * MiB);    // not shorter than a dictionary
-  EXPECT_EQ(part_bytes_for(16 * MiB, 1ull << 40, 2), 32 * MiB);  // any larger folder: 2 dictionaries
-  EXPECT_EQ(part_bytes_for(64 * MiB, 1ull << 40, 4), 128 * MiB);
-  EXPECT_EQ(part_bytes_for(256 << 10, 1ull << 40, 2), 1 * MiB);  // small dictionaries: 1 MiB
+  EXPECT_EQ(part_bytes_for(16 * MiB, 1ull << 40, 2), 64 * MiB);  // any larger folder: 4 dictionaries
+  EXPECT_EQ(part_bytes_for(64 * MiB, 1ull << 40, 4), 256 * MiB);
+  EXPECT_EQ(part_bytes_for(256u << 20, 1ull << 40, 4), 256 * MiB);  // at most 256 MiB
+  EXPECT_EQ(part_bytes_for(64 << 10, 1ull << 40, 2), 1 * MiB);      // small dictionaries: 1 MiB
   EXPECT_EQ(part_bytes_for(16 * MiB, 1ull << 40, 2, 4 * MiB), 4 * MiB);
   EXPECT_EQ(part_bytes_for(16 * MiB, 1 * MiB, 4, 100 << 10), 95326u);  // tiny parts on request: 11 even ones
 }
