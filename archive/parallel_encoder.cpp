@@ -75,7 +75,8 @@ struct parallel_encoder::part {
 
 std::uint64_t part_bytes_for(std::uint32_t dict_size, std::uint64_t folder_bytes, unsigned threads,
                              std::uint64_t longest) {
-  if (longest == 0) longest = std::clamp(kPartDictionaries * dict_size, kMinPartBytes, kMaxPartBytes);
+  const std::uint64_t automatic = std::clamp(kPartDictionaries * dict_size, kMinPartBytes, kMaxPartBytes);
+  longest = longest == 0 ? automatic : std::min(longest, automatic);
   const std::uint64_t shortest = std::max<std::uint64_t>(std::min<std::uint64_t>(dict_size, longest), 1);
   const std::uint64_t needed = std::max<std::uint64_t>(divide_rounding_up(folder_bytes, longest), 1);
   const std::uint64_t balanced = divide_rounding_up(needed, threads) * threads;

@@ -112,7 +112,8 @@ TEST(PartBytesFor, CutsEvenlyIntoPartsOfOneToFourDictionaries) {
   EXPECT_EQ(part_bytes_for(256u << 20, 1ull << 40, 4), 256 * MiB);  // at most 256 MiB
   EXPECT_EQ(part_bytes_for(64 << 10, 1ull << 40, 2), 1 * MiB);      // small dictionaries: 1 MiB
   EXPECT_EQ(part_bytes_for(16 * MiB, 1ull << 40, 2, 4 * MiB), 4 * MiB);
-  EXPECT_EQ(part_bytes_for(16 * MiB, 1 * MiB, 4, 100 << 10), 95326u);  // tiny parts on request: 11 even ones
+  EXPECT_EQ(part_bytes_for(256 << 10, 1ull << 40, 2, 16 * MiB), 1 * MiB);  // a cap, not a size
+  EXPECT_EQ(part_bytes_for(16 * MiB, 1 * MiB, 4, 100 << 10), 95326u);      // tiny parts on request: 11 even ones
 }
 
 TEST_P(PrimedParts, DecodeAsOneStreamWithOneDictionaryReset) {
