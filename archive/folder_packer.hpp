@@ -1,11 +1,11 @@
 #pragma once
 // Compresses planned folders into an output file and records them in the
 // database. One thread: each folder is one LZMA2 stream written to disk as it
-// is produced. Several threads: a folder's input is cut into parts (the
-// folder's share per thread, at least 4x the level's dictionary as 7-Zip's
-// block mode, at most max_part_bytes) that workers compress independently; the parts are written in order with only the
-// last keeping the end marker, and the bytes in flight are bounded. A folder that does not shrink is stored with the
-// Copy coder instead (with several threads, when it was compressed as one part; a larger folder stays LZMA2, whose
+// is produced. Several threads: a folder's input is cut into dictionary-primed
+// parts that workers compress (parallel_encoder): the folder compresses as well
+// as one stream would, and memory does not grow with the folder. A folder that
+// does not shrink is stored with the Copy coder instead (with several threads,
+// when it was compressed as one part; a larger folder stays LZMA2, whose
 // uncompressed chunks cost about 0.01 %).
 #include "archive_database.hpp"
 #include "entry.hpp"
@@ -24,12 +24,20 @@ namespace sevenzfs::archive {
 struct compression_options {
   int level = 5;         // 0: store; 1-9: LZMA2 with 7-Zip's -mx meaning
   unsigned threads = 1;  // compression threads
-  // Largest part of a folder compressed in parallel; up to threads + 1 parts
-  // are held in memory, so this bounds the memory of parallel compression.
-  std::uint64_t max_part_bytes = std::uint64_t{256} << 20;
-  // Called with the bytes of input consumed so far, as compression proceeds.
+  // With several threads, the longest part of a folder (0: four dictionaries,
+  // see part_bytes_for). Shorter parts hold less memory (compression_memory_bytes)
+  // but cost CPU: every part primes its encoder with a dictionary of input.
+  std::uint64_t max_part_bytes = 0;
+  // Called with the number of input bytes whose packed bytes were just
+  // written (whose compression is done), as compression proceeds.
   std::function<void(std::uint64_t)> progress;
 };
+
+// An upper bound of the memory compressing with `options` takes besides the
+// entries' own storage: the encoders (liblzma's estimate for the level's
+// whole dictionary) and, with several threads, the parts in flight. It does
+// not depend on the number or size of the entries.
+std::uint64_t compression_memory_bytes(const compression_options& options);
 
 class folder_packer {
  public:
@@ -43,7 +51,6 @@ class folder_packer {
   void pack(std::span<const entry> entries, const std::vector<folder_plan>& plan);
 
  private:
-  struct streams;
   void pack_serial(std::span<const entry> entries, const folder_plan& folder);
   void pack_parallel(std::span<const entry> entries, const std::vector<folder_plan>& plan);
   void record(std::span<const entry> entries, const folder_plan& folder, const coder_info& coder,

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace sevenzfs::archive {
 
 namespace {
@@ -28,8 +30,12 @@ lzma2_encoder::lzma2_encoder() : buffer_(kOutputBufferSize) {}
 
 lzma2_encoder::~lzma2_encoder() { lzma_end(&stream_); }
 
-void lzma2_encoder::start(const lzma_options_lzma& options) {
-  lzma_filter filters[2] = {{LZMA_FILTER_LZMA2, const_cast<lzma_options_lzma*>(&options)}, {LZMA_VLI_UNKNOWN, nullptr}};
+void lzma2_encoder::start(const lzma_options_lzma& options, std::span<const std::uint8_t> preset_dictionary) {
+  lzma_options_lzma primed = options;
+  preset_dictionary = preset_dictionary.last(std::min<std::size_t>(preset_dictionary.size(), options.dict_size));
+  primed.preset_dict = preset_dictionary.empty() ? nullptr : preset_dictionary.data();
+  primed.preset_dict_size = static_cast<std::uint32_t>(preset_dictionary.size());
+  lzma_filter filters[2] = {{LZMA_FILTER_LZMA2, &primed}, {LZMA_VLI_UNKNOWN, nullptr}};
   const lzma_ret ret = lzma_raw_encoder(&stream_, filters);
   if (ret != LZMA_OK) {
     throw archive_error(error_kind::compression, "", fmt::format("cannot start LZMA2 encoder: {}", describe(ret)));

@@ -4,9 +4,12 @@
 // straight to disk. The encoder can be restarted with new options; liblzma
 // then reuses its allocations, which matters for one folder per small file.
 //
-// A folder may be built from several independently compressed parts (for
-// parallel compression): every part starts with a dictionary reset, and only
-// the last one keeps LZMA2's 0x00 end marker (`finish(..., false)` drops it).
+// A folder may be built from several parts compressed on different threads:
+// only the last part keeps LZMA2's 0x00 end marker (`finish(..., false)` drops
+// it). A part started without a preset dictionary resets the dictionary; one
+// started with the input that precedes it as preset dictionary does not, so its
+// matches may reach back into that input, which a decoder of the whole stream
+// holds at that point: the parts then compress as well as one stream would.
 #include "entry.hpp"
 
 #include <lzma.h>
@@ -24,7 +27,10 @@ class lzma2_encoder {
   lzma2_encoder(const lzma2_encoder&) = delete;
   lzma2_encoder& operator=(const lzma2_encoder&) = delete;
 
-  void start(const lzma_options_lzma& options);
+  // `preset_dictionary`: the bytes the stream continues (only its last
+  // options.dict_size bytes matter); liblzma copies it, so it need not outlive
+  // the call. Priming costs the match finder one pass over those bytes.
+  void start(const lzma_options_lzma& options, std::span<const std::uint8_t> preset_dictionary = {});
   void write(std::span<const std::uint8_t> input, const span_sink& output);
   void finish(const span_sink& output, bool keep_end_marker);
 

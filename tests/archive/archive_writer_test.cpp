@@ -137,7 +137,7 @@ TEST(ArchiveWriter, IncompressibleFolderIsStoredWithCopyCoder) {
 }
 
 TEST(ArchiveWriter, ParallelPartsMakeOneValidFolder) {
-  // Level 1, two threads: 3.5 MiB of input is two independently compressed parts.
+  // Level 1, two threads: 3.5 MiB of input is four dictionary-primed parts.
   temp_dir dir;
   const auto path = (dir / "out.7z").string();
   std::string text;

@@ -40,10 +40,11 @@ std::vector<std::uint8_t> decode(const std::vector<std::uint8_t>& packed, const 
 }
 
 std::vector<std::uint8_t> encode(lzma2_encoder& encoder, std::span<const std::uint8_t> input,
-                                 const lzma_options_lzma& options, bool keep_end_marker) {
+                                 const lzma_options_lzma& options, bool keep_end_marker,
+                                 std::span<const std::uint8_t> preset_dictionary = {}) {
   std::vector<std::uint8_t> packed;
   const span_sink collect = [&](std::span<const std::uint8_t> b) { packed.insert(packed.end(), b.begin(), b.end()); };
-  encoder.start(options);
+  encoder.start(options, preset_dictionary);
   // Feed in uneven pieces, as file contents arrive.
   for (std::size_t at = 0; at < input.size();) {
     const std::size_t n = std::min<std::size_t>(input.size() - at, 1 + (at * 7919) % 70000);
@@ -97,4 +98,25 @@ TEST(Lzma2Encoder, KeptInnerEndMarkerWouldStopTheDecoder) {
   joined.insert(joined.end(), second.begin(), second.end());
   lzma_ret ret{};
   EXPECT_NE(decode(joined, options, input.size(), &ret).size(), input.size());
+}
+
+TEST(Lzma2Encoder, PrimedPartContinuesTheDictionary) {
+  const auto input = sample(3 << 20);
+  const auto options = lzma2_options_for(5, input.size());  // 3 MiB dictionary
+  const auto first = std::span(input).first(1 << 20);
+  const auto rest = std::span(input).subspan(1 << 20);
+  lzma2_encoder encoder;
+  auto joined = encode(encoder, first, options, false);
+  // A preset longer than the dictionary is fine: only its tail is used.
+  std::vector<std::uint8_t> long_preset(8 << 20, 'x');
+  long_preset.insert(long_preset.end(), first.begin(), first.end());
+  const auto primed = encode(encoder, rest, options, true, long_preset);
+  const auto unprimed = encode(encoder, rest, options, true);
+  // Properties and state reset, but no dictionary reset (0xE0 bits would be 0xE0).
+  EXPECT_EQ(primed[0] & 0xE0, 0xC0) << int(primed[0]);
+  EXPECT_LT(primed.size(), unprimed.size());
+  joined.insert(joined.end(), primed.begin(), primed.end());
+  lzma_ret ret{};
+  EXPECT_EQ(decode(joined, options, input.size(), &ret), input);
+  EXPECT_EQ(ret, LZMA_STREAM_END);
 }

@@ -1,0 +1,273 @@
+#include "parallel_encoder.hpp"
+
+#include <algorithm>
+#include <atomic>
+
+namespace sevenzfs::archive {
+
+namespace {
+
+constexpr std::uint64_t kMinPartBytes = std::uint64_t{1} << 20;
+constexpr std::uint64_t kMaxPartBytes = std::uint64_t{256} << 20;
+
+std::uint64_t divide_rounding_up(std::uint64_t a, std::uint64_t b) { return (a + b - 1) / b; }
+
+// LZMA2 stores data that does not shrink in uncompressed chunks of at most
+// 64 KiB with a 3-byte header: a part's packed bytes are at most this.
+std::uint64_t packed_bound(std::uint64_t input_bytes) { return input_bytes + input_bytes / 16384 + 4096; }
+
+}  // namespace
+
+// Bytes held by buffers alive now, and the most ever held.
+struct parallel_encoder::buffer_accounting {
+  std::atomic<std::uint64_t> held{0};
+  std::atomic<std::uint64_t> peak{0};
+
+  void add(std::uint64_t bytes) {
+    const std::uint64_t now = held.fetch_add(bytes) + bytes;
+    std::uint64_t seen = peak.load();
+    while (now > seen && !peak.compare_exchange_weak(seen, now)) {
+    }
+  }
+  void remove(std::uint64_t bytes) { held.fetch_sub(bytes); }
+};
+
+// A byte buffer counted in the encoder's accounting for as long as it lives.
+// Its size is counted, not its capacity: reserved pages that were never
+// written are not backed by memory.
+struct parallel_encoder::counted_bytes {
+  explicit counted_bytes(std::shared_ptr<buffer_accounting> accounting) : accounting_(std::move(accounting)) {}
+  ~counted_bytes() { accounting_->remove(counted_); }
+  counted_bytes(const counted_bytes&) = delete;
+  counted_bytes& operator=(const counted_bytes&) = delete;
+
+  // Call after changing `bytes`.
+  void recount() {
+    const std::uint64_t now = bytes.size();
+    if (now > counted_) accounting_->add(now - counted_);
+    if (now < counted_) accounting_->remove(counted_ - now);
+    counted_ = now;
+  }
+
+  std::vector<std::uint8_t> bytes;
+
+ private:
+  std::shared_ptr<buffer_accounting> accounting_;
+  std::uint64_t counted_ = 0;
+};
+
+struct parallel_encoder::part {
+  // Set when handed out.
+  input_buffer input;                // released by the worker once compressed, unless stored
+  std::vector<input_buffer> primer;  // the input before this part; released once the encoder started
+  lzma_options_lzma options{};
+  bool first = false;
+  bool last = false;
+  std::uint64_t input_bytes = 0;
+  folder_done done;  // the folder's last part only
+
+  // Set by the worker; read once `finished` (guarded by the encoder's mutex).
+  std::unique_ptr<counted_bytes> packed;
+  bool stored = false;
+  bool finished = false;
+  std::exception_ptr error;
+};
+
+std::uint64_t part_bytes_for(std::uint32_t dict_size, std::uint64_t folder_bytes, unsigned threads,
+                             std::uint64_t longest) {
+  const std::uint64_t automatic = std::clamp(kPartDictionaries * dict_size, kMinPartBytes, kMaxPartBytes);
+  longest = longest == 0 ? automatic : std::min(longest, automatic);
+  const std::uint64_t shortest = std::max<std::uint64_t>(std::min<std::uint64_t>(dict_size, longest), 1);
+  const std::uint64_t needed = std::max<std::uint64_t>(divide_rounding_up(folder_bytes, longest), 1);
+  const std::uint64_t balanced = divide_rounding_up(needed, threads) * threads;
+  const std::uint64_t parts = std::max(needed, std::min(balanced, folder_bytes / shortest));
+  return std::max<std::uint64_t>(divide_rounding_up(folder_bytes, parts), 1);
+}
+
+std::uint64_t parallel_buffer_bytes(unsigned threads, std::uint64_t part_bytes, std::uint32_t dict_size) {
+  // The part being filled, up to threads + 1 handed out (their input while
+  // compressed, their packed bytes once finished), and the newest part kept
+  // as the next one's primer after it was output.
+  std::uint64_t bytes = (std::uint64_t{threads} + 3) * packed_bound(part_bytes);
+  // Parts shorter than the dictionary: the primer spans several parts, and
+  // each worker joins its primer into one contiguous copy.
+  if (part_bytes < dict_size) bytes += (std::uint64_t{threads} + 1) * (dict_size + part_bytes);
+  return bytes;
+}
+
+parallel_encoder::parallel_encoder(unsigned threads, span_sink output, std::function<void(std::uint64_t)> progress)
+    : threads_(std::max(threads, 1u)),
+      output_(std::move(output)),
+      progress_(std::move(progress)),
+      accounting_(std::make_shared<buffer_accounting>()),
+      pool_(threads_) {
+  for (unsigned i = 0; i < threads_; ++i) encoders_.push_back(std::make_unique<lzma2_encoder>());
+}
+
+parallel_encoder::~parallel_encoder() = default;
+
+std::uint64_t parallel_encoder::peak_buffered_bytes() const { return accounting_->peak.load(); }
+
+parallel_encoder::input_buffer parallel_encoder::new_input_buffer() {
+  auto buffer = std::make_shared<counted_bytes>(accounting_);
+  // Reserve the part, or what remains of the folder when that is less (a
+  // folder per small file must not cost a part's allocation).
+  const std::uint64_t remaining = folder_bytes_ > submitted_bytes_ ? folder_bytes_ - submitted_bytes_ : 0;
+  buffer->bytes.reserve(static_cast<std::size_t>(std::min(part_bytes_, remaining)));
+  return buffer;
+}
+
+void parallel_encoder::begin_folder(const lzma_options_lzma& options, std::uint64_t folder_bytes, folder_done done,
+                                    std::uint64_t longest_part) {
+  options_ = options;
+  folder_bytes_ = folder_bytes;
+  submitted_bytes_ = 0;
+  part_bytes_ = part_bytes_for(options.dict_size, folder_bytes, threads_, longest_part);
+  done_ = std::move(done);
+  first_part_ = true;
+  history_.clear();
+  filling_ = new_input_buffer();
+}
+
+void parallel_encoder::write(std::span<const std::uint8_t> input) {
+  while (!input.empty()) {
+    if (filling_->bytes.size() == part_bytes_) submit_part(false);  // full, and more follows
+    const auto take =
+        static_cast<std::size_t>(std::min<std::uint64_t>(input.size(), part_bytes_ - filling_->bytes.size()));
+    filling_->bytes.insert(filling_->bytes.end(), input.begin(), input.begin() + static_cast<std::ptrdiff_t>(take));
+    filling_->recount();
+    input = input.subspan(take);
+  }
+}
+
+void parallel_encoder::end_folder() {
+  submit_part(true);
+  history_.clear();
+}
+
+void parallel_encoder::submit_part(bool last) {
+  wait_for_free_worker();
+  auto work = std::make_unique<part>();
+  work->input = std::move(filling_);
+  work->primer.assign(history_.begin(), history_.end());
+  work->options = options_;
+  work->first = first_part_;
+  work->last = last;
+  work->input_bytes = work->input->bytes.size();
+  if (last) work->done = std::move(done_);
+  first_part_ = false;
+  submitted_bytes_ += work->input_bytes;
+
+  // Keep just the newest parts that cover a dictionary: the next primer.
+  history_.push_back(work->input);
+  std::uint64_t covered = 0;
+  for (const auto& buffer : history_) covered += buffer->bytes.size();
+  while (history_.size() > 1 && covered - history_.front()->bytes.size() >= options_.dict_size) {
+    covered -= history_.front()->bytes.size();
+    history_.pop_front();
+  }
+
+  part* handed_out = work.get();
+  {
+    std::lock_guard lock(mutex_);
+    parts_.push_back(std::move(work));
+    ++running_;
+  }
+  pool_.submit([this, handed_out](std::size_t worker) { compress(*handed_out, worker); });
+  if (!last) filling_ = new_input_buffer();
+}
+
+void parallel_encoder::compress(part& work, std::size_t worker) {
+  auto packed = std::make_unique<counted_bytes>(accounting_);
+  bool stored = false;
+  std::exception_ptr error;
+  try {
+    lzma2_encoder& encoder = *encoders_[worker];
+    if (work.primer.size() <= 1) {
+      encoder.start(work.options, work.primer.empty() ? std::span<const std::uint8_t>() : work.primer.front()->bytes);
+    } else {
+      counted_bytes joined(accounting_);
+      std::uint64_t total = 0;
+      for (const auto& buffer : work.primer) total += buffer->bytes.size();
+      std::uint64_t skip = total > work.options.dict_size ? total - work.options.dict_size : 0;
+      joined.bytes.reserve(static_cast<std::size_t>(total - skip));
+      for (const auto& buffer : work.primer) {
+        const auto& bytes = buffer->bytes;
+        const auto from = static_cast<std::size_t>(std::min<std::uint64_t>(skip, bytes.size()));
+        skip -= from;
+        joined.bytes.insert(joined.bytes.end(), bytes.begin() + static_cast<std::ptrdiff_t>(from), bytes.end());
+      }
+      joined.recount();
+      encoder.start(work.options, joined.bytes);
+    }
+    work.primer.clear();
+
+    // Reserved for the worst case, which costs address space only: pages
+    // never written are never backed by memory.
+    packed->bytes.reserve(static_cast<std::size_t>(packed_bound(work.input_bytes)));
+    const span_sink collect = [&packed](std::span<const std::uint8_t> bytes) {
+      packed->bytes.insert(packed->bytes.end(), bytes.begin(), bytes.end());
+    };
+    encoder.write(work.input->bytes, collect);
+    encoder.finish(collect, work.last);
+    stored = work.first && work.last && packed->bytes.size() >= work.input_bytes;
+    if (stored) {
+      packed.reset();
+    } else {
+      work.input.reset();
+    }
+  } catch (...) {
+    error = std::current_exception();
+    packed.reset();
+    work.primer.clear();
+    work.input.reset();
+  }
+  if (packed) packed->recount();
+  std::lock_guard lock(mutex_);
+  work.packed = std::move(packed);
+  work.stored = stored;
+  work.error = error;
+  work.finished = true;
+  --running_;
+  part_finished_.notify_all();
+}
+
+void parallel_encoder::wait_for_free_worker() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    write_finished_parts(lock);
+    if (running_ < threads_ && parts_.size() <= threads_) return;
+    part_finished_.wait(lock);
+  }
+}
+
+void parallel_encoder::finish() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    write_finished_parts(lock);
+    if (parts_.empty()) return;
+    part_finished_.wait(lock);
+  }
+}
+
+void parallel_encoder::write_finished_parts(std::unique_lock<std::mutex>& lock) {
+  while (!parts_.empty() && parts_.front()->finished) {
+    std::unique_ptr<part> done = std::move(parts_.front());
+    parts_.pop_front();
+    lock.unlock();
+    if (done->error) std::rethrow_exception(done->error);
+    const auto& bytes = done->stored ? done->input->bytes : done->packed->bytes;
+    output_(bytes);
+    output_pack_size_ += bytes.size();
+    if (progress_) progress_(done->input_bytes);
+    if (done->last) {
+      const packed_folder folder{output_pack_size_, done->stored};
+      output_pack_size_ = 0;
+      done->done(folder);
+    }
+    done.reset();
+    lock.lock();
+  }
+}
+
+}  // namespace sevenzfs::archive
