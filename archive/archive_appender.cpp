@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -35,10 +36,18 @@ archive_appender::archive_appender(std::string path, write_options options)
   if (::stat(path_.c_str(), &st) == 0) {
     layout_ = read_archive(path_);
     exists_ = true;
+    publish_snapshot();
   } else if (errno != ENOENT) {
     throw_io_error(path_, "cannot access archive", errno);
   }
   index_streams();
+}
+
+// A snapshot of what is on disk now, on a descriptor of its own.
+void archive_appender::publish_snapshot() {
+  unique_fd file(::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!file) throw_io_error(path_, "cannot open archive", errno);
+  snapshot_ = archive_snapshot::from(std::move(file), path_, layout_.db);
 }
 
 void archive_appender::index_streams() {
@@ -76,10 +85,13 @@ archive_database archive_appender::build_database(const commit_request& request,
   db.substream_sizes.insert(db.substream_sizes.end(), new_part.substream_sizes.begin(), new_part.substream_sizes.end());
   db.substream_crcs.insert(db.substream_crcs.end(), new_part.substream_crcs.begin(), new_part.substream_crcs.end());
   db.files.clear();
-  std::size_t stream = 0;
+  std::uint64_t stream = 0;
+  auto kept = request.kept_streams.begin();
   for (const auto& file : old.files) {
     if (!file.has_stream) continue;
-    const auto& shown = request.archived_streams[stream++];
+    const bool listed = kept != request.kept_streams.end() && kept->stream == stream;
+    ++stream;
+    const auto& shown = listed ? (kept++)->shown : std::nullopt;
     db.files.push_back(shown ? describe_entry(*shown) : file);
     db.files.back().has_stream = true;
     // An entry carries no creation or access time: keep the header's.
@@ -94,15 +106,18 @@ archive_database archive_appender::build_database(const commit_request& request,
 commit_result archive_appender::commit(const commit_request& request) {
   for (const auto& e : request.entries_without_data) check_archive_path(e.path);
   for (const auto& e : request.new_files) check_archive_path(e.path);
-  for (const auto& shown : request.archived_streams) {
-    if (shown) check_archive_path(shown->path);
+  for (std::size_t k = 0; k < request.kept_streams.size(); ++k) {
+    const auto& kept = request.kept_streams[k];
+    if (kept.shown) check_archive_path(kept.shown->path);
+    if (kept.stream >= stream_count() || (k > 0 && kept.stream <= request.kept_streams[k - 1].stream)) {
+      throw archive_error(error_kind::invalid_input, path_, "kept streams must be ascending archive streams");
+    }
   }
-  if (request.archived_streams.size() != stream_count()) {
-    throw archive_error(error_kind::invalid_input, path_,
-                        fmt::format("commit lists {} archived files but the archive holds {} streams",
-                                    request.archived_streams.size(), stream_count()));
+  if (request.kept_streams.size() != stream_count() || request.compact) {
+    throw archive_error(error_kind::unsupported, path_, "dropping archived files is not built yet");
   }
   commit_result result;
+  for (const auto& kept : request.kept_streams) result.kept_index.push_back(kept.stream);
   result.input_bytes = std::accumulate(request.new_files.begin(), request.new_files.end(), std::uint64_t{0},
                                        [](std::uint64_t total, const entry& e) { return total + e.size; });
   if (exists_ && !layout_.db.empty()) {
@@ -115,6 +130,7 @@ commit_result archive_appender::commit(const commit_request& request) {
   }
   exists_ = true;
   index_streams();
+  publish_snapshot();
   return result;
 }
 

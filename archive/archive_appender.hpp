@@ -20,35 +20,45 @@
 // process _exit(99) right after append step N (1-3).
 #include "archive_database.hpp"
 #include "archive_reader.hpp"
+#include "archive_snapshot.hpp"
 #include "archive_writer.hpp"
 #include "entry.hpp"
 #include "output_file.hpp"
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace sevenzfs::archive {
 
+// An archived stream the next state keeps.
+struct kept_stream {
+  std::uint64_t stream = 0;    // its index in the archive as it is now
+  std::optional<entry> shown;  // path, kind, mode, time as the caller shows it now; nullopt: unchanged
+};
+
 struct commit_request {
-  // One per existing substream, in substream order: the entry as the caller
-  // shows it now (path, kind, mode, time; no content), or nullopt to keep
-  // the stream's last description (a file deleted from the mount stays in
-  // the archive under its old name).
-  std::vector<std::optional<entry>> archived_streams;
+  // Ascending by stream. Every archived stream not listed is dropped: gone
+  // from the archive's listing after the commit.
+  std::vector<kept_stream> kept_streams;
   // Directories and empty files: the whole current list (they have no data,
   // so every commit writes them anew).
   std::vector<entry> entries_without_data;
   // Files whose content goes into new folders.
   std::vector<entry> new_files;
+  // Write the archive anew even if it could be appended to: no dead bytes.
+  bool compact = false;
 };
 
 struct commit_result {
-  // For each of request.new_files: the global substream index it now has.
-  std::vector<std::uint64_t> stream_index;
-  std::uint64_t input_bytes = 0;  // content bytes of request.new_files
+  std::vector<std::uint64_t> stream_index;  // for each of request.new_files: its substream now
+  std::vector<std::uint64_t> kept_index;    // for each of request.kept_streams: its substream now
+  std::uint64_t input_bytes = 0;            // content bytes of request.new_files
+  std::uint64_t reencoded_bytes = 0;        // kept content compressed again (folders that lost files)
+  bool rewritten = false;                   // the archive was written anew (temporary file, rename)
 };
 
 class archive_appender {
@@ -58,6 +68,9 @@ class archive_appender {
   archive_appender(std::string path, write_options options);
 
   bool exists() const noexcept { return exists_; }
+  // The archive as last committed, with its own descriptor (valid while the
+  // file is appended to or replaced); null while there is no archive.
+  const std::shared_ptr<const archive_snapshot>& snapshot() const noexcept { return snapshot_; }
   const archive_database& database() const noexcept { return layout_.db; }
   const std::string& path() const noexcept { return path_; }
   std::uint64_t archive_bytes() const noexcept { return layout_.file_size; }
@@ -81,6 +94,7 @@ class archive_appender {
   void place_new_header(output_file& archive, const archive_database& db, std::uint64_t packs_end,
                         std::uint64_t new_packs, const std::function<void()>& write_packs);
   void index_streams();
+  void publish_snapshot();
 
   std::string path_;
   write_options options_;
@@ -88,6 +102,7 @@ class archive_appender {
   archive_layout layout_;
   std::vector<std::uint64_t> first_stream_of_folder_;  // global index of each folder's first substream
   std::vector<std::uint64_t> folder_packed_bytes_;     // each folder's pack streams together
+  std::shared_ptr<const archive_snapshot> snapshot_;
 };
 
 }  // namespace sevenzfs::archive

@@ -72,7 +72,8 @@ committer::snapshot committer::take_snapshot(commit_scope scope) {
   snapshot taken;
   taken.generation = generation_.load();
   auto& request = taken.request;
-  request.archived_streams.resize(archive_.stream_count());
+  // Streams the tree does not show are kept for now (transitional).
+  std::vector<std::optional<archive::entry>> shown(archive_.stream_count());
   inodes_.walk([&](const std::string& path, inode& node) {
     std::lock_guard data(node.mutex);  // `writers` changes on close, even now
     archive::entry e;
@@ -85,7 +86,7 @@ committer::snapshot committer::take_snapshot(commit_scope scope) {
       return;
     }
     const file_content& content = node.content;
-    if (const auto stream = content.archived_stream()) request.archived_streams[*stream] = e;
+    if (const auto stream = content.archived_stream()) shown[*stream] = e;
     // Files still open for writing wait for a commit of everything.
     const bool include = content.dirty() && (scope == commit_scope::everything || node.writers == 0);
     if (content.dirty() && !include) taken.left_changes = true;
@@ -101,6 +102,8 @@ committer::snapshot committer::take_snapshot(commit_scope scope) {
       request.entries_without_data.push_back(std::move(e));  // empty since an earlier commit
     }
   });
+  for (std::uint64_t stream = 0; stream < shown.size(); ++stream)
+    request.kept_streams.push_back({stream, shown[stream]});
   return taken;
 }
 

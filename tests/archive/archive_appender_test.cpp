@@ -47,7 +47,8 @@ std::string content(int commit, int i) {
 // A request keeping every archived file under its name, plus `count` new files.
 commit_request next_request(const archive_appender& archive, int commit, int count) {
   commit_request request;
-  request.archived_streams.resize(archive.stream_count());
+  for (std::uint64_t stream = 0; stream < archive.stream_count(); ++stream)
+    request.kept_streams.push_back({stream, {}});
   request.entries_without_data.push_back(directory("d"));
   for (int i = 0; i < count; ++i) {
     request.new_files.push_back(
@@ -120,7 +121,7 @@ TEST(ArchiveAppender, RenamesArchivedFilesInTheHeaderOnly) {
   archive_appender archive(path.string(), {});
   archive.commit(next_request(archive, 0, 2));
   auto request = next_request(archive, 1, 0);
-  request.archived_streams[0] = text_file("d/renamed.txt", "");
+  request.kept_streams[0].shown = text_file("d/renamed.txt", "");
   archive.commit(request);
   EXPECT_EQ(run("7zz e -so " + quote(path.string()) + " d/renamed.txt").output, content(0, 0));
   EXPECT_EQ(run("7zz t " + quote(path.string())).exit_code, 0);
@@ -177,7 +178,7 @@ TEST(ArchiveAppender, CommitsLeaveNoDeadBytes) {
   archive.commit(next_request(archive, 0, 40));
   for (int commit = 1; commit <= 20; ++commit) {
     auto request = next_request(archive, commit, commit % 2);  // one file, or only a rename
-    if (commit % 2 == 0) request.archived_streams[0] = text_file("d/renamed-" + std::to_string(commit), "");
+    if (commit % 2 == 0) request.kept_streams[0].shown = text_file("d/renamed-" + std::to_string(commit), "");
     archive.commit(request);
     const auto on_disk = read_archive(path.string());
     const std::uint64_t header_bytes = on_disk.header_offset + on_disk.header_size - on_disk.header_start;
@@ -213,7 +214,10 @@ TEST(ArchiveAppender, KeepsCreationAndAccessTimesOfArchivedFiles) {
   ASSERT_EQ(std::ranges::count(created, '\n'), 2) << created;
   archive_appender archive(path.string(), {});
   commit_request request;
-  for (const auto& file : archive.database().files) request.archived_streams.push_back(entry_from_file(file, 0, {}));
+  std::uint64_t stream = 0;
+  for (const auto& file : archive.database().files) {
+    if (file.has_stream) request.kept_streams.push_back({stream++, entry_from_file(file, 0, {})});
+  }
   request.new_files.push_back(text_file("c.txt", "gamma\n"));
   archive.commit(request);
   EXPECT_TRUE(times("Created").starts_with(created)) << times("Created");
