@@ -36,18 +36,19 @@ archive_appender::archive_appender(std::string path, write_options options)
   if (::stat(path_.c_str(), &st) == 0) {
     layout_ = read_archive(path_);
     exists_ = true;
-    publish_snapshot();
+    publish_snapshot(false);
   } else if (errno != ENOENT) {
     throw_io_error(path_, "cannot access archive", errno);
   }
   index_streams();
 }
 
-// A snapshot of what is on disk now, on a descriptor of its own.
-void archive_appender::publish_snapshot() {
+// A snapshot of what is on disk now, on a descriptor of its own. After an
+// in-place commit its folders lie where they lay: the same data.
+void archive_appender::publish_snapshot(bool same_data) {
   unique_fd file(::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
   if (!file) throw_io_error(path_, "cannot open archive", errno);
-  snapshot_ = archive_snapshot::from(std::move(file), path_, layout_.db);
+  snapshot_ = archive_snapshot::from(std::move(file), path_, layout_.db, same_data ? snapshot_.get() : nullptr);
 }
 
 void archive_appender::index_streams() {
@@ -120,7 +121,8 @@ commit_result archive_appender::commit(const commit_request& request) {
   for (const auto& kept : request.kept_streams) result.kept_index.push_back(kept.stream);
   result.input_bytes = std::accumulate(request.new_files.begin(), request.new_files.end(), std::uint64_t{0},
                                        [](std::uint64_t total, const entry& e) { return total + e.size; });
-  if (exists_ && !layout_.db.empty()) {
+  const bool in_place = exists_ && !layout_.db.empty();
+  if (in_place) {
     append(request, result);
   } else {
     // An archive with nothing in it has nothing to preserve: replace it whole.
@@ -130,7 +132,7 @@ commit_result archive_appender::commit(const commit_request& request) {
   }
   exists_ = true;
   index_streams();
-  publish_snapshot();
+  publish_snapshot(in_place);
   return result;
 }
 

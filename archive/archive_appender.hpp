@@ -94,7 +94,7 @@ class archive_appender {
   void place_new_header(output_file& archive, const archive_database& db, std::uint64_t packs_end,
                         std::uint64_t new_packs, const std::function<void()>& write_packs);
   void index_streams();
-  void publish_snapshot();
+  void publish_snapshot(bool same_data);
 
   std::string path_;
   write_options options_;

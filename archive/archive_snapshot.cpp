@@ -51,12 +51,20 @@ std::shared_ptr<const archive_snapshot> archive_snapshot::open(const std::string
   throw archive_error(error_kind::io, path, "the archive keeps being replaced while it is opened", EAGAIN);
 }
 
-std::shared_ptr<const archive_snapshot> archive_snapshot::from(unique_fd file, std::string path, archive_database db) {
-  return std::make_shared<const archive_snapshot>(private_tag{}, std::move(file), std::move(path), std::move(db));
+std::shared_ptr<const archive_snapshot> archive_snapshot::from(unique_fd file, std::string path, archive_database db,
+                                                               const archive_snapshot* same_data_as) {
+  return std::make_shared<const archive_snapshot>(private_tag{}, std::move(file), std::move(path), std::move(db),
+                                                  same_data_as);
 }
 
-archive_snapshot::archive_snapshot(private_tag, unique_fd file, std::string path, archive_database db)
-    : id_(next_snapshot_id()), file_(std::move(file)), path_(std::move(path)), db_(std::move(db)) {
+archive_snapshot::archive_snapshot(private_tag, unique_fd file, std::string path, archive_database db,
+                                   const archive_snapshot* same_data_as)
+    : id_(next_snapshot_id()),
+      data_identity_(same_data_as != nullptr ? same_data_as->data_identity_ : id_),
+      file_(std::move(file)),
+      path_(std::move(path)),
+      db_(std::move(db)),
+      damage_(same_data_as != nullptr ? same_data_as->damage_ : std::make_shared<damage_book>()) {
   if (!file_) throw archive_error(error_kind::invalid_input, path_, "no descriptor for the archive");
   lay_out(static_cast<std::uint64_t>(stat_of(file_.get(), path_).st_size));
 }
@@ -127,13 +135,26 @@ std::optional<std::string> archive_snapshot::unsupported_method(std::uint64_t su
   return archive::unsupported_method(db_.folders[this->substream(substream).folder]);
 }
 
+std::pair<std::uint64_t, std::uint64_t> archive_snapshot::place_of(std::uint64_t substream) const {
+  const auto& location = substreams_[substream];
+  return {folder_key(location.folder), location.offset};
+}
+
 archive_snapshot::crc_verdict archive_snapshot::verdict(std::uint64_t substream) const noexcept {
   if (substream >= verdicts_.size()) return crc_verdict::unchecked;
-  return static_cast<crc_verdict>(verdicts_[substream].load(std::memory_order_acquire));
+  const auto known = static_cast<crc_verdict>(verdicts_[substream].load(std::memory_order_acquire));
+  if (known == crc_verdict::bad || !damage_->any.load(std::memory_order_acquire)) return known;
+  std::lock_guard lock(damage_->mutex);
+  return damage_->damaged.contains(place_of(substream)) ? crc_verdict::bad : known;
 }
 
 void archive_snapshot::record_verdict(std::uint64_t substream, bool good) const noexcept {
   if (substream >= verdicts_.size()) return;
+  if (!good) {
+    std::lock_guard lock(damage_->mutex);
+    damage_->damaged.insert(place_of(substream));
+    damage_->any.store(true, std::memory_order_release);
+  }
   verdicts_[substream].store(static_cast<std::uint8_t>(good ? crc_verdict::good : crc_verdict::bad),
                              std::memory_order_release);
 }

@@ -8,7 +8,8 @@
 //
 // The one thing that changes is what reading has learned: CRC verdicts per
 // substream, recorded atomically so that a file found damaged once is
-// reported on every later read, by every reader.
+// reported on every later read, by every reader — also through later
+// snapshots of the same data (damage is noted by where it lies).
 #include "archive_database.hpp"
 #include "file_io.hpp"
 #include "folder_decoder.hpp"
@@ -16,13 +17,15 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace sevenzfs::archive {
 
-class archive_snapshot {
+class archive_snapshot : public std::enable_shared_from_this<archive_snapshot> {
   struct private_tag {};
 
  public:
@@ -46,14 +49,25 @@ class archive_snapshot {
   // refers to packed data in `file` (a pending folder's unpack size is what
   // has been flushed so far). `path` names the archive in errors. The
   // database is checked for consistency: corrupt_archive if it is not.
-  static std::shared_ptr<const archive_snapshot> from(unique_fd file, std::string path, archive_database db);
+  // `same_data_as`: an earlier snapshot of the same file whose folders keep
+  // their bytes and positions in this one (an in-place commit appends and
+  // never moves a pack): cached data and positioned decoders carry over.
+  static std::shared_ptr<const archive_snapshot> from(unique_fd file, std::string path, archive_database db,
+                                                      const archive_snapshot* same_data_as = nullptr);
 
-  archive_snapshot(private_tag, unique_fd file, std::string path, archive_database db);
+  archive_snapshot(private_tag, unique_fd file, std::string path, archive_database db,
+                   const archive_snapshot* same_data_as);
   archive_snapshot(const archive_snapshot&) = delete;
   archive_snapshot& operator=(const archive_snapshot&) = delete;
 
-  // Unique among all snapshots of this process: the key of cached data.
+  // Unique among all snapshots of this process.
   std::uint64_t id() const noexcept { return id_; }
+  // Shared by snapshots whose folders lie at the same places with the same
+  // bytes: with folder_key, the key of cached data.
+  std::uint64_t data_identity() const noexcept { return data_identity_; }
+  // Where folder `index` lies (its first pack stream's offset): the same in
+  // every snapshot with this data identity.
+  std::uint64_t folder_key(std::size_t index) const { return folder(index).packs.front().offset; }
   int fd() const noexcept { return file_.get(); }
   const std::string& path() const noexcept { return path_; }
   const archive_database& database() const noexcept { return db_; }
@@ -79,6 +93,7 @@ class archive_snapshot {
   void lay_out(std::uint64_t file_size);
 
   std::uint64_t id_;
+  std::uint64_t data_identity_;
   unique_fd file_;
   std::string path_;
   archive_database db_;
@@ -86,6 +101,15 @@ class archive_snapshot {
   std::vector<substream_location> substreams_;
   std::vector<std::size_t> file_of_substream_;  // empty when the database lists no files
   mutable std::vector<std::atomic<std::uint8_t>> verdicts_;
+  // Damage found, by (folder key, offset in the folder), shared by the
+  // snapshots of one data identity.
+  struct damage_book {
+    std::atomic<bool> any{false};
+    std::mutex mutex;
+    std::set<std::pair<std::uint64_t, std::uint64_t>> damaged;
+  };
+  std::shared_ptr<damage_book> damage_;
+  std::pair<std::uint64_t, std::uint64_t> place_of(std::uint64_t substream) const;
 };
 
 }  // namespace sevenzfs::archive

@@ -1,6 +1,6 @@
 #pragma once
 // The decoded-data cache of cached_reader: fixed-size blocks of folder
-// content keyed by (snapshot id, folder, block index), least recently used
+// content keyed by (data identity, where the folder lies, block index), least recently used
 // first out, bounded in bytes. Not thread-safe: its owner locks.
 #include <cstdint>
 #include <functional>

@@ -72,14 +72,16 @@ std::size_t cached_reader::read(const archive_snapshot& snapshot, std::uint64_t 
 }
 
 block_data cached_reader::block(const archive_snapshot& snapshot, std::size_t folder, std::uint64_t index) {
-  const block_key key{snapshot.id(), folder, index};
+  const std::uint64_t identity = snapshot.data_identity();
+  const std::uint64_t where = snapshot.folder_key(folder);
+  const block_key key{identity, where, index};
   std::unique_lock lock(mutex_);
   for (;;) {
     if (auto data = cache_.find(key)) {
       ++hits_;
       return data;
     }
-    if (const auto failed = failures_.find({snapshot.id(), folder});
+    if (const auto failed = failures_.find({identity, where});
         failed != failures_.end() && failed->second.block <= index) {
       throw failed->second.error;
     }
@@ -87,8 +89,8 @@ block_data cached_reader::block(const archive_snapshot& snapshot, std::size_t fo
       changed_.wait(lock);
       continue;
     }
-    auto decoder = pool_.take(snapshot.id(), folder, index * block_size_);
-    if (!decoder && busy_decoder_heading_to(snapshot.id(), folder, index * block_size_)) {
+    auto decoder = pool_.take(identity, where, index * block_size_);
+    if (!decoder && busy_decoder_heading_to(identity, where, index * block_size_)) {
       changed_.wait(lock);
       continue;
     }
@@ -97,9 +99,9 @@ block_data cached_reader::block(const archive_snapshot& snapshot, std::size_t fo
   }
 }
 
-bool cached_reader::busy_decoder_heading_to(std::uint64_t snapshot, std::size_t folder, std::uint64_t position) const {
+bool cached_reader::busy_decoder_heading_to(std::uint64_t identity, std::uint64_t where, std::uint64_t position) const {
   return std::ranges::any_of(busy_, [&](const busy_decoder& busy) {
-    return busy.snapshot == snapshot && busy.folder == folder && busy.target_end <= position;
+    return busy.data == identity && busy.folder_key == where && busy.target_end <= position;
   });
 }
 
@@ -108,20 +110,22 @@ bool cached_reader::busy_decoder_heading_to(std::uint64_t snapshot, std::size_t 
 // `lock` held; decodes without it.
 block_data cached_reader::decode_blocks(std::unique_lock<std::mutex>& lock, const archive_snapshot& snapshot,
                                         std::size_t folder, std::uint64_t index, decoder_ptr decoder) {
+  const std::uint64_t identity = snapshot.data_identity();
+  const std::uint64_t where = snapshot.folder_key(folder);
   const std::uint64_t first = decoder ? decoder->decoder.position() / block_size_ : 0;
   // Claim the blocks on the way that nobody has or is decoding, so that
   // readers of those wait for this decoder instead of starting their own.
   std::vector<bool> claimed;
   for (std::uint64_t i = first; i <= index; ++i) {
-    const block_key key{snapshot.id(), folder, i};
+    const block_key key{identity, where, i};
     claimed.push_back(!cache_.contains(key) && in_flight_.insert(key).second);
   }
-  const auto busy = busy_.insert(busy_.end(), {snapshot.id(), folder, (index + 1) * block_size_});
+  const auto busy = busy_.insert(busy_.end(), {identity, where, (index + 1) * block_size_});
   std::uint64_t current = first;
   const auto release = [&] {
     if (!lock.owns_lock()) lock.lock();
     for (std::uint64_t i = current; i <= index; ++i) {
-      if (claimed[i - first]) in_flight_.erase({snapshot.id(), folder, i});
+      if (claimed[i - first]) in_flight_.erase({identity, where, i});
     }
     busy_.erase(busy);
     changed_.notify_all();
@@ -140,11 +144,12 @@ block_data cached_reader::decode_blocks(std::unique_lock<std::mutex>& lock, cons
       const auto size = static_cast<std::size_t>(std::min(block_size_, decoder->decoder.size() - begin));
       std::vector<std::uint8_t> bytes(size);
       decoder->decoder.read(bytes);
-      decoder->verifier.consume(snapshot, bytes);
+      // The decoder's own snapshot: its substream numbers are the verifier's.
+      decoder->verifier.consume(*decoder->source, bytes);
       auto data = std::make_shared<const std::vector<std::uint8_t>>(std::move(bytes));
       lock.lock();
       bytes_decoded_ += size;
-      const block_key key{snapshot.id(), folder, current};
+      const block_key key{identity, where, current};
       if (claimed[current - first]) {
         in_flight_.erase(key);
         cache_.insert(key, data);
@@ -160,7 +165,7 @@ block_data cached_reader::decode_blocks(std::unique_lock<std::mutex>& lock, cons
     // Data errors and unsupported methods stay what they are: remember them
     // instead of decoding the folder again at every read.
     if (error.kind() == error_kind::corrupt_archive || error.kind() == error_kind::unsupported) {
-      failures_.insert_or_assign({snapshot.id(), folder}, failure{current, error});
+      failures_.insert_or_assign({identity, where}, failure{current, error});
     }
     // A file whose data cannot be decoded is as damaged as one failing its
     // CRC: every later read of it says so, also of its readable start.
@@ -183,11 +188,11 @@ void cached_reader::condemn_from(const archive_snapshot& snapshot, std::size_t f
   }
 }
 
-void cached_reader::forget(std::uint64_t snapshot_id) {
+void cached_reader::forget(std::uint64_t data_identity) {
   std::lock_guard lock(mutex_);
-  cache_.erase_snapshot(snapshot_id);
-  pool_.erase_snapshot(snapshot_id);
-  std::erase_if(failures_, [&](const auto& entry) { return entry.first.first == snapshot_id; });
+  cache_.erase_snapshot(data_identity);
+  pool_.erase_data(data_identity);
+  std::erase_if(failures_, [&](const auto& entry) { return entry.first.first == data_identity; });
 }
 
 reader_stats cached_reader::stats() const {

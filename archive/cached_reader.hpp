@@ -1,7 +1,9 @@
 #pragma once
 // Random-access reads of archived file content, for many threads at once.
 // Decoded folder content is cached in fixed-size blocks (LRU, bounded in
-// bytes) and decoders are kept where they stopped, so that:
+// bytes) and decoders are kept where they stopped — both by the data they
+// come from, so they serve every snapshot of the same data (an in-place
+// commit does not make them cold) — so that:
 //  - a forward sequential read of a large file decodes it once (each block
 //    continues from the decoder the previous block left);
 //  - reading every file of a solid folder, in any order, decodes the folder
@@ -64,28 +66,29 @@ class cached_reader {
   std::size_t read(const archive_snapshot& snapshot, std::uint64_t substream, std::uint64_t offset,
                    std::span<std::uint8_t> out);
 
-  // Drops what is kept for a snapshot that will not be read again.
-  void forget(std::uint64_t snapshot_id);
+  // Drops what is kept for data no snapshot will read again (by its
+  // archive_snapshot::data_identity()).
+  void forget(std::uint64_t data_identity);
 
   reader_stats stats() const;
 
  private:
   struct busy_decoder {
-    std::uint64_t snapshot;
-    std::size_t folder;
+    std::uint64_t data;        // the data identity of its snapshot
+    std::uint64_t folder_key;  // where its folder lies
     std::uint64_t target_end;  // where it will stop
   };
   struct failure {
     std::uint64_t block;  // this block and all after it cannot be decoded
     archive_error error;
   };
-  using folder_key = std::pair<std::uint64_t, std::size_t>;
+  using failure_key = std::pair<std::uint64_t, std::uint64_t>;  // (data identity, where the folder lies)
 
   block_data block(const archive_snapshot& snapshot, std::size_t folder, std::uint64_t index);
   block_data decode_blocks(std::unique_lock<std::mutex>& lock, const archive_snapshot& snapshot, std::size_t folder,
                            std::uint64_t index, decoder_ptr decoder);
   static void condemn_from(const archive_snapshot& snapshot, std::size_t folder, std::uint64_t position);
-  bool busy_decoder_heading_to(std::uint64_t snapshot, std::size_t folder, std::uint64_t position) const;
+  bool busy_decoder_heading_to(std::uint64_t identity, std::uint64_t where, std::uint64_t position) const;
 
   const std::uint64_t block_size_;
   const std::uint64_t decoder_memory_limit_;
@@ -95,7 +98,7 @@ class cached_reader {
   decoder_pool pool_;
   std::unordered_set<block_key, block_key_hash> in_flight_;
   std::list<busy_decoder> busy_;
-  std::map<folder_key, failure> failures_;  // corrupt or unsupported folders, from the failing block on
+  std::map<failure_key, failure> failures_;  // corrupt or unsupported folders, from the failing block on
   std::uint64_t hits_ = 0;
   std::uint64_t misses_ = 0;
   std::uint64_t bytes_decoded_ = 0;

@@ -4,20 +4,22 @@
 
 namespace sevenzfs::archive {
 
-positioned_decoder::positioned_decoder(const archive_snapshot& source, std::size_t folder_index,
+positioned_decoder::positioned_decoder(const archive_snapshot& from, std::size_t folder_index,
                                        std::uint64_t memory_limit)
-    : snapshot(source.id()),
+    : source(from.shared_from_this()),
       folder(folder_index),
-      decoder(source.fd(), source.path(), source.database().folders[folder_index], source.folder(folder_index).packs,
+      data(from.data_identity()),
+      folder_key(from.folder_key(folder_index)),
+      decoder(from.fd(), from.path(), from.database().folders[folder_index], from.folder(folder_index).packs,
               {.memory_limit = memory_limit, .available = std::nullopt}),
-      verifier(source, folder_index),
+      verifier(from, folder_index),
       memory(decoder.memory_usage()) {}
 
-decoder_ptr decoder_pool::take(std::uint64_t snapshot, std::size_t folder, std::uint64_t position) {
+decoder_ptr decoder_pool::take(std::uint64_t data, std::uint64_t folder_key, std::uint64_t position) {
   auto best = idle_.end();
   for (auto it = idle_.begin(); it != idle_.end(); ++it) {
     const auto& candidate = **it;
-    if (candidate.snapshot != snapshot || candidate.folder != folder || candidate.decoder.position() > position)
+    if (candidate.data != data || candidate.folder_key != folder_key || candidate.decoder.position() > position)
       continue;
     if (best == idle_.end() || candidate.decoder.position() > (*best)->decoder.position()) best = it;
   }
@@ -33,7 +35,7 @@ void decoder_pool::put(decoder_ptr decoder) {
   std::size_t same_folder = 0;
   for (auto it = idle_.begin(); it != idle_.end();) {
     const auto next = std::next(it);
-    if ((*it)->snapshot == decoder->snapshot && (*it)->folder == decoder->folder &&
+    if ((*it)->data == decoder->data && (*it)->folder_key == decoder->folder_key &&
         ++same_folder >= std::max<std::size_t>(limits_.max_idle_per_folder, 1)) {
       drop(it);
     }
@@ -49,10 +51,10 @@ void decoder_pool::put(decoder_ptr decoder) {
   }
 }
 
-void decoder_pool::erase_snapshot(std::uint64_t snapshot) {
+void decoder_pool::erase_data(std::uint64_t data) {
   for (auto it = idle_.begin(); it != idle_.end();) {
     const auto next = std::next(it);
-    if ((*it)->snapshot == snapshot) drop(it);
+    if ((*it)->data == data) drop(it);
     it = next;
   }
 }

@@ -17,10 +17,14 @@ namespace sevenzfs::archive {
 // has decoded (it always starts at the folder's start, so every substream it
 // passes is checked).
 struct positioned_decoder {
-  positioned_decoder(const archive_snapshot& source, std::size_t folder_index, std::uint64_t memory_limit);
+  positioned_decoder(const archive_snapshot& from, std::size_t folder_index, std::uint64_t memory_limit);
 
-  std::uint64_t snapshot;
-  std::size_t folder;
+  // Kept alive: the decoder reads through its descriptor, and may serve a
+  // later snapshot of the same data.
+  std::shared_ptr<const archive_snapshot> source;
+  std::size_t folder;        // in source
+  std::uint64_t data;        // source's data identity
+  std::uint64_t folder_key;  // where the folder lies
   folder_decoder decoder;
   substream_verifier verifier;
   std::uint64_t memory;
@@ -38,13 +42,13 @@ class decoder_pool {
  public:
   explicit decoder_pool(decoder_pool_limits limits) : limits_(limits) {}
 
-  // The idle decoder of (snapshot, folder) furthest along without being past
-  // `position`; null when there is none.
-  decoder_ptr take(std::uint64_t snapshot, std::size_t folder, std::uint64_t position);
+  // The idle decoder of the folder at `folder_key` of data `data` furthest
+  // along without being past `position`; null when there is none.
+  decoder_ptr take(std::uint64_t data, std::uint64_t folder_key, std::uint64_t position);
   // Keeps `decoder` for later reads (unless it has reached the folder's
   // end), dropping the least recently used beyond the limits.
   void put(decoder_ptr decoder);
-  void erase_snapshot(std::uint64_t snapshot);
+  void erase_data(std::uint64_t data);
 
   std::size_t idle() const noexcept { return idle_.size(); }
   std::uint64_t memory() const noexcept { return memory_; }

@@ -241,8 +241,31 @@ TEST(CachedReader, ForgetDropsWhatASnapshotHeld) {
   reader.read(*snapshot, 0, 0, part);
   EXPECT_GT(reader.stats().cache_bytes, 0u);
   EXPECT_EQ(reader.stats().decoders_alive, 1u);
-  reader.forget(snapshot->id());
+  reader.forget(snapshot->data_identity());
   EXPECT_EQ(reader.stats().cache_bytes, 0u);
   EXPECT_EQ(reader.stats().decoders_alive, 0u);
   EXPECT_THROW(reader.read(*snapshot, 1, 0, part), archive_error);  // no such stream
+}
+
+TEST(CachedReader, ASnapshotOfTheSameDataReusesWhatTheLastOneDecodedAndLearned) {
+  // An in-place commit's new snapshot: same file, folders where they were.
+  archive_fixture fixture({300'000, 5000, 5000}, pack_mode::solid, 0);
+  const auto layout = read_archive(fixture.path);
+  flip_byte(fixture.path, 32 + layout.db.pack_position + 302'000);  // inside the second file
+  const auto before = archive_snapshot::open(fixture.path);
+  cached_reader reader;
+  EXPECT_EQ(read_whole(reader, *before, 0, 4096), fixture.contents[0]);  // decodes the whole folder
+  const auto decoded = reader.stats().bytes_decoded;
+  const auto after = archive_snapshot::from(unique_fd(::open(fixture.path.c_str(), O_RDONLY | O_CLOEXEC)), fixture.path,
+                                            layout.db, before.get());
+  EXPECT_EQ(after->data_identity(), before->data_identity());
+  EXPECT_EQ(read_whole(reader, *after, 0, 4096), fixture.contents[0]);
+  EXPECT_EQ(reader.stats().bytes_decoded, decoded) << "served from what the first snapshot decoded";
+  // Damage found through one snapshot is known to the other.
+  EXPECT_EQ(after->verdict(1), archive_snapshot::crc_verdict::bad);
+  EXPECT_EQ(read_error(reader, *after, 1), error_kind::corrupt_archive);
+  EXPECT_EQ(read_whole(reader, *after, 2, 4096), fixture.contents[2]);
+  // A snapshot of other data (a rewritten archive) starts afresh.
+  const auto other = archive_snapshot::open(fixture.path);
+  EXPECT_NE(other->data_identity(), before->data_identity());
 }
