@@ -30,8 +30,11 @@ inode* parent_directory(inode_table& inodes, const std::string& path, const call
 
 }  // namespace
 
-std::size_t load_archived_tree(const archive::archive_database& db, inode_table& inodes, const caller& owner,
-                               std::string_view archive_path, logger& log) {
+std::size_t load_archived_tree(const std::shared_ptr<const archive::archive_snapshot>& snapshot, inode_table& inodes,
+                               const caller& owner, logger& log) {
+  if (!snapshot) return 0;
+  const archive::archive_database& db = snapshot->database();
+  const std::string& archive_path = snapshot->path();
   const std::timespec now = current_time();
   std::size_t left_out = 0;
   std::uint64_t stream = 0;
@@ -65,7 +68,7 @@ std::size_t load_archived_tree(const archive::archive_database& db, inode_table&
     }
     inode* made = *inodes.create(directory->number, leaf, e.kind, e.mode, owner, [&](inode& node) {
       node.atime = node.mtime = node.ctime = e.mtime;
-      if (file.has_stream) node.content.set_archived(this_stream, e.size);
+      if (file.has_stream) node.content.set_archived(archived_bytes{snapshot, this_stream, e.size});
     });
     if (made->is_directory()) directory_times.emplace_back(made, e.mtime);
   }

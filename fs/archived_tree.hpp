@@ -8,14 +8,17 @@
 #include "inode_table.hpp"
 #include "log.hpp"
 
-#include "archive/archive_database.hpp"
+#include "archive/archive_snapshot.hpp"
+
+#include <memory>
 
 #include <string_view>
 
 namespace sevenzfs::fs {
 
-// Returns the number of entries left out.
-std::size_t load_archived_tree(const archive::archive_database& db, inode_table& inodes, const caller& owner,
-                               std::string_view archive_path, logger& log);
+// Builds the tree from `snapshot` (null: no archive yet). Returns the number
+// of entries left out.
+std::size_t load_archived_tree(const std::shared_ptr<const archive::archive_snapshot>& snapshot, inode_table& inodes,
+                               const caller& owner, logger& log);
 
 }  // namespace sevenzfs::fs

@@ -74,6 +74,7 @@ committer::snapshot committer::take_snapshot(commit_scope scope) {
   auto& request = taken.request;
   // Streams the tree does not show are kept for now (transitional).
   std::vector<std::optional<archive::entry>> shown(archive_.stream_count());
+  const archive::archive_snapshot* current = archive_.snapshot().get();
   inodes_.walk([&](const std::string& path, inode& node) {
     std::lock_guard data(node.mutex);  // `writers` changes on close, even now
     archive::entry e;
@@ -86,7 +87,8 @@ committer::snapshot committer::take_snapshot(commit_scope scope) {
       return;
     }
     const file_content& content = node.content;
-    if (const auto stream = content.archived_stream()) shown[*stream] = e;
+    const auto stream = content.stream_in(current);
+    if (stream && !content.dirty()) shown[*stream] = e;
     // Files still open for writing wait for a commit of everything.
     const bool include = content.dirty() && (scope == commit_scope::everything || node.writers == 0);
     if (content.dirty() && !include) taken.left_changes = true;
@@ -98,7 +100,7 @@ committer::snapshot committer::take_snapshot(commit_scope scope) {
     } else if (include) {
       request.entries_without_data.push_back(std::move(e));  // now empty
       taken.emptied.push_back(&node);
-    } else if (!content.dirty() && !content.archived_stream()) {
+    } else if (!content.dirty() && !content.archived()) {
       request.entries_without_data.push_back(std::move(e));  // empty since an earlier commit
     }
   });
@@ -107,17 +109,37 @@ committer::snapshot committer::take_snapshot(commit_scope scope) {
   return taken;
 }
 
-void committer::apply(const snapshot& taken, const archive::commit_result& result) {
+void committer::apply(const snapshot& taken, const archive::commit_result& result,
+                      const std::shared_ptr<const archive::archive_snapshot>& before) {
+  const auto& now = archive_.snapshot();
   // The archive has it: point the inodes at their streams and give back the
   // memory of files nobody is writing.
   for (std::size_t k = 0; k < taken.committed.size(); ++k) {
     inode& node = *taken.committed[k];
     std::lock_guard data(node.mutex);
-    node.content.committed(result.stream_index[k], node.writers > 0);
+    const std::uint64_t size = taken.request.new_files[k].size;
+    node.content.committed(archived_bytes{now, result.stream_index[k], size}, node.writers > 0);
   }
   for (inode* node : taken.emptied) {
     std::lock_guard data(node->mutex);
     node->content.committed(std::nullopt, node->writers > 0);
+  }
+  // Files kept from the state before now read through the new one (their
+  // stream may have a new number); files whose stream was dropped (deleted
+  // but still open) keep reading the old state, which keeps its descriptor.
+  if (before) {
+    std::vector<std::uint64_t> moved_to(before->substream_count(), UINT64_MAX);
+    for (std::size_t k = 0; k < taken.request.kept_streams.size(); ++k) {
+      moved_to[taken.request.kept_streams[k].stream] = result.kept_index[k];
+    }
+    inodes_.for_each([&](inode& node) {
+      std::lock_guard data(node.mutex);
+      const auto stream = node.content.stream_in(before.get());
+      if (!stream || moved_to[*stream] == UINT64_MAX) return;
+      node.content.moved(archived_bytes{now, moved_to[*stream], node.content.archived()->size});
+    });
+    // A rewritten archive is other data: what the reader kept of the old one goes.
+    if (result.rewritten) content_.reader.forget(before->data_identity());
   }
   // Changes left for later keep the next commit from being skipped.
   if (!taken.left_changes) committed_generation_ = taken.generation;
@@ -147,9 +169,10 @@ result<void> committer::commit(commit_scope scope) {
                         [](std::uint64_t total, const archive::entry& e) { return total + e.size; });
     figures_.done_bytes = 0;
     figures_.running = true;
+    const auto before = archive_.snapshot();
     const auto result = archive_.commit(taken.request);
     figures_.running = false;
-    apply(taken, result);
+    apply(taken, result, before);
 
     const auto elapsed = std::chrono::steady_clock::now() - started;
     figures_.commits.fetch_add(1);

@@ -85,7 +85,8 @@ class committer {
  private:
   struct snapshot;
   snapshot take_snapshot(commit_scope scope);
-  void apply(const snapshot& taken, const archive::commit_result& result);
+  void apply(const snapshot& taken, const archive::commit_result& result,
+             const std::shared_ptr<const archive::archive_snapshot>& before);
   void note_archive_figures();
   bool has_changes_locked() const;
   result<void> failed(int error, std::string_view what);

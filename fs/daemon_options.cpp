@@ -32,6 +32,7 @@ const char* const kDaemonUsage =
     "  -o hybrid_threshold=SIZE size from which hybrid mode batches a file (1M)\n"
     "  -o threads=N             compression threads (number of cores)\n"
     "  -o pool_size=SIZE        staging memory (an eighth of RAM, 64M-4G)\n"
+    "  -o cache_size=SIZE       decoded archive data kept for reads (64M)\n"
     "  -o flush_interval=S      commit every S seconds when something changed (off)\n"
     "  -o nonempty              mount over a directory that is not empty\n"
     "  -o wait_lock             wait while another sevenzfs uses ARCHIVE (default: exit 3)\n"
@@ -100,6 +101,10 @@ bool apply_option(parse_state& state, std::string_view item) {
     const auto n = archive::parse_size(value);
     if (!n || *n < (1u << 20)) return bad("a size of at least 1M");
     options.pool_bytes = *n;
+  } else if (key == "cache_size") {
+    const auto n = archive::parse_size(value);
+    if (!n) return bad("a size such as 64M");
+    options.cache_bytes = *n;
   } else if (key == "flush_interval") {
     const auto n = parse_number(value);
     if (!n) return bad("a number of seconds (0: off)");

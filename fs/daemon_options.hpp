@@ -25,8 +25,9 @@ struct daemon_options {
   bool kernel_cache = false;  // keep file pages in the kernel's cache across opens
   archive::write_options write;
   std::uint64_t pool_bytes = 0;
-  std::uint64_t flush_interval_seconds = 0;  // 0: no periodic commit
-  std::vector<std::string> fuse_options;     // for libfuse's mount (-o)
+  std::uint64_t cache_bytes = std::uint64_t{64} << 20;  // decoded archive data kept for reads
+  std::uint64_t flush_interval_seconds = 0;             // 0: no periodic commit
+  std::vector<std::string> fuse_options;                // for libfuse's mount (-o)
 };
 
 struct parsed_command_line {

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 namespace sevenzfs::fs {
 
@@ -18,13 +19,25 @@ struct overloaded : Cases... {
   using Cases::operator()...;
 };
 
+constexpr std::size_t kRestageChunk = 1 << 20;
+
 }  // namespace
 
-void file_content::set_archived(std::uint64_t stream, std::uint64_t size) {
+result<std::size_t> read_archived(archive::cached_reader& reader, const archived_bytes& where, std::uint64_t offset,
+                                  std::span<std::byte> out) {
+  try {
+    return reader.read(*where.snapshot, where.stream, offset,
+                       {reinterpret_cast<std::uint8_t*>(out.data()), out.size()});
+  } catch (const archive::archive_error& e) {
+    return failure(e.error_number(), e.what());
+  }
+}
+
+void file_content::set_archived(archived_bytes where) {
   local_.emplace<nothing>();
-  stream_ = stream;
-  archived_size_ = size;
+  archived_ = std::move(where);
   dirty_ = false;
+  reported_ = false;
 }
 
 void file_content::hold(std::string bytes) {
@@ -33,10 +46,16 @@ void file_content::hold(std::string bytes) {
 }
 
 std::uint64_t file_content::size() const noexcept {
-  return std::visit(overloaded{[&](const nothing&) { return dirty_ ? std::uint64_t{0} : archived_size_; },
-                               [](const in_pool& p) { return p.file.size(); }, [](const on_disk& d) { return d.size; },
-                               [](const held& h) { return std::uint64_t{h.bytes.size()}; }},
-                    local_);
+  return std::visit(
+      overloaded{[&](const nothing&) { return dirty_ || !archived_ ? std::uint64_t{0} : archived_->size; },
+                 [](const in_pool& p) { return p.file.size(); }, [](const on_disk& d) { return d.size; },
+                 [](const held& h) { return std::uint64_t{h.bytes.size()}; }},
+      local_);
+}
+
+std::optional<std::uint64_t> file_content::stream_in(const archive::archive_snapshot* snapshot) const noexcept {
+  if (!archived_ || archived_->snapshot.get() != snapshot) return std::nullopt;
+  return archived_->stream;
 }
 
 std::uint64_t file_content::staged_bytes() const noexcept {
@@ -45,7 +64,7 @@ std::uint64_t file_content::staged_bytes() const noexcept {
 }
 
 bool file_content::only_archived() const noexcept {
-  return std::holds_alternative<nothing>(local_) && !dirty_ && stream_.has_value() && archived_size_ > 0;
+  return std::holds_alternative<nothing>(local_) && !dirty_ && archived_.has_value() && archived_->size > 0;
 }
 
 result<std::size_t> file_content::read(const content_services& services, std::uint64_t offset,
@@ -55,7 +74,7 @@ result<std::size_t> file_content::read(const content_services& services, std::ui
   out = out.first(static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), total - offset)));
   return std::visit(
       overloaded{[&](const nothing&) -> result<std::size_t> {
-                   return failure(EOPNOTSUPP, "reading content that is already in the archive is not supported yet");
+                   return read_archived(services.reader, *archived_, offset, out);
                  },
                  [&](const in_pool& p) -> result<std::size_t> { return services.store.read(p.file, offset, out); },
                  [&](const on_disk& d) -> result<std::size_t> {
@@ -71,14 +90,60 @@ result<std::size_t> file_content::read(const content_services& services, std::ui
       local_);
 }
 
-file_content::in_pool* file_content::ensure_writable(content_services& services) {
-  if (std::holds_alternative<nothing>(local_)) local_.emplace<in_pool>(in_pool{pool::staged_file(services.store)});
-  return std::get_if<in_pool>(&local_);
+// Copies the archived bytes back into the pool, or into a spill file from
+// where the pool has no room: the file can then change like any staged one.
+result<void> file_content::restage(content_services& services) {
+  const archived_bytes where = *archived_;
+  pool::staged_file staged(services.store);
+  std::optional<spill_file> spilled;
+  std::vector<std::byte> buffer(static_cast<std::size_t>(std::min<std::uint64_t>(kRestageChunk, where.size)));
+  for (std::uint64_t at = 0; at < where.size;) {
+    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), where.size - at));
+    auto read = read_archived(services.reader, where, at, std::span(buffer.data(), n));
+    if (!read) return std::unexpected(read.error());
+    if (*read != n) return failure(EIO, "the archive holds fewer bytes than its header says");
+    std::span<const std::byte> chunk(buffer.data(), n);
+    if (!spilled) {
+      const auto written = services.store.write(staged, at, chunk, pool::staging_store::memory_wait::fail_fast);
+      chunk = chunk.subspan(written);
+      if (!chunk.empty()) {
+        // The pool is full: this file goes to disk, with what is staged so far.
+        spilled.emplace(services.spill_prefix);
+        std::uint64_t offset = 0;
+        int error = 0;
+        services.store.for_each_span(staged, [&](std::span<const std::byte> bytes) {
+          if (error == 0) error = spilled->write(offset, bytes);
+          offset += bytes.size();
+        });
+        if (error != 0) return failure(error, fmt::format("cannot spill to disk: {}", std::strerror(error)));
+        services.store.clear(staged);
+      }
+    }
+    if (spilled && !chunk.empty()) {
+      if (const int error = spilled->write(at + (n - chunk.size()), chunk); error != 0) {
+        return failure(error, fmt::format("cannot spill to disk: {}", std::strerror(error)));
+      }
+    }
+    at += n;
+  }
+  if (spilled)
+    local_.emplace<on_disk>(on_disk{std::move(*spilled), where.size});
+  else
+    local_.emplace<in_pool>(in_pool{std::move(staged)});
+  return {};
+}
+
+result<void> file_content::make_writable(content_services& services) {
+  if (std::holds_alternative<held>(local_)) return failure(EINVAL);  // a symlink's target is never written
+  if (!std::holds_alternative<nothing>(local_)) return {};
+  if (only_archived()) return restage(services);
+  local_.emplace<in_pool>(in_pool{pool::staged_file(services.store)});
+  return {};
 }
 
 result<std::size_t> file_content::write(content_services& services, std::uint64_t offset,
                                         std::span<const std::byte> data) {
-  if (only_archived()) return failure(EPERM, "cannot change archived content in place yet");
+  if (auto writable = make_writable(services); !writable) return std::unexpected(writable.error());
   if (auto* disk = std::get_if<on_disk>(&local_)) {
     if (const int error = disk->file.write(offset, data); error != 0) {
       return failure(error, fmt::format("cannot write the spill file: {}", std::strerror(error)));
@@ -87,26 +152,26 @@ result<std::size_t> file_content::write(content_services& services, std::uint64_
     dirty_ = true;
     return data.size();
   }
-  in_pool* pooled = ensure_writable(services);
-  if (pooled == nullptr) return failure(EINVAL);  // a symlink's target is never written
+  auto& pooled = std::get<in_pool>(local_);
   const std::size_t written =
-      services.store.write(pooled->file, offset, data, pool::staging_store::memory_wait::fail_fast);
+      services.store.write(pooled.file, offset, data, pool::staging_store::memory_wait::fail_fast);
   if (written > 0 || data.empty()) dirty_ = true;
   return written;
 }
 
 result<void> file_content::truncate(content_services& services, std::uint64_t new_size) {
-  if (only_archived() && new_size != 0)
-    return failure(EPERM, "cannot truncate archived content to a non-zero size yet");
+  if (new_size == 0 && std::holds_alternative<nothing>(local_)) {
+    local_.emplace<in_pool>(in_pool{pool::staged_file(services.store)});  // nothing to copy back
+  } else if (auto writable = make_writable(services); !writable) {
+    return std::unexpected(writable.error());
+  }
   if (auto* disk = std::get_if<on_disk>(&local_)) {
     if (const int error = disk->file.truncate(new_size); error != 0) {
       return failure(error, fmt::format("cannot truncate the spill file: {}", std::strerror(error)));
     }
     disk->size = new_size;
-  } else if (std::holds_alternative<held>(local_)) {
-    return failure(EINVAL);
   } else {
-    services.store.truncate(ensure_writable(services)->file, new_size);
+    services.store.truncate(std::get<in_pool>(local_).file, new_size);
   }
   dirty_ = true;
   return {};
@@ -142,10 +207,10 @@ std::shared_ptr<const archive::entry_content> file_content::commit_source(const 
                     local_);
 }
 
-void file_content::committed(std::optional<std::uint64_t> stream, bool keep_local) {
-  archived_size_ = stream ? size() : 0;
-  stream_ = stream;
+void file_content::committed(std::optional<archived_bytes> where, bool keep_local) {
+  archived_ = std::move(where);
   dirty_ = false;
+  reported_ = false;
   // A symlink's target is a few bytes: keep it rather than read it back.
   if (!keep_local && !std::holds_alternative<held>(local_)) local_.emplace<nothing>();
 }

@@ -1,15 +1,19 @@
 #pragma once
-// A file's bytes, wherever they are: nowhere yet (empty), staged in the pool,
+// A file's bytes, wherever they are: nowhere (empty), staged in the pool,
 // spilled to an unlinked file beside the archive (a file that outgrew the
 // pool while open for writing), held in memory (a symlink's target), or only
-// in the archive (committed earlier). It also remembers which archive stream
-// holds the file's last committed copy, and whether the local bytes differ
-// from it.
+// in the archive. It also remembers which archive stream holds the file's
+// last committed copy — as a snapshot of that archive state plus the
+// stream's index in it — and whether the local bytes differ from it.
+// Reading archived bytes decodes them through the cached reader; changing
+// them first copies them back into the pool (or a spill file): "re-staging".
 //
 // Not thread-safe: the owning inode's lock serializes every call.
 #include "result.hpp"
 #include "spill_file.hpp"
 
+#include "archive/archive_snapshot.hpp"
+#include "archive/cached_reader.hpp"
 #include "archive/entry.hpp"
 #include "pool/staging_store.hpp"
 
@@ -18,6 +22,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <variant>
 
 namespace sevenzfs::fs {
@@ -25,25 +30,41 @@ namespace sevenzfs::fs {
 // What content operations need from the daemon.
 struct content_services {
   pool::staging_store& store;
+  archive::cached_reader& reader;
   std::string spill_prefix;  // spill files are created as <spill_prefix>.spill.tmp-XXXXXX
 };
+
+// Where a file's archived bytes are: enough to read them without the
+// file's lock (the snapshot keeps its own descriptor).
+struct archived_bytes {
+  std::shared_ptr<const archive::archive_snapshot> snapshot;
+  std::uint64_t stream = 0;  // in snapshot
+  std::uint64_t size = 0;
+};
+
+// Reads archived bytes; a failure carries the errno and a message naming the file.
+result<std::size_t> read_archived(archive::cached_reader& reader, const archived_bytes& where, std::uint64_t offset,
+                                  std::span<std::byte> out);
 
 class file_content {
  public:
   file_content() = default;
-  // Content that only the archive holds: stream `stream`, `size` bytes.
-  void set_archived(std::uint64_t stream, std::uint64_t size);
+  // Content that only the archive holds.
+  void set_archived(archived_bytes where);
   // A symlink's target, held in memory.
   void hold(std::string bytes);
 
   std::uint64_t size() const noexcept;
   // The local bytes differ from the archive's copy (or there is none yet).
   bool dirty() const noexcept { return dirty_; }
-  std::optional<std::uint64_t> archived_stream() const noexcept { return stream_; }
+  // The archive's copy, if there is one.
+  const std::optional<archived_bytes>& archived() const noexcept { return archived_; }
+  // The stream index of the archive's copy in `snapshot`, if the copy is there.
+  std::optional<std::uint64_t> stream_in(const archive::archive_snapshot* snapshot) const noexcept;
+  // Only the archive holds the bytes: reads decode them.
+  bool only_archived() const noexcept;
   // Bytes of pool memory this content holds (what spilling it would free).
   std::uint64_t staged_bytes() const noexcept;
-  // Only the archive holds the bytes: they cannot be read back yet.
-  bool only_archived() const noexcept;
 
   result<std::size_t> read(const content_services& services, std::uint64_t offset, std::span<std::byte> out) const;
   // Writes at `offset`; fewer bytes (maybe none) when the pool has no free
@@ -57,9 +78,14 @@ class file_content {
   // them, valid while the commit holds the file still.
   std::shared_ptr<const archive::entry_content> commit_source(const content_services& services,
                                                               const std::string& path) const;
-  // The commit made `stream` the archive's copy of these bytes (nullopt: the
+  // The commit made `where` the archive's copy of these bytes (nullopt: the
   // file was committed empty). Local bytes are dropped unless `keep_local`.
-  void committed(std::optional<std::uint64_t> stream, bool keep_local);
+  void committed(std::optional<archived_bytes> where, bool keep_local);
+  // The archive's copy moved (a later commit renumbered or rewrote it).
+  void moved(archived_bytes where) noexcept { archived_ = std::move(where); }
+  // True the first time it is asked after the content changed: a file that
+  // cannot be read back is logged once, not at every read.
+  bool first_report() noexcept { return !std::exchange(reported_, true); }
 
  private:
   struct nothing {};
@@ -73,13 +99,15 @@ class file_content {
   struct held {
     std::string bytes;
   };
-  // Makes the local bytes writable (an empty staged file if there are none).
-  in_pool* ensure_writable(content_services& services);
+  // Makes the local bytes writable: archived bytes are copied back first;
+  // with none, an empty staged file.
+  result<void> make_writable(content_services& services);
+  result<void> restage(content_services& services);
 
   std::variant<nothing, in_pool, on_disk, held> local_;
-  std::optional<std::uint64_t> stream_;  // the archive's copy
-  std::uint64_t archived_size_ = 0;
+  std::optional<archived_bytes> archived_;
   bool dirty_ = false;
+  bool reported_ = false;
 };
 
 }  // namespace sevenzfs::fs

@@ -23,16 +23,16 @@ filesystem::filesystem(const daemon_options& options, logger& log)
       options_(options),
       chunks_(options.pool_bytes, pool::kStagingChunkBytes),
       store_(chunks_),
-      content_{store_, options.archive_path},
+      reader_({.cache_bytes = options.cache_bytes, .block_size = 1 << 20, .decoders = {}}),
+      content_{store_, reader_, options.archive_path},
       inodes_(caller{::getuid(), ::getgid()}),
       committer_(options_, inodes_, content_, log_),
-      xattrs_({chunks_, committer_.figures(), options_, ::getuid(), std::chrono::steady_clock::now()},
+      xattrs_({chunks_, reader_, committer_.figures(), options_, ::getuid(), std::chrono::steady_clock::now()},
               {.flush = [this] { return fsync(); },
                .unmount = [this] { return unmount_control(); },
                .file_state = [this](inode_number number) { return file_state(number); },
                .tree = [this] { return figures_of_tree(); }}) {
-  load_archived_tree(committer_.archive().database(), inodes_, caller{::getuid(), ::getgid()}, options_.archive_path,
-                     log_);
+  load_archived_tree(committer_.archive().snapshot(), inodes_, caller{::getuid(), ::getgid()}, log_);
 }
 
 filesystem::~filesystem() {
@@ -190,11 +190,6 @@ result<void> filesystem::open(inode_number number, int flags) {
   inode& n = **node;
   if (n.is_directory()) return failure(EISDIR);
   if (!opens_for_writing(flags)) return {};
-  if (n.content.only_archived() && !(flags & O_TRUNC)) {
-    return failure(EPERM, fmt::format("{}: archived files can only be rewritten from scratch (O_TRUNC) until reading "
-                                      "back archived content is supported",
-                                      inodes_.path_of(n)));
-  }
   if (flags & O_TRUNC) {
     if (auto done = n.content.truncate(content_, 0); !done) return about(n, done.error());
     n.mtime = n.ctime = current_time();
@@ -219,10 +214,26 @@ void filesystem::release(inode_number number, int flags) {
 }
 
 result<std::size_t> filesystem::read(inode_number number, std::span<std::byte> out, off_t offset) {
-  auto node = inodes_.lock(number);
-  if (!node) return std::unexpected(node.error());
-  auto read = (*node)->content.read(content_, static_cast<std::uint64_t>(offset), out);
-  if (!read) return about(**node, read.error());
+  std::optional<archived_bytes> archived;
+  {
+    auto node = inodes_.lock(number);
+    if (!node) return std::unexpected(node.error());
+    // Archived bytes are decoded without the file's lock: a long decode of a
+    // solid folder holds up no other operation on the file.
+    if (!(*node)->content.only_archived()) {
+      auto read = (*node)->content.read(content_, static_cast<std::uint64_t>(offset), out);
+      if (!read) return about(**node, read.error());
+      return read;
+    }
+    archived = (*node)->content.archived();
+  }
+  if (static_cast<std::uint64_t>(offset) >= archived->size) return std::size_t{0};
+  auto read = read_archived(reader_, *archived, static_cast<std::uint64_t>(offset), out);
+  if (!read) {
+    // One log line per file that cannot be read, not one per read.
+    auto node = inodes_.lock(number);
+    if (!node || !(*node)->content.first_report()) read.error().message.clear();
+  }
   return read;
 }
 
@@ -338,7 +349,7 @@ result<std::optional<std::string>> filesystem::file_state(inode_number number) {
   const inode& n = **node;
   if (n.is_directory()) return std::optional<std::string>(R"({"state":"directory"})");
   const std::uint64_t size = n.size();
-  const auto stream = n.content.archived_stream();
+  const auto stream = n.content.stream_in(committer_.archive().snapshot().get());
   if (n.content.dirty() || !stream) {
     const char* state = n.content.dirty() ? "staged" : "empty";
     return std::optional<std::string>(fmt::format(R"({{"state":"{}","size":{}}})", state, size));

@@ -14,6 +14,7 @@
 #include "result.hpp"
 #include "stats_xattr.hpp"
 
+#include "archive/cached_reader.hpp"
 #include "pool/chunk_pool.hpp"
 #include "pool/staging_store.hpp"
 
@@ -109,6 +110,7 @@ class filesystem {
   daemon_options options_;
   pool::chunk_pool chunks_;
   pool::staging_store store_;
+  archive::cached_reader reader_;
   content_services content_;
   inode_table inodes_;   // before committer_: it refers to the tree
   committer committer_;  // opens the archive

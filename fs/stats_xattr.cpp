@@ -112,6 +112,7 @@ result<std::string> stats_xattr::list(inode_number number) {
 
 std::vector<stat_value> stats_xattr::values() const {
   const auto pool = sources_.pool.stats();
+  const auto cache = sources_.reader.stats();
   const auto tree = hooks_.tree();
   const auto& commits = sources_.commits;
   const auto seconds_text = [](double value) { return fmt::format("{:.3f}", value); };
@@ -156,6 +157,9 @@ std::vector<stat_value> stats_xattr::values() const {
   v.push_back({"pool_high_water_bytes", count(pool.chunks_high_water * pool.chunk_bytes)});
   v.push_back({"pool_waits_total", count(pool.waits)});
   v.push_back({"pool_wait_seconds_total", seconds_text(static_cast<double>(pool.wait_nanoseconds) / 1e9)});
+  v.push_back({"cache_bytes", count(cache.cache_bytes)});
+  v.push_back({"cache_hits_total", count(cache.hits)});
+  v.push_back({"cache_misses_total", count(cache.misses)});
   v.push_back({"commits_total", count(commits.commits.load())});
   v.push_back({"failed_commits_total", count(commits.failed_commits.load())});
   v.push_back({"committing", running ? "1" : "0"});

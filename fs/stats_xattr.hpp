@@ -13,6 +13,7 @@
 #include "inode_table.hpp"
 #include "result.hpp"
 
+#include "archive/cached_reader.hpp"
 #include "pool/chunk_pool.hpp"
 
 #include <chrono>
@@ -38,6 +39,7 @@ std::string stats_json(const std::vector<stat_value>& values);
 // Where the figures come from.
 struct stats_sources {
   const pool::chunk_pool& pool;
+  const archive::cached_reader& reader;
   const commit_figures& commits;
   const daemon_options& options;
   uid_t owner;  // the mount's owner: with root, the only one its controls obey

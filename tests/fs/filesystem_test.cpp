@@ -239,3 +239,80 @@ TEST_F(filesystem_fixture, AFileOutgrowingThePoolWhileOpenSpillsToDisk) {
   ASSERT_TRUE(filesystem->fsync());
   EXPECT_EQ(extracted("big"), content);
 }
+
+TEST_F(filesystem_fixture, CommittedFilesReadBackInTheSameMountAndAfterReopening) {
+  std::string big(3u << 20, '\0');
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>('a' + (i * 7 + i / 1000) % 26);
+  {
+    auto filesystem = open();
+    make_file(*filesystem, kRootInode, "hello.txt", "hello\n");
+    make_file(*filesystem, kRootInode, "big.bin", big);
+    ASSERT_TRUE(filesystem->symlink("hello.txt", kRootInode, "link", me));
+    ASSERT_TRUE(filesystem->fsync());
+    EXPECT_EQ(filesystem->getxattr(kRootInode, "user.sevenzfs.staged_files", false).value_or("?"), "0");
+    EXPECT_EQ(read_all(*filesystem, entry_of(*filesystem, kRootInode, "hello.txt")), "hello\n")
+        << "read back from the archive seconds after the commit";
+    EXPECT_EQ(read_all(*filesystem, entry_of(*filesystem, kRootInode, "big.bin"), 128 << 10), big);
+  }
+  auto filesystem = open();
+  EXPECT_EQ(read_all(*filesystem, entry_of(*filesystem, kRootInode, "hello.txt")), "hello\n");
+  EXPECT_EQ(read_all(*filesystem, entry_of(*filesystem, kRootInode, "big.bin"), 100'000), big);
+  const auto link = entry_of(*filesystem, kRootInode, "link");
+  EXPECT_EQ(filesystem->readlink(link).value_or("?"), "hello.txt") << "an archived symlink reads back";
+  EXPECT_EQ(filesystem->getattr(link)->st_size, 9);
+  const auto cache = filesystem->getxattr(kRootInode, "user.sevenzfs.cache_misses_total", false);
+  EXPECT_NE(cache.value_or("0"), "0");
+}
+
+TEST_F(filesystem_fixture, ArchivedFilesChangeLikeAnyOther) {
+  {
+    auto filesystem = open();
+    make_file(*filesystem, kRootInode, "log", "line 1\n");
+    make_file(*filesystem, kRootInode, "middle", "0123456789");
+    make_file(*filesystem, kRootInode, "cut", "keep this, drop that");
+    ASSERT_TRUE(filesystem->final_commit());
+  }
+  auto filesystem = open();
+  // Appending (as O_APPEND writes do, at the end), writing in the middle,
+  // truncating to a non-zero size: each copies the archived bytes back first.
+  const auto log_file = entry_of(*filesystem, kRootInode, "log");
+  ASSERT_TRUE(filesystem->open(log_file, O_WRONLY | O_APPEND));
+  ASSERT_TRUE(filesystem->write(log_file, bytes_of_text("line 2\n"), 7));
+  filesystem->release(log_file, O_WRONLY);
+  const auto middle = entry_of(*filesystem, kRootInode, "middle");
+  ASSERT_TRUE(filesystem->open(middle, O_WRONLY));
+  ASSERT_TRUE(filesystem->write(middle, bytes_of_text("XY"), 4));
+  filesystem->release(middle, O_WRONLY);
+  fs::attribute_changes cut;
+  cut.size = 9;
+  ASSERT_TRUE(filesystem->setattr(entry_of(*filesystem, kRootInode, "cut"), cut));
+  EXPECT_EQ(read_all(*filesystem, log_file), "line 1\nline 2\n");
+  EXPECT_EQ(read_all(*filesystem, middle), "0123XY6789");
+  EXPECT_EQ(read_all(*filesystem, entry_of(*filesystem, kRootInode, "cut")), "keep this");
+  ASSERT_TRUE(filesystem->final_commit());
+  filesystem.reset();
+  filesystem = open();
+  EXPECT_EQ(read_all(*filesystem, entry_of(*filesystem, kRootInode, "log")), "line 1\nline 2\n");
+  EXPECT_EQ(read_all(*filesystem, entry_of(*filesystem, kRootInode, "middle")), "0123XY6789");
+  EXPECT_EQ(read_all(*filesystem, entry_of(*filesystem, kRootInode, "cut")), "keep this");
+}
+
+TEST_F(filesystem_fixture, ALargeArchivedFileChangedThroughASmallPoolGoesToDisk) {
+  std::string big(6u << 20, 'b');  // more than the 4 MiB pool
+  {
+    auto filesystem = open();
+    make_file(*filesystem, kRootInode, "big", big);
+    ASSERT_TRUE(filesystem->final_commit());
+  }
+  auto filesystem = open();
+  const auto file = entry_of(*filesystem, kRootInode, "big");
+  ASSERT_TRUE(filesystem->open(file, O_WRONLY));
+  ASSERT_TRUE(filesystem->write(file, bytes_of_text("!"), static_cast<off_t>(big.size())));
+  filesystem->release(file, O_WRONLY);
+  big += '!';
+  EXPECT_EQ(read_all(*filesystem, file, 1 << 20), big);
+  ASSERT_TRUE(filesystem->final_commit());
+  filesystem.reset();
+  filesystem = open();
+  EXPECT_EQ(read_all(*filesystem, entry_of(*filesystem, kRootInode, "big"), 1 << 20), big);
+}

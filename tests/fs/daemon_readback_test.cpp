@@ -1,0 +1,135 @@
+// Reading back through real mounts: a file reads back seconds after the
+// commit that archived it; a remount shows and reads everything exactly;
+// archives other writers made (7zz with BCJ/BCJ2 and several levels, py7zr,
+// bsdtar) read back byte for byte; what cannot be read is refused clearly.
+#include "mount_fixture.hpp"
+#include "tools/fixture_tree.hpp"
+
+#include <fcntl.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+using namespace sevenzfs::test;
+
+namespace {
+
+// 7zz x of `archive` into `where`, the reference tree a mount must show.
+void extract_with_7zz(const fs::path& archive, const fs::path& where) {
+  const auto done = run("7zz x -snld -y -o" + quote(where.string()) + " " + quote(archive.string()));
+  ASSERT_EQ(done.exit_code, 0) << done.output;
+}
+
+std::string diff_r(const fs::path& a, const fs::path& b) {
+  return run("diff -r --no-dereference " + quote(a.string()) + " " + quote(b.string())).output;
+}
+
+}  // namespace
+
+TEST_F(mount_fixture, AFileReadsBackAfterTheCommitThatArchivedIt) {
+  auto daemon = mount();
+  write_file(mnt / "a", "hello\n");
+  ASSERT_EQ(run("sync " + quote((mnt / "a").string())).exit_code, 0);
+  EXPECT_EQ(xattr(mnt / "a", "user.sevenzfs.state").substr(0, 19), R"({"state":"archived")");
+  EXPECT_EQ(run("cat " + quote((mnt / "a").string())).output, "hello\n");
+  ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
+}
+
+TEST_F(mount_fixture, ARemountShowsAndReadsEverythingExactly) {
+  make_fixture_tree(dir / "src");
+  {
+    auto daemon = mount("threads=2");
+    ASSERT_EQ(run("cp -a " + quote((dir / "src").string()) + " " + quote(mnt.string()) + "/").exit_code, 0);
+    ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
+  }
+  auto daemon = mount();
+  EXPECT_EQ(join(compare_trees(dir / "src", mnt / "src")), "") << "contents, symlinks, modes and times";
+  EXPECT_EQ(diff_r(dir / "src", mnt / "src"), "");
+  // rsync -a finds nothing to do: links read back, sizes and times agree.
+  const auto synced = run("rsync -a --itemize-changes " + quote((dir / "src").string() + "/") + " " +
+                          quote((mnt / "src").string() + "/"));
+  EXPECT_EQ(synced.output, "") << "rsync would copy again: " << synced.output;
+  ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
+}
+
+TEST_F(mount_fixture, ArchivesOfOtherWritersReadBackByteForByte) {
+  const auto src = dir / "src";
+  make_fixture_tree(src, {.non_bmp_names = false});
+  fs::create_directories(src / "bin");
+  for (const char* program : {"ls", "cp"}) fs::copy_file(fs::path("/usr/bin") / program, src / "bin" / program);
+  struct maker {
+    std::string name;
+    std::string command;  // run in dir; writes made.7z from src
+  };
+  const std::vector<maker> makers{
+      {"7zz solid -mx5 (BCJ)", "7zz a -bd -snl -mx=5 made.7z src"},
+      {"7zz solid -mx9 (BCJ2)", "7zz a -bd -snl -mx=9 made.7z src"},
+      {"7zz -ms=off -mx1", "7zz a -bd -snl -mx=1 -ms=off made.7z src"},
+      {"py7zr",
+       "/usr/bin/python3 -c 'import py7zr; a = py7zr.SevenZipFile(\"made.7z\", \"w\"); "
+       "a.writeall(\"src\"); a.close()'"},
+      {"bsdtar lzma2", "bsdtar --format 7zip --options 7zip:compression=lzma2 -cf made.7z src"},
+  };
+  for (const auto& made : makers) {
+    SCOPED_TRACE(made.name);
+    fs::remove(archive);
+    fs::remove_all(dir / "reference");
+    const auto written =
+        run("cd " + quote(dir.path().string()) + " && " + made.command + " && mv made.7z " + quote(archive.string()));
+    ASSERT_EQ(written.exit_code, 0) << written.output;
+    extract_with_7zz(archive, dir / "reference");
+    auto daemon = mount();
+    EXPECT_EQ(diff_r(dir / "reference" / "src", mnt / "src"), "");
+    ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
+  }
+}
+
+TEST_F(mount_fixture, WhatCannotBeReadIsRefusedClearlyOncePerFile) {
+  fs::create_directories(dir / "src");
+  write_file(dir / "src" / "a.txt", std::string(5000, 'a'));
+  write_file(dir / "src" / "b.txt", std::string(5000, 'b'));
+  ASSERT_EQ(run("cd " + quote(dir.path().string()) + " && bsdtar --format 7zip --options 7zip:compression=bzip2 -cf " +
+                quote(archive.string()) + " src")
+                .exit_code,
+            0);
+  auto daemon = mount();
+  for (int i = 0; i < 3; ++i) {
+    const int fd = ::open((mnt / "src" / "a.txt").c_str(), O_RDONLY);
+    ASSERT_GE(fd, 0);
+    char byte = 0;
+    EXPECT_EQ(::read(fd, &byte, 1), -1);
+    EXPECT_EQ(errno, EOPNOTSUPP);
+    ::close(fd);
+  }
+  EXPECT_EQ(fs::file_size(mnt / "src" / "b.txt"), 5000u) << "listed with its size";
+  write_file(mnt / "new.txt", "the mount still works\n");
+  ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
+  const std::string logged = daemon->log();
+  std::size_t lines = 0;
+  for (std::size_t at = 0; (at = logged.find("src/a.txt", at)) != std::string::npos; ++at) ++lines;
+  EXPECT_EQ(lines, 1u) << "one log line per file, not per read:\n" << logged;
+  EXPECT_NE(logged.find("BZip2"), std::string::npos) << logged;
+  EXPECT_EQ(run("7zz e -so " + quote(archive.string()) + " new.txt").output, "the mount still works\n");
+}
+
+TEST_F(mount_fixture, DamagedDataReadsAsEio) {
+  {
+    auto daemon = mount("level=0");
+    write_file(mnt / "f.txt", std::string(20000, 'f'));
+    ASSERT_EQ(daemon->unmount_and_wait(), 0);
+  }
+  // Level 0 stores: one flipped byte decodes fine, and only the CRC tells.
+  const int fd = ::open(archive.c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  char byte = 0;
+  ASSERT_EQ(::pread(fd, &byte, 1, 32 + 10000), 1);
+  byte = static_cast<char>(byte ^ 0x20);
+  ASSERT_EQ(::pwrite(fd, &byte, 1, 32 + 10000), 1);
+  ::close(fd);
+  auto daemon = mount();
+  const auto read = run("{ cat " + quote((mnt / "f.txt").string()) + " > /dev/null; }");
+  EXPECT_NE(read.exit_code, 0) << daemon->log();
+  EXPECT_NE(read.output.find("Input/output error"), std::string::npos) << read.output << daemon->log();
+  ASSERT_EQ(daemon->unmount_and_wait(), 0);
+  EXPECT_NE(daemon->log().find("CRC"), std::string::npos) << daemon->log();
+}
