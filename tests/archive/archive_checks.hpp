@@ -15,6 +15,7 @@ struct expected_tree {
   std::set<std::string> directories;
 };
 
-void expect_readers_agree(const std::filesystem::path& archive, const expected_tree& tree);
+// `py7zr`: false for methods py7zr cannot decode (PPMd without pyppmd).
+void expect_readers_agree(const std::filesystem::path& archive, const expected_tree& tree, bool py7zr = true);
 
 }  // namespace sevenzfs::test
