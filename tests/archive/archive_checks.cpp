@@ -83,8 +83,8 @@ void expect_readers_agree(const fs::path& archive, const expected_tree& tree, bo
   expect_extracted(by_bsdtar.path(), tree, "bsdtar -x");
 
   if (!py7zr) return;
-  const auto py = run("/usr/bin/python3 -c 'import py7zr,sys; a=py7zr.SevenZipFile(sys.argv[1]); print(a.testzip())' " +
-                      name);
+  const auto py =
+      run("/usr/bin/python3 -c 'import py7zr,sys; a=py7zr.SevenZipFile(sys.argv[1]); print(a.testzip())' " + name);
   EXPECT_EQ(py.output, "None\n") << "py7zr testzip";
 }
 

@@ -22,7 +22,7 @@ archive::entry directory_entry(std::string path);
 std::string sample_text(const std::string& seed, std::size_t bytes);
 
 struct change {
-  std::vector<std::string> drop;                             // archived paths to remove
+  std::vector<std::string> drop;                            // archived paths to remove
   std::vector<std::pair<std::string, std::string>> rename;  // archived path -> new path
   std::vector<std::pair<std::string, std::string>> add;     // new path -> content
   bool compact = false;
