@@ -153,7 +153,7 @@ bool archive_appender::can_commit_in_place(const commit_request& request, const 
   return !new_data || (!drops && protected_end() <= layout_.packs_end);
 }
 
-void archive_appender::commit_in_place(const commit_request& request, const commit_plan& plan, commit_result& result) {
+bool archive_appender::commit_in_place(const commit_request& request, const commit_plan& plan, commit_result& result) {
   const std::size_t kept = plan.kept_prefix();
   database_builder builder(layout_.db, request, plan);
   for (std::size_t folder = 0; folder < kept; ++folder) builder.add_archived_folder(folder);
