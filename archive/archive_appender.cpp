@@ -1,13 +1,11 @@
 #include "archive_appender.hpp"
 
 #include "archive_error.hpp"
-#include "crc32.hpp"
-#include "file_attributes.hpp"
-#include "folder_packer.hpp"
+#include "archive_rewriter.hpp"
+#include "coder_methods.hpp"
+#include "commit_packing.hpp"
+#include "commit_plan.hpp"
 #include "header_serializer.hpp"
-#include "output_file.hpp"
-
-#include <fmt/format.h>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -17,15 +15,34 @@
 #include <cerrno>
 #include <cstdlib>
 #include <numeric>
+#include <optional>
 
 namespace sevenzfs::archive {
 
 namespace {
 
-// Test hook: stop dead after an append step, as a crash would.
+// Test hook: stop dead after an in-place step, as a crash would.
 void exit_after_step_if_asked(int step) {
   const char* wanted = std::getenv("SEVENZFS_TEST_EXIT_AFTER_APPEND_STEP");
   if (wanted != nullptr && std::atoi(wanted) == step) ::_exit(99);
+}
+
+std::uint64_t packs_end_of(const archive_snapshot& snapshot) {
+  if (snapshot.folder_count() == 0) return 0;
+  const auto& last = snapshot.folder(snapshot.folder_count() - 1).packs;
+  return last.empty() ? 0 : last.back().offset + last.back().size;
+}
+
+void check_request(const commit_request& request, std::uint64_t streams, const std::string& path) {
+  for (const auto& e : request.entries_without_data) check_archive_path(e.path);
+  for (const auto& e : request.new_files) check_archive_path(e.path);
+  for (std::size_t k = 0; k < request.kept_streams.size(); ++k) {
+    const auto& kept = request.kept_streams[k];
+    if (kept.shown) check_archive_path(kept.shown->path);
+    if (kept.stream >= streams || (k > 0 && kept.stream <= request.kept_streams[k - 1].stream)) {
+      throw archive_error(error_kind::invalid_input, path, "kept streams must be ascending archive streams");
+    }
+  }
 }
 
 }  // namespace
@@ -36,19 +53,35 @@ archive_appender::archive_appender(std::string path, write_options options)
   if (::stat(path_.c_str(), &st) == 0) {
     layout_ = read_archive(path_);
     exists_ = true;
-    publish_snapshot(false);
+    publish_snapshot(false, false);
   } else if (errno != ENOENT) {
     throw_io_error(path_, "cannot access archive", errno);
   }
   index_streams();
 }
 
-// A snapshot of what is on disk now, on a descriptor of its own. After an
-// in-place commit its folders lie where they lay: the same data.
-void archive_appender::publish_snapshot(bool same_data) {
+// A snapshot of what is on disk now, on a descriptor of its own. The one it
+// replaces is remembered while someone holds it, when it reads this file.
+// `same_data`: the folders of the previous snapshot that this one has lie
+// where they lay, and no new folder lies where an earlier one of the same
+// data identity did, so cached data and positioned decoders carry over.
+void archive_appender::publish_snapshot(bool same_file, bool same_data) {
   unique_fd file(::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
   if (!file) throw_io_error(path_, "cannot open archive", errno);
-  snapshot_ = archive_snapshot::from(std::move(file), path_, layout_.db, same_data ? snapshot_.get() : nullptr);
+  auto next = archive_snapshot::from(std::move(file), path_, layout_.db, same_data ? snapshot_.get() : nullptr);
+  std::erase_if(earlier_snapshots_, [](const earlier_snapshot& earlier) { return earlier.snapshot.expired(); });
+  if (!same_file) earlier_snapshots_.clear();
+  if (same_file && snapshot_) earlier_snapshots_.push_back({snapshot_, packs_end_of(*snapshot_)});
+  data_end_ = same_data ? std::max(data_end_, layout_.packs_end) : layout_.packs_end;
+  snapshot_ = std::move(next);
+}
+
+std::uint64_t archive_appender::protected_end() const {
+  std::uint64_t end = 0;
+  for (const auto& earlier : earlier_snapshots_) {
+    if (!earlier.snapshot.expired()) end = std::max(end, earlier.packs_end);
+  }
+  return end;
 }
 
 void archive_appender::index_streams() {
@@ -73,108 +106,107 @@ std::pair<std::uint64_t, std::uint64_t> archive_appender::folder_of_stream(std::
   return {folder, folder_packed_bytes_.at(folder)};
 }
 
-archive_database archive_appender::build_database(const commit_request& request,
-                                                  const archive_database& new_part) const {
-  const auto& old = layout_.db;
-  archive_database db = old;
-  // With no old folders the new packs start where the packed area ends.
-  if (old.folders.empty()) db.pack_position = layout_.packs_end - kStartHeaderSize;
-  db.pack_sizes.insert(db.pack_sizes.end(), new_part.pack_sizes.begin(), new_part.pack_sizes.end());
-  db.folders.insert(db.folders.end(), new_part.folders.begin(), new_part.folders.end());
-  db.substream_counts.insert(db.substream_counts.end(), new_part.substream_counts.begin(),
-                             new_part.substream_counts.end());
-  db.substream_sizes.insert(db.substream_sizes.end(), new_part.substream_sizes.begin(), new_part.substream_sizes.end());
-  db.substream_crcs.insert(db.substream_crcs.end(), new_part.substream_crcs.begin(), new_part.substream_crcs.end());
-  db.files.clear();
-  std::uint64_t stream = 0;
-  auto kept = request.kept_streams.begin();
-  for (const auto& file : old.files) {
-    if (!file.has_stream) continue;
-    const bool listed = kept != request.kept_streams.end() && kept->stream == stream;
-    ++stream;
-    const auto& shown = listed ? (kept++)->shown : std::nullopt;
-    db.files.push_back(shown ? describe_entry(*shown) : file);
-    db.files.back().has_stream = true;
-    // An entry carries no creation or access time: keep the header's.
-    db.files.back().ctime = file.ctime;
-    db.files.back().atime = file.atime;
-  }
-  for (const auto& e : request.entries_without_data) db.files.push_back(describe_entry(e));
-  db.files.insert(db.files.end(), new_part.files.begin(), new_part.files.end());
-  return db;
-}
-
 commit_result archive_appender::commit(const commit_request& request) {
-  for (const auto& e : request.entries_without_data) check_archive_path(e.path);
-  for (const auto& e : request.new_files) check_archive_path(e.path);
-  for (std::size_t k = 0; k < request.kept_streams.size(); ++k) {
-    const auto& kept = request.kept_streams[k];
-    if (kept.shown) check_archive_path(kept.shown->path);
-    if (kept.stream >= stream_count() || (k > 0 && kept.stream <= request.kept_streams[k - 1].stream)) {
-      throw archive_error(error_kind::invalid_input, path_, "kept streams must be ascending archive streams");
-    }
-  }
-  if (request.kept_streams.size() != stream_count() || request.compact) {
-    throw archive_error(error_kind::unsupported, path_, "dropping archived files is not built yet");
-  }
+  check_request(request, stream_count(), path_);
   commit_result result;
-  for (const auto& kept : request.kept_streams) result.kept_index.push_back(kept.stream);
   result.input_bytes = std::accumulate(request.new_files.begin(), request.new_files.end(), std::uint64_t{0},
                                        [](std::uint64_t total, const entry& e) { return total + e.size; });
-  const bool in_place = exists_ && !layout_.db.empty();
-  if (in_place) {
-    append(request, result);
-  } else {
+  bool same_file = true;
+  bool same_data = true;
+  if (!exists_ || layout_.db.empty()) {
     // An archive with nothing in it has nothing to preserve: replace it whole.
     auto created = create_archive(path_, request.entries_without_data, request.new_files, options_);
     layout_ = std::move(created.layout);
     result.stream_index = std::move(created.stream_index);
+    result.rewritten = true;
+    same_file = same_data = false;
+  } else {
+    const auto& folders = layout_.db.folders;
+    const commit_plan plan = plan_commit(
+        layout_.db, request, [&](std::size_t folder) { return unsupported_method(folders[folder]).has_value(); });
+    result.kept_anyway = plan.kept_anyway;
+    if (can_commit_in_place(request, plan)) {
+      same_data = commit_in_place(request, plan, result);
+    } else {
+      layout_ = rewrite_archive(path_, snapshot_, request, plan, options_, result);
+      same_file = same_data = false;
+    }
   }
   exists_ = true;
   index_streams();
-  publish_snapshot(in_place);
+  publish_snapshot(same_file, same_data);
   return result;
 }
 
-void archive_appender::append(const commit_request& request, commit_result& result) {
-  const auto plan = plan_folders(request.new_files, options_.plan);
+// In place only when the folders kept come first and the dropped ones, if
+// any, after them (the kept packs stay where they are, contiguous from the
+// pack position), and new packs would overwrite no packed bytes a reader
+// may still use: none of the dropped folders (the header standing in for
+// the old one during the commit uses them), none an earlier snapshot can
+// read. Keeping no folder at all, a new archive costs no more.
+bool archive_appender::can_commit_in_place(const commit_request& request, const commit_plan& plan) const {
+  const std::size_t kept = plan.kept_prefix();
+  if (kept == 0 || kept + plan.count(folder_fate::dead) != plan.fates.size()) return false;
+  const bool drops = kept < plan.fates.size();
+  if (request.compact && (drops || dead_bytes() > 0)) return false;
+  const bool new_data = std::ranges::any_of(request.new_files, [](const entry& e) { return e.size > 0; });
+  return !new_data || (!drops && protected_end() <= layout_.packs_end);
+}
+
+bool archive_appender::commit_in_place(const commit_request& request, const commit_plan& plan, commit_result& result) {
+  const std::size_t kept = plan.kept_prefix();
+  database_builder builder(layout_.db, request, plan);
+  for (std::size_t folder = 0; folder < kept; ++folder) builder.add_archived_folder(folder);
+  const std::uint64_t kept_end =
+      std::accumulate(folder_packed_bytes_.begin(), folder_packed_bytes_.begin() + static_cast<std::ptrdiff_t>(kept),
+                      layout_.packs_start());
   // The new folders, compressed beside the archive so their size is known.
-  output_file pending(path_ + ".pending");
-  archive_database new_part;
-  folder_packer packer(pending, new_part, options_.compression);
-  packer.pack(request.new_files, plan);
-  pending.sync();
-  const std::uint64_t new_packs = pending.position();
+  std::optional<output_file> pending;
+  std::uint64_t new_packs = 0;
+  if (!request.new_files.empty()) {
+    pending.emplace(path_ + ".pending");
+    pack_new_files(*pending, request, options_, builder);
+    pending->sync();
+    new_packs = pending->position();
+  }
+  archive_database db = std::move(builder).finish(layout_.db.pack_position, result);
 
-  archive_database db = build_database(request, new_part);
   output_file archive = output_file::in_place(path_);
-  place_new_header(archive, db, layout_.packs_end, new_packs, [&] {
-    // (2) The new packs right after the old ones, over the old header.
-    pending.copy_to(archive, layout_.packs_end, new_packs);
-    archive.sync();
-  });
-
+  // Dropped folders (before layout_.packs_end) and bytes earlier snapshots
+  // read stay: the header goes after them.
+  const std::uint64_t header_floor = std::max(layout_.packs_end, protected_end());
+  place_new_header(
+      archive, db, kept_end, new_packs,
+      [&] {
+        // (2) The new packs right after the kept ones, over the old header.
+        if (pending) pending->copy_to(archive, kept_end, new_packs);
+        archive.sync();
+      },
+      header_floor);
   // What is on disk now, without reading it back: a commit costs what was
   // written plus the header, not a parse of the whole archive.
-  result.stream_index = stream_indices(plan, request.new_files.size(), layout_.db.substream_sizes.size());
-  layout_.packs_end += new_packs;
+  layout_.packs_end = kept_end + new_packs;
   layout_.db = std::move(db);
+  // New folders where dropped ones lay are other data at the same places.
+  return new_packs == 0 || kept_end >= data_end_;
 }
 
 // The steps every in-place change of the archive takes, so that a crash at
-// any point leaves the previous archive or the new one, and the new header
-// ends up right after the packs with nothing dead between or behind them:
-// (1) a copy of the current header goes beyond everything the next steps
-// write, and the start header points at it; (2) `write_packs` writes
-// `new_packs` bytes at `packs_end`, where only the old header was; (3) the
-// new header is written after the new packs — if it would overlap the copy
-// the start header points to, it is first written beyond, pointed at, and
-// only then written in its place; (4) the file is cut after the header.
+// any point leaves the previous archive or the new one: (1) a copy of the
+// current header goes beyond everything the next steps write, and the start
+// header points at it; (2) `write_packs` writes `new_packs` bytes at
+// `packs_end`, where nothing the current header uses lies; (3) the new
+// header is written after the new packs and not before `header_floor` — if
+// it would overlap the copy the start header points to, it is first written
+// beyond, pointed at, and only then written in its place; (4) the file is
+// cut after the header.
 void archive_appender::place_new_header(output_file& archive, const archive_database& db, std::uint64_t packs_end,
-                                        std::uint64_t new_packs, const std::function<void()>& write_packs) {
+                                        std::uint64_t new_packs, const std::function<void()>& write_packs,
+                                        std::uint64_t header_floor) {
   const int level = options_.compression.level;
+  const std::uint64_t final_at = std::max(packs_end + new_packs, header_floor);
   // (1)
-  const std::uint64_t copy_at = std::max(archive.position(), packs_end + new_packs);
+  const std::uint64_t copy_at = std::max({archive.position(), packs_end + new_packs, header_floor});
   // The copy lives for one commit: compressed fast, not well.
   const header_location copy = prepared_header(layout_.db, std::min(level, 1)).write(archive, copy_at);
   archive.sync();
@@ -184,7 +216,6 @@ void archive_appender::place_new_header(output_file& archive, const archive_data
   exit_after_step_if_asked(2);
   // (3)
   const prepared_header header(db, level);
-  const std::uint64_t final_at = packs_end + new_packs;
   if (final_at + header.size_bound() > copy.start) {
     header.write(archive, std::max(copy.end(), final_at + header.size_bound()));
     archive.sync();
@@ -208,17 +239,14 @@ bool archive_appender::has_dead_space() const noexcept {
 
 std::uint64_t archive_appender::dead_bytes() const noexcept {
   if (!exists_ || layout_.db.empty()) return 0;
-  const std::uint64_t before_packs = layout_.db.pack_position;
-  const std::uint64_t between = layout_.header_start - std::min(layout_.header_start, layout_.packs_end);
-  const std::uint64_t header_end = layout_.header_offset + layout_.header_size;
-  const std::uint64_t after = layout_.file_size - std::min(layout_.file_size, header_end);
-  return before_packs + between + after;
+  return archive::dead_bytes(layout_);
 }
 
 void archive_appender::tidy() {
   if (!has_dead_space()) return;
   output_file archive = output_file::in_place(path_);
-  place_new_header(archive, layout_.db, layout_.packs_end, 0, [] {});
+  place_new_header(
+      archive, layout_.db, layout_.packs_end, 0, [] {}, protected_end());
 }
 
 }  // namespace sevenzfs::archive

@@ -1,65 +1,62 @@
 #pragma once
-// The archive a mount commits to. It is a valid 7z at every moment:
+// The archive a mount commits to. It is a valid 7z at every moment, and
+// every commit leaves the previous state or the next one, whatever happens.
 //
-// - While it does not exist yet, a commit writes the whole archive under a
-//   temporary name in the same directory, fsyncs it, renames it into place
-//   and fsyncs the directory.
-// - Once it exists, a commit appends: old packed streams are never touched.
-//   The new folders are compressed into a pending file beside the archive
-//   first, so their size P is known; then (1) a copy of the current header
-//   goes past both the current end of the file and packs_end + P, fsync,
-//   and the start header is re-pointed at it, fsync; (2) the new packs are
-//   copied to packs_end, over the old header, fsync; (3) the new header is
-//   written right after the new packs (via a place beyond the copy when it
-//   would overlap it), fsync, the start header is re-pointed at it, fsync;
-//   (4) the file is cut after the new header. A crash at any point leaves
-//   the previous archive or the new one, and a finished commit leaves no
-//   dead bytes.
+// What a commit costs depends on what it changes (see commit()):
+//
+// - While the archive does not exist, holds nothing, or keeps none of its
+//   folders, the commit writes it whole (create_archive): O(new data).
+// - In place, when the folders it keeps come first and nothing it drops lies
+//   before them: new files only (nothing dropped), or drops of the newest
+//   folders only (no new files). The new folders are compressed into a
+//   pending file beside the archive first, so their size P is known; then
+//   (1) a copy of the current header goes past both the current end of the
+//   file and packs_end + P, fsync, and the start header is re-pointed at it,
+//   fsync; (2) the new packs are copied to packs_end, over the old header,
+//   fsync; (3) the new header is written after the new packs (via a place
+//   beyond the copy when it would overlap it), fsync, the start header is
+//   re-pointed at it, fsync; (4) the file is cut after the new header.
+//   O(new data + header). The packed bytes of dropped folders stay in the
+//   file, between the packs and the header (dead_bytes()), because the
+//   header that stands in for the old one during the commit still uses them.
+// - Otherwise the archive is written anew (archive_rewriter.hpp): kept
+//   folders copied verbatim, the kept files of folders that lose some
+//   decoded and compressed again, new files, header; temporary file and
+//   rename. O(archive).
+//
+// Why dropped folders cannot simply stay where they are: pack streams are
+// located by the pack position and the running sum of their sizes, so they
+// must be contiguous; and py7zr (0.11 and current) ignores the pack position,
+// so nothing may lie between the start header and the first pack stream
+// either. Bytes between the last pack stream and the header are read
+// correctly by 7-Zip, libarchive and py7zr.
+//
+// Snapshots: each commit publishes a snapshot of the state it made on a
+// newly opened descriptor. Snapshots published earlier stay readable as
+// long as they are held: an in-place commit never overwrites packed bytes a
+// held earlier snapshot can read (it writes the archive anew instead), and
+// a rewritten archive is a new file (earlier descriptors keep the old one).
 //
 // For crash tests only: SEVENZFS_TEST_EXIT_AFTER_APPEND_STEP=N makes the
-// process _exit(99) right after append step N (1-3).
+// process _exit(99) right after in-place step N (1-3); see
+// archive_rewriter.hpp for SEVENZFS_TEST_EXIT_AFTER_REWRITE_STEP.
 #include "archive_database.hpp"
 #include "archive_reader.hpp"
 #include "archive_snapshot.hpp"
 #include "archive_writer.hpp"
+#include "commit_request.hpp"
 #include "entry.hpp"
 #include "output_file.hpp"
 
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
 namespace sevenzfs::archive {
 
-// An archived stream the next state keeps.
-struct kept_stream {
-  std::uint64_t stream = 0;    // its index in the archive as it is now
-  std::optional<entry> shown;  // path, kind, mode, time as the caller shows it now; nullopt: unchanged
-};
-
-struct commit_request {
-  // Ascending by stream. Every archived stream not listed is dropped: gone
-  // from the archive's listing after the commit.
-  std::vector<kept_stream> kept_streams;
-  // Directories and empty files: the whole current list (they have no data,
-  // so every commit writes them anew).
-  std::vector<entry> entries_without_data;
-  // Files whose content goes into new folders.
-  std::vector<entry> new_files;
-  // Write the archive anew even if it could be appended to: no dead bytes.
-  bool compact = false;
-};
-
-struct commit_result {
-  std::vector<std::uint64_t> stream_index;  // for each of request.new_files: its substream now
-  std::vector<std::uint64_t> kept_index;    // for each of request.kept_streams: its substream now
-  std::uint64_t input_bytes = 0;            // content bytes of request.new_files
-  std::uint64_t reencoded_bytes = 0;        // kept content compressed again (folders that lost files)
-  bool rewritten = false;                   // the archive was written anew (temporary file, rename)
-};
+struct commit_plan;
 
 class archive_appender {
  public:
@@ -78,23 +75,41 @@ class archive_appender {
   std::pair<std::uint64_t, std::uint64_t> folder_of_stream(std::uint64_t stream) const;
   std::uint64_t stream_count() const noexcept { return layout_.db.substream_sizes.size(); }
 
+  // Commits `request` (see the top of this file for what it costs): the
+  // archive then holds the kept streams (content unchanged; described as
+  // `shown` where given), the entries without data and the new files. A
+  // folder that loses some of its files is compressed again with the kept
+  // ones, unless it cannot be decoded here: then it stays whole and its
+  // dropped streams are reported in result.kept_anyway. Throws
+  // archive_error; the archive then is as it was.
   commit_result commit(const commit_request& request);
 
   // Bytes no header references lie between the packs and the header or
-  // after it (left by a crash during an append, or by an older version).
+  // after it: left by a crash during a commit, or by a commit that dropped
+  // the newest folders.
   bool has_dead_space() const noexcept;
   // How many bytes of the file no header references.
   std::uint64_t dead_bytes() const noexcept;
-  // Moves the header right after the packs and cuts the file there, crash-safely.
+  // Moves the header right after the packs and cuts the file there,
+  // crash-safely; not over packed bytes an earlier snapshot that is still
+  // held can read (the header then goes after them).
   void tidy();
 
  private:
-  archive_database build_database(const commit_request& request, const archive_database& new_part) const;
-  void append(const commit_request& request, commit_result& result);
+  struct earlier_snapshot {
+    std::weak_ptr<const archive_snapshot> snapshot;
+    std::uint64_t packs_end = 0;  // its packed bytes lie before this offset
+  };
+
+  bool can_commit_in_place(const commit_request& request, const commit_plan& plan) const;
+  // Returns whether the new state's data continues the previous one's (see publish_snapshot).
+  bool commit_in_place(const commit_request& request, const commit_plan& plan, commit_result& result);
   void place_new_header(output_file& archive, const archive_database& db, std::uint64_t packs_end,
-                        std::uint64_t new_packs, const std::function<void()>& write_packs);
+                        std::uint64_t new_packs, const std::function<void()>& write_packs, std::uint64_t header_floor);
+  // The end of the packed bytes held earlier snapshots can read (0: none).
+  std::uint64_t protected_end() const;
   void index_streams();
-  void publish_snapshot(bool same_data);
+  void publish_snapshot(bool same_file, bool same_data);
 
   std::string path_;
   write_options options_;
@@ -103,6 +118,9 @@ class archive_appender {
   std::vector<std::uint64_t> first_stream_of_folder_;  // global index of each folder's first substream
   std::vector<std::uint64_t> folder_packed_bytes_;     // each folder's pack streams together
   std::shared_ptr<const archive_snapshot> snapshot_;
+  std::vector<earlier_snapshot> earlier_snapshots_;  // published for this file, maybe still held
+  // The end of the packed bytes the snapshots of snapshot_'s data identity have used.
+  std::uint64_t data_end_ = 0;
 };
 
 }  // namespace sevenzfs::archive

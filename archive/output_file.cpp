@@ -1,6 +1,7 @@
 #include "output_file.hpp"
 
 #include "archive_error.hpp"
+#include "file_copy.hpp"
 #include "file_io.hpp"
 
 #include <fcntl.h>
@@ -74,6 +75,11 @@ void output_file::copy_to(output_file& target, std::uint64_t offset, std::uint64
     target.write_at(offset + done, std::span(buffer.data(), n));
     done += n;
   }
+}
+
+void output_file::append_copy(int source, std::uint64_t offset, std::uint64_t size, const std::string& source_path) {
+  copy_file_bytes(source, offset, source_path, fd_.get(), position_, final_path_, size);
+  position_ += size;
 }
 
 void output_file::set_final_permissions() {

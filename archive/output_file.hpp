@@ -40,6 +40,10 @@ class output_file {
   void sync();
   // Copies [0, size) of this file to `target` at `offset`.
   void copy_to(output_file& target, std::uint64_t offset, std::uint64_t size) const;
+  // Appends `size` bytes at `offset` of the file open on `source` (kept
+  // packed data carried into a rewritten archive), through the kernel's
+  // copy_file_range where it can.
+  void append_copy(int source, std::uint64_t offset, std::uint64_t size, const std::string& source_path);
 
   // Mode and owner as above, fsync, rename over the final path, fsync the
   // directory.

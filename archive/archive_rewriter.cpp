@@ -1,0 +1,78 @@
+#include "archive_rewriter.hpp"
+
+#include "commit_packing.hpp"
+#include "output_file.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <numeric>
+
+namespace sevenzfs::archive {
+
+namespace {
+
+// Test hook: stop dead after a step, as a crash would.
+void exit_after_step_if_asked(int step) {
+  const char* wanted = std::getenv("SEVENZFS_TEST_EXIT_AFTER_REWRITE_STEP");
+  if (wanted != nullptr && std::atoi(wanted) == step) ::_exit(99);
+}
+
+void copy_folder(output_file& out, const archive_snapshot& snapshot, std::size_t folder, commit_result& result) {
+  // A folder's pack streams lie back to back.
+  const auto& packs = snapshot.folder(folder).packs;
+  const std::uint64_t size = std::accumulate(packs.begin(), packs.end(), std::uint64_t{0},
+                                             [](std::uint64_t total, const auto& pack) { return total + pack.size; });
+  if (size > 0) out.append_copy(snapshot.fd(), packs.front().offset, size, snapshot.path());
+  result.copied_bytes += size;
+}
+
+}  // namespace
+
+archive_layout rewrite_archive(const std::string& path, const std::shared_ptr<const archive_snapshot>& snapshot,
+                               const commit_request& request, const commit_plan& plan, const write_options& options,
+                               commit_result& result) {
+  const archive_database& old = snapshot->database();
+  database_builder builder(old, request, plan);
+  output_file out(path);
+  out.append(std::vector<std::uint8_t>(kStartHeaderSize, 0));
+  for (std::size_t folder = 0; folder < plan.fates.size(); ++folder) {
+    if (plan.fates[folder] != folder_fate::kept) continue;
+    copy_folder(out, *snapshot, folder, result);
+    builder.add_archived_folder(folder);
+  }
+  exit_after_step_if_asked(1);
+  for (std::size_t folder = 0; folder < plan.fates.size(); ++folder) {
+    if (plan.fates[folder] != folder_fate::reencoded) continue;
+    if (const auto bytes = pack_survivors(out, snapshot, folder, plan, options.compression, builder)) {
+      result.reencoded_bytes += *bytes;
+      continue;
+    }
+    // Damaged or refused by the decoder: it cannot lose files after all.
+    copy_folder(out, *snapshot, folder, result);
+    builder.add_archived_folder(folder);
+    const std::uint64_t first = plan.first_stream[folder];
+    for (std::uint64_t s = first; s < first + old.substream_counts[folder]; ++s) {
+      if (!plan.stream_kept(s)) result.kept_anyway.push_back(s);
+    }
+  }
+  std::ranges::sort(result.kept_anyway);
+  pack_new_files(out, request, options, builder);
+  exit_after_step_if_asked(2);
+
+  archive_layout layout;
+  layout.packs_end = out.position();
+  layout.db = std::move(builder).finish(0, result);
+  const header_location header = write_header(out, layout.db, options.compression.level);
+  exit_after_step_if_asked(3);
+  out.commit();
+  layout.header_start = header.start;
+  layout.header_offset = header.offset;
+  layout.header_size = header.size;
+  layout.file_size = out.position();
+  result.rewritten = true;
+  return layout;
+}
+
+}  // namespace sevenzfs::archive

@@ -1,0 +1,29 @@
+#pragma once
+// The compression a commit does: the new files, and the kept files of
+// folders that lose others. Both append folders at the end of an output
+// file and record them with a database_builder.
+#include "archive_snapshot.hpp"
+#include "archive_writer.hpp"
+#include "commit_plan.hpp"
+#include "output_file.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+
+namespace sevenzfs::archive {
+
+// request.new_files, planned and compressed with `options`.
+void pack_new_files(output_file& out, const commit_request& request, const write_options& options,
+                    database_builder& builder);
+
+// The streams archived folder `folder` keeps (plan.stream_kept), decoded from
+// `snapshot` and compressed in their order into one folder. Returns the
+// content bytes compressed, or nullopt when the folder cannot be decoded
+// (damaged data, a decoder refused): then `out` and `builder` are as they
+// were. Other errors (writing `out`) are thrown.
+std::optional<std::uint64_t> pack_survivors(output_file& out, const std::shared_ptr<const archive_snapshot>& snapshot,
+                                            std::size_t folder, const commit_plan& plan,
+                                            const compression_options& options, database_builder& builder);
+
+}  // namespace sevenzfs::archive

@@ -1,0 +1,47 @@
+#pragma once
+// What a commit is asked to do and what it reports: the hand-off between the
+// daemon's tree and the archive_appender.
+#include "entry.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+namespace sevenzfs::archive {
+
+// An archived stream the next state keeps.
+struct kept_stream {
+  std::uint64_t stream = 0;    // its index in the archive as it is now
+  std::optional<entry> shown;  // path, kind, mode, time as the caller shows it now; nullopt: unchanged
+};
+
+struct commit_request {
+  // Ascending by stream. Every archived stream not listed is dropped: gone
+  // from the archive's listing after the commit (see commit_result::kept_anyway).
+  std::vector<kept_stream> kept_streams;
+  // Directories and empty files: the whole current list (they have no data,
+  // so every commit writes them anew).
+  std::vector<entry> entries_without_data;
+  // Files whose content goes into new folders.
+  std::vector<entry> new_files;
+  // Leave no dead bytes: write the archive anew if it has any or the commit
+  // would make some.
+  bool compact = false;
+};
+
+struct commit_result {
+  std::vector<std::uint64_t> stream_index;  // for each of request.new_files: its substream now
+  std::vector<std::uint64_t> kept_index;    // for each of request.kept_streams: its substream now
+  // Dropped streams that are still archived, under their old description,
+  // because their folder cannot be decoded here (a method such as PPMd, or
+  // damaged data) and so cannot lose files: their index before the commit,
+  // ascending, and their substream now. The commit does not fail for them.
+  std::vector<std::uint64_t> kept_anyway;
+  std::vector<std::uint64_t> kept_anyway_index;
+  std::uint64_t input_bytes = 0;      // content bytes of request.new_files
+  std::uint64_t reencoded_bytes = 0;  // kept content compressed again (folders that lost files)
+  std::uint64_t copied_bytes = 0;     // packed bytes of kept folders copied into a rewritten archive
+  bool rewritten = false;             // the archive was written anew (temporary file, rename)
+};
+
+}  // namespace sevenzfs::archive

@@ -1,0 +1,21 @@
+#pragma once
+// What real readers find in an archive, compared with what it must hold:
+// 7zz t, 7zz l (every path exactly once), 7zz x and bsdtar -x (exactly the
+// expected tree, byte for byte), py7zr's testzip. Failures are reported as
+// GoogleTest failures of the calling test.
+#include <filesystem>
+#include <map>
+#include <set>
+#include <string>
+
+namespace sevenzfs::test {
+
+struct expected_tree {
+  std::map<std::string, std::string> files;  // path -> content
+  std::set<std::string> directories;
+};
+
+// `py7zr`: false for methods py7zr cannot decode (PPMd without pyppmd).
+void expect_readers_agree(const std::filesystem::path& archive, const expected_tree& tree, bool py7zr = true);
+
+}  // namespace sevenzfs::test
