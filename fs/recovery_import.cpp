@@ -17,6 +17,7 @@
 #include <cstring>
 #include <ctime>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace sevenzfs::fs {
@@ -31,6 +32,7 @@ struct recovered {
   std::vector<entry> without_data;
   std::vector<entry> with_data;
   std::unordered_map<std::string, entry_kind> kinds;  // by path
+  std::unordered_set<std::string> parents;            // directories its paths lie in
 };
 
 recovered read_recovery(const std::shared_ptr<const archive::archive_snapshot>& snapshot,
@@ -43,6 +45,8 @@ recovered read_recovery(const std::shared_ptr<const archive::archive_snapshot>& 
     entry e = archive::entry_from_file(db.files[k], stream ? snapshot->substream(*stream).size : 0, now);
     archive::check_archive_path(e.path);  // throws invalid_name: not an archive of ours
     found.kinds.insert_or_assign(e.path, e.kind);
+    for (std::size_t slash = e.path.find('/'); slash != std::string::npos; slash = e.path.find('/', slash + 1))
+      found.parents.insert(e.path.substr(0, slash));
     if (stream) {
       e.content = std::make_shared<archived_stream_content>(reader, snapshot, *stream, e.size);
       found.with_data.push_back(std::move(e));
@@ -54,10 +58,12 @@ recovered read_recovery(const std::shared_ptr<const archive::archive_snapshot>& 
 }
 
 // Whether the recovery archive replaces the archive's entry at `path`: the
-// same path, or one below a path the recovery archive holds as a file or
-// symlink (a directory replaced by a file takes its old children along).
-bool replaced(const std::string& path, const recovered& recovery) {
+// same path, one below a path the recovery archive holds as a file or
+// symlink (a directory replaced by a file takes its old children along), or
+// a file or symlink where the recovery archive has a directory.
+bool replaced(const std::string& path, entry_kind kind, const recovered& recovery) {
   if (recovery.kinds.contains(path)) return true;
+  if (kind != entry_kind::directory && recovery.parents.contains(path)) return true;
   for (std::size_t slash = path.find('/'); slash != std::string::npos; slash = path.find('/', slash + 1)) {
     const auto it = recovery.kinds.find(path.substr(0, slash));
     if (it != recovery.kinds.end() && it->second != entry_kind::directory) return true;
@@ -77,10 +83,10 @@ archive::commit_request merged_request(const archive::archive_appender& archive,
       const auto stream = snapshot->substream_of_file(k);
       entry e = archive::entry_from_file(db.files[k], 0, now);
       if (stream) {
-        if (replaced(e.path, recovery)) kept[*stream] = false;
+        if (replaced(e.path, e.kind, recovery)) kept[*stream] = false;
         continue;
       }
-      if (replaced(e.path, recovery)) continue;
+      if (replaced(e.path, e.kind, recovery)) continue;
       try {
         archive::check_archive_path(e.path);
       } catch (const archive::archive_error&) {

@@ -198,7 +198,8 @@ TEST_F(recovery_test, AnEmptyRecoveryArchiveLeftByAnInterruptedSaveIsRemoved) {
 
 TEST_F(recovery_test, ARecoveryArchiveReplacesTheArchivesPathsAndIsCommittedIntoANewArchiveToo) {
   // Written by hand (7zz), as a stand-in for one a failed commit wrote: a
-  // file replacing an archived one, a file replacing an archived directory.
+  // file replacing an archived one, a file replacing an archived directory,
+  // a file below what the archive holds as a file.
   {
     daemon_process daemon(small_archive(), mnt, "", log);
     ASSERT_TRUE(daemon.wait_mounted()) << daemon.log();
@@ -206,13 +207,17 @@ TEST_F(recovery_test, ARecoveryArchiveReplacesTheArchivesPathsAndIsCommittedInto
     fs::create_directories(mnt / "was_dir");
     write_file(mnt / "was_dir" / "child.txt", "child\n");
     write_file(mnt / "other.txt", "other\n");
+    write_file(mnt / "was_file", "a file\n");
     ASSERT_EQ(daemon.unmount_and_wait(), 0) << daemon.log();
   }
   const auto source = dir / "source";
   fs::create_directories(source);
   write_file(source / "same.txt", "new\n");
   write_file(source / "was_dir", "now a file\n");
-  ASSERT_EQ(run("cd " + quote(source.string()) + " && 7zz a -bd " + quote(recovery().string()) + " same.txt was_dir")
+  fs::create_directories(source / "was_file");
+  write_file(source / "was_file" / "inner.txt", "inner\n");
+  ASSERT_EQ(run("cd " + quote(source.string()) + " && 7zz a -bd " + quote(recovery().string()) +
+                " same.txt was_dir was_file/inner.txt")
                 .exit_code,
             0);
   daemon_process daemon(small_archive(), mnt, "", log);
@@ -220,6 +225,8 @@ TEST_F(recovery_test, ARecoveryArchiveReplacesTheArchivesPathsAndIsCommittedInto
   EXPECT_EQ(read_file(mnt / "same.txt"), "new\n");
   EXPECT_EQ(read_file(mnt / "was_dir"), "now a file\n");
   EXPECT_EQ(read_file(mnt / "other.txt"), "other\n");
+  EXPECT_EQ(read_file(mnt / "was_file" / "inner.txt"), "inner\n");
   EXPECT_EQ(daemon.unmount_and_wait(), 0) << daemon.log();
-  EXPECT_EQ(sorted_listing(small_archive()), "Path = other.txt\nPath = same.txt\nPath = was_dir\n");
+  EXPECT_EQ(sorted_listing(small_archive()),
+            "Path = other.txt\nPath = same.txt\nPath = was_dir\nPath = was_file/inner.txt\n");
 }
