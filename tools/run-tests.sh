@@ -21,7 +21,7 @@ for sanitizer in thread address,undefined; do
   done
 done
 
-# The soak test (label slow, about two minutes) against a daemon built with
+# The soak test (label slow, 70-120 s) against a daemon built with
 # ASan+UBSan: many writers and periodic commits, the archive compared with the
 # writers' model, sanitizer reports and peak RSS checked. It runs here instead
 # of in the release build below.

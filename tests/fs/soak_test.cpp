@@ -1,4 +1,4 @@
-// Soak (slow, about two minutes): several writer processes create, write,
+// Soak (slow, 70-120 s): several writer processes create, write,
 // rewrite, rename and delete files, directories and symlinks in a mount
 // while periodic commits run; each keeps a model of what its part of the
 // tree must hold and reads files back through the mount as it goes. At the
@@ -27,6 +27,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 
@@ -39,6 +40,9 @@ namespace {
 constexpr bool kChangeArchivedFiles = false;
 constexpr int kWriters = 4;
 constexpr auto kWorkTime = 75s;
+// Also a bound on the work, so that the tree (and the daemon's memory for
+// it) does not grow with the speed of the machine.
+constexpr std::uint64_t kMaxSteps = 8000;
 constexpr std::uint64_t kWriterBytes = std::uint64_t{12} << 20;  // a writer's live content at most
 constexpr int kMaxOpenFiles = 4;
 constexpr std::uint64_t kPoolMiB = 64;
@@ -59,7 +63,7 @@ class writer {
   // Returns "" or what went wrong.
   std::string work(std::chrono::steady_clock::time_point until) {
     if (::mkdir(full(root_).c_str(), 0755) != 0) return failed("mkdir " + root_);
-    while (std::chrono::steady_clock::now() < until) {
+    while (std::chrono::steady_clock::now() < until && steps_ < kMaxSteps) {
       if (auto problem = step(); !problem.empty()) return problem;
     }
     for (auto& f : open_) {
@@ -316,9 +320,10 @@ class writer {
 // compression holds (at most threads + 3 of a quarter of the pool over
 // threads + 1: under half the pool) and a fixed part (libfuse's threads and
 // buffers, the allocator's arenas, the tree and the archive's database;
-// 96 MiB, as arenas grow with the cores). Measured: 137-153 MiB (bound 208). Under AddressSanitizer allocations have
-// red zones and shadow bytes, and freed memory waits in a quarantine (capped through ASAN_OPTIONS below): the
-// quarantine and 64 MiB more are allowed (measured: 166 MiB, bound 304).
+// 96 MiB, as arenas grow with the cores). Measured: 137-164 MiB (bound 208).
+// Under AddressSanitizer allocations have red zones and shadow bytes, and
+// freed memory waits in a quarantine (capped through ASAN_OPTIONS below): the
+// quarantine and 64 MiB more are allowed (measured: 166-206 MiB, bound 304).
 std::uint64_t rss_bound_kib() {
   const std::uint64_t base_mib = kPoolMiB + kCacheMiB + kPoolMiB / 2 + 96;
   const bool sanitized = std::string_view(SEVENZFS_DAEMON_SANITIZE).find("address") != std::string_view::npos;
@@ -351,25 +356,35 @@ TEST_F(soak, ManyWritersWithPeriodicCommitsEndWithTheArchiveEqualToTheModel) {
     }
     children.push_back(child);
   }
-  // Meanwhile the statistics are read, as a monitor would.
+  // Meanwhile the statistics are read, as a monitor would, until the
+  // writers are done.
+  std::vector<std::optional<int>> statuses(kWriters);
+  const auto all_done = [&] {
+    for (int id = 0; id < kWriters; ++id) {
+      auto& status = statuses[static_cast<std::size_t>(id)];
+      int raw = 0;
+      if (!status && ::waitpid(children[static_cast<std::size_t>(id)], &raw, WNOHANG) > 0) status = raw;
+    }
+    return std::ranges::all_of(statuses, [](const auto& status) { return status.has_value(); });
+  };
   std::uint64_t commits_seen = 0;
-  while (std::chrono::steady_clock::now() < until) {
+  while (!all_done() && std::chrono::steady_clock::now() < until + 60s) {
     std::this_thread::sleep_for(2s);
     const std::string commits = xattr(mnt, "user.sevenzfs.commits_total");
     if (commits.starts_with("<errno")) continue;
     commits_seen = std::stoull(commits);
     if (kChangeArchivedFiles) ::setxattr(mnt.c_str(), "user.sevenzfs.flush", "1", 1, 0);
   }
+  ASSERT_TRUE(all_done()) << "the writers did not finish within a minute of their time";
   tree_model want;
   for (int id = 0; id < kWriters; ++id) {
-    int status = 0;
-    ASSERT_EQ(::waitpid(children[static_cast<std::size_t>(id)], &status, 0), children[static_cast<std::size_t>(id)]);
+    const int status = *statuses[static_cast<std::size_t>(id)];
     const std::string report = read_file(dir / fmt::format("report-{}", id));
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "writer " << id << ": " << report;
     std::cout << fmt::format("writer {}: {}\n", id, report);
     load_model(dir / fmt::format("model-{}", id), want);
   }
-  EXPECT_GE(commits_seen, 10u) << "periodic commits ran while the writers worked";
+  EXPECT_GE(commits_seen, 5u) << "periodic commits ran while the writers worked";
 
   EXPECT_EQ(daemon.unmount_and_wait(), 0) << daemon.log();
   const std::string said = daemon.log();
