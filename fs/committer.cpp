@@ -55,7 +55,9 @@ committer::committer(const daemon_options& options, inode_table& inodes, content
       log_(log),
       archive_(options_.archive_path, options_.write) {
   if (archive_.has_dead_space()) {
-    log_.info("{}: removing the bytes an interrupted commit left behind", options_.archive_path);
+    log_.info("{}: trimming {} dead bytes after the last folder (files removed from the end, or an interrupted "
+              "commit)",
+              options_.archive_path, archive_.dead_bytes());
     archive_.tidy();
   }
   note_archive_figures();

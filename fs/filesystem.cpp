@@ -189,13 +189,19 @@ struct statvfs filesystem::statfs() {
 // ---- file content ------------------------------------------------------------
 
 result<void> filesystem::open(inode_number number, int flags) {
+  if (!opens_for_writing(flags)) {
+    // Reading changes nothing: no wait for a running commit.
+    auto node = inodes_.lock(number);
+    if (!node) return std::unexpected(node.error());
+    if ((*node)->is_directory()) return failure(EISDIR);
+    return {};
+  }
   auto gate = begin_change();
   if (!gate) return std::unexpected(gate.error());
   auto node = inodes_.lock(number);
   if (!node) return std::unexpected(node.error());
   inode& n = **node;
   if (n.is_directory()) return failure(EISDIR);
-  if (!opens_for_writing(flags)) return {};
   if (flags & O_TRUNC) {
     if (auto done = n.content.truncate(content_, 0); !done) return about(n, done.error());
     n.mtime = n.ctime = current_time();

@@ -2,7 +2,8 @@
 // background its log lines reach syslog (caught on a /dev/log of the test's
 // own, in a private mount namespace); with a relative MOUNTPOINT, SIGTERM
 // still commits, unmounts and exits (libfuse changes the working directory
-// to /, so every path must have been made absolute).
+// to /, so every path must have been made absolute); the lock file names the
+// daemon that runs, not the parent that returned.
 #include "mount_fixture.hpp"
 
 #include "archive/archive_writer.hpp"
@@ -76,4 +77,20 @@ TEST_F(mount_fixture, SigtermWithARelativeMountpointLeavesNoMountBehind) {
   EXPECT_FALSE(is_mounted(mnt)) << "no dead mount left behind";
   EXPECT_EQ(run("ls " + quote(mnt.string()) + " 2>&1").output, "") << "the mountpoint is an empty directory again";
   EXPECT_EQ(run("7zz e -so " + quote(archive.string()) + " a.txt").output, "relative\n");
+}
+
+TEST_F(mount_fixture, TheLockFileNamesTheDaemonThatRunsInTheBackground) {
+  ASSERT_EQ(run(quote(daemon_binary()) + " " + quote(archive.string()) + " " + quote(mnt.string())).exit_code, 0);
+  const auto pid = run("pgrep -f -x " + quote(daemon_binary() + " " + archive.string() + " " + mnt.string())).output;
+  ASSERT_FALSE(pid.empty());
+  EXPECT_EQ(read_file(archive.string() + ".lock"),
+            "pid " + pid.substr(0, pid.find('\n')) + ", mounted on " + mnt.string() + "\n")
+      << "not the parent that exited after the mount";
+  ASSERT_EQ(run("fusermount3 -u " + quote(mnt.string())).exit_code, 0);
+  for (int i = 0;
+       i < 100 &&
+       !run("pgrep -f -x " + quote(daemon_binary() + " " + archive.string() + " " + mnt.string())).output.empty();
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
 }
