@@ -58,15 +58,19 @@ result<archive_lock> archive_lock::take(const std::string& archive_path, const s
       return failure(error, fmt::format("cannot lock {}: {}", path, std::strerror(error)));
     }
   }
+  archive_lock taken(std::move(path), std::move(fd));
+  taken.name_holder(mountpoint);
+  return taken;
+}
+
+void archive_lock::name_holder(const std::string& mountpoint) const {
   const std::string holder = fmt::format("pid {}, mounted on {}\n", ::getpid(), mountpoint);
-  if (::ftruncate(fd.get(), 0) == 0) {
-    try {
-      archive::write_at(fd.get(), 0, {reinterpret_cast<const std::uint8_t*>(holder.data()), holder.size()}, path);
-    } catch (const archive::archive_error&) {
-      // Only the message a second daemon gives is poorer; the lock holds.
-    }
+  if (::ftruncate(fd_.get(), 0) != 0) return;
+  try {
+    archive::write_at(fd_.get(), 0, {reinterpret_cast<const std::uint8_t*>(holder.data()), holder.size()}, path_);
+  } catch (const archive::archive_error&) {
+    // Only the message a second daemon gives is poorer; the lock holds.
   }
-  return archive_lock(std::move(path), std::move(fd));
 }
 
 }  // namespace sevenzfs::fs

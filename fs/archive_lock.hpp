@@ -22,6 +22,9 @@ class archive_lock {
                                    const std::function<void(const std::string& holder)>& on_wait = {});
 
   const std::string& path() const noexcept { return path_; }
+  // Writes this process as the holder: again after daemonizing, as the lock
+  // (which belongs to the open file, not the process) passes to the child.
+  void name_holder(const std::string& mountpoint) const;
 
  private:
   archive_lock(std::string path, archive::unique_fd fd) : path_(std::move(path)), fd_(std::move(fd)) {}

@@ -221,6 +221,7 @@ int run_daemon(const std::vector<std::string>& args, std::FILE* out, std::FILE* 
   }
   // Only now is the mount usable; the parent of a daemonized process exits here.
   fuse_daemonize(options.foreground ? 1 : 0);
+  lock->name_holder(options.mountpoint);
   if (!options.foreground) log.set_output(to_syslog);
   service_notifier notifier = service_notifier::from_environment();
   std::optional<service_status> status;

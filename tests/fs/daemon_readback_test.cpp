@@ -9,6 +9,8 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <thread>
+
 namespace fs = std::filesystem;
 using namespace sevenzfs::test;
 
@@ -132,4 +134,23 @@ TEST_F(mount_fixture, DamagedDataReadsAsEio) {
   EXPECT_NE(read.output.find("Input/output error"), std::string::npos) << read.output << daemon->log();
   ASSERT_EQ(daemon->unmount_and_wait(), 0);
   EXPECT_NE(daemon->log().find("CRC"), std::string::npos) << daemon->log();
+}
+
+TEST_F(mount_fixture, ReadingDoesNotWaitForARunningCommit) {
+  auto daemon = mount("level=9,threads=1");
+  write_file(mnt / "small.txt", "small\n");
+  ASSERT_EQ(run("sync " + quote((mnt / "small.txt").string())).exit_code, 0);
+  // Enough incompressible data to keep a level-9 commit busy for a while.
+  ASSERT_EQ(run("head -c 8M /dev/urandom > " + quote((mnt / "big.bin").string())).exit_code, 0);
+  std::thread flush([&] { ::setxattr(mnt.c_str(), "user.sevenzfs.flush", "1", 1, 0); });
+  bool committing = false;
+  for (int i = 0; i < 200 && !committing; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    committing = xattr(mnt, "user.sevenzfs.committing") == "1";
+  }
+  ASSERT_TRUE(committing);
+  EXPECT_EQ(run("cat " + quote((mnt / "small.txt").string())).output, "small\n");
+  EXPECT_EQ(xattr(mnt, "user.sevenzfs.committing"), "1") << "the read ended before the commit did";
+  flush.join();
+  ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
 }
