@@ -7,11 +7,11 @@
 // test against a daemon built with ASan+UBSan, -DSEVENZFS_SANITIZE), and its
 // peak RSS stays within what its options allow.
 //
-// What the writers change is what main commits exactly: files still open
-// for writing are never committed by periodic commits, so they are
-// rewritten, truncated and deleted freely; closed files (maybe archived) are
-// renamed and read. Deleting or rewriting archived files waits for the
-// archive to drop what the mount deletes (issue 10): kChangeArchivedFiles.
+// Files open for writing are appended to, overwritten, truncated and deleted
+// while commits of closed files pass them by; closed files, archived or not,
+// are renamed (also over another file), read, rewritten, appended to and
+// deleted. The flush control commits everything, open files too, every two
+// seconds besides the periodic commits.
 #include "mount_fixture.hpp"
 #include "tree_model.hpp"
 
@@ -37,13 +37,12 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr bool kChangeArchivedFiles = false;
 constexpr int kWriters = 4;
 constexpr auto kWorkTime = 75s;
 // Also a bound on the work, so that the tree (and the daemon's memory for
 // it) does not grow with the speed of the machine.
 constexpr std::uint64_t kMaxSteps = 8000;
-constexpr std::uint64_t kWriterBytes = std::uint64_t{12} << 20;  // a writer's live content at most
+constexpr std::uint64_t kWriterBytes = std::uint64_t{4} << 20;  // a writer's live content at most
 constexpr int kMaxOpenFiles = 4;
 constexpr std::uint64_t kPoolMiB = 64;
 constexpr std::uint64_t kCacheMiB = 16;
@@ -268,7 +267,7 @@ class writer {
     return "";
   }
 
-  // Deleting and rewriting files that may be archived (kChangeArchivedFiles).
+  // Files that may be archived: deleted, rewritten, appended to, replaced.
   std::string remove_closed() {
     std::string path = any_key(model_.files);
     if (is_open(path)) return "";
@@ -288,6 +287,35 @@ class writer {
     return "";
   }
 
+  std::string append_closed() {
+    const std::string path = any_key(model_.files);
+    if (is_open(path)) return "";
+    const std::string bytes = content(size_to_write() / 4);
+    const int fd = ::open(full(path).c_str(), O_WRONLY | O_APPEND);
+    if (fd < 0) return failed("open " + path);
+    const bool ok = write_all_appending(fd, bytes);
+    if (::close(fd) != 0 || !ok) return failed("append " + path);
+    model_.files[path] += bytes;
+    return "";
+  }
+  std::string rename_over() {
+    const std::string from = any_key(model_.files);
+    const std::string to = any_key(model_.files);
+    if (from == to || is_open(from) || is_open(to)) return "";
+    if (::rename(full(from).c_str(), full(to).c_str()) != 0) return failed("rename " + from + " over " + to);
+    model_.files[to] = std::move(model_.files.at(from));
+    model_.files.erase(from);
+    return "";
+  }
+  static bool write_all_appending(int fd, const std::string& bytes) {
+    for (std::size_t done = 0; done < bytes.size();) {
+      const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+      if (n <= 0) return false;
+      done += static_cast<std::size_t>(n);
+    }
+    return true;
+  }
+
   std::string step() {
     ++steps_;
     const auto roll = random_() % 100;
@@ -303,8 +331,10 @@ class writer {
     if (roll < 80) return remove_directory();
     if (roll < 83) return make_symlink();
     if (roll < 91) return model_.files.empty() ? "" : read_back();
-    if (!kChangeArchivedFiles || !have_closed) return create_closed();
-    return roll < 96 ? remove_closed() : rewrite_closed();
+    if (!have_closed) return create_closed();
+    if (roll < 94) return remove_closed();
+    if (roll < 97) return rewrite_closed();
+    return roll < 99 ? append_closed() : rename_over();
   }
 
   fs::path mnt_;
@@ -320,7 +350,7 @@ class writer {
 // compression holds (at most threads + 3 of a quarter of the pool over
 // threads + 1: under half the pool) and a fixed part (libfuse's threads and
 // buffers, the allocator's arenas, the tree and the archive's database;
-// 96 MiB, as arenas grow with the cores). Measured: 137-164 MiB (bound 208).
+// 96 MiB, as arenas grow with the cores). Measured: 90 MiB (bound 208).
 // Under AddressSanitizer allocations have red zones and shadow bytes, and
 // freed memory waits in a quarantine (capped through ASAN_OPTIONS below): the
 // quarantine and 64 MiB more are allowed (measured: 166-206 MiB, bound 304).
@@ -335,8 +365,8 @@ struct soak : mount_fixture {};
 }  // namespace
 
 TEST_F(soak, ManyWritersWithPeriodicCommitsEndWithTheArchiveEqualToTheModel) {
-  const std::string options =
-      fmt::format("flush_interval=1,pool_size={}M,cache_size={}M,level=1,threads=2", kPoolMiB, kCacheMiB);
+  const std::string options = fmt::format(
+      "flush_interval=1,pool_size={}M,cache_size={}M,level=1,threads=2,solid_block=4M", kPoolMiB, kCacheMiB);
   daemon_process daemon(archive, mnt, options, log,
                         {fmt::format("ASAN_OPTIONS=quarantine_size_mb={}:detect_leaks=1", kQuarantineMiB),
                          "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1"});
@@ -373,7 +403,7 @@ TEST_F(soak, ManyWritersWithPeriodicCommitsEndWithTheArchiveEqualToTheModel) {
     const std::string commits = xattr(mnt, "user.sevenzfs.commits_total");
     if (commits.starts_with("<errno")) continue;
     commits_seen = std::stoull(commits);
-    if (kChangeArchivedFiles) ::setxattr(mnt.c_str(), "user.sevenzfs.flush", "1", 1, 0);
+    ::setxattr(mnt.c_str(), "user.sevenzfs.flush", "1", 1, 0);
   }
   ASSERT_TRUE(all_done()) << "the writers did not finish within a minute of their time";
   tree_model want;
@@ -384,7 +414,7 @@ TEST_F(soak, ManyWritersWithPeriodicCommitsEndWithTheArchiveEqualToTheModel) {
     std::cout << fmt::format("writer {}: {}\n", id, report);
     load_model(dir / fmt::format("model-{}", id), want);
   }
-  EXPECT_GE(commits_seen, 5u) << "periodic commits ran while the writers worked";
+  EXPECT_GE(commits_seen, 3u) << "periodic commits ran while the writers worked";
 
   EXPECT_EQ(daemon.unmount_and_wait(), 0) << daemon.log();
   const std::string said = daemon.log();
