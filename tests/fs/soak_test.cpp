@@ -353,7 +353,7 @@ class writer {
 // 96 MiB, as arenas grow with the cores). Measured: 90 MiB (bound 208).
 // Under AddressSanitizer allocations have red zones and shadow bytes, and
 // freed memory waits in a quarantine (capped through ASAN_OPTIONS below): the
-// quarantine and 64 MiB more are allowed (measured: 166-206 MiB, bound 304).
+// quarantine and 64 MiB more are allowed (measured: 149 MiB, bound 304).
 std::uint64_t rss_bound_kib() {
   const std::uint64_t base_mib = kPoolMiB + kCacheMiB + kPoolMiB / 2 + 96;
   const bool sanitized = std::string_view(SEVENZFS_DAEMON_SANITIZE).find("address") != std::string_view::npos;
