@@ -5,6 +5,7 @@
 #include "filesystem.hpp"
 #include "fuse_operations.hpp"
 #include "log.hpp"
+#include "recovery.hpp"
 #include "service_notifier.hpp"
 #include "service_status.hpp"
 
@@ -186,6 +187,11 @@ int run_daemon(const std::vector<std::string>& args, std::FILE* out, std::FILE* 
   for (const auto& removed : archive::remove_leftovers(options.archive_path)) {
     log.info("removed {}, left behind by an interrupted commit", removed);
   }
+  // What an earlier daemon's failed final commit kept goes in first.
+  if (const auto recovered = commit_recovery_archive(options, log); !recovered) {
+    log.error("{}", recovered.error().message);
+    return recovered.error().commit_failed ? kExitCommitFailed : kExitArchiveUnusable;
+  }
 
   std::unique_ptr<filesystem> fs;
   try {
@@ -239,6 +245,12 @@ int run_daemon(const std::vector<std::string>& args, std::FILE* out, std::FILE* 
     log.error("the final commit failed: {}; {}", fs->figures().error(),
               archived_before ? fmt::format("{} holds the last successful commit", options.archive_path)
                               : fmt::format("no archive was written at {}", options.archive_path));
+    if (const auto saved = fs->save_for_recovery(); !saved) {
+      log.error("{}", saved.error().message);
+    } else if (!saved->path.empty()) {
+      log.error("what it would have written ({} files, {} bytes) is kept in {}: the next mount of {} commits it",
+                saved->files, saved->bytes, saved->path, options.archive_path);
+    }
     return kExitCommitFailed;
   }
   return kExitOk;

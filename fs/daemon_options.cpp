@@ -47,7 +47,9 @@ const char* const kDaemonUsage =
     "(powers of 1024).\n"
     "fusermount3 -u returns before the daemon has written the last commit;\n"
     "`sevenzfs-ctl unmount MOUNTPOINT` commits, unmounts and waits.\n"
-    "Exit status: 0 all committed; 1 the final commit failed; 2 bad command line;\n"
+    "Exit status: 0 all committed; 1 the final commit failed (what it would have\n"
+    "written is kept in ARCHIVE.recovery.7z, which the next mount commits) or that\n"
+    "recovery archive cannot be committed yet; 2 bad command line;\n"
     "3 the archive cannot be used (not 7z, damaged, unreadable, in use by another\n"
     "sevenzfs); 4 mount failed (mountpoint missing, not empty, already mounted).\n";
 

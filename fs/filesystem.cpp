@@ -346,6 +346,10 @@ result<void> filesystem::final_commit() {
   return committer_.commit(commit_scope::everything);
 }
 
+result<saved_changes> filesystem::save_for_recovery() {
+  return save_uncommitted(inodes_, content_, committer_.archive().snapshot(), options_, log_);
+}
+
 // ---- extended attributes -------------------------------------------------------
 
 result<void> filesystem::setxattr(inode_number number, std::string_view name, std::string_view value,

@@ -11,6 +11,7 @@
 #include "file_content.hpp"
 #include "inode_table.hpp"
 #include "log.hpp"
+#include "recovery.hpp"
 #include "result.hpp"
 #include "stats_xattr.hpp"
 
@@ -88,6 +89,9 @@ class filesystem {
   // detaches the mount; the session loop then ends).
   void on_unmount_request(std::function<result<void>()> detach) { detach_ = std::move(detach); }
   result<void> final_commit();
+  // After a failed final commit: what it would have written, into the
+  // recovery archive beside the archive (recovery.hpp).
+  result<saved_changes> save_for_recovery();
   const commit_figures& figures() const noexcept { return committer_.figures(); }
   // One line for a service manager's status (cheap: no scan of the tree).
   std::string status_text() const;

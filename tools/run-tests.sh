@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing (Debian 12, as root), builds sevenzfs and runs the
 # whole test suite: the pool tests under ThreadSanitizer and AddressSanitizer
-# (+UBSan), then everything with ctest: unit, interop (7zz, bsdtar, py7zr), slow;
+# (+UBSan), the soak test against the daemon under ASan+UBSan, then everything
+# else with ctest: unit, interop (7zz, bsdtar, py7zr), e2e, slow;
 # then every libFuzzer target of tests/fuzz for FUZZ_SECONDS (60) each, in a
 # clang build of its own (FUZZ_SECONDS=0 skips it).
 set -euo pipefail
@@ -20,9 +21,17 @@ for sanitizer in thread address,undefined; do
   done
 done
 
+# The soak test (label slow, about two minutes) against a daemon built with
+# ASan+UBSan: many writers and periodic commits, the archive compared with the
+# writers' model, sanitizer reports and peak RSS checked. It runs here instead
+# of in the release build below.
+cmake --build build-address -j "$(nproc)" --target sevenzfs soak_test >/dev/null
+echo "== soak_test against the daemon built with address,undefined sanitizers"
+UBSAN_OPTIONS="halt_on_error=1 print_stacktrace=1" build-address/tests/soak_test --gtest_brief=1
+
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j "$(nproc)"
-(cd build && ctest --output-on-failure -j "$(nproc)" --timeout 1200)
+(cd build && ctest --output-on-failure -j "$(nproc)" --timeout 1200 -E '^soak\.')
 
 fuzz_seconds=${FUZZ_SECONDS:-60}
 if [ "$fuzz_seconds" -gt 0 ]; then

@@ -1,0 +1,86 @@
+#pragma once
+// What a failed final commit would have lost. The final commit runs after
+// the kernel mount is gone (fusermount3 -u returns first), so when it fails
+// (a full disk) nobody can retry it: the daemon writes what it would have
+// written into a recovery archive beside the archive, ARCHIVE.recovery.7z —
+// a standard 7z, mode 0600 —, and the next mount of ARCHIVE (holding the
+// lock, before it loads the archive) commits it: its paths replace the
+// archive's, and it is removed only after that commit succeeded.
+//
+// What the recovery archive holds: every file and symlink whose content
+// changed, every file and symlink archived before whose name, mode or time
+// changed (with its content, read from the archive), and the directories
+// and empty files the archive does not hold as they are. What it does not:
+// deletions (a path removed during the session, or the old name of a
+// rename, stays in the archive).
+#include "file_content.hpp"
+#include "inode_table.hpp"
+#include "log.hpp"
+#include "result.hpp"
+
+#include "archive/archive_snapshot.hpp"
+#include "archive/cached_reader.hpp"
+#include "archive/entry.hpp"
+#include "archive/archive_writer.hpp"
+
+#include <cstdint>
+#include <expected>
+#include <memory>
+#include <string>
+
+namespace sevenzfs::fs {
+
+struct daemon_options;
+
+// ARCHIVE.recovery.7z, beside the archive.
+std::string recovery_path_of(const std::string& archive_path);
+
+// The compression settings the daemon commits with: parallel compression
+// buffers no more than a quarter of the staging pool.
+archive::write_options daemon_write_options(const daemon_options& options);
+
+// A substream of an archive state as entry content, decoded through a
+// cached reader as the compressor asks for it.
+class archived_stream_content final : public archive::entry_content {
+ public:
+  archived_stream_content(archive::cached_reader& reader, std::shared_ptr<const archive::archive_snapshot> snapshot,
+                          std::uint64_t stream, std::uint64_t size)
+      : reader_(reader), snapshot_(std::move(snapshot)), stream_(stream), size_(size) {}
+  void visit(const archive::span_sink& sink) const override;
+
+ private:
+  archive::cached_reader& reader_;
+  std::shared_ptr<const archive::archive_snapshot> snapshot_;
+  std::uint64_t stream_;
+  std::uint64_t size_;
+};
+
+struct saved_changes {
+  std::string path;            // the recovery archive; empty: nothing needed saving
+  std::uint64_t files = 0;     // entries with content in it
+  std::uint64_t bytes = 0;     // their content bytes
+  std::uint64_t left_out = 0;  // renamed or re-timed archived files that could not be copied
+};
+
+// After a failed final commit (nothing else runs): writes the recovery
+// archive for `inodes` (see the top of this file). `archived` is the archive
+// as last committed (null: none). An archived file whose bytes cannot be
+// read (a method not decoded here, damage) would sink the whole recovery
+// archive: then it is written without such copies, and left_out counts them.
+// Failure: the message says what is lost.
+result<saved_changes> save_uncommitted(inode_table& inodes, const content_services& content,
+                                       const std::shared_ptr<const archive::archive_snapshot>& archived,
+                                       const daemon_options& options, logger& log);
+
+// Why the recovery archive could not be committed at mount.
+struct recovery_failure {
+  bool commit_failed = false;  // true: the commit failed (a full disk); false: a file cannot be read
+  std::string message;         // says what to do; both files are left as they were
+};
+
+// At mount, with the archive's lock held, before the archive is loaded:
+// commits ARCHIVE.recovery.7z if there is one, then removes it. An empty
+// one (a save interrupted before anything was written) is just removed.
+std::expected<void, recovery_failure> commit_recovery_archive(const daemon_options& options, logger& log);
+
+}  // namespace sevenzfs::fs

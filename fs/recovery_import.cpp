@@ -1,0 +1,173 @@
+// Committing a recovery archive at mount (recovery.hpp).
+#include "recovery.hpp"
+
+#include "daemon_options.hpp"
+
+#include "archive/archive_appender.hpp"
+#include "archive/archive_error.hpp"
+#include "archive/file_attributes.hpp"
+#include "archive/file_io.hpp"
+
+#include <fmt/format.h>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+namespace sevenzfs::fs {
+
+namespace {
+
+using archive::entry;
+using archive::entry_kind;
+
+// The recovery archive's entries, content read from it.
+struct recovered {
+  std::vector<entry> without_data;
+  std::vector<entry> with_data;
+  std::unordered_map<std::string, entry_kind> kinds;  // by path
+  std::unordered_set<std::string> parents;            // directories its paths lie in
+};
+
+recovered read_recovery(const std::shared_ptr<const archive::archive_snapshot>& snapshot,
+                        archive::cached_reader& reader) {
+  recovered found;
+  const auto& db = snapshot->database();
+  const std::timespec now{::time(nullptr), 0};
+  for (std::size_t k = 0; k < db.files.size(); ++k) {
+    const auto stream = snapshot->substream_of_file(k);
+    entry e = archive::entry_from_file(db.files[k], stream ? snapshot->substream(*stream).size : 0, now);
+    archive::check_archive_path(e.path);  // throws invalid_name: not an archive of ours
+    found.kinds.insert_or_assign(e.path, e.kind);
+    for (std::size_t slash = e.path.find('/'); slash != std::string::npos; slash = e.path.find('/', slash + 1))
+      found.parents.insert(e.path.substr(0, slash));
+    if (stream) {
+      e.content = std::make_shared<archived_stream_content>(reader, snapshot, *stream, e.size);
+      found.with_data.push_back(std::move(e));
+    } else {
+      found.without_data.push_back(std::move(e));
+    }
+  }
+  return found;
+}
+
+// Whether the recovery archive replaces the archive's entry at `path`: the
+// same path, one below a path the recovery archive holds as a file or
+// symlink (a directory replaced by a file takes its old children along), or
+// a file or symlink where the recovery archive has a directory.
+bool replaced(const std::string& path, entry_kind kind, const recovered& recovery) {
+  if (recovery.kinds.contains(path)) return true;
+  if (kind != entry_kind::directory && recovery.parents.contains(path)) return true;
+  for (std::size_t slash = path.find('/'); slash != std::string::npos; slash = path.find('/', slash + 1)) {
+    const auto it = recovery.kinds.find(path.substr(0, slash));
+    if (it != recovery.kinds.end() && it->second != entry_kind::directory) return true;
+  }
+  return false;
+}
+
+// The archive with the recovery archive's paths replacing its own.
+archive::commit_request merged_request(const archive::archive_appender& archive, const recovered& recovery) {
+  archive::commit_request request;
+  const auto& snapshot = archive.snapshot();
+  if (snapshot) {
+    const auto& db = snapshot->database();
+    const std::timespec now{::time(nullptr), 0};
+    std::vector<bool> kept(snapshot->substream_count(), true);
+    for (std::size_t k = 0; k < db.files.size(); ++k) {
+      const auto stream = snapshot->substream_of_file(k);
+      entry e = archive::entry_from_file(db.files[k], 0, now);
+      if (stream) {
+        if (replaced(e.path, e.kind, recovery)) kept[*stream] = false;
+        continue;
+      }
+      if (replaced(e.path, e.kind, recovery)) continue;
+      try {
+        archive::check_archive_path(e.path);
+      } catch (const archive::archive_error&) {
+        continue;  // as every commit does: a name the mount cannot show is not written again
+      }
+      request.entries_without_data.push_back(std::move(e));
+    }
+    for (std::uint64_t stream = 0; stream < kept.size(); ++stream) {
+      if (kept[stream]) request.kept_streams.push_back({stream, std::nullopt});
+    }
+  }
+  request.entries_without_data.insert(request.entries_without_data.end(), recovery.without_data.begin(),
+                                      recovery.without_data.end());
+  request.new_files = recovery.with_data;
+  return request;
+}
+
+std::unexpected<recovery_failure> unreadable(std::string message) {
+  return std::unexpected(recovery_failure{false, std::move(message)});
+}
+
+}  // namespace
+
+std::expected<void, recovery_failure> commit_recovery_archive(const daemon_options& options, logger& log) {
+  const std::string path = recovery_path_of(options.archive_path);
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return {};
+    return unreadable(fmt::format("{}: {}", path, std::strerror(errno)));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return unreadable(
+        fmt::format("{} is not a regular file; it should hold the files of a failed commit of {}: "
+                    "move it away to mount",
+                    path, options.archive_path));
+  }
+  if (st.st_size == 0) {
+    // A save that ended before its archive was renamed into place: it wrote
+    // nothing here, and the log of that daemon says what was lost.
+    ::unlink(path.c_str());
+    log.info("removed {}, an empty recovery archive left by an interrupted save", path);
+    return {};
+  }
+  log.info("{} holds the files of a failed commit; committing them into {}", path, options.archive_path);
+
+  archive::cached_reader reader({.cache_bytes = 16 << 20, .block_size = 1 << 20, .decoders = {}});
+  std::shared_ptr<const archive::archive_snapshot> snapshot;
+  recovered recovery;
+  try {
+    snapshot = archive::archive_snapshot::open(path);
+    recovery = read_recovery(snapshot, reader);
+  } catch (const archive::archive_error& e) {
+    return unreadable(fmt::format("cannot read the recovery archive, both files are left untouched: {}", e.what()));
+  }
+  std::uint64_t files = recovery.with_data.size();
+  std::uint64_t bytes = 0;
+  for (const auto& e : recovery.with_data) bytes += e.size;
+  try {
+    archive::archive_appender archive(options.archive_path, daemon_write_options(options));
+    archive.commit(merged_request(archive, recovery));
+  } catch (const archive::archive_error& e) {
+    // An I/O failure (a full disk) passes; damage in either file does not.
+    const bool io = e.kind() == archive::error_kind::io;
+    return std::unexpected(recovery_failure{
+        io, fmt::format("cannot commit the recovery archive {} into {}: {}; both files are left as they were{}", path,
+                        options.archive_path, e.what(), io ? ": free space and mount again" : "")});
+  }
+  // Committed: the recovery archive must go now, or the next mount would
+  // apply it again over later changes.
+  if (::unlink(path.c_str()) != 0) {
+    return unreadable(fmt::format("committed {} into {}, but cannot remove it: {}; remove it by hand before mounting",
+                                  path, options.archive_path, std::strerror(errno)));
+  }
+  try {
+    archive::sync_directory_of(path);
+  } catch (const archive::archive_error& e) {
+    log.warning("{}", e.what());
+  }
+  log.info("committed {} files ({} bytes) of the recovery archive into {}; removed {}", files, bytes,
+           options.archive_path, path);
+  return {};
+}
+
+}  // namespace sevenzfs::fs

@@ -1,0 +1,234 @@
+// Writing the recovery archive after a failed final commit (recovery.hpp).
+#include "recovery.hpp"
+
+#include "daemon_options.hpp"
+
+#include "archive/archive_appender.hpp"
+#include "archive/archive_error.hpp"
+#include "archive/file_attributes.hpp"
+#include "archive/file_io.hpp"
+
+#include <fmt/format.h>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+namespace sevenzfs::fs {
+
+std::string recovery_path_of(const std::string& archive_path) { return archive_path + ".recovery.7z"; }
+
+archive::write_options daemon_write_options(const daemon_options& options) {
+  archive::write_options write = options.write;
+  const std::uint64_t parts = write.compression.threads + 1;
+  write.compression.max_part_bytes =
+      std::clamp<std::uint64_t>(options.pool_bytes / 4 / parts, std::uint64_t{1} << 20, std::uint64_t{256} << 20);
+  return write;
+}
+
+void archived_stream_content::visit(const archive::span_sink& sink) const {
+  constexpr std::uint64_t kReadBytes = 1 << 20;
+  std::vector<std::uint8_t> buffer(static_cast<std::size_t>(std::min(kReadBytes, size_)));
+  for (std::uint64_t offset = 0; offset < size_;) {
+    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), size_ - offset));
+    const std::size_t got = reader_.read(*snapshot_, stream_, offset, std::span(buffer.data(), want));
+    if (got == 0) {
+      throw archive::archive_error(
+          archive::error_kind::corrupt_archive, snapshot_->path(),
+          fmt::format("{} holds fewer bytes than its header says", snapshot_->substream_name(stream_)));
+    }
+    sink(std::span<const std::uint8_t>(buffer.data(), got));
+    offset += got;
+  }
+}
+
+namespace {
+
+// Whether the archive would describe `a` and `b` alike (times in its 100 ns units).
+bool same_description(const archive::entry& a, const archive::entry& b) {
+  return a.path == b.path && a.kind == b.kind && (a.mode & 07777) == (b.mode & 07777) &&
+         archive::filetime_from_unix(a.mtime) == archive::filetime_from_unix(b.mtime);
+}
+
+// How the archive describes its entries: those with content by stream,
+// those without by path (the last of a name wins, as for the mount).
+struct archived_descriptions {
+  std::vector<std::optional<archive::entry>> by_stream;
+  std::unordered_map<std::string, archive::entry> without_data;
+
+  explicit archived_descriptions(const archive::archive_snapshot* archived) {
+    if (archived == nullptr) return;
+    const auto& db = archived->database();
+    by_stream.resize(archived->substream_count());
+    const std::timespec unset{};
+    for (std::size_t k = 0; k < db.files.size(); ++k) {
+      const auto stream = archived->substream_of_file(k);
+      auto e = archive::entry_from_file(db.files[k], stream ? archived->substream(*stream).size : 0, unset);
+      if (stream)
+        by_stream[*stream] = std::move(e);
+      else
+        without_data.insert_or_assign(e.path, std::move(e));
+    }
+  }
+};
+
+// What the tree holds that the archive does not.
+struct uncommitted {
+  std::vector<archive::entry> without_data;
+  std::vector<archive::entry> changed;  // content changed in this session
+  std::vector<archive::entry> copied;   // archived content under a new name, mode or time
+};
+
+std::uint64_t bytes_of(const std::vector<archive::entry>& entries) {
+  std::uint64_t total = 0;
+  for (const auto& e : entries) total += e.size;
+  return total;
+}
+
+uncommitted collect(inode_table& inodes, const content_services& content,
+                    const std::shared_ptr<const archive::archive_snapshot>& archived) {
+  const archived_descriptions described(archived.get());
+  uncommitted found;
+  inodes.walk([&](const std::string& path, inode& node) {
+    std::lock_guard data(node.mutex);
+    archive::entry e;
+    e.path = path;
+    e.kind = node.kind;
+    e.mode = node.permissions;
+    e.mtime = node.mtime;
+    const file_content& bytes = node.content;
+    const std::uint64_t size = node.size();
+    if (!node.is_directory() && bytes.dirty() && size > 0) {
+      e.size = size;
+      e.content = bytes.commit_source(content, path);
+      found.changed.push_back(std::move(e));
+      return;
+    }
+    if (!node.is_directory() && !bytes.dirty() && bytes.archived() && bytes.archived()->size > 0) {
+      const auto& where = *bytes.archived();
+      const auto stream = bytes.stream_in(archived.get());
+      if (stream && described.by_stream[*stream] && same_description(*described.by_stream[*stream], e)) return;
+      e.size = where.size;
+      e.content = std::make_shared<archived_stream_content>(content.reader, where.snapshot, where.stream, where.size);
+      found.copied.push_back(std::move(e));
+      return;
+    }
+    const auto it = described.without_data.find(path);
+    if (it != described.without_data.end() && same_description(it->second, e)) return;
+    found.without_data.push_back(std::move(e));
+  });
+  return found;
+}
+
+// Makes `path` a file of ours with mode 0600 for create_archive to replace:
+// what it replaces gives the new file its mode, so the recovery archive is
+// never readable by others, whatever the umask. Returns whether it made one.
+bool prepare_private_target(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno != ENOENT) archive::throw_io_error(path, "cannot stat the recovery archive", errno);
+    archive::unique_fd made(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!made || ::fchmod(made.get(), 0600) != 0) {
+      archive::throw_io_error(path, "cannot create the recovery archive", errno);
+    }
+    return true;
+  }
+  // Left by a save this daemon's mount did not get to commit (see
+  // commit_recovery_archive); anything else is not ours to replace.
+  if (!S_ISREG(st.st_mode) || st.st_uid != ::geteuid() || st.st_nlink != 1) {
+    throw archive::archive_error(
+        archive::error_kind::io, path,
+        fmt::format("{} exists and is not a recovery archive of this user; move it away", path), EEXIST);
+  }
+  if (::chmod(path.c_str(), 0600) != 0)
+    archive::throw_io_error(path, "cannot make the recovery archive private", errno);
+  return false;
+}
+
+void write_recovery(const std::string& path, const std::vector<archive::entry>& without_data,
+                    const std::vector<archive::entry>& with_data, const archive::write_options& options) {
+  const bool made = prepare_private_target(path);
+  try {
+    archive::create_archive(path, without_data, with_data, options);
+  } catch (...) {
+    if (made) ::unlink(path.c_str());
+    throw;
+  }
+}
+
+// A failed in-place commit leaves the bytes it wrote in the archive, past a
+// copy of the header: give them back before the recovery archive needs the
+// space (the next mount would do the same).
+void give_back_dead_space(const daemon_options& options, logger& log) {
+  try {
+    archive::archive_appender archive(options.archive_path, options.write);
+    if (!archive.has_dead_space()) return;
+    const std::uint64_t dead = archive.dead_bytes();
+    archive.tidy();
+    log.info("{}: gave back {} bytes the failed commit left in it", options.archive_path, dead);
+  } catch (const std::exception& e) {
+    log.debug("{}: cannot give back the space of the failed commit: {}", options.archive_path, e.what());
+  }
+}
+
+std::string paths_of(const std::vector<archive::entry>& entries) {
+  constexpr std::size_t kNamed = 10;
+  std::string named;
+  for (std::size_t k = 0; k < entries.size() && k < kNamed; ++k) {
+    named += k == 0 ? "" : ", ";
+    named += entries[k].path;
+  }
+  if (entries.size() > kNamed) named += fmt::format(" and {} more", entries.size() - kNamed);
+  return named;
+}
+
+}  // namespace
+
+result<saved_changes> save_uncommitted(inode_table& inodes, const content_services& content,
+                                       const std::shared_ptr<const archive::archive_snapshot>& archived,
+                                       const daemon_options& options, logger& log) {
+  const std::string path = recovery_path_of(options.archive_path);
+  const uncommitted found = collect(inodes, content, archived);
+  if (found.changed.empty() && found.copied.empty() && found.without_data.empty()) return saved_changes{};
+  give_back_dead_space(options, log);
+  const archive::write_options write = daemon_write_options(options);
+
+  std::vector<archive::entry> with_data = found.changed;
+  with_data.insert(with_data.end(), found.copied.begin(), found.copied.end());
+  try {
+    write_recovery(path, found.without_data, with_data, write);
+    return saved_changes{path, with_data.size(), bytes_of(with_data), 0};
+  } catch (const std::exception& e) {
+    if (found.copied.empty()) {
+      return failure(
+          EIO, fmt::format("cannot write the recovery archive {}: {}; lost: {} files ({} bytes) changed "
+                           "since the last commit: {}",
+                           path, e.what(), found.changed.size(), bytes_of(found.changed), paths_of(found.changed)));
+    }
+    log.warning(
+        "cannot write the recovery archive {} with the renamed or re-timed archived files: {}; "
+        "trying without them",
+        path, e.what());
+  }
+  try {
+    write_recovery(path, found.without_data, found.changed, write);
+    log.warning("lost: the new names, modes or times of {} archived files (they keep the old ones): {}",
+                found.copied.size(), paths_of(found.copied));
+    return saved_changes{path, found.changed.size(), bytes_of(found.changed), found.copied.size()};
+  } catch (const std::exception& e) {
+    return failure(EIO, fmt::format("cannot write the recovery archive {}: {}; lost: {} files ({} bytes) changed "
+                                    "since the last commit: {}; and the new names, modes or times of {} archived "
+                                    "files",
+                                    path, e.what(), found.changed.size(), bytes_of(found.changed),
+                                    paths_of(found.changed), found.copied.size()));
+  }
+}
+
+}  // namespace sevenzfs::fs

@@ -1,0 +1,106 @@
+// The recovery archive without a mount: what save_uncommitted keeps (only
+// what the archive does not hold as it is), and commit_recovery_archive
+// putting it into the archive. The disk-full path through real mounts is in
+// recovery_e2e_test.
+#include "fs/recovery.hpp"
+
+#include "fs_test_support.hpp"
+#include "test_support.hpp"
+
+#include <gtest/gtest.h>
+
+#include <sys/stat.h>
+
+using namespace sevenzfs;
+using namespace sevenzfs::test;
+using fs::kRootInode;
+
+namespace {
+
+struct recovery_fixture : testing::Test {
+  temp_dir dir;
+  std::filesystem::path archive = dir / "a.7z";
+  std::filesystem::path recovery = dir / "a.7z.recovery.7z";
+  captured_log log;
+  fs::caller me{::getuid(), ::getgid()};
+
+  std::unique_ptr<fs::filesystem> open() {
+    return std::make_unique<fs::filesystem>(small_daemon_options(archive), log.logger());
+  }
+  static std::string listing(const std::filesystem::path& of) {
+    return run("7zz l -ba -slt " + quote(of.string()) + " | grep '^Path = ' | LC_ALL=C sort").output;
+  }
+  static std::string extracted(const std::filesystem::path& of, const std::string& member) {
+    return run("7zz e -so " + quote(of.string()) + " " + quote(member)).output;
+  }
+};
+
+}  // namespace
+
+TEST_F(recovery_fixture, NothingIsWrittenWhenTheArchiveHoldsEverything) {
+  auto filesystem = open();
+  make_file(*filesystem, kRootInode, "a.txt", "a\n");
+  ASSERT_TRUE(filesystem->mkdir(kRootInode, "d", 0755, me));
+  ASSERT_TRUE(filesystem->fsync());
+  const auto saved = filesystem->save_for_recovery();
+  ASSERT_TRUE(saved) << saved.error().message;
+  EXPECT_EQ(saved->path, "");
+  EXPECT_FALSE(std::filesystem::exists(recovery));
+}
+
+TEST_F(recovery_fixture, KeepsChangedContentNewNamesAndNewDirectoriesOnly) {
+  auto filesystem = open();
+  make_file(*filesystem, kRootInode, "kept.txt", "unchanged\n");
+  make_file(*filesystem, kRootInode, "old-name.txt", "renamed\n");
+  make_file(*filesystem, kRootInode, "gone.txt", "deleted\n");
+  ASSERT_TRUE(filesystem->fsync());
+  ASSERT_TRUE(filesystem->rename(kRootInode, "old-name.txt", kRootInode, "new-name.txt", 0));
+  ASSERT_TRUE(filesystem->unlink(kRootInode, "gone.txt"));
+  const auto dir_attr = filesystem->mkdir(kRootInode, "new-dir", 0700, me);
+  ASSERT_TRUE(dir_attr);
+  make_file(*filesystem, dir_attr->st_ino, "fresh.bin", std::string(300000, 'x'));
+  ASSERT_TRUE(filesystem->symlink("fresh.bin", dir_attr->st_ino, "link", me));
+
+  const auto saved = filesystem->save_for_recovery();
+  ASSERT_TRUE(saved) << saved.error().message;
+  EXPECT_EQ(saved->path, recovery.string());
+  EXPECT_EQ(saved->files, 3u);  // fresh.bin, link, new-name.txt
+  EXPECT_EQ(saved->bytes, 300000u + 9 + 8);
+  EXPECT_EQ(saved->left_out, 0u);
+  struct stat st {};
+  ASSERT_EQ(::stat(recovery.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  EXPECT_EQ(run("7zz t " + quote(recovery.string())).exit_code, 0);
+  EXPECT_EQ(listing(recovery), "Path = new-dir\nPath = new-dir/fresh.bin\nPath = new-dir/link\nPath = new-name.txt\n");
+  EXPECT_EQ(extracted(recovery, "new-name.txt"), "renamed\n");
+  filesystem.reset();
+
+  // The next mount: committed into the archive, and removed.
+  const auto committed = fs::commit_recovery_archive(small_daemon_options(archive), log.logger());
+  ASSERT_TRUE(committed) << committed.error().message;
+  EXPECT_FALSE(std::filesystem::exists(recovery));
+  EXPECT_EQ(run("7zz t " + quote(archive.string())).exit_code, 0);
+  // Deletions are not recorded: gone.txt and the old name stay.
+  EXPECT_EQ(listing(archive),
+            "Path = gone.txt\nPath = kept.txt\nPath = new-dir\nPath = new-dir/fresh.bin\n"
+            "Path = new-dir/link\nPath = new-name.txt\nPath = old-name.txt\n");
+  EXPECT_EQ(extracted(archive, "new-dir/fresh.bin"), std::string(300000, 'x'));
+  EXPECT_NE(log.text().find("committed 3 files (300017 bytes) of the recovery archive"), std::string::npos)
+      << log.text();
+}
+
+TEST_F(recovery_fixture, WithoutARecoveryArchiveTheMountHasNothingToDo) {
+  const auto committed = fs::commit_recovery_archive(small_daemon_options(archive), log.logger());
+  ASSERT_TRUE(committed) << committed.error().message;
+  EXPECT_FALSE(std::filesystem::exists(archive));
+  EXPECT_EQ(log.text(), "");
+}
+
+TEST_F(recovery_fixture, ARecoveryArchiveThatIsNotARegularFileRefusesTheMount) {
+  std::filesystem::create_directory(recovery);
+  const auto committed = fs::commit_recovery_archive(small_daemon_options(archive), log.logger());
+  ASSERT_FALSE(committed);
+  EXPECT_FALSE(committed.error().commit_failed);
+  EXPECT_NE(committed.error().message.find("is not a regular file"), std::string::npos);
+  EXPECT_TRUE(std::filesystem::is_directory(recovery));
+}
