@@ -112,6 +112,21 @@ void database_builder::add_packed(const archive_database& part, std::span<const 
   }
 }
 
+void database_builder::add_prepacked(std::size_t index) {
+  const prepacked_folder& folder = request_.prepacked_folders.at(index);
+  db_.pack_sizes.push_back(folder.size);
+  db_.folders.push_back(folder.folder);
+  db_.substream_counts.push_back(folder.sizes.size());
+  for (std::size_t k = 0; k < folder.sizes.size(); ++k) {
+    now_of_prepacked_.push_back(db_.substream_sizes.size());
+    db_.substream_sizes.push_back(folder.sizes[k]);
+    db_.substream_crcs.emplace_back(folder.crcs[k]);
+    file_info info = describe_entry(folder.files[k]);
+    info.has_stream = true;
+    db_.files.push_back(std::move(info));
+  }
+}
+
 archive_database database_builder::finish(std::uint64_t pack_position, commit_result& result) && {
   db_.pack_position = db_.folders.empty() ? 0 : pack_position;
   for (const auto& e : request_.entries_without_data) db_.files.push_back(describe_entry(e));
@@ -125,6 +140,7 @@ archive_database database_builder::finish(std::uint64_t pack_position, commit_re
   result.kept_anyway_index.clear();
   for (auto stream : result.kept_anyway) result.kept_anyway_index.push_back(now(stream));
   result.stream_index = now_of_new_;
+  result.prepacked_index = now_of_prepacked_;
   return std::move(db_);
 }
 

@@ -55,10 +55,12 @@ class database_builder {
   // the next ones); part's k-th stream holds origins[k]. part.files is not
   // used: files are described from the request and the old header.
   void add_packed(const archive_database& part, std::span<const stream_origin> origins);
+  // request.prepacked_folders[index]: its pack stream is the next one.
+  void add_prepacked(std::size_t index);
 
   // The new database (request.entries_without_data follow the files with
-  // data) with `pack_position`; sets result's stream_index, kept_index and
-  // kept_anyway_index (result.kept_anyway must be complete).
+  // data) with `pack_position`; sets result's stream_index, kept_index,
+  // prepacked_index and kept_anyway_index (result.kept_anyway must be complete).
   archive_database finish(std::uint64_t pack_position, commit_result& result) &&;
 
   // How an archived stream is described in the new state.
@@ -70,10 +72,11 @@ class database_builder {
   const archive_database& old_;
   const commit_request& request_;
   const commit_plan& plan_;
-  std::vector<std::size_t> first_pack_;         // per old folder
-  std::vector<std::size_t> file_of_stream_;     // old.files index per old stream
-  std::vector<std::uint64_t> now_of_archived_;  // per old stream: its index in the new state, or kAbsent
-  std::vector<std::uint64_t> now_of_new_;       // per request.new_files: its index in the new state, or kAbsent
+  std::vector<std::size_t> first_pack_;          // per old folder
+  std::vector<std::size_t> file_of_stream_;      // old.files index per old stream
+  std::vector<std::uint64_t> now_of_archived_;   // per old stream: its index in the new state, or kAbsent
+  std::vector<std::uint64_t> now_of_new_;        // per request.new_files: its index in the new state, or kAbsent
+  std::vector<std::uint64_t> now_of_prepacked_;  // per file of request.prepacked_folders, in order
   archive_database db_;
 };
 

@@ -1,6 +1,7 @@
 #pragma once
 // What a commit is asked to do and what it reports: the hand-off between the
 // daemon's tree and the archive_appender.
+#include "archive_database.hpp"
 #include "entry.hpp"
 
 #include <cstdint>
@@ -15,6 +16,20 @@ struct kept_stream {
   std::optional<entry> shown;  // path, kind, mode, time as the caller shows it now; nullopt: unchanged
 };
 
+// A folder compressed before the commit (pending_folders): its packed bytes
+// lie at [offset, offset + size) of the file open as `fd`, and are copied
+// into the archive as they are.
+struct prepacked_folder {
+  int fd = -1;       // kept open by the caller until the commit returns
+  std::string path;  // names that file in errors
+  std::uint64_t offset = 0;
+  std::uint64_t size = 0;
+  folder_info folder;
+  std::vector<std::uint64_t> sizes;  // its substreams
+  std::vector<std::uint32_t> crcs;
+  std::vector<entry> files;  // how each substream is shown: path, kind, mode, time (content unused)
+};
+
 struct commit_request {
   // Ascending by stream. Every archived stream not listed is dropped: gone
   // from the archive's listing after the commit (see commit_result::kept_anyway).
@@ -24,6 +39,10 @@ struct commit_request {
   std::vector<entry> entries_without_data;
   // Files whose content goes into new folders.
   std::vector<entry> new_files;
+  // Folders compressed already; they go before new_files' folders. Every
+  // substream must be listed (a file deleted since it was compressed is
+  // dropped by a later commit).
+  std::vector<prepacked_folder> prepacked_folders;
   // Leave no dead bytes: write the archive anew if it has any or the commit
   // would make some.
   bool compact = false;
@@ -32,13 +51,15 @@ struct commit_request {
 struct commit_result {
   std::vector<std::uint64_t> stream_index;  // for each of request.new_files: its substream now
   std::vector<std::uint64_t> kept_index;    // for each of request.kept_streams: its substream now
+  // For each file of request.prepacked_folders, folder after folder: its substream now.
+  std::vector<std::uint64_t> prepacked_index;
   // Dropped streams that are still archived, under their old description,
   // because their folder cannot be decoded here (a method such as PPMd, or
   // damaged data) and so cannot lose files: their index before the commit,
   // ascending, and their substream now. The commit does not fail for them.
   std::vector<std::uint64_t> kept_anyway;
   std::vector<std::uint64_t> kept_anyway_index;
-  std::uint64_t input_bytes = 0;      // content bytes of request.new_files
+  std::uint64_t input_bytes = 0;      // content bytes of request.new_files and prepacked_folders
   std::uint64_t reencoded_bytes = 0;  // kept content compressed again (folders that lost files)
   std::uint64_t copied_bytes = 0;     // packed bytes of kept folders copied into a rewritten archive
   bool rewritten = false;             // the archive was written anew (temporary file, rename)

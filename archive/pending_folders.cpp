@@ -1,71 +1,16 @@
 #include "pending_folders.hpp"
 
+#include "pending_lane.hpp"
+
 #include "archive_error.hpp"
 #include "archive_writer.hpp"
-#include "coder_methods.hpp"
 #include "crc32.hpp"
 #include "lzma_settings.hpp"
 #include "parallel_encoder.hpp"
 
-#include <fcntl.h>
-
 #include <algorithm>
-#include <cerrno>
 
 namespace sevenzfs::archive {
-
-// A folder being filled or written, in its lane.
-struct pending_folder_record {
-  struct file {
-    pending_id id = 0;
-    std::string path;
-    std::uint64_t size = 0;
-    std::uint64_t written = 0;  // bytes whose packed bytes are written
-    std::uint32_t crc = 0;      // of the written bytes
-  };
-
-  lzma_options_lzma options{};  // fixed when the first part is cut
-  std::uint64_t size_hint = 0;  // sizes the dictionary of a folder cut into several parts
-  std::uint64_t pack_offset = 0;
-  std::uint64_t packed_written = 0;
-  std::uint64_t input_handed = 0;
-  std::uint64_t input_written = 0;
-  std::uint64_t parts_cut = 0;
-  std::uint64_t first_stream = 0;  // in its lane's snapshot
-  bool ended = false;              // its last part is cut
-  bool written = false;            // its last part is written
-  bool stored = false;
-  std::vector<file> files;
-  std::size_t complete_files = 0;  // a prefix of `files`
-};
-
-// A pending file and the folders in it, one after another.
-struct pending_lane {
-  std::shared_ptr<output_file> file;
-  bool batched = false;
-  std::string extension;                                       // of the open solid folder
-  std::deque<std::shared_ptr<pending_folder_record>> folders;  // not taken; the last may be open
-  std::shared_ptr<pending_folder_record> open;
-  std::uint64_t part_bytes = 0;  // of the open folder
-  std::vector<pending_piece> filling;
-  std::uint64_t filling_bytes = 0;
-  std::shared_ptr<primer_slot> next_primer;  // filled for the open folder's next part
-  std::deque<std::unique_ptr<pending_part>> unwritten;
-  bool writing = false;
-  std::uint64_t last_used = 0;
-  std::uint64_t generation = 0;  // bumped at every write
-  std::uint64_t snapshot_generation = 0;
-  std::shared_ptr<const archive_snapshot> snapshot;
-};
-
-namespace {
-
-coder_info coder_of(const pending_folder_record& folder) {
-  if (folder.stored) return {kMethodCopy, {}};
-  return {kMethodLzma2, {lzma2_property_byte(folder.options)}};
-}
-
-}  // namespace
 
 pending_folders::pending_folders(std::string archive_path, pending_options options, encoded_callback encoded)
     : archive_path_(std::move(archive_path)),
@@ -109,7 +54,18 @@ pending_id pending_folders::add(const entry& e) {
   progress_.in_flight_bytes += e.size;
   peak_input_ = std::max(peak_input_, progress_.in_flight_bytes);
   place(e, id, batched);
+  keep_workers_busy();
   return id;
+}
+
+// A worker with nothing to do gets a part half full rather than wait for it
+// to fill: each part costs its encoder a pass over a dictionary of primer,
+// so parts are not cut shorter than that.
+void pending_folders::keep_workers_busy() {
+  for (const auto& lane : lanes_) {
+    if (running_ >= options_.threads) return;
+    if (lane->open && lane->filling_bytes >= lane->part_bytes / 2) cut(*lane, false);
+  }
 }
 
 // The encoders are behind only if they all have work: otherwise the input
@@ -140,14 +96,7 @@ void pending_folders::place(const entry& e, pending_id id, bool batched) {
       if (bytes_full || files_full) end_folder(*lane);
     }
   }
-  if (lane == nullptr) {
-    auto made = std::make_unique<pending_lane>();
-    made->file = std::make_shared<output_file>(archive_path_ + ".pending");
-    made->file->append(std::vector<std::uint8_t>(kStartHeaderSize, 0));  // packs lie where an archive's would
-    made->batched = batched;
-    lane = made.get();
-    lanes_.push_back(std::move(made));
-  }
+  if (lane == nullptr) lane = &new_lane(true);
   if (!lane->open) open_folder(*lane, e, batched);
   lane->last_used = ++clock_;
 
@@ -167,6 +116,15 @@ void pending_folders::place(const entry& e, pending_id id, bool batched) {
   if (batched) end_folder(*lane);
 }
 
+pending_lane& pending_folders::new_lane(bool batched) {
+  auto made = std::make_unique<pending_lane>();
+  made->file = std::make_shared<output_file>(archive_path_ + ".pending");
+  made->file->append(std::vector<std::uint8_t>(kStartHeaderSize, 0));  // packs lie where an archive's would
+  made->batched = batched;
+  lanes_.push_back(std::move(made));
+  return *lanes_.back();
+}
+
 // The lane of the open folder for `extension`; else a lane with no open
 // folder, a new lane, or (at the limit) the lane of the folder least
 // recently added to, whose folder ends.
@@ -182,13 +140,7 @@ pending_lane& pending_folders::lane_for_solid(std::string_view extension) {
     if (lane->open && (oldest == nullptr || lane->last_used < oldest->last_used)) oldest = lane.get();
   }
   if (idle != nullptr) return *idle;
-  if (solid < options_.max_open_folders || oldest == nullptr) {
-    auto made = std::make_unique<pending_lane>();
-    made->file = std::make_shared<output_file>(archive_path_ + ".pending");
-    made->file->append(std::vector<std::uint8_t>(kStartHeaderSize, 0));
-    lanes_.push_back(std::move(made));
-    return *lanes_.back();
-  }
+  if (solid < options_.max_open_folders || oldest == nullptr) return new_lane(false);
   end_folder(*oldest);
   return *oldest;
 }
@@ -346,102 +298,6 @@ void pending_folders::finish() {
   const std::uint64_t last = next_sequence_;
   changed_.wait(lock, [&] { return error_ || unwritten_.empty() || *unwritten_.begin() >= last; });
   throw_if_failed();
-}
-
-folder_info pending_folders::describe(const pending_folder_record& folder) const {
-  return make_folder(coder_of(folder), folder.input_written);
-}
-
-// The lane's first `folders` folders, as written so far, with the files
-// whose bytes are all written.
-std::shared_ptr<const archive_snapshot> pending_folders::snapshot_of(const pending_lane& lane,
-                                                                     std::size_t folders) const {
-  archive_database db;
-  for (std::size_t k = 0; k < folders; ++k) {
-    const auto& folder = *lane.folders[k];
-    if (folder.complete_files == 0) break;
-    if (k == 0) db.pack_position = folder.pack_offset - kStartHeaderSize;
-    db.pack_sizes.push_back(folder.packed_written);
-    db.folders.push_back(describe(folder));
-    db.substream_counts.push_back(folder.complete_files);
-    for (std::size_t f = 0; f < folder.complete_files; ++f) {
-      db.substream_sizes.push_back(folder.files[f].size);
-      db.substream_crcs.emplace_back(folder.files[f].crc);
-      file_info info;
-      info.name = folder.files[f].path;
-      info.has_stream = true;
-      db.files.push_back(std::move(info));
-    }
-  }
-  unique_fd fd(::fcntl(lane.file->fd(), F_DUPFD_CLOEXEC, 0));
-  if (!fd) throw_io_error(lane.file->current_path(), "cannot open pending file", errno);
-  return archive_snapshot::from(std::move(fd), archive_path_, std::move(db));
-}
-
-const std::shared_ptr<const archive_snapshot>& pending_folders::lane_snapshot(pending_lane& lane) {
-  if (!lane.snapshot || lane.snapshot_generation != lane.generation) {
-    lane.snapshot = snapshot_of(lane, lane.folders.size());
-    lane.snapshot_generation = lane.generation;
-  }
-  return lane.snapshot;
-}
-
-std::optional<pending_location> pending_folders::locate(pending_id id) {
-  std::lock_guard lock(mutex_);
-  const auto found = files_.find(id);
-  if (found == files_.end()) return std::nullopt;
-  const file_place& place = found->second;
-  if (place.index >= place.folder->complete_files) return std::nullopt;
-  return pending_location{lane_snapshot(*place.lane), place.folder->first_stream + place.index};
-}
-
-std::vector<finished_folder> pending_folders::take() {
-  std::lock_guard lock(mutex_);
-  throw_if_failed();
-  std::vector<finished_folder> taken;
-  for (auto& lane : lanes_) {
-    std::size_t count = 0;
-    while (count < lane->folders.size() && lane->folders[count]->written) ++count;
-    if (count == 0) continue;
-    const auto snapshot = snapshot_of(*lane, count);
-    for (std::size_t k = 0; k < count; ++k) {
-      const auto& folder = *lane->folders[k];
-      finished_folder out;
-      out.file = lane->file;
-      out.packed = {folder.pack_offset, folder.packed_written};
-      out.folder = describe(folder);
-      for (const auto& file : folder.files) {
-        out.ids.push_back(file.id);
-        out.sizes.push_back(file.size);
-        out.crcs.push_back(file.crc);
-        files_.erase(file.id);
-      }
-      out.snapshot = snapshot;
-      out.first_stream = folder.first_stream;
-      taken.push_back(std::move(out));
-    }
-    lane->folders.erase(lane->folders.begin(), lane->folders.begin() + static_cast<std::ptrdiff_t>(count));
-    std::uint64_t streams = 0;
-    for (auto& folder : lane->folders) {
-      folder->first_stream = streams;
-      streams += folder->files.size();
-    }
-    lane->snapshot.reset();
-  }
-  // A lane with nothing left is done with: its file goes when the taken folders let go of it.
-  std::erase_if(lanes_,
-                [](const auto& lane) { return lane->folders.empty() && lane->unwritten.empty() && !lane->writing; });
-  return taken;
-}
-
-pending_progress pending_folders::progress() const {
-  std::lock_guard lock(mutex_);
-  return progress_;
-}
-
-std::uint64_t pending_folders::peak_input_bytes() const {
-  std::lock_guard lock(mutex_);
-  return peak_input_;
 }
 
 }  // namespace sevenzfs::archive

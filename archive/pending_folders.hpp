@@ -20,8 +20,8 @@
 // reported encoded (then its packed bytes are in a pending file, readable
 // through locate(), and the caller may release them). Backpressure: add()
 // blocks while the input handed over and not yet written reaches
-// max_input_bytes, and only then (it cuts a part early when the encoders
-// would otherwise idle). Besides that input, the object holds primers (a
+// max_input_bytes, and only while the encoders are behind (when one is idle
+// it gets a part cut early instead). Besides that input, the object holds primers (a
 // dictionary per open folder and per part not yet started) and packed
 // bytes of parts waiting for an earlier part of their folder.
 //
@@ -32,6 +32,7 @@
 // Lock order: mutex_ only; compression and pending-file writes run without it.
 #include "archive_layout.hpp"
 #include "archive_snapshot.hpp"
+#include "commit_request.hpp"
 #include "entry.hpp"
 #include "lzma2_encoder.hpp"
 #include "output_file.hpp"
@@ -86,6 +87,10 @@ struct finished_folder {
   std::shared_ptr<const archive_snapshot> snapshot;
   std::uint64_t first_stream = 0;
 };
+
+// The folder as a commit takes it, its files shown as `files` (substream
+// order; their content is not used). The folder must outlive the commit.
+prepacked_folder prepacked(const finished_folder& folder, std::vector<entry> files);
 
 struct pending_progress {
   std::uint64_t handed_bytes = 0;     // input handed over since construction
@@ -149,6 +154,8 @@ class pending_folders {
   void end_folder(pending_lane& lane);
   void cut(pending_lane& lane, bool last);
   void relieve_pressure();
+  void keep_workers_busy();
+  pending_lane& new_lane(bool batched);
   void run(pending_lane& lane, pending_part& part, std::size_t worker);
   void write_finished(pending_lane& lane, std::unique_lock<std::mutex>& lock);
   const std::shared_ptr<const archive_snapshot>& lane_snapshot(pending_lane& lane);
