@@ -64,6 +64,9 @@ struct file_info {
   // (7zz -mtc=on -mta=on) so that a rewritten header does not drop them.
   std::optional<std::uint64_t> ctime;
   std::optional<std::uint64_t> atime;
+  // Read from an archive whose stored name was not valid UTF-16: `name`
+  // has U+FFFD where it was broken. Never written.
+  bool name_repaired = false;
 };
 
 struct archive_database {

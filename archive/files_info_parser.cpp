@@ -29,9 +29,9 @@ void read_names(byte_reader& property, std::span<const std::uint8_t> payload, st
       const auto pair = property.bytes(2);
       if (pair[0] == 0 && pair[1] == 0) break;
     }
-    auto name = utf16le_to_utf8(payload.subspan(start, property.position() - 2 - start));
-    if (!name) property.fail("a name is not valid UTF-16");
-    f.name = std::move(*name);
+    // A name Linux cannot hold is shown with U+FFFD where it is broken
+    // rather than making the whole archive unusable.
+    f.name = *utf16le_to_utf8(payload.subspan(start, property.position() - 2 - start), &f.name_repaired);
   }
   if (property.remaining() != 0) property.fail("more names than files");
 }

@@ -84,19 +84,21 @@ void put_utf8(std::string& out, std::uint32_t code) {
 
 }  // namespace
 
-std::optional<std::string> utf16le_to_utf8(std::span<const std::uint8_t> utf16) {
+std::optional<std::string> utf16le_to_utf8(std::span<const std::uint8_t> utf16, bool* replaced) {
+  constexpr std::uint32_t kReplacement = 0xFFFD;
   std::string out;
   out.reserve(utf16.size() / 2);
   for (std::size_t i = 0; i + 1 < utf16.size(); i += 2) {
     const std::uint32_t unit = utf16[i] | (std::uint32_t{utf16[i + 1]} << 8);
-    if (unit >= 0xD800 && unit <= 0xDBFF) {
-      if (i + 3 >= utf16.size()) return std::nullopt;
-      const std::uint32_t low = utf16[i + 2] | (std::uint32_t{utf16[i + 3]} << 8);
-      if (low < 0xDC00 || low > 0xDFFF) return std::nullopt;
+    const std::uint32_t low = i + 3 < utf16.size() ? utf16[i + 2] | (std::uint32_t{utf16[i + 3]} << 8) : 0;
+    const bool paired = unit >= 0xD800 && unit <= 0xDBFF && low >= 0xDC00 && low <= 0xDFFF;
+    if (paired) {
       put_utf8(out, 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00));
       i += 2;
-    } else if (unit >= 0xDC00 && unit <= 0xDFFF) {
-      return std::nullopt;
+    } else if (unit >= 0xD800 && unit <= 0xDFFF) {
+      if (replaced == nullptr) return std::nullopt;
+      *replaced = true;
+      put_utf8(out, kReplacement);
     } else {
       put_utf8(out, unit);
     }

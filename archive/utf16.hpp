@@ -18,8 +18,9 @@ std::optional<std::vector<std::uint8_t>> utf8_to_utf16le(std::string_view utf8);
 
 namespace sevenzfs::archive {
 
-// UTF-8 of UTF-16LE code units (surrogate pairs joined), or nullopt for an
-// unpaired surrogate.
-std::optional<std::string> utf16le_to_utf8(std::span<const std::uint8_t> utf16);
+// UTF-8 of UTF-16LE code units (surrogate pairs joined). An unpaired
+// surrogate makes it nullopt, or with `replaced` becomes U+FFFD and sets
+// *replaced.
+std::optional<std::string> utf16le_to_utf8(std::span<const std::uint8_t> utf16, bool* replaced = nullptr);
 
 }  // namespace sevenzfs::archive

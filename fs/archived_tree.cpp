@@ -2,31 +2,162 @@
 
 #include "archive/file_attributes.hpp"
 
+#include <fmt/format.h>
+
 #include <vector>
 
 namespace sevenzfs::fs {
 
 namespace {
 
-// The directory that holds `path`'s last component, made as needed; nullptr
-// when a component is not a plain name or is a file.
-inode* parent_directory(inode_table& inodes, const std::string& path, const caller& owner, std::size_t& leaf_start) {
-  inode* directory = &inodes.root();
-  std::size_t start = 0;
-  for (std::size_t slash; (slash = path.find('/', start)) != std::string::npos; start = slash + 1) {
-    const std::string_view component(path.data() + start, slash - start);
-    if (!check_entry_name(component)) return nullptr;
-    inode* next = inodes.child(directory->number, component);
-    if (next == nullptr) {
-      next = *inodes.create(directory->number, component, node_kind::directory, 0755, owner);
-    } else if (!next->is_directory()) {
-      return nullptr;
-    }
-    directory = next;
-  }
-  leaf_start = start;
-  return directory;
+constexpr std::size_t kMaxNameBytes = 255;
+
+// `name` cut to at most `limit` bytes without splitting a UTF-8 character.
+std::string cut_name(std::string name, std::size_t limit) {
+  if (name.size() <= limit) return name;
+  std::size_t end = limit;
+  while (end > 0 && (static_cast<unsigned char>(name[end]) & 0xC0) == 0x80) --end;
+  name.resize(end);
+  return name;
 }
+
+// Where an archive entry is shown: components that are empty, "." or ".."
+// are dropped — as tar does with absolute paths — so nothing lies outside
+// the mount; a component longer than a name can be is cut. `why` says what
+// was changed (empty: nothing).
+struct shown_path {
+  std::vector<std::string> components;
+  std::string why;
+};
+
+shown_path path_to_show(const archive::file_info& file, const std::string& path) {
+  shown_path shown;
+  std::size_t start = 0;
+  bool dropped = false, cut = false;
+  while (start <= path.size()) {
+    std::size_t slash = path.find('/', start);
+    if (slash == std::string::npos) slash = path.size();
+    std::string component = path.substr(start, slash - start);
+    start = slash + 1;
+    if (component.empty() || component == "." || component == "..") {
+      // A trailing '/' (a directory written as "dir/") is not worth a word.
+      dropped = dropped || !(component.empty() && slash == path.size() && !shown.components.empty());
+      continue;
+    }
+    if (component.size() > kMaxNameBytes) {
+      component = cut_name(std::move(component), kMaxNameBytes);
+      cut = true;
+    }
+    shown.components.push_back(std::move(component));
+  }
+  if (shown.components.empty()) {
+    shown.components.emplace_back("unnamed");
+    shown.why = "it has no name";
+  } else if (dropped) {
+    shown.why = "it is not a plain relative path";
+  } else if (cut) {
+    shown.why = "a name in it is longer than 255 bytes";
+  }
+  if (file.name_repaired) shown.why = "its stored name is not valid Unicode (UTF-16)";
+  return shown;
+}
+
+std::string join(const std::vector<std::string>& components, std::size_t count) {
+  std::string path;
+  for (std::size_t i = 0; i < count; ++i) path += (i == 0 ? "" : "/") + components[i];
+  return path;
+}
+
+// A name in `directory` that is free: `name` with _1, _2, ... before its
+// extension, as extractors name the copies they keep.
+std::string free_name(inode_table& inodes, inode& directory, const std::string& name) {
+  const std::size_t dot = name.rfind('.');
+  const bool has_extension = dot != std::string::npos && dot > 0;
+  const std::string stem = has_extension ? name.substr(0, dot) : name;
+  const std::string extension = has_extension ? name.substr(dot) : "";
+  for (std::uint64_t n = 1;; ++n) {
+    const std::string suffix = fmt::format("_{}{}", n, extension);
+    std::string candidate = cut_name(stem, kMaxNameBytes - std::min(suffix.size(), kMaxNameBytes)) + suffix;
+    if (inodes.child(directory.number, candidate) == nullptr) return candidate;
+  }
+}
+
+class tree_loader {
+ public:
+  tree_loader(inode_table& inodes, const caller& owner, logger& log, const std::string& archive_path)
+      : inodes_(inodes), owner_(owner), log_(log), archive_path_(archive_path) {}
+
+  // Places one entry; returns whether it is shown somewhere else than its
+  // stored path (or moved an earlier entry aside).
+  bool place(const archive::file_info& file, const archive::entry& e, const archived_bytes* content) {
+    shown_path shown = path_to_show(file, e.path);
+    bool adjusted = !shown.why.empty();
+    inode* directory = &inodes_.root();
+    for (std::size_t i = 0; i + 1 < shown.components.size(); ++i) {
+      directory = directory_at(*directory, shown.components[i], join(shown.components, i + 1), adjusted);
+    }
+    std::string& leaf = shown.components.back();
+    if (inode* existing = inodes_.child(directory->number, leaf)) {
+      if (existing->is_directory() && e.kind == node_kind::directory) {
+        existing->permissions = e.mode;
+        directory_times_.emplace_back(existing, e.mtime);
+        return adjusted;
+      }
+      if (existing->is_directory()) {
+        // Directories keep their names: moving one would move everything below.
+        leaf = free_name(inodes_, *directory, leaf);
+        shown.why = "a directory of that name is in the archive too";
+      } else {
+        move_aside(*directory, *existing,
+                   e.kind == node_kind::directory ? "a directory of that name comes later"
+                                                  : "a later entry has the same name");
+      }
+      adjusted = true;
+    }
+    if (!shown.why.empty()) {
+      log_.warning("{}: entry '{}' is shown as '{}': {}", archive_path_, e.path,
+                   join(shown.components, shown.components.size()), shown.why);
+    }
+    inode* made = *inodes_.create(directory->number, leaf, e.kind, e.mode, owner_, [&](inode& node) {
+      node.atime = node.mtime = node.ctime = e.mtime;
+      if (content != nullptr) node.content.set_archived(*content);
+    });
+    if (made->is_directory()) directory_times_.emplace_back(made, e.mtime);
+    return adjusted;
+  }
+
+  // Adding children stamps a directory with the current time, so the
+  // archived directory times are applied once everything is in place.
+  void apply_directory_times() {
+    for (auto& [directory, time] : directory_times_) directory->mtime = directory->ctime = directory->atime = time;
+  }
+
+ private:
+  // The directory `name` in `parent`, made as needed; a file there is moved aside.
+  inode* directory_at(inode& parent, const std::string& name, const std::string& path, bool& adjusted) {
+    if (inode* existing = inodes_.child(parent.number, name)) {
+      if (existing->is_directory()) return existing;
+      move_aside(parent, *existing, fmt::format("entries below '{}' make it a directory", path));
+      adjusted = true;
+    }
+    return *inodes_.create(parent.number, name, node_kind::directory, 0755, owner_);
+  }
+
+  void move_aside(inode& directory, inode& node, std::string_view why) {
+    const std::string old_name = node.name;
+    const std::string new_name = free_name(inodes_, directory, old_name);
+    (void)inodes_.rename(directory.number, old_name, directory.number, new_name, RENAME_NOREPLACE);
+    const std::string where = inodes_.path_of(directory);
+    const std::string prefix = where.empty() ? "" : where + "/";
+    log_.warning("{}: '{}{}' is shown as '{}{}': {}", archive_path_, prefix, old_name, prefix, new_name, why);
+  }
+
+  inode_table& inodes_;
+  const caller& owner_;
+  logger& log_;
+  const std::string& archive_path_;
+  std::vector<std::pair<inode*, std::timespec>> directory_times_;
+};
 
 }  // namespace
 
@@ -34,46 +165,22 @@ std::size_t load_archived_tree(const std::shared_ptr<const archive::archive_snap
                                const caller& owner, logger& log) {
   if (!snapshot) return 0;
   const archive::archive_database& db = snapshot->database();
-  const std::string& archive_path = snapshot->path();
   const std::timespec now = current_time();
-  std::size_t left_out = 0;
+  tree_loader loader(inodes, owner, log, snapshot->path());
+  std::size_t adjusted = 0;
   std::uint64_t stream = 0;
-  // Adding children stamps a directory with the current time, so the
-  // archived directory times are applied once everything is in place.
-  std::vector<std::pair<inode*, std::timespec>> directory_times;
   for (const auto& file : db.files) {
-    const std::uint64_t this_stream = file.has_stream ? stream++ : 0;
-    const auto e = archive::entry_from_file(file, file.has_stream ? db.substream_sizes[this_stream] : 0, now);
-    std::size_t leaf_start = 0;
-    inode* directory = parent_directory(inodes, e.path, owner, leaf_start);
-    const std::string_view leaf = std::string_view(e.path).substr(leaf_start);
-    if (directory == nullptr || !check_entry_name(leaf)) {
-      log.warning("{}: entry '{}' has a name the mount cannot show; it stays in the archive", archive_path, e.path);
-      ++left_out;
-      continue;
+    std::optional<archived_bytes> content;
+    std::uint64_t size = 0;
+    if (file.has_stream) {
+      size = db.substream_sizes[stream];
+      content = archived_bytes{snapshot, stream++, size};
     }
-    if (inode* existing = inodes.child(directory->number, leaf)) {
-      if (existing->is_directory() && e.kind == node_kind::directory) {
-        existing->permissions = e.mode;
-        directory_times.emplace_back(existing, e.mtime);
-        continue;
-      }
-      if (existing->is_directory()) {
-        log.warning("{}: '{}' is both a directory and a file; the directory is shown", archive_path, e.path);
-        ++left_out;
-        continue;
-      }
-      // A later entry of the same name is the newer copy.
-      (void)inodes.remove(directory->number, leaf, false);
-    }
-    inode* made = *inodes.create(directory->number, leaf, e.kind, e.mode, owner, [&](inode& node) {
-      node.atime = node.mtime = node.ctime = e.mtime;
-      if (file.has_stream) node.content.set_archived(archived_bytes{snapshot, this_stream, e.size});
-    });
-    if (made->is_directory()) directory_times.emplace_back(made, e.mtime);
+    const auto e = archive::entry_from_file(file, size, now);
+    if (loader.place(file, e, content ? &*content : nullptr)) ++adjusted;
   }
-  for (auto& [directory, time] : directory_times) directory->mtime = directory->ctime = directory->atime = time;
-  return left_out;
+  loader.apply_directory_times();
+  return adjusted;
 }
 
 }  // namespace sevenzfs::fs

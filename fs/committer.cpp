@@ -72,7 +72,9 @@ committer::snapshot committer::take_snapshot(commit_scope scope) {
   snapshot taken;
   taken.generation = generation_.load();
   auto& request = taken.request;
-  // Streams the tree does not show are kept for now (transitional).
+  // Archived streams the tree still shows are kept (with what the tree shows
+  // of them now); every other stream is dropped: removed files leave the
+  // archive, and a rewritten file's old copy gives way to the new one.
   std::vector<std::optional<archive::entry>> shown(archive_.stream_count());
   const archive::archive_snapshot* current = archive_.snapshot().get();
   inodes_.walk([&](const std::string& path, inode& node) {
@@ -88,10 +90,11 @@ committer::snapshot committer::take_snapshot(commit_scope scope) {
     }
     const file_content& content = node.content;
     const auto stream = content.stream_in(current);
-    if (stream && !content.dirty()) shown[*stream] = e;
-    // Files still open for writing wait for a commit of everything.
+    // Files still open for writing wait for a commit of everything; until
+    // then the archive keeps their last committed copy.
     const bool include = content.dirty() && (scope == commit_scope::everything || node.writers == 0);
     if (content.dirty() && !include) taken.left_changes = true;
+    if (stream && !include) shown[*stream] = e;
     if (include && content.size() > 0) {
       e.size = content.size();
       e.content = content.commit_source(content_, path);
@@ -104,8 +107,9 @@ committer::snapshot committer::take_snapshot(commit_scope scope) {
       request.entries_without_data.push_back(std::move(e));  // empty since an earlier commit
     }
   });
-  for (std::uint64_t stream = 0; stream < shown.size(); ++stream)
-    request.kept_streams.push_back({stream, shown[stream]});
+  for (std::uint64_t stream = 0; stream < shown.size(); ++stream) {
+    if (shown[stream]) request.kept_streams.push_back({stream, std::move(shown[stream])});
+  }
   return taken;
 }
 
@@ -146,6 +150,18 @@ void committer::apply(const snapshot& taken, const archive::commit_result& resul
   note_archive_figures();
 }
 
+// Removed files whose folder cannot be decoded here (PPMd, damage) cannot be
+// separated from the files it keeps: they stay archived, unseen by the mount.
+void committer::report_kept_anyway(const archive::commit_result& result, const archive::archive_snapshot& before) {
+  if (result.kept_anyway.empty()) return;
+  const auto& files = before.database().files;
+  const auto file = before.file_of_substream(result.kept_anyway.front());
+  log_.warning(
+      "{}: {} removed or replaced file(s) stay in the archive (for example '{}'): their folder uses a method "
+      "sevenzfs cannot compress again, or is damaged, and holds files that are kept",
+      options_.archive_path, result.kept_anyway.size(), file ? files[*file].name : std::string("?"));
+}
+
 void committer::note_archive_figures() {
   const auto& db = archive_.database();
   const auto sum = [](const std::vector<std::uint64_t>& values) {
@@ -161,9 +177,29 @@ void committer::note_archive_figures() {
 result<void> committer::commit(commit_scope scope) {
   std::unique_lock gate(gate_);
   if (!has_changes_locked()) return {};  // nothing to write, and no commit to count
+  if (auto committed = commit_locked(scope, false); !committed) return committed;
+  if (!compaction_due()) return {};
+  log_.info("{}: {} of {} bytes are dead; compacting", options_.archive_path, archive_.dead_bytes(),
+            archive_.archive_bytes());
+  return commit_locked(commit_scope::closed_files, true);
+}
+
+result<void> committer::compact() {
+  std::unique_lock gate(gate_);
+  if (!archive_.exists() || archive_.dead_bytes() == 0) return {};  // nothing to reclaim
+  return commit_locked(commit_scope::closed_files, true);
+}
+
+bool committer::compaction_due() const {
+  if (options_.compact_at_percent == 0 || !archive_.exists()) return false;
+  return archive_.dead_bytes() * 100 > archive_.archive_bytes() * options_.compact_at_percent;
+}
+
+result<void> committer::commit_locked(commit_scope scope, bool compact) {
   const auto started = std::chrono::steady_clock::now();
   try {
-    const snapshot taken = take_snapshot(scope);
+    snapshot taken = take_snapshot(scope);
+    taken.request.compact = compact;
     figures_.pending_bytes =
         std::accumulate(taken.request.new_files.begin(), taken.request.new_files.end(), std::uint64_t{0},
                         [](std::uint64_t total, const archive::entry& e) { return total + e.size; });
@@ -173,6 +209,7 @@ result<void> committer::commit(commit_scope scope) {
     const auto result = archive_.commit(taken.request);
     figures_.running = false;
     apply(taken, result, before);
+    if (before) report_kept_anyway(result, *before);
 
     const auto elapsed = std::chrono::steady_clock::now() - started;
     figures_.commits.fetch_add(1);

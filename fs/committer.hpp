@@ -77,6 +77,9 @@ class committer {
   // Commits what `scope` covers; on failure the archive keeps its last commit
   // and everything stays staged.
   result<void> commit(commit_scope scope);
+  // Writes the archive anew without dead bytes (what files removed or
+  // replaced left behind); nothing to do when there are none.
+  result<void> compact();
 
   // The archive as last committed; stable while the change gate is held.
   const archive::archive_appender& archive() const noexcept { return archive_; }
@@ -87,6 +90,9 @@ class committer {
   snapshot take_snapshot(commit_scope scope);
   void apply(const snapshot& taken, const archive::commit_result& result,
              const std::shared_ptr<const archive::archive_snapshot>& before);
+  result<void> commit_locked(commit_scope scope, bool compact);  // gate_ held exclusively
+  bool compaction_due() const;
+  void report_kept_anyway(const archive::commit_result& result, const archive::archive_snapshot& before);
   void note_archive_figures();
   bool has_changes_locked() const;
   result<void> failed(int error, std::string_view what);

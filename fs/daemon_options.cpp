@@ -34,6 +34,10 @@ const char* const kDaemonUsage =
     "  -o pool_size=SIZE        staging memory (an eighth of RAM, 64M-4G)\n"
     "  -o cache_size=SIZE       decoded archive data kept for reads (64M)\n"
     "  -o flush_interval=S      commit every S seconds when something changed (off)\n"
+    "  -o compact_at=PERCENT    compact after a commit that leaves more than PERCENT\n"
+    "                           of the archive dead (25; 0: only on request)\n"
+    "  -o uid=N, -o gid=N       owner of archived entries (7z stores none; default:\n"
+    "                           the user running sevenzfs)\n"
     "  -o nonempty              mount over a directory that is not empty\n"
     "  -o wait_lock             wait while another sevenzfs uses ARCHIVE (default: exit 3)\n"
     "  -o kernel_cache          keep file pages cached by the kernel across opens\n"
@@ -109,6 +113,14 @@ bool apply_option(parse_state& state, std::string_view item) {
     const auto n = parse_number(value);
     if (!n) return bad("a number of seconds (0: off)");
     options.flush_interval_seconds = *n;
+  } else if (key == "compact_at") {
+    const auto n = parse_number(value);
+    if (!n || *n > 100) return bad("a percentage of the archive, 0 to 100 (0: only on request)");
+    options.compact_at_percent = static_cast<std::uint32_t>(*n);
+  } else if (key == "uid" || key == "gid") {
+    const auto n = parse_number(value);
+    if (!n || *n >= UINT32_MAX) return bad("a numeric user or group id");
+    (key == "uid" ? options.uid : options.gid) = static_cast<std::uint32_t>(*n);
   } else if (!has_value && key == "nonempty") {
     options.nonempty = true;
   } else if (!has_value && key == "wait_lock") {

@@ -27,7 +27,14 @@ struct daemon_options {
   std::uint64_t pool_bytes = 0;
   std::uint64_t cache_bytes = std::uint64_t{64} << 20;  // decoded archive data kept for reads
   std::uint64_t flush_interval_seconds = 0;             // 0: no periodic commit
-  std::vector<std::string> fuse_options;                // for libfuse's mount (-o)
+  // A commit is followed by a compaction when dead bytes exceed this share
+  // of the archive, in percent (0: only on request).
+  std::uint32_t compact_at_percent = 25;
+  // Owner of archived entries (7z stores none) and of the root: the
+  // daemon's user and group unless uid=/gid= say otherwise.
+  std::optional<std::uint32_t> uid;
+  std::optional<std::uint32_t> gid;
+  std::vector<std::string> fuse_options;  // for libfuse's mount (-o)
 };
 
 struct parsed_command_line {

@@ -16,6 +16,11 @@ constexpr std::uint64_t kStatfsFreeInodes = 1'000'000'000;
 
 bool opens_for_writing(int flags) { return (flags & O_ACCMODE) != O_RDONLY; }
 
+// Who owns the root and every archived entry (7z stores no owners).
+caller mount_owner(const daemon_options& options) {
+  return {options.uid.value_or(::getuid()), options.gid.value_or(::getgid())};
+}
+
 }  // namespace
 
 filesystem::filesystem(const daemon_options& options, logger& log)
@@ -25,14 +30,15 @@ filesystem::filesystem(const daemon_options& options, logger& log)
       store_(chunks_),
       reader_({.cache_bytes = options.cache_bytes, .block_size = 1 << 20, .decoders = {}}),
       content_{store_, reader_, options.archive_path},
-      inodes_(caller{::getuid(), ::getgid()}),
+      inodes_(mount_owner(options)),
       committer_(options_, inodes_, content_, log_),
       xattrs_({chunks_, reader_, committer_.figures(), options_, ::getuid(), std::chrono::steady_clock::now()},
               {.flush = [this] { return fsync(); },
+               .compact = [this] { return compact(); },
                .unmount = [this] { return unmount_control(); },
                .file_state = [this](inode_number number) { return file_state(number); },
                .tree = [this] { return figures_of_tree(); }}) {
-  load_archived_tree(committer_.archive().snapshot(), inodes_, caller{::getuid(), ::getgid()}, log_);
+  load_archived_tree(committer_.archive().snapshot(), inodes_, mount_owner(options), log_);
 }
 
 filesystem::~filesystem() {
@@ -321,6 +327,11 @@ result<void> filesystem::commit_closed_files() {
 result<void> filesystem::fsync() {
   return scheduler_ ? scheduler_->commit_and_wait(commit_scope::everything)
                     : committer_.commit(commit_scope::everything);
+}
+
+result<void> filesystem::compact() {
+  if (auto committed = fsync(); !committed) return committed;
+  return committer_.compact();
 }
 
 result<void> filesystem::final_commit() {

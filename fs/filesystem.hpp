@@ -73,6 +73,8 @@ class filesystem {
   result<std::size_t> write(inode_number number, std::span<const std::byte> data, off_t offset);
   // Returns when everything written so far, open files too, is in the archive.
   result<void> fsync();
+  // Commits everything, then leaves the archive without dead bytes.
+  result<void> compact();
   result<void> readdir(inode_number number, off_t offset, const inode_table::directory_sink& add);
   struct statvfs statfs();
   result<void> setxattr(inode_number number, std::string_view name, std::string_view value, const caller& who);

@@ -177,8 +177,8 @@ result<void> inode_table::remove(inode_number parent, std::string_view name, boo
 
 result<void> inode_table::rename(inode_number parent, std::string_view name, inode_number new_parent,
                                  std::string_view new_name, unsigned flags) {
-  if (flags & RENAME_EXCHANGE) return failure(EINVAL);
-  if (flags & ~static_cast<unsigned>(RENAME_NOREPLACE)) return failure(EINVAL);
+  if (flags & ~static_cast<unsigned>(RENAME_NOREPLACE | RENAME_EXCHANGE)) return failure(EINVAL);
+  if ((flags & RENAME_NOREPLACE) && (flags & RENAME_EXCHANGE)) return failure(EINVAL);
   if (auto valid = check_entry_name(new_name); !valid) return std::unexpected(valid.error());
   std::unique_lock table(mutex_);
   const auto found = entry(parent, name);
@@ -188,9 +188,8 @@ result<void> inode_table::rename(inode_number parent, std::string_view name, ino
   if (to == nullptr) return failure(ENOENT);
   if (!to->is_directory()) return failure(ENOTDIR);
   // A directory cannot move below itself.
-  for (const inode* at = to; at != nullptr && at->number != kRootInode; at = find(at->parent)) {
-    if (at->number == moving->number) return failure(EINVAL);
-  }
+  if (is_within(*to, *moving)) return failure(EINVAL);
+  if (flags & RENAME_EXCHANGE) return exchange(*from, *moving, *to, std::string(new_name));
   const std::string target_name(new_name);
   const auto target = to->entries->by_name.find(target_name);
   if (target != to->entries->by_name.end()) {
@@ -210,6 +209,35 @@ result<void> inode_table::rename(inode_number parent, std::string_view name, ino
   attach(*to, *moving, target_name);
   std::lock_guard data(moving->mutex);
   moving->ctime = current_time();
+  return {};
+}
+
+bool inode_table::is_within(const inode& node, const inode& directory) const {
+  for (const inode* at = &node; at != nullptr && at->number != kRootInode; at = find(at->parent)) {
+    if (at->number == directory.number) return true;
+  }
+  return false;
+}
+
+// RENAME_EXCHANGE: both names stay, their nodes trade places (the exclusive
+// table lock held). Either may be a directory, as long as neither ends up
+// below itself.
+result<void> inode_table::exchange(inode& from, inode& moving, inode& to, const std::string& target_name) {
+  const auto target = to.entries->by_name.find(target_name);
+  if (target == to.entries->by_name.end()) return failure(ENOENT);
+  inode& other = *find(target->second.number);
+  if (other.number == moving.number) return {};
+  if (is_within(from, other)) return failure(EINVAL);
+  const std::string name = moving.name;
+  detach(from, name);
+  detach(to, target_name);
+  attach(to, moving, target_name);
+  attach(from, other, name);
+  const std::timespec now = current_time();
+  for (inode* node : {&moving, &other}) {
+    std::lock_guard data(node->mutex);
+    node->ctime = now;
+  }
   return {};
 }
 

@@ -1,7 +1,8 @@
 #pragma once
 // The mounted tree: every inode by number, directories' entries, paths and
 // attributes, and the rules of changing the tree (names, ENOTEMPTY, moving a
-// directory below itself, RENAME_NOREPLACE). Knows nothing of FUSE, of the
+// directory below itself, RENAME_NOREPLACE and
+// RENAME_EXCHANGE). Knows nothing of FUSE, of the
 // archive or of commits.
 //
 // Locks, always taken in this order: the committer's change gate (held by the
@@ -108,6 +109,9 @@ class inode_table {
   void attach(inode& directory, inode& child, const std::string& name);
   void detach(inode& directory, const std::string& name);
   void erase_if_unused(inode& node);  // exclusive table lock held
+  // `node` is `directory` or lies below it (the table lock held).
+  bool is_within(const inode& node, const inode& directory) const;
+  result<void> exchange(inode& from, inode& moving, inode& to, const std::string& target_name);
   result<std::pair<inode*, inode*>> entry(inode_number parent, std::string_view name) const;
 
   mutable std::shared_mutex mutex_;

@@ -15,6 +15,7 @@ namespace {
 constexpr std::string_view kPrefix = "user.sevenzfs.";
 constexpr std::string_view kFlushName = "user.sevenzfs.flush";
 constexpr std::string_view kUnmountName = "user.sevenzfs.unmount";
+constexpr std::string_view kCompactName = "user.sevenzfs.compact";
 constexpr std::string_view kStateName = "user.sevenzfs.state";
 constexpr std::string_view kDocumentName = "user.sevenzfs.stats";
 constexpr auto kProbeValidity = std::chrono::seconds(5);
@@ -53,13 +54,16 @@ std::string stats_json(const std::vector<stat_value>& values) {
 stats_xattr::stats_xattr(stats_sources sources, hooks actions) : sources_(sources), hooks_(std::move(actions)) {}
 
 result<void> stats_xattr::set(inode_number number, std::string_view name, std::string_view, const caller& who) {
-  const bool control = number == kRootInode && (name == kFlushName || name == kUnmountName);
+  const bool control = number == kRootInode && (name == kFlushName || name == kUnmountName || name == kCompactName);
   if (!control) return failure(ENOTSUP);  // 7z has nowhere to keep extended attributes
   // Any user of an allow_other mount could otherwise make it commit in a loop.
   if (who.uid != 0 && who.uid != sources_.owner) {
     return failure(EPERM, fmt::format("{} is for the mount's owner or root, not uid {}", name, who.uid));
   }
-  return name == kFlushName ? hooks_.flush() : hooks_.unmount();  // any value asks
+  // Any value asks.
+  if (name == kFlushName) return hooks_.flush();
+  if (name == kCompactName) return hooks_.compact();
+  return hooks_.unmount();
 }
 
 result<std::string> stats_xattr::get(inode_number number, std::string_view name, bool size_probe) {

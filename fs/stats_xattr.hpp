@@ -1,7 +1,7 @@
 #pragma once
 // The mount's extended-attribute interface: live statistics on the root as
 // user.sevenzfs.<name> values and one JSON document (user.sevenzfs.stats),
-// control attributes that act (user.sevenzfs.flush), and each file's state
+// control attributes that act (user.sevenzfs.flush, .compact, .unmount), and each file's state
 // (user.sevenzfs.state). Values are rendered locale-free.
 //
 // getfattr asks for a value's size first and reads it in a second call; the
@@ -51,6 +51,9 @@ class stats_xattr {
   struct hooks {
     // user.sevenzfs.flush: commit everything, return when durable.
     std::function<result<void>()> flush;
+    // user.sevenzfs.compact: commit everything, then write the archive anew
+    // without dead bytes; return when durable.
+    std::function<result<void>()> compact;
     // user.sevenzfs.unmount: commit everything, then unmount and exit.
     std::function<result<void>()> unmount;
     // A node's state as JSON, or nullopt when it has none (directories).

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+using sevenzfs::archive::utf16le_to_utf8;
 using sevenzfs::archive::utf8_to_utf16le;
 using bytes = std::vector<std::uint8_t>;
 
@@ -28,4 +29,18 @@ TEST(Utf16, RejectsInvalidUtf8) {
   EXPECT_FALSE(utf8_to_utf16le("\xf4\x90\x80\x80"));  // above U+10FFFF
   EXPECT_FALSE(utf8_to_utf16le("\xe2\x82"));          // truncated
   EXPECT_FALSE(utf8_to_utf16le("latin1 caf\xe9"));    // Latin-1 byte
+}
+
+TEST(Utf16, UnpairedSurrogatesAreRefusedOrReplacedWhenAsked) {
+  // "a", a lone high surrogate, "b", a lone low surrogate; then a proper pair.
+  const std::vector<std::uint8_t> broken{'a', 0, 0x00, 0xD8, 'b', 0, 0x00, 0xDC};
+  EXPECT_FALSE(utf16le_to_utf8(broken));
+  bool replaced = false;
+  EXPECT_EQ(utf16le_to_utf8(broken, &replaced), std::optional<std::string>("a\xEF\xBF\xBD"
+                                                                           "b\xEF\xBF\xBD"));
+  EXPECT_TRUE(replaced);
+  const std::vector<std::uint8_t> pair{0x3D, 0xD8, 0x00, 0xDE};  // U+1F600
+  replaced = false;
+  EXPECT_EQ(utf16le_to_utf8(pair, &replaced), std::optional<std::string>("\xF0\x9F\x98\x80"));
+  EXPECT_FALSE(replaced);
 }

@@ -1,0 +1,231 @@
+// Changing what is archived, driven through the filesystem without a mount:
+// removed, replaced, moved and exchanged entries reach the archive at the
+// next commit (each path stored once, judged by 7zz); dead bytes are
+// reported and reclaimed on request and automatically; entries of an
+// archive whose names cannot be shown as stored are shown inside the mount
+// and stored as shown; archived entries take the owner the options name.
+#include "fs_test_support.hpp"
+#include "test_support.hpp"
+
+#include "archive/archive_reader.hpp"
+#include "archive/archive_writer.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <linux/fs.h>
+
+#include <random>
+
+using namespace sevenzfs;
+using namespace sevenzfs::test;
+using fs::kRootInode;
+
+namespace {
+
+struct archive_changes : testing::Test {
+  temp_dir dir;
+  std::filesystem::path archive = dir / "a.7z";
+  captured_log log;
+  fs::caller me{::getuid(), ::getgid()};
+  fs::daemon_options options = small_daemon_options(archive);
+
+  std::unique_ptr<fs::filesystem> open() { return std::make_unique<fs::filesystem>(options, log.logger()); }
+
+  // Every stored path, sorted, one per line (duplicates show twice).
+  std::string listing() {
+    return run("7zz l -ba -slt " + quote(archive.string()) + " | grep '^Path = ' | cut -c8- | LC_ALL=C sort").output;
+  }
+  std::string extracted(const std::string& member) {
+    return run("7zz e -so " + quote(archive.string()) + " " + quote(member)).output;
+  }
+  std::uint64_t stat_of(fs::filesystem& filesystem, const std::string& name) {
+    return std::stoull(filesystem.getxattr(kRootInode, "user.sevenzfs." + name, false).value_or("999999999"));
+  }
+};
+
+fs::inode_number entry_of(fs::filesystem& filesystem, fs::inode_number parent, const std::string& name) {
+  const auto found = filesystem.lookup(parent, name);
+  return found ? found->st_ino : 0;
+}
+
+// Bytes that do not compress, so sizes on disk are predictable.
+std::string random_text(std::size_t size, std::uint64_t seed) {
+  std::mt19937_64 next(seed);
+  std::string text(size, '\0');
+  for (auto& c : text) c = static_cast<char>(next());
+  return text;
+}
+
+void rewrite(fs::filesystem& filesystem, fs::inode_number file, const std::string& text) {
+  ASSERT_TRUE(filesystem.open(file, O_WRONLY | O_TRUNC));
+  fs::attribute_changes empty;
+  empty.size = 0;
+  ASSERT_TRUE(filesystem.setattr(file, empty));
+  ASSERT_TRUE(filesystem.write(file, bytes_of_text(text), 0));
+  filesystem.release(file, O_WRONLY);
+}
+
+}  // namespace
+
+TEST_F(archive_changes, RemovedReplacedMovedAndExchangedEntriesReachTheArchive) {
+  {
+    auto filesystem = open();
+    for (const char* name : {"gone.txt", "rewritten.txt", "moved.txt", "left.txt", "right.txt", "kept.txt"}) {
+      make_file(*filesystem, kRootInode, name, std::string("was ") + name);
+    }
+    const auto d = filesystem->mkdir(kRootInode, "d", 0755, me)->st_ino;
+    make_file(*filesystem, d, "inner.txt", "inner");
+    ASSERT_TRUE(filesystem->mkdir(kRootInode, "emptied", 0755, me));
+    ASSERT_TRUE(filesystem->final_commit());
+  }
+  auto filesystem = open();
+  const auto d = entry_of(*filesystem, kRootInode, "d");
+  ASSERT_TRUE(filesystem->unlink(kRootInode, "gone.txt"));
+  rewrite(*filesystem, entry_of(*filesystem, kRootInode, "rewritten.txt"), "new content");
+  ASSERT_TRUE(filesystem->rename(kRootInode, "moved.txt", d, "moved-here.txt", 0));
+  ASSERT_TRUE(filesystem->rename(kRootInode, "left.txt", kRootInode, "right.txt", RENAME_EXCHANGE));
+  ASSERT_TRUE(filesystem->rmdir(kRootInode, "emptied"));
+  // A file replaced by a directory of the same name, and the other way round.
+  ASSERT_TRUE(filesystem->unlink(kRootInode, "kept.txt"));
+  ASSERT_TRUE(filesystem->mkdir(kRootInode, "kept.txt", 0755, me));
+  ASSERT_TRUE(filesystem->unlink(d, "inner.txt"));
+  ASSERT_TRUE(filesystem->unlink(d, "moved-here.txt"));
+  ASSERT_TRUE(filesystem->rmdir(kRootInode, "d"));
+  make_file(*filesystem, kRootInode, "d", "d is a file now");
+  ASSERT_TRUE(filesystem->fsync());
+
+  EXPECT_EQ(listing(), "d\nkept.txt\nleft.txt\nrewritten.txt\nright.txt\n");
+  EXPECT_EQ(extracted("rewritten.txt"), "new content");
+  EXPECT_EQ(extracted("left.txt"), "was right.txt");
+  EXPECT_EQ(extracted("right.txt"), "was left.txt");
+  EXPECT_EQ(extracted("d"), "d is a file now");
+  EXPECT_EQ(run("7zz t " + quote(archive.string()) + " >/dev/null").exit_code, 0);
+  // And after reopening, the tree is the one committed.
+  filesystem.reset();
+  filesystem = open();
+  EXPECT_EQ(entry_of(*filesystem, kRootInode, "gone.txt"), 0u);
+  EXPECT_EQ(read_all(*filesystem, entry_of(*filesystem, kRootInode, "left.txt")), "was right.txt");
+  EXPECT_TRUE(filesystem->getattr(entry_of(*filesystem, kRootInode, "kept.txt"))->st_mode & S_IFDIR);
+}
+
+TEST_F(archive_changes, ExchangeRefusesToPutADirectoryBelowItself) {
+  auto filesystem = open();
+  const auto a = filesystem->mkdir(kRootInode, "a", 0755, me)->st_ino;
+  const auto b = filesystem->mkdir(a, "b", 0755, me)->st_ino;
+  make_file(*filesystem, b, "f", "f");
+  const auto refused = filesystem->rename(kRootInode, "a", b, "f", RENAME_EXCHANGE);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, EINVAL);
+  const auto missing = filesystem->rename(kRootInode, "a", kRootInode, "nothing", RENAME_EXCHANGE);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, ENOENT);
+  EXPECT_FALSE(filesystem->rename(kRootInode, "a", kRootInode, "x", RENAME_EXCHANGE | RENAME_NOREPLACE));
+  // Exchanging a directory with a file elsewhere is fine.
+  make_file(*filesystem, kRootInode, "top", "top");
+  ASSERT_TRUE(filesystem->rename(a, "b", kRootInode, "top", RENAME_EXCHANGE));
+  EXPECT_EQ(read_all(*filesystem, entry_of(*filesystem, a, "b")), "top");
+  EXPECT_NE(entry_of(*filesystem, entry_of(*filesystem, kRootInode, "top"), "f"), 0u);
+}
+
+TEST_F(archive_changes, DeadBytesAreReportedAndReclaimedOnRequest) {
+  options.write.plan.mode = archive::pack_mode::batched;
+  options.compact_at_percent = 0;  // only on request
+  auto filesystem = open();
+  const std::string noise = random_text(200'000, 1);
+  make_file(*filesystem, kRootInode, "old", noise);
+  ASSERT_TRUE(filesystem->fsync());
+  make_file(*filesystem, kRootInode, "newest", noise + "!");
+  ASSERT_TRUE(filesystem->fsync());
+  const auto before = std::filesystem::file_size(archive);
+  // The newest folder loses its file: cut off in place, its bytes stay dead
+  // before the header.
+  ASSERT_TRUE(filesystem->unlink(kRootInode, "newest"));
+  ASSERT_TRUE(filesystem->fsync());
+  EXPECT_EQ(listing(), "old\n");
+  const auto dead = stat_of(*filesystem, "dead_bytes");
+  EXPECT_GT(dead, 150'000u);
+  EXPECT_GE(std::filesystem::file_size(archive), before - 1000) << "no rewrite happened for this commit";
+  ASSERT_TRUE(filesystem->setxattr(kRootInode, "user.sevenzfs.compact", "1", me));
+  EXPECT_EQ(stat_of(*filesystem, "dead_bytes"), 0u);
+  EXPECT_LT(std::filesystem::file_size(archive), before - dead + 1000);
+  EXPECT_EQ(extracted("old"), noise);
+  EXPECT_EQ(run("7zz t " + quote(archive.string()) + " >/dev/null").exit_code, 0);
+  // Nothing dead, nothing to do: no commit is counted.
+  const auto commits = stat_of(*filesystem, "commits_total");
+  ASSERT_TRUE(filesystem->setxattr(kRootInode, "user.sevenzfs.compact", "1", me));
+  EXPECT_EQ(stat_of(*filesystem, "commits_total"), commits);
+}
+
+TEST_F(archive_changes, CompactionFollowsACommitThatLeavesTooMuchDead) {
+  options.write.plan.mode = archive::pack_mode::batched;
+  options.compact_at_percent = 10;
+  auto filesystem = open();
+  const std::string noise = random_text(100'000, 2);
+  make_file(*filesystem, kRootInode, "old", noise);
+  ASSERT_TRUE(filesystem->fsync());
+  make_file(*filesystem, kRootInode, "newest", noise + "?");
+  ASSERT_TRUE(filesystem->fsync());
+  ASSERT_TRUE(filesystem->unlink(kRootInode, "newest"));
+  ASSERT_TRUE(filesystem->fsync());
+  EXPECT_EQ(stat_of(*filesystem, "dead_bytes"), 0u);
+  EXPECT_NE(log.text().find("compacting"), std::string::npos) << log.text();
+  EXPECT_LT(std::filesystem::file_size(archive), 2 * noise.size() - 10'000);
+  EXPECT_EQ(listing(), "old\n");
+}
+
+TEST_F(archive_changes, OddNamesOfAnArchiveAreShownInsideTheMountAndStoredAsShown) {
+  namespace ar = sevenzfs::archive;
+  std::vector<ar::entry> odd;
+  const auto add = [&](std::string path, std::string text) {
+    ar::entry e;
+    e.path = std::move(path);
+    e.mode = 0644;
+    e.mtime = {1'700'000'000, 0};
+    e.size = text.size();
+    e.content = std::make_shared<ar::memory_content>(std::move(text));
+    odd.push_back(std::move(e));
+  };
+  add("../../escape.txt", "up");
+  add("same.txt", "first");
+  add("same.txt", "second");
+  add("clash", "a file where a directory follows");
+  add("clash/inside.txt", "inside");
+  add(std::string(300, 'n') + ".txt", "long");
+  ar::create_archive(archive.string(), {}, odd, {});
+
+  auto filesystem = open();
+  EXPECT_EQ(read_all(*filesystem, entry_of(*filesystem, kRootInode, "escape.txt")), "up");
+  EXPECT_EQ(read_all(*filesystem, entry_of(*filesystem, kRootInode, "same.txt")), "second") << "the later wins";
+  EXPECT_EQ(read_all(*filesystem, entry_of(*filesystem, kRootInode, "same_1.txt")), "first");
+  EXPECT_EQ(read_all(*filesystem, entry_of(*filesystem, kRootInode, "clash_1")), "a file where a directory follows");
+  EXPECT_EQ(read_all(*filesystem, entry_of(*filesystem, entry_of(*filesystem, kRootInode, "clash"), "inside.txt")),
+            "inside");
+  EXPECT_EQ(read_all(*filesystem, entry_of(*filesystem, kRootInode, std::string(255, 'n'))), "long");
+  for (const char* said : {"'../../escape.txt' is shown as 'escape.txt'", "'same.txt' is shown as 'same_1.txt'",
+                           "'clash' is shown as 'clash_1'", "longer than 255 bytes"}) {
+    EXPECT_NE(log.text().find(said), std::string::npos) << said << "\n" << log.text();
+  }
+  make_file(*filesystem, kRootInode, "new.txt", "new");
+  ASSERT_TRUE(filesystem->fsync());
+  EXPECT_EQ(listing(), "clash\nclash/inside.txt\nclash_1\nescape.txt\nnew.txt\n" + std::string(255, 'n') +
+                           "\nsame.txt\nsame_1.txt\n");
+  EXPECT_EQ(run("7zz t " + quote(archive.string()) + " >/dev/null").exit_code, 0);
+}
+
+TEST_F(archive_changes, ArchivedEntriesBelongToTheOwnerTheOptionsName) {
+  {
+    auto filesystem = open();
+    make_file(*filesystem, kRootInode, "private", "secret", 0600);
+    ASSERT_TRUE(filesystem->final_commit());
+  }
+  options.uid = 1234;
+  options.gid = 5678;
+  auto filesystem = open();
+  const auto st = filesystem->getattr(entry_of(*filesystem, kRootInode, "private"));
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->st_uid, 1234u);
+  EXPECT_EQ(st->st_gid, 5678u);
+  EXPECT_EQ(st->st_mode & 07777, 0600u) << "the mode is stored";
+  EXPECT_EQ(filesystem->getattr(kRootInode)->st_uid, 1234u);
+}
