@@ -4,6 +4,7 @@
 #include "archive_database.hpp"
 #include "entry.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <vector>
@@ -27,7 +28,18 @@ struct prepacked_folder {
   folder_info folder;
   std::vector<std::uint64_t> sizes;  // its substreams
   std::vector<std::uint32_t> crcs;
-  std::vector<entry> files;  // how each substream is shown: path, kind, mode, time (content unused)
+  // How each substream is shown (path, kind, mode, time; content unused),
+  // or nullopt: dropped (deleted or rewritten since it was compressed). A
+  // folder that loses every file is not copied; one that loses some has its
+  // other files decoded and compressed again.
+  std::vector<std::optional<entry>> files;
+
+  bool keeps_all() const noexcept {
+    return std::ranges::all_of(files, [](const auto& file) { return file.has_value(); });
+  }
+  bool keeps_none() const noexcept {
+    return std::ranges::none_of(files, [](const auto& file) { return file.has_value(); });
+  }
 };
 
 struct commit_request {
@@ -39,9 +51,7 @@ struct commit_request {
   std::vector<entry> entries_without_data;
   // Files whose content goes into new folders.
   std::vector<entry> new_files;
-  // Folders compressed already; they go before new_files' folders. Every
-  // substream must be listed (a file deleted since it was compressed is
-  // dropped by a later commit).
+  // Folders compressed already; they go before new_files' folders.
   std::vector<prepacked_folder> prepacked_folders;
   // Leave no dead bytes: write the archive anew if it has any or the commit
   // would make some.
@@ -51,7 +61,8 @@ struct commit_request {
 struct commit_result {
   std::vector<std::uint64_t> stream_index;  // for each of request.new_files: its substream now
   std::vector<std::uint64_t> kept_index;    // for each of request.kept_streams: its substream now
-  // For each file of request.prepacked_folders, folder after folder: its substream now.
+  // For each file of request.prepacked_folders, folder after folder: its
+  // substream now (UINT64_MAX: dropped).
   std::vector<std::uint64_t> prepacked_index;
   // Dropped streams that are still archived, under their old description,
   // because their folder cannot be decoded here (a method such as PPMd, or

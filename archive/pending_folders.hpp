@@ -89,8 +89,9 @@ struct finished_folder {
 };
 
 // The folder as a commit takes it, its files shown as `files` (substream
-// order; their content is not used). The folder must outlive the commit.
-prepacked_folder prepacked(const finished_folder& folder, std::vector<entry> files);
+// order; their content is not used; nullopt: dropped). The folder must
+// outlive the commit.
+prepacked_folder prepacked(const finished_folder& folder, std::vector<std::optional<entry>> files);
 
 struct pending_progress {
   std::uint64_t handed_bytes = 0;     // input handed over since construction

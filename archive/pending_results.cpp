@@ -106,7 +106,7 @@ std::vector<finished_folder> pending_folders::take() {
   return taken;
 }
 
-prepacked_folder prepacked(const finished_folder& folder, std::vector<entry> files) {
+prepacked_folder prepacked(const finished_folder& folder, std::vector<std::optional<entry>> files) {
   prepacked_folder out;
   out.fd = folder.file->fd();
   out.path = folder.file->current_path();

@@ -99,7 +99,7 @@ int run(int argc, char** argv) {
   const double finished = seconds_since(started);
   const auto folders = pending.take();
   for (const auto& folder : folders) {
-    std::vector<archive::entry> shown;
+    std::vector<std::optional<archive::entry>> shown;
     for (auto id : folder.ids) shown.push_back(*by_id.at(id));
     request.prepacked_folders.push_back(archive::prepacked(folder, std::move(shown)));
   }
