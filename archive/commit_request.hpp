@@ -51,11 +51,11 @@ struct commit_request {
   std::vector<entry> entries_without_data;
   // Files whose content goes into new folders.
   std::vector<entry> new_files;
-  // Folders compressed already; they go before new_files' folders.
-  std::vector<prepacked_folder> prepacked_folders;
   // Leave no dead bytes: write the archive anew if it has any or the commit
   // would make some.
   bool compact = false;
+  // Folders compressed already; they go before new_files' folders.
+  std::vector<prepacked_folder> prepacked_folders{};
 };
 
 struct commit_result {
