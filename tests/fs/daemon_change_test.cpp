@@ -5,9 +5,12 @@
 // asked, nothing renamed), and again after a remount. A file still open for
 // writing keeps its archived copy through commits of closed files. One file
 // removed from a solid folder leaves the others intact. Dead bytes go on
-// request.
+// request. Flushes cost their new data and the header only.
 #include "mount_fixture.hpp"
 #include "tools/fixture_tree.hpp"
+
+#include "archive/archive_layout.hpp"
+#include "archive/archive_reader.hpp"
 
 #include <fmt/format.h>
 
@@ -172,4 +175,26 @@ TEST_F(mount_fixture, CompactThroughTheControl) {
   }
   EXPECT_LT(fs::file_size(archive), 100000u);
   EXPECT_EQ(run("7zz t " + quote(archive.string()) + " >/dev/null 2>&1").exit_code, 0);
+}
+
+TEST_F(mount_fixture, FlushesCostTheirNewDataAndTheHeaderOnly) {
+  auto daemon = mount("level=1");
+  for (int i = 0; i < 3000; ++i) write_file(mnt / fmt::format("f{:04}", i), fmt::format("file {}\n", i));
+  ASSERT_EQ(run("sync " + quote((mnt / "f0000").string())).exit_code, 0);
+  const auto commits = xattr(mnt, "user.sevenzfs.commits_total");
+  const auto size = fs::file_size(archive);
+  // A flush with nothing changed writes nothing and counts no commit.
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(::setxattr(mnt.c_str(), "user.sevenzfs.flush", "1", 1, 0), 0);
+  EXPECT_EQ(xattr(mnt, "user.sevenzfs.commits_total"), commits);
+  EXPECT_EQ(fs::file_size(archive), size);
+  // Twenty one-file commits leave no copy of an old header behind.
+  for (int i = 0; i < 20; ++i) {
+    write_file(mnt / fmt::format("later{:02}", i), "later\n");
+    ASSERT_EQ(run("sync " + quote((mnt / fmt::format("later{:02}", i)).string())).exit_code, 0);
+  }
+  const auto layout = sevenzfs::archive::read_archive(archive.string());
+  EXPECT_LE(sevenzfs::archive::dead_bytes(layout), 64u << 10);
+  EXPECT_EQ(xattr(mnt, "user.sevenzfs.dead_bytes"), std::to_string(sevenzfs::archive::dead_bytes(layout)));
+  ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
+  EXPECT_EQ(run("7zz l -ba " + quote(archive.string()) + " | wc -l").output, "3020\n");
 }

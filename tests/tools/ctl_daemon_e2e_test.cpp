@@ -1,7 +1,7 @@
 // sevenzfs-ctl against the real daemon: flush makes the archive hold what
 // was written, the statistics parse in every format, unmount returns only
 // once the archive holds everything and the daemon has exited, and a failing
-// final commit leaves the mount in place.
+// final commit leaves the mount in place; compact leaves no dead bytes.
 #include "fs/daemon_process.hpp"
 #include "operator_files.hpp"
 #include "test_support.hpp"
@@ -200,6 +200,30 @@ TEST_F(ctl_daemon, OtherUsersReadStatisticsButControlNothing) {
   EXPECT_TRUE(is_mounted(mnt));
   EXPECT_EQ(ctl("unmount " + quote(mnt.string())).exit_code, 0);
   EXPECT_EQ(daemon->wait_exit(std::chrono::seconds(5)), 0);
+}
+
+TEST_F(ctl_daemon, CompactLeavesNoDeadBytes) {
+  auto daemon = mount(archive, "mode=batched,compact_at=0,level=1");
+  std::string noise(400000, '\0');
+  std::uint64_t state = 88172645463325252ULL;
+  for (auto& c : noise) {
+    state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+    c = static_cast<char>(state);
+  }
+  write_file(mnt / "kept", "kept\n");
+  ASSERT_EQ(ctl("flush " + quote(mnt.string())).exit_code, 0);
+  write_file(mnt / "removed", noise);
+  ASSERT_EQ(ctl("flush " + quote(mnt.string())).exit_code, 0);
+  fs::remove(mnt / "removed");
+  ASSERT_EQ(ctl("flush " + quote(mnt.string())).exit_code, 0);
+  const auto with_dead = fs::file_size(archive);
+  EXPECT_GT(with_dead, noise.size());
+  const auto compacted = ctl("compact " + quote(mnt.string()));
+  EXPECT_EQ(compacted.exit_code, 0) << compacted.output;
+  EXPECT_NE(compacted.output.find(": compacted " + archive.string() + " ("), std::string::npos) << compacted.output;
+  EXPECT_LT(fs::file_size(archive), 10000u);
+  EXPECT_EQ(run("7zz e -so " + quote(archive.string()) + " kept").output, "kept\n");
+  EXPECT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
 }
 
 TEST_F(ctl_daemon, NotASevenzfsMount) {

@@ -42,7 +42,7 @@ TEST(DebPackage, BuildsWithDependenciesAndFiles) {
   for (const char* file : {"./usr/bin/sevenzfs", "./usr/bin/sevenzfs-ctl", "./usr/bin/sevenzfs-pack",
                            "./usr/lib/systemd/system/sevenzfs@.service", "./usr/share/man/man8/sevenzfs.8.gz",
                            "./usr/share/man/man1/sevenzfs-ctl.1.gz", "./usr/share/man/man1/sevenzfs-pack.1.gz",
-                           "./usr/share/doc/sevenzfs/README-operations.md"}) {
+                           "./usr/share/doc/sevenzfs/README.md"}) {
     EXPECT_NE(contents.output.find(std::string(file) + "\n"), std::string::npos) << file << "\n" << contents.output;
   }
   EXPECT_EQ(contents.output.find("./usr/local"), std::string::npos);

@@ -19,7 +19,6 @@ const char* const kInstalled[] = {"bin/sevenzfs",
                                   "share/man/man1/sevenzfs-ctl.1.gz",
                                   "share/man/man1/sevenzfs-pack.1.gz",
                                   "share/doc/sevenzfs/README.md",
-                                  "share/doc/sevenzfs/README-operations.md",
                                   "share/doc/sevenzfs/README-systemd.md",
                                   "share/doc/sevenzfs/examples/mnt-archive.mount",
                                   "share/doc/sevenzfs/examples/sevenzfs.conf.example"};
