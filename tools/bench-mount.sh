@@ -116,7 +116,7 @@ for mode in $modes; do
   daemon_pid=$!
   mounted "$mnt" || { echo "bench-mount: sevenzfs did not mount"; cat "$work/daemon.log"; exit 1; }
   t0=$(now); cp -r "$corpus" "$mnt/"; t1=$(now)
-  waits=$(getfattr -n user.sevenzfs.pool_waits_total --only-values "$mnt")
+  waits=$(getfattr --absolute-names -n user.sevenzfs.pool_waits_total --only-values "$mnt")
   fusermount3 -u "$mnt"
   status=0; wait "$daemon_pid" || status=$?
   t2=$(now)
