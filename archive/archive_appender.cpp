@@ -36,6 +36,16 @@ std::uint64_t packs_end_of(const archive_snapshot& snapshot) {
 void check_request(const commit_request& request, std::uint64_t streams, const std::string& path) {
   for (const auto& e : request.entries_without_data) check_archive_path(e.path);
   for (const auto& e : request.new_files) check_archive_path(e.path);
+  for (const auto& folder : request.prepacked_folders) {
+    for (const auto& e : folder.files) {
+      if (e) check_archive_path(e->path);
+    }
+    const std::uint64_t content = std::accumulate(folder.sizes.begin(), folder.sizes.end(), std::uint64_t{0});
+    if (folder.files.empty() || folder.files.size() != folder.sizes.size() ||
+        folder.crcs.size() != folder.sizes.size() || content != folder.folder.unpack_size()) {
+      throw archive_error(error_kind::invalid_input, folder.path, "a prepacked folder does not match its files");
+    }
+  }
   for (std::size_t k = 0; k < request.kept_streams.size(); ++k) {
     const auto& kept = request.kept_streams[k];
     if (kept.shown) check_archive_path(kept.shown->path);
@@ -111,9 +121,17 @@ commit_result archive_appender::commit(const commit_request& request) {
   commit_result result;
   result.input_bytes = std::accumulate(request.new_files.begin(), request.new_files.end(), std::uint64_t{0},
                                        [](std::uint64_t total, const entry& e) { return total + e.size; });
+  for (const auto& folder : request.prepacked_folders) {
+    for (std::size_t k = 0; k < folder.files.size(); ++k) result.input_bytes += folder.files[k] ? folder.sizes[k] : 0;
+  }
   bool same_file = true;
   bool same_data = true;
-  if (!exists_ || layout_.db.empty()) {
+  if ((!exists_ || layout_.db.empty()) && !request.prepacked_folders.empty()) {
+    // Nothing to preserve: a new archive of the prepacked and new folders.
+    const commit_plan plan = plan_commit(archive_database{}, request, [](std::size_t) { return false; });
+    layout_ = rewrite_archive(path_, nullptr, request, plan, options_, result);
+    same_file = same_data = false;
+  } else if (!exists_ || layout_.db.empty()) {
     // An archive with nothing in it has nothing to preserve: replace it whole.
     auto created = create_archive(path_, request.entries_without_data, request.new_files, options_);
     layout_ = std::move(created.layout);
@@ -149,7 +167,9 @@ bool archive_appender::can_commit_in_place(const commit_request& request, const 
   if (kept == 0 || kept + plan.count(folder_fate::dead) != plan.fates.size()) return false;
   const bool drops = kept < plan.fates.size();
   if (request.compact && (drops || dead_bytes() > 0)) return false;
-  const bool new_data = std::ranges::any_of(request.new_files, [](const entry& e) { return e.size > 0; });
+  const bool new_data = std::ranges::any_of(request.prepacked_folders,
+                                            [](const prepacked_folder& folder) { return !folder.keeps_none(); }) ||
+                        std::ranges::any_of(request.new_files, [](const entry& e) { return e.size > 0; });
   return !new_data || (!drops && protected_end() <= layout_.packs_end);
 }
 
@@ -160,14 +180,25 @@ bool archive_appender::commit_in_place(const commit_request& request, const comm
   const std::uint64_t kept_end =
       std::accumulate(folder_packed_bytes_.begin(), folder_packed_bytes_.begin() + static_cast<std::ptrdiff_t>(kept),
                       layout_.packs_start());
-  // The new folders, compressed beside the archive so their size is known.
-  std::optional<output_file> pending;
+  // Prepacked folders that keep every file first (copied), then what is
+  // compressed now beside the archive, so that its size is known: the kept
+  // files of prepacked folders that lose some, and the new files.
   std::uint64_t new_packs = 0;
-  if (!request.new_files.empty()) {
+  bool compress = !request.new_files.empty();
+  for (std::size_t k = 0; k < request.prepacked_folders.size(); ++k) {
+    const auto& folder = request.prepacked_folders[k];
+    if (folder.keeps_all()) {
+      builder.add_prepacked(k);
+      new_packs += folder.size;
+    }
+    compress = compress || (!folder.keeps_all() && !folder.keeps_none());
+  }
+  std::optional<output_file> pending;
+  if (compress) {
     pending.emplace(path_ + ".pending");
-    pack_new_files(*pending, request, options_, builder);
+    pack_prepacked_survivors_and_new_files(*pending, request, options_, builder);
     pending->sync();
-    new_packs = pending->position();
+    new_packs += pending->position();
   }
   archive_database db = std::move(builder).finish(layout_.db.pack_position, result);
 
@@ -179,7 +210,11 @@ bool archive_appender::commit_in_place(const commit_request& request, const comm
       archive, db, kept_end, new_packs,
       [&] {
         // (2) The new packs right after the kept ones, over the old header.
-        if (pending) pending->copy_to(archive, kept_end, new_packs);
+        archive.set_position(kept_end);
+        for (const auto& folder : request.prepacked_folders) {
+          if (folder.keeps_all()) archive.append_copy(folder.fd, folder.offset, folder.size, folder.path);
+        }
+        if (pending) archive.append_copy(pending->fd(), 0, pending->position(), pending->current_path());
         archive.sync();
       },
       header_floor);

@@ -9,10 +9,12 @@
 // - In place, when the folders it keeps come first and nothing it drops lies
 //   before them: new files only (nothing dropped), or drops of the newest
 //   folders only (no new files). The new folders are compressed into a
-//   pending file beside the archive first, so their size P is known; then
+//   pending file beside the archive first, or were compressed before the
+//   commit (commit_request::prepacked_folders, from pending_folders: then
+//   the commit compresses nothing), so their size P is known; then
 //   (1) a copy of the current header goes past both the current end of the
 //   file and packs_end + P, fsync, and the start header is re-pointed at it,
-//   fsync; (2) the new packs are copied to packs_end, over the old header,
+//   fsync; (2) the new packs are copied (copy_file_range) to packs_end, over the old header,
 //   fsync; (3) the new header is written after the new packs (via a place
 //   beyond the copy when it would overlap it), fsync, the start header is
 //   re-pointed at it, fsync; (4) the file is cut after the new header.

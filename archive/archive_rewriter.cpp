@@ -33,7 +33,8 @@ void copy_folder(output_file& out, const archive_snapshot& snapshot, std::size_t
 archive_layout rewrite_archive(const std::string& path, const std::shared_ptr<const archive_snapshot>& snapshot,
                                const commit_request& request, const commit_plan& plan, const write_options& options,
                                commit_result& result) {
-  const archive_database& old = snapshot->database();
+  const archive_database nothing;
+  const archive_database& old = snapshot ? snapshot->database() : nothing;
   database_builder builder(old, request, plan);
   output_file out(path);
   out.append(std::vector<std::uint8_t>(kStartHeaderSize, 0));
@@ -58,7 +59,13 @@ archive_layout rewrite_archive(const std::string& path, const std::shared_ptr<co
     }
   }
   std::ranges::sort(result.kept_anyway);
-  pack_new_files(out, request, options, builder);
+  for (std::size_t k = 0; k < request.prepacked_folders.size(); ++k) {
+    const auto& folder = request.prepacked_folders[k];
+    if (!folder.keeps_all()) continue;
+    out.append_copy(folder.fd, folder.offset, folder.size, folder.path);
+    builder.add_prepacked(k);
+  }
+  pack_prepacked_survivors_and_new_files(out, request, options, builder);
   exit_after_step_if_asked(2);
 
   archive_layout layout;

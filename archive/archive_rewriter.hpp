@@ -2,8 +2,9 @@
 // Writes the next state of an archive as a new file, as 7-Zip's update does:
 // under a temporary name beside it, the packed bytes of the folders it keeps
 // first (copied verbatim, in their order), then the kept files of folders
-// that lose others (decoded and compressed again), then the new files, then
-// the header; fsync, rename over the archive, fsync of the directory. The
+// that lose others (decoded and compressed again), then the prepacked
+// folders (copied), then the new files, then the header; fsync, rename over
+// the archive, fsync of the directory. The
 // archive is untouched until the rename, so a crash leaves it as it was (and
 // a temporary file that remove_leftovers takes away). The result has no dead
 // bytes and its packs start right after the start header.
@@ -21,8 +22,8 @@
 
 namespace sevenzfs::archive {
 
-// `snapshot` is the archive at `path` as committed, `plan` what becomes of
-// its folders. Fills `result` (indices, kept_anyway for folders found
+// `snapshot` is the archive at `path` as committed (null: there is none),
+// `plan` what becomes of its folders. Fills `result` (indices, kept_anyway for folders found
 // undecodable while reading, reencoded_bytes, copied_bytes, rewritten).
 // Returns what is on disk now.
 archive_layout rewrite_archive(const std::string& path, const std::shared_ptr<const archive_snapshot>& snapshot,

@@ -4,6 +4,9 @@
 #include "folder_packer.hpp"
 #include "folder_survivors.hpp"
 
+#include <fcntl.h>
+
+#include <cerrno>
 #include <vector>
 
 namespace sevenzfs::archive {
@@ -19,6 +22,56 @@ void pack_new_files(output_file& out, const commit_request& request, const write
     for (auto index : folder.entries) origins.push_back({false, index});
   }
   builder.add_packed(part, origins);
+}
+
+void pack_prepacked_survivors(output_file& out, const commit_request& request, std::size_t index,
+                              const compression_options& options, database_builder& builder) {
+  const prepacked_folder& folder = request.prepacked_folders.at(index);
+  if (folder.offset < kStartHeaderSize) {
+    throw archive_error(error_kind::invalid_input, folder.path, "prepacked bytes cannot lie in the first 32 bytes");
+  }
+  // The folder as a one-folder archive state over the file that holds it.
+  archive_database db;
+  db.pack_position = folder.offset - kStartHeaderSize;
+  db.pack_sizes = {folder.size};
+  db.folders = {folder.folder};
+  db.substream_counts = {folder.sizes.size()};
+  db.substream_sizes = folder.sizes;
+  for (auto crc : folder.crcs) db.substream_crcs.emplace_back(crc);
+  unique_fd fd(::fcntl(folder.fd, F_DUPFD_CLOEXEC, 0));
+  if (!fd) throw_io_error(folder.path, "cannot read prepacked folder", errno);
+  const folder_survivors survivors(archive_snapshot::from(std::move(fd), folder.path, std::move(db)), 0);
+
+  std::vector<entry> entries;
+  std::vector<stream_origin> origins;
+  folder_plan one_folder;
+  for (std::size_t k = 0; k < folder.files.size(); ++k) {
+    if (!folder.files[k]) continue;
+    entry e;
+    e.path = folder.files[k]->path;  // names the file in errors
+    e.size = folder.sizes[k];
+    e.content = survivors.content(k);
+    one_folder.entries.push_back(entries.size());
+    one_folder.unpack_size += e.size;
+    entries.push_back(std::move(e));
+    origins.push_back({false, builder.first_prepacked_file(index) + k, true});
+  }
+  compression_options quiet = options;  // compressed before: counted then
+  quiet.progress = nullptr;
+  archive_database part;
+  folder_packer(out, part, quiet).pack(entries, {one_folder});
+  builder.add_packed(part, origins);
+}
+
+void pack_prepacked_survivors_and_new_files(output_file& out, const commit_request& request,
+                                            const write_options& options, database_builder& builder) {
+  for (std::size_t k = 0; k < request.prepacked_folders.size(); ++k) {
+    const auto& folder = request.prepacked_folders[k];
+    if (!folder.keeps_all() && !folder.keeps_none()) {
+      pack_prepacked_survivors(out, request, k, options.compression, builder);
+    }
+  }
+  pack_new_files(out, request, options, builder);
 }
 
 std::optional<std::uint64_t> pack_survivors(output_file& out, const std::shared_ptr<const archive_snapshot>& snapshot,

@@ -17,6 +17,17 @@ namespace sevenzfs::archive {
 void pack_new_files(output_file& out, const commit_request& request, const write_options& options,
                     database_builder& builder);
 
+// The files request.prepacked_folders[index] keeps (it drops some),
+// decoded from its packed bytes and compressed in their order into one
+// folder. Throws archive_error, also when they cannot be decoded.
+void pack_prepacked_survivors(output_file& out, const commit_request& request, std::size_t index,
+                              const compression_options& options, database_builder& builder);
+
+// What a commit compresses besides archived folders that lose files: the
+// kept files of prepacked folders that drop some, then request.new_files.
+void pack_prepacked_survivors_and_new_files(output_file& out, const commit_request& request,
+                                            const write_options& options, database_builder& builder);
+
 // The streams archived folder `folder` keeps (plan.stream_kept), decoded from
 // `snapshot` and compressed in their order into one folder. Returns the
 // content bytes compressed, or nullopt when the folder cannot be decoded

@@ -53,6 +53,10 @@ database_builder::database_builder(const archive_database& old, const commit_req
       plan_(plan),
       now_of_archived_(old.substream_sizes.size(), kAbsent),
       now_of_new_(request.new_files.size(), kAbsent) {
+  for (const auto& folder : request.prepacked_folders) {
+    first_prepacked_.push_back(now_of_prepacked_.size());
+    now_of_prepacked_.resize(now_of_prepacked_.size() + folder.files.size(), kAbsent);
+  }
   std::size_t pack = 0;
   for (const auto& folder : old.folders) {
     first_pack_.push_back(pack);
@@ -104,11 +108,38 @@ void database_builder::add_packed(const archive_database& part, std::span<const 
   db_.substream_counts.insert(db_.substream_counts.end(), part.substream_counts.begin(), part.substream_counts.end());
   for (std::size_t k = 0; k < origins.size(); ++k) {
     const auto& origin = origins[k];
-    (origin.archived ? now_of_archived_.at(origin.index) : now_of_new_.at(origin.index)) = db_.substream_sizes.size();
+    auto& now = origin.prepacked  ? now_of_prepacked_.at(origin.index)
+                : origin.archived ? now_of_archived_.at(origin.index)
+                                  : now_of_new_.at(origin.index);
+    now = db_.substream_sizes.size();
     db_.substream_sizes.push_back(part.substream_sizes[k]);
     db_.substream_crcs.push_back(part.substream_crcs[k]);
-    db_.files.push_back(origin.archived ? describe_archived(origin.index)
-                                        : describe_entry(request_.new_files[origin.index]));
+    db_.files.push_back(origin.prepacked  ? describe_prepacked(origin.index)
+                        : origin.archived ? describe_archived(origin.index)
+                                          : describe_entry(request_.new_files[origin.index]));
+  }
+}
+
+file_info database_builder::describe_prepacked(std::uint64_t file) const {
+  const auto next = std::ranges::upper_bound(first_prepacked_, file);
+  const auto folder = static_cast<std::size_t>(next - first_prepacked_.begin()) - 1;
+  const auto& shown = request_.prepacked_folders.at(folder).files.at(file - first_prepacked_[folder]);
+  if (!shown) throw archive_error(error_kind::invalid_input, "", "a dropped prepacked file was packed");
+  file_info info = describe_entry(*shown);
+  info.has_stream = true;
+  return info;
+}
+
+void database_builder::add_prepacked(std::size_t index) {
+  const prepacked_folder& folder = request_.prepacked_folders.at(index);
+  db_.pack_sizes.push_back(folder.size);
+  db_.folders.push_back(folder.folder);
+  db_.substream_counts.push_back(folder.sizes.size());
+  for (std::size_t k = 0; k < folder.sizes.size(); ++k) {
+    now_of_prepacked_.at(first_prepacked_[index] + k) = db_.substream_sizes.size();
+    db_.substream_sizes.push_back(folder.sizes[k]);
+    db_.substream_crcs.emplace_back(folder.crcs[k]);
+    db_.files.push_back(describe_prepacked(first_prepacked_[index] + k));
   }
 }
 
@@ -125,6 +156,7 @@ archive_database database_builder::finish(std::uint64_t pack_position, commit_re
   result.kept_anyway_index.clear();
   for (auto stream : result.kept_anyway) result.kept_anyway_index.push_back(now(stream));
   result.stream_index = now_of_new_;
+  result.prepacked_index = now_of_prepacked_;
   return std::move(db_);
 }
 

@@ -42,6 +42,7 @@ commit_plan plan_commit(const archive_database& db, const commit_request& reques
 struct stream_origin {
   bool archived = false;  // an archived stream (index: its stream now) or a new file (index: in request.new_files)
   std::uint64_t index = 0;
+  bool prepacked = false;  // a file of request.prepacked_folders (index: counted over all of them, in order)
 };
 
 class database_builder {
@@ -55,10 +56,16 @@ class database_builder {
   // the next ones); part's k-th stream holds origins[k]. part.files is not
   // used: files are described from the request and the old header.
   void add_packed(const archive_database& part, std::span<const stream_origin> origins);
+  // request.prepacked_folders[index], which drops none of its files: its
+  // pack stream is the next one.
+  void add_prepacked(std::size_t index);
+  // Where the files of request.prepacked_folders[index] are counted from in
+  // stream_origin::index.
+  std::uint64_t first_prepacked_file(std::size_t index) const { return first_prepacked_.at(index); }
 
   // The new database (request.entries_without_data follow the files with
-  // data) with `pack_position`; sets result's stream_index, kept_index and
-  // kept_anyway_index (result.kept_anyway must be complete).
+  // data) with `pack_position`; sets result's stream_index, kept_index,
+  // prepacked_index and kept_anyway_index (result.kept_anyway must be complete).
   archive_database finish(std::uint64_t pack_position, commit_result& result) &&;
 
   // How an archived stream is described in the new state.
@@ -70,10 +77,13 @@ class database_builder {
   const archive_database& old_;
   const commit_request& request_;
   const commit_plan& plan_;
-  std::vector<std::size_t> first_pack_;         // per old folder
-  std::vector<std::size_t> file_of_stream_;     // old.files index per old stream
-  std::vector<std::uint64_t> now_of_archived_;  // per old stream: its index in the new state, or kAbsent
-  std::vector<std::uint64_t> now_of_new_;       // per request.new_files: its index in the new state, or kAbsent
+  std::vector<std::size_t> first_pack_;          // per old folder
+  std::vector<std::size_t> file_of_stream_;      // old.files index per old stream
+  std::vector<std::uint64_t> now_of_archived_;   // per old stream: its index in the new state, or kAbsent
+  std::vector<std::uint64_t> now_of_new_;        // per request.new_files: its index in the new state, or kAbsent
+  std::vector<std::uint64_t> now_of_prepacked_;  // per file of request.prepacked_folders, in order, or kAbsent
+  std::vector<std::uint64_t> first_prepacked_;   // per prepacked folder: its first file's index there
+  file_info describe_prepacked(std::uint64_t file) const;
   archive_database db_;
 };
 

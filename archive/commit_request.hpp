@@ -1,8 +1,10 @@
 #pragma once
 // What a commit is asked to do and what it reports: the hand-off between the
 // daemon's tree and the archive_appender.
+#include "archive_database.hpp"
 #include "entry.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <vector>
@@ -13,6 +15,31 @@ namespace sevenzfs::archive {
 struct kept_stream {
   std::uint64_t stream = 0;    // its index in the archive as it is now
   std::optional<entry> shown;  // path, kind, mode, time as the caller shows it now; nullopt: unchanged
+};
+
+// A folder compressed before the commit (pending_folders): its packed bytes
+// lie at [offset, offset + size) of the file open as `fd`, and are copied
+// into the archive as they are.
+struct prepacked_folder {
+  int fd = -1;       // kept open by the caller until the commit returns
+  std::string path;  // names that file in errors
+  std::uint64_t offset = 0;
+  std::uint64_t size = 0;
+  folder_info folder;
+  std::vector<std::uint64_t> sizes;  // its substreams
+  std::vector<std::uint32_t> crcs;
+  // How each substream is shown (path, kind, mode, time; content unused),
+  // or nullopt: dropped (deleted or rewritten since it was compressed). A
+  // folder that loses every file is not copied; one that loses some has its
+  // other files decoded and compressed again.
+  std::vector<std::optional<entry>> files;
+
+  bool keeps_all() const noexcept {
+    return std::ranges::all_of(files, [](const auto& file) { return file.has_value(); });
+  }
+  bool keeps_none() const noexcept {
+    return std::ranges::none_of(files, [](const auto& file) { return file.has_value(); });
+  }
 };
 
 struct commit_request {
@@ -27,18 +54,23 @@ struct commit_request {
   // Leave no dead bytes: write the archive anew if it has any or the commit
   // would make some.
   bool compact = false;
+  // Folders compressed already; they go before new_files' folders.
+  std::vector<prepacked_folder> prepacked_folders{};
 };
 
 struct commit_result {
   std::vector<std::uint64_t> stream_index;  // for each of request.new_files: its substream now
   std::vector<std::uint64_t> kept_index;    // for each of request.kept_streams: its substream now
+  // For each file of request.prepacked_folders, folder after folder: its
+  // substream now (UINT64_MAX: dropped).
+  std::vector<std::uint64_t> prepacked_index;
   // Dropped streams that are still archived, under their old description,
   // because their folder cannot be decoded here (a method such as PPMd, or
   // damaged data) and so cannot lose files: their index before the commit,
   // ascending, and their substream now. The commit does not fail for them.
   std::vector<std::uint64_t> kept_anyway;
   std::vector<std::uint64_t> kept_anyway_index;
-  std::uint64_t input_bytes = 0;      // content bytes of request.new_files
+  std::uint64_t input_bytes = 0;      // content bytes of request.new_files and prepacked_folders
   std::uint64_t reencoded_bytes = 0;  // kept content compressed again (folders that lost files)
   std::uint64_t copied_bytes = 0;     // packed bytes of kept folders copied into a rewritten archive
   bool rewritten = false;             // the archive was written anew (temporary file, rename)

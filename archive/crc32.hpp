@@ -8,6 +8,8 @@ namespace sevenzfs::archive {
 
 class crc32 {
  public:
+  crc32() = default;
+  explicit crc32(std::uint32_t value) noexcept : value_(value) {}
   void update(std::span<const std::uint8_t> data) noexcept;
   std::uint32_t value() const noexcept { return value_; }
 
@@ -16,6 +18,9 @@ class crc32 {
     crc.update(data);
     return crc.value();
   }
+  // The CRC of A followed by B, from A's CRC, B's CRC and B's length (zlib's
+  // crc32_combine): pieces of one file checked on different threads.
+  static std::uint32_t combine(std::uint32_t first, std::uint32_t second, std::uint64_t second_length) noexcept;
 
  private:
   std::uint32_t value_ = 0;

@@ -22,6 +22,11 @@ class entry_content {
  public:
   virtual ~entry_content() = default;
   virtual void visit(const span_sink& sink) const = 0;
+  // Delivers bytes [offset, offset + size) of the content (fewer only when
+  // it is shorter). The default visits everything and skips; content that
+  // can seek (a file on disk) overrides it, as pieces of a large file are
+  // compressed on several threads.
+  virtual void visit_range(std::uint64_t offset, std::uint64_t size, const span_sink& sink) const;
 };
 
 // Content held in memory: symlink targets, small generated files, tests.

@@ -36,6 +36,11 @@ class output_file {
   void write_at(std::uint64_t offset, std::span<const std::uint8_t> data);
   void truncate(std::uint64_t size);  // also moves the append position
   std::uint64_t position() const noexcept { return position_; }
+  // The descriptor, and the name the file has now (the temporary one until committed).
+  int fd() const noexcept { return fd_.get(); }
+  const std::string& current_path() const noexcept {
+    return committed_ || temp_path_.empty() ? final_path_ : temp_path_;
+  }
   void set_position(std::uint64_t position) noexcept { position_ = position; }
   void sync();
   // Copies [0, size) of this file to `target` at `offset`.

@@ -66,6 +66,8 @@ std::vector<folder_plan> plan_folders(std::span<const entry> entries, const plan
   return folders;
 }
 
+std::string_view extension_of(std::string_view path) { return key_of(path).extension; }
+
 std::vector<std::uint64_t> stream_indices(const std::vector<folder_plan>& plan, std::size_t entry_count,
                                           std::uint64_t first_stream) {
   std::vector<std::uint64_t> index(entry_count, UINT64_MAX);

@@ -37,6 +37,10 @@ std::vector<folder_plan> plan_folders(std::span<const entry> entries, const plan
 std::vector<std::uint64_t> stream_indices(const std::vector<folder_plan>& plan, std::size_t entry_count,
                                           std::uint64_t first_stream);
 
+// The extension solid folders are grouped by: what follows the last '.' of
+// the file name, unless the name starts with it; empty when there is none.
+std::string_view extension_of(std::string_view path);
+
 // "batched" / "solid" / "hybrid", or nullopt.
 std::optional<pack_mode> parse_pack_mode(std::string_view text);
 std::string_view pack_mode_name(pack_mode mode);

@@ -1,37 +1,71 @@
 #!/usr/bin/env bash
-# Benchmark of the mount, in one run on the same files:
-#   - copy phase: `cp -a` of the corpus into a sevenzfs mount whose pool holds
-#     it all (no commit yet), against `cp -a` through bindfs (a FUSE
-#     passthrough) onto tmpfs;
-#   - end to end: copy plus unmount until the daemon has exited with the
-#     archive committed, against `7zz a` with the same mode, level and threads.
+# Benchmark of the mount against its peers, in one run on the same files.
+# For each mode (solid, batched, hybrid):
+#   - sevenzfs end to end: `cp -r` of the corpus into the mount, then unmount
+#     until the daemon has exited with the archive committed;
+#   - sevenzfs copy phase: the `cp -r` alone;
+#   - sevenzfs-pack with the same settings;
+#   - `7zz a` with matching settings (-ms=on for solid, off otherwise);
+# and once: fuse-zip (`cp -r` in, unmount, daemon waited for) and `cp -r`
+# through bindfs (a FUSE passthrough) onto tmpfs. Each line gives wall time,
+# MB/s, files/s, peak RSS (/usr/bin/time -f %M; the daemon's own for the
+# mounts), archive size, and the ratios against 7zz measured in this run.
 #
-#   tools/bench-mount.sh [--files N] [--avg-size BYTES] [--kind K] [--mode solid|batched] [--level N]
+#   tools/bench-mount.sh [--quick] [--files N] [--avg-size BYTES] [--kind blobcache|random|mixed]
+#                        [--corpus DIR] [--modes "solid batched hybrid"] [--level N] [--pool SIZE]
+#                        [--no-peers]
 #
-# The corpus: see tools/bench-corpus.sh.
+# --quick: 2,000 files and the solid mode only, for a smoke test.
+# --corpus: an existing tree (e.g. a source package unpacked with `apt-get
+#   source`, or /usr/share/doc) instead of a generated one (tools/bench-corpus.sh).
+# --pool: the daemon's pool_size (default: the corpus + 25 % + 256M, so the
+#   copy phase never waits for a commit; give a quarter of the corpus for
+#   "data 4x the pool").
+# --no-peers: skip fuse-zip and bindfs.
+# Workloads of issue 11 (run them on an otherwise idle machine):
+#   --files 50000 --avg-size 10240 --kind blobcache     (the default)
+#   --kind mixed
+#   --corpus /usr/share                                 (after installing docs)
+#   --files 100000 --avg-size 100 --modes batched, then --files 1000000 (files/s at 100k and 1M)
+#   --files 30000 --avg-size 10240 --pool 128M          (300 MiB through a 128 MiB pool)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-files=50000 avg=10240 kind=blobcache mode=solid level=5
+files=50000 avg=10240 kind=blobcache level=5 corpus="" modes="solid batched hybrid" pool="" peers=1
 while [ $# -gt 0 ]; do
   case "$1" in
+    --quick) files=2000; modes=solid; shift ;;
     --files) files="$2"; shift 2 ;;
     --avg-size) avg="$2"; shift 2 ;;
     --kind) kind="$2"; shift 2 ;;
-    --mode) mode="$2"; shift 2 ;;
+    --corpus) corpus="$2"; shift 2 ;;
+    --modes) modes="$2"; shift 2 ;;
     --level) level="$2"; shift 2 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    --pool) pool="$2"; shift 2 ;;
+    --no-peers) peers=0; shift ;;
+    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
     *) echo "bench-mount: unknown argument $1" >&2; exit 2 ;;
   esac
 done
 daemon="$root/build/fs/sevenzfs"
-[ -x "$daemon" ] || { echo "bench-mount: build first ($daemon missing)" >&2; exit 1; }
-command -v bindfs >/dev/null || { echo "bench-mount: bindfs is missing (tools/install-deps.sh)" >&2; exit 1; }
+pack="$root/build/tools/sevenzfs-pack"
+[ -x "$daemon" ] && [ -x "$pack" ] || { echo "bench-mount: build first" >&2; exit 1; }
+for tool in bindfs fuse-zip 7zz bc; do
+  command -v "$tool" >/dev/null || { echo "bench-mount: $tool is missing (tools/install-deps.sh)" >&2; exit 1; }
+done
+[ -x /usr/bin/time ] || { echo "bench-mount: /usr/bin/time is missing (tools/install-deps.sh)" >&2; exit 1; }
 source "$root/tools/bench-corpus.sh"
-corpus="$(bench_corpus "$files" "$avg" "$kind")"
+if [ -n "$corpus" ]; then
+  [ -d "$corpus" ] || { echo "bench-mount: no directory $corpus" >&2; exit 1; }
+  kind="given"
+else
+  corpus="$(bench_corpus "$files" "$avg" "$kind")"
+fi
+files=$(find "$corpus" -type f -o -type l | wc -l)
 work="$bench_work"
 input_bytes=$(du -sb --apparent-size "$corpus" | cut -f1)
 threads=$(nproc)
-tmpfs="$work/tmpfs" bound="$work/bound" mnt="$work/mnt" archive="$work/mount-bench.7z"
+[ -n "$pool" ] || pool=$(( (input_bytes * 5 / 4 >> 20) + 256 ))M
+tmpfs="$work/tmpfs" bound="$work/bound" mnt="$work/mnt"
 mkdir -p "$tmpfs" "$bound" "$mnt"
 cleanup() {
   fusermount3 -u -z "$bound" 2>/dev/null || true
@@ -39,49 +73,79 @@ cleanup() {
   umount "$tmpfs" 2>/dev/null || true
 }
 trap cleanup EXIT
-seconds() { date +%s.%N; }
-elapsed() { echo "$2 - $1" | bc -l; }
-find "$corpus" -type f -exec cat {} + > /dev/null  # warm the page cache for every contender
+now() { date +%s.%N; }
+calc() { echo "$1" | bc -l; }
+mounted() { for _ in $(seq 100); do grep -q " $1 " /proc/mounts && return 0; sleep 0.1; done; return 1; }
+find "$corpus" -type f -exec cat {} + >/dev/null  # warm the page cache for every contender
 
-# bindfs onto tmpfs
-mount -t tmpfs -o size=$((input_bytes * 2 + (256 << 20))) tmpfs "$tmpfs"
-bindfs "$tmpfs" "$bound"
-t0=$(seconds); cp -a "$corpus" "$bound/"; t1=$(seconds)
-bindfs_copy=$(elapsed "$t0" "$t1")
-cleanup
+declare -A wall rss size
+row() {  # name seconds rss_kib size
+  wall[$1]=$2 rss[$1]=$3 size[$1]=$4
+  printf '%-34s %8.1f s %8.1f MB/s %9.0f files/s %7s MiB %12s B\n' "$1" "$2" "$(calc "$input_bytes / 1000000 / $2")" \
+    "$(calc "$files / $2")" "$([ "$3" = - ] && echo - || echo $(($3 / 1024)))" "$4"
+}
+timed() {  # name output command...: runs it under /usr/bin/time
+  local name="$1" out="$2"; shift 2
+  rm -f "$out"
+  /usr/bin/time -f "%e %M" -o "$work/time.txt" "$@" >/dev/null 2>"$work/err.txt" || { cat "$work/err.txt"; exit 1; }
+  local seconds rss_kib; read -r seconds rss_kib <"$work/time.txt"
+  row "$name" "$seconds" "$rss_kib" "$(stat -c %s "$out")"
+}
 
-# sevenzfs: copy phase, then end to end
-rm -f "$archive"
-pool=$(( (input_bytes * 5 / 4 >> 20) + 256 ))M
-"$daemon" -f -o "mode=$mode,level=$level,threads=$threads,pool_size=$pool" "$archive" "$mnt" 2>"$work/daemon.log" &
-daemon_pid=$!
-for _ in $(seq 100); do grep -q " $mnt " /proc/mounts && break; sleep 0.1; done
-t0=$(seconds); cp -a "$corpus" "$mnt/"; t1=$(seconds)
-waits=$(getfattr -n user.sevenzfs.pool_waits --only-values "$mnt")
-rss_kib=$(awk '/VmHWM/ {print $2}' /proc/$daemon_pid/status)
-fusermount3 -u "$mnt"
-wait "$daemon_pid"; status=$?
-t2=$(seconds)
-[ "$status" -eq 0 ] || { echo "bench-mount: the daemon exited $status"; cat "$work/daemon.log"; exit 1; }
-sevenzfs_copy=$(elapsed "$t0" "$t1")
-sevenzfs_total=$(elapsed "$t0" "$t2")
-sevenzfs_size=$(stat -c %s "$archive")
+echo "corpus: $corpus ($files files, $input_bytes bytes, kind $kind); level $level, $threads threads, pool $pool"
+printf '%-34s %10s %13s %17s %11s %14s\n' contender wall speed files "peak RSS" archive
+if [ "$peers" = 1 ]; then
+  mount -t tmpfs -o size=$((input_bytes * 2 + (256 << 20))) tmpfs "$tmpfs"
+  bindfs "$tmpfs" "$bound"
+  t0=$(now); cp -r "$corpus" "$bound/"; t1=$(now)
+  row "cp -r through bindfs onto tmpfs" "$(calc "$t1 - $t0")" - 0
+  cleanup
+  rm -f "$work/fuse-zip.zip"
+  /usr/bin/time -f "%M" -o "$work/fuse-zip.rss" fuse-zip -f "$work/fuse-zip.zip" "$mnt" 2>"$work/fuse-zip.log" &
+  zip_pid=$!
+  mounted "$mnt" || { echo "bench-mount: fuse-zip did not mount"; cat "$work/fuse-zip.log"; exit 1; }
+  t0=$(now); cp -r "$corpus" "$mnt/"; fusermount3 -u "$mnt"; wait "$zip_pid"; t1=$(now)
+  row "fuse-zip cp + unmount (zip)" "$(calc "$t1 - $t0")" "$(cat "$work/fuse-zip.rss")" "$(stat -c %s "$work/fuse-zip.zip")"
+fi
 
+for mode in $modes; do
+  archive="$work/mount-$mode.7z"
+  rm -f "$archive"
+  /usr/bin/time -f "%M" -o "$work/daemon.rss" \
+    "$daemon" -f -o "mode=$mode,level=$level,threads=$threads,pool_size=$pool" "$archive" "$mnt" 2>"$work/daemon.log" &
+  daemon_pid=$!
+  mounted "$mnt" || { echo "bench-mount: sevenzfs did not mount"; cat "$work/daemon.log"; exit 1; }
+  t0=$(now); cp -r "$corpus" "$mnt/"; t1=$(now)
+  waits=$(getfattr --absolute-names -n user.sevenzfs.pool_waits_total --only-values "$mnt")
+  fusermount3 -u "$mnt"
+  status=0; wait "$daemon_pid" || status=$?
+  t2=$(now)
+  [ "$status" -eq 0 ] || { echo "bench-mount: the daemon exited $status"; cat "$work/daemon.log"; exit 1; }
+  row "sevenzfs $mode copy phase" "$(calc "$t1 - $t0")" - -
+  row "sevenzfs $mode end to end" "$(calc "$t2 - $t0")" "$(tail -1 "$work/daemon.rss")" "$(stat -c %s "$archive")"
+  echo "  (pool waits during the copy: $waits)"
+  7zz t "$archive" >/dev/null || echo "WARNING: the $mode mount's archive fails 7zz t"
+  timed "sevenzfs-pack $mode" "$work/pack-$mode.7z" \
+    "$pack" --mode "$mode" --level "$level" --threads "$threads" "$work/pack-$mode.7z" "$corpus"
+  solid=on; [ "$mode" = solid ] || solid=off
+  timed "7zz a -ms=$solid ($mode)" "$work/7zz-$mode.7z" \
+    7zz a -t7z -m0=lzma2 -mx="$level" -mmt="$threads" -ms=$solid "$work/7zz-$mode.7z" "$corpus"
+done
 
-# 7zz with matching settings
-solid=on; [ "$mode" = batched ] && solid=off
-rm -f "$work/mount-bench-7zz.7z"
-t0=$(seconds); 7zz a -t7z -m0=lzma2 -mx="$level" -mmt="$threads" -ms=$solid "$work/mount-bench-7zz.7z" "$corpus" >/dev/null; t1=$(seconds)
-sevenzip_total=$(elapsed "$t0" "$t1")
-sevenzip_size=$(stat -c %s "$work/mount-bench-7zz.7z")
-7zz t "$archive" >/dev/null || echo "WARNING: the mount's archive fails 7zz t"
-
-echo "corpus: $corpus ($files files, $input_bytes bytes); mode $mode, level $level, $threads threads"
-printf '%-40s %9.1f s\n' "cp -a through bindfs onto tmpfs" "$bindfs_copy"
-printf '%-40s %9.1f s   (pool waits %s, daemon peak RSS so far %d MiB)\n' "cp -a into sevenzfs (copy phase)" "$sevenzfs_copy" "$waits" $((rss_kib / 1024))
-printf '%-40s %9.1f s   %12d B\n' "sevenzfs end to end (daemon exited)" "$sevenzfs_total" "$sevenzfs_size"
-printf '%-40s %9.1f s   %12d B\n' "7zz a -mx=$level -mmt=$threads -ms=$solid" "$sevenzip_total" "$sevenzip_size"
+ratio() { calc "scale=3; $1 / $2"; }
 echo
-echo "ratios: copy phase / bindfs copy $(echo "scale=3; $sevenzfs_copy / $bindfs_copy" | bc -l) (target <= 1.0);" \
-     "end to end / 7zz $(echo "scale=3; $sevenzfs_total / $sevenzip_total" | bc -l);" \
-     "size / 7zz $(echo "scale=3; $sevenzfs_size / $sevenzip_size" | bc -l)"
+echo "ratios against 7zz with matching settings, this run:"
+for mode in $modes; do
+  reference="7zz a -ms=$([ "$mode" = solid ] && echo on || echo off) ($mode)"
+  printf '  %-8s end to end %s (target <= 0.55)  size %s  peak RSS %s  |  sevenzfs-pack time %s  size %s\n' "$mode" \
+    "$(ratio "${wall[sevenzfs $mode end to end]}" "${wall[$reference]}")" \
+    "$(ratio "${size[sevenzfs $mode end to end]}" "${size[$reference]}")" \
+    "$(ratio "${rss[sevenzfs $mode end to end]}" "${rss[$reference]}")" \
+    "$(ratio "${wall[sevenzfs-pack $mode]}" "${wall[$reference]}")" \
+    "$(ratio "${size[sevenzfs-pack $mode]}" "${size[$reference]}")"
+  if [ "$peers" = 1 ]; then
+    printf '  %-8s copy phase / bindfs cp %s (target <= 0.8)  end to end / fuse-zip %s\n' "" \
+      "$(ratio "${wall[sevenzfs $mode copy phase]}" "${wall[cp -r through bindfs onto tmpfs]}")" \
+      "$(ratio "${wall[sevenzfs $mode end to end]}" "${wall[fuse-zip cp + unmount (zip)]}")"
+  fi
+done

@@ -11,6 +11,9 @@
 # --modes picks what runs (default all three); solid runs with 1 and 2 threads,
 # batched with 1 and 2, hybrid with 1. --also adds a solid 2-thread run of
 # another sevenzfs-pack build (another branch or setting) under NAME.
+# Each mode also runs sevenzfs-bench-stream with 2 threads (the streaming
+# pipeline: folders compressed as files are handed over in walk order, then
+# one commit that copies them; see tools/bench_stream.cpp).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 files=50000 avg=10240 kind=blobcache level=5 corpus="" modes="solid batched hybrid" also=()
@@ -23,7 +26,7 @@ while [ $# -gt 0 ]; do
     --level) level="$2"; shift 2 ;;
     --modes) modes="$2"; shift 2 ;;
     --also) also+=("$2"); shift 2 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "bench-pack: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -61,6 +64,10 @@ wants() { [[ " $modes " == *" $1 "* ]]; }
 7zz_a() {  # name solid(on|off) threads
   run "$1" 7zz a -t7z -m0=lzma2 -mx="$level" -mmt="$3" -ms="$2" "$work/$1.7z" "$corpus"
 }
+stream="$root/build/tools/sevenzfs-bench-stream"
+stream_a() {  # name mode threads
+  run "$1" "$stream" --mode "$2" --level "$level" --threads "$3" "$work/$1.7z" "$corpus"
+}
 pack_a() {  # name mode threads [binary]
   run "$1" "${4:-$pack}" --mode "$2" --level "$level" --threads "$3" "$work/$1.7z" "$corpus"
 }
@@ -72,6 +79,7 @@ if wants solid; then
   pack_a sevenzfs-solid-t1 solid 1
   7zz_a 7zz-solid-mt2 on 2
   pack_a sevenzfs-solid-t2 solid 2
+  stream_a stream-solid-t2 solid 2
 fi
 for extra in "${also[@]}"; do
   [ -n "${size[7zz-solid-mt2]:-}" ] || 7zz_a 7zz-solid-mt2 on 2
@@ -82,10 +90,13 @@ if wants batched; then
   pack_a sevenzfs-batched-t1 batched 1
   7zz_a 7zz-nonsolid-mt2 off 2
   pack_a sevenzfs-batched-t2 batched 2
+  stream_a stream-batched-t2 batched 2
 fi
 if wants hybrid; then
   [ -n "${size[7zz-nonsolid-mt1]:-}" ] || 7zz_a 7zz-nonsolid-mt1 off 1
   pack_a sevenzfs-hybrid-t1 hybrid 1
+  [ -n "${size[7zz-nonsolid-mt2]:-}" ] || 7zz_a 7zz-nonsolid-mt2 off 2
+  stream_a stream-hybrid-t2 hybrid 2
 fi
 
 ratio() { echo "scale=3; $1 / $2" | bc -l; }
@@ -98,6 +109,7 @@ echo "ratios (sevenzfs / 7zz, same settings):"
 if wants solid; then
   compare "solid   1 thread" sevenzfs-solid-t1 7zz-solid-mt1 "(targets: size <= 1.02, time <= 1.1)"
   compare "solid   2 threads" sevenzfs-solid-t2 7zz-solid-mt2 "(target: size <= 1.01)"
+  compare "stream solid 2 thr" stream-solid-t2 7zz-solid-mt2 "(streaming pipeline)"
   echo "  sevenzfs solid 2 threads / 1 thread: size $(ratio "${size[sevenzfs-solid-t2]}" "${size[sevenzfs-solid-t1]}")  time $(ratio "${wall[sevenzfs-solid-t2]}" "${wall[sevenzfs-solid-t1]}")  CPU $(ratio "${cpu[sevenzfs-solid-t2]}" "${cpu[sevenzfs-solid-t1]}")"
 fi
 for extra in "${also[@]}"; do
@@ -106,9 +118,11 @@ done
 if wants batched; then
   compare "batched 1 thread" sevenzfs-batched-t1 7zz-nonsolid-mt1 "(targets: size <= 1.02, time <= 1.1)"
   compare "batched 2 threads" sevenzfs-batched-t2 7zz-nonsolid-mt2 ""
+  compare "stream batched 2 thr" stream-batched-t2 7zz-nonsolid-mt2 "(streaming pipeline)"
 fi
 if wants hybrid; then
   compare "hybrid  1 thread" sevenzfs-hybrid-t1 7zz-nonsolid-mt1 "(against 7zz non-solid)"
+  compare "stream hybrid 2 thr" stream-hybrid-t2 7zz-nonsolid-mt2 "(streaming pipeline, against 7zz non-solid)"
 fi
 for name in "${!size[@]}"; do
   7zz t "$work/$name.7z" >/dev/null || echo "WARNING: $name.7z fails 7zz t"

@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config
   liblzma-dev libfuse3-dev fuse3 libboost-dev libfmt-dev libgtest-dev
-  7zip libarchive-tools python3-py7zr attr bindfs bc time util-linux rsync tar
+  7zip libarchive-tools python3-py7zr attr bindfs fuse-zip bc time util-linux rsync tar
   python3-prometheus-client systemd groff-base dpkg-dev
   # C libraries of other architectures: real code for the branch-filter read tests
   libc6-arm64-cross libc6-armhf-cross libc6-powerpc-cross libc6-sparc64-cross libc6-riscv64-cross

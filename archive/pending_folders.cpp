@@ -1,0 +1,303 @@
+#include "pending_folders.hpp"
+
+#include "pending_lane.hpp"
+
+#include "archive_error.hpp"
+#include "archive_writer.hpp"
+#include "crc32.hpp"
+#include "lzma_settings.hpp"
+#include "parallel_encoder.hpp"
+
+#include <algorithm>
+
+namespace sevenzfs::archive {
+
+pending_folders::pending_folders(std::string archive_path, pending_options options, encoded_callback encoded)
+    : archive_path_(std::move(archive_path)),
+      options_(std::move(options)),
+      encoded_(std::move(encoded)),
+      pool_(std::max(options_.threads, 1u)) {
+  if (options_.level < 0 || options_.level > kMaxLevel) {
+    throw archive_error(error_kind::invalid_option, "", "compression level out of range");
+  }
+  options_.threads = std::max(options_.threads, 1u);
+  options_.max_open_folders = std::max<std::size_t>(options_.max_open_folders, 1);
+  const std::uint32_t dict = level_dictionary_size(std::max(options_.level, 1));
+  part_bytes_ = part_bytes_for(dict, UINT64_MAX / 2, options_.threads, options_.max_part_bytes);
+  max_input_ = options_.max_input_bytes != 0 ? options_.max_input_bytes : (options_.threads + 2) * part_bytes_;
+  for (unsigned i = 0; i < options_.threads; ++i) encoders_.push_back(std::make_unique<lzma2_encoder>());
+}
+
+pending_folders::~pending_folders() {
+  std::lock_guard lock(mutex_);
+  cancelled_ = true;
+}
+
+void pending_folders::throw_if_failed() const {
+  if (error_) std::rethrow_exception(error_);
+}
+
+pending_id pending_folders::add(const entry& e) {
+  if (e.size == 0 || !e.content) throw archive_error(error_kind::invalid_input, e.path, "no content to compress");
+  const auto& plan = options_.plan;
+  const bool batched =
+      plan.mode == pack_mode::batched || (plan.mode == pack_mode::hybrid && e.size >= plan.hybrid_threshold);
+  std::unique_lock lock(mutex_);
+  throw_if_failed();
+  while (progress_.in_flight_bytes > 0 && progress_.in_flight_bytes + e.size > max_input_) {
+    relieve_pressure();
+    changed_.wait(lock);
+    throw_if_failed();
+  }
+  const pending_id id = next_id_++;
+  progress_.handed_bytes += e.size;
+  progress_.in_flight_bytes += e.size;
+  peak_input_ = std::max(peak_input_, progress_.in_flight_bytes);
+  place(e, id, batched);
+  keep_workers_busy();
+  return id;
+}
+
+// A worker with nothing to do gets a part half full rather than wait for it
+// to fill: each part costs its encoder a pass over a dictionary of primer,
+// so parts are not cut shorter than that.
+void pending_folders::keep_workers_busy() {
+  for (const auto& lane : lanes_) {
+    if (running_ >= options_.threads) return;
+    if (lane->open && lane->filling_bytes >= lane->part_bytes / 2) cut(*lane, false);
+  }
+}
+
+// The encoders are behind only if they all have work: otherwise the input
+// waiting in partly filled parts is what they need.
+void pending_folders::relieve_pressure() {
+  if (running_ >= options_.threads) return;
+  pending_lane* fullest = nullptr;
+  for (const auto& lane : lanes_) {
+    if (lane->filling_bytes > 0 && (fullest == nullptr || lane->filling_bytes > fullest->filling_bytes)) {
+      fullest = lane.get();
+    }
+  }
+  if (fullest != nullptr) cut(*fullest, false);
+}
+
+void pending_folders::place(const entry& e, pending_id id, bool batched) {
+  pending_lane* lane = nullptr;
+  if (batched) {
+    const auto found = std::ranges::find_if(lanes_, [](const auto& l) { return l->batched; });
+    if (found != lanes_.end()) lane = found->get();
+  } else {
+    lane = &lane_for_solid(extension_of(e.path));
+    const auto& plan = options_.plan;
+    if (lane->open) {
+      const auto& folder = *lane->open;
+      const bool bytes_full = plan.solid_block_bytes != 0 && folder.input_handed + e.size > plan.solid_block_bytes;
+      const bool files_full = plan.solid_block_files != 0 && folder.files.size() >= plan.solid_block_files;
+      if (bytes_full || files_full) end_folder(*lane);
+    }
+  }
+  if (lane == nullptr) lane = &new_lane(true);
+  if (!lane->open) open_folder(*lane, e, batched);
+  lane->last_used = ++clock_;
+
+  auto& folder = *lane->open;
+  const std::size_t index = folder.files.size();
+  folder.files.push_back({id, e.path, e.size, 0, 0});
+  folder.input_handed += e.size;
+  files_[id] = {lane, lane->open, index};
+  for (std::uint64_t offset = 0; offset < e.size;) {
+    const std::uint64_t take = std::min(e.size - offset, lane->part_bytes - lane->filling_bytes);
+    lane->filling.push_back({e.content, e.path, id, index, offset, take, offset + take == e.size, 0});
+    lane->filling_bytes += take;
+    offset += take;
+    // A full part goes to the workers at once (a batched file's last one below, as its folder's last).
+    if (lane->filling_bytes == lane->part_bytes && !(batched && offset == e.size)) cut(*lane, false);
+  }
+  if (batched) end_folder(*lane);
+}
+
+pending_lane& pending_folders::new_lane(bool batched) {
+  auto made = std::make_unique<pending_lane>();
+  made->file = std::make_shared<output_file>(archive_path_ + ".pending");
+  made->file->append(std::vector<std::uint8_t>(kStartHeaderSize, 0));  // packs lie where an archive's would
+  made->batched = batched;
+  lanes_.push_back(std::move(made));
+  return *lanes_.back();
+}
+
+// The lane of the open folder for `extension`; else a lane with no open
+// folder, a new lane, or (at the limit) the lane of the folder least
+// recently added to, whose folder ends.
+pending_lane& pending_folders::lane_for_solid(std::string_view extension) {
+  pending_lane* idle = nullptr;
+  pending_lane* oldest = nullptr;
+  std::size_t solid = 0;
+  for (const auto& lane : lanes_) {
+    if (lane->batched) continue;
+    ++solid;
+    if (lane->open && lane->extension == extension) return *lane;
+    if (!lane->open) idle = lane.get();
+    if (lane->open && (oldest == nullptr || lane->last_used < oldest->last_used)) oldest = lane.get();
+  }
+  if (idle != nullptr) return *idle;
+  if (solid < options_.max_open_folders || oldest == nullptr) return new_lane(false);
+  end_folder(*oldest);
+  return *oldest;
+}
+
+void pending_folders::open_folder(pending_lane& lane, const entry& first, bool batched) {
+  auto folder = std::make_shared<pending_folder_record>();
+  const auto& plan = options_.plan;
+  folder->size_hint = batched ? first.size : (plan.solid_block_bytes != 0 ? plan.solid_block_bytes : UINT64_MAX);
+  std::uint64_t streams = 0;
+  for (const auto& earlier : lane.folders) streams += earlier->files.size();
+  folder->first_stream = streams;
+  lane.part_bytes = part_bytes_;
+  if (batched) {
+    const std::uint32_t dict = lzma2_options_for(std::max(options_.level, 1), first.size).dict_size;
+    lane.part_bytes = part_bytes_for(dict, first.size, options_.threads, options_.max_part_bytes);
+  }
+  lane.extension = batched ? std::string() : std::string(extension_of(first.path));
+  lane.next_primer.reset();
+  lane.folders.push_back(folder);
+  lane.open = std::move(folder);
+}
+
+void pending_folders::end_folder(pending_lane& lane) {
+  if (lane.open) cut(lane, true);
+}
+
+void pending_folders::cut(pending_lane& lane, bool last) {
+  auto& folder = *lane.open;
+  auto part = std::make_unique<pending_part>();
+  part->folder = lane.open;
+  part->first = folder.parts_cut == 0;
+  part->last = last;
+  part->pieces = std::move(lane.filling);
+  part->input_bytes = lane.filling_bytes;
+  lane.filling = {};
+  lane.filling_bytes = 0;
+  if (part->first) {
+    // A folder cut once has a known size: its dictionary need not exceed it.
+    folder.options =
+        lzma2_options_for(std::max(options_.level, 1), part->last ? folder.input_handed : folder.size_hint);
+  }
+  part->options = folder.options;
+  part->primer_in = std::move(lane.next_primer);
+  if (!last && options_.level > 0) {
+    part->primer_out = std::make_shared<primer_slot>();
+    lane.next_primer = part->primer_out;
+  }
+  ++folder.parts_cut;
+  if (last) {
+    folder.ended = true;
+    lane.open.reset();
+  }
+  part->sequence = next_sequence_++;
+  unwritten_.insert(part->sequence);
+  ++running_;
+  pending_part* handed_out = part.get();
+  lane.unwritten.push_back(std::move(part));
+  pool_.submit([this, &lane, handed_out](std::size_t worker) { run(lane, *handed_out, worker); });
+}
+
+void pending_folders::run(pending_lane& lane, pending_part& part, std::size_t worker) {
+  bool skip = false;
+  {
+    std::lock_guard lock(mutex_);
+    skip = cancelled_ || error_;
+  }
+  std::exception_ptr error;
+  if (!skip) {
+    try {
+      compress_part(part, *encoders_[worker], options_.level, buffers_);
+    } catch (...) {
+      error = std::current_exception();
+    }
+  }
+  std::unique_lock lock(mutex_);
+  part.finished = true;
+  part.error = error;
+  if (skip) {
+    part.error = error_ ? error_ : std::make_exception_ptr(archive_error(error_kind::io, archive_path_, "cancelled"));
+    if (part.primer_out) part.primer_out->fail(part.error);
+  }
+  --running_;
+  write_finished(lane, lock);
+  changed_.notify_all();
+}
+
+// Writes the lane's finished parts in order, one thread at a time per lane
+// (the others leave theirs to it); the lock is released while writing.
+void pending_folders::write_finished(pending_lane& lane, std::unique_lock<std::mutex>& lock) {
+  if (lane.writing) return;
+  lane.writing = true;
+  std::vector<pending_id> encoded;
+  while (!lane.unwritten.empty() && lane.unwritten.front()->finished) {
+    std::unique_ptr<pending_part> part = std::move(lane.unwritten.front());
+    lane.unwritten.pop_front();
+    auto& folder = *part->folder;
+    if (!part->error && !cancelled_) {
+      if (part->first) folder.pack_offset = lane.file->position();
+      lock.unlock();
+      try {
+        lane.file->append(part->packed->bytes());
+      } catch (...) {
+        part->error = std::current_exception();
+      }
+      lock.lock();
+    }
+    unwritten_.erase(part->sequence);
+    progress_.in_flight_bytes -= part->input_bytes;
+    if (part->error || cancelled_) {
+      if (!error_ && part->error) error_ = part->error;
+      lock.unlock();
+      part.reset();
+      lock.lock();
+      continue;
+    }
+    folder.packed_written += part->packed->bytes().size();
+    folder.input_written += part->input_bytes;
+    folder.stored = folder.stored || part->stored;
+    for (const auto& piece : part->pieces) {
+      auto& file = folder.files[piece.file_index];
+      file.crc = file.written == 0 ? piece.crc : crc32::combine(file.crc, piece.crc, piece.size);
+      file.written += piece.size;
+      if (piece.file_ends) {
+        ++folder.complete_files;
+        encoded.push_back(piece.id);
+      }
+    }
+    if (part->last) folder.written = true;
+    progress_.written_bytes += part->input_bytes;
+    progress_.packed_bytes += part->packed->bytes().size();
+    ++lane.generation;
+    lock.unlock();
+    part.reset();  // lets go of the files' content
+    if (encoded_) {
+      for (auto id : encoded) encoded_(id);
+    }
+    encoded.clear();
+    lock.lock();
+  }
+  lane.writing = false;
+}
+
+void pending_folders::flush() {
+  std::lock_guard lock(mutex_);
+  throw_if_failed();
+  for (const auto& lane : lanes_) {
+    if (lane->open && lane->filling_bytes > 0) cut(*lane, false);
+  }
+}
+
+void pending_folders::finish() {
+  std::unique_lock lock(mutex_);
+  throw_if_failed();
+  for (const auto& lane : lanes_) end_folder(*lane);
+  const std::uint64_t last = next_sequence_;
+  changed_.wait(lock, [&] { return error_ || unwritten_.empty() || *unwritten_.begin() >= last; });
+  throw_if_failed();
+}
+
+}  // namespace sevenzfs::archive

@@ -1,0 +1,192 @@
+#pragma once
+// Compresses files into 7z folders while they arrive, before any commit:
+// the streaming half of a commit. Files are handed over one by one once
+// they will not change ("sealed"); they join an open folder — batched: a
+// folder of their own; solid: the open folder of their extension, as 7-Zip
+// groups them, up to the solid block; hybrid: by size — whose input is cut
+// into parts that a fixed set of workers compresses (dictionary-primed
+// LZMA2 parts, see parallel_encoder.hpp: the ratio of one stream per
+// folder). Packed bytes go to pending files beside the archive
+// (ARCHIVE.pending.tmp-XXXXXX, 0600; removed when no longer used, and by
+// remove_leftovers after a crash), a file per "lane": each lane holds one
+// folder after another, contiguous, so a folder's packed bytes are one
+// range. A commit finishes the open folders (finish), takes the finished
+// ones (take) and has the appender copy their ranges into the archive
+// (commit_request::packed_folders): a commit then costs O(new data + header)
+// with no compression.
+//
+// Memory: a file's bytes are not copied: the workers read them through the
+// entry's content, which must stay valid and unchanged until the file is
+// reported encoded (then its packed bytes are in a pending file, readable
+// through locate(), and the caller may release them). Backpressure: add()
+// blocks while the input handed over and not yet written reaches
+// max_input_bytes, and only while the encoders are behind (when one is idle
+// it gets a part cut early instead). Besides that input, the object holds primers (a
+// dictionary per open folder and per part not yet started) and packed
+// bytes of parts waiting for an earlier part of their folder.
+//
+// Errors (a compression failure, a pending file that cannot be written, a
+// content shorter than its entry said) are sticky: every later call throws
+// the first one as archive_error.
+//
+// Lock order: mutex_ only; compression and pending-file writes run without it.
+#include "archive_layout.hpp"
+#include "archive_snapshot.hpp"
+#include "commit_request.hpp"
+#include "entry.hpp"
+#include "lzma2_encoder.hpp"
+#include "output_file.hpp"
+#include "pack_plan.hpp"
+#include "pending_part.hpp"
+#include "worker_pool.hpp"
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace sevenzfs::archive {
+
+struct pending_options {
+  plan_options plan;
+  int level = 5;         // 0: store
+  unsigned threads = 1;  // workers
+  // Longest part (0: four dictionaries, as parallel_encoder cuts them).
+  std::uint64_t max_part_bytes = 0;
+  // Input handed over and not yet written, at most (one larger file is let
+  // through alone); 0: threads + 2 parts.
+  std::uint64_t max_input_bytes = 0;
+  // Solid folders open at once (one per extension); opening one more ends
+  // the one least recently added to.
+  std::size_t max_open_folders = 4;
+};
+
+// Where an encoded file can be read before it is committed.
+struct pending_location {
+  std::shared_ptr<const archive_snapshot> snapshot;
+  std::uint64_t stream = 0;
+};
+
+// A folder whose packed bytes are all written, as a commit needs it.
+struct finished_folder {
+  std::shared_ptr<const output_file> file;  // holds the packed bytes (the pending file lives while held)
+  byte_range packed;                        // where in `file`
+  folder_info folder;
+  std::vector<pending_id> ids;  // its files, in substream order
+  std::vector<std::uint64_t> sizes;
+  std::vector<std::uint32_t> crcs;
+  // Reads these files until their commit is applied: stream first_stream + k is ids[k].
+  std::shared_ptr<const archive_snapshot> snapshot;
+  std::uint64_t first_stream = 0;
+};
+
+// The folder as a commit takes it, its files shown as `files` (substream
+// order; their content is not used; nullopt: dropped). The folder must
+// outlive the commit.
+prepacked_folder prepacked(const finished_folder& folder, std::vector<std::optional<entry>> files);
+
+struct pending_progress {
+  std::uint64_t handed_bytes = 0;     // input handed over since construction
+  std::uint64_t written_bytes = 0;    // of it, compressed and written to pending files
+  std::uint64_t packed_bytes = 0;     // packed bytes written
+  std::uint64_t in_flight_bytes = 0;  // handed over, not yet written
+};
+
+struct pending_folder_record;
+struct pending_lane;
+
+class pending_folders {
+ public:
+  using encoded_callback = std::function<void(pending_id)>;
+
+  // `encoded` (may be empty) runs on a worker thread, without locks held,
+  // once a file's packed bytes are all written.
+  pending_folders(std::string archive_path, pending_options options, encoded_callback encoded = {});
+  // Cancels: parts not started are skipped, workers are joined, pending
+  // files no finished_folder holds are removed.
+  ~pending_folders();
+  pending_folders(const pending_folders&) = delete;
+  pending_folders& operator=(const pending_folders&) = delete;
+
+  // Hands a sealed file over (e.size > 0, e.content set; e.path picks its
+  // folder and names it in errors). Blocks only while the input in flight
+  // is at its bound.
+  pending_id add(const entry& e);
+  // Cuts every partly filled part, so that everything handed over is
+  // encoded soon (for a reader waiting for a file); folders stay open.
+  void flush();
+  // Ends every open folder and waits until every part cut so far is written.
+  void finish();
+  // The folders written and not yet taken, per lane in file order; their
+  // files are no longer located here.
+  std::vector<finished_folder> take();
+
+  // Where `id` can be read, once it is encoded and until it is taken.
+  std::optional<pending_location> locate(pending_id id);
+
+  pending_progress progress() const;
+  // The most input in flight at once so far, and the most primer and
+  // packed bytes held (for tests of the bounds).
+  std::uint64_t peak_input_bytes() const;
+  std::uint64_t peak_buffer_bytes() const noexcept { return buffers_.peak(); }
+  std::uint64_t max_input_bytes() const noexcept { return max_input_; }
+  // The part length of solid folders.
+  std::uint64_t part_bytes() const noexcept { return part_bytes_; }
+
+ private:
+  struct file_place {
+    pending_lane* lane = nullptr;
+    std::shared_ptr<pending_folder_record> folder;
+    std::size_t index = 0;
+  };
+
+  void throw_if_failed() const;
+  void place(const entry& e, pending_id id, bool batched);
+  pending_lane& lane_for_solid(std::string_view extension);
+  void open_folder(pending_lane& lane, const entry& first, bool batched);
+  void end_folder(pending_lane& lane);
+  void cut(pending_lane& lane, bool last);
+  void relieve_pressure();
+  void keep_workers_busy();
+  pending_lane& new_lane(bool batched);
+  void run(pending_lane& lane, pending_part& part, std::size_t worker);
+  void write_finished(pending_lane& lane, std::unique_lock<std::mutex>& lock);
+  const std::shared_ptr<const archive_snapshot>& lane_snapshot(pending_lane& lane);
+  std::shared_ptr<const archive_snapshot> snapshot_of(const pending_lane& lane, std::size_t folders) const;
+  folder_info describe(const pending_folder_record& folder) const;
+
+  std::string archive_path_;
+  pending_options options_;
+  encoded_callback encoded_;
+  std::uint64_t part_bytes_ = 0;
+  std::uint64_t max_input_ = 0;
+  memory_meter buffers_;
+  std::vector<std::unique_ptr<lzma2_encoder>> encoders_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;  // a part finished or was written, or an error
+  std::vector<std::unique_ptr<pending_lane>> lanes_;
+  std::unordered_map<pending_id, file_place> files_;
+  std::set<std::uint64_t> unwritten_;  // sequences of parts cut and not yet written
+  pending_id next_id_ = 1;
+  std::uint64_t next_sequence_ = 0;
+  std::uint64_t clock_ = 0;  // orders solid folders by last use
+  unsigned running_ = 0;     // parts cut and not finished
+  pending_progress progress_;
+  std::uint64_t peak_input_ = 0;
+  std::exception_ptr error_;
+  bool cancelled_ = false;
+
+  // Declared last: destroyed (joined) first, before what its jobs use.
+  worker_pool pool_;
+};
+
+}  // namespace sevenzfs::archive

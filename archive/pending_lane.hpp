@@ -1,0 +1,62 @@
+#pragma once
+// The state pending_folders keeps per folder and per pending file ("lane"),
+// shared by its two halves: pending_folders.cpp hands files over, cuts parts
+// and writes them; pending_results.cpp describes what is written (snapshots
+// for read-back, finished folders for commits).
+#include "archive_snapshot.hpp"
+#include "output_file.hpp"
+#include "pending_part.hpp"
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace sevenzfs::archive {
+
+// A folder being filled or written, in its lane.
+struct pending_folder_record {
+  struct file {
+    pending_id id = 0;
+    std::string path;
+    std::uint64_t size = 0;
+    std::uint64_t written = 0;  // bytes whose packed bytes are written
+    std::uint32_t crc = 0;      // of the written bytes
+  };
+
+  lzma_options_lzma options{};  // fixed when the first part is cut
+  std::uint64_t size_hint = 0;  // sizes the dictionary of a folder cut into several parts
+  std::uint64_t pack_offset = 0;
+  std::uint64_t packed_written = 0;
+  std::uint64_t input_handed = 0;
+  std::uint64_t input_written = 0;
+  std::uint64_t parts_cut = 0;
+  std::uint64_t first_stream = 0;  // in its lane's snapshot
+  bool ended = false;              // its last part is cut
+  bool written = false;            // its last part is written
+  bool stored = false;
+  std::vector<file> files;
+  std::size_t complete_files = 0;  // a prefix of `files`
+};
+
+// A pending file and the folders in it, one after another.
+struct pending_lane {
+  std::shared_ptr<output_file> file;
+  bool batched = false;
+  std::string extension;                                       // of the open solid folder
+  std::deque<std::shared_ptr<pending_folder_record>> folders;  // not taken; the last may be open
+  std::shared_ptr<pending_folder_record> open;
+  std::uint64_t part_bytes = 0;  // of the open folder
+  std::vector<pending_piece> filling;
+  std::uint64_t filling_bytes = 0;
+  std::shared_ptr<primer_slot> next_primer;  // filled for the open folder's next part
+  std::deque<std::unique_ptr<pending_part>> unwritten;
+  bool writing = false;
+  std::uint64_t last_used = 0;
+  std::uint64_t generation = 0;  // bumped at every write
+  std::uint64_t snapshot_generation = 0;
+  std::shared_ptr<const archive_snapshot> snapshot;
+};
+
+}  // namespace sevenzfs::archive

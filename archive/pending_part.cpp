@@ -1,0 +1,170 @@
+#include "pending_part.hpp"
+
+#include "archive_error.hpp"
+#include "crc32.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace sevenzfs::archive {
+
+void memory_meter::add(std::uint64_t bytes) noexcept {
+  const std::uint64_t now = held_.fetch_add(bytes, std::memory_order_relaxed) + bytes;
+  std::uint64_t seen = peak_.load(std::memory_order_relaxed);
+  while (now > seen && !peak_.compare_exchange_weak(seen, now, std::memory_order_relaxed)) {
+  }
+}
+
+void metered_bytes::append(std::span<const std::uint8_t> data) {
+  bytes_.insert(bytes_.end(), data.begin(), data.end());
+  recount();
+}
+
+void metered_bytes::clear() {
+  bytes_.clear();
+  recount();
+}
+
+void metered_bytes::recount() noexcept {
+  const std::uint64_t now = bytes_.size();
+  if (now > counted_) meter_.add(now - counted_);
+  if (now < counted_) meter_.remove(counted_ - now);
+  counted_ = now;
+}
+
+void primer_slot::publish(std::unique_ptr<metered_bytes> primer) {
+  {
+    std::lock_guard lock(mutex_);
+    primer_ = std::move(primer);
+    done_ = true;
+  }
+  ready_.notify_all();
+}
+
+void primer_slot::fail(std::exception_ptr error) {
+  {
+    std::lock_guard lock(mutex_);
+    if (done_) return;
+    error_ = std::move(error);
+    done_ = true;
+  }
+  ready_.notify_all();
+}
+
+std::unique_ptr<metered_bytes> primer_slot::wait() {
+  std::unique_lock lock(mutex_);
+  ready_.wait(lock, [this] { return done_; });
+  if (error_) std::rethrow_exception(error_);
+  return std::move(primer_);
+}
+
+namespace {
+
+// Delivers a piece's bytes to `sink`; returns their CRC. The content must
+// hold the whole piece (a file that shrank after it was handed over is an
+// input error, never a short folder).
+std::uint32_t feed(const pending_piece& piece, const span_sink& sink) {
+  crc32 crc;
+  std::uint64_t seen = 0;
+  piece.content->visit_range(piece.offset, piece.size, [&](std::span<const std::uint8_t> bytes) {
+    if (seen + bytes.size() > piece.size) bytes = bytes.first(static_cast<std::size_t>(piece.size - seen));
+    seen += bytes.size();
+    crc.update(bytes);
+    sink(bytes);
+  });
+  if (seen != piece.size) {
+    throw archive_error(error_kind::invalid_input, piece.path,
+                        fmt::format("size changed while archiving (bytes {}-{} missing)", piece.offset + seen,
+                                    piece.offset + piece.size));
+  }
+  return crc.value();
+}
+
+// `compressed`: the pieces were read once already and carry their CRCs.
+void store(pending_part& part, bool compressed) {
+  std::vector<std::uint32_t> crcs;
+  for (auto& piece : part.pieces) crcs.push_back(feed(piece, [&](auto bytes) { part.packed->append(bytes); }));
+  for (std::size_t k = 0; k < part.pieces.size(); ++k) {
+    // Compressed first: what was read then must be what is stored now.
+    if (compressed && part.pieces[k].crc != crcs[k]) {
+      throw archive_error(error_kind::invalid_input, part.pieces[k].path, "content changed while archiving");
+    }
+    part.pieces[k].crc = crcs[k];
+  }
+  part.stored = true;
+}
+
+void compress_primed(pending_part& part, lzma2_encoder& encoder, int level, memory_meter& meter,
+                     std::unique_ptr<metered_bytes> primer) {
+  part.packed = std::make_unique<metered_bytes>(meter);
+  if (level <= 0) {
+    store(part, false);
+    return;
+  }
+  if (part.input_bytes == 0) {
+    // A folder ended right after a part was cut: only its end marker is missing.
+    const std::uint8_t end_marker = 0x00;
+    part.packed->append(std::span(&end_marker, 1));
+    return;
+  }
+  encoder.start(part.options,
+                primer ? std::span<const std::uint8_t>(primer->bytes()) : std::span<const std::uint8_t>());
+  primer.reset();
+  // Reserved for the worst case, which costs address space only.
+  part.packed->bytes().reserve(static_cast<std::size_t>(packed_bound(part.input_bytes)));
+  const span_sink collect = [&part](std::span<const std::uint8_t> bytes) { part.packed->append(bytes); };
+  const span_sink to_encoder = [&](std::span<const std::uint8_t> bytes) { encoder.write(bytes, collect); };
+  for (auto& piece : part.pieces) piece.crc = feed(piece, to_encoder);
+  encoder.finish(collect, part.last);
+  if (part.first && part.last && part.packed->bytes().size() >= part.input_bytes) {
+    part.packed->clear();
+    store(part, true);
+  }
+}
+
+}  // namespace
+
+void compress_part(pending_part& part, lzma2_encoder& encoder, int level, memory_meter& meter) {
+  try {
+    std::unique_ptr<metered_bytes> primer = part.primer_in ? part.primer_in->wait() : nullptr;
+    part.primer_in.reset();
+    if (part.primer_out) {
+      part.primer_out->publish(next_primer(primer.get(), part.pieces, part.options.dict_size, meter));
+      part.primer_out.reset();
+    }
+    compress_primed(part, encoder, level, meter, std::move(primer));
+  } catch (...) {
+    if (part.primer_out) part.primer_out->fail(std::current_exception());
+    throw;
+  }
+}
+
+std::unique_ptr<metered_bytes> next_primer(const metered_bytes* before, const std::vector<pending_piece>& pieces,
+                                           std::uint32_t dict_size, memory_meter& meter) {
+  std::uint64_t input = 0;
+  for (const auto& piece : pieces) input += piece.size;
+  const std::uint64_t earlier = before != nullptr ? before->bytes().size() : 0;
+  const std::uint64_t wanted = std::min<std::uint64_t>(dict_size, earlier + input);
+  auto primer = std::make_unique<metered_bytes>(meter);
+  primer->bytes().reserve(static_cast<std::size_t>(wanted));
+  if (wanted > input) {
+    const auto& old = before->bytes();
+    primer->append(std::span(old).last(static_cast<std::size_t>(wanted - input)));
+  }
+  std::uint64_t skip = input > wanted ? input - wanted : 0;
+  for (const auto& piece : pieces) {
+    if (skip >= piece.size) {
+      skip -= piece.size;
+      continue;
+    }
+    pending_piece tail = piece;
+    tail.offset += skip;
+    tail.size -= skip;
+    skip = 0;
+    feed(tail, [&](std::span<const std::uint8_t> bytes) { primer->append(bytes); });
+  }
+  return primer;
+}
+
+}  // namespace sevenzfs::archive

@@ -1,0 +1,130 @@
+#pragma once
+// The unit of work of pending_folders: a part of one folder's input, made
+// of pieces of handed-over files (referred to, not copied: the caller's
+// memory is the input buffer), compressed on a worker into a buffer of
+// packed bytes that is then written in folder order. A part after the first
+// of its folder carries a primer: the dictionary-size bytes of input before
+// it (see lzma2_encoder.hpp), which the worker of the part before it copies
+// first thing, while that part's files are still held, and hands over
+// through a primer_slot. Workers take parts in order, so a part's
+// predecessor has started when it waits for its primer.
+#include "entry.hpp"
+#include "lzma2_encoder.hpp"
+
+#include <lzma.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace sevenzfs::archive {
+
+// Bytes held now and the most ever held, by buffers that report to it.
+class memory_meter {
+ public:
+  void add(std::uint64_t bytes) noexcept;
+  void remove(std::uint64_t bytes) noexcept { held_.fetch_sub(bytes, std::memory_order_relaxed); }
+  std::uint64_t held() const noexcept { return held_.load(std::memory_order_relaxed); }
+  std::uint64_t peak() const noexcept { return peak_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<std::uint64_t> held_{0};
+  std::atomic<std::uint64_t> peak_{0};
+};
+
+// A byte buffer counted by a meter for as long as it lives (its size, not
+// its capacity: reserved pages never written are not backed by memory).
+class metered_bytes {
+ public:
+  explicit metered_bytes(memory_meter& meter) noexcept : meter_(meter) {}
+  ~metered_bytes() { meter_.remove(counted_); }
+  metered_bytes(const metered_bytes&) = delete;
+  metered_bytes& operator=(const metered_bytes&) = delete;
+
+  void append(std::span<const std::uint8_t> data);
+  void clear();
+  std::vector<std::uint8_t>& bytes() noexcept { return bytes_; }
+  const std::vector<std::uint8_t>& bytes() const noexcept { return bytes_; }
+
+ private:
+  void recount() noexcept;
+
+  memory_meter& meter_;
+  std::vector<std::uint8_t> bytes_;
+  std::uint64_t counted_ = 0;
+};
+
+// The primer one part hands to the next.
+class primer_slot {
+ public:
+  void publish(std::unique_ptr<metered_bytes> primer);
+  // The predecessor failed: the waiting part fails too. No effect once published.
+  void fail(std::exception_ptr error);
+  // Waits for the primer; rethrows the predecessor's failure.
+  std::unique_ptr<metered_bytes> wait();
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  bool done_ = false;
+  std::unique_ptr<metered_bytes> primer_;
+  std::exception_ptr error_;
+};
+
+using pending_id = std::uint64_t;
+
+struct pending_piece {
+  std::shared_ptr<const entry_content> content;
+  std::string path;  // names the file in errors
+  pending_id id = 0;
+  std::size_t file_index = 0;  // in its folder
+  std::uint64_t offset = 0;    // of the file's content
+  std::uint64_t size = 0;
+  bool file_ends = false;  // the file's last piece
+  std::uint32_t crc = 0;   // set by compress_part
+};
+
+struct pending_folder_record;
+
+struct pending_part {
+  std::shared_ptr<pending_folder_record> folder;
+  lzma_options_lzma options{};
+  std::shared_ptr<primer_slot> primer_in;   // null for a folder's first part
+  std::shared_ptr<primer_slot> primer_out;  // null for its last part, and when storing
+  bool first = false;
+  bool last = false;
+  std::vector<pending_piece> pieces;
+  std::uint64_t input_bytes = 0;
+  std::uint64_t sequence = 0;  // order of cutting, over all folders
+
+  // Set by compress_part.
+  std::unique_ptr<metered_bytes> packed;
+  bool stored = false;  // `packed` is the input itself (Copy coder)
+  // Set under the owner's lock.
+  bool finished = false;
+  std::exception_ptr error;
+};
+
+// Takes the part's primer, hands the next part its own, and compresses the
+// part's input (level 0: copies it) into part.packed, setting each piece's
+// CRC. A folder of one part that does not shrink is stored. Throws
+// archive_error (a piece whose content is shorter than declared:
+// invalid_input); the next part's primer slot then fails too.
+void compress_part(pending_part& part, lzma2_encoder& encoder, int level, memory_meter& meter);
+
+// The last `dict_size` bytes of `before` followed by the pieces' input: the
+// primer of the part after them.
+std::unique_ptr<metered_bytes> next_primer(const metered_bytes* before, const std::vector<pending_piece>& pieces,
+                                           std::uint32_t dict_size, memory_meter& meter);
+
+// LZMA2 stores data that does not shrink in uncompressed chunks of at most
+// 64 KiB with a 3-byte header: a part's packed bytes are at most this.
+inline std::uint64_t packed_bound(std::uint64_t input_bytes) { return input_bytes + input_bytes / 16384 + 4096; }
+
+}  // namespace sevenzfs::archive

@@ -1,0 +1,344 @@
+// Streaming compression before commit: grouping, parts across file
+// boundaries, read-back of what is pending, CRCs, the input bound, errors and
+// cancellation.
+#include "archive/pending_folders.hpp"
+
+#include "archive/archive_error.hpp"
+#include "archive/cached_reader.hpp"
+#include "archive/crc32.hpp"
+#include "test_support.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <thread>
+
+namespace fs = std::filesystem;
+using namespace sevenzfs::archive;
+using namespace sevenzfs::test;
+
+namespace {
+
+// Redundant across any distance (blocks from a small vocabulary), so parts
+// that were not primed would compress visibly worse.
+std::vector<std::uint8_t> redundant(std::size_t size, std::uint32_t seed) {
+  std::mt19937 vocabulary_rng(12345);  // shared by all files
+  std::vector<std::vector<std::uint8_t>> vocabulary(64, std::vector<std::uint8_t>(512));
+  for (auto& block : vocabulary) {
+    for (auto& byte : block) byte = static_cast<std::uint8_t>(vocabulary_rng() % 251);
+  }
+  std::mt19937 rng(seed);
+  std::vector<std::uint8_t> data;
+  while (data.size() < size) {
+    const auto& block = vocabulary[rng() % vocabulary.size()];
+    data.insert(data.end(), block.begin(), block.end());
+  }
+  data.resize(size);
+  return data;
+}
+
+std::vector<std::uint8_t> noise(std::size_t size, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<std::uint8_t> data(size);
+  for (auto& byte : data) byte = static_cast<std::uint8_t>(rng());
+  return data;
+}
+
+// Content that counts how many of its visits are running, and can be held
+// back (to make the encoders "behind").
+class gated_content final : public entry_content {
+ public:
+  struct gate {
+    std::mutex mutex;
+    std::condition_variable opened;
+    bool open = true;
+    void set(bool value) {
+      {
+        std::lock_guard lock(mutex);
+        open = value;
+      }
+      opened.notify_all();
+    }
+  };
+
+  gated_content(std::vector<std::uint8_t> bytes, std::shared_ptr<gate> g) : bytes_(std::move(bytes)), gate_(g) {}
+  void visit(const span_sink& sink) const override {
+    std::unique_lock lock(gate_->mutex);
+    gate_->opened.wait(lock, [&] { return gate_->open; });
+    lock.unlock();
+    sink(bytes_);
+  }
+
+ private:
+  std::vector<std::uint8_t> bytes_;
+  std::shared_ptr<gate> gate_;
+};
+
+entry file_entry(const std::string& path, std::vector<std::uint8_t> bytes) {
+  entry e;
+  e.path = path;
+  e.mode = 0644;
+  e.size = bytes.size();
+  e.content = std::make_shared<memory_content>(std::move(bytes));
+  return e;
+}
+
+std::string name(const std::string& prefix, int i, const std::string& suffix = "") {
+  std::string text = prefix;
+  text += std::to_string(i);
+  text += suffix;
+  return text;
+}
+
+std::vector<std::uint8_t> read_back(cached_reader& reader, const pending_location& where) {
+  std::vector<std::uint8_t> out(where.snapshot->substream(where.stream).size);
+  EXPECT_EQ(reader.read(*where.snapshot, where.stream, 0, out), out.size());
+  return out;
+}
+
+std::size_t pending_files_in(const fs::path& dir) {
+  std::size_t count = 0;
+  for (const auto& item : fs::directory_iterator(dir)) {
+    if (item.path().filename().string().find(".pending.tmp-") != std::string::npos) ++count;
+  }
+  return count;
+}
+
+pending_options small_parts(pack_mode mode, unsigned threads) {
+  pending_options options;
+  options.plan.mode = mode;
+  options.level = 1;  // 256 KiB dictionary
+  options.threads = threads;
+  options.max_part_bytes = 100'000;  // files cross part boundaries
+  return options;
+}
+
+struct pending_test : ::testing::Test {
+  temp_dir dir;
+  std::string archive = (dir / "a.7z").string();
+  cached_reader reader;
+};
+
+}  // namespace
+
+TEST(crc32_combine, EqualsTheCrcOfTheWhole) {
+  const auto a = noise(1000, 1);
+  const auto b = noise(77777, 2);
+  std::vector<std::uint8_t> both = a;
+  both.insert(both.end(), b.begin(), b.end());
+  EXPECT_EQ(crc32::combine(crc32::of(a), crc32::of(b), b.size()), crc32::of(both));
+  EXPECT_EQ(crc32::combine(crc32::of(a), crc32::of({}), 0), crc32::of(a));
+}
+
+TEST_F(pending_test, SolidFilesAcrossPartsReadBackAndCarryTheirCrcs) {
+  std::map<pending_id, std::vector<std::uint8_t>> content;
+  std::mutex encoded_mutex;
+  std::multiset<pending_id> encoded;
+  pending_folders pending(archive, small_parts(pack_mode::solid, 2), [&](pending_id id) {
+    std::lock_guard lock(encoded_mutex);
+    encoded.insert(id);
+  });
+  for (int i = 0; i < 30; ++i) {
+    auto bytes = redundant(7000 + static_cast<std::size_t>(i) * 4099, static_cast<std::uint32_t>(i));
+    const auto id = pending.add(file_entry(name("d/f", i, ".txt"), bytes));
+    content[id] = std::move(bytes);
+  }
+  pending.finish();
+  EXPECT_EQ(encoded.size(), content.size());
+  for (const auto& [id, bytes] : content) {
+    EXPECT_EQ(encoded.count(id), 1u);
+    const auto where = pending.locate(id);
+    ASSERT_TRUE(where);
+    EXPECT_TRUE(read_back(reader, *where) == bytes) << "file " << id;
+  }
+  const auto folders = pending.take();
+  ASSERT_EQ(folders.size(), 1u);  // one extension, no solid block limit
+  const auto& folder = folders[0];
+  EXPECT_EQ(folder.ids.size(), content.size());
+  EXPECT_EQ(folder.folder.coders.at(0).method_id, kMethodLzma2);
+  std::uint64_t input = 0;
+  for (std::size_t k = 0; k < folder.ids.size(); ++k) {
+    const auto& bytes = content.at(folder.ids[k]);
+    EXPECT_EQ(folder.sizes[k], bytes.size());
+    EXPECT_EQ(folder.crcs[k], crc32::of(bytes));
+    input += bytes.size();
+  }
+  EXPECT_GT(input, 8 * pending.part_bytes());  // many parts, most files cut by one
+  EXPECT_EQ(folder.folder.unpack_size(), input);
+  EXPECT_LT(folder.packed.size, input / 20);  // primed parts keep the redundancy (unprimed: a vocabulary per part)
+  for (std::size_t k = 0; k < folder.ids.size(); ++k) {
+    EXPECT_TRUE(read_back(reader, {folder.snapshot, folder.first_stream + k}) == content.at(folder.ids[k]));
+  }
+  EXPECT_FALSE(pending.locate(folder.ids[0]));  // taken: the commit's snapshot reads it now
+  const auto progress = pending.progress();
+  EXPECT_EQ(progress.handed_bytes, input);
+  EXPECT_EQ(progress.written_bytes, input);
+  EXPECT_EQ(progress.packed_bytes, folder.packed.size + 0);
+  EXPECT_EQ(progress.in_flight_bytes, 0u);
+}
+
+TEST_F(pending_test, SolidGroupsByExtensionAndEndsTheLeastRecentlyUsedFolder) {
+  auto options = small_parts(pack_mode::solid, 2);
+  options.max_open_folders = 2;
+  pending_folders pending(archive, options);
+  std::map<pending_id, std::string> extension;
+  const std::vector<std::string> kinds = {"txt", "bin", "txt", "bin", "txt", "c", "txt", "c"};
+  for (std::size_t i = 0; i < kinds.size(); ++i) {
+    const auto id = pending.add(
+        file_entry(name("f", static_cast<int>(i), "." + kinds[i]), redundant(3000, static_cast<std::uint32_t>(i))));
+    extension[id] = kinds[i];
+  }
+  pending.finish();
+  const auto folders = pending.take();
+  // txt stays open throughout; bin is ended when c arrives (two open at most).
+  ASSERT_EQ(folders.size(), 3u);
+  std::multiset<std::string> seen;
+  for (const auto& folder : folders) {
+    const std::string kind = extension.at(folder.ids.at(0));
+    seen.insert(kind);
+    for (auto id : folder.ids) EXPECT_EQ(extension.at(id), kind);
+  }
+  EXPECT_EQ(seen, (std::multiset<std::string>{"txt", "bin", "c"}));
+}
+
+TEST_F(pending_test, SolidBlockLimitsCutFolders) {
+  auto options = small_parts(pack_mode::solid, 1);
+  options.plan.solid_block_files = 4;
+  pending_folders pending(archive, options);
+  for (int i = 0; i < 10; ++i) pending.add(file_entry(name("f", i), redundant(1000, 7)));
+  pending.finish();
+  const auto folders = pending.take();
+  ASSERT_EQ(folders.size(), 3u);
+  EXPECT_EQ(folders[0].ids.size(), 4u);
+  EXPECT_EQ(folders[2].ids.size(), 2u);
+}
+
+TEST_F(pending_test, BatchedAndHybridGiveLargeFilesFoldersOfTheirOwn) {
+  for (const auto mode : {pack_mode::batched, pack_mode::hybrid}) {
+    auto options = small_parts(mode, 2);
+    options.plan.hybrid_threshold = 50'000;
+    pending_folders pending(archive, options);
+    std::map<pending_id, std::vector<std::uint8_t>> content;
+    for (int i = 0; i < 6; ++i) {
+      // Two large files (one of several parts), four small ones; one small file does not shrink.
+      auto bytes = i < 2 ? redundant(250'000 + static_cast<std::size_t>(i), 10 + static_cast<std::uint32_t>(i))
+                         : (i == 5 ? noise(4000, 3) : redundant(4000, static_cast<std::uint32_t>(i)));
+      content[pending.add(file_entry(name("f", i), bytes))] = bytes;
+    }
+    pending.finish();
+    const auto folders = pending.take();
+    ASSERT_EQ(folders.size(), mode == pack_mode::batched ? 6u : 3u) << pack_mode_name(mode);
+    for (const auto& folder : folders) {
+      std::uint64_t input = 0;
+      for (std::size_t k = 0; k < folder.ids.size(); ++k) {
+        EXPECT_EQ(folder.crcs[k], crc32::of(content.at(folder.ids[k])));
+        EXPECT_TRUE(read_back(reader, {folder.snapshot, folder.first_stream + k}) == content.at(folder.ids[k]));
+        input += folder.sizes[k];
+      }
+      const bool stored = folder.folder.coders.at(0).method_id == kMethodCopy;
+      EXPECT_EQ(stored,
+                folder.ids.size() == 1 && content.at(folder.ids[0]).size() == 4000 && folder.packed.size == 4000)
+          << "only the noise file is stored";
+      if (!stored) {
+        EXPECT_LT(folder.packed.size, input);
+      }
+    }
+  }
+}
+
+TEST_F(pending_test, HandingOverWaitsOnlyWhileTheEncodersAreBehindAndInputStaysBounded) {
+  auto options = small_parts(pack_mode::solid, 2);
+  options.max_input_bytes = 300'000;
+  pending_folders pending(archive, options);
+  auto gate = std::make_shared<gated_content::gate>();
+  gate->set(false);  // the encoders cannot read: they are behind
+  std::atomic<int> added{0};
+  std::jthread writer([&] {
+    for (int i = 0; i < 40; ++i) {
+      entry e;
+      e.path = name("f", i);
+      e.size = 40'000;
+      e.content = std::make_shared<gated_content>(redundant(40'000, static_cast<std::uint32_t>(i)), gate);
+      pending.add(e);
+      ++added;
+    }
+  });
+  // The bound lets 7 files through, then the writer waits.
+  ASSERT_TRUE(eventually([&] { return added.load() >= 7; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(added.load(), 7);
+  EXPECT_LE(pending.progress().in_flight_bytes, options.max_input_bytes);
+  gate->set(true);
+  ASSERT_TRUE(eventually([&] { return added.load() == 40; }));
+  writer.join();
+  pending.finish();
+  EXPECT_LE(pending.peak_input_bytes(), options.max_input_bytes);
+  EXPECT_GT(pending.peak_input_bytes(), options.max_input_bytes / 2);
+  // Primers: one dictionary per open folder and per part not started; packed
+  // bytes of parts waiting: within a few parts, whatever the input size.
+  EXPECT_LE(pending.peak_buffer_bytes(), 4 * (262'144 + 2 * pending.part_bytes()));
+  std::uint64_t files = 0;
+  for (const auto& folder : pending.take()) files += folder.ids.size();
+  EXPECT_EQ(files, 40u);
+}
+
+TEST_F(pending_test, ContentShorterThanDeclaredFailsAndIsSticky) {
+  pending_folders pending(archive, small_parts(pack_mode::batched, 1));
+  entry e = file_entry("short", redundant(1000, 1));
+  e.size = 2000;
+  pending.add(e);
+  try {
+    pending.finish();
+    FAIL() << "finish succeeded";
+  } catch (const archive_error& error) {
+    EXPECT_EQ(error.kind(), error_kind::invalid_input);
+    EXPECT_EQ(error.path(), "short");
+  }
+  EXPECT_THROW(pending.add(file_entry("next", redundant(10, 1))), archive_error);
+}
+
+TEST_F(pending_test, DestroyingCancelsJoinsAndRemovesPendingFiles) {
+  std::atomic<int> encoded{0};
+  auto gate = std::make_shared<gated_content::gate>();
+  gate->set(false);
+  {
+    // Opens the gate while the destructor waits for the parts being compressed.
+    std::jthread opener([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      gate->set(true);
+    });
+    pending_folders pending(archive, small_parts(pack_mode::batched, 2), [&](pending_id) { ++encoded; });
+    for (int i = 0; i < 20; ++i) {
+      entry e;
+      e.path = name("f", i);
+      e.size = 1000;
+      e.content = std::make_shared<gated_content>(redundant(1000, 1), gate);
+      pending.add(e);
+    }
+    EXPECT_EQ(pending_files_in(dir.path()), 1u);
+  }
+  EXPECT_EQ(pending_files_in(dir.path()), 0u);
+  EXPECT_EQ(encoded.load(), 0);  // nothing is reported after cancelling
+}
+
+TEST_F(pending_test, TakenFoldersKeepTheirPendingFileUntilReleased) {
+  std::vector<finished_folder> folders;
+  {
+    pending_folders pending(archive, small_parts(pack_mode::solid, 1));
+    pending.add(file_entry("a.txt", redundant(5000, 1)));
+    pending.finish();
+    folders = pending.take();
+    EXPECT_EQ(pending_files_in(dir.path()), 1u);
+  }
+  EXPECT_EQ(pending_files_in(dir.path()), 1u);
+  ASSERT_EQ(folders.size(), 1u);
+  EXPECT_TRUE(read_back(reader, {folders[0].snapshot, folders[0].first_stream}) == redundant(5000, 1));
+  folders.clear();
+  EXPECT_EQ(pending_files_in(dir.path()), 0u);
+}
