@@ -66,17 +66,6 @@ output_file::output_file(output_file&& other) noexcept
 
 void output_file::sync() { sync_file(fd_.get(), final_path_); }
 
-void output_file::copy_to(output_file& target, std::uint64_t offset, std::uint64_t size) const {
-  std::vector<std::uint8_t> buffer(1 << 20);
-  for (std::uint64_t done = 0; done < size;) {
-    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), size - done));
-    const std::size_t n = read_at(fd_.get(), done, std::span(buffer.data(), want), temp_path_);
-    if (n == 0) throw_io_error(temp_path_, "pending packs are shorter than written", EIO);
-    target.write_at(offset + done, std::span(buffer.data(), n));
-    done += n;
-  }
-}
-
 void output_file::append_copy(int source, std::uint64_t offset, std::uint64_t size, const std::string& source_path) {
   copy_file_bytes(source, offset, source_path, fd_.get(), position_, final_path_, size);
   position_ += size;

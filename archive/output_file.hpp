@@ -43,8 +43,6 @@ class output_file {
   }
   void set_position(std::uint64_t position) noexcept { position_ = position; }
   void sync();
-  // Copies [0, size) of this file to `target` at `offset`.
-  void copy_to(output_file& target, std::uint64_t offset, std::uint64_t size) const;
   // Appends `size` bytes at `offset` of the file open on `source` (kept
   // packed data carried into a rewritten archive), through the kernel's
   // copy_file_range where it can.

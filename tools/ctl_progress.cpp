@@ -61,6 +61,9 @@ std::string format_progress_bar(std::string_view label, const commit_figures& fi
 }
 
 std::string format_progress_line(std::string_view label, const commit_figures& figures) {
+  // A commit with no content to compress (renames, removals, directories)
+  // has no bytes to count.
+  if (figures.pending_bytes == 0) return fmt::format("{}: committing (no new content)", label);
   return fmt::format("{}: committing, {:.1f} % ({} of {} bytes)", label, percent_of(figures), figures.done_bytes,
                      figures.pending_bytes);
 }

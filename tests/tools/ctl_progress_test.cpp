@@ -27,6 +27,7 @@ TEST(CtlProgress, BarFitsAndSaysHowFar) {
   EXPECT_NE(narrow.find("[#####.....]"), std::string::npos) << narrow;
   EXPECT_NE(format_progress_bar("f", {true, 0, 0}, 0, 80).find("100.0 %"), std::string::npos);
   EXPECT_EQ(format_progress_line("unmount", half), "unmount: committing, 50.0 % (104857600 of 209715200 bytes)");
+  EXPECT_EQ(format_progress_line("unmount", {true, 0, 0}), "unmount: committing (no new content)");
 }
 
 TEST(CtlProgress, ReadsTheThreeFigures) {
