@@ -2,6 +2,7 @@
 
 #include "archive/archive_error.hpp"
 #include "archive/file_attributes.hpp"
+#include "archive/archive_model.hpp"
 #include "test_support.hpp"
 
 #include <gtest/gtest.h>
@@ -18,25 +19,6 @@ using namespace sevenzfs::test;
 
 namespace {
 
-entry text_file(std::string path, std::string text) {
-  entry e;
-  e.path = std::move(path);
-  e.mode = 0644;
-  e.mtime = {1'700'000'000, 0};
-  e.size = text.size();
-  if (!text.empty()) e.content = std::make_shared<memory_content>(std::string_view(text));
-  return e;
-}
-
-entry directory(std::string path) {
-  entry e;
-  e.path = std::move(path);
-  e.kind = entry_kind::directory;
-  e.mode = 0755;
-  e.mtime = {1'700'000'000, 0};
-  return e;
-}
-
 std::string content(int commit, int i) {
   std::string text;
   for (int k = 0; k < 200 + i * 37; ++k)
@@ -49,10 +31,10 @@ commit_request next_request(const archive_appender& archive, int commit, int cou
   commit_request request;
   for (std::uint64_t stream = 0; stream < archive.stream_count(); ++stream)
     request.kept_streams.push_back({stream, {}});
-  request.entries_without_data.push_back(directory("d"));
+  request.entries_without_data.push_back(directory_entry("d"));
   for (int i = 0; i < count; ++i) {
     request.new_files.push_back(
-        text_file("d/c" + std::to_string(commit) + "-" + std::to_string(i) + ".txt", content(commit, i)));
+        text_entry("d/c" + std::to_string(commit) + "-" + std::to_string(i) + ".txt", content(commit, i)));
   }
   return request;
 }
@@ -121,7 +103,7 @@ TEST(ArchiveAppender, RenamesArchivedFilesInTheHeaderOnly) {
   archive_appender archive(path.string(), {});
   archive.commit(next_request(archive, 0, 2));
   auto request = next_request(archive, 1, 0);
-  request.kept_streams[0].shown = text_file("d/renamed.txt", "");
+  request.kept_streams[0].shown = text_entry("d/renamed.txt", "");
   archive.commit(request);
   EXPECT_EQ(run("7zz e -so " + quote(path.string()) + " d/renamed.txt").output, content(0, 0));
   EXPECT_EQ(run("7zz t " + quote(path.string())).exit_code, 0);
@@ -178,7 +160,7 @@ TEST(ArchiveAppender, CommitsLeaveNoDeadBytes) {
   archive.commit(next_request(archive, 0, 40));
   for (int commit = 1; commit <= 20; ++commit) {
     auto request = next_request(archive, commit, commit % 2);  // one file, or only a rename
-    if (commit % 2 == 0) request.kept_streams[0].shown = text_file("d/renamed-" + std::to_string(commit), "");
+    if (commit % 2 == 0) request.kept_streams[0].shown = text_entry("d/renamed-" + std::to_string(commit), "");
     archive.commit(request);
     const auto on_disk = read_archive(path.string());
     const std::uint64_t header_bytes = on_disk.header_offset + on_disk.header_size - on_disk.header_start;
@@ -218,7 +200,7 @@ TEST(ArchiveAppender, KeepsCreationAndAccessTimesOfArchivedFiles) {
   for (const auto& file : archive.database().files) {
     if (file.has_stream) request.kept_streams.push_back({stream++, entry_from_file(file, 0, {})});
   }
-  request.new_files.push_back(text_file("c.txt", "gamma\n"));
+  request.new_files.push_back(text_entry("c.txt", "gamma\n"));
   archive.commit(request);
   EXPECT_TRUE(times("Created").starts_with(created)) << times("Created");
   EXPECT_TRUE(times("Accessed").starts_with(accessed)) << times("Accessed");
