@@ -4,6 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
 #include <sstream>
 #include <vector>
 
@@ -86,6 +90,19 @@ void expect_readers_agree(const fs::path& archive, const expected_tree& tree, bo
   const auto py =
       run("/usr/bin/python3 -c 'import py7zr,sys; a=py7zr.SevenZipFile(sys.argv[1]); print(a.testzip())' " + name);
   EXPECT_EQ(py.output, "None\n") << "py7zr testzip";
+}
+
+void crash_during(const std::string& variable, int step, const std::function<void()>& commit) {
+  const pid_t child = ::fork();
+  if (child == 0) {
+    ::setenv(variable.c_str(), std::to_string(step).c_str(), 1);
+    commit();
+    ::_exit(0);  // not reached
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 99) << "the child did not stop at step " << step;
 }
 
 }  // namespace sevenzfs::test

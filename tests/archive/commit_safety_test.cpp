@@ -66,21 +66,6 @@ void expect_still_readable(const std::vector<held_snapshot>& held, const std::st
   }
 }
 
-// Runs `commit` in a child that dies right after in-place or rewrite step
-// `step`; returns once it is dead.
-void crash_during(const std::string& variable, int step, const std::function<void()>& commit) {
-  const pid_t child = ::fork();
-  if (child == 0) {
-    ::setenv(variable.c_str(), std::to_string(step).c_str(), 1);
-    commit();
-    ::_exit(0);  // not reached
-  }
-  int status = 0;
-  ::waitpid(child, &status, 0);
-  ASSERT_TRUE(WIFEXITED(status));
-  ASSERT_EQ(WEXITSTATUS(status), 99) << "the child did not stop at step " << step;
-}
-
 expected_tree without(expected_tree tree, const std::vector<std::string>& dropped) {
   for (const auto& path : dropped) tree.files.erase(path);
   return tree;

@@ -122,20 +122,6 @@ class stream_model {
   std::map<pending_id, std::string> paths_;
 };
 
-// Runs `commit` in a child that dies right after step `step`; returns once it is dead.
-void crash_during(const std::string& variable, int step, const std::function<void()>& commit) {
-  const pid_t child = ::fork();
-  if (child == 0) {
-    ::setenv(variable.c_str(), std::to_string(step).c_str(), 1);
-    commit();
-    ::_exit(0);  // not reached
-  }
-  int status = 0;
-  ::waitpid(child, &status, 0);
-  ASSERT_TRUE(WIFEXITED(status));
-  ASSERT_EQ(WEXITSTATUS(status), 99) << "the child did not stop at step " << step;
-}
-
 struct prepacked_test : ::testing::Test {
   temp_dir dir;
   fs::path path = dir / "a.7z";
