@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <numeric>
+#include <unordered_map>
 
 namespace sevenzfs::fs {
 
@@ -18,6 +19,20 @@ void commit_figures::set_error(std::string error) {
 std::string commit_figures::error() const {
   std::lock_guard lock(error_mutex_);
   return last_error_;
+}
+
+commit_progress progress_of(const commit_figures& commits, const stream_figures& streamed) {
+  commit_progress progress;
+  progress.pending_bytes = streamed.pending_bytes + commits.pending_bytes.load();
+  progress.done_bytes =
+      std::min(streamed.written_bytes + commits.done_bytes.load(), progress.pending_bytes);
+  if (progress.pending_bytes > 0) {
+    progress.percent = std::min(
+        99.9, 100.0 * static_cast<double>(progress.done_bytes) / static_cast<double>(progress.pending_bytes));
+  } else if (commits.running.load()) {
+    progress.percent = 99.9;  // nothing to compress, the header still to write
+  }
+  return progress;
 }
 
 namespace {
@@ -45,13 +60,23 @@ struct committer::snapshot {
   std::uint64_t generation = 0;
   std::vector<inode*> committed;  // request.new_files[k] is committed[k]'s content
   std::vector<inode*> emptied;    // changed files committed as empty
-  bool left_changes = false;      // changed files still open for writing wait for a later commit
+  // Files in the streamer's finished folders: `flat` counts their files
+  // folder after folder, as commit_result::prepacked_index does.
+  struct streamed_file {
+    inode* node;
+    std::size_t flat;
+    std::uint64_t size;
+  };
+  std::vector<streamed_file> streamed;
+  bool left_changes = false;  // changed files still open for writing (or still compressing) wait
 };
 
-committer::committer(const daemon_options& options, inode_table& inodes, content_services& content, logger& log)
+committer::committer(const daemon_options& options, inode_table& inodes, content_services& content,
+                     streamer& streamed, logger& log)
     : options_(for_daemon(options, figures_)),
       inodes_(inodes),
       content_(content),
+      streamer_(streamed),
       log_(log),
       archive_(options_.archive_path, options_.write) {
   if (archive_.has_dead_space()) {
@@ -74,6 +99,17 @@ committer::snapshot committer::take_snapshot(commit_scope scope) {
   snapshot taken;
   taken.generation = generation_.load();
   auto& request = taken.request;
+  // The streamer's finished folders, and where each of their files is.
+  const auto folders = streamer_.take();
+  std::vector<std::vector<std::optional<archive::entry>>> streamed_shown(folders.size());
+  std::unordered_map<archive::pending_id, std::pair<std::size_t, std::size_t>> streamed_at;
+  for (std::size_t f = 0; f < folders.size(); ++f) {
+    streamed_shown[f].resize(folders[f].ids.size());
+    for (std::size_t k = 0; k < folders[f].ids.size(); ++k) streamed_at[folders[f].ids[k]] = {f, k};
+  }
+  std::vector<std::size_t> first_flat(folders.size(), 0);
+  for (std::size_t f = 1; f < folders.size(); ++f) first_flat[f] = first_flat[f - 1] + folders[f - 1].ids.size();
+
   // Archived streams the tree still shows are kept (with what the tree shows
   // of them now); every other stream is dropped: removed files leave the
   // archive, and a rewritten file's old copy gives way to the new one.
@@ -92,6 +128,22 @@ committer::snapshot committer::take_snapshot(commit_scope scope) {
     }
     const file_content& content = node.content;
     const auto stream = content.stream_in(current);
+    if (const sealed_bytes* sealed = content.sealed()) {
+      if (const auto at = streamed_at.find(sealed->id()); sealed->id() != 0 && at != streamed_at.end()) {
+        const auto [f, k] = at->second;
+        e.size = sealed->size();
+        streamed_shown[f][k] = std::move(e);
+        taken.streamed.push_back({&node, first_flat[f] + k, sealed->size()});
+        return;
+      }
+      // Still being compressed: the next commit takes it (unless the
+      // streamer failed: then this commit compresses it as below).
+      if (streamer_.streaming()) {
+        taken.left_changes = true;
+        if (stream) shown[*stream] = e;
+        return;
+      }
+    }
     // Files still open for writing wait for a commit of everything; until
     // then the archive keeps their last committed copy.
     const bool include = content.dirty() && (scope == commit_scope::everything || node.writers == 0);
@@ -112,6 +164,11 @@ committer::snapshot committer::take_snapshot(commit_scope scope) {
   for (std::uint64_t stream = 0; stream < shown.size(); ++stream) {
     if (shown[stream]) request.kept_streams.push_back({stream, std::move(shown[stream])});
   }
+  // Files of these folders that no inode shows (deleted, or rewritten since
+  // they were sealed) are dropped from them.
+  for (std::size_t f = 0; f < folders.size(); ++f) {
+    request.prepacked_folders.push_back(archive::prepacked(folders[f], std::move(streamed_shown[f])));
+  }
   return taken;
 }
 
@@ -130,6 +187,12 @@ void committer::apply(const snapshot& taken, const archive::commit_result& resul
     std::lock_guard data(node->mutex);
     node->content.committed(std::nullopt, node->writers > 0);
   }
+  // Their sealed bytes (or the pending copy) give way to the archive's.
+  for (const auto& file : taken.streamed) {
+    std::lock_guard data(file.node->mutex);
+    file.node->content.committed(archived_bytes{now, result.prepacked_index[file.flat], file.size}, false);
+  }
+  streamer_.committed();
   // Files kept from the state before now read through the new one (their
   // stream may have a new number); files whose stream was dropped (deleted
   // but still open) keep reading the old state, which keeps its descriptor.
@@ -176,9 +239,17 @@ void committer::note_archive_figures() {
   figures_.archived_bytes = sum(db.substream_sizes);
 }
 
-result<void> committer::commit(commit_scope scope) {
+result<void> committer::commit(commit_scope scope, const std::function<void()>& prepare) {
+  if (prepare) {
+    if (!has_changes()) return {};
+    figures_.running = true;  // the preparation is the commit's longest part
+    prepare();
+  }
   std::unique_lock gate(gate_);
-  if (!has_changes_locked()) return {};  // nothing to write, and no commit to count
+  if (!has_changes_locked()) {
+    figures_.running = false;
+    return {};  // nothing to write, and no commit to count
+  }
   if (auto committed = commit_locked(scope, false); !committed) return committed;
   if (!compaction_due()) return {};
   log_.info("{}: {} of {} bytes are dead; compacting", options_.archive_path, archive_.dead_bytes(),
@@ -209,8 +280,10 @@ result<void> committer::commit_locked(commit_scope scope, bool compact) {
     figures_.running = true;
     const auto before = archive_.snapshot();
     const auto result = archive_.commit(taken.request);
-    figures_.running = false;
     apply(taken, result, before);
+    figures_.running = false;
+    figures_.pending_bytes = 0;
+    figures_.done_bytes = 0;
     if (before) report_kept_anyway(result, *before);
 
     const auto elapsed = std::chrono::steady_clock::now() - started;
@@ -218,7 +291,7 @@ result<void> committer::commit_locked(commit_scope scope, bool compact) {
     figures_.last_time = static_cast<std::int64_t>(::time(nullptr));
     figures_.last_duration_us =
         static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count());
-    figures_.last_files = taken.committed.size();
+    figures_.last_files = taken.committed.size() + taken.streamed.size();
     figures_.last_bytes = result.input_bytes;
     return {};
   } catch (const archive::archive_error& e) {

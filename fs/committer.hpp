@@ -5,19 +5,28 @@
 // holds them; staged memory given back). Also counts changes, so a commit
 // with nothing new is not made, and keeps the figures the statistics show.
 //
+// Most new content arrives compressed already: files sealed for the streamer
+// (streamer.hpp) are in its finished folders, which a commit copies into the
+// archive; only what was not sealed (files still open, in a commit of
+// everything) is compressed by the commit itself.
+//
 // The change gate: every operation that changes the namespace or content
 // holds it shared (see inode_table.hpp for the whole lock order); a commit
-// holds it exclusively, so it sees a still tree.
+// holds it exclusively, so it sees a still tree — but only after its
+// preparation (sealing and finishing the streamed folders, the long part),
+// which runs without it while writers go on.
 #include "daemon_options.hpp"
 #include "file_content.hpp"
 #include "inode_table.hpp"
 #include "log.hpp"
 #include "result.hpp"
+#include "streamer.hpp"
 
 #include "archive/archive_appender.hpp"
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <shared_mutex>
 #include <string>
@@ -58,11 +67,23 @@ struct commit_figures {
   std::string last_error_;
 };
 
+// How far the way to a durable archive is: bytes compressed and written of
+// bytes pending — the streamer's (handed over and not yet committed) and
+// those the running commit compresses itself. Under 100 % while anything is
+// pending; both reset to 0 once everything is committed.
+struct commit_progress {
+  std::uint64_t pending_bytes = 0;
+  std::uint64_t done_bytes = 0;
+  double percent = 100.0;
+};
+commit_progress progress_of(const commit_figures& commits, const stream_figures& streamed);
+
 class committer {
  public:
   // Opens (or prepares to create) the archive; throws archive::archive_error
   // when it cannot be used.
-  committer(const daemon_options& options, inode_table& inodes, content_services& content, logger& log);
+  committer(const daemon_options& options, inode_table& inodes, content_services& content, streamer& streamed,
+            logger& log);
   committer(const committer&) = delete;
   committer& operator=(const committer&) = delete;
 
@@ -75,8 +96,8 @@ class committer {
   std::uint64_t generation() const noexcept { return generation_.load(std::memory_order_relaxed); }
 
   // Commits what `scope` covers; on failure the archive keeps its last commit
-  // and everything stays staged.
-  result<void> commit(commit_scope scope);
+  // and everything stays staged. `prepare` runs first, without the gate.
+  result<void> commit(commit_scope scope, const std::function<void()>& prepare = {});
   // Writes the archive anew without dead bytes (what files removed or
   // replaced left behind); nothing to do when there are none.
   result<void> compact();
@@ -101,6 +122,7 @@ class committer {
   daemon_options options_;
   inode_table& inodes_;
   content_services& content_;
+  streamer& streamer_;
   logger& log_;
   archive::archive_appender archive_;
 

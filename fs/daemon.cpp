@@ -230,7 +230,7 @@ int run_daemon(const std::vector<std::string>& args, std::FILE* out, std::FILE* 
     if (status) status->stopping();
     return detach_mount(options.mountpoint);
   });
-  fs->start_commit_thread();
+  fs->start_threads();
   if (status) status->ready();
   serve(session.get());
 

@@ -34,6 +34,8 @@ const char* const kDaemonUsage =
     "  -o pool_size=SIZE        staging memory (an eighth of RAM, 64M-4G)\n"
     "  -o cache_size=SIZE       decoded archive data kept for reads (64M)\n"
     "  -o flush_interval=S      commit every S seconds when something changed (off)\n"
+    "  -o settle=S              a closed file is compressed S seconds after its\n"
+    "                           close unless reopened for writing first (1; 0.25 ok)\n"
     "  -o compact_at=PERCENT    compact after a commit that leaves more than PERCENT\n"
     "                           of the archive dead (25; 0: only on request)\n"
     "  -o uid=N, -o gid=N       owner of archived entries (7z stores none; default:\n"
@@ -60,6 +62,23 @@ std::optional<std::uint64_t> parse_number(std::string_view text) {
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
   return value;
+}
+
+// Seconds with up to three decimals ("2", "0.25"), in milliseconds.
+std::optional<std::uint64_t> parse_milliseconds(std::string_view text) {
+  const auto dot = text.find('.');
+  const auto whole = parse_number(text.substr(0, dot));
+  if (!whole || *whole > UINT32_MAX) return std::nullopt;
+  std::uint64_t ms = *whole * 1000;
+  if (dot == std::string_view::npos) return ms;
+  const auto fraction = text.substr(dot + 1);
+  if (fraction.empty() || fraction.size() > 3 || !parse_number(fraction)) return std::nullopt;
+  std::uint64_t scale = 100;
+  for (const char digit : fraction) {
+    ms += static_cast<std::uint64_t>(digit - '0') * scale;
+    scale /= 10;
+  }
+  return ms;
 }
 
 // Options mount(8), mount.fuse3 and fstab pass along that mean nothing here.
@@ -115,6 +134,10 @@ bool apply_option(parse_state& state, std::string_view item) {
     const auto n = parse_number(value);
     if (!n) return bad("a number of seconds (0: off)");
     options.flush_interval_seconds = *n;
+  } else if (key == "settle") {
+    const auto ms = parse_milliseconds(value);
+    if (!ms || *ms > 3'600'000) return bad("a number of seconds such as 1 or 0.25, at most 3600");
+    options.settle = std::chrono::milliseconds(*ms);
   } else if (key == "compact_at") {
     const auto n = parse_number(value);
     if (!n || *n > 100) return bad("a percentage of the archive, 0 to 100 (0: only on request)");

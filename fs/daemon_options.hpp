@@ -8,6 +8,7 @@
 // _netdev, x-*, ...) are ignored.
 #include "archive/archive_writer.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -27,6 +28,9 @@ struct daemon_options {
   std::uint64_t pool_bytes = 0;
   std::uint64_t cache_bytes = std::uint64_t{64} << 20;  // decoded archive data kept for reads
   std::uint64_t flush_interval_seconds = 0;             // 0: no periodic commit
+  // How long a closed file waits before it is sealed for the compressor:
+  // one reopened for writing within it is not compressed twice.
+  std::chrono::milliseconds settle{1000};
   // A commit is followed by a compaction when dead bytes exceed this share
   // of the archive, in percent (0: only on request).
   std::uint32_t compact_at_percent = 25;

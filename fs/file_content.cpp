@@ -23,16 +23,6 @@ constexpr std::size_t kRestageChunk = 1 << 20;
 
 }  // namespace
 
-result<std::size_t> read_archived(archive::cached_reader& reader, const archived_bytes& where, std::uint64_t offset,
-                                  std::span<std::byte> out) {
-  try {
-    return reader.read(*where.snapshot, where.stream, offset,
-                       {reinterpret_cast<std::uint8_t*>(out.data()), out.size()});
-  } catch (const archive::archive_error& e) {
-    return failure(e.error_number(), e.what());
-  }
-}
-
 void file_content::set_archived(archived_bytes where) {
   local_.emplace<nothing>();
   archived_ = std::move(where);
@@ -49,7 +39,8 @@ std::uint64_t file_content::size() const noexcept {
   return std::visit(
       overloaded{[&](const nothing&) { return dirty_ || !archived_ ? std::uint64_t{0} : archived_->size; },
                  [](const in_pool& p) { return p.file.size(); }, [](const on_disk& d) { return d.size; },
-                 [](const held& h) { return std::uint64_t{h.bytes.size()}; }},
+                 [](const held& h) { return std::uint64_t{h.bytes.size()}; },
+                 [](const sealed_local& s) { return s.bytes->size(); }},
       local_);
 }
 
@@ -86,20 +77,22 @@ result<std::size_t> file_content::read(const content_services& services, std::ui
                  [&](const held& h) -> result<std::size_t> {
                    std::memcpy(out.data(), h.bytes.data() + offset, out.size());
                    return out.size();
-                 }},
+                 },
+                 [&](const sealed_local& s) -> result<std::size_t> { return s.bytes->read(offset, out); }},
       local_);
 }
 
-// Copies the archived bytes back into the pool, or into a spill file from
-// where the pool has no room: the file can then change like any staged one.
+// Copies the archived (or sealed) bytes back into the pool, or into a spill
+// file from where the pool has no room: the file can then change like any
+// staged one.
 result<void> file_content::restage(content_services& services) {
-  const archived_bytes where = *archived_;
+  const std::uint64_t total = size();
   pool::staged_file staged(services.store);
   std::optional<spill_file> spilled;
-  std::vector<std::byte> buffer(static_cast<std::size_t>(std::min<std::uint64_t>(kRestageChunk, where.size)));
-  for (std::uint64_t at = 0; at < where.size;) {
-    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), where.size - at));
-    auto read = read_archived(services.reader, where, at, std::span(buffer.data(), n));
+  std::vector<std::byte> buffer(static_cast<std::size_t>(std::min<std::uint64_t>(kRestageChunk, total)));
+  for (std::uint64_t at = 0; at < total;) {
+    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), total - at));
+    auto read = this->read(services, at, std::span(buffer.data(), n));
     if (!read) return std::unexpected(read.error());
     if (*read != n) return failure(EIO, "the archive holds fewer bytes than its header says");
     std::span<const std::byte> chunk(buffer.data(), n);
@@ -127,7 +120,7 @@ result<void> file_content::restage(content_services& services) {
     at += n;
   }
   if (spilled)
-    local_.emplace<on_disk>(on_disk{std::move(*spilled), where.size});
+    local_.emplace<on_disk>(on_disk{std::move(*spilled), total});
   else
     local_.emplace<in_pool>(in_pool{std::move(staged)});
   return {};
@@ -135,6 +128,7 @@ result<void> file_content::restage(content_services& services) {
 
 result<void> file_content::make_writable(content_services& services) {
   if (std::holds_alternative<held>(local_)) return failure(EINVAL);  // a symlink's target is never written
+  if (std::holds_alternative<sealed_local>(local_)) return restage(services);
   if (!std::holds_alternative<nothing>(local_)) return {};
   if (only_archived()) return restage(services);
   local_.emplace<in_pool>(in_pool{pool::staged_file(services.store)});
@@ -160,7 +154,7 @@ result<std::size_t> file_content::write(content_services& services, std::uint64_
 }
 
 result<void> file_content::truncate(content_services& services, std::uint64_t new_size) {
-  if (new_size == 0 && std::holds_alternative<nothing>(local_)) {
+  if (new_size == 0 && (std::holds_alternative<nothing>(local_) || std::holds_alternative<sealed_local>(local_))) {
     local_.emplace<in_pool>(in_pool{pool::staged_file(services.store)});  // nothing to copy back
   } else if (auto writable = make_writable(services); !writable) {
     return std::unexpected(writable.error());
@@ -203,8 +197,37 @@ std::shared_ptr<const archive::entry_content> file_content::commit_source(const 
                                },
                                [](const held& h) -> std::shared_ptr<const archive::entry_content> {
                                  return std::make_shared<archive::memory_content>(h.bytes);
+                               },
+                               [](const sealed_local& s) -> std::shared_ptr<const archive::entry_content> {
+                                 return s.bytes;
                                }},
                     local_);
+}
+
+std::shared_ptr<sealed_bytes> file_content::seal(const content_services& services) {
+  if (!dirty_ || size() == 0) return nullptr;
+  std::shared_ptr<sealed_bytes> bytes;
+  if (auto* pooled = std::get_if<in_pool>(&local_)) {
+    bytes = std::make_shared<sealed_bytes>(services.store, std::move(pooled->file), services.reader,
+                                           services.locate_pending);
+  } else if (auto* disk = std::get_if<on_disk>(&local_)) {
+    bytes = std::make_shared<sealed_bytes>(std::move(disk->file), disk->size, services.reader,
+                                           services.locate_pending);
+  } else {
+    return nullptr;
+  }
+  local_.emplace<sealed_local>(sealed_local{bytes});
+  return bytes;
+}
+
+const sealed_bytes* file_content::sealed() const noexcept {
+  const auto* s = std::get_if<sealed_local>(&local_);
+  return s == nullptr ? nullptr : s->bytes.get();
+}
+
+result<void> file_content::unseal(content_services& services) {
+  if (!std::holds_alternative<sealed_local>(local_)) return {};
+  return restage(services);
 }
 
 void file_content::committed(std::optional<archived_bytes> where, bool keep_local) {

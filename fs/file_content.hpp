@@ -1,15 +1,19 @@
 #pragma once
 // A file's bytes, wherever they are: nowhere (empty), staged in the pool,
 // spilled to an unlinked file beside the archive (a file that outgrew the
-// pool while open for writing), held in memory (a symlink's target), or only
-// in the archive. It also remembers which archive stream holds the file's
+// pool while open for writing), held in memory (a symlink's target), sealed
+// (handed to the streaming compressor: see sealed_bytes.hpp), or only in the
+// archive. It also remembers which archive stream holds the file's
 // last committed copy — as a snapshot of that archive state plus the
 // stream's index in it — and whether the local bytes differ from it.
 // Reading archived bytes decodes them through the cached reader; changing
-// them first copies them back into the pool (or a spill file): "re-staging".
+// them (or sealed bytes) first copies them back into the pool (or a spill
+// file): "re-staging".
 //
 // Not thread-safe: the owning inode's lock serializes every call.
+#include "archived_bytes.hpp"
 #include "result.hpp"
+#include "sealed_bytes.hpp"
 #include "spill_file.hpp"
 
 #include "archive/archive_snapshot.hpp"
@@ -32,19 +36,8 @@ struct content_services {
   pool::staging_store& store;
   archive::cached_reader& reader;
   std::string spill_prefix;  // spill files are created as <spill_prefix>.spill.tmp-XXXXXX
+  pending_locator locate_pending;  // where sealed bytes are once released
 };
-
-// Where a file's archived bytes are: enough to read them without the
-// file's lock (the snapshot keeps its own descriptor).
-struct archived_bytes {
-  std::shared_ptr<const archive::archive_snapshot> snapshot;
-  std::uint64_t stream = 0;  // in snapshot
-  std::uint64_t size = 0;
-};
-
-// Reads archived bytes; a failure carries the errno and a message naming the file.
-result<std::size_t> read_archived(archive::cached_reader& reader, const archived_bytes& where, std::uint64_t offset,
-                                  std::span<std::byte> out);
 
 class file_content {
  public:
@@ -73,6 +66,14 @@ class file_content {
   result<void> truncate(content_services& services, std::uint64_t size);
   // Moves staged bytes to a spill file (throws archive_error on I/O failure).
   void spill(content_services& services);
+  // Makes changed local bytes (staged or spilled, not empty) immutable for
+  // the streaming compressor; nullptr when there is nothing to seal.
+  std::shared_ptr<sealed_bytes> seal(const content_services& services);
+  // The sealed bytes, if the content is sealed.
+  const sealed_bytes* sealed() const noexcept;
+  // Sealed bytes become staged ones again (copied from the pending copy if
+  // released): the streamer is about to stop.
+  result<void> unseal(content_services& services);
 
   // What a commit archives for this file: its bytes as the compressor reads
   // them, valid while the commit holds the file still.
@@ -99,12 +100,15 @@ class file_content {
   struct held {
     std::string bytes;
   };
+  struct sealed_local {
+    std::shared_ptr<sealed_bytes> bytes;
+  };
   // Makes the local bytes writable: archived bytes are copied back first;
   // with none, an empty staged file.
   result<void> make_writable(content_services& services);
   result<void> restage(content_services& services);
 
-  std::variant<nothing, in_pool, on_disk, held> local_;
+  std::variant<nothing, in_pool, on_disk, held, sealed_local> local_;
   std::optional<archived_bytes> archived_;
   bool dirty_ = false;
   bool reported_ = false;

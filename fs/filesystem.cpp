@@ -29,10 +29,12 @@ filesystem::filesystem(const daemon_options& options, logger& log)
       chunks_(options.pool_bytes, pool::kStagingChunkBytes),
       store_(chunks_),
       reader_({.cache_bytes = options.cache_bytes, .block_size = 1 << 20, .decoders = {}}),
-      content_{store_, reader_, options.archive_path},
+      content_{store_, reader_, options.archive_path,
+               [this](archive::pending_id id) { return streamer_.locate(id); }},
       inodes_(mount_owner(options)),
-      committer_(options_, inodes_, content_, log_),
-      xattrs_({chunks_, reader_, committer_.figures(), options_, ::getuid(), std::chrono::steady_clock::now()},
+      streamer_(options.archive_path, options.write, log_),
+      committer_(options_, inodes_, content_, streamer_, log_),
+      xattrs_({chunks_, reader_, committer_.figures(), streamer_, options_, ::getuid(), std::chrono::steady_clock::now()},
               {.flush = [this] { return fsync(); },
                .compact = [this] { return compact(); },
                .unmount = [this] { return unmount_control(); },
@@ -43,6 +45,7 @@ filesystem::filesystem(const daemon_options& options, logger& log)
 
 filesystem::~filesystem() {
   if (scheduler_) scheduler_->stop();
+  settle_.reset();
 }
 
 result<std::shared_lock<std::shared_mutex>> filesystem::begin_change() {
@@ -136,7 +139,10 @@ result<struct stat> filesystem::create(inode_number parent, std::string_view nam
                                        const caller& who) {
   return add_entry(parent, name, node_kind::file, mode, who, [&](inode& node) {
     (void)node.content.truncate(content_, 0);  // staged and changed: committed even if never written
-    if (opens_for_writing(flags)) ++node.writers;
+    if (opens_for_writing(flags)) {
+      ++node.writers;
+      ++node.write_opens;
+    }
   });
 }
 
@@ -208,6 +214,7 @@ result<void> filesystem::open(inode_number number, int flags) {
     committer_.changed();
   }
   ++n.writers;
+  ++n.write_opens;
   return {};
 }
 
@@ -217,8 +224,12 @@ void filesystem::release(inode_number number, int flags) {
     auto node = inodes_.lock(number);
     if (!node) return;
     if (opens_for_writing(flags)) {
-      if ((*node)->writers > 0) --(*node)->writers;
+      inode& n = **node;
+      if (n.writers > 0) --n.writers;
       committer_.changed();  // a closed file can now be committed
+      if (settle_ && n.writers == 0 && n.content.dirty() && n.kind == node_kind::file) {
+        settle_->add(number, n.write_opens);
+      }
     }
     unused = (*node)->parent == 0 && (*node)->lookups.load() == 0;
   }
@@ -272,9 +283,12 @@ result<std::size_t> filesystem::write(inode_number number, std::span<const std::
     done += *written;
     if (done == data.size()) return done;
     if (*written > 0) fruitless_commits = 0;
-    // The pool is full: commit closed files to make room, then go on. Files
-    // still open for writing stay staged; when they fill the pool, the
-    // largest moves to a spill file on disk.
+    // The pool is full: closed files go to the compressor at once, and the
+    // write waits until compressing them frees memory. When nothing is being
+    // compressed, closed files are committed; files still open for writing
+    // stay staged, and when they fill the pool the largest moves to a spill
+    // file on disk.
+    if (make_room()) continue;
     if (++fruitless_commits > 1) {
       if (!spill_largest_open_file()) {
         log_.error("staging pool ({} MiB) is full and nothing can be committed or spilled; raise -o pool_size",
@@ -317,22 +331,85 @@ bool filesystem::spill_largest_open_file() {
   return true;
 }
 
+// ---- streaming -----------------------------------------------------------------
+
+// On the settle queue's thread: the file was closed a moment ago.
+void filesystem::seal_if_settled(inode_number number, std::uint64_t stamp) {
+  std::shared_ptr<sealed_bytes> bytes;
+  std::string path;
+  {
+    auto gate = begin_change();
+    if (!gate || !streamer_.streaming()) return;  // unmounting (the final commit seals), or not streaming
+    auto node = inodes_.lock(number);
+    if (!node) return;
+    inode& n = **node;
+    if (n.writers > 0 || n.write_opens != stamp || n.parent == 0) return;  // reopened, or deleted
+    bytes = n.content.seal(content_);
+    if (!bytes) return;
+    path = inodes_.path_of(n);
+    streamer_.expect_hand_over();
+  }
+  streamer_.hand_over(path, bytes);
+}
+
+// Every closed, changed file goes to the compressor now (a commit, or the
+// pool is full).
+void filesystem::seal_closed_files() {
+  if (!streamer_.streaming()) return;
+  std::vector<std::pair<std::string, std::shared_ptr<sealed_bytes>>> sealed;
+  {
+    auto gate = committer_.change_gate();
+    inodes_.walk([&](const std::string& path, inode& node) {
+      if (node.kind != node_kind::file) return;
+      std::lock_guard data(node.mutex);
+      if (node.writers > 0) return;
+      if (auto bytes = node.content.seal(content_)) {
+        streamer_.expect_hand_over();
+        sealed.emplace_back(path, std::move(bytes));
+      }
+    });
+  }
+  for (const auto& [path, bytes] : sealed) streamer_.hand_over(path, bytes);
+}
+
+// The pool is full: true when memory is being freed by compression (the
+// writer tries again), false when waiting would not help.
+bool filesystem::make_room() {
+  seal_closed_files();
+  streamer_.flush();
+  return streamer_.wait_for_release(std::chrono::seconds(1));
+}
+
 // ---- commits -----------------------------------------------------------------
 
-void filesystem::start_commit_thread() {
-  scheduler_ = std::make_unique<commit_scheduler>([this](commit_scope scope) { return committer_.commit(scope); },
+// The commit's long part runs before it takes the change gate: closed files
+// are sealed and their folders finished while writers go on.
+result<void> filesystem::commit(commit_scope scope) {
+  return committer_.commit(scope, [this] {
+    seal_closed_files();
+    streamer_.wait_for_hand_overs();
+    streamer_.finish();
+  });
+}
+
+void filesystem::start_threads() {
+  streamer_.start();
+  // After two quiet seconds, what waits in partly filled parts is compressed
+  // too (the folders stay open for more).
+  settle_ = std::make_unique<settle_queue>(
+      options_.settle, [this](inode_number number, std::uint64_t stamp) { seal_if_settled(number, stamp); },
+      std::chrono::seconds(2), [this] { streamer_.flush(); });
+  scheduler_ = std::make_unique<commit_scheduler>([this](commit_scope scope) { return commit(scope); },
                                                   [this] { return committer_.has_changes(); },
                                                   std::chrono::seconds(options_.flush_interval_seconds));
 }
 
 result<void> filesystem::commit_closed_files() {
-  return scheduler_ ? scheduler_->commit_and_wait(commit_scope::closed_files)
-                    : committer_.commit(commit_scope::closed_files);
+  return scheduler_ ? scheduler_->commit_and_wait(commit_scope::closed_files) : commit(commit_scope::closed_files);
 }
 
 result<void> filesystem::fsync() {
-  return scheduler_ ? scheduler_->commit_and_wait(commit_scope::everything)
-                    : committer_.commit(commit_scope::everything);
+  return scheduler_ ? scheduler_->commit_and_wait(commit_scope::everything) : commit(commit_scope::everything);
 }
 
 result<void> filesystem::compact() {
@@ -343,10 +420,27 @@ result<void> filesystem::compact() {
 result<void> filesystem::final_commit() {
   if (scheduler_) scheduler_->stop();
   if (!committer_.has_changes()) return {};
-  return committer_.commit(commit_scope::everything);
+  return commit(commit_scope::everything);
+}
+
+// The streamer's pending files hold what it compressed; the recovery archive
+// needs the room they take (a full disk is the usual reason a final commit
+// fails): their files come back into the pool (or spill files), then they go.
+void filesystem::stop_streaming() {
+  settle_.reset();
+  bool all_back = true;
+  inodes_.for_each([&](inode& node) {
+    std::lock_guard data(node.mutex);
+    if (auto back = node.content.unseal(content_); !back) {
+      log_.error("{}: {}", inodes_.path_of(node), back.error().message);
+      all_back = false;
+    }
+  });
+  if (all_back) streamer_.stop();
 }
 
 result<saved_changes> filesystem::save_for_recovery() {
+  stop_streaming();
   return save_uncommitted(inodes_, content_, committer_.archive().snapshot(), options_, log_);
 }
 
@@ -371,6 +465,11 @@ result<std::optional<std::string>> filesystem::file_state(inode_number number) {
   if (n.is_directory()) return std::optional<std::string>(R"({"state":"directory"})");
   const std::uint64_t size = n.size();
   const auto stream = n.content.stream_in(committer_.archive().snapshot().get());
+  if (const sealed_bytes* sealed = n.content.sealed()) {
+    // Handed to the compressor: being compressed, or waiting in a pending file for a commit.
+    const char* state = sealed->released() ? "compressed" : "compressing";
+    return std::optional<std::string>(fmt::format(R"({{"state":"{}","size":{}}})", state, size));
+  }
   if (n.content.dirty() || !stream) {
     const char* state = n.content.dirty() ? "staged" : "empty";
     return std::optional<std::string>(fmt::format(R"({{"state":"{}","size":{}}})", state, size));
@@ -382,7 +481,7 @@ result<std::optional<std::string>> filesystem::file_state(inode_number number) {
 
 std::string filesystem::status_text() const {
   const auto staged = store_.stats();
-  return service_status_text(committer_.figures(), staged.files, staged.bytes);
+  return service_status_text(committer_.figures(), streamer_.figures(), staged.files, staged.bytes);
 }
 
 tree_figures filesystem::figures_of_tree() {

@@ -13,7 +13,9 @@
 #include "log.hpp"
 #include "recovery.hpp"
 #include "result.hpp"
+#include "settle_queue.hpp"
 #include "stats_xattr.hpp"
+#include "streamer.hpp"
 
 #include "archive/cached_reader.hpp"
 #include "pool/chunk_pool.hpp"
@@ -82,9 +84,10 @@ class filesystem {
   result<std::string> getxattr(inode_number number, std::string_view name, bool size_probe);
   result<std::string> listxattr(inode_number number);
 
-  // Commits run on the scheduler's thread while mounted; the last one runs
-  // after the session loop has ended.
-  void start_commit_thread();
+  // Starts the threads: streaming compression and the commit scheduler's
+  // (commits run on it while mounted; the last one runs after the session
+  // loop has ended). Until then commits compress everything themselves.
+  void start_threads();
   // What the unmount control does once everything is committed (the daemon
   // detaches the mount; the session loop then ends).
   void on_unmount_request(std::function<result<void>()> detach) { detach_ = std::move(detach); }
@@ -108,6 +111,12 @@ class filesystem {
                                 const caller& who, const std::function<void(inode&)>& init = {});
   result<std::size_t> write_some(inode_number number, std::span<const std::byte> data, off_t offset);
   result<void> commit_closed_files();
+  result<void> commit(commit_scope scope);
+  // Sealing: closed files go to the streamer (see streamer.hpp).
+  void seal_if_settled(inode_number number, std::uint64_t stamp);
+  void seal_closed_files();
+  bool make_room();
+  void stop_streaming();
   bool spill_largest_open_file();
   result<std::optional<std::string>> file_state(inode_number number);
   std::unexpected<fs_error> about(const inode& node, fs_error error) const;
@@ -119,6 +128,7 @@ class filesystem {
   archive::cached_reader reader_;
   content_services content_;
   inode_table inodes_;   // before committer_: it refers to the tree
+  streamer streamer_;    // before committer_, after the store whose bytes it compresses
   committer committer_;  // opens the archive
   stats_xattr xattrs_;
   std::unique_ptr<commit_scheduler> scheduler_;
@@ -128,6 +138,8 @@ class filesystem {
   std::mutex tree_figures_mutex_;
   tree_figures tree_figures_;
   std::optional<std::pair<std::uint64_t, std::uint64_t>> tree_figures_key_;  // (generation, commits)
+
+  std::unique_ptr<settle_queue> settle_;  // last: its thread seals through the members above
 };
 
 }  // namespace sevenzfs::fs

@@ -60,6 +60,7 @@ struct inode {
 
   file_content content;       // regular files and symlinks
   std::uint32_t writers = 0;  // open handles with write access
+  std::uint64_t write_opens = 0;  // opens with write access so far: tells a settled file from a reopened one
 
   std::atomic<std::uint64_t> lookups{0};  // kernel references (lookup/create minus forget)
   std::mutex mutex;

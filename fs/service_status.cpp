@@ -14,14 +14,16 @@ double megabytes(std::uint64_t bytes) { return static_cast<double>(bytes) / 1e6;
 
 }  // namespace
 
-std::string service_status_text(const commit_figures& figures, std::uint64_t staged_files, std::uint64_t staged_bytes) {
+std::string service_status_text(const commit_figures& figures, const stream_figures& streamed, std::uint64_t staged_files,
+                                std::uint64_t staged_bytes) {
   std::string text = fmt::format("{} files staged ({:.1f} MB)", staged_files, megabytes(staged_bytes));
+  const auto progress = progress_of(figures, streamed);
   if (figures.running.load()) {
-    const auto pending = figures.pending_bytes.load();
-    const auto done = std::min(figures.done_bytes.load(), pending);
-    const double percent =
-        pending ? std::min(99.9, 100.0 * static_cast<double>(done) / static_cast<double>(pending)) : 0;
-    text += fmt::format("; committing {:.1f} % ({:.1f} of {:.1f} MB)", percent, megabytes(done), megabytes(pending));
+    text += fmt::format("; committing {:.1f} % ({:.1f} of {:.1f} MB)", progress.percent,
+                        megabytes(progress.done_bytes), megabytes(progress.pending_bytes));
+  } else if (progress.pending_bytes > 0) {
+    text += fmt::format("; compressed {:.1f} of {:.1f} MB", megabytes(progress.done_bytes),
+                        megabytes(progress.pending_bytes));
   }
   text += fmt::format("; {} commits", figures.commits.load());
   if (const auto failed = figures.failed_commits.load()) text += fmt::format(", {} failed", failed);

@@ -16,7 +16,8 @@
 namespace sevenzfs::fs {
 
 // "12 files staged (3.4 MB); committing 45.0 % (10.0 of 22.2 MB)", etc.
-std::string service_status_text(const commit_figures& figures, std::uint64_t staged_files, std::uint64_t staged_bytes);
+std::string service_status_text(const commit_figures& figures, const stream_figures& streamed, std::uint64_t staged_files,
+                                std::uint64_t staged_bytes);
 
 class service_status {
  public:

@@ -126,11 +126,10 @@ std::vector<stat_value> stats_xattr::values() const {
   const auto last_bytes = commits.last_bytes.load();
   const auto last_files = commits.last_files.load();
   const bool running = commits.running.load();
-  const auto pending = commits.pending_bytes.load();
-  const auto done = std::min(commits.done_bytes.load(), pending);
-  // Under 100 % until the commit is durable.
-  double percent = pending ? 100.0 * static_cast<double>(done) / static_cast<double>(pending) : 100.0;
-  if (running) percent = std::min(percent, 99.9);
+  const auto progress = progress_of(commits, sources_.streamed.figures());
+  const auto pending = progress.pending_bytes;
+  const auto done = progress.done_bytes;
+  const double percent = progress.percent;
   const auto packed = commits.packed_bytes.load();
   const auto unpacked = commits.archived_bytes.load();
   const auto uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() - sources_.started).count();

@@ -41,6 +41,7 @@ struct stats_sources {
   const pool::chunk_pool& pool;
   const archive::cached_reader& reader;
   const commit_figures& commits;
+  const streamer& streamed;
   const daemon_options& options;
   uid_t owner;  // the mount's owner: with root, the only one its controls obey
   std::chrono::steady_clock::time_point started;

@@ -1,0 +1,85 @@
+#include "sealed_bytes.hpp"
+
+#include "archive/archive_error.hpp"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+namespace sevenzfs::fs {
+
+sealed_bytes::sealed_bytes(pool::staging_store& store, pool::staged_file staged, archive::cached_reader& reader,
+                           pending_locator locate)
+    : size_(staged.size()),
+      bytes_(std::in_place_type<in_pool>, in_pool{&store, std::move(staged)}),
+      reader_(reader),
+      locate_(std::move(locate)) {}
+
+sealed_bytes::sealed_bytes(spill_file spilled, std::uint64_t size, archive::cached_reader& reader,
+                           pending_locator locate)
+    : size_(size), bytes_(std::in_place_type<on_disk>, on_disk{std::move(spilled)}), reader_(reader),
+      locate_(std::move(locate)) {}
+
+bool sealed_bytes::released() const {
+  std::lock_guard lock(mutex_);
+  return std::holds_alternative<gone>(bytes_);
+}
+
+void sealed_bytes::release() {
+  std::lock_guard lock(mutex_);
+  bytes_.emplace<gone>();
+}
+
+std::uint64_t sealed_bytes::staged_bytes() const {
+  std::lock_guard lock(mutex_);
+  const auto* pooled = std::get_if<in_pool>(&bytes_);
+  return pooled == nullptr ? 0 : pooled->file.size();
+}
+
+result<std::size_t> sealed_bytes::read(std::uint64_t offset, std::span<std::byte> out) const {
+  if (offset >= size_) return std::size_t{0};
+  out = out.first(static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), size_ - offset)));
+  {
+    std::lock_guard lock(mutex_);
+    if (const auto* pooled = std::get_if<in_pool>(&bytes_)) return pooled->store->read(pooled->file, offset, out);
+    if (const auto* disk = std::get_if<on_disk>(&bytes_)) {
+      if (const int error = disk->file.read(offset, out); error != 0) {
+        return failure(error, fmt::format("cannot read the spill file: {}", std::strerror(error)));
+      }
+      return out.size();
+    }
+  }
+  // Released: the compressed copy is in a pending file (or, while a commit
+  // applies, in the archive's new state), which lives while it is read.
+  const auto where = locate_(id());
+  if (!where) return failure(EIO, "the compressed copy of this file cannot be found");
+  return read_archived(reader_, *where, offset, out);
+}
+
+void sealed_bytes::visit(const archive::span_sink& sink) const {
+  {
+    std::lock_guard lock(mutex_);
+    if (const auto* pooled = std::get_if<in_pool>(&bytes_)) {
+      pooled->store->for_each_span(pooled->file, [&](std::span<const std::byte> bytes) {
+        sink(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()));
+      });
+      return;
+    }
+    if (std::holds_alternative<on_disk>(bytes_)) {
+      spill_content(std::get<on_disk>(bytes_).file, size_, "").visit(sink);
+      return;
+    }
+  }
+  std::vector<std::byte> buffer(static_cast<std::size_t>(std::min<std::uint64_t>(size_, 1 << 20)));
+  for (std::uint64_t at = 0; at < size_;) {
+    auto got = read(at, buffer);
+    if (!got) throw archive::archive_error(archive::error_kind::io, "", got.error().message, got.error().code);
+    if (*got == 0) throw archive::archive_error(archive::error_kind::io, "", "the compressed copy is short", EIO);
+    sink(std::span(reinterpret_cast<const std::uint8_t*>(buffer.data()), *got));
+    at += *got;
+  }
+}
+
+}  // namespace sevenzfs::fs

@@ -1,0 +1,76 @@
+#pragma once
+// A closed file's bytes once they are handed to the streaming compressor
+// ("sealed"): they no longer change — a later write copies them back into
+// the pool first (file_content re-stages) — so the compressor can read them
+// on a worker thread without the file's lock. Once compressed and written to
+// a pending file, the staged memory (or the spill file) is released and
+// reads decode the pending copy instead, found through the locator.
+//
+// Thread-safe: a mutex guards the bytes between readers (FUSE threads, under
+// the inode's lock) and release (a compression worker, without it). The
+// compressor's own visit needs no lock: release happens only after it.
+#include "archived_bytes.hpp"
+#include "result.hpp"
+#include "spill_file.hpp"
+
+#include "archive/cached_reader.hpp"
+#include "archive/entry.hpp"
+#include "archive/pending_part.hpp"
+#include "pool/staging_store.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <variant>
+
+namespace sevenzfs::fs {
+
+// Where a handed-over file can be read once its memory is released.
+using pending_locator = std::function<std::optional<archived_bytes>(archive::pending_id)>;
+
+class sealed_bytes final : public archive::entry_content {
+ public:
+  // `reader` and `locate` read the bytes back after release.
+  sealed_bytes(pool::staging_store& store, pool::staged_file staged, archive::cached_reader& reader,
+               pending_locator locate);
+  sealed_bytes(spill_file spilled, std::uint64_t size, archive::cached_reader& reader, pending_locator locate);
+
+  std::uint64_t size() const noexcept { return size_; }
+  // The compressor's id for these bytes, once handed over (0: not yet).
+  archive::pending_id id() const noexcept { return id_.load(std::memory_order_acquire); }
+  void set_id(archive::pending_id id) noexcept { id_.store(id, std::memory_order_release); }
+  // The pool memory (or spill file) is given back.
+  bool released() const;
+  void release();
+  // Pool bytes still held.
+  std::uint64_t staged_bytes() const;
+
+  // Reads from memory, or after release from the pending copy.
+  result<std::size_t> read(std::uint64_t offset, std::span<std::byte> out) const;
+  // entry_content: the compressor's read (before release), or a recovery
+  // save's (maybe after release: then it decodes the pending copy).
+  void visit(const archive::span_sink& sink) const override;
+
+ private:
+  struct in_pool {
+    pool::staging_store* store;
+    pool::staged_file file;
+  };
+  struct on_disk {
+    spill_file file;
+  };
+  struct gone {};
+
+  std::uint64_t size_;
+  std::atomic<archive::pending_id> id_{0};
+  mutable std::mutex mutex_;
+  std::variant<in_pool, on_disk, gone> bytes_;
+  archive::cached_reader& reader_;
+  pending_locator locate_;
+};
+
+}  // namespace sevenzfs::fs

@@ -1,0 +1,61 @@
+#include "settle_queue.hpp"
+
+namespace sevenzfs::fs {
+
+settle_queue::settle_queue(std::chrono::milliseconds delay, due_callback due, std::chrono::milliseconds quiet,
+                           std::function<void()> idle)
+    : delay_(delay),
+      due_(std::move(due)),
+      quiet_(quiet),
+      idle_(std::move(idle)),
+      thread_([this](const std::stop_token& stop) { run(stop); }) {}
+
+settle_queue::~settle_queue() {
+  thread_.request_stop();
+  thread_.join();
+}
+
+void settle_queue::add(inode_number number, std::uint64_t stamp) {
+  {
+    std::lock_guard lock(mutex_);
+    queue_.push_back({number, stamp, std::chrono::steady_clock::now() + delay_});
+    idle_due_ = true;
+  }
+  changed_.notify_one();
+}
+
+std::size_t settle_queue::size() const {
+  std::lock_guard lock(mutex_);
+  return queue_.size();
+}
+
+void settle_queue::run(const std::stop_token& stop) {
+  std::unique_lock lock(mutex_);
+  while (!stop.stop_requested()) {
+    if (queue_.empty() && idle_due_) {
+      if (!changed_.wait_for(lock, stop, quiet_, [&] { return !queue_.empty(); }) && !stop.stop_requested()) {
+        idle_due_ = false;
+        lock.unlock();
+        if (idle_) idle_();
+        lock.lock();
+      }
+      continue;
+    }
+    if (queue_.empty()) {
+      changed_.wait(lock, stop, [&] { return !queue_.empty(); });
+      continue;
+    }
+    const auto due = queue_.front().due;
+    if (std::chrono::steady_clock::now() < due) {
+      changed_.wait_until(lock, stop, due, [] { return false; });
+      continue;
+    }
+    const waiting next = queue_.front();
+    queue_.pop_front();
+    lock.unlock();
+    due_(next.number, next.stamp);
+    lock.lock();
+  }
+}
+
+}  // namespace sevenzfs::fs

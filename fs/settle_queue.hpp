@@ -1,0 +1,57 @@
+#pragma once
+// Closed files wait here a moment before they are sealed for compression:
+// a file reopened and changed soon after it was closed (an editor's save, a
+// log rotated, rsync's rename dance) is then not compressed twice. Each file
+// closed after writing is queued with a stamp (its count of opens for
+// writing); when its moment has passed, `due` is called on the queue's
+// thread, which seals it unless it was opened for writing again (the stamp
+// tells). Once the queue has been empty for `quiet` after the last file,
+// `idle` is called (the daemon then has the compressor finish what it holds
+// rather than wait for more input).
+#include "inode.hpp"
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <stop_token>
+#include <thread>
+
+namespace sevenzfs::fs {
+
+class settle_queue {
+ public:
+  using due_callback = std::function<void(inode_number number, std::uint64_t stamp)>;
+
+  settle_queue(std::chrono::milliseconds delay, due_callback due, std::chrono::milliseconds quiet,
+               std::function<void()> idle);
+  // Stops the thread; what is still queued is left (a commit seals it).
+  ~settle_queue();
+  settle_queue(const settle_queue&) = delete;
+  settle_queue& operator=(const settle_queue&) = delete;
+
+  void add(inode_number number, std::uint64_t stamp);
+  std::size_t size() const;
+
+ private:
+  struct waiting {
+    inode_number number;
+    std::uint64_t stamp;
+    std::chrono::steady_clock::time_point due;
+  };
+  void run(const std::stop_token& stop);
+
+  std::chrono::milliseconds delay_;
+  due_callback due_;
+  std::chrono::milliseconds quiet_;
+  std::function<void()> idle_;
+  bool idle_due_ = false;  // files came since the last idle call
+  mutable std::mutex mutex_;
+  std::condition_variable_any changed_;
+  std::deque<waiting> queue_;  // in order of `due`: the delay is the same for all
+  std::jthread thread_;        // last: started once the rest exists
+};
+
+}  // namespace sevenzfs::fs

@@ -1,0 +1,181 @@
+#include "streamer.hpp"
+
+#include "archive/archive_error.hpp"
+
+namespace sevenzfs::fs {
+
+namespace {
+
+archive::pending_options pending_options_of(const archive::write_options& write) {
+  archive::pending_options options;
+  options.plan = write.plan;
+  options.level = write.compression.level;
+  options.threads = write.compression.threads;
+  return options;
+}
+
+}  // namespace
+
+streamer::streamer(std::string archive_path, const archive::write_options& write, logger& log)
+    : log_(log), archive_path_(std::move(archive_path)), options_(pending_options_of(write)) {}
+
+streamer::~streamer() = default;
+
+void streamer::start() {
+  pending_ = std::make_unique<archive::pending_folders>(archive_path_, options_,
+                                                        [this](archive::pending_id id) { encoded(id); });
+  started_ = true;
+}
+
+void streamer::stop() {
+  started_ = false;
+  pending_.reset();  // joins its workers, removes its pending files
+  std::lock_guard lock(mutex_);
+  handed_.clear();
+  taken_.clear();  // lets go of the last pending files
+  taken_places_.clear();
+}
+
+void streamer::expect_hand_over() noexcept {
+  std::lock_guard lock(mutex_);
+  ++expected_hand_overs_;
+}
+
+void streamer::wait_for_hand_overs() {
+  std::unique_lock lock(mutex_);
+  handed_over_.wait(lock, [&] { return expected_hand_overs_ == 0; });
+}
+
+bool streamer::hand_over(const std::string& path, const std::shared_ptr<sealed_bytes>& bytes) {
+  const auto done = [&] {
+    std::lock_guard lock(mutex_);
+    --expected_hand_overs_;
+    handed_over_.notify_all();
+  };
+  if (!streaming()) {
+    done();
+    return false;
+  }
+  archive::entry e;
+  e.path = path;
+  e.size = bytes->size();
+  e.content = bytes;
+  archive::pending_id id = 0;
+  try {
+    id = pending_->add(e);
+  } catch (const std::exception& error) {
+    if (!broken_.exchange(true)) {
+      log_.error("streaming compression stopped ({}); commits compress what is staged themselves", error.what());
+    }
+    done();
+    return false;
+  }
+  bytes->set_id(id);
+  std::lock_guard lock(mutex_);
+  if (encoded_early_.erase(id) > 0) {
+    bytes->release();
+    ++releases_;
+    released_.notify_all();
+  } else {
+    handed_.emplace(id, bytes);
+  }
+  --expected_hand_overs_;
+  handed_over_.notify_all();
+  return true;
+}
+
+// On a worker thread, once the file's packed bytes are all written.
+void streamer::encoded(archive::pending_id id) {
+  std::shared_ptr<sealed_bytes> bytes;
+  {
+    std::lock_guard lock(mutex_);
+    const auto found = handed_.find(id);
+    if (found == handed_.end()) {
+      encoded_early_.insert(id);
+      return;
+    }
+    bytes = found->second.lock();
+    handed_.erase(found);
+  }
+  if (bytes) bytes->release();  // outside mutex_: release takes the bytes' own lock
+  std::lock_guard lock(mutex_);
+  ++releases_;
+  released_.notify_all();
+}
+
+void streamer::flush() {
+  if (!streaming()) return;
+  try {
+    pending_->flush();
+  } catch (const std::exception&) {
+    broken_ = true;  // reported by hand_over or finish
+  }
+}
+
+bool streamer::wait_for_release(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  if (handed_.empty() || !streaming()) return false;
+  const auto seen = releases_;
+  released_.wait_for(lock, timeout, [&] { return releases_ != seen; });
+  return true;
+}
+
+void streamer::finish() {
+  if (!streaming()) return;
+  try {
+    pending_->finish();
+  } catch (const std::exception& error) {
+    if (!broken_.exchange(true)) {
+      log_.error("streaming compression stopped ({}); commits compress what is staged themselves", error.what());
+    }
+  }
+}
+
+// mutex_ is held across the pending folders' own take, so that a reader
+// never finds a file in neither place.
+std::vector<archive::finished_folder> streamer::take() {
+  std::lock_guard lock(mutex_);
+  if (streaming()) {
+    try {
+      for (auto& folder : pending_->take()) {
+        for (std::size_t k = 0; k < folder.ids.size(); ++k) {
+          taken_places_[folder.ids[k]] = archived_bytes{folder.snapshot, folder.first_stream + k, folder.sizes[k]};
+        }
+        taken_.push_back(std::move(folder));
+      }
+    } catch (const std::exception& error) {
+      if (!broken_.exchange(true)) {
+        log_.error("streaming compression stopped ({}); commits compress what is staged themselves", error.what());
+      }
+    }
+  }
+  return taken_;
+}
+
+void streamer::committed() {
+  std::lock_guard lock(mutex_);
+  for (const auto& folder : taken_) {
+    for (const auto size : folder.sizes) committed_bytes_ += size;
+  }
+  taken_.clear();
+  taken_places_.clear();
+}
+
+std::optional<archived_bytes> streamer::locate(archive::pending_id id) {
+  std::lock_guard lock(mutex_);
+  if (const auto found = taken_places_.find(id); found != taken_places_.end()) return found->second;
+  if (!pending_) return std::nullopt;
+  const auto where = pending_->locate(id);
+  if (!where) return std::nullopt;
+  const auto& files = where->snapshot->database().substream_sizes;
+  return archived_bytes{where->snapshot, where->stream, files.at(where->stream)};
+}
+
+stream_figures streamer::figures() const {
+  if (!started_ || !pending_) return {};
+  const auto progress = pending_->progress();
+  std::lock_guard lock(mutex_);
+  return {progress.handed_bytes - committed_bytes_, progress.written_bytes - committed_bytes_};
+}
+
+}  // namespace sevenzfs::fs

@@ -1,0 +1,106 @@
+#pragma once
+// The daemon's side of streaming compression: closed files, once sealed
+// (see sealed_bytes.hpp), are handed to archive::pending_folders, which
+// compresses them on worker threads into pending files beside the archive;
+// as each file's packed bytes are written its staged memory is released, so
+// the pool drains while files are still being copied in. A commit then takes
+// the finished folders and copies their packed bytes into the archive.
+//
+// Also keeps where released files can be read: in the pending folders until
+// a commit takes them, then in the taken folders until the commit is
+// applied. Taken folders whose commit failed are given to the next commit.
+//
+// Thread-safe; lock order: mutex_, then the pending folders'. hand_over may block (backpressure) and must be called without
+// the change gate or any inode lock.
+#include "archived_bytes.hpp"
+#include "log.hpp"
+#include "sealed_bytes.hpp"
+
+#include "archive/archive_writer.hpp"
+#include "archive/pending_folders.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+namespace sevenzfs::fs {
+
+struct stream_figures {
+  std::uint64_t pending_bytes = 0;  // handed over and not yet committed (or dropped)
+  std::uint64_t written_bytes = 0;  // of them, compressed and written to pending files
+};
+
+class streamer {
+ public:
+  // Streams nothing until start(): its worker threads must not be started
+  // before the daemon forks into the background.
+  streamer(std::string archive_path, const archive::write_options& write, logger& log);
+  ~streamer();
+  void start();
+  // Stops streaming and removes the pending files (what they held must be
+  // elsewhere by then); later hand-overs are refused.
+  void stop();
+  streamer(const streamer&) = delete;
+  streamer& operator=(const streamer&) = delete;
+
+  // Announces a hand_over to come (called where the file is sealed, under
+  // its lock): a commit's preparation waits for it (wait_for_hand_overs), so
+  // no file sealed before the commit looked is left out of it.
+  void expect_hand_over() noexcept;
+  // Gives sealed bytes to the compressor under `path` (which picks the
+  // folder); returns false (logged) if the compressor failed: the bytes
+  // stay readable and a commit compresses them itself. Ends one expected
+  // hand-over.
+  bool hand_over(const std::string& path, const std::shared_ptr<sealed_bytes>& bytes);
+  void wait_for_hand_overs();
+  // Starts the compression of everything handed over (the pool is full).
+  void flush();
+  // Waits until a file's memory is released or `timeout` passes; false when
+  // nothing is being compressed (waiting would not free anything).
+  bool wait_for_release(std::chrono::milliseconds timeout);
+  // Ends the open folders and waits until everything handed over so far is
+  // written (throws archive_error if compression failed).
+  void finish();
+  // The finished folders a commit copies (with those of a failed commit).
+  std::vector<archive::finished_folder> take();
+  // The commit of everything take() returned is applied: those files are
+  // read from the archive now.
+  void committed();
+
+  std::optional<archived_bytes> locate(archive::pending_id id);
+  stream_figures figures() const;
+  // Started and not failed: closed files are sealed for it. Otherwise
+  // commits compress what is staged (or sealed) themselves.
+  bool streaming() const noexcept { return started_.load() && !broken_.load(); }
+
+ private:
+  void encoded(archive::pending_id id);
+
+  logger& log_;
+  mutable std::mutex mutex_;
+  std::condition_variable released_;
+  std::unordered_map<archive::pending_id, std::weak_ptr<sealed_bytes>> handed_;
+  std::unordered_set<archive::pending_id> encoded_early_;  // before hand_over registered them
+  std::uint64_t releases_ = 0;
+  std::uint64_t expected_hand_overs_ = 0;
+  std::condition_variable handed_over_;
+  // Taken by a commit not yet applied: the folders, and their files' places.
+  std::vector<archive::finished_folder> taken_;
+  std::unordered_map<archive::pending_id, archived_bytes> taken_places_;
+  std::uint64_t committed_bytes_ = 0;  // handed over and since committed or dropped
+  std::string archive_path_;
+  archive::pending_options options_;
+  std::atomic<bool> started_{false};
+  std::atomic<bool> broken_{false};
+  // Last: destroyed first, joining its workers before what their callbacks use.
+  std::unique_ptr<archive::pending_folders> pending_;
+};
+
+}  // namespace sevenzfs::fs
