@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <random>
@@ -170,6 +171,9 @@ TEST_F(mount_fixture, MemoryStaysBoundedForInputManyTimesThePool) {
   ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
   ASSERT_TRUE(daemon->peak_rss_kib()) << "the daemon's peak memory could not be read";
   const std::uint64_t bound_kib = (32u + 2 * 185 + 96) << 10;
+  std::printf("daemon peak RSS %llu MiB for %llu MiB written (bound %llu MiB)\n",
+              static_cast<unsigned long long>(*daemon->peak_rss_kib() >> 10),
+              static_cast<unsigned long long>(written >> 20), static_cast<unsigned long long>(bound_kib >> 10));
   EXPECT_LE(*daemon->peak_rss_kib(), bound_kib);
   EXPECT_EQ(run("7zz t " + quote(archive.string())).exit_code, 0);
   // Solid folders per extension and solid block, not per pool's worth.

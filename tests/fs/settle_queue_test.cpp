@@ -1,0 +1,86 @@
+// The settle queue: files come due after the delay, in order, with their
+// stamps; the idle call comes once after a quiet spell, not again until more
+// files came; what is still queued at destruction is not called.
+#include "fs/settle_queue.hpp"
+
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <vector>
+
+using namespace std::chrono_literals;
+namespace fs = sevenzfs::fs;
+
+namespace {
+
+struct recorder {
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::vector<std::pair<fs::inode_number, std::uint64_t>> due;
+  int idle = 0;
+
+  bool wait_for(std::size_t calls, std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex);
+    return changed.wait_for(lock, timeout, [&] { return due.size() >= calls; });
+  }
+  fs::settle_queue::due_callback on_due() {
+    return [this](fs::inode_number number, std::uint64_t stamp) {
+      std::lock_guard lock(mutex);
+      due.emplace_back(number, stamp);
+      changed.notify_all();
+    };
+  }
+  std::function<void()> on_idle() {
+    return [this] {
+      std::lock_guard lock(mutex);
+      ++idle;
+    };
+  }
+};
+
+}  // namespace
+
+TEST(SettleQueue, FilesComeDueAfterTheDelayInOrder) {
+  recorder seen;
+  const auto started = std::chrono::steady_clock::now();
+  fs::settle_queue queue(100ms, seen.on_due(), 1h, seen.on_idle());
+  queue.add(7, 1);
+  queue.add(3, 5);
+  ASSERT_TRUE(seen.wait_for(2, 10s));
+  EXPECT_GE(std::chrono::steady_clock::now() - started, 100ms);
+  std::lock_guard lock(seen.mutex);
+  EXPECT_EQ(seen.due, (std::vector<std::pair<fs::inode_number, std::uint64_t>>{{7, 1}, {3, 5}}));
+  EXPECT_EQ(queue.size(), 0u);
+}
+
+TEST(SettleQueue, IdleComesOnceAfterAQuietSpell) {
+  recorder seen;
+  fs::settle_queue queue(0ms, seen.on_due(), 50ms, seen.on_idle());
+  queue.add(1, 1);
+  ASSERT_TRUE(seen.wait_for(1, 10s));
+  std::this_thread::sleep_for(400ms);
+  {
+    std::lock_guard lock(seen.mutex);
+    EXPECT_EQ(seen.idle, 1);
+  }
+  queue.add(2, 1);
+  ASSERT_TRUE(seen.wait_for(2, 10s));
+  std::this_thread::sleep_for(400ms);
+  std::lock_guard lock(seen.mutex);
+  EXPECT_EQ(seen.idle, 2);
+}
+
+TEST(SettleQueue, WhatIsStillQueuedAtDestructionIsNotCalled) {
+  recorder seen;
+  const auto started = std::chrono::steady_clock::now();
+  {
+    fs::settle_queue queue(1h, seen.on_due(), 1h, seen.on_idle());
+    queue.add(1, 1);
+    EXPECT_EQ(queue.size(), 1u);
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 5s) << "destruction waited for the delay";
+  std::lock_guard lock(seen.mutex);
+  EXPECT_TRUE(seen.due.empty());
+  EXPECT_EQ(seen.idle, 0);
+}

@@ -1,0 +1,137 @@
+// The streamer without a mount: sealed bytes handed over are compressed into
+// pending files and released; they read back from the pending copy, then
+// from the taken folders until the commit is applied; figures count what is
+// not committed. Before start() nothing streams.
+#include "fs/streamer.hpp"
+
+#include "fs_test_support.hpp"
+#include "test_support.hpp"
+
+#include "archive/archive_writer.hpp"
+#include "pool/chunk_pool.hpp"
+#include "pool/staging_store.hpp"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+#include <thread>
+
+using namespace std::chrono_literals;
+using namespace sevenzfs::test;
+namespace fs = sevenzfs::fs;
+
+namespace {
+
+struct streamer_test : ::testing::Test {
+  temp_dir dir;
+  sevenzfs::pool::chunk_pool chunks{16u << 20, sevenzfs::pool::kStagingChunkBytes};
+  sevenzfs::pool::staging_store store{chunks};
+  sevenzfs::archive::cached_reader reader;
+  captured_log log;
+  std::unique_ptr<fs::streamer> streamer;
+
+  void SetUp() override {
+    sevenzfs::archive::write_options write;
+    write.compression.level = 1;
+    write.compression.threads = 2;
+    streamer = std::make_unique<fs::streamer>((dir / "a.7z").string(), write, log.logger());
+  }
+
+  std::shared_ptr<fs::sealed_bytes> sealed(const std::string& text) {
+    sevenzfs::pool::staged_file file(store);
+    EXPECT_EQ(store.write(file, 0, std::as_bytes(std::span(text))), text.size());
+    return std::make_shared<fs::sealed_bytes>(store, std::move(file), reader,
+                                              [this](sevenzfs::archive::pending_id id) { return streamer->locate(id); });
+  }
+
+  std::string read(const fs::sealed_bytes& bytes) {
+    std::string out(bytes.size(), '\0');
+    auto got = bytes.read(0, std::as_writable_bytes(std::span(out)));
+    EXPECT_TRUE(got.has_value()) << (got ? "" : got.error().message);
+    return out;
+  }
+};
+
+std::string text(std::size_t size, std::uint64_t seed) {
+  std::mt19937_64 next(seed);
+  std::string out;
+  while (out.size() < size) {
+    out += "line ";
+    out += std::to_string(next() % 1000);
+    out += '\n';
+  }
+  out.resize(size);
+  return out;
+}
+
+}  // namespace
+
+TEST_F(streamer_test, NothingStreamsBeforeStart) {
+  const auto bytes = sealed("never handed over");
+  EXPECT_FALSE(streamer->streaming());
+  streamer->expect_hand_over();
+  EXPECT_FALSE(streamer->hand_over("a.txt", bytes));
+  streamer->wait_for_hand_overs();  // the expected hand-over ended anyway
+  EXPECT_EQ(bytes->id(), 0u);
+  EXPECT_TRUE(streamer->take().empty());
+}
+
+TEST_F(streamer_test, HandedOverBytesAreReleasedAndReadBackUntilTheirCommitIsApplied) {
+  streamer->start();
+  ASSERT_TRUE(streamer->streaming());
+  std::vector<std::string> texts;
+  std::vector<std::shared_ptr<fs::sealed_bytes>> handed;
+  for (int i = 0; i < 6; ++i) {
+    texts.push_back(text(200'000 + i, i));
+    handed.push_back(sealed(texts.back()));
+    streamer->expect_hand_over();
+    ASSERT_TRUE(streamer->hand_over(fmt::format("f{}.txt", i), handed.back()));
+    EXPECT_NE(handed.back()->id(), 0u);
+  }
+  streamer->wait_for_hand_overs();
+  streamer->finish();
+  // The release runs on the worker right after the write that finish() waits for.
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!std::ranges::all_of(handed, [](const auto& b) { return b->released(); }) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(1ms);
+  }
+  for (std::size_t i = 0; i < handed.size(); ++i) {
+    EXPECT_TRUE(handed[i]->released()) << i;
+    EXPECT_EQ(handed[i]->staged_bytes(), 0u);
+    EXPECT_EQ(read(*handed[i]), texts[i]) << "from the pending copy";
+  }
+  EXPECT_EQ(store.stats().files, 0u) << "every staged file was given back";
+  std::uint64_t total = 0;
+  for (const auto& t : texts) total += t.size();
+  EXPECT_EQ(streamer->figures().pending_bytes, total);
+  EXPECT_EQ(streamer->figures().written_bytes, total);
+
+  const auto folders = streamer->take();
+  std::size_t files = 0;
+  for (const auto& folder : folders) files += folder.ids.size();
+  EXPECT_EQ(files, handed.size());
+  for (std::size_t i = 0; i < handed.size(); ++i) EXPECT_EQ(read(*handed[i]), texts[i]) << "from the taken folders";
+  // A commit that failed: the same folders come again.
+  EXPECT_EQ(streamer->take().size(), folders.size());
+  streamer->committed();
+  EXPECT_TRUE(streamer->take().empty());
+  EXPECT_EQ(streamer->figures().pending_bytes, 0u);
+  EXPECT_EQ(streamer->figures().written_bytes, 0u);
+  EXPECT_FALSE(streamer->locate(handed[0]->id())) << "committed: read from the archive now";
+}
+
+TEST_F(streamer_test, StopRemovesThePendingFiles) {
+  streamer->start();
+  const auto bytes = sealed(text(100'000, 9));
+  streamer->expect_hand_over();
+  ASSERT_TRUE(streamer->hand_over("x.txt", bytes));
+  streamer->finish();
+  (void)streamer->take();
+  EXPECT_NE(run("ls " + quote(dir.path().string()) + " | grep -c pending.tmp").output, "0\n");
+  streamer->stop();
+  EXPECT_FALSE(streamer->streaming());
+  EXPECT_EQ(run("ls " + quote(dir.path().string()) + " | grep -c pending.tmp").output, "0\n");
+}
