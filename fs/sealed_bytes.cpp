@@ -58,23 +58,35 @@ result<std::size_t> sealed_bytes::read(std::uint64_t offset, std::span<std::byte
   return read_archived(reader_, *where, offset, out);
 }
 
-void sealed_bytes::visit(const archive::span_sink& sink) const {
+void sealed_bytes::visit(const archive::span_sink& sink) const { visit_range(0, size_, sink); }
+
+void sealed_bytes::visit_range(std::uint64_t offset, std::uint64_t size, const archive::span_sink& sink) const {
+  const std::uint64_t end = std::min(size_, offset + std::min(size, size_));
   {
     std::lock_guard lock(mutex_);
     if (const auto* pooled = std::get_if<in_pool>(&bytes_)) {
+      // Spans are walked, not copied: skipping to `offset` costs a pointer per chunk.
+      std::uint64_t position = 0;
       pooled->store->for_each_span(pooled->file, [&](std::span<const std::byte> bytes) {
-        sink(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()));
+        const std::uint64_t from = std::max(position, offset);
+        const std::uint64_t to = std::min(position + bytes.size(), end);
+        if (from < to) {
+          sink(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()) + (from - position),
+                         static_cast<std::size_t>(to - from)));
+        }
+        position += bytes.size();
       });
       return;
     }
-    if (std::holds_alternative<on_disk>(bytes_)) {
-      spill_content(std::get<on_disk>(bytes_).file, size_, "").visit(sink);
+    if (const auto* disk = std::get_if<on_disk>(&bytes_)) {
+      spill_content(disk->file, size_, "").visit_range(offset, size, sink);
       return;
     }
   }
-  std::vector<std::byte> buffer(static_cast<std::size_t>(std::min<std::uint64_t>(size_, 1 << 20)));
-  for (std::uint64_t at = 0; at < size_;) {
-    auto got = read(at, buffer);
+  std::vector<std::byte> buffer(static_cast<std::size_t>(std::min<std::uint64_t>(end - std::min(offset, end), 1 << 20)));
+  for (std::uint64_t at = offset; at < end;) {
+    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), end - at));
+    auto got = read(at, std::span(buffer.data(), n));
     if (!got) throw archive::archive_error(archive::error_kind::io, "", got.error().message, got.error().code);
     if (*got == 0) throw archive::archive_error(archive::error_kind::io, "", "the compressed copy is short", EIO);
     sink(std::span(reinterpret_cast<const std::uint8_t*>(buffer.data()), *got));

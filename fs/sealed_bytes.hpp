@@ -54,6 +54,8 @@ class sealed_bytes final : public archive::entry_content {
   // entry_content: the compressor's read (before release), or a recovery
   // save's (maybe after release: then it decodes the pending copy).
   void visit(const archive::span_sink& sink) const override;
+  // Only the range (the compressor reads a large file part by part).
+  void visit_range(std::uint64_t offset, std::uint64_t size, const archive::span_sink& sink) const override;
 
  private:
   struct in_pool {

@@ -47,10 +47,13 @@ int spill_file::read(std::uint64_t offset, std::span<std::byte> out) const {
 
 int spill_file::truncate(std::uint64_t size) { return ::ftruncate(fd_, static_cast<off_t>(size)) == 0 ? 0 : errno; }
 
-void spill_content::visit(const archive::span_sink& sink) const {
+void spill_content::visit(const archive::span_sink& sink) const { visit_range(0, size_, sink); }
+
+void spill_content::visit_range(std::uint64_t offset, std::uint64_t size, const archive::span_sink& sink) const {
   thread_local std::vector<std::byte> buffer(1 << 20);
-  for (std::uint64_t at = 0; at < size_;) {
-    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), size_ - at));
+  const std::uint64_t end = std::min(size_, offset + std::min(size, size_));
+  for (std::uint64_t at = offset; at < end;) {
+    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), end - at));
     if (const int error = file_.read(at, std::span(buffer.data(), n)); error != 0) {
       archive::throw_io_error(path_, "cannot read the spilled content", error);
     }

@@ -36,6 +36,8 @@ class spill_content final : public archive::entry_content {
   spill_content(const spill_file& file, std::uint64_t size, std::string path)
       : file_(file), size_(size), path_(std::move(path)) {}
   void visit(const archive::span_sink& sink) const override;
+  // Reads only the range: parts of a large spilled file are compressed apart.
+  void visit_range(std::uint64_t offset, std::uint64_t size, const archive::span_sink& sink) const override;
 
  private:
   const spill_file& file_;
