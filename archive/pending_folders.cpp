@@ -291,6 +291,12 @@ void pending_folders::flush() {
   }
 }
 
+void pending_folders::relieve() {
+  std::lock_guard lock(mutex_);
+  throw_if_failed();
+  relieve_pressure();
+}
+
 void pending_folders::finish() {
   std::unique_lock lock(mutex_);
   throw_if_failed();

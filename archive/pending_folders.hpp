@@ -123,6 +123,9 @@ class pending_folders {
   // Cuts every partly filled part, so that everything handed over is
   // encoded soon (for a reader waiting for a file); folders stay open.
   void flush();
+  // The caller is short of memory: if a worker is idle, it gets the fullest
+  // partly filled part (as add() does while it waits for the input bound).
+  void relieve();
   // Ends every open folder and waits until every part cut so far is written.
   void finish();
   // The folders written and not yet taken, per lane in file order; their

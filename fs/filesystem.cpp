@@ -373,11 +373,13 @@ void filesystem::seal_closed_files() {
 }
 
 // The pool is full: true when memory is being freed by compression (the
-// writer tries again), false when waiting would not help.
+// writer tries again), false when waiting would not help. A partly filled
+// part is cut only for an idle worker: cutting one at every full pool would
+// make many small parts, each costing its encoder a dictionary of primer.
 bool filesystem::make_room() {
   seal_closed_files();
-  streamer_.flush();
-  return streamer_.wait_for_release(std::chrono::seconds(1));
+  streamer_.relieve();
+  return streamer_.wait_for_release(std::chrono::seconds(1)) != release_wait::nothing_handed;
 }
 
 // ---- commits -----------------------------------------------------------------

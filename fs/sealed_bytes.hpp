@@ -7,8 +7,9 @@
 // reads decode the pending copy instead, found through the locator.
 //
 // Thread-safe: a mutex guards the bytes between readers (FUSE threads, under
-// the inode's lock) and release (a compression worker, without it). The
-// compressor's own visit needs no lock: release happens only after it.
+// the inode's lock; the compressor's visits; a commit compressing them itself
+// after the streamer failed) and release (a compression worker, without the
+// inode's lock). A read waits while a visit feeds a compressor.
 #include "archived_bytes.hpp"
 #include "result.hpp"
 #include "spill_file.hpp"

@@ -64,9 +64,7 @@ bool streamer::hand_over(const std::string& path, const std::shared_ptr<sealed_b
   try {
     id = pending_->add(e);
   } catch (const std::exception& error) {
-    if (!broken_.exchange(true)) {
-      log_.error("streaming compression stopped ({}); commits compress what is staged themselves", error.what());
-    }
+    failed(error);
     done();
     return false;
   }
@@ -103,21 +101,37 @@ void streamer::encoded(archive::pending_id id) {
   released_.notify_all();
 }
 
+// The first failure is logged; from then on nothing streams.
+void streamer::failed(const std::exception& error) {
+  if (!broken_.exchange(true)) {
+    log_.error("streaming compression stopped ({}); commits compress what is staged themselves", error.what());
+  }
+}
+
 void streamer::flush() {
   if (!streaming()) return;
   try {
     pending_->flush();
-  } catch (const std::exception&) {
-    broken_ = true;  // reported by hand_over or finish
+  } catch (const std::exception& error) {
+    failed(error);
   }
 }
 
-bool streamer::wait_for_release(std::chrono::milliseconds timeout) {
+void streamer::relieve() {
+  if (!streaming()) return;
+  try {
+    pending_->relieve();
+  } catch (const std::exception& error) {
+    failed(error);
+  }
+}
+
+release_wait streamer::wait_for_release(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
-  if (handed_.empty() || !streaming()) return false;
+  if (handed_.empty() || !streaming()) return release_wait::nothing_handed;
   const auto seen = releases_;
-  released_.wait_for(lock, timeout, [&] { return releases_ != seen; });
-  return true;
+  return released_.wait_for(lock, timeout, [&] { return releases_ != seen; }) ? release_wait::released
+                                                                               : release_wait::timed_out;
 }
 
 void streamer::finish() {
@@ -125,9 +139,7 @@ void streamer::finish() {
   try {
     pending_->finish();
   } catch (const std::exception& error) {
-    if (!broken_.exchange(true)) {
-      log_.error("streaming compression stopped ({}); commits compress what is staged themselves", error.what());
-    }
+    failed(error);
   }
 }
 
@@ -144,9 +156,7 @@ std::vector<archive::finished_folder> streamer::take() {
         taken_.push_back(std::move(folder));
       }
     } catch (const std::exception& error) {
-      if (!broken_.exchange(true)) {
-        log_.error("streaming compression stopped ({}); commits compress what is staged themselves", error.what());
-      }
+      failed(error);
     }
   }
   return taken_;

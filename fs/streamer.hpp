@@ -37,6 +37,8 @@ struct stream_figures {
   std::uint64_t written_bytes = 0;  // of them, compressed and written to pending files
 };
 
+enum class release_wait { released, timed_out, nothing_handed };
+
 class streamer {
  public:
   // Streams nothing until start(): its worker threads must not be started
@@ -60,11 +62,14 @@ class streamer {
   // hand-over.
   bool hand_over(const std::string& path, const std::shared_ptr<sealed_bytes>& bytes);
   void wait_for_hand_overs();
-  // Starts the compression of everything handed over (the pool is full).
+  // Starts the compression of everything handed over (nothing more is coming soon).
   void flush();
-  // Waits until a file's memory is released or `timeout` passes; false when
-  // nothing is being compressed (waiting would not free anything).
-  bool wait_for_release(std::chrono::milliseconds timeout);
+  // Memory is short: an idle worker, if any, gets the fullest partly filled part.
+  void relieve();
+  // Waits until a file's memory is released or `timeout` passes;
+  // nothing_handed at once when nothing is being compressed (waiting would
+  // not free anything).
+  release_wait wait_for_release(std::chrono::milliseconds timeout);
   // Ends the open folders and waits until everything handed over so far is
   // written (throws archive_error if compression failed).
   void finish();
@@ -82,6 +87,7 @@ class streamer {
 
  private:
   void encoded(archive::pending_id id);
+  void failed(const std::exception& error);
 
   logger& log_;
   mutable std::mutex mutex_;
