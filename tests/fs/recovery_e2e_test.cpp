@@ -11,6 +11,7 @@
 
 #include <cstring>
 #include <random>
+#include <thread>
 
 namespace fs = std::filesystem;
 using namespace sevenzfs::test;
@@ -229,4 +230,35 @@ TEST_F(recovery_test, ARecoveryArchiveReplacesTheArchivesPathsAndIsCommittedInto
   EXPECT_EQ(daemon.unmount_and_wait(), 0) << daemon.log();
   EXPECT_EQ(sorted_listing(small_archive()),
             "Path = other.txt\nPath = same.txt\nPath = was_dir\nPath = was_file/inner.txt\n");
+}
+
+// The streaming compressor cannot write its pending file (the disk is
+// full): it stops, says so once, and the next commit compresses the files it
+// held itself, from their staged bytes; nothing is lost.
+TEST_F(recovery_test, AFullDiskStopsStreamingAndTheCommitCompressesWhatItHeld) {
+  const std::string payload = random_bytes(1u << 20, 3);
+  daemon_process daemon(small_archive(), mnt, "level=1,settle=0", log);
+  ASSERT_TRUE(daemon.wait_mounted()) << daemon.log();
+  write_file(disk->where / "filler", std::string(free_bytes(disk->where) - (200u << 10), 'f'));
+  write_file(mnt / "payload.bin", payload);
+  write_file(mnt / "note.txt", "written after the disk filled\n");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (daemon.log().find("streaming compression stopped") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_NE(daemon.log().find("streaming compression stopped"), std::string::npos) << daemon.log();
+  EXPECT_EQ(read_file(mnt / "payload.bin"), payload) << "still readable";
+  fs::remove(disk->where / "filler");
+  flush(mnt);
+  write_file(mnt / "later.txt", "after the commit\n");
+  EXPECT_EQ(daemon.unmount_and_wait(), 0) << daemon.log();
+  const std::string said = daemon.log();
+  EXPECT_EQ(said.find("streaming compression stopped"), said.rfind("streaming compression stopped")) << "said once";
+  EXPECT_EQ(run("7zz t " + quote(small_archive().string())).exit_code, 0);
+  EXPECT_EQ(run("7zz e -so " + quote(small_archive().string()) + " payload.bin").output, payload);
+  const std::string listed = listing(small_archive());
+  EXPECT_TRUE(lists(listed, "note.txt")) << listed;
+  EXPECT_TRUE(lists(listed, "later.txt")) << listed;
+  EXPECT_EQ(run("ls " + quote(disk->where.string()) + " | grep -c pending.tmp").output, "0\n");
 }
