@@ -34,6 +34,7 @@ filesystem::filesystem(const daemon_options& options, logger& log)
       inodes_(mount_owner(options)),
       streamer_(options.archive_path, options.write, log_),
       committer_(options_, inodes_, content_, streamer_, log_),
+      sealer_(inodes_, committer_, streamer_, content_, options_.settle, log_),
       xattrs_({chunks_, reader_, committer_.figures(), streamer_, options_, ::getuid(), std::chrono::steady_clock::now()},
               {.flush = [this] { return fsync(); },
                .compact = [this] { return compact(); },
@@ -45,7 +46,7 @@ filesystem::filesystem(const daemon_options& options, logger& log)
 
 filesystem::~filesystem() {
   if (scheduler_) scheduler_->stop();
-  settle_.reset();
+  sealer_.stop();
 }
 
 result<std::shared_lock<std::shared_mutex>> filesystem::begin_change() {
@@ -227,9 +228,7 @@ void filesystem::release(inode_number number, int flags) {
       inode& n = **node;
       if (n.writers > 0) --n.writers;
       committer_.changed();  // a closed file can now be committed
-      if (settle_ && n.writers == 0 && n.content.dirty() && n.kind == node_kind::file) {
-        settle_->add(number, n.write_opens);
-      }
+      if (n.writers == 0 && n.content.dirty() && n.kind == node_kind::file) sealer_.closed(number, n.write_opens);
     }
     unused = (*node)->parent == 0 && (*node)->lookups.load() == 0;
   }
@@ -288,7 +287,7 @@ result<std::size_t> filesystem::write(inode_number number, std::span<const std::
     // compressed, closed files are committed; files still open for writing
     // stay staged, and when they fill the pool the largest moves to a spill
     // file on disk.
-    if (make_room()) continue;
+    if (sealer_.make_room()) continue;
     if (++fruitless_commits > 1) {
       if (!spill_largest_open_file()) {
         log_.error("staging pool ({} MiB) is full and nothing can be committed or spilled; raise -o pool_size",
@@ -331,64 +330,13 @@ bool filesystem::spill_largest_open_file() {
   return true;
 }
 
-// ---- streaming -----------------------------------------------------------------
-
-// On the settle queue's thread: the file was closed a moment ago.
-void filesystem::seal_if_settled(inode_number number, std::uint64_t stamp) {
-  std::shared_ptr<sealed_bytes> bytes;
-  std::string path;
-  {
-    auto gate = begin_change();
-    if (!gate || !streamer_.streaming()) return;  // unmounting (the final commit seals), or not streaming
-    auto node = inodes_.lock(number);
-    if (!node) return;
-    inode& n = **node;
-    if (n.writers > 0 || n.write_opens != stamp || n.parent == 0) return;  // reopened, or deleted
-    bytes = n.content.seal(content_);
-    if (!bytes) return;
-    path = inodes_.path_of(n);
-    streamer_.expect_hand_over();
-  }
-  streamer_.hand_over(path, bytes);
-}
-
-// Every closed, changed file goes to the compressor now (a commit, or the
-// pool is full).
-void filesystem::seal_closed_files() {
-  if (!streamer_.streaming()) return;
-  std::vector<std::pair<std::string, std::shared_ptr<sealed_bytes>>> sealed;
-  {
-    auto gate = committer_.change_gate();
-    inodes_.walk([&](const std::string& path, inode& node) {
-      if (node.kind != node_kind::file) return;
-      std::lock_guard data(node.mutex);
-      if (node.writers > 0) return;
-      if (auto bytes = node.content.seal(content_)) {
-        streamer_.expect_hand_over();
-        sealed.emplace_back(path, std::move(bytes));
-      }
-    });
-  }
-  for (const auto& [path, bytes] : sealed) streamer_.hand_over(path, bytes);
-}
-
-// The pool is full: true when memory is being freed by compression (the
-// writer tries again), false when waiting would not help. A partly filled
-// part is cut only for an idle worker: cutting one at every full pool would
-// make many small parts, each costing its encoder a dictionary of primer.
-bool filesystem::make_room() {
-  seal_closed_files();
-  streamer_.relieve();
-  return streamer_.wait_for_release(std::chrono::seconds(1)) != release_wait::nothing_handed;
-}
-
 // ---- commits -----------------------------------------------------------------
 
 // The commit's long part runs before it takes the change gate: closed files
 // are sealed and their folders finished while writers go on.
 result<void> filesystem::commit(commit_scope scope) {
   return committer_.commit(scope, [this] {
-    seal_closed_files();
+    sealer_.seal_closed_files();
     streamer_.wait_for_hand_overs();
     streamer_.finish();
   });
@@ -396,11 +344,7 @@ result<void> filesystem::commit(commit_scope scope) {
 
 void filesystem::start_threads() {
   streamer_.start();
-  // After two quiet seconds, what waits in partly filled parts is compressed
-  // too (the folders stay open for more).
-  settle_ = std::make_unique<settle_queue>(
-      options_.settle, [this](inode_number number, std::uint64_t stamp) { seal_if_settled(number, stamp); },
-      std::chrono::seconds(2), [this] { streamer_.flush(); });
+  sealer_.start();
   scheduler_ = std::make_unique<commit_scheduler>([this](commit_scope scope) { return commit(scope); },
                                                   [this] { return committer_.has_changes(); },
                                                   std::chrono::seconds(options_.flush_interval_seconds));
@@ -425,24 +369,8 @@ result<void> filesystem::final_commit() {
   return commit(commit_scope::everything);
 }
 
-// The streamer's pending files hold what it compressed; the recovery archive
-// needs the room they take (a full disk is the usual reason a final commit
-// fails): their files come back into the pool (or spill files), then they go.
-void filesystem::stop_streaming() {
-  settle_.reset();
-  bool all_back = true;
-  inodes_.for_each([&](inode& node) {
-    std::lock_guard data(node.mutex);
-    if (auto back = node.content.unseal(content_); !back) {
-      log_.error("{}: {}", inodes_.path_of(node), back.error().message);
-      all_back = false;
-    }
-  });
-  if (all_back) streamer_.stop();
-}
-
 result<saved_changes> filesystem::save_for_recovery() {
-  stop_streaming();
+  sealer_.bring_back();
   return save_uncommitted(inodes_, content_, committer_.archive().snapshot(), options_, log_);
 }
 

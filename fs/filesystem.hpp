@@ -13,7 +13,7 @@
 #include "log.hpp"
 #include "recovery.hpp"
 #include "result.hpp"
-#include "settle_queue.hpp"
+#include "sealer.hpp"
 #include "stats_xattr.hpp"
 #include "streamer.hpp"
 
@@ -112,11 +112,6 @@ class filesystem {
   result<std::size_t> write_some(inode_number number, std::span<const std::byte> data, off_t offset);
   result<void> commit_closed_files();
   result<void> commit(commit_scope scope);
-  // Sealing: closed files go to the streamer (see streamer.hpp).
-  void seal_if_settled(inode_number number, std::uint64_t stamp);
-  void seal_closed_files();
-  bool make_room();
-  void stop_streaming();
   bool spill_largest_open_file();
   result<std::optional<std::string>> file_state(inode_number number);
   std::unexpected<fs_error> about(const inode& node, fs_error error) const;
@@ -130,6 +125,7 @@ class filesystem {
   inode_table inodes_;   // before committer_: it refers to the tree
   streamer streamer_;    // before committer_, after the store whose bytes it compresses
   committer committer_;  // opens the archive
+  sealer sealer_;
   stats_xattr xattrs_;
   std::unique_ptr<commit_scheduler> scheduler_;
   std::function<result<void>()> detach_;
@@ -138,8 +134,6 @@ class filesystem {
   std::mutex tree_figures_mutex_;
   tree_figures tree_figures_;
   std::optional<std::pair<std::uint64_t, std::uint64_t>> tree_figures_key_;  // (generation, commits)
-
-  std::unique_ptr<settle_queue> settle_;  // last: its thread seals through the members above
 };
 
 }  // namespace sevenzfs::fs

@@ -1,0 +1,89 @@
+#include "sealer.hpp"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace sevenzfs::fs {
+
+sealer::sealer(inode_table& inodes, committer& commits, streamer& streamed, content_services& content,
+               std::chrono::milliseconds settle, logger& log)
+    : inodes_(inodes), committer_(commits), streamer_(streamed), content_(content), settle_(settle), log_(log) {}
+
+// After two quiet seconds, what waits in partly filled parts is compressed
+// too (the folders stay open for more).
+void sealer::start() {
+  queue_ = std::make_unique<settle_queue>(
+      settle_, [this](inode_number number, std::uint64_t stamp) { seal_if_settled(number, stamp); },
+      std::chrono::seconds(2), [this] { streamer_.flush(); });
+}
+
+void sealer::stop() { queue_.reset(); }
+
+void sealer::closed(inode_number number, std::uint64_t stamp) {
+  if (queue_) queue_->add(number, stamp);
+}
+
+// On the settle queue's thread: the file was closed a moment ago.
+void sealer::seal_if_settled(inode_number number, std::uint64_t stamp) {
+  std::shared_ptr<sealed_bytes> bytes;
+  std::string path;
+  {
+    auto gate = committer_.change_gate();
+    if (!streamer_.streaming()) return;
+    auto node = inodes_.lock(number);
+    if (!node) return;
+    inode& n = **node;
+    if (n.writers > 0 || n.write_opens != stamp || n.parent == 0) return;  // reopened, or deleted
+    bytes = n.content.seal(content_);
+    if (!bytes) return;
+    path = inodes_.path_of(n);
+    streamer_.expect_hand_over();
+  }
+  streamer_.hand_over(path, bytes);
+}
+
+void sealer::seal_closed_files() {
+  if (!streamer_.streaming()) return;
+  std::vector<std::pair<std::string, std::shared_ptr<sealed_bytes>>> sealed;
+  {
+    auto gate = committer_.change_gate();
+    inodes_.walk([&](const std::string& path, inode& node) {
+      if (node.kind != node_kind::file) return;
+      std::lock_guard data(node.mutex);
+      if (node.writers > 0) return;
+      if (auto bytes = node.content.seal(content_)) {
+        streamer_.expect_hand_over();
+        sealed.emplace_back(path, std::move(bytes));
+      }
+    });
+  }
+  for (const auto& [path, bytes] : sealed) streamer_.hand_over(path, bytes);
+}
+
+// A partly filled part is cut only for an idle worker: cutting one at every
+// full pool would make many small parts, each costing its encoder a
+// dictionary of primer.
+bool sealer::make_room() {
+  seal_closed_files();
+  streamer_.relieve();
+  return streamer_.wait_for_release(std::chrono::seconds(1)) != release_wait::nothing_handed;
+}
+
+// The streamer's pending files hold what it compressed; the recovery archive
+// needs the room they take (a full disk is the usual reason a final commit
+// fails).
+void sealer::bring_back() {
+  stop();
+  bool all_back = true;
+  inodes_.for_each([&](inode& node) {
+    std::lock_guard data(node.mutex);
+    if (auto back = node.content.unseal(content_); !back) {
+      log_.error("{}: {}", inodes_.path_of(node), back.error().message);
+      all_back = false;
+    }
+  });
+  if (all_back) streamer_.stop();
+}
+
+}  // namespace sevenzfs::fs
