@@ -32,12 +32,6 @@ void sealed_bytes::release() {
   bytes_.emplace<gone>();
 }
 
-std::uint64_t sealed_bytes::staged_bytes() const {
-  std::lock_guard lock(mutex_);
-  const auto* pooled = std::get_if<in_pool>(&bytes_);
-  return pooled == nullptr ? 0 : pooled->file.size();
-}
-
 result<std::size_t> sealed_bytes::read(std::uint64_t offset, std::span<std::byte> out) const {
   if (offset >= size_) return std::size_t{0};
   out = out.first(static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), size_ - offset)));

@@ -47,8 +47,6 @@ class sealed_bytes final : public archive::entry_content {
   // The pool memory (or spill file) is given back.
   bool released() const;
   void release();
-  // Pool bytes still held.
-  std::uint64_t staged_bytes() const;
 
   // Reads from memory, or after release from the pending copy.
   result<std::size_t> read(std::uint64_t offset, std::span<std::byte> out) const;

@@ -47,39 +47,32 @@ void streamer::wait_for_hand_overs() {
 }
 
 bool streamer::hand_over(const std::string& path, const std::shared_ptr<sealed_bytes>& bytes) {
-  const auto done = [&] {
+  archive::pending_id id = 0;
+  if (streaming()) {
+    archive::entry e;
+    e.path = path;
+    e.size = bytes->size();
+    e.content = bytes;
+    try {
+      id = pending_->add(e);
+      bytes->set_id(id);
+    } catch (const std::exception& error) {
+      failed(error);
+    }
+  }
+  bool released = false;
+  {
     std::lock_guard lock(mutex_);
+    if (id != 0) {
+      // Compressed before this thread got here: release now (below).
+      released = encoded_early_.erase(id) > 0;
+      if (!released) handed_.emplace(id, bytes);
+    }
     --expected_hand_overs_;
     handed_over_.notify_all();
-  };
-  if (!streaming()) {
-    done();
-    return false;
   }
-  archive::entry e;
-  e.path = path;
-  e.size = bytes->size();
-  e.content = bytes;
-  archive::pending_id id = 0;
-  try {
-    id = pending_->add(e);
-  } catch (const std::exception& error) {
-    failed(error);
-    done();
-    return false;
-  }
-  bytes->set_id(id);
-  std::lock_guard lock(mutex_);
-  if (encoded_early_.erase(id) > 0) {
-    bytes->release();
-    ++releases_;
-    released_.notify_all();
-  } else {
-    handed_.emplace(id, bytes);
-  }
-  --expected_hand_overs_;
-  handed_over_.notify_all();
-  return true;
+  if (released) note_release(bytes);
+  return id != 0;
 }
 
 // On a worker thread, once the file's packed bytes are all written.
@@ -95,10 +88,27 @@ void streamer::encoded(archive::pending_id id) {
     bytes = found->second.lock();
     handed_.erase(found);
   }
-  if (bytes) bytes->release();  // outside mutex_: release takes the bytes' own lock
+  note_release(bytes);
+}
+
+// Gives back the file's memory (outside mutex_: release takes the bytes' own
+// lock; gone already if the file changed since) and wakes writers waiting for room.
+void streamer::note_release(const std::shared_ptr<sealed_bytes>& bytes) {
+  if (bytes) bytes->release();
   std::lock_guard lock(mutex_);
   ++releases_;
   released_.notify_all();
+}
+
+// Calls `action` on the pending folders while streaming; a failure stops
+// streaming (logged once by failed()).
+void streamer::guarded(const std::function<void(archive::pending_folders&)>& action) {
+  if (!streaming()) return;
+  try {
+    action(*pending_);
+  } catch (const std::exception& error) {
+    failed(error);
+  }
 }
 
 // The first failure is logged; from then on nothing streams.
@@ -108,23 +118,9 @@ void streamer::failed(const std::exception& error) {
   }
 }
 
-void streamer::flush() {
-  if (!streaming()) return;
-  try {
-    pending_->flush();
-  } catch (const std::exception& error) {
-    failed(error);
-  }
-}
+void streamer::flush() { guarded([](archive::pending_folders& pending) { pending.flush(); }); }
 
-void streamer::relieve() {
-  if (!streaming()) return;
-  try {
-    pending_->relieve();
-  } catch (const std::exception& error) {
-    failed(error);
-  }
-}
+void streamer::relieve() { guarded([](archive::pending_folders& pending) { pending.relieve(); }); }
 
 release_wait streamer::wait_for_release(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
@@ -134,14 +130,7 @@ release_wait streamer::wait_for_release(std::chrono::milliseconds timeout) {
                                                                                : release_wait::timed_out;
 }
 
-void streamer::finish() {
-  if (!streaming()) return;
-  try {
-    pending_->finish();
-  } catch (const std::exception& error) {
-    failed(error);
-  }
-}
+void streamer::finish() { guarded([](archive::pending_folders& pending) { pending.finish(); }); }
 
 // mutex_ is held across the pending folders' own take, so that a reader
 // never finds a file in neither place.

@@ -23,6 +23,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -47,7 +48,8 @@ class streamer {
   ~streamer();
   void start();
   // Stops streaming and removes the pending files (what they held must be
-  // elsewhere by then); later hand-overs are refused.
+  // elsewhere by then); later hand-overs are refused. Nothing else may call
+  // into the streamer meanwhile (the daemon's threads have ended).
   void stop();
   streamer(const streamer&) = delete;
   streamer& operator=(const streamer&) = delete;
@@ -87,6 +89,8 @@ class streamer {
 
  private:
   void encoded(archive::pending_id id);
+  void note_release(const std::shared_ptr<sealed_bytes>& bytes);
+  void guarded(const std::function<void(archive::pending_folders&)>& action);
   void failed(const std::exception& error);
 
   logger& log_;
