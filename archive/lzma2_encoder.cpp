@@ -41,7 +41,6 @@ void lzma2_encoder::start(const lzma_options_lzma& options, std::span<const std:
     throw archive_error(error_kind::compression, "", fmt::format("cannot start LZMA2 encoder: {}", describe(ret)));
   }
   buffered_ = 0;
-  started_ = true;
 }
 
 void lzma2_encoder::write(std::span<const std::uint8_t> input, const span_sink& output) {
@@ -50,10 +49,20 @@ void lzma2_encoder::write(std::span<const std::uint8_t> input, const span_sink& 
   while (stream_.avail_in > 0) run(LZMA_RUN, output);
 }
 
+void lzma2_encoder::flush(const span_sink& output) {
+  stream_.next_in = nullptr;
+  stream_.avail_in = 0;
+  while (!run(LZMA_SYNC_FLUSH, output)) {
+  }
+  if (buffered_ > 0) output(std::span(buffer_.data(), buffered_));
+  buffered_ = 0;
+}
+
 void lzma2_encoder::finish(const span_sink& output, bool keep_end_marker) {
   stream_.next_in = nullptr;
   stream_.avail_in = 0;
-  while (started_) run(LZMA_FINISH, output);
+  while (!run(LZMA_FINISH, output)) {
+  }
   // The stream ended: the last buffered byte is LZMA2's end marker.
   if (buffered_ == 0 || buffer_[buffered_ - 1] != 0x00) {
     throw archive_error(error_kind::compression, "", "LZMA2 stream does not end with an end marker");
@@ -63,19 +72,18 @@ void lzma2_encoder::finish(const span_sink& output, bool keep_end_marker) {
   buffered_ = 0;
 }
 
-void lzma2_encoder::run(lzma_action action, const span_sink& output) {
+// True once `action` (a flush or the finish) is complete.
+bool lzma2_encoder::run(lzma_action action, const span_sink& output) {
   if (buffered_ == buffer_.size()) flush_all_but_last_byte(output);
   stream_.next_out = buffer_.data() + buffered_;
   stream_.avail_out = buffer_.size() - buffered_;
   const lzma_ret ret = lzma_code(&stream_, action);
   buffered_ = buffer_.size() - stream_.avail_out;
-  if (ret == LZMA_STREAM_END) {
-    started_ = false;
-    return;
-  }
+  if (ret == LZMA_STREAM_END) return true;
   if (ret != LZMA_OK) {
     throw archive_error(error_kind::compression, "", fmt::format("LZMA2 compression failed: {}", describe(ret)));
   }
+  return false;
 }
 
 // Holding back one byte means the end marker is always still in the buffer

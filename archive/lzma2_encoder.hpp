@@ -10,6 +10,9 @@
 // started with the input that precedes it as preset dictionary does not, so its
 // matches may reach back into that input, which a decoder of the whole stream
 // holds at that point: the parts then compress as well as one stream would.
+// Cheaper still, one encoder may compress consecutive parts of a folder as
+// one stream: `flush` ends a part with every byte of its input out and the
+// dictionary kept, and the next part is written on (no start, no priming).
 #include "entry.hpp"
 
 #include <lzma.h>
@@ -32,16 +35,18 @@ class lzma2_encoder {
   // the call. Priming costs the match finder one pass over those bytes.
   void start(const lzma_options_lzma& options, std::span<const std::uint8_t> preset_dictionary = {});
   void write(std::span<const std::uint8_t> input, const span_sink& output);
+  // Outputs everything written so far (LZMA2 ends its chunk); the stream
+  // goes on with the next write.
+  void flush(const span_sink& output);
   void finish(const span_sink& output, bool keep_end_marker);
 
  private:
-  void run(lzma_action action, const span_sink& output);
+  bool run(lzma_action action, const span_sink& output);
   void flush_all_but_last_byte(const span_sink& output);
 
   lzma_stream stream_ = LZMA_STREAM_INIT;
   std::vector<std::uint8_t> buffer_;
   std::size_t buffered_ = 0;
-  bool started_ = false;
 };
 
 }  // namespace sevenzfs::archive

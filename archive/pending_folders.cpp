@@ -26,6 +26,7 @@ pending_folders::pending_folders(std::string archive_path, pending_options optio
   part_bytes_ = part_bytes_for(dict, UINT64_MAX / 2, options_.threads, options_.max_part_bytes);
   max_input_ = options_.max_input_bytes != 0 ? options_.max_input_bytes : (options_.threads + 2) * part_bytes_;
   for (unsigned i = 0; i < options_.threads; ++i) encoders_.push_back(std::make_unique<lzma2_encoder>());
+  streams_.resize(options_.threads);
 }
 
 pending_folders::~pending_folders() {
@@ -103,6 +104,7 @@ void pending_folders::place(const entry& e, pending_id id, bool batched) {
   auto& folder = *lane->open;
   const std::size_t index = folder.files.size();
   folder.files.push_back({id, e.path, e.size, 0, 0});
+  ++lane->streams;
   folder.input_handed += e.size;
   files_[id] = {lane, lane->open, index};
   for (std::uint64_t offset = 0; offset < e.size;) {
@@ -149,9 +151,7 @@ void pending_folders::open_folder(pending_lane& lane, const entry& first, bool b
   auto folder = std::make_shared<pending_folder_record>();
   const auto& plan = options_.plan;
   folder->size_hint = batched ? first.size : (plan.solid_block_bytes != 0 ? plan.solid_block_bytes : UINT64_MAX);
-  std::uint64_t streams = 0;
-  for (const auto& earlier : lane.folders) streams += earlier->files.size();
-  folder->first_stream = streams;
+  folder->first_stream = lane.streams;
   lane.part_bytes = part_bytes_;
   if (batched) {
     const std::uint32_t dict = lzma2_options_for(std::max(options_.level, 1), first.size).dict_size;
@@ -171,6 +171,7 @@ void pending_folders::cut(pending_lane& lane, bool last) {
   auto& folder = *lane.open;
   auto part = std::make_unique<pending_part>();
   part->folder = lane.open;
+  part->index = folder.parts_cut;
   part->first = folder.parts_cut == 0;
   part->last = last;
   part->pieces = std::move(lane.filling);
@@ -196,17 +197,60 @@ void pending_folders::cut(pending_lane& lane, bool last) {
   part->sequence = next_sequence_++;
   unwritten_.insert(part->sequence);
   ++running_;
-  pending_part* handed_out = part.get();
+  ready_[part->sequence] = {&lane, part.get()};
+  folder.ready.push_back(part->sequence);
   lane.unwritten.push_back(std::move(part));
-  pool_.submit([this, &lane, handed_out](std::size_t worker) { run(lane, *handed_out, worker); });
+  // A job per part; which part a job takes depends on its worker.
+  pool_.submit([this](std::size_t worker) { run_next(worker); });
 }
 
-void pending_folders::run(pending_lane& lane, pending_part& part, std::size_t worker) {
+// The part this worker compresses best: the one continuing its encoder's
+// stream; else the oldest one no other encoder's stream continues (a folder's
+// first part, or a part whose predecessor's stream was given up); else the
+// oldest one, primed, rather than leave the worker idle. Only a folder's
+// oldest part not started is taken, so its primer is on its way. The scan
+// passes over at most the parts in flight of solid folders and one part per
+// other worker.
+std::pair<pending_lane*, pending_part*> pending_folders::take_ready(std::size_t worker) {
+  const worker_stream own = std::move(streams_[worker]);
+  std::optional<std::uint64_t> chosen;
+  if (own.folder && !own.folder->ready.empty() && own.continued_by(*ready_.at(own.folder->ready.front()).part)) {
+    chosen = own.folder->ready.front();
+  }
+  std::optional<std::uint64_t> steal;
+  for (auto it = ready_.begin(); !chosen && it != ready_.end(); ++it) {
+    const pending_part& part = *it->second.part;
+    if (part.folder->ready.front() != it->first) continue;  // its predecessor waits too
+    const bool continued =
+        std::ranges::any_of(streams_, [&](const worker_stream& stream) { return stream.continued_by(part); });
+    if (!continued) {
+      chosen = it->first;
+    } else if (!steal) {
+      steal = it->first;
+    }
+  }
+  const auto taken = ready_.find(chosen ? *chosen : *steal);
+  const auto [lane, part] = taken->second;
+  ready_.erase(taken);
+  part->folder->ready.pop_front();
+  part->continues = own.continued_by(*part);
+  // Where the stream will stand once this part is done, so that other
+  // workers leave the next part to this one.
+  const bool continuable = !part->last && options_.level > 0;
+  streams_[worker] = continuable ? worker_stream{part->folder, part->index + 1} : worker_stream{};
+  return {lane, part};
+}
+
+void pending_folders::run_next(std::size_t worker) {
+  pending_lane* lane = nullptr;
+  pending_part* taken = nullptr;
   bool skip = false;
   {
     std::lock_guard lock(mutex_);
+    std::tie(lane, taken) = take_ready(worker);
     skip = cancelled_ || error_;
   }
+  pending_part& part = *taken;
   std::exception_ptr error;
   if (!skip) {
     try {
@@ -216,6 +260,7 @@ void pending_folders::run(pending_lane& lane, pending_part& part, std::size_t wo
     }
   }
   std::unique_lock lock(mutex_);
+  if (skip || error) streams_[worker] = {};
   part.finished = true;
   part.error = error;
   if (skip) {
@@ -223,7 +268,7 @@ void pending_folders::run(pending_lane& lane, pending_part& part, std::size_t wo
     if (part.primer_out) part.primer_out->fail(part.error);
   }
   --running_;
-  write_finished(lane, lock);
+  write_finished(*lane, lock);
   changed_.notify_all();
 }
 
@@ -259,6 +304,8 @@ void pending_folders::write_finished(pending_lane& lane, std::unique_lock<std::m
     folder.packed_written += part->packed->bytes().size();
     folder.input_written += part->input_bytes;
     folder.stored = folder.stored || part->stored;
+    progress_.primed_parts += part->primed ? 1 : 0;
+    progress_.continued_parts += part->continues ? 1 : 0;
     for (const auto& piece : part->pieces) {
       auto& file = folder.files[piece.file_index];
       file.crc = file.written == 0 ? piece.crc : crc32::combine(file.crc, piece.crc, piece.size);

@@ -6,7 +6,8 @@
 // groups them, up to the solid block; hybrid: by size — whose input is cut
 // into parts that a fixed set of workers compresses (dictionary-primed
 // LZMA2 parts, see parallel_encoder.hpp: the ratio of one stream per
-// folder). Packed bytes go to pending files beside the archive
+// folder; a worker that compressed a folder's previous part continues its
+// stream instead, which saves the primer's pass over a dictionary). Packed bytes go to pending files beside the archive
 // (ARCHIVE.pending.tmp-XXXXXX, 0600; removed when no longer used, and by
 // remove_leftovers after a crash), a file per "lane": each lane holds one
 // folder after another, contiguous, so a folder's packed bytes are one
@@ -45,6 +46,7 @@
 #include <deque>
 #include <exception>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -98,6 +100,10 @@ struct pending_progress {
   std::uint64_t written_bytes = 0;    // of it, compressed and written to pending files
   std::uint64_t packed_bytes = 0;     // packed bytes written
   std::uint64_t in_flight_bytes = 0;  // handed over, not yet written
+  // Parts after the first of their folder: started from a primer, or written
+  // on in the stream of the part before.
+  std::uint64_t primed_parts = 0;
+  std::uint64_t continued_parts = 0;
 };
 
 struct pending_folder_record;
@@ -160,7 +166,8 @@ class pending_folders {
   void relieve_pressure();
   void keep_workers_busy();
   pending_lane& new_lane(bool batched);
-  void run(pending_lane& lane, pending_part& part, std::size_t worker);
+  void run_next(std::size_t worker);
+  std::pair<pending_lane*, pending_part*> take_ready(std::size_t worker);
   void write_finished(pending_lane& lane, std::unique_lock<std::mutex>& lock);
   const std::shared_ptr<const archive_snapshot>& lane_snapshot(pending_lane& lane);
   std::shared_ptr<const archive_snapshot> snapshot_of(const pending_lane& lane, std::size_t folders) const;
@@ -174,11 +181,25 @@ class pending_folders {
   memory_meter buffers_;
   std::vector<std::unique_ptr<lzma2_encoder>> encoders_;
 
+  // Where a worker's encoder stream stands: after part `next_part - 1` of
+  // `folder` (null: nowhere a part can continue).
+  struct worker_stream {
+    std::shared_ptr<const pending_folder_record> folder;
+    std::uint64_t next_part = 0;
+    bool continued_by(const pending_part& part) const { return folder == part.folder && next_part == part.index; }
+  };
+  struct ready_part {
+    pending_lane* lane = nullptr;
+    pending_part* part = nullptr;
+  };
+
   mutable std::mutex mutex_;
   std::condition_variable changed_;  // a part finished or was written, or an error
   std::vector<std::unique_ptr<pending_lane>> lanes_;
   std::unordered_map<pending_id, file_place> files_;
   std::set<std::uint64_t> unwritten_;  // sequences of parts cut and not yet written
+  std::map<std::uint64_t, ready_part> ready_;  // cut and not started, by sequence
+  std::vector<worker_stream> streams_;         // per worker
   pending_id next_id_ = 1;
   std::uint64_t next_sequence_ = 0;
   std::uint64_t clock_ = 0;  // orders solid folders by last use

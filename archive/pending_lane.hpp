@@ -38,6 +38,7 @@ struct pending_folder_record {
   bool stored = false;
   std::vector<file> files;
   std::size_t complete_files = 0;  // a prefix of `files`
+  std::deque<std::uint64_t> ready;  // sequences of its parts cut and not started
 };
 
 // A pending file and the folders in it, one after another.
@@ -46,6 +47,7 @@ struct pending_lane {
   bool batched = false;
   std::string extension;                                       // of the open solid folder
   std::deque<std::shared_ptr<pending_folder_record>> folders;  // not taken; the last may be open
+  std::uint64_t streams = 0;                                   // files in `folders`
   std::shared_ptr<pending_folder_record> open;
   std::uint64_t part_bytes = 0;  // of the open folder
   std::vector<pending_piece> filling;

@@ -108,15 +108,22 @@ void compress_primed(pending_part& part, lzma2_encoder& encoder, int level, memo
     part.packed->append(std::span(&end_marker, 1));
     return;
   }
-  encoder.start(part.options,
-                primer ? std::span<const std::uint8_t>(primer->bytes()) : std::span<const std::uint8_t>());
+  if (!part.continues) {
+    encoder.start(part.options,
+                  primer ? std::span<const std::uint8_t>(primer->bytes()) : std::span<const std::uint8_t>());
+    part.primed = primer != nullptr;
+  }
   primer.reset();
   // Reserved for the worst case, which costs address space only.
   part.packed->bytes().reserve(static_cast<std::size_t>(packed_bound(part.input_bytes)));
   const span_sink collect = [&part](std::span<const std::uint8_t> bytes) { part.packed->append(bytes); };
   const span_sink to_encoder = [&](std::span<const std::uint8_t> bytes) { encoder.write(bytes, collect); };
   for (auto& piece : part.pieces) piece.crc = feed(piece, to_encoder);
-  encoder.finish(collect, part.last);
+  if (part.last) {
+    encoder.finish(collect, true);
+  } else {
+    encoder.flush(collect);
+  }
   if (part.first && part.last && part.packed->bytes().size() >= part.input_bytes) {
     part.packed->clear();
     store(part, true);

@@ -6,8 +6,10 @@
 // of its folder carries a primer: the dictionary-size bytes of input before
 // it (see lzma2_encoder.hpp), which the worker of the part before it copies
 // first thing, while that part's files are still held, and hands over
-// through a primer_slot. Workers take parts in order, so a part's
-// predecessor has started when it waits for its primer.
+// through a primer_slot. A worker takes a part only once its predecessor has
+// started, so the primer is on its way when it waits for it. The worker that
+// compressed a part's predecessor needs no primer: its encoder still holds
+// the dictionary, and the part continues its stream.
 #include "entry.hpp"
 #include "lzma2_encoder.hpp"
 
@@ -97,8 +99,12 @@ struct pending_part {
   lzma_options_lzma options{};
   std::shared_ptr<primer_slot> primer_in;   // null for a folder's first part
   std::shared_ptr<primer_slot> primer_out;  // null for its last part, and when storing
+  std::uint64_t index = 0;  // in its folder
   bool first = false;
   bool last = false;
+  // Set when a worker takes the part: its encoder's stream stands at the end
+  // of the part before (it compressed that one last), so it writes on.
+  bool continues = false;
   std::vector<pending_piece> pieces;
   std::uint64_t input_bytes = 0;
   std::uint64_t sequence = 0;  // order of cutting, over all folders
@@ -106,6 +112,7 @@ struct pending_part {
   // Set by compress_part.
   std::unique_ptr<metered_bytes> packed;
   bool stored = false;  // `packed` is the input itself (Copy coder)
+  bool primed = false;  // its encoder started from a primer
   // Set under the owner's lock.
   bool finished = false;
   std::exception_ptr error;
@@ -113,7 +120,8 @@ struct pending_part {
 
 // Takes the part's primer, hands the next part its own, and compresses the
 // part's input (level 0: copies it) into part.packed, setting each piece's
-// CRC. A folder of one part that does not shrink is stored. Throws
+// CRC. A part that continues the encoder's stream needs no primer; every part
+// but the last is flushed, not finished, so that the next one may continue. A folder of one part that does not shrink is stored. Throws
 // archive_error (a piece whose content is shorter than declared:
 // invalid_input); the next part's primer slot then fails too.
 void compress_part(pending_part& part, lzma2_encoder& encoder, int level, memory_meter& meter);

@@ -93,10 +93,10 @@ std::vector<finished_folder> pending_folders::take() {
       taken.push_back(std::move(out));
     }
     lane->folders.erase(lane->folders.begin(), lane->folders.begin() + static_cast<std::ptrdiff_t>(count));
-    std::uint64_t streams = 0;
+    lane->streams = 0;
     for (auto& folder : lane->folders) {
-      folder->first_stream = streams;
-      streams += folder->files.size();
+      folder->first_stream = lane->streams;
+      lane->streams += folder->files.size();
     }
     lane->snapshot.reset();
   }

@@ -120,3 +120,36 @@ TEST(Lzma2Encoder, PrimedPartContinuesTheDictionary) {
   EXPECT_EQ(decode(joined, options, input.size(), &ret), input);
   EXPECT_EQ(ret, LZMA_STREAM_END);
 }
+
+TEST(Lzma2Encoder, FlushedPartsContinueOneStreamAndMixWithPrimedParts) {
+  const auto input = sample(4 << 20);
+  const auto options = lzma2_options_for(5, input.size());
+  const std::size_t part = 1 << 20;
+  std::vector<std::uint8_t> joined;
+  const span_sink collect = [&](std::span<const std::uint8_t> b) { joined.insert(joined.end(), b.begin(), b.end()); };
+  // Parts 0 and 1 on one encoder, flushed in between; part 2 on another,
+  // primed; part 3 continues that one.
+  lzma2_encoder continuing;
+  continuing.start(options);
+  continuing.write(std::span(input).first(part), collect);
+  continuing.flush(collect);
+  const std::size_t after_first = joined.size();
+  continuing.write(std::span(input).subspan(part, part), collect);
+  continuing.flush(collect);
+  // A continued part neither resets the dictionary nor the state: an LZMA chunk without reset (0x80 bits).
+  ASSERT_GT(joined.size(), after_first);
+  EXPECT_EQ(joined[after_first] & 0xE0, 0x80) << int(joined[after_first]);
+  lzma2_encoder primed;
+  primed.start(options, std::span(input).first(2 * part));
+  primed.write(std::span(input).subspan(2 * part, part), collect);
+  primed.flush(collect);
+  primed.write(std::span(input).subspan(3 * part), collect);
+  primed.finish(collect, true);
+  lzma_ret ret{};
+  EXPECT_EQ(decode(joined, options, input.size(), &ret), input);
+  EXPECT_EQ(ret, LZMA_STREAM_END);
+  // As small as one stream, give or take the chunk ends.
+  lzma2_encoder whole;
+  const auto one = encode(whole, input, options, true);
+  EXPECT_LE(joined.size(), one.size() + one.size() / 100 + 64);
+}

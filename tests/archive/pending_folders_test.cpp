@@ -183,6 +183,42 @@ TEST_F(pending_test, SolidFilesAcrossPartsReadBackAndCarryTheirCrcs) {
   EXPECT_EQ(progress.in_flight_bytes, 0u);
 }
 
+TEST_F(pending_test, AWorkerWritesOnInTheStreamOfThePartBeforeInsteadOfPriming) {
+  // One worker: every part after a folder's first continues the stream it
+  // left, unless the worker went to another folder in between (then it
+  // primes; the folders read back either way).
+  for (const bool two_extensions : {false, true}) {
+    pending_folders pending(archive, small_parts(pack_mode::solid, 1));
+    std::map<pending_id, std::vector<std::uint8_t>> content;
+    for (int i = 0; i < 40; ++i) {
+      const std::string extension = two_extensions && i % 2 == 1 ? ".log" : ".txt";
+      auto bytes = redundant(9000 + static_cast<std::size_t>(i) * 3001, static_cast<std::uint32_t>(i));
+      content[pending.add(file_entry(name("d/f", i, extension), bytes))] = bytes;
+    }
+    pending.finish();
+    const auto progress = pending.progress();
+    const auto folders = pending.take();
+    ASSERT_EQ(folders.size(), two_extensions ? 2u : 1u);
+    std::uint64_t input = 0;
+    std::uint64_t packed = 0;
+    for (const auto& folder : folders) {
+      for (std::size_t k = 0; k < folder.ids.size(); ++k) {
+        EXPECT_EQ(folder.crcs[k], crc32::of(content.at(folder.ids[k])));
+        EXPECT_TRUE(read_back(reader, {folder.snapshot, folder.first_stream + k}) == content.at(folder.ids[k]));
+        input += folder.sizes[k];
+      }
+      packed += folder.packed.size;
+    }
+    const std::uint64_t later_parts = progress.primed_parts + progress.continued_parts;
+    EXPECT_GE(later_parts, input / pending.part_bytes() - 2);
+    if (!two_extensions) {
+      EXPECT_EQ(progress.primed_parts, 0u);
+      EXPECT_EQ(progress.continued_parts, later_parts);
+    }
+    EXPECT_LT(packed, input / 20);  // the redundancy across parts is kept
+  }
+}
+
 TEST_F(pending_test, SolidGroupsByExtensionAndEndsTheLeastRecentlyUsedFolder) {
   auto options = small_parts(pack_mode::solid, 2);
   options.max_open_folders = 2;
