@@ -24,7 +24,18 @@ archive::pending_options pending_options_of(const archive::write_options& write)
 streamer::streamer(std::string archive_path, const archive::write_options& write, logger& log)
     : log_(log), archive_path_(std::move(archive_path)), options_(pending_options_of(write)) {}
 
-streamer::~streamer() = default;
+streamer::~streamer() { report(); }
+
+// One line on how the compressor worked, for whoever tunes it: parts after a
+// folder's first either continued a worker's stream or paid for a primer.
+void streamer::report() const {
+  if (!pending_) return;
+  const auto progress = pending_->progress();
+  if (progress.handed_bytes == 0) return;
+  log_.info("streaming compressor: {:.1f} MB in, {:.1f} MB packed; {} later parts continued a stream, {} primed",
+            static_cast<double>(progress.handed_bytes) / 1e6, static_cast<double>(progress.packed_bytes) / 1e6,
+            progress.continued_parts, progress.primed_parts);
+}
 
 void streamer::start() {
   pending_ = std::make_unique<archive::pending_folders>(archive_path_, options_,
@@ -33,6 +44,7 @@ void streamer::start() {
 }
 
 void streamer::stop() {
+  report();
   started_ = false;
   pending_.reset();  // joins its workers, removes its pending files
   std::lock_guard lock(mutex_);

@@ -92,6 +92,7 @@ class streamer {
   void note_release(const std::shared_ptr<sealed_bytes>& bytes);
   void guarded(const std::function<void(archive::pending_folders&)>& action);
   void failed(const std::exception& error);
+  void report() const;
 
   logger& log_;
   mutable std::mutex mutex_;
