@@ -16,7 +16,7 @@ pending_folders::pending_folders(std::string archive_path, pending_options optio
     : archive_path_(std::move(archive_path)),
       options_(std::move(options)),
       encoded_(std::move(encoded)),
-      pool_(std::max(options_.threads, 1u), options_.worker_nice) {
+      pool_(std::max(options_.threads, 1u)) {
   if (options_.level < 0 || options_.level > kMaxLevel) {
     throw archive_error(error_kind::invalid_option, "", "compression level out of range");
   }

@@ -69,8 +69,6 @@ struct pending_options {
   // Solid folders open at once (one per extension); opening one more ends
   // the one least recently added to.
   std::size_t max_open_folders = 4;
-  // Runs the workers at this lower priority (see worker_pool).
-  int worker_nice = 0;
 };
 
 // Where an encoded file can be read before it is committed.

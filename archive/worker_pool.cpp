@@ -1,16 +1,10 @@
 #include "worker_pool.hpp"
 
-#include <sys/resource.h>
-#include <unistd.h>
-
-#include <algorithm>
-#include <cerrno>
-
 namespace sevenzfs::archive {
 
-worker_pool::worker_pool(std::size_t threads, int nice) {
+worker_pool::worker_pool(std::size_t threads) {
   threads_.reserve(threads);
-  for (std::size_t i = 0; i < threads; ++i) threads_.emplace_back([this, i, nice] { run(i, nice); });
+  for (std::size_t i = 0; i < threads; ++i) threads_.emplace_back([this, i] { run(i); });
 }
 
 worker_pool::~worker_pool() {
@@ -30,15 +24,7 @@ void worker_pool::submit(job work) {
   wake_.notify_one();
 }
 
-void worker_pool::run(std::size_t worker, int nice) {
-  // On Linux a thread id names one thread here. A failure leaves the
-  // priority as it was, which only costs the others some time.
-  if (nice > 0) {
-    const auto thread = static_cast<id_t>(::gettid());
-    errno = 0;
-    const int now = ::getpriority(PRIO_PROCESS, thread);
-    if (errno == 0) (void)::setpriority(PRIO_PROCESS, thread, std::min(now + nice, 19));
-  }
+void worker_pool::run(std::size_t worker) {
   for (;;) {
     job work;
     {

@@ -16,9 +16,7 @@ class worker_pool {
  public:
   using job = std::move_only_function<void(std::size_t worker)>;
 
-  // `nice` > 0 runs the workers that much nicer than the process (per
-  // thread, at most 19), so that they take the CPU time others leave.
-  explicit worker_pool(std::size_t threads, int nice = 0);
+  explicit worker_pool(std::size_t threads);
   ~worker_pool();
   worker_pool(const worker_pool&) = delete;
   worker_pool& operator=(const worker_pool&) = delete;
@@ -27,7 +25,7 @@ class worker_pool {
   std::size_t size() const noexcept { return threads_.size(); }
 
  private:
-  void run(std::size_t worker, int nice);
+  void run(std::size_t worker);
 
   std::mutex mutex_;
   std::condition_variable wake_;

@@ -6,16 +6,11 @@ namespace sevenzfs::fs {
 
 namespace {
 
-constexpr int kStreamingNice = 10;
-
 archive::pending_options pending_options_of(const archive::write_options& write) {
   archive::pending_options options;
   options.plan = write.plan;
   options.level = write.compression.level;
   options.threads = write.compression.threads;
-  // Compression while files are written takes what the writers leave: a
-  // copy into the mount is not slowed by the encoders, which catch up after.
-  options.worker_nice = kStreamingNice;
   return options;
 }
 
