@@ -56,7 +56,7 @@ prepared_header::prepared_header(const archive_database& db, int level) : empty_
   plain_ = serialize_header(db);
   plain_crc_ = crc32::of(plain_);
   if (level > 0 && db.files.size() >= kMinFilesForEncodedHeader) {
-    const auto options = lzma2_options_for(level, plain_.size());
+    const auto options = lzma2_header_options(plain_.size());
     auto packed = compress_whole(plain_, options);
     const auto folder = make_folder({kMethodLzma2, {lzma2_property_byte(options)}}, plain_.size(), plain_crc_);
     const auto block = serialize_encoded_header(UINT64_MAX, packed.size(), folder);

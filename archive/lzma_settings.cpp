@@ -54,6 +54,20 @@ lzma_options_lzma lzma2_options_for(int level, std::uint64_t input_size) {
   return options;
 }
 
+lzma_options_lzma lzma2_header_options(std::uint64_t input_size) {
+  lzma_options_lzma options{};
+  lzma_lzma_preset(&options, 6);
+  options.dict_size = std::min(std::uint32_t{1} << 20, smallest_dictionary_covering(input_size));
+  options.lc = 3;
+  options.lp = 0;
+  options.pb = 2;
+  options.mode = LZMA_MODE_NORMAL;
+  options.mf = LZMA_MF_BT2;
+  options.nice_len = 273;
+  options.depth = 0;  // liblzma's default for the match finder and fast bytes
+  return options;
+}
+
 std::uint8_t lzma2_property_byte(const lzma_options_lzma& options) {
   lzma_filter filter{LZMA_FILTER_LZMA2, const_cast<lzma_options_lzma*>(&options)};
   std::uint32_t size = 0;

@@ -20,6 +20,14 @@ std::uint32_t level_dictionary_size(int level);
 // at least 4 KiB) that covers the input, capped at the level's dictionary.
 lzma_options_lzma lzma2_options_for(int level, std::uint64_t input_size);
 
+// LZMA2 encoder options for an archive's header of `input_size` bytes, as
+// 7-Zip compresses headers whatever the level: a 1 MiB dictionary (at most
+// what the input needs), a binary-tree match finder on two-byte hashes and
+// 273 fast bytes. Records of one kind repeat within a short distance, and
+// the encoder needs about 11 MiB instead of a level's (185 MiB at level 5,
+// next to the compression workers' own).
+lzma_options_lzma lzma2_header_options(std::uint64_t input_size);
+
 // The single LZMA2 coder property byte 7z stores (the dictionary size code).
 std::uint8_t lzma2_property_byte(const lzma_options_lzma& options);
 

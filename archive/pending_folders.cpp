@@ -232,7 +232,7 @@ std::pair<pending_lane*, pending_part*> pending_folders::take_ready(std::size_t 
   const auto taken = ready_.find(chosen ? *chosen : *steal);
   const auto [lane, part] = taken->second;
   ready_.erase(taken);
-  part->folder->ready.pop_front();
+  part->folder->ready.erase(part->folder->ready.begin());
   part->continues = own.continued_by(*part);
   // Where the stream will stand once this part is done, so that other
   // workers leave the next part to this one.

@@ -38,7 +38,10 @@ struct pending_folder_record {
   bool stored = false;
   std::vector<file> files;
   std::size_t complete_files = 0;  // a prefix of `files`
-  std::deque<std::uint64_t> ready;  // sequences of its parts cut and not started
+  // Sequences of its parts cut and not started: a few at most (the input in
+  // flight is bounded), and a vector costs nothing while empty — a batched
+  // folder per file must not carry a deque's first block.
+  std::vector<std::uint64_t> ready;
 };
 
 // A pending file and the folders in it, one after another.

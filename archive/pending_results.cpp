@@ -29,6 +29,16 @@ folder_info pending_folders::describe(const pending_folder_record& folder) const
 std::shared_ptr<const archive_snapshot> pending_folders::snapshot_of(const pending_lane& lane,
                                                                      std::size_t folders) const {
   archive_database db;
+  // Sized first: with a folder per file, growing these by doubling would
+  // hold up to three times their size at once.
+  std::size_t files = 0;
+  for (std::size_t k = 0; k < folders; ++k) files += lane.folders[k]->complete_files;
+  db.pack_sizes.reserve(folders);
+  db.folders.reserve(folders);
+  db.substream_counts.reserve(folders);
+  db.substream_sizes.reserve(files);
+  db.substream_crcs.reserve(files);
+  db.files.reserve(files);
   for (std::size_t k = 0; k < folders; ++k) {
     const auto& folder = *lane.folders[k];
     if (folder.complete_files == 0) break;
@@ -71,6 +81,11 @@ std::vector<finished_folder> pending_folders::take() {
   std::lock_guard lock(mutex_);
   throw_if_failed();
   std::vector<finished_folder> taken;
+  std::size_t written = 0;
+  for (const auto& lane : lanes_) {
+    written += static_cast<std::size_t>(std::ranges::count_if(lane->folders, [](const auto& f) { return f->written; }));
+  }
+  taken.reserve(written);
   for (auto& lane : lanes_) {
     std::size_t count = 0;
     while (count < lane->folders.size() && lane->folders[count]->written) ++count;

@@ -150,7 +150,9 @@ std::vector<archive::finished_folder> streamer::take() {
   std::lock_guard lock(mutex_);
   if (streaming()) {
     try {
-      for (auto& folder : pending_->take()) {
+      auto folders = pending_->take();
+      taken_.reserve(taken_.size() + folders.size());
+      for (auto& folder : folders) {
         for (std::size_t k = 0; k < folder.ids.size(); ++k) {
           taken_places_[folder.ids[k]] = archived_bytes{folder.snapshot, folder.first_stream + k, folder.sizes[k]};
         }

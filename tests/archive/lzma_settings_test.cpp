@@ -48,3 +48,23 @@ TEST(LzmaSettings, LevelOutOfRangeIsAnOptionError) {
   EXPECT_THROW(lzma2_options_for(0, 1), archive_error);
   EXPECT_THROW(level_dictionary_size(10), archive_error);
 }
+
+TEST(LzmaSettings, HeadersAreCompressedAsSevenZipDoesWithLittleMemory) {
+  const auto small = lzma2_header_options(10 * 1024);
+  EXPECT_EQ(small.dict_size, 12u * 1024);  // what the input needs
+  const auto large = lzma2_header_options(std::uint64_t{256} << 20);
+  EXPECT_EQ(large.dict_size, 1u << 20);  // 7-Zip's header dictionary, whatever the header's size
+  EXPECT_EQ(large.mf, LZMA_MF_BT2);
+  EXPECT_EQ(large.nice_len, 273u);
+  EXPECT_EQ(large.mode, LZMA_MODE_NORMAL);
+  // A commit of a million files compresses a header of a few hundred MB
+  // next to the workers' encoders: it must not need a level's 185 MiB.
+  lzma_options_lzma options = large;
+  const lzma_filter filters[] = {{LZMA_FILTER_LZMA2, &options}, {LZMA_VLI_UNKNOWN, nullptr}};
+  const std::uint64_t memory = lzma_raw_encoder_memusage(filters);
+  EXPECT_GT(memory, 0u);
+  EXPECT_LT(memory, std::uint64_t{16} << 20);
+  lzma_options_lzma level_five = lzma2_options_for(5, std::uint64_t{256} << 20);
+  const lzma_filter level_filters[] = {{LZMA_FILTER_LZMA2, &level_five}, {LZMA_VLI_UNKNOWN, nullptr}};
+  EXPECT_GT(lzma_raw_encoder_memusage(level_filters), std::uint64_t{150} << 20);
+}
