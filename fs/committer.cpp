@@ -37,16 +37,13 @@ commit_progress progress_of(const commit_figures& commits, const stream_figures&
 
 namespace {
 
-// The compression settings of the daemon: progress goes to the statistics,
-// and the parts parallel compression buffers (threads + 1 of them) stay
-// within a quarter of the staging pool, the user's memory knob.
+// The compression settings of the daemon (daemon_write_options), with
+// progress going to the statistics.
 daemon_options for_daemon(daemon_options options, commit_figures& figures) {
+  options.write = daemon_write_options(options);
   options.write.compression.progress = [&figures](std::uint64_t bytes) {
     figures.done_bytes.fetch_add(bytes, std::memory_order_relaxed);
   };
-  const std::uint64_t parts = options.write.compression.threads + 1;
-  options.write.compression.max_part_bytes =
-      std::clamp<std::uint64_t>(options.pool_bytes / 4 / parts, std::uint64_t{1} << 20, std::uint64_t{256} << 20);
   return options;
 }
 

@@ -199,6 +199,14 @@ std::uint64_t default_pool_bytes() {
   return std::clamp<std::uint64_t>(memory / 8, 64ull << 20, 4ull << 30);
 }
 
+archive::write_options daemon_write_options(const daemon_options& options) {
+  archive::write_options write = options.write;
+  const std::uint64_t parts = std::uint64_t{write.compression.threads} + 1;
+  write.compression.max_part_bytes =
+      std::clamp<std::uint64_t>(options.pool_bytes / 4 / parts, std::uint64_t{1} << 20, std::uint64_t{256} << 20);
+  return write;
+}
+
 parsed_command_line parse_daemon_command_line(const std::vector<std::string>& args) {
   parsed_command_line result;
   parse_state state;

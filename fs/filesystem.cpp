@@ -32,7 +32,7 @@ filesystem::filesystem(const daemon_options& options, logger& log)
       content_{store_, reader_, options.archive_path,
                [this](archive::pending_id id) { return streamer_.locate(id); }},
       inodes_(mount_owner(options)),
-      streamer_(options.archive_path, options.write, log_),
+      streamer_(options.archive_path, daemon_write_options(options), log_),
       committer_(options_, inodes_, content_, streamer_, log_),
       sealer_(inodes_, committer_, streamer_, content_, options_.settle, log_),
       xattrs_({chunks_, reader_, committer_.figures(), streamer_, options_, ::getuid(), std::chrono::steady_clock::now()},

@@ -35,10 +35,6 @@ struct daemon_options;
 // ARCHIVE.recovery.7z, beside the archive.
 std::string recovery_path_of(const std::string& archive_path);
 
-// The compression settings the daemon commits with: parallel compression
-// buffers no more than a quarter of the staging pool.
-archive::write_options daemon_write_options(const daemon_options& options);
-
 // A substream of an archive state as entry content, decoded through a
 // cached reader as the compressor asks for it.
 class archived_stream_content final : public archive::entry_content {

@@ -25,14 +25,6 @@ namespace sevenzfs::fs {
 
 std::string recovery_path_of(const std::string& archive_path) { return archive_path + ".recovery.7z"; }
 
-archive::write_options daemon_write_options(const daemon_options& options) {
-  archive::write_options write = options.write;
-  const std::uint64_t parts = write.compression.threads + 1;
-  write.compression.max_part_bytes =
-      std::clamp<std::uint64_t>(options.pool_bytes / 4 / parts, std::uint64_t{1} << 20, std::uint64_t{256} << 20);
-  return write;
-}
-
 void archived_stream_content::visit(const archive::span_sink& sink) const {
   constexpr std::uint64_t kReadBytes = 1 << 20;
   std::vector<std::uint8_t> buffer(static_cast<std::size_t>(std::min(kReadBytes, size_)));

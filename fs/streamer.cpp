@@ -11,6 +11,7 @@ archive::pending_options pending_options_of(const archive::write_options& write)
   options.plan = write.plan;
   options.level = write.compression.level;
   options.threads = write.compression.threads;
+  options.max_part_bytes = write.compression.max_part_bytes;
   return options;
 }
 
