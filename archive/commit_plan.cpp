@@ -58,9 +58,10 @@ database_builder::database_builder(const archive_database& old, const commit_req
     first_prepacked_.push_back(now_of_prepacked_.size());
     now_of_prepacked_.resize(now_of_prepacked_.size() + folder.files.size(), kAbsent);
   }
-  // At most what the archive had and what the commit brings (the new files'
-  // folders are not known yet): a commit of many files must not hold these
-  // twice while they grow.
+  // What the archive had and what the commit brings, so that a commit of
+  // many files does not hold these twice while they grow (the folders of
+  // files the commit compresses itself are not known yet: those may still
+  // grow the folder lists).
   const std::size_t folders = old.folders.size() + request.prepacked_folders.size();
   const std::size_t streams = old.substream_sizes.size() + now_of_prepacked_.size() + request.new_files.size();
   db_.pack_sizes.reserve(old.pack_sizes.size() + request.prepacked_folders.size());
@@ -68,8 +69,9 @@ database_builder::database_builder(const archive_database& old, const commit_req
   db_.substream_counts.reserve(folders);
   db_.substream_sizes.reserve(streams);
   db_.substream_crcs.reserve(streams);
-  db_.files.reserve(old.files.size() + now_of_prepacked_.size() + request.new_files.size() +
-                    request.entries_without_data.size());
+  // The entries without data are the request's whole list of them, the
+  // archive's own included.
+  db_.files.reserve(streams + request.entries_without_data.size());
   std::size_t pack = 0;
   for (const auto& folder : old.folders) {
     first_pack_.push_back(pack);

@@ -32,7 +32,9 @@ std::shared_ptr<const archive_snapshot> pending_folders::snapshot_of(const pendi
   // Sized first: with a folder per file, growing these by doubling would
   // hold up to three times their size at once.
   std::size_t files = 0;
-  for (std::size_t k = 0; k < folders; ++k) files += lane.folders[k]->complete_files;
+  for (std::size_t k = 0; k < folders && lane.folders[k]->complete_files != 0; ++k) {
+    files += lane.folders[k]->complete_files;
+  }
   db.pack_sizes.reserve(folders);
   db.folders.reserve(folders);
   db.substream_counts.reserve(folders);
@@ -81,14 +83,17 @@ std::vector<finished_folder> pending_folders::take() {
   std::lock_guard lock(mutex_);
   throw_if_failed();
   std::vector<finished_folder> taken;
+  // Each lane's written folders: a prefix of them (written in lane order).
+  const auto written_prefix = [](const pending_lane& lane) {
+    std::size_t count = 0;
+    while (count < lane.folders.size() && lane.folders[count]->written) ++count;
+    return count;
+  };
   std::size_t written = 0;
-  for (const auto& lane : lanes_) {
-    written += static_cast<std::size_t>(std::ranges::count_if(lane->folders, [](const auto& f) { return f->written; }));
-  }
+  for (const auto& lane : lanes_) written += written_prefix(*lane);
   taken.reserve(written);
   for (auto& lane : lanes_) {
-    std::size_t count = 0;
-    while (count < lane->folders.size() && lane->folders[count]->written) ++count;
+    const std::size_t count = written_prefix(*lane);
     if (count == 0) continue;
     const auto snapshot = snapshot_of(*lane, count);
     for (std::size_t k = 0; k < count; ++k) {
@@ -97,6 +102,9 @@ std::vector<finished_folder> pending_folders::take() {
       out.file = lane->file;
       out.packed = {folder.pack_offset, folder.packed_written};
       out.folder = describe(folder);
+      out.ids.reserve(folder.files.size());
+      out.sizes.reserve(folder.files.size());
+      out.crcs.reserve(folder.files.size());
       for (const auto& file : folder.files) {
         out.ids.push_back(file.id);
         out.sizes.push_back(file.size);

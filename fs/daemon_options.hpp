@@ -54,10 +54,10 @@ parsed_command_line parse_daemon_command_line(const std::vector<std::string>& ar
 std::uint64_t default_pool_bytes();
 
 // The write options as the daemon compresses with them, streaming and in
-// commits: parts of solid folders capped so that the parts compression
-// holds (threads + 1 of them) fit in a quarter of the staging pool, the
-// user's memory knob — with a small pool, larger parts would fill the pool
-// before the compressor's own input bound holds.
+// commits: parts (of solid folders and of large files) capped so that the
+// parts compression holds (threads + 1 of them) fit in a quarter of the
+// staging pool, the user's memory knob — with a small pool, larger parts
+// would fill the pool before the compressor's own input bound holds.
 archive::write_options daemon_write_options(const daemon_options& options);
 
 extern const char* const kDaemonUsage;

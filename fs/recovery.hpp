@@ -21,7 +21,6 @@
 #include "archive/archive_snapshot.hpp"
 #include "archive/cached_reader.hpp"
 #include "archive/entry.hpp"
-#include "archive/archive_writer.hpp"
 
 #include <cstdint>
 #include <expected>

@@ -171,8 +171,10 @@ void streamer::committed() {
   for (const auto& folder : taken_) {
     for (const auto size : folder.sizes) committed_bytes_ += size;
   }
-  taken_.clear();
-  taken_places_.clear();
+  // Assigned, not cleared: a commit of a million files must not leave their
+  // records' storage behind.
+  taken_ = {};
+  taken_places_ = {};
 }
 
 std::optional<archived_bytes> streamer::locate(archive::pending_id id) {

@@ -5,7 +5,8 @@
 #     until the daemon has exited with the archive committed;
 #   - sevenzfs copy phase: the `cp -r` alone;
 #   - sevenzfs-pack with the same settings;
-#   - `7zz a` with matching settings (-ms=on for solid, off otherwise);
+#   - `7zz a` with matching settings (-ms=off for batched, on otherwise:
+#     hybrid archives small files solid);
 # and once: fuse-zip (`cp -r` in, unmount, daemon waited for) and `cp -r`
 # through bindfs (a FUSE passthrough) onto tmpfs. Each line gives wall time,
 # MB/s, files/s, peak RSS (/usr/bin/time -f %M; the daemon's own for the
@@ -75,6 +76,9 @@ cleanup() {
 trap cleanup EXIT
 now() { date +%s.%N; }
 calc() { echo "$1" | bc -l; }
+# 7zz's -ms for a mode: hybrid archives small files solid, so its yardstick
+# is 7-Zip's solid archive.
+solid_switch() { if [ "$1" = batched ]; then echo off; else echo on; fi; }
 copy_in() {  # cp -r SRC DST; on failure says why (its first lines) and stops
   cp -r "$1" "$2" 2>"$work/cp.err" || { echo "bench-mount: cp -r into $2 failed:"; head -3 "$work/cp.err"; exit 1; }
 }
@@ -98,8 +102,9 @@ timed() {  # name output command...: runs it under /usr/bin/time
 echo "corpus: $corpus ($files files, $input_bytes bytes, kind $kind); level $level, $threads threads, pool $pool"
 printf '%-34s %10s %13s %17s %11s %14s\n' contender wall speed files "peak RSS" archive
 if [ "$peers" = 1 ]; then
-  # A page per file at least: small files take more of tmpfs than their bytes.
-  mount -t tmpfs -o size=$((input_bytes * 2 + files * 8192 + (256 << 20))) tmpfs "$tmpfs"
+  # Two pages per file (the data's last page, the inode): small files take
+  # more of tmpfs than their bytes; inodes unlimited for a million files.
+  mount -t tmpfs -o size=$((input_bytes * 2 + files * 8192 + (256 << 20))),nr_inodes=0 tmpfs "$tmpfs"
   bindfs "$tmpfs" "$bound"
   t0=$(now); copy_in "$corpus" "$bound/"; t1=$(now)
   row "cp -r through bindfs onto tmpfs" "$(calc "$t1 - $t0")" - 0
@@ -131,8 +136,7 @@ for mode in $modes; do
   7zz t "$archive" >/dev/null || echo "WARNING: the $mode mount's archive fails 7zz t"
   timed "sevenzfs-pack $mode" "$work/pack-$mode.7z" \
     "$pack" --mode "$mode" --level "$level" --threads "$threads" "$work/pack-$mode.7z" "$corpus"
-  # Hybrid archives small files solid: its yardstick is 7-Zip's solid archive.
-  solid=on; [ "$mode" = batched ] && solid=off
+  solid=$(solid_switch "$mode")
   timed "7zz a -ms=$solid ($mode)" "$work/7zz-$mode.7z" \
     7zz a -t7z -m0=lzma2 -mx="$level" -mmt="$threads" -ms=$solid "$work/7zz-$mode.7z" "$corpus"
 done
@@ -141,7 +145,7 @@ ratio() { calc "scale=3; $1 / $2"; }
 echo
 echo "ratios against 7zz with matching settings, this run:"
 for mode in $modes; do
-  reference="7zz a -ms=$([ "$mode" = batched ] && echo off || echo on) ($mode)"
+  reference="7zz a -ms=$(solid_switch "$mode") ($mode)"
   printf '  %-8s end to end %s (target <= 0.55)  size %s  peak RSS %s  |  sevenzfs-pack time %s  size %s\n' "$mode" \
     "$(ratio "${wall[sevenzfs $mode end to end]}" "${wall[$reference]}")" \
     "$(ratio "${size[sevenzfs $mode end to end]}" "${size[$reference]}")" \
