@@ -4,6 +4,7 @@
 #include "crc32.hpp"
 #include "lzma_settings.hpp"
 #include "parallel_encoder.hpp"
+#include "shrink_probe.hpp"
 
 #include <fmt/format.h>
 
@@ -86,11 +87,14 @@ void folder_packer::pack_serial(std::span<const entry> entries, const folder_pla
   if (options_.level > 0) {
     const auto lzma_options = lzma2_options_for(options_.level, folder.unpack_size);
     serial_encoder_.start(lzma_options);
-    const span_sink to_encoder = [&](std::span<const std::uint8_t> bytes) { serial_encoder_.write(bytes, to_file); };
+    shrink_probe probe(folder.entries.size() == 1, folder.unpack_size, shrink_probe::after_giving_up::drop_input);
+    const span_sink to_encoder = [&](std::span<const std::uint8_t> bytes) {
+      probe.write(serial_encoder_, bytes, to_file);
+    };
     for (auto index : folder.entries) crcs.push_back(read_entry(entries[index], to_encoder, &options_.progress));
-    serial_encoder_.finish(to_file, true);
+    if (!probe.gave_up()) serial_encoder_.finish(to_file, true);
     coder = lzma2_coder(lzma_options);
-    if (out_.position() - start < folder.unpack_size) {
+    if (!probe.gave_up() && out_.position() - start < folder.unpack_size) {
       record(entries, folder, coder, out_.position() - start, crcs);
       return;
     }
@@ -130,7 +134,8 @@ void folder_packer::pack_parallel(std::span<const entry> entries, const std::vec
     const auto lzma_options = lzma2_options_for(options_.level, folder.unpack_size);
     pending.push_back({&folder, lzma2_coder(lzma_options), {}});
     pending.back().crcs.reserve(folder.entries.size());
-    encoder.begin_folder(lzma_options, folder.unpack_size, record_oldest, options_.max_part_bytes);
+    encoder.begin_folder(lzma_options, folder.unpack_size, record_oldest, options_.max_part_bytes,
+                         folder.entries.size() == 1);
     for (auto index : folder.entries) {
       const std::uint32_t crc = read_entry(entries[index], to_encoder, nullptr);  // may record older folders
       pending.back().crcs.push_back(crc);

@@ -1,5 +1,7 @@
 #include "parallel_encoder.hpp"
 
+#include "shrink_probe.hpp"
+
 #include <algorithm>
 #include <atomic>
 
@@ -63,6 +65,7 @@ struct parallel_encoder::part {
   lzma_options_lzma options{};
   bool first = false;
   bool last = false;
+  bool one_file = false;  // of its folder
   std::uint64_t input_bytes = 0;
   folder_done done;  // the folder's last part only
 
@@ -118,8 +121,9 @@ parallel_encoder::input_buffer parallel_encoder::new_input_buffer() {
 }
 
 void parallel_encoder::begin_folder(const lzma_options_lzma& options, std::uint64_t folder_bytes, folder_done done,
-                                    std::uint64_t longest_part) {
+                                    std::uint64_t longest_part, bool one_file) {
   options_ = options;
+  one_file_ = one_file;
   folder_bytes_ = folder_bytes;
   submitted_bytes_ = 0;
   part_bytes_ = part_bytes_for(options.dict_size, folder_bytes, threads_, longest_part);
@@ -153,6 +157,7 @@ void parallel_encoder::submit_part(bool last) {
   work->options = options_;
   work->first = first_part_;
   work->last = last;
+  work->one_file = one_file_;
   work->input_bytes = work->input->bytes.size();
   if (last) work->done = std::move(done_);
   first_part_ = false;
@@ -208,9 +213,17 @@ void parallel_encoder::compress(part& work, std::size_t worker) {
     const span_sink collect = [&packed](std::span<const std::uint8_t> bytes) {
       packed->bytes.insert(packed->bytes.end(), bytes.begin(), bytes.end());
     };
-    encoder.write(work.input->bytes, collect);
-    encoder.finish(collect, work.last);
-    stored = work.first && work.last && packed->bytes.size() >= work.input_bytes;
+    const bool alone = work.first && work.last;
+    shrink_probe probe(work.one_file, work.input_bytes,
+                       alone ? shrink_probe::after_giving_up::drop_input : shrink_probe::after_giving_up::raw_chunks);
+    probe.write(encoder, work.input->bytes, collect);
+    if (!probe.gave_up()) {
+      encoder.finish(collect, work.last);
+    } else if (work.last && !alone) {
+      const std::uint8_t end_marker = 0x00;
+      collect(std::span(&end_marker, 1));
+    }
+    stored = alone && (probe.gave_up() || packed->bytes.size() >= work.input_bytes);
     if (stored) {
       packed.reset();
     } else {

@@ -71,10 +71,12 @@ class parallel_encoder {
   parallel_encoder& operator=(const parallel_encoder&) = delete;
 
   // Starts a folder of `folder_bytes` input (an estimate is fine: it only
-  // sizes the parts), cut into parts of part_bytes_for(..., longest_part). `done` runs once its last packed byte
-  // was output. The previous folder must have ended.
+  // sizes the parts), cut into parts of part_bytes_for(..., longest_part).
+  // `done` runs once its last packed byte was output. The previous folder
+  // must have ended. `one_file`: the folder holds one file, whose compression
+  // may be given up early and the folder stored (see shrink_probe.hpp).
   void begin_folder(const lzma_options_lzma& options, std::uint64_t folder_bytes, folder_done done,
-                    std::uint64_t longest_part = 0);
+                    std::uint64_t longest_part = 0, bool one_file = false);
   // The folder's input, in order, in pieces of any size.
   void write(std::span<const std::uint8_t> input);
   void end_folder();
@@ -107,6 +109,7 @@ class parallel_encoder {
   std::uint64_t folder_bytes_ = 0;
   std::uint64_t submitted_bytes_ = 0;
   std::uint64_t part_bytes_ = 0;
+  bool one_file_ = false;
   folder_done done_;
   input_buffer filling_;
   bool first_part_ = true;

@@ -260,7 +260,7 @@ void pending_folders::run_next(std::size_t worker) {
     }
   }
   std::unique_lock lock(mutex_);
-  if (skip || error) streams_[worker] = {};
+  if (skip || error || part.given_up) streams_[worker] = {};
   part.finished = true;
   part.error = error;
   if (skip) {
@@ -306,6 +306,7 @@ void pending_folders::write_finished(pending_lane& lane, std::unique_lock<std::m
     folder.stored = folder.stored || part->stored;
     progress_.primed_parts += part->primed ? 1 : 0;
     progress_.continued_parts += part->continues ? 1 : 0;
+    progress_.given_up_parts += part->given_up ? 1 : 0;
     for (const auto& piece : part->pieces) {
       auto& file = folder.files[piece.file_index];
       file.crc = file.written == 0 ? piece.crc : crc32::combine(file.crc, piece.crc, piece.size);

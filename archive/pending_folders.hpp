@@ -104,6 +104,8 @@ struct pending_progress {
   // on in the stream of the part before.
   std::uint64_t primed_parts = 0;
   std::uint64_t continued_parts = 0;
+  // Parts whose input was found incompressible early (shrink_probe.hpp).
+  std::uint64_t given_up_parts = 0;
 };
 
 struct pending_folder_record;

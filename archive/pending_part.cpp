@@ -2,6 +2,7 @@
 
 #include "archive_error.hpp"
 #include "crc32.hpp"
+#include "shrink_probe.hpp"
 
 #include <fmt/format.h>
 
@@ -61,6 +62,8 @@ std::unique_ptr<metered_bytes> primer_slot::wait() {
 
 namespace {
 
+constexpr std::uint8_t kEndMarker = 0x00;  // of an LZMA2 stream
+
 // Delivers a piece's bytes to `sink`; returns their CRC. The content must
 // hold the whole piece (a file that shrank after it was handed over is an
 // input error, never a short folder).
@@ -79,6 +82,11 @@ std::uint32_t feed(const pending_piece& piece, const span_sink& sink) {
                                     piece.offset + piece.size));
   }
   return crc.value();
+}
+
+bool from_one_file(const pending_part& part) {
+  return std::all_of(part.pieces.begin(), part.pieces.end(),
+                     [&](const pending_piece& piece) { return piece.file_index == part.pieces.front().file_index; });
 }
 
 // `compressed`: the pieces were read once already and carry their CRCs.
@@ -104,8 +112,7 @@ void compress_primed(pending_part& part, lzma2_encoder& encoder, int level, memo
   }
   if (part.input_bytes == 0) {
     // A folder ended right after a part was cut: only its end marker is missing.
-    const std::uint8_t end_marker = 0x00;
-    part.packed->append(std::span(&end_marker, 1));
+    part.packed->append(std::span(&kEndMarker, 1));
     return;
   }
   if (!part.continues) {
@@ -117,14 +124,27 @@ void compress_primed(pending_part& part, lzma2_encoder& encoder, int level, memo
   // Reserved for the worst case, which costs address space only.
   part.packed->bytes().reserve(static_cast<std::size_t>(packed_bound(part.input_bytes)));
   const span_sink collect = [&part](std::span<const std::uint8_t> bytes) { part.packed->append(bytes); };
-  const span_sink to_encoder = [&](std::span<const std::uint8_t> bytes) { encoder.write(bytes, collect); };
+  const bool alone = part.first && part.last;
+  shrink_probe probe(from_one_file(part), part.input_bytes,
+                     alone ? shrink_probe::after_giving_up::drop_input : shrink_probe::after_giving_up::raw_chunks);
+  const span_sink to_encoder = [&](std::span<const std::uint8_t> bytes) { probe.write(encoder, bytes, collect); };
   for (auto& piece : part.pieces) piece.crc = feed(piece, to_encoder);
+  if (probe.gave_up()) {
+    part.given_up = true;
+    if (alone) {
+      part.packed->clear();
+      store(part, true);
+    } else if (part.last) {
+      part.packed->append(std::span(&kEndMarker, 1));
+    }
+    return;
+  }
   if (part.last) {
     encoder.finish(collect, true);
   } else {
     encoder.flush(collect);
   }
-  if (part.first && part.last && part.packed->bytes().size() >= part.input_bytes) {
+  if (alone && part.packed->bytes().size() >= part.input_bytes) {
     part.packed->clear();
     store(part, true);
   }

@@ -113,6 +113,10 @@ struct pending_part {
   std::unique_ptr<metered_bytes> packed;
   bool stored = false;  // `packed` is the input itself (Copy coder)
   bool primed = false;  // its encoder started from a primer
+  // Its probe found its input incompressible (see shrink_probe.hpp): it is
+  // stored, or its rest is uncompressed chunks, which the encoder's stream
+  // lacks, so the next part must not continue that stream.
+  bool given_up = false;
   // Set under the owner's lock.
   bool finished = false;
   std::exception_ptr error;
@@ -121,7 +125,9 @@ struct pending_part {
 // Takes the part's primer, hands the next part its own, and compresses the
 // part's input (level 0: copies it) into part.packed, setting each piece's
 // CRC. A part that continues the encoder's stream needs no primer; every part
-// but the last is flushed, not finished, so that the next one may continue. A folder of one part that does not shrink is stored. Throws
+// but the last is flushed, not finished, so that the next one may continue.
+// A folder of one part that does not shrink is stored, and input of one file
+// whose start does not shrink is not compressed (shrink_probe.hpp). Throws
 // archive_error (a piece whose content is shorter than declared:
 // invalid_input); the next part's primer slot then fails too.
 void compress_part(pending_part& part, lzma2_encoder& encoder, int level, memory_meter& meter);

@@ -23,14 +23,17 @@ streamer::streamer(std::string archive_path, const archive::write_options& write
 streamer::~streamer() { report(); }
 
 // One line on how the compressor worked, for whoever tunes it: parts after a
-// folder's first either continued a worker's stream or paid for a primer.
+// folder's first either continued a worker's stream or paid for a primer;
+// parts found incompressible were not compressed past their start.
 void streamer::report() const {
   if (!pending_) return;
   const auto progress = pending_->progress();
   if (progress.handed_bytes == 0) return;
-  log_.info("streaming compressor: {:.1f} MB in, {:.1f} MB packed; {} later parts continued a stream, {} primed",
-            static_cast<double>(progress.handed_bytes) / 1e6, static_cast<double>(progress.packed_bytes) / 1e6,
-            progress.continued_parts, progress.primed_parts);
+  log_.info(
+      "streaming compressor: {:.1f} MB in, {:.1f} MB packed; {} later parts continued a stream, {} primed; {} parts "
+      "incompressible",
+      static_cast<double>(progress.handed_bytes) / 1e6, static_cast<double>(progress.packed_bytes) / 1e6,
+      progress.continued_parts, progress.primed_parts, progress.given_up_parts);
 }
 
 void streamer::start() {

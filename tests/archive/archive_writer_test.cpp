@@ -1,5 +1,6 @@
 #include "archive/archive_writer.hpp"
 
+#include "archive/archive_checks.hpp"
 #include "archive/archive_error.hpp"
 #include "test_support.hpp"
 
@@ -133,6 +134,36 @@ TEST(ArchiveWriter, IncompressibleFolderIsStoredWithCopyCoder) {
     EXPECT_NE(listing.output.find("Method = Copy"), std::string::npos) << listing.output;
     EXPECT_NE(listing.output.find("Method = LZMA2"), std::string::npos) << listing.output;
     EXPECT_EQ(run("7zz t " + quote(path)).exit_code, 0);
+  }
+}
+
+TEST(ArchiveWriter, IncompressibleFilesAreGivenUpEarlyAndReadEverywhere) {
+  // Noise of 3 MiB: one folder of one part (one thread, or two threads with
+  // whole-file parts) is stored; cut into 1 MiB parts, each part's rest after
+  // its probe is LZMA2 uncompressed chunks. Text beside it compresses.
+  temp_dir dir;
+  const auto path = dir / "out.7z";
+  std::string noise(3 << 20, '\0');
+  std::uint32_t state = 99;
+  for (auto& c : noise) {
+    state = state * 1103515245 + 12345;
+    c = static_cast<char>(state >> 24);
+  }
+  std::string text;
+  for (std::uint64_t i = 0; text.size() < (2u << 20); ++i) text += "row " + std::to_string(i * 7919 % 100003) + "\n";
+  sevenzfs::test::expected_tree tree{{{"noise.bin", noise}, {"text.txt", text}}, {}};
+  for (const auto& [threads, longest_part] : {std::pair{1u, 0ull}, {2u, 0ull}, {2u, 1ull << 20}}) {
+    SCOPED_TRACE(testing::Message() << threads << " threads, parts of " << longest_part);
+    write_options options;
+    options.compression.threads = threads;
+    options.compression.max_part_bytes = longest_part;
+    options.plan.mode = pack_mode::batched;
+    write_archive(path.string(), std::vector<entry>{text_file("noise.bin", noise), text_file("text.txt", text)},
+                  options);
+    const auto listing = run("7zz l -slt " + quote(path.string()));
+    EXPECT_EQ(listing.output.find("Method = Copy") != std::string::npos, longest_part == 0) << listing.output;
+    EXPECT_LT(std::filesystem::file_size(path), noise.size() + noise.size() / 1000 + text.size() / 4);
+    sevenzfs::test::expect_readers_agree(path, tree);
   }
 }
 

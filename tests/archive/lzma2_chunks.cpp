@@ -20,6 +20,7 @@ lzma2_chunks read_lzma2_chunks(std::span<const std::uint8_t> stream) {
       header = 3;
       payload = ((std::size_t{stream[at + 1]} << 8) | stream[at + 2]) + 1;
       if (control == 0x01) ++result.dictionary_resets;
+      ++result.uncompressed_chunks;
     } else if (control >= 0x80) {  // LZMA; bits 5-6: 0 nothing, 1 state, 2 + props, 3 + dictionary reset
       const unsigned reset = (control >> 5) & 3;
       header = reset >= 2 ? 6 : 5;

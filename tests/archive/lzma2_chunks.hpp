@@ -19,6 +19,7 @@ struct lzma2_chunks {
   // LZMA chunk after it was started, so every part of a joined stream that
   // has compressed data adds one.
   std::size_t property_chunks = 0;
+  std::size_t uncompressed_chunks = 0;  // 0x01 and 0x02
   std::size_t end_markers = 0;
   bool ends_at_end_marker = false;  // the last byte is the only end marker
   std::string error;                // empty when the structure parsed

@@ -3,6 +3,7 @@
 #include "archive/archive_error.hpp"
 #include "archive/lzma2_chunks.hpp"
 #include "archive/lzma_settings.hpp"
+#include "archive/shrink_probe.hpp"
 
 #include <gtest/gtest.h>
 
@@ -48,8 +49,9 @@ struct encoded {
 };
 
 // Compresses each input as one folder, writing it in uneven pieces.
+// `one_file`: each input is one file.
 encoded encode(const std::vector<std::vector<std::uint8_t>>& inputs, const lzma_options_lzma& options, unsigned threads,
-               std::uint64_t longest_part = 0) {
+               std::uint64_t longest_part = 0, bool one_file = false) {
   encoded result;
   parallel_encoder encoder(
       threads,
@@ -59,7 +61,7 @@ encoded encode(const std::vector<std::vector<std::uint8_t>>& inputs, const lzma_
       [&](std::uint64_t bytes) { result.progress += bytes; });
   for (const auto& input : inputs) {
     encoder.begin_folder(
-        options, input.size(), [&](const packed_folder& f) { result.folders.push_back(f); }, longest_part);
+        options, input.size(), [&](const packed_folder& f) { result.folders.push_back(f); }, longest_part, one_file);
     for (std::size_t at = 0; at < input.size();) {
       const std::size_t n = std::min<std::size_t>(input.size() - at, 1 + (at * 7919) % 300000);
       encoder.write(std::span(input).subspan(at, n));
@@ -175,6 +177,37 @@ TEST(ParallelEncoder, IncompressiblePartsStayLzma2AndASinglePartIsStored) {
   EXPECT_EQ(decode_lzma2(first, options.dict_size, mixed.size(), &status), mixed);
   EXPECT_EQ(status, LZMA_STREAM_END);
   EXPECT_TRUE(std::equal(alone.begin(), alone.end(), result.packed.begin() + first.size()));
+}
+
+TEST(ParallelEncoder, OneIncompressibleFileIsGivenUpEarly) {
+  // Bytes from 224 values: liblzma saves about 1 % on them, less than the
+  // probe asks for, so its chunks are LZMA chunks where the probe's are not.
+  std::mt19937 rng(6);
+  std::vector<std::uint8_t> barely(3 << 20);
+  for (auto& byte : barely) byte = static_cast<std::uint8_t>(rng() % 224);
+  const auto options = lzma2_options_for(5, barely.size());
+  // One part: stored.
+  const auto alone = encode({barely}, options, 2, 0, true);
+  ASSERT_EQ(alone.folders.size(), 1u);
+  EXPECT_TRUE(alone.folders[0].stored);
+  EXPECT_EQ(alone.packed, barely);
+  // Three parts: the rest of each after its probe is uncompressed chunks,
+  // and the folder stays one LZMA2 stream.
+  const auto parts = encode({barely}, options, 2, 1 << 20, true);
+  ASSERT_EQ(parts.folders.size(), 1u);
+  EXPECT_FALSE(parts.folders[0].stored);
+  const auto chunks = read_lzma2_chunks(parts.packed);
+  EXPECT_TRUE(chunks.error.empty()) << chunks.error;
+  EXPECT_TRUE(chunks.ends_at_end_marker);
+  EXPECT_EQ(chunks.property_chunks, 3u) << "each part compressed its probe";
+  EXPECT_GE(chunks.uncompressed_chunks, 3u * ((1u << 20) - shrink_probe::kProbeBytes) / 65536);
+  lzma_ret status{};
+  EXPECT_EQ(decode_lzma2(parts.packed, options.dict_size, barely.size(), &status), barely);
+  EXPECT_EQ(status, LZMA_STREAM_END);
+  // A folder of several files is compressed whole.
+  const auto several = encode({barely}, options, 2, 1 << 20, false);
+  EXPECT_EQ(read_lzma2_chunks(several.packed).uncompressed_chunks, 0u);
+  EXPECT_LT(several.packed.size(), barely.size());
 }
 
 TEST(ParallelEncoder, FoldersComeOutInOrder) {

@@ -378,3 +378,37 @@ TEST_F(pending_test, TakenFoldersKeepTheirPendingFileUntilReleased) {
   folders.clear();
   EXPECT_EQ(pending_files_in(dir.path()), 0u);
 }
+
+TEST_F(pending_test, IncompressibleFilesAreGivenUpEarlyAndTheNextPartPrimes) {
+  // One worker, parts of 1 MiB. "mixed" starts with a part of noise, whose
+  // probe gives up and which ends in uncompressed chunks, then text: the
+  // worker must prime its next part, not write on in a stream that lacks the
+  // noise (the read-back would differ). "noise" is one part: stored.
+  auto options = small_parts(pack_mode::batched, 1);
+  options.max_part_bytes = 1 << 20;
+  pending_folders pending(archive, options);
+  auto mixed = noise(1 << 20, 5);
+  const auto tail = redundant(2 << 20, 6);
+  mixed.insert(mixed.end(), tail.begin(), tail.end());
+  const auto alone = noise(900'000, 7);
+  std::map<pending_id, std::vector<std::uint8_t>> content;
+  content[pending.add(file_entry("mixed", mixed))] = mixed;
+  content[pending.add(file_entry("noise", alone))] = alone;
+  pending.finish();
+  const auto progress = pending.progress();
+  EXPECT_EQ(progress.primed_parts, 1u) << "the part after the uncompressed one";
+  EXPECT_EQ(progress.continued_parts, 1u);
+  EXPECT_EQ(progress.given_up_parts, 2u);
+  const auto folders = pending.take();
+  ASSERT_EQ(folders.size(), 2u);
+  for (const auto& folder : folders) {
+    const auto& bytes = content.at(folder.ids.at(0));
+    EXPECT_EQ(folder.crcs.at(0), crc32::of(bytes));
+    EXPECT_TRUE(read_back(reader, {folder.snapshot, folder.first_stream}) == bytes) << folder.ids[0];
+    const bool stored = folder.folder.coders.at(0).method_id == kMethodCopy;
+    EXPECT_EQ(stored, bytes.size() == alone.size());
+    if (!stored) {
+      EXPECT_LT(folder.packed.size, (1u << 20) + (1u << 20) / 2) << "the text compressed";
+    }
+  }
+}

@@ -18,6 +18,7 @@
 
 #include <filesystem>
 #include <map>
+#include <random>
 #include <set>
 
 namespace fs = std::filesystem;
@@ -44,8 +45,14 @@ struct streamed {
 
 class stream_model {
  public:
-  stream_model(const fs::path& path, pack_mode mode)
-      : path_(path), pending_(path.string(), options_for(mode)), appender_(path.string(), {}) {}
+  stream_model(const fs::path& path, pack_mode mode) : stream_model(path, options_for(mode)) {}
+  stream_model(const fs::path& path, const pending_options& options)
+      : path_(path), pending_(path.string(), options), appender_(path.string(), {}) {}
+
+  void hand_over_file(const std::string& path, const std::string& content) {
+    paths_[pending_.add(text_entry(path, content))] = path;
+    tree.files[path] = content;
+  }
 
   // Hands `count` files over (sizes vary around `bytes`, every third has another extension).
   void hand_over(const std::string& prefix, int count, std::size_t bytes) {
@@ -147,6 +154,29 @@ TEST_F(prepacked_test, EveryModeMakesAnArchiveThenAppendsInPlace) {
     expect_readers_agree(path, model.tree);
     EXPECT_TRUE(remove_leftovers(path.string()).empty()) << "pending files are gone once taken and committed";
   }
+}
+
+TEST_F(prepacked_test, IncompressibleFilesGivenUpEarlyReadEverywhere) {
+  // Parts of at most 1 MiB on two workers: noise of one part is stored;
+  // noise of several parts, and noise followed by text, end their parts in
+  // LZMA2 uncompressed chunks, which every reader must decode in the stream.
+  auto options = options_for(pack_mode::batched);
+  options.max_part_bytes = 1 << 20;
+  stream_model model(path, options);
+  std::mt19937 rng(11);
+  const auto noise = [&](std::size_t size) {
+    std::string bytes(size, '\0');
+    for (auto& c : bytes) c = static_cast<char>(rng());
+    return bytes;
+  };
+  model.hand_over_file("stored.bin", noise(900'000));
+  model.hand_over_file("parts.bin", noise(3 << 20));
+  model.hand_over_file("mixed.bin", noise(1 << 20) + sample_text("mixed", 2 << 20));
+  model.hand_over_file("text.txt", sample_text("text", 2 << 20));
+  model.commit();
+  // Each part of noise gives up, whichever way the workers cut the files.
+  EXPECT_GE(model.pending().progress().given_up_parts, 3u);
+  expect_readers_agree(path, model.tree);
 }
 
 TEST_F(prepacked_test, FilesDroppedSinceTheyWereCompressedLeaveTheirFolders) {

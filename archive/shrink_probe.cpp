@@ -1,0 +1,50 @@
+#include "shrink_probe.hpp"
+
+#include <algorithm>
+#include <array>
+
+namespace sevenzfs::archive {
+
+namespace {
+
+constexpr std::size_t kUncompressedChunkMax = 64 * 1024;
+constexpr std::uint8_t kUncompressedKeepDictionary = 0x02;
+
+}  // namespace
+
+void write_uncompressed_chunks(std::span<const std::uint8_t> input, const span_sink& output) {
+  while (!input.empty()) {
+    const std::size_t size = std::min(input.size(), kUncompressedChunkMax);
+    const std::array<std::uint8_t, 3> header{kUncompressedKeepDictionary, static_cast<std::uint8_t>((size - 1) >> 8),
+                                             static_cast<std::uint8_t>((size - 1) & 0xff)};
+    output(header);
+    output(input.first(size));
+    input = input.subspan(size);
+  }
+}
+
+void shrink_probe::write(lzma2_encoder& encoder, std::span<const std::uint8_t> input, const span_sink& output) {
+  if (gave_up_) {
+    if (after_ == after_giving_up::raw_chunks) write_uncompressed_chunks(input, output);
+    return;
+  }
+  if (!probing_) {
+    encoder.write(input, output);
+    return;
+  }
+  const span_sink counted = [&](std::span<const std::uint8_t> bytes) {
+    packed_ += bytes.size();
+    output(bytes);
+  };
+  const auto probed = static_cast<std::size_t>(std::min<std::uint64_t>(input.size(), kProbeBytes - fed_));
+  encoder.write(input.first(probed), counted);
+  fed_ += probed;
+  if (fed_ < kProbeBytes) return;
+  // Everything fed so far is out after a flush, so the comparison is exact.
+  encoder.flush(counted);
+  probing_ = false;
+  gave_up_ = packed_ + fed_ / 64 >= fed_;
+  write(encoder, input.subspan(probed), output);
+}
+
+}  // namespace sevenzfs::archive

@@ -1,0 +1,57 @@
+#pragma once
+// Gives up compressing a file that does not shrink, early. liblzma's match
+// finder is several times slower than 7-Zip's on incompressible input
+// (random or already compressed data: 3.7x on the benchmark's .bin files),
+// and such data ends up stored anyway. So the first kProbeBytes of a stream
+// are compressed and flushed (LZMA2 ends its chunk; the stream may go on),
+// and if they saved less than 1/64 of their size, the encoder gets no more:
+// - a folder of one part is stored instead by the caller (Copy coder), which
+//   reads the input again: the probe drops it;
+// - a part of a larger folder writes the rest of its input as LZMA2
+//   uncompressed chunks, which any LZMA2 decoder copies into its dictionary:
+//   the folder stays one valid LZMA2 stream and the other parts, compressed
+//   or not, are unaffected. The encoder's own dictionary then lacks that
+//   input, so the part's successor must start a new (primed) stream.
+//
+// Only for input from one file: the start of a file says much about the rest
+// of it, the start of a solid folder little about its other files. A file
+// that starts incompressible and goes on compressible is stored, as btrfs's
+// compression heuristic would store it.
+#include "entry.hpp"
+#include "lzma2_encoder.hpp"
+
+#include <cstdint>
+#include <span>
+
+namespace sevenzfs::archive {
+
+class shrink_probe {
+ public:
+  static constexpr std::uint64_t kProbeBytes = 512 * 1024;
+
+  enum class after_giving_up { drop_input, raw_chunks };
+
+  // `one_file`: the input is from one file; otherwise the probe never gives
+  // up. Input no longer than the probe is not probed either: its
+  // compression ends as soon.
+  shrink_probe(bool one_file, std::uint64_t input_bytes, after_giving_up after) noexcept
+      : probing_(one_file && input_bytes > kProbeBytes), after_(after) {}
+
+  // Compresses `input` on, or once given up, drops it or writes it as
+  // uncompressed chunks.
+  void write(lzma2_encoder& encoder, std::span<const std::uint8_t> input, const span_sink& output);
+  bool gave_up() const noexcept { return gave_up_; }
+
+ private:
+  bool probing_;
+  after_giving_up after_;
+  bool gave_up_ = false;
+  std::uint64_t fed_ = 0;
+  std::uint64_t packed_ = 0;
+};
+
+// Writes `input` as LZMA2 uncompressed chunks that keep the dictionary (the
+// stream must have reset it before). No end marker.
+void write_uncompressed_chunks(std::span<const std::uint8_t> input, const span_sink& output);
+
+}  // namespace sevenzfs::archive

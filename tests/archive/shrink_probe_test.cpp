@@ -1,0 +1,122 @@
+#include "archive/shrink_probe.hpp"
+
+#include "archive/lzma2_chunks.hpp"
+#include "archive/lzma_settings.hpp"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+using namespace sevenzfs::archive;
+using sevenzfs::test::decode_lzma2;
+using sevenzfs::test::read_lzma2_chunks;
+
+namespace {
+
+constexpr std::uint64_t kProbe = shrink_probe::kProbeBytes;
+
+std::vector<std::uint8_t> noise(std::size_t size, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<std::uint8_t> data(size);
+  for (auto& byte : data) byte = static_cast<std::uint8_t>(rng());
+  return data;
+}
+
+std::vector<std::uint8_t> text(std::size_t size) {
+  std::string lines;
+  for (std::uint64_t i = 0; lines.size() < size; ++i) lines += "record " + std::to_string(i * 7919 % 100003) + "\n";
+  return {lines.begin(), lines.begin() + static_cast<std::ptrdiff_t>(size)};
+}
+
+std::vector<std::uint8_t> joined(std::vector<std::uint8_t> a, const std::vector<std::uint8_t>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+struct probed {
+  std::vector<std::uint8_t> packed;
+  bool gave_up = false;
+};
+
+// Feeds `input` in uneven pieces, as file contents arrive; ends the stream
+// as pending_part ends a folder's last part.
+probed run_probe(std::span<const std::uint8_t> input, bool one_file, shrink_probe::after_giving_up after) {
+  lzma2_encoder encoder;
+  encoder.start(lzma2_options_for(5, input.size()));
+  probed result;
+  const span_sink collect = [&](auto bytes) { result.packed.insert(result.packed.end(), bytes.begin(), bytes.end()); };
+  shrink_probe probe(one_file, input.size(), after);
+  for (std::size_t at = 0; at < input.size();) {
+    const std::size_t n = std::min<std::size_t>(input.size() - at, 1 + (at * 7919) % 100000);
+    probe.write(encoder, input.subspan(at, n), collect);
+    at += n;
+  }
+  result.gave_up = probe.gave_up();
+  if (!result.gave_up) {
+    encoder.finish(collect, true);
+  } else if (after == shrink_probe::after_giving_up::raw_chunks) {
+    result.packed.push_back(0x00);
+  }
+  return result;
+}
+
+std::vector<std::uint8_t> decoded(const probed& result, std::size_t size) {
+  lzma_ret status{};
+  auto out = decode_lzma2(result.packed, lzma2_options_for(5, size).dict_size, size, &status);
+  EXPECT_EQ(status, LZMA_STREAM_END);
+  return out;
+}
+
+}  // namespace
+
+TEST(ShrinkProbe, GivesUpOnNoiseAfterTheProbe) {
+  const auto input = noise(3 << 20, 1);
+  const auto result = run_probe(input, true, shrink_probe::after_giving_up::drop_input);
+  EXPECT_TRUE(result.gave_up);
+  // The encoder saw the probe only: its output is the probe's size, not the input's.
+  EXPECT_GE(result.packed.size(), kProbe);
+  EXPECT_LE(result.packed.size(), kProbe + kProbe / 64);
+}
+
+TEST(ShrinkProbe, CompressibleInputIsCompressedWholeThroughTheFlush) {
+  const auto input = text(3 << 20);
+  const auto result = run_probe(input, true, shrink_probe::after_giving_up::drop_input);
+  EXPECT_FALSE(result.gave_up);
+  EXPECT_LT(result.packed.size(), input.size() / 4);
+  EXPECT_EQ(decoded(result, input.size()), input);
+}
+
+TEST(ShrinkProbe, NeverGivesUpOnSeveralFilesOrInputNoLongerThanTheProbe) {
+  const auto many_files = run_probe(noise(2 << 20, 2), false, shrink_probe::after_giving_up::drop_input);
+  EXPECT_FALSE(many_files.gave_up);
+  EXPECT_GE(many_files.packed.size(), 2u << 20);
+  const auto short_input = noise(kProbe, 3);
+  const auto small = run_probe(short_input, true, shrink_probe::after_giving_up::drop_input);
+  EXPECT_FALSE(small.gave_up);
+  EXPECT_EQ(decoded(small, short_input.size()), short_input);
+}
+
+TEST(ShrinkProbe, RawChunksContinueTheStreamAfterGivingUp) {
+  // Starts with noise, goes on with text: decided by its start, the rest is
+  // written uncompressed, and the stream decodes to the whole input.
+  const auto input = joined(noise(kProbe + 1000, 4), text(2 << 20));
+  const auto result = run_probe(input, true, shrink_probe::after_giving_up::raw_chunks);
+  EXPECT_TRUE(result.gave_up);
+  const auto chunks = read_lzma2_chunks(result.packed);
+  EXPECT_TRUE(chunks.error.empty()) << chunks.error;
+  EXPECT_EQ(chunks.dictionary_resets, 1u);
+  EXPECT_TRUE(chunks.ends_at_end_marker);
+  EXPECT_LE(result.packed.size(), input.size() + input.size() / 16384 + 64);
+  EXPECT_EQ(decoded(result, input.size()), input);
+}
+
+TEST(ShrinkProbe, UncompressedChunksHoldAtMost64KiBEach) {
+  std::vector<std::uint8_t> packed;
+  const auto input = noise(150000, 5);
+  write_uncompressed_chunks(input, [&](auto bytes) { packed.insert(packed.end(), bytes.begin(), bytes.end()); });
+  ASSERT_EQ(packed.size(), input.size() + 3 * 3);
+  EXPECT_EQ(packed[0], 0x02);
+  EXPECT_EQ(packed[1] * 256 + packed[2] + 1, 65536);
+  EXPECT_EQ(packed[3 + 65536], 0x02);
+  EXPECT_EQ(read_lzma2_chunks(packed).chunks, 3u);
+}
