@@ -127,6 +127,10 @@ void parallel_encoder::begin_folder(const lzma_options_lzma& options, std::uint6
   folder_bytes_ = folder_bytes;
   submitted_bytes_ = 0;
   part_bytes_ = part_bytes_for(options.dict_size, folder_bytes, threads_, longest_part);
+  // Never lowered: a small folder's dictionary is fitted to it, and a large
+  // part ahead of its parts must not hold them up.
+  const std::uint64_t longest = part_bytes_for(options.dict_size, UINT64_MAX / 2, threads_, longest_part);
+  max_outstanding_input_ = std::max(max_outstanding_input_, (std::uint64_t{threads_} + 1) * longest);
   done_ = std::move(done);
   first_part_ = true;
   history_.clear();
@@ -175,6 +179,7 @@ void parallel_encoder::submit_part(bool last) {
   part* handed_out = work.get();
   {
     std::lock_guard lock(mutex_);
+    outstanding_input_ += work->input_bytes;
     parts_.push_back(std::move(work));
     ++running_;
   }
@@ -249,7 +254,7 @@ void parallel_encoder::wait_for_free_worker() {
   std::unique_lock lock(mutex_);
   for (;;) {
     write_finished_parts(lock);
-    if (running_ < threads_ && parts_.size() <= threads_) return;
+    if (running_ < threads_ && outstanding_input_ + part_bytes_ <= max_outstanding_input_) return;
     part_finished_.wait(lock);
   }
 }
@@ -267,6 +272,7 @@ void parallel_encoder::write_finished_parts(std::unique_lock<std::mutex>& lock) 
   while (!parts_.empty() && parts_.front()->finished) {
     std::unique_ptr<part> done = std::move(parts_.front());
     parts_.pop_front();
+    outstanding_input_ -= done->input_bytes;
     lock.unlock();
     if (done->error) std::rethrow_exception(done->error);
     const auto& bytes = done->stored ? done->input->bytes : done->packed->bytes;

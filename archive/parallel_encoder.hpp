@@ -124,6 +124,12 @@ class parallel_encoder {
   std::condition_variable part_finished_;
   std::deque<std::unique_ptr<part>> parts_;
   unsigned running_ = 0;
+  // Input of parts_ (their buffers are at most about that much each), and
+  // the most allowed: threads + 1 parts of the longest length a folder begun
+  // so far can be cut into. Counting bytes, not parts, lets short parts
+  // finished behind a long one wait without holding the other workers up.
+  std::uint64_t outstanding_input_ = 0;
+  std::uint64_t max_outstanding_input_ = 0;
 
   // Declared last: destroyed (joined) first, before what its jobs use.
   worker_pool pool_;

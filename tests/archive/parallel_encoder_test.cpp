@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <random>
 
 using namespace sevenzfs::archive;
@@ -250,6 +251,32 @@ TEST(ParallelEncoder, FoldersComeOutInOrder) {
   }
   EXPECT_EQ(at, packed.size());
   EXPECT_FALSE(folders.front().stored);
+}
+
+TEST(ParallelEncoder, ShortFoldersBehindALongPartKeepTheOtherWorkerBusy) {
+  // A long part on one worker; the other compresses the small folders handed
+  // out after it meanwhile, instead of the caller waiting for the long part
+  // to be output. Counted: small folders handed out before the long one is done.
+  const auto large = redundant(6 << 20, 20);
+  const auto small = redundant(2000, 21);
+  parallel_encoder encoder(2, [](std::span<const std::uint8_t>) {}, {});
+  std::atomic<bool> large_done{false};
+  int handed_before_done = 0;
+  encoder.begin_folder(lzma2_options_for(5, large.size()), large.size(), [&](const packed_folder&) {
+    large_done = true;
+  });
+  encoder.write(large);
+  encoder.end_folder();
+  for (int i = 0; i < 60; ++i) {
+    encoder.begin_folder(lzma2_options_for(5, small.size()), small.size(), [](const packed_folder&) {});
+    encoder.write(small);
+    encoder.end_folder();
+    if (!large_done) ++handed_before_done;
+  }
+  encoder.finish();
+  EXPECT_TRUE(large_done);
+  // Waiting for the long part's turn would allow two or three.
+  EXPECT_GE(handed_before_done, 20);
 }
 
 TEST(ParallelEncoder, MemoryDoesNotGrowWithTheFolder) {
