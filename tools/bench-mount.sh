@@ -6,7 +6,8 @@
 #   - sevenzfs copy phase: the `cp -r` alone;
 #   - sevenzfs-pack with the same settings;
 #   - `7zz a` with matching settings (-ms=off for batched, on otherwise:
-#     hybrid archives small files solid);
+#     hybrid archives small files solid; -snl stores symlinks as links, as
+#     `cp -r` copies them, where 7zz would store their targets' content);
 # and once: fuse-zip (`cp -r` in, unmount, daemon waited for) and `cp -r`
 # through bindfs (a FUSE passthrough) onto tmpfs. Each line gives wall time,
 # MB/s, files/s, peak RSS (/usr/bin/time -f %M; the daemon's own for the
@@ -138,7 +139,7 @@ for mode in $modes; do
     "$pack" --mode "$mode" --level "$level" --threads "$threads" "$work/pack-$mode.7z" "$corpus"
   solid=$(solid_switch "$mode")
   timed "7zz a -ms=$solid ($mode)" "$work/7zz-$mode.7z" \
-    7zz a -t7z -m0=lzma2 -mx="$level" -mmt="$threads" -ms=$solid "$work/7zz-$mode.7z" "$corpus"
+    7zz a -t7z -m0=lzma2 -mx="$level" -mmt="$threads" -ms=$solid -snl "$work/7zz-$mode.7z" "$corpus"
 done
 
 ratio() { calc "scale=3; $1 / $2"; }
