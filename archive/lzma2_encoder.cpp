@@ -64,7 +64,7 @@ void lzma2_encoder::finish(const span_sink& output, bool keep_end_marker) {
   while (!run(LZMA_FINISH, output)) {
   }
   // The stream ended: the last buffered byte is LZMA2's end marker.
-  if (buffered_ == 0 || buffer_[buffered_ - 1] != 0x00) {
+  if (buffered_ == 0 || buffer_[buffered_ - 1] != kLzma2EndMarker) {
     throw archive_error(error_kind::compression, "", "LZMA2 stream does not end with an end marker");
   }
   const std::size_t keep = keep_end_marker ? buffered_ : buffered_ - 1;

@@ -23,6 +23,16 @@
 
 namespace sevenzfs::archive {
 
+// The byte that ends an LZMA2 stream.
+inline constexpr std::uint8_t kLzma2EndMarker = 0x00;
+
+// LZMA2 stores data that does not shrink in uncompressed chunks of at most
+// 64 KiB with a 3-byte header: the packed bytes of `input_bytes` are at most
+// this.
+inline std::uint64_t lzma2_packed_bound(std::uint64_t input_bytes) {
+  return input_bytes + input_bytes / 16384 + 4096;
+}
+
 class lzma2_encoder {
  public:
   lzma2_encoder();

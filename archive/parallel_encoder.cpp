@@ -14,10 +14,6 @@ constexpr std::uint64_t kMaxPartBytes = std::uint64_t{256} << 20;
 
 std::uint64_t divide_rounding_up(std::uint64_t a, std::uint64_t b) { return (a + b - 1) / b; }
 
-// LZMA2 stores data that does not shrink in uncompressed chunks of at most
-// 64 KiB with a 3-byte header: a part's packed bytes are at most this.
-std::uint64_t packed_bound(std::uint64_t input_bytes) { return input_bytes + input_bytes / 16384 + 4096; }
-
 }  // namespace
 
 // Bytes held by buffers alive now, and the most ever held.
@@ -91,7 +87,7 @@ std::uint64_t parallel_buffer_bytes(unsigned threads, std::uint64_t part_bytes, 
   // The part being filled, up to threads + 1 handed out (their input while
   // compressed, their packed bytes once finished), and the newest part kept
   // as the next one's primer after it was output.
-  std::uint64_t bytes = (std::uint64_t{threads} + 3) * packed_bound(part_bytes);
+  std::uint64_t bytes = (std::uint64_t{threads} + 3) * lzma2_packed_bound(part_bytes);
   // Parts shorter than the dictionary: the primer spans several parts, and
   // each worker joins its primer into one contiguous copy.
   if (part_bytes < dict_size) bytes += (std::uint64_t{threads} + 1) * (dict_size + part_bytes);
@@ -214,7 +210,7 @@ void parallel_encoder::compress(part& work, std::size_t worker) {
 
     // Reserved for the worst case, which costs address space only: pages
     // never written are never backed by memory.
-    packed->bytes.reserve(static_cast<std::size_t>(packed_bound(work.input_bytes)));
+    packed->bytes.reserve(static_cast<std::size_t>(lzma2_packed_bound(work.input_bytes)));
     const span_sink collect = [&packed](std::span<const std::uint8_t> bytes) {
       packed->bytes.insert(packed->bytes.end(), bytes.begin(), bytes.end());
     };
@@ -225,8 +221,7 @@ void parallel_encoder::compress(part& work, std::size_t worker) {
     if (!probe.gave_up()) {
       encoder.finish(collect, work.last);
     } else if (work.last && !alone) {
-      const std::uint8_t end_marker = 0x00;
-      collect(std::span(&end_marker, 1));
+      collect(std::span(&kLzma2EndMarker, 1));
     }
     stored = alone && (probe.gave_up() || packed->bytes.size() >= work.input_bytes);
     if (stored) {

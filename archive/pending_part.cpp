@@ -62,8 +62,6 @@ std::unique_ptr<metered_bytes> primer_slot::wait() {
 
 namespace {
 
-constexpr std::uint8_t kEndMarker = 0x00;  // of an LZMA2 stream
-
 // Delivers a piece's bytes to `sink`; returns their CRC. The content must
 // hold the whole piece (a file that shrank after it was handed over is an
 // input error, never a short folder).
@@ -112,7 +110,7 @@ void compress_primed(pending_part& part, lzma2_encoder& encoder, int level, memo
   }
   if (part.input_bytes == 0) {
     // A folder ended right after a part was cut: only its end marker is missing.
-    part.packed->append(std::span(&kEndMarker, 1));
+    part.packed->append(std::span(&kLzma2EndMarker, 1));
     return;
   }
   if (!part.continues) {
@@ -122,7 +120,7 @@ void compress_primed(pending_part& part, lzma2_encoder& encoder, int level, memo
   }
   primer.reset();
   // Reserved for the worst case, which costs address space only.
-  part.packed->bytes().reserve(static_cast<std::size_t>(packed_bound(part.input_bytes)));
+  part.packed->bytes().reserve(static_cast<std::size_t>(lzma2_packed_bound(part.input_bytes)));
   const span_sink collect = [&part](std::span<const std::uint8_t> bytes) { part.packed->append(bytes); };
   const bool alone = part.first && part.last;
   shrink_probe probe(from_one_file(part), part.input_bytes,
@@ -135,7 +133,7 @@ void compress_primed(pending_part& part, lzma2_encoder& encoder, int level, memo
       part.packed->clear();
       store(part, true);
     } else if (part.last) {
-      part.packed->append(std::span(&kEndMarker, 1));
+      part.packed->append(std::span(&kLzma2EndMarker, 1));
     }
     return;
   }

@@ -137,8 +137,5 @@ void compress_part(pending_part& part, lzma2_encoder& encoder, int level, memory
 std::unique_ptr<metered_bytes> next_primer(const metered_bytes* before, const std::vector<pending_piece>& pieces,
                                            std::uint32_t dict_size, memory_meter& meter);
 
-// LZMA2 stores data that does not shrink in uncompressed chunks of at most
-// 64 KiB with a 3-byte header: a part's packed bytes are at most this.
-inline std::uint64_t packed_bound(std::uint64_t input_bytes) { return input_bytes + input_bytes / 16384 + 4096; }
 
 }  // namespace sevenzfs::archive
