@@ -11,6 +11,11 @@ namespace {
 
 constexpr std::uint64_t kMinPartBytes = std::uint64_t{1} << 20;
 constexpr std::uint64_t kMaxPartBytes = std::uint64_t{256} << 20;
+// A part's weight in the window of parts handed out: its input, but at least
+// this, which covers its bookkeeping and its packed buffer's pages.
+constexpr std::uint64_t kMinCountedPart = 64 * 1024;
+
+std::uint64_t counted_in_window(std::uint64_t input_bytes) { return std::max(input_bytes, kMinCountedPart); }
 
 std::uint64_t divide_rounding_up(std::uint64_t a, std::uint64_t b) { return (a + b - 1) / b; }
 
@@ -84,9 +89,9 @@ std::uint64_t part_bytes_for(std::uint32_t dict_size, std::uint64_t folder_bytes
 }
 
 std::uint64_t parallel_buffer_bytes(unsigned threads, std::uint64_t part_bytes, std::uint32_t dict_size) {
-  // The part being filled, up to threads + 1 handed out (their input while
-  // compressed, their packed bytes once finished), and the newest part kept
-  // as the next one's primer after it was output.
+  // The part being filled, up to threads + 1 parts' worth handed out (their
+  // input while compressed, their packed bytes once finished), and the newest
+  // part kept as the next one's primer after it was output.
   std::uint64_t bytes = (std::uint64_t{threads} + 3) * lzma2_packed_bound(part_bytes);
   // Parts shorter than the dictionary: the primer spans several parts, and
   // each worker joins its primer into one contiguous copy.
@@ -126,7 +131,7 @@ void parallel_encoder::begin_folder(const lzma_options_lzma& options, std::uint6
   // Never lowered: a small folder's dictionary is fitted to it, and a large
   // part ahead of its parts must not hold them up.
   const std::uint64_t longest = part_bytes_for(options.dict_size, UINT64_MAX / 2, threads_, longest_part);
-  max_outstanding_input_ = std::max(max_outstanding_input_, (std::uint64_t{threads_} + 1) * longest);
+  max_outstanding_input_ = std::max(max_outstanding_input_, (std::uint64_t{threads_} + 1) * counted_in_window(longest));
   done_ = std::move(done);
   first_part_ = true;
   history_.clear();
@@ -175,7 +180,7 @@ void parallel_encoder::submit_part(bool last) {
   part* handed_out = work.get();
   {
     std::lock_guard lock(mutex_);
-    outstanding_input_ += work->input_bytes;
+    outstanding_input_ += counted_in_window(work->input_bytes);
     parts_.push_back(std::move(work));
     ++running_;
   }
@@ -249,7 +254,7 @@ void parallel_encoder::wait_for_free_worker() {
   std::unique_lock lock(mutex_);
   for (;;) {
     write_finished_parts(lock);
-    if (running_ < threads_ && outstanding_input_ + part_bytes_ <= max_outstanding_input_) return;
+    if (running_ < threads_ && outstanding_input_ + counted_in_window(part_bytes_) <= max_outstanding_input_) return;
     part_finished_.wait(lock);
   }
 }
@@ -267,7 +272,7 @@ void parallel_encoder::write_finished_parts(std::unique_lock<std::mutex>& lock) 
   while (!parts_.empty() && parts_.front()->finished) {
     std::unique_ptr<part> done = std::move(parts_.front());
     parts_.pop_front();
-    outstanding_input_ -= done->input_bytes;
+    outstanding_input_ -= counted_in_window(done->input_bytes);
     lock.unlock();
     if (done->error) std::rethrow_exception(done->error);
     const auto& bytes = done->stored ? done->input->bytes : done->packed->bytes;

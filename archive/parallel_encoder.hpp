@@ -9,11 +9,13 @@
 // last packed byte has been.
 //
 // Memory does not grow with the folder: parts are a few dictionaries long, a
-// part is handed to a worker only when one is free, and at most threads + 1
-// parts are between hand-over and output, so at most threads + 3 parts are
-// held: the ones being compressed, finished ones waiting for an older one
-// (their packed bytes), the one being filled, and the newest one handed out,
-// kept as the next one's primer. See parallel_buffer_bytes.
+// part is handed to a worker only when one is free, and the parts between
+// hand-over and output hold at most threads + 1 longest parts' worth of input
+// (each counted as at least kMinCountedPart, so that many tiny parts cannot
+// pile up behind a long one), so at most threads + 3 parts' worth is held:
+// the ones being compressed, finished ones waiting for an older one (their
+// packed bytes), the one being filled, and the newest one handed out, kept as
+// the next one's primer. See parallel_buffer_bytes.
 #include "entry.hpp"
 #include "lzma2_encoder.hpp"
 #include "worker_pool.hpp"
@@ -110,6 +112,10 @@ class parallel_encoder {
   std::uint64_t submitted_bytes_ = 0;
   std::uint64_t part_bytes_ = 0;
   bool one_file_ = false;
+  // The most outstanding_input_ may reach before a part is handed out:
+  // threads + 1 parts of the longest length a folder begun so far can be cut
+  // into (the caller's thread only).
+  std::uint64_t max_outstanding_input_ = 0;
   folder_done done_;
   input_buffer filling_;
   bool first_part_ = true;
@@ -124,12 +130,10 @@ class parallel_encoder {
   std::condition_variable part_finished_;
   std::deque<std::unique_ptr<part>> parts_;
   unsigned running_ = 0;
-  // Input of parts_ (their buffers are at most about that much each), and
-  // the most allowed: threads + 1 parts of the longest length a folder begun
-  // so far can be cut into. Counting bytes, not parts, lets short parts
-  // finished behind a long one wait without holding the other workers up.
+  // Input of parts_, each counted as at least kMinCountedPart (their buffers
+  // are at most about that much each). Counting bytes, not parts, lets short
+  // parts finished behind a long one wait without holding the other workers up.
   std::uint64_t outstanding_input_ = 0;
-  std::uint64_t max_outstanding_input_ = 0;
 
   // Declared last: destroyed (joined) first, before what its jobs use.
   worker_pool pool_;

@@ -9,7 +9,8 @@
 // through a primer_slot. A worker takes a part only once its predecessor has
 // started, so the primer is on its way when it waits for it. The worker that
 // compressed a part's predecessor needs no primer: its encoder still holds
-// the dictionary, and the part continues its stream.
+// the dictionary, and the part continues its stream (unless the predecessor
+// gave up compressing, see shrink_probe.hpp).
 #include "entry.hpp"
 #include "lzma2_encoder.hpp"
 
@@ -125,7 +126,8 @@ struct pending_part {
 // Takes the part's primer, hands the next part its own, and compresses the
 // part's input (level 0: copies it) into part.packed, setting each piece's
 // CRC. A part that continues the encoder's stream needs no primer; every part
-// but the last is flushed, not finished, so that the next one may continue.
+// but the last is flushed, not finished, so that the next one may continue
+// (one that gave up ends in uncompressed chunks instead).
 // A folder of one part that does not shrink is stored, and input of one file
 // whose start does not shrink is not compressed (shrink_probe.hpp). Throws
 // archive_error (a piece whose content is shorter than declared:

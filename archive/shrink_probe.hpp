@@ -14,9 +14,10 @@
 //   input, so the part's successor must start a new (primed) stream.
 //
 // Only for input from one file: the start of a file says much about the rest
-// of it, the start of a solid folder little about its other files. A file
-// that starts incompressible and goes on compressible is stored, as btrfs's
-// compression heuristic would store it.
+// of it, the start of a solid folder little about its other files. A file of
+// one part that starts incompressible and goes on compressible is stored, as
+// btrfs's compression heuristic would store it; in a larger folder each part
+// decides by its own start.
 #include "entry.hpp"
 #include "lzma2_encoder.hpp"
 

@@ -396,6 +396,9 @@ TEST_F(pending_test, IncompressibleFilesAreGivenUpEarlyAndTheNextPartPrimes) {
   content[pending.add(file_entry("noise", alone))] = alone;
   pending.finish();
   const auto progress = pending.progress();
+  // Whether a wrongly continued stream decodes wrong depends on the matches
+  // its encoder happens to find (with these seeds it does); the counts say
+  // which way the part was started.
   EXPECT_EQ(progress.primed_parts, 1u) << "the part after the uncompressed one";
   EXPECT_EQ(progress.continued_parts, 1u);
   EXPECT_EQ(progress.given_up_parts, 2u);
