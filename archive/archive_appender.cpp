@@ -41,9 +41,10 @@ void check_request(const commit_request& request, std::uint64_t streams, const s
       if (e) check_archive_path(e->path);
     }
     const std::uint64_t content = std::accumulate(folder.sizes.begin(), folder.sizes.end(), std::uint64_t{0});
-    if (folder.files.empty() || folder.files.size() != folder.sizes.size() ||
-        folder.crcs.size() != folder.sizes.size() || content != folder.folder.unpack_size()) {
-      throw archive_error(error_kind::invalid_input, folder.path, "a prepacked folder does not match its files");
+    if (folder.folder == nullptr || folder.files.empty() || folder.files.size() != folder.sizes.size() ||
+        folder.crcs.size() != folder.sizes.size() || content != folder.folder->unpack_size()) {
+      throw archive_error(error_kind::invalid_input, std::string(folder.path),
+                          "a prepacked folder does not match its files");
     }
   }
   for (std::size_t k = 0; k < request.kept_streams.size(); ++k) {
@@ -61,7 +62,7 @@ archive_appender::archive_appender(std::string path, write_options options)
     : path_(std::move(path)), options_(std::move(options)) {
   struct stat st {};
   if (::stat(path_.c_str(), &st) == 0) {
-    layout_ = read_archive(path_);
+    written(read_archive(path_));
     exists_ = true;
     publish_snapshot(false, false);
   } else if (errno != ENOENT) {
@@ -75,10 +76,24 @@ archive_appender::archive_appender(std::string path, write_options options)
 // `same_data`: the folders of the previous snapshot that this one has lie
 // where they lay, and no new folder lies where an earlier one of the same
 // data identity did, so cached data and positioned decoders carry over.
+const archive_database& archive_appender::database() const noexcept {
+  return database_published_ ? snapshot_->database() : layout_.db;
+}
+
+// layout_ describes the file as written, even when publishing it fails.
+void archive_appender::written(archive_layout layout) {
+  layout_ = std::move(layout);
+  database_published_ = false;
+}
+
 void archive_appender::publish_snapshot(bool same_file, bool same_data) {
   unique_fd file(::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
   if (!file) throw_io_error(path_, "cannot open archive", errno);
-  auto next = archive_snapshot::from(std::move(file), path_, layout_.db, same_data ? snapshot_.get() : nullptr);
+  auto next =
+      archive_snapshot::from(std::move(file), path_, std::move(layout_.db), same_data ? snapshot_.get() : nullptr);
+  layout_.db = archive_database{};
+  layout_.db.pack_position = next->database().pack_position;  // for layout_.packs_start()
+  database_published_ = true;
   std::erase_if(earlier_snapshots_, [](const earlier_snapshot& earlier) { return earlier.snapshot.expired(); });
   if (!same_file) earlier_snapshots_.clear();
   if (same_file && snapshot_) earlier_snapshots_.push_back({snapshot_, packs_end_of(*snapshot_)});
@@ -98,14 +113,14 @@ void archive_appender::index_streams() {
   first_stream_of_folder_.clear();
   folder_packed_bytes_.clear();
   std::uint64_t first = 0;
-  for (auto n : layout_.db.substream_counts) {
+  for (auto n : database().substream_counts) {
     first_stream_of_folder_.push_back(first);
     first += n;
   }
   std::size_t pack_stream = 0;
-  for (const auto& folder : layout_.db.folders) {
+  for (const auto& folder : database().folders) {
     std::uint64_t packed = 0;
-    for (std::size_t k = 0; k < folder.packed_streams.size(); ++k) packed += layout_.db.pack_sizes.at(pack_stream++);
+    for (std::size_t k = 0; k < folder.packed_streams.size(); ++k) packed += database().pack_sizes.at(pack_stream++);
     folder_packed_bytes_.push_back(packed);
   }
 }
@@ -126,33 +141,33 @@ commit_result archive_appender::commit(const commit_request& request) {
   }
   bool same_file = true;
   bool same_data = true;
-  if ((!exists_ || layout_.db.empty()) && !request.prepacked_folders.empty()) {
+  if ((!exists_ || database().empty()) && !request.prepacked_folders.empty()) {
     // Nothing to preserve: a new archive of the prepacked and new folders.
     const commit_plan plan = plan_commit(archive_database{}, request, [](std::size_t) { return false; });
-    layout_ = rewrite_archive(path_, nullptr, request, plan, options_, result);
+    written(rewrite_archive(path_, nullptr, request, plan, options_, result));
     same_file = same_data = false;
-  } else if (!exists_ || layout_.db.empty()) {
+  } else if (!exists_ || database().empty()) {
     // An archive with nothing in it has nothing to preserve: replace it whole.
     auto created = create_archive(path_, request.entries_without_data, request.new_files, options_);
-    layout_ = std::move(created.layout);
+    written(std::move(created.layout));
     result.stream_index = std::move(created.stream_index);
     result.rewritten = true;
     same_file = same_data = false;
   } else {
-    const auto& folders = layout_.db.folders;
+    const auto& folders = database().folders;
     const commit_plan plan = plan_commit(
-        layout_.db, request, [&](std::size_t folder) { return unsupported_method(folders[folder]).has_value(); });
+        database(), request, [&](std::size_t folder) { return unsupported_method(folders[folder]).has_value(); });
     result.kept_anyway = plan.kept_anyway;
     if (can_commit_in_place(request, plan)) {
       same_data = commit_in_place(request, plan, result);
     } else {
-      layout_ = rewrite_archive(path_, snapshot_, request, plan, options_, result);
+      written(rewrite_archive(path_, snapshot_, request, plan, options_, result));
       same_file = same_data = false;
     }
   }
   exists_ = true;
-  index_streams();
   publish_snapshot(same_file, same_data);
+  index_streams();
   return result;
 }
 
@@ -175,7 +190,7 @@ bool archive_appender::can_commit_in_place(const commit_request& request, const 
 
 bool archive_appender::commit_in_place(const commit_request& request, const commit_plan& plan, commit_result& result) {
   const std::size_t kept = plan.kept_prefix();
-  database_builder builder(layout_.db, request, plan);
+  database_builder builder(database(), request, plan);
   for (std::size_t folder = 0; folder < kept; ++folder) builder.add_archived_folder(folder);
   const std::uint64_t kept_end =
       std::accumulate(folder_packed_bytes_.begin(), folder_packed_bytes_.begin() + static_cast<std::ptrdiff_t>(kept),
@@ -200,7 +215,7 @@ bool archive_appender::commit_in_place(const commit_request& request, const comm
     pending->sync();
     new_packs += pending->position();
   }
-  archive_database db = std::move(builder).finish(layout_.db.pack_position, result);
+  archive_database db = std::move(builder).finish(database().pack_position, result);
 
   output_file archive = output_file::in_place(path_);
   // Dropped folders (before layout_.packs_end) and bytes earlier snapshots
@@ -212,7 +227,7 @@ bool archive_appender::commit_in_place(const commit_request& request, const comm
         // (2) The new packs right after the kept ones, over the old header.
         archive.set_position(kept_end);
         for (const auto& folder : request.prepacked_folders) {
-          if (folder.keeps_all()) archive.append_copy(folder.fd, folder.offset, folder.size, folder.path);
+          if (folder.keeps_all()) archive.append_copy(folder.fd, folder.offset, folder.size, std::string(folder.path));
         }
         if (pending) archive.append_copy(pending->fd(), 0, pending->position(), pending->current_path());
         archive.sync();
@@ -222,6 +237,7 @@ bool archive_appender::commit_in_place(const commit_request& request, const comm
   // written plus the header, not a parse of the whole archive.
   layout_.packs_end = kept_end + new_packs;
   layout_.db = std::move(db);
+  database_published_ = false;
   // New folders where dropped ones lay are other data at the same places.
   return new_packs == 0 || kept_end >= data_end_;
 }
@@ -243,7 +259,7 @@ void archive_appender::place_new_header(output_file& archive, const archive_data
   // (1)
   const std::uint64_t copy_at = std::max({archive.position(), packs_end + new_packs, header_floor});
   // The copy lives for one commit: compressed fast, not well.
-  const header_location copy = prepared_header(layout_.db, std::min(level, 1)).write(archive, copy_at);
+  const header_location copy = prepared_header(database(), std::min(level, 1)).write(archive, copy_at);
   archive.sync();
   exit_after_step_if_asked(1);
   // (2)
@@ -268,12 +284,12 @@ void archive_appender::place_new_header(output_file& archive, const archive_data
 }
 
 bool archive_appender::has_dead_space() const noexcept {
-  if (!exists_ || layout_.db.empty()) return false;
+  if (!exists_ || database().empty()) return false;
   return layout_.header_start != layout_.packs_end || layout_.header_offset + layout_.header_size != layout_.file_size;
 }
 
 std::uint64_t archive_appender::dead_bytes() const noexcept {
-  if (!exists_ || layout_.db.empty()) return 0;
+  if (!exists_ || database().empty()) return 0;
   return archive::dead_bytes(layout_);
 }
 
@@ -281,7 +297,7 @@ void archive_appender::tidy() {
   if (!has_dead_space()) return;
   output_file archive = output_file::in_place(path_);
   place_new_header(
-      archive, layout_.db, layout_.packs_end, 0, [] {}, protected_end());
+      archive, database(), layout_.packs_end, 0, [] {}, protected_end());
 }
 
 }  // namespace sevenzfs::archive

@@ -70,12 +70,12 @@ class archive_appender {
   // The archive as last committed, with its own descriptor (valid while the
   // file is appended to or replaced); null while there is no archive.
   const std::shared_ptr<const archive_snapshot>& snapshot() const noexcept { return snapshot_; }
-  const archive_database& database() const noexcept { return layout_.db; }
+  const archive_database& database() const noexcept;
   const std::string& path() const noexcept { return path_; }
   std::uint64_t archive_bytes() const noexcept { return layout_.file_size; }
   // Index of the folder holding global substream `stream`, and its packed size.
   std::pair<std::uint64_t, std::uint64_t> folder_of_stream(std::uint64_t stream) const;
-  std::uint64_t stream_count() const noexcept { return layout_.db.substream_sizes.size(); }
+  std::uint64_t stream_count() const noexcept { return database().substream_sizes.size(); }
 
   // Commits `request` (see the top of this file for what it costs): the
   // archive then holds the kept streams (content unchanged; described as
@@ -111,12 +111,17 @@ class archive_appender {
   // The end of the packed bytes held earlier snapshots can read (0: none).
   std::uint64_t protected_end() const;
   void index_streams();
+  void written(archive_layout layout);
   void publish_snapshot(bool same_file, bool same_data);
 
   std::string path_;
   write_options options_;
   bool exists_ = false;
+  // Where the archive's parts lie. Its database, once published, is
+  // snapshot_'s, held once (a million files' database is hundreds of MB):
+  // layout_.db is then empty but for its pack_position.
   archive_layout layout_;
+  bool database_published_ = false;
   std::vector<std::uint64_t> first_stream_of_folder_;  // global index of each folder's first substream
   std::vector<std::uint64_t> folder_packed_bytes_;     // each folder's pack streams together
   std::shared_ptr<const archive_snapshot> snapshot_;

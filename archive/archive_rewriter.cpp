@@ -62,7 +62,7 @@ archive_layout rewrite_archive(const std::string& path, const std::shared_ptr<co
   for (std::size_t k = 0; k < request.prepacked_folders.size(); ++k) {
     const auto& folder = request.prepacked_folders[k];
     if (!folder.keeps_all()) continue;
-    out.append_copy(folder.fd, folder.offset, folder.size, folder.path);
+    out.append_copy(folder.fd, folder.offset, folder.size, std::string(folder.path));
     builder.add_prepacked(k);
   }
   pack_prepacked_survivors_and_new_files(out, request, options, builder);

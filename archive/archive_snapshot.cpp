@@ -51,66 +51,66 @@ std::shared_ptr<const archive_snapshot> archive_snapshot::open(const std::string
   throw archive_error(error_kind::io, path, "the archive keeps being replaced while it is opened", EAGAIN);
 }
 
-std::shared_ptr<const archive_snapshot> archive_snapshot::from(unique_fd file, std::string path, archive_database db,
+std::shared_ptr<const archive_snapshot> archive_snapshot::from(unique_fd file, std::string path, archive_database&& db,
                                                                const archive_snapshot* same_data_as) {
   return std::make_shared<const archive_snapshot>(private_tag{}, std::move(file), std::move(path), std::move(db),
                                                   same_data_as);
 }
 
-archive_snapshot::archive_snapshot(private_tag, unique_fd file, std::string path, archive_database db,
+archive_snapshot::archive_snapshot(private_tag, unique_fd file, std::string path, archive_database&& db,
                                    const archive_snapshot* same_data_as)
     : id_(next_snapshot_id()),
       data_identity_(same_data_as != nullptr ? same_data_as->data_identity_ : id_),
       file_(std::move(file)),
       path_(std::move(path)),
-      db_(std::move(db)),
       damage_(same_data_as != nullptr ? same_data_as->damage_ : std::make_shared<damage_book>()) {
   if (!file_) throw archive_error(error_kind::invalid_input, path_, "no descriptor for the archive");
-  lay_out(static_cast<std::uint64_t>(stat_of(file_.get(), path_).st_size));
+  lay_out(db, static_cast<std::uint64_t>(stat_of(file_.get(), path_).st_size));
+  db_ = std::move(db);  // last: nothing throws after it
 }
 
-void archive_snapshot::lay_out(std::uint64_t file_size) {
+void archive_snapshot::lay_out(const archive_database& db, std::uint64_t file_size) {
   const auto corrupt = [&](const std::string& what) {
     throw archive_error(error_kind::corrupt_archive, path_, fmt::format("inconsistent archive database: {}", what));
   };
-  const auto& folders = db_.folders;
-  if (db_.substream_counts.size() != folders.size()) corrupt("substream counts do not match the folders");
-  if (db_.substream_crcs.size() != db_.substream_sizes.size()) corrupt("substream CRCs do not match the sizes");
+  const auto& folders = db.folders;
+  if (db.substream_counts.size() != folders.size()) corrupt("substream counts do not match the folders");
+  if (db.substream_crcs.size() != db.substream_sizes.size()) corrupt("substream CRCs do not match the sizes");
   // Pack streams lie back to back from the pack position; all inside the file.
-  std::uint64_t offset = kStartHeaderBytes + db_.pack_position;
-  if (offset < db_.pack_position) corrupt("pack position out of range");
+  std::uint64_t offset = kStartHeaderBytes + db.pack_position;
+  if (offset < db.pack_position) corrupt("pack position out of range");
   std::size_t pack = 0;
   std::uint64_t substream = 0;
   folders_.reserve(folders.size());
   for (std::size_t f = 0; f < folders.size(); ++f) {
     folder_layout layout;
     for (std::size_t k = 0; k < folders[f].packed_streams.size(); ++k, ++pack) {
-      if (pack >= db_.pack_sizes.size()) corrupt("the folders use more pack streams than are listed");
-      const auto size = db_.pack_sizes[pack];
+      if (pack >= db.pack_sizes.size()) corrupt("the folders use more pack streams than are listed");
+      const auto size = db.pack_sizes[pack];
       if (offset > file_size || size > file_size - offset) corrupt("packed data beyond the end of the file");
       layout.packs.push_back({offset, size});
       offset += size;
     }
     layout.first_substream = substream;
-    layout.substream_count = db_.substream_counts[f];
-    if (layout.substream_count > db_.substream_sizes.size() - substream) corrupt("too few substream sizes");
+    layout.substream_count = db.substream_counts[f];
+    if (layout.substream_count > db.substream_sizes.size() - substream) corrupt("too few substream sizes");
     std::uint64_t within = 0;
     const std::uint64_t folder_size = folders[f].unpack_size();
     for (std::uint64_t k = 0; k < layout.substream_count; ++k, ++substream) {
-      const auto size = db_.substream_sizes[substream];
+      const auto size = db.substream_sizes[substream];
       if (size > folder_size - within) corrupt("substreams larger than their folder");
       substreams_.push_back({f, within, size});
       within += size;
     }
     folders_.push_back(std::move(layout));
   }
-  if (pack != db_.pack_sizes.size()) corrupt("pack streams no folder uses");
-  if (substream != db_.substream_sizes.size()) corrupt("substreams no folder holds");
+  if (pack != db.pack_sizes.size()) corrupt("pack streams no folder uses");
+  if (substream != db.substream_sizes.size()) corrupt("substreams no folder holds");
   verdicts_ = std::vector<std::atomic<std::uint8_t>>(substreams_.size());
-  if (db_.files.empty()) return;
+  if (db.files.empty()) return;
   file_of_substream_.reserve(substreams_.size());
-  for (std::size_t i = 0; i < db_.files.size(); ++i) {
-    if (db_.files[i].has_stream) file_of_substream_.push_back(i);
+  for (std::size_t i = 0; i < db.files.size(); ++i) {
+    if (db.files[i].has_stream) file_of_substream_.push_back(i);
   }
   if (file_of_substream_.size() != substreams_.size()) corrupt("files with data do not match the substreams");
 }

@@ -52,10 +52,12 @@ class archive_snapshot : public std::enable_shared_from_this<archive_snapshot> {
   // `same_data_as`: an earlier snapshot of the same file whose folders keep
   // their bytes and positions in this one (an in-place commit appends and
   // never moves a pack): cached data and positioned decoders carry over.
-  static std::shared_ptr<const archive_snapshot> from(unique_fd file, std::string path, archive_database db,
+  // `db` is moved from only when the snapshot is made: when this throws,
+  // the caller still has it (the appender's only copy of a database).
+  static std::shared_ptr<const archive_snapshot> from(unique_fd file, std::string path, archive_database&& db,
                                                       const archive_snapshot* same_data_as = nullptr);
 
-  archive_snapshot(private_tag, unique_fd file, std::string path, archive_database db,
+  archive_snapshot(private_tag, unique_fd file, std::string path, archive_database&& db,
                    const archive_snapshot* same_data_as);
   archive_snapshot(const archive_snapshot&) = delete;
   archive_snapshot& operator=(const archive_snapshot&) = delete;
@@ -90,7 +92,7 @@ class archive_snapshot : public std::enable_shared_from_this<archive_snapshot> {
   void record_verdict(std::uint64_t substream, bool good) const noexcept;
 
  private:
-  void lay_out(std::uint64_t file_size);
+  void lay_out(const archive_database& db, std::uint64_t file_size);
 
   std::uint64_t id_;
   std::uint64_t data_identity_;

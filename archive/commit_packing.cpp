@@ -28,19 +28,19 @@ void pack_prepacked_survivors(output_file& out, const commit_request& request, s
                               const compression_options& options, database_builder& builder) {
   const prepacked_folder& folder = request.prepacked_folders.at(index);
   if (folder.offset < kStartHeaderSize) {
-    throw archive_error(error_kind::invalid_input, folder.path, "prepacked bytes cannot lie in the first 32 bytes");
+    throw archive_error(error_kind::invalid_input, std::string(folder.path), "prepacked bytes cannot lie in the first 32 bytes");
   }
   // The folder as a one-folder archive state over the file that holds it.
   archive_database db;
   db.pack_position = folder.offset - kStartHeaderSize;
   db.pack_sizes = {folder.size};
-  db.folders = {folder.folder};
+  db.folders = {*folder.folder};
   db.substream_counts = {folder.sizes.size()};
-  db.substream_sizes = folder.sizes;
+  db.substream_sizes.assign(folder.sizes.begin(), folder.sizes.end());
   for (auto crc : folder.crcs) db.substream_crcs.emplace_back(crc);
   unique_fd fd(::fcntl(folder.fd, F_DUPFD_CLOEXEC, 0));
-  if (!fd) throw_io_error(folder.path, "cannot read prepacked folder", errno);
-  const folder_survivors survivors(archive_snapshot::from(std::move(fd), folder.path, std::move(db)), 0);
+  if (!fd) throw_io_error(std::string(folder.path), "cannot read prepacked folder", errno);
+  const folder_survivors survivors(archive_snapshot::from(std::move(fd), std::string(folder.path), std::move(db)), 0);
 
   std::vector<entry> entries;
   std::vector<stream_origin> origins;

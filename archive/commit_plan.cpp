@@ -148,7 +148,7 @@ file_info database_builder::describe_prepacked(std::uint64_t file) const {
 void database_builder::add_prepacked(std::size_t index) {
   const prepacked_folder& folder = request_.prepacked_folders.at(index);
   db_.pack_sizes.push_back(folder.size);
-  db_.folders.push_back(folder.folder);
+  db_.folders.push_back(*folder.folder);
   db_.substream_counts.push_back(folder.sizes.size());
   for (std::size_t k = 0; k < folder.sizes.size(); ++k) {
     now_of_prepacked_.at(first_prepacked_[index] + k) = db_.substream_sizes.size();

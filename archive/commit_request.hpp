@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <optional>
+#include <span>
+#include <string_view>
 #include <vector>
 
 namespace sevenzfs::archive {
@@ -19,15 +21,17 @@ struct kept_stream {
 
 // A folder compressed before the commit (pending_folders): its packed bytes
 // lie at [offset, offset + size) of the file open as `fd`, and are copied
-// into the archive as they are.
+// into the archive as they are. What describes the folder is viewed, not
+// copied (a commit of a million one-file folders would hold it twice):
+// `path`, `folder`, `sizes` and `crcs` must outlive the commit, as the fd.
 struct prepacked_folder {
-  int fd = -1;       // kept open by the caller until the commit returns
-  std::string path;  // names that file in errors
+  int fd = -1;            // kept open by the caller until the commit returns
+  std::string_view path;  // names that file in errors
   std::uint64_t offset = 0;
   std::uint64_t size = 0;
-  folder_info folder;
-  std::vector<std::uint64_t> sizes;  // its substreams
-  std::vector<std::uint32_t> crcs;
+  const folder_info* folder = nullptr;
+  std::span<const std::uint64_t> sizes;  // its substreams
+  std::span<const std::optional<std::uint32_t>> crcs;  // all defined
   // How each substream is shown (path, kind, mode, time; content unused),
   // or nullopt: dropped (deleted or rewritten since it was compressed). A
   // folder that loses every file is not copied; one that loses some has its

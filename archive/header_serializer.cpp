@@ -206,16 +206,22 @@ void write_files_info(byte_writer& out, const std::vector<file_info>& files) {
     }
   }
 
-  byte_writer names;
-  names.byte(0);  // External = 0
+  // The names are most of a header of many files: they go straight into
+  // `out`, their size counted first, not into a payload copied after it.
+  std::uint64_t names_size = 1;  // External = 0
   for (const auto& f : files) {
-    auto utf16 = utf8_to_utf16le(f.name);
+    const auto utf16 = utf8_to_utf16le(f.name);
     if (!utf16) throw archive_error(error_kind::invalid_name, f.name, "name is not valid UTF-8");
-    names.bytes(*utf16);
-    names.byte(0);
-    names.byte(0);
+    names_size += utf16->size() + 2;
   }
-  write_property(out, kName, names);
+  out.byte(kName);
+  out.number(names_size);
+  out.byte(0);
+  for (const auto& f : files) {
+    out.bytes(*utf8_to_utf16le(f.name));
+    out.byte(0);
+    out.byte(0);
+  }
 
   // Times in 7-Zip's order (7zOut.cpp): creation, access, modification.
   const auto put_time = [](byte_writer& w, std::uint64_t v) { w.u64_le(v); };

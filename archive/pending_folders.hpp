@@ -51,6 +51,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -77,17 +78,26 @@ struct pending_location {
   std::uint64_t stream = 0;
 };
 
-// A folder whose packed bytes are all written, as a commit needs it.
+// A folder whose packed bytes are all written, as a commit needs it. It is
+// described by its snapshot's database (folder `index`, streams from
+// `first_stream`), not by copies: a commit of a million one-file folders
+// would hold them twice.
 struct finished_folder {
   std::shared_ptr<const output_file> file;  // holds the packed bytes (the pending file lives while held)
   byte_range packed;                        // where in `file`
-  folder_info folder;
-  std::vector<pending_id> ids;  // its files, in substream order
-  std::vector<std::uint64_t> sizes;
-  std::vector<std::uint32_t> crcs;
+  std::vector<pending_id> ids;              // its files, in substream order
   // Reads these files until their commit is applied: stream first_stream + k is ids[k].
   std::shared_ptr<const archive_snapshot> snapshot;
+  std::size_t index = 0;
   std::uint64_t first_stream = 0;
+
+  const folder_info& folder() const { return snapshot->database().folders.at(index); }
+  std::span<const std::uint64_t> sizes() const {
+    return std::span(snapshot->database().substream_sizes).subspan(first_stream, ids.size());
+  }
+  std::span<const std::optional<std::uint32_t>> crcs() const {
+    return std::span(snapshot->database().substream_crcs).subspan(first_stream, ids.size());
+  }
 };
 
 // The folder as a commit takes it, its files shown as `files` (substream

@@ -101,17 +101,13 @@ std::vector<finished_folder> pending_folders::take() {
       finished_folder out;
       out.file = lane->file;
       out.packed = {folder.pack_offset, folder.packed_written};
-      out.folder = describe(folder);
       out.ids.reserve(folder.files.size());
-      out.sizes.reserve(folder.files.size());
-      out.crcs.reserve(folder.files.size());
       for (const auto& file : folder.files) {
         out.ids.push_back(file.id);
-        out.sizes.push_back(file.size);
-        out.crcs.push_back(file.crc);
         files_.erase(file.id);
       }
       out.snapshot = snapshot;
+      out.index = k;
       out.first_stream = folder.first_stream;
       taken.push_back(std::move(out));
     }
@@ -135,9 +131,9 @@ prepacked_folder prepacked(const finished_folder& folder, std::vector<std::optio
   out.path = folder.file->current_path();
   out.offset = folder.packed.offset;
   out.size = folder.packed.size;
-  out.folder = folder.folder;
-  out.sizes = folder.sizes;
-  out.crcs = folder.crcs;
+  out.folder = &folder.folder();
+  out.sizes = folder.sizes();
+  out.crcs = folder.crcs();
   out.files = std::move(files);
   return out;
 }

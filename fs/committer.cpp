@@ -97,7 +97,7 @@ committer::snapshot committer::take_snapshot(commit_scope scope) {
   taken.generation = generation_.load();
   auto& request = taken.request;
   // The streamer's finished folders, and where each of their files is.
-  const auto folders = streamer_.take();
+  const auto& folders = streamer_.take();
   std::vector<std::vector<std::optional<archive::entry>>> streamed_shown(folders.size());
   std::unordered_map<archive::pending_id, std::pair<std::size_t, std::size_t>> streamed_at;
   for (std::size_t f = 0; f < folders.size(); ++f) {
@@ -163,6 +163,7 @@ committer::snapshot committer::take_snapshot(commit_scope scope) {
   }
   // Files of these folders that no inode shows (deleted, or rewritten since
   // they were sealed) are dropped from them.
+  request.prepacked_folders.reserve(folders.size());
   for (std::size_t f = 0; f < folders.size(); ++f) {
     request.prepacked_folders.push_back(archive::prepacked(folders[f], std::move(streamed_shown[f])));
   }

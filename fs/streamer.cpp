@@ -150,7 +150,7 @@ void streamer::finish() { guarded([](archive::pending_folders& pending) { pendin
 
 // mutex_ is held across the pending folders' own take, so that a reader
 // never finds a file in neither place.
-std::vector<archive::finished_folder> streamer::take() {
+const std::vector<archive::finished_folder>& streamer::take() {
   std::lock_guard lock(mutex_);
   if (streaming()) {
     try {
@@ -158,7 +158,7 @@ std::vector<archive::finished_folder> streamer::take() {
       taken_.reserve(taken_.size() + folders.size());
       for (auto& folder : folders) {
         for (std::size_t k = 0; k < folder.ids.size(); ++k) {
-          taken_places_[folder.ids[k]] = archived_bytes{folder.snapshot, folder.first_stream + k, folder.sizes[k]};
+          taken_places_[folder.ids[k]] = archived_bytes{folder.snapshot, folder.first_stream + k, folder.sizes()[k]};
         }
         taken_.push_back(std::move(folder));
       }
@@ -172,7 +172,7 @@ std::vector<archive::finished_folder> streamer::take() {
 void streamer::committed() {
   std::lock_guard lock(mutex_);
   for (const auto& folder : taken_) {
-    for (const auto size : folder.sizes) committed_bytes_ += size;
+    for (const auto size : folder.sizes()) committed_bytes_ += size;
   }
   // Assigned, not cleared: a commit of a million files must not leave their
   // records' storage behind.

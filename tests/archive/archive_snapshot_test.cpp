@@ -120,12 +120,15 @@ TEST(ArchiveSnapshot, DescribedDatabaseIsChecked) {
   const auto path = (dir / "a.7z").string();
   write(path, {text_file("a", "alpha"), text_file("b", "beta")}, pack_mode::batched);
   const auto good = read_archive(path).db;
-  EXPECT_NO_THROW(archive_snapshot::from(open_read_only(path), path, good));
+  EXPECT_NO_THROW(archive_snapshot::from(open_read_only(path), path, archive_database(good)));
   const auto expect_corrupt = [&](archive_database db, const char* what) {
+    const std::size_t folders = db.folders.size();
     try {
       archive_snapshot::from(open_read_only(path), path, std::move(db));
       ADD_FAILURE() << "accepted: " << what;
     } catch (const archive_error& error) {
+      // Refused, the database is still the caller's (the appender keeps no other copy).
+      EXPECT_EQ(db.folders.size(), folders) << what;
       EXPECT_EQ(error.kind(), error_kind::corrupt_archive) << what;
     }
   };
@@ -153,9 +156,9 @@ TEST(ArchiveSnapshot, DescribedDatabaseIsChecked) {
   // Without file entries the streams are named by number.
   db = good;
   db.files.clear();
-  EXPECT_EQ(archive_snapshot::from(open_read_only(path), path, db)->substream_name(1), "stream 1");
+  EXPECT_EQ(archive_snapshot::from(open_read_only(path), path, std::move(db))->substream_name(1), "stream 1");
   try {
-    archive_snapshot::from(unique_fd(), path, good);
+    archive_snapshot::from(unique_fd(), path, archive_database(good));
     ADD_FAILURE() << "accepted no descriptor";
   } catch (const archive_error& error) {
     EXPECT_EQ(error.kind(), error_kind::invalid_input);

@@ -224,7 +224,7 @@ TEST(CachedReader, UnsupportedMethodIsRefusedBeforeDecoding) {
   auto db = read_archive(fixture.path).db;
   db.folders[0].coders[0].method_id = {0x03, 0x04, 0x01};  // PPMd
   const auto snapshot =
-      archive_snapshot::from(unique_fd(::open(fixture.path.c_str(), O_RDONLY | O_CLOEXEC)), fixture.path, db);
+      archive_snapshot::from(unique_fd(::open(fixture.path.c_str(), O_RDONLY | O_CLOEXEC)), fixture.path, std::move(db));
   EXPECT_EQ(snapshot->unsupported_method(0), "PPMD");
   cached_reader reader;
   std::string message;
@@ -257,7 +257,7 @@ TEST(CachedReader, ASnapshotOfTheSameDataReusesWhatTheLastOneDecodedAndLearned) 
   EXPECT_EQ(read_whole(reader, *before, 0, 4096), fixture.contents[0]);  // decodes the whole folder
   const auto decoded = reader.stats().bytes_decoded;
   const auto after = archive_snapshot::from(unique_fd(::open(fixture.path.c_str(), O_RDONLY | O_CLOEXEC)), fixture.path,
-                                            layout.db, before.get());
+                                            archive_database(layout.db), before.get());
   EXPECT_EQ(after->data_identity(), before->data_identity());
   EXPECT_EQ(read_whole(reader, *after, 0, 4096), fixture.contents[0]);
   EXPECT_EQ(reader.stats().bytes_decoded, decoded) << "served from what the first snapshot decoded";

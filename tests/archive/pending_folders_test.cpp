@@ -161,16 +161,16 @@ TEST_F(pending_test, SolidFilesAcrossPartsReadBackAndCarryTheirCrcs) {
   ASSERT_EQ(folders.size(), 1u);  // one extension, no solid block limit
   const auto& folder = folders[0];
   EXPECT_EQ(folder.ids.size(), content.size());
-  EXPECT_EQ(folder.folder.coders.at(0).method_id, kMethodLzma2);
+  EXPECT_EQ(folder.folder().coders.at(0).method_id, kMethodLzma2);
   std::uint64_t input = 0;
   for (std::size_t k = 0; k < folder.ids.size(); ++k) {
     const auto& bytes = content.at(folder.ids[k]);
-    EXPECT_EQ(folder.sizes[k], bytes.size());
-    EXPECT_EQ(folder.crcs[k], crc32::of(bytes));
+    EXPECT_EQ(folder.sizes()[k], bytes.size());
+    EXPECT_EQ(folder.crcs()[k], crc32::of(bytes));
     input += bytes.size();
   }
   EXPECT_GT(input, 8 * pending.part_bytes());  // many parts, most files cut by one
-  EXPECT_EQ(folder.folder.unpack_size(), input);
+  EXPECT_EQ(folder.folder().unpack_size(), input);
   EXPECT_LT(folder.packed.size, input / 20);  // primed parts keep the redundancy (unprimed: a vocabulary per part)
   for (std::size_t k = 0; k < folder.ids.size(); ++k) {
     EXPECT_TRUE(read_back(reader, {folder.snapshot, folder.first_stream + k}) == content.at(folder.ids[k]));
@@ -203,9 +203,9 @@ TEST_F(pending_test, AWorkerWritesOnInTheStreamOfThePartBeforeInsteadOfPriming) 
     std::uint64_t packed = 0;
     for (const auto& folder : folders) {
       for (std::size_t k = 0; k < folder.ids.size(); ++k) {
-        EXPECT_EQ(folder.crcs[k], crc32::of(content.at(folder.ids[k])));
+        EXPECT_EQ(folder.crcs()[k], crc32::of(content.at(folder.ids[k])));
         EXPECT_TRUE(read_back(reader, {folder.snapshot, folder.first_stream + k}) == content.at(folder.ids[k]));
-        input += folder.sizes[k];
+        input += folder.sizes()[k];
       }
       packed += folder.packed.size;
     }
@@ -273,11 +273,11 @@ TEST_F(pending_test, BatchedAndHybridGiveLargeFilesFoldersOfTheirOwn) {
     for (const auto& folder : folders) {
       std::uint64_t input = 0;
       for (std::size_t k = 0; k < folder.ids.size(); ++k) {
-        EXPECT_EQ(folder.crcs[k], crc32::of(content.at(folder.ids[k])));
+        EXPECT_EQ(folder.crcs()[k], crc32::of(content.at(folder.ids[k])));
         EXPECT_TRUE(read_back(reader, {folder.snapshot, folder.first_stream + k}) == content.at(folder.ids[k]));
-        input += folder.sizes[k];
+        input += folder.sizes()[k];
       }
-      const bool stored = folder.folder.coders.at(0).method_id == kMethodCopy;
+      const bool stored = folder.folder().coders.at(0).method_id == kMethodCopy;
       EXPECT_EQ(stored,
                 folder.ids.size() == 1 && content.at(folder.ids[0]).size() == 4000 && folder.packed.size == 4000)
           << "only the noise file is stored";
@@ -406,9 +406,9 @@ TEST_F(pending_test, IncompressibleFilesAreGivenUpEarlyAndTheNextPartPrimes) {
   ASSERT_EQ(folders.size(), 2u);
   for (const auto& folder : folders) {
     const auto& bytes = content.at(folder.ids.at(0));
-    EXPECT_EQ(folder.crcs.at(0), crc32::of(bytes));
+    EXPECT_EQ(folder.crcs()[0], crc32::of(bytes));
     EXPECT_TRUE(read_back(reader, {folder.snapshot, folder.first_stream}) == bytes) << folder.ids[0];
-    const bool stored = folder.folder.coders.at(0).method_id == kMethodCopy;
+    const bool stored = folder.folder().coders.at(0).method_id == kMethodCopy;
     EXPECT_EQ(stored, bytes.size() == alone.size());
     if (!stored) {
       EXPECT_LT(folder.packed.size, (1u << 20) + (1u << 20) / 2) << "the text compressed";
