@@ -25,7 +25,9 @@ folder_info pending_folders::describe(const pending_folder_record& folder) const
 }
 
 // The lane's first `folders` folders, as written so far, with the files
-// whose bytes are all written.
+// whose bytes are all written. Without file names: the mount names a file
+// it cannot read itself, and a copy of every pending path, rebuilt at every
+// write, would cost more than the records (streams are named by number).
 std::shared_ptr<const archive_snapshot> pending_folders::snapshot_of(const pending_lane& lane,
                                                                      std::size_t folders) const {
   archive_database db;
@@ -40,7 +42,6 @@ std::shared_ptr<const archive_snapshot> pending_folders::snapshot_of(const pendi
   db.substream_counts.reserve(folders);
   db.substream_sizes.reserve(files);
   db.substream_crcs.reserve(files);
-  db.files.reserve(files);
   for (std::size_t k = 0; k < folders; ++k) {
     const auto& folder = *lane.folders[k];
     if (folder.complete_files == 0) break;
@@ -51,10 +52,6 @@ std::shared_ptr<const archive_snapshot> pending_folders::snapshot_of(const pendi
     for (std::size_t f = 0; f < folder.complete_files; ++f) {
       db.substream_sizes.push_back(folder.files[f].size);
       db.substream_crcs.emplace_back(folder.files[f].crc);
-      file_info info;
-      info.name = folder.files[f].path;
-      info.has_stream = true;
-      db.files.push_back(std::move(info));
     }
   }
   unique_fd fd(::fcntl(lane.file->fd(), F_DUPFD_CLOEXEC, 0));
