@@ -3,7 +3,6 @@
 #include "shrink_probe.hpp"
 
 #include <algorithm>
-#include <atomic>
 
 namespace sevenzfs::archive {
 
@@ -21,44 +20,6 @@ std::uint64_t divide_rounding_up(std::uint64_t a, std::uint64_t b) { return (a +
 
 }  // namespace
 
-// Bytes held by buffers alive now, and the most ever held.
-struct parallel_encoder::buffer_accounting {
-  std::atomic<std::uint64_t> held{0};
-  std::atomic<std::uint64_t> peak{0};
-
-  void add(std::uint64_t bytes) {
-    const std::uint64_t now = held.fetch_add(bytes) + bytes;
-    std::uint64_t seen = peak.load();
-    while (now > seen && !peak.compare_exchange_weak(seen, now)) {
-    }
-  }
-  void remove(std::uint64_t bytes) { held.fetch_sub(bytes); }
-};
-
-// A byte buffer counted in the encoder's accounting for as long as it lives.
-// Its size is counted, not its capacity: reserved pages that were never
-// written are not backed by memory.
-struct parallel_encoder::counted_bytes {
-  explicit counted_bytes(std::shared_ptr<buffer_accounting> accounting) : accounting_(std::move(accounting)) {}
-  ~counted_bytes() { accounting_->remove(counted_); }
-  counted_bytes(const counted_bytes&) = delete;
-  counted_bytes& operator=(const counted_bytes&) = delete;
-
-  // Call after changing `bytes`.
-  void recount() {
-    const std::uint64_t now = bytes.size();
-    if (now > counted_) accounting_->add(now - counted_);
-    if (now < counted_) accounting_->remove(counted_ - now);
-    counted_ = now;
-  }
-
-  std::vector<std::uint8_t> bytes;
-
- private:
-  std::shared_ptr<buffer_accounting> accounting_;
-  std::uint64_t counted_ = 0;
-};
-
 struct parallel_encoder::part {
   // Set when handed out.
   input_buffer input;                // released by the worker once compressed, unless stored
@@ -71,7 +32,7 @@ struct parallel_encoder::part {
   folder_done done;  // the folder's last part only
 
   // Set by the worker; read once `finished` (guarded by the encoder's mutex).
-  std::unique_ptr<counted_bytes> packed;
+  std::unique_ptr<metered_bytes> packed;
   bool stored = false;
   bool finished = false;
   std::exception_ptr error;
@@ -103,21 +64,20 @@ parallel_encoder::parallel_encoder(unsigned threads, span_sink output, std::func
     : threads_(std::max(threads, 1u)),
       output_(std::move(output)),
       progress_(std::move(progress)),
-      accounting_(std::make_shared<buffer_accounting>()),
       pool_(threads_) {
   for (unsigned i = 0; i < threads_; ++i) encoders_.push_back(std::make_unique<lzma2_encoder>());
 }
 
 parallel_encoder::~parallel_encoder() = default;
 
-std::uint64_t parallel_encoder::peak_buffered_bytes() const { return accounting_->peak.load(); }
+std::uint64_t parallel_encoder::peak_buffered_bytes() const { return meter_.peak(); }
 
 parallel_encoder::input_buffer parallel_encoder::new_input_buffer() {
-  auto buffer = std::make_shared<counted_bytes>(accounting_);
+  auto buffer = std::make_shared<metered_bytes>(meter_);
   // Reserve the part, or what remains of the folder when that is less (a
   // folder per small file must not cost a part's allocation).
   const std::uint64_t remaining = folder_bytes_ > submitted_bytes_ ? folder_bytes_ - submitted_bytes_ : 0;
-  buffer->bytes.reserve(static_cast<std::size_t>(std::min(part_bytes_, remaining)));
+  buffer->bytes().reserve(static_cast<std::size_t>(std::min(part_bytes_, remaining)));
   return buffer;
 }
 
@@ -140,11 +100,10 @@ void parallel_encoder::begin_folder(const lzma_options_lzma& options, std::uint6
 
 void parallel_encoder::write(std::span<const std::uint8_t> input) {
   while (!input.empty()) {
-    if (filling_->bytes.size() == part_bytes_) submit_part(false);  // full, and more follows
+    if (filling_->bytes().size() == part_bytes_) submit_part(false);  // full, and more follows
     const auto take =
-        static_cast<std::size_t>(std::min<std::uint64_t>(input.size(), part_bytes_ - filling_->bytes.size()));
-    filling_->bytes.insert(filling_->bytes.end(), input.begin(), input.begin() + static_cast<std::ptrdiff_t>(take));
-    filling_->recount();
+        static_cast<std::size_t>(std::min<std::uint64_t>(input.size(), part_bytes_ - filling_->bytes().size()));
+    filling_->append(input.first(take));
     input = input.subspan(take);
   }
 }
@@ -163,7 +122,7 @@ void parallel_encoder::submit_part(bool last) {
   work->first = first_part_;
   work->last = last;
   work->one_file = one_file_;
-  work->input_bytes = work->input->bytes.size();
+  work->input_bytes = work->input->bytes().size();
   if (last) work->done = std::move(done_);
   first_part_ = false;
   submitted_bytes_ += work->input_bytes;
@@ -171,9 +130,9 @@ void parallel_encoder::submit_part(bool last) {
   // Keep just the newest parts that cover a dictionary: the next primer.
   history_.push_back(work->input);
   std::uint64_t covered = 0;
-  for (const auto& buffer : history_) covered += buffer->bytes.size();
-  while (history_.size() > 1 && covered - history_.front()->bytes.size() >= options_.dict_size) {
-    covered -= history_.front()->bytes.size();
+  for (const auto& buffer : history_) covered += buffer->bytes().size();
+  while (history_.size() > 1 && covered - history_.front()->bytes().size() >= options_.dict_size) {
+    covered -= history_.front()->bytes().size();
     history_.pop_front();
   }
 
@@ -189,46 +148,39 @@ void parallel_encoder::submit_part(bool last) {
 }
 
 void parallel_encoder::compress(part& work, std::size_t worker) {
-  auto packed = std::make_unique<counted_bytes>(accounting_);
+  auto packed = std::make_unique<metered_bytes>(meter_);
   bool stored = false;
   std::exception_ptr error;
   try {
     lzma2_encoder& encoder = *encoders_[worker];
     if (work.primer.size() <= 1) {
-      encoder.start(work.options, work.primer.empty() ? std::span<const std::uint8_t>() : work.primer.front()->bytes);
+      encoder.start(work.options, work.primer.empty() ? std::span<const std::uint8_t>() : work.primer.front()->bytes());
     } else {
-      counted_bytes joined(accounting_);
+      metered_bytes joined(meter_);
       std::uint64_t total = 0;
-      for (const auto& buffer : work.primer) total += buffer->bytes.size();
+      for (const auto& buffer : work.primer) total += buffer->bytes().size();
       std::uint64_t skip = total > work.options.dict_size ? total - work.options.dict_size : 0;
-      joined.bytes.reserve(static_cast<std::size_t>(total - skip));
+      joined.bytes().reserve(static_cast<std::size_t>(total - skip));
       for (const auto& buffer : work.primer) {
-        const auto& bytes = buffer->bytes;
+        const auto& bytes = buffer->bytes();
         const auto from = static_cast<std::size_t>(std::min<std::uint64_t>(skip, bytes.size()));
         skip -= from;
-        joined.bytes.insert(joined.bytes.end(), bytes.begin() + static_cast<std::ptrdiff_t>(from), bytes.end());
+        joined.append(std::span(bytes).subspan(from));
       }
-      joined.recount();
-      encoder.start(work.options, joined.bytes);
+      encoder.start(work.options, joined.bytes());
     }
     work.primer.clear();
 
     // Reserved for the worst case, which costs address space only: pages
     // never written are never backed by memory.
-    packed->bytes.reserve(static_cast<std::size_t>(lzma2_packed_bound(work.input_bytes)));
-    const span_sink collect = [&packed](std::span<const std::uint8_t> bytes) {
-      packed->bytes.insert(packed->bytes.end(), bytes.begin(), bytes.end());
-    };
+    packed->bytes().reserve(static_cast<std::size_t>(lzma2_packed_bound(work.input_bytes)));
+    const span_sink collect = [&packed](std::span<const std::uint8_t> bytes) { packed->append(bytes); };
     const bool alone = work.first && work.last;
     shrink_probe probe(work.one_file, work.input_bytes,
                        alone ? shrink_probe::after_giving_up::drop_input : shrink_probe::after_giving_up::raw_chunks);
-    probe.write(encoder, work.input->bytes, collect);
-    if (!probe.gave_up()) {
-      encoder.finish(collect, work.last);
-    } else if (work.last && !alone) {
-      collect(std::span(&kLzma2EndMarker, 1));
-    }
-    stored = alone && (probe.gave_up() || packed->bytes.size() >= work.input_bytes);
+    probe.write(encoder, work.input->bytes(), collect);
+    if (!probe.end_given_up(work.last, collect)) encoder.finish(collect, work.last);
+    stored = alone && (probe.gave_up() || packed->bytes().size() >= work.input_bytes);
     if (stored) {
       packed.reset();
     } else {
@@ -240,7 +192,6 @@ void parallel_encoder::compress(part& work, std::size_t worker) {
     work.primer.clear();
     work.input.reset();
   }
-  if (packed) packed->recount();
   std::lock_guard lock(mutex_);
   work.packed = std::move(packed);
   work.stored = stored;
@@ -275,7 +226,7 @@ void parallel_encoder::write_finished_parts(std::unique_lock<std::mutex>& lock) 
     outstanding_input_ -= counted_in_window(done->input_bytes);
     lock.unlock();
     if (done->error) std::rethrow_exception(done->error);
-    const auto& bytes = done->stored ? done->input->bytes : done->packed->bytes;
+    const auto& bytes = done->stored ? done->input->bytes() : done->packed->bytes();
     output_(bytes);
     output_pack_size_ += bytes.size();
     if (progress_) progress_(done->input_bytes);

@@ -18,6 +18,7 @@
 // the next one's primer. See parallel_buffer_bytes.
 #include "entry.hpp"
 #include "lzma2_encoder.hpp"
+#include "metered_bytes.hpp"
 #include "worker_pool.hpp"
 
 #include <lzma.h>
@@ -90,9 +91,7 @@ class parallel_encoder {
 
  private:
   struct part;
-  struct buffer_accounting;
-  struct counted_bytes;
-  using input_buffer = std::shared_ptr<counted_bytes>;
+  using input_buffer = std::shared_ptr<metered_bytes>;
 
   input_buffer new_input_buffer();
   void submit_part(bool last);
@@ -103,7 +102,7 @@ class parallel_encoder {
   unsigned threads_;
   span_sink output_;
   std::function<void(std::uint64_t)> progress_;
-  std::shared_ptr<buffer_accounting> accounting_;
+  memory_meter meter_;  // declared before every buffer it counts
   std::vector<std::unique_ptr<lzma2_encoder>> encoders_;
 
   // The folder being filled.

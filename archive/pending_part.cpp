@@ -10,30 +10,6 @@
 
 namespace sevenzfs::archive {
 
-void memory_meter::add(std::uint64_t bytes) noexcept {
-  const std::uint64_t now = held_.fetch_add(bytes, std::memory_order_relaxed) + bytes;
-  std::uint64_t seen = peak_.load(std::memory_order_relaxed);
-  while (now > seen && !peak_.compare_exchange_weak(seen, now, std::memory_order_relaxed)) {
-  }
-}
-
-void metered_bytes::append(std::span<const std::uint8_t> data) {
-  bytes_.insert(bytes_.end(), data.begin(), data.end());
-  recount();
-}
-
-void metered_bytes::clear() {
-  bytes_.clear();
-  recount();
-}
-
-void metered_bytes::recount() noexcept {
-  const std::uint64_t now = bytes_.size();
-  if (now > counted_) meter_.add(now - counted_);
-  if (now < counted_) meter_.remove(counted_ - now);
-  counted_ = now;
-}
-
 void primer_slot::publish(std::unique_ptr<metered_bytes> primer) {
   {
     std::lock_guard lock(mutex_);
@@ -127,22 +103,14 @@ void compress_primed(pending_part& part, lzma2_encoder& encoder, int level, memo
                      alone ? shrink_probe::after_giving_up::drop_input : shrink_probe::after_giving_up::raw_chunks);
   const span_sink to_encoder = [&](std::span<const std::uint8_t> bytes) { probe.write(encoder, bytes, collect); };
   for (auto& piece : part.pieces) piece.crc = feed(piece, to_encoder);
-  if (probe.gave_up()) {
+  if (probe.end_given_up(part.last, collect)) {
     part.given_up = true;
-    if (alone) {
-      part.packed->clear();
-      store(part, true);
-    } else if (part.last) {
-      part.packed->append(std::span(&kLzma2EndMarker, 1));
-    }
-    return;
-  }
-  if (part.last) {
+  } else if (part.last) {
     encoder.finish(collect, true);
   } else {
     encoder.flush(collect);
   }
-  if (alone && part.packed->bytes().size() >= part.input_bytes) {
+  if (alone && (part.given_up || part.packed->bytes().size() >= part.input_bytes)) {
     part.packed->clear();
     store(part, true);
   }

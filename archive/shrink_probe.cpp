@@ -47,4 +47,10 @@ void shrink_probe::write(lzma2_encoder& encoder, std::span<const std::uint8_t> i
   write(encoder, input.subspan(probed), output);
 }
 
+bool shrink_probe::end_given_up(bool last, const span_sink& output) const {
+  if (!gave_up_) return false;
+  if (last && after_ == after_giving_up::raw_chunks) output(std::span(&kLzma2EndMarker, 1));
+  return true;
+}
+
 }  // namespace sevenzfs::archive

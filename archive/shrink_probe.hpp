@@ -42,6 +42,11 @@ class shrink_probe {
   // uncompressed chunks.
   void write(lzma2_encoder& encoder, std::span<const std::uint8_t> input, const span_sink& output);
   bool gave_up() const noexcept { return gave_up_; }
+  // After the last write: once given up, ends the output (uncompressed
+  // chunks with the end marker when `last`; dropped input needs nothing) and
+  // returns true. Otherwise returns false: the encoder's stream is the
+  // caller's to end.
+  bool end_given_up(bool last, const span_sink& output) const;
 
  private:
   bool probing_;

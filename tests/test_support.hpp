@@ -36,6 +36,9 @@ std::string quote(const std::string& text);
 std::string read_file(const std::filesystem::path& path);
 void write_file(const std::filesystem::path& path, const std::string& content);
 std::vector<std::uint8_t> bytes_of(const std::string& text);
+// `size` bytes from a generator seeded with `seed`: incompressible, and the
+// same for the same seed.
+std::vector<std::uint8_t> noise(std::size_t size, std::uint32_t seed);
 
 // Polls `condition` until it holds or `timeout` passes; returns whether it
 // held. Tests wait with a deadline, so a bug fails them instead of hanging.

@@ -4,6 +4,7 @@
 #include "archive/lzma2_chunks.hpp"
 #include "archive/lzma_settings.hpp"
 #include "archive/shrink_probe.hpp"
+#include "test_support.hpp"
 
 #include <gtest/gtest.h>
 
@@ -12,6 +13,7 @@
 
 using namespace sevenzfs::archive;
 using sevenzfs::test::decode_lzma2;
+using sevenzfs::test::noise;
 using sevenzfs::test::read_lzma2_chunks;
 
 namespace {
@@ -32,13 +34,6 @@ std::vector<std::uint8_t> redundant(std::size_t size, std::uint32_t seed) {
     data.insert(data.end(), block.begin(), block.end());
   }
   data.resize(size);
-  return data;
-}
-
-std::vector<std::uint8_t> noise(std::size_t size, std::uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::vector<std::uint8_t> data(size);
-  for (auto& byte : data) byte = static_cast<std::uint8_t>(rng());
   return data;
 }
 

@@ -43,13 +43,6 @@ std::vector<std::uint8_t> redundant(std::size_t size, std::uint32_t seed) {
   return data;
 }
 
-std::vector<std::uint8_t> noise(std::size_t size, std::uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::vector<std::uint8_t> data(size);
-  for (auto& byte : data) byte = static_cast<std::uint8_t>(rng());
-  return data;
-}
-
 // Content that counts how many of its visits are running, and can be held
 // back (to make the encoders "behind").
 class gated_content final : public entry_content {

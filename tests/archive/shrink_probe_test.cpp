@@ -2,6 +2,7 @@
 
 #include "archive/lzma2_chunks.hpp"
 #include "archive/lzma_settings.hpp"
+#include "test_support.hpp"
 
 #include <gtest/gtest.h>
 
@@ -9,18 +10,12 @@
 
 using namespace sevenzfs::archive;
 using sevenzfs::test::decode_lzma2;
+using sevenzfs::test::noise;
 using sevenzfs::test::read_lzma2_chunks;
 
 namespace {
 
 constexpr std::uint64_t kProbe = shrink_probe::kProbeBytes;
-
-std::vector<std::uint8_t> noise(std::size_t size, std::uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::vector<std::uint8_t> data(size);
-  for (auto& byte : data) byte = static_cast<std::uint8_t>(rng());
-  return data;
-}
 
 std::vector<std::uint8_t> text(std::size_t size) {
   std::string lines;
