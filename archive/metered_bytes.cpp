@@ -14,6 +14,12 @@ void metered_bytes::append(std::span<const std::uint8_t> data) {
   recount();
 }
 
+void metered_bytes::keep_last(std::size_t count) {
+  if (count >= bytes_.size()) return;
+  bytes_.erase(bytes_.begin(), bytes_.end() - static_cast<std::ptrdiff_t>(count));
+  recount();
+}
+
 void metered_bytes::clear() {
   bytes_.clear();
   recount();

@@ -32,6 +32,8 @@ class metered_bytes {
   metered_bytes& operator=(const metered_bytes&) = delete;
 
   void append(std::span<const std::uint8_t> data);
+  // Keeps the last `count` bytes (all of them when there are fewer).
+  void keep_last(std::size_t count);
   void clear();
   std::vector<std::uint8_t>& bytes() noexcept { return bytes_; }
   const std::vector<std::uint8_t>& bytes() const noexcept { return bytes_; }

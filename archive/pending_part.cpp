@@ -77,24 +77,9 @@ void store(pending_part& part, bool compressed) {
   part.stored = true;
 }
 
-void compress_primed(pending_part& part, lzma2_encoder& encoder, int level, memory_meter& meter,
-                     std::unique_ptr<metered_bytes> primer) {
-  part.packed = std::make_unique<metered_bytes>(meter);
-  if (level <= 0) {
-    store(part, false);
-    return;
-  }
-  if (part.input_bytes == 0) {
-    // A folder ended right after a part was cut: only its end marker is missing.
-    part.packed->append(std::span(&kLzma2EndMarker, 1));
-    return;
-  }
-  if (!part.continues) {
-    encoder.start(part.options,
-                  primer ? std::span<const std::uint8_t>(primer->bytes()) : std::span<const std::uint8_t>());
-    part.primed = primer != nullptr;
-  }
-  primer.reset();
+// Compresses the part's input with an encoder that was started (or whose
+// stream the part continues).
+void compress_started(pending_part& part, lzma2_encoder& encoder) {
   // Reserved for the worst case, which costs address space only.
   part.packed->bytes().reserve(static_cast<std::size_t>(lzma2_packed_bound(part.input_bytes)));
   const span_sink collect = [&part](std::span<const std::uint8_t> bytes) { part.packed->append(bytes); };
@@ -122,29 +107,44 @@ void compress_part(pending_part& part, lzma2_encoder& encoder, int level, memory
   try {
     std::unique_ptr<metered_bytes> primer = part.primer_in ? part.primer_in->wait() : nullptr;
     part.primer_in.reset();
+    part.packed = std::make_unique<metered_bytes>(meter);
+    const bool compresses = level > 0 && part.input_bytes > 0;
+    if (compresses && !part.continues) {
+      encoder.start(part.options,
+                    primer ? std::span<const std::uint8_t>(primer->bytes()) : std::span<const std::uint8_t>());
+      part.primed = primer != nullptr;
+    }
+    // The encoder has copied its primer: the same buffer becomes the next
+    // part's, so that a worker holds one dictionary of primer, not two.
     if (part.primer_out) {
-      part.primer_out->publish(next_primer(primer.get(), part.pieces, part.options.dict_size, meter));
+      part.primer_out->publish(next_primer(std::move(primer), part.pieces, part.options.dict_size, meter));
       part.primer_out.reset();
     }
-    compress_primed(part, encoder, level, meter, std::move(primer));
+    primer.reset();
+    if (level <= 0) {
+      store(part, false);
+    } else if (part.input_bytes == 0) {
+      // A folder ended right after a part was cut: only its end marker is missing.
+      part.packed->append(std::span(&kLzma2EndMarker, 1));
+    } else {
+      compress_started(part, encoder);
+    }
   } catch (...) {
     if (part.primer_out) part.primer_out->fail(std::current_exception());
     throw;
   }
 }
 
-std::unique_ptr<metered_bytes> next_primer(const metered_bytes* before, const std::vector<pending_piece>& pieces,
-                                           std::uint32_t dict_size, memory_meter& meter) {
+std::unique_ptr<metered_bytes> next_primer(std::unique_ptr<metered_bytes> before,
+                                           const std::vector<pending_piece>& pieces, std::uint32_t dict_size,
+                                           memory_meter& meter) {
   std::uint64_t input = 0;
   for (const auto& piece : pieces) input += piece.size;
-  const std::uint64_t earlier = before != nullptr ? before->bytes().size() : 0;
+  const std::uint64_t earlier = before ? before->bytes().size() : 0;
   const std::uint64_t wanted = std::min<std::uint64_t>(dict_size, earlier + input);
-  auto primer = std::make_unique<metered_bytes>(meter);
+  auto primer = before ? std::move(before) : std::make_unique<metered_bytes>(meter);
+  primer->keep_last(static_cast<std::size_t>(wanted > input ? wanted - input : 0));
   primer->bytes().reserve(static_cast<std::size_t>(wanted));
-  if (wanted > input) {
-    const auto& old = before->bytes();
-    primer->append(std::span(old).last(static_cast<std::size_t>(wanted - input)));
-  }
   std::uint64_t skip = input > wanted ? input - wanted : 0;
   for (const auto& piece : pieces) {
     if (skip >= piece.size) {

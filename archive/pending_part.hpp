@@ -4,10 +4,12 @@
 // memory is the input buffer), compressed on a worker into a buffer of
 // packed bytes that is then written in folder order. A part after the first
 // of its folder carries a primer: the dictionary-size bytes of input before
-// it (see lzma2_encoder.hpp), which the worker of the part before it copies
-// first thing, while that part's files are still held, and hands over
-// through a primer_slot. A worker takes a part only once its predecessor has
-// started, so the primer is on its way when it waits for it. The worker that
+// it (see lzma2_encoder.hpp), which the worker of the part before it makes
+// as soon as its encoder has started (from its own primer's buffer, which
+// the encoder has copied by then), while that part's files are still held,
+// and hands over through a primer_slot. A worker takes a part only once its
+// predecessor has started, so the primer is on its way when it waits for
+// it. The worker that
 // compressed a part's predecessor needs no primer: its encoder still holds
 // the dictionary, and the part continues its stream (unless the predecessor
 // gave up compressing, see shrink_probe.hpp).
@@ -99,10 +101,12 @@ struct pending_part {
 // invalid_input); the next part's primer slot then fails too.
 void compress_part(pending_part& part, lzma2_encoder& encoder, int level, memory_meter& meter);
 
-// The last `dict_size` bytes of `before` followed by the pieces' input: the
-// primer of the part after them.
-std::unique_ptr<metered_bytes> next_primer(const metered_bytes* before, const std::vector<pending_piece>& pieces,
-                                           std::uint32_t dict_size, memory_meter& meter);
+// The last `dict_size` bytes of `before` (the part's own primer, or null)
+// followed by the pieces' input: the primer of the part after them, in
+// `before`'s buffer.
+std::unique_ptr<metered_bytes> next_primer(std::unique_ptr<metered_bytes> before,
+                                           const std::vector<pending_piece>& pieces, std::uint32_t dict_size,
+                                           memory_meter& meter);
 
 
 }  // namespace sevenzfs::archive

@@ -212,6 +212,32 @@ TEST_F(pending_test, AWorkerWritesOnInTheStreamOfThePartBeforeInsteadOfPriming) 
   }
 }
 
+TEST_F(pending_test, APartsPrimerBecomesTheNextOnesSoAChainHoldsOneDictionary) {
+  // One folder, two workers taking turns: parts shorter than the dictionary,
+  // so that most of them are primed and every primer is a whole dictionary.
+  // The encoder copies its primer as it starts; the same buffer then becomes
+  // the next part's, so the chain holds one dictionary of primer at a time
+  // (a copy made beside it would hold two).
+  constexpr std::uint64_t kDictionary = 256 * 1024;  // level 1
+  pending_folders pending(archive, small_parts(pack_mode::solid, 2));
+  std::map<pending_id, std::vector<std::uint8_t>> content;
+  for (int i = 0; i < 60; ++i) {
+    auto bytes = redundant(40'000, static_cast<std::uint32_t>(i));
+    content[pending.add(file_entry(name("d/f", i, ".txt"), bytes))] = bytes;
+  }
+  pending.finish();
+  const auto progress = pending.progress();
+  EXPECT_GE(progress.primed_parts, 4u);
+  // A dictionary of primer, and the packed bytes of a few parts (about 5 KB
+  // each: the input is redundant).
+  EXPECT_LE(pending.peak_buffer_bytes(), kDictionary + 64 * 1024);
+  for (const auto& folder : pending.take()) {
+    for (std::size_t k = 0; k < folder.ids.size(); ++k) {
+      EXPECT_TRUE(read_back(reader, {folder.snapshot, folder.first_stream + k}) == content.at(folder.ids[k]));
+    }
+  }
+}
+
 TEST_F(pending_test, SolidGroupsByExtensionAndEndsTheLeastRecentlyUsedFolder) {
   auto options = small_parts(pack_mode::solid, 2);
   options.max_open_folders = 2;
