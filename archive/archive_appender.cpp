@@ -71,11 +71,6 @@ archive_appender::archive_appender(std::string path, write_options options)
   index_streams();
 }
 
-// A snapshot of what is on disk now, on a descriptor of its own. The one it
-// replaces is remembered while someone holds it, when it reads this file.
-// `same_data`: the folders of the previous snapshot that this one has lie
-// where they lay, and no new folder lies where an earlier one of the same
-// data identity did, so cached data and positioned decoders carry over.
 const archive_database& archive_appender::database() const noexcept {
   return database_published_ ? snapshot_->database() : layout_.db;
 }
@@ -86,17 +81,25 @@ void archive_appender::written(archive_layout layout) {
   database_published_ = false;
 }
 
+// A snapshot of what is on disk now, on a descriptor of its own. The one it
+// replaces is remembered while someone holds it, when it reads this file.
+// `same_data`: the folders of the previous snapshot that this one has lie
+// where they lay, and no new folder lies where an earlier one of the same
+// data identity did, so cached data and positioned decoders carry over.
+// What can throw comes before the database moves into the new snapshot:
+// after that, only steps that cannot fail, so that it is never lost.
 void archive_appender::publish_snapshot(bool same_file, bool same_data) {
   unique_fd file(::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
   if (!file) throw_io_error(path_, "cannot open archive", errno);
+  std::erase_if(earlier_snapshots_, [](const earlier_snapshot& earlier) { return earlier.snapshot.expired(); });
+  if (!same_file) earlier_snapshots_.clear();
+  // Remembered even if the next step throws: it only protects more bytes.
+  if (same_file && snapshot_) earlier_snapshots_.push_back({snapshot_, packs_end_of(*snapshot_)});
   auto next =
       archive_snapshot::from(std::move(file), path_, std::move(layout_.db), same_data ? snapshot_.get() : nullptr);
   layout_.db = archive_database{};
   layout_.db.pack_position = next->database().pack_position;  // for layout_.packs_start()
   database_published_ = true;
-  std::erase_if(earlier_snapshots_, [](const earlier_snapshot& earlier) { return earlier.snapshot.expired(); });
-  if (!same_file) earlier_snapshots_.clear();
-  if (same_file && snapshot_) earlier_snapshots_.push_back({snapshot_, packs_end_of(*snapshot_)});
   data_end_ = same_data ? std::max(data_end_, layout_.packs_end) : layout_.packs_end;
   snapshot_ = std::move(next);
 }
@@ -166,8 +169,8 @@ commit_result archive_appender::commit(const commit_request& request) {
     }
   }
   exists_ = true;
-  publish_snapshot(same_file, same_data);
   index_streams();
+  publish_snapshot(same_file, same_data);
   return result;
 }
 

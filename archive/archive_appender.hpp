@@ -70,6 +70,7 @@ class archive_appender {
   // The archive as last committed, with its own descriptor (valid while the
   // file is appended to or replaced); null while there is no archive.
   const std::shared_ptr<const archive_snapshot>& snapshot() const noexcept { return snapshot_; }
+  // Valid until the next commit: it lives in the snapshot, which a commit replaces.
   const archive_database& database() const noexcept;
   const std::string& path() const noexcept { return path_; }
   std::uint64_t archive_bytes() const noexcept { return layout_.file_size; }

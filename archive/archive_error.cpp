@@ -38,4 +38,11 @@ void throw_io_error(const std::string& path, const std::string& what, int errnum
   throw archive_error(error_kind::io, path, fmt::format("{}: {}", what, std::strerror(errnum)), errnum);
 }
 
+archive_error about_file(const archive_error& error, const std::string& file) {
+  std::string message = error.what();
+  const std::string prefix = error.path() + ": ";
+  if (!error.path().empty() && message.starts_with(prefix)) message.erase(0, prefix.size());
+  return archive_error(error.kind(), error.path(), fmt::format("{}: {}", file, message), error.error_number());
+}
+
 }  // namespace sevenzfs::archive

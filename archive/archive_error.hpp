@@ -36,6 +36,10 @@ class archive_error : public std::runtime_error {
   int errnum_;
 };
 
+// `error` with the file it concerns in its message (after its path: the
+// archive's or a pending file's, whose streams may be named by number).
+archive_error about_file(const archive_error& error, const std::string& file);
+
 // Throws an io archive_error for `path` with strerror(errnum) appended.
 [[noreturn]] void throw_io_error(const std::string& path, const std::string& what, int errnum);
 

@@ -9,18 +9,6 @@
 
 namespace sevenzfs::archive {
 
-namespace {
-
-// `error` with the file it concerns in its message.
-archive_error about_file(const archive_error& error, const std::string& file) {
-  std::string message = error.what();
-  const std::string prefix = error.path() + ": ";
-  if (!error.path().empty() && message.starts_with(prefix)) message.erase(0, prefix.size());
-  return archive_error(error.kind(), error.path(), fmt::format("{}: {}", file, message), error.error_number());
-}
-
-}  // namespace
-
 cached_reader::cached_reader(reader_options options)
     : block_size_(std::max<std::uint64_t>(options.block_size, 4096)),
       decoder_memory_limit_(options.decoder_memory_limit),

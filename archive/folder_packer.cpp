@@ -22,14 +22,23 @@ namespace {
 std::uint32_t read_entry(const entry& e, const span_sink& sink, const std::function<void(std::uint64_t)>* progress) {
   crc32 crc;
   std::uint64_t seen = 0;
-  if (e.content) {
-    e.content->visit([&](std::span<const std::uint8_t> bytes) {
-      seen += bytes.size();
-      if (seen > e.size) return;  // reported below, once the visit is over
-      crc.update(bytes);
-      sink(bytes);
-      if (progress && *progress) (*progress)(bytes.size());
-    });
+  bool in_sink = false;
+  try {
+    if (e.content) {
+      e.content->visit([&](std::span<const std::uint8_t> bytes) {
+        seen += bytes.size();
+        if (seen > e.size) return;  // reported below, once the visit is over
+        crc.update(bytes);
+        in_sink = true;
+        sink(bytes);
+        in_sink = false;
+        if (progress && *progress) (*progress)(bytes.size());
+      });
+    }
+  } catch (const archive_error& error) {
+    // Content read back from packed data names its stream, not the file.
+    if (in_sink) throw;
+    throw about_file(error, e.path);
   }
   if (seen != e.size) {
     throw archive_error(error_kind::invalid_input, e.path,

@@ -51,9 +51,10 @@ std::uint64_t part_bytes_for(std::uint32_t dict_size, std::uint64_t folder_bytes
 
 std::uint64_t parallel_buffer_bytes(unsigned threads, std::uint64_t part_bytes, std::uint32_t dict_size) {
   // The part being filled, up to threads + 1 parts' worth handed out (their
-  // input while compressed, their packed bytes once finished), and the newest
+  // input while compressed, their packed bytes once finished), the packed
+  // bytes each worker writes beside the input it compresses, and the newest
   // part kept as the next one's primer after it was output.
-  std::uint64_t bytes = (std::uint64_t{threads} + 3) * lzma2_packed_bound(part_bytes);
+  std::uint64_t bytes = (2 * std::uint64_t{threads} + 3) * lzma2_packed_bound(part_bytes);
   // Parts shorter than the dictionary: the primer spans several parts, and
   // each worker joins its primer into one contiguous copy.
   if (part_bytes < dict_size) bytes += (std::uint64_t{threads} + 1) * (dict_size + part_bytes);

@@ -12,10 +12,11 @@
 // part is handed to a worker only when one is free, and the parts between
 // hand-over and output hold at most threads + 1 longest parts' worth of input
 // (each counted as at least kMinCountedPart, so that many tiny parts cannot
-// pile up behind a long one), so at most threads + 3 parts' worth is held:
-// the ones being compressed, finished ones waiting for an older one (their
-// packed bytes), the one being filled, and the newest one handed out, kept as
-// the next one's primer. See parallel_buffer_bytes.
+// pile up behind a long one), so at most 2 x threads + 3 parts' worth is
+// held: the ones being compressed with the packed bytes written so far,
+// finished ones waiting for an older one (their packed bytes), the one being
+// filled, and the newest one handed out, kept as the next one's primer. See
+// parallel_buffer_bytes.
 #include "entry.hpp"
 #include "lzma2_encoder.hpp"
 #include "metered_bytes.hpp"

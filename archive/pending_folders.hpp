@@ -80,8 +80,8 @@ struct pending_location {
 
 // A folder whose packed bytes are all written, as a commit needs it. It is
 // described by its snapshot's database (folder `index`, streams from
-// `first_stream`), not by copies: a commit of a million one-file folders
-// would hold them twice.
+// `first_stream`: all its files are complete, so the snapshot has them), not
+// by copies: a commit of a million one-file folders would hold them twice.
 struct finished_folder {
   std::shared_ptr<const output_file> file;  // holds the packed bytes (the pending file lives while held)
   byte_range packed;                        // where in `file`

@@ -5,11 +5,13 @@
 // packed bytes that is then written in folder order. A part after the first
 // of its folder carries a primer: the dictionary-size bytes of input before
 // it (see lzma2_encoder.hpp), which the worker of the part before it makes
-// as soon as its encoder has started (from its own primer's buffer, which
-// the encoder has copied by then), while that part's files are still held,
-// and hands over through a primer_slot. A worker takes a part only once its
-// predecessor has started, so the primer is on its way when it waits for
-// it. The worker that
+// while that part's files are still held, and hands over through a
+// primer_slot. It makes it as soon as its encoder has started, in the
+// buffer of its own primer, which the encoder has copied by then: a folder's
+// chain of parts holds one primer, not up to three. A worker takes a part
+// only once its predecessor has started, so the primer is on its way when
+// it waits for it (a match-finder pass over the primer behind, which in the
+// steady state overlaps the other workers' parts). The worker that
 // compressed a part's predecessor needs no primer: its encoder still holds
 // the dictionary, and the part continues its stream (unless the predecessor
 // gave up compressing, see shrink_probe.hpp).

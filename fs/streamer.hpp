@@ -76,9 +76,10 @@ class streamer {
   // written (throws archive_error if compression failed).
   void finish();
   // The finished folders a commit copies (with those of a failed commit).
-  // Not a copy: valid until the next take() or committed(), which only the
-  // committer calls, holding its gate (a copy would double the memory of a
-  // commit of many one-file folders).
+  // Not a copy (that would double the memory of a commit of many one-file
+  // folders): valid until the next take(), committed() or stop(). The
+  // committer calls the first two under its gate; stop() follows a failed
+  // final commit.
   const std::vector<archive::finished_folder>& take();
   // The commit of everything take() returned is applied: those files are
   // read from the archive now.
