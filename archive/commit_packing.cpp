@@ -28,7 +28,8 @@ void pack_prepacked_survivors(output_file& out, const commit_request& request, s
                               const compression_options& options, database_builder& builder) {
   const prepacked_folder& folder = request.prepacked_folders.at(index);
   if (folder.offset < kStartHeaderSize) {
-    throw archive_error(error_kind::invalid_input, std::string(folder.path), "prepacked bytes cannot lie in the first 32 bytes");
+    throw archive_error(error_kind::invalid_input, std::string(folder.path),
+                        "prepacked bytes cannot lie in the first 32 bytes");
   }
   // The folder as a one-folder archive state over the file that holds it.
   archive_database db;

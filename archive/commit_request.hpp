@@ -30,7 +30,7 @@ struct prepacked_folder {
   std::uint64_t offset = 0;
   std::uint64_t size = 0;
   const folder_info* folder = nullptr;
-  std::span<const std::uint64_t> sizes;  // its substreams
+  std::span<const std::uint64_t> sizes;                // its substreams
   std::span<const std::optional<std::uint32_t>> crcs;  // all defined
   // How each substream is shown (path, kind, mode, time; content unused),
   // or nullopt: dropped (deleted or rewritten since it was compressed). A

@@ -62,10 +62,7 @@ std::uint64_t parallel_buffer_bytes(unsigned threads, std::uint64_t part_bytes, 
 }
 
 parallel_encoder::parallel_encoder(unsigned threads, span_sink output, std::function<void(std::uint64_t)> progress)
-    : threads_(std::max(threads, 1u)),
-      output_(std::move(output)),
-      progress_(std::move(progress)),
-      pool_(threads_) {
+    : threads_(std::max(threads, 1u)), output_(std::move(output)), progress_(std::move(progress)), pool_(threads_) {
   for (unsigned i = 0; i < threads_; ++i) encoders_.push_back(std::make_unique<lzma2_encoder>());
 }
 

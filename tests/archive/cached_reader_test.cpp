@@ -223,8 +223,8 @@ TEST(CachedReader, UnsupportedMethodIsRefusedBeforeDecoding) {
   archive_fixture fixture({1000}, pack_mode::solid);
   auto db = read_archive(fixture.path).db;
   db.folders[0].coders[0].method_id = {0x03, 0x04, 0x01};  // PPMd
-  const auto snapshot =
-      archive_snapshot::from(unique_fd(::open(fixture.path.c_str(), O_RDONLY | O_CLOEXEC)), fixture.path, std::move(db));
+  const auto snapshot = archive_snapshot::from(unique_fd(::open(fixture.path.c_str(), O_RDONLY | O_CLOEXEC)),
+                                               fixture.path, std::move(db));
   EXPECT_EQ(snapshot->unsupported_method(0), "PPMD");
   cached_reader reader;
   std::string message;
