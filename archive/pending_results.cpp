@@ -25,9 +25,10 @@ folder_info pending_folders::describe(const pending_folder_record& folder) const
 }
 
 // The lane's first `folders` folders, as written so far, with the files
-// whose bytes are all written. Without file names: the mount names a file
-// it cannot read itself, and a copy of every pending path, rebuilt at every
-// write, would cost more than the records (streams are named by number).
+// whose bytes are all written. Without file names (streams are named by
+// number): whoever reads a file names it in its errors (the mount, and the
+// packer through about_file), and a copy of every pending path, rebuilt at
+// every write, would cost more than the records.
 std::shared_ptr<const archive_snapshot> pending_folders::snapshot_of(const pending_lane& lane,
                                                                      std::size_t folders) const {
   archive_database db;
