@@ -5,6 +5,8 @@
 #include "coder_methods.hpp"
 #include "commit_packing.hpp"
 #include "commit_plan.hpp"
+#include "crc32.hpp"
+#include "file_io.hpp"
 #include "header_serializer.hpp"
 
 #include <fcntl.h>
@@ -261,15 +263,14 @@ void archive_appender::place_new_header(output_file& archive, const archive_data
   const std::uint64_t final_at = std::max(packs_end + new_packs, header_floor);
   // (1)
   const std::uint64_t copy_at = std::max({archive.position(), packs_end + new_packs, header_floor});
-  // The copy lives for one commit: compressed fast, not well.
-  const header_location copy = prepared_header(database(), std::min(level, 1)).write(archive, copy_at);
+  const header_location copy = copy_current_header(archive, copy_at);
   archive.sync();
   exit_after_step_if_asked(1);
   // (2)
   write_packs();
   exit_after_step_if_asked(2);
   // (3)
-  const prepared_header header(db, level);
+  const prepared_header header(db, level, options_.compression.threads);
   if (final_at + header.size_bound() > copy.start) {
     header.write(archive, std::max(copy.end(), final_at + header.size_bound()));
     archive.sync();
@@ -280,10 +281,42 @@ void archive_appender::place_new_header(output_file& archive, const archive_data
   // (4)
   archive.truncate(placed.end());
   archive.sync();
-  layout_.header_start = placed.start;
-  layout_.header_offset = placed.offset;
-  layout_.header_size = placed.size;
+  layout_.set_header(placed);
   layout_.file_size = placed.end();
+}
+
+// Step (1)'s copy: the current header's bytes moved to `at` (a commit of a
+// million files spends its time compressing the header, with every writer
+// waiting), where only an encoded header's block, which names the position
+// of its packed stream, is made anew. A header encoded twice is serialized
+// and compressed again.
+header_location archive_appender::copy_current_header(output_file& archive, std::uint64_t at) const {
+  const bool plain = layout_.header_start == layout_.header_offset;
+  if (!plain && !layout_.header_folder) {
+    return prepared_header(database(), 1, options_.compression.threads).write(archive, at);
+  }
+  header_location copy{at, at, layout_.header_size, layout_.header_folder};
+  std::vector<std::uint8_t> block;
+  if (plain) {
+    block.resize(layout_.header_size);
+    if (read_at(archive.fd(), layout_.header_offset, block, path_) != block.size()) {
+      throw archive_error(error_kind::corrupt_archive, path_, "the archive was cut short: its header is missing");
+    }
+  } else {
+    const std::uint64_t packed = layout_.header_offset - layout_.header_start;
+    const std::uint64_t position = archive.position();
+    archive.set_position(at);
+    archive.append_copy(archive.fd(), layout_.header_start, packed, path_);
+    archive.set_position(position);
+    copy.offset = at + packed;
+    block = serialize_encoded_header(at - kStartHeaderSize, packed, *layout_.header_folder);
+    copy.size = block.size();
+  }
+  archive.write_at(copy.offset, block);
+  // The header is durable before the start header points at it.
+  archive.sync();
+  archive.write_at(0, make_start_header(copy.offset - kStartHeaderSize, block.size(), crc32::of(block)));
+  return copy;
 }
 
 bool archive_appender::has_dead_space() const noexcept {

@@ -109,6 +109,7 @@ class archive_appender {
   bool commit_in_place(const commit_request& request, const commit_plan& plan, commit_result& result);
   void place_new_header(output_file& archive, const archive_database& db, std::uint64_t packs_end,
                         std::uint64_t new_packs, const std::function<void()>& write_packs, std::uint64_t header_floor);
+  header_location copy_current_header(output_file& archive, std::uint64_t at) const;
   // The end of the packed bytes held earlier snapshots can read (0: none).
   std::uint64_t protected_end() const;
   void index_streams();

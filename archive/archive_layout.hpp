@@ -5,6 +5,7 @@
 #include "header_serializer.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 namespace sevenzfs::archive {
@@ -17,13 +18,36 @@ struct byte_range {
   friend bool operator==(const byte_range&, const byte_range&) = default;
 };
 
+// Where a written header lies: the start of its bytes (the packed header
+// stream of an encoded header comes first), the block the start header
+// points to, and its size; and for an encoded header, its coder.
+struct header_location {
+  std::uint64_t start = 32;
+  std::uint64_t offset = 32;
+  std::uint64_t size = 0;
+  std::optional<folder_info> folder;
+  std::uint64_t end() const noexcept { return offset + size; }
+};
+
 struct archive_layout {
   archive_database db;
   std::uint64_t packs_end = 32;      // absolute offset where the main pack streams end
   std::uint64_t header_start = 32;   // where the header's bytes begin (an encoded header's packed stream)
   std::uint64_t header_offset = 32;  // absolute offset of the header the start header points to
   std::uint64_t header_size = 0;
+  // An encoded header's coder, when its packed stream (header_start to
+  // header_offset) unpacks to the header in one step: then the header can be
+  // moved without decoding it (archive_appender's commits). Empty for a plain
+  // header, and for one encoded twice.
+  std::optional<folder_info> header_folder;
   std::uint64_t file_size = 32;
+
+  void set_header(const header_location& where) {
+    header_start = where.start;
+    header_offset = where.offset;
+    header_size = where.size;
+    header_folder = where.folder;
+  }
 
   // Absolute offset of the first main pack stream (packs_end when there is none).
   std::uint64_t packs_start() const noexcept { return kStartHeaderSize + db.pack_position; }

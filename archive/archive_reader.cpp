@@ -132,6 +132,7 @@ archive_layout read_archive(int fd, const std::string& path) {
   std::vector<std::uint8_t> header = read_range(fd, header_range, path);
   if (crc32::of(header) != header_crc) corrupt(path, "damaged archive: header CRC mismatch");
   std::vector<byte_range> packed_headers;
+  folder_info folder;  // the outermost encoding's coder
   for (int level = 0; !header.empty() && header[0] == property_id::kEncodedHeader; ++level) {
     if (level == kMaxEncodedHeaderLevels) corrupt(path, "damaged archive: too many nested encoded headers");
     const auto encoded = parse_encoded_header(header, path);
@@ -144,8 +145,11 @@ archive_layout read_archive(int fd, const std::string& path) {
       corrupt(path, "damaged archive: unpacked header CRC mismatch");
     }
     packed_headers.push_back(*packed);
+    if (level == 0) folder = encoded.folder;
     layout.header_start = std::min(layout.header_start, packed->offset);
   }
+  // One level, its packed stream right before the block: as every writer makes it.
+  if (packed_headers.size() == 1 && packed_headers[0].end() == header_range.offset) layout.header_folder = folder;
   layout.db = parse_header(header, path);
 
   std::uint64_t packs = 0;

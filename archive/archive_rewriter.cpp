@@ -71,12 +71,11 @@ archive_layout rewrite_archive(const std::string& path, const std::shared_ptr<co
   archive_layout layout;
   layout.packs_end = out.position();
   layout.db = std::move(builder).finish(0, result);
-  const header_location header = write_header(out, layout.db, options.compression.level);
+  const header_location header =
+      write_header(out, layout.db, options.compression.level, options.compression.threads);
   exit_after_step_if_asked(3);
   out.commit();
-  layout.header_start = header.start;
-  layout.header_offset = header.offset;
-  layout.header_size = header.size;
+  layout.set_header(header);
   layout.file_size = out.position();
   result.rewritten = true;
   return layout;

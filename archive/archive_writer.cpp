@@ -2,8 +2,8 @@
 
 #include "archive_error.hpp"
 #include "crc32.hpp"
+#include "header_compressor.hpp"
 #include "header_serializer.hpp"
-#include "lzma2_encoder.hpp"
 #include "lzma_settings.hpp"
 #include "utf16.hpp"
 
@@ -16,18 +16,6 @@ namespace {
 
 // 7-Zip leaves the header of a single-entry archive plain; so do we.
 constexpr std::size_t kMinFilesForEncodedHeader = 2;
-
-std::vector<std::uint8_t> compress_whole(std::span<const std::uint8_t> data, const lzma_options_lzma& options) {
-  std::vector<std::uint8_t> packed;
-  const span_sink collect = [&](std::span<const std::uint8_t> bytes) {
-    packed.insert(packed.end(), bytes.begin(), bytes.end());
-  };
-  lzma2_encoder encoder;
-  encoder.start(options);
-  encoder.write(data, collect);
-  encoder.finish(collect, true);
-  return packed;
-}
 
 }  // namespace
 
@@ -51,27 +39,28 @@ void check_archive_path(const std::string& path) {
   }
 }
 
-prepared_header::prepared_header(const archive_database& db, int level) : empty_(db.empty()) {
+prepared_header::prepared_header(const archive_database& db, int level, unsigned threads) : empty_(db.empty()) {
   if (empty_) return;
   plain_ = serialize_header(db);
+  plain_size_ = plain_.size();
   plain_crc_ = crc32::of(plain_);
   if (level > 0 && db.files.size() >= kMinFilesForEncodedHeader) {
-    const auto options = lzma2_header_options(plain_.size());
-    auto packed = compress_whole(plain_, options);
-    const auto folder = make_folder({kMethodLzma2, {lzma2_property_byte(options)}}, plain_.size(), plain_crc_);
-    const auto block = serialize_encoded_header(UINT64_MAX, packed.size(), folder);
-    if (packed.size() + block.size() < plain_.size()) {
-      packed_ = std::move(packed);
-      property_ = lzma2_property_byte(options);
+    auto compressed = compress_header(plain_, threads);
+    const auto folder = make_folder({kMethodLzma2, {compressed.property}}, plain_size_, plain_crc_);
+    const auto block = serialize_encoded_header(UINT64_MAX, compressed.packed.size(), folder);
+    if (compressed.packed.size() + block.size() < plain_size_) {
+      packed_ = std::move(compressed.packed);
+      property_ = compressed.property;
+      plain_ = {};  // a million files' header is 140 MB: only its size and CRC are needed now
     }
   }
 }
 
 std::uint64_t prepared_header::size_bound() const noexcept {
   if (empty_) return 0;
-  if (packed_.empty()) return plain_.size();
+  if (packed_.empty()) return plain_size_;
   // The largest position takes the longest number: the bound for any other.
-  const auto folder = make_folder({kMethodLzma2, {property_}}, plain_.size(), plain_crc_);
+  const auto folder = make_folder({kMethodLzma2, {property_}}, plain_size_, plain_crc_);
   return packed_.size() + serialize_encoded_header(UINT64_MAX, packed_.size(), folder).size();
 }
 
@@ -80,14 +69,14 @@ header_location prepared_header::write(output_file& out, std::uint64_t at) const
     out.write_at(0, make_start_header(0, 0, 0));
     return {};
   }
-  header_location where{at, at, 0};
+  header_location where{at, at, 0, std::nullopt};
   std::vector<std::uint8_t> block;
   if (packed_.empty()) {
     block = plain_;
   } else {
     out.write_at(at, packed_);
-    const auto folder = make_folder({kMethodLzma2, {property_}}, plain_.size(), plain_crc_);
-    block = serialize_encoded_header(at - kStartHeaderSize, packed_.size(), folder);
+    where.folder = make_folder({kMethodLzma2, {property_}}, plain_size_, plain_crc_);
+    block = serialize_encoded_header(at - kStartHeaderSize, packed_.size(), *where.folder);
     where.offset = at + packed_.size();
   }
   out.write_at(where.offset, block);
@@ -98,8 +87,8 @@ header_location prepared_header::write(output_file& out, std::uint64_t at) const
   return where;
 }
 
-header_location write_header(output_file& out, const archive_database& db, int level) {
-  const header_location where = prepared_header(db, level).write(out, out.position());
+header_location write_header(output_file& out, const archive_database& db, int level, unsigned threads) {
+  const header_location where = prepared_header(db, level, threads).write(out, out.position());
   out.set_position(std::max(out.position(), where.end()));
   return where;
 }
@@ -113,15 +102,13 @@ created_archive create_archive(const std::string& path, std::span<const entry> w
   for (const auto& e : without_data) db.files.push_back(describe_entry(e));
   folder_packer packer(out, db, options.compression);
   packer.pack(with_data, plan);
-  const auto header = write_header(out, db, options.compression.level);
+  const auto header = write_header(out, db, options.compression.level, options.compression.threads);
   out.commit();
 
   created_archive created;
   created.layout.packs_end =
       kStartHeaderSize + std::accumulate(db.pack_sizes.begin(), db.pack_sizes.end(), std::uint64_t{0});
-  created.layout.header_start = header.start;
-  created.layout.header_offset = header.offset;
-  created.layout.header_size = header.size;
+  created.layout.set_header(header);
   created.layout.file_size = out.position();
   created.layout.db = std::move(db);
   created.stream_index = stream_indices(plan, with_data.size(), 0);

@@ -37,22 +37,13 @@ std::uint64_t default_solid_block_bytes(int level);
 // valid UTF-8, not empty, relative, no empty, "." or ".." components.
 void check_archive_path(const std::string& path);
 
-// Where a written header lies: the start of its bytes (the packed header
-// stream of an encoded header comes first), the block the start header
-// points to, and its size.
-struct header_location {
-  std::uint64_t start = 32;
-  std::uint64_t offset = 32;
-  std::uint64_t size = 0;
-  std::uint64_t end() const noexcept { return offset + size; }
-};
-
-// A header serialized (and compressed, when that is smaller, as 7-Zip does)
-// once, to be written at any position: an encoded header names the position
-// of its packed stream, so its final bytes depend on where they go.
+// A header serialized (and compressed, when that is smaller, as 7-Zip does,
+// on up to `threads` threads: header_compressor.hpp) once, to be written at
+// any position: an encoded header names the position of its packed stream,
+// so its final bytes depend on where they go.
 class prepared_header {
  public:
-  prepared_header(const archive_database& db, int level);
+  prepared_header(const archive_database& db, int level, unsigned threads);
   // Bytes written at `at` take at most this many.
   std::uint64_t size_bound() const noexcept;
   // Writes the header at `at` (absolute), fsyncs, then points the start
@@ -61,7 +52,8 @@ class prepared_header {
 
  private:
   bool empty_ = false;
-  std::vector<std::uint8_t> plain_;
+  std::vector<std::uint8_t> plain_;  // only while the header is written plain
+  std::uint64_t plain_size_ = 0;
   std::uint32_t plain_crc_ = 0;
   std::vector<std::uint8_t> packed_;  // empty: the header is written plain
   std::uint8_t property_ = 0;
@@ -69,7 +61,7 @@ class prepared_header {
 
 // Writes the header for `db` at out.position() (after the pack streams),
 // fsyncs, then writes the start header pointing at it. Does not commit.
-header_location write_header(output_file& out, const archive_database& db, int level);
+header_location write_header(output_file& out, const archive_database& db, int level, unsigned threads);
 
 struct created_archive {
   archive_layout layout;                    // what is now on disk

@@ -62,7 +62,7 @@ lzma_options_lzma lzma2_header_options(std::uint64_t input_size) {
   options.lp = 0;
   options.pb = 2;
   options.mode = LZMA_MODE_NORMAL;
-  options.mf = LZMA_MF_BT2;
+  options.mf = LZMA_MF_BT4;
   options.nice_len = 273;
   options.depth = 0;  // liblzma's default for the match finder and fast bytes
   return options;

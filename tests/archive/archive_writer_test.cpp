@@ -2,11 +2,15 @@
 
 #include "archive/archive_checks.hpp"
 #include "archive/archive_error.hpp"
+#include "archive/lzma2_chunks.hpp"
 #include "test_support.hpp"
 
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include <random>
+#include <span>
 
 using namespace sevenzfs::archive;
 using sevenzfs::test::quote;
@@ -187,4 +191,34 @@ TEST(ArchiveWriter, ParallelPartsMakeOneValidFolder) {
   EXPECT_EQ(test.exit_code, 0) << test.output;
   sevenzfs::test::write_file(dir / "a.txt", text);
   EXPECT_EQ(run("bsdtar -xOf " + quote(path) + " a.txt | cmp - " + quote((dir / "a.txt").string())).exit_code, 0);
+}
+
+TEST(ArchiveWriter, AHeaderCompressedOnTwoThreadsReadsInEveryReader) {
+  // 100,000 empty files: a header of 4.7 MB, two primed parts, and no data.
+  temp_dir dir;
+  const auto path = (dir / "many.7z").string();
+  std::vector<entry> entries;
+  for (int i = 0; i < 100'000; ++i)
+    entries.push_back(text_file(fmt::format("d/{:08}.empty", i * 7919 % 1'000'003), ""));
+  write_options options;
+  options.compression.level = 5;
+  options.compression.threads = 2;
+  write_archive(path, entries, options);
+
+  const auto layout = read_archive(path);
+  EXPECT_EQ(layout.db.files.size(), entries.size());
+  const std::string file = read_file(path);
+  const std::string packed = file.substr(layout.header_start, layout.header_offset - layout.header_start);
+  const auto chunks =
+      sevenzfs::test::read_lzma2_chunks(std::span(reinterpret_cast<const std::uint8_t*>(packed.data()), packed.size()));
+  EXPECT_EQ(chunks.property_chunks, 2u) << "the header was compressed in two parts";
+  EXPECT_EQ(chunks.dictionary_resets, 1u);
+
+  const auto tested = run("7zz t " + quote(path));
+  EXPECT_EQ(tested.exit_code, 0) << tested.output;
+  EXPECT_EQ(run("bsdtar -tf " + quote(path) + " | grep -c '\\.empty$'").output, "100000\n");
+  EXPECT_EQ(run("/usr/bin/python3 -c 'import py7zr,sys; print(len(py7zr.SevenZipFile(sys.argv[1]).getnames()))' " +
+                quote(path))
+                .output,
+            "100000\n");
 }

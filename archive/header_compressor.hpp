@@ -1,0 +1,28 @@
+#pragma once
+// Compresses a serialized header into one LZMA2 stream. A header of many
+// files is megabytes (about 140 bytes a file in a folder of its own) and
+// compresses slowly (a few MB/s with 7-Zip's header settings), while a commit
+// holds the change gate: so a long header is cut into parts compressed on
+// threads of their own, each part after the first primed with the
+// dictionary's worth of header before it, so the stream compresses as one
+// encoder's would (see lzma2_encoder.hpp).
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace sevenzfs::archive {
+
+struct compressed_header {
+  std::vector<std::uint8_t> packed;  // one LZMA2 stream, end marker included
+  std::uint8_t property = 0;         // its LZMA2 property byte (the dictionary size)
+};
+
+// How many parts `plain_bytes` of header are cut into with `threads` threads:
+// none shorter than kMinHeaderPartDictionaries dictionaries, so priming stays
+// a small share of each part's work.
+inline constexpr std::uint64_t kMinHeaderPartDictionaries = 2;
+unsigned header_parts_for(std::uint64_t plain_bytes, unsigned threads);
+
+compressed_header compress_header(std::span<const std::uint8_t> plain, unsigned threads);
+
+}  // namespace sevenzfs::archive
