@@ -92,7 +92,7 @@ bool committer::has_changes() const {
 
 bool committer::has_changes_locked() const { return generation_.load() != committed_generation_ || !archive_.exists(); }
 
-committer::snapshot committer::take_snapshot(commit_scope scope) {
+committer::snapshot committer::take_snapshot(commit_scope scope, std::uint64_t began) {
   snapshot taken;
   taken.generation = generation_.load();
   auto& request = taken.request;
@@ -140,6 +140,13 @@ committer::snapshot committer::take_snapshot(commit_scope scope) {
         if (stream) shown[*stream] = e;
         return;
       }
+    }
+    // Changed only since this commit began, while its folders were being
+    // finished: the next commit takes it, compressed by the streamer by then.
+    if (content.dirty() && node.dirty_since > began && streamer_.streaming()) {
+      taken.left_changes = true;
+      if (stream) shown[*stream] = e;
+      return;
     }
     // Files still open for writing wait for a commit of everything; until
     // then the archive keeps their last committed copy.
@@ -238,6 +245,7 @@ void committer::note_archive_figures() {
 }
 
 result<void> committer::commit(commit_scope scope, const std::function<void()>& prepare) {
+  const std::uint64_t began = generation_.load();
   if (prepare) {
     if (!has_changes()) return {};
     figures_.running = true;  // the preparation is the commit's longest part
@@ -248,17 +256,17 @@ result<void> committer::commit(commit_scope scope, const std::function<void()>& 
     figures_.running = false;
     return {};  // nothing to write, and no commit to count
   }
-  if (auto committed = commit_locked(scope, false); !committed) return committed;
+  if (auto committed = commit_locked(scope, false, began); !committed) return committed;
   if (!compaction_due()) return {};
   log_.info("{}: {} of {} bytes are dead; compacting", options_.archive_path, archive_.dead_bytes(),
             archive_.archive_bytes());
-  return commit_locked(commit_scope::closed_files, true);
+  return commit_locked(commit_scope::closed_files, true, generation_.load());
 }
 
 result<void> committer::compact() {
   std::unique_lock gate(gate_);
   if (!archive_.exists() || archive_.dead_bytes() == 0) return {};  // nothing to reclaim
-  return commit_locked(commit_scope::closed_files, true);
+  return commit_locked(commit_scope::closed_files, true, generation_.load());
 }
 
 bool committer::compaction_due() const {
@@ -266,10 +274,10 @@ bool committer::compaction_due() const {
   return archive_.dead_bytes() * 100 > archive_.archive_bytes() * options_.compact_at_percent;
 }
 
-result<void> committer::commit_locked(commit_scope scope, bool compact) {
+result<void> committer::commit_locked(commit_scope scope, bool compact, std::uint64_t began) {
   const auto started = std::chrono::steady_clock::now();
   try {
-    snapshot taken = take_snapshot(scope);
+    snapshot taken = take_snapshot(scope, began);
     taken.request.compact = compact;
     figures_.pending_bytes =
         std::accumulate(taken.request.new_files.begin(), taken.request.new_files.end(), std::uint64_t{0},

@@ -8,7 +8,10 @@
 // Most new content arrives compressed already: files sealed for the streamer
 // (streamer.hpp) are in its finished folders, which a commit copies into the
 // archive; only what was not sealed (files still open, in a commit of
-// everything) is compressed by the commit itself.
+// everything) is compressed by the commit itself. A commit takes what changed
+// before it began: files that became dirty since (inode::dirty_since) are left
+// to the next commit while the streamer runs, so a writer that goes on during
+// a commit does not make it compress that writer's files with the gate held.
 //
 // The change gate: every operation that changes the namespace or content
 // holds it shared (see inode_table.hpp for the whole lock order); a commit
@@ -108,10 +111,11 @@ class committer {
 
  private:
   struct snapshot;
-  snapshot take_snapshot(commit_scope scope);
+  // `began`: the change generation when the commit began.
+  snapshot take_snapshot(commit_scope scope, std::uint64_t began);
   void apply(const snapshot& taken, const archive::commit_result& result,
              const std::shared_ptr<const archive::archive_snapshot>& before);
-  result<void> commit_locked(commit_scope scope, bool compact);  // gate_ held exclusively
+  result<void> commit_locked(commit_scope scope, bool compact, std::uint64_t began);  // gate_ held exclusively
   bool compaction_due() const;
   void report_kept_anyway(const archive::commit_result& result, const archive::archive_snapshot& before);
   void note_archive_figures();

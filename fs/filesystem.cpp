@@ -57,6 +57,12 @@ result<std::shared_lock<std::shared_mutex>> filesystem::begin_change() {
   return gate;
 }
 
+// `node` (locked) is about to change its content: a commit that began
+// before this leaves it to the next one (committer.hpp).
+void filesystem::content_changing(inode& node) {
+  if (!node.content.dirty()) node.dirty_since = committer_.generation() + 1;
+}
+
 // A failure about `node`: its message (if any) names the node's path.
 std::unexpected<fs_error> filesystem::about(const inode& node, fs_error error) const {
   if (!error.message.empty()) error.message = fmt::format("{}: {}", inodes_.path_of(node), error.message);
@@ -85,6 +91,7 @@ result<struct stat> filesystem::setattr(inode_number number, const attribute_cha
   inode& n = **node;
   if (changes.size) {
     if (n.kind != node_kind::file) return failure(n.is_directory() ? EISDIR : EINVAL);
+    content_changing(n);
     if (auto done = n.content.truncate(content_, *changes.size); !done) return about(n, done.error());
     n.mtime = current_time();
   }
@@ -132,13 +139,16 @@ result<struct stat> filesystem::mkdir(inode_number parent, std::string_view name
 
 result<struct stat> filesystem::symlink(std::string_view target, inode_number parent, std::string_view name,
                                         const caller& who) {
-  return add_entry(parent, name, node_kind::symlink, 0777, who,
-                   [&](inode& node) { node.content.hold(std::string(target)); });
+  return add_entry(parent, name, node_kind::symlink, 0777, who, [&](inode& node) {
+    content_changing(node);
+    node.content.hold(std::string(target));
+  });
 }
 
 result<struct stat> filesystem::create(inode_number parent, std::string_view name, mode_t mode, int flags,
                                        const caller& who) {
   return add_entry(parent, name, node_kind::file, mode, who, [&](inode& node) {
+    content_changing(node);
     (void)node.content.truncate(content_, 0);  // staged and changed: committed even if never written
     if (opens_for_writing(flags)) {
       ++node.writers;
@@ -210,6 +220,7 @@ result<void> filesystem::open(inode_number number, int flags) {
   inode& n = **node;
   if (n.is_directory()) return failure(EISDIR);
   if (flags & O_TRUNC) {
+    content_changing(n);
     if (auto done = n.content.truncate(content_, 0); !done) return about(n, done.error());
     n.mtime = n.ctime = current_time();
     committer_.changed();
@@ -264,6 +275,7 @@ result<std::size_t> filesystem::write_some(inode_number number, std::span<const 
   if (!gate) return std::unexpected(gate.error());
   auto node = inodes_.lock(number);
   if (!node) return std::unexpected(node.error());
+  content_changing(**node);
   auto written = (*node)->content.write(content_, static_cast<std::uint64_t>(offset), data);
   if (!written) return about(**node, written.error());
   if (*written > 0 || data.empty()) {

@@ -114,6 +114,7 @@ class filesystem {
   result<void> commit(commit_scope scope);
   bool spill_largest_open_file();
   result<std::optional<std::string>> file_state(inode_number number);
+  void content_changing(inode& node);
   std::unexpected<fs_error> about(const inode& node, fs_error error) const;
 
   logger& log_;

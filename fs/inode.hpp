@@ -61,6 +61,9 @@ struct inode {
   file_content content;       // regular files and symlinks
   std::uint32_t writers = 0;  // open handles with write access
   std::uint64_t write_opens = 0;  // opens with write access so far: tells a settled file from a reopened one
+  // The change generation (committer::generation) from which `content` is
+  // dirty: a commit that began before it leaves the file to the next one.
+  std::uint64_t dirty_since = 0;
 
   std::atomic<std::uint64_t> lookups{0};  // kernel references (lookup/create minus forget)
   std::mutex mutex;

@@ -10,6 +10,11 @@
 #include <linux/fs.h>
 #include <sys/stat.h>
 
+#include <fmt/format.h>
+
+#include <chrono>
+#include <thread>
+
 using namespace sevenzfs;
 using namespace sevenzfs::test;
 using fs::kRootInode;
@@ -178,6 +183,57 @@ TEST_F(filesystem_fixture, NothingChangedMeansNoCommit) {
   ASSERT_TRUE(filesystem->final_commit());
   EXPECT_EQ(filesystem->figures().commits.load(), 1u);
   EXPECT_EQ(std::filesystem::file_size(archive), bytes);
+}
+
+// A commit takes what changed before it began. Files a writer makes while it
+// runs (here: while it waits for a large file's compression) are left to the
+// next commit, so it does not compress them with every writer waiting at the
+// gate; what was written before, open files too, is in it.
+TEST_F(filesystem_fixture, FilesChangedWhileACommitRunsWaitForTheNextOne) {
+  auto options = small_daemon_options(archive);
+  options.pool_bytes = 64u << 20;
+  options.write.compression.level = 5;
+  options.settle = std::chrono::seconds(600);  // only commits hand files over
+  fs::filesystem filesystem(options, log.logger());
+  filesystem.start_threads();
+  std::string large;
+  for (std::uint64_t i = 0; large.size() < (6u << 20); ++i) {
+    large += fmt::format("record {} holds {}\n", i, i * 2654435761u % 1000003);
+  }
+  make_file(filesystem, kRootInode, "large.txt", large);
+  const auto open_before = filesystem.create(kRootInode, "before.log", S_IFREG | 0644, O_WRONLY, me);
+  ASSERT_TRUE(open_before);
+  ASSERT_TRUE(filesystem.write(open_before->st_ino, bytes_of_text("written before the fsync\n"), 0));
+
+  fs::result<void> first = fs::failure(EINPROGRESS);
+  std::jthread committing([&] { first = filesystem.fsync(); });
+  // Once large.txt is handed over, the commit has sealed what it takes and
+  // waits for its compression.
+  const auto handed_over = [&] {
+    const auto pending = filesystem.getxattr(kRootInode, "user.sevenzfs.commit_pending_bytes", false);
+    return pending && std::stoull(*pending) >= large.size();
+  };
+  while (!handed_over()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  make_file(filesystem, kRootInode, "during.txt", "made while the commit compressed large.txt");
+  const auto open_during = filesystem.create(kRootInode, "during.log", S_IFREG | 0644, O_WRONLY, me);
+  ASSERT_TRUE(open_during);
+  ASSERT_TRUE(filesystem.write(open_during->st_ino, bytes_of_text("opened during the commit\n"), 0));
+  ASSERT_TRUE(filesystem.write(open_before->st_ino, bytes_of_text("and more during it\n"), 25));
+  committing.join();
+  ASSERT_TRUE(first) << log.text();
+  EXPECT_EQ(filesystem.figures().running.load(), false);
+  EXPECT_EQ(listing(), "Path = before.log\nPath = large.txt\n")
+      << "the files made during the commit are not in it; before.log is (open, written before)";
+  EXPECT_EQ(extracted("large.txt"), large);
+
+  filesystem.release(open_during->st_ino, O_WRONLY);
+  filesystem.release(open_before->st_ino, O_WRONLY);
+  ASSERT_TRUE(filesystem.fsync());
+  EXPECT_EQ(listing(), "Path = before.log\nPath = during.log\nPath = during.txt\nPath = large.txt\n");
+  EXPECT_EQ(extracted("during.txt"), "made while the commit compressed large.txt");
+  EXPECT_EQ(extracted("during.log"), "opened during the commit\n");
+  EXPECT_EQ(extracted("before.log"), "written before the fsync\nand more during it\n");
+  ASSERT_TRUE(filesystem.final_commit());
 }
 
 TEST_F(filesystem_fixture, StatisticsAgreeBetweenSizeProbeAndRead) {
