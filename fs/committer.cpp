@@ -50,17 +50,22 @@ daemon_options for_daemon(daemon_options options, commit_figures& figures) {
 }  // namespace
 
 // What a commit takes from the tree: the request, and which inodes the new
-// streams and emptied entries belong to (pointers stay valid: the gate is
-// held exclusively until the result is applied).
+// streams and emptied entries belong to, with what tells whether they changed
+// after the snapshot (the gate may be let go while the archive is written).
 struct committer::snapshot {
   archive::commit_request request;
   std::uint64_t generation = 0;
-  std::vector<inode*> committed;  // request.new_files[k] is committed[k]'s content
-  std::vector<inode*> emptied;    // changed files committed as empty
+  struct file {
+    inode_number number;
+    std::uint64_t content_changes;  // inode::content_changes at the snapshot
+  };
+  std::vector<file> committed;  // request.new_files[k] is committed[k]'s content
+  std::vector<file> emptied;    // changed files committed as empty
   // Files in the streamer's finished folders: `flat` counts their files
   // folder after folder, as commit_result::prepacked_index does.
   struct streamed_file {
-    inode* node;
+    inode_number number;
+    archive::pending_id id;  // its sealed bytes'
     std::size_t flat;
     std::uint64_t size;
   };
@@ -82,6 +87,7 @@ committer::committer(const daemon_options& options, inode_table& inodes, content
               options_.archive_path, archive_.dead_bytes());
     archive_.tidy();
   }
+  applied_ = archive_.snapshot();
   note_archive_figures();
 }
 
@@ -90,7 +96,7 @@ bool committer::has_changes() const {
   return has_changes_locked();
 }
 
-bool committer::has_changes_locked() const { return generation_.load() != committed_generation_ || !archive_.exists(); }
+bool committer::has_changes_locked() const { return generation_.load() != committed_generation_ || !applied_; }
 
 committer::snapshot committer::take_snapshot(commit_scope scope, std::uint64_t began) {
   snapshot taken;
@@ -130,7 +136,7 @@ committer::snapshot committer::take_snapshot(commit_scope scope, std::uint64_t b
         const auto [f, k] = at->second;
         e.size = sealed->size();
         streamed_shown[f][k] = std::move(e);
-        taken.streamed.push_back({&node, first_flat[f] + k, sealed->size()});
+        taken.streamed.push_back({node.number, sealed->id(), first_flat[f] + k, sealed->size()});
         return;
       }
       // Still being compressed: the next commit takes it (unless the
@@ -157,10 +163,10 @@ committer::snapshot committer::take_snapshot(commit_scope scope, std::uint64_t b
       e.size = content.size();
       e.content = content.commit_source(content_, path);
       request.new_files.push_back(std::move(e));
-      taken.committed.push_back(&node);
+      taken.committed.push_back({node.number, node.content_changes});
     } else if (include) {
       request.entries_without_data.push_back(std::move(e));  // now empty
-      taken.emptied.push_back(&node);
+      taken.emptied.push_back({node.number, node.content_changes});
     } else if (!content.dirty() && !content.archived()) {
       request.entries_without_data.push_back(std::move(e));  // empty since an earlier commit
     }
@@ -180,22 +186,31 @@ committer::snapshot committer::take_snapshot(commit_scope scope, std::uint64_t b
 void committer::apply(const snapshot& taken, const archive::commit_result& result,
                       const std::shared_ptr<const archive::archive_snapshot>& before) {
   const auto& now = archive_.snapshot();
+  applied_ = now;
   // The archive has it: point the inodes at their streams and give back the
-  // memory of files nobody is writing.
+  // memory of files nobody is writing. A file removed or changed since the
+  // snapshot keeps what it has (the next commit takes the change).
+  const auto unchanged = [&](const snapshot::file& file) -> std::optional<inode_table::locked_node> {
+    auto node = inodes_.lock(file.number);
+    if (!node || (*node)->content_changes != file.content_changes) return std::nullopt;
+    return std::move(*node);
+  };
   for (std::size_t k = 0; k < taken.committed.size(); ++k) {
-    inode& node = *taken.committed[k];
-    std::lock_guard data(node.mutex);
+    const auto node = unchanged(taken.committed[k]);
+    if (!node) continue;
     const std::uint64_t size = taken.request.new_files[k].size;
-    node.content.committed(archived_bytes{now, result.stream_index[k], size}, node.writers > 0);
+    (*node)->content.committed(archived_bytes{now, result.stream_index[k], size}, (*node)->writers > 0);
   }
-  for (inode* node : taken.emptied) {
-    std::lock_guard data(node->mutex);
-    node->content.committed(std::nullopt, node->writers > 0);
+  for (const auto& file : taken.emptied) {
+    if (const auto node = unchanged(file)) (*node)->content.committed(std::nullopt, (*node)->writers > 0);
   }
   // Their sealed bytes (or the pending copy) give way to the archive's.
   for (const auto& file : taken.streamed) {
-    std::lock_guard data(file.node->mutex);
-    file.node->content.committed(archived_bytes{now, result.prepacked_index[file.flat], file.size}, false);
+    auto node = inodes_.lock(file.number);
+    if (!node) continue;
+    const sealed_bytes* sealed = (*node)->content.sealed();
+    if (sealed == nullptr || sealed->id() != file.id) continue;  // changed since: it has other bytes now
+    (*node)->content.committed(archived_bytes{now, result.prepacked_index[file.flat], file.size}, false);
   }
   streamer_.committed();
   // Files kept from the state before now read through the new one (their
@@ -245,6 +260,7 @@ void committer::note_archive_figures() {
 }
 
 result<void> committer::commit(commit_scope scope, const std::function<void()>& prepare) {
+  std::lock_guard serial(commit_mutex_);
   const std::uint64_t began = generation_.load();
   if (prepare) {
     if (!has_changes()) return {};
@@ -256,17 +272,18 @@ result<void> committer::commit(commit_scope scope, const std::function<void()>& 
     figures_.running = false;
     return {};  // nothing to write, and no commit to count
   }
-  if (auto committed = commit_locked(scope, false, began); !committed) return committed;
+  if (auto committed = commit_locked(gate, scope, false, began); !committed) return committed;
   if (!compaction_due()) return {};
   log_.info("{}: {} of {} bytes are dead; compacting", options_.archive_path, archive_.dead_bytes(),
             archive_.archive_bytes());
-  return commit_locked(commit_scope::closed_files, true, generation_.load());
+  return commit_locked(gate, commit_scope::closed_files, true, generation_.load());
 }
 
 result<void> committer::compact() {
+  std::lock_guard serial(commit_mutex_);
   std::unique_lock gate(gate_);
   if (!archive_.exists() || archive_.dead_bytes() == 0) return {};  // nothing to reclaim
-  return commit_locked(commit_scope::closed_files, true, generation_.load());
+  return commit_locked(gate, commit_scope::closed_files, true, generation_.load());
 }
 
 bool committer::compaction_due() const {
@@ -274,8 +291,16 @@ bool committer::compaction_due() const {
   return archive_.dead_bytes() * 100 > archive_.archive_bytes() * options_.compact_at_percent;
 }
 
-result<void> committer::commit_locked(commit_scope scope, bool compact, std::uint64_t began) {
+result<void> committer::commit_locked(std::unique_lock<std::shared_mutex>& gate, commit_scope scope, bool compact,
+                                      std::uint64_t began) {
   const auto started = std::chrono::steady_clock::now();
+  // Whatever happens while the gate is let go, it is held again on return.
+  struct relock {
+    std::unique_lock<std::shared_mutex>& gate;
+    ~relock() {
+      if (!gate.owns_lock()) gate.lock();
+    }
+  } held_again{gate};
   try {
     snapshot taken = take_snapshot(scope, began);
     taken.request.compact = compact;
@@ -285,7 +310,10 @@ result<void> committer::commit_locked(commit_scope scope, bool compact, std::uin
     figures_.done_bytes = 0;
     figures_.running = true;
     const auto before = archive_.snapshot();
+    // Nothing to read from staged memory: writers may go on meanwhile.
+    if (taken.request.new_files.empty()) gate.unlock();
     const auto result = archive_.commit(taken.request);
+    if (!gate.owns_lock()) gate.lock();
     apply(taken, result, before);
     figures_.running = false;
     figures_.pending_bytes = 0;

@@ -15,9 +15,15 @@
 //
 // The change gate: every operation that changes the namespace or content
 // holds it shared (see inode_table.hpp for the whole lock order); a commit
-// holds it exclusively, so it sees a still tree — but only after its
-// preparation (sealing and finishing the streamed folders, the long part),
-// which runs without it while writers go on.
+// holds it exclusively to take its snapshot of the tree, so it sees a still
+// tree — but only after its preparation (sealing and finishing the streamed
+// folders, the long part), which runs without it while writers go on. When
+// the snapshot needs nothing compressed (all new content was streamed: the
+// usual case), the commit lets the gate go while it writes the archive (the
+// packs' copy, the header) and takes it again to apply the result, to the
+// files that have not changed since the snapshot. Otherwise the files it
+// compresses are read from staged memory, which writers would change: it
+// keeps the gate to the end. Commits run one at a time (commit_mutex_).
 #include "daemon_options.hpp"
 #include "file_content.hpp"
 #include "inode_table.hpp"
@@ -105,8 +111,12 @@ class committer {
   // replaced left behind); nothing to do when there are none.
   result<void> compact();
 
-  // The archive as last committed; stable while the change gate is held.
+  // The archive as last committed; only while no commit runs (at start-up,
+  // after the last one).
   const archive::archive_appender& archive() const noexcept { return archive_; }
+  // The archive state the tree's files refer to (null before the first
+  // commit); stable while the change gate is held.
+  const std::shared_ptr<const archive::archive_snapshot>& applied_snapshot() const noexcept { return applied_; }
   const commit_figures& figures() const noexcept { return figures_; }
 
  private:
@@ -115,7 +125,9 @@ class committer {
   snapshot take_snapshot(commit_scope scope, std::uint64_t began);
   void apply(const snapshot& taken, const archive::commit_result& result,
              const std::shared_ptr<const archive::archive_snapshot>& before);
-  result<void> commit_locked(commit_scope scope, bool compact, std::uint64_t began);  // gate_ held exclusively
+  // `gate` holds gate_ exclusively, on return too.
+  result<void> commit_locked(std::unique_lock<std::shared_mutex>& gate, commit_scope scope, bool compact,
+                             std::uint64_t began);
   bool compaction_due() const;
   void report_kept_anyway(const archive::commit_result& result, const archive::archive_snapshot& before);
   void note_archive_figures();
@@ -130,9 +142,11 @@ class committer {
   logger& log_;
   archive::archive_appender archive_;
 
+  std::mutex commit_mutex_;  // before gate_
   mutable std::shared_mutex gate_;
   std::atomic<std::uint64_t> generation_{0};
-  std::uint64_t committed_generation_ = 0;  // guarded by gate_
+  std::uint64_t committed_generation_ = 0;                    // guarded by gate_
+  std::shared_ptr<const archive::archive_snapshot> applied_;  // guarded by gate_
 };
 
 }  // namespace sevenzfs::fs

@@ -58,9 +58,11 @@ result<std::shared_lock<std::shared_mutex>> filesystem::begin_change() {
 }
 
 // `node` (locked) is about to change its content: a commit that began
-// before this leaves it to the next one (committer.hpp).
+// before this leaves it to the next one, and one that took the file before
+// does not mark it committed (committer.hpp).
 void filesystem::content_changing(inode& node) {
   if (!node.content.dirty()) node.dirty_since = committer_.generation() + 1;
+  ++node.content_changes;
 }
 
 // A failure about `node`: its message (if any) names the node's path.
@@ -406,7 +408,8 @@ result<std::optional<std::string>> filesystem::file_state(inode_number number) {
   const inode& n = **node;
   if (n.is_directory()) return std::optional<std::string>(R"({"state":"directory"})");
   const std::uint64_t size = n.size();
-  const auto stream = n.content.stream_in(committer_.archive().snapshot().get());
+  const auto& archived = committer_.applied_snapshot();
+  const auto stream = n.content.stream_in(archived.get());
   if (const sealed_bytes* sealed = n.content.sealed()) {
     // Handed to the compressor: being compressed, or waiting in a pending file for a commit.
     const char* state = sealed->released() ? "compressed" : "compressing";
@@ -416,7 +419,9 @@ result<std::optional<std::string>> filesystem::file_state(inode_number number) {
     const char* state = n.content.dirty() ? "staged" : "empty";
     return std::optional<std::string>(fmt::format(R"({{"state":"{}","size":{}}})", state, size));
   }
-  const auto [folder, packed] = committer_.archive().folder_of_stream(*stream);
+  const std::size_t folder = archived->substream(*stream).folder;
+  std::uint64_t packed = 0;
+  for (const auto& pack : archived->folder(folder).packs) packed += pack.size;
   return std::optional<std::string>(
       fmt::format(R"({{"state":"archived","size":{},"folder":{},"folder_packed_bytes":{}}})", size, folder, packed));
 }

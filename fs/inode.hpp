@@ -64,6 +64,9 @@ struct inode {
   // The change generation (committer::generation) from which `content` is
   // dirty: a commit that began before it leaves the file to the next one.
   std::uint64_t dirty_since = 0;
+  // Changes of `content` so far: tells a commit whether the file changed
+  // after its snapshot.
+  std::uint64_t content_changes = 0;
 
   std::atomic<std::uint64_t> lookups{0};  // kernel references (lookup/create minus forget)
   std::mutex mutex;

@@ -5,7 +5,8 @@
 // RENAME_EXCHANGE). Knows nothing of FUSE, of the
 // archive or of commits.
 //
-// Locks, always taken in this order: the committer's change gate (held by the
+// Locks, always taken in this order: the committer's commit mutex (one
+// commit at a time), its change gate (held by the
 // caller around anything that changes the namespace or content), the table
 // lock (shared to read the tree, exclusive to change it), an inode's mutex
 // (its attributes and content).

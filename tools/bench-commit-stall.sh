@@ -77,6 +77,6 @@ read -r made slowest1 slowest2 slowest3 slowest4 slowest5 median_ms <"$work/stal
 flush=$(echo "$t1 - $t0" | bc -l)
 printf 'writer: %d files in %d s, median op %s ms, slowest ops %s %s %s %s %s s\n' "$made" "$seconds" "$median_ms" \
   "$slowest1" "$slowest2" "$slowest3" "$slowest4" "$slowest5"
-printf 'flush: %.2f s (the commit itself %s s under the gate, %s files)\n' "$flush" "$commit" "$commit_files"
+printf 'flush: %.2f s (the commit itself %s s, %s files)\n' "$flush" "$commit" "$commit_files"
 printf 'longest writer stall / flush: %.3f\n' "$(echo "$slowest1 / $flush" | bc -l)"
 7zz t "$archive" >/dev/null && echo "7zz t: ok ($(7zz l "$archive" | tail -1 | awk '{print $5}') files)"

@@ -236,6 +236,52 @@ TEST_F(filesystem_fixture, FilesChangedWhileACommitRunsWaitForTheNextOne) {
   ASSERT_TRUE(filesystem.final_commit());
 }
 
+// A commit whose new content was all compressed by the streamer lets writers
+// go on while it writes the archive (here: compresses a solid folder again
+// without a removed file), and a file they change meanwhile keeps its new
+// content: the commit does not mark it committed with the old one.
+TEST_F(filesystem_fixture, WritersGoOnWhileACommitWritesTheArchiveAndKeepWhatTheyChange) {
+  auto options = small_daemon_options(archive);
+  options.pool_bytes = 64u << 20;
+  options.write.compression.level = 5;
+  options.write.plan.mode = archive::pack_mode::solid;
+  options.settle = std::chrono::milliseconds(10);
+  fs::filesystem filesystem(options, log.logger());
+  filesystem.start_threads();
+  std::string large;
+  for (std::uint64_t i = 0; large.size() < (3u << 20); ++i) {
+    large += fmt::format("record {} holds {}\n", i, i * 2654435761u % 1000003);
+  }
+  make_file(filesystem, kRootInode, "large.txt", large);
+  make_file(filesystem, kRootInode, "small.txt", "shares large.txt's folder");
+  ASSERT_TRUE(filesystem.fsync());
+
+  ASSERT_TRUE(filesystem.unlink(kRootInode, "small.txt"));  // the next commit compresses large.txt again
+  const auto x = make_file(filesystem, kRootInode, "x.dat", "first");
+  while (filesystem.getxattr(x, "user.sevenzfs.state", false).value_or("") != R"({"state":"compressed","size":5})") {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  fs::result<void> committed = fs::failure(EINPROGRESS);
+  std::jthread committing([&] { committed = filesystem.fsync(); });
+  while (!filesystem.figures().running.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  // Its preparation has nothing to compress: it is writing the archive now.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  ASSERT_TRUE(filesystem.open(x, O_WRONLY | O_TRUNC));
+  ASSERT_TRUE(filesystem.write(x, bytes_of_text("second"), 0));
+  filesystem.release(x, O_WRONLY);
+  const bool wrote_during_the_commit = filesystem.figures().running.load();
+  committing.join();
+  ASSERT_TRUE(committed) << log.text();
+  EXPECT_TRUE(wrote_during_the_commit) << "the write waited for the whole commit";
+  EXPECT_EQ(read_all(filesystem, x), "second");
+  EXPECT_EQ(listing(), "Path = large.txt\nPath = x.dat\n");
+
+  ASSERT_TRUE(filesystem.fsync());
+  EXPECT_EQ(extracted("x.dat"), "second");
+  EXPECT_EQ(extracted("large.txt"), large);
+  ASSERT_TRUE(filesystem.final_commit());
+}
+
 TEST_F(filesystem_fixture, StatisticsAgreeBetweenSizeProbeAndRead) {
   auto filesystem = open();
   const auto probed = filesystem->getxattr(kRootInode, "user.sevenzfs.stats", true);
