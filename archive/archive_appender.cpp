@@ -265,6 +265,10 @@ void archive_appender::place_new_header(output_file& archive, const archive_data
   const std::uint64_t copy_at = std::max({archive.position(), packs_end + new_packs, header_floor});
   const header_location copy = copy_current_header(archive, copy_at);
   archive.sync();
+  // The start header points at the copy now, and the next steps write over
+  // the old place: should one of them fail, the next commit moves the copy.
+  layout_.set_header(copy);
+  layout_.file_size = std::max(layout_.file_size, copy.end());
   exit_after_step_if_asked(1);
   // (2)
   write_packs();

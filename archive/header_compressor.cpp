@@ -47,6 +47,7 @@ compressed_header compress_header(std::span<const std::uint8_t> plain, unsigned 
   };
   {
     std::vector<std::jthread> helpers;
+    helpers.reserve(parts - 1);
     for (unsigned part = 1; part < parts; ++part) helpers.emplace_back(compress, part);
     compress(0);
   }

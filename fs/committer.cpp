@@ -118,6 +118,14 @@ committer::snapshot committer::take_snapshot(commit_scope scope, std::uint64_t b
   // archive, and a rewritten file's old copy gives way to the new one.
   std::vector<std::optional<archive::entry>> shown(archive_.stream_count());
   const archive::archive_snapshot* current = archive_.snapshot().get();
+  std::vector<std::string> left_without_stream;  // changed files left for later that the archive has no copy of
+  const auto leave = [&](archive::entry& e, const std::optional<std::uint64_t>& stream) {
+    if (stream) {
+      shown[*stream] = std::move(e);
+    } else {
+      left_without_stream.push_back(std::move(e.path));
+    }
+  };
   inodes_.walk([&](const std::string& path, inode& node) {
     std::lock_guard data(node.mutex);  // `writers` changes on close, even now
     archive::entry e;
@@ -143,7 +151,7 @@ committer::snapshot committer::take_snapshot(commit_scope scope, std::uint64_t b
       // streamer failed: then this commit compresses it as below).
       if (streamer_.streaming()) {
         taken.left_changes = true;
-        if (stream) shown[*stream] = e;
+        leave(e, stream);
         return;
       }
     }
@@ -151,13 +159,17 @@ committer::snapshot committer::take_snapshot(commit_scope scope, std::uint64_t b
     // finished: the next commit takes it, compressed by the streamer by then.
     if (content.dirty() && node.dirty_since > began && streamer_.streaming()) {
       taken.left_changes = true;
-      if (stream) shown[*stream] = e;
+      leave(e, stream);
       return;
     }
     // Files still open for writing wait for a commit of everything; until
     // then the archive keeps their last committed copy.
     const bool include = content.dirty() && (scope == commit_scope::everything || node.writers == 0);
-    if (content.dirty() && !include) taken.left_changes = true;
+    if (content.dirty() && !include) {
+      taken.left_changes = true;
+      leave(e, stream);
+      return;
+    }
     if (stream && !include) shown[*stream] = e;
     if (include && content.size() > 0) {
       e.size = content.size();
@@ -171,8 +183,25 @@ committer::snapshot committer::take_snapshot(commit_scope scope, std::uint64_t b
       request.entries_without_data.push_back(std::move(e));  // empty since an earlier commit
     }
   });
+  // A file left for later may stand where another one was (saved over it by
+  // rename): until the next commit, the archive keeps the one it has at that
+  // path, as a rename leaves the old file or the new one, never neither.
+  std::vector<char> kept_as_archived(shown.size(), 0);
+  if (!left_without_stream.empty() && current != nullptr) {
+    std::unordered_map<std::string_view, std::uint64_t> stream_at;
+    for (std::uint64_t stream = 0; stream < current->substream_count(); ++stream) {
+      if (const auto file = current->file_of_substream(stream)) {
+        stream_at.emplace(current->database().files[*file].name, stream);
+      }
+    }
+    for (const auto& path : left_without_stream) {
+      if (const auto at = stream_at.find(path); at != stream_at.end() && !shown[at->second]) {
+        kept_as_archived[at->second] = 1;
+      }
+    }
+  }
   for (std::uint64_t stream = 0; stream < shown.size(); ++stream) {
-    if (shown[stream]) request.kept_streams.push_back({stream, std::move(shown[stream])});
+    if (shown[stream] || kept_as_archived[stream]) request.kept_streams.push_back({stream, std::move(shown[stream])});
   }
   // Files of these folders that no inode shows (deleted, or rewritten since
   // they were sealed) are dropped from them.
@@ -276,7 +305,7 @@ result<void> committer::commit(commit_scope scope, const std::function<void()>& 
   if (!compaction_due()) return {};
   log_.info("{}: {} of {} bytes are dead; compacting", options_.archive_path, archive_.dead_bytes(),
             archive_.archive_bytes());
-  return commit_locked(gate, commit_scope::closed_files, true, generation_.load());
+  return commit_locked(gate, commit_scope::closed_files, true, began);
 }
 
 result<void> committer::compact() {

@@ -444,9 +444,14 @@ tree_figures filesystem::figures_of_tree() {
 
 result<void> filesystem::unmount_control() {
   closing_ = true;
-  if (auto committed = fsync(); !committed) {
-    closing_ = false;  // still mounted, nothing lost: free space and try again
-    return committed;
+  // A change that passed the gate just before closing_ was set may come
+  // after the commit began, which leaves it to the next one: commit until
+  // nothing is left (no change can come in any more).
+  for (int round = 0; round == 0 || (round < 4 && committer_.has_changes()); ++round) {
+    if (auto committed = fsync(); !committed) {
+      closing_ = false;  // still mounted, nothing lost: free space and try again
+      return committed;
+    }
   }
   if (!detach_) return {};
   log_.info("unmounting on request: everything is committed");

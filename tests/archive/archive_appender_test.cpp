@@ -225,6 +225,54 @@ TEST(ArchiveAppender, StepOneMovesTheHeaderBytesAsTheyAre) {
   }
 }
 
+// A commit that fails after step 1 (a full disk while copying the new packs
+// over the old header) leaves the start header on the moved copy; the next
+// commit moves that copy, not the old place's bytes, which step 2 overwrote.
+TEST(ArchiveAppender, AfterACommitFailsPastStepOneTheNextOneMovesTheHeaderItLeft) {
+  temp_dir dir;
+  const auto small = dir / "small";
+  fs::create_directories(small);
+  ASSERT_EQ(run("mount -t tmpfs -o size=4m tmpfs " + quote(small.string())).exit_code, 0);
+  struct unmount_tmpfs {
+    fs::path where;
+    ~unmount_tmpfs() { run("umount -l " + quote(where.string())); }
+  } cleanup{small};
+  const auto path = small / "a.7z";
+  archive_appender archive(path.string(), {});
+  archive.commit(next_request(archive, 0, 3));
+  // 1 MiB that does not compress: its pending copy fits, a second copy does not.
+  const auto random = noise(1u << 20, 7);
+  auto request = next_request(archive, 1, 0);
+  entry large = text_entry("d/large.bin", std::string(random.begin(), random.end()));
+  request.new_files.push_back(large);
+  write_file(small / "filler", std::string((4u << 20) - (1536u << 10) - fs::file_size(path), 'f'));
+  EXPECT_THROW(archive.commit(request), archive_error);
+  EXPECT_EQ(run("7zz t " + quote(path.string())).exit_code, 0) << "the failed commit left the old archive";
+  fs::remove(small / "filler");
+
+  const pid_t child = ::fork();
+  if (child == 0) {
+    ::setenv("SEVENZFS_TEST_EXIT_AFTER_APPEND_STEP", "1", 1);
+    archive.commit(request);
+    ::_exit(0);  // not reached
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 99);
+  const auto tested = run("7zz t " + quote(path.string()));
+  ASSERT_EQ(tested.exit_code, 0) << tested.output;
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(run("7zz e -so " + quote(path.string()) + " d/c0-" + std::to_string(i) + ".txt").output, content(0, i));
+  }
+  archive.commit(request);
+  EXPECT_EQ(run("7zz t " + quote(path.string())).exit_code, 0);
+  write_file(dir / "large.bin", std::string(random.begin(), random.end()));
+  EXPECT_EQ(run("7zz e -so " + quote(path.string()) + " d/large.bin | cmp - " + quote((dir / "large.bin").string()))
+                .exit_code,
+            0);
+}
+
 TEST(ArchiveAppender, CommitsLeaveNoDeadBytes) {
   temp_dir dir;
   const auto path = dir / "a.7z";

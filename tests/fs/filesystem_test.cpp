@@ -200,6 +200,8 @@ TEST_F(filesystem_fixture, FilesChangedWhileACommitRunsWaitForTheNextOne) {
   for (std::uint64_t i = 0; large.size() < (6u << 20); ++i) {
     large += fmt::format("record {} holds {}\n", i, i * 2654435761u % 1000003);
   }
+  make_file(filesystem, kRootInode, "saved.txt", "old version");
+  ASSERT_TRUE(filesystem.fsync());
   make_file(filesystem, kRootInode, "large.txt", large);
   const auto open_before = filesystem.create(kRootInode, "before.log", S_IFREG | 0644, O_WRONLY, me);
   ASSERT_TRUE(open_before);
@@ -219,18 +221,23 @@ TEST_F(filesystem_fixture, FilesChangedWhileACommitRunsWaitForTheNextOne) {
   ASSERT_TRUE(open_during);
   ASSERT_TRUE(filesystem.write(open_during->st_ino, bytes_of_text("opened during the commit\n"), 0));
   ASSERT_TRUE(filesystem.write(open_before->st_ino, bytes_of_text("and more during it\n"), 25));
+  // Saved over by rename: the commit keeps the old version, not neither.
+  make_file(filesystem, kRootInode, "saved.txt.tmp", "new version");
+  ASSERT_TRUE(filesystem.rename(kRootInode, "saved.txt.tmp", kRootInode, "saved.txt", 0));
   committing.join();
   ASSERT_TRUE(first) << log.text();
   EXPECT_EQ(filesystem.figures().running.load(), false);
-  EXPECT_EQ(listing(), "Path = before.log\nPath = large.txt\n")
+  EXPECT_EQ(listing(), "Path = before.log\nPath = large.txt\nPath = saved.txt\n")
       << "the files made during the commit are not in it; before.log is (open, written before)";
   EXPECT_EQ(extracted("large.txt"), large);
+  EXPECT_EQ(extracted("saved.txt"), "old version");
 
   filesystem.release(open_during->st_ino, O_WRONLY);
   filesystem.release(open_before->st_ino, O_WRONLY);
   ASSERT_TRUE(filesystem.fsync());
-  EXPECT_EQ(listing(), "Path = before.log\nPath = during.log\nPath = during.txt\nPath = large.txt\n");
+  EXPECT_EQ(listing(), "Path = before.log\nPath = during.log\nPath = during.txt\nPath = large.txt\nPath = saved.txt\n");
   EXPECT_EQ(extracted("during.txt"), "made while the commit compressed large.txt");
+  EXPECT_EQ(extracted("saved.txt"), "new version");
   EXPECT_EQ(extracted("during.log"), "opened during the commit\n");
   EXPECT_EQ(extracted("before.log"), "written before the fsync\nand more during it\n");
   ASSERT_TRUE(filesystem.final_commit());
