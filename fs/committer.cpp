@@ -147,9 +147,12 @@ committer::snapshot committer::take_snapshot(commit_scope scope, std::uint64_t b
         taken.streamed.push_back({node.number, sealed->id(), first_flat[f] + k, sealed->size()});
         return;
       }
-      // Still being compressed: the next commit takes it (unless the
-      // streamer failed: then this commit compresses it as below).
-      if (streamer_.streaming()) {
+      // Still being compressed: the next commit takes it — unless the
+      // streamer failed, or this commit of everything began before the file
+      // was written and the settle queue sealed it after the commit's seal
+      // pass (closed meanwhile): then this commit compresses it as below.
+      const bool written_before = scope == commit_scope::everything && node.dirty_since <= began;
+      if (streamer_.streaming() && !written_before) {
         taken.left_changes = true;
         leave(e, stream);
         return;

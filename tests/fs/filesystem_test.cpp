@@ -289,6 +289,52 @@ TEST_F(filesystem_fixture, WritersGoOnWhileACommitWritesTheArchiveAndKeepWhatThe
   ASSERT_TRUE(filesystem.final_commit());
 }
 
+// fsync's promise: what was written before it is in the archive when it
+// returns — also a file closed while the commit prepared and handed to the
+// compressor by the settle queue after the commit's own seal pass.
+TEST_F(filesystem_fixture, AFileWrittenBeforeAnFsyncAndSealedDuringItsCommitIsInIt) {
+  auto options = small_daemon_options(archive);
+  options.pool_bytes = 64u << 20;
+  options.write.compression.level = 5;
+  options.settle = std::chrono::milliseconds(10);
+  fs::filesystem filesystem(options, log.logger());
+  filesystem.start_threads();
+  std::string large;
+  for (std::uint64_t i = 0; large.size() < (4u << 20); ++i) {
+    large += fmt::format("record {} holds {}\n", i, i * 2654435761u % 1000003);
+  }
+  const auto open_file = filesystem.create(kRootInode, "open.log", S_IFREG | 0644, O_WRONLY, me);
+  ASSERT_TRUE(open_file);
+  ASSERT_TRUE(filesystem.write(open_file->st_ino, bytes_of_text("written before the fsync\n"), 0));
+  make_file(filesystem, kRootInode, "large.txt", large);
+
+  fs::result<void> synced = fs::failure(EINPROGRESS);
+  std::jthread committing([&] { synced = filesystem.fsync(); });
+  const auto pending = [&] {
+    const auto bytes = filesystem.getxattr(kRootInode, "user.sevenzfs.commit_pending_bytes", false);
+    return bytes ? std::stoull(*bytes) : 0;
+  };
+  // large.txt handed over: the seal pass is done, open.log was open then.
+  while (pending() < large.size()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  filesystem.release(open_file->st_ino, O_WRONLY);
+  const auto handed_over = [&] {
+    const auto state = filesystem.getxattr(open_file->st_ino, "user.sevenzfs.state", false).value_or("");
+    return state.find("\"compress") != std::string::npos;
+  };
+  while (!handed_over()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  const bool sealed_during_the_commit = filesystem.figures().running.load();
+  committing.join();
+  ASSERT_TRUE(synced) << log.text();
+  EXPECT_TRUE(sealed_during_the_commit) << "the case was not reached: large.txt compressed too fast";
+  EXPECT_EQ(listing(), "Path = large.txt\nPath = open.log\n");
+  EXPECT_EQ(extracted("open.log"), "written before the fsync\n");
+  // Its streamed copy is dropped by the next commit, which has nothing new.
+  ASSERT_TRUE(filesystem.fsync());
+  EXPECT_EQ(extracted("open.log"), "written before the fsync\n");
+  ASSERT_TRUE(filesystem.final_commit());
+  EXPECT_EQ(run("7zz t " + quote(archive.string())).exit_code, 0);
+}
+
 TEST_F(filesystem_fixture, StatisticsAgreeBetweenSizeProbeAndRead) {
   auto filesystem = open();
   const auto probed = filesystem->getxattr(kRootInode, "user.sevenzfs.stats", true);

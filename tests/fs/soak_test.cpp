@@ -419,7 +419,10 @@ TEST_F(soak, ManyWritersWithPeriodicCommitsEndWithTheArchiveEqualToTheModel) {
     std::cout << fmt::format("writer {}: {}\n", id, report);
     load_model(dir / fmt::format("model-{}", id), want);
   }
-  EXPECT_GE(commits_seen, 3u) << "periodic commits ran while the writers worked";
+  // Alone, 4-10 commits complete while the writers work; beside other tests
+  // the writers (8,000 steps each, no longer stopped by commits) can be done
+  // in 8 s, when two commits have.
+  EXPECT_GE(commits_seen, 2u) << "periodic commits ran while the writers worked";
 
   EXPECT_EQ(daemon.unmount_and_wait(), 0) << daemon.log();
   const std::string said = daemon.log();
