@@ -402,28 +402,10 @@ result<std::string> filesystem::getxattr(inode_number number, std::string_view n
 result<std::string> filesystem::listxattr(inode_number number) { return xattrs_.list(number); }
 
 result<std::optional<std::string>> filesystem::file_state(inode_number number) {
-  auto gate = committer_.change_gate();  // the archive's database is stable
+  auto gate = committer_.change_gate();  // the applied snapshot is stable
   auto node = inodes_.lock(number);
   if (!node) return std::unexpected(node.error());
-  const inode& n = **node;
-  if (n.is_directory()) return std::optional<std::string>(R"({"state":"directory"})");
-  const std::uint64_t size = n.size();
-  const auto& archived = committer_.applied_snapshot();
-  const auto stream = n.content.stream_in(archived.get());
-  if (const sealed_bytes* sealed = n.content.sealed()) {
-    // Handed to the compressor: being compressed, or waiting in a pending file for a commit.
-    const char* state = sealed->released() ? "compressed" : "compressing";
-    return std::optional<std::string>(fmt::format(R"({{"state":"{}","size":{}}})", state, size));
-  }
-  if (n.content.dirty() || !stream) {
-    const char* state = n.content.dirty() ? "staged" : "empty";
-    return std::optional<std::string>(fmt::format(R"({{"state":"{}","size":{}}})", state, size));
-  }
-  const std::size_t folder = archived->substream(*stream).folder;
-  std::uint64_t packed = 0;
-  for (const auto& pack : archived->folder(folder).packs) packed += pack.size;
-  return std::optional<std::string>(
-      fmt::format(R"({{"state":"archived","size":{},"folder":{},"folder_packed_bytes":{}}})", size, folder, packed));
+  return std::optional<std::string>(file_state_json(**node, committer_.applied_snapshot().get()));
 }
 
 std::string filesystem::status_text() const {

@@ -66,6 +66,23 @@ result<void> stats_xattr::set(inode_number number, std::string_view name, std::s
   return hooks_.unmount();
 }
 
+std::string file_state_json(const inode& node, const archive::archive_snapshot* archived) {
+  if (node.is_directory()) return R"({"state":"directory"})";
+  const std::uint64_t size = node.size();
+  if (const sealed_bytes* sealed = node.content.sealed()) {
+    // Handed to the compressor: being compressed, or waiting in a pending file for a commit.
+    return fmt::format(R"({{"state":"{}","size":{}}})", sealed->released() ? "compressed" : "compressing", size);
+  }
+  const auto stream = node.content.stream_in(archived);
+  if (node.content.dirty() || !stream) {
+    return fmt::format(R"({{"state":"{}","size":{}}})", node.content.dirty() ? "staged" : "empty", size);
+  }
+  const std::size_t folder = archived->substream(*stream).folder;
+  std::uint64_t packed = 0;
+  for (const auto& pack : archived->folder(folder).packs) packed += pack.size;
+  return fmt::format(R"({{"state":"archived","size":{},"folder":{},"folder_packed_bytes":{}}})", size, folder, packed);
+}
+
 result<std::string> stats_xattr::get(inode_number number, std::string_view name, bool size_probe) {
   if (!name.starts_with(kPrefix)) return failure(ENODATA);
   if (number == kRootInode) return root_value(name, size_probe);

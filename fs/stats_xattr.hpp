@@ -47,6 +47,12 @@ struct stats_sources {
   std::chrono::steady_clock::time_point started;
 };
 
+// The value of user.sevenzfs.state for `node` (its lock held): a directory,
+// staged, compressing or compressed (handed to the streamer), empty, or
+// archived with its folder in `archived` (the archive state the tree refers
+// to) and that folder's packed size.
+std::string file_state_json(const inode& node, const archive::archive_snapshot* archived);
+
 class stats_xattr {
  public:
   struct hooks {

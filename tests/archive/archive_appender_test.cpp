@@ -1,5 +1,6 @@
 #include "archive/archive_appender.hpp"
 
+#include "archive/archive_checks.hpp"
 #include "archive/archive_error.hpp"
 #include "archive/file_attributes.hpp"
 #include "archive/archive_model.hpp"
@@ -187,17 +188,10 @@ TEST(ArchiveAppender, StepOneMovesTheHeaderBytesAsTheyAre) {
       return file.substr(layout.header_start, layout.header_offset + layout.header_size - layout.header_start);
     };
 
-    const pid_t child = ::fork();
-    if (child == 0) {
-      ::setenv("SEVENZFS_TEST_EXIT_AFTER_APPEND_STEP", "1", 1);
+    crash_during("SEVENZFS_TEST_EXIT_AFTER_APPEND_STEP", 1, [&] {
       archive_appender archive(path.string(), {});
       archive.commit(next_request(archive, 1, 2));
-      ::_exit(0);  // not reached
-    }
-    int status = 0;
-    ::waitpid(child, &status, 0);
-    ASSERT_TRUE(WIFEXITED(status));
-    ASSERT_EQ(WEXITSTATUS(status), 99);
+    });
 
     const auto moved = read_archive(path.string());
     EXPECT_GT(moved.header_start, before.header_start);
@@ -250,16 +244,7 @@ TEST(ArchiveAppender, AfterACommitFailsPastStepOneTheNextOneMovesTheHeaderItLeft
   EXPECT_EQ(run("7zz t " + quote(path.string())).exit_code, 0) << "the failed commit left the old archive";
   fs::remove(small / "filler");
 
-  const pid_t child = ::fork();
-  if (child == 0) {
-    ::setenv("SEVENZFS_TEST_EXIT_AFTER_APPEND_STEP", "1", 1);
-    archive.commit(request);
-    ::_exit(0);  // not reached
-  }
-  int status = 0;
-  ::waitpid(child, &status, 0);
-  ASSERT_TRUE(WIFEXITED(status));
-  ASSERT_EQ(WEXITSTATUS(status), 99);
+  crash_during("SEVENZFS_TEST_EXIT_AFTER_APPEND_STEP", 1, [&] { archive.commit(request); });
   const auto tested = run("7zz t " + quote(path.string()));
   ASSERT_EQ(tested.exit_code, 0) << tested.output;
   for (int i = 0; i < 3; ++i) {

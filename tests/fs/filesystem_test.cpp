@@ -40,6 +40,25 @@ struct filesystem_fixture : testing::Test {
   }
 };
 
+// Options for tests that need a commit busy for a while: level 5, room for
+// a few MB of staged text, and `settle` before closed files go to the
+// compressor.
+fs::daemon_options busy_options(const std::filesystem::path& archive, std::chrono::milliseconds settle) {
+  auto options = small_daemon_options(archive);
+  options.pool_bytes = 64u << 20;
+  options.write.compression.level = 5;
+  options.settle = settle;
+  return options;
+}
+
+// Text that level 5 compresses at about 2 MB/s: keeps a commit busy.
+std::string slow_text(std::size_t bytes) {
+  std::string text;
+  for (std::uint64_t i = 0; text.size() < bytes; ++i)
+    text += fmt::format("record {} holds {}\n", i, i * 2654435761u % 1000003);
+  return text;
+}
+
 fs::inode_number entry_of(fs::filesystem& filesystem, fs::inode_number parent, const std::string& name) {
   const auto found = filesystem.lookup(parent, name);
   return found ? found->st_ino : 0;
@@ -190,16 +209,9 @@ TEST_F(filesystem_fixture, NothingChangedMeansNoCommit) {
 // next commit, so it does not compress them with every writer waiting at the
 // gate; what was written before, open files too, is in it.
 TEST_F(filesystem_fixture, FilesChangedWhileACommitRunsWaitForTheNextOne) {
-  auto options = small_daemon_options(archive);
-  options.pool_bytes = 64u << 20;
-  options.write.compression.level = 5;
-  options.settle = std::chrono::seconds(600);  // only commits hand files over
-  fs::filesystem filesystem(options, log.logger());
+  fs::filesystem filesystem(busy_options(archive, std::chrono::seconds(600)), log.logger());  // only commits seal
   filesystem.start_threads();
-  std::string large;
-  for (std::uint64_t i = 0; large.size() < (6u << 20); ++i) {
-    large += fmt::format("record {} holds {}\n", i, i * 2654435761u % 1000003);
-  }
+  const std::string large = slow_text(6u << 20);
   make_file(filesystem, kRootInode, "saved.txt", "old version");
   ASSERT_TRUE(filesystem.fsync());
   make_file(filesystem, kRootInode, "large.txt", large);
@@ -248,17 +260,11 @@ TEST_F(filesystem_fixture, FilesChangedWhileACommitRunsWaitForTheNextOne) {
 // without a removed file), and a file they change meanwhile keeps its new
 // content: the commit does not mark it committed with the old one.
 TEST_F(filesystem_fixture, WritersGoOnWhileACommitWritesTheArchiveAndKeepWhatTheyChange) {
-  auto options = small_daemon_options(archive);
-  options.pool_bytes = 64u << 20;
-  options.write.compression.level = 5;
+  auto options = busy_options(archive, std::chrono::milliseconds(10));
   options.write.plan.mode = archive::pack_mode::solid;
-  options.settle = std::chrono::milliseconds(10);
   fs::filesystem filesystem(options, log.logger());
   filesystem.start_threads();
-  std::string large;
-  for (std::uint64_t i = 0; large.size() < (3u << 20); ++i) {
-    large += fmt::format("record {} holds {}\n", i, i * 2654435761u % 1000003);
-  }
+  const std::string large = slow_text(3u << 20);
   make_file(filesystem, kRootInode, "large.txt", large);
   make_file(filesystem, kRootInode, "small.txt", "shares large.txt's folder");
   ASSERT_TRUE(filesystem.fsync());
@@ -293,16 +299,9 @@ TEST_F(filesystem_fixture, WritersGoOnWhileACommitWritesTheArchiveAndKeepWhatThe
 // returns — also a file closed while the commit prepared and handed to the
 // compressor by the settle queue after the commit's own seal pass.
 TEST_F(filesystem_fixture, AFileWrittenBeforeAnFsyncAndSealedDuringItsCommitIsInIt) {
-  auto options = small_daemon_options(archive);
-  options.pool_bytes = 64u << 20;
-  options.write.compression.level = 5;
-  options.settle = std::chrono::milliseconds(10);
-  fs::filesystem filesystem(options, log.logger());
+  fs::filesystem filesystem(busy_options(archive, std::chrono::milliseconds(10)), log.logger());
   filesystem.start_threads();
-  std::string large;
-  for (std::uint64_t i = 0; large.size() < (4u << 20); ++i) {
-    large += fmt::format("record {} holds {}\n", i, i * 2654435761u % 1000003);
-  }
+  const std::string large = slow_text(4u << 20);
   const auto open_file = filesystem.create(kRootInode, "open.log", S_IFREG | 0644, O_WRONLY, me);
   ASSERT_TRUE(open_file);
   ASSERT_TRUE(filesystem.write(open_file->st_ino, bytes_of_text("written before the fsync\n"), 0));
