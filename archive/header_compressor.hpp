@@ -1,11 +1,12 @@
 #pragma once
 // Compresses a serialized header into one LZMA2 stream. A header of many
 // files is megabytes (about 140 bytes a file in a folder of its own) and
-// compresses slowly (a few MB/s with 7-Zip's header settings), while a commit
-// holds the change gate: so a long header is cut into parts compressed on
-// threads of their own, each part after the first primed with the
-// dictionary's worth of header before it, so the stream compresses as one
-// encoder's would (see lzma2_encoder.hpp).
+// compresses slowly (a few MB/s with 7-Zip's header settings), and every
+// commit writes one (an unmount waits for it): so a long header is cut into
+// parts compressed on threads of their own, each part after the first primed
+// with the dictionary's worth of header before it, so the stream compresses
+// almost as one encoder's would (see lzma2_encoder.hpp; 0.6 % larger on a
+// header of 100,000 files).
 #include <cstdint>
 #include <span>
 #include <vector>
