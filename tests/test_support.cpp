@@ -23,6 +23,15 @@ temp_dir::~temp_dir() {
   std::filesystem::remove_all(path_, ignored);
 }
 
+small_tmpfs::small_tmpfs(std::filesystem::path where, const std::string& size) : where_(std::move(where)) {
+  std::filesystem::create_directories(where_);
+  mounted_ = run("mount -t tmpfs -o size=" + size + " tmpfs " + quote(where_.string())).exit_code == 0;
+}
+
+small_tmpfs::~small_tmpfs() {
+  if (mounted_) run("umount -l " + quote(where_.string()));
+}
+
 command_result run(const std::string& command) {
   command_result result;
   const std::string full = command + " 2>&1";

@@ -23,6 +23,23 @@ class temp_dir {
   std::filesystem::path path_;
 };
 
+// A tmpfs of `size` (as mount -o size= takes it: "2m") at `where`, created,
+// for tests that need a full disk; lazily unmounted on destruction.
+// mounted() says whether the mount worked.
+class small_tmpfs {
+ public:
+  small_tmpfs(std::filesystem::path where, const std::string& size);
+  ~small_tmpfs();
+  small_tmpfs(const small_tmpfs&) = delete;
+  small_tmpfs& operator=(const small_tmpfs&) = delete;
+  bool mounted() const noexcept { return mounted_; }
+  std::filesystem::path operator/(const std::string& name) const { return where_ / name; }
+
+ private:
+  std::filesystem::path where_;
+  bool mounted_ = false;
+};
+
 struct command_result {
   int exit_code = -1;
   std::string output;  // stdout and stderr together

@@ -224,13 +224,8 @@ TEST(ArchiveAppender, StepOneMovesTheHeaderBytesAsTheyAre) {
 // commit moves that copy, not the old place's bytes, which step 2 overwrote.
 TEST(ArchiveAppender, AfterACommitFailsPastStepOneTheNextOneMovesTheHeaderItLeft) {
   temp_dir dir;
-  const auto small = dir / "small";
-  fs::create_directories(small);
-  ASSERT_EQ(run("mount -t tmpfs -o size=4m tmpfs " + quote(small.string())).exit_code, 0);
-  struct unmount_tmpfs {
-    fs::path where;
-    ~unmount_tmpfs() { run("umount -l " + quote(where.string())); }
-  } cleanup{small};
+  small_tmpfs small(dir / "small", "4m");
+  ASSERT_TRUE(small.mounted());
   const auto path = small / "a.7z";
   archive_appender archive(path.string(), {});
   archive.commit(next_request(archive, 0, 3));

@@ -345,13 +345,8 @@ TEST_F(mount_fixture, ConcurrentFsyncsShareCommits) {
 
 TEST_F(mount_fixture, FailedFinalCommitExitsNonZeroAndKeepsTheLastGoodArchive) {
   // The archive lives on a 1 MiB tmpfs: the final commit cannot fit.
-  const auto small = dir / "small";
-  fs::create_directories(small);
-  ASSERT_EQ(run("mount -t tmpfs -o size=1m tmpfs " + quote(small.string())).exit_code, 0);
-  struct unmount_tmpfs {
-    fs::path where;
-    ~unmount_tmpfs() { run("umount " + quote(where.string())); }
-  } cleanup{small};
+  small_tmpfs small(dir / "small", "1m");
+  ASSERT_TRUE(small.mounted());
   const auto small_archive = small / "a.7z";
   daemon_process daemon(small_archive, mnt, "level=0", log);
   ASSERT_TRUE(daemon.wait_mounted()) << daemon.log();

@@ -143,13 +143,8 @@ TEST_F(mount_fixture, WhatCrashedWritersLeftIsRemovedAtTheNextMount) {
 
 TEST_F(mount_fixture, AFullDiskIsReportedAsEnospcAndNothingIsLost) {
   // The archive lives on a 2 MiB tmpfs that a filler file nearly fills.
-  const auto small = dir / "small";
-  fs::create_directories(small);
-  ASSERT_EQ(run("mount -t tmpfs -o size=2m tmpfs " + quote(small.string())).exit_code, 0);
-  struct unmount_tmpfs {
-    fs::path where;
-    ~unmount_tmpfs() { run("umount -l " + quote(where.string())); }
-  } cleanup{small};
+  small_tmpfs small(dir / "small", "2m");
+  ASSERT_TRUE(small.mounted());
   const auto small_archive = small / "a.7z";
   daemon_process daemon(small_archive, mnt, "level=0", log);
   ASSERT_TRUE(daemon.wait_mounted()) << daemon.log();

@@ -227,7 +227,7 @@ TEST_F(filesystem_fixture, FilesChangedWhileACommitRunsWaitForTheNextOne) {
     const auto pending = filesystem.getxattr(kRootInode, "user.sevenzfs.commit_pending_bytes", false);
     return pending && std::stoull(*pending) >= large.size();
   };
-  while (!handed_over()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_TRUE(eventually(handed_over)) << "large.txt was never handed over";
   make_file(filesystem, kRootInode, "during.txt", "made while the commit compressed large.txt");
   const auto open_during = filesystem.create(kRootInode, "during.log", S_IFREG | 0644, O_WRONLY, me);
   ASSERT_TRUE(open_during);
@@ -271,12 +271,12 @@ TEST_F(filesystem_fixture, WritersGoOnWhileACommitWritesTheArchiveAndKeepWhatThe
 
   ASSERT_TRUE(filesystem.unlink(kRootInode, "small.txt"));  // the next commit compresses large.txt again
   const auto x = make_file(filesystem, kRootInode, "x.dat", "first");
-  while (filesystem.getxattr(x, "user.sevenzfs.state", false).value_or("") != R"({"state":"compressed","size":5})") {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  ASSERT_TRUE(eventually([&] {
+    return filesystem.getxattr(x, "user.sevenzfs.state", false).value_or("") == R"({"state":"compressed","size":5})";
+  })) << "x.dat was never compressed";
   fs::result<void> committed = fs::failure(EINPROGRESS);
   std::jthread committing([&] { committed = filesystem.fsync(); });
-  while (!filesystem.figures().running.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_TRUE(eventually([&] { return filesystem.figures().running.load(); })) << "the commit never began";
   // Its preparation has nothing to compress: it is writing the archive now.
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   ASSERT_TRUE(filesystem.open(x, O_WRONLY | O_TRUNC));
@@ -314,13 +314,13 @@ TEST_F(filesystem_fixture, AFileWrittenBeforeAnFsyncAndSealedDuringItsCommitIsIn
     return bytes ? std::stoull(*bytes) : 0;
   };
   // large.txt handed over: the seal pass is done, open.log was open then.
-  while (pending() < large.size()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_TRUE(eventually([&] { return pending() >= large.size(); })) << "large.txt was never handed over";
   filesystem.release(open_file->st_ino, O_WRONLY);
   const auto handed_over = [&] {
     const auto state = filesystem.getxattr(open_file->st_ino, "user.sevenzfs.state", false).value_or("");
     return state.find("\"compress") != std::string::npos;
   };
-  while (!handed_over()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_TRUE(eventually(handed_over)) << "open.log was never handed over";
   const bool sealed_during_the_commit = filesystem.figures().running.load();
   committing.join();
   ASSERT_TRUE(synced) << log.text();

@@ -156,13 +156,8 @@ TEST_F(ctl_daemon, UnmountReturnsOnceTheArchiveHoldsEverything) {
 
 TEST_F(ctl_daemon, FailedFinalCommitLeavesTheMountAndARetrySucceeds) {
   // The archive lives on a 1 MiB tmpfs: a 3 MiB final commit cannot fit.
-  const auto small = dir / "small";
-  fs::create_directories(small);
-  ASSERT_EQ(run("mount -t tmpfs -o size=1m tmpfs " + quote(small.string())).exit_code, 0);
-  struct unmount_tmpfs {
-    fs::path where;
-    ~unmount_tmpfs() { run("umount -l " + quote(where.string())); }
-  } cleanup{small};
+  small_tmpfs small(dir / "small", "1m");
+  ASSERT_TRUE(small.mounted());
   auto daemon = mount(small / "a.7z", "level=0");
   write_file(mnt / "fits.txt", "small\n");
   ASSERT_EQ(ctl("flush " + quote(mnt.string())).exit_code, 0);
