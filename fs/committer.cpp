@@ -137,7 +137,7 @@ committer::snapshot committer::take_snapshot(commit_scope scope, std::uint64_t b
       request.entries_without_data.push_back(std::move(e));
       return;
     }
-    const file_content& content = node.content;
+    file_content& content = node.content;
     const auto stream = content.stream_in(current);
     if (const sealed_bytes* sealed = content.sealed()) {
       if (const auto at = streamed_at.find(sealed->id()); sealed->id() != 0 && at != streamed_at.end()) {
@@ -176,7 +176,7 @@ committer::snapshot committer::take_snapshot(commit_scope scope, std::uint64_t b
     if (stream && !include) shown[*stream] = e;
     if (include && content.size() > 0) {
       e.size = content.size();
-      e.content = content.commit_source(content_, path);
+      e.content = content.freeze_for_commit(content_, path);
       request.new_files.push_back(std::move(e));
       taken.committed.push_back({node.number, node.content_changes});
     } else if (include) {
@@ -233,6 +233,7 @@ void committer::apply(const snapshot& taken, const archive::commit_result& resul
     const std::uint64_t size = taken.request.new_files[k].size;
     (*node)->content.committed(archived_bytes{now, result.stream_index[k], size}, (*node)->writers > 0);
   }
+  thaw(taken);
   for (const auto& file : taken.emptied) {
     if (const auto node = unchanged(file)) (*node)->content.committed(std::nullopt, (*node)->writers > 0);
   }
@@ -265,6 +266,14 @@ void committer::apply(const snapshot& taken, const archive::commit_result& resul
   // Changes left for later keep the next commit from being skipped.
   if (!taken.left_changes) committed_generation_ = taken.generation;
   note_archive_figures();
+}
+
+// Files the commit froze and did not mark committed (changed since, or the
+// commit failed) hold their bytes as before it.
+void committer::thaw(const snapshot& taken) {
+  for (const auto& file : taken.committed) {
+    if (auto node = inodes_.lock(file.number)) (*node)->content.thaw();
+  }
 }
 
 // Removed files whose folder cannot be decoded here (PPMd, damage) cannot be
@@ -333,8 +342,9 @@ result<void> committer::commit_locked(std::unique_lock<std::shared_mutex>& gate,
       if (!gate.owns_lock()) gate.lock();
     }
   } held_again{gate};
+  std::optional<snapshot> frozen;
   try {
-    snapshot taken = take_snapshot(scope, began);
+    snapshot& taken = frozen.emplace(take_snapshot(scope, began));
     taken.request.compact = compact;
     figures_.pending_bytes =
         std::accumulate(taken.request.new_files.begin(), taken.request.new_files.end(), std::uint64_t{0},
@@ -342,8 +352,8 @@ result<void> committer::commit_locked(std::unique_lock<std::shared_mutex>& gate,
     figures_.done_bytes = 0;
     figures_.running = true;
     const auto before = archive_.snapshot();
-    // Nothing to read from staged memory: writers may go on meanwhile.
-    if (taken.request.new_files.empty()) gate.unlock();
+    // The snapshot's bytes are frozen: writers may go on meanwhile.
+    gate.unlock();
     const auto result = archive_.commit(taken.request);
     if (!gate.owns_lock()) gate.lock();
     apply(taken, result, before);
@@ -361,15 +371,18 @@ result<void> committer::commit_locked(std::unique_lock<std::shared_mutex>& gate,
     figures_.last_bytes = result.input_bytes;
     return {};
   } catch (const archive::archive_error& e) {
-    return failed(e.error_number(), e.what());
+    return failed(gate, frozen ? &*frozen : nullptr, e.error_number(), e.what());
   } catch (const std::exception& e) {
-    return failed(EIO, e.what());
+    return failed(gate, frozen ? &*frozen : nullptr, EIO, e.what());
   }
 }
 
 // Logged here, once per commit: every caller waiting for this commit gets
 // its errno without a message, so the failure is not logged again per caller.
-result<void> committer::failed(int error, std::string_view what) {
+result<void> committer::failed(std::unique_lock<std::shared_mutex>& gate, const snapshot* taken, int error,
+                               std::string_view what) {
+  if (!gate.owns_lock()) gate.lock();
+  if (taken) thaw(*taken);
   figures_.running = false;
   figures_.failed_commits.fetch_add(1);
   std::string message =

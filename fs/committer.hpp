@@ -11,19 +11,20 @@
 // everything) is compressed by the commit itself. A commit takes what changed
 // before it began: files that became dirty since (inode::dirty_since) are left
 // to the next commit while the streamer runs, so a writer that goes on during
-// a commit does not make it compress that writer's files with the gate held.
+// a commit does not make it compress that writer's files.
 //
 // The change gate: every operation that changes the namespace or content
 // holds it shared (see inode_table.hpp for the whole lock order); a commit
 // holds it exclusively to take its snapshot of the tree, so it sees a still
 // tree — but only after its preparation (sealing and finishing the streamed
-// folders, the long part), which runs without it while writers go on. When
-// the snapshot needs nothing compressed (all new content was streamed: the
-// usual case), the commit lets the gate go while it writes the archive (the
-// packs' copy, the header) and takes it again to apply the result, to the
-// files that have not changed since the snapshot. Otherwise the files it
-// compresses are read from staged memory, which writers would change: it
-// keeps the gate to the end. Commits run one at a time (commit_mutex_).
+// folders, the long part), which runs without it while writers go on. Then
+// it lets the gate go while it writes the archive (compresses what was not
+// streamed, copies the packs, writes the header) and takes it again to apply
+// the result, to the files that have not changed since the snapshot. The
+// bytes it compresses itself are sealed for it (file_content's
+// freeze_for_commit): a writer that changes such a file meanwhile works on a
+// copy, and the file takes its bytes back when the commit is over. Commits
+// run one at a time (commit_mutex_).
 #include "daemon_options.hpp"
 #include "file_content.hpp"
 #include "inode_table.hpp"
@@ -132,7 +133,10 @@ class committer {
   void report_kept_anyway(const archive::commit_result& result, const archive::archive_snapshot& before);
   void note_archive_figures();
   bool has_changes_locked() const;
-  result<void> failed(int error, std::string_view what);
+  void thaw(const snapshot& taken);
+  // `taken`: the failed commit's snapshot, if it got that far.
+  result<void> failed(std::unique_lock<std::shared_mutex>& gate, const snapshot* taken, int error,
+                      std::string_view what);
 
   commit_figures figures_;  // before options_: its progress callback points here
   daemon_options options_;

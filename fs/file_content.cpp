@@ -204,6 +204,29 @@ std::shared_ptr<const archive::entry_content> file_content::commit_source(const 
                     local_);
 }
 
+std::shared_ptr<const archive::entry_content> file_content::freeze_for_commit(const content_services& services,
+                                                                              const std::string& path) {
+  if (std::holds_alternative<in_pool>(local_) || std::holds_alternative<on_disk>(local_)) {
+    if (auto frozen = seal(services)) {
+      std::get<sealed_local>(local_).for_commit = true;
+      return frozen;
+    }
+  }
+  return commit_source(services, path);
+}
+
+void file_content::thaw() {
+  auto* sealed = std::get_if<sealed_local>(&local_);
+  if (sealed == nullptr || !sealed->for_commit) return;
+  const std::uint64_t total = sealed->bytes->size();
+  auto taken = sealed->bytes->take_back();
+  if (auto* staged = std::get_if<pool::staged_file>(&taken)) {
+    local_.emplace<in_pool>(in_pool{std::move(*staged)});
+  } else if (auto* spilled = std::get_if<spill_file>(&taken)) {
+    local_.emplace<on_disk>(on_disk{std::move(*spilled), total});
+  }
+}
+
 std::shared_ptr<sealed_bytes> file_content::seal(const content_services& services) {
   if (!dirty_ || size() == 0) return nullptr;
   std::shared_ptr<sealed_bytes> bytes;
@@ -231,6 +254,7 @@ result<void> file_content::unseal(content_services& services) {
 }
 
 void file_content::committed(std::optional<archived_bytes> where, bool keep_local) {
+  if (keep_local) thaw();
   archived_ = std::move(where);
   dirty_ = false;
   reported_ = false;

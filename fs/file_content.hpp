@@ -79,6 +79,14 @@ class file_content {
   // them, valid while the commit holds the file still.
   std::shared_ptr<const archive::entry_content> commit_source(const content_services& services,
                                                               const std::string& path) const;
+  // The same, made immutable first: staged or spilled bytes are sealed for
+  // the commit, so that it reads them without holding the file still (a
+  // write meanwhile copies them back, as for any sealed file).
+  std::shared_ptr<const archive::entry_content> freeze_for_commit(const content_services& services,
+                                                                  const std::string& path);
+  // Bytes sealed for a commit become staged (or spilled) ones again, without
+  // a copy: the commit is over, or failed.
+  void thaw();
   // The commit made `where` the archive's copy of these bytes (nullopt: the
   // file was committed empty). Local bytes are dropped unless `keep_local`.
   void committed(std::optional<archived_bytes> where, bool keep_local);
@@ -102,6 +110,7 @@ class file_content {
   };
   struct sealed_local {
     std::shared_ptr<sealed_bytes> bytes;
+    bool for_commit = false;  // sealed by a commit, not handed to the streamer
   };
   // Makes the local bytes writable: archived bytes are copied back first;
   // with none, an empty staged file.

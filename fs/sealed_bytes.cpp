@@ -23,20 +23,32 @@ sealed_bytes::sealed_bytes(spill_file spilled, std::uint64_t size, archive::cach
       locate_(std::move(locate)) {}
 
 bool sealed_bytes::released() const {
-  std::lock_guard lock(mutex_);
+  std::shared_lock lock(mutex_);
   return std::holds_alternative<gone>(bytes_);
 }
 
 void sealed_bytes::release() {
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
   bytes_.emplace<gone>();
+}
+
+sealed_bytes::taken_bytes sealed_bytes::take_back() {
+  std::unique_lock lock(mutex_);
+  taken_bytes taken;
+  if (auto* pooled = std::get_if<in_pool>(&bytes_)) {
+    taken.emplace<pool::staged_file>(std::move(pooled->file));
+  } else if (auto* disk = std::get_if<on_disk>(&bytes_)) {
+    taken.emplace<spill_file>(std::move(disk->file));
+  }
+  bytes_.emplace<gone>();
+  return taken;
 }
 
 result<std::size_t> sealed_bytes::read(std::uint64_t offset, std::span<std::byte> out) const {
   if (offset >= size_) return std::size_t{0};
   out = out.first(static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), size_ - offset)));
   {
-    std::lock_guard lock(mutex_);
+    std::shared_lock lock(mutex_);
     if (const auto* pooled = std::get_if<in_pool>(&bytes_)) return pooled->store->read(pooled->file, offset, out);
     if (const auto* disk = std::get_if<on_disk>(&bytes_)) {
       if (const int error = disk->file.read(offset, out); error != 0) {
@@ -57,7 +69,7 @@ void sealed_bytes::visit(const archive::span_sink& sink) const { visit_range(0, 
 void sealed_bytes::visit_range(std::uint64_t offset, std::uint64_t size, const archive::span_sink& sink) const {
   const std::uint64_t end = std::min(size_, offset + std::min(size, size_));
   {
-    std::lock_guard lock(mutex_);
+    std::shared_lock lock(mutex_);
     if (const auto* pooled = std::get_if<in_pool>(&bytes_)) {
       // Spans are walked, not copied: skipping to `offset` costs a pointer per chunk.
       std::uint64_t position = 0;

@@ -6,10 +6,15 @@
 // a pending file, the staged memory (or the spill file) is released and
 // reads decode the pending copy instead, found through the locator.
 //
-// Thread-safe: a mutex guards the bytes between readers (FUSE threads, under
-// the inode's lock; the compressor's visits; a commit compressing them itself
-// after the streamer failed) and release (a compression worker, without the
-// inode's lock). A read waits while a visit feeds a compressor.
+// A commit also seals the bytes of a file it compresses itself (one still
+// open for writing, say) so that writers can go on meanwhile; such bytes are
+// never handed to the streamer, and the file takes them back afterwards
+// (take_back) instead of copying them.
+//
+// Thread-safe: a shared mutex guards the bytes between readers (FUSE
+// threads, under the inode's lock; the compressor's visits; a commit
+// compressing them itself), which run side by side, and release (a
+// compression worker, without the inode's lock), which waits for them.
 #include "archived_bytes.hpp"
 #include "result.hpp"
 #include "spill_file.hpp"
@@ -24,6 +29,7 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <span>
 #include <string>
 #include <variant>
@@ -47,6 +53,11 @@ class sealed_bytes final : public archive::entry_content {
   // The pool memory (or spill file) is given back.
   bool released() const;
   void release();
+  // The staged memory or spill file, moved out, for the file to hold again:
+  // only for bytes nobody else reads any more (sealed for a commit that is
+  // over). Afterwards this object holds nothing; empty if it held nothing.
+  using taken_bytes = std::variant<std::monostate, pool::staged_file, spill_file>;
+  taken_bytes take_back();
 
   // Reads from memory, or after release from the pending copy.
   result<std::size_t> read(std::uint64_t offset, std::span<std::byte> out) const;
@@ -68,7 +79,7 @@ class sealed_bytes final : public archive::entry_content {
 
   std::uint64_t size_;
   std::atomic<archive::pending_id> id_{0};
-  mutable std::mutex mutex_;
+  mutable std::shared_mutex mutex_;
   std::variant<in_pool, on_disk, gone> bytes_;
   archive::cached_reader& reader_;
   pending_locator locate_;

@@ -334,6 +334,70 @@ TEST_F(filesystem_fixture, AFileWrittenBeforeAnFsyncAndSealedDuringItsCommitIsIn
   EXPECT_EQ(run("7zz t " + quote(archive.string())).exit_code, 0);
 }
 
+// A service fsyncs a log it keeps open: the commit compresses the log itself
+// (it was never closed), from bytes sealed for it, while the service goes on
+// appending and others go on writing; the archive holds the log as it was at
+// the fsync, and the next commit the rest.
+TEST_F(filesystem_fixture, WritersGoOnWhileAnFsyncCompressesAFileStillOpen) {
+  fs::filesystem filesystem(busy_options(archive, std::chrono::milliseconds(10)), log.logger());
+  filesystem.start_threads();
+  const std::string logged = slow_text(4u << 20);
+  const auto service_log = filesystem.create(kRootInode, "service.log", S_IFREG | 0644, O_WRONLY, me);
+  ASSERT_TRUE(service_log);
+  const auto number = service_log->st_ino;
+  ASSERT_TRUE(filesystem.write(number, bytes_of_text(logged), 0));
+
+  fs::result<void> synced = fs::failure(EINPROGRESS);
+  std::jthread committing([&] { synced = filesystem.fsync(); });
+  const auto pending = [&] {
+    const auto bytes = filesystem.getxattr(kRootInode, "user.sevenzfs.commit_pending_bytes", false);
+    return bytes ? std::stoull(*bytes) : 0;
+  };
+  // The log's bytes are pending once the commit has taken its snapshot.
+  ASSERT_TRUE(eventually([&] { return pending() >= logged.size(); })) << "the commit never took the log";
+  const std::string appended = "appended during the commit\n";
+  ASSERT_TRUE(filesystem.write(number, bytes_of_text(appended), static_cast<off_t>(logged.size())));
+  make_file(filesystem, kRootInode, "other.txt", "written during the commit");
+  const bool wrote_during_the_commit = filesystem.figures().running.load();
+  committing.join();
+  ASSERT_TRUE(synced) << log.text();
+  EXPECT_TRUE(wrote_during_the_commit) << "the writes waited for the commit";
+  EXPECT_EQ(listing(), "Path = service.log\n");
+  EXPECT_EQ(extracted("service.log"), logged);
+  EXPECT_EQ(read_all(filesystem, number), logged + appended);
+
+  filesystem.release(number, O_WRONLY);
+  ASSERT_TRUE(filesystem.fsync());
+  EXPECT_EQ(extracted("service.log"), logged + appended);
+  EXPECT_EQ(extracted("other.txt"), "written during the commit");
+  ASSERT_TRUE(filesystem.final_commit());
+}
+
+// A commit that fails gives the files it sealed for itself their bytes back:
+// the log, closed afterwards, goes to the compressor like any closed file.
+TEST_F(filesystem_fixture, AFailedCommitGivesBackTheBytesItSealed) {
+  const auto gone = dir / "gone";
+  std::filesystem::create_directories(gone);
+  archive = gone / "a.7z";
+  fs::filesystem filesystem(busy_options(archive, std::chrono::milliseconds(10)), log.logger());
+  filesystem.start_threads();
+  const auto service_log = filesystem.create(kRootInode, "service.log", S_IFREG | 0644, O_WRONLY, me);
+  ASSERT_TRUE(service_log);
+  const auto number = service_log->st_ino;
+  ASSERT_TRUE(filesystem.write(number, bytes_of_text("keep me\n"), 0));
+  std::filesystem::remove(gone);
+  ASSERT_FALSE(filesystem.fsync());
+  std::filesystem::create_directories(gone);
+
+  const auto state = [&] { return filesystem.getxattr(number, "user.sevenzfs.state", false).value_or(""); };
+  EXPECT_EQ(state(), R"({"state":"staged","size":8})");
+  filesystem.release(number, O_WRONLY);
+  EXPECT_TRUE(eventually([&] { return state() == R"({"state":"compressed","size":8})"; })) << state();
+  ASSERT_TRUE(filesystem.fsync()) << log.text();
+  EXPECT_EQ(extracted("service.log"), "keep me\n");
+  EXPECT_EQ(read_all(filesystem, number), "keep me\n");
+}
+
 TEST_F(filesystem_fixture, StatisticsAgreeBetweenSizeProbeAndRead) {
   auto filesystem = open();
   const auto probed = filesystem->getxattr(kRootInode, "user.sevenzfs.stats", true);
