@@ -1,10 +1,13 @@
 #include "settle_queue.hpp"
 
+#include <algorithm>
+
 namespace sevenzfs::fs {
 
 settle_queue::settle_queue(std::chrono::milliseconds delay, due_callback due, std::chrono::milliseconds quiet,
                            std::function<void()> idle)
     : delay_(delay),
+      batch_(std::min<std::chrono::milliseconds>(delay / 16, std::chrono::milliseconds(50))),
       due_(std::move(due)),
       quiet_(quiet),
       idle_(std::move(idle)),
@@ -16,12 +19,17 @@ settle_queue::~settle_queue() {
 }
 
 void settle_queue::add(inode_number number, std::uint64_t stamp) {
+  bool first = false;
   {
     std::lock_guard lock(mutex_);
+    first = queue_.empty();
     queue_.push_back({number, stamp, std::chrono::steady_clock::now() + delay_});
     idle_due_ = true;
   }
-  changed_.notify_one();
+  // Behind other files the new one is due last: the thread, asleep until
+  // the first is due, need not wake for it (a wake-up per closed file is
+  // two system calls and a context switch).
+  if (first) changed_.notify_one();
 }
 
 std::size_t settle_queue::size() const {
@@ -47,7 +55,8 @@ void settle_queue::run(const std::stop_token& stop) {
     }
     const auto due = queue_.front().due;
     if (std::chrono::steady_clock::now() < due) {
-      changed_.wait_until(lock, stop, due, [] { return false; });
+      // A little later, so that one wake-up takes the files closed meanwhile.
+      changed_.wait_until(lock, stop, due + batch_, [] { return false; });
       continue;
     }
     const waiting next = queue_.front();

@@ -3,10 +3,11 @@
 // a file reopened and changed soon after it was closed (an editor's save, a
 // log rotated, rsync's rename dance) is then not compressed twice. Each file
 // closed after writing is queued with a stamp (its count of opens for
-// writing); when its moment has passed, `due` is called on the queue's
-// thread, which seals it unless it was opened for writing again (the stamp
-// tells). Once the queue has been empty for `quiet` after the last file,
-// `idle` is called (the daemon then has the compressor finish what it holds
+// writing); when its moment has passed (or a little later, at most delay/16
+// and 50 ms, so that one wake-up takes the files due meanwhile), `due` is
+// called on the queue's thread, which seals it unless it was opened for
+// writing again (the stamp tells). Once the queue has been empty for `quiet`
+// after the last file, `idle` is called (the daemon then has the compressor finish what it holds
 // rather than wait for more input).
 #include "inode.hpp"
 
@@ -44,6 +45,7 @@ class settle_queue {
   void run(const std::stop_token& stop);
 
   std::chrono::milliseconds delay_;
+  std::chrono::milliseconds batch_;  // how late a file may be taken, to take several at once
   due_callback due_;
   std::chrono::milliseconds quiet_;
   std::function<void()> idle_;

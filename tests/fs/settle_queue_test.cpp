@@ -18,6 +18,7 @@ struct recorder {
   std::mutex mutex;
   std::condition_variable changed;
   std::vector<std::pair<fs::inode_number, std::uint64_t>> due;
+  std::vector<std::chrono::steady_clock::time_point> called;  // when each of `due` came
   int idle = 0;
 
   bool wait_for(std::size_t calls, std::chrono::milliseconds timeout) {
@@ -28,6 +29,7 @@ struct recorder {
     return [this](fs::inode_number number, std::uint64_t stamp) {
       std::lock_guard lock(mutex);
       due.emplace_back(number, stamp);
+      called.push_back(std::chrono::steady_clock::now());
       changed.notify_all();
     };
   }
@@ -52,6 +54,24 @@ TEST(SettleQueue, FilesComeDueAfterTheDelayInOrder) {
   std::lock_guard lock(seen.mutex);
   EXPECT_EQ(seen.due, (std::vector<std::pair<fs::inode_number, std::uint64_t>>{{7, 1}, {3, 5}}));
   EXPECT_EQ(queue.size(), 0u);
+}
+
+// One wake-up takes the files closed shortly after the first: the second
+// comes with it, late by less than the batch (50 ms at this delay), never
+// early.
+TEST(SettleQueue, FilesClosedShortlyAfterAnotherComeDueWithIt) {
+  recorder seen;
+  fs::settle_queue queue(800ms, seen.on_due(), 1h, seen.on_idle());
+  const auto first_added = std::chrono::steady_clock::now();
+  queue.add(1, 1);
+  std::this_thread::sleep_for(30ms);
+  const auto second_added = std::chrono::steady_clock::now();
+  queue.add(2, 1);
+  ASSERT_TRUE(seen.wait_for(2, 10s));
+  std::lock_guard lock(seen.mutex);
+  EXPECT_GE(seen.called[0] - first_added, 800ms);
+  EXPECT_GE(seen.called[1] - second_added, 800ms);
+  EXPECT_LT(seen.called[1] - seen.called[0], 15ms) << "the second file took a wake-up of its own";
 }
 
 TEST(SettleQueue, IdleComesOnceAfterAQuietSpell) {
