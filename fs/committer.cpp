@@ -98,8 +98,7 @@ bool committer::has_changes() const {
 
 bool committer::has_changes_locked() const { return generation_.load() != committed_generation_ || !applied_; }
 
-committer::snapshot committer::take_snapshot(commit_scope scope, std::uint64_t began) {
-  snapshot taken;
+void committer::take_snapshot(commit_scope scope, std::uint64_t began, snapshot& taken) {
   taken.generation = generation_.load();
   auto& request = taken.request;
   // The streamer's finished folders, and where each of their files is.
@@ -175,10 +174,12 @@ committer::snapshot committer::take_snapshot(commit_scope scope, std::uint64_t b
     }
     if (stream && !include) shown[*stream] = e;
     if (include && content.size() > 0) {
+      // Listed before it is frozen: a commit that fails from here on thaws
+      // what it lists.
+      taken.committed.push_back({node.number, node.content_changes});
       e.size = content.size();
       e.content = content.freeze_for_commit(content_, path);
       request.new_files.push_back(std::move(e));
-      taken.committed.push_back({node.number, node.content_changes});
     } else if (include) {
       request.entries_without_data.push_back(std::move(e));  // now empty
       taken.emptied.push_back({node.number, node.content_changes});
@@ -212,7 +213,6 @@ committer::snapshot committer::take_snapshot(commit_scope scope, std::uint64_t b
   for (std::size_t f = 0; f < folders.size(); ++f) {
     request.prepacked_folders.push_back(archive::prepacked(folders[f], std::move(streamed_shown[f])));
   }
-  return taken;
 }
 
 void committer::apply(const snapshot& taken, const archive::commit_result& result,
@@ -344,7 +344,8 @@ result<void> committer::commit_locked(std::unique_lock<std::shared_mutex>& gate,
   } held_again{gate};
   std::optional<snapshot> frozen;
   try {
-    snapshot& taken = frozen.emplace(take_snapshot(scope, began));
+    snapshot& taken = frozen.emplace();
+    take_snapshot(scope, began, taken);
     taken.request.compact = compact;
     figures_.pending_bytes =
         std::accumulate(taken.request.new_files.begin(), taken.request.new_files.end(), std::uint64_t{0},

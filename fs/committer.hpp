@@ -123,7 +123,8 @@ class committer {
  private:
   struct snapshot;
   // `began`: the change generation when the commit began.
-  snapshot take_snapshot(commit_scope scope, std::uint64_t began);
+  // Fills `taken` (empty), which lists what it froze even if it throws.
+  void take_snapshot(commit_scope scope, std::uint64_t began, snapshot& taken);
   void apply(const snapshot& taken, const archive::commit_result& result,
              const std::shared_ptr<const archive::archive_snapshot>& before);
   // `gate` holds gate_ exclusively, on return too.

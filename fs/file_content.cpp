@@ -206,13 +206,19 @@ std::shared_ptr<const archive::entry_content> file_content::commit_source(const 
 
 std::shared_ptr<const archive::entry_content> file_content::freeze_for_commit(const content_services& services,
                                                                               const std::string& path) {
+  // Never staged_content or spill_content for these: they read the file's
+  // bytes in place, which a writer may change once the commit lets go.
   if (std::holds_alternative<in_pool>(local_) || std::holds_alternative<on_disk>(local_)) {
-    if (auto frozen = seal(services)) {
-      std::get<sealed_local>(local_).for_commit = true;
-      return frozen;
-    }
+    auto frozen = seal_local(services);
+    std::get<sealed_local>(local_).for_commit = true;
+    return frozen;
   }
   return commit_source(services, path);
+}
+
+bool file_content::frozen() const noexcept {
+  const auto* s = std::get_if<sealed_local>(&local_);
+  return s != nullptr && s->for_commit;
 }
 
 void file_content::thaw() {
@@ -229,6 +235,10 @@ void file_content::thaw() {
 
 std::shared_ptr<sealed_bytes> file_content::seal(const content_services& services) {
   if (!dirty_ || size() == 0) return nullptr;
+  return seal_local(services);
+}
+
+std::shared_ptr<sealed_bytes> file_content::seal_local(const content_services& services) {
   std::shared_ptr<sealed_bytes> bytes;
   if (auto* pooled = std::get_if<in_pool>(&local_)) {
     bytes = std::make_shared<sealed_bytes>(services.store, std::move(pooled->file), services.reader,

@@ -84,6 +84,8 @@ class file_content {
   // write meanwhile copies them back, as for any sealed file).
   std::shared_ptr<const archive::entry_content> freeze_for_commit(const content_services& services,
                                                                   const std::string& path);
+  // Sealed for a commit that is still running.
+  bool frozen() const noexcept;
   // Bytes sealed for a commit become staged (or spilled) ones again, without
   // a copy: the commit is over, or failed.
   void thaw();
@@ -115,6 +117,8 @@ class file_content {
   // Makes the local bytes writable: archived bytes are copied back first;
   // with none, an empty staged file.
   result<void> make_writable(content_services& services);
+  // Staged or spilled bytes become sealed ones (nullptr for any other content).
+  std::shared_ptr<sealed_bytes> seal_local(const content_services& services);
   result<void> restage(content_services& services);
 
   std::variant<nothing, in_pool, on_disk, held, sealed_local> local_;

@@ -14,7 +14,7 @@ sealer::sealer(inode_table& inodes, committer& commits, streamer& streamed, cont
 // too (the folders stay open for more).
 void sealer::start() {
   queue_ = std::make_unique<settle_queue>(
-      settle_, [this](inode_number number, std::uint64_t stamp) { seal_if_settled(number, stamp); },
+      settle_, [this](inode_number number, std::uint64_t stamp) { return seal_if_settled(number, stamp); },
       std::chrono::seconds(2), [this] { streamer_.flush(); });
 }
 
@@ -25,22 +25,26 @@ void sealer::closed(inode_number number, std::uint64_t stamp) {
 }
 
 // On the settle queue's thread: the file was closed a moment ago.
-void sealer::seal_if_settled(inode_number number, std::uint64_t stamp) {
+bool sealer::seal_if_settled(inode_number number, std::uint64_t stamp) {
   std::shared_ptr<sealed_bytes> bytes;
   std::string path;
   {
     auto gate = committer_.change_gate();
-    if (!streamer_.streaming()) return;
+    if (!streamer_.streaming()) return true;
     auto node = inodes_.lock(number);
-    if (!node) return;
+    if (!node) return true;
     inode& n = **node;
-    if (n.writers > 0 || n.write_opens != stamp || n.parent == 0) return;  // reopened, or deleted
+    if (n.writers > 0 || n.write_opens != stamp || n.parent == 0) return true;  // reopened, or deleted
+    // A running commit compresses it: asked again later, it is committed by
+    // then, or (the commit failed) staged again and goes to the streamer.
+    if (n.content.frozen()) return false;
     bytes = n.content.seal(content_);
-    if (!bytes) return;
+    if (!bytes) return true;
     path = inodes_.path_of(n);
     streamer_.expect_hand_over();
   }
   streamer_.hand_over(path, bytes);
+  return true;
 }
 
 void sealer::seal_closed_files() {

@@ -42,7 +42,8 @@ class sealer {
   void bring_back();
 
  private:
-  void seal_if_settled(inode_number number, std::uint64_t stamp);
+  // False: a commit has the file's bytes; the queue asks again later.
+  bool seal_if_settled(inode_number number, std::uint64_t stamp);
 
   inode_table& inodes_;
   committer& committer_;

@@ -62,8 +62,9 @@ void settle_queue::run(const std::stop_token& stop) {
     const waiting next = queue_.front();
     queue_.pop_front();
     lock.unlock();
-    due_(next.number, next.stamp);
+    const bool done = due_(next.number, next.stamp);
     lock.lock();
+    if (!done) queue_.push_back({next.number, next.stamp, std::chrono::steady_clock::now() + delay_});
   }
 }
 

@@ -24,7 +24,8 @@ namespace sevenzfs::fs {
 
 class settle_queue {
  public:
-  using due_callback = std::function<void(inode_number number, std::uint64_t stamp)>;
+  // False: not now; the file is due again after another delay.
+  using due_callback = std::function<bool(inode_number number, std::uint64_t stamp)>;
 
   settle_queue(std::chrono::milliseconds delay, due_callback due, std::chrono::milliseconds quiet,
                std::function<void()> idle);

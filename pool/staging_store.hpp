@@ -22,7 +22,8 @@
 //
 // Threads: operations on different files run concurrently (the log tail has
 // one short mutex; chunk memory and counters are lock-free); one file must
-// not be used by two threads at once (the daemon holds its inode's lock).
+// not be changed by one thread while another uses it (the daemon holds its
+// inode's lock); reads of a file nobody changes may run side by side.
 // Writes wait for memory when the pool is full (backpressure) and return a
 // short count only after chunk_pool::shutdown() — or, when the caller asks
 // (memory_wait::fail_fast), at once, so it can make room without holding
