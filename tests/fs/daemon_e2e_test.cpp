@@ -218,6 +218,40 @@ TEST_F(mount_fixture, RenameUnlinkTruncateAndRefusals) {
   EXPECT_FALSE(fs::exists(dir / "x" / "d" / "sub"));
 }
 
+// A write or truncate by someone other than root clears a file's set-user-ID
+// and set-group-ID bits, as on any POSIX filesystem: otherwise whoever may
+// write a set-user-ID program could change what it runs as its owner.
+TEST_F(mount_fixture, WritesByOthersClearSetIdBits) {
+  fs::permissions(dir.path(), fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
+  auto daemon = mount("allow_other");
+  const auto written = mnt / "written";
+  const auto truncated = mnt / "truncated";
+  const auto by_root = mnt / "by-root";
+  for (const auto& path : {written, truncated, by_root}) {
+    write_file(path, "#!/bin/sh\n");
+    ASSERT_EQ(::chmod(path.c_str(), 06777), 0);
+  }
+  const auto as_nobody = [](const std::string& command) {
+    return run("setpriv --reuid=65534 --regid=65534 --clear-groups sh -c " + quote(command));
+  };
+  const auto appended = as_nobody("echo id >> " + quote(written.string()));
+  ASSERT_EQ(appended.exit_code, 0) << appended.output;
+  const auto cut = as_nobody("truncate -s 3 " + quote(truncated.string()));
+  ASSERT_EQ(cut.exit_code, 0) << cut.output;
+  write_file(by_root, "#!/bin/sh\necho root may\n");
+  const auto mode_of = [](const fs::path& path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 ? st.st_mode & 07777 : 0u;
+  };
+  EXPECT_EQ(mode_of(written), 0777u);
+  EXPECT_EQ(mode_of(truncated), 0777u);
+  EXPECT_EQ(mode_of(by_root), 06777u) << "root (CAP_FSETID) keeps the bits";
+  EXPECT_EQ(read_file(written), "#!/bin/sh\nid\n");
+  ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
+  const auto listed = run("7zz l -slt " + quote(archive.string()) + " written");
+  EXPECT_EQ(listed.output.find("-rwsrwsrwx"), std::string::npos) << listed.output;
+}
+
 TEST_F(mount_fixture, CorruptArchiveIsRefusedAndLeftUntouched) {
   write_file(archive, "7z\xbc\xaf\x27\x1c but damaged beyond the signature");
   const std::string before = read_file(archive);
