@@ -231,10 +231,12 @@ bool archive_appender::commit_in_place(const commit_request& request, const comm
       [&] {
         // (2) The new packs right after the kept ones, over the old header.
         archive.set_position(kept_end);
+        joined_copy copy(archive);
         for (const auto& folder : request.prepacked_folders) {
-          if (folder.keeps_all()) archive.append_copy(folder.fd, folder.offset, folder.size, std::string(folder.path));
+          if (folder.keeps_all()) copy.add(folder.fd, folder.offset, folder.size, folder.path);
         }
-        if (pending) archive.append_copy(pending->fd(), 0, pending->position(), pending->current_path());
+        if (pending) copy.add(pending->fd(), 0, pending->position(), pending->current_path());
+        copy.flush();
         archive.sync();
       },
       header_floor);

@@ -59,12 +59,14 @@ archive_layout rewrite_archive(const std::string& path, const std::shared_ptr<co
     }
   }
   std::ranges::sort(result.kept_anyway);
+  joined_copy copy(out);
   for (std::size_t k = 0; k < request.prepacked_folders.size(); ++k) {
     const auto& folder = request.prepacked_folders[k];
     if (!folder.keeps_all()) continue;
-    out.append_copy(folder.fd, folder.offset, folder.size, std::string(folder.path));
+    copy.add(folder.fd, folder.offset, folder.size, folder.path);
     builder.add_prepacked(k);
   }
+  copy.flush();
   pack_prepacked_survivors_and_new_files(out, request, options, builder);
   exit_after_step_if_asked(2);
 

@@ -71,6 +71,23 @@ void output_file::append_copy(int source, std::uint64_t offset, std::uint64_t si
   position_ += size;
 }
 
+void joined_copy::add(int source, std::uint64_t offset, std::uint64_t size, std::string_view source_path) {
+  if (size_ > 0 && source == source_ && offset == offset_ + size_) {
+    size_ += size;
+    return;
+  }
+  flush();
+  source_ = source;
+  offset_ = offset;
+  size_ = size;
+  path_ = source_path;
+}
+
+void joined_copy::flush() {
+  if (size_ > 0) out_.append_copy(source_, offset_, size_, std::string(path_));
+  size_ = 0;
+}
+
 void output_file::set_final_permissions() {
   struct stat old {};
   if (::stat(final_path_.c_str(), &old) == 0) {

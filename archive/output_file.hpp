@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace sevenzfs::archive {
@@ -61,6 +62,25 @@ class output_file {
 
   output_file() = default;
   void set_final_permissions();
+};
+
+// Appends ranges of other files to `out` in the order given, joining a
+// range that continues the one before in the same file: the folders of a
+// pending file, written one after another, then go over in one
+// copy_file_range, not one per folder (per file when batched). `out`'s
+// position counts what was added only after flush().
+class joined_copy {
+ public:
+  explicit joined_copy(output_file& out) : out_(out) {}
+  void add(int source, std::uint64_t offset, std::uint64_t size, std::string_view source_path);
+  void flush();
+
+ private:
+  output_file& out_;
+  int source_ = -1;
+  std::uint64_t offset_ = 0;
+  std::uint64_t size_ = 0;
+  std::string_view path_;
 };
 
 // Removes what crashed writers left beside `final_path`: files named

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -121,4 +122,28 @@ TEST(OutputFile, AFirstCommitIntoAnEmptyArchiveKeepsItsModeAndOwner) {
   EXPECT_EQ(st.st_uid, kNobody);
   EXPECT_EQ(st.st_gid, kNobody);
   EXPECT_EQ(appender.database().files.size(), 1u);
+}
+
+// Ranges that continue each other in one file are copied as one; the bytes
+// land in the order given either way, and the position counts them at flush.
+TEST(OutputFile, JoinedCopiesAppendTheRangesInOrder) {
+  temp_dir dir;
+  write_file(dir / "a", "0123456789");
+  write_file(dir / "b", "abcdef");
+  const unique_fd a(::open((dir / "a").c_str(), O_RDONLY | O_CLOEXEC));
+  const unique_fd b(::open((dir / "b").c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(a && b);
+  output_file out((dir / "out").string());
+  out.append(bytes_of(">"));
+  joined_copy copy(out);
+  copy.add(a.get(), 0, 3, "a");  // 012
+  copy.add(a.get(), 3, 2, "a");  // 34: continues it
+  copy.add(b.get(), 5, 1, "b");  // f: another file
+  copy.add(b.get(), 2, 2, "b");  // cd: does not continue it
+  copy.add(a.get(), 9, 1, "a");  // 9
+  EXPECT_EQ(out.position(), 9u) << "the last range waits for flush";
+  copy.flush();
+  EXPECT_EQ(out.position(), 10u);
+  out.commit();
+  EXPECT_EQ(read_file(dir / "out"), ">01234fcd9");
 }
