@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <cstdint>
 #include <thread>
 
 using namespace sevenzfs;
@@ -57,6 +58,13 @@ std::string slow_text(std::size_t bytes) {
   for (std::uint64_t i = 0; text.size() < bytes; ++i)
     text += fmt::format("record {} holds {}\n", i, i * 2654435761u % 1000003);
   return text;
+}
+
+// What the statistics count as pending: bytes handed to the compressor,
+// and those of the running commit once it has taken its snapshot.
+std::uint64_t pending_bytes(fs::filesystem& filesystem) {
+  const auto bytes = filesystem.getxattr(kRootInode, "user.sevenzfs.commit_pending_bytes", false);
+  return bytes ? std::stoull(*bytes) : 0;
 }
 
 fs::inode_number entry_of(fs::filesystem& filesystem, fs::inode_number parent, const std::string& name) {
@@ -223,11 +231,8 @@ TEST_F(filesystem_fixture, FilesChangedWhileACommitRunsWaitForTheNextOne) {
   std::jthread committing([&] { first = filesystem.fsync(); });
   // Once large.txt is handed over, the commit has sealed what it takes and
   // waits for its compression.
-  const auto handed_over = [&] {
-    const auto pending = filesystem.getxattr(kRootInode, "user.sevenzfs.commit_pending_bytes", false);
-    return pending && std::stoull(*pending) >= large.size();
-  };
-  ASSERT_TRUE(eventually(handed_over)) << "large.txt was never handed over";
+  ASSERT_TRUE(eventually([&] { return pending_bytes(filesystem) >= large.size(); }))
+      << "large.txt was never handed over";
   make_file(filesystem, kRootInode, "during.txt", "made while the commit compressed large.txt");
   const auto open_during = filesystem.create(kRootInode, "during.log", S_IFREG | 0644, O_WRONLY, me);
   ASSERT_TRUE(open_during);
@@ -309,12 +314,9 @@ TEST_F(filesystem_fixture, AFileWrittenBeforeAnFsyncAndSealedDuringItsCommitIsIn
 
   fs::result<void> synced = fs::failure(EINPROGRESS);
   std::jthread committing([&] { synced = filesystem.fsync(); });
-  const auto pending = [&] {
-    const auto bytes = filesystem.getxattr(kRootInode, "user.sevenzfs.commit_pending_bytes", false);
-    return bytes ? std::stoull(*bytes) : 0;
-  };
   // large.txt handed over: the seal pass is done, open.log was open then.
-  ASSERT_TRUE(eventually([&] { return pending() >= large.size(); })) << "large.txt was never handed over";
+  ASSERT_TRUE(eventually([&] { return pending_bytes(filesystem) >= large.size(); }))
+      << "large.txt was never handed over";
   filesystem.release(open_file->st_ino, O_WRONLY);
   const auto handed_over = [&] {
     const auto state = filesystem.getxattr(open_file->st_ino, "user.sevenzfs.state", false).value_or("");
@@ -349,12 +351,9 @@ TEST_F(filesystem_fixture, WritersGoOnWhileAnFsyncCompressesAFileStillOpen) {
 
   fs::result<void> synced = fs::failure(EINPROGRESS);
   std::jthread committing([&] { synced = filesystem.fsync(); });
-  const auto pending = [&] {
-    const auto bytes = filesystem.getxattr(kRootInode, "user.sevenzfs.commit_pending_bytes", false);
-    return bytes ? std::stoull(*bytes) : 0;
-  };
   // The log's bytes are pending once the commit has taken its snapshot.
-  ASSERT_TRUE(eventually([&] { return pending() >= logged.size(); })) << "the commit never took the log";
+  ASSERT_TRUE(eventually([&] { return pending_bytes(filesystem) >= logged.size(); }))
+      << "the commit never took the log";
   const std::string appended = "appended during the commit\n";
   ASSERT_TRUE(filesystem.write(number, bytes_of_text(appended), static_cast<off_t>(logged.size())));
   make_file(filesystem, kRootInode, "other.txt", "written during the commit");
