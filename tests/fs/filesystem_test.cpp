@@ -36,6 +36,14 @@ struct filesystem_fixture : testing::Test {
     return run("7zz l -ba -slt " + quote(archive.string()) + " | grep '^Path = ' | LC_ALL=C sort").output;
   }
 
+  // Creates `name` open for writing, with `text` written: its inode number,
+  // 0 when either step failed.
+  fs::inode_number open_with(fs::filesystem& filesystem, const std::string& name, const std::string& text) {
+    const auto made = filesystem.create(kRootInode, name, S_IFREG | 0644, O_WRONLY, me);
+    if (!made || !filesystem.write(made->st_ino, bytes_of_text(text), 0)) return 0;
+    return made->st_ino;
+  }
+
   std::string extracted(const std::string& member) {
     return run("7zz e -so " + quote(archive.string()) + " " + quote(member)).output;
   }
@@ -223,9 +231,8 @@ TEST_F(filesystem_fixture, FilesChangedWhileACommitRunsWaitForTheNextOne) {
   make_file(filesystem, kRootInode, "saved.txt", "old version");
   ASSERT_TRUE(filesystem.fsync());
   make_file(filesystem, kRootInode, "large.txt", large);
-  const auto open_before = filesystem.create(kRootInode, "before.log", S_IFREG | 0644, O_WRONLY, me);
-  ASSERT_TRUE(open_before);
-  ASSERT_TRUE(filesystem.write(open_before->st_ino, bytes_of_text("written before the fsync\n"), 0));
+  const auto open_before = open_with(filesystem, "before.log", "written before the fsync\n");
+  ASSERT_NE(open_before, 0u);
 
   fs::result<void> first = fs::failure(EINPROGRESS);
   std::jthread committing([&] { first = filesystem.fsync(); });
@@ -234,10 +241,9 @@ TEST_F(filesystem_fixture, FilesChangedWhileACommitRunsWaitForTheNextOne) {
   ASSERT_TRUE(eventually([&] { return pending_bytes(filesystem) >= large.size(); }))
       << "large.txt was never handed over";
   make_file(filesystem, kRootInode, "during.txt", "made while the commit compressed large.txt");
-  const auto open_during = filesystem.create(kRootInode, "during.log", S_IFREG | 0644, O_WRONLY, me);
-  ASSERT_TRUE(open_during);
-  ASSERT_TRUE(filesystem.write(open_during->st_ino, bytes_of_text("opened during the commit\n"), 0));
-  ASSERT_TRUE(filesystem.write(open_before->st_ino, bytes_of_text("and more during it\n"), 25));
+  const auto open_during = open_with(filesystem, "during.log", "opened during the commit\n");
+  ASSERT_NE(open_during, 0u);
+  ASSERT_TRUE(filesystem.write(open_before, bytes_of_text("and more during it\n"), 25));
   // Saved over by rename: the commit keeps the old version, not neither.
   make_file(filesystem, kRootInode, "saved.txt.tmp", "new version");
   ASSERT_TRUE(filesystem.rename(kRootInode, "saved.txt.tmp", kRootInode, "saved.txt", 0));
@@ -249,8 +255,8 @@ TEST_F(filesystem_fixture, FilesChangedWhileACommitRunsWaitForTheNextOne) {
   EXPECT_EQ(extracted("large.txt"), large);
   EXPECT_EQ(extracted("saved.txt"), "old version");
 
-  filesystem.release(open_during->st_ino, O_WRONLY);
-  filesystem.release(open_before->st_ino, O_WRONLY);
+  filesystem.release(open_during, O_WRONLY);
+  filesystem.release(open_before, O_WRONLY);
   ASSERT_TRUE(filesystem.fsync());
   EXPECT_EQ(listing(), "Path = before.log\nPath = during.log\nPath = during.txt\nPath = large.txt\nPath = saved.txt\n");
   EXPECT_EQ(extracted("during.txt"), "made while the commit compressed large.txt");
@@ -307,9 +313,8 @@ TEST_F(filesystem_fixture, AFileWrittenBeforeAnFsyncAndSealedDuringItsCommitIsIn
   fs::filesystem filesystem(busy_options(archive, std::chrono::milliseconds(10)), log.logger());
   filesystem.start_threads();
   const std::string large = slow_text(4u << 20);
-  const auto open_file = filesystem.create(kRootInode, "open.log", S_IFREG | 0644, O_WRONLY, me);
-  ASSERT_TRUE(open_file);
-  ASSERT_TRUE(filesystem.write(open_file->st_ino, bytes_of_text("written before the fsync\n"), 0));
+  const auto open_file = open_with(filesystem, "open.log", "written before the fsync\n");
+  ASSERT_NE(open_file, 0u);
   make_file(filesystem, kRootInode, "large.txt", large);
 
   fs::result<void> synced = fs::failure(EINPROGRESS);
@@ -317,9 +322,9 @@ TEST_F(filesystem_fixture, AFileWrittenBeforeAnFsyncAndSealedDuringItsCommitIsIn
   // large.txt handed over: the seal pass is done, open.log was open then.
   ASSERT_TRUE(eventually([&] { return pending_bytes(filesystem) >= large.size(); }))
       << "large.txt was never handed over";
-  filesystem.release(open_file->st_ino, O_WRONLY);
+  filesystem.release(open_file, O_WRONLY);
   const auto handed_over = [&] {
-    const auto state = filesystem.getxattr(open_file->st_ino, "user.sevenzfs.state", false).value_or("");
+    const auto state = filesystem.getxattr(open_file, "user.sevenzfs.state", false).value_or("");
     return state.find("\"compress") != std::string::npos;
   };
   ASSERT_TRUE(eventually(handed_over)) << "open.log was never handed over";
@@ -344,10 +349,8 @@ TEST_F(filesystem_fixture, WritersGoOnWhileAnFsyncCompressesAFileStillOpen) {
   fs::filesystem filesystem(busy_options(archive, std::chrono::milliseconds(10)), log.logger());
   filesystem.start_threads();
   const std::string logged = slow_text(4u << 20);
-  const auto service_log = filesystem.create(kRootInode, "service.log", S_IFREG | 0644, O_WRONLY, me);
-  ASSERT_TRUE(service_log);
-  const auto number = service_log->st_ino;
-  ASSERT_TRUE(filesystem.write(number, bytes_of_text(logged), 0));
+  const auto number = open_with(filesystem, "service.log", logged);
+  ASSERT_NE(number, 0u);
 
   fs::result<void> synced = fs::failure(EINPROGRESS);
   std::jthread committing([&] { synced = filesystem.fsync(); });
@@ -380,10 +383,8 @@ TEST_F(filesystem_fixture, AFailedCommitGivesBackTheBytesItSealed) {
   archive = gone / "a.7z";
   fs::filesystem filesystem(busy_options(archive, std::chrono::milliseconds(10)), log.logger());
   filesystem.start_threads();
-  const auto service_log = filesystem.create(kRootInode, "service.log", S_IFREG | 0644, O_WRONLY, me);
-  ASSERT_TRUE(service_log);
-  const auto number = service_log->st_ino;
-  ASSERT_TRUE(filesystem.write(number, bytes_of_text("keep me\n"), 0));
+  const auto number = open_with(filesystem, "service.log", "keep me\n");
+  ASSERT_NE(number, 0u);
   std::filesystem::remove(gone);
   ASSERT_FALSE(filesystem.fsync());
   std::filesystem::create_directories(gone);
