@@ -2,27 +2,45 @@
 // What a 7z header describes (DOC/7zFormat.txt), as plain arrays; "not
 // defined" is std::optional, never a sentinel value. The same database serves a new archive and, later,
 // an existing one that new folders are appended to.
+#include <boost/container/small_vector.hpp>
+
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
 namespace sevenzfs::archive {
+
+// A vector whose first N elements live inside it. A folder this writer makes
+// has one coder, one pack stream and one size, and an archive of a million
+// one-file folders holds a million of them (twice during a commit): inline,
+// they cost no heap block each.
+template <class T, std::size_t N>
+using small_vector = boost::container::small_vector<T, N>;
+
+// A method id (at most 15 bytes) or a coder's properties (LZMA2: 1 byte,
+// LZMA: 5, BCJ2: none).
+struct coder_bytes : small_vector<std::uint8_t, 7> {
+  using small_vector::small_vector;
+  // Boost 1.74's small_vector does not convert to a span by itself.
+  operator std::span<const std::uint8_t>() const noexcept { return {data(), size()}; }
+};
 
 // One coder of a folder (7zFormat.txt "Folder"). Streams are named from the
 // decoder's side: `in_streams` take packed data, `out_streams` give unpacked
 // data. Simple coders (LZMA2, Copy, filters) have one of each; BCJ2 has four
 // inputs.
 struct coder_info {
-  std::vector<std::uint8_t> method_id;   // {0x21} LZMA2, {0x00} Copy, ...
-  std::vector<std::uint8_t> properties;  // LZMA2: the dictionary byte; Copy: none
+  coder_bytes method_id;   // {0x21} LZMA2, {0x00} Copy, ...
+  coder_bytes properties;  // LZMA2: the dictionary byte; Copy: none
   std::uint32_t in_streams = 1;
   std::uint32_t out_streams = 1;
 };
 
-inline const std::vector<std::uint8_t> kMethodCopy{0x00};
-inline const std::vector<std::uint8_t> kMethodLzma2{0x21};
-inline const std::vector<std::uint8_t> kMethodLzma{0x03, 0x01, 0x01};
+inline const coder_bytes kMethodCopy{0x00};
+inline const coder_bytes kMethodLzma2{0x21};
+inline const coder_bytes kMethodLzma{0x03, 0x01, 0x01};
 
 // Feeds the coder input `in_index` (counted over all coders' inputs, in
 // coder order) from the coder output `out_index` (counted likewise).
@@ -36,11 +54,11 @@ struct bind_pair {
 // folders read from other archives keep whatever graph they have, so that a
 // header written back describes them exactly.
 struct folder_info {
-  std::vector<coder_info> coders;
+  small_vector<coder_info, 1> coders;
   std::vector<bind_pair> bind_pairs;
   // The coder inputs fed by this folder's pack streams, in pack stream order.
-  std::vector<std::uint64_t> packed_streams{0};
-  std::vector<std::uint64_t> unpack_sizes;  // one per coder output, in coder order
+  small_vector<std::uint64_t, 1> packed_streams{0};
+  small_vector<std::uint64_t, 1> unpack_sizes;  // one per coder output, in coder order
   std::optional<std::uint32_t> unpack_crc;  // of the folder's content (7-Zip sets it for the encoded header)
 
   std::size_t total_in_streams() const noexcept;

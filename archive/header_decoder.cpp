@@ -17,7 +17,7 @@ namespace {
 
 constexpr std::size_t kInputPiece = std::size_t{64} << 10;
 constexpr std::size_t kFirstOutput = std::size_t{64} << 10;
-const std::vector<std::uint8_t> kMethodAes{0x06, 0xF1, 0x07, 0x01};
+const coder_bytes kMethodAes{0x06, 0xF1, 0x07, 0x01};
 // More than LZMA or LZMA2 can unpack from one packed byte: at best a
 // repeated 273-byte match costs a fraction of a bit.
 constexpr std::uint64_t kMaxUnpackRatio = std::uint64_t{1} << 14;

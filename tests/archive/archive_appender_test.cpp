@@ -162,7 +162,7 @@ TEST(ArchiveAppender, EveryCrashPointLeavesAValidArchive) {
 TEST(ArchiveAppender, StepOneMovesTheHeaderBytesAsTheyAre) {
   struct origin {
     const char* name;
-    std::vector<std::uint8_t> coder;  // the header's, empty: plain
+    coder_bytes coder;  // the header's, empty: plain
   };
   for (const auto& [name, coder] :
        {origin{"sevenzfs, one file", {}}, origin{"sevenzfs", kMethodLzma2}, origin{"7zz", kMethodLzma}}) {

@@ -98,8 +98,8 @@ struct pack_file {
   }
 };
 
-coder_info coder(std::vector<std::uint8_t> id, bytes props = {}, std::uint32_t inputs = 1) {
-  return {std::move(id), std::move(props), inputs, 1};
+coder_info coder(const coder_bytes& id, const bytes& props = {}, std::uint32_t inputs = 1) {
+  return {id, coder_bytes(props.begin(), props.end()), inputs, 1};
 }
 
 bytes decode_all(const folder_info& folder, const std::vector<bytes>& packs, folder_decoder_options options = {}) {
@@ -125,10 +125,10 @@ folder_info single(coder_info c, std::uint64_t size) {
 }
 
 // filter (coder 0) <- LZMA2 (coder 1) <- pack stream, as 7-Zip writes BCJ chains.
-folder_info filter_over_lzma2(std::vector<std::uint8_t> filter_id, bytes filter_props, bytes lzma2_props,
+folder_info filter_over_lzma2(const coder_bytes& filter_id, const bytes& filter_props, const bytes& lzma2_props,
                               std::uint64_t size) {
   folder_info folder;
-  folder.coders = {coder(std::move(filter_id), std::move(filter_props)), coder(kMethodLzma2, std::move(lzma2_props))};
+  folder.coders = {coder(filter_id, filter_props), coder(kMethodLzma2, lzma2_props)};
   folder.bind_pairs = {{0, 1}};
   folder.packed_streams = {1};
   folder.unpack_sizes = {size, size};
@@ -183,7 +183,7 @@ TEST(FolderDecoder, EveryLiblzmaFilterOverLzma2AndAlone) {
   delta.dist = 4;
   lzma_options_bcj start{};
   start.start_offset = 4096;
-  const std::vector<std::pair<std::vector<std::uint8_t>, lzma_filter>> cases{
+  const std::vector<std::pair<coder_bytes, lzma_filter>> cases{
       {{0x03, 0x03, 0x01, 0x03}, {LZMA_FILTER_X86, nullptr}},
       {{0x04}, {LZMA_FILTER_X86, &start}},
       {{0x03, 0x03, 0x02, 0x05}, {LZMA_FILTER_POWERPC, nullptr}},

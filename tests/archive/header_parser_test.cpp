@@ -153,7 +153,7 @@ TEST(HeaderParser, KeepsCreationAndAccessTimes) {
 TEST(HeaderParser, CoderGraphsMustBeTrees) {
   const auto bcj2 = parse_header(serialize_header(with_folder(bcj2_folder())), "t.7z");
   ASSERT_EQ(bcj2.folders.size(), 1u);
-  EXPECT_EQ(bcj2.folders[0].packed_streams, (std::vector<std::uint64_t>{3, 4, 5, 6}));
+  EXPECT_EQ(bcj2.folders[0].packed_streams, (small_vector<std::uint64_t, 1>{3, 4, 5, 6}));
   EXPECT_EQ(bcj2.folders[0].unpack_size(), 100u);
 
   // BCJ2 and the first LZMA feed each other, detached from the output.
