@@ -102,15 +102,10 @@ void committer::take_snapshot(commit_scope scope, std::uint64_t began, snapshot&
   taken.generation = generation_.load();
   auto& request = taken.request;
   // The streamer's finished folders, and where each of their files is.
-  const auto& folders = streamer_.take();
+  const taken_folders& taken_folders = streamer_.take();
+  const auto& folders = taken_folders.folders();
   std::vector<std::vector<std::optional<archive::entry>>> streamed_shown(folders.size());
-  std::unordered_map<archive::pending_id, std::pair<std::size_t, std::size_t>> streamed_at;
-  for (std::size_t f = 0; f < folders.size(); ++f) {
-    streamed_shown[f].resize(folders[f].ids.size());
-    for (std::size_t k = 0; k < folders[f].ids.size(); ++k) streamed_at[folders[f].ids[k]] = {f, k};
-  }
-  std::vector<std::size_t> first_flat(folders.size(), 0);
-  for (std::size_t f = 1; f < folders.size(); ++f) first_flat[f] = first_flat[f - 1] + folders[f - 1].ids.size();
+  for (std::size_t f = 0; f < folders.size(); ++f) streamed_shown[f].resize(folders[f].ids.size());
 
   // Archived streams the tree still shows are kept (with what the tree shows
   // of them now); every other stream is dropped: removed files leave the
@@ -139,11 +134,10 @@ void committer::take_snapshot(commit_scope scope, std::uint64_t began, snapshot&
     file_content& content = node.content;
     const auto stream = content.stream_in(current);
     if (const sealed_bytes* sealed = content.sealed()) {
-      if (const auto at = streamed_at.find(sealed->id()); sealed->id() != 0 && at != streamed_at.end()) {
-        const auto [f, k] = at->second;
+      if (const auto place = sealed->id() != 0 ? taken_folders.find(sealed->id()) : std::nullopt) {
         e.size = sealed->size();
-        streamed_shown[f][k] = std::move(e);
-        taken.streamed.push_back({node.number, sealed->id(), first_flat[f] + k, sealed->size()});
+        streamed_shown[place->folder][place->index] = std::move(e);
+        taken.streamed.push_back({node.number, sealed->id(), place->flat, sealed->size()});
         return;
       }
       // Still being compressed: the next commit takes it — unless the

@@ -11,16 +11,16 @@
 namespace sevenzfs::fs {
 
 sealed_bytes::sealed_bytes(pool::staging_store& store, pool::staged_file staged, archive::cached_reader& reader,
-                           pending_locator locate)
+                           const pending_locator& locate)
     : size_(staged.size()),
       bytes_(std::in_place_type<in_pool>, in_pool{&store, std::move(staged)}),
       reader_(reader),
-      locate_(std::move(locate)) {}
+      locate_(locate) {}
 
 sealed_bytes::sealed_bytes(spill_file spilled, std::uint64_t size, archive::cached_reader& reader,
-                           pending_locator locate)
+                           const pending_locator& locate)
     : size_(size), bytes_(std::in_place_type<on_disk>, on_disk{std::move(spilled)}), reader_(reader),
-      locate_(std::move(locate)) {}
+      locate_(locate) {}
 
 bool sealed_bytes::released() const {
   std::shared_lock lock(mutex_);

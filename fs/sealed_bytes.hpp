@@ -41,10 +41,15 @@ using pending_locator = std::function<std::optional<archived_bytes>(archive::pen
 
 class sealed_bytes final : public archive::entry_content {
  public:
-  // `reader` and `locate` read the bytes back after release.
+  // `reader` and `locate` read the bytes back after release; both outlive
+  // these bytes (the daemon's, shared by every file: a locator each cost 32
+  // bytes per file).
   sealed_bytes(pool::staging_store& store, pool::staged_file staged, archive::cached_reader& reader,
-               pending_locator locate);
-  sealed_bytes(spill_file spilled, std::uint64_t size, archive::cached_reader& reader, pending_locator locate);
+               const pending_locator& locate);
+  sealed_bytes(spill_file spilled, std::uint64_t size, archive::cached_reader& reader, const pending_locator& locate);
+  // A temporary locator would dangle.
+  sealed_bytes(pool::staging_store&, pool::staged_file, archive::cached_reader&, pending_locator&&) = delete;
+  sealed_bytes(spill_file, std::uint64_t, archive::cached_reader&, pending_locator&&) = delete;
 
   std::uint64_t size() const noexcept { return size_; }
   // The compressor's id for these bytes, once handed over (0: not yet).
@@ -82,7 +87,7 @@ class sealed_bytes final : public archive::entry_content {
   mutable std::shared_mutex mutex_;
   std::variant<in_pool, on_disk, gone> bytes_;
   archive::cached_reader& reader_;
-  pending_locator locate_;
+  const pending_locator& locate_;
 };
 
 }  // namespace sevenzfs::fs

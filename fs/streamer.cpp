@@ -49,7 +49,6 @@ void streamer::stop() {
   std::lock_guard lock(mutex_);
   handed_.clear();
   taken_.clear();  // lets go of the last pending files
-  taken_places_.clear();
 }
 
 void streamer::expect_hand_over() noexcept {
@@ -150,18 +149,11 @@ void streamer::finish() { guarded([](archive::pending_folders& pending) { pendin
 
 // mutex_ is held across the pending folders' own take, so that a reader
 // never finds a file in neither place.
-const std::vector<archive::finished_folder>& streamer::take() {
+const taken_folders& streamer::take() {
   std::lock_guard lock(mutex_);
   if (streaming()) {
     try {
-      auto folders = pending_->take();
-      taken_.reserve(taken_.size() + folders.size());
-      for (auto& folder : folders) {
-        for (std::size_t k = 0; k < folder.ids.size(); ++k) {
-          taken_places_[folder.ids[k]] = archived_bytes{folder.snapshot, folder.first_stream + k, folder.sizes()[k]};
-        }
-        taken_.push_back(std::move(folder));
-      }
+      taken_.append(pending_->take());
     } catch (const std::exception& error) {
       failed(error);
     }
@@ -171,18 +163,18 @@ const std::vector<archive::finished_folder>& streamer::take() {
 
 void streamer::committed() {
   std::lock_guard lock(mutex_);
-  for (const auto& folder : taken_) {
+  for (const auto& folder : taken_.folders()) {
     for (const auto size : folder.sizes()) committed_bytes_ += size;
   }
-  // Assigned, not cleared: a commit of a million files must not leave their
-  // records' storage behind.
-  taken_ = {};
-  taken_places_ = {};
+  taken_.clear();
 }
 
 std::optional<archived_bytes> streamer::locate(archive::pending_id id) {
   std::lock_guard lock(mutex_);
-  if (const auto found = taken_places_.find(id); found != taken_places_.end()) return found->second;
+  if (const auto place = taken_.find(id)) {
+    const auto& folder = taken_.folders()[place->folder];
+    return archived_bytes{folder.snapshot, folder.first_stream + place->index, folder.sizes()[place->index]};
+  }
   if (!pending_) return std::nullopt;
   const auto where = pending_->locate(id);
   if (!where) return std::nullopt;

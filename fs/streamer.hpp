@@ -15,6 +15,7 @@
 #include "archived_bytes.hpp"
 #include "log.hpp"
 #include "sealed_bytes.hpp"
+#include "taken_folders.hpp"
 
 #include "archive/archive_writer.hpp"
 #include "archive/pending_folders.hpp"
@@ -80,7 +81,7 @@ class streamer {
   // folders): valid until the next take(), committed() or stop(). The
   // committer calls the first two under its gate; stop() follows a failed
   // final commit.
-  const std::vector<archive::finished_folder>& take();
+  const taken_folders& take();
   // The commit of everything take() returned is applied: those files are
   // read from the archive now.
   void committed();
@@ -106,9 +107,7 @@ class streamer {
   std::uint64_t releases_ = 0;
   std::uint64_t expected_hand_overs_ = 0;
   std::condition_variable handed_over_;
-  // Taken by a commit not yet applied: the folders, and their files' places.
-  std::vector<archive::finished_folder> taken_;
-  std::unordered_map<archive::pending_id, archived_bytes> taken_places_;
+  taken_folders taken_;  // by a commit not yet applied
   std::uint64_t committed_bytes_ = 0;  // handed over and since committed or dropped
   std::string archive_path_;
   archive::pending_options options_;

@@ -31,6 +31,7 @@ struct streamer_test : ::testing::Test {
   sevenzfs::archive::cached_reader reader;
   captured_log log;
   std::unique_ptr<fs::streamer> streamer;
+  const fs::pending_locator locate = [this](sevenzfs::archive::pending_id id) { return streamer->locate(id); };
 
   void SetUp() override {
     sevenzfs::archive::write_options write;
@@ -42,8 +43,7 @@ struct streamer_test : ::testing::Test {
   std::shared_ptr<fs::sealed_bytes> sealed(const std::string& text) {
     sevenzfs::pool::staged_file file(store);
     EXPECT_EQ(store.write(file, 0, std::as_bytes(std::span(text))), text.size());
-    return std::make_shared<fs::sealed_bytes>(store, std::move(file), reader,
-                                              [this](sevenzfs::archive::pending_id id) { return streamer->locate(id); });
+    return std::make_shared<fs::sealed_bytes>(store, std::move(file), reader, locate);
   }
 
   std::string read(const fs::sealed_bytes& bytes) {
@@ -75,7 +75,7 @@ TEST_F(streamer_test, NothingStreamsBeforeStart) {
   EXPECT_FALSE(streamer->hand_over("a.txt", bytes));
   streamer->wait_for_hand_overs();  // the expected hand-over ended anyway
   EXPECT_EQ(bytes->id(), 0u);
-  EXPECT_TRUE(streamer->take().empty());
+  EXPECT_TRUE(streamer->take().folders().empty());
 }
 
 TEST_F(streamer_test, HandedOverBytesAreReleasedAndReadBackUntilTheirCommitIsApplied) {
@@ -108,15 +108,15 @@ TEST_F(streamer_test, HandedOverBytesAreReleasedAndReadBackUntilTheirCommitIsApp
   EXPECT_EQ(streamer->figures().pending_bytes, total);
   EXPECT_EQ(streamer->figures().written_bytes, total);
 
-  const auto folders = streamer->take();
+  const auto folders = streamer->take().folders();
   std::size_t files = 0;
   for (const auto& folder : folders) files += folder.ids.size();
   EXPECT_EQ(files, handed.size());
   for (std::size_t i = 0; i < handed.size(); ++i) EXPECT_EQ(read(*handed[i]), texts[i]) << "from the taken folders";
   // A commit that failed: the same folders come again.
-  EXPECT_EQ(streamer->take().size(), folders.size());
+  EXPECT_EQ(streamer->take().folders().size(), folders.size());
   streamer->committed();
-  EXPECT_TRUE(streamer->take().empty());
+  EXPECT_TRUE(streamer->take().folders().empty());
   EXPECT_EQ(streamer->figures().pending_bytes, 0u);
   EXPECT_EQ(streamer->figures().written_bytes, 0u);
   EXPECT_FALSE(streamer->locate(handed[0]->id())) << "committed: read from the archive now";
