@@ -2,6 +2,7 @@
 // One node of the mounted namespace. The inode_table owns inodes; its lock
 // guards the tree (parent, name, children), and `mutex` guards the node's
 // attributes and content.
+#include "cookie_list.hpp"
 #include "file_content.hpp"
 
 #include "archive/entry.hpp"
@@ -11,7 +12,6 @@
 #include <atomic>
 #include <cstdint>
 #include <ctime>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -39,7 +39,7 @@ struct directory_entries {
     std::uint64_t cookie;
   };
   std::unordered_map<std::string, child> by_name;
-  std::map<std::uint64_t, inode_number> by_cookie;
+  cookie_list in_order;
   std::uint64_t next_cookie = 1;
   std::uint32_t subdirectories = 0;
 };

@@ -118,7 +118,7 @@ void inode_table::attach(inode& directory, inode& child, const std::string& name
   auto& entries = *directory.entries;
   const std::uint64_t cookie = entries.next_cookie++;
   entries.by_name.emplace(name, directory_entries::child{child.number, cookie});
-  entries.by_cookie.emplace(cookie, child.number);
+  entries.in_order.add(cookie, child.number);
   if (child.is_directory()) ++entries.subdirectories;
   child.parent = directory.number;
   child.name = name;
@@ -131,7 +131,7 @@ void inode_table::detach(inode& directory, const std::string& name) {
   if (it == entries.by_name.end()) return;
   inode* child = find(it->second.number);
   if (child->is_directory()) --entries.subdirectories;
-  entries.by_cookie.erase(it->second.cookie);
+  entries.in_order.remove(it->second.cookie);
   entries.by_name.erase(it);
   child->parent = 0;
   directory.mtime = directory.ctime = current_time();
@@ -259,12 +259,12 @@ result<void> inode_table::list(inode_number number, off_t offset, const director
   }
   const std::uint64_t after = offset > 2 ? static_cast<std::uint64_t>(offset) - 2 : 0;
   const auto& entries = *directory->entries;
-  for (auto it = entries.by_cookie.upper_bound(after); it != entries.by_cookie.end(); ++it) {
-    const inode* child = find(it->second);
+  entries.in_order.visit_after(after, [&](std::uint64_t cookie, inode_number child_number) {
+    const inode* child = find(child_number);
     st.st_ino = child->number;
     st.st_mode = archive::type_bits(child->kind);
-    if (!add(child->name, st, static_cast<off_t>(it->first + 2))) break;
-  }
+    return add(child->name, st, static_cast<off_t>(cookie + 2));
+  });
   return {};
 }
 
@@ -331,12 +331,13 @@ void inode_table::walk(const std::function<void(const std::string& path, inode& 
   while (!pending.empty()) {
     auto [directory, directory_path] = std::move(pending.back());
     pending.pop_back();
-    for (const auto& [cookie, number] : directory->entries->by_cookie) {
+    directory->entries->in_order.visit_after(0, [&](std::uint64_t, inode_number number) {
       inode& node = *find(number);
       std::string path = directory_path.empty() ? node.name : directory_path + "/" + node.name;
       visit(path, node);
       if (node.is_directory()) pending.emplace_back(&node, std::move(path));
-    }
+      return true;
+    });
   }
 }
 
