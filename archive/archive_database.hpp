@@ -53,7 +53,20 @@ struct bind_pair {
 // content. Folders this writer makes have one coder and one pack stream;
 // folders read from other archives keep whatever graph they have, so that a
 // header written back describes them exactly.
+//
+// The vectors keep their first elements inline: a span into a folder's
+// sizes or coder bytes does not survive moving the folder.
 struct folder_info {
+  folder_info() = default;
+  folder_info(const folder_info&) = default;
+  folder_info& operator=(const folder_info&) = default;
+  // Boost 1.74 does not declare small_vector's move noexcept, and a vector
+  // of folders would copy them as it grows. Moving inline elements (bytes,
+  // sizes, coders of bytes) allocates nothing, so it cannot throw.
+  folder_info(folder_info&&) noexcept = default;
+  folder_info& operator=(folder_info&&) noexcept = default;
+  ~folder_info() = default;
+
   small_vector<coder_info, 1> coders;
   std::vector<bind_pair> bind_pairs;
   // The coder inputs fed by this folder's pack streams, in pack stream order.

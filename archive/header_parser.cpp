@@ -174,6 +174,7 @@ void read_unpack_info(byte_reader& in, streams_info& s) {
   expect(in, kFolder, "kFolder");
   const auto count = in.count();  // a folder takes at least two bytes
   if (in.byte() != 0) throw archive_error(error_kind::unsupported, in.context(), "folders in an additional stream");
+  s.folders.reserve(count);
   for (std::size_t f = 0; f < count; ++f) s.folders.push_back(read_folder(in));
   expect(in, kCodersUnpackSize, "kCodersUnpackSize");
   std::uint64_t total = 0;
