@@ -51,7 +51,9 @@ prepared_header::prepared_header(const archive_database& db, int level, unsigned
     if (compressed.packed.size() + block.size() < plain_size_) {
       packed_ = std::move(compressed.packed);
       property_ = compressed.property;
-      plain_ = {};  // a million files' header is 140 MB: only its size and CRC are needed now
+      // A million files' header is 140 MB: only its size and CRC are needed
+      // now. Swapped, as `= {}` would keep the capacity.
+      std::vector<std::uint8_t>().swap(plain_);
     }
   }
 }

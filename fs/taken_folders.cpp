@@ -35,9 +35,10 @@ std::optional<taken_folders::place> taken_folders::find(archive::pending_id id) 
 }
 
 void taken_folders::clear() noexcept {
-  folders_ = {};
-  first_flat_ = {};
-  by_id_ = {};
+  // Swapped with empty ones: `= {}` would keep the capacity.
+  std::vector<archive::finished_folder>().swap(folders_);
+  std::vector<std::size_t>().swap(first_flat_);
+  std::vector<file_entry>().swap(by_id_);
 }
 
 }  // namespace sevenzfs::fs

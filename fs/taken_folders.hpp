@@ -6,6 +6,7 @@
 // file serves both, where a hash map node each cost about 64.
 #include "archive/pending_folders.hpp"
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <vector>
@@ -23,6 +24,8 @@ class taken_folders {
   // Adds folders after those held (a failed commit's stay for the next).
   void append(std::vector<archive::finished_folder> folders);
   const std::vector<archive::finished_folder>& folders() const noexcept { return folders_; }
+  // Storage held, in elements (for tests of clear()).
+  std::size_t capacity() const noexcept { return folders_.capacity() + first_flat_.capacity() + by_id_.capacity(); }
   std::optional<place> find(archive::pending_id id) const;
   // Lets go of everything, storage included: a commit of a million files
   // must not leave their records' storage behind.

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -78,6 +79,7 @@ TEST(TakenFolders, FindsEveryFileAcrossTakesWithInterleavedIds) {
   std::vector<archive::finished_folder> first;
   first.push_back(folder_of({2, 5, 9}));
   first.push_back(folder_of({1, 3}));
+  first.push_back(folder_of({}));  // no file: takes no flat index
   taken.append(std::move(first));
   // A failed commit's folders stay; the next take comes after them.
   std::vector<archive::finished_folder> second;
@@ -85,10 +87,10 @@ TEST(TakenFolders, FindsEveryFileAcrossTakesWithInterleavedIds) {
   second.push_back(folder_of({8, 6, 7}));
   taken.append(std::move(second));
 
-  ASSERT_EQ(taken.folders().size(), 4u);
+  ASSERT_EQ(taken.folders().size(), 5u);
   const std::vector<std::tuple<archive::pending_id, std::size_t, std::size_t, std::size_t>> expected{
       {2, 0, 0, 0}, {5, 0, 1, 1}, {9, 0, 2, 2}, {1, 1, 0, 3}, {3, 1, 1, 4},
-      {4, 2, 0, 5}, {8, 3, 0, 6}, {6, 3, 1, 7}, {7, 3, 2, 8}};
+      {4, 3, 0, 5}, {8, 4, 0, 6}, {6, 4, 1, 7}, {7, 4, 2, 8}};
   for (const auto& [id, folder, index, flat] : expected) {
     SCOPED_TRACE(id);
     const auto place = taken.find(id);
@@ -103,5 +105,6 @@ TEST(TakenFolders, FindsEveryFileAcrossTakesWithInterleavedIds) {
 
   taken.clear();
   EXPECT_TRUE(taken.folders().empty());
+  EXPECT_EQ(taken.capacity(), 0u) << "a commit of a million files must not leave their storage behind";
   EXPECT_FALSE(taken.find(2).has_value());
 }
