@@ -102,8 +102,8 @@ void committer::take_snapshot(commit_scope scope, std::uint64_t began, snapshot&
   taken.generation = generation_.load();
   auto& request = taken.request;
   // The streamer's finished folders, and where each of their files is.
-  const taken_folders& taken_folders = streamer_.take();
-  const auto& folders = taken_folders.folders();
+  const taken_folders& taken_now = streamer_.take();
+  const auto& folders = taken_now.folders();
   std::vector<std::vector<std::optional<archive::entry>>> streamed_shown(folders.size());
   for (std::size_t f = 0; f < folders.size(); ++f) streamed_shown[f].resize(folders[f].ids.size());
 
@@ -134,7 +134,7 @@ void committer::take_snapshot(commit_scope scope, std::uint64_t began, snapshot&
     file_content& content = node.content;
     const auto stream = content.stream_in(current);
     if (const sealed_bytes* sealed = content.sealed()) {
-      if (const auto place = sealed->id() != 0 ? taken_folders.find(sealed->id()) : std::nullopt) {
+      if (const auto place = sealed->id() != 0 ? taken_now.find(sealed->id()) : std::nullopt) {
         e.size = sealed->size();
         streamed_shown[place->folder][place->index] = std::move(e);
         taken.streamed.push_back({node.number, sealed->id(), place->flat, sealed->size()});

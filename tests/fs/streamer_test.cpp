@@ -30,8 +30,9 @@ struct streamer_test : ::testing::Test {
   sevenzfs::pool::staging_store store{chunks};
   sevenzfs::archive::cached_reader reader;
   captured_log log;
-  std::unique_ptr<fs::streamer> streamer;
+  // Before the streamer: destroyed after it, as sealed bytes in its parts refer to it.
   const fs::pending_locator locate = [this](sevenzfs::archive::pending_id id) { return streamer->locate(id); };
+  std::unique_ptr<fs::streamer> streamer;
 
   void SetUp() override {
     sevenzfs::archive::write_options write;
