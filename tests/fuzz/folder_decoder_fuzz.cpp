@@ -25,7 +25,7 @@ using namespace sevenzfs::archive;
 
 namespace {
 
-const std::array<std::vector<std::uint8_t>, 14> kMethods{{{0x00},
+const std::array<coder_bytes, 14> kMethods{{{0x00},
                                                           {0x03, 0x01, 0x01},
                                                           {0x21},
                                                           {0x03, 0x03, 0x01, 0x03},
@@ -63,7 +63,7 @@ class input {
 
 coder_info make_coder(std::uint8_t method, std::vector<std::uint8_t> properties) {
   const auto& id = kMethods[method % kMethods.size()];
-  return {id, std::move(properties), method_in_streams(method_of(id)), 1};
+  return {id, coder_bytes(properties.begin(), properties.end()), method_in_streams(method_of(id)), 1};
 }
 
 // The packed bytes live in a memfd: the decoder reads pack streams from a descriptor.
