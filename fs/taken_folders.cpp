@@ -1,7 +1,7 @@
 #include "taken_folders.hpp"
 
 #include <algorithm>
-#include <iterator>
+#include <cstddef>
 
 namespace sevenzfs::fs {
 
