@@ -203,7 +203,7 @@ archive::write_options daemon_write_options(const daemon_options& options) {
   archive::write_options write = options.write;
   const std::uint64_t parts = std::uint64_t{write.compression.threads} + 1;
   write.compression.max_part_bytes =
-      std::clamp<std::uint64_t>(options.pool_bytes / 4 / parts, std::uint64_t{1} << 20, std::uint64_t{256} << 20);
+      std::clamp<std::uint64_t>(options.pool_bytes / 2 / parts, std::uint64_t{1} << 20, std::uint64_t{256} << 20);
   return write;
 }
 
