@@ -103,7 +103,7 @@ void pending_folders::place(const entry& e, pending_id id, bool batched) {
 
   auto& folder = *lane->open;
   const std::size_t index = folder.files.size();
-  folder.files.push_back({id, e.path, e.size, 0, 0});
+  folder.files.push_back({id, e.size, 0, 0});
   ++lane->streams;
   folder.input_handed += e.size;
   files_[id] = {lane, lane->open, index};

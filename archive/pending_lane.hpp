@@ -17,9 +17,10 @@ namespace sevenzfs::archive {
 
 // A folder being filled or written, in its lane.
 struct pending_folder_record {
+  // Without its path: a file's pieces name it in errors while they are
+  // compressed, and afterwards nothing here does (a copy per pending file).
   struct file {
     pending_id id = 0;
-    std::string path;
     std::uint64_t size = 0;
     std::uint64_t written = 0;  // bytes whose packed bytes are written
     std::uint32_t crc = 0;      // of the written bytes
