@@ -30,6 +30,12 @@ lzma2_encoder::lzma2_encoder() : buffer_(kOutputBufferSize) {}
 
 lzma2_encoder::~lzma2_encoder() { lzma_end(&stream_); }
 
+void lzma2_encoder::release() noexcept {
+  lzma_end(&stream_);
+  stream_ = LZMA_STREAM_INIT;
+  buffered_ = 0;
+}
+
 void lzma2_encoder::start(const lzma_options_lzma& options, std::span<const std::uint8_t> preset_dictionary) {
   lzma_options_lzma primed = options;
   preset_dictionary = preset_dictionary.last(std::min<std::size_t>(preset_dictionary.size(), options.dict_size));

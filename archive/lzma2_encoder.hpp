@@ -49,6 +49,9 @@ class lzma2_encoder {
   // goes on with the next write.
   void flush(const span_sink& output);
   void finish(const span_sink& output, bool keep_end_marker);
+  // Gives liblzma's memory back (the match finder's arrays, about eleven
+  // dictionaries at level 5); the next start allocates it again.
+  void release() noexcept;
 
  private:
   bool run(lzma_action action, const span_sink& output);

@@ -27,6 +27,7 @@ pending_folders::pending_folders(std::string archive_path, pending_options optio
   max_input_ = options_.max_input_bytes != 0 ? options_.max_input_bytes : (options_.threads + 2) * part_bytes_;
   for (unsigned i = 0; i < options_.threads; ++i) encoders_.push_back(std::make_unique<lzma2_encoder>());
   streams_.resize(options_.threads);
+  compressing_.resize(options_.threads);
 }
 
 pending_folders::~pending_folders() {
@@ -249,6 +250,7 @@ void pending_folders::run_next(std::size_t worker) {
     std::lock_guard lock(mutex_);
     std::tie(lane, taken) = take_ready(worker);
     skip = cancelled_ || error_;
+    compressing_[worker] = true;
   }
   pending_part& part = *taken;
   std::exception_ptr error;
@@ -260,6 +262,7 @@ void pending_folders::run_next(std::size_t worker) {
     }
   }
   std::unique_lock lock(mutex_);
+  compressing_[worker] = false;
   if (skip || error || part.given_up) streams_[worker] = {};
   part.finished = true;
   part.error = error;
@@ -352,6 +355,15 @@ void pending_folders::finish() {
   const std::uint64_t last = next_sequence_;
   changed_.wait(lock, [&] { return error_ || unwritten_.empty() || *unwritten_.begin() >= last; });
   throw_if_failed();
+}
+
+void pending_folders::release_idle_encoders() {
+  std::lock_guard lock(mutex_);
+  for (std::size_t worker = 0; worker < encoders_.size(); ++worker) {
+    if (compressing_[worker]) continue;
+    encoders_[worker]->release();
+    streams_[worker] = {};  // no part can continue a stream that is gone
+  }
 }
 
 }  // namespace sevenzfs::archive

@@ -347,12 +347,16 @@ bool filesystem::spill_largest_open_file() {
 // ---- commits -----------------------------------------------------------------
 
 // The commit's long part runs before it takes the change gate: closed files
-// are sealed and their folders finished while writers go on.
-result<void> filesystem::commit(commit_scope scope) {
-  return committer_.commit(scope, [this] {
+// are sealed and their folders finished while writers go on. A last commit
+// (nothing is written after it) lets the compressor's encoders go before the
+// header is compressed: at the peak of the daemon's memory, the tree and
+// both databases held, they would be idle.
+result<void> filesystem::commit(commit_scope scope, bool last) {
+  return committer_.commit(scope, [this, last] {
     sealer_.seal_closed_files();
     streamer_.wait_for_hand_overs();
     streamer_.finish();
+    if (last) streamer_.release_encoders();
   });
 }
 
@@ -380,7 +384,7 @@ result<void> filesystem::compact() {
 result<void> filesystem::final_commit() {
   if (scheduler_) scheduler_->stop();
   if (!committer_.has_changes()) return {};
-  return commit(commit_scope::everything);
+  return commit(commit_scope::everything, true);
 }
 
 result<saved_changes> filesystem::save_for_recovery() {

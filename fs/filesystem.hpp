@@ -111,7 +111,8 @@ class filesystem {
                                 const caller& who, const std::function<void(inode&)>& init = {});
   result<std::size_t> write_some(inode_number number, std::span<const std::byte> data, off_t offset);
   result<void> commit_closed_files();
-  result<void> commit(commit_scope scope);
+  // `last`: nothing is written after it (the final commit).
+  result<void> commit(commit_scope scope, bool last = false);
   bool spill_largest_open_file();
   result<std::optional<std::string>> file_state(inode_number number);
   void content_changing(inode& node);

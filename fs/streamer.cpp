@@ -147,6 +147,10 @@ release_wait streamer::wait_for_release(std::chrono::milliseconds timeout) {
 
 void streamer::finish() { guarded([](archive::pending_folders& pending) { pending.finish(); }); }
 
+void streamer::release_encoders() {
+  guarded([](archive::pending_folders& pending) { pending.release_idle_encoders(); });
+}
+
 // mutex_ is held across the pending folders' own take, so that a reader
 // never finds a file in neither place.
 const taken_folders& streamer::take() {

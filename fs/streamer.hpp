@@ -76,6 +76,9 @@ class streamer {
   // Ends the open folders and waits until everything handed over so far is
   // written (throws archive_error if compression failed).
   void finish();
+  // Nothing more will be handed over (the last commit): the idle workers'
+  // encoders give their memory back before the header's encoders take theirs.
+  void release_encoders();
   // The finished folders a commit copies (with those of a failed commit).
   // Not a copy (that would double the memory of a commit of many one-file
   // folders): valid until the next take(), committed() or stop(). The

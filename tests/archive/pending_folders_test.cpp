@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <filesystem>
 #include <map>
@@ -396,6 +397,41 @@ TEST_F(pending_test, TakenFoldersKeepTheirPendingFileUntilReleased) {
   EXPECT_TRUE(read_back(reader, {folders[0].snapshot, folders[0].first_stream}) == redundant(5000, 1));
   folders.clear();
   EXPECT_EQ(pending_files_in(dir.path()), 0u);
+}
+
+TEST_F(pending_test, IdleEncodersGiveTheirMemoryBackAndTheNextPartPrimes) {
+  // One worker, one folder: every later part would continue the worker's
+  // stream. Its encoder is released between two parts (the folder still
+  // open), so the next part must start a new stream, primed, and the folder
+  // must still read back whole.
+  pending_folders pending(archive, small_parts(pack_mode::solid, 1));
+  std::map<pending_id, std::vector<std::uint8_t>> content;
+  const auto add = [&](int i) {
+    auto bytes = redundant(30'000, static_cast<std::uint32_t>(i));
+    content[pending.add(file_entry(name("d/f", i, ".txt"), bytes))] = bytes;
+  };
+  for (int i = 0; i < 10; ++i) add(i);  // 300 KB: parts of 100 KB cut and compressed
+  pending.flush();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (pending.progress().written_bytes < pending.progress().handed_bytes) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the parts were not written";
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  const auto before = pending.progress();
+  EXPECT_EQ(before.primed_parts, 0u);
+  pending.release_idle_encoders();
+  for (int i = 10; i < 20; ++i) add(i);
+  pending.finish();
+  const auto after = pending.progress();
+  EXPECT_EQ(after.primed_parts, 1u) << "the first part after the release";
+  EXPECT_GT(after.continued_parts, before.continued_parts) << "then the new stream goes on";
+  const auto folders = pending.take();
+  ASSERT_EQ(folders.size(), 1u);
+  ASSERT_EQ(folders[0].ids.size(), content.size());
+  for (std::size_t k = 0; k < folders[0].ids.size(); ++k) {
+    EXPECT_TRUE(read_back(reader, {folders[0].snapshot, folders[0].first_stream + k}) ==
+                content.at(folders[0].ids[k]));
+  }
 }
 
 TEST_F(pending_test, IncompressibleFilesAreGivenUpEarlyAndTheNextPartPrimes) {
