@@ -46,10 +46,12 @@ prepared_header::prepared_header(const archive_database& db, int level, unsigned
   plain_crc_ = crc32::of(plain_);
   if (level > 0 && db.files.size() >= kMinFilesForEncodedHeader) {
     auto compressed = compress_header(plain_, threads);
+    const std::uint64_t packed_size = compressed.size();
     const auto folder = make_folder({kMethodLzma2, {compressed.property}}, plain_size_, plain_crc_);
-    const auto block = serialize_encoded_header(UINT64_MAX, compressed.packed.size(), folder);
-    if (compressed.packed.size() + block.size() < plain_size_) {
-      packed_ = std::move(compressed.packed);
+    const auto block = serialize_encoded_header(UINT64_MAX, packed_size, folder);
+    if (packed_size + block.size() < plain_size_) {
+      packed_ = std::move(compressed.parts);
+      packed_size_ = packed_size;
       property_ = compressed.property;
       // A million files' header is 140 MB: only its size and CRC are needed
       // now. Swapped, as `= {}` would keep the capacity.
@@ -63,7 +65,7 @@ std::uint64_t prepared_header::size_bound() const noexcept {
   if (packed_.empty()) return plain_size_;
   // The largest position takes the longest number: the bound for any other.
   const auto folder = make_folder({kMethodLzma2, {property_}}, plain_size_, plain_crc_);
-  return packed_.size() + serialize_encoded_header(UINT64_MAX, packed_.size(), folder).size();
+  return packed_size_ + serialize_encoded_header(UINT64_MAX, packed_size_, folder).size();
 }
 
 header_location prepared_header::write(output_file& out, std::uint64_t at) const {
@@ -76,10 +78,14 @@ header_location prepared_header::write(output_file& out, std::uint64_t at) const
   if (packed_.empty()) {
     block = plain_;
   } else {
-    out.write_at(at, packed_);
+    std::uint64_t offset = at;
+    for (const auto& part : packed_) {
+      out.write_at(offset, part);
+      offset += part.size();
+    }
     where.folder = make_folder({kMethodLzma2, {property_}}, plain_size_, plain_crc_);
-    block = serialize_encoded_header(at - kStartHeaderSize, packed_.size(), *where.folder);
-    where.offset = at + packed_.size();
+    block = serialize_encoded_header(at - kStartHeaderSize, packed_size_, *where.folder);
+    where.offset = offset;
   }
   out.write_at(where.offset, block);
   where.size = block.size();

@@ -55,7 +55,8 @@ class prepared_header {
   std::vector<std::uint8_t> plain_;  // only while the header is written plain
   std::uint64_t plain_size_ = 0;
   std::uint32_t plain_crc_ = 0;
-  std::vector<std::uint8_t> packed_;  // empty: the header is written plain
+  std::vector<std::vector<std::uint8_t>> packed_;  // the parts of the stream; none: written plain
+  std::uint64_t packed_size_ = 0;
   std::uint8_t property_ = 0;
 };
 

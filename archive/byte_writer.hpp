@@ -20,6 +20,7 @@ class byte_writer {
   // MSB-first, padded with zero bits to a whole byte.
   void bit_vector(const std::vector<bool>& bits);
 
+  void reserve(std::size_t bytes) { bytes_.reserve(bytes); }
   const std::vector<std::uint8_t>& data() const noexcept { return bytes_; }
   std::vector<std::uint8_t> take() noexcept { return std::move(bytes_); }
   std::size_t size() const noexcept { return bytes_.size(); }

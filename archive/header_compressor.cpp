@@ -9,6 +9,12 @@
 
 namespace sevenzfs::archive {
 
+std::uint64_t compressed_header::size() const noexcept {
+  std::uint64_t total = 0;
+  for (const auto& part : parts) total += part.size();
+  return total;
+}
+
 unsigned header_parts_for(std::uint64_t plain_bytes, unsigned threads) {
   const std::uint64_t dictionary = lzma2_header_options(plain_bytes).dict_size;
   const std::uint64_t most = plain_bytes / (kMinHeaderPartDictionaries * dictionary);
@@ -20,6 +26,8 @@ namespace {
 std::vector<std::uint8_t> compress_part(std::span<const std::uint8_t> plain, std::size_t begin, std::size_t end,
                                         const lzma_options_lzma& options) {
   std::vector<std::uint8_t> packed;
+  // Never grown by copying; what the header does not fill is never touched.
+  packed.reserve(static_cast<std::size_t>(lzma2_packed_bound(end - begin)));
   const span_sink collect = [&](std::span<const std::uint8_t> bytes) {
     packed.insert(packed.end(), bytes.begin(), bytes.end());
   };
@@ -54,11 +62,7 @@ compressed_header compress_header(std::span<const std::uint8_t> plain, unsigned 
   for (const auto& failure : failures) {
     if (failure) std::rethrow_exception(failure);
   }
-  compressed_header header{std::move(packed[0]), lzma2_property_byte(options)};
-  for (unsigned part = 1; part < parts; ++part) {
-    header.packed.insert(header.packed.end(), packed[part].begin(), packed[part].end());
-  }
-  return header;
+  return {std::move(packed), lzma2_property_byte(options)};
 }
 
 }  // namespace sevenzfs::archive

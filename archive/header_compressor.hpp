@@ -13,9 +13,14 @@
 
 namespace sevenzfs::archive {
 
+// One LZMA2 stream, end marker included, as the parts' packed bytes one
+// after another: kept apart, as joining them would hold the packed header
+// twice (40 MB for a million files) while the plain one is still held.
 struct compressed_header {
-  std::vector<std::uint8_t> packed;  // one LZMA2 stream, end marker included
-  std::uint8_t property = 0;         // its LZMA2 property byte (the dictionary size)
+  std::vector<std::vector<std::uint8_t>> parts;
+  std::uint8_t property = 0;  // the stream's LZMA2 property byte (the dictionary size)
+
+  std::uint64_t size() const noexcept;
 };
 
 // How many parts `plain_bytes` of header are cut into with `threads` threads:

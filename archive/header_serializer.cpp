@@ -238,8 +238,30 @@ void write_files_info(byte_writer& out, const std::vector<file_info>& files) {
   out.byte(kEnd);
 }
 
+std::uint64_t header_size_bound(const archive_database& db) {
+  constexpr std::uint64_t kNumber = 9;      // a 7z UINT64 at its longest
+  constexpr std::uint64_t kSections = 256;  // ids, Ends, property sizes, AllAreDefined bytes
+  std::uint64_t bound =
+      kSections + kNumber * (db.pack_sizes.size() + db.substream_counts.size() + db.substream_sizes.size());
+  bound += 4 * db.substream_crcs.size() + db.substream_crcs.size() / 8;
+  for (const auto& folder : db.folders) {
+    bound += kNumber + 4 + 1;  // coder count, CRC and its defined bit (rounded up)
+    for (const auto& coder : folder.coders) {
+      bound += 1 + coder.method_id.size() + 2 * kNumber + kNumber + coder.properties.size();
+    }
+    bound += kNumber * (2 * folder.bind_pairs.size() + folder.packed_streams.size() + folder.unpack_sizes.size());
+  }
+  for (const auto& file : db.files) {
+    // UTF-16 takes at most two bytes per UTF-8 byte; three times, the
+    // attributes and a byte of defined and empty bits.
+    bound += 2 * file.name.size() + 2 + 3 * 8 + 4 + 1;
+  }
+  return bound;
+}
+
 std::vector<std::uint8_t> serialize_header(const archive_database& db) {
   byte_writer out;
+  out.reserve(static_cast<std::size_t>(header_size_bound(db)));
   out.byte(kHeader);
   if (!db.folders.empty()) {
     out.byte(kMainStreamsInfo);

@@ -43,6 +43,12 @@ void write_streams_info(byte_writer& out, const archive_database& db);
 // Throws archive_error(invalid_name) for a name that is not valid UTF-8.
 void write_files_info(byte_writer& out, const std::vector<file_info>& files);
 
+// At least the size of serialize_header(db), cheaply (each number counted at
+// its longest). The header is reserved at this size: grown by doubling, a
+// million files' 140 MB header would briefly be held twice; the bound's
+// slack is address space never touched.
+std::uint64_t header_size_bound(const archive_database& db);
+
 // The plain header (kHeader ...).
 std::vector<std::uint8_t> serialize_header(const archive_database& db);
 

@@ -170,3 +170,73 @@ TEST(FileTime, UnixEpochAndResolution) {
   EXPECT_EQ(filetime_from_unix(-11'644'473'600, 0), 0u);
   EXPECT_FALSE(filetime_from_unix(-11'644'473'601, 0));
 }
+
+namespace {
+
+// Folders of every shape the serializer writes: solid with CRCs per file, a
+// one-file LZMA2 folder with a folder CRC, Copy, and a BCJ2 graph (four
+// inputs, bind pairs, several pack streams); names in ASCII, two- and
+// four-byte UTF-8; every kind of time; empty files and a directory.
+archive_database varied_database() {
+  archive_database db = three_files_in_one_folder();
+  db.folders.push_back(make_folder({kMethodLzma2, {0x18}}, 300'000'000'000, 0xabcdef01u));
+  db.folders.push_back(make_folder({kMethodCopy, {}}, 70'000));
+  folder_info bcj2;
+  bcj2.coders = {{{0x03, 0x03, 0x01, 0x1b}, {}, 4, 1}, {kMethodLzma, {0x5d, 0, 0, 0, 1}}, {kMethodLzma, {0x5d, 0, 0, 1, 0}}};
+  bcj2.bind_pairs = {{0, 1}, {1, 2}};
+  bcj2.packed_streams = {2, 3, 4};
+  bcj2.unpack_sizes = {1'000'000, 900'000, 50'000};
+  db.folders.push_back(bcj2);
+  db.pack_sizes = {24, 123'456'789, 70'000, 400'000, 30'000, 20'000};
+  db.substream_counts = {3, 1, 1, 1};
+  db.substream_sizes = {6, 8, 6, 300'000'000'000, 70'000, 1'000'000};
+  db.substream_crcs = {0x11111111u, 0x22222222u, 0x33333333u, std::nullopt, 0x44444444u, std::nullopt};
+  const std::vector<std::string> names{"a.txt", "dir/b.txt", "c", "gro\xc3\x9f.bin", "\xf0\x9f\x98\x80/e", "f.exe"};
+  for (const auto& name : names) {
+    file_info file;
+    file.name = name;
+    file.has_stream = true;
+    file.mtime = 0x01d0000000000000;
+    file.attributes = attributes_from_mode(S_IFREG | 0644);
+    db.files.push_back(file);
+  }
+  db.files[1].ctime = 1;
+  db.files[2].atime = 2;
+  file_info directory;
+  directory.name = "dir";
+  directory.is_directory = true;
+  db.files.push_back(directory);
+  file_info empty;
+  empty.name = "dir/empty";
+  db.files.push_back(empty);
+  return db;
+}
+
+}  // namespace
+
+TEST(HeaderSerializer, IsReservedAtASizeBoundSoItNeverGrowsByCopying) {
+  const auto db = varied_database();
+  const auto header = serialize_header(db);
+  EXPECT_GE(header_size_bound(db), header.size());
+  EXPECT_EQ(header.capacity(), header_size_bound(db)) << "reserved once, never grown";
+
+  // Many files in folders of their own, long names: the slack stays small.
+  archive_database many;
+  for (int i = 0; i < 10'000; ++i) {
+    many.pack_sizes.push_back(100 + static_cast<std::uint64_t>(i));
+    many.folders.push_back(make_folder({kMethodLzma2, {0x10}}, 1000 + static_cast<std::uint64_t>(i)));
+    many.substream_counts.push_back(1);
+    many.substream_sizes.push_back(1000 + static_cast<std::uint64_t>(i));
+    many.substream_crcs.emplace_back(static_cast<std::uint32_t>(i));
+    file_info file;
+    file.name = "cache/p00/q" + std::to_string(i % 100) + "/0123456789abcdef" + std::to_string(i) + ".json";
+    file.has_stream = true;
+    file.mtime = 0x01d0000000000000 + static_cast<std::uint64_t>(i);
+    file.attributes = attributes_from_mode(S_IFREG | 0644);
+    many.files.push_back(file);
+  }
+  const auto big = serialize_header(many);
+  EXPECT_GE(header_size_bound(many), big.size());
+  EXPECT_LE(header_size_bound(many), 2 * big.size());
+  EXPECT_EQ(big.capacity(), header_size_bound(many));
+}
