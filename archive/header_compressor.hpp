@@ -15,7 +15,7 @@ namespace sevenzfs::archive {
 
 // One LZMA2 stream, end marker included, as the parts' packed bytes one
 // after another: kept apart, as joining them would hold the packed header
-// twice (40 MB for a million files) while the plain one is still held.
+// twice (18 MB for a million small files) while the plain one is held.
 struct compressed_header {
   std::vector<std::vector<std::uint8_t>> parts;
   std::uint8_t property = 0;  // the stream's LZMA2 property byte (the dictionary size)
