@@ -26,7 +26,8 @@ namespace {
 std::vector<std::uint8_t> compress_part(std::span<const std::uint8_t> plain, std::size_t begin, std::size_t end,
                                         const lzma_options_lzma& options) {
   std::vector<std::uint8_t> packed;
-  // Never grown by copying; what the header does not fill is never touched.
+  // Never grown by copying (for a large header, a mapped block whose
+  // unfilled pages are never touched).
   packed.reserve(static_cast<std::size_t>(lzma2_packed_bound(end - begin)));
   const span_sink collect = [&](std::span<const std::uint8_t> bytes) {
     packed.insert(packed.end(), bytes.begin(), bytes.end());

@@ -45,8 +45,9 @@ void write_files_info(byte_writer& out, const std::vector<file_info>& files);
 
 // At least the size of serialize_header(db), cheaply (each number counted at
 // its longest). The header is reserved at this size: grown by doubling, a
-// million files' 140 MB header would briefly be held twice; the bound's
-// slack is address space never touched.
+// million files' 140 MB header would briefly be held twice. For a header
+// that large glibc maps the block, and the bound's slack is pages never
+// touched; a small header's slack may be heap memory already resident.
 std::uint64_t header_size_bound(const archive_database& db);
 
 // The plain header (kHeader ...).

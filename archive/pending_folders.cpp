@@ -179,12 +179,10 @@ void pending_folders::cut(pending_lane& lane, bool last) {
   part->input_bytes = lane.filling_bytes;
   lane.filling = {};
   lane.filling_bytes = 0;
-  if (part->first) {
-    // A folder cut once has a known size: its dictionary need not exceed it.
-    folder.options =
-        lzma2_options_for(std::max(options_.level, 1), part->last ? folder.input_handed : folder.size_hint);
-  }
-  part->options = folder.options;
+  // A folder cut once has a known size: its dictionary need not exceed it.
+  if (part->first) folder.options_for_size = part->last ? folder.input_handed : folder.size_hint;
+  part->options = lzma2_options_for(std::max(options_.level, 1), folder.options_for_size);
+  if (part->first) folder.lzma2_property = lzma2_property_byte(part->options);
   part->primer_in = std::move(lane.next_primer);
   if (!last && options_.level > 0) {
     part->primer_out = std::make_shared<primer_slot>();
@@ -357,13 +355,16 @@ void pending_folders::finish() {
   throw_if_failed();
 }
 
-void pending_folders::release_idle_encoders() {
+std::size_t pending_folders::release_idle_encoders() {
   std::lock_guard lock(mutex_);
+  std::size_t released = 0;
   for (std::size_t worker = 0; worker < encoders_.size(); ++worker) {
     if (compressing_[worker]) continue;
     encoders_[worker]->release();
     streams_[worker] = {};  // no part can continue a stream that is gone
+    ++released;
   }
+  return released;
 }
 
 }  // namespace sevenzfs::archive

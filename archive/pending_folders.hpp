@@ -150,7 +150,8 @@ class pending_folders {
   // for when nothing more is coming, before a last commit compresses its
   // header with encoders of its own. A worker busy meanwhile keeps its
   // encoder; a released one allocates again when it next compresses.
-  void release_idle_encoders();
+  // Returns how many were released.
+  std::size_t release_idle_encoders();
   // The folders written and not yet taken, per lane in file order; their
   // files are no longer located here.
   std::vector<finished_folder> take();

@@ -26,7 +26,11 @@ struct pending_folder_record {
     std::uint32_t crc = 0;      // of the written bytes
   };
 
-  lzma_options_lzma options{};  // fixed when the first part is cut
+  // Fixed when the first part is cut: the input size its LZMA2 options are
+  // chosen for (lzma2_options_for at the pending folders' level), and their
+  // property byte. Not the options themselves: 112 bytes per one-file folder.
+  std::uint64_t options_for_size = 0;
+  std::uint8_t lzma2_property = 0;
   std::uint64_t size_hint = 0;  // sizes the dictionary of a folder cut into several parts
   std::uint64_t pack_offset = 0;
   std::uint64_t packed_written = 0;

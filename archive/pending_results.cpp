@@ -2,7 +2,6 @@
 
 #include "archive_error.hpp"
 #include "archive_writer.hpp"
-#include "lzma_settings.hpp"
 #include "pending_lane.hpp"
 
 #include <fcntl.h>
@@ -15,7 +14,7 @@ namespace {
 
 coder_info coder_of(const pending_folder_record& folder) {
   if (folder.stored) return {kMethodCopy, {}};
-  return {kMethodLzma2, {lzma2_property_byte(folder.options)}};
+  return {kMethodLzma2, {folder.lzma2_property}};
 }
 
 }  // namespace

@@ -54,14 +54,14 @@ parsed_command_line parse_daemon_command_line(const std::vector<std::string>& ar
 std::uint64_t default_pool_bytes();
 
 // The write options as the daemon compresses with them, streaming and in
-// commits: parts (of solid folders and of large files) capped so that the
-// parts compression holds (threads + 1 of them) fit in half of the staging
-// pool, the user's memory knob, leaving the other half to writers — with a
-// small pool, larger parts would fill the pool before the compressor's own
-// input bound holds. Not less: a part handed to another worker than the one
-// holding its folder's stream is primed with a dictionary of the bytes
-// before it, nearly the cost of compressing them, and with a 128 MiB pool a
-// quarter made parts of 10.7 MiB (primer 16 MiB at level 5).
+// commits: parts (of solid folders and of large files) capped so that
+// threads + 1 of them fit in half of the staging pool, the user's memory
+// knob; the compressor's input bound (threads + 2 parts: two thirds of the
+// pool with two threads) then holds before the pool fills. Not shorter: a
+// part handed to another worker than the one holding its folder's stream is
+// primed with a dictionary of the bytes before it, nearly the cost of
+// compressing them, and with a 128 MiB pool and two threads a quarter made
+// parts of 10.7 MiB (half: 21.3 MiB) against a 16 MiB primer at level 5.
 archive::write_options daemon_write_options(const daemon_options& options);
 
 extern const char* const kDaemonUsage;

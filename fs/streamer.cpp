@@ -147,8 +147,11 @@ release_wait streamer::wait_for_release(std::chrono::milliseconds timeout) {
 
 void streamer::finish() { guarded([](archive::pending_folders& pending) { pending.finish(); }); }
 
+// Also after compression failed: idle encoders hold their memory all the same.
 void streamer::release_encoders() {
-  guarded([](archive::pending_folders& pending) { pending.release_idle_encoders(); });
+  if (!pending_) return;
+  const std::size_t released = pending_->release_idle_encoders();
+  log_.info("released the memory of {} idle compressor encoders before the last commit", released);
 }
 
 // mutex_ is held across the pending folders' own take, so that a reader

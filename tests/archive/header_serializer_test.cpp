@@ -174,20 +174,24 @@ TEST(FileTime, UnixEpochAndResolution) {
 namespace {
 
 // Folders of every shape the serializer writes: solid with CRCs per file, a
-// one-file LZMA2 folder with a folder CRC, Copy, and a BCJ2 graph (four
-// inputs, bind pairs, several pack streams); names in ASCII, two- and
+// one-file LZMA2 folder with a folder CRC, Copy, and BCJ2's graph (its four
+// inputs fed by three LZMA coders and a pack stream: three bind pairs, four
+// pack streams); names in ASCII, two- and
 // four-byte UTF-8; every kind of time; empty files and a directory.
 archive_database varied_database() {
   archive_database db = three_files_in_one_folder();
   db.folders.push_back(make_folder({kMethodLzma2, {0x18}}, 300'000'000'000, 0xabcdef01u));
   db.folders.push_back(make_folder({kMethodCopy, {}}, 70'000));
   folder_info bcj2;
-  bcj2.coders = {{{0x03, 0x03, 0x01, 0x1b}, {}, 4, 1}, {kMethodLzma, {0x5d, 0, 0, 0, 1}}, {kMethodLzma, {0x5d, 0, 0, 1, 0}}};
-  bcj2.bind_pairs = {{0, 1}, {1, 2}};
-  bcj2.packed_streams = {2, 3, 4};
-  bcj2.unpack_sizes = {1'000'000, 900'000, 50'000};
+  bcj2.coders = {{{0x03, 0x03, 0x01, 0x1b}, {}, 4, 1},
+                 {kMethodLzma, {0x5d, 0, 0, 0, 1}},
+                 {kMethodLzma, {0x5d, 0, 0, 1, 0}},
+                 {kMethodLzma, {0x5d, 0, 0, 1, 0}}};
+  bcj2.bind_pairs = {{0, 1}, {1, 2}, {2, 3}};
+  bcj2.packed_streams = {4, 5, 6, 3};
+  bcj2.unpack_sizes = {1'000'000, 900'000, 50'000, 40'000};
   db.folders.push_back(bcj2);
-  db.pack_sizes = {24, 123'456'789, 70'000, 400'000, 30'000, 20'000};
+  db.pack_sizes = {24, 123'456'789, 70'000, 400'000, 30'000, 20'000, 5'000};
   db.substream_counts = {3, 1, 1, 1};
   db.substream_sizes = {6, 8, 6, 300'000'000'000, 70'000, 1'000'000};
   db.substream_crcs = {0x11111111u, 0x22222222u, 0x33333333u, std::nullopt, 0x44444444u, std::nullopt};
@@ -239,4 +243,33 @@ TEST(HeaderSerializer, IsReservedAtASizeBoundSoItNeverGrowsByCopying) {
   EXPECT_GE(header_size_bound(many), big.size());
   EXPECT_LE(header_size_bound(many), 2 * big.size());
   EXPECT_EQ(big.capacity(), header_size_bound(many));
+
+  // One solid folder, every file with long names and all four kinds of
+  // value, a few empty: per file the bound has little slack, so a term it
+  // left out (names at one byte per UTF-8 byte, a time) would fall short.
+  archive_database dense;
+  dense.pack_sizes = {1'000'000};
+  dense.folders.push_back(make_folder({kMethodLzma2, {0x18}}, 0));
+  dense.substream_counts = {0};
+  for (int i = 0; i < 10'000; ++i) {
+    file_info file;
+    file.name = "blobs/" + std::string(50, static_cast<char>('a' + i % 26)) + std::to_string(i);
+    file.has_stream = i % 100 != 0;
+    file.mtime = 0x01d0000000000000 + static_cast<std::uint64_t>(i);
+    file.ctime = 0x01c0000000000000 + static_cast<std::uint64_t>(i);
+    file.atime = 0x01e0000000000000 + static_cast<std::uint64_t>(i);
+    file.attributes = attributes_from_mode(S_IFREG | 0644);
+    if (file.has_stream) {
+      ++dense.substream_counts[0];
+      dense.substream_sizes.push_back(100'000 + static_cast<std::uint64_t>(i));
+      dense.substream_crcs.emplace_back(static_cast<std::uint32_t>(i));
+    }
+    dense.files.push_back(file);
+  }
+  dense.folders[0].unpack_sizes[0] = 0;
+  for (auto size : dense.substream_sizes) dense.folders[0].unpack_sizes[0] += size;
+  const auto plain = serialize_header(dense);
+  EXPECT_GE(header_size_bound(dense), plain.size());
+  EXPECT_LE(header_size_bound(dense), plain.size() + plain.size() / 5);
+  EXPECT_EQ(plain.capacity(), header_size_bound(dense));
 }

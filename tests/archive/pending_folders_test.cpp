@@ -6,6 +6,7 @@
 #include "archive/archive_error.hpp"
 #include "archive/cached_reader.hpp"
 #include "archive/crc32.hpp"
+#include "archive/lzma_settings.hpp"
 #include "test_support.hpp"
 
 #include <gtest/gtest.h>
@@ -303,6 +304,10 @@ TEST_F(pending_test, BatchedAndHybridGiveLargeFilesFoldersOfTheirOwn) {
           << "only the noise file is stored";
       if (!stored) {
         EXPECT_LT(folder.packed.size, input);
+        // The dictionary the encoder used: level 1's, cut to the folder's input.
+        EXPECT_EQ(folder.folder().coders.at(0).properties,
+                  coder_bytes{lzma2_property_byte(lzma2_options_for(1, input))})
+            << pack_mode_name(mode) << " folder of " << input << " bytes";
       }
     }
   }
@@ -419,7 +424,7 @@ TEST_F(pending_test, IdleEncodersGiveTheirMemoryBackAndTheNextPartPrimes) {
   }
   const auto before = pending.progress();
   EXPECT_EQ(before.primed_parts, 0u);
-  pending.release_idle_encoders();
+  EXPECT_EQ(pending.release_idle_encoders(), 1u);
   for (int i = 10; i < 20; ++i) add(i);
   pending.finish();
   const auto after = pending.progress();
