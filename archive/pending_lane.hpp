@@ -28,9 +28,9 @@ struct pending_folder_record {
 
   // Fixed when the first part is cut: the input size its LZMA2 options are
   // chosen for (lzma2_options_for at the pending folders' level), and their
-  // property byte. Not the options themselves: 112 bytes per one-file folder.
+  // property byte (lzma2_property, below). Not the options themselves: 112
+  // bytes per one-file folder.
   std::uint64_t options_for_size = 0;
-  std::uint8_t lzma2_property = 0;
   std::uint64_t size_hint = 0;  // sizes the dictionary of a folder cut into several parts
   std::uint64_t pack_offset = 0;
   std::uint64_t packed_written = 0;
@@ -41,6 +41,7 @@ struct pending_folder_record {
   bool ended = false;              // its last part is cut
   bool written = false;            // its last part is written
   bool stored = false;
+  std::uint8_t lzma2_property = 0;  // beside the flags: no padding of its own
   std::vector<file> files;
   std::size_t complete_files = 0;  // a prefix of `files`
   // Sequences of its parts cut and not started: a few at most (the input in

@@ -17,8 +17,8 @@ daemon_options parsed(const std::string& options) {
 
 constexpr std::uint64_t kMiB = std::uint64_t{1} << 20;
 
-// Threads + 1 parts fit in half of the pool, the other half is the writers';
-// parts stay between 1 MiB and 256 MiB.
+// Threads + 1 parts fit in half of the pool; parts stay between 1 MiB and
+// 256 MiB.
 TEST(DaemonOptions, PartsOfThreadsPlusOneFillHalfOfThePool) {
   EXPECT_EQ(daemon_write_options(parsed("pool_size=128M,threads=2")).compression.max_part_bytes, 128 * kMiB / 2 / 3);
   EXPECT_EQ(daemon_write_options(parsed("pool_size=128M,threads=1")).compression.max_part_bytes, 128 * kMiB / 2 / 2);

@@ -26,19 +26,19 @@ using namespace sevenzfs::archive;
 namespace {
 
 const std::array<coder_bytes, 14> kMethods{{{0x00},
-                                                          {0x03, 0x01, 0x01},
-                                                          {0x21},
-                                                          {0x03, 0x03, 0x01, 0x03},
-                                                          {0x05},
-                                                          {0x06},
-                                                          {0x07},
-                                                          {0x08},
-                                                          {0x09},
-                                                          {0x0A},
-                                                          {0x0B},
-                                                          {0x03},
-                                                          {0x03, 0x03, 0x01, 0x1B},
-                                                          {0x03, 0x04, 0x01}}};
+                                           {0x03, 0x01, 0x01},
+                                           {0x21},
+                                           {0x03, 0x03, 0x01, 0x03},
+                                           {0x05},
+                                           {0x06},
+                                           {0x07},
+                                           {0x08},
+                                           {0x09},
+                                           {0x0A},
+                                           {0x0B},
+                                           {0x03},
+                                           {0x03, 0x03, 0x01, 0x1B},
+                                           {0x03, 0x04, 0x01}}};
 
 class input {
  public:
