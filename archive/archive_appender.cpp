@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <numeric>
 #include <optional>
+#include <utility>
 
 namespace sevenzfs::archive {
 
@@ -54,6 +55,13 @@ void check_request(const commit_request& request, std::uint64_t streams, const s
     if (kept.shown) check_archive_path(kept.shown->path);
     if (kept.stream >= streams || (k > 0 && kept.stream <= request.kept_streams[k - 1].stream)) {
       throw archive_error(error_kind::invalid_input, path, "kept streams must be ascending archive streams");
+    }
+  }
+  std::vector<char> appended(request.new_files.size(), 0);
+  for (const auto& file : request.appended_files) {
+    if (file.new_file >= appended.size() || file.stream >= streams || std::exchange(appended[file.new_file], 1)) {
+      throw archive_error(error_kind::invalid_input, path,
+                          "appended files must be distinct new files of archived streams");
     }
   }
 }
@@ -216,7 +224,8 @@ bool archive_appender::commit_in_place(const commit_request& request, const comm
   std::optional<output_file> pending;
   if (compress) {
     pending.emplace(path_ + ".pending");
-    pack_prepacked_survivors_and_new_files(*pending, request, options_, builder);
+    result.continued_bytes =
+        pack_prepacked_survivors_and_new_files(*pending, request, options_, builder, snapshot_.get());
     pending->sync();
     new_packs += pending->position();
   }

@@ -67,7 +67,7 @@ archive_layout rewrite_archive(const std::string& path, const std::shared_ptr<co
     builder.add_prepacked(k);
   }
   copy.flush();
-  pack_prepacked_survivors_and_new_files(out, request, options, builder);
+  result.continued_bytes = pack_prepacked_survivors_and_new_files(out, request, options, builder, snapshot.get());
   exit_after_step_if_asked(2);
 
   archive_layout layout;

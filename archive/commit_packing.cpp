@@ -1,6 +1,7 @@
 #include "commit_packing.hpp"
 
 #include "archive_error.hpp"
+#include "folder_continuation.hpp"
 #include "folder_packer.hpp"
 #include "folder_survivors.hpp"
 
@@ -11,17 +12,50 @@
 
 namespace sevenzfs::archive {
 
-void pack_new_files(output_file& out, const commit_request& request, const write_options& options,
-                    database_builder& builder) {
-  const auto plan = plan_folders(request.new_files, options.plan);
-  if (plan.empty()) return;
+std::uint64_t pack_new_files(output_file& out, const commit_request& request, const write_options& options,
+                             database_builder& builder, const archive_snapshot* current) {
+  std::vector<std::pair<std::size_t, folder_continuation>> continued;
+  if (current != nullptr && options.compression.level > 0) {
+    for (const auto& appended : request.appended_files) {
+      if (appended.new_file >= request.new_files.size()) {
+        throw archive_error(error_kind::invalid_input, "", "an appended file is not a new file");
+      }
+      if (auto from = continuation_of(*current, appended.stream)) continued.emplace_back(appended.new_file, *from);
+    }
+  }
+  auto plan = plan_folders(request.new_files, options.plan);
+  if (!continued.empty()) {
+    std::vector<char> goes_on(request.new_files.size(), 0);
+    for (const auto& [index, from] : continued) goes_on[index] = 1;
+    for (auto& folder : plan) {
+      std::erase_if(folder.entries, [&](std::size_t index) {
+        if (!goes_on[index]) return false;
+        folder.unpack_size -= request.new_files[index].size;
+        return true;
+      });
+    }
+    std::erase_if(plan, [](const folder_plan& folder) { return folder.entries.empty(); });
+  }
+  if (plan.empty() && continued.empty()) return 0;
   archive_database part;
-  folder_packer(out, part, options.compression).pack(request.new_files, plan);
+  folder_packer packer(out, part, options.compression);
+  if (!plan.empty()) packer.pack(request.new_files, plan);
   std::vector<stream_origin> origins;
   for (const auto& folder : plan) {
     for (auto index : folder.entries) origins.push_back({false, index});
   }
+  std::uint64_t continued_bytes = 0;
+  for (const auto& [index, from] : continued) {
+    const entry& grown = request.new_files[index];
+    if (packer.pack_continued(grown, from)) {
+      continued_bytes += from.prefix_bytes;
+    } else {
+      packer.pack(request.new_files, {folder_plan{{index}, grown.size}});
+    }
+    origins.push_back({false, index});
+  }
   builder.add_packed(part, origins);
+  return continued_bytes;
 }
 
 void pack_prepacked_survivors(output_file& out, const commit_request& request, std::size_t index,
@@ -64,15 +98,16 @@ void pack_prepacked_survivors(output_file& out, const commit_request& request, s
   builder.add_packed(part, origins);
 }
 
-void pack_prepacked_survivors_and_new_files(output_file& out, const commit_request& request,
-                                            const write_options& options, database_builder& builder) {
+std::uint64_t pack_prepacked_survivors_and_new_files(output_file& out, const commit_request& request,
+                                                     const write_options& options, database_builder& builder,
+                                                     const archive_snapshot* current) {
   for (std::size_t k = 0; k < request.prepacked_folders.size(); ++k) {
     const auto& folder = request.prepacked_folders[k];
     if (!folder.keeps_all() && !folder.keeps_none()) {
       pack_prepacked_survivors(out, request, k, options.compression, builder);
     }
   }
-  pack_new_files(out, request, options, builder);
+  return pack_new_files(out, request, options, builder, current);
 }
 
 std::optional<std::uint64_t> pack_survivors(output_file& out, const std::shared_ptr<const archive_snapshot>& snapshot,

@@ -13,9 +13,13 @@
 
 namespace sevenzfs::archive {
 
-// request.new_files, planned and compressed with `options`.
-void pack_new_files(output_file& out, const commit_request& request, const write_options& options,
-                    database_builder& builder);
+// request.new_files, planned and compressed with `options`. Those of
+// request.appended_files whose folders in `current` (the archive as it is,
+// may be null) can be continued go last, each in a folder of its own that
+// continues the archived one. Returns the bytes of archived prefixes so
+// continued (copied packed, not compressed again).
+std::uint64_t pack_new_files(output_file& out, const commit_request& request, const write_options& options,
+                             database_builder& builder, const archive_snapshot* current);
 
 // The files request.prepacked_folders[index] keeps (it drops some),
 // decoded from its packed bytes and compressed in their order into one
@@ -25,8 +29,10 @@ void pack_prepacked_survivors(output_file& out, const commit_request& request, s
 
 // What a commit compresses besides archived folders that lose files: the
 // kept files of prepacked folders that drop some, then request.new_files.
-void pack_prepacked_survivors_and_new_files(output_file& out, const commit_request& request,
-                                            const write_options& options, database_builder& builder);
+// Returns what pack_new_files does.
+std::uint64_t pack_prepacked_survivors_and_new_files(output_file& out, const commit_request& request,
+                                                     const write_options& options, database_builder& builder,
+                                                     const archive_snapshot* current);
 
 // The streams archived folder `folder` keeps (plan.stream_kept), decoded from
 // `snapshot` and compressed in their order into one folder. Returns the

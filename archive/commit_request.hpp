@@ -46,6 +46,16 @@ struct prepacked_folder {
   }
 };
 
+// A file of new_files that grew by appends only since the archive got
+// archived stream `stream` of it: its first bytes are that stream's. Its
+// folder may then go on from that stream's folder (folder_continuation.hpp)
+// instead of compressing the file again from the start; the commit checks
+// the prefix by CRC and compresses the whole file when it differs.
+struct appended_file {
+  std::size_t new_file = 0;  // index into new_files
+  std::uint64_t stream = 0;  // in the archive as it is now
+};
+
 struct commit_request {
   // Ascending by stream. Every archived stream not listed is dropped: gone
   // from the archive's listing after the commit (see commit_result::kept_anyway).
@@ -60,6 +70,8 @@ struct commit_request {
   bool compact = false;
   // Folders compressed already; they go before new_files' folders.
   std::vector<prepacked_folder> prepacked_folders{};
+  // Files of new_files that grew from archived streams, at most one entry each.
+  std::vector<appended_file> appended_files{};
 };
 
 struct commit_result {
@@ -77,7 +89,10 @@ struct commit_result {
   std::uint64_t input_bytes = 0;      // content bytes of request.new_files and prepacked_folders
   std::uint64_t reencoded_bytes = 0;  // kept content compressed again (folders that lost files)
   std::uint64_t copied_bytes = 0;     // packed bytes of kept folders copied into a rewritten archive
-  bool rewritten = false;             // the archive was written anew (temporary file, rename)
+  // Of input_bytes: archived prefixes of request.appended_files whose folders
+  // were continued (their packed bytes copied, not compressed again).
+  std::uint64_t continued_bytes = 0;
+  bool rewritten = false;  // the archive was written anew (temporary file, rename)
 };
 
 }  // namespace sevenzfs::archive

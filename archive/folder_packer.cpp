@@ -154,6 +154,105 @@ void folder_packer::pack_parallel(std::span<const entry> entries, const std::vec
   encoder.finish();
 }
 
+bool folder_packer::pack_continued(const entry& e, const folder_continuation& from) {
+  if (options_.level <= 0 || !e.content || e.size <= from.prefix_bytes) return false;
+  lzma_options_lzma lzma_options = lzma2_options_for(options_.level, e.size);
+  // Matches of the archived chunks may reach as far back as their dictionary.
+  lzma_options.dict_size = std::max(lzma_options.dict_size, from.dict_size);
+  const std::uint64_t primer_from =
+      from.prefix_bytes - std::min<std::uint64_t>(from.prefix_bytes, lzma_options.dict_size);
+  const std::uint64_t start = out_.position();
+  const span_sink to_file = [this](std::span<const std::uint8_t> bytes) { out_.append(bytes); };
+  const auto report = [this](std::uint64_t bytes) {
+    if (options_.progress) options_.progress(bytes);
+  };
+
+  std::optional<parallel_encoder> parallel;
+  if (options_.threads > 1) parallel.emplace(options_.threads, to_file, options_.progress);
+  crc32 prefix_crc;
+  crc32 appended_crc;
+  std::vector<std::uint8_t> primer;
+  std::uint64_t seen = 0;
+  struct prefix_differs {};
+  // The prefix is checked against the archived CRC before anything is
+  // written; the continuation begins once it has been seen whole.
+  const auto go_on = [&] {
+    if (prefix_crc.value() != from.prefix_crc) throw prefix_differs{};
+    out_.append_copy(from.fd, from.packed.offset, from.packed.size - 1, std::string(from.path));
+    report(from.prefix_bytes);
+    if (parallel) {
+      parallel->begin_folder(
+          lzma_options, e.size - from.prefix_bytes, [](const packed_folder&) {}, options_.max_part_bytes, false,
+          primer);
+    } else {
+      serial_encoder_.start(lzma_options, primer);
+    }
+    primer = {};
+  };
+  bool in_output = false;  // an error there is about the archive, not the file
+  const auto compress = [&](std::span<const std::uint8_t> bytes) {
+    appended_crc.update(bytes);
+    in_output = true;
+    if (parallel) {
+      parallel->write(bytes);
+    } else {
+      serial_encoder_.write(bytes, to_file);
+      report(bytes.size());
+    }
+    in_output = false;
+  };
+  try {
+    e.content->visit([&](std::span<const std::uint8_t> bytes) {
+      if (seen + bytes.size() > e.size) {
+        seen += bytes.size();
+        return;  // reported below, once the visit is over
+      }
+      if (seen < from.prefix_bytes) {
+        const auto head =
+            bytes.first(static_cast<std::size_t>(std::min<std::uint64_t>(bytes.size(), from.prefix_bytes - seen)));
+        prefix_crc.update(head);
+        if (seen + head.size() > primer_from) {
+          primer.insert(primer.end(),
+                        head.begin() + static_cast<std::ptrdiff_t>(seen >= primer_from ? 0 : primer_from - seen),
+                        head.end());
+        }
+        seen += head.size();
+        bytes = bytes.subspan(head.size());
+        if (seen == from.prefix_bytes) {
+          in_output = true;
+          go_on();
+          in_output = false;
+        }
+      }
+      if (!bytes.empty()) {
+        compress(bytes);
+        seen += bytes.size();
+      }
+    });
+  } catch (const prefix_differs&) {
+    out_.truncate(start);
+    return false;
+  } catch (const archive_error& error) {
+    if (in_output) throw;
+    throw about_file(error, e.path);
+  }
+  if (seen != e.size) {
+    throw archive_error(error_kind::invalid_input, e.path,
+                        fmt::format("size changed while archiving (expected {} bytes, read {})", e.size, seen));
+  }
+  if (parallel) {
+    parallel->end_folder();
+    parallel->finish();
+  } else {
+    serial_encoder_.finish(to_file, true);
+  }
+  const std::uint64_t appended = e.size - from.prefix_bytes;
+  const folder_plan alone{{0}, e.size};
+  record(std::span(&e, 1), alone, lzma2_coder(lzma_options), out_.position() - start,
+         {crc32::combine(from.prefix_crc, appended_crc.value(), appended)});
+  return true;
+}
+
 void folder_packer::record(std::span<const entry> entries, const folder_plan& folder, const coder_info& coder,
                            std::uint64_t pack_size, const std::vector<std::uint32_t>& crcs) {
   db_.folders.push_back(make_folder(coder, folder.unpack_size));

@@ -10,6 +10,7 @@
 #include "archive_database.hpp"
 #include "entry.hpp"
 #include "file_attributes.hpp"
+#include "folder_continuation.hpp"
 #include "lzma2_encoder.hpp"
 #include "output_file.hpp"
 #include "pack_plan.hpp"
@@ -49,6 +50,12 @@ class folder_packer {
   // Appends every planned folder's pack stream to the output, and its folder,
   // substreams and files to the database, in plan order.
   void pack(std::span<const entry> entries, const std::vector<folder_plan>& plan);
+  // Appends `e` as a folder of its own that goes on from the archived folder
+  // `from` (see folder_continuation.hpp): its packed bytes copied, then only
+  // the bytes after its prefix compressed. Returns false, with nothing
+  // written, when `e` does not start with that folder's file (its first
+  // bytes differ from the archived ones by CRC) or does not extend it.
+  bool pack_continued(const entry& e, const folder_continuation& from);
 
  private:
   void pack_serial(std::span<const entry> entries, const folder_plan& folder);

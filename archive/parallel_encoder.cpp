@@ -80,9 +80,10 @@ parallel_encoder::input_buffer parallel_encoder::new_input_buffer() {
 }
 
 void parallel_encoder::begin_folder(const lzma_options_lzma& options, std::uint64_t folder_bytes, folder_done done,
-                                    std::uint64_t longest_part, bool one_file) {
+                                    std::uint64_t longest_part, bool one_file,
+                                    std::span<const std::uint8_t> continued) {
   options_ = options;
-  one_file_ = one_file;
+  one_file_ = one_file && continued.empty();
   folder_bytes_ = folder_bytes;
   submitted_bytes_ = 0;
   part_bytes_ = part_bytes_for(options.dict_size, folder_bytes, threads_, longest_part);
@@ -91,8 +92,14 @@ void parallel_encoder::begin_folder(const lzma_options_lzma& options, std::uint6
   const std::uint64_t longest = part_bytes_for(options.dict_size, UINT64_MAX / 2, threads_, longest_part);
   max_outstanding_input_ = std::max(max_outstanding_input_, (std::uint64_t{threads_} + 1) * counted_in_window(longest));
   done_ = std::move(done);
-  first_part_ = true;
+  first_part_ = continued.empty();
   history_.clear();
+  if (!continued.empty()) {
+    auto primer = std::make_shared<metered_bytes>(meter_);
+    primer->append(
+        continued.last(static_cast<std::size_t>(std::min<std::uint64_t>(continued.size(), options.dict_size))));
+    history_.push_back(std::move(primer));
+  }
   filling_ = new_input_buffer();
 }
 
