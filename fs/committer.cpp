@@ -171,6 +171,9 @@ void committer::take_snapshot(commit_scope scope, std::uint64_t began, snapshot&
       // Listed before it is frozen: a commit that fails from here on thaws
       // what it lists.
       taken.committed.push_back({node.number, node.content_changes});
+      if (stream && content.grew_from_archived()) {
+        request.appended_files.push_back({request.new_files.size(), *stream});
+      }
       e.size = content.size();
       e.content = content.freeze_for_commit(content_, path);
       request.new_files.push_back(std::move(e));
@@ -215,17 +218,23 @@ void committer::apply(const snapshot& taken, const archive::commit_result& resul
   applied_ = now;
   // The archive has it: point the inodes at their streams and give back the
   // memory of files nobody is writing. A file removed or changed since the
-  // snapshot keeps what it has (the next commit takes the change).
+  // snapshot keeps what it has (the next commit takes the change); one that
+  // grew by appends since keeps its bytes but gets the new copy as the one
+  // its next commit continues.
   const auto unchanged = [&](const snapshot::file& file) -> std::optional<inode_table::locked_node> {
     auto node = inodes_.lock(file.number);
     if (!node || (*node)->content_changes != file.content_changes) return std::nullopt;
     return std::move(*node);
   };
   for (std::size_t k = 0; k < taken.committed.size(); ++k) {
-    const auto node = unchanged(taken.committed[k]);
+    auto node = inodes_.lock(taken.committed[k].number);
     if (!node) continue;
-    const std::uint64_t size = taken.request.new_files[k].size;
-    (*node)->content.committed(archived_bytes{now, result.stream_index[k], size}, (*node)->writers > 0);
+    archived_bytes where{now, result.stream_index[k], taken.request.new_files[k].size};
+    if ((*node)->content_changes != taken.committed[k].content_changes) {
+      (*node)->content.committed_then_appended(std::move(where));
+    } else {
+      (*node)->content.committed(std::move(where), (*node)->writers > 0);
+    }
   }
   thaw(taken);
   for (const auto& file : taken.emptied) {
@@ -358,12 +367,18 @@ result<void> committer::commit_locked(std::unique_lock<std::shared_mutex>& gate,
     if (before) report_kept_anyway(result, *before);
 
     const auto elapsed = std::chrono::steady_clock::now() - started;
+    log_.debug("{}: committed {} new bytes ({} of them archived before and continued, not compressed again), "
+               "{} packed bytes copied, {} kept bytes compressed again, {} in {:.3f} s",
+               options_.archive_path, result.input_bytes, result.continued_bytes, result.copied_bytes,
+               result.reencoded_bytes, result.rewritten ? "archive written anew" : "in place",
+               std::chrono::duration<double>(elapsed).count());
     figures_.commits.fetch_add(1);
     figures_.last_time = static_cast<std::int64_t>(::time(nullptr));
     figures_.last_duration_us =
         static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count());
     figures_.last_files = taken.committed.size() + taken.streamed.size();
     figures_.last_bytes = result.input_bytes;
+    figures_.last_continued_bytes = result.continued_bytes;
     return {};
   } catch (const archive::archive_error& e) {
     return failed(gate, frozen ? &*frozen : nullptr, e.error_number(), e.what());

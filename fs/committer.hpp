@@ -59,6 +59,7 @@ struct commit_figures {
   std::atomic<std::uint64_t> last_duration_us{0};
   std::atomic<std::uint64_t> last_files{0};
   std::atomic<std::uint64_t> last_bytes{0};
+  std::atomic<std::uint64_t> last_continued_bytes{0};  // of last_bytes: grown files' archived prefixes not compressed again
   std::atomic<std::int64_t> last_error_time{0};  // unix seconds of the last failure
   // The archive on disk, so statistics need not touch a database a commit
   // may be replacing.

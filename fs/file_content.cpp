@@ -25,6 +25,7 @@ constexpr std::size_t kRestageChunk = 1 << 20;
 
 void file_content::set_archived(archived_bytes where) {
   local_.emplace<nothing>();
+  same_as_archived_ = where.size;
   archived_ = std::move(where);
   dirty_ = false;
   reported_ = false;
@@ -32,6 +33,7 @@ void file_content::set_archived(archived_bytes where) {
 
 void file_content::hold(std::string bytes) {
   local_.emplace<held>(held{std::move(bytes)});
+  same_as_archived_ = 0;
   dirty_ = true;
 }
 
@@ -52,6 +54,10 @@ std::optional<std::uint64_t> file_content::stream_in(const archive::archive_snap
 std::uint64_t file_content::staged_bytes() const noexcept {
   const auto* pooled = std::get_if<in_pool>(&local_);
   return pooled == nullptr ? 0 : pooled->file.size();
+}
+
+bool file_content::grew_from_archived() const noexcept {
+  return dirty_ && archived_ && archived_->size > 0 && same_as_archived_ >= archived_->size && size() > archived_->size;
 }
 
 bool file_content::only_archived() const noexcept {
@@ -138,6 +144,8 @@ result<void> file_content::make_writable(content_services& services) {
 result<std::size_t> file_content::write(content_services& services, std::uint64_t offset,
                                         std::span<const std::byte> data) {
   if (auto writable = make_writable(services); !writable) return std::unexpected(writable.error());
+  same_as_archived_ = std::min(same_as_archived_, offset);
+  changed_from_since_freeze_ = std::min(changed_from_since_freeze_, offset);
   if (auto* disk = std::get_if<on_disk>(&local_)) {
     if (const int error = disk->file.write(offset, data); error != 0) {
       return failure(error, fmt::format("cannot write the spill file: {}", std::strerror(error)));
@@ -159,6 +167,8 @@ result<void> file_content::truncate(content_services& services, std::uint64_t ne
   } else if (auto writable = make_writable(services); !writable) {
     return std::unexpected(writable.error());
   }
+  same_as_archived_ = std::min(same_as_archived_, new_size);
+  changed_from_since_freeze_ = std::min(changed_from_since_freeze_, new_size);
   if (auto* disk = std::get_if<on_disk>(&local_)) {
     if (const int error = disk->file.truncate(new_size); error != 0) {
       return failure(error, fmt::format("cannot truncate the spill file: {}", std::strerror(error)));
@@ -208,6 +218,7 @@ std::shared_ptr<const archive::entry_content> file_content::freeze_for_commit(co
                                                                               const std::string& path) {
   // Never staged_content or spill_content for these: they read the file's
   // bytes in place, which a writer may change once the commit lets go.
+  changed_from_since_freeze_ = UINT64_MAX;
   if (std::holds_alternative<in_pool>(local_) || std::holds_alternative<on_disk>(local_)) {
     auto frozen = seal_local(services);
     std::get<sealed_local>(local_).for_commit = true;
@@ -263,8 +274,15 @@ result<void> file_content::unseal(content_services& services) {
   return restage(services);
 }
 
+void file_content::committed_then_appended(archived_bytes where) {
+  if (changed_from_since_freeze_ < where.size) return;
+  same_as_archived_ = where.size;
+  archived_ = std::move(where);
+}
+
 void file_content::committed(std::optional<archived_bytes> where, bool keep_local) {
   if (keep_local) thaw();
+  same_as_archived_ = where ? where->size : 0;
   archived_ = std::move(where);
   dirty_ = false;
   reported_ = false;

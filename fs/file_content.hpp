@@ -58,6 +58,10 @@ class file_content {
   bool only_archived() const noexcept;
   // Bytes of pool memory this content holds (what spilling it would free).
   std::uint64_t staged_bytes() const noexcept;
+  // The local bytes are the archive's copy followed by more: the file grew
+  // by appends only since it was archived (a commit may then go on from the
+  // archived folder rather than compress it all again).
+  bool grew_from_archived() const noexcept;
 
   result<std::size_t> read(const content_services& services, std::uint64_t offset, std::span<std::byte> out) const;
   // Writes at `offset`; fewer bytes (maybe none) when the pool has no free
@@ -92,6 +96,12 @@ class file_content {
   // The commit made `where` the archive's copy of these bytes (nullopt: the
   // file was committed empty). Local bytes are dropped unless `keep_local`.
   void committed(std::optional<archived_bytes> where, bool keep_local);
+  // The commit made `where` (the bytes it froze) the archive's copy, but the
+  // file changed since. If only past that copy's end (a log written on
+  // during the commit), the local bytes are that copy followed by more: it
+  // becomes the archive's copy to continue from, and the bytes stay dirty.
+  // Otherwise nothing changes.
+  void committed_then_appended(archived_bytes where);
   // The archive's copy moved (a later commit renumbered or rewrote it).
   void moved(archived_bytes where) noexcept { archived_ = std::move(where); }
   // True the first time it is asked after the content changed: a file that
@@ -123,6 +133,11 @@ class file_content {
 
   std::variant<nothing, in_pool, on_disk, held, sealed_local> local_;
   std::optional<archived_bytes> archived_;
+  // How many leading local bytes are known to equal the archive's copy's:
+  // writes and truncations below it lower it.
+  std::uint64_t same_as_archived_ = 0;
+  // The lowest offset written or truncated to since the last freeze for a commit.
+  std::uint64_t changed_from_since_freeze_ = UINT64_MAX;
   bool dirty_ = false;
   bool reported_ = false;
 };

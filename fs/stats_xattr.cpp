@@ -190,6 +190,7 @@ std::vector<stat_value> stats_xattr::values() const {
   v.push_back({"last_commit_duration_seconds", seconds_text(duration)});
   v.push_back({"last_commit_files", count(last_files)});
   v.push_back({"last_commit_bytes", count(last_bytes)});
+  v.push_back({"last_commit_continued_bytes", count(commits.last_continued_bytes.load())});
   v.push_back({"last_commit_bytes_per_second", fmt::format("{:.0f}", static_cast<double>(last_bytes) * per_second)});
   v.push_back({"last_commit_files_per_second", fmt::format("{:.1f}", static_cast<double>(last_files) * per_second)});
   v.push_back({"last_error", commits.error(), false});

@@ -49,6 +49,8 @@ constexpr std::pair<std::string_view, std::string_view> kHelp[] = {
     {"last_commit_duration_seconds", "Duration of the last successful commit."},
     {"last_commit_files", "Files in the last successful commit."},
     {"last_commit_bytes", "Bytes in the last successful commit."},
+    {"last_commit_continued_bytes",
+     "Of those, archived bytes of grown files that were continued, not compressed again."},
     {"last_commit_bytes_per_second", "Throughput of the last successful commit."},
     {"last_commit_files_per_second", "Files per second of the last successful commit."},
     {"last_error_unix_seconds", "When the last failure happened (0: never)."},

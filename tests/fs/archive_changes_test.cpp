@@ -3,7 +3,8 @@
 // next commit (each path stored once, judged by 7zz); dead bytes are
 // reported and reclaimed on request and automatically; entries of an
 // archive whose names cannot be shown as stored are shown inside the mount
-// and stored as shown; archived entries take the owner the options name.
+// and stored as shown; archived entries take the owner the options name; a
+// file grown by appends (a log) continues its archived folder.
 #include "fs_test_support.hpp"
 #include "test_support.hpp"
 
@@ -15,7 +16,12 @@
 #include <fcntl.h>
 #include <linux/fs.h>
 
+#include <fmt/format.h>
+
+#include <chrono>
+#include <functional>
 #include <random>
+#include <thread>
 
 using namespace sevenzfs;
 using namespace sevenzfs::test;
@@ -54,6 +60,17 @@ std::string random_text(std::size_t size, std::uint64_t seed) {
   std::mt19937_64 next(seed);
   std::string text(size, '\0');
   for (auto& c : text) c = static_cast<char>(next());
+  return text;
+}
+
+// Log lines tagged `tag`, about `size` bytes.
+std::string sample_log_lines(const std::string& tag, std::size_t size) {
+  std::mt19937_64 next(std::hash<std::string>{}(tag));
+  std::string text;
+  while (text.size() < size) {
+    text += fmt::format("2026-12-04T05:{:02}:{:02} INFO {} request={} took {} ms\n", next() % 60, next() % 60, tag,
+                        next() % 1'000'000, next() % 5000);
+  }
   return text;
 }
 
@@ -228,4 +245,83 @@ TEST_F(archive_changes, ArchivedEntriesBelongToTheOwnerTheOptionsName) {
   EXPECT_EQ(st->st_gid, 5678u);
   EXPECT_EQ(st->st_mode & 07777, 0600u) << "the mode is stored";
   EXPECT_EQ(filesystem->getattr(kRootInode)->st_uid, 1234u);
+}
+
+// A log a service keeps open and appends to, committed by every fsync: each
+// commit continues the folder of the last one instead of compressing the
+// whole file again — also after a remount — and a write before the end
+// makes the next commit compress it whole.
+TEST_F(archive_changes, AFileGrownByAppendsContinuesItsArchivedFolder) {
+  std::string expected;
+  {
+    auto filesystem = open();
+    const auto log_file = filesystem->create(kRootInode, "service.log", 0644, O_WRONLY | O_APPEND, me)->st_ino;
+    const auto append = [&](const std::string& text) {
+      ASSERT_TRUE(filesystem->write(log_file, bytes_of_text(text), static_cast<off_t>(expected.size())));
+      expected += text;
+    };
+    append(sample_log_lines("first", 120'000));
+    ASSERT_TRUE(filesystem->fsync());
+    EXPECT_EQ(stat_of(*filesystem, "last_commit_continued_bytes"), 0u);
+    const std::uint64_t first_size = expected.size();
+    append(sample_log_lines("second", 80'000));
+    ASSERT_TRUE(filesystem->fsync());
+    EXPECT_EQ(stat_of(*filesystem, "last_commit_continued_bytes"), first_size);
+    EXPECT_EQ(extracted("service.log"), expected);
+
+    // Not an append: the archived bytes are no longer the file's start.
+    ASSERT_TRUE(filesystem->write(log_file, bytes_of_text("#"), 10));
+    expected[10] = '#';
+    append(sample_log_lines("third", 10'000));
+    ASSERT_TRUE(filesystem->fsync());
+    EXPECT_EQ(stat_of(*filesystem, "last_commit_continued_bytes"), 0u);
+    EXPECT_EQ(extracted("service.log"), expected);
+    filesystem->release(log_file, O_WRONLY);
+    ASSERT_TRUE(filesystem->final_commit());
+  }
+  auto filesystem = open();
+  const auto log_file = entry_of(*filesystem, kRootInode, "service.log");
+  ASSERT_TRUE(filesystem->open(log_file, O_WRONLY | O_APPEND));
+  const std::uint64_t archived = expected.size();
+  const std::string more = sample_log_lines("after remount", 30'000);
+  ASSERT_TRUE(filesystem->write(log_file, bytes_of_text(more), static_cast<off_t>(archived)));
+  expected += more;
+  ASSERT_TRUE(filesystem->fsync());
+  EXPECT_EQ(stat_of(*filesystem, "last_commit_continued_bytes"), archived);
+  filesystem->release(log_file, O_WRONLY);
+  EXPECT_EQ(extracted("service.log"), expected);
+  EXPECT_EQ(run("7zz t " + quote(archive.string()) + " >/dev/null").exit_code, 0);
+  EXPECT_EQ(run("bsdtar -xOf " + quote(archive.string()) + " service.log").output, expected);
+}
+
+// The service goes on writing while its fsync's commit runs: the commit
+// archives the bytes it froze, and the next one continues from that copy.
+TEST_F(archive_changes, AppendsDuringACommitAreContinuedByTheNextOne) {
+  options.pool_bytes = 64u << 20;
+  options.write.compression.level = 5;  // a commit slow enough to write during it
+  auto filesystem = open();
+  const auto log_file = filesystem->create(kRootInode, "service.log", 0644, O_WRONLY | O_APPEND, me)->st_ino;
+  std::string expected = sample_log_lines("before", 3'000'000);
+  ASSERT_TRUE(filesystem->write(log_file, bytes_of_text(expected), 0));
+  const auto committing = [&] { return stat_of(*filesystem, "committing") == 1; };
+
+  std::thread fsync([&] { EXPECT_TRUE(filesystem->fsync()); });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!committing() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  const std::uint64_t frozen = expected.size();
+  const std::string during = sample_log_lines("during", 50'000);
+  const bool began_during = committing();
+  ASSERT_TRUE(filesystem->write(log_file, bytes_of_text(during), static_cast<off_t>(frozen)));
+  const bool ended_during = committing();
+  fsync.join();
+  expected += during;
+  ASSERT_TRUE(began_during && ended_during) << "the append must happen while the commit runs";
+  EXPECT_EQ(extracted("service.log"), expected.substr(0, frozen));
+
+  ASSERT_TRUE(filesystem->fsync());
+  EXPECT_EQ(stat_of(*filesystem, "last_commit_continued_bytes"), frozen);
+  EXPECT_EQ(extracted("service.log"), expected);
+  filesystem->release(log_file, O_WRONLY);
 }
