@@ -38,6 +38,7 @@ bool sealer::seal_if_settled(inode_number number, std::uint64_t stamp) {
     // A running commit compresses it: asked again later, it is committed by
     // then, or (the commit failed) staged again and goes to the streamer.
     if (n.content.frozen()) return false;
+    if (n.content.grew_from_archived()) return true;  // left to a commit: it continues the archived folder
     bytes = n.content.seal(content_);
     if (!bytes) return true;
     path = inodes_.path_of(n);
@@ -55,7 +56,7 @@ void sealer::seal_closed_files() {
     inodes_.walk([&](const std::string& path, inode& node) {
       if (node.kind != node_kind::file) return;
       std::lock_guard data(node.mutex);
-      if (node.writers > 0) return;
+      if (node.writers > 0 || node.content.grew_from_archived()) return;
       if (auto bytes = node.content.seal(content_)) {
         streamer_.expect_hand_over();
         sealed.emplace_back(path, std::move(bytes));

@@ -2,7 +2,9 @@
 // Hands closed files to the streamer (streamer.hpp): each file closed after
 // writing once its settle moment has passed (settle_queue.hpp), every closed
 // file at once when a commit begins or the pool is full, and — before a
-// recovery save — takes them all back. Sealing a file takes the change gate
+// recovery save — takes them all back. A file that grew by appends only
+// since it was archived is left to the next commit, which continues its
+// archived folder instead of compressing it whole. Sealing a file takes the change gate
 // shared and the file's lock, briefly; the hand-over itself (which may wait
 // for the compressor) takes neither.
 #include "committer.hpp"
@@ -32,7 +34,7 @@ class sealer {
 
   // `number` was closed by its last writer, its `write_opens`-th open for writing.
   void closed(inode_number number, std::uint64_t stamp);
-  // Every closed, changed file goes to the compressor now.
+  // Every closed, changed file goes to the compressor now (but grown ones).
   void seal_closed_files();
   // The pool is full: true when compression is freeing memory (the writer
   // tries again), false when waiting would not help.

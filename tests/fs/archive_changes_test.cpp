@@ -325,3 +325,21 @@ TEST_F(archive_changes, AppendsDuringACommitAreContinuedByTheNextOne) {
   EXPECT_EQ(extracted("service.log"), expected);
   filesystem->release(log_file, O_WRONLY);
 }
+
+// `>>` from a shell: the file is closed between appends. The commit, not the
+// streaming compressor, takes it, and continues its archived folder.
+TEST_F(archive_changes, AFileClosedBetweenAppendsIsContinuedToo) {
+  auto filesystem = open();
+  filesystem->start_threads();  // closed files are streamed
+  const std::string first = sample_log_lines("first", 100'000);
+  const auto log_file = make_file(*filesystem, kRootInode, "shell.log", first);
+  ASSERT_TRUE(filesystem->fsync());
+  const std::string more = sample_log_lines("more", 40'000);
+  ASSERT_TRUE(filesystem->open(log_file, O_WRONLY | O_APPEND));
+  ASSERT_TRUE(filesystem->write(log_file, bytes_of_text(more), static_cast<off_t>(first.size())));
+  filesystem->release(log_file, O_WRONLY | O_APPEND);
+  ASSERT_TRUE(filesystem->fsync());
+  EXPECT_EQ(stat_of(*filesystem, "last_commit_continued_bytes"), first.size());
+  EXPECT_EQ(extracted("shell.log"), first + more);
+  EXPECT_EQ(read_all(*filesystem, log_file), first + more);
+}
