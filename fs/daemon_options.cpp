@@ -11,6 +11,8 @@
 #include <algorithm>
 #include <charconv>
 #include <climits>
+#include <filesystem>
+#include <optional>
 #include <set>
 
 namespace sevenzfs::fs {
@@ -95,6 +97,28 @@ std::string absolute(const std::string& path) {
   char cwd[PATH_MAX];
   if (::getcwd(cwd, sizeof cwd) == nullptr) return path;
   return std::string(cwd) + "/" + path;
+}
+
+// The file an archive path names: symlinks to it followed (also one whose
+// target does not exist yet: the archive is created there), and its
+// directory canonical. Two mounts of one archive must agree on its path, or
+// each would take its own lock (ARCHIVE.lock) and the second one's commits
+// would drop the first one's files. nullopt: a symlink loop.
+std::optional<std::string> archive_file(const std::string& path) {
+  namespace stdfs = std::filesystem;
+  stdfs::path file = absolute(path);
+  for (int hops = 0;; ++hops) {
+    std::error_code error;
+    if (!stdfs::is_symlink(stdfs::symlink_status(file, error))) break;
+    if (hops == 40) return std::nullopt;  // as the kernel's ELOOP
+    const stdfs::path target = stdfs::read_symlink(file, error);
+    if (error) break;
+    file = target.is_absolute() ? target : file.parent_path() / target;
+  }
+  std::error_code error;
+  const stdfs::path directory = stdfs::canonical(file.parent_path(), error);
+  // A missing directory is reported when the archive is opened, under the name given.
+  return error ? file.lexically_normal().string() : (directory / file.filename()).string();
 }
 
 // What fuse_opt_parse hands us, one argument or -o item at a time.
@@ -232,7 +256,12 @@ parsed_command_line parse_daemon_command_line(const std::vector<std::string>& ar
   }
   daemon_options options = std::move(state.options);
   options.write = state.settings.finish();
-  options.archive_path = absolute(state.positional[0]);
+  const auto archive = archive_file(state.positional[0]);
+  if (!archive) {
+    result.error = fmt::format("{}: too many levels of symbolic links", state.positional[0]);
+    return result;
+  }
+  options.archive_path = *archive;
   // libfuse changes the working directory to /: every path must be absolute.
   options.mountpoint = absolute(state.positional[1]);
   while (options.mountpoint.size() > 1 && options.mountpoint.back() == '/') options.mountpoint.pop_back();

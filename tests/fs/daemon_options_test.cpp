@@ -1,8 +1,11 @@
 // The daemon's command line and the write options it derives from it.
 #include "fs/daemon_options.hpp"
 
+#include "test_support.hpp"
+
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -30,6 +33,31 @@ TEST(DaemonOptions, RefusesAPoolSizeThatIsNotASize) {
   const auto result = parse_daemon_command_line({"-o", "pool_size=lots", "/tmp/a.7z", "/tmp/mnt"});
   EXPECT_FALSE(result.options.has_value());
   EXPECT_NE(result.error.find("pool_size"), std::string::npos) << result.error;
+}
+
+// Two mounts of one archive must agree on its path (their lock is beside it).
+TEST(DaemonOptions, TheArchivePathIsTheFileSymlinksLeadTo) {
+  const test::temp_dir dir;
+  const auto real = dir / "real.7z";
+  test::write_file(real, "");
+  std::filesystem::create_directories(dir / "sub");
+  std::filesystem::create_symlink("../real.7z", dir / "sub" / "link.7z");
+  std::filesystem::create_symlink(dir / "sub" / "link.7z", dir / "chain.7z");
+  std::filesystem::create_symlink("missing/../new.7z", dir / "dangling.7z");
+  std::filesystem::create_symlink("loop-b.7z", dir / "loop-a.7z");
+  std::filesystem::create_symlink("loop-a.7z", dir / "loop-b.7z");
+  const auto archive_of = [](const std::filesystem::path& path) {
+    const auto result = parse_daemon_command_line({path.string(), "/tmp/mnt"});
+    return result.options ? result.options->archive_path : "error: " + result.error;
+  };
+  const std::string canonical_dir = std::filesystem::canonical(dir.path()).string();
+  EXPECT_EQ(archive_of(real), canonical_dir + "/real.7z");
+  EXPECT_EQ(archive_of(dir / "sub" / "link.7z"), canonical_dir + "/real.7z");
+  EXPECT_EQ(archive_of(dir / "chain.7z"), canonical_dir + "/real.7z");
+  EXPECT_EQ(archive_of(dir / "sub" / ".." / "sub" / "link.7z"), canonical_dir + "/real.7z");
+  EXPECT_EQ(archive_of(dir / "dangling.7z"), canonical_dir + "/new.7z");
+  EXPECT_EQ(archive_of(dir / "absent.7z"), canonical_dir + "/absent.7z");
+  EXPECT_NE(archive_of(dir / "loop-a.7z").find("too many levels of symbolic links"), std::string::npos);
 }
 
 }  // namespace

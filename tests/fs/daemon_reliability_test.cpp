@@ -1,5 +1,5 @@
 // Through real mounts: nothing acknowledged is lost — one archive, one
-// daemon; a name the archive cannot hold is refused at the door; names an
+// daemon, also through a symlink; a name the archive cannot hold is refused at the door; names an
 // existing archive holds that the mount cannot show do not sink commits;
 // what crashed writers left is cleaned up.
 #include "mount_fixture.hpp"
@@ -27,6 +27,34 @@ TEST_F(mount_fixture, ASecondDaemonOnTheSameArchiveIsRefusedAndNamesTheFirst) {
   EXPECT_NE(second.log().find("pid " + std::to_string(first->pid())), std::string::npos) << second.log();
   ASSERT_EQ(first->unmount_and_wait(), 0) << first->log();
   EXPECT_EQ(run("7zz e -so " + quote(archive.string()) + " mine.txt").output, "first daemon's file\n");
+}
+
+// Through a symlink to the archive, the same: one archive, one lock.
+TEST_F(mount_fixture, ASecondDaemonThroughASymlinkToTheArchiveIsRefused) {
+  auto first = mount();
+  write_file(mnt / "mine.txt", "first daemon's file\n");
+  const auto link = dir / "link.7z";
+  fs::create_symlink(archive.filename(), link);
+  const auto other = dir / "other";
+  fs::create_directories(other);
+  daemon_process second(link, other, "", dir / "second.log");
+  EXPECT_FALSE(second.wait_mounted(std::chrono::seconds(5)));
+  EXPECT_EQ(second.wait_exit(std::chrono::seconds(10)), 3) << second.log();
+  ASSERT_EQ(first->unmount_and_wait(), 0) << first->log();
+  EXPECT_EQ(run("7zz e -so " + quote(archive.string()) + " mine.txt").output, "first daemon's file\n");
+}
+
+// A symlink whose target does not exist yet: the archive is created there,
+// and the symlink stays.
+TEST_F(mount_fixture, AnArchiveIsCreatedWhereADanglingSymlinkPoints) {
+  const auto link = dir / "link.7z";
+  fs::create_symlink("target.7z", link);
+  daemon_process daemon(link, mnt, "", log);
+  ASSERT_TRUE(daemon.wait_mounted(std::chrono::seconds(10))) << daemon.log();
+  write_file(mnt / "a.txt", "through the link\n");
+  ASSERT_EQ(daemon.unmount_and_wait(), 0) << daemon.log();
+  EXPECT_TRUE(fs::is_symlink(link));
+  EXPECT_EQ(run("7zz e -so " + quote((dir / "target.7z").string()) + " a.txt").output, "through the link\n");
 }
 
 TEST_F(mount_fixture, AMountRightAfterAnUnmountWaitsForTheLastCommitWithWaitLock) {
