@@ -117,6 +117,8 @@ TEST_F(filesystem_fixture, ACommitWritesTheTreeAsAnArchive) {
   EXPECT_EQ(state.value_or("?").substr(0, 19), R"({"state":"archived")");
   auto target = filesystem->readlink(entry_of(*filesystem, kRootInode, "link"));
   EXPECT_EQ(target.value_or("?"), "sub/a.txt") << "a symlink made in this mount stays readable";
+  // The kernel reads no user. attribute of a symlink: none is listed.
+  EXPECT_EQ(filesystem->listxattr(entry_of(*filesystem, kRootInode, "link")).value_or("?"), "");
 }
 
 TEST_F(filesystem_fixture, ReopeningTheArchiveShowsWhatWasCommitted) {
