@@ -125,9 +125,8 @@ result<std::string> stats_xattr::list(inode_number number) {
     for (const auto& v : values()) names += fmt::format("{}{}", kPrefix, v.name) + '\0';
     return names;
   }
-  auto state = hooks_.file_state(number);
-  if (!state) return std::unexpected(state.error());
-  if (*state) names += std::string(kStateName) + '\0';
+  // A file's state is read by name only: listed, cp -a and rsync -X would
+  // copy it out as a stale attribute of every file.
   return names;
 }
 

@@ -73,6 +73,7 @@ class stats_xattr {
   result<void> set(inode_number number, std::string_view name, std::string_view value, const caller& who);
   // `size_probe`: the caller asks for the size (getxattr with size 0).
   result<std::string> get(inode_number number, std::string_view name, bool size_probe);
+  // The root's statistics; nothing for other nodes (their state is read by name).
   result<std::string> list(inode_number number);
 
   std::vector<stat_value> values() const;

@@ -171,6 +171,15 @@ TEST_F(mount_fixture, XattrProtocol) {
   std::string names(static_cast<std::size_t>(list), '\0');
   ASSERT_EQ(::listxattr(mnt.c_str(), names.data(), names.size()), list);
   EXPECT_NE(names.find(std::string("user.sevenzfs.staged_files\0", 27)), std::string::npos);
+  // A file's state is read by name, not listed (cp -a would copy it out).
+  EXPECT_EQ(::listxattr((mnt / "f").c_str(), nullptr, 0), 0);
+  EXPECT_GT(::getxattr((mnt / "f").c_str(), "user.sevenzfs.state", nullptr, 0), 0);
+  // Removing a computed statistic changes nothing and succeeds (rsync -X
+  // removes what its source lacks); other attributes there are none to remove.
+  EXPECT_EQ(::removexattr(mnt.c_str(), "user.sevenzfs.staged_files"), 0);
+  EXPECT_GT(::getxattr(mnt.c_str(), "user.sevenzfs.staged_files", nullptr, 0), 0);
+  EXPECT_EQ(::removexattr((mnt / "f").c_str(), "user.mine"), -1);
+  EXPECT_EQ(errno, ENOTSUP);
   ASSERT_EQ(daemon->unmount_and_wait(), 0);
 }
 

@@ -94,6 +94,7 @@ TEST_F(filesystem_fixture, WrittenFilesReadBackBeforeAnyCommit) {
   EXPECT_EQ(filesystem->getxattr(kRootInode, "user.sevenzfs.staged_files", false).value_or("?"), "1");
   EXPECT_EQ(filesystem->getxattr(file, "user.sevenzfs.state", false).value_or("?"),
             R"({"state":"staged","size":100000})");
+  EXPECT_EQ(filesystem->listxattr(file).value_or("?"), "") << "read by name only: cp -a would copy it out";
   EXPECT_FALSE(std::filesystem::exists(archive)) << "nothing is written before a commit";
 }
 
