@@ -224,8 +224,9 @@ bool archive_appender::commit_in_place(const commit_request& request, const comm
   std::optional<output_file> pending;
   if (compress) {
     pending.emplace(path_ + ".pending");
-    result.continued_bytes =
-        pack_prepacked_survivors_and_new_files(*pending, request, options_, builder, snapshot_.get());
+    const auto appended = pack_prepacked_survivors_and_new_files(*pending, request, options_, builder, snapshot_.get());
+    result.continued_bytes = appended.continued_bytes;
+    result.mismatched_prefixes = appended.mismatched_prefixes;
     pending->sync();
     new_packs += pending->position();
   }

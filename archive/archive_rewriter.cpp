@@ -67,7 +67,9 @@ archive_layout rewrite_archive(const std::string& path, const std::shared_ptr<co
     builder.add_prepacked(k);
   }
   copy.flush();
-  result.continued_bytes = pack_prepacked_survivors_and_new_files(out, request, options, builder, snapshot.get());
+  const auto appended = pack_prepacked_survivors_and_new_files(out, request, options, builder, snapshot.get());
+  result.continued_bytes = appended.continued_bytes;
+  result.mismatched_prefixes = appended.mismatched_prefixes;
   exit_after_step_if_asked(2);
 
   archive_layout layout;

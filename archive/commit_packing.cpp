@@ -12,31 +12,29 @@
 
 namespace sevenzfs::archive {
 
-std::uint64_t pack_new_files(output_file& out, const commit_request& request, const write_options& options,
-                             database_builder& builder, const archive_snapshot* current) {
-  std::vector<std::pair<std::size_t, folder_continuation>> continued;
-  if (current != nullptr && options.compression.level > 0) {
-    for (const auto& appended : request.appended_files) {
-      if (appended.new_file >= request.new_files.size()) {
-        throw archive_error(error_kind::invalid_input, "", "an appended file is not a new file");
-      }
-      if (auto from = continuation_of(*current, appended.stream)) continued.emplace_back(appended.new_file, *from);
-    }
+appended_packing pack_new_files(output_file& out, const commit_request& request, const write_options& options,
+                                database_builder& builder, const archive_snapshot* current) {
+  // Appended files leave the plan: each goes last, in a folder of its own.
+  std::vector<char> appended(request.new_files.size(), 0);
+  std::vector<std::pair<std::size_t, std::optional<folder_continuation>>> alone;
+  for (const auto& file : request.appended_files) {
+    appended.at(file.new_file) = 1;  // the request was checked: distinct new files
+    std::optional<folder_continuation> from;
+    if (current != nullptr && options.compression.level > 0) from = continuation_of(*current, file.stream);
+    alone.emplace_back(file.new_file, from);
   }
   auto plan = plan_folders(request.new_files, options.plan);
-  if (!continued.empty()) {
-    std::vector<char> goes_on(request.new_files.size(), 0);
-    for (const auto& [index, from] : continued) goes_on[index] = 1;
+  if (!alone.empty()) {
     for (auto& folder : plan) {
       std::erase_if(folder.entries, [&](std::size_t index) {
-        if (!goes_on[index]) return false;
+        if (!appended[index]) return false;
         folder.unpack_size -= request.new_files[index].size;
         return true;
       });
     }
     std::erase_if(plan, [](const folder_plan& folder) { return folder.entries.empty(); });
   }
-  if (plan.empty() && continued.empty()) return 0;
+  if (plan.empty() && alone.empty()) return {};
   archive_database part;
   folder_packer packer(out, part, options.compression);
   if (!plan.empty()) packer.pack(request.new_files, plan);
@@ -44,18 +42,19 @@ std::uint64_t pack_new_files(output_file& out, const commit_request& request, co
   for (const auto& folder : plan) {
     for (auto index : folder.entries) origins.push_back({false, index});
   }
-  std::uint64_t continued_bytes = 0;
-  for (const auto& [index, from] : continued) {
+  appended_packing packing;
+  for (const auto& [index, from] : alone) {
     const entry& grown = request.new_files[index];
-    if (packer.pack_continued(grown, from)) {
-      continued_bytes += from.prefix_bytes;
+    if (from && packer.pack_continued(grown, *from)) {
+      packing.continued_bytes += from->prefix_bytes;
     } else {
       packer.pack(request.new_files, {folder_plan{{index}, grown.size}});
     }
     origins.push_back({false, index});
   }
+  packing.mismatched_prefixes = packer.mismatched_prefixes();
   builder.add_packed(part, origins);
-  return continued_bytes;
+  return packing;
 }
 
 void pack_prepacked_survivors(output_file& out, const commit_request& request, std::size_t index,
@@ -98,7 +97,7 @@ void pack_prepacked_survivors(output_file& out, const commit_request& request, s
   builder.add_packed(part, origins);
 }
 
-std::uint64_t pack_prepacked_survivors_and_new_files(output_file& out, const commit_request& request,
+appended_packing pack_prepacked_survivors_and_new_files(output_file& out, const commit_request& request,
                                                      const write_options& options, database_builder& builder,
                                                      const archive_snapshot* current) {
   for (std::size_t k = 0; k < request.prepacked_folders.size(); ++k) {

@@ -13,13 +13,19 @@
 
 namespace sevenzfs::archive {
 
-// request.new_files, planned and compressed with `options`. Those of
-// request.appended_files whose folders in `current` (the archive as it is,
-// may be null) can be continued go last, each in a folder of its own that
-// continues the archived one. Returns the bytes of archived prefixes so
-// continued (copied packed, not compressed again).
-std::uint64_t pack_new_files(output_file& out, const commit_request& request, const write_options& options,
-                             database_builder& builder, const archive_snapshot* current);
+// What became of a commit's request.appended_files.
+struct appended_packing {
+  std::uint64_t continued_bytes = 0;      // archived prefixes copied packed, not compressed again
+  std::uint64_t mismatched_prefixes = 0;  // files that did not start with their archived copy
+};
+
+// request.new_files, planned and compressed with `options`, but for
+// request.appended_files: each goes last in a folder of its own (so that
+// the next commit can continue it), one that continues its archived folder
+// in `current` (the archive as it is, may be null) where that folder allows
+// it and the file starts with the archived one.
+appended_packing pack_new_files(output_file& out, const commit_request& request, const write_options& options,
+                                database_builder& builder, const archive_snapshot* current);
 
 // The files request.prepacked_folders[index] keeps (it drops some),
 // decoded from its packed bytes and compressed in their order into one
@@ -30,7 +36,7 @@ void pack_prepacked_survivors(output_file& out, const commit_request& request, s
 // What a commit compresses besides archived folders that lose files: the
 // kept files of prepacked folders that drop some, then request.new_files.
 // Returns what pack_new_files does.
-std::uint64_t pack_prepacked_survivors_and_new_files(output_file& out, const commit_request& request,
+appended_packing pack_prepacked_survivors_and_new_files(output_file& out, const commit_request& request,
                                                      const write_options& options, database_builder& builder,
                                                      const archive_snapshot* current);
 

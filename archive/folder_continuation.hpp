@@ -4,12 +4,15 @@
 // appends only (a log a service writes while commits come and go) is the
 // archived stream followed by new bytes. The archived packed stream without
 // its 0x00 end marker, then the new bytes compressed by an encoder primed
-// with the dictionary of input before them, is one valid LZMA2 stream of the
-// whole file: the primed encoder does not reset the dictionary, and a
-// decoder that has just decoded the archived chunks holds exactly that
-// window (parallel_encoder.hpp cuts parts the same way). A commit then
-// compresses the new bytes and a primer's pass over one dictionary, and
-// copies the packed prefix, instead of compressing the whole file again.
+// with the input before them, is one valid LZMA2 stream of the whole file:
+// the primed encoder does not reset the dictionary, and a decoder that has
+// just decoded the archived chunks holds that input (parallel_encoder.hpp
+// cuts parts the same way). The primer starts no earlier than the archived
+// stream's last dictionary reset: 7-Zip's multithreaded encoder resets the
+// dictionary in the middle of a stream, and a decoder holds nothing from
+// before a reset. A commit then compresses the new bytes and a primer's pass
+// over at most one dictionary, and copies the packed prefix, instead of
+// compressing the whole file again.
 #include "archive_layout.hpp"
 #include "archive_snapshot.hpp"
 
@@ -25,15 +28,32 @@ struct folder_continuation {
   byte_range packed;               // the folder's pack stream, end marker included
   std::uint64_t prefix_bytes = 0;  // the archived file's size
   std::uint32_t prefix_crc = 0;
-  std::uint32_t dict_size = 0;  // the archived coder's dictionary: the continued one is no smaller
+  // The archived coder's dictionary: the continued folder declares one no
+  // smaller, since the archived chunks' matches reach that far back.
+  std::uint32_t dict_size = 0;
+  // Where in the file the archived stream last reset its dictionary.
+  std::uint64_t last_dictionary_reset = 0;
 };
 
 // How archived `stream` of `snapshot` can be continued, if its folder
 // allows it: the folder holds that stream only (a non-empty one with a
-// known CRC), has a single LZMA2 coder and a single pack stream, and that
-// stream ends with the end marker (one byte of the file is read; nullopt
-// when it cannot be). The snapshot must outlive the continuation.
+// known CRC), has a single LZMA2 coder and a single pack stream whose chunk
+// headers add up to the stream's size and end with the end marker in its
+// last byte (chunk headers are read from the file; nullopt when they cannot
+// be). The snapshot must outlive the continuation.
 std::optional<folder_continuation> continuation_of(const archive_snapshot& snapshot, std::uint64_t stream);
+
+// What the chunk headers of an LZMA2 stream say, read without decoding it.
+struct lzma2_chunks {
+  std::uint64_t unpacked_bytes = 0;
+  std::uint64_t last_dictionary_reset = 0;  // unpacked offset of the last chunk that reset the dictionary
+};
+
+// The chunks of the LZMA2 stream in `packed` of file `fd`, when it is a
+// sequence of well-formed chunk headers, the first resetting the dictionary,
+// ending with the end marker in the range's last byte; nullopt otherwise
+// (also when the file cannot be read).
+std::optional<lzma2_chunks> walk_lzma2_chunks(int fd, byte_range packed);
 
 // The dictionary size an LZMA2 property byte names (nullopt: not a valid one).
 std::optional<std::uint32_t> lzma2_dictionary_of(std::uint8_t property) noexcept;

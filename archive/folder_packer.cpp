@@ -156,11 +156,15 @@ void folder_packer::pack_parallel(std::span<const entry> entries, const std::vec
 
 bool folder_packer::pack_continued(const entry& e, const folder_continuation& from) {
   if (options_.level <= 0 || !e.content || e.size <= from.prefix_bytes) return false;
-  lzma_options_lzma lzma_options = lzma2_options_for(options_.level, e.size);
-  // Matches of the archived chunks may reach as far back as their dictionary.
-  lzma_options.dict_size = std::max(lzma_options.dict_size, from.dict_size);
+  // The encoder is the level's, whatever the archived one was; the folder
+  // declares the larger dictionary, since the archived chunks' matches may
+  // reach as far back as theirs.
+  const lzma_options_lzma lzma_options = lzma2_options_for(options_.level, e.size);
+  lzma_options_lzma declared = lzma_options;
+  declared.dict_size = std::max(lzma_options.dict_size, from.dict_size);
   const std::uint64_t primer_from =
-      from.prefix_bytes - std::min<std::uint64_t>(from.prefix_bytes, lzma_options.dict_size);
+      std::max(from.prefix_bytes - std::min<std::uint64_t>(from.prefix_bytes, lzma_options.dict_size),
+               from.last_dictionary_reset);
   const std::uint64_t start = out_.position();
   const span_sink to_file = [this](std::span<const std::uint8_t> bytes) { out_.append(bytes); };
   const auto report = [this](std::uint64_t bytes) {
@@ -168,26 +172,34 @@ bool folder_packer::pack_continued(const entry& e, const folder_continuation& fr
   };
 
   std::optional<parallel_encoder> parallel;
-  if (options_.threads > 1) parallel.emplace(options_.threads, to_file, options_.progress);
   crc32 prefix_crc;
   crc32 appended_crc;
   std::vector<std::uint8_t> primer;
   std::uint64_t seen = 0;
-  struct prefix_differs {};
+  struct cannot_continue {};
   // The prefix is checked against the archived CRC before anything is
   // written; the continuation begins once it has been seen whole.
   const auto go_on = [&] {
-    if (prefix_crc.value() != from.prefix_crc) throw prefix_differs{};
-    out_.append_copy(from.fd, from.packed.offset, from.packed.size - 1, std::string(from.path));
-    report(from.prefix_bytes);
-    if (parallel) {
-      parallel->begin_folder(
-          lzma_options, e.size - from.prefix_bytes, [](const packed_folder&) {}, options_.max_part_bytes, false,
-          primer);
-    } else {
-      serial_encoder_.start(lzma_options, primer);
+    if (prefix_crc.value() != from.prefix_crc) {
+      ++mismatched_prefixes_;
+      throw cannot_continue{};
+    }
+    try {
+      if (options_.threads > 1) {
+        parallel.emplace(options_.threads, to_file, options_.progress);
+        parallel->begin_folder(
+            lzma_options, e.size - from.prefix_bytes, [](const packed_folder&) {}, options_.max_part_bytes, false,
+            primer);
+      } else {
+        serial_encoder_.start(lzma_options, primer);
+      }
+    } catch (const archive_error& error) {
+      if (error.kind() != error_kind::compression) throw;
+      throw cannot_continue{};  // compressing the whole file may still work
     }
     primer = {};
+    out_.append_copy(from.fd, from.packed.offset, from.packed.size - 1, std::string(from.path));
+    report(from.prefix_bytes);
   };
   bool in_output = false;  // an error there is about the archive, not the file
   const auto compress = [&](std::span<const std::uint8_t> bytes) {
@@ -229,7 +241,8 @@ bool folder_packer::pack_continued(const entry& e, const folder_continuation& fr
         seen += bytes.size();
       }
     });
-  } catch (const prefix_differs&) {
+  } catch (const cannot_continue&) {
+    parallel.reset();
     out_.truncate(start);
     return false;
   } catch (const archive_error& error) {
@@ -248,7 +261,7 @@ bool folder_packer::pack_continued(const entry& e, const folder_continuation& fr
   }
   const std::uint64_t appended = e.size - from.prefix_bytes;
   const folder_plan alone{{0}, e.size};
-  record(std::span(&e, 1), alone, lzma2_coder(lzma_options), out_.position() - start,
+  record(std::span(&e, 1), alone, lzma2_coder(declared), out_.position() - start,
          {crc32::combine(from.prefix_crc, appended_crc.value(), appended)});
   return true;
 }

@@ -53,9 +53,14 @@ class folder_packer {
   // Appends `e` as a folder of its own that goes on from the archived folder
   // `from` (see folder_continuation.hpp): its packed bytes copied, then only
   // the bytes after its prefix compressed. Returns false, with nothing
-  // written, when `e` does not start with that folder's file (its first
-  // bytes differ from the archived ones by CRC) or does not extend it.
+  // written, when it cannot: at level 0, for an entry without content or
+  // not longer than the archived file, when `e` does not start with that
+  // file (its first bytes differ from the archived ones by CRC: counted by
+  // mismatched_prefixes), or when liblzma cannot start the encoder.
   bool pack_continued(const entry& e, const folder_continuation& from);
+  // Entries pack_continued was given that did not start with the archived
+  // file: whoever named them as grown by appends was wrong.
+  std::uint64_t mismatched_prefixes() const noexcept { return mismatched_prefixes_; }
 
  private:
   void pack_serial(std::span<const entry> entries, const folder_plan& folder);
@@ -67,6 +72,7 @@ class folder_packer {
   archive_database& db_;
   compression_options options_;
   lzma2_encoder serial_encoder_;
+  std::uint64_t mismatched_prefixes_ = 0;
 };
 
 }  // namespace sevenzfs::archive

@@ -372,6 +372,14 @@ result<void> committer::commit_locked(std::unique_lock<std::shared_mutex>& gate,
                options_.archive_path, result.input_bytes, result.continued_bytes, result.copied_bytes,
                result.reencoded_bytes, result.rewritten ? "archive written anew" : "in place",
                std::chrono::duration<double>(elapsed).count());
+    if (result.mismatched_prefixes > 0) {
+      // The daemon named files as grown by appends only that were written
+      // before their end too: the archive is right (they were compressed
+      // whole), the daemon's tracking of them is not.
+      log_.warning("{}: {} files taken for grown by appends only did not start with their archived copy; "
+                   "compressed whole",
+                   options_.archive_path, result.mismatched_prefixes);
+    }
     figures_.commits.fetch_add(1);
     figures_.last_time = static_cast<std::int64_t>(::time(nullptr));
     figures_.last_duration_us =

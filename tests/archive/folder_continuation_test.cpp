@@ -7,13 +7,19 @@
 #include "archive/archive_appender.hpp"
 #include "archive/archive_error.hpp"
 #include "archive/archive_snapshot.hpp"
+#include "archive/file_io.hpp"
 #include "archive/folder_continuation.hpp"
+#include "archive/folder_packer.hpp"
+#include "archive/header_serializer.hpp"
+#include "archive/output_file.hpp"
 
 #include "archive/archive_checks.hpp"
 #include "archive/archive_model.hpp"
 #include "test_support.hpp"
 
 #include <gtest/gtest.h>
+
+#include <fcntl.h>
 
 #include <random>
 
@@ -79,6 +85,7 @@ TEST(FolderContinuation, AGrownFileContinuesItsFolderWithOneOrTwoThreads) {
     grown_log log(options_with(1, threads), before);
     const commit_result grown = log.grow(before + added);
     EXPECT_EQ(grown.continued_bytes, before.size());
+    EXPECT_EQ(grown.mismatched_prefixes, 0u);
     EXPECT_EQ(grown.input_bytes, before.size() + added.size());
     expect_readers_agree(log.path, {{{"log.txt", before + added}}, {}});
     // And it goes on again from the continued folder.
@@ -112,6 +119,7 @@ TEST(FolderContinuation, AFileWhoseStartChangedIsCompressedWhole) {
   const std::string now = before + sample_text("added", 50'000);
   const commit_result grown = log.grow(now);
   EXPECT_EQ(grown.continued_bytes, 0u);
+  EXPECT_EQ(grown.mismatched_prefixes, 1u) << "the caller's mistake is told";
   expect_readers_agree(log.path, {{{"log.txt", now}}, {}});
 }
 
@@ -131,9 +139,15 @@ TEST(FolderContinuation, FoldersThatCannotBeContinuedAreNot) {
     commit_request grow;
     grow.kept_streams.push_back({committed.stream_index[1], {}});
     grow.new_files.push_back(text_entry("log.txt", log_text + "more"));
+    grow.new_files.push_back(text_entry("new.txt", other));  // would share a solid folder with it
     grow.appended_files.push_back({0, committed.stream_index[0]});
-    EXPECT_EQ(appender.commit(grow).continued_bytes, 0u);
-    expect_readers_agree(path, {{{"log.txt", log_text + "more"}, {"other.txt", other}}, {}});
+    const commit_result grown = appender.commit(grow);
+    EXPECT_EQ(grown.continued_bytes, 0u);
+    EXPECT_EQ(grown.mismatched_prefixes, 0u);
+    expect_readers_agree(path, {{{"log.txt", log_text + "more"}, {"new.txt", other}, {"other.txt", other}}, {}});
+    // A file that grows by appends gets a folder of its own, solid or not,
+    // so that the next commit can continue it.
+    EXPECT_TRUE(continuation_of(*appender.snapshot(), grown.stream_index[0]));
   }
   {
     SCOPED_TRACE("a stored folder");
@@ -163,4 +177,92 @@ TEST(FolderContinuation, DictionarySizesOfPropertyBytes) {
   EXPECT_EQ(lzma2_dictionary_of(24), 16u << 20);
   EXPECT_EQ(lzma2_dictionary_of(40), UINT32_MAX);
   EXPECT_FALSE(lzma2_dictionary_of(41));
+}
+
+// 7-Zip's multithreaded LZMA2 encoder resets the dictionary at every block
+// (-mmt, c=1m here): a decoder holds nothing from before the last reset, so
+// the continued encoder must not be primed with it (7zz t: Data Error).
+TEST(FolderContinuation, AFolderOf7ZipsMultithreadedEncoderGoesOnFromItsLastReset) {
+  for (const unsigned threads : {1u, 2u}) {
+    SCOPED_TRACE(threads);
+    temp_dir dir;
+    const fs::path path = dir / "a.7z";
+    const std::string before = sample_text("before", 3'000'000);
+    write_file(dir / "log.txt", before);
+    ASSERT_EQ(run("cd " + quote(dir.path().string()) + " && 7zz a -m0=lzma2:d=1m:c=1m -mmt=4 -mx=5 a.7z log.txt >/dev/null")
+                  .exit_code,
+              0);
+    archive_appender appender(path.string(), options_with(5, threads));
+    const auto from = continuation_of(*appender.snapshot(), 0);
+    ASSERT_TRUE(from);
+    EXPECT_EQ(from->last_dictionary_reset, 2u << 20) << "blocks of 1 MiB";
+    EXPECT_EQ(from->dict_size, 1u << 20);
+
+    const std::string added = sample_text("added", 200'000);
+    commit_request request;
+    request.new_files.push_back(text_entry("log.txt", before + added));
+    request.appended_files.push_back({0, 0});
+    EXPECT_EQ(appender.commit(request).continued_bytes, before.size());
+    expect_readers_agree(path, {{{"log.txt", before + added}}, {}});
+  }
+}
+
+// The chunk headers of a stream, walked without decoding: uncompressed
+// chunks (0x01 resets, 0x02 does not) and LZMA chunks (0xE0 and up reset,
+// 0xC0 carries properties, 0x80 neither).
+TEST(FolderContinuation, ChunkHeadersAreWalkedWithoutDecoding) {
+  temp_dir dir;
+  const auto walk = [&](const std::string& stream) {
+    write_file(dir / "stream", stream);
+    unique_fd fd(::open((dir / "stream").c_str(), O_RDONLY | O_CLOEXEC));
+    return walk_lzma2_chunks(fd.get(), {0, stream.size()});
+  };
+  using namespace std::string_literals;
+  const std::string lzma_chunks = "\xE0\x00\x09\x00\x03\x5D" "abcd"  // 10 bytes, 4 packed, reset
+                                  "\x80\x00\x04\x00\x01" "ef"         // 5 bytes, 2 packed
+                                  "\xC1\x00\x00\x00\x00\x5D" "g"     // 65,537 bytes, 1 packed
+                                  "\x02\x00\x01" "hi"                   // 2 bytes stored
+                                  "\xE0\x00\x00\x00\x00\x5D" "j"     // 1 byte, reset
+                                  "\x02\x00\x02" "klm"s;                // 3 bytes stored
+  const auto chunks = walk(lzma_chunks + '\0');
+  ASSERT_TRUE(chunks);
+  EXPECT_EQ(chunks->unpacked_bytes, 10u + 5 + 65'537 + 2 + 1 + 3);
+  EXPECT_EQ(chunks->last_dictionary_reset, 10u + 5 + 65'537 + 2);
+
+  const auto stored = walk("\x01\x00\x02" "abc" "\x01\x00\x00" "d" "\x02\x00\x00" "e"s + '\0');
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(stored->unpacked_bytes, 5u);
+  EXPECT_EQ(stored->last_dictionary_reset, 3u);
+
+  EXPECT_FALSE(walk(lzma_chunks)) << "no end marker";
+  EXPECT_FALSE(walk(lzma_chunks + '\0' + '\0')) << "the end marker is not the last byte";
+  EXPECT_FALSE(walk("\x02\x00\x00" "a"s + '\0')) << "the first chunk keeps a dictionary it has not got";
+  EXPECT_FALSE(walk("\x01\x00\x00" "a" "\x05"s + '\0')) << "not a control byte";
+  EXPECT_FALSE(walk("\x01\x00\x05" "a"s + '\0')) << "a chunk runs past the end";
+  EXPECT_FALSE(walk("\xE0\x00"s)) << "a header cut short";
+}
+
+// However large the archived folder's dictionary claims to be (property 40:
+// 4 GiB), the continuing encoder is the level's; only the folder declares
+// the larger one, which the archived chunks may need.
+TEST(FolderContinuation, TheEncoderKeepsItsLevelsDictionary) {
+  const std::string before = sample_text("before", 100'000);
+  grown_log log(options_with(1, 1), before);
+  auto from = continuation_of(*log.appender->snapshot(), 0);
+  ASSERT_TRUE(from);
+  from->dict_size = UINT32_MAX;
+  for (const unsigned threads : {1u, 2u}) {
+    SCOPED_TRACE(threads);
+    output_file out((log.dir / ("continued" + std::to_string(threads))).string());
+    out.set_position(kStartHeaderSize);
+    archive_database db;
+    compression_options compression = options_with(5, threads).compression;
+    folder_packer packer(out, db, compression);
+    const entry grown = text_entry("log.txt", before + sample_text("added", 50'000));
+    ASSERT_TRUE(packer.pack_continued(grown, *from));
+    ASSERT_EQ(db.folders.size(), 1u);
+    const auto& properties = db.folders[0].coders.at(0).properties;
+    ASSERT_EQ(properties.size(), 1u);
+    EXPECT_EQ(properties[0], 40u);
+  }
 }

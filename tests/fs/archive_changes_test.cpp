@@ -45,6 +45,11 @@ struct archive_changes : testing::Test {
   std::string extracted(const std::string& member) {
     return run("7zz e -so " + quote(archive.string()) + " " + quote(member)).output;
   }
+  // Whether a commit was told a file grew by appends only when it had been
+  // written before its end too (the archive stays right: it is compressed whole).
+  bool a_changed_file_was_taken_for_appended() const {
+    return log.text().find("did not start with their archived copy") != std::string::npos;
+  }
   std::uint64_t stat_of(fs::filesystem& filesystem, const std::string& name) {
     return std::stoull(filesystem.getxattr(kRootInode, "user.sevenzfs." + name, false).value_or("999999999"));
   }
@@ -275,6 +280,7 @@ TEST_F(archive_changes, AFileGrownByAppendsContinuesItsArchivedFolder) {
     append(sample_log_lines("third", 10'000));
     ASSERT_TRUE(filesystem->fsync());
     EXPECT_EQ(stat_of(*filesystem, "last_commit_continued_bytes"), 0u);
+    EXPECT_FALSE(a_changed_file_was_taken_for_appended());
     EXPECT_EQ(extracted("service.log"), expected);
     filesystem->release(log_file, O_WRONLY);
     ASSERT_TRUE(filesystem->final_commit());
@@ -324,6 +330,43 @@ TEST_F(archive_changes, AppendsDuringACommitAreContinuedByTheNextOne) {
   EXPECT_EQ(stat_of(*filesystem, "last_commit_continued_bytes"), frozen);
   EXPECT_EQ(extracted("service.log"), expected);
   filesystem->release(log_file, O_WRONLY);
+  EXPECT_FALSE(a_changed_file_was_taken_for_appended());
+}
+
+// The same, but the write during the commit lands before the frozen end:
+// the next commit compresses the file whole and is not told it grew.
+TEST_F(archive_changes, AWriteBeforeTheEndDuringACommitIsNoAppend) {
+  options.pool_bytes = 64u << 20;
+  options.write.compression.level = 5;  // a commit slow enough to write during it
+  auto filesystem = open();
+  const auto log_file = filesystem->create(kRootInode, "service.log", 0644, O_WRONLY, me)->st_ino;
+  std::string expected = sample_log_lines("before", 3'000'000);
+  ASSERT_TRUE(filesystem->write(log_file, bytes_of_text(expected), 0));
+  const auto committing = [&] { return stat_of(*filesystem, "committing") == 1; };
+
+  std::thread fsync([&] { EXPECT_TRUE(filesystem->fsync()); });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!committing() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  const std::string frozen = expected;
+  const bool began_during = committing();
+  ASSERT_TRUE(filesystem->write(log_file, bytes_of_text("#"), 10));
+  const std::string during = sample_log_lines("during", 50'000);
+  ASSERT_TRUE(filesystem->write(log_file, bytes_of_text(during), static_cast<off_t>(expected.size())));
+  const bool ended_during = committing();
+  fsync.join();
+  expected[10] = '#';
+  expected += during;
+  ASSERT_TRUE(began_during && ended_during) << "the writes must happen while the commit runs";
+  EXPECT_EQ(extracted("service.log"), frozen);
+
+  ASSERT_TRUE(filesystem->fsync());
+  EXPECT_EQ(stat_of(*filesystem, "last_commit_continued_bytes"), 0u);
+  EXPECT_FALSE(a_changed_file_was_taken_for_appended());
+  EXPECT_EQ(extracted("service.log"), expected);
+  EXPECT_EQ(read_all(*filesystem, log_file), expected);
+  filesystem->release(log_file, O_WRONLY);
 }
 
 // `>>` from a shell: the file is closed between appends. The commit, not the
@@ -342,4 +385,5 @@ TEST_F(archive_changes, AFileClosedBetweenAppendsIsContinuedToo) {
   EXPECT_EQ(stat_of(*filesystem, "last_commit_continued_bytes"), first.size());
   EXPECT_EQ(extracted("shell.log"), first + more);
   EXPECT_EQ(read_all(*filesystem, log_file), first + more);
+  EXPECT_FALSE(a_changed_file_was_taken_for_appended());
 }
