@@ -117,8 +117,9 @@ std::optional<std::string> archive_file(const std::string& path) {
   }
   std::error_code error;
   const stdfs::path directory = stdfs::canonical(file.parent_path(), error);
-  // A missing directory is reported when the archive is opened, under the name given.
-  return error ? file.lexically_normal().string() : (directory / file.filename()).string();
+  // A missing directory fails when the archive is opened (ENOENT, naming this
+  // path). Not normalized: "missing/../a.7z" must fail as the kernel fails it.
+  return error ? file.string() : (directory / file.filename()).string();
 }
 
 // What fuse_opt_parse hands us, one argument or -o item at a time.
