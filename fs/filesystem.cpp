@@ -410,8 +410,7 @@ result<std::optional<std::string>> filesystem::file_state(inode_number number) {
   auto node = inodes_.lock(number);
   if (!node) return std::unexpected(node.error());
   // The kernel answers ENODATA for a symlink's user. attributes without
-  // asking: listing one would send rsync -X and cp -a after a name that
-  // cannot be read.
+  // asking the daemon; a caller that asks directly gets the same answer.
   if ((*node)->kind == node_kind::symlink) return std::optional<std::string>();
   return std::optional<std::string>(file_state_json(**node, committer_.applied_snapshot().get()));
 }

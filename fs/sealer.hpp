@@ -34,7 +34,8 @@ class sealer {
 
   // `number` was closed by its last writer, its `write_opens`-th open for writing.
   void closed(inode_number number, std::uint64_t stamp);
-  // Every closed, changed file goes to the compressor now (but grown ones).
+  // Every closed, changed file goes to the compressor now, except those grown
+  // by appends (the commit continues their archived folders).
   void seal_closed_files();
   // The pool is full: true when compression is freeing memory (the writer
   // tries again), false when waiting would not help.
