@@ -293,10 +293,10 @@ void on_listxattr(fuse_req_t r, fuse_ino_t ino, size_t size) {
 
 // Statistics are computed: removing one changes nothing, and succeeds, so
 // that rsync -X into the mount (which removes what its source lacks from the
-// root) does not fail on them.
-void on_removexattr(fuse_req_t r, fuse_ino_t, const char* name) {
+// root) does not fail on them. A name that is not there is ENODATA.
+void on_removexattr(fuse_req_t r, fuse_ino_t ino, const char* name) {
   if (std::strncmp(name, "user.sevenzfs.", 14) == 0) {
-    fuse_reply_err(r, 0);
+    checked(r, "removexattr", [&] { fuse_reply_err(r, fs_of(r).getxattr(ino, name, true) ? 0 : ENODATA); });
     return;
   }
   fuse_reply_err(r, std::strncmp(name, "user.", 5) == 0 ? ENOTSUP : ENODATA);

@@ -178,6 +178,9 @@ TEST_F(mount_fixture, XattrProtocol) {
   // removes what its source lacks); other attributes there are none to remove.
   EXPECT_EQ(::removexattr(mnt.c_str(), "user.sevenzfs.staged_files"), 0);
   EXPECT_GT(::getxattr(mnt.c_str(), "user.sevenzfs.staged_files", nullptr, 0), 0);
+  EXPECT_EQ(::removexattr((mnt / "f").c_str(), "user.sevenzfs.state"), 0);
+  EXPECT_EQ(::removexattr(mnt.c_str(), "user.sevenzfs.no_such_figure"), -1);
+  EXPECT_EQ(errno, ENODATA);
   EXPECT_EQ(::removexattr((mnt / "f").c_str(), "user.mine"), -1);
   EXPECT_EQ(errno, ENOTSUP);
   ASSERT_EQ(daemon->unmount_and_wait(), 0);
