@@ -1,9 +1,12 @@
 // A file that grew by appends since its commit goes on from its archived
 // folder: the packed prefix is copied and only the new bytes are compressed,
-// with one and with several threads, with a primer shorter than the prefix;
-// the result is judged by 7zz, bsdtar and py7zr. When the prefix differs, or
-// the archived folder cannot be continued (shared with another file, stored),
-// the file is compressed whole and still reads back.
+// with one and with several threads, with a primer shorter than the prefix,
+// also from a folder 7-Zip's multithreaded encoder wrote (dictionary resets
+// inside the stream) and from one that names a larger dictionary than the
+// level's; the result is judged by 7zz, bsdtar and py7zr. When the prefix
+// differs, or the archived folder cannot be continued (shared with another
+// file, stored), the file is compressed whole, in a folder of its own, and
+// still reads back. LZMA2 chunk headers are walked without decoding.
 #include "archive/archive_appender.hpp"
 #include "archive/archive_error.hpp"
 #include "archive/archive_snapshot.hpp"

@@ -94,6 +94,72 @@ TEST_F(mount_fixture, RemountShowsEntriesAndAppendsWithoutTouchingOldPacks) {
   EXPECT_EQ(read_file(dir / "x" / "more" / "x.log"), std::string(100000, 'x'));
 }
 
+// A service's log through a real mount: kept open with O_APPEND and fsynced,
+// then appended to by a shell's >> and `sync FILE`, then again after a
+// remount. Every commit after the first continues the log's archived folder
+// (only the new bytes compressed); the readers get the whole log.
+TEST_F(mount_fixture, AServiceLogGrowsByAppendsAcrossCommitsAndRemounts) {
+  const auto log_path = mnt / "app.log";
+  const auto continued = [&] { return xattr(mnt, "user.sevenzfs.last_commit_continued_bytes"); };
+  const auto lines = [](const std::string& tag, int count) {
+    std::string text;
+    for (int k = 0; k < count; ++k) text += tag + " request " + std::to_string(k * 7919 % 100003) + " served\n";
+    return text;
+  };
+  std::string expected;
+  {
+    auto daemon = mount("threads=2");
+    const int fd = ::open(log_path.c_str(), O_CREAT | O_WRONLY | O_APPEND, 0644);
+    ASSERT_GE(fd, 0);
+    const auto append = [&](const std::string& text) {
+      ASSERT_EQ(::write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+      expected += text;
+    };
+    append(lines("first", 20000));
+    ASSERT_EQ(::fsync(fd), 0);
+    EXPECT_EQ(continued(), "0");
+    const std::size_t first = expected.size();
+    append(lines("second", 10000));
+    ASSERT_EQ(::fsync(fd), 0);
+    EXPECT_EQ(continued(), std::to_string(first));
+    ::close(fd);
+
+    const std::size_t second = expected.size();
+    const std::string more = lines("shell", 5000);
+    write_file(dir / "more.txt", more);
+    ASSERT_EQ(run("cat " + quote((dir / "more.txt").string()) + " >> " + quote(log_path.string()) + " && sync " +
+                  quote(log_path.string()))
+                  .exit_code,
+              0);
+    expected += more;
+    EXPECT_EQ(continued(), std::to_string(second));
+    ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
+    EXPECT_EQ(daemon->log().find("did not start with their archived copy"), std::string::npos) << daemon->log();
+  }
+  EXPECT_EQ(run("7zz t " + quote(archive.string())).exit_code, 0);
+  {
+    auto daemon = mount("threads=2");
+    const std::size_t archived = expected.size();
+    const std::string after = lines("after remount", 5000);
+    write_file(dir / "after.txt", after);
+    ASSERT_EQ(run("cat " + quote((dir / "after.txt").string()) + " >> " + quote(log_path.string()) + " && sync " +
+                  quote(log_path.string()))
+                  .exit_code,
+              0);
+    expected += after;
+    EXPECT_EQ(continued(), std::to_string(archived));
+    EXPECT_EQ(read_file(log_path), expected);
+    ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
+  }
+  const auto tested = run("7zz t " + quote(archive.string()));
+  EXPECT_EQ(tested.exit_code, 0) << tested.output;
+  EXPECT_EQ(run("bsdtar -xOf " + quote(archive.string()) + " app.log").output, expected);
+  const auto py7zr = run("/usr/bin/python3 -c 'import py7zr,sys; a=py7zr.SevenZipFile(sys.argv[1]); "
+                         "sys.stdout.write(a.read([\"app.log\"])[\"app.log\"].read().decode())' " +
+                         quote(archive.string()));
+  EXPECT_EQ(py7zr.output, expected);
+}
+
 TEST_F(mount_fixture, FsyncedFileSurvivesKill9) {
   auto daemon = mount();
   const auto path = mnt / "durable.txt";
