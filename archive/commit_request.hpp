@@ -92,8 +92,9 @@ struct commit_result {
   // Of input_bytes: archived prefixes of request.appended_files whose folders
   // were continued (their packed bytes copied, not compressed again).
   std::uint64_t continued_bytes = 0;
-  // Of request.appended_files: those that did not start with their archived
-  // stream (compressed whole). Whoever named them as grown was wrong.
+  // Of request.appended_files whose folders could be continued: those that
+  // did not start with their archived stream (compressed whole). Whoever
+  // named them as grown was wrong. (Others are not checked.)
   std::uint64_t mismatched_prefixes = 0;
   bool rewritten = false;  // the archive was written anew (temporary file, rename)
 };

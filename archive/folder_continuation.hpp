@@ -10,7 +10,11 @@
 // cuts parts the same way). The primer starts no earlier than the archived
 // stream's last dictionary reset: 7-Zip's multithreaded encoder resets the
 // dictionary in the middle of a stream, and a decoder holds nothing from
-// before a reset. A commit then compresses the new bytes and a primer's pass
+// before a reset. (The primed encoder counts positions from its primer's
+// start, the decoder from the last reset: where they differ modulo 2^pb the
+// position contexts shift, which costs nothing, as the continuation begins
+// with a state reset and every probability starts equal.) A commit then
+// compresses the new bytes and a primer's pass
 // over at most one dictionary, and copies the packed prefix, instead of
 // compressing the whole file again.
 #include "archive_layout.hpp"

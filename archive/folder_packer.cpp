@@ -184,6 +184,12 @@ bool folder_packer::pack_continued(const entry& e, const folder_continuation& fr
       ++mismatched_prefixes_;
       throw cannot_continue{};
     }
+    // The parallel encoder's workers start their encoders only once input
+    // comes, after the prefix is copied: options liblzma refuses are caught
+    // here for both.
+    const lzma_filter filters[2] = {{LZMA_FILTER_LZMA2, const_cast<lzma_options_lzma*>(&lzma_options)},
+                                    {LZMA_VLI_UNKNOWN, nullptr}};
+    if (lzma_raw_encoder_memusage(filters) == UINT64_MAX) throw cannot_continue{};
     try {
       if (options_.threads > 1) {
         parallel.emplace(options_.threads, to_file, options_.progress);

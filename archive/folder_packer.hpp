@@ -56,7 +56,8 @@ class folder_packer {
   // written, when it cannot: at level 0, for an entry without content or
   // not longer than the archived file, when `e` does not start with that
   // file (its first bytes differ from the archived ones by CRC: counted by
-  // mismatched_prefixes), or when liblzma cannot start the encoder.
+  // mismatched_prefixes), or when liblzma refuses the encoder's options (or,
+  // with one thread, cannot start it).
   bool pack_continued(const entry& e, const folder_continuation& from);
   // Entries pack_continued was given that did not start with the archived
   // file: whoever named them as grown by appends was wrong.

@@ -376,8 +376,8 @@ result<void> committer::commit_locked(std::unique_lock<std::shared_mutex>& gate,
       // The daemon named files as grown by appends only that were written
       // before their end too: the archive is right (they were compressed
       // whole), the daemon's tracking of them is not.
-      log_.warning("{}: {} files taken for grown by appends only did not start with their archived copy; "
-                   "compressed whole",
+      log_.warning("{}: files taken for grown by appends only did not start with their archived copy "
+                   "(compressed whole): {}",
                    options_.archive_path, result.mismatched_prefixes);
     }
     figures_.commits.fetch_add(1);

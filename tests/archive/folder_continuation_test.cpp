@@ -192,9 +192,10 @@ TEST(FolderContinuation, AFolderOf7ZipsMultithreadedEncoderGoesOnFromItsLastRese
     const fs::path path = dir / "a.7z";
     const std::string before = sample_text("before", 3'000'000);
     write_file(dir / "log.txt", before);
-    ASSERT_EQ(run("cd " + quote(dir.path().string()) + " && 7zz a -m0=lzma2:d=1m:c=1m -mmt=4 -mx=5 a.7z log.txt >/dev/null")
-                  .exit_code,
-              0);
+    ASSERT_EQ(
+        run("cd " + quote(dir.path().string()) + " && 7zz a -m0=lzma2:d=1m:c=1m -mmt=4 -mx=5 a.7z log.txt >/dev/null")
+            .exit_code,
+        0);
     archive_appender appender(path.string(), options_with(5, threads));
     const auto from = continuation_of(*appender.snapshot(), 0);
     ASSERT_TRUE(from);
@@ -211,8 +212,9 @@ TEST(FolderContinuation, AFolderOf7ZipsMultithreadedEncoderGoesOnFromItsLastRese
 }
 
 // The chunk headers of a stream, walked without decoding: uncompressed
-// chunks (0x01 resets, 0x02 does not) and LZMA chunks (0xE0 and up reset,
-// 0xC0 carries properties, 0x80 neither).
+// chunks (0x01 resets, 0x02 does not) and LZMA chunks (0xE0 and up reset
+// the dictionary; 0xC0 and 0xA0, new properties and a state reset, and 0x80
+// do not).
 TEST(FolderContinuation, ChunkHeadersAreWalkedWithoutDecoding) {
   temp_dir dir;
   const auto walk = [&](const std::string& stream) {
@@ -221,27 +223,58 @@ TEST(FolderContinuation, ChunkHeadersAreWalkedWithoutDecoding) {
     return walk_lzma2_chunks(fd.get(), {0, stream.size()});
   };
   using namespace std::string_literals;
-  const std::string lzma_chunks = "\xE0\x00\x09\x00\x03\x5D" "abcd"  // 10 bytes, 4 packed, reset
-                                  "\x80\x00\x04\x00\x01" "ef"         // 5 bytes, 2 packed
-                                  "\xC1\x00\x00\x00\x00\x5D" "g"     // 65,537 bytes, 1 packed
-                                  "\x02\x00\x01" "hi"                   // 2 bytes stored
-                                  "\xE0\x00\x00\x00\x00\x5D" "j"     // 1 byte, reset
-                                  "\x02\x00\x02" "klm"s;                // 3 bytes stored
+  const std::string lzma_chunks =
+      "\xE0\x00\x09\x00\x03\x5D"
+      "abcd"  // 10 bytes, 4 packed, reset
+      "\x80\x00\x04\x00\x01"
+      "ef"  // 5 bytes, 2 packed
+      "\xC1\x00\x00\x00\x00\x5D"
+      "g"  // 65,537 bytes, 1 packed
+      "\x02\x00\x01"
+      "hi"  // 2 bytes stored
+      "\xE0\x00\x00\x00\x00\x5D"
+      "j"  // 1 byte, reset
+      "\x02\x00\x02"
+      "klm"  // 3 bytes stored
+      "\xA0\x00\x01\x00\x00"
+      "n"  // 2 bytes, a state reset only
+      "\xC0\x00\x00\x00\x00\x5D"
+      "o"s;  // 1 byte, new properties only
   const auto chunks = walk(lzma_chunks + '\0');
   ASSERT_TRUE(chunks);
-  EXPECT_EQ(chunks->unpacked_bytes, 10u + 5 + 65'537 + 2 + 1 + 3);
+  EXPECT_EQ(chunks->unpacked_bytes, 10u + 5 + 65'537 + 2 + 1 + 3 + 2 + 1);
   EXPECT_EQ(chunks->last_dictionary_reset, 10u + 5 + 65'537 + 2);
 
-  const auto stored = walk("\x01\x00\x02" "abc" "\x01\x00\x00" "d" "\x02\x00\x00" "e"s + '\0');
+  const auto stored = walk(
+      "\x01\x00\x02"
+      "abc"
+      "\x01\x00\x00"
+      "d"
+      "\x02\x00\x00"
+      "e"s +
+      '\0');
   ASSERT_TRUE(stored);
   EXPECT_EQ(stored->unpacked_bytes, 5u);
   EXPECT_EQ(stored->last_dictionary_reset, 3u);
 
   EXPECT_FALSE(walk(lzma_chunks)) << "no end marker";
   EXPECT_FALSE(walk(lzma_chunks + '\0' + '\0')) << "the end marker is not the last byte";
-  EXPECT_FALSE(walk("\x02\x00\x00" "a"s + '\0')) << "the first chunk keeps a dictionary it has not got";
-  EXPECT_FALSE(walk("\x01\x00\x00" "a" "\x05"s + '\0')) << "not a control byte";
-  EXPECT_FALSE(walk("\x01\x00\x05" "a"s + '\0')) << "a chunk runs past the end";
+  EXPECT_FALSE(
+      walk("\x02\x00\x00"
+           "a"s +
+           '\0'))
+      << "the first chunk keeps a dictionary it has not got";
+  EXPECT_FALSE(
+      walk("\x01\x00\x00"
+           "a"
+           "\x05"s +
+           '\0'))
+      << "not a control byte";
+  EXPECT_FALSE(
+      walk("\x01\x00\x05"
+           "a"s +
+           '\0'))
+      << "a chunk runs past the end";
   EXPECT_FALSE(walk("\xE0\x00"s)) << "a header cut short";
 }
 
