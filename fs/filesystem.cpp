@@ -405,6 +405,10 @@ result<std::string> filesystem::getxattr(inode_number number, std::string_view n
 
 result<std::string> filesystem::listxattr(inode_number number) { return xattrs_.list(number); }
 
+result<void> filesystem::removexattr(inode_number number, std::string_view name) {
+  return xattrs_.remove(number, name);
+}
+
 result<std::optional<std::string>> filesystem::file_state(inode_number number) {
   auto gate = committer_.change_gate();  // the applied snapshot is stable
   auto node = inodes_.lock(number);

@@ -83,6 +83,7 @@ class filesystem {
   result<void> setxattr(inode_number number, std::string_view name, std::string_view value, const caller& who);
   result<std::string> getxattr(inode_number number, std::string_view name, bool size_probe);
   result<std::string> listxattr(inode_number number);
+  result<void> removexattr(inode_number number, std::string_view name);
 
   // Starts the threads: streaming compression and the commit scheduler's
   // (commits run on it while mounted; the last one runs after the session

@@ -291,12 +291,10 @@ void on_listxattr(fuse_req_t r, fuse_ino_t ino, size_t size) {
   checked(r, "listxattr", [&] { reply_xattr(r, "listxattr", fs_of(r).listxattr(ino), size); });
 }
 
-// Statistics are computed: removing one changes nothing, and succeeds, so
-// that rsync -X into the mount (which removes what its source lacks from the
-// root) does not fail on them. A name that is not there is ENODATA.
+// Our attributes are computed (stats_xattr::remove); 7z keeps no others.
 void on_removexattr(fuse_req_t r, fuse_ino_t ino, const char* name) {
   if (std::strncmp(name, "user.sevenzfs.", 14) == 0) {
-    checked(r, "removexattr", [&] { fuse_reply_err(r, fs_of(r).getxattr(ino, name, true) ? 0 : ENODATA); });
+    checked(r, "removexattr", [&] { reply_done(r, "removexattr", fs_of(r).removexattr(ino, name)); });
     return;
   }
   fuse_reply_err(r, std::strncmp(name, "user.", 5) == 0 ? ENOTSUP : ENODATA);

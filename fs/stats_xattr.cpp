@@ -118,6 +118,22 @@ result<std::string> stats_xattr::root_value(std::string_view name, bool size_pro
   return *found;
 }
 
+result<void> stats_xattr::remove(inode_number number, std::string_view name) {
+  if (!name.starts_with(kPrefix)) return failure(ENODATA);
+  if (number == kRootInode) {
+    if (name == kDocumentName) return {};
+    for (const auto& v : values()) {
+      if (v.name == name.substr(kPrefix.size())) return {};
+    }
+    return failure(ENODATA);
+  }
+  if (name != kStateName) return failure(ENODATA);
+  auto state = hooks_.file_state(number);
+  if (!state) return std::unexpected(state.error());
+  if (!*state) return failure(ENODATA);
+  return {};
+}
+
 result<std::string> stats_xattr::list(inode_number number) {
   std::string names;
   if (number == kRootInode) {

@@ -75,6 +75,10 @@ class stats_xattr {
   result<std::string> get(inode_number number, std::string_view name, bool size_probe);
   // The root's statistics; nothing for other nodes (their state is read by name).
   result<std::string> list(inode_number number);
+  // Statistics and states are computed: removing one changes nothing and
+  // succeeds (rsync -X removes what its source lacks); a name that is not
+  // there is ENODATA. Nothing is computed ahead for a later get.
+  result<void> remove(inode_number number, std::string_view name);
 
   std::vector<stat_value> values() const;
 

@@ -98,6 +98,31 @@ TEST_F(filesystem_fixture, WrittenFilesReadBackBeforeAnyCommit) {
   EXPECT_FALSE(std::filesystem::exists(archive)) << "nothing is written before a commit";
 }
 
+// Our attributes are computed: removing one (rsync -X does, for names its
+// source lacks) succeeds and changes nothing; a name that is not there, or
+// a symlink's state, is ENODATA, and a stale inode says so.
+TEST_F(filesystem_fixture, RemovingAComputedAttributeChangesNothing) {
+  auto filesystem = open();
+  const auto file = make_file(*filesystem, kRootInode, "f.txt", "text");
+  const auto directory = filesystem->mkdir(kRootInode, "d", 0755, me)->st_ino;
+  const auto link = filesystem->symlink("f.txt", kRootInode, "link", me)->st_ino;
+  EXPECT_TRUE(filesystem->removexattr(kRootInode, "user.sevenzfs.staged_files"));
+  EXPECT_TRUE(filesystem->removexattr(kRootInode, "user.sevenzfs.stats"));
+  EXPECT_EQ(filesystem->getxattr(kRootInode, "user.sevenzfs.staged_files", false).value_or("?"), "2")
+      << "f.txt and the link";
+  EXPECT_TRUE(filesystem->removexattr(file, "user.sevenzfs.state"));
+  EXPECT_TRUE(filesystem->removexattr(directory, "user.sevenzfs.state"));
+  EXPECT_EQ(filesystem->getxattr(file, "user.sevenzfs.state", false).value_or("?"), R"({"state":"staged","size":4})");
+  const auto code = [&](fs::inode_number number, const char* name) {
+    const auto removed = filesystem->removexattr(number, name);
+    return removed ? 0 : removed.error().code;
+  };
+  EXPECT_EQ(code(kRootInode, "user.sevenzfs.no_such_figure"), ENODATA);
+  EXPECT_EQ(code(file, "user.sevenzfs.staged_files"), ENODATA);
+  EXPECT_EQ(code(link, "user.sevenzfs.state"), ENODATA);
+  EXPECT_EQ(code(987654, "user.sevenzfs.state"), ENOENT);
+}
+
 TEST_F(filesystem_fixture, ACommitWritesTheTreeAsAnArchive) {
   auto filesystem = open();
   const auto sub = filesystem->mkdir(kRootInode, "sub", 0750, me);
