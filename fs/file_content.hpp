@@ -8,9 +8,7 @@
 // stream's index in it — and whether the local bytes differ from it.
 // Reading archived bytes decodes them through the cached reader; changing
 // them (or sealed bytes) first copies them back into the pool (or a spill
-// file): "re-staging". Writing past the end of a file only the archive holds
-// (an append) stages the new bytes only: the local bytes then begin at the
-// archived size, and the file's start is still read from the archive.
+// file): "re-staging".
 //
 // Not thread-safe: the owning inode's lock serializes every call.
 #include "archived_bytes.hpp"
@@ -58,10 +56,6 @@ class file_content {
   std::optional<std::uint64_t> stream_in(const archive::archive_snapshot* snapshot) const noexcept;
   // Only the archive holds the bytes: reads decode them.
   bool only_archived() const noexcept;
-  // How many leading bytes are read from the archive's copy (all of them
-  // when only the archive holds the file), which filesystem::read decodes
-  // without the file's lock.
-  std::uint64_t archived_prefix() const noexcept;
   // Bytes of pool memory this content holds (what spilling it would free).
   std::uint64_t staged_bytes() const noexcept;
   // The local bytes are the archive's copy followed by more: the file grew
@@ -130,26 +124,15 @@ class file_content {
     std::shared_ptr<sealed_bytes> bytes;
     bool for_commit = false;  // sealed by a commit, not handed to the streamer
   };
-  // Makes the local bytes writable for a change at `offset`: archived (or
-  // sealed) bytes are copied back first, from `offset` on only when the
-  // archived start stays as it is; with none, an empty staged file.
-  result<void> make_writable(content_services& services, std::uint64_t offset);
+  // Makes the local bytes writable: archived bytes are copied back first;
+  // with none, an empty staged file.
+  result<void> make_writable(content_services& services);
   // Staged or spilled bytes become sealed ones (nullptr for any other content).
   std::shared_ptr<sealed_bytes> seal_local(const content_services& services);
-  // Copies the file's bytes into new local ones: all of them, or, with
-  // `keep_prefix`, those past the archived prefix.
-  result<void> restage(content_services& services, bool keep_prefix);
-  result<std::size_t> read_local(const content_services& services, std::uint64_t offset,
-                                 std::span<std::byte> out) const;
-  // The local bytes' content, after the archived prefix if there is one.
-  std::shared_ptr<const archive::entry_content> after_prefix(const content_services& services,
-                                                             std::shared_ptr<const archive::entry_content> local) const;
+  result<void> restage(content_services& services);
 
   std::variant<nothing, in_pool, on_disk, held, sealed_local> local_;
   std::optional<archived_bytes> archived_;
-  // The local bytes (staged, spilled or sealed) hold the file from this
-  // offset on; before it, the file is the archive's copy's first bytes.
-  std::uint64_t prefix_ = 0;
   // How many leading local bytes are known to equal the archive's copy's:
   // writes and truncations below it lower it.
   std::uint64_t same_as_archived_ = 0;

@@ -249,38 +249,27 @@ void filesystem::release(inode_number number, int flags) {
 }
 
 result<std::size_t> filesystem::read(inode_number number, std::span<std::byte> out, off_t offset) {
-  const auto at = static_cast<std::uint64_t>(offset);
   std::optional<archived_bytes> archived;
-  std::uint64_t prefix = 0;
   {
     auto node = inodes_.lock(number);
     if (!node) return std::unexpected(node.error());
     // Archived bytes are decoded without the file's lock: a long decode of a
     // solid folder holds up no other operation on the file.
-    prefix = (*node)->content.archived_prefix();
-    if (at >= prefix) {
-      auto read = (*node)->content.read(content_, at, out);
+    if (!(*node)->content.only_archived()) {
+      auto read = (*node)->content.read(content_, static_cast<std::uint64_t>(offset), out);
       if (!read) return about(**node, read.error());
       return read;
     }
     archived = (*node)->content.archived();
   }
-  const auto head = static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), prefix - at));
-  auto read = read_archived(reader_, *archived, at, out.first(head));
+  if (static_cast<std::uint64_t>(offset) >= archived->size) return std::size_t{0};
+  auto read = read_archived(reader_, *archived, static_cast<std::uint64_t>(offset), out);
   if (!read) {
     // One log line per file that cannot be read, not one per read.
     auto node = inodes_.lock(number);
     if (!node || !(*node)->content.first_report()) read.error().message.clear();
-    return read;
   }
-  if (*read < head || head == out.size()) return read;
-  // The rest lies past the archived start, in bytes appended since (a read
-  // is short only at the end of the file).
-  auto node = inodes_.lock(number);
-  if (!node) return std::unexpected(node.error());
-  auto rest = (*node)->content.read(content_, at + head, out.subspan(head));
-  if (!rest) return about(**node, rest.error());
-  return head + *rest;
+  return read;
 }
 
 result<std::size_t> filesystem::write_some(inode_number number, std::span<const std::byte> data, off_t offset) {

@@ -34,6 +34,22 @@ struct daemon_options;
 // ARCHIVE.recovery.7z, beside the archive.
 std::string recovery_path_of(const std::string& archive_path);
 
+// A substream of an archive state as entry content, decoded through a
+// cached reader as the compressor asks for it.
+class archived_stream_content final : public archive::entry_content {
+ public:
+  archived_stream_content(archive::cached_reader& reader, std::shared_ptr<const archive::archive_snapshot> snapshot,
+                          std::uint64_t stream, std::uint64_t size)
+      : reader_(reader), snapshot_(std::move(snapshot)), stream_(stream), size_(size) {}
+  void visit(const archive::span_sink& sink) const override;
+
+ private:
+  archive::cached_reader& reader_;
+  std::shared_ptr<const archive::archive_snapshot> snapshot_;
+  std::uint64_t stream_;
+  std::uint64_t size_;
+};
+
 struct saved_changes {
   std::string path;            // the recovery archive; empty: nothing needed saving
   std::uint64_t files = 0;     // entries with content in it

@@ -25,6 +25,22 @@ namespace sevenzfs::fs {
 
 std::string recovery_path_of(const std::string& archive_path) { return archive_path + ".recovery.7z"; }
 
+void archived_stream_content::visit(const archive::span_sink& sink) const {
+  constexpr std::uint64_t kReadBytes = 1 << 20;
+  std::vector<std::uint8_t> buffer(static_cast<std::size_t>(std::min(kReadBytes, size_)));
+  for (std::uint64_t offset = 0; offset < size_;) {
+    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), size_ - offset));
+    const std::size_t got = reader_.read(*snapshot_, stream_, offset, std::span(buffer.data(), want));
+    if (got == 0) {
+      throw archive::archive_error(
+          archive::error_kind::corrupt_archive, snapshot_->path(),
+          fmt::format("{} holds fewer bytes than its header says", snapshot_->substream_name(stream_)));
+    }
+    sink(std::span<const std::uint8_t>(buffer.data(), got));
+    offset += got;
+  }
+}
+
 namespace {
 
 // Whether the archive would describe `a` and `b` alike (times in its 100 ns units).

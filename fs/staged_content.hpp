@@ -1,11 +1,8 @@
 #pragma once
 // Adapts a staged file to archive/'s entry_content: the compressor reads the
-// pool's chunks in place, as spans, without copying them. And content made
-// of two: a file's archived start, then its staged (or sealed) rest.
+// pool's chunks in place, as spans, without copying them.
 #include "archive/entry.hpp"
 #include "pool/staging_store.hpp"
-
-#include <memory>
 
 namespace sevenzfs::fs {
 
@@ -22,21 +19,6 @@ class staged_content final : public archive::entry_content {
  private:
   const pool::staging_store& store_;
   const pool::staged_file& file_;
-};
-
-class joined_content final : public archive::entry_content {
- public:
-  joined_content(std::shared_ptr<const archive::entry_content> head, std::shared_ptr<const archive::entry_content> tail)
-      : head_(std::move(head)), tail_(std::move(tail)) {}
-
-  void visit(const archive::span_sink& sink) const override {
-    head_->visit(sink);
-    tail_->visit(sink);
-  }
-
- private:
-  std::shared_ptr<const archive::entry_content> head_;
-  std::shared_ptr<const archive::entry_content> tail_;
 };
 
 }  // namespace sevenzfs::fs

@@ -19,7 +19,6 @@
 #include <fmt/format.h>
 
 #include <chrono>
-#include <cstring>
 #include <functional>
 #include <random>
 #include <thread>
@@ -387,105 +386,4 @@ TEST_F(archive_changes, AFileClosedBetweenAppendsIsContinuedToo) {
   EXPECT_EQ(extracted("shell.log"), first + more);
   EXPECT_EQ(read_all(*filesystem, log_file), first + more);
   EXPECT_FALSE(a_changed_file_was_taken_for_appended());
-}
-
-// After a remount a log's archived bytes stay in the archive: an append
-// stages the new bytes only, reads join the archived start and the staged
-// rest, and the commit continues the archived folder. A write before the
-// archived end copies the file back whole, as any change of archived bytes.
-TEST_F(archive_changes, AnAppendToAnArchivedFileStagesOnlyTheNewBytes) {
-  std::string expected = sample_log_lines("archived", 2'000'000);
-  {
-    auto filesystem = open();
-    make_file(*filesystem, kRootInode, "service.log", expected);
-    ASSERT_TRUE(filesystem->final_commit());
-  }
-  auto filesystem = open();
-  const auto log_file = entry_of(*filesystem, kRootInode, "service.log");
-  ASSERT_TRUE(filesystem->open(log_file, O_WRONLY | O_APPEND));
-  const std::uint64_t archived = expected.size();
-  const std::string more = sample_log_lines("appended", 50'000);
-  ASSERT_TRUE(filesystem->write(log_file, bytes_of_text(more), static_cast<off_t>(archived)));
-  expected += more;
-  EXPECT_LT(stat_of(*filesystem, "pool_high_water_bytes"), 512u << 10) << "the archived bytes stay in the archive";
-  EXPECT_EQ(read_all(*filesystem, log_file, 100'000), expected);
-  ASSERT_TRUE(filesystem->fsync());
-  EXPECT_EQ(stat_of(*filesystem, "last_commit_continued_bytes"), archived);
-  EXPECT_EQ(extracted("service.log"), expected);
-
-  const std::string again = sample_log_lines("again", 20'000);
-  ASSERT_TRUE(filesystem->write(log_file, bytes_of_text(again), static_cast<off_t>(expected.size())));
-  expected += again;
-  ASSERT_TRUE(filesystem->write(log_file, bytes_of_text("#"), 3));
-  expected[3] = '#';
-  EXPECT_EQ(read_all(*filesystem, log_file, 65'536), expected);
-  ASSERT_TRUE(filesystem->fsync());
-  EXPECT_EQ(stat_of(*filesystem, "last_commit_continued_bytes"), 0u);
-  EXPECT_EQ(extracted("service.log"), expected);
-  filesystem->release(log_file, O_WRONLY);
-  EXPECT_FALSE(a_changed_file_was_taken_for_appended());
-  EXPECT_EQ(run("7zz t " + quote(archive.string()) + " >/dev/null").exit_code, 0);
-}
-
-// One file under random appends, writes, truncations, commits and remounts,
-// checked against a model: every read returns the model's bytes (short only
-// at the end of the file), and after every commit the archive holds them.
-TEST_F(archive_changes, RandomChangesOfAnArchivedFileReadAsTheModelSays) {
-  for (const std::uint64_t seed : {1u, 2u, 3u}) {
-    SCOPED_TRACE(seed);
-    std::filesystem::remove(archive);
-    std::mt19937_64 next(seed);
-    const auto below = [&](std::uint64_t n) { return n == 0 ? 0 : next() % n; };
-    const auto letters = [&](std::size_t size) {
-      std::string text(size, '\0');
-      for (auto& c : text) c = static_cast<char>('a' + below(26));
-      return text;
-    };
-    std::string model;
-    auto filesystem = open();
-    auto file = filesystem->create(kRootInode, "f", 0644, O_WRONLY, me)->st_ino;
-    for (int step = 0; step < 160; ++step) {
-      SCOPED_TRACE(step);
-      const auto op = below(100);
-      if (op < 35) {
-        const std::string text = letters(1 + below(30'000));
-        ASSERT_TRUE(filesystem->write(file, bytes_of_text(text), static_cast<off_t>(model.size())));
-        model += text;
-      } else if (op < 47) {
-        const std::uint64_t at = below(model.size() + 1'000);
-        const std::string text = letters(1 + below(5'000));
-        ASSERT_TRUE(filesystem->write(file, bytes_of_text(text), static_cast<off_t>(at)));
-        if (model.size() < at + text.size()) model.resize(at + text.size(), '\0');
-        model.replace(at, text.size(), text);
-      } else if (op < 54) {
-        fs::attribute_changes changes;
-        changes.size = below(model.size() + 2'000);
-        ASSERT_TRUE(filesystem->setattr(file, changes));
-        model.resize(*changes.size, '\0');
-      } else if (op < 74) {
-        const std::uint64_t at = below(model.size() + 10);
-        std::vector<std::byte> out(1 + below(70'000));
-        const auto n = filesystem->read(file, out, static_cast<off_t>(at));
-        ASSERT_TRUE(n);
-        const std::string want = at < model.size() ? model.substr(at, out.size()) : std::string();
-        ASSERT_EQ(*n, want.size());
-        ASSERT_TRUE(std::memcmp(out.data(), want.data(), want.size()) == 0) << "at " << at;
-      } else if (op < 86) {
-        ASSERT_TRUE(filesystem->fsync());
-        ASSERT_EQ(extracted("f"), model);
-      } else {
-        filesystem->release(file, O_WRONLY);
-        ASSERT_TRUE(filesystem->final_commit());
-        filesystem.reset();
-        filesystem = open();
-        file = entry_of(*filesystem, kRootInode, "f");
-        ASSERT_TRUE(filesystem->open(file, O_WRONLY));
-      }
-    }
-    EXPECT_EQ(read_all(*filesystem, file, 50'000), model);
-    filesystem->release(file, O_WRONLY);
-    ASSERT_TRUE(filesystem->final_commit());
-    EXPECT_EQ(extracted("f"), model);
-    EXPECT_FALSE(a_changed_file_was_taken_for_appended());
-  }
 }
