@@ -4,7 +4,10 @@
 // reported and reclaimed on request and automatically; entries of an
 // archive whose names cannot be shown as stored are shown inside the mount
 // and stored as shown; archived entries take the owner the options name; a
-// file grown by appends (a log) continues its archived folder.
+// file grown by appends (a log) continues its archived folder. Archived
+// files changed at random (appends, writes, truncations, reads, commits on
+// another thread, remounts, spills through a tiny pool, streaming) read and
+// commit as a model of them says; one that cannot be decoded refuses changes.
 #include "fs_test_support.hpp"
 #include "test_support.hpp"
 
@@ -19,6 +22,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <cstring>
 #include <functional>
 #include <random>
 #include <thread>
@@ -386,4 +390,366 @@ TEST_F(archive_changes, AFileClosedBetweenAppendsIsContinuedToo) {
   EXPECT_EQ(extracted("shell.log"), first + more);
   EXPECT_EQ(read_all(*filesystem, log_file), first + more);
   EXPECT_FALSE(a_changed_file_was_taken_for_appended());
+}
+
+// One file under random appends, writes, truncations, commits and remounts,
+// checked against a model: every read returns the model's bytes (short only
+// at the end of the file), and after every commit the archive holds them.
+TEST_F(archive_changes, RandomChangesOfAnArchivedFileReadAsTheModelSays) {
+  for (const std::uint64_t seed : {1u, 2u, 3u}) {
+    SCOPED_TRACE(seed);
+    std::filesystem::remove(archive);
+    std::mt19937_64 next(seed);
+    const auto below = [&](std::uint64_t n) { return n == 0 ? 0 : next() % n; };
+    const auto letters = [&](std::size_t size) {
+      std::string text(size, '\0');
+      for (auto& c : text) c = static_cast<char>('a' + below(26));
+      return text;
+    };
+    std::string model;
+    auto filesystem = open();
+    auto file = filesystem->create(kRootInode, "f", 0644, O_WRONLY, me)->st_ino;
+    for (int step = 0; step < 160; ++step) {
+      SCOPED_TRACE(step);
+      const auto op = below(100);
+      if (op < 35) {
+        const std::string text = letters(1 + below(30'000));
+        ASSERT_TRUE(filesystem->write(file, bytes_of_text(text), static_cast<off_t>(model.size())));
+        model += text;
+      } else if (op < 47) {
+        const std::uint64_t at = below(model.size() + 1'000);
+        const std::string text = letters(1 + below(5'000));
+        ASSERT_TRUE(filesystem->write(file, bytes_of_text(text), static_cast<off_t>(at)));
+        if (model.size() < at + text.size()) model.resize(at + text.size(), '\0');
+        model.replace(at, text.size(), text);
+      } else if (op < 54) {
+        fs::attribute_changes changes;
+        changes.size = below(model.size() + 2'000);
+        ASSERT_TRUE(filesystem->setattr(file, changes));
+        model.resize(*changes.size, '\0');
+      } else if (op < 74) {
+        const std::uint64_t at = below(model.size() + 10);
+        std::vector<std::byte> out(1 + below(70'000));
+        const auto n = filesystem->read(file, out, static_cast<off_t>(at));
+        ASSERT_TRUE(n);
+        const std::string want = at < model.size() ? model.substr(at, out.size()) : std::string();
+        ASSERT_EQ(*n, want.size());
+        ASSERT_TRUE(std::memcmp(out.data(), want.data(), want.size()) == 0) << "at " << at;
+      } else if (op < 86) {
+        ASSERT_TRUE(filesystem->fsync());
+        ASSERT_EQ(extracted("f"), model);
+      } else {
+        filesystem->release(file, O_WRONLY);
+        ASSERT_TRUE(filesystem->final_commit());
+        filesystem.reset();
+        filesystem = open();
+        file = entry_of(*filesystem, kRootInode, "f");
+        ASSERT_TRUE(filesystem->open(file, O_WRONLY));
+      }
+    }
+    EXPECT_EQ(read_all(*filesystem, file, 50'000), model);
+    filesystem->release(file, O_WRONLY);
+    ASSERT_TRUE(filesystem->final_commit());
+    EXPECT_EQ(extracted("f"), model);
+    EXPECT_FALSE(a_changed_file_was_taken_for_appended());
+  }
+}
+
+namespace {
+std::string read_range(fs::filesystem& filesystem, fs::inode_number file, std::uint64_t at, std::size_t n) {
+  std::vector<std::byte> out(n);
+  const auto got = filesystem.read(file, out, static_cast<off_t>(at));
+  if (!got) return "<error>";
+  return std::string(reinterpret_cast<const char*>(out.data()), *got);
+}
+}  // namespace
+
+// Appends to an archived file through a 1 MiB pool: it is re-staged into a
+// spill file, grows with holes, is truncated and written before its end.
+TEST_F(archive_changes, AppendsAndWritesToAnArchivedFileThroughATinyPool) {
+  options.pool_bytes = 1u << 20;
+  std::string expected = random_text(1'500'000, 7);
+  {
+    auto filesystem = open();
+    make_file(*filesystem, kRootInode, "f", expected);
+    ASSERT_TRUE(filesystem->final_commit());
+  }
+  auto filesystem = open();
+  const auto f = entry_of(*filesystem, kRootInode, "f");
+  ASSERT_TRUE(filesystem->open(f, O_WRONLY));
+  std::mt19937_64 next(3);
+  for (int round = 0; round < 6; ++round) {
+    SCOPED_TRACE(round);
+    const std::string more = random_text(700'000, 100 + round);
+    ASSERT_TRUE(filesystem->write(f, bytes_of_text(more), static_cast<off_t>(expected.size() + 1000)));
+    expected.resize(expected.size() + 1000, '\0');
+    expected += more;
+    ASSERT_EQ(read_all(*filesystem, f, 77'777), expected);
+    if (round == 2) {
+      fs::attribute_changes c;
+      c.size = expected.size() - 300'000;
+      ASSERT_TRUE(filesystem->setattr(f, c));
+      expected.resize(*c.size);
+    }
+    if (round == 3) {
+      ASSERT_TRUE(filesystem->write(f, bytes_of_text("XYZ"), 5));
+      expected.replace(5, 3, "XYZ");
+    }
+    if (round % 2 == 1) {
+      ASSERT_TRUE(filesystem->fsync());
+      ASSERT_EQ(extracted("f"), expected);
+    }
+    ASSERT_EQ(read_all(*filesystem, f, 65'536), expected);
+  }
+  filesystem->release(f, O_WRONLY);
+  ASSERT_TRUE(filesystem->final_commit());
+  EXPECT_EQ(extracted("f"), expected);
+  EXPECT_NE(log.text().find("outgrew"), std::string::npos) << "spilled";
+}
+
+// Archived files with streaming on: appended then truncated back to exactly
+// the archived size, appended past a hole and closed, and one appended and
+// removed while open, then committed and compacted, read on.
+TEST_F(archive_changes, ArchivedFilesAppendedTruncatedAndRemovedWhileOpenWithStreaming) {
+  std::string a = sample_log_lines("a", 300'000);
+  std::string b = sample_log_lines("b", 300'000);
+  {
+    auto filesystem = open();
+    make_file(*filesystem, kRootInode, "a", a);
+    make_file(*filesystem, kRootInode, "b", b);
+    ASSERT_TRUE(filesystem->final_commit());
+  }
+  auto filesystem = open();
+  filesystem->start_threads();
+  const auto fa = entry_of(*filesystem, kRootInode, "a");
+  const auto fb = entry_of(*filesystem, kRootInode, "b");
+  // a: append, truncate back to exactly the archived size, close, commit.
+  ASSERT_TRUE(filesystem->open(fa, O_WRONLY));
+  ASSERT_TRUE(filesystem->write(fa, bytes_of_text("tail"), static_cast<off_t>(a.size())));
+  fs::attribute_changes c;
+  c.size = a.size();
+  ASSERT_TRUE(filesystem->setattr(fa, c));
+  ASSERT_EQ(read_all(*filesystem, fa, 50'000), a);
+  filesystem->release(fa, O_WRONLY);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_TRUE(filesystem->fsync());
+  EXPECT_EQ(extracted("a"), a);
+  ASSERT_EQ(read_all(*filesystem, fa, 50'000), a);
+  // a: append with a hole, close, let the settle queue see it, commit.
+  ASSERT_TRUE(filesystem->open(fa, O_WRONLY));
+  ASSERT_TRUE(filesystem->write(fa, bytes_of_text("hole"), static_cast<off_t>(a.size() + 10)));
+  a.resize(a.size() + 10, '\0');
+  a += "hole";
+  filesystem->release(fa, O_WRONLY);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  ASSERT_EQ(read_all(*filesystem, fa, 50'000), a);
+  ASSERT_TRUE(filesystem->fsync());
+  EXPECT_EQ(extracted("a"), a);
+  ASSERT_EQ(read_all(*filesystem, fa, 50'000), a);
+  // b: appended while open, then removed while open, committed, compacted.
+  ASSERT_TRUE(filesystem->open(fb, O_RDWR));
+  ASSERT_TRUE(filesystem->write(fb, bytes_of_text("more"), static_cast<off_t>(b.size())));
+  b += "more";
+  ASSERT_TRUE(filesystem->unlink(kRootInode, "b"));
+  ASSERT_TRUE(filesystem->fsync());
+  ASSERT_EQ(read_all(*filesystem, fb, 50'000), b);
+  ASSERT_TRUE(filesystem->compact());
+  ASSERT_EQ(read_all(*filesystem, fb, 50'000), b);
+  ASSERT_TRUE(filesystem->write(fb, bytes_of_text("again"), static_cast<off_t>(b.size())));
+  b += "again";
+  ASSERT_EQ(read_all(*filesystem, fb, 50'000), b);
+  ASSERT_TRUE(filesystem->write(fb, bytes_of_text("#"), 3));
+  b[3] = '#';
+  ASSERT_EQ(read_all(*filesystem, fb, 50'000), b);
+  filesystem->release(fb, O_RDWR);
+  ASSERT_TRUE(filesystem->final_commit());
+  EXPECT_EQ(extracted("a"), a);
+}
+
+// After a remount a commit runs while an archived file that grew is appended
+// to and written between its archived end and the frozen end, and read
+// across its archived end.
+TEST_F(archive_changes, WritesDuringACommitOfAnArchivedFileThatGrew) {
+  options.pool_bytes = 64u << 20;
+  options.write.compression.level = 5;
+  std::string expected = sample_log_lines("archived", 1'000'000);
+  {
+    auto filesystem = open();
+    make_file(*filesystem, kRootInode, "f", expected);
+    ASSERT_TRUE(filesystem->final_commit());
+  }
+  for (int variant = 0; variant < 2; ++variant) {
+    SCOPED_TRACE(variant);
+    auto filesystem = open();
+    const auto f = entry_of(*filesystem, kRootInode, "f");
+    ASSERT_TRUE(filesystem->open(f, O_WRONLY));
+    const std::uint64_t prefix = expected.size();
+    const std::string big = sample_log_lines("big", 3'000'000);
+    ASSERT_TRUE(filesystem->write(f, bytes_of_text(big), static_cast<off_t>(prefix)));
+    expected += big;
+    const auto committing = [&] { return stat_of(*filesystem, "committing") == 1; };
+    std::thread fsync([&] { EXPECT_TRUE(filesystem->fsync()); });
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!committing() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    const bool began = committing();
+    if (variant == 1) {
+      ASSERT_TRUE(filesystem->write(f, bytes_of_text("!!"), static_cast<off_t>(prefix + 100)));
+      expected.replace(prefix + 100, 2, "!!");
+    }
+    const std::string during = sample_log_lines("during", 50'000);
+    ASSERT_TRUE(filesystem->write(f, bytes_of_text(during), static_cast<off_t>(expected.size())));
+    expected += during;
+    ASSERT_EQ(read_range(*filesystem, f, prefix - 5000, 20000), expected.substr(prefix - 5000, 20000));
+    const bool ended = committing();
+    fsync.join();
+    EXPECT_TRUE(began && ended);
+    ASSERT_EQ(read_all(*filesystem, f, 65'536), expected);
+    ASSERT_TRUE(filesystem->fsync());
+    EXPECT_EQ(extracted("f"), expected);
+    ASSERT_EQ(read_all(*filesystem, f, 65'536), expected);
+    const std::string after = "after\n";
+    ASSERT_TRUE(filesystem->write(f, bytes_of_text(after), static_cast<off_t>(expected.size())));
+    expected += after;
+    ASSERT_EQ(read_all(*filesystem, f, 65'536), expected);
+    filesystem->release(f, O_WRONLY);
+    ASSERT_TRUE(filesystem->final_commit());
+    EXPECT_EQ(extracted("f"), expected);
+    EXPECT_FALSE(a_changed_file_was_taken_for_appended());
+  }
+}
+
+// The random test, with a pool small enough to spill, the file closed and
+// reopened (commits drop its local bytes), streaming on, and commits running
+// on another thread while it is written.
+TEST_F(archive_changes, RandomChangesWithSpillsClosesStreamingAndConcurrentCommits) {
+  options.pool_bytes = 1u << 20;
+  for (const std::uint64_t seed : {11u, 12u}) {
+    SCOPED_TRACE(seed);
+    std::filesystem::remove(archive);
+    std::mt19937_64 next(seed);
+    const auto below = [&](std::uint64_t n) { return n == 0 ? 0 : next() % n; };
+    const auto letters = [&](std::size_t size) {
+      std::string text(size, '\0');
+      for (auto& c : text) c = static_cast<char>('a' + below(26));
+      return text;
+    };
+    std::string model;
+    auto filesystem = open();
+    const bool threads = seed % 2 == 0;
+    if (threads) filesystem->start_threads();
+    auto file = filesystem->create(kRootInode, "f", 0644, O_WRONLY, me)->st_ino;
+    // Another file keeps the pool busy so that "f" spills too.
+    auto other = filesystem->create(kRootInode, "g", 0644, O_WRONLY, me)->st_ino;
+    ASSERT_TRUE(filesystem->write(other, bytes_of_text(std::string(600'000, 'g')), 0));
+    bool open_now = true;
+    std::unique_ptr<std::thread> committing;
+    for (int step = 0; step < 200; ++step) {
+      SCOPED_TRACE(step);
+      const auto op = below(100);
+      if (op < 30) {
+        if (!open_now) {
+          ASSERT_TRUE(filesystem->open(file, O_WRONLY));
+          open_now = true;
+        }
+        const std::string text = letters(1 + below(400'000));
+        ASSERT_TRUE(filesystem->write(file, bytes_of_text(text), static_cast<off_t>(model.size())));
+        model += text;
+      } else if (op < 40) {
+        if (!open_now) {
+          ASSERT_TRUE(filesystem->open(file, O_WRONLY));
+          open_now = true;
+        }
+        const std::uint64_t at = below(model.size() + 1'000);
+        const std::string text = letters(1 + below(5'000));
+        ASSERT_TRUE(filesystem->write(file, bytes_of_text(text), static_cast<off_t>(at)));
+        if (model.size() < at + text.size()) model.resize(at + text.size(), '\0');
+        model.replace(at, text.size(), text);
+      } else if (op < 46) {
+        fs::attribute_changes changes;
+        const auto how = below(3);
+        changes.size = how == 0 ? below(model.size() + 2'000) : how == 1 ? model.size() : model.size() + below(50'000);
+        ASSERT_TRUE(filesystem->setattr(file, changes));
+        model.resize(*changes.size, '\0');
+      } else if (op < 66) {
+        const std::uint64_t at = below(model.size() + 10);
+        std::vector<std::byte> out(1 + below(300'000));
+        const auto n = filesystem->read(file, out, static_cast<off_t>(at));
+        ASSERT_TRUE(n);
+        const std::string want = at < model.size() ? model.substr(at, out.size()) : std::string();
+        ASSERT_EQ(*n, want.size());
+        ASSERT_TRUE(std::memcmp(out.data(), want.data(), want.size()) == 0) << "at " << at;
+      } else if (op < 72) {
+        if (committing) {
+          committing->join();
+          committing.reset();
+        }
+        committing = std::make_unique<std::thread>([&] { EXPECT_TRUE(filesystem->fsync()); });
+      } else if (op < 78) {
+        if (committing) {
+          committing->join();
+          committing.reset();
+        }
+        ASSERT_TRUE(filesystem->fsync());
+        ASSERT_EQ(extracted("f"), model);
+      } else if (op < 88) {
+        if (open_now) {
+          filesystem->release(file, O_WRONLY);
+          open_now = false;
+        }
+      } else if (op < 92) {
+        if (committing) {
+          committing->join();
+          committing.reset();
+        }
+        if (open_now) filesystem->release(file, O_WRONLY);
+        filesystem->release(other, O_WRONLY);
+        ASSERT_TRUE(filesystem->final_commit());
+        filesystem.reset();
+        filesystem = open();
+        if (threads) filesystem->start_threads();
+        file = entry_of(*filesystem, kRootInode, "f");
+        ASSERT_EQ(read_all(*filesystem, file, 100'000), model);
+        ASSERT_TRUE(filesystem->open(file, O_WRONLY));
+        open_now = true;
+        other = entry_of(*filesystem, kRootInode, "g");
+        ASSERT_TRUE(filesystem->open(other, O_WRONLY));
+      }
+    }
+    if (committing) {
+      committing->join();
+      committing.reset();
+    }
+    EXPECT_EQ(read_all(*filesystem, file, 50'000), model);
+    if (open_now) filesystem->release(file, O_WRONLY);
+    ASSERT_TRUE(filesystem->final_commit());
+    EXPECT_EQ(extracted("f"), model);
+    EXPECT_NE(log.text().find("outgrew"), std::string::npos) << "the file spilled";
+  }
+}
+
+// An archived file whose folder cannot be decoded here (7-Zip's PPMd): an
+// append must be refused (EOPNOTSUPP: it needs the archived bytes), and nothing
+// else may suffer: other files commit, the final commit succeeds, and the
+// file keeps its archived copy.
+TEST_F(archive_changes, AnAppendToAnUndecodableArchivedFileIsRefusedAndLosesNothing) {
+  const std::string first = sample_log_lines("ppmd", 100'000);
+  write_file(dir / "log.txt", first);
+  ASSERT_EQ(run("cd " + quote(dir.path().string()) + " && 7zz a -m0=PPMd a.7z log.txt >/dev/null").exit_code, 0);
+  std::filesystem::remove(dir / "log.txt");
+  auto filesystem = open();
+  const auto log_file = entry_of(*filesystem, kRootInode, "log.txt");
+  ASSERT_NE(log_file, 0u);
+  make_file(*filesystem, kRootInode, "other.txt", "precious");
+  ASSERT_TRUE(filesystem->open(log_file, O_WRONLY | O_APPEND));
+  const auto appended = filesystem->write(log_file, bytes_of_text("more\n"), static_cast<off_t>(first.size()));
+  ASSERT_FALSE(appended);
+  EXPECT_EQ(appended.error().code, EOPNOTSUPP) << appended.error().message;
+  filesystem->release(log_file, O_WRONLY);
+  ASSERT_TRUE(filesystem->fsync());
+  EXPECT_EQ(extracted("other.txt"), "precious");
+  ASSERT_TRUE(filesystem->final_commit());
+  EXPECT_EQ(extracted("log.txt"), first);
+  EXPECT_EQ(run("7zz t " + quote(archive.string()) + " >/dev/null").exit_code, 0);
 }
