@@ -14,9 +14,8 @@
 // start, the decoder from the last reset: where they differ modulo 2^pb the
 // position contexts shift, which costs nothing, as the continuation begins
 // with a state reset and every probability starts equal.) A commit then
-// compresses the new bytes and a primer's pass
-// over at most one dictionary, and copies the packed prefix, instead of
-// compressing the whole file again.
+// compresses the new bytes and a primer's pass over at most one dictionary,
+// and copies the packed prefix, instead of compressing the whole file again.
 #include "archive_layout.hpp"
 #include "archive_snapshot.hpp"
 
