@@ -394,21 +394,6 @@ result<saved_changes> filesystem::save_for_recovery() {
 
 // ---- extended attributes -------------------------------------------------------
 
-result<void> filesystem::setxattr(inode_number number, std::string_view name, std::string_view value,
-                                  const caller& who) {
-  return xattrs_.set(number, name, value, who);
-}
-
-result<std::string> filesystem::getxattr(inode_number number, std::string_view name, bool size_probe) {
-  return xattrs_.get(number, name, size_probe);
-}
-
-result<std::string> filesystem::listxattr(inode_number number) { return xattrs_.list(number); }
-
-result<void> filesystem::removexattr(inode_number number, std::string_view name) {
-  return xattrs_.remove(number, name);
-}
-
 result<std::optional<std::string>> filesystem::file_state(inode_number number) {
   auto gate = committer_.change_gate();  // the applied snapshot is stable
   auto node = inodes_.lock(number);

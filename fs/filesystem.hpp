@@ -80,10 +80,14 @@ class filesystem {
   result<void> compact();
   result<void> readdir(inode_number number, off_t offset, const inode_table::directory_sink& add);
   struct statvfs statfs();
-  result<void> setxattr(inode_number number, std::string_view name, std::string_view value, const caller& who);
-  result<std::string> getxattr(inode_number number, std::string_view name, bool size_probe);
-  result<std::string> listxattr(inode_number number);
-  result<void> removexattr(inode_number number, std::string_view name);
+  result<void> setxattr(inode_number number, std::string_view name, std::string_view value, const caller& who) {
+    return xattrs_.set(number, name, value, who);
+  }
+  result<std::string> getxattr(inode_number number, std::string_view name, bool size_probe) {
+    return xattrs_.get(number, name, size_probe);
+  }
+  result<std::string> listxattr(inode_number number) { return xattrs_.list(number); }
+  result<void> removexattr(inode_number number, std::string_view name) { return xattrs_.remove(number, name); }
 
   // Starts the threads: streaming compression and the commit scheduler's
   // (commits run on it while mounted; the last one runs after the session

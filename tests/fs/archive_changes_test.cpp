@@ -83,6 +83,43 @@ std::string sample_log_lines(const std::string& tag, std::size_t size) {
   return text;
 }
 
+// Numbers and lowercase text for the random tests, from `seed`.
+struct random_source {
+  std::mt19937_64 next;
+  explicit random_source(std::uint64_t seed) : next(seed) {}
+  std::uint64_t below(std::uint64_t n) { return n == 0 ? 0 : next() % n; }
+  std::string letters(std::size_t size) {
+    std::string text(size, '\0');
+    for (auto& c : text) c = static_cast<char>('a' + below(26));
+    return text;
+  }
+};
+
+// The random tests' operations on one file and on its model (a string).
+struct modelled_file {
+  std::string model;
+  void write(fs::filesystem& filesystem, fs::inode_number file, std::uint64_t at, const std::string& text) {
+    ASSERT_TRUE(filesystem.write(file, bytes_of_text(text), static_cast<off_t>(at)));
+    if (model.size() < at + text.size()) model.resize(at + text.size(), '\0');  // a hole reads as zeros
+    model.replace(at, text.size(), text);
+  }
+  void truncate(fs::filesystem& filesystem, fs::inode_number file, std::uint64_t size) {
+    fs::attribute_changes changes;
+    changes.size = size;
+    ASSERT_TRUE(filesystem.setattr(file, changes));
+    model.resize(size, '\0');
+  }
+  // A read returns the model's bytes, fewer only at the end of the file.
+  void read(fs::filesystem& filesystem, fs::inode_number file, std::uint64_t at, std::size_t length) const {
+    std::vector<std::byte> out(length);
+    const auto n = filesystem.read(file, out, static_cast<off_t>(at));
+    ASSERT_TRUE(n);
+    const std::string want = at < model.size() ? model.substr(at, length) : std::string();
+    ASSERT_EQ(*n, want.size());
+    ASSERT_TRUE(std::memcmp(out.data(), want.data(), want.size()) == 0) << "at " << at;
+  }
+};
+
 void rewrite(fs::filesystem& filesystem, fs::inode_number file, const std::string& text) {
   ASSERT_TRUE(filesystem.open(file, O_WRONLY | O_TRUNC));
   fs::attribute_changes empty;
@@ -399,42 +436,26 @@ TEST_F(archive_changes, RandomChangesOfAnArchivedFileReadAsTheModelSays) {
   for (const std::uint64_t seed : {1u, 2u, 3u}) {
     SCOPED_TRACE(seed);
     std::filesystem::remove(archive);
-    std::mt19937_64 next(seed);
-    const auto below = [&](std::uint64_t n) { return n == 0 ? 0 : next() % n; };
-    const auto letters = [&](std::size_t size) {
-      std::string text(size, '\0');
-      for (auto& c : text) c = static_cast<char>('a' + below(26));
-      return text;
-    };
-    std::string model;
+    random_source random(seed);
+    const auto below = [&](std::uint64_t n) { return random.below(n); };
+    const auto letters = [&](std::size_t size) { return random.letters(size); };
+    modelled_file f;
+    const std::string& model = f.model;
     auto filesystem = open();
     auto file = filesystem->create(kRootInode, "f", 0644, O_WRONLY, me)->st_ino;
     for (int step = 0; step < 160; ++step) {
       SCOPED_TRACE(step);
       const auto op = below(100);
       if (op < 35) {
-        const std::string text = letters(1 + below(30'000));
-        ASSERT_TRUE(filesystem->write(file, bytes_of_text(text), static_cast<off_t>(model.size())));
-        model += text;
+        ASSERT_NO_FATAL_FAILURE(f.write(*filesystem, file, model.size(), letters(1 + below(30'000))));
       } else if (op < 47) {
         const std::uint64_t at = below(model.size() + 1'000);
-        const std::string text = letters(1 + below(5'000));
-        ASSERT_TRUE(filesystem->write(file, bytes_of_text(text), static_cast<off_t>(at)));
-        if (model.size() < at + text.size()) model.resize(at + text.size(), '\0');
-        model.replace(at, text.size(), text);
+        ASSERT_NO_FATAL_FAILURE(f.write(*filesystem, file, at, letters(1 + below(5'000))));
       } else if (op < 54) {
-        fs::attribute_changes changes;
-        changes.size = below(model.size() + 2'000);
-        ASSERT_TRUE(filesystem->setattr(file, changes));
-        model.resize(*changes.size, '\0');
+        ASSERT_NO_FATAL_FAILURE(f.truncate(*filesystem, file, below(model.size() + 2'000)));
       } else if (op < 74) {
         const std::uint64_t at = below(model.size() + 10);
-        std::vector<std::byte> out(1 + below(70'000));
-        const auto n = filesystem->read(file, out, static_cast<off_t>(at));
-        ASSERT_TRUE(n);
-        const std::string want = at < model.size() ? model.substr(at, out.size()) : std::string();
-        ASSERT_EQ(*n, want.size());
-        ASSERT_TRUE(std::memcmp(out.data(), want.data(), want.size()) == 0) << "at " << at;
+        ASSERT_NO_FATAL_FAILURE(f.read(*filesystem, file, at, 1 + below(70'000)));
       } else if (op < 86) {
         ASSERT_TRUE(filesystem->fsync());
         ASSERT_EQ(extracted("f"), model);
@@ -628,14 +649,11 @@ TEST_F(archive_changes, RandomChangesWithSpillsClosesStreamingAndConcurrentCommi
   for (const std::uint64_t seed : {11u, 12u}) {
     SCOPED_TRACE(seed);
     std::filesystem::remove(archive);
-    std::mt19937_64 next(seed);
-    const auto below = [&](std::uint64_t n) { return n == 0 ? 0 : next() % n; };
-    const auto letters = [&](std::size_t size) {
-      std::string text(size, '\0');
-      for (auto& c : text) c = static_cast<char>('a' + below(26));
-      return text;
-    };
-    std::string model;
+    random_source random(seed);
+    const auto below = [&](std::uint64_t n) { return random.below(n); };
+    const auto letters = [&](std::size_t size) { return random.letters(size); };
+    modelled_file f;
+    const std::string& model = f.model;
     auto filesystem = open();
     const bool threads = seed % 2 == 0;
     if (threads) filesystem->start_threads();
@@ -653,33 +671,23 @@ TEST_F(archive_changes, RandomChangesWithSpillsClosesStreamingAndConcurrentCommi
           ASSERT_TRUE(filesystem->open(file, O_WRONLY));
           open_now = true;
         }
-        const std::string text = letters(1 + below(400'000));
-        ASSERT_TRUE(filesystem->write(file, bytes_of_text(text), static_cast<off_t>(model.size())));
-        model += text;
+        ASSERT_NO_FATAL_FAILURE(f.write(*filesystem, file, model.size(), letters(1 + below(400'000))));
       } else if (op < 40) {
         if (!open_now) {
           ASSERT_TRUE(filesystem->open(file, O_WRONLY));
           open_now = true;
         }
         const std::uint64_t at = below(model.size() + 1'000);
-        const std::string text = letters(1 + below(5'000));
-        ASSERT_TRUE(filesystem->write(file, bytes_of_text(text), static_cast<off_t>(at)));
-        if (model.size() < at + text.size()) model.resize(at + text.size(), '\0');
-        model.replace(at, text.size(), text);
+        ASSERT_NO_FATAL_FAILURE(f.write(*filesystem, file, at, letters(1 + below(5'000))));
       } else if (op < 46) {
-        fs::attribute_changes changes;
         const auto how = below(3);
-        changes.size = how == 0 ? below(model.size() + 2'000) : how == 1 ? model.size() : model.size() + below(50'000);
-        ASSERT_TRUE(filesystem->setattr(file, changes));
-        model.resize(*changes.size, '\0');
+        const std::uint64_t size = how == 0   ? below(model.size() + 2'000)
+                                   : how == 1 ? model.size()
+                                              : model.size() + below(50'000);
+        ASSERT_NO_FATAL_FAILURE(f.truncate(*filesystem, file, size));
       } else if (op < 66) {
         const std::uint64_t at = below(model.size() + 10);
-        std::vector<std::byte> out(1 + below(300'000));
-        const auto n = filesystem->read(file, out, static_cast<off_t>(at));
-        ASSERT_TRUE(n);
-        const std::string want = at < model.size() ? model.substr(at, out.size()) : std::string();
-        ASSERT_EQ(*n, want.size());
-        ASSERT_TRUE(std::memcmp(out.data(), want.data(), want.size()) == 0) << "at " << at;
+        ASSERT_NO_FATAL_FAILURE(f.read(*filesystem, file, at, 1 + below(300'000)));
       } else if (op < 72) {
         if (committing) {
           committing->join();

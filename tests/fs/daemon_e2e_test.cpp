@@ -107,6 +107,14 @@ TEST_F(mount_fixture, AServiceLogGrowsByAppendsAcrossCommitsAndRemounts) {
     return text;
   };
   std::string expected;
+  // `>>` from a shell, then `sync FILE` (an fsync: a commit).
+  const auto append_from_a_shell = [&](const std::string& text) {
+    write_file(dir / "more.txt", text);
+    const auto appended = run("cat " + quote((dir / "more.txt").string()) + " >> " + quote(log_path.string()) +
+                              " && sync " + quote(log_path.string()));
+    EXPECT_EQ(appended.exit_code, 0) << appended.output;
+    expected += text;
+  };
   {
     auto daemon = mount("threads=2");
     const int fd = ::open(log_path.c_str(), O_CREAT | O_WRONLY | O_APPEND, 0644);
@@ -125,13 +133,7 @@ TEST_F(mount_fixture, AServiceLogGrowsByAppendsAcrossCommitsAndRemounts) {
     ::close(fd);
 
     const std::size_t second = expected.size();
-    const std::string more = lines("shell", 5000);
-    write_file(dir / "more.txt", more);
-    ASSERT_EQ(run("cat " + quote((dir / "more.txt").string()) + " >> " + quote(log_path.string()) + " && sync " +
-                  quote(log_path.string()))
-                  .exit_code,
-              0);
-    expected += more;
+    append_from_a_shell(lines("shell", 5000));
     EXPECT_EQ(continued(), std::to_string(second));
     ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
     EXPECT_EQ(daemon->log().find("did not start with their archived copy"), std::string::npos) << daemon->log();
@@ -140,13 +142,7 @@ TEST_F(mount_fixture, AServiceLogGrowsByAppendsAcrossCommitsAndRemounts) {
   {
     auto daemon = mount("threads=2");
     const std::size_t archived = expected.size();
-    const std::string after = lines("after remount", 5000);
-    write_file(dir / "after.txt", after);
-    ASSERT_EQ(run("cat " + quote((dir / "after.txt").string()) + " >> " + quote(log_path.string()) + " && sync " +
-                  quote(log_path.string()))
-                  .exit_code,
-              0);
-    expected += after;
+    append_from_a_shell(lines("after remount", 5000));
     EXPECT_EQ(continued(), std::to_string(archived));
     EXPECT_EQ(read_file(log_path), expected);
     ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
@@ -154,9 +150,10 @@ TEST_F(mount_fixture, AServiceLogGrowsByAppendsAcrossCommitsAndRemounts) {
   const auto tested = run("7zz t " + quote(archive.string()));
   EXPECT_EQ(tested.exit_code, 0) << tested.output;
   EXPECT_EQ(run("bsdtar -xOf " + quote(archive.string()) + " app.log").output, expected);
-  const auto py7zr = run("/usr/bin/python3 -c 'import py7zr,sys; a=py7zr.SevenZipFile(sys.argv[1]); "
-                         "sys.stdout.write(a.read([\"app.log\"])[\"app.log\"].read().decode())' " +
-                         quote(archive.string()));
+  const auto py7zr =
+      run("/usr/bin/python3 -c 'import py7zr,sys; a=py7zr.SevenZipFile(sys.argv[1]); "
+          "sys.stdout.write(a.read([\"app.log\"])[\"app.log\"].read().decode())' " +
+          quote(archive.string()));
   EXPECT_EQ(py7zr.output, expected);
 }
 
