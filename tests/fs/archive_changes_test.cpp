@@ -57,6 +57,17 @@ struct archive_changes : testing::Test {
   std::uint64_t stat_of(fs::filesystem& filesystem, const std::string& name) {
     return std::stoull(filesystem.getxattr(kRootInode, "user.sevenzfs." + name, false).value_or("999999999"));
   }
+  bool committing(fs::filesystem& filesystem) { return stat_of(filesystem, "committing") == 1; }
+  // An fsync on a thread of its own, returned once its commit runs (or after
+  // 20 s); joined when it goes, also when an assertion returns early.
+  std::jthread fsync_in_background(fs::filesystem& filesystem) {
+    std::jthread fsync([&filesystem] { EXPECT_TRUE(filesystem.fsync()); });
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!committing(filesystem) && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return fsync;
+  }
 };
 
 fs::inode_number entry_of(fs::filesystem& filesystem, fs::inode_number parent, const std::string& name) {
@@ -350,18 +361,12 @@ TEST_F(archive_changes, AppendsDuringACommitAreContinuedByTheNextOne) {
   const auto log_file = filesystem->create(kRootInode, "service.log", 0644, O_WRONLY | O_APPEND, me)->st_ino;
   std::string expected = sample_log_lines("before", 3'000'000);
   ASSERT_TRUE(filesystem->write(log_file, bytes_of_text(expected), 0));
-  const auto committing = [&] { return stat_of(*filesystem, "committing") == 1; };
-
-  std::thread fsync([&] { EXPECT_TRUE(filesystem->fsync()); });
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (!committing() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  auto fsync = fsync_in_background(*filesystem);
   const std::uint64_t frozen = expected.size();
   const std::string during = sample_log_lines("during", 50'000);
-  const bool began_during = committing();
+  const bool began_during = committing(*filesystem);
   ASSERT_TRUE(filesystem->write(log_file, bytes_of_text(during), static_cast<off_t>(frozen)));
-  const bool ended_during = committing();
+  const bool ended_during = committing(*filesystem);
   fsync.join();
   expected += during;
   ASSERT_TRUE(began_during && ended_during) << "the append must happen while the commit runs";
@@ -383,19 +388,13 @@ TEST_F(archive_changes, AWriteBeforeTheEndDuringACommitIsNoAppend) {
   const auto log_file = filesystem->create(kRootInode, "service.log", 0644, O_WRONLY, me)->st_ino;
   std::string expected = sample_log_lines("before", 3'000'000);
   ASSERT_TRUE(filesystem->write(log_file, bytes_of_text(expected), 0));
-  const auto committing = [&] { return stat_of(*filesystem, "committing") == 1; };
-
-  std::thread fsync([&] { EXPECT_TRUE(filesystem->fsync()); });
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (!committing() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  auto fsync = fsync_in_background(*filesystem);
   const std::string frozen = expected;
-  const bool began_during = committing();
+  const bool began_during = committing(*filesystem);
   ASSERT_TRUE(filesystem->write(log_file, bytes_of_text("#"), 10));
   const std::string during = sample_log_lines("during", 50'000);
   ASSERT_TRUE(filesystem->write(log_file, bytes_of_text(during), static_cast<off_t>(expected.size())));
-  const bool ended_during = committing();
+  const bool ended_during = committing(*filesystem);
   fsync.join();
   expected[10] = '#';
   expected += during;
@@ -608,13 +607,8 @@ TEST_F(archive_changes, WritesDuringACommitOfAnArchivedFileThatGrew) {
     const std::string big = sample_log_lines("big", 3'000'000);
     ASSERT_TRUE(filesystem->write(f, bytes_of_text(big), static_cast<off_t>(prefix)));
     expected += big;
-    const auto committing = [&] { return stat_of(*filesystem, "committing") == 1; };
-    std::thread fsync([&] { EXPECT_TRUE(filesystem->fsync()); });
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (!committing() && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    const bool began = committing();
+    auto fsync = fsync_in_background(*filesystem);
+    const bool began = committing(*filesystem);
     if (variant == 1) {
       ASSERT_TRUE(filesystem->write(f, bytes_of_text("!!"), static_cast<off_t>(prefix + 100)));
       expected.replace(prefix + 100, 2, "!!");
@@ -623,7 +617,7 @@ TEST_F(archive_changes, WritesDuringACommitOfAnArchivedFileThatGrew) {
     ASSERT_TRUE(filesystem->write(f, bytes_of_text(during), static_cast<off_t>(expected.size())));
     expected += during;
     ASSERT_EQ(read_range(*filesystem, f, prefix - 5000, 20000), expected.substr(prefix - 5000, 20000));
-    const bool ended = committing();
+    const bool ended = committing(*filesystem);
     fsync.join();
     EXPECT_TRUE(began && ended);
     ASSERT_EQ(read_all(*filesystem, f, 65'536), expected);
@@ -662,7 +656,7 @@ TEST_F(archive_changes, RandomChangesWithSpillsClosesStreamingAndConcurrentCommi
     auto other = filesystem->create(kRootInode, "g", 0644, O_WRONLY, me)->st_ino;
     ASSERT_TRUE(filesystem->write(other, bytes_of_text(std::string(600'000, 'g')), 0));
     bool open_now = true;
-    std::unique_ptr<std::thread> committing;
+    std::jthread committing;  // a commit on another thread; joined also when an assertion returns early
     for (int step = 0; step < 200; ++step) {
       SCOPED_TRACE(step);
       const auto op = below(100);
@@ -689,16 +683,10 @@ TEST_F(archive_changes, RandomChangesWithSpillsClosesStreamingAndConcurrentCommi
         const std::uint64_t at = below(model.size() + 10);
         ASSERT_NO_FATAL_FAILURE(f.read(*filesystem, file, at, 1 + below(300'000)));
       } else if (op < 72) {
-        if (committing) {
-          committing->join();
-          committing.reset();
-        }
-        committing = std::make_unique<std::thread>([&] { EXPECT_TRUE(filesystem->fsync()); });
+        if (committing.joinable()) committing.join();
+        committing = std::jthread([&] { EXPECT_TRUE(filesystem->fsync()); });
       } else if (op < 78) {
-        if (committing) {
-          committing->join();
-          committing.reset();
-        }
+        if (committing.joinable()) committing.join();
         ASSERT_TRUE(filesystem->fsync());
         ASSERT_EQ(extracted("f"), model);
       } else if (op < 88) {
@@ -707,10 +695,7 @@ TEST_F(archive_changes, RandomChangesWithSpillsClosesStreamingAndConcurrentCommi
           open_now = false;
         }
       } else if (op < 92) {
-        if (committing) {
-          committing->join();
-          committing.reset();
-        }
+        if (committing.joinable()) committing.join();
         if (open_now) filesystem->release(file, O_WRONLY);
         filesystem->release(other, O_WRONLY);
         ASSERT_TRUE(filesystem->final_commit());
@@ -725,10 +710,7 @@ TEST_F(archive_changes, RandomChangesWithSpillsClosesStreamingAndConcurrentCommi
         ASSERT_TRUE(filesystem->open(other, O_WRONLY));
       }
     }
-    if (committing) {
-      committing->join();
-      committing.reset();
-    }
+    if (committing.joinable()) committing.join();
     EXPECT_EQ(read_all(*filesystem, file, 50'000), model);
     if (open_now) filesystem->release(file, O_WRONLY);
     ASSERT_TRUE(filesystem->final_commit());
