@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -22,6 +23,45 @@ bool lock_whole_file(int fd, bool wait) {
   for (;;) {
     if (::fcntl(fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &whole) == 0) return true;
     if (errno != EINTR) return false;
+  }
+}
+
+bool same_file(const struct stat& a, const struct stat& b) { return a.st_dev == b.st_dev && a.st_ino == b.st_ino; }
+
+// The archive file, locked: a daemon mounting it under another name holds
+// another lock file, but the same inode. An empty descriptor when there is
+// no archive yet (the first commit creates it) or it cannot be opened for
+// writing (nor then written in place: opening the archive reports why).
+result<archive::unique_fd> lock_archive_file(const std::string& archive_path, bool wait,
+                                             const std::function<void(const std::string& holder)>& on_wait) {
+  for (;;) {
+    archive::unique_fd fd(::open(archive_path.c_str(), O_RDWR | O_CLOEXEC | O_NONBLOCK));
+    if (!fd) return archive::unique_fd{};
+    if (!lock_whole_file(fd.get(), false)) {
+      if (errno != EAGAIN && errno != EACCES) {
+        const int error = errno;
+        return failure(error, fmt::format("cannot lock {}: {}", archive_path, std::strerror(error)));
+      }
+      const std::string holder = "another daemon, under another name (a hard link or a bind mount)";
+      if (!wait) {
+        return failure(EBUSY, fmt::format("{} is in use by sevenzfs ({}); unmount it first, or use -o wait_lock",
+                                          archive_path, holder));
+      }
+      if (on_wait) on_wait(holder);
+      if (!lock_whole_file(fd.get(), true)) {
+        const int error = errno;
+        return failure(error, fmt::format("cannot lock {}: {}", archive_path, std::strerror(error)));
+      }
+    }
+    struct stat locked {};
+    struct stat named {};
+    if (::fstat(fd.get(), &locked) != 0) {
+      const int error = errno;
+      return failure(error, fmt::format("cannot stat {}: {}", archive_path, std::strerror(error)));
+    }
+    if (::stat(archive_path.c_str(), &named) == 0 && same_file(named, locked)) return fd;
+    // The holder wrote the archive anew while we waited: the path names
+    // another file now, which is the one to lock.
   }
 }
 
@@ -58,9 +98,23 @@ result<archive_lock> archive_lock::take(const std::string& archive_path, const s
       return failure(error, fmt::format("cannot lock {}: {}", path, std::strerror(error)));
     }
   }
-  archive_lock taken(std::move(path), std::move(fd));
+  auto archive_fd = lock_archive_file(archive_path, wait, on_wait);
+  if (!archive_fd) return std::unexpected(archive_fd.error());
+  archive_lock taken(archive_path, std::move(path), std::move(fd));
+  taken.archive_fd_ = std::move(*archive_fd);
   taken.name_holder(mountpoint);
   return taken;
+}
+
+result<void> archive_lock::follow_archive() {
+  struct stat named {};
+  if (::stat(archive_path_.c_str(), &named) != 0) return {};  // no archive (yet): nothing to lock
+  struct stat locked {};
+  if (archive_fd_ && ::fstat(archive_fd_.get(), &locked) == 0 && same_file(named, locked)) return {};
+  auto next = lock_archive_file(archive_path_, false, {});
+  if (!next) return std::unexpected(next.error());
+  archive_fd_ = std::move(*next);  // the file written over is let go
+  return {};
 }
 
 void archive_lock::name_holder(const std::string& mountpoint) const {

@@ -5,6 +5,12 @@
 // or is refused by, the first daemon's last commit). The file names its
 // holder (pid and mountpoint) for the message another daemon gives; it is
 // never removed, as removing a lock file races with the next taker.
+//
+// The lock file is named after the path, and an archive can have other
+// names: hard links, bind mounts. So the archive file itself is locked too
+// (an open-file-description lock on its inode, while it exists), and the
+// lock follows the archive when a commit writes it anew (a new inode renamed
+// into place).
 #include "result.hpp"
 
 #include "archive/file_io.hpp"
@@ -22,14 +28,21 @@ class archive_lock {
                                    const std::function<void(const std::string& holder)>& on_wait = {});
 
   const std::string& path() const noexcept { return path_; }
+  // After a commit: locks the archive the path now names if it is another
+  // file than the one locked (created, or written anew), and lets the old
+  // one go. EBUSY when another daemon holds the new one.
+  result<void> follow_archive();
   // Writes this process as the holder: again after daemonizing, as the lock
   // (which belongs to the open file, not the process) passes to the child.
   void name_holder(const std::string& mountpoint) const;
 
  private:
-  archive_lock(std::string path, archive::unique_fd fd) : path_(std::move(path)), fd_(std::move(fd)) {}
+  archive_lock(std::string archive_path, std::string path, archive::unique_fd fd)
+      : archive_path_(std::move(archive_path)), path_(std::move(path)), fd_(std::move(fd)) {}
+  std::string archive_path_;
   std::string path_;
-  archive::unique_fd fd_;  // the lock goes with the descriptor
+  archive::unique_fd fd_;          // the lock goes with the descriptor
+  archive::unique_fd archive_fd_;  // the archive file's lock; none while there is no archive
 };
 
 // Who holds a lock file, as its holder wrote it ("pid 123, mounted on /m").

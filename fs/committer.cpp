@@ -74,12 +74,13 @@ struct committer::snapshot {
 };
 
 committer::committer(const daemon_options& options, inode_table& inodes, content_services& content,
-                     streamer& streamed, logger& log)
+                     streamer& streamed, logger& log, archive_lock* lock)
     : options_(for_daemon(options, figures_)),
       inodes_(inodes),
       content_(content),
       streamer_(streamed),
       log_(log),
+      lock_(lock),
       archive_(options_.archive_path, options_.write) {
   if (archive_.has_dead_space()) {
     log_.info("{}: trimming {} dead bytes after the last folder (files removed from the end, or an interrupted "
@@ -361,6 +362,13 @@ result<void> committer::commit_locked(std::unique_lock<std::shared_mutex>& gate,
     const auto result = archive_.commit(taken.request);
     if (!gate.owns_lock()) gate.lock();
     apply(taken, result, before);
+    if (lock_ != nullptr) {
+      // A commit that created the archive or wrote it anew made a new file:
+      // a daemon mounting it under another name must find it locked.
+      if (auto followed = lock_->follow_archive(); !followed) {
+        log_.warning("{}: {}", options_.archive_path, followed.error().message);
+      }
+    }
     figures_.running = false;
     figures_.pending_bytes = 0;
     figures_.done_bytes = 0;

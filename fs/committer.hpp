@@ -25,6 +25,7 @@
 // freeze_for_commit): a writer that changes such a file meanwhile works on a
 // copy, and the file takes its bytes back when the commit is over. Commits
 // run one at a time (commit_mutex_).
+#include "archive_lock.hpp"
 #include "daemon_options.hpp"
 #include "file_content.hpp"
 #include "inode_table.hpp"
@@ -92,9 +93,10 @@ commit_progress progress_of(const commit_figures& commits, const stream_figures&
 class committer {
  public:
   // Opens (or prepares to create) the archive; throws archive::archive_error
-  // when it cannot be used.
+  // when it cannot be used. `lock` (if any) follows the archive after each
+  // commit.
   committer(const daemon_options& options, inode_table& inodes, content_services& content, streamer& streamed,
-            logger& log);
+            logger& log, archive_lock* lock);
   committer(const committer&) = delete;
   committer& operator=(const committer&) = delete;
 
@@ -146,6 +148,7 @@ class committer {
   content_services& content_;
   streamer& streamer_;
   logger& log_;
+  archive_lock* lock_;
   archive::archive_appender archive_;
 
   std::mutex commit_mutex_;  // before gate_

@@ -175,7 +175,7 @@ int run_daemon(const std::vector<std::string>& args, std::FILE* out, std::FILE* 
   }
 
   // Held until the final commit is done: the archive is ours alone.
-  const auto lock =
+  auto lock =
       archive_lock::take(options.archive_path, options.mountpoint, options.wait_lock, [&](const std::string& holder) {
         log.info("{} is in use by sevenzfs ({}); waiting for it", options.archive_path, holder);
       });
@@ -192,10 +192,14 @@ int run_daemon(const std::vector<std::string>& args, std::FILE* out, std::FILE* 
     log.error("{}", recovered.error().message);
     return recovered.error().commit_failed ? kExitCommitFailed : kExitArchiveUnusable;
   }
+  if (auto followed = lock->follow_archive(); !followed) {
+    log.error("{}", followed.error().message);
+    return kExitArchiveUnusable;
+  }
 
   std::unique_ptr<filesystem> fs;
   try {
-    fs = std::make_unique<filesystem>(options, log);
+    fs = std::make_unique<filesystem>(options, log, &*lock);
   } catch (const archive::archive_error& e) {
     log.error("cannot use the archive, it was left untouched: {}", e.what());
     return kExitArchiveUnusable;

@@ -23,7 +23,7 @@ caller mount_owner(const daemon_options& options) {
 
 }  // namespace
 
-filesystem::filesystem(const daemon_options& options, logger& log)
+filesystem::filesystem(const daemon_options& options, logger& log, archive_lock* lock)
     : log_(log),
       options_(options),
       chunks_(options.pool_bytes, pool::kStagingChunkBytes),
@@ -33,7 +33,7 @@ filesystem::filesystem(const daemon_options& options, logger& log)
                [this](archive::pending_id id) { return streamer_.locate(id); }},
       inodes_(mount_owner(options)),
       streamer_(options.archive_path, daemon_write_options(options), log_),
-      committer_(options_, inodes_, content_, streamer_, log_),
+      committer_(options_, inodes_, content_, streamer_, log_, lock),
       sealer_(inodes_, committer_, streamer_, content_, options_.settle, log_),
       xattrs_({chunks_, reader_, committer_.figures(), streamer_, options_, ::getuid(), std::chrono::steady_clock::now()},
               {.flush = [this] { return fsync(); },

@@ -49,8 +49,9 @@ struct attribute_changes {
 class filesystem {
  public:
   // Opens (or prepares to create) the archive and builds the tree from it;
-  // throws archive::archive_error when the archive cannot be used.
-  filesystem(const daemon_options& options, logger& log);
+  // throws archive::archive_error when the archive cannot be used. `lock`
+  // (the daemon's, if any) follows the archive when a commit makes it anew.
+  filesystem(const daemon_options& options, logger& log, archive_lock* lock = nullptr);
   ~filesystem();
   filesystem(const filesystem&) = delete;
   filesystem& operator=(const filesystem&) = delete;

@@ -1,5 +1,5 @@
 // Through real mounts: nothing acknowledged is lost — one archive, one
-// daemon, also through a symlink; a name the archive cannot hold is refused at the door; names an
+// daemon, also through a symlink or a hard link; a name the archive cannot hold is refused at the door; names an
 // existing archive holds that the mount cannot show do not sink commits;
 // what crashed writers left is cleaned up.
 #include "mount_fixture.hpp"
@@ -8,6 +8,7 @@
 #include "archive/archive_reader.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -42,6 +43,61 @@ TEST_F(mount_fixture, ASecondDaemonThroughASymlinkToTheArchiveIsRefused) {
   EXPECT_EQ(second.wait_exit(std::chrono::seconds(10)), 3) << second.log();
   ASSERT_EQ(first->unmount_and_wait(), 0) << first->log();
   EXPECT_EQ(run("7zz e -so " + quote(archive.string()) + " mine.txt").output, "first daemon's file\n");
+}
+
+// A hard link has a lock file of its own (named after its path), but the
+// archive file is one: a second daemon through it is refused.
+TEST_F(mount_fixture, ASecondDaemonThroughAHardLinkToTheArchiveIsRefused) {
+  ASSERT_EQ(run("7zz a -bd " + quote(archive.string()) + " /etc/hostname >/dev/null").exit_code, 0);
+  auto first = mount();
+  write_file(mnt / "mine.txt", "first daemon's file\n");
+  const auto elsewhere = dir / "elsewhere";
+  fs::create_directories(elsewhere);
+  fs::create_hard_link(archive, elsewhere / "link.7z");
+  const auto other = dir / "other";
+  fs::create_directories(other);
+  daemon_process second(elsewhere / "link.7z", other, "", dir / "second.log");
+  EXPECT_FALSE(second.wait_mounted(std::chrono::seconds(5)));
+  EXPECT_EQ(second.wait_exit(std::chrono::seconds(10)), 3) << second.log();
+  EXPECT_NE(second.log().find("under another name"), std::string::npos) << second.log();
+  ASSERT_EQ(first->unmount_and_wait(), 0) << first->log();
+  EXPECT_EQ(run("7zz e -so " + quote(archive.string()) + " mine.txt").output, "first daemon's file\n");
+  EXPECT_EQ(run("7zz e -so " + quote(archive.string()) + " hostname").exit_code, 0);
+}
+
+// The lock follows the archive when a commit makes a new file of it: the
+// first commit creates it, a compaction writes it anew.
+TEST_F(mount_fixture, TheArchiveFileStaysLockedWhenACommitCreatesItOrWritesItAnew) {
+  auto first = mount("mode=batched,compact_at=0");
+  const auto other = dir / "other";
+  fs::create_directories(other);
+  const auto try_second = [&](const fs::path& link, const std::string& log_name) {
+    fs::create_hard_link(archive, link);
+    daemon_process second(link, other, "", dir / log_name);
+    EXPECT_FALSE(second.wait_mounted(std::chrono::seconds(5)));
+    EXPECT_EQ(second.wait_exit(std::chrono::seconds(10)), 3) << second.log();
+  };
+  write_file(mnt / "kept", std::string(300000, 'k'));
+  ASSERT_EQ(run("sync " + quote((mnt / "kept").string())).exit_code, 0);
+  ASSERT_TRUE(fs::exists(archive));
+  try_second(dir / "created.7z", "created.log");
+
+  run("head -c 300000 /dev/urandom > " + quote((mnt / "removed").string()));
+  ASSERT_EQ(run("sync " + quote((mnt / "removed").string())).exit_code, 0);
+  fs::remove(mnt / "removed");
+  ASSERT_EQ(::setxattr(mnt.c_str(), "user.sevenzfs.compact", "1", 1, 0), 0) << first->log();
+  struct stat old_file {};
+  struct stat new_file {};
+  ASSERT_EQ(::stat((dir / "created.7z").c_str(), &old_file), 0);
+  ASSERT_EQ(::stat(archive.c_str(), &new_file), 0);
+  ASSERT_NE(old_file.st_ino, new_file.st_ino) << "the compaction wrote the archive anew";
+  try_second(dir / "compacted.7z", "compacted.log");
+
+  write_file(mnt / "last", "after the compaction\n");
+  ASSERT_EQ(first->unmount_and_wait(), 0) << first->log();
+  EXPECT_EQ(run("7zz e -so " + quote(archive.string()) + " last").output, "after the compaction\n");
+  EXPECT_EQ(run("7zz e -so " + quote(archive.string()) + " kept").output, std::string(300000, 'k'));
+  EXPECT_EQ(run("7zz t " + quote(archive.string()) + " >/dev/null 2>&1").exit_code, 0);
 }
 
 // A symlink whose target does not exist yet: the archive is created there,
