@@ -27,6 +27,16 @@ class entry_content {
   // can seek (a file on disk) overrides it, as pieces of a large file are
   // compressed on several threads.
   virtual void visit_range(std::uint64_t offset, std::uint64_t size, const span_sink& sink) const;
+
+  // Content whose first `bytes` are, by construction, an archived stream's
+  // (a file the archive held, appended to without being read back): a
+  // continuation of that stream trusts them without reading them, and reads
+  // from `cheap_from` on only (the bytes before would have to be decoded).
+  struct archived_start {
+    std::uint64_t bytes = 0;
+    std::uint64_t cheap_from = 0;
+  };
+  virtual std::optional<archived_start> starts_archived() const { return std::nullopt; }
 };
 
 // Content held in memory: symlink targets, small generated files, tests.

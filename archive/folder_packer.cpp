@@ -171,6 +171,11 @@ bool folder_packer::pack_continued(const entry& e, const folder_continuation& fr
     if (options_.progress) options_.progress(bytes);
   };
 
+  // A start the daemon kept as archived is trusted, not read: only its
+  // cheap end primes the encoder, and without one the continuation resets
+  // the dictionary (a valid LZMA2 stream still, at some cost in ratio).
+  const auto known = e.content->starts_archived();
+  const bool trusted = known && known->bytes == from.prefix_bytes;
   std::optional<parallel_encoder> parallel;
   crc32 prefix_crc;
   crc32 appended_crc;
@@ -180,7 +185,7 @@ bool folder_packer::pack_continued(const entry& e, const folder_continuation& fr
   // The prefix is checked against the archived CRC before anything is
   // written; the continuation begins once it has been seen whole.
   const auto go_on = [&] {
-    if (prefix_crc.value() != from.prefix_crc) {
+    if (!trusted && prefix_crc.value() != from.prefix_crc) {
       ++mismatched_prefixes_;
       throw cannot_continue{};
     }
@@ -219,34 +224,49 @@ bool folder_packer::pack_continued(const entry& e, const folder_continuation& fr
     }
     in_output = false;
   };
+  const auto compress_rest = [&](std::span<const std::uint8_t> bytes) {
+    compress(bytes);
+    seen += bytes.size();
+  };
   try {
-    e.content->visit([&](std::span<const std::uint8_t> bytes) {
-      if (seen + bytes.size() > e.size) {
-        seen += bytes.size();
-        return;  // reported below, once the visit is over
+    if (trusted) {
+      const std::uint64_t cheap = std::max(primer_from, known->cheap_from);
+      if (cheap < from.prefix_bytes) {
+        e.content->visit_range(cheap, from.prefix_bytes - cheap, [&](std::span<const std::uint8_t> bytes) {
+          primer.insert(primer.end(), bytes.begin(), bytes.end());
+        });
       }
-      if (seen < from.prefix_bytes) {
-        const auto head =
-            bytes.first(static_cast<std::size_t>(std::min<std::uint64_t>(bytes.size(), from.prefix_bytes - seen)));
-        prefix_crc.update(head);
-        if (seen + head.size() > primer_from) {
-          primer.insert(primer.end(),
-                        head.begin() + static_cast<std::ptrdiff_t>(seen >= primer_from ? 0 : primer_from - seen),
-                        head.end());
+      seen = from.prefix_bytes;
+      in_output = true;
+      go_on();
+      in_output = false;
+      e.content->visit_range(from.prefix_bytes, e.size - from.prefix_bytes, compress_rest);
+    } else {
+      e.content->visit([&](std::span<const std::uint8_t> bytes) {
+        if (seen + bytes.size() > e.size) {
+          seen += bytes.size();
+          return;  // reported below, once the visit is over
         }
-        seen += head.size();
-        bytes = bytes.subspan(head.size());
-        if (seen == from.prefix_bytes) {
-          in_output = true;
-          go_on();
-          in_output = false;
+        if (seen < from.prefix_bytes) {
+          const auto head =
+              bytes.first(static_cast<std::size_t>(std::min<std::uint64_t>(bytes.size(), from.prefix_bytes - seen)));
+          prefix_crc.update(head);
+          if (seen + head.size() > primer_from) {
+            primer.insert(primer.end(),
+                          head.begin() + static_cast<std::ptrdiff_t>(seen >= primer_from ? 0 : primer_from - seen),
+                          head.end());
+          }
+          seen += head.size();
+          bytes = bytes.subspan(head.size());
+          if (seen == from.prefix_bytes) {
+            in_output = true;
+            go_on();
+            in_output = false;
+          }
         }
-      }
-      if (!bytes.empty()) {
-        compress(bytes);
-        seen += bytes.size();
-      }
-    });
+        if (!bytes.empty()) compress_rest(bytes);
+      });
+    }
   } catch (const cannot_continue&) {
     parallel.reset();
     out_.truncate(start);

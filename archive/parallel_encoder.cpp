@@ -81,9 +81,9 @@ parallel_encoder::input_buffer parallel_encoder::new_input_buffer() {
 
 void parallel_encoder::begin_folder(const lzma_options_lzma& options, std::uint64_t folder_bytes, folder_done done,
                                     std::uint64_t longest_part, bool one_file,
-                                    std::span<const std::uint8_t> continued) {
+                                    std::optional<std::span<const std::uint8_t>> continued) {
   options_ = options;
-  one_file_ = one_file && continued.empty();
+  one_file_ = one_file && !continued;
   folder_bytes_ = folder_bytes;
   submitted_bytes_ = 0;
   part_bytes_ = part_bytes_for(options.dict_size, folder_bytes, threads_, longest_part);
@@ -92,12 +92,13 @@ void parallel_encoder::begin_folder(const lzma_options_lzma& options, std::uint6
   const std::uint64_t longest = part_bytes_for(options.dict_size, UINT64_MAX / 2, threads_, longest_part);
   max_outstanding_input_ = std::max(max_outstanding_input_, (std::uint64_t{threads_} + 1) * counted_in_window(longest));
   done_ = std::move(done);
-  first_part_ = continued.empty();
+  // A continuation's first part is never "first": its folder is never stored.
+  first_part_ = !continued;
   history_.clear();
-  if (!continued.empty()) {
+  if (continued && !continued->empty()) {
     auto primer = std::make_shared<metered_bytes>(meter_);
     primer->append(
-        continued.last(static_cast<std::size_t>(std::min<std::uint64_t>(continued.size(), options.dict_size))));
+        continued->last(static_cast<std::size_t>(std::min<std::uint64_t>(continued->size(), options.dict_size))));
     history_.push_back(std::move(primer));
   }
   filling_ = new_input_buffer();

@@ -31,6 +31,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -79,12 +80,13 @@ class parallel_encoder {
   // `done` runs once its last packed byte was output. The previous folder
   // must have ended. `one_file`: the folder holds one file, whose compression
   // may be given up early and the folder stored (see shrink_probe.hpp).
-  // `continued`: the input that precedes the folder's in a stream it goes on
-  // from (see folder_continuation.hpp), whose last dictionary primes the
-  // first part; the folder is then never stored.
+  // `continued`: the folder goes on from a stream (see
+  // folder_continuation.hpp), and these are the input before it, whose last
+  // dictionary primes the first part (none: the first part resets the
+  // dictionary); the folder is then never stored.
   void begin_folder(const lzma_options_lzma& options, std::uint64_t folder_bytes, folder_done done,
                     std::uint64_t longest_part = 0, bool one_file = false,
-                    std::span<const std::uint8_t> continued = {});
+                    std::optional<std::span<const std::uint8_t>> continued = std::nullopt);
   // The folder's input, in order, in pieces of any size.
   void write(std::span<const std::uint8_t> input);
   void end_folder();

@@ -6,7 +6,9 @@
 // level's; the result is judged by 7zz, bsdtar and py7zr. When the prefix
 // differs, or the archived folder cannot be continued (shared with another
 // file, stored), the file is compressed whole, in a folder of its own, and
-// still reads back. LZMA2 chunk headers are walked without decoding.
+// still reads back. LZMA2 chunk headers are walked without decoding. A start
+// the caller vouches for is not read: the continuation is primed with its
+// cheap end, or resets the dictionary.
 #include "archive/archive_appender.hpp"
 #include "archive/archive_error.hpp"
 #include "archive/archive_snapshot.hpp"
@@ -64,9 +66,12 @@ struct grown_log {
   }
 
   commit_result grow(const std::string& now, std::vector<kept_stream> kept = {}) {
+    return grow(text_entry("log.txt", now), std::move(kept));
+  }
+  commit_result grow(entry now, std::vector<kept_stream> kept = {}) {
     commit_request request;
     request.kept_streams = std::move(kept);
-    request.new_files.push_back(text_entry("log.txt", now));
+    request.new_files.push_back(std::move(now));
     request.appended_files.push_back({0, first.stream_index.at(0)});
     return appender->commit(request);
   }
@@ -76,6 +81,36 @@ struct grown_log {
     return snapshot.folder(snapshot.substream(stream).folder).packs.front().size;
   }
 };
+
+// A file whose first `archived` bytes its owner vouches for as the archived
+// stream's: they are never read, and only those from `cheap_from` on may be.
+class vouched_content final : public entry_content {
+ public:
+  vouched_content(std::string bytes, std::uint64_t archived, std::uint64_t cheap_from)
+      : bytes_(std::move(bytes)), start_{archived, cheap_from} {}
+  void visit(const span_sink&) const override {
+    ADD_FAILURE() << "the whole content was read";
+    throw archive_error(error_kind::io, "vouched", "the start cannot be read");
+  }
+  void visit_range(std::uint64_t offset, std::uint64_t size, const span_sink& sink) const override {
+    EXPECT_GE(offset, start_.cheap_from) << "a byte before the cheap ones was read";
+    const std::string_view all(bytes_);
+    const auto part = all.substr(offset, size);
+    sink(std::span(reinterpret_cast<const std::uint8_t*>(part.data()), part.size()));
+  }
+  std::optional<archived_start> starts_archived() const override { return start_; }
+
+ private:
+  std::string bytes_;
+  archived_start start_;
+};
+
+entry vouched_entry(const std::string& bytes, std::uint64_t archived, std::uint64_t cheap_from) {
+  entry e = text_entry("log.txt", "");
+  e.size = bytes.size();
+  e.content = std::make_shared<vouched_content>(bytes, archived, cheap_from);
+  return e;
+}
 
 }  // namespace
 
@@ -112,6 +147,38 @@ TEST(FolderContinuation, TheAppendedBytesMatchIntoTheArchivedOnes) {
     ASSERT_EQ(grown.continued_bytes, before.size());
     EXPECT_LT(log.pack_size_of_stream(grown.stream_index.at(0)), packed_before + packed_before / 10);
     expect_readers_agree(log.path, {{{"log.txt", before + before}}, {}});
+  }
+}
+
+// A start the owner vouches for is not read: the continuation begins with a
+// dictionary reset when none of it is cheap to read, and is primed with the
+// cheap part otherwise; incompressible appended bytes are still continued,
+// never stored (the folder's packed bytes go on from an LZMA2 stream).
+TEST(FolderContinuation, AVouchedStartIsNotReadAndPrimesWithItsCheapPartOnly) {
+  for (const unsigned threads : {1u, 2u}) {
+    SCOPED_TRACE(threads);
+    const std::string before = sample_text("before", 300'000);
+    grown_log log(options_with(5, threads), before);
+    const std::uint64_t packed_before = log.pack_size_of_stream(0);
+
+    // Nothing cheap: no primer. Noise in one part, which alone would be stored.
+    const std::string noise = random_bytes(30'000, 3);
+    commit_result grown = log.grow(vouched_entry(before + noise, before.size(), before.size()));
+    ASSERT_EQ(grown.continued_bytes, before.size());
+    EXPECT_EQ(grown.mismatched_prefixes, 0u);
+    EXPECT_GT(log.pack_size_of_stream(grown.stream_index.at(0)), packed_before + noise.size());
+    expect_readers_agree(log.path, {{{"log.txt", before + noise}}, {}});
+
+    // The last 20,000 bytes cheap (after the reset, as a decoder holds
+    // nothing from before it): appending them again costs almost nothing.
+    log.first = grown;
+    const std::string now = before + noise;
+    const std::string repeated = now.substr(now.size() - 20'000);
+    const std::uint64_t packed_now = log.pack_size_of_stream(grown.stream_index.at(0));
+    grown = log.grow(vouched_entry(now + repeated, now.size(), now.size() - repeated.size()));
+    ASSERT_EQ(grown.continued_bytes, now.size());
+    EXPECT_LT(log.pack_size_of_stream(grown.stream_index.at(0)), packed_now + 2'000);
+    expect_readers_agree(log.path, {{{"log.txt", now + repeated}}, {}});
   }
 }
 
