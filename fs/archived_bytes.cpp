@@ -2,6 +2,11 @@
 
 #include "archive/archive_error.hpp"
 
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <vector>
+
 namespace sevenzfs::fs {
 
 result<std::size_t> read_archived(archive::cached_reader& reader, const archived_bytes& where, std::uint64_t offset,
@@ -12,6 +17,44 @@ result<std::size_t> read_archived(archive::cached_reader& reader, const archived
   } catch (const archive::archive_error& e) {
     return failure(e.error_number(), e.what());
   }
+}
+
+void archived_stream_content::visit_range(std::uint64_t offset, std::uint64_t size,
+                                          const archive::span_sink& sink) const {
+  constexpr std::uint64_t kReadBytes = 1 << 20;
+  const std::uint64_t end = offset + std::min(size, size_ - std::min(offset, size_));
+  std::vector<std::uint8_t> buffer(static_cast<std::size_t>(std::min(kReadBytes, end - offset)));
+  while (offset < end) {
+    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), end - offset));
+    const std::size_t got = reader_.read(*snapshot_, stream_, offset, std::span(buffer.data(), want));
+    if (got == 0) {
+      throw archive::archive_error(
+          archive::error_kind::corrupt_archive, snapshot_->path(),
+          fmt::format("{} holds fewer bytes than its header says", snapshot_->substream_name(stream_)));
+    }
+    sink(std::span<const std::uint8_t>(buffer.data(), got));
+    offset += got;
+  }
+}
+
+void appended_content::visit(const archive::span_sink& sink) const {
+  start_.visit(sink);
+  rest_->visit(sink);
+}
+
+void appended_content::visit_range(std::uint64_t offset, std::uint64_t size, const archive::span_sink& sink) const {
+  if (offset < start_bytes_) {
+    const std::uint64_t head = std::min(size, start_bytes_ - offset);
+    start_.visit_range(offset, head, sink);
+    offset += head;
+    size -= head;
+  }
+  if (size > 0) rest_->visit_range(offset - start_bytes_, size, sink);
+}
+
+std::optional<archive::entry_content::archived_start> appended_content::starts_archived() const {
+  if (vouched_ == 0) return std::nullopt;
+  return archived_start{vouched_, start_bytes_};
 }
 
 }  // namespace sevenzfs::fs

@@ -25,6 +25,7 @@ constexpr std::size_t kRestageChunk = 1 << 20;
 
 void file_content::set_archived(archived_bytes where) {
   local_.emplace<nothing>();
+  prefix_ = 0;
   same_as_archived_ = where.size;
   archived_ = std::move(where);
   dirty_ = false;
@@ -33,6 +34,7 @@ void file_content::set_archived(archived_bytes where) {
 
 void file_content::hold(std::string bytes) {
   local_.emplace<held>(held{std::move(bytes)});
+  prefix_ = 0;
   same_as_archived_ = 0;
   dirty_ = true;
 }
@@ -40,9 +42,10 @@ void file_content::hold(std::string bytes) {
 std::uint64_t file_content::size() const noexcept {
   return std::visit(
       overloaded{[&](const nothing&) { return dirty_ || !archived_ ? std::uint64_t{0} : archived_->size; },
-                 [](const in_pool& p) { return p.file.size(); }, [](const on_disk& d) { return d.size; },
+                 [&](const in_pool& p) { return prefix_ + p.file.size(); },
+                 [&](const on_disk& d) { return prefix_ + d.size; },
                  [](const held& h) { return std::uint64_t{h.bytes.size()}; },
-                 [](const sealed_local& s) { return s.bytes->size(); }},
+                 [&](const sealed_local& s) { return prefix_ + s.bytes->size(); }},
       local_);
 }
 
@@ -64,11 +67,26 @@ bool file_content::only_archived() const noexcept {
   return std::holds_alternative<nothing>(local_) && !dirty_ && archived_.has_value() && archived_->size > 0;
 }
 
+std::uint64_t file_content::archived_prefix() const noexcept { return only_archived() ? archived_->size : prefix_; }
+
 result<std::size_t> file_content::read(const content_services& services, std::uint64_t offset,
                                        std::span<std::byte> out) const {
   const std::uint64_t total = size();
   if (offset >= total) return std::size_t{0};
   out = out.first(static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), total - offset)));
+  if (offset >= prefix_) return read_local(services, offset - prefix_, out);
+  // The archived start, then the local bytes: a read is only short at the end.
+  const auto head = static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), prefix_ - offset));
+  auto archived = read_archived(services.reader, *archived_, offset, out.first(head));
+  if (!archived || *archived < head || head == out.size()) return archived;
+  auto rest = read_local(services, 0, out.subspan(head));
+  if (!rest) return rest;
+  return head + *rest;
+}
+
+// `offset` counts from the start of the local bytes.
+result<std::size_t> file_content::read_local(const content_services& services, std::uint64_t offset,
+                                             std::span<std::byte> out) const {
   return std::visit(
       overloaded{[&](const nothing&) -> result<std::size_t> {
                    return read_archived(services.reader, *archived_, offset, out);
@@ -91,14 +109,15 @@ result<std::size_t> file_content::read(const content_services& services, std::ui
 // Copies the archived (or sealed) bytes back into the pool, or into a spill
 // file from where the pool has no room: the file can then change like any
 // staged one.
-result<void> file_content::restage(content_services& services) {
-  const std::uint64_t total = size();
+result<void> file_content::restage(content_services& services, bool keep_prefix) {
+  const std::uint64_t from = keep_prefix ? prefix_ : 0;
+  const std::uint64_t total = size() - from;
   pool::staged_file staged(services.store);
   std::optional<spill_file> spilled;
   std::vector<std::byte> buffer(static_cast<std::size_t>(std::min<std::uint64_t>(kRestageChunk, total)));
   for (std::uint64_t at = 0; at < total;) {
     const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), total - at));
-    auto read = this->read(services, at, std::span(buffer.data(), n));
+    auto read = this->read(services, from + at, std::span(buffer.data(), n));
     if (!read) return std::unexpected(read.error());
     if (*read != n) return failure(EIO, "the archive holds fewer bytes than its header says");
     std::span<const std::byte> chunk(buffer.data(), n);
@@ -129,53 +148,73 @@ result<void> file_content::restage(content_services& services) {
     local_.emplace<on_disk>(on_disk{std::move(*spilled), total});
   else
     local_.emplace<in_pool>(in_pool{std::move(staged)});
+  prefix_ = from;
   return {};
 }
 
-result<void> file_content::make_writable(content_services& services) {
+result<void> file_content::make_writable(content_services& services, std::uint64_t changed_from,
+                                         std::uint64_t size_after) {
   if (std::holds_alternative<held>(local_)) return failure(EINVAL);  // a symlink's target is never written
-  if (std::holds_alternative<sealed_local>(local_)) return restage(services);
-  if (!std::holds_alternative<nothing>(local_)) return {};
-  if (only_archived()) return restage(services);
+  // The archived start stays only while the file grows past the archive's
+  // copy without touching it: its commit then goes on from the archived
+  // folder without decoding anything. Any other change re-stages the file
+  // whole now, and a start that cannot be read fails this change alone.
+  const bool appends = archived_ && changed_from >= archived_->size && size_after > archived_->size;
+  const bool keeps_prefix = prefix_ == 0 || appends;
+  if (std::holds_alternative<sealed_local>(local_)) return restage(services, keeps_prefix);
+  if (!std::holds_alternative<nothing>(local_)) return keeps_prefix ? result<void>{} : restage(services, false);
+  if (only_archived()) {
+    if (!appends || !services.continuable || !services.continuable(*archived_)) return restage(services, false);
+    // An append (a log after a remount): the archived start stays where it is.
+    prefix_ = archived_->size;
+  }
   local_.emplace<in_pool>(in_pool{pool::staged_file(services.store)});
   return {};
 }
 
 result<std::size_t> file_content::write(content_services& services, std::uint64_t offset,
                                         std::span<const std::byte> data) {
-  if (auto writable = make_writable(services); !writable) return std::unexpected(writable.error());
+  const std::uint64_t size_before = size();
+  if (auto writable =
+          make_writable(services, std::min(offset, size_before), std::max(size_before, offset + data.size()));
+      !writable) {
+    return std::unexpected(writable.error());
+  }
   same_as_archived_ = std::min(same_as_archived_, offset);
   changed_from_since_freeze_ = std::min(changed_from_since_freeze_, offset);
+  const std::uint64_t local_offset = offset - prefix_;
   if (auto* disk = std::get_if<on_disk>(&local_)) {
-    if (const int error = disk->file.write(offset, data); error != 0) {
+    if (const int error = disk->file.write(local_offset, data); error != 0) {
       return failure(error, fmt::format("cannot write the spill file: {}", std::strerror(error)));
     }
-    disk->size = std::max(disk->size, offset + data.size());
+    disk->size = std::max(disk->size, local_offset + data.size());
     dirty_ = true;
     return data.size();
   }
   auto& pooled = std::get<in_pool>(local_);
   const std::size_t written =
-      services.store.write(pooled.file, offset, data, pool::staging_store::memory_wait::fail_fast);
+      services.store.write(pooled.file, local_offset, data, pool::staging_store::memory_wait::fail_fast);
   if (written > 0 || data.empty()) dirty_ = true;
   return written;
 }
 
 result<void> file_content::truncate(content_services& services, std::uint64_t new_size) {
-  if (new_size == 0 && (std::holds_alternative<nothing>(local_) || std::holds_alternative<sealed_local>(local_))) {
+  if (new_size == 0 &&
+      (std::holds_alternative<nothing>(local_) || std::holds_alternative<sealed_local>(local_) || prefix_ > 0)) {
     local_.emplace<in_pool>(in_pool{pool::staged_file(services.store)});  // nothing to copy back
-  } else if (auto writable = make_writable(services); !writable) {
+    prefix_ = 0;
+  } else if (auto writable = make_writable(services, std::min(new_size, size()), new_size); !writable) {
     return std::unexpected(writable.error());
   }
   same_as_archived_ = std::min(same_as_archived_, new_size);
   changed_from_since_freeze_ = std::min(changed_from_since_freeze_, new_size);
   if (auto* disk = std::get_if<on_disk>(&local_)) {
-    if (const int error = disk->file.truncate(new_size); error != 0) {
+    if (const int error = disk->file.truncate(new_size - prefix_); error != 0) {
       return failure(error, fmt::format("cannot truncate the spill file: {}", std::strerror(error)));
     }
-    disk->size = new_size;
+    disk->size = new_size - prefix_;
   } else {
-    services.store.truncate(std::get<in_pool>(local_).file, new_size);
+    services.store.truncate(std::get<in_pool>(local_).file, new_size - prefix_);
   }
   dirty_ = true;
   return {};
@@ -196,22 +235,29 @@ void file_content::spill(content_services& services) {
   local_.emplace<on_disk>(on_disk{std::move(file), spilled_size});
 }
 
+std::shared_ptr<const archive::entry_content> file_content::after_prefix(
+    const content_services& services, std::shared_ptr<const archive::entry_content> local) const {
+  if (prefix_ == 0) return local;
+  return std::make_shared<appended_content>(services.reader, *archived_, prefix_, std::move(local),
+                                            grew_from_archived() ? archived_->size : 0);
+}
+
 std::shared_ptr<const archive::entry_content> file_content::commit_source(const content_services& services,
                                                                           const std::string& path) const {
-  return std::visit(overloaded{[](const nothing&) -> std::shared_ptr<const archive::entry_content> { return nullptr; },
-                               [&](const in_pool& p) -> std::shared_ptr<const archive::entry_content> {
-                                 return std::make_shared<staged_content>(services.store, p.file);
-                               },
-                               [&](const on_disk& d) -> std::shared_ptr<const archive::entry_content> {
-                                 return std::make_shared<spill_content>(d.file, d.size, path);
-                               },
-                               [](const held& h) -> std::shared_ptr<const archive::entry_content> {
-                                 return std::make_shared<archive::memory_content>(h.bytes);
-                               },
-                               [](const sealed_local& s) -> std::shared_ptr<const archive::entry_content> {
-                                 return s.bytes;
-                               }},
-                    local_);
+  auto local = std::visit(
+      overloaded{[](const nothing&) -> std::shared_ptr<const archive::entry_content> { return nullptr; },
+                 [&](const in_pool& p) -> std::shared_ptr<const archive::entry_content> {
+                   return std::make_shared<staged_content>(services.store, p.file);
+                 },
+                 [&](const on_disk& d) -> std::shared_ptr<const archive::entry_content> {
+                   return std::make_shared<spill_content>(d.file, d.size, path);
+                 },
+                 [](const held& h) -> std::shared_ptr<const archive::entry_content> {
+                   return std::make_shared<archive::memory_content>(h.bytes);
+                 },
+                 [](const sealed_local& s) -> std::shared_ptr<const archive::entry_content> { return s.bytes; }},
+      local_);
+  return after_prefix(services, std::move(local));
 }
 
 std::shared_ptr<const archive::entry_content> file_content::freeze_for_commit(const content_services& services,
@@ -222,7 +268,7 @@ std::shared_ptr<const archive::entry_content> file_content::freeze_for_commit(co
   if (std::holds_alternative<in_pool>(local_) || std::holds_alternative<on_disk>(local_)) {
     auto frozen = seal_local(services);
     std::get<sealed_local>(local_).for_commit = true;
-    return frozen;
+    return after_prefix(services, std::move(frozen));
   }
   return commit_source(services, path);
 }
@@ -245,7 +291,9 @@ void file_content::thaw() {
 }
 
 std::shared_ptr<sealed_bytes> file_content::seal(const content_services& services) {
-  if (!dirty_ || size() == 0) return nullptr;
+  // The streamer compresses whole files: one that begins with archived bytes
+  // is left to the commit, which goes on from its archived folder.
+  if (!dirty_ || size() == 0 || prefix_ > 0) return nullptr;
   return seal_local(services);
 }
 
@@ -271,7 +319,7 @@ const sealed_bytes* file_content::sealed() const noexcept {
 
 result<void> file_content::unseal(content_services& services) {
   if (!std::holds_alternative<sealed_local>(local_)) return {};
-  return restage(services);
+  return restage(services, true);
 }
 
 void file_content::committed_then_appended(archived_bytes where) {
@@ -287,7 +335,10 @@ void file_content::committed(std::optional<archived_bytes> where, bool keep_loca
   dirty_ = false;
   reported_ = false;
   // A symlink's target is a few bytes: keep it rather than read it back.
-  if (!keep_local && !std::holds_alternative<held>(local_)) local_.emplace<nothing>();
+  if (!keep_local && !std::holds_alternative<held>(local_)) {
+    local_.emplace<nothing>();
+    prefix_ = 0;
+  }
 }
 
 }  // namespace sevenzfs::fs

@@ -8,7 +8,14 @@
 // stream's index in it — and whether the local bytes differ from it.
 // Reading archived bytes decodes them through the cached reader; changing
 // them (or sealed bytes) first copies them back into the pool (or a spill
-// file): "re-staging".
+// file): "re-staging". Writing at or past the end of a file only the archive
+// holds (a log appended to after a remount) stages the new bytes only, when
+// a commit can go on from the archived folder without decoding it (see
+// folder_continuation.hpp): the local bytes then begin at the archived size,
+// the file's start is still read from the archive, and the commit vouches
+// for it instead of reading it (appended_content). Any other archived folder
+// (PPMd, shared with other files, stored) is re-staged as before, so that
+// no commit ever has to decode a start it may not be able to.
 //
 // Not thread-safe: the owning inode's lock serializes every call.
 #include "archived_bytes.hpp"
@@ -22,6 +29,7 @@
 #include "pool/staging_store.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -37,6 +45,9 @@ struct content_services {
   archive::cached_reader& reader;
   std::string spill_prefix;  // spill files are created as <spill_prefix>.spill.tmp-XXXXXX
   pending_locator locate_pending;  // where sealed bytes are once released
+  // Whether a commit can go on from the folder of these archived bytes
+  // without reading them (an append to them then stages the new bytes only).
+  std::function<bool(const archived_bytes&)> continuable;
 };
 
 class file_content {
@@ -56,6 +67,13 @@ class file_content {
   std::optional<std::uint64_t> stream_in(const archive::archive_snapshot* snapshot) const noexcept;
   // Only the archive holds the bytes: reads decode them.
   bool only_archived() const noexcept;
+  // How many leading bytes are read from the archive's copy (all of them
+  // when only the archive holds the file), which filesystem::read decodes
+  // without the file's lock.
+  std::uint64_t archived_prefix() const noexcept;
+  // The local bytes begin after an archived start (a recovery save may not
+  // be able to read it: see save_uncommitted).
+  bool starts_in_archive() const noexcept { return prefix_ > 0; }
   // Bytes of pool memory this content holds (what spilling it would free).
   std::uint64_t staged_bytes() const noexcept;
   // The local bytes are the archive's copy followed by more: the file grew
@@ -124,16 +142,28 @@ class file_content {
     std::shared_ptr<sealed_bytes> bytes;
     bool for_commit = false;  // sealed by a commit, not handed to the streamer
   };
-  // Makes the local bytes writable: archived bytes are copied back first;
-  // with none, an empty staged file.
-  result<void> make_writable(content_services& services);
+  // Makes the local bytes writable for a change of the bytes from
+  // `changed_from` on that leaves `size_after` bytes: archived (or sealed)
+  // bytes are copied back first, those past the archived start only when
+  // the change appends; with none, an empty staged file.
+  result<void> make_writable(content_services& services, std::uint64_t changed_from, std::uint64_t size_after);
   // Staged or spilled bytes become sealed ones (nullptr for any other content).
   std::shared_ptr<sealed_bytes> seal_local(const content_services& services);
-  result<void> restage(content_services& services);
+  // Copies the file's bytes into new local ones: all of them, or, with
+  // `keep_prefix`, those past the archived prefix.
+  result<void> restage(content_services& services, bool keep_prefix);
+  result<std::size_t> read_local(const content_services& services, std::uint64_t offset,
+                                 std::span<std::byte> out) const;
+  // The local bytes' content, after the archived prefix if there is one.
+  std::shared_ptr<const archive::entry_content> after_prefix(const content_services& services,
+                                                             std::shared_ptr<const archive::entry_content> local) const;
 
   std::variant<nothing, in_pool, on_disk, held, sealed_local> local_;
   std::optional<archived_bytes> archived_;
-  // How many leading local bytes are known to equal the archive's copy's:
+  // The local bytes (staged, spilled or sealed) hold the file from this
+  // offset on; before it, the file is the archive's copy's first bytes.
+  std::uint64_t prefix_ = 0;
+  // How many leading bytes of the file are known to equal the archive's copy's:
   // writes and truncations below it lower it.
   std::uint64_t same_as_archived_ = 0;
   // The lowest offset written or truncated to since the last freeze for a commit.

@@ -3,6 +3,8 @@
 #include "archived_tree.hpp"
 #include "service_status.hpp"
 
+#include "archive/folder_continuation.hpp"
+
 #include <fmt/format.h>
 
 #include <fcntl.h>
@@ -29,8 +31,10 @@ filesystem::filesystem(const daemon_options& options, logger& log, archive_lock*
       chunks_(options.pool_bytes, pool::kStagingChunkBytes),
       store_(chunks_),
       reader_({.cache_bytes = options.cache_bytes, .block_size = 1 << 20, .decoders = {}}),
-      content_{store_, reader_, options.archive_path,
-               [this](archive::pending_id id) { return streamer_.locate(id); }},
+      content_{store_, reader_, options.archive_path, [this](archive::pending_id id) { return streamer_.locate(id); },
+               [level = options.write.compression.level](const archived_bytes& where) {
+                 return level > 0 && archive::continuation_of(*where.snapshot, where.stream).has_value();
+               }},
       inodes_(mount_owner(options)),
       streamer_(options.archive_path, daemon_write_options(options), log_),
       committer_(options_, inodes_, content_, streamer_, log_, lock),
@@ -249,27 +253,38 @@ void filesystem::release(inode_number number, int flags) {
 }
 
 result<std::size_t> filesystem::read(inode_number number, std::span<std::byte> out, off_t offset) {
+  const auto at = static_cast<std::uint64_t>(offset);
   std::optional<archived_bytes> archived;
+  std::uint64_t prefix = 0;
   {
     auto node = inodes_.lock(number);
     if (!node) return std::unexpected(node.error());
     // Archived bytes are decoded without the file's lock: a long decode of a
     // solid folder holds up no other operation on the file.
-    if (!(*node)->content.only_archived()) {
-      auto read = (*node)->content.read(content_, static_cast<std::uint64_t>(offset), out);
+    prefix = (*node)->content.archived_prefix();
+    if (at >= prefix) {
+      auto read = (*node)->content.read(content_, at, out);
       if (!read) return about(**node, read.error());
       return read;
     }
     archived = (*node)->content.archived();
   }
-  if (static_cast<std::uint64_t>(offset) >= archived->size) return std::size_t{0};
-  auto read = read_archived(reader_, *archived, static_cast<std::uint64_t>(offset), out);
+  const auto head = static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), prefix - at));
+  auto read = read_archived(reader_, *archived, at, out.first(head));
   if (!read) {
     // One log line per file that cannot be read, not one per read.
     auto node = inodes_.lock(number);
     if (!node || !(*node)->content.first_report()) read.error().message.clear();
+    return read;
   }
-  return read;
+  if (*read < head || head == out.size()) return read;
+  // The rest lies past the archived start, in bytes appended since (a read
+  // is short only at the end of the file).
+  auto node = inodes_.lock(number);
+  if (!node) return std::unexpected(node.error());
+  auto rest = (*node)->content.read(content_, at + head, out.subspan(head));
+  if (!rest) return about(**node, rest.error());
+  return head + *rest;
 }
 
 result<std::size_t> filesystem::write_some(inode_number number, std::span<const std::byte> data, off_t offset) {

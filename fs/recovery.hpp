@@ -34,35 +34,23 @@ struct daemon_options;
 // ARCHIVE.recovery.7z, beside the archive.
 std::string recovery_path_of(const std::string& archive_path);
 
-// A substream of an archive state as entry content, decoded through a
-// cached reader as the compressor asks for it.
-class archived_stream_content final : public archive::entry_content {
- public:
-  archived_stream_content(archive::cached_reader& reader, std::shared_ptr<const archive::archive_snapshot> snapshot,
-                          std::uint64_t stream, std::uint64_t size)
-      : reader_(reader), snapshot_(std::move(snapshot)), stream_(stream), size_(size) {}
-  void visit(const archive::span_sink& sink) const override;
-
- private:
-  archive::cached_reader& reader_;
-  std::shared_ptr<const archive::archive_snapshot> snapshot_;
-  std::uint64_t stream_;
-  std::uint64_t size_;
-};
-
 struct saved_changes {
   std::string path;            // the recovery archive; empty: nothing needed saving
   std::uint64_t files = 0;     // entries with content in it
   std::uint64_t bytes = 0;     // their content bytes
   std::uint64_t left_out = 0;  // renamed or re-timed archived files that could not be copied
+  std::uint64_t appends_lost = 0;  // files appended to whose archived start could not be read
 };
 
 // After a failed final commit (nothing else runs): writes the recovery
 // archive for `inodes` (see the top of this file). `archived` is the archive
 // as last committed (null: none). An archived file whose bytes cannot be
 // read (a method not decoded here, damage) would sink the whole recovery
-// archive: then it is written without such copies, and left_out counts them.
-// Failure: the message says what is lost.
+// archive: then it is written without such copies, and left_out counts them;
+// if that fails too, also without the files appended to without being read
+// back, whose archived start the save must decode (appends_lost counts
+// them). The log names what each step leaves out. Failure: the message says
+// what is lost.
 result<saved_changes> save_uncommitted(inode_table& inodes, const content_services& content,
                                        const std::shared_ptr<const archive::archive_snapshot>& archived,
                                        const daemon_options& options, logger& log);

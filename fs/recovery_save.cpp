@@ -25,22 +25,6 @@ namespace sevenzfs::fs {
 
 std::string recovery_path_of(const std::string& archive_path) { return archive_path + ".recovery.7z"; }
 
-void archived_stream_content::visit(const archive::span_sink& sink) const {
-  constexpr std::uint64_t kReadBytes = 1 << 20;
-  std::vector<std::uint8_t> buffer(static_cast<std::size_t>(std::min(kReadBytes, size_)));
-  for (std::uint64_t offset = 0; offset < size_;) {
-    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), size_ - offset));
-    const std::size_t got = reader_.read(*snapshot_, stream_, offset, std::span(buffer.data(), want));
-    if (got == 0) {
-      throw archive::archive_error(
-          archive::error_kind::corrupt_archive, snapshot_->path(),
-          fmt::format("{} holds fewer bytes than its header says", snapshot_->substream_name(stream_)));
-    }
-    sink(std::span<const std::uint8_t>(buffer.data(), got));
-    offset += got;
-  }
-}
-
 namespace {
 
 // Whether the archive would describe `a` and `b` alike (times in its 100 ns units).
@@ -74,7 +58,8 @@ struct archived_descriptions {
 // What the tree holds that the archive does not.
 struct uncommitted {
   std::vector<archive::entry> without_data;
-  std::vector<archive::entry> changed;  // content changed in this session
+  std::vector<archive::entry> changed;   // content changed in this session
+  std::vector<archive::entry> appended;  // the same, begun after an archived start (read back from the archive)
   std::vector<archive::entry> copied;   // archived content under a new name, mode or time
 };
 
@@ -100,7 +85,7 @@ uncommitted collect(inode_table& inodes, const content_services& content,
     if (!node.is_directory() && bytes.dirty() && size > 0) {
       e.size = size;
       e.content = bytes.commit_source(content, path);
-      found.changed.push_back(std::move(e));
+      (bytes.starts_in_archive() ? found.appended : found.changed).push_back(std::move(e));
       return;
     }
     if (!node.is_directory() && !bytes.dirty() && bytes.archived() && bytes.archived()->size > 0) {
@@ -192,35 +177,47 @@ result<saved_changes> save_uncommitted(inode_table& inodes, const content_servic
   give_back_dead_space(options, log);
   const archive::write_options write = daemon_write_options(options);
 
-  std::vector<archive::entry> with_data = found.changed;
-  with_data.insert(with_data.end(), found.copied.begin(), found.copied.end());
-  try {
-    write_recovery(path, found.without_data, with_data, write);
-    return saved_changes{path, with_data.size(), bytes_of(with_data), 0};
-  } catch (const std::exception& e) {
-    if (found.copied.empty()) {
-      return failure(
-          EIO, fmt::format("cannot write the recovery archive {}: {}; lost: {} files ({} bytes) changed "
-                           "since the last commit: {}",
-                           path, e.what(), found.changed.size(), bytes_of(found.changed), paths_of(found.changed)));
+  // Each attempt leaves out more of what must be read back from the
+  // archive, which may fail (a method not decoded here, damage): first the
+  // archived files only renamed or re-timed, then the files appended to.
+  const auto joined = [](std::initializer_list<const std::vector<archive::entry>*> parts) {
+    std::vector<archive::entry> all;
+    for (const auto* part : parts) all.insert(all.end(), part->begin(), part->end());
+    return all;
+  };
+  const std::vector<archive::entry> attempts[] = {joined({&found.changed, &found.appended, &found.copied}),
+                                                  joined({&found.changed, &found.appended}), found.changed};
+  std::string why;
+  for (std::size_t k = 0; k < std::size(attempts); ++k) {
+    if (k > 0 && attempts[k].size() == attempts[k - 1].size()) continue;  // nothing more to leave out
+    try {
+      write_recovery(path, found.without_data, attempts[k], write);
+      saved_changes saved{path, attempts[k].size(), bytes_of(attempts[k]), 0, 0};
+      if (k >= 1 && !found.copied.empty()) {
+        saved.left_out = found.copied.size();
+        log.warning("lost: the new names, modes or times of {} archived files (they keep the old ones): {}",
+                    found.copied.size(), paths_of(found.copied));
+      }
+      if (k >= 2) {
+        saved.appends_lost = found.appended.size();
+        log.warning("lost: what was appended to {} archived files whose archived start cannot be read back "
+                    "(they keep their archived bytes): {}",
+                    found.appended.size(), paths_of(found.appended));
+      }
+      return saved;
+    } catch (const std::exception& e) {
+      why = e.what();
+      if (k + 1 < std::size(attempts)) {
+        log.warning("cannot write the recovery archive {} with all it should hold: {}; trying with less", path,
+                    why);
+      }
     }
-    log.warning(
-        "cannot write the recovery archive {} with the renamed or re-timed archived files: {}; "
-        "trying without them",
-        path, e.what());
   }
-  try {
-    write_recovery(path, found.without_data, found.changed, write);
-    log.warning("lost: the new names, modes or times of {} archived files (they keep the old ones): {}",
-                found.copied.size(), paths_of(found.copied));
-    return saved_changes{path, found.changed.size(), bytes_of(found.changed), found.copied.size()};
-  } catch (const std::exception& e) {
-    return failure(EIO, fmt::format("cannot write the recovery archive {}: {}; lost: {} files ({} bytes) changed "
-                                    "since the last commit: {}; and the new names, modes or times of {} archived "
-                                    "files",
-                                    path, e.what(), found.changed.size(), bytes_of(found.changed),
-                                    paths_of(found.changed), found.copied.size()));
-  }
+  const std::vector<archive::entry> lost = joined({&found.changed, &found.appended});
+  return failure(EIO, fmt::format("cannot write the recovery archive {}: {}; lost: {} files ({} bytes) changed "
+                                  "since the last commit: {}; and the new names, modes or times of {} archived "
+                                  "files",
+                                  path, why, lost.size(), bytes_of(lost), paths_of(lost), found.copied.size()));
 }
 
 }  // namespace sevenzfs::fs

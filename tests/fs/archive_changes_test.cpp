@@ -13,11 +13,13 @@
 
 #include "archive/archive_reader.hpp"
 #include "archive/archive_writer.hpp"
+#include "archive/file_io.hpp"
 
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -742,4 +744,85 @@ TEST_F(archive_changes, AnAppendToAnUndecodableArchivedFileIsRefusedAndLosesNoth
   ASSERT_TRUE(filesystem->final_commit());
   EXPECT_EQ(extracted("log.txt"), first);
   EXPECT_EQ(run("7zz t " + quote(archive.string()) + " >/dev/null").exit_code, 0);
+}
+
+// The first append to a file only the archive holds (a log after a remount)
+// stages the new bytes only, and no commit decodes the archived start: the
+// first goes on from the archived folder with a dictionary reset, the next
+// ones are primed with the bytes appended since.
+TEST_F(archive_changes, AnAppendToAFileOnlyTheArchiveHoldsStagesTheNewBytesOnly) {
+  std::string expected = sample_log_lines("before", 3'000'000);
+  {
+    auto filesystem = open();
+    make_file(*filesystem, kRootInode, "service.log", expected);
+    ASSERT_TRUE(filesystem->final_commit());
+  }
+  auto filesystem = open();
+  const auto log_file = entry_of(*filesystem, kRootInode, "service.log");
+  ASSERT_TRUE(filesystem->open(log_file, O_WRONLY | O_APPEND));
+  const std::uint64_t misses = stat_of(*filesystem, "cache_misses_total");
+  for (const std::string name : {"first", "second"}) {
+    SCOPED_TRACE(name);
+    const std::uint64_t archived = expected.size();
+    const std::string more = sample_log_lines(name, 40'000);
+    ASSERT_TRUE(filesystem->write(log_file, bytes_of_text(more), static_cast<off_t>(archived)));
+    expected += more;
+    EXPECT_LT(stat_of(*filesystem, "pool_bytes") - stat_of(*filesystem, "pool_free_bytes"), 1'000'000u)
+        << "the archived start stays in the archive";
+    ASSERT_TRUE(filesystem->fsync());
+    EXPECT_EQ(stat_of(*filesystem, "last_commit_continued_bytes"), archived);
+    EXPECT_EQ(stat_of(*filesystem, "cache_misses_total"), misses) << "nothing was decoded";
+  }
+  EXPECT_FALSE(a_changed_file_was_taken_for_appended());
+  // Read through the mount: the archived start, then the appended bytes.
+  std::string read(expected.size() + 10, '\0');
+  const auto got = filesystem->read(log_file, std::as_writable_bytes(std::span(read)), 0);
+  ASSERT_TRUE(got);
+  read.resize(*got);
+  EXPECT_EQ(read, expected);
+  filesystem->release(log_file, O_WRONLY);
+  ASSERT_TRUE(filesystem->final_commit());
+  EXPECT_EQ(extracted("service.log"), expected);
+  EXPECT_EQ(run("7zz t " + quote(archive.string()) + " >/dev/null").exit_code, 0);
+  EXPECT_EQ(run("bsdtar -xOf " + quote(archive.string()) + " service.log").output, expected);
+}
+
+// An LZMA2 folder whose chunk headers are whole but whose data is damaged:
+// the append is taken without decoding it, and the commit (of this file
+// and the others) decodes nothing either, so nothing is lost that was not
+// lost already; a write into the damaged start fails alone.
+TEST_F(archive_changes, AnAppendToADamagedArchivedFileLosesNothingElse) {
+  const std::string first = sample_log_lines("damaged", 2'000'000);
+  {
+    auto filesystem = open();
+    make_file(*filesystem, kRootInode, "log.txt", first);
+    ASSERT_TRUE(filesystem->final_commit());
+  }
+  {
+    // A byte inside the first chunk's data (its header is 6 bytes at 32).
+    archive::unique_fd fd(::open(archive.c_str(), O_RDWR));
+    ASSERT_TRUE(fd);
+    std::uint8_t byte = 0;
+    ASSERT_EQ(::pread(fd.get(), &byte, 1, 32 + 300), 1);
+    byte ^= 0x55;
+    ASSERT_EQ(::pwrite(fd.get(), &byte, 1, 32 + 300), 1);
+  }
+  ASSERT_NE(run("7zz t " + quote(archive.string()) + " >/dev/null 2>&1").exit_code, 0) << "damaged";
+  auto filesystem = open();
+  const auto log_file = entry_of(*filesystem, kRootInode, "log.txt");
+  ASSERT_TRUE(filesystem->open(log_file, O_WRONLY | O_APPEND));
+  ASSERT_TRUE(filesystem->write(log_file, bytes_of_text("appended\n"), static_cast<off_t>(first.size())));
+  make_file(*filesystem, kRootInode, "other.txt", "precious");
+  ASSERT_TRUE(filesystem->fsync());
+  EXPECT_EQ(stat_of(*filesystem, "last_commit_continued_bytes"), first.size());
+  EXPECT_EQ(extracted("other.txt"), "precious");
+  const auto rewritten = filesystem->write(log_file, bytes_of_text("#"), 10);
+  EXPECT_FALSE(rewritten) << "the start cannot be read back to be changed";
+  ASSERT_TRUE(filesystem->write(log_file, bytes_of_text("more\n"), static_cast<off_t>(first.size() + 9)));
+  filesystem->release(log_file, O_WRONLY);
+  ASSERT_TRUE(filesystem->final_commit());
+  EXPECT_EQ(extracted("other.txt"), "precious");
+  // The damage is where it was, and the file holds the appended bytes too.
+  const std::string listed = run("7zz l -slt " + quote(archive.string()) + " log.txt | grep '^Size = '").output;
+  EXPECT_EQ(listed, fmt::format("Size = {}\n", first.size() + 14));
 }
