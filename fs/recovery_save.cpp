@@ -60,7 +60,7 @@ struct uncommitted {
   std::vector<archive::entry> without_data;
   std::vector<archive::entry> changed;   // content changed in this session
   std::vector<archive::entry> appended;  // the same, begun after an archived start (read back from the archive)
-  std::vector<archive::entry> copied;   // archived content under a new name, mode or time
+  std::vector<archive::entry> copied;    // archived content under a new name, mode or time
 };
 
 std::uint64_t bytes_of(const std::vector<archive::entry>& entries) {
@@ -200,16 +200,16 @@ result<saved_changes> save_uncommitted(inode_table& inodes, const content_servic
       }
       if (k >= 2) {
         saved.appends_lost = found.appended.size();
-        log.warning("lost: what was appended to {} archived files whose archived start cannot be read back "
-                    "(they keep their archived bytes): {}",
-                    found.appended.size(), paths_of(found.appended));
+        log.warning(
+            "lost: what was appended to {} archived files whose archived start cannot be read back "
+            "(they keep their archived bytes): {}",
+            found.appended.size(), paths_of(found.appended));
       }
       return saved;
     } catch (const std::exception& e) {
       why = e.what();
       if (k + 1 < std::size(attempts)) {
-        log.warning("cannot write the recovery archive {} with all it should hold: {}; trying with less", path,
-                    why);
+        log.warning("cannot write the recovery archive {} with all it should hold: {}; trying with less", path, why);
       }
     }
   }
