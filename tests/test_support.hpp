@@ -52,6 +52,8 @@ std::string quote(const std::string& text);
 
 std::string read_file(const std::filesystem::path& path);
 void write_file(const std::filesystem::path& path, const std::string& content);
+// Damages the byte at `offset` of the file (throws when it cannot).
+void flip_byte(const std::filesystem::path& path, std::uint64_t offset);
 std::vector<std::uint8_t> bytes_of(const std::string& text);
 // `size` bytes from a generator seeded with `seed`: incompressible, and the
 // same for the same seed.

@@ -13,13 +13,11 @@
 
 #include "archive/archive_reader.hpp"
 #include "archive/archive_writer.hpp"
-#include "archive/file_io.hpp"
 
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
 #include <linux/fs.h>
-#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -798,15 +796,7 @@ TEST_F(archive_changes, AnAppendToADamagedArchivedFileLosesNothingElse) {
     make_file(*filesystem, kRootInode, "log.txt", first);
     ASSERT_TRUE(filesystem->final_commit());
   }
-  {
-    // A byte inside the first chunk's data (its header is 6 bytes at 32).
-    archive::unique_fd fd(::open(archive.c_str(), O_RDWR));
-    ASSERT_TRUE(fd);
-    std::uint8_t byte = 0;
-    ASSERT_EQ(::pread(fd.get(), &byte, 1, 32 + 300), 1);
-    byte ^= 0x55;
-    ASSERT_EQ(::pwrite(fd.get(), &byte, 1, 32 + 300), 1);
-  }
+  flip_byte(archive, 32 + 300);  // inside the first chunk's data (its header is 6 bytes at 32)
   ASSERT_NE(run("7zz t " + quote(archive.string()) + " >/dev/null 2>&1").exit_code, 0) << "damaged";
   auto filesystem = open();
   const auto log_file = entry_of(*filesystem, kRootInode, "log.txt");

@@ -9,6 +9,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <fmt/format.h>
+
 #include <sys/stat.h>
 
 using namespace sevenzfs;
@@ -103,4 +106,53 @@ TEST_F(recovery_fixture, ARecoveryArchiveThatIsNotARegularFileRefusesTheMount) {
   EXPECT_FALSE(committed.error().commit_failed);
   EXPECT_NE(committed.error().message.find("is not a regular file"), std::string::npos);
   EXPECT_TRUE(std::filesystem::is_directory(recovery));
+}
+
+// A log appended to after a remount holds its new bytes only: the recovery
+// archive holds the whole file, its archived start read back. When that
+// start cannot be read (damaged), the appends are left out, last, and named,
+// and everything else is saved.
+TEST_F(recovery_fixture, AnAppendedArchivedFileIsSavedWholeOrLeftOutLastWhenItsStartIsDamaged) {
+  std::string first;
+  for (int line = 0; first.size() < 2'000'000; ++line) {
+    first += fmt::format("{} the service did thing {}\n", line, line % 97);
+  }
+  for (const bool damaged : {false, true}) {
+    SCOPED_TRACE(damaged);
+    std::filesystem::remove(archive);
+    std::filesystem::remove(recovery);
+    {
+      auto filesystem = open();
+      make_file(*filesystem, kRootInode, "log.txt", first);
+      ASSERT_TRUE(filesystem->fsync());  // a folder of its own
+      make_file(*filesystem, kRootInode, "old-name.txt", "renamed\n");
+      ASSERT_TRUE(filesystem->final_commit());
+    }
+    if (damaged) flip_byte(archive, 32 + 300);  // inside the first chunk's data
+    auto filesystem = open();
+    const auto looked_up = filesystem->lookup(kRootInode, "log.txt");
+    ASSERT_TRUE(looked_up);
+    const auto log_file = looked_up->st_ino;
+    ASSERT_TRUE(filesystem->open(log_file, O_WRONLY | O_APPEND));
+    ASSERT_TRUE(filesystem->write(log_file, bytes_of_text("appended\n"), static_cast<off_t>(first.size())));
+    make_file(*filesystem, kRootInode, "new.txt", "new\n");
+    ASSERT_TRUE(filesystem->rename(kRootInode, "old-name.txt", kRootInode, "new-name.txt", 0));
+
+    const auto saved = filesystem->save_for_recovery();
+    ASSERT_TRUE(saved) << saved.error().message;
+    EXPECT_EQ(run("7zz t " + quote(recovery.string()) + " >/dev/null").exit_code, 0);
+    EXPECT_EQ(extracted(recovery, "new.txt"), "new\n");
+    if (!damaged) {
+      EXPECT_EQ(saved->appends_lost, 0u);
+      EXPECT_EQ(saved->left_out, 0u);
+      EXPECT_EQ(extracted(recovery, "log.txt"), first + "appended\n");
+      EXPECT_EQ(extracted(recovery, "new-name.txt"), "renamed\n");
+    } else {
+      EXPECT_EQ(saved->appends_lost, 1u);
+      EXPECT_EQ(saved->left_out, 1u) << "left out by the attempt before";
+      EXPECT_EQ(listing(recovery), "Path = new.txt\n");
+      EXPECT_NE(log.text().find("lost: what was appended to 1 archived files"), std::string::npos) << log.text();
+    }
+    filesystem->release(log_file, O_WRONLY);
+  }
 }
