@@ -234,7 +234,9 @@ void committer::apply(const snapshot& taken, const archive::commit_result& resul
     if ((*node)->content_changes != taken.committed[k].content_changes) {
       (*node)->content.committed_then_appended(std::move(where));
     } else {
+      const bool appended = (*node)->content.grew_from_archived();
       (*node)->content.committed(std::move(where), (*node)->writers > 0);
+      if (appended && (*node)->writers > 0) (*node)->content.trim_committed(content_);
     }
   }
   thaw(taken);

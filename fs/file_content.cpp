@@ -109,8 +109,7 @@ result<std::size_t> file_content::read_local(const content_services& services, s
 // Copies the archived (or sealed) bytes back into the pool, or into a spill
 // file from where the pool has no room: the file can then change like any
 // staged one.
-result<void> file_content::restage(content_services& services, bool keep_prefix) {
-  const std::uint64_t from = keep_prefix ? prefix_ : 0;
+result<void> file_content::restage(content_services& services, std::uint64_t from) {
   const std::uint64_t total = size() - from;
   pool::staged_file staged(services.store);
   std::optional<spill_file> spilled;
@@ -161,10 +160,10 @@ result<void> file_content::make_writable(content_services& services, std::uint64
   // whole now, and a start that cannot be read fails this change alone.
   const bool appends = archived_ && changed_from >= archived_->size && size_after > archived_->size;
   const bool keeps_prefix = prefix_ == 0 || appends;
-  if (std::holds_alternative<sealed_local>(local_)) return restage(services, keeps_prefix);
-  if (!std::holds_alternative<nothing>(local_)) return keeps_prefix ? result<void>{} : restage(services, false);
+  if (std::holds_alternative<sealed_local>(local_)) return restage(services, keeps_prefix ? prefix_ : 0);
+  if (!std::holds_alternative<nothing>(local_)) return keeps_prefix ? result<void>{} : restage(services, 0);
   if (only_archived()) {
-    if (!appends || !services.continuable || !services.continuable(*archived_)) return restage(services, false);
+    if (!appends || !services.continuable || !services.continuable(*archived_)) return restage(services, 0);
     // An append (a log after a remount): the archived start stays where it is.
     prefix_ = archived_->size;
   }
@@ -319,13 +318,24 @@ const sealed_bytes* file_content::sealed() const noexcept {
 
 result<void> file_content::unseal(content_services& services) {
   if (!std::holds_alternative<sealed_local>(local_)) return {};
-  return restage(services, true);
+  return restage(services, prefix_);
 }
 
 void file_content::committed_then_appended(archived_bytes where) {
   if (changed_from_since_freeze_ < where.size) return;
   same_as_archived_ = where.size;
   archived_ = std::move(where);
+}
+
+void file_content::trim_committed(content_services& services) {
+  if (dirty_ || !archived_ || services.primer_bytes == 0) return;
+  if (!std::holds_alternative<in_pool>(local_) && !std::holds_alternative<on_disk>(local_)) return;
+  // Trimmed once the bytes kept are twice what a primer needs: a copy of a
+  // dictionary's worth of bytes per dictionary appended.
+  if (archived_->size - prefix_ < 2 * services.primer_bytes) return;
+  if (!services.continuable || !services.continuable(*archived_)) return;
+  // What cannot be copied now (a full disk under the spill file) stays as it is.
+  (void)restage(services, archived_->size - services.primer_bytes);
 }
 
 void file_content::committed(std::optional<archived_bytes> where, bool keep_local) {

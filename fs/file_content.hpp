@@ -48,6 +48,9 @@ struct content_services {
   // Whether a commit can go on from the folder of these archived bytes
   // without reading them (an append to them then stages the new bytes only).
   std::function<bool(const archived_bytes&)> continuable;
+  // How many bytes before appended ones a commit primes its encoder with
+  // (the level's dictionary; 0: none).
+  std::uint64_t primer_bytes = 0;
 };
 
 class file_content {
@@ -120,6 +123,12 @@ class file_content {
   // becomes the archive's copy to continue from, and the bytes stay dirty.
   // Otherwise nothing changes.
   void committed_then_appended(archived_bytes where);
+  // After committed(..., true) of a file that grew by appends (a log still
+  // open): drops the local bytes the next commit will not read, all but the
+  // last services.primer_bytes, when its folder can go on again without
+  // decoding; they are read from the archive from then on. Memory and spill
+  // space then stay bounded however long the log grows.
+  void trim_committed(content_services& services);
   // The archive's copy moved (a later commit renumbered or rewrote it).
   void moved(archived_bytes where) noexcept { archived_ = std::move(where); }
   // True the first time it is asked after the content changed: a file that
@@ -149,9 +158,9 @@ class file_content {
   result<void> make_writable(content_services& services, std::uint64_t changed_from, std::uint64_t size_after);
   // Staged or spilled bytes become sealed ones (nullptr for any other content).
   std::shared_ptr<sealed_bytes> seal_local(const content_services& services);
-  // Copies the file's bytes into new local ones: all of them, or, with
-  // `keep_prefix`, those past the archived prefix.
-  result<void> restage(content_services& services, bool keep_prefix);
+  // Copies the file's bytes from `from` on into new local ones (from the
+  // archive's copy before the current local bytes begin).
+  result<void> restage(content_services& services, std::uint64_t from);
   result<std::size_t> read_local(const content_services& services, std::uint64_t offset,
                                  std::span<std::byte> out) const;
   // The local bytes' content, after the archived prefix if there is one.

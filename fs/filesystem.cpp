@@ -4,6 +4,7 @@
 #include "service_status.hpp"
 
 #include "archive/folder_continuation.hpp"
+#include "archive/lzma_settings.hpp"
 
 #include <fmt/format.h>
 
@@ -34,7 +35,10 @@ filesystem::filesystem(const daemon_options& options, logger& log, archive_lock*
       content_{store_, reader_, options.archive_path, [this](archive::pending_id id) { return streamer_.locate(id); },
                [level = options.write.compression.level](const archived_bytes& where) {
                  return level > 0 && archive::continuation_of(*where.snapshot, where.stream).has_value();
-               }},
+               },
+               options.write.compression.level > 0
+                   ? archive::lzma2_options_for(options.write.compression.level, UINT64_MAX).dict_size
+                   : 0},
       inodes_(mount_owner(options)),
       streamer_(options.archive_path, daemon_write_options(options), log_),
       committer_(options_, inodes_, content_, streamer_, log_, lock),

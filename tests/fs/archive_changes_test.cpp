@@ -816,3 +816,43 @@ TEST_F(archive_changes, AnAppendToADamagedArchivedFileLosesNothingElse) {
   const std::string listed = run("7zz l -slt " + quote(archive.string()) + " log.txt | grep '^Size = '").output;
   EXPECT_EQ(listed, fmt::format("Size = {}\n", first.size() + 14));
 }
+
+// A log kept open across commits keeps, of its committed bytes, only the
+// dictionary the next commit primes its encoder with: its memory stays
+// bounded however long it grows, and no commit decodes anything.
+TEST_F(archive_changes, ALogKeptOpenKeepsOnlyThePrimerOfItsCommittedBytes) {
+  options.pool_bytes = 64u << 20;  // room for all of it: only trimming keeps it small
+  auto filesystem = open();
+  const auto log_file = filesystem->create(kRootInode, "service.log", 0644, O_WRONLY | O_APPEND, me)->st_ino;
+  std::string expected;
+  std::uint64_t misses = 0;
+  for (int k = 0; k < 20; ++k) {
+    SCOPED_TRACE(k);
+    const std::uint64_t archived = expected.size();
+    const std::string more = sample_log_lines(fmt::format("piece {}", k), 300'000);
+    ASSERT_TRUE(filesystem->write(log_file, bytes_of_text(more), static_cast<off_t>(archived)));
+    expected += more;
+    ASSERT_TRUE(filesystem->fsync());
+    if (k == 0) {
+      misses = stat_of(*filesystem, "cache_misses_total");
+      continue;
+    }
+    EXPECT_EQ(stat_of(*filesystem, "last_commit_continued_bytes"), archived);
+    EXPECT_LT(stat_of(*filesystem, "pool_bytes") - stat_of(*filesystem, "pool_free_bytes"), 1'500'000u);
+  }
+  EXPECT_EQ(stat_of(*filesystem, "cache_misses_total"), misses) << "no commit decoded anything";
+  EXPECT_FALSE(a_changed_file_was_taken_for_appended());
+  // The whole log reads back: its start from the archive, its end from memory.
+  std::string read(expected.size() + 10, '\0');
+  const auto got = filesystem->read(log_file, std::as_writable_bytes(std::span(read)), 0);
+  ASSERT_TRUE(got);
+  read.resize(*got);
+  EXPECT_EQ(read, expected);
+  // A write into the trimmed start brings the file back whole.
+  ASSERT_TRUE(filesystem->write(log_file, bytes_of_text("#"), 10));
+  expected[10] = '#';
+  filesystem->release(log_file, O_WRONLY);
+  ASSERT_TRUE(filesystem->final_commit());
+  EXPECT_EQ(extracted("service.log"), expected);
+  EXPECT_EQ(run("7zz t " + quote(archive.string()) + " >/dev/null").exit_code, 0);
+}
