@@ -340,6 +340,7 @@ bool committer::compaction_due() const {
 
 result<void> committer::commit_locked(std::unique_lock<std::shared_mutex>& gate, commit_scope scope, bool compact,
                                       std::uint64_t began) {
+  if (!lock_lost_.empty()) return failed(gate, nullptr, EBUSY, lock_lost_);
   const auto started = std::chrono::steady_clock::now();
   // Whatever happens while the gate is let go, it is held again on return.
   struct relock {
@@ -366,9 +367,13 @@ result<void> committer::commit_locked(std::unique_lock<std::shared_mutex>& gate,
     apply(taken, result, before);
     if (lock_ != nullptr) {
       // A commit that created the archive or wrote it anew made a new file:
-      // a daemon mounting it under another name must find it locked.
+      // a daemon mounting it under another name must find it locked. One
+      // that took it first (between the rename and now) writes it too, so
+      // this daemon commits no more: what it stages goes to the recovery
+      // archive at the unmount.
       if (auto followed = lock_->follow_archive(); !followed) {
-        log_.warning("{}: {}", options_.archive_path, followed.error().message);
+        lock_lost_ = fmt::format("{}; no commit is made any more", followed.error().message);
+        log_.error("{}: {}", options_.archive_path, lock_lost_);
       }
     }
     figures_.running = false;

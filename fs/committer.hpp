@@ -149,6 +149,7 @@ class committer {
   streamer& streamer_;
   logger& log_;
   archive_lock* lock_;
+  std::string lock_lost_;  // why the archive is no longer ours alone (guarded by gate_)
   archive::archive_appender archive_;
 
   std::mutex commit_mutex_;  // before gate_

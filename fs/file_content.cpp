@@ -158,14 +158,19 @@ result<void> file_content::make_writable(content_services& services, std::uint64
   // copy without touching it: its commit then goes on from the archived
   // folder without decoding anything. Any other change re-stages the file
   // whole now, and a start that cannot be read fails this change alone.
-  const bool appends = archived_ && changed_from >= archived_->size && size_after > archived_->size;
+  // While a commit runs, its copy will end where it froze the file: a change
+  // below that is no append to the copy the next commit goes on from.
+  const std::uint64_t archived_end = archived_ ? std::max(archived_->size, frozen_end_) : 0;
+  const bool appends = archived_ && changed_from >= archived_end && size_after > archived_end;
   const bool keeps_prefix = prefix_ == 0 || appends;
   if (std::holds_alternative<sealed_local>(local_)) return restage(services, keeps_prefix ? prefix_ : 0);
   if (!std::holds_alternative<nothing>(local_)) return keeps_prefix ? result<void>{} : restage(services, 0);
   if (only_archived()) {
     if (!appends || !services.continuable || !services.continuable(*archived_)) return restage(services, 0);
     // An append (a log after a remount): the archived start stays where it is.
+    local_.emplace<in_pool>(in_pool{pool::staged_file(services.store)});
     prefix_ = archived_->size;
+    return {};
   }
   local_.emplace<in_pool>(in_pool{pool::staged_file(services.store)});
   return {};
@@ -264,6 +269,7 @@ std::shared_ptr<const archive::entry_content> file_content::freeze_for_commit(co
   // Never staged_content or spill_content for these: they read the file's
   // bytes in place, which a writer may change once the commit lets go.
   changed_from_since_freeze_ = UINT64_MAX;
+  frozen_end_ = prefix_ > 0 ? size() : 0;
   if (std::holds_alternative<in_pool>(local_) || std::holds_alternative<on_disk>(local_)) {
     auto frozen = seal_local(services);
     std::get<sealed_local>(local_).for_commit = true;
@@ -278,6 +284,7 @@ bool file_content::frozen() const noexcept {
 }
 
 void file_content::thaw() {
+  frozen_end_ = 0;
   auto* sealed = std::get_if<sealed_local>(&local_);
   if (sealed == nullptr || !sealed->for_commit) return;
   const std::uint64_t total = sealed->bytes->size();
@@ -325,6 +332,10 @@ void file_content::committed_then_appended(archived_bytes where) {
   if (changed_from_since_freeze_ < where.size) return;
   same_as_archived_ = where.size;
   archived_ = std::move(where);
+  // Only changes that failed (a write into a start that cannot be read back)
+  // came since the freeze: the file is the copy committed. Left dirty, the
+  // next commit would compress it whole, decoding that start.
+  if (changed_from_since_freeze_ == UINT64_MAX) dirty_ = false;
 }
 
 void file_content::trim_committed(content_services& services) {

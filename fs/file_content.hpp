@@ -177,6 +177,9 @@ class file_content {
   std::uint64_t same_as_archived_ = 0;
   // The lowest offset written or truncated to since the last freeze for a commit.
   std::uint64_t changed_from_since_freeze_ = UINT64_MAX;
+  // While a commit runs that froze a file with an archived start: the size
+  // it froze, which the commit's copy will have.
+  std::uint64_t frozen_end_ = 0;
   bool dirty_ = false;
   bool reported_ = false;
 };

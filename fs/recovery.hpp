@@ -46,11 +46,11 @@ struct saved_changes {
 // archive for `inodes` (see the top of this file). `archived` is the archive
 // as last committed (null: none). An archived file whose bytes cannot be
 // read (a method not decoded here, damage) would sink the whole recovery
-// archive: then it is written without such copies, and left_out counts them;
-// if that fails too, also without the files appended to without being read
-// back, whose archived start the save must decode (appends_lost counts
-// them). The log names what each step leaves out. Failure: the message says
-// what is lost.
+// archive: then it is tried without the archived files only renamed or
+// re-timed (left_out counts them), then without the files appended to
+// without being read back, whose archived start the save decodes
+// (appends_lost counts them), then without both. The log names what is left
+// out. Failure: the message says what is lost.
 result<saved_changes> save_uncommitted(inode_table& inodes, const content_services& content,
                                        const std::shared_ptr<const archive::archive_snapshot>& archived,
                                        const daemon_options& options, logger& log);

@@ -177,28 +177,42 @@ result<saved_changes> save_uncommitted(inode_table& inodes, const content_servic
   give_back_dead_space(options, log);
   const archive::write_options write = daemon_write_options(options);
 
-  // Each attempt leaves out more of what must be read back from the
-  // archive, which may fail (a method not decoded here, damage): first the
-  // archived files only renamed or re-timed, then the files appended to.
+  // What must be read back from the archive may fail to (a method not
+  // decoded here, damage): the attempts after the first leave out the
+  // archived files only renamed or re-timed, the files appended to, or both.
   const auto joined = [](std::initializer_list<const std::vector<archive::entry>*> parts) {
     std::vector<archive::entry> all;
     for (const auto* part : parts) all.insert(all.end(), part->begin(), part->end());
     return all;
   };
-  const std::vector<archive::entry> attempts[] = {joined({&found.changed, &found.appended, &found.copied}),
-                                                  joined({&found.changed, &found.appended}), found.changed};
+  struct attempt {
+    bool copied;
+    bool appended;
+  };
+  std::vector<attempt> attempts;
+  for (const attempt next : {attempt{true, true}, attempt{false, true}, attempt{true, false}, attempt{false, false}}) {
+    // Leaving out what there is none of is the same attempt again.
+    const attempt same{next.copied || found.copied.empty(), next.appended || found.appended.empty()};
+    const bool tried = std::any_of(attempts.begin(), attempts.end(), [&](const attempt& a) {
+      return a.copied == same.copied && a.appended == same.appended;
+    });
+    if (!tried) attempts.push_back(same);
+  }
   std::string why;
-  for (std::size_t k = 0; k < std::size(attempts); ++k) {
-    if (k > 0 && attempts[k].size() == attempts[k - 1].size()) continue;  // nothing more to leave out
+  for (std::size_t k = 0; k < attempts.size(); ++k) {
+    const auto& [with_copied, with_appended] = attempts[k];
+    const std::vector<archive::entry> none;
+    const auto with_data = joined({&found.changed, with_appended ? &found.appended : &none,
+                                   with_copied ? &found.copied : &none});
     try {
-      write_recovery(path, found.without_data, attempts[k], write);
-      saved_changes saved{path, attempts[k].size(), bytes_of(attempts[k]), 0, 0};
-      if (k >= 1 && !found.copied.empty()) {
+      write_recovery(path, found.without_data, with_data, write);
+      saved_changes saved{path, with_data.size(), bytes_of(with_data), 0, 0};
+      if (!with_copied) {
         saved.left_out = found.copied.size();
         log.warning("lost: the new names, modes or times of {} archived files (they keep the old ones): {}",
                     found.copied.size(), paths_of(found.copied));
       }
-      if (k >= 2) {
+      if (!with_appended) {
         saved.appends_lost = found.appended.size();
         log.warning(
             "lost: what was appended to {} archived files whose archived start cannot be read back "
@@ -208,7 +222,7 @@ result<saved_changes> save_uncommitted(inode_table& inodes, const content_servic
       return saved;
     } catch (const std::exception& e) {
       why = e.what();
-      if (k + 1 < std::size(attempts)) {
+      if (k + 1 < attempts.size()) {
         log.warning("cannot write the recovery archive {} with all it should hold: {}; trying with less", path, why);
       }
     }

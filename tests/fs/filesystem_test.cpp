@@ -4,11 +4,14 @@
 #include "fs_test_support.hpp"
 #include "test_support.hpp"
 
+#include "fs/archive_lock.hpp"
+
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -561,4 +564,39 @@ TEST_F(filesystem_fixture, ALargeArchivedFileChangedThroughASmallPoolGoesToDisk)
   filesystem.reset();
   filesystem = open();
   EXPECT_EQ(read_all(*filesystem, entry_of(*filesystem, kRootInode, "big"), 1 << 20), big);
+}
+
+// The archive lock follows the archive to the file a commit made, and when
+// another daemon holds that file already (it took it under another name
+// between the rename and the follow), this one commits no more: both would
+// write it. (The lock here is taken for another path than the archive's,
+// which another process holds, so that the follow fails at once.)
+TEST_F(filesystem_fixture, ADaemonThatCannotLockTheArchiveItMadeCommitsNoMore) {
+  const std::filesystem::path held_elsewhere = dir / "held.7z";
+  auto lock = fs::archive_lock::take(held_elsewhere.string(), "/m", false);
+  ASSERT_TRUE(lock) << lock.error().message;
+  EXPECT_TRUE(lock->follow_archive()) << "no archive yet: nothing to follow";
+  write_file(held_elsewhere, "another daemon's archive");
+  const int holder = ::open(held_elsewhere.c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(holder, 0);
+  struct flock whole {};
+  whole.l_type = F_WRLCK;
+  whole.l_whence = SEEK_SET;
+  ASSERT_EQ(::fcntl(holder, F_OFD_SETLK, &whole), 0);
+  const auto followed = lock->follow_archive();
+  ASSERT_FALSE(followed);
+  EXPECT_EQ(followed.error().code, EBUSY);
+  EXPECT_NE(followed.error().message.find("under another name"), std::string::npos) << followed.error().message;
+
+  fs::filesystem filesystem(small_daemon_options(archive), log.logger(), &*lock);
+  make_file(filesystem, kRootInode, "a.txt", "committed\n");
+  ASSERT_TRUE(filesystem.fsync()) << "this commit is made; the follow after it fails";
+  EXPECT_NE(log.text().find("no commit is made any more"), std::string::npos) << log.text();
+  make_file(filesystem, kRootInode, "b.txt", "kept for the recovery archive\n");
+  const auto refused = filesystem.fsync();
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, EBUSY);
+  EXPECT_EQ(extracted("a.txt"), "committed\n");
+  EXPECT_EQ(run("7zz l -ba " + quote(archive.string()) + " b.txt | wc -l").output, "0\n");
+  ::close(holder);
 }
