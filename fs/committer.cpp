@@ -231,7 +231,10 @@ void committer::apply(const snapshot& taken, const archive::commit_result& resul
     auto node = inodes_.lock(taken.committed[k].number);
     if (!node) continue;
     archived_bytes where{now, result.stream_index[k], taken.request.new_files[k].size};
-    if ((*node)->content_changes != taken.committed[k].content_changes) {
+    // (A change that failed counted too, but changed nothing: left dirty,
+    // the file would be compressed whole again, its start decoded.)
+    if ((*node)->content_changes != taken.committed[k].content_changes &&
+        !(*node)->content.unchanged_since_freeze()) {
       (*node)->content.committed_then_appended(std::move(where));
     } else {
       const bool appended = (*node)->content.grew_from_archived();

@@ -332,10 +332,6 @@ void file_content::committed_then_appended(archived_bytes where) {
   if (changed_from_since_freeze_ < where.size) return;
   same_as_archived_ = where.size;
   archived_ = std::move(where);
-  // Only changes that failed (a write into a start that cannot be read back)
-  // came since the freeze: the file is the copy committed. Left dirty, the
-  // next commit would compress it whole, decoding that start.
-  if (changed_from_since_freeze_ == UINT64_MAX) dirty_ = false;
 }
 
 void file_content::trim_committed(content_services& services) {

@@ -111,6 +111,10 @@ class file_content {
                                                                   const std::string& path);
   // Sealed for a commit that is still running.
   bool frozen() const noexcept;
+  // Nothing changed since the last freeze for a commit (a change that
+  // failed, such as a write into an archived start that cannot be read
+  // back, changed nothing).
+  bool unchanged_since_freeze() const noexcept { return changed_from_since_freeze_ == UINT64_MAX; }
   // Bytes sealed for a commit become staged (or spilled) ones again, without
   // a copy: the commit is over, or failed.
   void thaw();
