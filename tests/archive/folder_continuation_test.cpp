@@ -94,15 +94,19 @@ class vouched_content final : public entry_content {
   }
   void visit_range(std::uint64_t offset, std::uint64_t size, const span_sink& sink) const override {
     EXPECT_GE(offset, start_.cheap_from) << "a byte before the cheap ones was read";
+    lowest_read_ = std::min(lowest_read_, offset);
     const std::string_view all(bytes_);
     const auto part = all.substr(offset, size);
     sink(std::span(reinterpret_cast<const std::uint8_t*>(part.data()), part.size()));
   }
   std::optional<archived_start> starts_archived() const override { return start_; }
+  // The first byte the primer read (the packer reads on one thread).
+  std::uint64_t lowest_read() const { return lowest_read_; }
 
  private:
   std::string bytes_;
   archived_start start_;
+  mutable std::uint64_t lowest_read_ = UINT64_MAX;
 };
 
 entry vouched_entry(const std::string& bytes, std::uint64_t archived, std::uint64_t cheap_from) {
@@ -179,6 +183,25 @@ TEST(FolderContinuation, AVouchedStartIsNotReadAndPrimesWithItsCheapPartOnly) {
     ASSERT_EQ(grown.continued_bytes, now.size());
     EXPECT_LT(log.pack_size_of_stream(grown.stream_index.at(0)), packed_now + 2'000);
     expect_readers_agree(log.path, {{{"log.txt", now + repeated}}, {}});
+  }
+}
+
+// A small append is primed with twice its size (at least 1 MiB), not with
+// the level's whole dictionary (16 MiB at level 5): the primer's pass costs
+// what compressing it would. A large one is primed with the dictionary.
+TEST(FolderContinuation, ThePrimerIsTwiceTheAppendedBytesAndAtLeastOneMebibyte) {
+  const std::string before = sample_text("before", 6'000'000);
+  for (const std::size_t added : {std::size_t{100'000}, std::size_t{800'000}, std::size_t{2'500'000}}) {
+    SCOPED_TRACE(added);
+    grown_log log(options_with(5, 1), before);
+    const std::string now = before + sample_text("added", added);
+    entry grown = vouched_entry(now, before.size(), 0);
+    const auto content = std::dynamic_pointer_cast<const vouched_content>(grown.content);
+    ASSERT_TRUE(content);
+    ASSERT_EQ(log.grow(std::move(grown)).continued_bytes, before.size());
+    const std::uint64_t primer = std::max<std::uint64_t>(2 * added, 1 << 20);
+    EXPECT_EQ(content->lowest_read(), before.size() - primer);
+    expect_readers_agree(log.path, {{{"log.txt", now}}, {}}, false);
   }
 }
 
