@@ -28,30 +28,37 @@ bool lock_whole_file(int fd, bool wait) {
 
 bool same_file(const struct stat& a, const struct stat& b) { return a.st_dev == b.st_dev && a.st_ino == b.st_ino; }
 
+using wait_callback = std::function<void(const std::string& holder)>;
+
+// Locks `fd` (the file at `path`), or says who holds it: `holder()` names
+// them for the message, or for `on_wait` before waiting when `wait`.
+result<void> lock_or_wait(int fd, const std::string& path, const std::string& archive_path,
+                          const std::function<std::string()>& holder, bool wait, const wait_callback& on_wait) {
+  if (lock_whole_file(fd, false)) return {};
+  if (errno == EAGAIN || errno == EACCES) {
+    const std::string who = holder();
+    if (!wait) {
+      return failure(EBUSY, fmt::format("{} is in use by sevenzfs ({}); unmount it first, or use -o wait_lock",
+                                        archive_path, who));
+    }
+    if (on_wait) on_wait(who);
+    if (lock_whole_file(fd, true)) return {};
+  }
+  const int error = errno;
+  return failure(error, fmt::format("cannot lock {}: {}", path, std::strerror(error)));
+}
+
 // The archive file, locked: a daemon mounting it under another name holds
 // another lock file, but the same inode. An empty descriptor when there is
 // no archive yet (the first commit creates it) or it cannot be opened for
 // writing (nor then written in place: opening the archive reports why).
-result<archive::unique_fd> lock_archive_file(const std::string& archive_path, bool wait,
-                                             const std::function<void(const std::string& holder)>& on_wait) {
+result<archive::unique_fd> lock_archive_file(const std::string& archive_path, bool wait, const wait_callback& on_wait) {
+  const auto holder = [] { return std::string("another daemon, under another name (a hard link or a bind mount)"); };
   for (;;) {
     archive::unique_fd fd(::open(archive_path.c_str(), O_RDWR | O_CLOEXEC | O_NONBLOCK));
     if (!fd) return archive::unique_fd{};
-    if (!lock_whole_file(fd.get(), false)) {
-      if (errno != EAGAIN && errno != EACCES) {
-        const int error = errno;
-        return failure(error, fmt::format("cannot lock {}: {}", archive_path, std::strerror(error)));
-      }
-      const std::string holder = "another daemon, under another name (a hard link or a bind mount)";
-      if (!wait) {
-        return failure(EBUSY, fmt::format("{} is in use by sevenzfs ({}); unmount it first, or use -o wait_lock",
-                                          archive_path, holder));
-      }
-      if (on_wait) on_wait(holder);
-      if (!lock_whole_file(fd.get(), true)) {
-        const int error = errno;
-        return failure(error, fmt::format("cannot lock {}: {}", archive_path, std::strerror(error)));
-      }
+    if (auto locked = lock_or_wait(fd.get(), archive_path, archive_path, holder, wait, on_wait); !locked) {
+      return std::unexpected(locked.error());
     }
     struct stat locked {};
     struct stat named {};
@@ -82,21 +89,10 @@ result<archive_lock> archive_lock::take(const std::string& archive_path, const s
     const int error = errno;
     return failure(error, fmt::format("cannot open the lock file {}: {}", path, std::strerror(error)));
   }
-  if (!lock_whole_file(fd.get(), false)) {
-    if (errno != EAGAIN && errno != EACCES) {
-      const int error = errno;
-      return failure(error, fmt::format("cannot lock {}: {}", path, std::strerror(error)));
-    }
-    const std::string holder = lock_holder(path);
-    if (!wait) {
-      return failure(EBUSY, fmt::format("{} is in use by sevenzfs ({}); unmount it first, or use -o wait_lock",
-                                        archive_path, holder));
-    }
-    if (on_wait) on_wait(holder);
-    if (!lock_whole_file(fd.get(), true)) {
-      const int error = errno;
-      return failure(error, fmt::format("cannot lock {}: {}", path, std::strerror(error)));
-    }
+  if (auto locked = lock_or_wait(
+          fd.get(), path, archive_path, [&] { return lock_holder(path); }, wait, on_wait);
+      !locked) {
+    return std::unexpected(locked.error());
   }
   auto archive_fd = lock_archive_file(archive_path, wait, on_wait);
   if (!archive_fd) return std::unexpected(archive_fd.error());

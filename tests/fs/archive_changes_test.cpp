@@ -857,77 +857,47 @@ TEST_F(archive_changes, ALogKeptOpenKeepsOnlyThePrimerOfItsCommittedBytes) {
   EXPECT_EQ(run("7zz t " + quote(archive.string()) + " >/dev/null").exit_code, 0);
 }
 
-// A write during a commit below the end it froze, but past the archived
-// start, is no append to the copy the next commit goes on from: the file is
-// re-staged whole at once (and that write fails alone when the start cannot
-// be read back), never decoded by a commit, which would fail for every file.
-TEST_F(archive_changes, AWriteBelowTheFrozenEndDuringACommitOfADamagedStartFailsAlone) {
+// Writes during a commit of a log whose archived start is damaged, each
+// needing that start: one below the end the commit froze but past the
+// archived start (no append to the copy the next commit goes on from), one
+// into the start itself. Each is refused alone, at once (the file is
+// re-staged whole first), and changes nothing; no commit ever decodes the
+// start, which would fail it for every file.
+TEST_F(archive_changes, WritesDuringACommitThatNeedADamagedStartFailAlone) {
   options.pool_bytes = 64u << 20;
   options.write.compression.level = 5;
   const std::string first = sample_log_lines("damaged", 2'000'000);
-  {
-    auto filesystem = open();
-    make_file(*filesystem, kRootInode, "f", first);
-    ASSERT_TRUE(filesystem->final_commit());
-  }
-  flip_byte(archive, 32 + 300);
-  auto filesystem = open();
-  const auto f = entry_of(*filesystem, kRootInode, "f");
-  ASSERT_TRUE(filesystem->open(f, O_WRONLY));
-  const std::uint64_t prefix = first.size();
   const std::string big = sample_log_lines("big", 3'000'000);
-  ASSERT_TRUE(filesystem->write(f, bytes_of_text(big), static_cast<off_t>(prefix)));
-  {
-    auto fsync = fsync_in_background(*filesystem);
-    const bool began = committing(*filesystem);
-    EXPECT_FALSE(filesystem->write(f, bytes_of_text("!!"), static_cast<off_t>(prefix + 100)))
-        << "it needs the start, which cannot be read back";
-    const bool ended = committing(*filesystem);
-    fsync.join();
-    ASSERT_TRUE(began && ended) << "the write must happen while the commit runs";
-  }
-  make_file(*filesystem, kRootInode, "other.txt", "precious");
-  EXPECT_TRUE(filesystem->fsync()) << log.text();
-  EXPECT_EQ(extracted("other.txt"), "precious");
-  filesystem->release(f, O_WRONLY);
-  ASSERT_TRUE(filesystem->final_commit()) << log.text();
-  EXPECT_EQ(run("7zz l -slt " + quote(archive.string()) + " f | grep '^Size = '").output,
-            fmt::format("Size = {}\n", first.size() + big.size()))
-      << "the appended bytes are archived after the damaged start";
-}
-
-// A write into a damaged start during a commit fails, and changes nothing:
-// the file is the commit's copy afterwards, which no commit decodes again.
-TEST_F(archive_changes, AFailedWriteIntoADamagedStartDuringACommitChangesNothing) {
-  options.pool_bytes = 64u << 20;
-  options.write.compression.level = 5;
-  const std::string first = sample_log_lines("damaged", 2'000'000);
-  {
-    auto filesystem = open();
-    make_file(*filesystem, kRootInode, "f", first);
-    ASSERT_TRUE(filesystem->final_commit());
-  }
-  flip_byte(archive, 32 + 300);
-  auto filesystem = open();
-  const auto f = entry_of(*filesystem, kRootInode, "f");
-  ASSERT_TRUE(filesystem->open(f, O_WRONLY));
   const std::uint64_t prefix = first.size();
-  const std::string big = sample_log_lines("big", 3'000'000);
-  ASSERT_TRUE(filesystem->write(f, bytes_of_text(big), static_cast<off_t>(prefix)));
-  {
-    auto fsync = fsync_in_background(*filesystem);
-    const bool began = committing(*filesystem);
-    EXPECT_FALSE(filesystem->write(f, bytes_of_text("#"), 10));
-    const bool ended = committing(*filesystem);
-    fsync.join();
-    ASSERT_TRUE(began && ended) << "the write must happen while the commit runs";
+  for (const std::uint64_t offset : {prefix + 100, std::uint64_t{10}}) {
+    SCOPED_TRACE(offset);
+    std::filesystem::remove(archive);
+    {
+      auto filesystem = open();
+      make_file(*filesystem, kRootInode, "f", first);
+      ASSERT_TRUE(filesystem->final_commit());
+    }
+    flip_byte(archive, 32 + 300);
+    auto filesystem = open();
+    const auto f = entry_of(*filesystem, kRootInode, "f");
+    ASSERT_TRUE(filesystem->open(f, O_WRONLY));
+    ASSERT_TRUE(filesystem->write(f, bytes_of_text(big), static_cast<off_t>(prefix)));
+    {
+      auto fsync = fsync_in_background(*filesystem);
+      const bool began = committing(*filesystem);
+      EXPECT_FALSE(filesystem->write(f, bytes_of_text("!!"), static_cast<off_t>(offset)))
+          << "it needs the start, which cannot be read back";
+      const bool ended = committing(*filesystem);
+      fsync.join();
+      ASSERT_TRUE(began && ended) << "the write must happen while the commit runs";
+    }
+    make_file(*filesystem, kRootInode, "other.txt", "precious");
+    EXPECT_TRUE(filesystem->fsync()) << log.text();
+    EXPECT_EQ(extracted("other.txt"), "precious");
+    filesystem->release(f, O_WRONLY);
+    ASSERT_TRUE(filesystem->final_commit()) << log.text();
+    EXPECT_EQ(run("7zz l -slt " + quote(archive.string()) + " f | grep '^Size = '").output,
+              fmt::format("Size = {}\n", first.size() + big.size()))
+        << "the appended bytes are archived after the damaged start";
   }
-  make_file(*filesystem, kRootInode, "other.txt", "precious");
-  EXPECT_TRUE(filesystem->fsync()) << log.text();
-  EXPECT_EQ(extracted("other.txt"), "precious");
-  filesystem->release(f, O_WRONLY);
-  ASSERT_TRUE(filesystem->final_commit()) << log.text();
-  EXPECT_EQ(run("7zz l -slt " + quote(archive.string()) + " f | grep '^Size = '").output,
-            fmt::format("Size = {}\n", first.size() + big.size()))
-      << "the appended bytes are archived after the damaged start";
 }
