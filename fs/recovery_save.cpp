@@ -173,7 +173,9 @@ result<saved_changes> save_uncommitted(inode_table& inodes, const content_servic
                                        const daemon_options& options, logger& log) {
   const std::string path = recovery_path_of(options.archive_path);
   const uncommitted found = collect(inodes, content, archived);
-  if (found.changed.empty() && found.copied.empty() && found.without_data.empty()) return saved_changes{};
+  if (found.changed.empty() && found.appended.empty() && found.copied.empty() && found.without_data.empty()) {
+    return saved_changes{};
+  }
   give_back_dead_space(options, log);
   const archive::write_options write = daemon_write_options(options);
 

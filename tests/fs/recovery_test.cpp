@@ -157,3 +157,27 @@ TEST_F(recovery_fixture, AnAppendedArchivedFileIsSavedWholeOrLeftOutLastWhenItsS
     filesystem->release(log_file, O_WRONLY);
   }
 }
+
+// An append to an archived file is a change of its own: saved when it is
+// the only one.
+TEST_F(recovery_fixture, AnAppendAloneIsSaved) {
+  {
+    auto filesystem = open();
+    make_file(*filesystem, kRootInode, "log.txt", std::string(300'000, 'l'));
+    ASSERT_TRUE(filesystem->final_commit());
+  }
+  auto filesystem = open();
+  const auto looked_up = filesystem->lookup(kRootInode, "log.txt");
+  ASSERT_TRUE(looked_up);
+  ASSERT_TRUE(filesystem->open(looked_up->st_ino, O_WRONLY | O_APPEND));
+  ASSERT_TRUE(filesystem->write(looked_up->st_ino, bytes_of_text("appended\n"), 300'000));
+  const auto stat_of = [&](const std::string& name) {
+    return std::stoull(filesystem->getxattr(kRootInode, "user.sevenzfs." + name, false).value_or("0"));
+  };
+  EXPECT_LT(stat_of("pool_bytes") - stat_of("pool_free_bytes"), 100'000u) << "only the appended bytes are staged";
+  const auto saved = filesystem->save_for_recovery();
+  ASSERT_TRUE(saved) << saved.error().message;
+  EXPECT_EQ(saved->path, recovery.string());
+  EXPECT_EQ(extracted(recovery, "log.txt"), std::string(300'000, 'l') + "appended\n");
+  filesystem->release(looked_up->st_ino, O_WRONLY);
+}
