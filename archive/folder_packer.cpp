@@ -182,9 +182,10 @@ bool folder_packer::pack_continued(const entry& e, const folder_continuation& fr
     if (options_.progress) options_.progress(bytes);
   };
 
-  // A start the daemon kept as archived is trusted, not read: only its
-  // cheap end primes the encoder, and without one the continuation resets
-  // the dictionary (a valid LZMA2 stream still, at some cost in ratio).
+  // A start the content vouches for as the archived stream's is trusted, not
+  // read: only its cheap end primes the encoder, and without one the
+  // continuation resets the dictionary (a valid LZMA2 stream still, at some
+  // cost in ratio).
   const auto known = e.content->starts_archived();
   const bool trusted = known && known->bytes == from.prefix_bytes;
   std::optional<parallel_encoder> parallel;

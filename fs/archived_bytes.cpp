@@ -1,6 +1,8 @@
 #include "archived_bytes.hpp"
 
 #include "archive/archive_error.hpp"
+#include "archive/folder_continuation.hpp"
+#include "archive/lzma_settings.hpp"
 
 #include <fmt/format.h>
 
@@ -8,6 +10,14 @@
 #include <vector>
 
 namespace sevenzfs::fs {
+
+bool continuable(int level, const archived_bytes& where) {
+  return level > 0 && archive::continuation_of(*where.snapshot, where.stream).has_value();
+}
+
+std::uint64_t primer_bytes_at(int level) {
+  return level > 0 ? archive::lzma2_options_for(level, UINT64_MAX).dict_size : 0;
+}
 
 result<std::size_t> read_archived(archive::cached_reader& reader, const archived_bytes& where, std::uint64_t offset,
                                   std::span<std::byte> out) {

@@ -22,6 +22,13 @@ struct archived_bytes {
   std::uint64_t size = 0;
 };
 
+// Whether a commit at compression `level` can go on from the folder of
+// `where` without decoding it (see folder_continuation.hpp).
+bool continuable(int level, const archived_bytes& where);
+// The most a commit at `level` primes its encoder with before appended bytes
+// (the level's dictionary; 0 at level 0, which never continues).
+std::uint64_t primer_bytes_at(int level);
+
 // Reads archived bytes; a failure carries the errno and a message naming the file.
 result<std::size_t> read_archived(archive::cached_reader& reader, const archived_bytes& where, std::uint64_t offset,
                                   std::span<std::byte> out);

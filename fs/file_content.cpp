@@ -166,7 +166,7 @@ result<void> file_content::make_writable(content_services& services, std::uint64
   if (std::holds_alternative<sealed_local>(local_)) return restage(services, keeps_prefix ? prefix_ : 0);
   if (!std::holds_alternative<nothing>(local_)) return keeps_prefix ? result<void>{} : restage(services, 0);
   if (only_archived()) {
-    if (!appends || !services.continuable || !services.continuable(*archived_)) return restage(services, 0);
+    if (!appends || !continuable(services.level, *archived_)) return restage(services, 0);
     // An append (a log after a remount): the archived start stays where it is.
     local_.emplace<in_pool>(in_pool{pool::staged_file(services.store)});
     prefix_ = archived_->size;
@@ -335,14 +335,15 @@ void file_content::committed_then_appended(archived_bytes where) {
 }
 
 void file_content::trim_committed(content_services& services) {
-  if (dirty_ || !archived_ || services.primer_bytes == 0) return;
+  const std::uint64_t primer = primer_bytes_at(services.level);
+  if (dirty_ || !archived_ || primer == 0) return;
   if (!std::holds_alternative<in_pool>(local_) && !std::holds_alternative<on_disk>(local_)) return;
   // Trimmed once the bytes kept are twice what a primer needs: a copy of a
   // dictionary's worth of bytes per dictionary appended.
-  if (archived_->size - prefix_ < 2 * services.primer_bytes) return;
-  if (!services.continuable || !services.continuable(*archived_)) return;
+  if (archived_->size - prefix_ < 2 * primer) return;
+  if (!continuable(services.level, *archived_)) return;
   // What cannot be copied now (a full disk under the spill file) stays as it is.
-  (void)restage(services, archived_->size - services.primer_bytes);
+  (void)restage(services, archived_->size - primer);
 }
 
 void file_content::committed(std::optional<archived_bytes> where, bool keep_local) {

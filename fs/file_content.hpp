@@ -29,7 +29,6 @@
 #include "pool/staging_store.hpp"
 
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -45,12 +44,9 @@ struct content_services {
   archive::cached_reader& reader;
   std::string spill_prefix;  // spill files are created as <spill_prefix>.spill.tmp-XXXXXX
   pending_locator locate_pending;  // where sealed bytes are once released
-  // Whether a commit can go on from the folder of these archived bytes
-  // without reading them (an append to them then stages the new bytes only).
-  std::function<bool(const archived_bytes&)> continuable;
-  // How many bytes before appended ones a commit primes its encoder with
-  // (the level's dictionary; 0: none).
-  std::uint64_t primer_bytes = 0;
+  // The commits' compression level: whether they can go on from an archived
+  // folder without decoding it, and the most they prime the encoder with.
+  int level = 0;
 };
 
 class file_content {
@@ -129,9 +125,9 @@ class file_content {
   void committed_then_appended(archived_bytes where);
   // After committed(..., true) of a file that grew by appends (a log still
   // open): drops the local bytes the next commit will not read, all but the
-  // last services.primer_bytes, when its folder can go on again without
-  // decoding; they are read from the archive from then on. Memory and spill
-  // space then stay bounded however long the log grows.
+  // last primer_bytes_at(services.level), when its folder can go on again
+  // without decoding; they are read from the archive from then on. Memory
+  // and spill space then stay bounded however long the log grows.
   void trim_committed(content_services& services);
   // The archive's copy moved (a later commit renumbered or rewrote it).
   void moved(archived_bytes where) noexcept { archived_ = std::move(where); }

@@ -3,9 +3,6 @@
 #include "archived_tree.hpp"
 #include "service_status.hpp"
 
-#include "archive/folder_continuation.hpp"
-#include "archive/lzma_settings.hpp"
-
 #include <fmt/format.h>
 
 #include <fcntl.h>
@@ -33,22 +30,18 @@ filesystem::filesystem(const daemon_options& options, logger& log, archive_lock*
       store_(chunks_),
       reader_({.cache_bytes = options.cache_bytes, .block_size = 1 << 20, .decoders = {}}),
       content_{store_, reader_, options.archive_path, [this](archive::pending_id id) { return streamer_.locate(id); },
-               [level = options.write.compression.level](const archived_bytes& where) {
-                 return level > 0 && archive::continuation_of(*where.snapshot, where.stream).has_value();
-               },
-               options.write.compression.level > 0
-                   ? archive::lzma2_options_for(options.write.compression.level, UINT64_MAX).dict_size
-                   : 0},
+               options.write.compression.level},
       inodes_(mount_owner(options)),
       streamer_(options.archive_path, daemon_write_options(options), log_),
       committer_(options_, inodes_, content_, streamer_, log_, lock),
       sealer_(inodes_, committer_, streamer_, content_, options_.settle, log_),
-      xattrs_({chunks_, reader_, committer_.figures(), streamer_, options_, ::getuid(), std::chrono::steady_clock::now()},
-              {.flush = [this] { return fsync(); },
-               .compact = [this] { return compact(); },
-               .unmount = [this] { return unmount_control(); },
-               .file_state = [this](inode_number number) { return file_state(number); },
-               .tree = [this] { return figures_of_tree(); }}) {
+      xattrs_(
+          {chunks_, reader_, committer_.figures(), streamer_, options_, ::getuid(), std::chrono::steady_clock::now()},
+          {.flush = [this] { return fsync(); },
+           .compact = [this] { return compact(); },
+           .unmount = [this] { return unmount_control(); },
+           .file_state = [this](inode_number number) { return file_state(number); },
+           .tree = [this] { return figures_of_tree(); }}) {
   load_archived_tree(committer_.archive().snapshot(), inodes_, mount_owner(options), log_);
 }
 
@@ -282,8 +275,7 @@ result<std::size_t> filesystem::read(inode_number number, std::span<std::byte> o
     return read;
   }
   if (*read < head || head == out.size()) return read;
-  // The rest lies past the archived start, in bytes appended since (a read
-  // is short only at the end of the file).
+  // The rest was appended since (a read is short only at the end of the file).
   auto node = inodes_.lock(number);
   if (!node) return std::unexpected(node.error());
   auto rest = (*node)->content.read(content_, at + head, out.subspan(head));
