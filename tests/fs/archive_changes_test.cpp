@@ -773,11 +773,7 @@ TEST_F(archive_changes, AnAppendToAFileOnlyTheArchiveHoldsStagesTheNewBytesOnly)
   }
   EXPECT_FALSE(a_changed_file_was_taken_for_appended());
   // Read through the mount: the archived start, then the appended bytes.
-  std::string read(expected.size() + 10, '\0');
-  const auto got = filesystem->read(log_file, std::as_writable_bytes(std::span(read)), 0);
-  ASSERT_TRUE(got);
-  read.resize(*got);
-  EXPECT_EQ(read, expected);
+  EXPECT_EQ(read_all(*filesystem, log_file, expected.size() + 10), expected) << "in one read";
   filesystem->release(log_file, O_WRONLY);
   ASSERT_TRUE(filesystem->final_commit());
   EXPECT_EQ(extracted("service.log"), expected);
@@ -843,11 +839,7 @@ TEST_F(archive_changes, ALogKeptOpenKeepsOnlyThePrimerOfItsCommittedBytes) {
   EXPECT_EQ(stat_of(*filesystem, "cache_misses_total"), misses) << "no commit decoded anything";
   EXPECT_FALSE(a_changed_file_was_taken_for_appended());
   // The whole log reads back: its start from the archive, its end from memory.
-  std::string read(expected.size() + 10, '\0');
-  const auto got = filesystem->read(log_file, std::as_writable_bytes(std::span(read)), 0);
-  ASSERT_TRUE(got);
-  read.resize(*got);
-  EXPECT_EQ(read, expected);
+  EXPECT_EQ(read_all(*filesystem, log_file, expected.size() + 10), expected) << "in one read";
   // A write into the trimmed start brings the file back whole.
   ASSERT_TRUE(filesystem->write(log_file, bytes_of_text("#"), 10));
   expected[10] = '#';
