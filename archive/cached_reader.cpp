@@ -77,30 +77,81 @@ block_data cached_reader::block(const archive_snapshot& snapshot, std::size_t fo
       changed_.wait(lock);
       continue;
     }
-    auto decoder = pool_.take(identity, where, index * block_size_);
-    if (!decoder && busy_decoder_heading_to(identity, where, index * block_size_)) {
+    const std::uint64_t position = index * block_size_;
+    if (index > 0 && !entry_points_.contains({identity, where})) {
+      learn_entry_points(lock, snapshot, folder);
+      continue;  // the lock was let go
+    }
+    // A decoder behind the last reset before the block would decode more
+    // than one starting at that reset (at the first block boundary after it).
+    const auto entry = entry_point_before(identity, where, position);
+    const std::uint64_t entry_start = entry ? (entry->unpacked + block_size_ - 1) / block_size_ * block_size_ : 0;
+    auto decoder = pool_.take(identity, where, position, entry_start);
+    if (!decoder && busy_decoder_heading_to(identity, where, position, entry_start)) {
       changed_.wait(lock);
       continue;
     }
     ++misses_;
-    return decode_blocks(lock, snapshot, folder, index, std::move(decoder));
+    const auto start = decoder ? std::nullopt : entry;
+    return decode_blocks(lock, snapshot, folder, index, std::move(decoder), start);
   }
 }
 
-bool cached_reader::busy_decoder_heading_to(std::uint64_t identity, std::uint64_t where, std::uint64_t position) const {
+// A busy decoder that will stop short of `position`, past `beyond`: the
+// reader continues from where it stops.
+bool cached_reader::busy_decoder_heading_to(std::uint64_t identity, std::uint64_t where, std::uint64_t position,
+                                            std::uint64_t beyond) const {
   return std::ranges::any_of(busy_, [&](const busy_decoder& busy) {
-    return busy.data == identity && busy.folder_key == where && busy.target_end <= position;
+    return busy.data == identity && busy.folder_key == where && busy.target_end <= position &&
+           busy.target_end > beyond;
   });
 }
 
-// Runs `decoder` (or a new one from the folder's start) up to and through
-// block `index`, caching every block it passes. Called and returns with
-// `lock` held; decodes without it.
-block_data cached_reader::decode_blocks(std::unique_lock<std::mutex>& lock, const archive_snapshot& snapshot,
-                                        std::size_t folder, std::uint64_t index, decoder_ptr decoder) {
+// Walks the chunk headers of `folder` without the lock, once: readers
+// asking meanwhile walk them too, and the first result stays.
+void cached_reader::learn_entry_points(std::unique_lock<std::mutex>& lock, const archive_snapshot& snapshot,
+                                       std::size_t folder) {
   const std::uint64_t identity = snapshot.data_identity();
   const std::uint64_t where = snapshot.folder_key(folder);
-  const std::uint64_t first = decoder ? decoder->decoder.position() / block_size_ : 0;
+  lock.unlock();
+  std::vector<lzma2_reset> resets;
+  const folder_info& info = snapshot.database().folders[folder];
+  const auto& packs = snapshot.folder(folder).packs;
+  if (info.coders.size() == 1 && info.coders.front().method_id == kMethodLzma2 && packs.size() == 1 &&
+      info.unpack_sizes.size() == 1) {
+    auto chunks = walk_lzma2_chunks(snapshot.fd(), {packs.front().offset, packs.front().size});
+    if (chunks && chunks->unpacked_bytes == info.unpack_sizes.front()) {
+      resets = std::move(chunks->resets);
+      std::erase_if(resets, [](const lzma2_reset& reset) { return reset.unpacked == 0; });
+    }
+  }
+  lock.lock();
+  entry_points_.try_emplace({identity, where}, std::move(resets));
+}
+
+// The last dictionary reset at or before `position` other than the folder's start.
+std::optional<lzma2_reset> cached_reader::entry_point_before(std::uint64_t identity, std::uint64_t where,
+                                                             std::uint64_t position) const {
+  const auto known = entry_points_.find({identity, where});
+  if (known == entry_points_.end()) return std::nullopt;
+  const auto& resets = known->second;
+  const auto after = std::ranges::upper_bound(resets, position, {}, &lzma2_reset::unpacked);
+  if (after == resets.begin()) return std::nullopt;
+  return *std::prev(after);
+}
+
+// Runs `decoder` (or a new one from `entry`, else from the folder's start)
+// up to and through block `index`, caching every block it passes (a new
+// decoder from an entry point, from the first block boundary after it).
+// Called and returns with `lock` held; decodes without it.
+block_data cached_reader::decode_blocks(std::unique_lock<std::mutex>& lock, const archive_snapshot& snapshot,
+                                        std::size_t folder, std::uint64_t index, decoder_ptr decoder,
+                                        std::optional<lzma2_reset> entry) {
+  const std::uint64_t identity = snapshot.data_identity();
+  const std::uint64_t where = snapshot.folder_key(folder);
+  const std::uint64_t first = decoder ? decoder->decoder.position() / block_size_
+                              : entry ? (entry->unpacked + block_size_ - 1) / block_size_
+                                      : 0;
   // Claim the blocks on the way that nobody has or is decoding, so that
   // readers of those wait for this decoder instead of starting their own.
   std::vector<bool> claimed;
@@ -122,10 +173,11 @@ block_data cached_reader::decode_blocks(std::unique_lock<std::mutex>& lock, cons
   lock.unlock();
   try {
     if (!decoder) {
-      decoder = std::make_unique<positioned_decoder>(snapshot, folder, decoder_memory_limit_);
+      decoder = std::make_unique<positioned_decoder>(snapshot, folder, decoder_memory_limit_, entry);
       lock.lock();
       ++decoders_created_;
       lock.unlock();
+      decoder->skip_to(first * block_size_);
     }
     for (; current <= index; ++current) {
       const std::uint64_t begin = current * block_size_;
@@ -181,6 +233,7 @@ void cached_reader::forget(std::uint64_t data_identity) {
   cache_.erase_snapshot(data_identity);
   pool_.erase_data(data_identity);
   std::erase_if(failures_, [&](const auto& entry) { return entry.first.first == data_identity; });
+  std::erase_if(entry_points_, [&](const auto& entry) { return entry.first.first == data_identity; });
 }
 
 reader_stats cached_reader::stats() const {

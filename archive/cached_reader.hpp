@@ -11,8 +11,16 @@
 //    to the one asked for caches them too);
 //  - two readers asking for the same block decode it once (the second
 //    waits), and a reader whose block lies ahead of a busy decoder waits for
-//    that decoder rather than starting another from the folder's start.
-// CRCs are checked as substreams are decoded in full; a mismatch is a
+//    that decoder rather than starting another from the folder's start;
+//  - a read far into a folder of one LZMA2 stream (a large file) starts
+//    decoding at the stream's last dictionary reset before it, not at the
+//    folder's start: 7-Zip's multithreaded encoder resets at every block,
+//    and a log appended to across commits at each commit whose new bytes
+//    had no primer (folder_continuation.hpp). The chunk headers are walked
+//    once per folder (a pread each) when a read first lies past its first
+//    block.
+// CRCs are checked as substreams are decoded in full (from the folder's
+// start or from a reset before them, not by a decoder starting inside them); a mismatch is a
 // corrupt_archive error on every read of that file from then on. Methods it
 // cannot decode are unsupported errors, raised before any decoding.
 //
@@ -21,12 +29,14 @@
 #include "archive_snapshot.hpp"
 #include "block_cache.hpp"
 #include "decoder_pool.hpp"
+#include "lzma2_chunks.hpp"
 
 #include <condition_variable>
 #include <cstdint>
 #include <list>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <unordered_set>
 #include <vector>
@@ -86,9 +96,13 @@ class cached_reader {
 
   block_data block(const archive_snapshot& snapshot, std::size_t folder, std::uint64_t index);
   block_data decode_blocks(std::unique_lock<std::mutex>& lock, const archive_snapshot& snapshot, std::size_t folder,
-                           std::uint64_t index, decoder_ptr decoder);
+                           std::uint64_t index, decoder_ptr decoder, std::optional<lzma2_reset> entry);
   static void condemn_from(const archive_snapshot& snapshot, std::size_t folder, std::uint64_t position);
-  bool busy_decoder_heading_to(std::uint64_t identity, std::uint64_t where, std::uint64_t position) const;
+  bool busy_decoder_heading_to(std::uint64_t identity, std::uint64_t where, std::uint64_t position,
+                               std::uint64_t beyond) const;
+  void learn_entry_points(std::unique_lock<std::mutex>& lock, const archive_snapshot& snapshot, std::size_t folder);
+  std::optional<lzma2_reset> entry_point_before(std::uint64_t identity, std::uint64_t where,
+                                                std::uint64_t position) const;
 
   const std::uint64_t block_size_;
   const std::uint64_t decoder_memory_limit_;
@@ -99,6 +113,9 @@ class cached_reader {
   std::unordered_set<block_key, block_key_hash> in_flight_;
   std::list<busy_decoder> busy_;
   std::map<failure_key, failure> failures_;  // corrupt or unsupported folders, from the failing block on
+  // Dictionary resets of the folders read past their first block, after
+  // the folder's start (empty: none, or not a folder of one LZMA2 stream).
+  std::map<failure_key, std::vector<lzma2_reset>> entry_points_;
   std::uint64_t hits_ = 0;
   std::uint64_t misses_ = 0;
   std::uint64_t bytes_decoded_ = 0;

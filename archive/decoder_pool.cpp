@@ -1,25 +1,39 @@
 #include "decoder_pool.hpp"
 
 #include <algorithm>
+#include <vector>
 
 namespace sevenzfs::archive {
 
 positioned_decoder::positioned_decoder(const archive_snapshot& from, std::size_t folder_index,
-                                       std::uint64_t memory_limit)
+                                       std::uint64_t memory_limit, std::optional<lzma2_reset> entry)
     : source(from.shared_from_this()),
       folder(folder_index),
       data(from.data_identity()),
       folder_key(from.folder_key(folder_index)),
       decoder(from.fd(), from.path(), from.database().folders[folder_index], from.folder(folder_index).packs,
-              {.memory_limit = memory_limit, .available = std::nullopt}),
-      verifier(from, folder_index),
+              {.memory_limit = memory_limit, .available = std::nullopt, .entry = entry}),
+      verifier(from, folder_index, decoder.position()),
       memory(decoder.memory_usage()) {}
 
-decoder_ptr decoder_pool::take(std::uint64_t data, std::uint64_t folder_key, std::uint64_t position) {
+void positioned_decoder::skip_to(std::uint64_t position) {
+  std::vector<std::uint8_t> scratch(std::min<std::uint64_t>(position - std::min(position, decoder.position()),
+                                                            std::uint64_t{64} << 10));
+  while (decoder.position() < position) {
+    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(scratch.size(), position - decoder.position()));
+    const std::size_t got = decoder.read(std::span(scratch).first(n));
+    verifier.consume(*source, std::span(scratch).first(got));
+    if (got == 0) break;  // at the folder's end
+  }
+}
+
+decoder_ptr decoder_pool::take(std::uint64_t data, std::uint64_t folder_key, std::uint64_t position,
+                               std::uint64_t not_before) {
   auto best = idle_.end();
   for (auto it = idle_.begin(); it != idle_.end(); ++it) {
     const auto& candidate = **it;
-    if (candidate.data != data || candidate.folder_key != folder_key || candidate.decoder.position() > position)
+    if (candidate.data != data || candidate.folder_key != folder_key || candidate.decoder.position() > position ||
+        candidate.decoder.position() < not_before)
       continue;
     if (best == idle_.end() || candidate.decoder.position() > (*best)->decoder.position()) best = it;
   }

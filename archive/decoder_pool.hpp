@@ -10,14 +10,20 @@
 #include <cstdint>
 #include <list>
 #include <memory>
+#include <optional>
 
 namespace sevenzfs::archive {
 
 // A decoder in use by one reader at a time, with the CRC checks of what it
-// has decoded (it always starts at the folder's start, so every substream it
-// passes is checked).
+// has decoded: every substream it passes whole (one started at an entry
+// point other than the folder's start does not see the substream it starts
+// inside whole).
 struct positioned_decoder {
-  positioned_decoder(const archive_snapshot& from, std::size_t folder_index, std::uint64_t memory_limit);
+  positioned_decoder(const archive_snapshot& from, std::size_t folder_index, std::uint64_t memory_limit,
+                     std::optional<lzma2_reset> entry = std::nullopt);
+
+  // Decodes on to `position` (not before the current one), checking what it passes.
+  void skip_to(std::uint64_t position);
 
   // Kept alive: the decoder reads through its descriptor, and may serve a
   // later snapshot of the same data.
@@ -43,8 +49,10 @@ class decoder_pool {
   explicit decoder_pool(decoder_pool_limits limits) : limits_(limits) {}
 
   // The idle decoder of the folder at `folder_key` of data `data` furthest
-  // along without being past `position`; null when there is none.
-  decoder_ptr take(std::uint64_t data, std::uint64_t folder_key, std::uint64_t position);
+  // along without being past `position`, and not before `not_before`; null
+  // when there is none.
+  decoder_ptr take(std::uint64_t data, std::uint64_t folder_key, std::uint64_t position,
+                   std::uint64_t not_before = 0);
   // Keeps `decoder` for later reads (unless it has reached the folder's
   // end), dropping the least recently used beyond the limits.
   void put(decoder_ptr decoder);

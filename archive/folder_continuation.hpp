@@ -18,6 +18,7 @@
 // and copies the packed prefix, instead of compressing the whole file again.
 #include "archive_layout.hpp"
 #include "archive_snapshot.hpp"
+#include "lzma2_chunks.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -45,20 +46,5 @@ struct folder_continuation {
 // last byte (chunk headers are read from the file; nullopt when they cannot
 // be). The snapshot must outlive the continuation.
 std::optional<folder_continuation> continuation_of(const archive_snapshot& snapshot, std::uint64_t stream);
-
-// What the chunk headers of an LZMA2 stream say, read without decoding it.
-struct lzma2_chunks {
-  std::uint64_t unpacked_bytes = 0;
-  std::uint64_t last_dictionary_reset = 0;  // unpacked offset of the last chunk that reset the dictionary
-};
-
-// The chunks of the LZMA2 stream in `packed` of file `fd`, when it is a
-// sequence of well-formed chunk headers, the first resetting the dictionary,
-// ending with the end marker in the range's last byte; nullopt otherwise
-// (also when the file cannot be read).
-std::optional<lzma2_chunks> walk_lzma2_chunks(int fd, byte_range packed);
-
-// The dictionary size an LZMA2 property byte names (nullopt: not a valid one).
-std::optional<std::uint32_t> lzma2_dictionary_of(std::uint8_t property) noexcept;
 
 }  // namespace sevenzfs::archive

@@ -148,14 +148,43 @@ class graph_builder {
   std::vector<bool> visited_;
 };
 
+// The decoder of a folder of one LZMA2 stream from a chunk that resets the
+// dictionary.
+source_ptr lzma2_source_from(int fd, const std::string& path, const folder_info& folder,
+                             std::span<const pack_stream_range> packs, const lzma2_reset& entry,
+                             std::uint64_t memory_limit) {
+  if (folder.coders.size() != 1 || method_of(folder.coders.front().method_id) != coder_method::lzma2 ||
+      packs.size() != 1 || folder.packed_streams.size() != 1 || folder.unpack_sizes.size() != 1) {
+    throw archive_error(error_kind::invalid_input, path, "only a folder of one LZMA2 stream has entry points");
+  }
+  if (entry.packed >= packs.front().size || entry.unpacked > folder.unpack_sizes.front()) {
+    throw archive_error(error_kind::corrupt_archive, path, "damaged folder: an entry point lies past its data");
+  }
+  // The dictionary is capped at what follows the entry, which is all a
+  // match after a reset can reach.
+  const chain_coder coder{coder_method::lzma2, folder.coders.front().properties,
+                          folder.unpack_sizes.front() - entry.unpacked};
+  auto input =
+      make_pack_stream_source(fd, path, packs.front().offset + entry.packed, packs.front().size - entry.packed);
+  return make_lzma_chain_source(std::span(&coder, 1), std::move(input), memory_limit, path);
+}
+
 }  // namespace
 
 folder_decoder::folder_decoder(int fd, std::string path, const folder_info& folder,
                                std::span<const pack_stream_range> packs, const folder_decoder_options& options)
     : path_(std::move(path)) {
-  output_ = graph_builder(fd, path_, folder, packs, options.memory_limit).build();
   size_ = folder.unpack_size();
   if (options.available) size_ = std::min(size_, *options.available);
+  if (options.entry) {
+    output_ = lzma2_source_from(fd, path_, folder, packs, *options.entry, options.memory_limit);
+    position_ = options.entry->unpacked;
+    if (position_ > size_) {
+      throw archive_error(error_kind::corrupt_archive, path_, "damaged folder: an entry point lies past its data");
+    }
+  } else {
+    output_ = graph_builder(fd, path_, folder, packs, options.memory_limit).build();
+  }
 }
 
 folder_decoder::~folder_decoder() = default;

@@ -7,6 +7,7 @@
 // whole graph at a memory limit. Malformed data is corrupt_archive (never a
 // crash or a hang), a method it cannot decode is unsupported.
 #include "archive_database.hpp"
+#include "lzma2_chunks.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -36,6 +37,12 @@ struct folder_decoder_options {
   // decoder never requires an end marker; with a branch filter above the
   // LZMA2 stream its last few bytes are held back until the stream ends.
   std::optional<std::uint64_t> available;
+  // Where to start instead of the folder's start: a chunk that resets the
+  // dictionary (walk_lzma2_chunks), from which the stream decodes without
+  // what came before; position() begins at its unpacked offset. Only for a
+  // folder of a single LZMA2 coder reading a single pack stream (else an
+  // invalid_input error); an entry past the data is corrupt_archive.
+  std::optional<lzma2_reset> entry;
 };
 
 class folder_decoder {

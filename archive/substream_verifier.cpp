@@ -4,13 +4,17 @@
 
 namespace sevenzfs::archive {
 
-substream_verifier::substream_verifier(const archive_snapshot& snapshot, std::size_t folder)
+substream_verifier::substream_verifier(const archive_snapshot& snapshot, std::size_t folder, std::uint64_t from)
     : folder_(folder),
       next_substream_(snapshot.folder(folder).first_substream),
       end_substream_(next_substream_ + snapshot.folder(folder).substream_count),
+      position_(from),
       // A lone substream already carries the folder CRC (7zFormat.txt).
-      check_folder_(snapshot.database().folders[folder].unpack_crc.has_value() &&
-                    snapshot.folder(folder).substream_count != 1) {}
+      check_folder_(from == 0 && snapshot.database().folders[folder].unpack_crc.has_value() &&
+                    snapshot.folder(folder).substream_count != 1) {
+  // The substreams begun before `from` are not seen whole: not checked.
+  while (next_substream_ < end_substream_ && snapshot.substream(next_substream_).offset < from) ++next_substream_;
+}
 
 void substream_verifier::consume(const archive_snapshot& snapshot, std::span<const std::uint8_t> data) {
   if (check_folder_) folder_crc_.update(data);
@@ -19,6 +23,12 @@ void substream_verifier::consume(const archive_snapshot& snapshot, std::span<con
     finish_substreams(snapshot);  // also the empty ones, which end where they start
     if (next_substream_ == end_substream_ || data.empty()) break;
     const auto& location = snapshot.substream(next_substream_);
+    if (position_ < location.offset) {  // the rest of a substream begun before `from`
+      const auto skip = static_cast<std::size_t>(std::min<std::uint64_t>(data.size(), location.offset - position_));
+      position_ += skip;
+      data = data.subspan(skip);
+      continue;
+    }
     const auto take =
         static_cast<std::size_t>(std::min<std::uint64_t>(data.size(), location.offset + location.size - position_));
     substream_crc_.update(data.first(take));

@@ -1,8 +1,10 @@
 #pragma once
 // Checks the CRCs of a folder's substreams as its content is decoded in
-// order from the start, and records each verdict in the snapshot as soon as a
-// substream is complete (and the folder's own CRC, when the header has one,
-// at the folder's end: a mismatch there condemns every substream in it).
+// order, and records each verdict in the snapshot as soon as a substream is
+// complete (and the folder's own CRC, when the header has one, at the
+// folder's end: a mismatch there condemns every substream in it). Content
+// decoded from a point after the folder's start checks only the substreams
+// that begin at or after it.
 #include "archive_snapshot.hpp"
 #include "crc32.hpp"
 
@@ -13,7 +15,8 @@ namespace sevenzfs::archive {
 
 class substream_verifier {
  public:
-  substream_verifier(const archive_snapshot& snapshot, std::size_t folder);
+  // `from`: where in the folder's content the first consume() begins.
+  substream_verifier(const archive_snapshot& snapshot, std::size_t folder, std::uint64_t from = 0);
 
   // `data` continues the folder's content where the previous call ended.
   // `snapshot` is the one given at construction.

@@ -6,7 +6,7 @@
 // level's; the result is judged by 7zz, bsdtar and py7zr. When the prefix
 // differs, or the archived folder cannot be continued (shared with another
 // file, stored), the file is compressed whole, in a folder of its own, and
-// still reads back. LZMA2 chunk headers are walked without decoding. A start
+// still reads back. A start
 // the caller vouches for is not read: the continuation is primed with its
 // cheap end, or resets the dictionary.
 #include "archive/archive_appender.hpp"
@@ -264,14 +264,6 @@ TEST(FolderContinuation, AnAppendedFileMustBeADistinctNewFileOfAnArchivedStream)
   EXPECT_THROW(log.appender->commit(request), archive_error);
 }
 
-TEST(FolderContinuation, DictionarySizesOfPropertyBytes) {
-  EXPECT_EQ(lzma2_dictionary_of(0), 4096u);
-  EXPECT_EQ(lzma2_dictionary_of(1), 6144u);
-  EXPECT_EQ(lzma2_dictionary_of(24), 16u << 20);
-  EXPECT_EQ(lzma2_dictionary_of(40), UINT32_MAX);
-  EXPECT_FALSE(lzma2_dictionary_of(41));
-}
-
 // 7-Zip's multithreaded LZMA2 encoder resets the dictionary at every block
 // (-mmt, c=1m here): a decoder holds nothing from before the last reset, so
 // the continued encoder must not be primed with it (7zz t: Data Error).
@@ -299,73 +291,6 @@ TEST(FolderContinuation, AFolderOf7ZipsMultithreadedEncoderGoesOnFromItsLastRese
     EXPECT_EQ(appender.commit(request).continued_bytes, before.size());
     expect_readers_agree(path, {{{"log.txt", before + added}}, {}});
   }
-}
-
-// The chunk headers of a stream, walked without decoding: uncompressed
-// chunks (0x01 resets, 0x02 does not) and LZMA chunks (0xE0 and up reset
-// the dictionary; 0xC0 and 0xA0, new properties and a state reset, and 0x80
-// do not).
-TEST(FolderContinuation, ChunkHeadersAreWalkedWithoutDecoding) {
-  temp_dir dir;
-  const auto walk = [&](const std::string& stream) {
-    write_file(dir / "stream", stream);
-    unique_fd fd(::open((dir / "stream").c_str(), O_RDONLY | O_CLOEXEC));
-    return walk_lzma2_chunks(fd.get(), {0, stream.size()});
-  };
-  using namespace std::string_literals;
-  const std::string lzma_chunks =
-      "\xE0\x00\x09\x00\x03\x5D"
-      "abcd"  // 10 bytes, 4 packed, reset
-      "\x80\x00\x04\x00\x01"
-      "ef"  // 5 bytes, 2 packed
-      "\xC1\x00\x00\x00\x00\x5D"
-      "g"  // 65,537 bytes, 1 packed
-      "\x02\x00\x01"
-      "hi"  // 2 bytes stored
-      "\xE0\x00\x00\x00\x00\x5D"
-      "j"  // 1 byte, reset
-      "\x02\x00\x02"
-      "klm"  // 3 bytes stored
-      "\xA0\x00\x01\x00\x00"
-      "n"  // 2 bytes, a state reset only
-      "\xC0\x00\x00\x00\x00\x5D"
-      "o"s;  // 1 byte, new properties only
-  const auto chunks = walk(lzma_chunks + '\0');
-  ASSERT_TRUE(chunks);
-  EXPECT_EQ(chunks->unpacked_bytes, 10u + 5 + 65'537 + 2 + 1 + 3 + 2 + 1);
-  EXPECT_EQ(chunks->last_dictionary_reset, 10u + 5 + 65'537 + 2);
-
-  const auto stored = walk(
-      "\x01\x00\x02"
-      "abc"
-      "\x01\x00\x00"
-      "d"
-      "\x02\x00\x00"
-      "e"s +
-      '\0');
-  ASSERT_TRUE(stored);
-  EXPECT_EQ(stored->unpacked_bytes, 5u);
-  EXPECT_EQ(stored->last_dictionary_reset, 3u);
-
-  EXPECT_FALSE(walk(lzma_chunks)) << "no end marker";
-  EXPECT_FALSE(walk(lzma_chunks + '\0' + '\0')) << "the end marker is not the last byte";
-  EXPECT_FALSE(
-      walk("\x02\x00\x00"
-           "a"s +
-           '\0'))
-      << "the first chunk keeps a dictionary it has not got";
-  EXPECT_FALSE(
-      walk("\x01\x00\x00"
-           "a"
-           "\x05"s +
-           '\0'))
-      << "not a control byte";
-  EXPECT_FALSE(
-      walk("\x01\x00\x05"
-           "a"s +
-           '\0'))
-      << "a chunk runs past the end";
-  EXPECT_FALSE(walk("\xE0\x00"s)) << "a header cut short";
 }
 
 // However large the archived folder's dictionary claims to be (property 40:

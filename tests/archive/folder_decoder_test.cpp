@@ -229,7 +229,7 @@ TEST(FolderDecoder, PendingLzma2StreamWithoutEndMarker) {
   const auto flushed = raw_encode({lzma2}, data, LZMA_SYNC_FLUSH);
   // The writer will add more; only what it flushed is described.
   auto folder = single(coder(kMethodLzma2, properties_of(lzma2)), data.size() + 1'000'000);
-  EXPECT_EQ(decode_all(folder, {flushed}, {.available = data.size()}), data);
+  EXPECT_EQ(decode_all(folder, {flushed}, {.available = data.size(), .entry = std::nullopt}), data);
   EXPECT_EQ(decode_all(single(coder(kMethodLzma2, properties_of(lzma2)), data.size()), {flushed}), data);
 }
 
@@ -250,6 +250,58 @@ TEST(FolderDecoder, SkipAndPosition) {
   EXPECT_GT(decoder.memory_usage(), 0u);
 }
 
+// Two LZMA2 streams, the first without its end marker, make one stream
+// that resets the dictionary where the second begins: decoding can start
+// there. An entry point elsewhere than a reset is damaged data, not a
+// crash; other folder shapes have no entry points.
+TEST(FolderDecoder, StartsAtADictionaryReset) {
+  const auto head = sample(300'000, 11);
+  const auto tail = sample(200'000, 12);
+  auto options = lzma_options();
+  const lzma_filter lzma2{LZMA_FILTER_LZMA2, &options};
+  auto packed = raw_encode({lzma2}, head);
+  ASSERT_EQ(packed.back(), 0x00);
+  packed.pop_back();
+  const lzma2_reset entry{head.size(), packed.size()};
+  const auto second = raw_encode({lzma2}, tail);
+  packed.insert(packed.end(), second.begin(), second.end());
+  bytes whole = head;
+  whole.insert(whole.end(), tail.begin(), tail.end());
+  const auto folder = single(coder(kMethodLzma2, properties_of(lzma2)), whole.size());
+  ASSERT_EQ(decode_all(folder, {packed}), whole);
+
+  pack_file file({packed});
+  const folder_decoder_options from_entry{.memory_limit = kDefaultDecoderMemoryLimit, .available = std::nullopt,
+                                          .entry = entry};
+  folder_decoder decoder(file.fd.get(), "t.7z", folder, file.ranges, from_entry);
+  EXPECT_EQ(decoder.position(), head.size());
+  EXPECT_EQ(decoder.size(), whole.size());
+  bytes out(tail.size());
+  EXPECT_EQ(decoder.read(out), tail.size());
+  EXPECT_EQ(out, tail);
+  bytes extra(16);
+  EXPECT_EQ(decoder.read(extra), 0u);
+
+  const auto read_from = [&](lzma2_reset at) {
+    folder_decoder d(file.fd.get(), "t.7z", folder, file.ranges,
+                     {.memory_limit = kDefaultDecoderMemoryLimit, .available = std::nullopt, .entry = at});
+    bytes rest(static_cast<std::size_t>(d.size() - d.position()));
+    d.read(rest);
+  };
+  expect_error([&] { read_from({head.size(), packed.size() / 3}); }, error_kind::corrupt_archive);
+  expect_error([&] { read_from({head.size(), packed.size()}); }, error_kind::corrupt_archive);
+  expect_error([&] { read_from({whole.size() + 1, entry.packed}); }, error_kind::corrupt_archive);
+  auto bcj_options = lzma_options();
+  expect_error(
+      [&] {
+        folder_decoder d(file.fd.get(), "t.7z",
+                         filter_over_lzma2({0x03, 0x03, 0x01, 0x03}, {}, properties_of({LZMA_FILTER_LZMA2, &bcj_options}),
+                                           whole.size()),
+                         file.ranges, from_entry);
+      },
+      error_kind::invalid_input);
+}
+
 TEST(FolderDecoder, HugeClaimedDictionaryCostsOnlyTheOutput) {
   const auto data = sample(50'000, 7);
   auto options = lzma_options();
@@ -261,13 +313,13 @@ TEST(FolderDecoder, HugeClaimedDictionaryCostsOnlyTheOutput) {
   const auto packed = raw_encode({{LZMA_FILTER_LZMA2, &small}}, data);
   pack_file file({packed});
   folder_decoder decoder(file.fd.get(), "t.7z", single(coder(kMethodLzma2, props), data.size()), file.ranges,
-                         {.memory_limit = 8 << 20, .available = std::nullopt});
+                         {.memory_limit = 8 << 20, .available = std::nullopt, .entry = std::nullopt});
   EXPECT_LT(decoder.memory_usage(), 4u << 20);
   // A folder that really needs a large dictionary is refused past the limit.
   expect_error(
       [&] {
         folder_decoder big(file.fd.get(), "t.7z", single(coder(kMethodLzma2, props), 3'000'000'000), file.ranges,
-                           {.memory_limit = 64 << 20, .available = std::nullopt});
+                           {.memory_limit = 64 << 20, .available = std::nullopt, .entry = std::nullopt});
       },
       error_kind::unsupported);
 }

@@ -120,7 +120,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     offset += length;
   }
   try {
-    folder_decoder decoder(fd, "fuzz", folder, ranges, {.memory_limit = 64 << 20, .available = std::nullopt});
+    folder_decoder decoder(fd, "fuzz", folder, ranges, {.memory_limit = 64 << 20, .available = std::nullopt, .entry = std::nullopt});
     std::vector<std::uint8_t> out(4096);
     std::uint64_t total = 0;
     while (const std::size_t n = decoder.read(out)) total += n;
