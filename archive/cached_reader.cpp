@@ -78,15 +78,26 @@ block_data cached_reader::block(const archive_snapshot& snapshot, std::size_t fo
       continue;
     }
     const std::uint64_t position = index * block_size_;
-    if (index > 0 && !entry_points_.contains({identity, where})) {
-      learn_entry_points(lock, snapshot, folder);
-      continue;  // the lock was let go
+    // A decoder that stopped where this block begins goes on (a sequential
+    // read): nothing can start nearer, and the chunk headers are not walked.
+    auto decoder = pool_.take(identity, where, position, position);
+    std::optional<lzma2_reset> entry;
+    std::uint64_t entry_start = 0;
+    if (!decoder && index > 0) {
+      if (walking_.contains({identity, where})) {
+        changed_.wait(lock);
+        continue;
+      }
+      if (!entry_points_.contains({identity, where})) {
+        learn_entry_points(lock, snapshot, folder);
+        continue;  // the lock was let go
+      }
+      // A decoder behind the last reset before the block would decode more
+      // than one starting at that reset (at the first block boundary after it).
+      entry = entry_point_before(identity, where, position);
+      entry_start = entry ? (entry->unpacked + block_size_ - 1) / block_size_ * block_size_ : 0;
+      decoder = pool_.take(identity, where, position, entry_start);
     }
-    // A decoder behind the last reset before the block would decode more
-    // than one starting at that reset (at the first block boundary after it).
-    const auto entry = entry_point_before(identity, where, position);
-    const std::uint64_t entry_start = entry ? (entry->unpacked + block_size_ - 1) / block_size_ * block_size_ : 0;
-    auto decoder = pool_.take(identity, where, position, entry_start);
     if (!decoder && busy_decoder_heading_to(identity, where, position, entry_start)) {
       changed_.wait(lock);
       continue;
@@ -107,26 +118,41 @@ bool cached_reader::busy_decoder_heading_to(std::uint64_t identity, std::uint64_
   });
 }
 
-// Walks the chunk headers of `folder` without the lock, once: readers
-// asking meanwhile walk them too, and the first result stays.
+// Walks the chunk headers of `folder` without the lock; readers of the
+// folder meanwhile wait for it. What is kept is bounded: past the bounds it
+// is forgotten (snapshots of pending data come and go, each its own data).
 void cached_reader::learn_entry_points(std::unique_lock<std::mutex>& lock, const archive_snapshot& snapshot,
                                        std::size_t folder) {
-  const std::uint64_t identity = snapshot.data_identity();
-  const std::uint64_t where = snapshot.folder_key(folder);
+  const failure_key key{snapshot.data_identity(), snapshot.folder_key(folder)};
+  walking_.insert(key);
   lock.unlock();
   std::vector<lzma2_reset> resets;
-  const folder_info& info = snapshot.database().folders[folder];
-  const auto& packs = snapshot.folder(folder).packs;
-  if (info.coders.size() == 1 && info.coders.front().method_id == kMethodLzma2 && packs.size() == 1 &&
-      info.unpack_sizes.size() == 1) {
-    auto chunks = walk_lzma2_chunks(snapshot.fd(), {packs.front().offset, packs.front().size});
-    if (chunks && chunks->unpacked_bytes == info.unpack_sizes.front()) {
-      resets = std::move(chunks->resets);
-      std::erase_if(resets, [](const lzma2_reset& reset) { return reset.unpacked == 0; });
+  try {
+    const folder_info& info = snapshot.database().folders[folder];
+    const auto& packs = snapshot.folder(folder).packs;
+    if (info.coders.size() == 1 && info.coders.front().method_id == kMethodLzma2 && packs.size() == 1 &&
+        info.unpack_sizes.size() == 1) {
+      auto chunks = walk_lzma2_chunks(snapshot.fd(), {packs.front().offset, packs.front().size});
+      if (chunks && chunks->unpacked_bytes == info.unpack_sizes.front()) {
+        resets = std::move(chunks->resets);
+        std::erase_if(resets, [](const lzma2_reset& reset) { return reset.unpacked == 0; });
+      }
     }
+  } catch (...) {
+    lock.lock();
+    walking_.erase(key);
+    changed_.notify_all();
+    throw;
   }
   lock.lock();
-  entry_points_.try_emplace({identity, where}, std::move(resets));
+  walking_.erase(key);
+  changed_.notify_all();
+  if (entry_points_.size() >= kMaxKnownFolders || known_resets_ + resets.size() > kMaxKnownResets) {
+    entry_points_.clear();
+    known_resets_ = 0;
+  }
+  known_resets_ += resets.size();
+  entry_points_.try_emplace(key, std::move(resets));
 }
 
 // The last dictionary reset at or before `position` other than the folder's start.
@@ -177,7 +203,11 @@ block_data cached_reader::decode_blocks(std::unique_lock<std::mutex>& lock, cons
       lock.lock();
       ++decoders_created_;
       lock.unlock();
+      const std::uint64_t skipped = first * block_size_ - decoder->decoder.position();
       decoder->skip_to(first * block_size_);
+      lock.lock();
+      bytes_decoded_ += skipped;
+      lock.unlock();
     }
     for (; current <= index; ++current) {
       const std::uint64_t begin = current * block_size_;
@@ -205,7 +235,8 @@ block_data cached_reader::decode_blocks(std::unique_lock<std::mutex>& lock, cons
     // Data errors and unsupported methods stay what they are: remember them
     // instead of decoding the folder again at every read.
     if (error.kind() == error_kind::corrupt_archive || error.kind() == error_kind::unsupported) {
-      failures_.insert_or_assign({identity, where}, failure{current, error});
+      const auto [known, added] = failures_.try_emplace({identity, where}, failure{current, error});
+      if (!added && current < known->second.block) known->second = failure{current, error};
     }
     // A file whose data cannot be decoded is as damaged as one failing its
     // CRC: every later read of it says so, also of its readable start.
@@ -233,7 +264,11 @@ void cached_reader::forget(std::uint64_t data_identity) {
   cache_.erase_snapshot(data_identity);
   pool_.erase_data(data_identity);
   std::erase_if(failures_, [&](const auto& entry) { return entry.first.first == data_identity; });
-  std::erase_if(entry_points_, [&](const auto& entry) { return entry.first.first == data_identity; });
+  std::erase_if(entry_points_, [&](const auto& entry) {
+    if (entry.first.first != data_identity) return false;
+    known_resets_ -= entry.second.size();
+    return true;
+  });
 }
 
 reader_stats cached_reader::stats() const {

@@ -12,13 +12,14 @@
 //  - two readers asking for the same block decode it once (the second
 //    waits), and a reader whose block lies ahead of a busy decoder waits for
 //    that decoder rather than starting another from the folder's start;
-//  - a read far into a folder of one LZMA2 stream (a large file) starts
-//    decoding at the stream's last dictionary reset before it, not at the
-//    folder's start: 7-Zip's multithreaded encoder resets at every block,
-//    and a log appended to across commits at each commit whose new bytes
-//    had no primer (folder_continuation.hpp). The chunk headers are walked
-//    once per folder (a pread each) when a read first lies past its first
-//    block.
+//  - a read far into a folder of one LZMA2 stream (a large file) with no
+//    decoder where it begins starts decoding at the stream's last
+//    dictionary reset before it, not at the folder's start: 7-Zip's
+//    multithreaded encoder resets at every block, and a log appended to
+//    across commits at each commit whose new bytes had no primer
+//    (folder_continuation.hpp). The chunk headers are walked (a pread each)
+//    the first time such a read comes for the folder's data; a sequential
+//    read never needs them.
 // CRCs are checked as substreams are decoded in full (from the folder's
 // start or from a reset before them, not by a decoder starting inside them); a mismatch is a
 // corrupt_archive error on every read of that file from then on. Methods it
@@ -36,6 +37,7 @@
 #include <list>
 #include <map>
 #include <mutex>
+#include <set>
 #include <optional>
 #include <span>
 #include <unordered_set>
@@ -113,9 +115,15 @@ class cached_reader {
   std::unordered_set<block_key, block_key_hash> in_flight_;
   std::list<busy_decoder> busy_;
   std::map<failure_key, failure> failures_;  // corrupt or unsupported folders, from the failing block on
-  // Dictionary resets of the folders read past their first block, after
-  // the folder's start (empty: none, or not a folder of one LZMA2 stream).
+  // Dictionary resets of the folders read past their first block with no
+  // decoder where the read began, after the folder's start (empty: none, or
+  // not a folder of one LZMA2 stream); at most kMaxKnownFolders folders and
+  // kMaxKnownResets resets in all.
+  static constexpr std::size_t kMaxKnownFolders = 4096;
+  static constexpr std::size_t kMaxKnownResets = std::size_t{1} << 20;
   std::map<failure_key, std::vector<lzma2_reset>> entry_points_;
+  std::size_t known_resets_ = 0;
+  std::set<failure_key> walking_;  // folders whose chunk headers a reader is walking
   std::uint64_t hits_ = 0;
   std::uint64_t misses_ = 0;
   std::uint64_t bytes_decoded_ = 0;

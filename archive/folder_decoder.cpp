@@ -180,7 +180,7 @@ folder_decoder::folder_decoder(int fd, std::string path, const folder_info& fold
     output_ = lzma2_source_from(fd, path_, folder, packs, *options.entry, options.memory_limit);
     position_ = options.entry->unpacked;
     if (position_ > size_) {
-      throw archive_error(error_kind::corrupt_archive, path_, "damaged folder: an entry point lies past its data");
+      throw archive_error(error_kind::invalid_input, path_, "an entry point lies past the data available");
     }
   } else {
     output_ = graph_builder(fd, path_, folder, packs, options.memory_limit).build();

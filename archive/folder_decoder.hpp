@@ -41,7 +41,8 @@ struct folder_decoder_options {
   // dictionary (walk_lzma2_chunks), from which the stream decodes without
   // what came before; position() begins at its unpacked offset. Only for a
   // folder of a single LZMA2 coder reading a single pack stream (else an
-  // invalid_input error); an entry past the data is corrupt_archive.
+  // invalid_input error); an entry past the folder's data is
+  // corrupt_archive, past what is `available` invalid_input.
   std::optional<lzma2_reset> entry;
 };
 

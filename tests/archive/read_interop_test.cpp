@@ -9,6 +9,7 @@
 #include "archive/archive_reader.hpp"
 #include "archive/cached_reader.hpp"
 #include "archive/file_io.hpp"
+#include "archive/lzma2_chunks.hpp"
 #include "test_support.hpp"
 
 #include <gtest/gtest.h>
@@ -365,6 +366,14 @@ TEST_F(ReadInterop, AReadFarIntoAMultithreadedStreamStartsAtItsLastReset) {
   EXPECT_TRUE(std::equal(middle.begin(), middle.end(), content.begin() + 2 * block + block / 2));
   EXPECT_EQ(reader.stats().bytes_decoded, content.size() - 4 * block);
   EXPECT_EQ(snapshot->verdict(0), archive_snapshot::crc_verdict::unchecked) << "no decoder saw the file whole";
+  // Blocks that do not line up with the resets: the decoder starts at the
+  // reset at 5 MiB and decodes on to the block boundary after it.
+  cached_reader unaligned({.cache_bytes = 64 << 20, .block_size = 768 << 10, .decoders = {}});
+  ASSERT_EQ(unaligned.read(*snapshot, 0, content.size() - 30, tail), 30u);
+  EXPECT_TRUE(std::equal(tail.begin(), tail.end(), content.end() - 30));
+  EXPECT_EQ(unaligned.stats().bytes_decoded, content.size() - 5 * block);
+  ASSERT_EQ(unaligned.read(*snapshot, 0, 2 * block + block / 2, middle), 100u);
+  EXPECT_TRUE(std::equal(middle.begin(), middle.end(), content.begin() + 2 * block + block / 2));
 
   cached_reader sequential({.cache_bytes = 64 << 20, .block_size = block, .decoders = {}});
   EXPECT_EQ(read_whole(sequential, *snapshot, 0, 64 << 10), content);
@@ -390,13 +399,40 @@ TEST_F(ReadInterop, AReadFarIntoAMultithreadedStreamStartsAtItsLastReset) {
 }
 
 // In a solid folder with resets, a decoder starting at a reset checks the
-// files that begin after it and not the one it starts inside: read last
+// files that begin after it and not the one it starts inside; read last
 // first, files are found good, none wrongly bad; every read still matches.
 TEST_F(ReadInterop, FilesAfterAResetOfASolidFolderAreCheckedFromIt) {
   seven_zip(dir_.path(), "solid-mt.7z", "-ms=on -m0=lzma2:d=1m:c=1m -mmt=4", "tree/text tree/big.log");
   const auto snapshot = archive_snapshot::open(archive("solid-mt.7z").string());
   ASSERT_EQ(snapshot->database().folders.size(), 1u);
   const auto refs = references(*snapshot, dir_.path());
+  const auto& pack = snapshot->folder(0).packs.front();
+  const auto chunks = walk_lzma2_chunks(snapshot->fd(), {pack.offset, pack.size});
+  ASSERT_TRUE(chunks);
+  ASSERT_GT(chunks->resets.size(), 1u);
+  // The last reset with a file beginning after it, that file and the one the reset falls in.
+  constexpr std::uint64_t kNone = UINT64_MAX;
+  std::uint64_t after = kNone;
+  std::uint64_t inside = kNone;
+  for (auto reset = chunks->resets.rbegin(); reset != chunks->resets.rend() && after == kNone; ++reset) {
+    inside = kNone;
+    for (std::uint64_t s = 0; s < snapshot->substream_count(); ++s) {
+      const auto& where = snapshot->substream(s);
+      if (where.offset < reset->unpacked && where.offset + where.size > reset->unpacked) inside = s;
+      if (where.offset >= reset->unpacked && where.size > 0 && after == kNone) after = s;
+    }
+  }
+  ASSERT_NE(after, kNone);
+  ASSERT_NE(inside, kNone);
+  {
+    cached_reader first({.cache_bytes = 64 << 20, .block_size = 256 << 10, .decoders = {}});
+    const auto ref = std::ranges::find(refs, after, &reference::substream);
+    ASSERT_NE(ref, refs.end());
+    ASSERT_EQ(read_whole(first, *snapshot, after, 64 << 10), ref->content);
+    EXPECT_LT(first.stats().bytes_decoded, snapshot->substream(after).offset);
+    EXPECT_EQ(snapshot->verdict(after), archive_snapshot::crc_verdict::good);
+    EXPECT_EQ(snapshot->verdict(inside), archive_snapshot::crc_verdict::unchecked);
+  }
   cached_reader reader({.cache_bytes = 64 << 20, .block_size = 256 << 10, .decoders = {}});
   for (auto ref = refs.rbegin(); ref != refs.rend(); ++ref) {
     ASSERT_EQ(read_whole(reader, *snapshot, ref->substream, 64 << 10), ref->content);

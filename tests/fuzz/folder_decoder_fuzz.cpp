@@ -1,6 +1,7 @@
 // libFuzzer target for the folder decoder: a small folder synthesized from
 // the input (its shape, methods, properties, sizes and packed bytes), decoded
-// to the end. Anything but a clean result or an archive_error is a bug: a
+// to the end, and from the last three dictionary resets (entry points) the
+// chunk headers of its first pack stream name. Anything but a clean result or an archive_error is a bug: a
 // crash, a hang, a leak, or output other than the size promised.
 //
 // Input: shape, method 0, method 1, property count, properties, unpack size
@@ -10,6 +11,7 @@
 #include "archive/coder_methods.hpp"
 #include "archive/file_io.hpp"
 #include "archive/folder_decoder.hpp"
+#include "archive/lzma2_chunks.hpp"
 
 #include <sys/mman.h>
 #include <unistd.h>
@@ -119,14 +121,24 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     ranges.push_back({offset, length});
     offset += length;
   }
-  try {
-    folder_decoder decoder(fd, "fuzz", folder, ranges, {.memory_limit = 64 << 20, .available = std::nullopt, .entry = std::nullopt});
-    std::vector<std::uint8_t> out(4096);
-    std::uint64_t total = 0;
-    while (const std::size_t n = decoder.read(out)) total += n;
-    if (total != decoder.size()) std::abort();
-  } catch (const archive_error&) {
-    // Refusing bad input is the expected outcome.
+  const auto decode_from = [&](std::optional<lzma2_reset> entry) {
+    try {
+      folder_decoder decoder(fd, "fuzz", folder, ranges,
+                             {.memory_limit = 64 << 20, .available = std::nullopt, .entry = entry});
+      std::vector<std::uint8_t> out(4096);
+      std::uint64_t total = decoder.position();
+      while (const std::size_t n = decoder.read(out)) total += n;
+      if (total != decoder.size()) std::abort();
+    } catch (const archive_error&) {
+      // Refusing bad input is the expected outcome.
+    }
+  };
+  decode_from(std::nullopt);
+  // Where the first pack stream's chunk headers say the dictionary resets
+  // (the reader's entry points); other folder shapes refuse an entry.
+  if (const auto chunks = walk_lzma2_chunks(fd, {ranges.front().offset, ranges.front().size})) {
+    const std::size_t count = chunks->resets.size();
+    for (std::size_t r = count > 3 ? count - 3 : 0; r < count; ++r) decode_from(chunks->resets[r]);
   }
   return 0;
 }
