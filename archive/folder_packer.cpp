@@ -157,6 +157,11 @@ void folder_packer::pack_parallel(std::span<const entry> entries, const std::vec
   encoder.finish();
 }
 
+std::uint64_t continuation_reset_bytes_for(int level) {
+  constexpr std::uint64_t kMinimum = std::uint64_t{64} << 20;
+  return std::max<std::uint64_t>(kMinimum, 4 * std::uint64_t{level_dictionary_size(std::clamp(level, 1, kMaxLevel))});
+}
+
 bool folder_packer::pack_continued(const entry& e, const folder_continuation& from) {
   if (options_.level <= 0 || !e.content || e.size <= from.prefix_bytes) return false;
   // The encoder is the level's, whatever the archived one was; the folder
@@ -174,8 +179,19 @@ bool folder_packer::pack_continued(const entry& e, const folder_continuation& fr
   // primed with all of it, as before.
   const std::uint64_t primer_bytes = std::min<std::uint64_t>(
       lzma_options.dict_size, std::max<std::uint64_t>(2 * (e.size - from.prefix_bytes), kMinPrimerBytes));
-  const std::uint64_t primer_from = std::max(
-      from.prefix_bytes - std::min(from.prefix_bytes, primer_bytes), from.last_dictionary_reset);
+  // Past the reset interval the continuation resets the dictionary rather
+  // than prime: a seek point for readers, and no primer pass. On a service
+  // log this costs nothing (two 64 MiB streams were 0.1 % smaller than one
+  // 128 MiB stream); on data that repeats across the point it costs what
+  // a dictionary of context is worth there (a 108 MB tar of a blob cache
+  // cut once at 64 MiB: 9.7 % larger).
+  const std::uint64_t reset_bytes = options_.continuation_reset_bytes > 0
+                                        ? options_.continuation_reset_bytes
+                                        : continuation_reset_bytes_for(options_.level);
+  const bool resets = from.prefix_bytes - from.last_dictionary_reset >= reset_bytes;
+  const std::uint64_t primer_from =
+      resets ? from.prefix_bytes
+             : std::max(from.prefix_bytes - std::min(from.prefix_bytes, primer_bytes), from.last_dictionary_reset);
   const std::uint64_t start = out_.position();
   const span_sink to_file = [this](std::span<const std::uint8_t> bytes) { out_.append(bytes); };
   const auto report = [this](std::uint64_t bytes) {

@@ -29,10 +29,20 @@ struct compression_options {
   // see part_bytes_for). Shorter parts hold less memory (compression_memory_bytes)
   // but cost CPU: every part primes its encoder with a dictionary of input.
   std::uint64_t max_part_bytes = 0;
+  // A continued file (pack_continued) resets the dictionary instead of
+  // priming once its archived stream has gone this far without a reset
+  // (0: continuation_reset_bytes_for the level), so that a read far into a
+  // long log decodes from a reset near it (cached_reader).
+  std::uint64_t continuation_reset_bytes = 0;
   // Called with the number of input bytes whose packed bytes were just
   // written (whose compression is done), as compression proceeds.
   std::function<void(std::uint64_t)> progress;
 };
+
+// How far a continued stream goes without a dictionary reset at `level`:
+// four of its dictionaries, at least 64 MiB (7-Zip's multithreaded encoder
+// resets every four dictionaries).
+std::uint64_t continuation_reset_bytes_for(int level);
 
 // An upper bound of the memory compressing with `options` takes besides the
 // entries' own storage: the encoders (liblzma's estimate for the level's

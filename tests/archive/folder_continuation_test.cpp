@@ -22,6 +22,7 @@
 #include "archive/archive_model.hpp"
 #include "test_support.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
@@ -151,6 +152,31 @@ TEST(FolderContinuation, TheAppendedBytesMatchIntoTheArchivedOnes) {
     ASSERT_EQ(grown.continued_bytes, before.size());
     EXPECT_LT(log.pack_size_of_stream(grown.stream_index.at(0)), packed_before + packed_before / 10);
     expect_readers_agree(log.path, {{{"log.txt", before + before}}, {}});
+  }
+}
+
+// Once the archived stream has gone continuation_reset_bytes without a
+// dictionary reset, the continuation resets instead of priming (a seek
+// point for readers: cached_reader starts there); below that it is primed.
+TEST(FolderContinuation, PastTheResetIntervalTheContinuationResetsTheDictionary) {
+  EXPECT_EQ(continuation_reset_bytes_for(1), 64u << 20);
+  EXPECT_EQ(continuation_reset_bytes_for(5), 64u << 20);
+  EXPECT_EQ(continuation_reset_bytes_for(9), 256u << 20);
+  const std::string before = sample_text("before", 300'000);
+  const std::string added = sample_text("added", 200'000);
+  for (const unsigned threads : {1u, 2u}) {
+    for (const std::uint64_t interval : {200'000u, 1'000'000u}) {
+      SCOPED_TRACE(fmt::format("{} threads, reset every {} bytes", threads, interval));
+      auto options = options_with(5, threads);
+      options.compression.continuation_reset_bytes = interval;
+      grown_log log(options, before);
+      const commit_result grown = log.grow(before + added);
+      ASSERT_EQ(grown.continued_bytes, before.size());
+      const auto from = continuation_of(*log.appender->snapshot(), grown.stream_index.at(0));
+      ASSERT_TRUE(from);
+      EXPECT_EQ(from->last_dictionary_reset, interval <= before.size() ? before.size() : 0u);
+      expect_readers_agree(log.path, {{{"log.txt", before + added}}, {}});
+    }
   }
 }
 
