@@ -125,6 +125,7 @@ void cached_reader::learn_entry_points(std::unique_lock<std::mutex>& lock, const
                                        std::size_t folder) {
   const failure_key key{snapshot.data_identity(), snapshot.folder_key(folder)};
   walking_.insert(key);
+  ++chunk_walks_;
   lock.unlock();
   std::vector<lzma2_reset> resets;
   try {
@@ -283,6 +284,7 @@ reader_stats cached_reader::stats() const {
   stats.decoders_alive = pool_.idle() + busy_.size();
   stats.decoders_created = decoders_created_;
   stats.decoder_memory = pool_.memory();
+  stats.chunk_walks = chunk_walks_;
   return stats;
 }
 

@@ -64,6 +64,7 @@ struct reader_stats {
   std::uint64_t decoders_alive = 0;  // kept between reads plus in use
   std::uint64_t decoders_created = 0;
   std::uint64_t decoder_memory = 0;  // estimated, of the kept ones
+  std::uint64_t chunk_walks = 0;     // folders whose LZMA2 chunk headers were walked for entry points
 };
 
 class cached_reader {
@@ -128,6 +129,7 @@ class cached_reader {
   std::uint64_t misses_ = 0;
   std::uint64_t bytes_decoded_ = 0;
   std::uint64_t decoders_created_ = 0;
+  std::uint64_t chunk_walks_ = 0;
 };
 
 }  // namespace sevenzfs::archive

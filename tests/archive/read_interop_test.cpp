@@ -379,6 +379,8 @@ TEST_F(ReadInterop, AReadFarIntoAMultithreadedStreamStartsAtItsLastReset) {
   EXPECT_EQ(read_whole(sequential, *snapshot, 0, 64 << 10), content);
   EXPECT_EQ(sequential.stats().bytes_decoded, content.size());
   EXPECT_EQ(sequential.stats().decoders_created, 1u) << "the decoder from the start goes on past every reset";
+  EXPECT_EQ(sequential.stats().chunk_walks, 0u) << "a sequential read needs no entry points";
+  EXPECT_EQ(reader.stats().chunk_walks, 1u) << "walked once for both reads";
   EXPECT_EQ(snapshot->verdict(0), archive_snapshot::crc_verdict::good);
 
   const auto layout = read_archive(archive("mt.7z").string());
