@@ -69,9 +69,10 @@ block_data cached_reader::block(const archive_snapshot& snapshot, std::size_t fo
       ++hits_;
       return data;
     }
-    if (const auto failed = failures_.find({identity, where});
-        failed != failures_.end() && failed->second.block <= index) {
-      throw failed->second.error;
+    if (const auto failed = failures_.find({identity, where}); failed != failures_.end()) {
+      for (const auto& known : failed->second) {
+        if (known.block <= index && index < known.until) throw known.error;
+      }
     }
     if (in_flight_.contains(key)) {
       changed_.wait(lock);
@@ -119,8 +120,7 @@ bool cached_reader::busy_decoder_heading_to(std::uint64_t identity, std::uint64_
 }
 
 // Walks the chunk headers of `folder` without the lock; readers of the
-// folder meanwhile wait for it. What is kept is bounded: past the bounds it
-// is forgotten (snapshots of pending data come and go, each its own data).
+// folder meanwhile wait for it.
 void cached_reader::learn_entry_points(std::unique_lock<std::mutex>& lock, const archive_snapshot& snapshot,
                                        std::size_t folder) {
   const failure_key key{snapshot.data_identity(), snapshot.folder_key(folder)};
@@ -129,16 +129,7 @@ void cached_reader::learn_entry_points(std::unique_lock<std::mutex>& lock, const
   lock.unlock();
   std::vector<lzma2_reset> resets;
   try {
-    const folder_info& info = snapshot.database().folders[folder];
-    const auto& packs = snapshot.folder(folder).packs;
-    if (info.coders.size() == 1 && info.coders.front().method_id == kMethodLzma2 && packs.size() == 1 &&
-        info.unpack_sizes.size() == 1) {
-      auto chunks = walk_lzma2_chunks(snapshot.fd(), {packs.front().offset, packs.front().size});
-      if (chunks && chunks->unpacked_bytes == info.unpack_sizes.front()) {
-        resets = std::move(chunks->resets);
-        std::erase_if(resets, [](const lzma2_reset& reset) { return reset.unpacked == 0; });
-      }
-    }
+    resets = entry_points_of(snapshot, folder);
   } catch (...) {
     lock.lock();
     walking_.erase(key);
@@ -148,12 +139,46 @@ void cached_reader::learn_entry_points(std::unique_lock<std::mutex>& lock, const
   lock.lock();
   walking_.erase(key);
   changed_.notify_all();
+  remember_entry_points(key, std::move(resets));
+}
+
+// The dictionary resets of `folder` after its start: none unless it is a
+// single LZMA2 stream whose chunk headers are whole.
+std::vector<lzma2_reset> cached_reader::entry_points_of(const archive_snapshot& snapshot, std::size_t folder) {
+  std::vector<lzma2_reset> resets;
+  const folder_info& info = snapshot.database().folders[folder];
+  const auto& packs = snapshot.folder(folder).packs;
+  if (info.coders.size() == 1 && info.coders.front().method_id == kMethodLzma2 && packs.size() == 1 &&
+      info.unpack_sizes.size() == 1) {
+    auto chunks = walk_lzma2_chunks(snapshot.fd(), {packs.front().offset, packs.front().size});
+    if (chunks && chunks->unpacked_bytes == info.unpack_sizes.front()) {
+      resets = std::move(chunks->resets);
+      std::erase_if(resets, [](const lzma2_reset& reset) { return reset.unpacked == 0; });
+    }
+  }
+  return resets;
+}
+
+// What is kept is bounded: past the bounds it is forgotten (snapshots of
+// pending data come and go, each its own data).
+void cached_reader::remember_entry_points(const failure_key& key, std::vector<lzma2_reset> resets) {
+  if (entry_points_.contains(key)) return;
   if (entry_points_.size() >= kMaxKnownFolders || known_resets_ + resets.size() > kMaxKnownResets) {
     entry_points_.clear();
     known_resets_ = 0;
   }
   known_resets_ += resets.size();
-  entry_points_.try_emplace(key, std::move(resets));
+  entry_points_.emplace(key, std::move(resets));
+}
+
+// The first dictionary reset after `position`.
+std::optional<lzma2_reset> cached_reader::entry_point_after(std::uint64_t identity, std::uint64_t where,
+                                                            std::uint64_t position) const {
+  const auto known = entry_points_.find({identity, where});
+  if (known == entry_points_.end()) return std::nullopt;
+  const auto after = std::ranges::upper_bound(known->second, position, {}, &lzma2_reset::unpacked);
+  if (after == known->second.end()) return std::nullopt;
+  return *after;
 }
 
 // The last dictionary reset at or before `position` other than the folder's start.
@@ -233,15 +258,7 @@ block_data cached_reader::decode_blocks(std::unique_lock<std::mutex>& lock, cons
     }
   } catch (const archive_error& error) {
     release();
-    // Data errors and unsupported methods stay what they are: remember them
-    // instead of decoding the folder again at every read.
-    if (error.kind() == error_kind::corrupt_archive || error.kind() == error_kind::unsupported) {
-      const auto [known, added] = failures_.try_emplace({identity, where}, failure{current, error});
-      if (!added && current < known->second.block) known->second = failure{current, error};
-    }
-    // A file whose data cannot be decoded is as damaged as one failing its
-    // CRC: every later read of it says so, also of its readable start.
-    if (error.kind() == error_kind::corrupt_archive) condemn_from(snapshot, folder, current * block_size_);
+    remember_failure(snapshot, folder, lock, current, error);
     throw;
   } catch (...) {
     release();
@@ -252,11 +269,46 @@ block_data cached_reader::decode_blocks(std::unique_lock<std::mutex>& lock, cons
   return result;
 }
 
-void cached_reader::condemn_from(const archive_snapshot& snapshot, std::size_t folder, std::uint64_t position) {
+// Data errors and unsupported methods stay what they are: remembered
+// instead of decoding the folder again at every read. Damaged data makes
+// undecodable what follows it up to the next dictionary reset, from which
+// decoding starts afresh. Called and returns with `lock` held.
+void cached_reader::remember_failure(const archive_snapshot& snapshot, std::size_t folder,
+                                     std::unique_lock<std::mutex>& lock, std::uint64_t block,
+                                     const archive_error& error) {
+  if (error.kind() != error_kind::corrupt_archive && error.kind() != error_kind::unsupported) return;
+  const failure_key key{snapshot.data_identity(), snapshot.folder_key(folder)};
+  std::uint64_t until = UINT64_MAX;
+  std::uint64_t damaged_to = UINT64_MAX;
+  if (error.kind() == error_kind::corrupt_archive) {
+    if (!entry_points_.contains(key)) {
+      ++chunk_walks_;
+      lock.unlock();
+      auto resets = entry_points_of(snapshot, folder);
+      lock.lock();
+      remember_entry_points(key, std::move(resets));
+    }
+    if (const auto next = entry_point_after(key.first, key.second, block * block_size_)) {
+      damaged_to = next->unpacked;
+      until = (next->unpacked + block_size_ - 1) / block_size_;
+    }
+  }
+  auto& known = failures_[key];
+  if (std::ranges::none_of(known, [&](const failure& f) { return f.block <= block && block < f.until; })) {
+    known.push_back({block, until, error});
+  }
+  // A file whose data cannot be decoded is as damaged as one failing its
+  // CRC: every later read of it says so, also of its readable start.
+  if (error.kind() == error_kind::corrupt_archive) condemn(snapshot, folder, block * block_size_, damaged_to);
+}
+
+// The substreams of `folder` with content in [from, to) are damaged.
+void cached_reader::condemn(const archive_snapshot& snapshot, std::size_t folder, std::uint64_t from,
+                            std::uint64_t to) {
   const auto& layout = snapshot.folder(folder);
   for (std::uint64_t s = layout.first_substream; s < layout.first_substream + layout.substream_count; ++s) {
     const auto& location = snapshot.substream(s);
-    if (location.offset + location.size > position) snapshot.record_verdict(s, false);
+    if (location.offset + location.size > from && location.offset < to) snapshot.record_verdict(s, false);
   }
 }
 

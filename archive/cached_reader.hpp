@@ -21,9 +21,12 @@
 //    the first time such a read comes for the folder's data; a sequential
 //    read never needs them.
 // CRCs are checked as substreams are decoded in full (from the folder's
-// start or from a reset before them, not by a decoder starting inside them); a mismatch is a
-// corrupt_archive error on every read of that file from then on. Methods it
-// cannot decode are unsupported errors, raised before any decoding.
+// start or from a reset before them, not by a decoder starting inside
+// them); a mismatch is a corrupt_archive error on every read of that file
+// from then on. Undecodable data is too, for every file from the damage to
+// the next dictionary reset (to the folder's end when there is none): data
+// after a reset does not depend on what came before it. Methods it cannot
+// decode are unsupported errors, raised before any decoding.
 //
 // Lock order: mutex_ only; decoding runs without it.
 #include "archive_error.hpp"
@@ -92,7 +95,11 @@ class cached_reader {
     std::uint64_t target_end;  // where it will stop
   };
   struct failure {
-    std::uint64_t block;  // this block and all after it cannot be decoded
+    // These blocks cannot be decoded: from the first one a decoder failed
+    // in to the first block a later dictionary reset makes decodable again
+    // (UINT64_MAX: to the folder's end).
+    std::uint64_t block;
+    std::uint64_t until;
     archive_error error;
   };
   using failure_key = std::pair<std::uint64_t, std::uint64_t>;  // (data identity, where the folder lies)
@@ -100,12 +107,18 @@ class cached_reader {
   block_data block(const archive_snapshot& snapshot, std::size_t folder, std::uint64_t index);
   block_data decode_blocks(std::unique_lock<std::mutex>& lock, const archive_snapshot& snapshot, std::size_t folder,
                            std::uint64_t index, decoder_ptr decoder, std::optional<lzma2_reset> entry);
-  static void condemn_from(const archive_snapshot& snapshot, std::size_t folder, std::uint64_t position);
+  static void condemn(const archive_snapshot& snapshot, std::size_t folder, std::uint64_t from, std::uint64_t to);
+  void remember_failure(const archive_snapshot& snapshot, std::size_t folder, std::unique_lock<std::mutex>& lock,
+                        std::uint64_t block, const archive_error& error);
   bool busy_decoder_heading_to(std::uint64_t identity, std::uint64_t where, std::uint64_t position,
                                std::uint64_t beyond) const;
   void learn_entry_points(std::unique_lock<std::mutex>& lock, const archive_snapshot& snapshot, std::size_t folder);
+  static std::vector<lzma2_reset> entry_points_of(const archive_snapshot& snapshot, std::size_t folder);
+  void remember_entry_points(const std::pair<std::uint64_t, std::uint64_t>& key, std::vector<lzma2_reset> resets);
   std::optional<lzma2_reset> entry_point_before(std::uint64_t identity, std::uint64_t where,
                                                 std::uint64_t position) const;
+  std::optional<lzma2_reset> entry_point_after(std::uint64_t identity, std::uint64_t where,
+                                               std::uint64_t position) const;
 
   const std::uint64_t block_size_;
   const std::uint64_t decoder_memory_limit_;
@@ -115,7 +128,7 @@ class cached_reader {
   decoder_pool pool_;
   std::unordered_set<block_key, block_key_hash> in_flight_;
   std::list<busy_decoder> busy_;
-  std::map<failure_key, failure> failures_;  // corrupt or unsupported folders, from the failing block on
+  std::map<failure_key, std::vector<failure>> failures_;  // of corrupt or unsupported folders
   // Dictionary resets of the folders read past their first block with no
   // decoder where the read began, after the folder's start (empty: none, or
   // not a folder of one LZMA2 stream); at most kMaxKnownFolders folders and
