@@ -213,6 +213,12 @@ block_data cached_reader::decode_blocks(std::unique_lock<std::mutex>& lock, cons
   }
   const auto busy = busy_.insert(busy_.end(), {identity, where, (index + 1) * block_size_});
   std::uint64_t current = first;
+  // Where decoding is, should it fail: in [failing_from, failing_to) (a new
+  // decoder may fail while it skips from its entry point to the first block
+  // boundary); nullopt while no decoder is built, which says nothing about
+  // where the damage lies.
+  std::optional<std::pair<std::uint64_t, std::uint64_t>> failing;
+  if (decoder) failing.emplace(first * block_size_, first * block_size_ + 1);
   const auto release = [&] {
     if (!lock.owns_lock()) lock.lock();
     for (std::uint64_t i = current; i <= index; ++i) {
@@ -226,6 +232,7 @@ block_data cached_reader::decode_blocks(std::unique_lock<std::mutex>& lock, cons
   try {
     if (!decoder) {
       decoder = std::make_unique<positioned_decoder>(snapshot, folder, decoder_memory_limit_, entry);
+      failing.emplace(decoder->decoder.position(), std::max(first * block_size_, decoder->decoder.position() + 1));
       lock.lock();
       ++decoders_created_;
       lock.unlock();
@@ -237,6 +244,7 @@ block_data cached_reader::decode_blocks(std::unique_lock<std::mutex>& lock, cons
     }
     for (; current <= index; ++current) {
       const std::uint64_t begin = current * block_size_;
+      failing.emplace(begin, begin + block_size_);
       const auto size = static_cast<std::size_t>(std::min(block_size_, decoder->decoder.size() - begin));
       std::vector<std::uint8_t> bytes(size);
       decoder->decoder.read(bytes);
@@ -257,8 +265,11 @@ block_data cached_reader::decode_blocks(std::unique_lock<std::mutex>& lock, cons
       if (current == index) result = std::move(data);
     }
   } catch (const archive_error& error) {
+    if (!lock.owns_lock()) lock.lock();
+    // Recorded before the blocks are let go, so that readers waiting for
+    // them find the failure rather than decode up to it again.
+    remember_failure(snapshot, folder, lock, current, failing, error);
     release();
-    remember_failure(snapshot, folder, lock, current, error);
     throw;
   } catch (...) {
     release();
@@ -272,23 +283,39 @@ block_data cached_reader::decode_blocks(std::unique_lock<std::mutex>& lock, cons
 // Data errors and unsupported methods stay what they are: remembered
 // instead of decoding the folder again at every read. Damaged data makes
 // undecodable what follows it up to the next dictionary reset, from which
-// decoding starts afresh. Called and returns with `lock` held.
+// decoding starts afresh. Decoding failed somewhere in [where.first,
+// where.second): a reset inside that range may lie before the damage, so
+// the failure reaches to the first reset at or after its end. The blocks
+// from `block` to that reset's cannot be decoded, and the files with data
+// from `where.first` to it are damaged. Without `where` (no decoder could
+// be built), the whole folder from `block` on. Called and returns
+// with `lock` held; lets it go only to walk the chunk headers, while the
+// caller still holds the blocks it claimed.
 void cached_reader::remember_failure(const archive_snapshot& snapshot, std::size_t folder,
                                      std::unique_lock<std::mutex>& lock, std::uint64_t block,
+                                     std::optional<std::pair<std::uint64_t, std::uint64_t>> where,
                                      const archive_error& error) {
   if (error.kind() != error_kind::corrupt_archive && error.kind() != error_kind::unsupported) return;
   const failure_key key{snapshot.data_identity(), snapshot.folder_key(folder)};
   std::uint64_t until = UINT64_MAX;
+  std::uint64_t damaged_from = block * block_size_;
   std::uint64_t damaged_to = UINT64_MAX;
-  if (error.kind() == error_kind::corrupt_archive) {
+  if (error.kind() == error_kind::corrupt_archive && where) {
+    damaged_from = where->first;
     if (!entry_points_.contains(key)) {
       ++chunk_walks_;
       lock.unlock();
-      auto resets = entry_points_of(snapshot, folder);
+      std::vector<lzma2_reset> resets;
+      try {
+        resets = entry_points_of(snapshot, folder);
+      } catch (...) {
+        // Without them the failure reaches to the folder's end, as it
+        // would in a folder without resets.
+      }
       lock.lock();
       remember_entry_points(key, std::move(resets));
     }
-    if (const auto next = entry_point_after(key.first, key.second, block * block_size_)) {
+    if (const auto next = entry_point_after(key.first, key.second, where->second - 1)) {
       damaged_to = next->unpacked;
       until = (next->unpacked + block_size_ - 1) / block_size_;
     }
@@ -299,7 +326,7 @@ void cached_reader::remember_failure(const archive_snapshot& snapshot, std::size
   }
   // A file whose data cannot be decoded is as damaged as one failing its
   // CRC: every later read of it says so, also of its readable start.
-  if (error.kind() == error_kind::corrupt_archive) condemn(snapshot, folder, block * block_size_, damaged_to);
+  if (error.kind() == error_kind::corrupt_archive) condemn(snapshot, folder, damaged_from, damaged_to);
 }
 
 // The substreams of `folder` with content in [from, to) are damaged.

@@ -109,7 +109,8 @@ class cached_reader {
                            std::uint64_t index, decoder_ptr decoder, std::optional<lzma2_reset> entry);
   static void condemn(const archive_snapshot& snapshot, std::size_t folder, std::uint64_t from, std::uint64_t to);
   void remember_failure(const archive_snapshot& snapshot, std::size_t folder, std::unique_lock<std::mutex>& lock,
-                        std::uint64_t block, const archive_error& error);
+                        std::uint64_t block, std::optional<std::pair<std::uint64_t, std::uint64_t>> where,
+                        const archive_error& error);
   bool busy_decoder_heading_to(std::uint64_t identity, std::uint64_t where, std::uint64_t position,
                                std::uint64_t beyond) const;
   void learn_entry_points(std::unique_lock<std::mutex>& lock, const archive_snapshot& snapshot, std::size_t folder);
