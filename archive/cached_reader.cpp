@@ -120,7 +120,8 @@ bool cached_reader::busy_decoder_heading_to(std::uint64_t identity, std::uint64_
 }
 
 // Walks the chunk headers of `folder` without the lock; readers of the
-// folder meanwhile wait for it.
+// folder meanwhile wait for it. Returns, also by an exception, with `lock`
+// held.
 void cached_reader::learn_entry_points(std::unique_lock<std::mutex>& lock, const archive_snapshot& snapshot,
                                        std::size_t folder) {
   const failure_key key{snapshot.data_identity(), snapshot.folder_key(folder)};
@@ -302,18 +303,13 @@ void cached_reader::remember_failure(const archive_snapshot& snapshot, std::size
   std::uint64_t damaged_to = UINT64_MAX;
   if (error.kind() == error_kind::corrupt_archive && where) {
     damaged_from = where->first;
-    if (!entry_points_.contains(key)) {
-      ++chunk_walks_;
-      lock.unlock();
-      std::vector<lzma2_reset> resets;
+    if (!entry_points_.contains(key) && !walking_.contains(key)) {
       try {
-        resets = entry_points_of(snapshot, folder);
+        learn_entry_points(lock, snapshot, folder);
       } catch (...) {
         // Without them the failure reaches to the folder's end, as it
-        // would in a folder without resets.
+        // would in a folder without resets (the lock is held again).
       }
-      lock.lock();
-      remember_entry_points(key, std::move(resets));
     }
     if (const auto next = entry_point_after(key.first, key.second, where->second - 1)) {
       damaged_to = next->unpacked;

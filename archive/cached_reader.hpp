@@ -16,10 +16,10 @@
 //    decoder where it begins starts decoding at the stream's last
 //    dictionary reset before it, not at the folder's start: 7-Zip's
 //    multithreaded encoder resets at every block, and a log appended to
-//    across commits at each commit whose new bytes had no primer
-//    (folder_continuation.hpp). The chunk headers are walked (a pread each)
-//    the first time such a read comes for the folder's data; a sequential
-//    read never needs them.
+//    across commits at each commit whose new bytes had no primer and at
+//    least every four dictionaries (folder_packer.hpp). The chunk headers
+//    are walked (a pread each) the first time such a read, or a data error,
+//    comes for the folder's data; a sequential read never needs them.
 // CRCs are checked as substreams are decoded in full (from the folder's
 // start or from a reset before them, not by a decoder starting inside
 // them); a mismatch is a corrupt_archive error on every read of that file
@@ -130,10 +130,9 @@ class cached_reader {
   std::unordered_set<block_key, block_key_hash> in_flight_;
   std::list<busy_decoder> busy_;
   std::map<failure_key, std::vector<failure>> failures_;  // of corrupt or unsupported folders
-  // Dictionary resets of the folders read past their first block with no
-  // decoder where the read began, after the folder's start (empty: none, or
-  // not a folder of one LZMA2 stream); at most kMaxKnownFolders folders and
-  // kMaxKnownResets resets in all.
+  // Dictionary resets after the folder's start of the folders walked
+  // (empty: none, or not a folder of one LZMA2 stream); at most
+  // kMaxKnownFolders folders and kMaxKnownResets resets in all.
   static constexpr std::size_t kMaxKnownFolders = 4096;
   static constexpr std::size_t kMaxKnownResets = std::size_t{1} << 20;
   std::map<failure_key, std::vector<lzma2_reset>> entry_points_;
