@@ -149,8 +149,7 @@ std::vector<lzma2_reset> cached_reader::entry_points_of(const archive_snapshot& 
   std::vector<lzma2_reset> resets;
   const folder_info& info = snapshot.database().folders[folder];
   const auto& packs = snapshot.folder(folder).packs;
-  if (info.coders.size() == 1 && info.coders.front().method_id == kMethodLzma2 && packs.size() == 1 &&
-      info.unpack_sizes.size() == 1) {
+  if (is_one_lzma2_stream(info) && packs.size() == 1) {
     auto chunks = walk_lzma2_chunks(snapshot.fd(), {packs.front().offset, packs.front().size});
     if (chunks && chunks->unpacked_bytes == info.unpack_sizes.front()) {
       resets = std::move(chunks->resets);

@@ -153,8 +153,7 @@ class graph_builder {
 source_ptr lzma2_source_from(int fd, const std::string& path, const folder_info& folder,
                              std::span<const pack_stream_range> packs, const lzma2_reset& entry,
                              std::uint64_t memory_limit) {
-  if (folder.coders.size() != 1 || method_of(folder.coders.front().method_id) != coder_method::lzma2 ||
-      packs.size() != 1 || folder.packed_streams.size() != 1 || folder.unpack_sizes.size() != 1) {
+  if (!is_one_lzma2_stream(folder) || packs.size() != 1) {
     throw archive_error(error_kind::invalid_input, path, "only a folder of one LZMA2 stream has entry points");
   }
   if (entry.packed >= packs.front().size || entry.unpacked > folder.unpack_sizes.front()) {

@@ -13,6 +13,12 @@ std::optional<std::uint32_t> lzma2_dictionary_of(std::uint8_t property) noexcept
   return (std::uint32_t{2} | (property & 1u)) << (property / 2 + 11);
 }
 
+bool is_one_lzma2_stream(const folder_info& folder) noexcept {
+  return folder.coders.size() == 1 && folder.coders.front().method_id == kMethodLzma2 &&
+         folder.coders.front().properties.size() == 1 && folder.packed_streams.size() == 1 &&
+         folder.unpack_sizes.size() == 1;
+}
+
 std::optional<lzma2_chunks> walk_lzma2_chunks(int fd, byte_range packed) {
   // Control bytes: 0x00 ends the stream; 0x01 (dictionary reset) and 0x02
   // head an uncompressed chunk (2 bytes: size - 1); 0x80-0xFF head an LZMA

@@ -4,6 +4,7 @@
 // before a reset, so a stream can be continued from its last reset
 // (folder_continuation.hpp) and decoded starting at any reset
 // (folder_decoder_options::entry).
+#include "archive_database.hpp"
 #include "archive_layout.hpp"
 
 #include <cstdint>
@@ -31,6 +32,11 @@ struct lzma2_chunks {
 // ending with the end marker in the range's last byte; nullopt otherwise
 // (also when the file cannot be read). One pread per chunk.
 std::optional<lzma2_chunks> walk_lzma2_chunks(int fd, byte_range packed);
+
+// Whether `folder` is a single LZMA2 coder (one property byte) reading a
+// single pack stream: its pack stream is then one LZMA2 stream of its
+// content, whose chunks walk_lzma2_chunks reads.
+bool is_one_lzma2_stream(const folder_info& folder) noexcept;
 
 // The dictionary size an LZMA2 property byte names (nullopt: not a valid one).
 std::optional<std::uint32_t> lzma2_dictionary_of(std::uint8_t property) noexcept;
