@@ -218,7 +218,6 @@ block_data cached_reader::decode_blocks(std::unique_lock<std::mutex>& lock, cons
   // boundary); nullopt while no decoder is built, which says nothing about
   // where the damage lies.
   std::optional<std::pair<std::uint64_t, std::uint64_t>> failing;
-  if (decoder) failing.emplace(first * block_size_, first * block_size_ + 1);
   const auto release = [&] {
     if (!lock.owns_lock()) lock.lock();
     for (std::uint64_t i = current; i <= index; ++i) {

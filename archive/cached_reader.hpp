@@ -115,7 +115,7 @@ class cached_reader {
                                std::uint64_t beyond) const;
   void learn_entry_points(std::unique_lock<std::mutex>& lock, const archive_snapshot& snapshot, std::size_t folder);
   static std::vector<lzma2_reset> entry_points_of(const archive_snapshot& snapshot, std::size_t folder);
-  void remember_entry_points(const std::pair<std::uint64_t, std::uint64_t>& key, std::vector<lzma2_reset> resets);
+  void remember_entry_points(const failure_key& key, std::vector<lzma2_reset> resets);
   std::optional<lzma2_reset> entry_point_before(std::uint64_t identity, std::uint64_t where,
                                                 std::uint64_t position) const;
   std::optional<lzma2_reset> entry_point_after(std::uint64_t identity, std::uint64_t where,
