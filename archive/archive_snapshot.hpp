@@ -19,6 +19,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <span>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,7 +31,14 @@ class archive_snapshot : public std::enable_shared_from_this<archive_snapshot> {
 
  public:
   struct folder_layout {
-    std::vector<pack_stream_range> packs;  // in the folder's packed_streams order
+    // In the folder's packed_streams order. Inline: every folder this
+    // writer makes has one, and a snapshot of a million one-file folders
+    // would hold a heap block each.
+    struct pack_ranges : small_vector<pack_stream_range, 1> {
+      // Boost 1.74's small_vector does not convert to a span by itself.
+      operator std::span<const pack_stream_range>() const noexcept { return {data(), size()}; }
+    };
+    pack_ranges packs;
     std::uint64_t first_substream = 0;
     std::uint64_t substream_count = 0;
   };

@@ -85,7 +85,7 @@ struct pending_location {
 struct finished_folder {
   std::shared_ptr<const output_file> file;  // holds the packed bytes (the pending file lives while held)
   byte_range packed;                        // where in `file`
-  std::vector<pending_id> ids;              // its files, in substream order
+  small_vector<pending_id, 1> ids;          // its files, in substream order (a batched folder has one)
   // Reads these files until their commit is applied: stream first_stream + k is ids[k].
   std::shared_ptr<const archive_snapshot> snapshot;
   std::size_t index = 0;

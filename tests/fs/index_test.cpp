@@ -31,7 +31,7 @@ listing after(const fs::cookie_list& list, std::uint64_t cookie, std::size_t at_
 
 archive::finished_folder folder_of(std::vector<archive::pending_id> ids) {
   archive::finished_folder folder;
-  folder.ids = std::move(ids);
+  folder.ids.assign(ids.begin(), ids.end());
   return folder;
 }
 
