@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <numeric>
 #include <optional>
+#include <string_view>
 #include <utility>
 
 namespace sevenzfs::archive {
@@ -144,7 +145,7 @@ std::pair<std::uint64_t, std::uint64_t> archive_appender::folder_of_stream(std::
   return {folder, folder_packed_bytes_.at(folder)};
 }
 
-commit_result archive_appender::commit(const commit_request& request) {
+commit_result archive_appender::commit(commit_request request) {
   check_request(request, stream_count(), path_);
   commit_result result;
   result.input_bytes = std::accumulate(request.new_files.begin(), request.new_files.end(), std::uint64_t{0},
@@ -201,7 +202,7 @@ bool archive_appender::can_commit_in_place(const commit_request& request, const 
   return !new_data || (!drops && protected_end() <= layout_.packs_end);
 }
 
-bool archive_appender::commit_in_place(const commit_request& request, const commit_plan& plan, commit_result& result) {
+bool archive_appender::commit_in_place(commit_request& request, const commit_plan& plan, commit_result& result) {
   const std::size_t kept = plan.kept_prefix();
   database_builder builder(database(), request, plan);
   for (std::size_t folder = 0; folder < kept; ++folder) builder.add_archived_folder(folder);
@@ -213,11 +214,26 @@ bool archive_appender::commit_in_place(const commit_request& request, const comm
   // files of prepacked folders that lose some, and the new files.
   std::uint64_t new_packs = 0;
   bool compress = !request.new_files.empty();
+  // What to copy, joined where folders lie back to back in one pending file
+  // (they mostly do): the request is let go of before the copy.
+  struct packed_range {
+    int fd;
+    std::string_view path;
+    std::uint64_t offset;
+    std::uint64_t size;
+  };
+  std::vector<packed_range> copied;
   for (std::size_t k = 0; k < request.prepacked_folders.size(); ++k) {
     const auto& folder = request.prepacked_folders[k];
     if (folder.keeps_all()) {
       builder.add_prepacked(k);
       new_packs += folder.size;
+      if (!copied.empty() && copied.back().fd == folder.fd &&
+          copied.back().offset + copied.back().size == folder.offset) {
+        copied.back().size += folder.size;
+      } else {
+        copied.push_back({folder.fd, folder.path, folder.offset, folder.size});
+      }
     }
     compress = compress || (!folder.keeps_all() && !folder.keeps_none());
   }
@@ -231,6 +247,7 @@ bool archive_appender::commit_in_place(const commit_request& request, const comm
     new_packs += pending->position();
   }
   archive_database db = std::move(builder).finish(database().pack_position, result);
+  release_descriptions(request);
 
   output_file archive = output_file::in_place(path_);
   // Dropped folders (before layout_.packs_end) and bytes earlier snapshots
@@ -242,9 +259,7 @@ bool archive_appender::commit_in_place(const commit_request& request, const comm
         // (2) The new packs right after the kept ones, over the old header.
         archive.set_position(kept_end);
         joined_copy copy(archive);
-        for (const auto& folder : request.prepacked_folders) {
-          if (folder.keeps_all()) copy.add(folder.fd, folder.offset, folder.size, folder.path);
-        }
+        for (const auto& range : copied) copy.add(range.fd, range.offset, range.size, range.path);
         if (pending) copy.add(pending->fd(), 0, pending->position(), pending->current_path());
         copy.flush();
         archive.sync();

@@ -84,8 +84,10 @@ class archive_appender {
   // folder that loses some of its files is compressed again with the kept
   // ones, unless it cannot be decoded here: then it stays whole and its
   // dropped streams are reported in result.kept_anyway. Throws
-  // archive_error; the archive then is as it was.
-  commit_result commit(const commit_request& request);
+  // archive_error; the archive then is as it was. The request is taken:
+  // its descriptions of files go (release_descriptions) before the header
+  // is written, which holds them again in the new database.
+  commit_result commit(commit_request request);
 
   // Bytes no header references lie between the packs and the header or
   // after it: left by a crash during a commit, or by a commit that dropped
@@ -106,7 +108,7 @@ class archive_appender {
 
   bool can_commit_in_place(const commit_request& request, const commit_plan& plan) const;
   // Returns whether the new state's data continues the previous one's (see publish_snapshot).
-  bool commit_in_place(const commit_request& request, const commit_plan& plan, commit_result& result);
+  bool commit_in_place(commit_request& request, const commit_plan& plan, commit_result& result);
   void place_new_header(output_file& archive, const archive_database& db, std::uint64_t packs_end,
                         std::uint64_t new_packs, const std::function<void()>& write_packs, std::uint64_t header_floor);
   header_location copy_current_header(output_file& archive, std::uint64_t at) const;

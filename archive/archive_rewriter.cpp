@@ -31,7 +31,7 @@ void copy_folder(output_file& out, const archive_snapshot& snapshot, std::size_t
 }  // namespace
 
 archive_layout rewrite_archive(const std::string& path, const std::shared_ptr<const archive_snapshot>& snapshot,
-                               const commit_request& request, const commit_plan& plan, const write_options& options,
+                               commit_request& request, const commit_plan& plan, const write_options& options,
                                commit_result& result) {
   const archive_database nothing;
   const archive_database& old = snapshot ? snapshot->database() : nothing;
@@ -75,6 +75,7 @@ archive_layout rewrite_archive(const std::string& path, const std::shared_ptr<co
   archive_layout layout;
   layout.packs_end = out.position();
   layout.db = std::move(builder).finish(0, result);
+  release_descriptions(request);
   const header_location header =
       write_header(out, layout.db, options.compression.level, options.compression.threads);
   exit_after_step_if_asked(3);

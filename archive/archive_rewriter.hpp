@@ -25,9 +25,10 @@ namespace sevenzfs::archive {
 // `snapshot` is the archive at `path` as committed (null: there is none),
 // `plan` what becomes of its folders. Fills `result` (indices, kept_anyway for folders found
 // undecodable while reading, reencoded_bytes, copied_bytes, rewritten).
-// Returns what is on disk now.
+// Returns what is on disk now. The request's descriptions of files are let
+// go of (release_descriptions) once the new database is built.
 archive_layout rewrite_archive(const std::string& path, const std::shared_ptr<const archive_snapshot>& snapshot,
-                               const commit_request& request, const commit_plan& plan, const write_options& options,
+                               commit_request& request, const commit_plan& plan, const write_options& options,
                                commit_result& result);
 
 }  // namespace sevenzfs::archive

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -13,10 +14,14 @@
 
 namespace sevenzfs::archive {
 
-// An archived stream the next state keeps.
+// An archived stream the next state keeps. A commit names every archived
+// file that stays, and most are shown as archived: those carry no entry (an
+// inline one costs 88 bytes, and a commit of an archive of a million files
+// would hold a million of them twice while it makes the request).
 struct kept_stream {
-  std::uint64_t stream = 0;    // its index in the archive as it is now
-  std::optional<entry> shown;  // path, kind, mode, time as the caller shows it now; nullopt: unchanged
+  std::uint64_t stream = 0;  // its index in the archive as it is now
+  // Path, kind, mode, time as the caller shows it now; null: as archived.
+  std::shared_ptr<const entry> shown;
 };
 
 // A folder compressed before the commit (pending_folders): its packed bytes
@@ -73,6 +78,19 @@ struct commit_request {
   // Files of new_files that grew from archived streams, at most one entry each.
   std::vector<appended_file> appended_files{};
 };
+
+// Lets go of everything the request holds per file (paths, kinds, times,
+// contents, prepacked folders) once the new database describes the files:
+// a commit of a million files would otherwise hold every path twice while
+// it writes the header. Swapped with empty vectors, as `= {}` would keep the
+// capacity.
+inline void release_descriptions(commit_request& request) noexcept {
+  std::vector<kept_stream>().swap(request.kept_streams);
+  std::vector<entry>().swap(request.entries_without_data);
+  std::vector<entry>().swap(request.new_files);
+  std::vector<prepacked_folder>().swap(request.prepacked_folders);
+  std::vector<appended_file>().swap(request.appended_files);
+}
 
 struct commit_result {
   std::vector<std::uint64_t> stream_index;  // for each of request.new_files: its substream now

@@ -51,6 +51,11 @@ file_info describe_entry(const entry& e) {
   return info;
 }
 
+bool describes_as(const entry& e, const file_info& file) noexcept {
+  return e.path == file.name && (e.kind == entry_kind::directory) == file.is_directory &&
+         filetime_from_unix(e.mtime) == file.mtime && attributes_from_mode(unix_mode_of(e)) == file.attributes;
+}
+
 entry entry_from_file(const file_info& file, std::uint64_t size, const std::timespec& default_time) {
   const bool directory = file.is_directory && !file.has_stream;
   const std::uint32_t st_mode = mode_from_attributes(file.attributes, directory);

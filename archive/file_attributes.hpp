@@ -25,6 +25,9 @@ std::uint32_t mode_from_attributes(std::optional<std::uint32_t> attributes, bool
 
 // The file_info (name, kind, time, attributes) recorded for an entry.
 file_info describe_entry(const entry& e);
+// Whether describe_entry(e) records what `file` does (name, kind, time,
+// attributes; whether it has a stream aside), without making a copy.
+bool describes_as(const entry& e, const file_info& file) noexcept;
 // The entry a file_info describes (no content; `size` is its stream's size).
 // Times missing from the header become `default_time`.
 entry entry_from_file(const file_info& file, std::uint64_t size, const std::timespec& default_time);

@@ -52,14 +52,18 @@ daemon_options for_daemon(daemon_options options, commit_figures& figures) {
 // What a commit takes from the tree: the request, and which inodes the new
 // streams and emptied entries belong to, with what tells whether they changed
 // after the snapshot (the gate may be let go while the archive is written).
+// The request goes to the archive; what applying the result needs of it is
+// kept here.
 struct committer::snapshot {
   archive::commit_request request;
   std::uint64_t generation = 0;
   struct file {
     inode_number number;
     std::uint64_t content_changes;  // inode::content_changes at the snapshot
+    std::uint64_t size = 0;         // of the bytes committed
   };
   std::vector<file> committed;  // request.new_files[k] is committed[k]'s content
+  std::vector<std::uint64_t> kept_streams;  // request.kept_streams' stream numbers, in order
   std::vector<file> emptied;    // changed files committed as empty
   // Files in the streamer's finished folders: `flat` counts their files
   // folder after folder, as commit_result::prepacked_index does.
@@ -109,14 +113,23 @@ void committer::take_snapshot(commit_scope scope, std::uint64_t began, snapshot&
   for (std::size_t f = 0; f < folders.size(); ++f) streamed_shown[f].resize(folders[f].ids.size());
 
   // Archived streams the tree still shows are kept (with what the tree shows
-  // of them now); every other stream is dropped: removed files leave the
-  // archive, and a rewritten file's old copy gives way to the new one.
-  std::vector<std::optional<archive::entry>> shown(archive_.stream_count());
+  // of them now, where that is not what the archive says); every other
+  // stream is dropped: removed files leave the archive, and a rewritten
+  // file's old copy gives way to the new one.
+  std::vector<char> kept(archive_.stream_count(), 0);
+  std::vector<std::shared_ptr<const archive::entry>> shown(kept.size());
   const archive::archive_snapshot* current = archive_.snapshot().get();
+  const auto keep = [&](std::uint64_t stream, const archive::entry& e) {
+    kept[stream] = 1;
+    const auto file = current->file_of_substream(stream);
+    if (!file || !archive::describes_as(e, current->database().files[*file])) {
+      shown[stream] = std::make_shared<const archive::entry>(e);
+    }
+  };
   std::vector<std::string> left_without_stream;  // changed files left for later that the archive has no copy of
   const auto leave = [&](archive::entry& e, const std::optional<std::uint64_t>& stream) {
     if (stream) {
-      shown[*stream] = std::move(e);
+      keep(*stream, e);
     } else {
       left_without_stream.push_back(std::move(e.path));
     }
@@ -167,11 +180,11 @@ void committer::take_snapshot(commit_scope scope, std::uint64_t began, snapshot&
       leave(e, stream);
       return;
     }
-    if (stream && !include) shown[*stream] = e;
+    if (stream && !include) keep(*stream, e);
     if (include && content.size() > 0) {
       // Listed before it is frozen: a commit that fails from here on thaws
       // what it lists.
-      taken.committed.push_back({node.number, node.content_changes});
+      taken.committed.push_back({node.number, node.content_changes, content.size()});
       if (stream && content.grew_from_archived()) {
         request.appended_files.push_back({request.new_files.size(), *stream});
       }
@@ -188,7 +201,6 @@ void committer::take_snapshot(commit_scope scope, std::uint64_t began, snapshot&
   // A file left for later may stand where another one was (saved over it by
   // rename): until the next commit, the archive keeps the one it has at that
   // path, as a rename leaves the old file or the new one, never neither.
-  std::vector<char> kept_as_archived(shown.size(), 0);
   if (!left_without_stream.empty() && current != nullptr) {
     std::unordered_map<std::string_view, std::uint64_t> stream_at;
     for (std::uint64_t stream = 0; stream < current->substream_count(); ++stream) {
@@ -197,13 +209,14 @@ void committer::take_snapshot(commit_scope scope, std::uint64_t began, snapshot&
       }
     }
     for (const auto& path : left_without_stream) {
-      if (const auto at = stream_at.find(path); at != stream_at.end() && !shown[at->second]) {
-        kept_as_archived[at->second] = 1;
-      }
+      if (const auto at = stream_at.find(path); at != stream_at.end()) kept[at->second] = 1;
     }
   }
-  for (std::uint64_t stream = 0; stream < shown.size(); ++stream) {
-    if (shown[stream] || kept_as_archived[stream]) request.kept_streams.push_back({stream, std::move(shown[stream])});
+  for (std::uint64_t stream = 0; stream < kept.size(); ++stream) {
+    if (kept[stream]) {
+      request.kept_streams.push_back({stream, std::move(shown[stream])});
+      taken.kept_streams.push_back(stream);
+    }
   }
   // Files of these folders that no inode shows (deleted, or rewritten since
   // they were sealed) are dropped from them.
@@ -230,7 +243,7 @@ void committer::apply(const snapshot& taken, const archive::commit_result& resul
   for (std::size_t k = 0; k < taken.committed.size(); ++k) {
     auto node = inodes_.lock(taken.committed[k].number);
     if (!node) continue;
-    archived_bytes where{now, result.stream_index[k], taken.request.new_files[k].size};
+    archived_bytes where{now, result.stream_index[k], taken.committed[k].size};
     // (A change that failed counted too, but changed nothing: left dirty,
     // the file would be compressed whole again, its start decoded.)
     if ((*node)->content_changes != taken.committed[k].content_changes &&
@@ -260,9 +273,7 @@ void committer::apply(const snapshot& taken, const archive::commit_result& resul
   // but still open) keep reading the old state, which keeps its descriptor.
   if (before) {
     std::vector<std::uint64_t> moved_to(before->substream_count(), UINT64_MAX);
-    for (std::size_t k = 0; k < taken.request.kept_streams.size(); ++k) {
-      moved_to[taken.request.kept_streams[k].stream] = result.kept_index[k];
-    }
+    for (std::size_t k = 0; k < taken.kept_streams.size(); ++k) moved_to[taken.kept_streams[k]] = result.kept_index[k];
     inodes_.for_each([&](inode& node) {
       std::lock_guard data(node.mutex);
       const auto stream = node.content.stream_in(before.get());
@@ -365,7 +376,7 @@ result<void> committer::commit_locked(std::unique_lock<std::shared_mutex>& gate,
     const auto before = archive_.snapshot();
     // The snapshot's bytes are frozen: writers may go on meanwhile.
     gate.unlock();
-    const auto result = archive_.commit(taken.request);
+    const auto result = archive_.commit(std::move(taken.request));
     if (!gate.owns_lock()) gate.lock();
     apply(taken, result, before);
     if (lock_ != nullptr) {

@@ -95,7 +95,7 @@ archive::commit_request merged_request(const archive::archive_appender& archive,
       request.entries_without_data.push_back(std::move(e));
     }
     for (std::uint64_t stream = 0; stream < kept.size(); ++stream) {
-      if (kept[stream]) request.kept_streams.push_back({stream, std::nullopt});
+      if (kept[stream]) request.kept_streams.push_back({stream, nullptr});
     }
   }
   request.entries_without_data.insert(request.entries_without_data.end(), recovery.without_data.begin(),

@@ -105,7 +105,7 @@ int run(int argc, char** argv) {
   }
   const auto commit_started = clock_type::now();
   archive::archive_appender appender(out, write);
-  appender.commit(request);
+  appender.commit(std::move(request));
   const double committed = seconds_since(commit_started);
   const double total = seconds_since(started);
 

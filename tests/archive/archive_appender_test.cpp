@@ -104,7 +104,7 @@ TEST(ArchiveAppender, RenamesArchivedFilesInTheHeaderOnly) {
   archive_appender archive(path.string(), {});
   archive.commit(next_request(archive, 0, 2));
   auto request = next_request(archive, 1, 0);
-  request.kept_streams[0].shown = text_entry("d/renamed.txt", "");
+  request.kept_streams[0].shown = std::make_shared<const entry>(text_entry("d/renamed.txt", ""));
   archive.commit(request);
   EXPECT_EQ(run("7zz e -so " + quote(path.string()) + " d/renamed.txt").output, content(0, 0));
   EXPECT_EQ(run("7zz t " + quote(path.string())).exit_code, 0);
@@ -260,7 +260,10 @@ TEST(ArchiveAppender, CommitsLeaveNoDeadBytes) {
   archive.commit(next_request(archive, 0, 40));
   for (int commit = 1; commit <= 20; ++commit) {
     auto request = next_request(archive, commit, commit % 2);  // one file, or only a rename
-    if (commit % 2 == 0) request.kept_streams[0].shown = text_entry("d/renamed-" + std::to_string(commit), "");
+    if (commit % 2 == 0) {
+      request.kept_streams[0].shown =
+          std::make_shared<const entry>(text_entry("d/renamed-" + std::to_string(commit), ""));
+    }
     archive.commit(request);
     const auto on_disk = read_archive(path.string());
     const std::uint64_t header_bytes = on_disk.header_offset + on_disk.header_size - on_disk.header_start;
@@ -298,7 +301,7 @@ TEST(ArchiveAppender, KeepsCreationAndAccessTimesOfArchivedFiles) {
   commit_request request;
   std::uint64_t stream = 0;
   for (const auto& file : archive.database().files) {
-    if (file.has_stream) request.kept_streams.push_back({stream++, entry_from_file(file, 0, {})});
+    if (file.has_stream) request.kept_streams.push_back({stream++, std::make_shared<const entry>(entry_from_file(file, 0, {}))});
   }
   request.new_files.push_back(text_entry("c.txt", "gamma\n"));
   archive.commit(request);

@@ -63,7 +63,7 @@ commit_request archive_model::request_for(const change& what) const {
     if (!shown_.contains(path) || std::ranges::count(what.drop, path) > 0) continue;
     kept_stream kept{stream, {}};
     for (const auto& [from, to] : what.rename) {
-      if (from == path) kept.shown = text_entry(to, "");
+      if (from == path) kept.shown = std::make_shared<const entry>(text_entry(to, ""));
     }
     request.kept_streams.push_back(std::move(kept));
   }

@@ -64,7 +64,7 @@ TEST(DatabaseBuilder, NumbersStreamsInTheNewOrderAndKeepsDescriptions) {
   entry shown;
   shown.path = "renamed";
   shown.mode = 0600;
-  request.kept_streams[1].shown = shown;  // stream 2
+  request.kept_streams[1].shown = std::make_shared<const entry>(shown);  // stream 2
   entry added;
   added.path = "new";
   added.size = 7;

@@ -171,6 +171,32 @@ TEST(FileTime, UnixEpochAndResolution) {
   EXPECT_FALSE(filetime_from_unix(-11'644'473'601, 0));
 }
 
+// A commit leaves out the entries of kept files the header describes as
+// they are: whatever describe_entry would record differently must count.
+TEST(Attributes, AnEntryDescribesAsTheFileInfoItWouldRecord) {
+  entry e;
+  e.path = "d/a.txt";
+  e.mode = 0640;
+  e.mtime = {1'700'000'000, 123'456'700};
+  e.size = 5;
+  file_info archived = describe_entry(e);
+  archived.has_stream = true;   // aside
+  archived.ctime = 42;          // kept from the header anyway
+  EXPECT_TRUE(describes_as(e, archived));
+  const auto differs = [&](auto change) {
+    entry other = e;
+    change(other);
+    return !describes_as(other, archived);
+  };
+  EXPECT_TRUE(differs([](entry& x) { x.path = "d/b.txt"; }));
+  EXPECT_TRUE(differs([](entry& x) { x.mode = 0644; }));
+  EXPECT_TRUE(differs([](entry& x) { x.mtime.tv_nsec += 100; }));  // one FILETIME tick
+  EXPECT_FALSE(differs([](entry& x) { x.mtime.tv_nsec += 99; }));  // below it: the same record
+  EXPECT_TRUE(differs([](entry& x) { x.kind = entry_kind::symlink; }));
+  EXPECT_TRUE(differs([](entry& x) { x.kind = entry_kind::directory; }));
+  EXPECT_FALSE(differs([](entry& x) { x.size = 9; }));  // the content is the stream's
+}
+
 namespace {
 
 // Folders of every shape the serializer writes: solid with CRCs per file, a
