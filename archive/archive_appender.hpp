@@ -84,9 +84,10 @@ class archive_appender {
   // folder that loses some of its files is compressed again with the kept
   // ones, unless it cannot be decoded here: then it stays whole and its
   // dropped streams are reported in result.kept_anyway. Throws
-  // archive_error; the archive then is as it was. The request is taken:
-  // its descriptions of files go (release_descriptions) before the header
-  // is written, which holds them again in the new database.
+  // archive_error; the archive then is as it was. The request is taken,
+  // and used up either way: its descriptions of files go
+  // (release_descriptions) before the header is written, which holds them
+  // again in the new database.
   commit_result commit(commit_request request);
 
   // Bytes no header references lie between the packs and the header or

@@ -174,14 +174,14 @@ TEST(FileTime, UnixEpochAndResolution) {
 // A commit leaves out the entries of kept files the header describes as
 // they are: whatever describe_entry would record differently must count.
 TEST(Attributes, AnEntryDescribesAsTheFileInfoItWouldRecord) {
+  // As the committer shows a kept file: no size, so no stream of its own.
   entry e;
   e.path = "d/a.txt";
   e.mode = 0640;
   e.mtime = {1'700'000'000, 123'456'700};
-  e.size = 5;
   file_info archived = describe_entry(e);
-  archived.has_stream = true;   // aside
-  archived.ctime = 42;          // kept from the header anyway
+  archived.has_stream = true;  // aside: the archived file has one
+  archived.ctime = 42;         // kept from the header anyway
   EXPECT_TRUE(describes_as(e, archived));
   const auto differs = [&](auto change) {
     entry other = e;
@@ -195,6 +195,17 @@ TEST(Attributes, AnEntryDescribesAsTheFileInfoItWouldRecord) {
   EXPECT_TRUE(differs([](entry& x) { x.kind = entry_kind::symlink; }));
   EXPECT_TRUE(differs([](entry& x) { x.kind = entry_kind::directory; }));
   EXPECT_FALSE(differs([](entry& x) { x.size = 9; }));  // the content is the stream's
+  // Headers of other writers: attributes without the Unix extension, or no
+  // time, are not what the mount would record.
+  file_info windows = archived;
+  windows.attributes = 0x20;
+  EXPECT_FALSE(describes_as(e, windows));
+  file_info untimed = archived;
+  untimed.mtime.reset();
+  EXPECT_FALSE(describes_as(e, untimed));
+  entry ancient = e;
+  ancient.mtime = {-11'644'473'601, 0};  // before 1601: recorded without a time
+  EXPECT_TRUE(describes_as(ancient, untimed));
 }
 
 namespace {
