@@ -19,6 +19,7 @@
 
 #include <spawn.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -123,6 +124,27 @@ result<void> detach_mount(const std::string& mountpoint) {
   return failure(EIO, fmt::format("fusermount3 -u -z {} failed", mountpoint));
 }
 
+// A file that outgrows the pool while open keeps a spill file open until it
+// is compressed, and a snapshot a reader holds keeps its archive open: under
+// systemd's default soft limit of 1,024 descriptors, writes would fail long
+// before the hard limit (524,288) is near. Nothing here uses select(), which
+// is what the low soft limit protects.
+void raise_open_file_limit(logger& log) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  const rlim_t was = limit.rlim_cur;
+  // An unlimited hard limit still stops at the kernel's fs.nr_open.
+  rlim_t most = 1 << 20;
+  if (std::ifstream nr_open("/proc/sys/fs/nr_open"); nr_open) nr_open >> most;
+  limit.rlim_cur = std::min(limit.rlim_max, most);
+  if (limit.rlim_cur <= was) return;
+  if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    log.warning("cannot raise the open file limit from {}: {}", was, std::strerror(errno));
+    return;
+  }
+  log.debug("open file limit raised from {} to {}", was, limit.rlim_cur);
+}
+
 void serve(fuse_session* session) {
   std::unique_ptr<fuse_loop_config, loop_config_deleter> config(fuse_loop_cfg_create());
   fuse_loop_cfg_set_max_threads(config.get(), 16);
@@ -163,6 +185,7 @@ int run_daemon(const std::vector<std::string>& args, std::FILE* out, std::FILE* 
                                     to_syslog(level, line);
                                   },
              options.debug ? log_level::debug : log_level::info);
+  raise_open_file_limit(log);
 
   const std::string archive_dir = archive::directory_of(options.archive_path);
   if (::access(archive_dir.c_str(), W_OK | X_OK) != 0) {

@@ -1,18 +1,25 @@
 // Through real mounts: nothing acknowledged is lost — one archive, one
 // daemon, also through a symlink or a hard link; a name the archive cannot hold is refused at the door; names an
 // existing archive holds that the mount cannot show do not sink commits;
-// what crashed writers left is cleaned up.
+// what crashed writers left is cleaned up; many files spilled at once do
+// not run the daemon out of descriptors.
 #include "mount_fixture.hpp"
 
 #include "archive/archive_writer.hpp"
 #include "archive/archive_reader.hpp"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
 #include <fstream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <utility>
 
 namespace fs = std::filesystem;
 using namespace sevenzfs::test;
@@ -269,4 +276,75 @@ TEST_F(mount_fixture, TheUnmountControlCommitsEverythingThenUnmountsAndExits) {
   EXPECT_EQ(daemon->wait_exit(std::chrono::seconds(30)), 0) << daemon->log();
   EXPECT_FALSE(is_mounted(mnt));
   EXPECT_EQ(run("7zz e -so " + quote(archive.string()) + " open.txt").output, "still open\n");
+}
+
+namespace {
+
+// `write DIR N`: opens N files in DIR, writes 512 KiB into each, 64 KiB at a
+// time, all of them open until the end; `check DIR N`: prints "ok" when DIR
+// holds them as written.
+const std::string kManyOpenFiles =
+    "import os, sys\n"
+    "mode, where, n = sys.argv[1], sys.argv[2], int(sys.argv[3])\n"
+    "def chunk(i, k):\n"
+    "    line = b'file %04d chunk %02d\\n' % (i, k)\n"
+    "    return (line * (65536 // len(line) + 1))[:65536]\n"
+    "if mode == 'write':\n"
+    "    files = [open(os.path.join(where, 'f%04d' % i), 'wb', buffering=0) for i in range(n)]\n"
+    "    for k in range(8):\n"
+    "        for i, f in enumerate(files):\n"
+    "            f.write(chunk(i, k))\n"
+    "    for f in files: f.close()\n"
+    "else:\n"
+    "    for i in range(n):\n"
+    "        with open(os.path.join(where, 'f%04d' % i), 'rb') as f:\n"
+    "            if f.read() != b''.join(chunk(i, k) for k in range(8)): sys.exit('f%04d differs' % i)\n"
+    "    print('ok')\n";
+
+std::string many_open_files(const std::string& mode, const std::filesystem::path& where, int files) {
+  return "/usr/bin/python3 -c " + quote(kManyOpenFiles) + " " + mode + " " + quote(where.string()) + " " +
+         std::to_string(files);
+}
+
+// "Max open files" soft and hard limits of a process.
+std::optional<std::pair<std::string, std::string>> open_file_limits(pid_t pid) {
+  std::ifstream limits("/proc/" + std::to_string(pid) + "/limits");
+  std::string line;
+  while (std::getline(limits, line)) {
+    if (!line.starts_with("Max open files")) continue;
+    std::istringstream fields(line.substr(std::string("Max open files").size()));
+    std::string soft, hard;
+    if (fields >> soft >> hard) return std::pair{soft, hard};
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+// A file that outgrows the pool while open keeps a spill file open until it
+// is compressed: 200 files written at once through a 1 MiB pool spill nearly
+// all. Started with a soft limit of 64 open files (systemd's default is
+// 1,024), the daemon raises it to the hard limit, and nothing fails.
+TEST_F(mount_fixture, ManyFilesSpilledAtOnceDoNotRunOutOfDescriptors) {
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  if (saved.rlim_max < 1024) GTEST_SKIP() << "a hard limit of " << saved.rlim_max << " open files shows nothing";
+  rlimit low = saved;
+  low.rlim_cur = 64;
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  auto daemon = std::make_unique<daemon_process>(archive, mnt, "pool_size=1M", log);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);  // the daemon has the low one
+  ASSERT_TRUE(daemon->wait_mounted()) << read_file(log);
+  const auto limits = open_file_limits(daemon->pid());
+  ASSERT_TRUE(limits.has_value());
+  EXPECT_NE(limits->first, "64");
+  EXPECT_EQ(limits->first, limits->second) << "soft and hard limits of the daemon's open files";
+
+  constexpr int kFiles = 200;
+  const auto wrote = run(many_open_files("write", mnt, kFiles));
+  ASSERT_EQ(wrote.exit_code, 0) << wrote.output << read_file(log);
+  ASSERT_EQ(daemon->unmount_and_wait(), 0) << read_file(log);
+  extract_all("out");
+  const auto checked = run(many_open_files("check", dir / "out", kFiles));
+  EXPECT_EQ(checked.output, "ok\n") << read_file(log);
 }
