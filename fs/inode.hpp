@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 namespace sevenzfs::fs {
@@ -38,7 +39,10 @@ struct directory_entries {
     inode_number number;
     std::uint64_t cookie;
   };
-  std::unordered_map<std::string, child> by_name;
+  // Keyed by views of the children's own names (inode::name, which changes
+  // only while the child is detached): a copy of every name, 32 bytes and
+  // usually a heap block, is what a million files would hold twice.
+  std::unordered_map<std::string_view, child> by_name;
   cookie_list in_order;
   std::uint64_t next_cookie = 1;
   std::uint32_t subdirectories = 0;

@@ -63,7 +63,7 @@ result<std::pair<inode*, inode*>> inode_table::entry(inode_number parent, std::s
   inode* directory = find(parent);
   if (directory == nullptr) return failure(ENOENT);
   if (!directory->is_directory()) return failure(ENOTDIR);
-  const auto it = directory->entries->by_name.find(std::string(name));
+  const auto it = directory->entries->by_name.find(name);
   if (it == directory->entries->by_name.end()) return failure(ENOENT);
   return std::pair{directory, find(it->second.number)};
 }
@@ -114,18 +114,19 @@ void inode_table::erase_if_unused(inode& node) {
   nodes_.erase(node.number);
 }
 
-void inode_table::attach(inode& directory, inode& child, const std::string& name) {
+void inode_table::attach(inode& directory, inode& child, std::string_view name) {
   auto& entries = *directory.entries;
   const std::uint64_t cookie = entries.next_cookie++;
-  entries.by_name.emplace(name, directory_entries::child{child.number, cookie});
+  // The name first: the entry's key is a view of it.
+  child.name = name;
+  entries.by_name.emplace(child.name, directory_entries::child{child.number, cookie});
   entries.in_order.add(cookie, child.number);
   if (child.is_directory()) ++entries.subdirectories;
   child.parent = directory.number;
-  child.name = name;
   directory.mtime = directory.ctime = current_time();
 }
 
-void inode_table::detach(inode& directory, const std::string& name) {
+void inode_table::detach(inode& directory, std::string_view name) {
   auto& entries = *directory.entries;
   const auto it = entries.by_name.find(name);
   if (it == entries.by_name.end()) return;
@@ -170,7 +171,7 @@ result<void> inode_table::remove(inode_number parent, std::string_view name, boo
   if (directory && !child->is_directory()) return failure(ENOTDIR);
   if (!directory && child->is_directory()) return failure(EISDIR);
   if (directory && !child->entries->by_name.empty()) return failure(ENOTEMPTY);
-  detach(*dir, std::string(name));
+  detach(*dir, name);
   erase_if_unused(*child);
   return {};
 }
@@ -205,7 +206,7 @@ result<void> inode_table::rename(inode_number parent, std::string_view name, ino
     detach(*to, target_name);
     erase_if_unused(*replaced);
   }
-  detach(*from, std::string(name));
+  detach(*from, name);
   attach(*to, *moving, target_name);
   std::lock_guard data(moving->mutex);
   moving->ctime = current_time();

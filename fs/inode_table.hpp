@@ -107,8 +107,9 @@ class inode_table {
 
  private:
   inode* find(inode_number number) const;  // the table lock held
-  void attach(inode& directory, inode& child, const std::string& name);
-  void detach(inode& directory, const std::string& name);
+  // `name` may be the child's own (attach copies it first).
+  void attach(inode& directory, inode& child, std::string_view name);
+  void detach(inode& directory, std::string_view name);
   void erase_if_unused(inode& node);  // exclusive table lock held
   // `node` is `directory` or lies below it (the table lock held).
   bool is_within(const inode& node, const inode& directory) const;
