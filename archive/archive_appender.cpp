@@ -9,11 +9,14 @@
 #include "file_io.hpp"
 #include "header_serializer.hpp"
 
+#include <fmt/format.h>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <numeric>
@@ -29,6 +32,16 @@ namespace {
 void exit_after_step_if_asked(int step) {
   const char* wanted = std::getenv("SEVENZFS_TEST_EXIT_AFTER_APPEND_STEP");
   if (wanted != nullptr && std::atoi(wanted) == step) ::_exit(99);
+}
+
+// Test hook: from the N-th time on (counted over the process), the archive
+// cannot be opened for a snapshot, as when descriptors run out or another
+// program moved it meanwhile.
+bool refuse_reopen_if_asked() {
+  static std::atomic<int> openings{0};
+  const int opening = ++openings;
+  const char* from = std::getenv("SEVENZFS_TEST_REFUSE_REOPEN");
+  return from != nullptr && opening >= std::atoi(from);
 }
 
 std::uint64_t packs_end_of(const archive_snapshot& snapshot) {
@@ -100,8 +113,9 @@ void archive_appender::written(archive_layout layout) {
 // What can throw comes before the database moves into the new snapshot:
 // after that, only steps that cannot fail, so that it is never lost.
 void archive_appender::publish_snapshot(bool same_file, bool same_data) {
-  unique_fd file(::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!file) throw_io_error(path_, "cannot open archive", errno);
+  const bool refused = refuse_reopen_if_asked();
+  unique_fd file(refused ? -1 : ::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!file) throw_io_error(path_, "cannot open archive", refused ? EMFILE : errno);
   std::erase_if(earlier_snapshots_, [](const earlier_snapshot& earlier) { return earlier.snapshot.expired(); });
   if (!same_file) earlier_snapshots_.clear();
   // Remembered even if the next step throws: it only protects more bytes.
@@ -146,6 +160,12 @@ std::pair<std::uint64_t, std::uint64_t> archive_appender::folder_of_stream(std::
 }
 
 commit_result archive_appender::commit(commit_request request) {
+  if (!unpublished_.empty()) {
+    throw archive_error(error_kind::io, path_,
+                        fmt::format("an earlier commit was written but the archive could not be opened again ({}); "
+                                    "no commit is made until it is mounted again",
+                                    unpublished_));
+  }
   check_request(request, stream_count(), path_);
   commit_result result;
   result.input_bytes = std::accumulate(request.new_files.begin(), request.new_files.end(), std::uint64_t{0},
@@ -181,7 +201,14 @@ commit_result archive_appender::commit(commit_request request) {
   }
   exists_ = true;
   index_streams();
-  publish_snapshot(same_file, same_data);
+  try {
+    publish_snapshot(same_file, same_data);
+  } catch (const archive_error& error) {
+    // The archive holds this commit, the snapshot callers number streams by
+    // does not: a request made from it would keep the wrong streams.
+    unpublished_ = error.what();
+    throw;
+  }
   return result;
 }
 

@@ -39,9 +39,16 @@
 // held earlier snapshot can read (it writes the archive anew instead), and
 // a rewritten archive is a new file (earlier descriptors keep the old one).
 //
+// If a commit writes the archive but cannot open it again to publish its
+// snapshot, it throws, and so does every later commit: the daemon then
+// keeps what it staged for the recovery archive at the unmount, and the
+// next mount reads the archive as it is.
+//
 // For crash tests only: SEVENZFS_TEST_EXIT_AFTER_APPEND_STEP=N makes the
 // process _exit(99) right after in-place step N (1-3); see
 // archive_rewriter.hpp for SEVENZFS_TEST_EXIT_AFTER_REWRITE_STEP.
+// SEVENZFS_TEST_REFUSE_REOPEN=N makes opening the archive for a snapshot
+// fail as if descriptors ran out, from the process's N-th opening on.
 #include "archive_database.hpp"
 #include "archive_reader.hpp"
 #include "archive_snapshot.hpp"
@@ -127,6 +134,10 @@ class archive_appender {
   // layout_.db is then empty but for its pack_position.
   archive_layout layout_;
   bool database_published_ = false;
+  // Why the last commit, written, could not be published (empty: it was).
+  // Commits stop then: the database is the new state's, the snapshot the
+  // old one's, and the caller's next request would mix them up.
+  std::string unpublished_;
   std::vector<std::uint64_t> first_stream_of_folder_;  // global index of each folder's first substream
   std::vector<std::uint64_t> folder_packed_bytes_;     // each folder's pack streams together
   std::shared_ptr<const archive_snapshot> snapshot_;

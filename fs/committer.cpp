@@ -116,9 +116,10 @@ void committer::take_snapshot(commit_scope scope, std::uint64_t began, snapshot&
   // of them now, where that is not what the archive says); every other
   // stream is dropped: removed files leave the archive, and a rewritten
   // file's old copy gives way to the new one.
-  std::vector<char> kept(archive_.stream_count(), 0);
-  std::vector<std::shared_ptr<const archive::entry>> shown(kept.size());
+  // Numbered as the snapshot the inodes refer to numbers them.
   const archive::archive_snapshot* current = archive_.snapshot().get();
+  std::vector<char> kept(current != nullptr ? current->substream_count() : 0, 0);
+  std::vector<std::shared_ptr<const archive::entry>> shown(kept.size());
   const auto keep = [&](std::uint64_t stream, const archive::entry& e) {
     kept[stream] = 1;
     const auto file = current->file_of_substream(stream);

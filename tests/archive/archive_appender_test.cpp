@@ -98,6 +98,30 @@ TEST(ArchiveAppender, AppendsWithoutTouchingOldPacks) {
             "None\n");
 }
 
+// A commit that writes the archive but cannot open it again throws, and so
+// does every commit after it: its caller still numbers streams as the old
+// snapshot does. Opened anew, the archive holds what that commit wrote.
+TEST(ArchiveAppender, ACommitThatCannotOpenTheArchiveAgainStopsTheCommitsAfterIt) {
+  temp_dir dir;
+  const auto path = dir / "a.7z";
+  archive_appender archive(path.string(), {});
+  archive.commit(next_request(archive, 0, 2));
+  const auto first = archive.snapshot();
+  ::setenv("SEVENZFS_TEST_REFUSE_REOPEN", "1", 1);
+  EXPECT_THROW(archive.commit(next_request(archive, 1, 2)), archive_error);
+  ::unsetenv("SEVENZFS_TEST_REFUSE_REOPEN");
+  EXPECT_EQ(archive.snapshot(), first);  // still the old one
+  try {
+    archive.commit(next_request(archive, 2, 2));
+    ADD_FAILURE() << "a commit after an unpublished one went ahead";
+  } catch (const archive_error& error) {
+    EXPECT_NE(std::string(error.what()).find("until it is mounted again"), std::string::npos) << error.what();
+  }
+  expect_commits(path, 2, 2);  // the unpublished commit's files are there, the refused one's are not
+  archive_appender reopened(path.string(), {});
+  EXPECT_EQ(reopened.stream_count(), 4u);
+}
+
 TEST(ArchiveAppender, RenamesArchivedFilesInTheHeaderOnly) {
   temp_dir dir;
   const auto path = dir / "a.7z";
