@@ -19,6 +19,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
+#include <exception>
 #include <numeric>
 #include <optional>
 #include <string_view>
@@ -203,7 +204,7 @@ commit_result archive_appender::commit(commit_request request) {
   index_streams();
   try {
     publish_snapshot(same_file, same_data);
-  } catch (const archive_error& error) {
+  } catch (const std::exception& error) {
     // The archive holds this commit, the snapshot callers number streams by
     // does not: a request made from it would keep the wrong streams.
     unpublished_ = error.what();
