@@ -29,6 +29,13 @@ const std::string kGenerator =
 
 std::string generate(int mib) { return "/usr/bin/python3 -c " + quote(kGenerator) + " " + std::to_string(mib); }
 
+// `7zz t` passes on `archive` and counts `files` files.
+void expect_tested_with_files(const fs::path& archive, int files) {
+  const auto tested = run("7zz t " + quote(archive.string()));
+  ASSERT_EQ(tested.exit_code, 0) << tested.output;
+  EXPECT_NE(tested.output.find("Files: " + std::to_string(files)), std::string::npos) << tested.output;
+}
+
 // "NAME CRC" lines, sorted, of the generator's output cut into 4 MiB files
 // named as `split -b 4M -d -a 4 - part` names them.
 const std::string kChunkCrcs =
@@ -69,9 +76,7 @@ TEST(DaemonLarge, FourGiBThroughASmallPoolInOneFileAndInMany) {
               static_cast<unsigned long long>(*rss / 1024));
   EXPECT_LT(*rss, 768u * 1024) << "peak RSS " << *rss << " KiB with a 256 MiB pool";
 
-  const auto tested = run("7zz t " + quote(archive.string()));
-  ASSERT_EQ(tested.exit_code, 0) << tested.output;
-  EXPECT_NE(tested.output.find("Files: 1025"), std::string::npos) << tested.output;
+  ASSERT_NO_FATAL_FAILURE(expect_tested_with_files(archive, 1025));
   // Byte for byte against the generator, without a 4 GiB copy on disk.
   const auto same = [&](const std::string& members) {
     return run("bash -c " +
@@ -150,9 +155,7 @@ TEST(DaemonLarge, SmallFilesThroughASmallPoolStayWithinTheMemoryBound) {
   ASSERT_TRUE(std::regex_search(log, released, std::regex(R"(released the memory of (\d+) idle compressor encoders)")))
       << log;
   EXPECT_EQ(released[1].str(), "2") << log;
-  const auto tested = run("7zz t " + quote(archive.string()));
-  ASSERT_EQ(tested.exit_code, 0) << tested.output;
-  EXPECT_NE(tested.output.find("Files: " + std::to_string(kFiles)), std::string::npos) << tested.output;
+  expect_tested_with_files(archive, kFiles);
 }
 
 // Many tiny files, batched (a folder each), through a small pool: then what
@@ -180,9 +183,7 @@ TEST(DaemonLarge, TinyFilesBatchedStayWithinTheirPerFileBound) {
   std::printf("daemon peak RSS: %llu MiB for %d files of about 75 bytes, batched\n",
               static_cast<unsigned long long>(*rss / 1024), kFiles);
   EXPECT_LE(*rss, 250u * 1024) << daemon.log();
-  const auto tested = run("7zz t " + quote(archive.string()));
-  ASSERT_EQ(tested.exit_code, 0) << tested.output;
-  EXPECT_NE(tested.output.find("Files: " + std::to_string(kFiles)), std::string::npos) << tested.output;
+  ASSERT_NO_FATAL_FAILURE(expect_tested_with_files(archive, kFiles));
 
   // One more file after a remount: the commit names every archived file it
   // keeps, and those shown as archived carry no entry. 200 MiB before, 185
@@ -196,7 +197,5 @@ TEST(DaemonLarge, TinyFilesBatchedStayWithinTheirPerFileBound) {
   std::printf("daemon peak RSS: %llu MiB for one more file after a remount\n",
               static_cast<unsigned long long>(*rss_again / 1024));
   EXPECT_LE(*rss_again, 195u * 1024) << again.log();
-  const auto listed = run("7zz t " + quote(archive.string()));
-  ASSERT_EQ(listed.exit_code, 0) << listed.output;
-  EXPECT_NE(listed.output.find("Files: " + std::to_string(kFiles + 1)), std::string::npos) << listed.output;
+  expect_tested_with_files(archive, kFiles + 1);
 }
