@@ -149,7 +149,7 @@ void archive_appender::index_streams() {
   std::size_t pack_stream = 0;
   for (const auto& folder : database().folders) {
     std::uint64_t packed = 0;
-    for (std::size_t k = 0; k < folder.packed_streams.size(); ++k) packed += database().pack_sizes.at(pack_stream++);
+    for (std::size_t k = 0; k < folder.packed_streams().size(); ++k) packed += database().pack_sizes.at(pack_stream++);
     folder_packed_bytes_.push_back(packed);
   }
 }

@@ -1,22 +1,24 @@
 #include "archive_database.hpp"
 
 #include <algorithm>
+#include <mutex>
+#include <utility>
 
 namespace sevenzfs::archive {
 
-std::size_t folder_info::total_in_streams() const noexcept {
+std::size_t folder_graph::total_in_streams() const noexcept {
   std::size_t total = 0;
   for (const auto& coder : coders) total += coder.in_streams;
   return total;
 }
 
-std::size_t folder_info::total_out_streams() const noexcept {
+std::size_t folder_graph::total_out_streams() const noexcept {
   std::size_t total = 0;
   for (const auto& coder : coders) total += coder.out_streams;
   return total;
 }
 
-std::size_t folder_info::main_output() const noexcept {
+std::size_t folder_graph::main_output() const noexcept {
   const std::size_t outputs = total_out_streams();
   for (std::size_t out = 0; out < outputs; ++out) {
     const bool bound = std::ranges::any_of(bind_pairs, [&](const bind_pair& pair) { return pair.out_index == out; });
@@ -25,17 +27,41 @@ std::size_t folder_info::main_output() const noexcept {
   return 0;
 }
 
+folder_info::folder_info(std::shared_ptr<const folder_graph> graph, small_vector<std::uint64_t, 1> sizes,
+                         std::optional<std::uint32_t> crc)
+    : unpack_sizes(std::move(sizes)),
+      unpack_crc(crc),
+      graph_(graph ? std::move(graph) : std::make_shared<const folder_graph>()) {}
+
+folder_info::folder_info(const folder_graph& graph, small_vector<std::uint64_t, 1> sizes,
+                         std::optional<std::uint32_t> crc)
+    : folder_info(std::make_shared<const folder_graph>(graph), std::move(sizes), crc) {}
+
 std::uint64_t folder_info::unpack_size() const noexcept {
   const std::size_t main = main_output();
   return main < unpack_sizes.size() ? unpack_sizes[main] : 0;
 }
 
-folder_info make_folder(coder_info coder, std::uint64_t unpack_size, std::optional<std::uint32_t> unpack_crc) {
-  folder_info folder;
-  folder.coders.push_back(std::move(coder));
-  folder.unpack_sizes.push_back(unpack_size);
-  folder.unpack_crc = unpack_crc;
-  return folder;
+std::shared_ptr<const folder_graph> one_coder_graph(const coder_info& coder) {
+  // The coders this writer uses are few (LZMA2 with one dictionary byte of
+  // about forty, Copy); the bound only keeps odd callers from growing it.
+  constexpr std::size_t kMaxShared = 64;
+  static std::mutex mutex;
+  static std::vector<std::shared_ptr<const folder_graph>> shared;
+  std::lock_guard lock(mutex);
+  for (const auto& graph : shared) {
+    if (graph->coders.front() == coder) return graph;
+  }
+  auto made = std::make_shared<folder_graph>();
+  made->coders.push_back(coder);
+  std::shared_ptr<const folder_graph> graph = std::move(made);
+  if (shared.size() < kMaxShared) shared.push_back(graph);
+  return graph;
+}
+
+folder_info make_folder(const coder_info& coder, std::uint64_t unpack_size,
+                        std::optional<std::uint32_t> unpack_crc) {
+  return folder_info(one_coder_graph(coder), {unpack_size}, unpack_crc);
 }
 
 }  // namespace sevenzfs::archive

@@ -132,7 +132,7 @@ archive_layout read_archive(int fd, const std::string& path) {
   std::vector<std::uint8_t> header = read_range(fd, header_range, path);
   if (crc32::of(header) != header_crc) corrupt(path, "damaged archive: header CRC mismatch");
   std::vector<byte_range> packed_headers;
-  folder_info folder;  // the outermost encoding's coder
+  std::optional<folder_info> folder;  // the outermost encoding's coder
   for (int level = 0; !header.empty() && header[0] == property_id::kEncodedHeader; ++level) {
     if (level == kMaxEncodedHeaderLevels) corrupt(path, "damaged archive: too many nested encoded headers");
     const auto encoded = parse_encoded_header(header, path);

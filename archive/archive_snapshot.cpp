@@ -84,7 +84,7 @@ void archive_snapshot::lay_out(const archive_database& db, std::uint64_t file_si
   folders_.reserve(folders.size());
   for (std::size_t f = 0; f < folders.size(); ++f) {
     folder_layout layout;
-    for (std::size_t k = 0; k < folders[f].packed_streams.size(); ++k, ++pack) {
+    for (std::size_t k = 0; k < folders[f].packed_streams().size(); ++k, ++pack) {
       if (pack >= db.pack_sizes.size()) corrupt("the folders use more pack streams than are listed");
       const auto size = db.pack_sizes[pack];
       if (offset > file_size || size > file_size - offset) corrupt("packed data beyond the end of the file");

@@ -81,7 +81,7 @@ std::string method_name(std::span<const std::uint8_t> method_id) {
 std::uint32_t method_in_streams(coder_method method) noexcept { return method == coder_method::bcj2 ? 4 : 1; }
 
 std::optional<std::string> unsupported_method(const folder_info& folder) {
-  for (const auto& coder : folder.coders) {
+  for (const auto& coder : folder.coders()) {
     if (method_of(coder.method_id) == coder_method::unsupported) return method_name(coder.method_id);
   }
   return std::nullopt;

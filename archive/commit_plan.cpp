@@ -75,7 +75,7 @@ database_builder::database_builder(const archive_database& old, const commit_req
   std::size_t pack = 0;
   for (const auto& folder : old.folders) {
     first_pack_.push_back(pack);
-    pack += folder.packed_streams.size();
+    pack += folder.packed_streams().size();
   }
   for (std::size_t i = 0; i < old.files.size(); ++i) {
     if (old.files[i].has_stream) file_of_stream_.push_back(i);
@@ -99,7 +99,7 @@ file_info database_builder::describe_archived(std::uint64_t stream) const {
 }
 
 void database_builder::add_archived_folder(std::size_t folder) {
-  const std::size_t packs = old_.folders.at(folder).packed_streams.size();
+  const std::size_t packs = old_.folders.at(folder).packed_streams().size();
   const auto pack_begin = old_.pack_sizes.begin() + static_cast<std::ptrdiff_t>(first_pack_[folder]);
   db_.pack_sizes.insert(db_.pack_sizes.end(), pack_begin, pack_begin + static_cast<std::ptrdiff_t>(packs));
   db_.folders.push_back(old_.folders[folder]);

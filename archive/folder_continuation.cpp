@@ -10,7 +10,7 @@ std::optional<folder_continuation> continuation_of(const archive_snapshot& snaps
   if (layout.substream_count != 1 || layout.packs.size() != 1 || !is_one_lzma2_stream(folder) || where.size == 0) {
     return std::nullopt;
   }
-  const auto dict_size = lzma2_dictionary_of(folder.coders.front().properties[0]);
+  const auto dict_size = lzma2_dictionary_of(folder.coders().front().properties[0]);
   std::optional<std::uint32_t> crc = snapshot.database().substream_crcs.at(stream);
   if (!crc) crc = folder.unpack_crc;
   const byte_range packed{layout.packs.front().offset, layout.packs.front().size};

@@ -44,7 +44,7 @@ class graph_builder {
   }
 
   void validate() {
-    const auto& coders = folder_.coders;
+    const auto& coders = folder_.coders();
     if (coders.empty() || coders.size() > kMaxCoders) corrupt("bad coder count");
     if (auto name = unsupported_method(folder_)) {
       throw archive_error(error_kind::unsupported, path_, fmt::format("compression method {} is not supported", *name));
@@ -61,21 +61,21 @@ class graph_builder {
     }
     const std::size_t outputs = coders.size();
     if (folder_.unpack_sizes.size() != outputs) corrupt("unpack sizes do not match the coders");
-    if (folder_.bind_pairs.size() + 1 != outputs || folder_.packed_streams.size() != packs_.size() ||
-        folder_.bind_pairs.size() + folder_.packed_streams.size() != inputs) {
+    if (folder_.bind_pairs().size() + 1 != outputs || folder_.packed_streams().size() != packs_.size() ||
+        folder_.bind_pairs().size() + folder_.packed_streams().size() != inputs) {
       corrupt("streams do not match the coders");
     }
     input_source_.assign(inputs, std::nullopt);
     std::set<std::uint64_t> bound_outputs;
-    for (const auto& pair : folder_.bind_pairs) {
+    for (const auto& pair : folder_.bind_pairs()) {
       if (pair.in_index >= inputs || pair.out_index >= outputs || input_source_[pair.in_index] ||
           !bound_outputs.insert(pair.out_index).second) {
         corrupt("bad bind pair");
       }
       input_source_[pair.in_index] = stream_origin{false, pair.out_index};
     }
-    for (std::size_t p = 0; p < folder_.packed_streams.size(); ++p) {
-      const auto index = folder_.packed_streams[p];
+    for (std::size_t p = 0; p < folder_.packed_streams().size(); ++p) {
+      const auto index = folder_.packed_streams()[p];
       if (index >= inputs || input_source_[index]) corrupt("bad packed stream index");
       input_source_[index] = stream_origin{true, p};
     }
@@ -112,7 +112,7 @@ class graph_builder {
         return make_bcj2_source(std::move(inputs), size, path_);
       }
       case coder_method::bcj_riscv:
-        return make_riscv_source(input(coder, 0), folder_.coders[coder].properties, size, path_);
+        return make_riscv_source(input(coder, 0), folder_.coders()[coder].properties, size, path_);
       default: return lzma_chain(coder);
     }
   }
@@ -125,7 +125,7 @@ class graph_builder {
     std::size_t coder = top;
     for (;;) {
       const auto method = methods_[coder];
-      chain.push_back({method, folder_.coders[coder].properties, folder_.unpack_sizes[coder]});
+      chain.push_back({method, folder_.coders()[coder].properties, folder_.unpack_sizes[coder]});
       if (is_lzma_method(method)) break;
       const auto below = producer_of(coder);
       if (!below || !is_liblzma_method(methods_[*below])) break;
@@ -161,7 +161,7 @@ source_ptr lzma2_source_from(int fd, const std::string& path, const folder_info&
   }
   // The dictionary is capped at what follows the entry, which is all a
   // match after a reset can reach.
-  const chain_coder coder{coder_method::lzma2, folder.coders.front().properties,
+  const chain_coder coder{coder_method::lzma2, folder.coders().front().properties,
                           folder.unpack_sizes.front() - entry.unpacked};
   auto input =
       make_pack_stream_source(fd, path, packs.front().offset + entry.packed, packs.front().size - entry.packed);

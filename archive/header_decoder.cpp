@@ -63,11 +63,11 @@ std::vector<std::uint8_t> stored_header(int fd, std::uint64_t offset, std::uint6
 
 std::vector<std::uint8_t> decode_packed_header(int fd, std::uint64_t offset, std::uint64_t pack_size,
                                                const folder_info& folder, const std::string& path) {
-  const bool encrypted = std::ranges::any_of(folder.coders, [](const auto& c) { return c.method_id == kMethodAes; });
+  const bool encrypted = std::ranges::any_of(folder.coders(), [](const auto& c) { return c.method_id == kMethodAes; });
   if (encrypted) throw archive_error(error_kind::unsupported, path, "the archive's header is encrypted");
-  if (folder.coders.size() != 1)
+  if (folder.coders().size() != 1)
     throw archive_error(error_kind::unsupported, path, "header compressed with a coder chain");
-  const auto& coder = folder.coders.front();
+  const auto& coder = folder.coders().front();
   const std::uint64_t claimed = folder.unpack_size();
   if (coder.method_id == kMethodCopy) return stored_header(fd, offset, pack_size, claimed, path);
 

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <memory>
 #include <set>
 
 namespace sevenzfs::archive {
@@ -80,7 +81,7 @@ void read_pack_info(byte_reader& in, streams_info& s) {
 // The coder graph must be a tree rooted at the folder's one unbound output:
 // every coder reached once from it, no cycle (a decoder would loop or
 // recurse forever), and at least one pack stream feeding it.
-void check_coder_graph(byte_reader& in, const folder_info& folder) {
+void check_coder_graph(byte_reader& in, const folder_graph& folder) {
   std::vector<std::size_t> owner_of_output;
   std::vector<std::size_t> first_input;
   std::size_t next_input = 0;
@@ -114,8 +115,8 @@ void check_coder_graph(byte_reader& in, const folder_info& folder) {
   if (std::ranges::any_of(marks, [](mark m) { return m != mark::done; })) in.fail("a coder that nothing reads");
 }
 
-folder_info read_folder(byte_reader& in) {
-  folder_info folder;
+folder_graph read_folder(byte_reader& in) {
+  folder_graph folder;
   const auto coders = in.count();
   if (coders == 0 || coders > kMaxCoders) in.fail(fmt::format("a folder with {} coders", coders));
   for (std::size_t c = 0; c < coders; ++c) {
@@ -175,7 +176,21 @@ void read_unpack_info(byte_reader& in, streams_info& s) {
   const auto count = in.count();  // a folder takes at least two bytes
   if (in.byte() != 0) throw archive_error(error_kind::unsupported, in.context(), "folders in an additional stream");
   s.folders.reserve(count);
-  for (std::size_t f = 0; f < count; ++f) s.folders.push_back(read_folder(in));
+  // Folders of one method and settings share their graph, as the writer's
+  // own do: an archive of one-file folders has one or a few graphs.
+  constexpr std::size_t kMaxShared = 16;
+  std::vector<std::shared_ptr<const folder_graph>> shared;
+  for (std::size_t f = 0; f < count; ++f) {
+    const auto graph = read_folder(in);
+    const auto same = std::ranges::find_if(shared, [&](const auto& seen) { return *seen == graph; });
+    if (same != shared.end()) {
+      s.folders.emplace_back(*same);
+      continue;
+    }
+    auto made = std::make_shared<const folder_graph>(graph);
+    if (shared.size() < kMaxShared) shared.push_back(made);
+    s.folders.emplace_back(std::move(made));
+  }
   expect(in, kCodersUnpackSize, "kCodersUnpackSize");
   std::uint64_t total = 0;
   for (auto& folder : s.folders) {
@@ -268,7 +283,7 @@ streams_info read_streams_info(byte_reader& in) {
   }
   if (id != kEnd) in.fail("expected the end of StreamsInfo");
   std::size_t pack_streams = 0;
-  for (const auto& folder : s.folders) pack_streams += folder.packed_streams.size();
+  for (const auto& folder : s.folders) pack_streams += folder.packed_streams().size();
   if (pack_streams != s.pack_sizes.size()) {
     in.fail(fmt::format("the folders use {} pack streams but the archive lists {}", pack_streams, s.pack_sizes.size()));
   }

@@ -87,7 +87,7 @@ bool is_lzma2_with_dictionary(const coder_info& coder) {
 std::optional<std::uint8_t> largest_lzma2_property(const std::vector<folder_info>& folders) {
   std::optional<std::uint8_t> largest;
   for (const auto& folder : folders) {
-    for (const auto& coder : folder.coders) {
+    for (const auto& coder : folder.coders()) {
       if (is_lzma2_with_dictionary(coder)) largest = std::max(largest.value_or(0), coder.properties[0]);
     }
   }
@@ -95,8 +95,8 @@ std::optional<std::uint8_t> largest_lzma2_property(const std::vector<folder_info
 }
 
 void write_folder_declaring(byte_writer& out, const folder_info& folder, std::optional<std::uint8_t> lzma2_property) {
-  out.number(folder.coders.size());
-  for (const auto& coder : folder.coders) {
+  out.number(folder.coders().size());
+  for (const auto& coder : folder.coders()) {
     const bool complex = coder.in_streams != 1 || coder.out_streams != 1;
     const auto flags = static_cast<std::uint8_t>(coder.method_id.size() | (complex ? 0x10 : 0) |
                                                  (coder.properties.empty() ? 0 : 0x20));
@@ -114,12 +114,12 @@ void write_folder_declaring(byte_writer& out, const folder_info& folder, std::op
       out.bytes(coder.properties);
     }
   }
-  for (const auto& pair : folder.bind_pairs) {
+  for (const auto& pair : folder.bind_pairs()) {
     out.number(pair.in_index);
     out.number(pair.out_index);
   }
-  if (folder.packed_streams.size() > 1) {
-    for (auto index : folder.packed_streams) out.number(index);
+  if (folder.packed_streams().size() > 1) {
+    for (auto index : folder.packed_streams()) out.number(index);
   }
 }
 
@@ -246,10 +246,10 @@ std::uint64_t header_size_bound(const archive_database& db) {
   bound += 4 * db.substream_crcs.size() + db.substream_crcs.size() / 8;
   for (const auto& folder : db.folders) {
     bound += kNumber + 4 + 1;  // coder count, CRC and its defined bit (rounded up)
-    for (const auto& coder : folder.coders) {
+    for (const auto& coder : folder.coders()) {
       bound += 1 + coder.method_id.size() + 2 * kNumber + kNumber + coder.properties.size();
     }
-    bound += kNumber * (2 * folder.bind_pairs.size() + folder.packed_streams.size() + folder.unpack_sizes.size());
+    bound += kNumber * (2 * folder.bind_pairs().size() + folder.packed_streams().size() + folder.unpack_sizes.size());
   }
   for (const auto& file : db.files) {
     // UTF-16 takes at most two bytes per UTF-8 byte; three times, the

@@ -14,8 +14,8 @@ std::optional<std::uint32_t> lzma2_dictionary_of(std::uint8_t property) noexcept
 }
 
 bool is_one_lzma2_stream(const folder_info& folder) noexcept {
-  return folder.coders.size() == 1 && folder.coders.front().method_id == kMethodLzma2 &&
-         folder.coders.front().properties.size() == 1 && folder.packed_streams.size() == 1 &&
+  return folder.coders().size() == 1 && folder.coders().front().method_id == kMethodLzma2 &&
+         folder.coders().front().properties.size() == 1 && folder.packed_streams().size() == 1 &&
          folder.unpack_sizes.size() == 1;
 }
 

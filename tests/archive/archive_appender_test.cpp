@@ -205,7 +205,7 @@ TEST(ArchiveAppender, StepOneMovesTheHeaderBytesAsTheyAre) {
     const auto before = read_archive(path.string());
     ASSERT_EQ(before.header_folder.has_value(), !coder.empty());
     if (!coder.empty()) {
-      ASSERT_EQ(before.header_folder->coders.at(0).method_id, coder);
+      ASSERT_EQ(before.header_folder->coders().at(0).method_id, coder);
     }
     const std::string bytes = read_file(path);
     const auto header_bytes = [](const std::string& file, const archive_layout& layout) {
@@ -223,7 +223,7 @@ TEST(ArchiveAppender, StepOneMovesTheHeaderBytesAsTheyAre) {
       EXPECT_EQ(header_bytes(read_file(path), moved), header_bytes(bytes, before)) << "a plain header moves as it is";
     } else {
       ASSERT_TRUE(moved.header_folder.has_value());
-      EXPECT_EQ(moved.header_folder->coders.at(0).method_id, coder);
+      EXPECT_EQ(moved.header_folder->coders().at(0).method_id, coder);
       EXPECT_EQ(read_file(path).substr(moved.header_start, moved.header_offset - moved.header_start),
                 bytes.substr(before.header_start, before.header_offset - before.header_start))
           << "the packed header moves as it is";

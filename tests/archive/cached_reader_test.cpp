@@ -222,7 +222,9 @@ TEST(CachedReader, DataErrorsAreRememberedNotDecodedAgain) {
 TEST(CachedReader, UnsupportedMethodIsRefusedBeforeDecoding) {
   archive_fixture fixture({1000}, pack_mode::solid);
   auto db = read_archive(fixture.path).db;
-  db.folders[0].coders[0].method_id = {0x03, 0x04, 0x01};  // PPMd
+  auto ppmd = db.folders[0].graph();
+  ppmd.coders[0].method_id = {0x03, 0x04, 0x01};  // PPMd
+  db.folders[0] = folder_info(ppmd, db.folders[0].unpack_sizes, db.folders[0].unpack_crc);
   const auto snapshot = archive_snapshot::from(unique_fd(::open(fixture.path.c_str(), O_RDONLY | O_CLOEXEC)),
                                                fixture.path, std::move(db));
   EXPECT_EQ(snapshot->unsupported_method(0), "PPMD");

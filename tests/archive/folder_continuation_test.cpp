@@ -338,7 +338,7 @@ TEST(FolderContinuation, TheEncoderKeepsItsLevelsDictionary) {
     const entry grown = text_entry("log.txt", before + sample_text("added", 50'000));
     ASSERT_TRUE(packer.pack_continued(grown, *from));
     ASSERT_EQ(db.folders.size(), 1u);
-    const auto& properties = db.folders[0].coders.at(0).properties;
+    const auto& properties = db.folders[0].coders().at(0).properties;
     ASSERT_EQ(properties.size(), 1u);
     EXPECT_EQ(properties[0], 40u);
   }

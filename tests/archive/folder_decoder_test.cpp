@@ -117,22 +117,21 @@ bytes decode_all(const folder_info& folder, const std::vector<bytes>& packs, fol
   return out;
 }
 
-folder_info single(coder_info c, std::uint64_t size) {
-  folder_info folder;
-  folder.coders.push_back(std::move(c));
-  folder.unpack_sizes = {size};
-  return folder;
+folder_info single(coder_info c, std::uint64_t size, small_vector<std::uint64_t, 1> packed_streams = {0}) {
+  folder_graph graph;
+  graph.coders.push_back(std::move(c));
+  graph.packed_streams = std::move(packed_streams);
+  return folder_info(std::move(graph), {size});
 }
 
 // filter (coder 0) <- LZMA2 (coder 1) <- pack stream, as 7-Zip writes BCJ chains.
 folder_info filter_over_lzma2(const coder_bytes& filter_id, const bytes& filter_props, const bytes& lzma2_props,
                               std::uint64_t size) {
-  folder_info folder;
-  folder.coders = {coder(filter_id, filter_props), coder(kMethodLzma2, lzma2_props)};
-  folder.bind_pairs = {{0, 1}};
-  folder.packed_streams = {1};
-  folder.unpack_sizes = {size, size};
-  return folder;
+  folder_graph graph;
+  graph.coders = {coder(filter_id, filter_props), coder(kMethodLzma2, lzma2_props)};
+  graph.bind_pairs = {{0, 1}};
+  graph.packed_streams = {1};
+  return folder_info(std::move(graph), {size, size});
 }
 
 template <typename Fn>
@@ -215,8 +214,7 @@ TEST(FolderDecoder, Bcj2FourStreams) {
       EXPECT_GT(streams.call.size(), 100u);
       EXPECT_GT(streams.jump.size(), 100u);
     }
-    folder_info folder = single(coder({0x03, 0x03, 0x01, 0x1B}, {}, 4), data.size());
-    folder.packed_streams = {0, 1, 2, 3};
+    const folder_info folder = single(coder({0x03, 0x03, 0x01, 0x1B}, {}, 4), data.size(), {0, 1, 2, 3});
     EXPECT_EQ(decode_all(folder, {streams.main, streams.call, streams.jump, streams.rc}), data);
   }
 }
@@ -366,17 +364,17 @@ TEST(FolderDecoder, MalformedFoldersAreCorrupt) {
   // not match the coders. (Three filters over a Copy pack stream are fine.)
   expect_error([&] { decode_all(single(coder(kMethodLzma2, props, 2), data.size()), {packed}); },
                error_kind::corrupt_archive);
-  folder_info cycle;
+  folder_graph cycle;
   cycle.coders = {coder({0x04}), coder({0x04}), coder({0x04})};
   cycle.bind_pairs = {{0, 1}, {1, 2}};
   cycle.packed_streams = {2};
-  cycle.unpack_sizes = {10, 10, 10};
-  EXPECT_NO_THROW(decode_all(cycle, {bytes(10, 1)}));
+  const auto three_sizes = [](const folder_graph& graph) { return folder_info(graph, {10, 10, 10}); };
+  EXPECT_NO_THROW(decode_all(three_sizes(cycle), {bytes(10, 1)}));
   cycle.bind_pairs = {{0, 1}, {1, 1}};
-  expect_error([&] { decode_all(cycle, {bytes(10, 1)}); }, error_kind::corrupt_archive);
+  expect_error([&] { decode_all(three_sizes(cycle), {bytes(10, 1)}); }, error_kind::corrupt_archive);
   cycle.bind_pairs = {{0, 1}, {1, 2}, {2, 1}};
   cycle.packed_streams = {};
-  expect_error([&] { decode_all(cycle, {}); }, error_kind::corrupt_archive);
+  expect_error([&] { decode_all(three_sizes(cycle), {}); }, error_kind::corrupt_archive);
   expect_error(
       [&] {
         decode_all(single(coder(kMethodCopy), 10), {bytes(10), bytes(10)});

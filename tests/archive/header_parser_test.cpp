@@ -28,7 +28,7 @@ error_kind refusal(const bytes& header) {
 archive_database with_folder(const folder_info& folder) {
   archive_database db;
   db.folders = {folder};
-  db.pack_sizes.assign(folder.packed_streams.size(), 10);
+  db.pack_sizes.assign(folder.packed_streams().size(), 10);
   db.substream_counts = {1};
   db.substream_sizes = {folder.unpack_size()};
   db.substream_crcs = {std::nullopt};
@@ -40,16 +40,19 @@ archive_database with_folder(const folder_info& folder) {
 
 // 7-Zip's BCJ2 folder: the BCJ2 decoder reads three LZMA outputs and one
 // stored stream; four pack streams feed it.
-folder_info bcj2_folder() {
-  folder_info folder;
+folder_graph bcj2_graph() {
+  folder_graph folder;
   folder.coders = {{{0x03, 0x03, 0x01, 0x1B}, {}, 4, 1},
                    {kMethodLzma, {0x5d, 0, 0, 1, 0}, 1, 1},
                    {kMethodLzma, {0x5d, 0, 0, 1, 0}, 1, 1},
                    {kMethodLzma, {0x5d, 0, 0, 1, 0}, 1, 1}};
   folder.bind_pairs = {{0, 1}, {1, 2}, {2, 3}};
   folder.packed_streams = {3, 4, 5, 6};
-  folder.unpack_sizes = {100, 90, 5, 5};
   return folder;
+}
+
+folder_info bcj2_folder(folder_graph graph = bcj2_graph()) {
+  return folder_info(std::move(graph), {100, 90, 5, 5});
 }
 
 }  // namespace
@@ -153,29 +156,28 @@ TEST(HeaderParser, KeepsCreationAndAccessTimes) {
 TEST(HeaderParser, CoderGraphsMustBeTrees) {
   const auto bcj2 = parse_header(serialize_header(with_folder(bcj2_folder())), "t.7z");
   ASSERT_EQ(bcj2.folders.size(), 1u);
-  EXPECT_EQ(bcj2.folders[0].packed_streams, (small_vector<std::uint64_t, 1>{3, 4, 5, 6}));
+  EXPECT_EQ(bcj2.folders[0].packed_streams(), (small_vector<std::uint64_t, 1>{3, 4, 5, 6}));
   EXPECT_EQ(bcj2.folders[0].unpack_size(), 100u);
 
   // BCJ2 and the first LZMA feed each other, detached from the output.
-  auto loop = bcj2_folder();
+  auto loop = bcj2_graph();
   loop.bind_pairs = {{0, 1}, {1, 2}, {4, 0}};
   loop.packed_streams = {2, 3, 5, 6};
-  EXPECT_EQ(refusal(serialize_header(with_folder(loop))), error_kind::corrupt_archive);
+  EXPECT_EQ(refusal(serialize_header(with_folder(bcj2_folder(loop)))), error_kind::corrupt_archive);
 
   // A fifth coder that reads its own output.
-  auto unread = bcj2_folder();
+  auto unread = bcj2_graph();
   unread.coders.push_back({kMethodCopy, {}, 1, 1});
   unread.bind_pairs.push_back({7, 4});
-  unread.unpack_sizes.push_back(1);
-  EXPECT_EQ(refusal(serialize_header(with_folder(unread))), error_kind::corrupt_archive);
+  EXPECT_EQ(refusal(serialize_header(with_folder(folder_info(unread, {100, 90, 5, 5, 1})))),
+            error_kind::corrupt_archive);
 
   // A coder whose second output feeds its only input: no pack stream left.
-  folder_info unfed;
+  folder_graph unfed;
   unfed.coders = {{kMethodCopy, {}, 1, 2}};
   unfed.bind_pairs = {{0, 1}};
   unfed.packed_streams = {};
-  unfed.unpack_sizes = {1, 1};
-  EXPECT_EQ(refusal(serialize_header(with_folder(unfed))), error_kind::corrupt_archive);
+  EXPECT_EQ(refusal(serialize_header(with_folder(folder_info(unfed, {1, 1})))), error_kind::corrupt_archive);
 }
 
 TEST(HeaderParser, ExternalDataAndAntiItemsAreUnsupported) {

@@ -219,15 +219,14 @@ archive_database varied_database() {
   archive_database db = three_files_in_one_folder();
   db.folders.push_back(make_folder({kMethodLzma2, {0x18}}, 300'000'000'000, 0xabcdef01u));
   db.folders.push_back(make_folder({kMethodCopy, {}}, 70'000));
-  folder_info bcj2;
+  folder_graph bcj2;
   bcj2.coders = {{{0x03, 0x03, 0x01, 0x1b}, {}, 4, 1},
                  {kMethodLzma, {0x5d, 0, 0, 0, 1}},
                  {kMethodLzma, {0x5d, 0, 0, 1, 0}},
                  {kMethodLzma, {0x5d, 0, 0, 1, 0}}};
   bcj2.bind_pairs = {{0, 1}, {1, 2}, {2, 3}};
   bcj2.packed_streams = {4, 5, 6, 3};
-  bcj2.unpack_sizes = {1'000'000, 900'000, 50'000, 40'000};
-  db.folders.push_back(bcj2);
+  db.folders.emplace_back(bcj2, small_vector<std::uint64_t, 1>{1'000'000, 900'000, 50'000, 40'000});
   db.pack_sizes = {24, 123'456'789, 70'000, 400'000, 30'000, 20'000, 5'000};
   db.substream_counts = {3, 1, 1, 1};
   db.substream_sizes = {6, 8, 6, 300'000'000'000, 70'000, 1'000'000};

@@ -316,11 +316,11 @@ void add_forged(case_list& cases, const base_archive& plain, const base_archive&
             with_db(plain, [](archive_database& db) { db.files.front().has_stream = true; }));
   cases.add("a cyclic coder graph", with_db(plain, [](archive_database& db) {
               // M reads A's first output; A reads B; B reads A's second output.
-              folder_info& folder = db.folders.at(0);
-              folder.coders = {{{0x04}, {}, 2, 2}, {kMethodCopy, {}, 1, 1}, {kMethodCopy, {}, 1, 1}};
-              folder.bind_pairs = {{3, 0}, {2, 1}, {0, 2}};
-              folder.packed_streams = {1};
-              folder.unpack_sizes = {1, 1, 1, 1};
+              folder_graph graph;
+              graph.coders = {{{0x04}, {}, 2, 2}, {kMethodCopy, {}, 1, 1}, {kMethodCopy, {}, 1, 1}};
+              graph.bind_pairs = {{3, 0}, {2, 1}, {0, 2}};
+              graph.packed_streams = {1};
+              db.folders.at(0) = folder_info(graph, {1, 1, 1, 1});
             }));
 
   // Encoded headers nested five deep, each level stored.

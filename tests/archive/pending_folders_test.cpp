@@ -156,7 +156,7 @@ TEST_F(pending_test, SolidFilesAcrossPartsReadBackAndCarryTheirCrcs) {
   ASSERT_EQ(folders.size(), 1u);  // one extension, no solid block limit
   const auto& folder = folders[0];
   EXPECT_EQ(folder.ids.size(), content.size());
-  EXPECT_EQ(folder.folder().coders.at(0).method_id, kMethodLzma2);
+  EXPECT_EQ(folder.folder().coders().at(0).method_id, kMethodLzma2);
   std::uint64_t input = 0;
   for (std::size_t k = 0; k < folder.ids.size(); ++k) {
     const auto& bytes = content.at(folder.ids[k]);
@@ -298,14 +298,14 @@ TEST_F(pending_test, BatchedAndHybridGiveLargeFilesFoldersOfTheirOwn) {
         EXPECT_TRUE(read_back(reader, {folder.snapshot, folder.first_stream + k}) == content.at(folder.ids[k]));
         input += folder.sizes()[k];
       }
-      const bool stored = folder.folder().coders.at(0).method_id == kMethodCopy;
+      const bool stored = folder.folder().coders().at(0).method_id == kMethodCopy;
       EXPECT_EQ(stored,
                 folder.ids.size() == 1 && content.at(folder.ids[0]).size() == 4000 && folder.packed.size == 4000)
           << "only the noise file is stored";
       if (!stored) {
         EXPECT_LT(folder.packed.size, input);
         // The dictionary the encoder used: level 1's, cut to the folder's input.
-        EXPECT_EQ(folder.folder().coders.at(0).properties,
+        EXPECT_EQ(folder.folder().coders().at(0).properties,
                   coder_bytes{lzma2_property_byte(lzma2_options_for(1, input))})
             << pack_mode_name(mode) << " folder of " << input << " bytes";
       }
@@ -468,7 +468,7 @@ TEST_F(pending_test, IncompressibleFilesAreGivenUpEarlyAndTheNextPartPrimes) {
     const auto& bytes = content.at(folder.ids.at(0));
     EXPECT_EQ(folder.crcs()[0], crc32::of(bytes));
     EXPECT_TRUE(read_back(reader, {folder.snapshot, folder.first_stream}) == bytes) << folder.ids[0];
-    const bool stored = folder.folder().coders.at(0).method_id == kMethodCopy;
+    const bool stored = folder.folder().coders().at(0).method_id == kMethodCopy;
     EXPECT_EQ(stored, bytes.size() == alone.size());
     if (!stored) {
       EXPECT_LT(folder.packed.size, (1u << 20) + (1u << 20) / 2) << "the text compressed";

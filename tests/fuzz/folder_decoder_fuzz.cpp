@@ -84,30 +84,30 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::uint8_t second = in.byte();
   const auto properties = in.take(in.byte() % 8);
   const std::uint64_t unpack_size = in.number(3);
-  folder_info folder;
+  folder_graph graph;
   switch (shape) {
     case 0:  // one coder over its pack streams
-      folder.coders = {make_coder(first, {properties.begin(), properties.end()})};
+      graph.coders = {make_coder(first, {properties.begin(), properties.end()})};
       break;
     case 1:  // a coder over another, as BCJ over LZMA2
-      folder.coders = {make_coder(first, {}), make_coder(second, {properties.begin(), properties.end()})};
+      graph.coders = {make_coder(first, {}), make_coder(second, {properties.begin(), properties.end()})};
       break;
     case 2:  // BCJ2 over four pack streams
-      folder.coders = {make_coder(12, {})};
+      graph.coders = {make_coder(12, {})};
       break;
     default:  // BCJ2 whose main stream comes from a second coder, as 7zz writes it
-      folder.coders = {make_coder(12, {}), make_coder(second, {properties.begin(), properties.end()})};
+      graph.coders = {make_coder(12, {}), make_coder(second, {properties.begin(), properties.end()})};
       break;
   }
-  folder.unpack_sizes.assign(folder.coders.size(), unpack_size);
-  if (folder.coders.size() == 2) folder.bind_pairs = {{0, 1}};  // coder 0's first input <- coder 1
-  folder.packed_streams.clear();
-  for (std::uint64_t i = folder.coders.size() == 2 ? 1 : 0; i < folder.total_in_streams(); ++i) {
-    folder.packed_streams.push_back(i);
+  if (graph.coders.size() == 2) graph.bind_pairs = {{0, 1}};  // coder 0's first input <- coder 1
+  graph.packed_streams.clear();
+  for (std::uint64_t i = graph.coders.size() == 2 ? 1 : 0; i < graph.total_in_streams(); ++i) {
+    graph.packed_streams.push_back(i);
   }
-  const std::size_t packs = folder.packed_streams.size();
+  const std::size_t packs = graph.packed_streams.size();
   std::vector<std::size_t> pack_lengths;
   for (std::size_t p = 0; p + 1 < packs; ++p) pack_lengths.push_back(in.number(2));
+  const folder_info folder(graph, small_vector<std::uint64_t, 1>(graph.coders.size(), unpack_size));
   const auto packed = in.rest();
   const int fd = pack_file();
   if (::ftruncate(fd, 0) != 0) std::abort();
