@@ -106,6 +106,7 @@ struct folder_info {
  private:
   std::shared_ptr<const folder_graph> graph_;  // never null
 };
+static_assert(sizeof(folder_info) <= 56);
 
 // The graph of one coder fed by one pack stream. The same coder gives the
 // same graph: folders made one by one share it.
@@ -115,20 +116,23 @@ std::shared_ptr<const folder_graph> one_coder_graph(const coder_info& coder);
 folder_info make_folder(const coder_info& coder, std::uint64_t unpack_size,
                         std::optional<std::uint32_t> unpack_crc = std::nullopt);
 
+// Ordered by alignment: with an archive's database held for the whole mount
+// and a new one built at every commit, padding is paid per file.
 struct file_info {
-  std::string name;  // UTF-8 archive path
-  bool has_stream = false;
-  bool is_directory = false;                // meaningful only without a stream
-  std::optional<std::uint64_t> mtime;       // FILETIME: 100 ns ticks since 1601
-  std::optional<std::uint32_t> attributes;  // Windows attributes | 0x8000 | st_mode << 16
+  std::string name;                     // UTF-8 archive path
+  std::optional<std::uint64_t> mtime;   // FILETIME: 100 ns ticks since 1601
   // Creation and access times (FILETIME), kept from archives that store them
   // (7zz -mtc=on -mta=on) so that a rewritten header does not drop them.
   std::optional<std::uint64_t> ctime;
   std::optional<std::uint64_t> atime;
+  std::optional<std::uint32_t> attributes;  // Windows attributes | 0x8000 | st_mode << 16
+  bool has_stream = false;
+  bool is_directory = false;  // meaningful only without a stream
   // Read from an archive whose stored name was not valid UTF-16: `name`
   // has U+FFFD where it was broken. Never written.
   bool name_repaired = false;
 };
+static_assert(sizeof(file_info) <= 96);
 
 struct archive_database {
   std::uint64_t pack_position = 0;  // first pack stream, relative to byte 32
