@@ -8,6 +8,7 @@
 #include "crc32.hpp"
 #include "file_io.hpp"
 #include "header_serializer.hpp"
+#include "test_hooks.hpp"
 
 #include <fmt/format.h>
 
@@ -22,6 +23,7 @@
 #include <exception>
 #include <numeric>
 #include <optional>
+#include <stdexcept>
 #include <string_view>
 #include <utility>
 
@@ -35,15 +37,6 @@ void exit_after_step_if_asked(int step) {
   if (wanted != nullptr && std::atoi(wanted) == step) ::_exit(99);
 }
 
-// Test hook: from the N-th time on (counted over the process), the archive
-// cannot be opened for a snapshot, as when descriptors run out or another
-// program moved it meanwhile.
-bool refuse_reopen_if_asked() {
-  static std::atomic<int> openings{0};
-  const int opening = ++openings;
-  const char* from = std::getenv("SEVENZFS_TEST_REFUSE_REOPEN");
-  return from != nullptr && opening >= std::atoi(from);
-}
 
 std::uint64_t packs_end_of(const archive_snapshot& snapshot) {
   if (snapshot.folder_count() == 0) return 0;
@@ -106,7 +99,8 @@ void archive_appender::written(archive_layout layout) {
   database_published_ = false;
 }
 
-// A snapshot of what is on disk now, on a descriptor of its own. The one it
+// A snapshot of what is on disk now, on the descriptor the layout holds
+// (taken before the commit point: publishing opens nothing). The one it
 // replaces is remembered while someone holds it, when it reads this file.
 // `same_data`: the folders of the previous snapshot that this one has lie
 // where they lay, and no new folder lies where an earlier one of the same
@@ -114,9 +108,12 @@ void archive_appender::written(archive_layout layout) {
 // What can throw comes before the database moves into the new snapshot:
 // after that, only steps that cannot fail, so that it is never lost.
 void archive_appender::publish_snapshot(bool same_file, bool same_data) {
-  const bool refused = refuse_reopen_if_asked();
-  unique_fd file(refused ? -1 : ::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!file) throw_io_error(path_, "cannot open archive", refused ? EMFILE : errno);
+  static std::atomic<int> publications{0};
+  if (nth_call_while_set("SEVENZFS_TEST_FAIL_PUBLISH", publications)) {
+    throw archive_error(error_kind::io, path_, "cannot publish the snapshot (SEVENZFS_TEST_FAIL_PUBLISH)");
+  }
+  if (!layout_.file) throw std::logic_error("archive_appender: a layout to publish without its file");
+  unique_fd file = std::move(layout_.file);
   std::erase_if(earlier_snapshots_, [](const earlier_snapshot& earlier) { return earlier.snapshot.expired(); });
   if (!same_file) earlier_snapshots_.clear();
   // Remembered even if the next step throws: it only protects more bytes.
@@ -163,7 +160,7 @@ std::pair<std::uint64_t, std::uint64_t> archive_appender::folder_of_stream(std::
 commit_result archive_appender::commit(commit_request request) {
   if (!unpublished_.empty()) {
     throw archive_error(error_kind::io, path_,
-                        fmt::format("an earlier commit was written but the archive could not be opened again ({}); "
+                        fmt::format("an earlier commit was written but its snapshot could not be published ({}); "
                                     "no commit is made until it is mounted again",
                                     unpublished_));
   }
@@ -278,6 +275,7 @@ bool archive_appender::commit_in_place(commit_request& request, const commit_pla
   release_descriptions(request);
 
   output_file archive = output_file::in_place(path_);
+  unique_fd reader = archive.reader();
   // Dropped folders (before layout_.packs_end) and bytes earlier snapshots
   // read stay: the header goes after them.
   const std::uint64_t header_floor = std::max(layout_.packs_end, protected_end());
@@ -297,6 +295,7 @@ bool archive_appender::commit_in_place(commit_request& request, const commit_pla
   // written plus the header, not a parse of the whole archive.
   layout_.packs_end = kept_end + new_packs;
   layout_.db = std::move(db);
+  layout_.file = std::move(reader);
   database_published_ = false;
   // New folders where dropped ones lay are other data at the same places.
   return new_packs == 0 || kept_end >= data_end_;

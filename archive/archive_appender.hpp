@@ -39,16 +39,19 @@
 // held earlier snapshot can read (it writes the archive anew instead), and
 // a rewritten archive is a new file (earlier descriptors keep the old one).
 //
-// If a commit writes the archive but cannot open it again to publish its
-// snapshot, it throws, and so does every later commit: the daemon then
-// keeps what it staged for the recovery archive at the unmount, and the
-// next mount reads the archive as it is.
+// A commit takes the descriptor its snapshot reads through before its
+// commit point (see output_file::reader): when descriptors run out, the
+// commit fails and the archive is as it was. Should publishing the
+// snapshot fail after the commit point all the same (memory), the commit
+// throws, and so does every later commit: the daemon then keeps what it
+// staged for the recovery archive at the unmount, and the next mount reads
+// the archive as it is.
 //
 // For crash tests only: SEVENZFS_TEST_EXIT_AFTER_APPEND_STEP=N makes the
 // process _exit(99) right after in-place step N (1-3); see
 // archive_rewriter.hpp for SEVENZFS_TEST_EXIT_AFTER_REWRITE_STEP.
-// SEVENZFS_TEST_REFUSE_REOPEN=N makes opening the archive for a snapshot
-// fail as if descriptors ran out, from the process's N-th opening on.
+// SEVENZFS_TEST_FAIL_PUBLISH=N makes the N-th publication of a snapshot,
+// counted while it is set, fail after the commit point.
 #include "archive_database.hpp"
 #include "archive_reader.hpp"
 #include "archive_snapshot.hpp"

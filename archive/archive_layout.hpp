@@ -2,6 +2,7 @@
 // Where the parts of an archive lie in its file: what read_archive finds and
 // what the writer and the appender leave on disk.
 #include "archive_database.hpp"
+#include "file_io.hpp"
 #include "header_serializer.hpp"
 
 #include <cstdint>
@@ -41,6 +42,9 @@ struct archive_layout {
   // header, and for one encoded twice.
   std::optional<folder_info> header_folder;
   std::uint64_t file_size = 32;
+  // The file described, open for positioned reads, when it was just read or
+  // written: the snapshot of this state reads through it.
+  unique_fd file;
 
   void set_header(const header_location& where) {
     header_start = where.start;

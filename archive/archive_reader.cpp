@@ -112,9 +112,11 @@ archive_layout read_archive(const std::string& path) {
   check_regular_file(st, path);
   // O_NONBLOCK: should a FIFO replace the file after the check, the open
   // still returns (and the check in the other read_archive refuses it).
-  const unique_fd file(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+  unique_fd file(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
   if (!file) throw_io_error(path, "cannot open archive", errno);
-  return read_archive(file.get(), path);
+  archive_layout layout = read_archive(file.get(), path);
+  layout.file = std::move(file);
+  return layout;
 }
 
 archive_layout read_archive(int fd, const std::string& path) {

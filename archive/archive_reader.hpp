@@ -19,7 +19,8 @@
 namespace sevenzfs::archive {
 
 // Checks that `path` is a regular file before opening it (a FIFO would block
-// the open forever, a device might act on it), then reads it.
+// the open forever, a device might act on it), then reads it. The layout
+// keeps the descriptor it read.
 archive_layout read_archive(const std::string& path);
 
 // Reads the archive open on `fd` (a regular file; the caller keeps its locks

@@ -37,6 +37,7 @@ archive_layout rewrite_archive(const std::string& path, const std::shared_ptr<co
   const archive_database& old = snapshot ? snapshot->database() : nothing;
   database_builder builder(old, request, plan);
   output_file out(path);
+  unique_fd reader = out.reader();
   out.append(std::vector<std::uint8_t>(kStartHeaderSize, 0));
   for (std::size_t folder = 0; folder < plan.fates.size(); ++folder) {
     if (plan.fates[folder] != folder_fate::kept) continue;
@@ -73,6 +74,7 @@ archive_layout rewrite_archive(const std::string& path, const std::shared_ptr<co
   exit_after_step_if_asked(2);
 
   archive_layout layout;
+  layout.file = std::move(reader);
   layout.packs_end = out.position();
   layout.db = std::move(builder).finish(0, result);
   release_descriptions(request);

@@ -105,6 +105,7 @@ created_archive create_archive(const std::string& path, std::span<const entry> w
                                std::span<const entry> with_data, const write_options& options) {
   const auto plan = plan_folders(with_data, options.plan);
   output_file out(path);
+  unique_fd reader = out.reader();
   out.append(std::vector<std::uint8_t>(kStartHeaderSize, 0));
   archive_database db;
   for (const auto& e : without_data) db.files.push_back(describe_entry(e));
@@ -114,6 +115,7 @@ created_archive create_archive(const std::string& path, std::span<const entry> w
   out.commit();
 
   created_archive created;
+  created.layout.file = std::move(reader);
   created.layout.packs_end =
       kStartHeaderSize + std::accumulate(db.pack_sizes.begin(), db.pack_sizes.end(), std::uint64_t{0});
   created.layout.set_header(header);

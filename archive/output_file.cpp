@@ -3,12 +3,14 @@
 #include "archive_error.hpp"
 #include "file_copy.hpp"
 #include "file_io.hpp"
+#include "test_hooks.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <cerrno>
 #include <cstdlib>
@@ -41,6 +43,14 @@ output_file::output_file(std::string final_path) : final_path_(std::move(final_p
   fd_ = unique_fd(::mkostemp(name.data(), O_CLOEXEC));
   if (!fd_) throw_io_error(directory_of(final_path_), "cannot create the archive in this directory", errno);
   temp_path_ = name.data();  // mkostemp creates it 0600
+}
+
+unique_fd output_file::reader() const {
+  static std::atomic<int> calls{0};
+  const bool refused = nth_call_while_set("SEVENZFS_TEST_REFUSE_READER", calls);
+  unique_fd copy(refused ? -1 : ::fcntl(fd_.get(), F_DUPFD_CLOEXEC, 0));
+  if (!copy) throw_io_error(current_path(), "cannot keep the archive open to read it", refused ? EMFILE : errno);
+  return copy;
 }
 
 output_file output_file::in_place(const std::string& path) {

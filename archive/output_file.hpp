@@ -44,6 +44,13 @@ class output_file {
   }
   void set_position(std::uint64_t position) noexcept { position_ = position; }
   void sync();
+  // A second descriptor of this file, for reading what is written once it is
+  // committed: taken before the commit point, it cannot fail after it or
+  // name another file, as opening the final path again could. Throws
+  // archive_error(io) (descriptors ran out).
+  // SEVENZFS_TEST_REFUSE_READER=N makes the N-th call, counted while it is
+  // set, fail so.
+  unique_fd reader() const;
   // Appends `size` bytes at `offset` of the file open on `source` (kept
   // packed data carried into a rewritten archive), through the kernel's
   // copy_file_range where it can.

@@ -98,18 +98,58 @@ TEST(ArchiveAppender, AppendsWithoutTouchingOldPacks) {
             "None\n");
 }
 
-// A commit that writes the archive but cannot open it again throws, and so
-// does every commit after it: its caller still numbers streams as the old
-// snapshot does. Opened anew, the archive holds what that commit wrote.
-TEST(ArchiveAppender, ACommitThatCannotOpenTheArchiveAgainStopsTheCommitsAfterIt) {
+// A commit that cannot take the descriptor its snapshot would read through
+// (descriptors ran out) fails before its commit point, whichever way it
+// writes: the archive, the snapshot and the commits after it are as if it
+// had not been tried, and nothing is left beside the archive.
+TEST(ArchiveAppender, ACommitThatCannotKeepTheArchiveOpenChangesNothing) {
+  temp_dir dir;
+  const auto path = dir / "a.7z";
+  archive_appender archive(path.string(), {});
+  int refusals = 0;  // the hook counts the calls made while it is set
+  const auto refused = [&](commit_request request) {
+    ::setenv("SEVENZFS_TEST_REFUSE_READER", std::to_string(++refusals).c_str(), 1);
+    std::string message;
+    try {
+      archive.commit(std::move(request));
+    } catch (const archive_error& error) {
+      message = error.what();
+    }
+    ::unsetenv("SEVENZFS_TEST_REFUSE_READER");
+    return message.find("cannot keep the archive open") != std::string::npos;
+  };
+  const auto files_in_dir = [&] { return std::distance(fs::directory_iterator(dir.path()), {}); };
+  EXPECT_TRUE(refused(next_request(archive, 0, 2)));  // a new archive
+  EXPECT_FALSE(fs::exists(path));
+  EXPECT_EQ(files_in_dir(), 0);
+  archive.commit(next_request(archive, 0, 2));
+  const auto first = archive.snapshot();
+  const std::string before = read_file(path);
+  EXPECT_TRUE(refused(next_request(archive, 1, 2)));  // appended in place
+  auto dropping = next_request(archive, 1, 2);
+  dropping.kept_streams.erase(dropping.kept_streams.begin());
+  EXPECT_TRUE(refused(std::move(dropping)));  // written anew
+  EXPECT_EQ(read_file(path), before);
+  EXPECT_EQ(archive.snapshot(), first);
+  EXPECT_EQ(files_in_dir(), 1);
+  archive.commit(next_request(archive, 1, 2));
+  expect_commits(path, 2, 2);
+  EXPECT_EQ(archive.stream_count(), 4u);
+}
+
+// Publishing a commit's snapshot can still fail after its commit point
+// (memory): the commit throws, and so does every commit after it, as its
+// caller still numbers streams as the old snapshot does. Opened anew, the
+// archive holds what that commit wrote.
+TEST(ArchiveAppender, ACommitThatCannotPublishItsSnapshotStopsTheCommitsAfterIt) {
   temp_dir dir;
   const auto path = dir / "a.7z";
   archive_appender archive(path.string(), {});
   archive.commit(next_request(archive, 0, 2));
   const auto first = archive.snapshot();
-  ::setenv("SEVENZFS_TEST_REFUSE_REOPEN", "1", 1);
+  ::setenv("SEVENZFS_TEST_FAIL_PUBLISH", "1", 1);
   EXPECT_THROW(archive.commit(next_request(archive, 1, 2)), archive_error);
-  ::unsetenv("SEVENZFS_TEST_REFUSE_REOPEN");
+  ::unsetenv("SEVENZFS_TEST_FAIL_PUBLISH");
   EXPECT_EQ(archive.snapshot(), first);  // still the old one
   try {
     archive.commit(next_request(archive, 2, 2));
