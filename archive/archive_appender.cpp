@@ -74,6 +74,20 @@ void check_request(const commit_request& request, std::uint64_t streams, const s
   }
 }
 
+// Writing in place goes through the path: should another program have put
+// a file of its own there since the last commit, it would be written over
+// with packs and a header that only fit ours.
+void check_same_file(int opened, int ours, const std::string& path) {
+  struct stat now {};
+  struct stat before {};
+  if (::fstat(opened, &now) != 0) throw_io_error(path, "cannot stat archive", errno);
+  if (::fstat(ours, &before) != 0) throw_io_error(path, "cannot stat archive", errno);
+  if (now.st_dev != before.st_dev || now.st_ino != before.st_ino) {
+    throw archive_error(error_kind::io, path,
+                        "the archive was replaced by another file since it was mounted; unmount and mount it again");
+  }
+}
+
 }  // namespace
 
 archive_appender::archive_appender(std::string path, write_options options)
@@ -275,6 +289,7 @@ bool archive_appender::commit_in_place(commit_request& request, const commit_pla
   release_descriptions(request);
 
   output_file archive = output_file::in_place(path_);
+  if (snapshot_) check_same_file(archive.fd(), snapshot_->fd(), path_);
   unique_fd reader = archive.reader();
   // Dropped folders (before layout_.packs_end) and bytes earlier snapshots
   // read stay: the header goes after them.

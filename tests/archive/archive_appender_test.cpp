@@ -137,6 +137,26 @@ TEST(ArchiveAppender, ACommitThatCannotKeepTheArchiveOpenChangesNothing) {
   EXPECT_EQ(archive.stream_count(), 4u);
 }
 
+// Another program's file put where the archive was is not appended to in
+// place: our packs and header would not fit its contents.
+TEST(ArchiveAppender, AnArchiveReplacedByAnotherFileIsNotWrittenInPlace) {
+  temp_dir dir;
+  const auto path = dir / "a.7z";
+  archive_appender archive(path.string(), {});
+  archive.commit(next_request(archive, 0, 2));
+  const auto other = dir / "other.7z";
+  fs::copy_file(path, other);
+  fs::rename(other, path);
+  const std::string before = read_file(path);
+  try {
+    archive.commit(next_request(archive, 1, 2));
+    ADD_FAILURE() << "appended in place to another file";
+  } catch (const archive_error& error) {
+    EXPECT_NE(std::string(error.what()).find("replaced by another file"), std::string::npos) << error.what();
+  }
+  EXPECT_EQ(read_file(path), before);
+}
+
 // Publishing a commit's snapshot can still fail after its commit point
 // (memory): the commit throws, and so does every commit after it, as its
 // caller still numbers streams as the old snapshot does. Opened anew, the
