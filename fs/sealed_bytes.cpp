@@ -13,34 +13,38 @@ namespace sevenzfs::fs {
 sealed_bytes::sealed_bytes(pool::staging_store& store, pool::staged_file staged, archive::cached_reader& reader,
                            const pending_locator& locate)
     : size_(staged.size()),
-      bytes_(std::in_place_type<in_pool>, in_pool{&store, std::move(staged)}),
+      bytes_(std::make_unique<held_bytes>(std::in_place_type<in_pool>, in_pool{&store, std::move(staged)})),
       reader_(reader),
       locate_(locate) {}
 
 sealed_bytes::sealed_bytes(spill_file spilled, std::uint64_t size, archive::cached_reader& reader,
                            const pending_locator& locate)
-    : size_(size), bytes_(std::in_place_type<on_disk>, on_disk{std::move(spilled)}), reader_(reader),
+    : size_(size),
+      bytes_(std::make_unique<held_bytes>(std::in_place_type<on_disk>, on_disk{std::move(spilled)})),
+      reader_(reader),
       locate_(locate) {}
 
 bool sealed_bytes::released() const {
   std::shared_lock lock(mutex_);
-  return std::holds_alternative<gone>(bytes_);
+  return bytes_ == nullptr;
 }
 
 void sealed_bytes::release() {
+  std::unique_ptr<held_bytes> released;
   std::unique_lock lock(mutex_);
-  bytes_.emplace<gone>();
+  released = std::move(bytes_);
+  lock.unlock();  // the pool memory is given back without holding up readers
 }
 
 sealed_bytes::taken_bytes sealed_bytes::take_back() {
   std::unique_lock lock(mutex_);
   taken_bytes taken;
-  if (auto* pooled = std::get_if<in_pool>(&bytes_)) {
+  if (auto* pooled = bytes_ ? std::get_if<in_pool>(bytes_.get()) : nullptr) {
     taken.emplace<pool::staged_file>(std::move(pooled->file));
-  } else if (auto* disk = std::get_if<on_disk>(&bytes_)) {
+  } else if (auto* disk = bytes_ ? std::get_if<on_disk>(bytes_.get()) : nullptr) {
     taken.emplace<spill_file>(std::move(disk->file));
   }
-  bytes_.emplace<gone>();
+  bytes_.reset();
   return taken;
 }
 
@@ -49,8 +53,11 @@ result<std::size_t> sealed_bytes::read(std::uint64_t offset, std::span<std::byte
   out = out.first(static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), size_ - offset)));
   {
     std::shared_lock lock(mutex_);
-    if (const auto* pooled = std::get_if<in_pool>(&bytes_)) return pooled->store->read(pooled->file, offset, out);
-    if (const auto* disk = std::get_if<on_disk>(&bytes_)) {
+    const held_bytes* held = bytes_.get();
+    if (const auto* pooled = held ? std::get_if<in_pool>(held) : nullptr) {
+      return pooled->store->read(pooled->file, offset, out);
+    }
+    if (const auto* disk = held ? std::get_if<on_disk>(held) : nullptr) {
       if (const int error = disk->file.read(offset, out); error != 0) {
         return failure(error, fmt::format("cannot read the spill file: {}", std::strerror(error)));
       }
@@ -70,7 +77,8 @@ void sealed_bytes::visit_range(std::uint64_t offset, std::uint64_t size, const a
   const std::uint64_t end = std::min(size_, offset + std::min(size, size_));
   {
     std::shared_lock lock(mutex_);
-    if (const auto* pooled = std::get_if<in_pool>(&bytes_)) {
+    const held_bytes* held = bytes_.get();
+    if (const auto* pooled = held ? std::get_if<in_pool>(held) : nullptr) {
       // Spans are walked, not copied: skipping to `offset` costs a pointer per chunk.
       std::uint64_t position = 0;
       pooled->store->for_each_span(pooled->file, [&](std::span<const std::byte> bytes) {
@@ -84,7 +92,7 @@ void sealed_bytes::visit_range(std::uint64_t offset, std::uint64_t size, const a
       });
       return;
     }
-    if (const auto* disk = std::get_if<on_disk>(&bytes_)) {
+    if (const auto* disk = held ? std::get_if<on_disk>(held) : nullptr) {
       spill_content(disk->file, size_, "").visit_range(offset, size, sink);
       return;
     }

@@ -27,6 +27,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
@@ -80,12 +81,15 @@ class sealed_bytes final : public archive::entry_content {
   struct on_disk {
     spill_file file;
   };
-  struct gone {};
+  using held_bytes = std::variant<in_pool, on_disk>;
 
   std::uint64_t size_;
   std::atomic<archive::pending_id> id_{0};
   mutable std::shared_mutex mutex_;
-  std::variant<in_pool, on_disk, gone> bytes_;
+  // Null once released (or taken back). Behind a pointer: every file handed
+  // to the compressor keeps this object until its commit is applied, most of
+  // that time released, and the bytes' record (72 bytes) need not stay.
+  std::unique_ptr<held_bytes> bytes_;
   archive::cached_reader& reader_;
   const pending_locator& locate_;
 };
