@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <mutex>
+#include <stdexcept>
 #include <utility>
 
 namespace sevenzfs::archive {
@@ -31,7 +32,9 @@ folder_info::folder_info(std::shared_ptr<const folder_graph> graph, small_vector
                          std::optional<std::uint32_t> crc)
     : unpack_sizes(std::move(sizes)),
       unpack_crc(crc),
-      graph_(graph ? std::move(graph) : std::make_shared<const folder_graph>()) {}
+      graph_(std::move(graph)) {
+  if (!graph_) throw std::invalid_argument("folder_info: no coder graph");
+}
 
 folder_info::folder_info(const folder_graph& graph, small_vector<std::uint64_t, 1> sizes,
                          std::optional<std::uint32_t> crc)

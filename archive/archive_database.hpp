@@ -104,7 +104,7 @@ struct folder_info {
   std::optional<std::uint32_t> unpack_crc;      // of the folder's content (7-Zip sets it for the encoded header)
 
  private:
-  std::shared_ptr<const folder_graph> graph_;  // never null
+  std::shared_ptr<const folder_graph> graph_;  // never null (but in a moved-from folder)
 };
 static_assert(sizeof(folder_info) <= 56);
 
@@ -137,7 +137,7 @@ static_assert(sizeof(file_info) <= 96);
 struct archive_database {
   std::uint64_t pack_position = 0;  // first pack stream, relative to byte 32
   // Every pack stream, folder after folder (folder k has
-  // folders[k].packed_streams.size() of them), contiguous on disk.
+  // folders[k].packed_streams().size() of them), contiguous on disk.
   std::vector<std::uint64_t> pack_sizes;
   std::vector<folder_info> folders;
   std::vector<std::uint64_t> substream_counts;  // files per folder (never 0)

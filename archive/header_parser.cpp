@@ -176,12 +176,19 @@ void read_unpack_info(byte_reader& in, streams_info& s) {
   const auto count = in.count();  // a folder takes at least two bytes
   if (in.byte() != 0) throw archive_error(error_kind::unsupported, in.context(), "folders in an additional stream");
   s.folders.reserve(count);
-  // Folders of one method and settings share their graph, as the writer's
-  // own do: an archive of one-file folders has one or a few graphs.
+  // Folders of one method and settings share their graph: one coder over
+  // one pack stream, as the writer's, through the writer's table (a batched
+  // archive has a graph per dictionary size, a few dozen); others among the
+  // archive's folders.
   constexpr std::size_t kMaxShared = 16;
   std::vector<std::shared_ptr<const folder_graph>> shared;
   for (std::size_t f = 0; f < count; ++f) {
     const auto graph = read_folder(in);
+    if (graph.coders.size() == 1 && graph.bind_pairs.empty() && graph.packed_streams.size() == 1 &&
+        graph.packed_streams.front() == 0) {
+      s.folders.emplace_back(one_coder_graph(graph.coders.front()));
+      continue;
+    }
     const auto same = std::ranges::find_if(shared, [&](const auto& seen) { return *seen == graph; });
     if (same != shared.end()) {
       s.folders.emplace_back(*same);

@@ -189,7 +189,7 @@ class pending_folders {
   void write_finished(pending_lane& lane, std::unique_lock<std::mutex>& lock);
   const std::shared_ptr<const archive_snapshot>& lane_snapshot(pending_lane& lane);
   std::shared_ptr<const archive_snapshot> snapshot_of(const pending_lane& lane, std::size_t folders) const;
-  folder_info describe(const pending_folder_record& folder) const;
+  folder_info describe(const pending_folder_record& folder, std::shared_ptr<const folder_graph>& last) const;
 
   std::string archive_path_;
   pending_options options_;

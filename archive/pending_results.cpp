@@ -19,8 +19,14 @@ coder_info coder_of(const pending_folder_record& folder) {
 
 }  // namespace
 
-folder_info pending_folders::describe(const pending_folder_record& folder) const {
-  return make_folder(coder_of(folder), folder.input_written);
+// `last`: the graph of the folder described before, shared when it fits
+// (folders of one lane mostly have one coder and one dictionary size) without
+// going through the process's table and its lock.
+folder_info pending_folders::describe(const pending_folder_record& folder,
+                                      std::shared_ptr<const folder_graph>& last) const {
+  const coder_info coder = coder_of(folder);
+  if (!last || last->coders.front() != coder) last = one_coder_graph(coder);
+  return folder_info(last, {folder.input_written});
 }
 
 // The lane's first `folders` folders, as written so far, with the files
@@ -42,12 +48,13 @@ std::shared_ptr<const archive_snapshot> pending_folders::snapshot_of(const pendi
   db.substream_counts.reserve(folders);
   db.substream_sizes.reserve(files);
   db.substream_crcs.reserve(files);
+  std::shared_ptr<const folder_graph> graph;
   for (std::size_t k = 0; k < folders; ++k) {
     const auto& folder = *lane.folders[k];
     if (folder.complete_files == 0) break;
     if (k == 0) db.pack_position = folder.pack_offset - kStartHeaderSize;
     db.pack_sizes.push_back(folder.packed_written);
-    db.folders.push_back(describe(folder));
+    db.folders.push_back(describe(folder, graph));
     db.substream_counts.push_back(folder.complete_files);
     for (std::size_t f = 0; f < folder.complete_files; ++f) {
       db.substream_sizes.push_back(folder.files[f].size);
