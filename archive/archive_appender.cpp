@@ -30,7 +30,6 @@
 namespace sevenzfs::archive {
 
 namespace {
-
 // Test hook: stop dead after an in-place step, as a crash would.
 void exit_after_step_if_asked(int step) {
   const char* wanted = std::getenv("SEVENZFS_TEST_EXIT_AFTER_APPEND_STEP");
@@ -84,7 +83,7 @@ void check_same_file(int opened, int ours, const std::string& path) {
   if (::fstat(ours, &before) != 0) throw_io_error(path, "cannot stat archive", errno);
   if (now.st_dev != before.st_dev || now.st_ino != before.st_ino) {
     throw archive_error(error_kind::io, path,
-                        "the archive was replaced by another file since it was mounted; unmount and mount it again");
+                        "the archive was replaced by another file since the last commit; unmount and mount it again");
   }
 }
 
@@ -185,36 +184,20 @@ commit_result archive_appender::commit(commit_request request) {
   for (const auto& folder : request.prepacked_folders) {
     for (std::size_t k = 0; k < folder.files.size(); ++k) result.input_bytes += folder.files[k] ? folder.sizes[k] : 0;
   }
-  bool same_file = true;
-  bool same_data = true;
-  if ((!exists_ || database().empty()) && !request.prepacked_folders.empty()) {
-    // Nothing to preserve: a new archive of the prepacked and new folders.
-    const commit_plan plan = plan_commit(archive_database{}, request, [](std::size_t) { return false; });
-    written(rewrite_archive(path_, nullptr, request, plan, options_, result));
-    same_file = same_data = false;
-  } else if (!exists_ || database().empty()) {
-    // An archive with nothing in it has nothing to preserve: replace it whole.
-    auto created = create_archive(path_, request.entries_without_data, request.new_files, options_);
-    written(std::move(created.layout));
-    result.stream_index = std::move(created.stream_index);
-    result.rewritten = true;
-    same_file = same_data = false;
-  } else {
-    const auto& folders = database().folders;
-    const commit_plan plan = plan_commit(
-        database(), request, [&](std::size_t folder) { return unsupported_method(folders[folder]).has_value(); });
-    result.kept_anyway = plan.kept_anyway;
-    if (can_commit_in_place(request, plan)) {
-      same_data = commit_in_place(request, plan, result);
-    } else {
-      written(rewrite_archive(path_, snapshot_, request, plan, options_, result));
-      same_file = same_data = false;
-    }
+  sameness same;
+  try {
+    same = write(request, result);
+  } catch (const std::exception& error) {
+    // A new archive whose rename went through before the failure (the
+    // directory's fsync) is on disk, the snapshot callers number streams by
+    // is the one before it: as if publishing it had failed.
+    if (path_names_another_file()) unpublished_ = error.what();
+    throw;
   }
   exists_ = true;
-  index_streams();
   try {
-    publish_snapshot(same_file, same_data);
+    index_streams();
+    publish_snapshot(same.file, same.data);
   } catch (const std::exception& error) {
     // The archive holds this commit, the snapshot callers number streams by
     // does not: a request made from it would keep the wrong streams.
@@ -222,6 +205,38 @@ commit_result archive_appender::commit(commit_request request) {
     throw;
   }
   return result;
+}
+
+archive_appender::sameness archive_appender::write(commit_request& request, commit_result& result) {
+  if ((!exists_ || database().empty()) && !request.prepacked_folders.empty()) {
+    // Nothing to preserve: a new archive of the prepacked and new folders.
+    const commit_plan plan = plan_commit(archive_database{}, request, [](std::size_t) { return false; });
+    written(rewrite_archive(path_, nullptr, request, plan, options_, result));
+    return {false, false};
+  }
+  if (!exists_ || database().empty()) {
+    // An archive with nothing in it has nothing to preserve: replace it whole.
+    auto created = create_archive(path_, request.entries_without_data, request.new_files, options_, true);
+    written(std::move(created.layout));
+    result.stream_index = std::move(created.stream_index);
+    result.rewritten = true;
+    return {false, false};
+  }
+  const auto& folders = database().folders;
+  const commit_plan plan = plan_commit(
+      database(), request, [&](std::size_t folder) { return unsupported_method(folders[folder]).has_value(); });
+  result.kept_anyway = plan.kept_anyway;
+  if (can_commit_in_place(request, plan)) return {true, commit_in_place(request, plan, result)};
+  written(rewrite_archive(path_, snapshot_, request, plan, options_, result));
+  return {false, false};
+}
+
+bool archive_appender::path_names_another_file() const {
+  if (!snapshot_) return false;
+  struct stat named {};
+  struct stat ours {};
+  if (::stat(path_.c_str(), &named) != 0 || ::fstat(snapshot_->fd(), &ours) != 0) return false;
+  return named.st_dev != ours.st_dev || named.st_ino != ours.st_ino;
 }
 
 // In place only when the folders kept come first and the dropped ones, if

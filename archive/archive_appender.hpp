@@ -33,8 +33,8 @@
 // either. Bytes between the last pack stream and the header are read
 // correctly by 7-Zip, libarchive and py7zr.
 //
-// Snapshots: each commit publishes a snapshot of the state it made on a
-// newly opened descriptor. Snapshots published earlier stay readable as
+// Snapshots: each commit publishes a snapshot of the state it made, read
+// through a descriptor of the written file taken before the commit point. Snapshots published earlier stay readable as
 // long as they are held: an in-place commit never overwrites packed bytes a
 // held earlier snapshot can read (it writes the archive anew instead), and
 // a rewritten archive is a new file (earlier descriptors keep the old one).
@@ -117,6 +117,16 @@ class archive_appender {
     std::uint64_t packs_end = 0;  // its packed bytes lie before this offset
   };
 
+  // Whether the state a commit wrote is the same file, and continues the
+  // same data, as the one before (see publish_snapshot).
+  struct sameness {
+    bool file = true;
+    bool data = true;
+  };
+  // Writes the commit one of the three ways: a new archive, in place, anew.
+  sameness write(commit_request& request, commit_result& result);
+  // Whether the path names a file other than snapshot_'s.
+  bool path_names_another_file() const;
   bool can_commit_in_place(const commit_request& request, const commit_plan& plan) const;
   // Returns whether the new state's data continues the previous one's (see publish_snapshot).
   bool commit_in_place(commit_request& request, const commit_plan& plan, commit_result& result);

@@ -102,10 +102,10 @@ header_location write_header(output_file& out, const archive_database& db, int l
 }
 
 created_archive create_archive(const std::string& path, std::span<const entry> without_data,
-                               std::span<const entry> with_data, const write_options& options) {
+                               std::span<const entry> with_data, const write_options& options, bool keep_open) {
   const auto plan = plan_folders(with_data, options.plan);
   output_file out(path);
-  unique_fd reader = out.reader();
+  unique_fd reader = keep_open ? out.reader() : unique_fd{};
   out.append(std::vector<std::uint8_t>(kStartHeaderSize, 0));
   archive_database db;
   for (const auto& e : without_data) db.files.push_back(describe_entry(e));

@@ -65,7 +65,7 @@ class prepared_header {
 header_location write_header(output_file& out, const archive_database& db, int level, unsigned threads);
 
 struct created_archive {
-  archive_layout layout;                    // what is now on disk
+  archive_layout layout;                    // what is now on disk (with layout.file when asked)
   std::vector<std::uint64_t> stream_index;  // for each entry with data, its substream
 };
 
@@ -73,8 +73,11 @@ struct created_archive {
 // the directory): `without_data` (directories, empty files) first, then
 // `with_data` in folder order. Paths must have been checked. On error
 // nothing is left behind and an existing file at `path` is untouched.
+// `keep_open`: the layout holds the new archive open for reading
+// (output_file::reader, taken before the rename).
 created_archive create_archive(const std::string& path, std::span<const entry> without_data,
-                               std::span<const entry> with_data, const write_options& options);
+                               std::span<const entry> with_data, const write_options& options,
+                               bool keep_open = false);
 
 // Writes `entries` as a new archive at `path`, as create_archive does.
 write_summary write_archive(const std::string& path, std::span<const entry> entries, const write_options& options);

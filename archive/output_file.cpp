@@ -5,6 +5,8 @@
 #include "file_io.hpp"
 #include "test_hooks.hpp"
 
+#include <fmt/format.h>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -47,9 +49,16 @@ output_file::output_file(std::string final_path) : final_path_(std::move(final_p
 
 unique_fd output_file::reader() const {
   static std::atomic<int> calls{0};
-  const bool refused = nth_call_while_set("SEVENZFS_TEST_REFUSE_READER", calls);
-  unique_fd copy(refused ? -1 : ::fcntl(fd_.get(), F_DUPFD_CLOEXEC, 0));
-  if (!copy) throw_io_error(current_path(), "cannot keep the archive open to read it", refused ? EMFILE : errno);
+  if (nth_call_while_set("SEVENZFS_TEST_REFUSE_READER", calls)) {
+    throw_io_error(final_path_, "cannot keep the archive open to read it", EMFILE);
+  }
+  // Read-only, as a snapshot's descriptor should be (a dup would be
+  // read-write): opened again through /proc, which names this very file
+  // whatever its name now. A dup where /proc is not mounted.
+  const std::string self = fmt::format("/proc/self/fd/{}", fd_.get());
+  unique_fd copy(::open(self.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!copy && errno == ENOENT) copy = unique_fd(::fcntl(fd_.get(), F_DUPFD_CLOEXEC, 0));
+  if (!copy) throw_io_error(final_path_, "cannot keep the archive open to read it", errno);
   return copy;
 }
 
@@ -142,6 +151,10 @@ void output_file::commit() {
     throw_io_error(final_path_, "cannot rename the finished archive into place", errno);
   }
   committed_ = true;
+  static std::atomic<int> syncs{0};
+  if (nth_call_while_set("SEVENZFS_TEST_FAIL_DIRECTORY_SYNC", syncs)) {
+    throw_io_error(final_path_, "cannot fsync the directory", EIO);
+  }
   sync_directory_of(final_path_);
 }
 

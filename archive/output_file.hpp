@@ -44,10 +44,10 @@ class output_file {
   }
   void set_position(std::uint64_t position) noexcept { position_ = position; }
   void sync();
-  // A second descriptor of this file, for reading what is written once it is
-  // committed: taken before the commit point, it cannot fail after it or
-  // name another file, as opening the final path again could. Throws
-  // archive_error(io) (descriptors ran out).
+  // A second, read-only descriptor of this file, for reading what is
+  // written once it is committed: taken before the commit point, it cannot
+  // fail after it or name another file, as opening the final path again
+  // could. Throws archive_error(io) (descriptors ran out).
   // SEVENZFS_TEST_REFUSE_READER=N makes the N-th call, counted while it is
   // set, fail so.
   unique_fd reader() const;
@@ -57,7 +57,8 @@ class output_file {
   void append_copy(int source, std::uint64_t offset, std::uint64_t size, const std::string& source_path);
 
   // Mode and owner as above, fsync, rename over the final path, fsync the
-  // directory.
+  // directory. SEVENZFS_TEST_FAIL_DIRECTORY_SYNC=N makes the N-th directory
+  // fsync, counted while it is set, fail (after the rename).
   void commit();
 
  private:

@@ -7,8 +7,9 @@
 
 namespace sevenzfs::archive {
 
-// Whether this call is the N-th, counted while `variable` (= N) is set:
-// a test sets it just before the call it means, or for a whole process.
+// Whether this call is the N-th of the calls made while `variable` (= N) is
+// set, counted over the process: set for a whole daemon, it picks one call;
+// a test that sets it several times counts on from the calls before.
 inline bool nth_call_while_set(const char* variable, std::atomic<int>& calls) {
   const char* nth = std::getenv(variable);
   return nth != nullptr && ++calls == std::atoi(nth);

@@ -137,6 +137,31 @@ TEST(ArchiveAppender, ACommitThatCannotKeepTheArchiveOpenChangesNothing) {
   EXPECT_EQ(archive.stream_count(), 4u);
 }
 
+// A new archive whose rename went through before its commit failed (the
+// directory's fsync) is on disk: the commits after it stop, as after one
+// whose snapshot could not be published, instead of writing in place into
+// a file the mount's state does not describe.
+TEST(ArchiveAppender, ACommitThatFailsAfterItsRenameStopsTheCommitsAfterIt) {
+  temp_dir dir;
+  const auto path = dir / "a.7z";
+  archive_appender archive(path.string(), {});
+  archive.commit(next_request(archive, 0, 2));
+  auto dropping = next_request(archive, 1, 2);  // written anew
+  dropping.kept_streams.erase(dropping.kept_streams.begin());
+  ::setenv("SEVENZFS_TEST_FAIL_DIRECTORY_SYNC", "1", 1);
+  EXPECT_THROW(archive.commit(std::move(dropping)), archive_error);
+  ::unsetenv("SEVENZFS_TEST_FAIL_DIRECTORY_SYNC");
+  try {
+    archive.commit(next_request(archive, 2, 2));
+    ADD_FAILURE() << "a commit after one that failed past its rename went ahead";
+  } catch (const archive_error& error) {
+    EXPECT_NE(std::string(error.what()).find("until it is mounted again"), std::string::npos) << error.what();
+  }
+  EXPECT_EQ(run("7zz t " + quote(path.string())).exit_code, 0);
+  archive_appender reopened(path.string(), {});
+  EXPECT_EQ(reopened.stream_count(), 3u);  // the failed commit's state: one kept, two new
+}
+
 // Another program's file put where the archive was is not appended to in
 // place: our packs and header would not fit its contents.
 TEST(ArchiveAppender, AnArchiveReplacedByAnotherFileIsNotWrittenInPlace) {

@@ -374,9 +374,52 @@ TEST_F(mount_fixture, ACommitThatCannotKeepTheArchiveOpenLosesNothing) {
   EXPECT_EQ(daemon.unmount_and_wait(), 0) << daemon.log();
   const std::string said = daemon.log();
   EXPECT_NE(said.find("cannot keep the archive open"), std::string::npos) << said;
+  EXPECT_FALSE(fs::exists(archive.string() + ".recovery.7z"));
+  for (const auto& left : fs::directory_iterator(archive.parent_path())) {
+    EXPECT_EQ(left.path().filename().string().find(".tmp-"), std::string::npos) << left.path();
+  }
   EXPECT_EQ(run("7zz t " + quote(archive.string())).exit_code, 0);
   EXPECT_EQ(listed(), "Path = b.txt\nPath = c.txt\nPath = d.txt\n");
   for (const auto& [name, text] : {std::pair{"b.txt", "refused first\n"}, std::pair{"c.txt", "committed first\n"},
+                                   std::pair{"d.txt", "written last\n"}}) {
+    EXPECT_EQ(run("7zz e -so " + quote(archive.string()) + " " + name).output, text) << name;
+  }
+}
+
+// A commit written whose snapshot cannot be published (memory, after the
+// commit point) stops the commits after it: they would number kept streams
+// as the state before it does. The unmount keeps what is staged in the
+// recovery archive, and the next mount commits it. Each file is there once,
+// with its content.
+TEST_F(mount_fixture, ACommitThatCannotPublishItsSnapshotLosesNothing) {
+  {
+    // The first commit publishes; the second, which drops a.txt and so
+    // writes the archive anew, cannot.
+    daemon_process daemon(archive, mnt, "mode=batched", log, {"SEVENZFS_TEST_FAIL_PUBLISH=2"});
+    ASSERT_TRUE(daemon.wait_mounted()) << daemon.log();
+    write_file(mnt / "a.txt", "removed later\n");
+    write_file(mnt / "c.txt", "committed first\n");
+    ASSERT_EQ(::setxattr(mnt.c_str(), "user.sevenzfs.flush", "1", 1, 0), 0) << std::strerror(errno);
+    fs::remove(mnt / "a.txt");
+    write_file(mnt / "b.txt", "committed unpublished\n");
+    EXPECT_NE(::setxattr(mnt.c_str(), "user.sevenzfs.flush", "1", 1, 0), 0) << "the second commit cannot publish";
+    write_file(mnt / "d.txt", "written last\n");
+    EXPECT_EQ(daemon.unmount_and_wait(), 1) << daemon.log();
+    const std::string said = daemon.log();
+    EXPECT_NE(said.find("until it is mounted again"), std::string::npos) << said;
+  }
+  const auto recovery = fs::path(archive.string() + ".recovery.7z");
+  ASSERT_TRUE(fs::exists(recovery)) << read_file(log);
+  {
+    daemon_process daemon(archive, mnt, "", log);
+    ASSERT_TRUE(daemon.wait_mounted()) << daemon.log();
+    EXPECT_FALSE(fs::exists(recovery));
+    EXPECT_EQ(daemon.unmount_and_wait(), 0) << daemon.log();
+  }
+  EXPECT_EQ(run("7zz t " + quote(archive.string())).exit_code, 0);
+  const std::string listed = run("7zz l -ba -slt " + quote(archive.string()) + " | grep '^Path = ' | sort").output;
+  EXPECT_EQ(listed, "Path = b.txt\nPath = c.txt\nPath = d.txt\n");
+  for (const auto& [name, text] : {std::pair{"b.txt", "committed unpublished\n"}, std::pair{"c.txt", "committed first\n"},
                                    std::pair{"d.txt", "written last\n"}}) {
     EXPECT_EQ(run("7zz e -so " + quote(archive.string()) + " " + name).output, text) << name;
   }
