@@ -36,7 +36,6 @@ void exit_after_step_if_asked(int step) {
   if (wanted != nullptr && std::atoi(wanted) == step) ::_exit(99);
 }
 
-
 std::uint64_t packs_end_of(const archive_snapshot& snapshot) {
   if (snapshot.folder_count() == 0) return 0;
   const auto& last = snapshot.folder(snapshot.folder_count() - 1).packs;

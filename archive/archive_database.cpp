@@ -30,9 +30,7 @@ std::size_t folder_graph::main_output() const noexcept {
 
 folder_info::folder_info(std::shared_ptr<const folder_graph> graph, small_vector<std::uint64_t, 1> sizes,
                          std::optional<std::uint32_t> crc)
-    : unpack_sizes(std::move(sizes)),
-      unpack_crc(crc),
-      graph_(std::move(graph)) {
+    : unpack_sizes(std::move(sizes)), unpack_crc(crc), graph_(std::move(graph)) {
   if (!graph_) throw std::invalid_argument("folder_info: no coder graph");
 }
 
@@ -62,8 +60,7 @@ std::shared_ptr<const folder_graph> one_coder_graph(const coder_info& coder) {
   return graph;
 }
 
-folder_info make_folder(const coder_info& coder, std::uint64_t unpack_size,
-                        std::optional<std::uint32_t> unpack_crc) {
+folder_info make_folder(const coder_info& coder, std::uint64_t unpack_size, std::optional<std::uint32_t> unpack_crc) {
   return folder_info(one_coder_graph(coder), {unpack_size}, unpack_crc);
 }
 

@@ -91,7 +91,6 @@ struct folder_info {
   ~folder_info() = default;
 
   const folder_graph& graph() const noexcept { return *graph_; }
-  const std::shared_ptr<const folder_graph>& shared_graph() const noexcept { return graph_; }
   const small_vector<coder_info, 1>& coders() const noexcept { return graph_->coders; }
   const std::vector<bind_pair>& bind_pairs() const noexcept { return graph_->bind_pairs; }
   const small_vector<std::uint64_t, 1>& packed_streams() const noexcept { return graph_->packed_streams; }
@@ -119,8 +118,8 @@ folder_info make_folder(const coder_info& coder, std::uint64_t unpack_size,
 // Ordered by alignment: with an archive's database held for the whole mount
 // and a new one built at every commit, padding is paid per file.
 struct file_info {
-  std::string name;                     // UTF-8 archive path
-  std::optional<std::uint64_t> mtime;   // FILETIME: 100 ns ticks since 1601
+  std::string name;                    // UTF-8 archive path
+  std::optional<std::uint64_t> mtime;  // FILETIME: 100 ns ticks since 1601
   // Creation and access times (FILETIME), kept from archives that store them
   // (7zz -mtc=on -mta=on) so that a rewritten header does not drop them.
   std::optional<std::uint64_t> ctime;

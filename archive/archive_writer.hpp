@@ -76,8 +76,7 @@ struct created_archive {
 // `keep_open`: the layout holds the new archive open for reading
 // (output_file::reader, taken before the rename).
 created_archive create_archive(const std::string& path, std::span<const entry> without_data,
-                               std::span<const entry> with_data, const write_options& options,
-                               bool keep_open = false);
+                               std::span<const entry> with_data, const write_options& options, bool keep_open = false);
 
 // Writes `entries` as a new archive at `path`, as create_archive does.
 write_summary write_archive(const std::string& path, std::span<const entry> entries, const write_options& options);

@@ -215,7 +215,7 @@ class pending_folders {
   std::condition_variable changed_;  // a part finished or was written, or an error
   std::vector<std::unique_ptr<pending_lane>> lanes_;
   std::unordered_map<pending_id, file_place> files_;
-  std::set<std::uint64_t> unwritten_;  // sequences of parts cut and not yet written
+  std::set<std::uint64_t> unwritten_;          // sequences of parts cut and not yet written
   std::map<std::uint64_t, ready_part> ready_;  // cut and not started, by sequence
   std::vector<worker_stream> streams_;         // per worker
   std::vector<bool> compressing_;              // per worker: its encoder is in use

@@ -97,7 +97,8 @@ void sealed_bytes::visit_range(std::uint64_t offset, std::uint64_t size, const a
       return;
     }
   }
-  std::vector<std::byte> buffer(static_cast<std::size_t>(std::min<std::uint64_t>(end - std::min(offset, end), 1 << 20)));
+  std::vector<std::byte> buffer(
+      static_cast<std::size_t>(std::min<std::uint64_t>(end - std::min(offset, end), 1 << 20)));
   for (std::uint64_t at = offset; at < end;) {
     const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), end - at));
     auto got = read(at, std::span(buffer.data(), n));

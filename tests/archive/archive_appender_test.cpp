@@ -410,7 +410,8 @@ TEST(ArchiveAppender, KeepsCreationAndAccessTimesOfArchivedFiles) {
   commit_request request;
   std::uint64_t stream = 0;
   for (const auto& file : archive.database().files) {
-    if (file.has_stream) request.kept_streams.push_back({stream++, std::make_shared<const entry>(entry_from_file(file, 0, {}))});
+    if (file.has_stream)
+      request.kept_streams.push_back({stream++, std::make_shared<const entry>(entry_from_file(file, 0, {}))});
   }
   request.new_files.push_back(text_entry("c.txt", "gamma\n"));
   archive.commit(request);

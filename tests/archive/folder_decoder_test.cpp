@@ -269,8 +269,8 @@ TEST(FolderDecoder, StartsAtADictionaryReset) {
   ASSERT_EQ(decode_all(folder, {packed}), whole);
 
   pack_file file({packed});
-  const folder_decoder_options from_entry{.memory_limit = kDefaultDecoderMemoryLimit, .available = std::nullopt,
-                                          .entry = entry};
+  const folder_decoder_options from_entry{
+      .memory_limit = kDefaultDecoderMemoryLimit, .available = std::nullopt, .entry = entry};
   folder_decoder decoder(file.fd.get(), "t.7z", folder, file.ranges, from_entry);
   EXPECT_EQ(decoder.position(), head.size());
   EXPECT_EQ(decoder.size(), whole.size());
@@ -293,8 +293,8 @@ TEST(FolderDecoder, StartsAtADictionaryReset) {
   expect_error(
       [&] {
         folder_decoder d(file.fd.get(), "t.7z",
-                         filter_over_lzma2({0x03, 0x03, 0x01, 0x03}, {}, properties_of({LZMA_FILTER_LZMA2, &bcj_options}),
-                                           whole.size()),
+                         filter_over_lzma2({0x03, 0x03, 0x01, 0x03}, {},
+                                           properties_of({LZMA_FILTER_LZMA2, &bcj_options}), whole.size()),
                          file.ranges, from_entry);
       },
       error_kind::invalid_input);

@@ -51,9 +51,7 @@ folder_graph bcj2_graph() {
   return folder;
 }
 
-folder_info bcj2_folder(folder_graph graph = bcj2_graph()) {
-  return folder_info(std::move(graph), {100, 90, 5, 5});
-}
+folder_info bcj2_folder(folder_graph graph = bcj2_graph()) { return folder_info(std::move(graph), {100, 90, 5, 5}); }
 
 }  // namespace
 

@@ -44,10 +44,10 @@ TEST(HeaderSerializer, LzmaTwoFoldersDeclareTheLargestDictionaryAmongThem) {
   byte_writer out;
   write_unpack_info(out, {make_folder({kMethodLzma2, {0x0e}}, 5), make_folder({kMethodCopy, {}}, 3),
                           make_folder({kMethodLzma2, {0x12}}, 7)});
-  EXPECT_EQ(out.data(), (bytes{0x07, 0x0b, 0x03, 0x00,                    //
-                               0x01, 0x21, 0x21, 0x01, 0x12,              // first: declared 0x12
-                               0x01, 0x01, 0x00,                          // Copy
-                               0x01, 0x21, 0x21, 0x01, 0x12,              //
+  EXPECT_EQ(out.data(), (bytes{0x07, 0x0b, 0x03, 0x00,        //
+                               0x01, 0x21, 0x21, 0x01, 0x12,  // first: declared 0x12
+                               0x01, 0x01, 0x00,              // Copy
+                               0x01, 0x21, 0x21, 0x01, 0x12,  //
                                0x0c, 0x05, 0x03, 0x07, 0x00}));
 }
 

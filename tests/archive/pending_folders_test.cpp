@@ -434,8 +434,7 @@ TEST_F(pending_test, IdleEncodersGiveTheirMemoryBackAndTheNextPartPrimes) {
   ASSERT_EQ(folders.size(), 1u);
   ASSERT_EQ(folders[0].ids.size(), content.size());
   for (std::size_t k = 0; k < folders[0].ids.size(); ++k) {
-    EXPECT_TRUE(read_back(reader, {folders[0].snapshot, folders[0].first_stream + k}) ==
-                content.at(folders[0].ids[k]));
+    EXPECT_TRUE(read_back(reader, {folders[0].snapshot, folders[0].first_stream + k}) == content.at(folders[0].ids[k]));
   }
 }
 

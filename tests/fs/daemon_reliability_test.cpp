@@ -198,8 +198,7 @@ TEST_F(mount_fixture, OddNamesAreShownInsideTheMountAndStoredAsShown) {
   EXPECT_NE(daemon->log().find("entry '/etc/evil' is shown as 'etc/evil': it is not a plain relative path"),
             std::string::npos)
       << daemon->log();
-  EXPECT_NE(daemon->log().find("entry '..' is shown as 'unnamed': it has no name"), std::string::npos)
-      << daemon->log();
+  EXPECT_NE(daemon->log().find("entry '..' is shown as 'unnamed': it has no name"), std::string::npos) << daemon->log();
   // The commit stored the names shown: every extractor now agrees, asks nothing.
   const auto on_disk = ar::read_archive(archive.string());
   EXPECT_EQ(on_disk.db.substream_sizes.size(), 6u) << "nothing the archive held is lost";
@@ -419,8 +418,8 @@ TEST_F(mount_fixture, ACommitThatCannotPublishItsSnapshotLosesNothing) {
   EXPECT_EQ(run("7zz t " + quote(archive.string())).exit_code, 0);
   const std::string listed = run("7zz l -ba -slt " + quote(archive.string()) + " | grep '^Path = ' | sort").output;
   EXPECT_EQ(listed, "Path = b.txt\nPath = c.txt\nPath = d.txt\n");
-  for (const auto& [name, text] : {std::pair{"b.txt", "committed unpublished\n"}, std::pair{"c.txt", "committed first\n"},
-                                   std::pair{"d.txt", "written last\n"}}) {
+  for (const auto& [name, text] : {std::pair{"b.txt", "committed unpublished\n"},
+                                   std::pair{"c.txt", "committed first\n"}, std::pair{"d.txt", "written last\n"}}) {
     EXPECT_EQ(run("7zz e -so " + quote(archive.string()) + " " + name).output, text) << name;
   }
 }
