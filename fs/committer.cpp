@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <numeric>
 #include <unordered_map>
@@ -24,11 +25,10 @@ std::string commit_figures::error() const {
 commit_progress progress_of(const commit_figures& commits, const stream_figures& streamed) {
   commit_progress progress;
   progress.pending_bytes = streamed.pending_bytes + commits.pending_bytes.load();
-  progress.done_bytes =
-      std::min(streamed.written_bytes + commits.done_bytes.load(), progress.pending_bytes);
+  progress.done_bytes = std::min(streamed.written_bytes + commits.done_bytes.load(), progress.pending_bytes);
   if (progress.pending_bytes > 0) {
-    progress.percent = std::min(
-        99.9, 100.0 * static_cast<double>(progress.done_bytes) / static_cast<double>(progress.pending_bytes));
+    progress.percent =
+        std::min(99.9, 100.0 * static_cast<double>(progress.done_bytes) / static_cast<double>(progress.pending_bytes));
   } else if (commits.running.load()) {
     progress.percent = 99.9;  // nothing to compress, the header still to write
   }
@@ -62,9 +62,9 @@ struct committer::snapshot {
     std::uint64_t content_changes;  // inode::content_changes at the snapshot
     std::uint64_t size = 0;         // of the bytes committed
   };
-  std::vector<file> committed;  // request.new_files[k] is committed[k]'s content
+  std::vector<file> committed;              // request.new_files[k] is committed[k]'s content
   std::vector<std::uint64_t> kept_streams;  // request.kept_streams' stream numbers, in order
-  std::vector<file> emptied;    // changed files committed as empty
+  std::vector<file> emptied;                // changed files committed as empty
   // Files in the streamer's finished folders: `flat` counts their files
   // folder after folder, as commit_result::prepacked_index does.
   struct streamed_file {
@@ -77,8 +77,8 @@ struct committer::snapshot {
   bool left_changes = false;  // changed files still open for writing (or still compressing) wait
 };
 
-committer::committer(const daemon_options& options, inode_table& inodes, content_services& content,
-                     streamer& streamed, logger& log, archive_lock* lock)
+committer::committer(const daemon_options& options, inode_table& inodes, content_services& content, streamer& streamed,
+                     logger& log, archive_lock* lock)
     : options_(for_daemon(options, figures_)),
       inodes_(inodes),
       content_(content),
@@ -87,9 +87,10 @@ committer::committer(const daemon_options& options, inode_table& inodes, content
       lock_(lock),
       archive_(options_.archive_path, options_.write) {
   if (archive_.has_dead_space()) {
-    log_.info("{}: trimming {} dead bytes after the last folder (files removed from the end, or an interrupted "
-              "commit)",
-              options_.archive_path, archive_.dead_bytes());
+    log_.info(
+        "{}: trimming {} dead bytes after the last folder (files removed from the end, or an interrupted "
+        "commit)",
+        options_.archive_path, archive_.dead_bytes());
     archive_.tidy();
   }
   applied_ = archive_.snapshot();
@@ -247,8 +248,7 @@ void committer::apply(const snapshot& taken, const archive::commit_result& resul
     archived_bytes where{now, result.stream_index[k], taken.committed[k].size};
     // (A change that failed counted too, but changed nothing: left dirty,
     // the file would be compressed whole again, its start decoded.)
-    if ((*node)->content_changes != taken.committed[k].content_changes &&
-        !(*node)->content.unchanged_since_freeze()) {
+    if ((*node)->content_changes != taken.committed[k].content_changes && !(*node)->content.unchanged_since_freeze()) {
       (*node)->content.committed_then_appended(std::move(where));
     } else {
       const bool appended = (*node)->content.grew_from_archived();
@@ -386,7 +386,11 @@ result<void> committer::commit_locked(std::unique_lock<std::shared_mutex>& gate,
       // that took it first (between the rename and now) writes it too, so
       // this daemon commits no more: what it stages goes to the recovery
       // archive at the unmount.
-      if (auto followed = lock_->follow_archive(); !followed) {
+      if (auto followed = lock_->follow_archive(); !followed && followed.error().code != EBUSY) {
+        // Not held by another daemon, only not lockable now (descriptors
+        // ran out): the next commit's follow tries again.
+        log_.warning("{}: {}; tried again after the next commit", options_.archive_path, followed.error().message);
+      } else if (!followed) {
         lock_lost_ = fmt::format("{}; no commit is made any more", followed.error().message);
         log_.error("{}: {}", options_.archive_path, lock_lost_);
       }
@@ -397,18 +401,19 @@ result<void> committer::commit_locked(std::unique_lock<std::shared_mutex>& gate,
     if (before) report_kept_anyway(result, *before);
 
     const auto elapsed = std::chrono::steady_clock::now() - started;
-    log_.debug("{}: committed {} new bytes ({} of them archived before and continued, not compressed again), "
-               "{} packed bytes copied, {} kept bytes compressed again, {} in {:.3f} s",
-               options_.archive_path, result.input_bytes, result.continued_bytes, result.copied_bytes,
-               result.reencoded_bytes, result.rewritten ? "archive written anew" : "in place",
-               std::chrono::duration<double>(elapsed).count());
+    log_.debug(
+        "{}: committed {} new bytes ({} of them archived before and continued, not compressed again), "
+        "{} packed bytes copied, {} kept bytes compressed again, {} in {:.3f} s",
+        options_.archive_path, result.input_bytes, result.continued_bytes, result.copied_bytes, result.reencoded_bytes,
+        result.rewritten ? "archive written anew" : "in place", std::chrono::duration<double>(elapsed).count());
     if (result.mismatched_prefixes > 0) {
       // The daemon named files as grown by appends only that were written
       // before their end too: the archive is right (they were compressed
       // whole), the daemon's tracking of them is not.
-      log_.warning("{}: files taken for grown by appends only did not start with their archived copy "
-                   "(compressed whole): {}",
-                   options_.archive_path, result.mismatched_prefixes);
+      log_.warning(
+          "{}: files taken for grown by appends only did not start with their archived copy "
+          "(compressed whole): {}",
+          options_.archive_path, result.mismatched_prefixes);
     }
     figures_.commits.fetch_add(1);
     figures_.last_time = static_cast<std::int64_t>(::time(nullptr));

@@ -10,6 +10,7 @@
 
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,6 +19,7 @@
 #include <chrono>
 #include <cstdint>
 #include <thread>
+#include <vector>
 
 using namespace sevenzfs;
 using namespace sevenzfs::test;
@@ -564,6 +566,42 @@ TEST_F(filesystem_fixture, ALargeArchivedFileChangedThroughASmallPoolGoesToDisk)
   filesystem.reset();
   filesystem = open();
   EXPECT_EQ(read_all(*filesystem, entry_of(*filesystem, kRootInode, "big"), 1 << 20), big);
+}
+
+// An archive that exists but cannot be opened to lock it (descriptors ran
+// out) is an error, not taken for one that does not exist yet: the new
+// archive would stay unlocked without a word. Once descriptors are back,
+// the follow locks it.
+TEST_F(filesystem_fixture, AnArchiveThatCannotBeOpenedToLockItIsAnError) {
+  const std::filesystem::path path = dir / "held.7z";
+  auto lock = fs::archive_lock::take(path.string(), "/m", false);
+  ASSERT_TRUE(lock) << lock.error().message;
+  write_file(path, "written anew by a commit");
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  rlimit low = saved;
+  low.rlim_cur = 64;
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  std::vector<archive::unique_fd> spent;
+  for (;;) {
+    archive::unique_fd fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    if (!fd) break;
+    spent.push_back(std::move(fd));
+  }
+  const auto followed = lock->follow_archive();
+  spent.clear();
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+  ASSERT_FALSE(followed) << "the archive was taken for one that does not exist";
+  EXPECT_EQ(followed.error().code, EMFILE);
+  EXPECT_NE(followed.error().message.find("to lock it"), std::string::npos) << followed.error().message;
+  ASSERT_TRUE(lock->follow_archive());
+  const int other = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(other, 0);
+  struct flock whole {};
+  whole.l_type = F_WRLCK;
+  whole.l_whence = SEEK_SET;
+  EXPECT_NE(::fcntl(other, F_OFD_SETLK, &whole), 0) << "the archive is locked";
+  ::close(other);
 }
 
 // The archive lock follows the archive to the file a commit made, and when
