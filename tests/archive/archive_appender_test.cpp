@@ -56,6 +56,17 @@ void expect_commits(const fs::path& archive, int commits, int per_commit) {
   EXPECT_NE(listed.output.find(std::to_string(commits * per_commit) + " files"), std::string::npos) << listed.output;
 }
 
+// The commit after one the archive holds but the appender's state does not
+// describe is refused, new files `commit` and all.
+void expect_refused_until_mounted_again(archive_appender& archive, int commit) {
+  try {
+    archive.commit(next_request(archive, commit, 2));
+    ADD_FAILURE() << "a commit after an unpublished one went ahead";
+  } catch (const archive_error& error) {
+    EXPECT_NE(std::string(error.what()).find("until it is mounted again"), std::string::npos) << error.what();
+  }
+}
+
 }  // namespace
 
 TEST(ArchiveAppender, AppendsWithoutTouchingOldPacks) {
@@ -151,12 +162,7 @@ TEST(ArchiveAppender, ACommitThatFailsAfterItsRenameStopsTheCommitsAfterIt) {
   ::setenv("SEVENZFS_TEST_FAIL_DIRECTORY_SYNC", "1", 1);
   EXPECT_THROW(archive.commit(std::move(dropping)), archive_error);
   ::unsetenv("SEVENZFS_TEST_FAIL_DIRECTORY_SYNC");
-  try {
-    archive.commit(next_request(archive, 2, 2));
-    ADD_FAILURE() << "a commit after one that failed past its rename went ahead";
-  } catch (const archive_error& error) {
-    EXPECT_NE(std::string(error.what()).find("until it is mounted again"), std::string::npos) << error.what();
-  }
+  expect_refused_until_mounted_again(archive, 2);
   EXPECT_EQ(run("7zz t " + quote(path.string())).exit_code, 0);
   archive_appender reopened(path.string(), {});
   EXPECT_EQ(reopened.stream_count(), 3u);  // the failed commit's state: one kept, two new
@@ -196,12 +202,7 @@ TEST(ArchiveAppender, ACommitThatCannotPublishItsSnapshotStopsTheCommitsAfterIt)
   EXPECT_THROW(archive.commit(next_request(archive, 1, 2)), archive_error);
   ::unsetenv("SEVENZFS_TEST_FAIL_PUBLISH");
   EXPECT_EQ(archive.snapshot(), first);  // still the old one
-  try {
-    archive.commit(next_request(archive, 2, 2));
-    ADD_FAILURE() << "a commit after an unpublished one went ahead";
-  } catch (const archive_error& error) {
-    EXPECT_NE(std::string(error.what()).find("until it is mounted again"), std::string::npos) << error.what();
-  }
+  expect_refused_until_mounted_again(archive, 2);
   expect_commits(path, 2, 2);  // the unpublished commit's files are there, the refused one's are not
   archive_appender reopened(path.string(), {});
   EXPECT_EQ(reopened.stream_count(), 4u);
