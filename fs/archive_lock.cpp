@@ -52,18 +52,18 @@ result<void> lock_or_wait(int fd, const std::string& path, const std::string& ar
 // another lock file, but the same inode. An empty descriptor when there is
 // no archive yet (the first commit creates it) or it cannot be opened for
 // writing (nor then written in place: opening the archive reports why).
-// Other failures to open it (descriptors or memory ran out) are errors: an
-// empty descriptor would leave the archive unlocked without a word.
+// Running out of descriptors or memory is an error: an empty descriptor
+// would leave an archive that exists unlocked without a word.
 result<archive::unique_fd> lock_archive_file(const std::string& archive_path, bool wait, const wait_callback& on_wait) {
   const auto holder = [] { return std::string("another daemon, under another name (a hard link or a bind mount)"); };
   for (;;) {
     archive::unique_fd fd(::open(archive_path.c_str(), O_RDWR | O_CLOEXEC | O_NONBLOCK));
     if (!fd) {
       const int error = errno;
-      if (error == ENOENT || error == EACCES || error == EPERM || error == EROFS || error == ETXTBSY) {
-        return archive::unique_fd{};
+      if (error == EMFILE || error == ENFILE || error == ENOMEM) {
+        return failure(error, fmt::format("cannot open {} to lock it: {}", archive_path, std::strerror(error)));
       }
-      return failure(error, fmt::format("cannot open {} to lock it: {}", archive_path, std::strerror(error)));
+      return archive::unique_fd{};
     }
     if (auto locked = lock_or_wait(fd.get(), archive_path, archive_path, holder, wait, on_wait); !locked) {
       return std::unexpected(locked.error());
@@ -112,7 +112,11 @@ result<archive_lock> archive_lock::take(const std::string& archive_path, const s
 
 result<void> archive_lock::follow_archive() {
   struct stat named {};
-  if (::stat(archive_path_.c_str(), &named) != 0) return {};  // no archive (yet): nothing to lock
+  if (::stat(archive_path_.c_str(), &named) != 0) {
+    if (errno == ENOENT) return {};  // no archive (yet): nothing to lock
+    const int error = errno;
+    return failure(error, fmt::format("cannot stat {}: {}", archive_path_, std::strerror(error)));
+  }
   struct stat locked {};
   if (archive_fd_ && ::fstat(archive_fd_.get(), &locked) == 0 && same_file(named, locked)) return {};
   auto next = lock_archive_file(archive_path_, false, {});

@@ -12,29 +12,6 @@
 
 namespace sevenzfs::fs {
 
-void commit_figures::set_error(std::string error) {
-  std::lock_guard lock(error_mutex_);
-  last_error_ = std::move(error);
-}
-
-std::string commit_figures::error() const {
-  std::lock_guard lock(error_mutex_);
-  return last_error_;
-}
-
-commit_progress progress_of(const commit_figures& commits, const stream_figures& streamed) {
-  commit_progress progress;
-  progress.pending_bytes = streamed.pending_bytes + commits.pending_bytes.load();
-  progress.done_bytes = std::min(streamed.written_bytes + commits.done_bytes.load(), progress.pending_bytes);
-  if (progress.pending_bytes > 0) {
-    progress.percent =
-        std::min(99.9, 100.0 * static_cast<double>(progress.done_bytes) / static_cast<double>(progress.pending_bytes));
-  } else if (commits.running.load()) {
-    progress.percent = 99.9;  // nothing to compress, the header still to write
-  }
-  return progress;
-}
-
 namespace {
 
 // The compression settings of the daemon (daemon_write_options), with
@@ -297,30 +274,6 @@ void committer::thaw(const snapshot& taken) {
   }
 }
 
-// Removed files whose folder cannot be decoded here (PPMd, damage) cannot be
-// separated from the files it keeps: they stay archived, unseen by the mount.
-void committer::report_kept_anyway(const archive::commit_result& result, const archive::archive_snapshot& before) {
-  if (result.kept_anyway.empty()) return;
-  const auto& files = before.database().files;
-  const auto file = before.file_of_substream(result.kept_anyway.front());
-  log_.warning(
-      "{}: {} removed or replaced file(s) stay in the archive (for example '{}'): their folder uses a method "
-      "sevenzfs cannot compress again, or is damaged, and holds files that are kept",
-      options_.archive_path, result.kept_anyway.size(), file ? files[*file].name : std::string("?"));
-}
-
-void committer::note_archive_figures() {
-  const auto& db = archive_.database();
-  const auto sum = [](const std::vector<std::uint64_t>& values) {
-    return std::accumulate(values.begin(), values.end(), std::uint64_t{0});
-  };
-  figures_.archive_bytes = archive_.exists() ? archive_.archive_bytes() : 0;
-  figures_.dead_bytes = archive_.dead_bytes();
-  figures_.packed_bytes = sum(db.pack_sizes);
-  figures_.archived_files = db.substream_sizes.size();
-  figures_.archived_bytes = sum(db.substream_sizes);
-}
-
 result<void> committer::commit(commit_scope scope, const std::function<void()>& prepare) {
   std::lock_guard serial(commit_mutex_);
   const std::uint64_t began = generation_.load();
@@ -355,6 +308,11 @@ bool committer::compaction_due() const {
 
 result<void> committer::commit_locked(std::unique_lock<std::shared_mutex>& gate, commit_scope scope, bool compact,
                                       std::uint64_t began) {
+  if (follow_pending_) {
+    if (auto followed = follow_lock(); !followed)
+      return failed(gate, nullptr, followed.error().code, followed.error().message);
+    follow_pending_ = false;
+  }
   if (!lock_lost_.empty()) return failed(gate, nullptr, EBUSY, lock_lost_);
   const auto started = std::chrono::steady_clock::now();
   // Whatever happens while the gate is let go, it is held again on return.
@@ -380,20 +338,11 @@ result<void> committer::commit_locked(std::unique_lock<std::shared_mutex>& gate,
     const auto result = archive_.commit(std::move(taken.request));
     if (!gate.owns_lock()) gate.lock();
     apply(taken, result, before);
-    if (lock_ != nullptr) {
-      // A commit that created the archive or wrote it anew made a new file:
-      // a daemon mounting it under another name must find it locked. One
-      // that took it first (between the rename and now) writes it too, so
-      // this daemon commits no more: what it stages goes to the recovery
-      // archive at the unmount.
-      if (auto followed = lock_->follow_archive(); !followed && followed.error().code != EBUSY) {
-        // Not held by another daemon, only not lockable now (descriptors
-        // ran out): the next commit's follow tries again.
-        log_.warning("{}: {}; tried again after the next commit", options_.archive_path, followed.error().message);
-      } else if (!followed) {
-        lock_lost_ = fmt::format("{}; no commit is made any more", followed.error().message);
-        log_.error("{}: {}", options_.archive_path, lock_lost_);
-      }
+    // A commit that created the archive or wrote it anew made a new file:
+    // a daemon mounting it under another name must find it locked.
+    if (auto followed = follow_lock(); !followed && followed.error().code != EBUSY) {
+      follow_pending_ = true;  // not lockable now (descriptors ran out): before the next commit writes
+      log_.warning("{}: {}; tried again before the next commit", options_.archive_path, followed.error().message);
     }
     figures_.running = false;
     figures_.pending_bytes = 0;
@@ -432,6 +381,19 @@ result<void> committer::commit_locked(std::unique_lock<std::shared_mutex>& gate,
 
 // Logged here, once per commit: every caller waiting for this commit gets
 // its errno without a message, so the failure is not logged again per caller.
+// Another daemon that took the new archive first (between the rename and
+// now) writes it too, so this one commits no more: what it stages goes to
+// the recovery archive at the unmount.
+result<void> committer::follow_lock() {
+  if (lock_ == nullptr) return {};
+  auto followed = lock_->follow_archive();
+  if (!followed && followed.error().code == EBUSY && lock_lost_.empty()) {
+    lock_lost_ = fmt::format("{}; no commit is made any more", followed.error().message);
+    log_.error("{}: {}", options_.archive_path, lock_lost_);
+  }
+  return followed;
+}
+
 result<void> committer::failed(std::unique_lock<std::shared_mutex>& gate, const snapshot* taken, int error,
                                std::string_view what) {
   if (!gate.owns_lock()) gate.lock();

@@ -60,7 +60,8 @@ struct commit_figures {
   std::atomic<std::uint64_t> last_duration_us{0};
   std::atomic<std::uint64_t> last_files{0};
   std::atomic<std::uint64_t> last_bytes{0};
-  std::atomic<std::uint64_t> last_continued_bytes{0};  // of last_bytes: grown files' archived prefixes not compressed again
+  std::atomic<std::uint64_t> last_continued_bytes{
+      0};                                        // of last_bytes: grown files' archived prefixes not compressed again
   std::atomic<std::int64_t> last_error_time{0};  // unix seconds of the last failure
   // The archive on disk, so statistics need not touch a database a commit
   // may be replacing.
@@ -136,6 +137,9 @@ class committer {
   bool compaction_due() const;
   void report_kept_anyway(const archive::commit_result& result, const archive::archive_snapshot& before);
   void note_archive_figures();
+  // Locks the archive the path names now (archive_lock::follow_archive);
+  // EBUSY (another daemon has it) stops the commits.
+  result<void> follow_lock();
   bool has_changes_locked() const;
   void thaw(const snapshot& taken);
   // `taken`: the failed commit's snapshot, if it got that far.
@@ -149,7 +153,8 @@ class committer {
   streamer& streamer_;
   logger& log_;
   archive_lock* lock_;
-  std::string lock_lost_;  // why the archive is no longer ours alone (guarded by gate_)
+  std::string lock_lost_;        // why the archive is no longer ours alone (guarded by gate_)
+  bool follow_pending_ = false;  // the last follow failed, not for another daemon: again before writing
   archive::archive_appender archive_;
 
   std::mutex commit_mutex_;  // before gate_
