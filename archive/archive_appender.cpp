@@ -81,8 +81,10 @@ void check_same_file(int opened, int ours, const std::string& path) {
   if (::fstat(opened, &now) != 0) throw_io_error(path, "cannot stat archive", errno);
   if (::fstat(ours, &before) != 0) throw_io_error(path, "cannot stat archive", errno);
   if (now.st_dev != before.st_dev || now.st_ino != before.st_ino) {
-    throw archive_error(error_kind::io, path,
-                        "the archive was replaced by another file since the last commit; unmount and mount it again");
+    throw archive_error(
+        error_kind::io, path,
+        "the archive was replaced by another file since it was mounted or last committed; "
+                        "unmount and mount it again");
   }
 }
 
@@ -187,10 +189,12 @@ commit_result archive_appender::commit(commit_request request) {
   try {
     same = write(request, result);
   } catch (const std::exception& error) {
-    // A new archive whose rename went through before the failure (the
-    // directory's fsync) is on disk, the snapshot callers number streams by
-    // is the one before it: as if publishing it had failed.
-    if (path_names_another_file()) unpublished_ = error.what();
+    // Past the commit point (a new archive renamed into place before the
+    // directory's fsync failed; a new header pointed to in place before a
+    // sync or the cut failed), the archive holds the commit, the snapshot
+    // callers number streams by is the one before it: as if publishing it
+    // had failed.
+    if (past_commit_point_ || path_names_another_file()) unpublished_ = error.what();
     throw;
   }
   exists_ = true;
@@ -207,6 +211,7 @@ commit_result archive_appender::commit(commit_request request) {
 }
 
 archive_appender::sameness archive_appender::write(commit_request& request, commit_result& result) {
+  past_commit_point_ = false;
   if ((!exists_ || database().empty()) && !request.prepacked_folders.empty()) {
     // Nothing to preserve: a new archive of the prepacked and new folders.
     const commit_plan plan = plan_commit(archive_database{}, request, [](std::size_t) { return false; });
@@ -358,6 +363,7 @@ void archive_appender::place_new_header(output_file& archive, const archive_data
   exit_after_step_if_asked(2);
   // (3)
   const prepared_header header(db, level, options_.compression.threads);
+  past_commit_point_ = true;  // from the first header write on (the safe side)
   if (final_at + header.size_bound() > copy.start) {
     header.write(archive, std::max(copy.end(), final_at + header.size_bound()));
     archive.sync();

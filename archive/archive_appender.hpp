@@ -151,6 +151,7 @@ class archive_appender {
   // Commits stop then: the database is the new state's, the snapshot the
   // old one's, and the caller's next request would mix them up.
   std::string unpublished_;
+  bool past_commit_point_ = false;  // the in-place commit being written has pointed the start header on
   std::vector<std::uint64_t> first_stream_of_folder_;  // global index of each folder's first substream
   std::vector<std::uint64_t> folder_packed_bytes_;     // each folder's pack streams together
   std::shared_ptr<const archive_snapshot> snapshot_;

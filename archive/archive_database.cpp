@@ -46,6 +46,7 @@ std::uint64_t folder_info::unpack_size() const noexcept {
 std::shared_ptr<const folder_graph> one_coder_graph(const coder_info& coder) {
   // The coders this writer uses are few (LZMA2 with one dictionary byte of
   // about forty, Copy); the bound only keeps odd callers from growing it.
+  // Only the writer's coders come here, never an archive's (untrusted).
   constexpr std::size_t kMaxShared = 64;
   static std::mutex mutex;
   static std::vector<std::shared_ptr<const folder_graph>> shared;

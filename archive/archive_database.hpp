@@ -91,6 +91,7 @@ struct folder_info {
   ~folder_info() = default;
 
   const folder_graph& graph() const noexcept { return *graph_; }
+  const std::shared_ptr<const folder_graph>& shared_graph() const noexcept { return graph_; }
   const small_vector<coder_info, 1>& coders() const noexcept { return graph_->coders; }
   const std::vector<bind_pair>& bind_pairs() const noexcept { return graph_->bind_pairs; }
   const small_vector<std::uint64_t, 1>& packed_streams() const noexcept { return graph_->packed_streams; }

@@ -176,17 +176,17 @@ void read_unpack_info(byte_reader& in, streams_info& s) {
   const auto count = in.count();  // a folder takes at least two bytes
   if (in.byte() != 0) throw archive_error(error_kind::unsupported, in.context(), "folders in an additional stream");
   s.folders.reserve(count);
-  // Folders of one method and settings share their graph: one coder over
-  // one pack stream, as the writer's, through the writer's table (a batched
-  // archive has a graph per dictionary size, a few dozen); others among the
-  // archive's folders.
-  constexpr std::size_t kMaxShared = 16;
+  // Folders of one method and settings share their graph (a batched
+  // archive has one per dictionary size, a few dozen). Among this archive's
+  // folders only: the writer's table is not for untrusted coders. The
+  // previous folder's graph first: folders of one kind come in runs.
+  constexpr std::size_t kMaxShared = 64;
   std::vector<std::shared_ptr<const folder_graph>> shared;
   for (std::size_t f = 0; f < count; ++f) {
     const auto graph = read_folder(in);
-    if (graph.coders.size() == 1 && graph.bind_pairs.empty() && graph.packed_streams.size() == 1 &&
-        graph.packed_streams.front() == 0) {
-      s.folders.emplace_back(one_coder_graph(graph.coders.front()));
+    if (!s.folders.empty() && s.folders.back().graph() == graph) {
+      auto previous = s.folders.back().shared_graph();
+      s.folders.emplace_back(std::move(previous));
       continue;
     }
     const auto same = std::ranges::find_if(shared, [&](const auto& seen) { return *seen == graph; });

@@ -54,10 +54,13 @@ unique_fd output_file::reader() const {
   }
   // Read-only, as a snapshot's descriptor should be (a dup would be
   // read-write): opened again through /proc, which names this very file
-  // whatever its name now. A dup where /proc is not mounted.
+  // whatever its name now. A dup where /proc cannot do it (not mounted,
+  // refused by a security policy).
   const std::string self = fmt::format("/proc/self/fd/{}", fd_.get());
   unique_fd copy(::open(self.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!copy && errno == ENOENT) copy = unique_fd(::fcntl(fd_.get(), F_DUPFD_CLOEXEC, 0));
+  if (!copy && errno != EMFILE && errno != ENFILE && errno != ENOMEM) {
+    copy = unique_fd(::fcntl(fd_.get(), F_DUPFD_CLOEXEC, 0));
+  }
   if (!copy) throw_io_error(final_path_, "cannot keep the archive open to read it", errno);
   return copy;
 }

@@ -151,6 +151,39 @@ TEST(HeaderParser, KeepsCreationAndAccessTimes) {
   EXPECT_EQ(parsed.files[1].atime, 444u);
 }
 
+// Folders of one method and settings share one graph after parsing; others
+// have their own. (The header declares one LZMA2 dictionary for all
+// folders, the largest, as 7-Zip's does.)
+TEST(HeaderParser, FoldersOfOneMethodAndSettingsShareTheirGraph) {
+  archive_database db;
+  for (const bool stored : {false, false, true, false, true}) {
+    db.folders.push_back(stored ? make_folder({kMethodCopy, {}}, 10) : make_folder({kMethodLzma2, {0x10}}, 10));
+    db.pack_sizes.push_back(stored ? 10 : 5);
+    db.substream_counts.push_back(1);
+    db.substream_sizes.push_back(10);
+    db.substream_crcs.push_back(std::nullopt);
+  }
+  db.folders.push_back(bcj2_folder());
+  db.pack_sizes.insert(db.pack_sizes.end(), {10, 10, 10, 10});
+  db.substream_counts.push_back(1);
+  db.substream_sizes.push_back(100);
+  db.substream_crcs.push_back(std::nullopt);
+  for (int f = 0; f < 6; ++f) {
+    db.files.emplace_back();
+    db.files.back().name = std::to_string(f);
+    db.files.back().has_stream = true;
+  }
+  const auto parsed = parse_header(serialize_header(db), "t.7z");
+  ASSERT_EQ(parsed.folders.size(), 6u);
+  const auto graph = [&](std::size_t f) { return parsed.folders[f].shared_graph().get(); };
+  EXPECT_EQ(graph(0), graph(1));
+  EXPECT_EQ(graph(0), graph(3));
+  EXPECT_EQ(graph(2), graph(4));
+  EXPECT_NE(graph(0), graph(2));
+  EXPECT_NE(graph(5), graph(0));
+  for (std::size_t f = 0; f < 6; ++f) EXPECT_EQ(parsed.folders[f].graph(), db.folders[f].graph()) << f;
+}
+
 TEST(HeaderParser, CoderGraphsMustBeTrees) {
   const auto bcj2 = parse_header(serialize_header(with_folder(bcj2_folder())), "t.7z");
   ASSERT_EQ(bcj2.folders.size(), 1u);
