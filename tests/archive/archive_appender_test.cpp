@@ -40,6 +40,14 @@ commit_request next_request(const archive_appender& archive, int commit, int cou
   return request;
 }
 
+// Like next_request, but without the first archived file: the archive is
+// then written anew, not appended to in place.
+commit_request request_written_anew(const archive_appender& archive, int commit) {
+  auto request = next_request(archive, commit, 2);
+  request.kept_streams.erase(request.kept_streams.begin());
+  return request;
+}
+
 // 7zz t passes and every file of commits [0, commits) extracts intact.
 void expect_commits(const fs::path& archive, int commits, int per_commit) {
   const auto tested = run("7zz t " + quote(archive.string()));
@@ -137,9 +145,7 @@ TEST(ArchiveAppender, ACommitThatCannotKeepTheArchiveOpenChangesNothing) {
   const auto first = archive.snapshot();
   const std::string before = read_file(path);
   EXPECT_TRUE(refused(next_request(archive, 1, 2)));  // appended in place
-  auto dropping = next_request(archive, 1, 2);
-  dropping.kept_streams.erase(dropping.kept_streams.begin());
-  EXPECT_TRUE(refused(std::move(dropping)));  // written anew
+  EXPECT_TRUE(refused(request_written_anew(archive, 1)));
   EXPECT_EQ(read_file(path), before);
   EXPECT_EQ(archive.snapshot(), first);
   EXPECT_EQ(files_in_dir(), 1);
@@ -157,10 +163,8 @@ TEST(ArchiveAppender, ACommitThatFailsAfterItsRenameStopsTheCommitsAfterIt) {
   const auto path = dir / "a.7z";
   archive_appender archive(path.string(), {});
   archive.commit(next_request(archive, 0, 2));
-  auto dropping = next_request(archive, 1, 2);  // written anew
-  dropping.kept_streams.erase(dropping.kept_streams.begin());
   ::setenv("SEVENZFS_TEST_FAIL_DIRECTORY_SYNC", "1", 1);
-  EXPECT_THROW(archive.commit(std::move(dropping)), archive_error);
+  EXPECT_THROW(archive.commit(request_written_anew(archive, 1)), archive_error);
   ::unsetenv("SEVENZFS_TEST_FAIL_DIRECTORY_SYNC");
   expect_refused_until_mounted_again(archive, 2);
   EXPECT_EQ(run("7zz t " + quote(path.string())).exit_code, 0);
