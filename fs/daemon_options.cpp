@@ -23,7 +23,7 @@ const char* const kDaemonUsage =
     "(created if missing; appended to if it exists) on fsync, on\n"
     "`sevenzfs-ctl flush MOUNTPOINT`, every flush_interval seconds, when the\n"
     "staging pool runs full and compression cannot free it, on SIGTERM/SIGINT\n"
-    "and on unmount. Closed files are compressed as they arrive (see settle).\n"
+    "and on unmount. Closed files are compressed in the background (see settle).\n"
     "\n"
     "  -f                       stay in the foreground (log to stderr, not syslog)\n"
     "  -d, -o debug             debug log lines and libfuse's request trace (implies -f)\n"
@@ -39,6 +39,10 @@ const char* const kDaemonUsage =
     "  -o flush_interval=S      commit every S seconds when something changed (off)\n"
     "  -o settle=S              a closed file is compressed S seconds after its\n"
     "                           close unless reopened for writing first (1; 0.25 ok)\n"
+    "  -o defer_while_writing=0|1\n"
+    "                           1: settled files wait while writes go on and the\n"
+    "                           pool is under half full (faster writes on few\n"
+    "                           cores); 0: compressed beside the writes (1)\n"
     "  -o compact_at=PERCENT    compact after a commit that leaves more than PERCENT\n"
     "                           of the archive dead (25; 0: only on request)\n"
     "  -o uid=N, -o gid=N       owner of archived entries (7z stores none; default:\n"
@@ -164,6 +168,9 @@ bool apply_option(parse_state& state, std::string_view item) {
     const auto ms = parse_milliseconds(value);
     if (!ms || *ms > 3'600'000) return bad("a number of seconds such as 1 or 0.25, at most 3600");
     options.settle = std::chrono::milliseconds(*ms);
+  } else if (key == "defer_while_writing") {
+    if (value != "0" && value != "1") return bad("0 or 1");
+    options.defer_while_writing = value == "1";
   } else if (key == "compact_at") {
     const auto n = parse_number(value);
     if (!n || *n > 100) return bad("a percentage of the archive, 0 to 100 (0: only on request)");

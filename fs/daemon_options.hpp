@@ -31,6 +31,9 @@ struct daemon_options {
   // How long a closed file waits before it is sealed for the compressor:
   // one reopened for writing within it is not compressed twice.
   std::chrono::milliseconds settle{1000};
+  // Settled files wait while writes go on and the pool is less than half
+  // full (see sealer.hpp): false streams them beside the writes.
+  bool defer_while_writing = true;
   // A commit is followed by a compaction when dead bytes exceed this share
   // of the archive, in percent (0: only on request).
   std::uint32_t compact_at_percent = 25;

@@ -7,21 +7,39 @@
 namespace sevenzfs::fs {
 
 sealer::sealer(inode_table& inodes, committer& commits, streamer& streamed, content_services& content,
-               std::chrono::milliseconds settle, logger& log)
-    : inodes_(inodes), committer_(commits), streamer_(streamed), content_(content), settle_(settle), log_(log) {}
+               const pool::chunk_pool& chunks, timing when, logger& log)
+    : inodes_(inodes),
+      committer_(commits),
+      streamer_(streamed),
+      content_(content),
+      chunks_(chunks),
+      when_(when),
+      log_(log) {}
 
 // After two quiet seconds, what waits in partly filled parts is compressed
 // too (the folders stay open for more).
 void sealer::start() {
+  std::function<bool()> hold;
+  if (when_.defer_while_writing) hold = [this] { return writes_going_on(); };
   queue_ = std::make_unique<settle_queue>(
-      settle_, [this](inode_number number, std::uint64_t stamp) { return seal_if_settled(number, stamp); },
-      std::chrono::seconds(2), [this] { streamer_.flush(); });
+      when_.settle, [this](inode_number number, std::uint64_t stamp) { return seal_if_settled(number, stamp); },
+      std::chrono::seconds(2), [this] { streamer_.flush(); }, std::move(hold));
 }
 
 void sealer::stop() { queue_.reset(); }
 
 void sealer::closed(inode_number number, std::uint64_t stamp) {
+  closes_.fetch_add(1, std::memory_order_relaxed);
   if (queue_) queue_->add(number, stamp);
+}
+
+// Closes tell a burst of small files, chunk acquisitions a large file being
+// written (which is not closed until its end).
+bool sealer::writes_going_on() {
+  const auto pool = chunks_.stats();
+  const std::uint64_t activity = closes_.load(std::memory_order_relaxed) + pool.acquires;
+  const bool active = activity != std::exchange(activity_seen_, activity);
+  return active && pool.chunks_free * 2 > pool.chunks_total;
 }
 
 // On the settle queue's thread: the file was closed a moment ago.

@@ -7,6 +7,15 @@
 // archived folder instead of compressing it whole. Sealing a file takes the change gate
 // shared and the file's lock, briefly; the hand-over itself (which may wait
 // for the compressor) takes neither.
+//
+// Unless told otherwise (defer_while_writing), settled files wait while
+// writes go on and the staging pool is less than half full. Compressing
+// beside a burst of writes slows the writes more than it gains: on two
+// cores, `cp -r` of 50,000 files of 10 KB into the mount took 2.7x as long
+// with the compressor running beside it (batched; 2.9x solid), and the
+// whole job, copy and compression, finished no sooner (0.92x batched,
+// 1.03x solid). Past half the pool they stream as they settle, so that the
+// writers do not run into a full pool.
 #include "committer.hpp"
 #include "file_content.hpp"
 #include "inode_table.hpp"
@@ -14,6 +23,9 @@
 #include "settle_queue.hpp"
 #include "streamer.hpp"
 
+#include "pool/chunk_pool.hpp"
+
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -22,8 +34,12 @@ namespace sevenzfs::fs {
 
 class sealer {
  public:
+  struct timing {
+    std::chrono::milliseconds settle{1000};  // daemon_options::settle
+    bool defer_while_writing = true;         // daemon_options::defer_while_writing
+  };
   sealer(inode_table& inodes, committer& commits, streamer& streamed, content_services& content,
-         std::chrono::milliseconds settle, logger& log);
+         const pool::chunk_pool& chunks, timing when, logger& log);
   sealer(const sealer&) = delete;
   sealer& operator=(const sealer&) = delete;
 
@@ -47,13 +63,19 @@ class sealer {
  private:
   // False: a commit has the file's bytes; the queue asks again later.
   bool seal_if_settled(inode_number number, std::uint64_t stamp);
+  // On the settle queue's thread: files were closed or pool chunks taken
+  // since it last asked, and the pool is less than half full.
+  bool writes_going_on();
 
   inode_table& inodes_;
   committer& committer_;
   streamer& streamer_;
   content_services& content_;
-  std::chrono::milliseconds settle_;
+  const pool::chunk_pool& chunks_;
+  timing when_;
   logger& log_;
+  std::atomic<std::uint64_t> closes_{0};
+  std::uint64_t activity_seen_ = 0;  // closes and chunk acquisitions at the last writes_going_on
   std::unique_ptr<settle_queue> queue_;  // its thread seals through the members above
 };
 

@@ -5,12 +5,13 @@
 namespace sevenzfs::fs {
 
 settle_queue::settle_queue(std::chrono::milliseconds delay, due_callback due, std::chrono::milliseconds quiet,
-                           std::function<void()> idle)
+                           std::function<void()> idle, std::function<bool()> hold)
     : delay_(delay),
       batch_(std::min<std::chrono::milliseconds>(delay / 16, std::chrono::milliseconds(50))),
       due_(std::move(due)),
       quiet_(quiet),
       idle_(std::move(idle)),
+      hold_(std::move(hold)),
       thread_([this](const std::stop_token& stop) { run(stop); }) {}
 
 settle_queue::~settle_queue() {
@@ -57,6 +58,10 @@ void settle_queue::run(const std::stop_token& stop) {
     if (std::chrono::steady_clock::now() < due) {
       // A little later, so that one wake-up takes the files closed meanwhile.
       changed_.wait_until(lock, stop, due + batch_, [] { return false; });
+      continue;
+    }
+    if (hold_ && hold_()) {
+      changed_.wait_for(lock, stop, kHoldTick, [] { return false; });
       continue;
     }
     const waiting next = queue_.front();

@@ -8,7 +8,10 @@
 // called on the queue's thread, which seals it unless it was opened for
 // writing again (the stamp tells). Once the queue has been empty for `quiet`
 // after the last file, `idle` is called (the daemon then has the compressor finish what it holds
-// rather than wait for more input).
+// rather than wait for more input). While `hold` answers true (writes are
+// going on: see sealer::writes_going_on), files that are due wait; it is
+// asked again every kHoldTick, on the queue's thread with its lock held (so
+// it must not call add).
 #include "inode.hpp"
 
 #include <chrono>
@@ -27,8 +30,10 @@ class settle_queue {
   // False: not now; the file is due again after another delay.
   using due_callback = std::function<bool(inode_number number, std::uint64_t stamp)>;
 
+  static constexpr std::chrono::milliseconds kHoldTick{100};
+
   settle_queue(std::chrono::milliseconds delay, due_callback due, std::chrono::milliseconds quiet,
-               std::function<void()> idle);
+               std::function<void()> idle, std::function<bool()> hold = {});
   // Stops the thread; what is still queued is left (a commit seals it).
   ~settle_queue();
   settle_queue(const settle_queue&) = delete;
@@ -50,6 +55,7 @@ class settle_queue {
   due_callback due_;
   std::chrono::milliseconds quiet_;
   std::function<void()> idle_;
+  std::function<bool()> hold_;
   bool idle_due_ = false;  // files came since the last idle call
   mutable std::mutex mutex_;
   std::condition_variable_any changed_;

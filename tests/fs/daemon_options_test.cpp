@@ -35,6 +35,15 @@ TEST(DaemonOptions, RefusesAPoolSizeThatIsNotASize) {
   EXPECT_NE(result.error.find("pool_size"), std::string::npos) << result.error;
 }
 
+TEST(DaemonOptions, DeferWhileWritingIsOnUnlessTurnedOff) {
+  EXPECT_TRUE(parsed("pool_size=64M").defer_while_writing);
+  EXPECT_TRUE(parsed("defer_while_writing=1").defer_while_writing);
+  EXPECT_FALSE(parsed("defer_while_writing=0").defer_while_writing);
+  const auto result = parse_daemon_command_line({"-o", "defer_while_writing=yes", "/tmp/a.7z", "/tmp/mnt"});
+  EXPECT_FALSE(result.options.has_value());
+  EXPECT_NE(result.error.find("defer_while_writing expects 0 or 1"), std::string::npos) << result.error;
+}
+
 // Two mounts of one archive must agree on its path (their lock is beside it).
 TEST(DaemonOptions, TheArchivePathIsTheFileSymlinksLeadTo) {
   const test::temp_dir dir;

@@ -1,10 +1,12 @@
 // The settle queue: files come due after the delay, in order, with their
-// stamps; the idle call comes once after a quiet spell, not again until more
-// files came; what is still queued at destruction is not called.
+// stamps; they wait while the hold says so; the idle call comes once after a
+// quiet spell, not again until more files came; what is still queued at
+// destruction is not called.
 #include "fs/settle_queue.hpp"
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <vector>
@@ -107,6 +109,27 @@ TEST(SettleQueue, IdleComesOnceAfterAQuietSpell) {
   std::this_thread::sleep_for(400ms);
   std::lock_guard lock(seen.mutex);
   EXPECT_EQ(seen.idle, 2);
+}
+
+// While `hold` answers true (writes go on), a due file waits; the queue asks
+// again every tick, and takes the file once it answers false.
+TEST(SettleQueue, DueFilesWaitWhileHoldSaysSo) {
+  recorder seen;
+  std::atomic<bool> holding{true};
+  std::atomic<int> asked{0};
+  fs::settle_queue queue(0ms, seen.on_due(), 1h, seen.on_idle(), [&] {
+    ++asked;
+    return holding.load();
+  });
+  queue.add(5, 1);
+  EXPECT_FALSE(seen.wait_for(1, 350ms)) << "taken while held";
+  EXPECT_GE(asked.load(), 2) << "not asked again after a tick";
+  const auto released = std::chrono::steady_clock::now();
+  holding = false;
+  ASSERT_TRUE(seen.wait_for(1, 10s));
+  std::lock_guard lock(seen.mutex);
+  EXPECT_EQ(seen.due, (std::vector<std::pair<fs::inode_number, std::uint64_t>>{{5, 1}}));
+  EXPECT_LE(seen.called[0] - released, fs::settle_queue::kHoldTick + 2s);
 }
 
 TEST(SettleQueue, WhatIsStillQueuedAtDestructionIsNotCalled) {
