@@ -9,7 +9,8 @@
 // for the compressor) takes neither.
 //
 // Unless told otherwise (defer_while_writing), settled files wait while
-// writes go on and the staging pool is less than half full. Compressing
+// writes go on and the staging pool is less than half full (at most
+// settle_queue::kMaxHold). Compressing
 // beside a burst of writes slows the writes more than it gains: on two
 // cores, `cp -r` of 50,000 files of 10 KB into the mount took 2.7x as long
 // with the compressor running beside it (batched; 2.9x solid), and the

@@ -5,13 +5,15 @@
 namespace sevenzfs::fs {
 
 settle_queue::settle_queue(std::chrono::milliseconds delay, due_callback due, std::chrono::milliseconds quiet,
-                           std::function<void()> idle, std::function<bool()> hold)
+                           std::function<void()> idle, std::function<bool()> hold,
+                           std::chrono::milliseconds max_hold)
     : delay_(delay),
       batch_(std::min<std::chrono::milliseconds>(delay / 16, std::chrono::milliseconds(50))),
       due_(std::move(due)),
       quiet_(quiet),
       idle_(std::move(idle)),
       hold_(std::move(hold)),
+      max_hold_(max_hold),
       thread_([this](const std::stop_token& stop) { run(stop); }) {}
 
 settle_queue::~settle_queue() {
@@ -60,7 +62,7 @@ void settle_queue::run(const std::stop_token& stop) {
       changed_.wait_until(lock, stop, due + batch_, [] { return false; });
       continue;
     }
-    if (hold_ && hold_()) {
+    if (hold_ && std::chrono::steady_clock::now() < due + max_hold_ && hold_()) {
       changed_.wait_for(lock, stop, kHoldTick, [] { return false; });
       continue;
     }

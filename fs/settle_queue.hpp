@@ -9,7 +9,9 @@
 // writing again (the stamp tells). Once the queue has been empty for `quiet`
 // after the last file, `idle` is called (the daemon then has the compressor finish what it holds
 // rather than wait for more input). While `hold` answers true (writes are
-// going on: see sealer::writes_going_on), files that are due wait; it is
+// going on: see sealer::writes_going_on), files that are due wait, at most
+// `max_hold` past their moment (a service that closes a file ten times a
+// second would otherwise hold every other file back until a commit); it is
 // asked again every kHoldTick, on the queue's thread with its lock held (so
 // it must not call add).
 #include "inode.hpp"
@@ -31,9 +33,11 @@ class settle_queue {
   using due_callback = std::function<bool(inode_number number, std::uint64_t stamp)>;
 
   static constexpr std::chrono::milliseconds kHoldTick{100};
+  static constexpr std::chrono::milliseconds kMaxHold{30'000};
 
   settle_queue(std::chrono::milliseconds delay, due_callback due, std::chrono::milliseconds quiet,
-               std::function<void()> idle, std::function<bool()> hold = {});
+               std::function<void()> idle, std::function<bool()> hold = {},
+               std::chrono::milliseconds max_hold = kMaxHold);
   // Stops the thread; what is still queued is left (a commit seals it).
   ~settle_queue();
   settle_queue(const settle_queue&) = delete;
@@ -56,6 +60,7 @@ class settle_queue {
   std::chrono::milliseconds quiet_;
   std::function<void()> idle_;
   std::function<bool()> hold_;
+  std::chrono::milliseconds max_hold_;
   bool idle_due_ = false;  // files came since the last idle call
   mutable std::mutex mutex_;
   std::condition_variable_any changed_;

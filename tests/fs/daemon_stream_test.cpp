@@ -244,9 +244,11 @@ struct steady_writer {
 // pause, they are compressed without a commit.
 TEST_F(mount_fixture, SettledFilesWaitWhileWritesGoOn) {
   auto daemon = mount("settle=0,pool_size=64M,level=1");
-  write_file(mnt / "first.txt", text_bytes(20'000, 1));
   fs::create_directories(mnt / "burst");
+  // The writes go on from before the file is closed to the end.
   steady_writer writer(mnt / "burst", 4'000, std::chrono::milliseconds(2));
+  while (writer.files.load() < 3) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  write_file(mnt / "first.txt", text_bytes(20'000, 1));
   std::vector<std::string> seen;
   for (const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
        std::chrono::steady_clock::now() < end;) {
@@ -257,7 +259,7 @@ TEST_F(mount_fixture, SettledFilesWaitWhileWritesGoOn) {
   if (writer.longest_gap >= kHoldTick) {
     GTEST_SKIP() << "the writer stalled: the writes paused, and the settled file was free to go";
   }
-  EXPECT_GT(writer.files.load(), 100);
+  EXPECT_GT(writer.files.load(), 20);
   for (const auto& state : seen) ASSERT_EQ(state, "staged") << "compressed while the writes went on";
   bool compressed = false;
   for (const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
@@ -274,9 +276,10 @@ TEST_F(mount_fixture, SettledFilesWaitWhileWritesGoOn) {
 // defer_while_writing=0: they stream as they settle, writes or not.
 TEST_F(mount_fixture, SettledFilesStreamBesideTheWritesWhenAsked) {
   auto daemon = mount("settle=0,pool_size=64M,level=1,defer_while_writing=0");
-  write_file(mnt / "first.txt", text_bytes(20'000, 1));
   fs::create_directories(mnt / "burst");
   steady_writer writer(mnt / "burst", 4'000, std::chrono::milliseconds(2));
+  while (writer.files.load() < 3) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  write_file(mnt / "first.txt", text_bytes(20'000, 1));
   bool compressed = false;
   for (const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
        !compressed && std::chrono::steady_clock::now() < end;) {
@@ -284,20 +287,22 @@ TEST_F(mount_fixture, SettledFilesStreamBesideTheWritesWhenAsked) {
     compressed = state_of(mnt / "first.txt") == "compressed";
   }
   writer.finish();
+  // A writer that stalled for a tick let it go whatever the option says.
+  if (writer.longest_gap >= kHoldTick) GTEST_SKIP() << "the writer stalled: the writes paused";
   EXPECT_TRUE(compressed) << state_of(mnt / "first.txt");
   ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
 }
 
 // Past half the pool, settled files stream beside the writes, so that the
 // writers never run into a full pool: 24 MiB through a 16 MiB pool, written
-// slower than level 1 compresses.
+// (4 MB/s) slower than level 1 compresses.
 TEST_F(mount_fixture, PastHalfThePoolSettledFilesStreamBesideTheWrites) {
   auto daemon = mount("settle=0,pool_size=16M,level=1");
   write_file(mnt / "first.txt", text_bytes(64'000, 1));
   fs::create_directories(mnt / "burst");
   bool compressed_while_writing = false;
   {
-    steady_writer writer(mnt / "burst", 64'000, std::chrono::milliseconds(10));
+    steady_writer writer(mnt / "burst", 64'000, std::chrono::milliseconds(15));
     while (writer.files.load() < 24 * 1024 * 1024 / 64'000) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
       compressed_while_writing = compressed_while_writing || state_of(mnt / "first.txt") == "compressed";

@@ -1,5 +1,5 @@
 // The settle queue: files come due after the delay, in order, with their
-// stamps; they wait while the hold says so; the idle call comes once after a
+// stamps; they wait while the hold says so, up to a limit; the idle call comes once after a
 // quiet spell, not again until more files came; what is still queued at
 // destruction is not called.
 #include "fs/settle_queue.hpp"
@@ -130,6 +130,19 @@ TEST(SettleQueue, DueFilesWaitWhileHoldSaysSo) {
   std::lock_guard lock(seen.mutex);
   EXPECT_EQ(seen.due, (std::vector<std::pair<fs::inode_number, std::uint64_t>>{{5, 1}}));
   EXPECT_LE(seen.called[0] - released, fs::settle_queue::kHoldTick + 2s);
+}
+
+// Held no longer than max_hold past its moment: writes that never pause do
+// not keep a file from the compressor until a commit.
+TEST(SettleQueue, AFileIsHeldAtMostMaxHold) {
+  recorder seen;
+  const auto started = std::chrono::steady_clock::now();
+  fs::settle_queue queue(50ms, seen.on_due(), 1h, seen.on_idle(), [] { return true; }, 400ms);
+  queue.add(6, 3);
+  ASSERT_TRUE(seen.wait_for(1, 10s)) << "held for ever";
+  std::lock_guard lock(seen.mutex);
+  EXPECT_GE(seen.called[0] - started, 450ms);
+  EXPECT_EQ(seen.due, (std::vector<std::pair<fs::inode_number, std::uint64_t>>{{6, 3}}));
 }
 
 TEST(SettleQueue, WhatIsStillQueuedAtDestructionIsNotCalled) {
