@@ -9,8 +9,8 @@
 // for the compressor) takes neither.
 //
 // Unless told otherwise (defer_while_writing), settled files wait while
-// writes go on and the staging pool is less than half full (at most
-// settle_queue::kMaxHold). Compressing
+// writes go on (10 MiB/s or more) and the staging pool is less than
+// half full (at most settle_queue::kMaxHold). Compressing
 // beside a burst of writes slows the writes more than it gains: on two
 // cores, `cp -r` of 50,000 files of 10 KB into the mount took 2.7x as long
 // with the compressor running beside it (batched; 2.9x solid), and the
@@ -26,7 +26,6 @@
 
 #include "pool/chunk_pool.hpp"
 
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -64,9 +63,11 @@ class sealer {
  private:
   // False: a commit has the file's bytes; the queue asks again later.
   bool seal_if_settled(inode_number number, std::uint64_t stamp);
-  // On the settle queue's thread: files were closed or pool chunks taken
-  // since it last asked, and the pool is less than half full.
+  // On the settle queue's thread: pool chunks were taken at
+  // kBusyBytesPerSecond or more over the last window of at least
+  // settle_queue::kHoldTick, and the pool is less than half full.
   bool writes_going_on();
+  static constexpr double kBusyBytesPerSecond = 10 << 20;
 
   inode_table& inodes_;
   committer& committer_;
@@ -75,8 +76,11 @@ class sealer {
   const pool::chunk_pool& chunks_;
   timing when_;
   logger& log_;
-  std::atomic<std::uint64_t> closes_{0};
-  std::uint64_t activity_seen_ = 0;  // closes and chunk acquisitions at the last writes_going_on
+  // writes_going_on's window: when it began, the pool's chunk acquisitions
+  // then, and what the last full window found.
+  std::chrono::steady_clock::time_point window_start_;
+  std::uint64_t window_acquires_ = 0;
+  bool busy_ = false;
   std::unique_ptr<settle_queue> queue_;  // its thread seals through the members above
 };
 

@@ -10,8 +10,9 @@
 // after the last file, `idle` is called (the daemon then has the compressor finish what it holds
 // rather than wait for more input). While `hold` answers true (writes are
 // going on: see sealer::writes_going_on), files that are due wait, at most
-// `max_hold` past their moment (a service that closes a file ten times a
-// second would otherwise hold every other file back until a commit); it is
+// `max_hold` past their moment (a service rewriting one file at speed for
+// hours, which never fills the pool, would otherwise hold every other file
+// back until a commit); it is
 // asked again every kHoldTick, on the queue's thread with its lock held (so
 // it must not call add).
 #include "inode.hpp"
