@@ -9,14 +9,14 @@
 // for the compressor) takes neither.
 //
 // Unless told otherwise (defer_while_writing), settled files wait while
-// writes go on (10 MiB/s or more) and the staging pool is less than
-// half full (at most settle_queue::kMaxHold). Compressing
-// beside a burst of writes slows the writes more than it gains: on two
-// cores, `cp -r` of 50,000 files of 10 KB into the mount took 2.7x as long
-// with the compressor running beside it (batched; 2.9x solid), and the
-// whole job, copy and compression, finished no sooner (0.92x batched,
-// 1.03x solid). Past half the pool they stream as they settle, so that the
-// writers do not run into a full pool.
+// writes go on (10 MiB/s or more) and the staging pool is less than half
+// full (at most settle_queue::kMaxHold). Compressing beside a burst of
+// writes slows the writes more than it gains: on two cores, `cp -r` of
+// 50,000 files of 10 KB into the mount took 2.7x as long with the
+// compressor running beside it (batched; 2.9x solid), and the whole job,
+// copy and compression, finished no sooner (0.92x batched, 1.03x solid).
+// Past half the pool they stream as they settle, so that the writers do not
+// run into a full pool.
 #include "committer.hpp"
 #include "file_content.hpp"
 #include "inode_table.hpp"

@@ -12,9 +12,8 @@
 // going on: see sealer::writes_going_on), files that are due wait, at most
 // `max_hold` past their moment (a service rewriting one file at speed for
 // hours, which never fills the pool, would otherwise hold every other file
-// back until a commit); it is
-// asked again every kHoldTick, on the queue's thread with its lock held (so
-// it must not call add).
+// back until a commit). It is asked again every kHoldTick, on the queue's
+// thread with its lock held (so it must not call add).
 #include "inode.hpp"
 
 #include <chrono>
