@@ -4,7 +4,8 @@
 // is archived as the mount shows it, once. Writers go on while a commit
 // compresses. Progress means bytes compressed of bytes pending. The
 // daemon's peak memory stays within pool + encoders + 96 MiB for input many
-// times the pool.
+// times the pool. Settled files wait while writes go on, unless the pool is
+// half full or the option says otherwise.
 #include "mount_fixture.hpp"
 
 #include <fmt/format.h>
@@ -257,8 +258,9 @@ TEST_F(mount_fixture, SettledFilesWaitWhileWritesGoOn) {
   auto daemon = mount("settle=0,pool_size=1G,level=1");
   fs::create_directories(mnt / "burst");
   // The writes go on from before the file is closed (for a few of the
-  // queue's looks: the first one measures from the mount) to the end.
-  steady_writer writer(mnt / "burst", 128 << 10, std::chrono::milliseconds(0));
+  // queue's looks: the first one measures from the mount) to the end, at
+  // most 128 MB/s (a 1 ms pause a file): under half the pool in 1.8 s.
+  steady_writer writer(mnt / "burst", 128 << 10, std::chrono::milliseconds(1));
   std::this_thread::sleep_for(3 * kHoldTick);
   write_file(mnt / "first.txt", text_bytes(20'000, 1));
   std::vector<std::string> seen;
@@ -288,7 +290,7 @@ TEST_F(mount_fixture, SettledFilesWaitWhileWritesGoOn) {
 TEST_F(mount_fixture, SettledFilesStreamBesideTheWritesWhenAsked) {
   auto daemon = mount("settle=0,pool_size=1G,level=1,defer_while_writing=0");
   fs::create_directories(mnt / "burst");
-  steady_writer writer(mnt / "burst", 128 << 10, std::chrono::milliseconds(0));
+  steady_writer writer(mnt / "burst", 128 << 10, std::chrono::milliseconds(1));
   while (writer.files.load() < 3) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   write_file(mnt / "first.txt", text_bytes(20'000, 1));
   bool compressed = false;
