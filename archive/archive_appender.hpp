@@ -7,20 +7,24 @@
 // - While the archive does not exist, holds nothing, or keeps none of its
 //   folders, the commit writes it whole (create_archive): O(new data).
 // - In place, when the folders it keeps come first and nothing it drops lies
-//   before them: new files only (nothing dropped), or drops of the newest
-//   folders only (no new files). The new folders are compressed into a
-//   pending file beside the archive first, or were compressed before the
-//   commit (commit_request::prepacked_folders, from pending_folders: then
-//   the commit compresses nothing), so their size P is known; then
-//   (1) a copy of the current header goes past both the current end of the
-//   file and packs_end + P, fsync, and the start header is re-pointed at it,
-//   fsync; (2) the new packs are copied (copy_file_range) to packs_end, over the old header,
-//   fsync; (3) the new header is written after the new packs (via a place
-//   beyond the copy when it would overlap it), fsync, the start header is
-//   re-pointed at it, fsync; (4) the file is cut after the new header.
-//   O(new data + header). The packed bytes of dropped folders stay in the
-//   file, between the packs and the header (dead_bytes()), because the
-//   header that stands in for the old one during the commit still uses them.
+//   before them: new files only (nothing dropped), drops of the newest
+//   folders only (no new files), or the last folder continued by the file
+//   it held, grown by appends (a log: its new chunks go over the folder's
+//   end marker, and new files after it). The new folders are compressed
+//   into a pending file beside the archive first, or were compressed
+//   before the commit (commit_request::prepacked_folders, from
+//   pending_folders: then the commit compresses nothing), so their size P
+//   is known; then (1) a copy of the current header (for a continuation,
+//   one that describes the continued folder without its end marker) goes
+//   past both the current end of the file and packs_end + P, fsync, and the
+//   start header is re-pointed at it, fsync; (2) the new packs are copied
+//   (copy_file_range) to packs_end, over the old header, fsync; (3) the new
+//   header is written after the new packs (via a place beyond the copy when
+//   it would overlap it), fsync, the start header is re-pointed at it,
+//   fsync; (4) the file is cut after the new header. O(new data + header).
+//   The packed bytes of dropped folders stay in the file, between the packs
+//   and the header (dead_bytes()), because the header that stands in for
+//   the old one during the commit still uses them.
 // - Otherwise the archive is written anew (archive_rewriter.hpp): kept
 //   folders copied verbatim, the kept files of folders that lose some
 //   decoded and compressed again, new files, header; temporary file and
@@ -58,11 +62,13 @@
 #include "archive_writer.hpp"
 #include "commit_request.hpp"
 #include "entry.hpp"
+#include "folder_continuation.hpp"
 #include "output_file.hpp"
 
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -128,11 +134,25 @@ class archive_appender {
   // Whether the path names a file other than snapshot_'s.
   bool path_names_another_file() const;
   bool can_commit_in_place(const commit_request& request, const commit_plan& plan) const;
-  // Returns whether the new state's data continues the previous one's (see publish_snapshot).
-  bool commit_in_place(commit_request& request, const commit_plan& plan, commit_result& result);
+  // An appended file that continues the archive's last folder, which it alone held.
+  struct in_place_continuation {
+    std::size_t new_file = 0;  // in the request
+    folder_continuation from;
+  };
+  std::optional<in_place_continuation> continuation_in_place(const commit_request& request,
+                                                             const commit_plan& plan) const;
+  // Returns whether the new state's data continues the previous one's (see
+  // publish_snapshot); nullopt, with nothing written, when `continued`
+  // could not be continued.
+  std::optional<bool> commit_in_place(commit_request& request, const commit_plan& plan, commit_result& result,
+                                      const in_place_continuation* continued);
+  // `standing_last_pack`: the size of the last pack stream in the header
+  // that stands in during the commit (step 1), when it is to be shorter.
   void place_new_header(output_file& archive, const archive_database& db, std::uint64_t packs_end,
-                        std::uint64_t new_packs, const std::function<void()>& write_packs, std::uint64_t header_floor);
-  header_location copy_current_header(output_file& archive, std::uint64_t at) const;
+                        std::uint64_t new_packs, const std::function<void()>& write_packs, std::uint64_t header_floor,
+                        std::optional<std::uint64_t> standing_last_pack = std::nullopt);
+  header_location copy_current_header(output_file& archive, std::uint64_t at,
+                                      std::optional<std::uint64_t> last_pack_size) const;
   // The end of the packed bytes held earlier snapshots can read (0: none).
   std::uint64_t protected_end() const;
   void index_streams();

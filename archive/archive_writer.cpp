@@ -39,9 +39,11 @@ void check_archive_path(const std::string& path) {
   }
 }
 
-prepared_header::prepared_header(const archive_database& db, int level, unsigned threads) : empty_(db.empty()) {
+prepared_header::prepared_header(const archive_database& db, int level, unsigned threads,
+                                 std::optional<std::uint64_t> last_pack_size)
+    : empty_(db.empty()) {
   if (empty_) return;
-  plain_ = serialize_header(db);
+  plain_ = serialize_header(db, last_pack_size);
   plain_size_ = plain_.size();
   plain_crc_ = crc32::of(plain_);
   if (level > 0 && db.files.size() >= kMinFilesForEncodedHeader) {

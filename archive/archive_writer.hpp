@@ -12,6 +12,7 @@
 #include "pack_plan.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -43,7 +44,9 @@ void check_archive_path(const std::string& path);
 // so its final bytes depend on where they go.
 class prepared_header {
  public:
-  prepared_header(const archive_database& db, int level, unsigned threads);
+  // `last_pack_size`: see serialize_header.
+  prepared_header(const archive_database& db, int level, unsigned threads,
+                  std::optional<std::uint64_t> last_pack_size = std::nullopt);
   // Bytes written at `at` take at most this many.
   std::uint64_t size_bound() const noexcept;
   // Writes the header at `at` (absolute), fsyncs, then points the start

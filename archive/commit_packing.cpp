@@ -13,18 +13,20 @@
 namespace sevenzfs::archive {
 
 appended_packing pack_new_files(output_file& out, const commit_request& request, const write_options& options,
-                                database_builder& builder, const archive_snapshot* current) {
+                                database_builder& builder, const archive_snapshot* current,
+                                std::optional<std::size_t> packed_already) {
   // Appended files leave the plan: each goes last, in a folder of its own.
   std::vector<char> appended(request.new_files.size(), 0);
   std::vector<std::pair<std::size_t, std::optional<folder_continuation>>> alone;
   for (const auto& file : request.appended_files) {
     appended.at(file.new_file) = 1;  // the request was checked: distinct new files
+    if (file.new_file == packed_already) continue;
     std::optional<folder_continuation> from;
     if (current != nullptr && options.compression.level > 0) from = continuation_of(*current, file.stream);
     alone.emplace_back(file.new_file, from);
   }
   auto plan = plan_folders(request.new_files, options.plan);
-  if (!alone.empty()) {
+  if (!request.appended_files.empty()) {
     for (auto& folder : plan) {
       std::erase_if(folder.entries, [&](std::size_t index) {
         if (!appended[index]) return false;
@@ -98,15 +100,27 @@ void pack_prepacked_survivors(output_file& out, const commit_request& request, s
 }
 
 appended_packing pack_prepacked_survivors_and_new_files(output_file& out, const commit_request& request,
-                                                     const write_options& options, database_builder& builder,
-                                                     const archive_snapshot* current) {
+                                                        const write_options& options, database_builder& builder,
+                                                        const archive_snapshot* current,
+                                                        std::optional<std::size_t> packed_already) {
   for (std::size_t k = 0; k < request.prepacked_folders.size(); ++k) {
     const auto& folder = request.prepacked_folders[k];
     if (!folder.keeps_all() && !folder.keeps_none()) {
       pack_prepacked_survivors(out, request, k, options.compression, builder);
     }
   }
-  return pack_new_files(out, request, options, builder, current);
+  return pack_new_files(out, request, options, builder, current, packed_already);
+}
+
+bool pack_continued_in_place(output_file& out, const commit_request& request, std::size_t file,
+                             const folder_continuation& from, const compression_options& options,
+                             database_builder& builder) {
+  archive_database part;
+  folder_packer packer(out, part, options);
+  if (!packer.pack_continued(request.new_files.at(file), from, true)) return false;
+  const stream_origin origin{false, file};
+  builder.add_packed(part, std::span(&origin, 1));
+  return true;
 }
 
 std::optional<std::uint64_t> pack_survivors(output_file& out, const std::shared_ptr<const archive_snapshot>& snapshot,

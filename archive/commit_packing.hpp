@@ -5,6 +5,7 @@
 #include "archive_snapshot.hpp"
 #include "archive_writer.hpp"
 #include "commit_plan.hpp"
+#include "folder_continuation.hpp"
 #include "output_file.hpp"
 
 #include <cstdint>
@@ -23,9 +24,11 @@ struct appended_packing {
 // request.appended_files: each goes last in a folder of its own (so that
 // the next commit can continue it), one that continues its archived folder
 // in `current` (the archive as it is, may be null) where that folder allows
-// it and the file starts with the archived one.
+// it and the file starts with the archived one. request.new_files
+// `packed_already` (pack_continued_in_place) is left out.
 appended_packing pack_new_files(output_file& out, const commit_request& request, const write_options& options,
-                                database_builder& builder, const archive_snapshot* current);
+                                database_builder& builder, const archive_snapshot* current,
+                                std::optional<std::size_t> packed_already = std::nullopt);
 
 // The files request.prepacked_folders[index] keeps (it drops some),
 // decoded from its packed bytes and compressed in their order into one
@@ -37,8 +40,18 @@ void pack_prepacked_survivors(output_file& out, const commit_request& request, s
 // kept files of prepacked folders that drop some, then request.new_files.
 // Returns what pack_new_files does.
 appended_packing pack_prepacked_survivors_and_new_files(output_file& out, const commit_request& request,
-                                                     const write_options& options, database_builder& builder,
-                                                     const archive_snapshot* current);
+                                                        const write_options& options, database_builder& builder,
+                                                        const archive_snapshot* current,
+                                                        std::optional<std::size_t> packed_already = std::nullopt);
+
+// request.new_files[file], an appended file that continues archived folder
+// `from` where it lies: only the bytes after its prefix are compressed into
+// `out`, to go right after the archived packed bytes it keeps, and the
+// folder is recorded as the whole stream. False, with nothing written or
+// recorded, when it cannot be continued (folder_packer::pack_continued).
+bool pack_continued_in_place(output_file& out, const commit_request& request, std::size_t file,
+                             const folder_continuation& from, const compression_options& options,
+                             database_builder& builder);
 
 // The streams archived folder `folder` keeps (plan.stream_kept), decoded from
 // `snapshot` and compressed in their order into one folder. Returns the

@@ -108,7 +108,8 @@ struct commit_result {
   std::uint64_t reencoded_bytes = 0;  // kept content compressed again (folders that lost files)
   std::uint64_t copied_bytes = 0;     // packed bytes of kept folders copied into a rewritten archive
   // Of input_bytes: archived prefixes of request.appended_files whose folders
-  // were continued (their packed bytes copied, not compressed again).
+  // were continued (their packed bytes kept where they lie, or copied; not
+  // compressed again).
   std::uint64_t continued_bytes = 0;
   // Of request.appended_files whose folders could be continued: those that
   // did not start with their archived stream (compressed whole). Whoever

@@ -17,8 +17,10 @@ std::optional<folder_continuation> continuation_of(const archive_snapshot& snaps
   if (!dict_size || !crc) return std::nullopt;
   const auto chunks = walk_lzma2_chunks(snapshot.fd(), packed);
   if (!chunks || chunks->unpacked_bytes != where.size) return std::nullopt;
-  return folder_continuation{
-      snapshot.fd(), snapshot.path(), packed, where.size, *crc, *dict_size, chunks->last_dictionary_reset()};
+  return folder_continuation{snapshot.fd(), snapshot.path(),
+                             packed,        packed.size - (chunks->ends_with_marker ? 1 : 0),
+                             where.size,    *crc,
+                             *dict_size,    chunks->last_dictionary_reset()};
 }
 
 }  // namespace sevenzfs::archive

@@ -27,9 +27,12 @@
 namespace sevenzfs::archive {
 
 struct folder_continuation {
-  int fd = -1;                     // holds the archived folder (its snapshot's descriptor)
-  std::string_view path;           // names that file in errors
-  byte_range packed;               // the folder's pack stream, end marker included
+  int fd = -1;            // holds the archived folder (its snapshot's descriptor)
+  std::string_view path;  // names that file in errors
+  byte_range packed;      // the folder's pack stream, end marker included
+  // What of it the continued stream keeps: all of it but the end marker
+  // (a stream may lack one: see lzma2_chunks).
+  std::uint64_t kept_packed_bytes = 0;
   std::uint64_t prefix_bytes = 0;  // the archived file's size
   std::uint32_t prefix_crc = 0;
   // The archived coder's dictionary: the continued folder declares one no
@@ -42,9 +45,9 @@ struct folder_continuation {
 // How archived `stream` of `snapshot` can be continued, if its folder
 // allows it: the folder holds that stream only (a non-empty one with a
 // known CRC), has a single LZMA2 coder and a single pack stream whose chunk
-// headers add up to the stream's size and end with the end marker in its
-// last byte (chunk headers are read from the file; nullopt when they cannot
-// be). The snapshot must outlive the continuation.
+// headers add up to the stream's size (chunk headers are read from the
+// file; nullopt when they cannot be). The snapshot must outlive the
+// continuation.
 std::optional<folder_continuation> continuation_of(const archive_snapshot& snapshot, std::uint64_t stream);
 
 }  // namespace sevenzfs::archive

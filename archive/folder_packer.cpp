@@ -162,7 +162,7 @@ std::uint64_t continuation_reset_bytes_for(int level) {
   return std::max<std::uint64_t>(kMinimum, 4 * std::uint64_t{level_dictionary_size(std::clamp(level, 1, kMaxLevel))});
 }
 
-bool folder_packer::pack_continued(const entry& e, const folder_continuation& from) {
+bool folder_packer::pack_continued(const entry& e, const folder_continuation& from, bool prefix_in_place) {
   if (options_.level <= 0 || !e.content || e.size <= from.prefix_bytes) return false;
   // The encoder is the level's, whatever the archived one was; the folder
   // declares the larger dictionary, since the archived chunks' matches may
@@ -237,7 +237,7 @@ bool folder_packer::pack_continued(const entry& e, const folder_continuation& fr
       throw cannot_continue{};  // compressing the whole file may still work
     }
     primer = {};
-    out_.append_copy(from.fd, from.packed.offset, from.packed.size - 1, std::string(from.path));
+    if (!prefix_in_place) out_.append_copy(from.fd, from.packed.offset, from.kept_packed_bytes, std::string(from.path));
     report(from.prefix_bytes);
   };
   bool in_output = false;  // an error there is about the archive, not the file
@@ -315,7 +315,8 @@ bool folder_packer::pack_continued(const entry& e, const folder_continuation& fr
   }
   const std::uint64_t appended = e.size - from.prefix_bytes;
   const folder_plan alone{{0}, e.size};
-  record(std::span(&e, 1), alone, lzma2_coder(declared), out_.position() - start,
+  const std::uint64_t in_place = prefix_in_place ? from.kept_packed_bytes : 0;
+  record(std::span(&e, 1), alone, lzma2_coder(declared), in_place + out_.position() - start,
          {crc32::combine(from.prefix_crc, appended_crc.value(), appended)});
   return true;
 }

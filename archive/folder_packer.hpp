@@ -67,8 +67,11 @@ class folder_packer {
   // not longer than the archived file, when `e` does not start with that
   // file (its first bytes differ from the archived ones by CRC: counted by
   // mismatched_prefixes), or when liblzma refuses the encoder's options (or,
-  // with one thread, cannot start it).
-  bool pack_continued(const entry& e, const folder_continuation& from);
+  // with one thread, cannot start it). With `prefix_in_place`, the archived
+  // packed bytes are not copied: what is appended goes right after them
+  // where they lie (archive_appender's in-place continuation), and the
+  // folder is recorded as the whole stream.
+  bool pack_continued(const entry& e, const folder_continuation& from, bool prefix_in_place = false);
   // Entries pack_continued was given that did not start with the archived
   // file: whoever named them as grown by appends was wrong.
   std::uint64_t mismatched_prefixes() const noexcept { return mismatched_prefixes_; }

@@ -64,12 +64,15 @@ void write_optional_file_values(byte_writer& out, std::uint8_t id, const std::ve
 
 }  // namespace
 
-void write_pack_info(byte_writer& out, std::uint64_t pack_position, const std::vector<std::uint64_t>& pack_sizes) {
+void write_pack_info(byte_writer& out, std::uint64_t pack_position, const std::vector<std::uint64_t>& pack_sizes,
+                     std::optional<std::uint64_t> last_pack_size) {
   out.byte(kPackInfo);
   out.number(pack_position);
   out.number(pack_sizes.size());
   out.byte(kSize);
-  for (auto size : pack_sizes) out.number(size);
+  for (std::size_t k = 0; k < pack_sizes.size(); ++k) {
+    out.number(last_pack_size && k + 1 == pack_sizes.size() ? *last_pack_size : pack_sizes[k]);
+  }
   out.byte(kEnd);
 }
 
@@ -177,8 +180,8 @@ void write_substreams_info(byte_writer& out, const archive_database& db) {
   out.byte(kEnd);
 }
 
-void write_streams_info(byte_writer& out, const archive_database& db) {
-  write_pack_info(out, db.pack_position, db.pack_sizes);
+void write_streams_info(byte_writer& out, const archive_database& db, std::optional<std::uint64_t> last_pack_size) {
+  write_pack_info(out, db.pack_position, db.pack_sizes, last_pack_size);
   write_unpack_info(out, db.folders);
   write_substreams_info(out, db);
   out.byte(kEnd);
@@ -259,13 +262,13 @@ std::uint64_t header_size_bound(const archive_database& db) {
   return bound;
 }
 
-std::vector<std::uint8_t> serialize_header(const archive_database& db) {
+std::vector<std::uint8_t> serialize_header(const archive_database& db, std::optional<std::uint64_t> last_pack_size) {
   byte_writer out;
   out.reserve(static_cast<std::size_t>(header_size_bound(db)));
   out.byte(kHeader);
   if (!db.folders.empty()) {
     out.byte(kMainStreamsInfo);
-    write_streams_info(out, db);
+    write_streams_info(out, db, last_pack_size);
   }
   if (!db.files.empty()) write_files_info(out, db.files);
   out.byte(kEnd);

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 namespace sevenzfs::archive {
@@ -35,11 +36,14 @@ inline constexpr std::uint8_t kEncodedHeader = 0x17;
 
 inline constexpr std::size_t kStartHeaderSize = 32;
 
-void write_pack_info(byte_writer& out, std::uint64_t pack_position, const std::vector<std::uint64_t>& pack_sizes);
+// `last_pack_size`, when given, stands for the last of `pack_sizes` (see serialize_header).
+void write_pack_info(byte_writer& out, std::uint64_t pack_position, const std::vector<std::uint64_t>& pack_sizes,
+                     std::optional<std::uint64_t> last_pack_size = std::nullopt);
 void write_folder(byte_writer& out, const folder_info& folder);
 void write_unpack_info(byte_writer& out, const std::vector<folder_info>& folders);
 void write_substreams_info(byte_writer& out, const archive_database& db);
-void write_streams_info(byte_writer& out, const archive_database& db);
+void write_streams_info(byte_writer& out, const archive_database& db,
+                        std::optional<std::uint64_t> last_pack_size = std::nullopt);
 // Throws archive_error(invalid_name) for a name that is not valid UTF-8.
 void write_files_info(byte_writer& out, const std::vector<file_info>& files);
 
@@ -50,8 +54,11 @@ void write_files_info(byte_writer& out, const std::vector<file_info>& files);
 // touched; a small header's slack may be heap memory already resident.
 std::uint64_t header_size_bound(const archive_database& db);
 
-// The plain header (kHeader ...).
-std::vector<std::uint8_t> serialize_header(const archive_database& db);
+// The plain header (kHeader ...). With `last_pack_size`, as if the last pack
+// stream were that long: the header that stands in while an in-place commit
+// writes over the end marker of that stream (archive_appender.hpp).
+std::vector<std::uint8_t> serialize_header(const archive_database& db,
+                                           std::optional<std::uint64_t> last_pack_size = std::nullopt);
 
 // The kEncodedHeader block describing a packed header stream at
 // `pack_position` (relative to byte 32) that unpacks through `folder`.

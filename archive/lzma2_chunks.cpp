@@ -56,7 +56,9 @@ std::optional<lzma2_chunks> walk_lzma2_chunks(int fd, byte_range packed) {
       return std::nullopt;
     }
   }
-  return std::nullopt;  // no end marker
+  if (at != packed.size || chunks.resets.empty()) return std::nullopt;  // the last chunk overruns, or no chunk
+  chunks.ends_with_marker = false;
+  return chunks;
 }
 
 }  // namespace sevenzfs::archive

@@ -24,13 +24,18 @@ struct lzma2_reset {
 struct lzma2_chunks {
   std::uint64_t unpacked_bytes = 0;
   std::vector<lzma2_reset> resets;  // in stream order; the first chunk's always
+  // Whether the range's last byte is the 0x00 end marker. Without it the
+  // stream ends with its last chunk, which every reader accepts (a header
+  // that stands in during an in-place continuation describes one).
+  bool ends_with_marker = true;
   std::uint64_t last_dictionary_reset() const noexcept { return resets.empty() ? 0 : resets.back().unpacked; }
 };
 
 // The chunks of the LZMA2 stream in `packed` of file `fd`, when it is a
 // sequence of well-formed chunk headers, the first resetting the dictionary,
-// ending with the end marker in the range's last byte; nullopt otherwise
-// (also when the file cannot be read). One pread per chunk.
+// ending with the end marker in the range's last byte or with a chunk that
+// ends where the range does; nullopt otherwise (also when the file cannot
+// be read). One pread per chunk.
 std::optional<lzma2_chunks> walk_lzma2_chunks(int fd, byte_range packed);
 
 // Whether `folder` is a single LZMA2 coder (one property byte) reading a

@@ -20,6 +20,7 @@
 
 #include "archive/archive_checks.hpp"
 #include "archive/archive_model.hpp"
+#include "archive/grown_log.hpp"
 #include "test_support.hpp"
 
 #include <fmt/format.h>
@@ -35,53 +36,12 @@ using namespace sevenzfs::test;
 
 namespace {
 
-write_options options_with(int level, unsigned threads, pack_mode mode = pack_mode::batched) {
-  write_options options;
-  options.plan.mode = mode;
-  options.compression.level = level;
-  options.compression.threads = threads;
-  options.compression.max_part_bytes = 40'000;  // several parts for the appended bytes
-  return options;
-}
-
 std::string random_bytes(std::size_t size, std::uint64_t seed) {
   std::mt19937_64 next(seed);
   std::string bytes(size, '\0');
   for (auto& c : bytes) c = static_cast<char>(next());
   return bytes;
 }
-
-// The archive's only file, `log.txt`, grows from `before` to `before + added`
-// in a second commit that names it an appended file.
-struct grown_log {
-  temp_dir dir;
-  fs::path path = dir / "a.7z";
-  std::unique_ptr<archive_appender> appender;
-  commit_result first;
-
-  grown_log(const write_options& options, const std::string& before) {
-    appender = std::make_unique<archive_appender>(path.string(), options);
-    commit_request request;
-    request.new_files.push_back(text_entry("log.txt", before));
-    first = appender->commit(request);
-  }
-
-  commit_result grow(const std::string& now, std::vector<kept_stream> kept = {}) {
-    return grow(text_entry("log.txt", now), std::move(kept));
-  }
-  commit_result grow(entry now, std::vector<kept_stream> kept = {}) {
-    commit_request request;
-    request.kept_streams = std::move(kept);
-    request.new_files.push_back(std::move(now));
-    request.appended_files.push_back({0, first.stream_index.at(0)});
-    return appender->commit(request);
-  }
-
-  std::uint64_t pack_size_of_stream(std::uint64_t stream) const {
-    const auto& snapshot = *appender->snapshot();
-    return snapshot.folder(snapshot.substream(stream).folder).packs.front().size;
-  }
-};
 
 // A file whose first `archived` bytes its owner vouches for as the archived
 // stream's: they are never read, and only those from `cheap_from` on may be.

@@ -1,7 +1,8 @@
 // LZMA2 chunk headers walked without decoding: sizes, where the dictionary
-// resets (in the output and in the packed bytes), malformed streams refused;
-// a stream our encoder wrote in two unprimed pieces resets where the second
-// begins; dictionary sizes of property bytes.
+// resets (in the output and in the packed bytes), with or without the end
+// marker, malformed streams refused; a stream our encoder wrote in two
+// unprimed pieces resets where the second begins; dictionary sizes of
+// property bytes.
 #include "archive/lzma2_chunks.hpp"
 
 #include "archive/file_io.hpp"
@@ -68,7 +69,16 @@ TEST(Lzma2Chunks, ChunkHeadersAreWalkedWithoutDecoding) {
   EXPECT_EQ(stored->unpacked_bytes, 5u);
   EXPECT_EQ(stored->resets, (std::vector<lzma2_reset>{{0, 0}, {3, 6}}));
 
-  EXPECT_FALSE(walk(lzma_chunks)) << "no end marker";
+  EXPECT_TRUE(chunks->ends_with_marker);
+
+  // Without the end marker the stream ends with its last chunk.
+  const auto unmarked = walk(lzma_chunks);
+  ASSERT_TRUE(unmarked) << "no end marker";
+  EXPECT_FALSE(unmarked->ends_with_marker);
+  EXPECT_EQ(unmarked->unpacked_bytes, chunks->unpacked_bytes);
+  EXPECT_EQ(unmarked->resets, chunks->resets);
+  EXPECT_FALSE(walk(lzma_chunks.substr(0, lzma_chunks.size() - 1))) << "the last chunk runs past the end";
+  EXPECT_FALSE(walk("")) << "no chunk";
   EXPECT_FALSE(walk(lzma_chunks + '\0' + '\0')) << "the end marker is not the last byte";
   EXPECT_FALSE(
       walk("\x02\x00\x00"

@@ -18,6 +18,7 @@
 
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <sys/stat.h>
 
 #include <fmt/format.h>
 
@@ -822,6 +823,7 @@ TEST_F(archive_changes, ALogKeptOpenKeepsOnlyThePrimerOfItsCommittedBytes) {
   const auto log_file = filesystem->create(kRootInode, "service.log", 0644, O_WRONLY | O_APPEND, me)->st_ino;
   std::string expected;
   std::uint64_t misses = 0;
+  ino_t archive_inode = 0;
   for (int k = 0; k < 20; ++k) {
     SCOPED_TRACE(k);
     const std::uint64_t archived = expected.size();
@@ -829,11 +831,17 @@ TEST_F(archive_changes, ALogKeptOpenKeepsOnlyThePrimerOfItsCommittedBytes) {
     ASSERT_TRUE(filesystem->write(log_file, bytes_of_text(more), static_cast<off_t>(archived)));
     expected += more;
     ASSERT_TRUE(filesystem->fsync());
+    struct stat archive_stat {};
+    ASSERT_EQ(::stat(archive.c_str(), &archive_stat), 0);
     if (k == 0) {
       misses = stat_of(*filesystem, "cache_misses_total");
+      archive_inode = archive_stat.st_ino;
       continue;
     }
     EXPECT_EQ(stat_of(*filesystem, "last_commit_continued_bytes"), archived);
+    // The log's folder is the archive's last: it grows where it lies.
+    EXPECT_EQ(archive_stat.st_ino, archive_inode) << "the archive was written anew";
+    EXPECT_EQ(stat_of(*filesystem, "dead_bytes"), 0u);
     EXPECT_LT(stat_of(*filesystem, "pool_bytes") - stat_of(*filesystem, "pool_free_bytes"), 1'500'000u);
   }
   EXPECT_EQ(stat_of(*filesystem, "cache_misses_total"), misses) << "no commit decoded anything";

@@ -15,6 +15,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <dirent.h>
 #include <set>
@@ -97,7 +98,10 @@ TEST_F(mount_fixture, RemountShowsEntriesAndAppendsWithoutTouchingOldPacks) {
 // A service's log through a real mount: kept open with O_APPEND and fsynced,
 // then appended to by a shell's >> and `sync FILE`, then again after a
 // remount. Every commit after the first continues the log's archived folder
-// (only the new bytes compressed); the readers get the whole log.
+// (only the new bytes compressed), in the same archive file while that
+// folder is the last (a file compressed beside it goes after it; the next
+// commit then writes the archive anew, the log last again); the readers get
+// the whole log.
 TEST_F(mount_fixture, AServiceLogGrowsByAppendsAcrossCommitsAndRemounts) {
   const auto log_path = mnt / "app.log";
   const auto continued = [&] { return xattr(mnt, "user.sevenzfs.last_commit_continued_bytes"); };
@@ -105,6 +109,11 @@ TEST_F(mount_fixture, AServiceLogGrowsByAppendsAcrossCommitsAndRemounts) {
     std::string text;
     for (int k = 0; k < count; ++k) text += tag + " request " + std::to_string(k * 7919 % 100003) + " served\n";
     return text;
+  };
+  const auto inode = [&] {
+    struct stat st {};
+    EXPECT_EQ(::stat(archive.c_str(), &st), 0);
+    return st.st_ino;
   };
   std::string expected;
   // `>>` from a shell, then `sync FILE` (an fsync: a commit).
@@ -116,7 +125,7 @@ TEST_F(mount_fixture, AServiceLogGrowsByAppendsAcrossCommitsAndRemounts) {
     expected += text;
   };
   {
-    auto daemon = mount("threads=2");
+    auto daemon = mount("threads=2,settle=0");
     const int fd = ::open(log_path.c_str(), O_CREAT | O_WRONLY | O_APPEND, 0644);
     ASSERT_GE(fd, 0);
     const auto append = [&](const std::string& text) {
@@ -126,30 +135,50 @@ TEST_F(mount_fixture, AServiceLogGrowsByAppendsAcrossCommitsAndRemounts) {
     append(lines("first", 20000));
     ASSERT_EQ(::fsync(fd), 0);
     EXPECT_EQ(continued(), "0");
+    const auto archive_file = inode();
     const std::size_t first = expected.size();
     append(lines("second", 10000));
     ASSERT_EQ(::fsync(fd), 0);
     EXPECT_EQ(continued(), std::to_string(first));
+    EXPECT_EQ(inode(), archive_file) << "continued in place";
+    // A file the streaming compressor took (settle=0: at once) goes after it.
+    write_file(mnt / "other.txt", lines("other", 3000));
+    for (const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+         xattr(mnt / "other.txt", "user.sevenzfs.state").find("compressed") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline;) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ASSERT_NE(xattr(mnt / "other.txt", "user.sevenzfs.state").find("compressed"), std::string::npos);
+    const std::size_t second = expected.size();
+    append(lines("third", 5000));
+    ASSERT_EQ(::fsync(fd), 0);
+    EXPECT_EQ(continued(), std::to_string(second));
+    EXPECT_EQ(inode(), archive_file) << "continued in place, the other file after it";
     ::close(fd);
 
-    const std::size_t second = expected.size();
+    const std::size_t third = expected.size();
     append_from_a_shell(lines("shell", 5000));
-    EXPECT_EQ(continued(), std::to_string(second));
+    EXPECT_EQ(continued(), std::to_string(third));
+    EXPECT_NE(inode(), archive_file) << "the log's folder was not the last: written anew";
     ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
     EXPECT_EQ(daemon->log().find("did not start with their archived copy"), std::string::npos) << daemon->log();
   }
   EXPECT_EQ(run("7zz t " + quote(archive.string())).exit_code, 0);
   {
     auto daemon = mount("threads=2");
+    const auto archive_file = inode();
     const std::size_t archived = expected.size();
     append_from_a_shell(lines("after remount", 5000));
     EXPECT_EQ(continued(), std::to_string(archived));
+    EXPECT_EQ(inode(), archive_file) << "the log went last when the archive was written anew";
     EXPECT_EQ(read_file(log_path), expected);
+    EXPECT_EQ(read_file(mnt / "other.txt"), lines("other", 3000));
     ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
   }
   const auto tested = run("7zz t " + quote(archive.string()));
   EXPECT_EQ(tested.exit_code, 0) << tested.output;
   EXPECT_EQ(run("bsdtar -xOf " + quote(archive.string()) + " app.log").output, expected);
+  EXPECT_EQ(run("bsdtar -xOf " + quote(archive.string()) + " other.txt").output, lines("other", 3000));
   const auto py7zr =
       run("/usr/bin/python3 -c 'import py7zr,sys; a=py7zr.SevenZipFile(sys.argv[1]); "
           "sys.stdout.write(a.read([\"app.log\"])[\"app.log\"].read().decode())' " +
