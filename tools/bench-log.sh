@@ -11,25 +11,31 @@
 #
 # Each way starts from the same archived first half, after a remount (so
 # only the archive holds the log at first). Prints, per way, the slowest and
-# the median append and commit, the total, the archive size and its ratio to
+# the median append and commit, the total, the bytes the daemon wrote (to
+# the disk, from /proc/PID/io), the archive size and its ratio to
 # `7zz a` of the whole log with the same level and threads, and
 # last_commit_continued_bytes of the last commit. The log lines mix fixed and
 # varying fields, as a web service's do.
 #
-#   tools/bench-log.sh [--mb N] [--chunk-mb N] [--level N] [--threads N] [--daemon PATH]
+#   tools/bench-log.sh [--mb N] [--chunk-mb N] [--level N] [--threads N] [--other-mb N] [--daemon PATH]
 #
+# --other-mb: the archive also holds a file of N MiB of random bytes (stored),
+#   archived before the log, so that a commit that writes the archive anew
+#   copies it, and one that continues the log where it lies does not (the
+#   7zz reference then holds it too).
 # --daemon: another build of sevenzfs (to compare two builds in one sitting).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-mb=64 chunk_mb=4 level=5 threads="$(nproc)" daemon="$root/build/fs/sevenzfs"
+mb=64 chunk_mb=4 level=5 threads="$(nproc)" other_mb=0 daemon="$root/build/fs/sevenzfs"
 while [ $# -gt 0 ]; do
   case "$1" in
     --mb) mb="$2"; shift 2 ;;
     --chunk-mb) chunk_mb="$2"; shift 2 ;;
     --level) level="$2"; shift 2 ;;
     --threads) threads="$2"; shift 2 ;;
+    --other-mb) other_mb="$2"; shift 2 ;;
     --daemon) daemon="$2"; shift 2 ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
     *) echo "bench-log: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -81,19 +87,29 @@ unmount_it() {
   wait "$daemon_pid"
 }
 
-# The archived first half, shared by both ways.
+# The archived first half, shared by both ways, after the other file.
+others=()
+if [ "$other_mb" -gt 0 ]; then
+  head -c "$((other_mb << 20))" /dev/urandom >"$work/other.bin"
+  others=(other.bin)
+  mount_it "$work/base.7z"
+  cp "$work/other.bin" "$mnt/other.bin"
+  unmount_it
+fi
 mount_it "$work/base.7z"
 cp "$work/first-half.txt" "$mnt/log.txt"
 unmount_it
 
-(cd "$work" && 7zz a -bd -mx="$level" -mmt="$threads" -ms=on 7zz.7z log.txt >/dev/null)
+(cd "$work" && 7zz a -bd -mx="$level" -mmt="$threads" -ms=on 7zz.7z "${others[@]}" log.txt >/dev/null)
 reference=$(stat -c %s "$work/7zz.7z")
-echo "log: $mb MiB, first half archived, then pieces of $chunk_mb MiB; level $level, $threads threads"
-echo "7zz a of the whole log: $reference bytes"
+echo "log: $mb MiB, first half archived, then pieces of $chunk_mb MiB; level $level, $threads threads;" \
+  "other file $other_mb MiB"
+echo "7zz a of the whole log (and the other file): $reference bytes"
 
 for way in open shell; do
   cp "$work/base.7z" "$work/$way.7z"
   mount_it "$work/$way.7z"
+  written_before=$(awk '/^write_bytes:/ {print $2}' "/proc/$daemon_pid/io")
   python3 - "$way" "$mnt/log.txt" "$work/pieces" >"$work/$way.times" <<'PY'
 import os, statistics, subprocess, sys, time
 way, log, pieces = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -121,9 +137,11 @@ print(f"append median {statistics.median(appends):.3f} s, slowest {max(appends):
       f"{len(commits)} commits in {total:.1f} s")
 PY
   continued=$(getfattr --absolute-names --only-values -n user.sevenzfs.last_commit_continued_bytes "$mnt")
+  written=$(( ($(awk '/^write_bytes:/ {print $2}' "/proc/$daemon_pid/io") - written_before) >> 20 ))
   unmount_it
   cmp -s <(7zz e -so "$work/$way.7z" log.txt) "$work/log.txt" || { echo "bench-log: $way: the archived log differs"; exit 1; }
   size=$(stat -c %s "$work/$way.7z")
   ratio=$(python3 -c "print(f'{$size / $reference:.4f}')")
-  echo "$way: $(cat "$work/$way.times"); archive $size bytes = ${ratio}x 7zz; last commit continued $continued bytes"
+  echo "$way: $(cat "$work/$way.times"); daemon wrote $written MiB (disk); archive $size bytes = ${ratio}x 7zz;" \
+    "last commit continued $continued bytes"
 done
