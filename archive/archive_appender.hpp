@@ -38,10 +38,12 @@
 // correctly by 7-Zip, libarchive and py7zr.
 //
 // Snapshots: each commit publishes a snapshot of the state it made, read
-// through a descriptor of the written file taken before the commit point. Snapshots published earlier stay readable as
-// long as they are held: an in-place commit never overwrites packed bytes a
-// held earlier snapshot can read (it writes the archive anew instead), and
-// a rewritten archive is a new file (earlier descriptors keep the old one).
+// through a descriptor of the written file taken before the commit point.
+// Snapshots published earlier stay readable as long as they are held: an
+// in-place commit never overwrites packed bytes a held earlier snapshot
+// needs (it writes the archive anew instead; a continued log's end marker,
+// which their decoders never need, is the one byte it writes over), and a
+// rewritten archive is a new file (earlier descriptors keep the old one).
 //
 // A commit takes the descriptor its snapshot reads through before its
 // commit point (see output_file::reader): when descriptors run out, the
@@ -52,7 +54,8 @@
 // the archive as it is.
 //
 // For crash tests only: SEVENZFS_TEST_EXIT_AFTER_APPEND_STEP=N makes the
-// process _exit(99) right after in-place step N (1-3); see
+// process _exit(99) right after in-place step N (1-3), and
+// SEVENZFS_TEST_FAIL_AFTER_APPEND_STEP=N makes the commit throw there; see
 // archive_rewriter.hpp for SEVENZFS_TEST_EXIT_AFTER_REWRITE_STEP.
 // SEVENZFS_TEST_FAIL_PUBLISH=N makes the N-th publication of a snapshot,
 // counted while it is set, fail after the commit point.

@@ -10,6 +10,8 @@
 #include "file_io.hpp"
 #include "header_serializer.hpp"
 
+#include <fmt/format.h>
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,16 +20,24 @@
 #include <cstdlib>
 #include <numeric>
 #include <optional>
+#include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
 namespace sevenzfs::archive {
 
 namespace {
-// Test hook: stop dead after an in-place step, as a crash would.
-void exit_after_step_if_asked(int step) {
-  const char* wanted = std::getenv("SEVENZFS_TEST_EXIT_AFTER_APPEND_STEP");
-  if (wanted != nullptr && std::atoi(wanted) == step) ::_exit(99);
+// Test hooks: stop dead after an in-place step, as a crash would, or fail
+// there, as an error would.
+void after_step(int step, const std::string& path) {
+  const char* exit_at = std::getenv("SEVENZFS_TEST_EXIT_AFTER_APPEND_STEP");
+  if (exit_at != nullptr && std::atoi(exit_at) == step) ::_exit(99);
+  const char* fail_at = std::getenv("SEVENZFS_TEST_FAIL_AFTER_APPEND_STEP");
+  if (fail_at != nullptr && std::atoi(fail_at) == step) {
+    throw archive_error(error_kind::io, path,
+                        fmt::format("failed after in-place step {} (SEVENZFS_TEST_FAIL_AFTER_APPEND_STEP)", step));
+  }
 }
 
 // Writing in place goes through the path: should another program have put
@@ -160,22 +170,42 @@ std::optional<bool> archive_appender::commit_in_place(commit_request& request, c
   // read stay: the header goes after them.
   const std::uint64_t header_floor = std::max(layout_.packs_end, protected_end());
   const std::uint64_t in_place = continued ? continued->from.kept_packed_bytes : 0;
-  place_new_header(
-      archive, db, kept_end, new_packs,
-      [&] {
-        // (2) The new packs right after the kept ones (and the continued
-        // folder's archived bytes), over the old header.
-        archive.set_position(kept_end + in_place);
-        joined_copy copy(archive);
-        if (continued_packed > 0) copy.add(pending->fd(), 0, continued_packed, pending->current_path());
-        for (const auto& range : copied) copy.add(range.fd, range.offset, range.size, range.path);
-        if (pending && pending->position() > continued_packed) {
-          copy.add(pending->fd(), continued_packed, pending->position() - continued_packed, pending->current_path());
-        }
-        copy.flush();
+  const bool over_marker = continued && in_place < continued->from.packed.size;
+  try {
+    place_new_header(
+        archive, db, kept_end, new_packs,
+        [&] {
+          // (2) The new packs right after the kept ones (and the continued
+          // folder's archived bytes), over the old header.
+          archive.set_position(kept_end + in_place);
+          joined_copy copy(archive);
+          if (continued_packed > 0) copy.add(pending->fd(), 0, continued_packed, pending->current_path());
+          for (const auto& range : copied) copy.add(range.fd, range.offset, range.size, range.path);
+          if (pending && pending->position() > continued_packed) {
+            copy.add(pending->fd(), continued_packed, pending->position() - continued_packed, pending->current_path());
+          }
+          copy.flush();
+          archive.sync();
+        },
+        header_floor, over_marker ? std::optional(in_place) : std::nullopt);
+  } catch (...) {
+    // Failed before the commit point (a full disk in step 2): the snapshot
+    // callers go on with still names the continued folder with its end
+    // marker, which a later commit that keeps the log would write into a
+    // header. Put back, it makes the file match the snapshot again (the
+    // header standing in does not reach it); if that fails too, commits
+    // stop until a mount reads the file as it is.
+    if (over_marker && !past_commit_point_) {
+      try {
+        const std::uint8_t marker = 0x00;
+        archive.write_at(kept_end + in_place, std::span(&marker, 1));
         archive.sync();
-      },
-      header_floor, continued && in_place < continued->from.packed.size ? std::optional(in_place) : std::nullopt);
+      } catch (const std::exception&) {
+        past_commit_point_ = true;
+      }
+    }
+    throw;
+  }
   // What is on disk now, without reading it back: a commit costs what was
   // written plus the header, not a parse of the whole archive.
   layout_.packs_end = kept_end + new_packs;
@@ -208,10 +238,10 @@ void archive_appender::place_new_header(output_file& archive, const archive_data
   // the old place: should one of them fail, the next commit moves the copy.
   layout_.set_header(copy);
   layout_.file_size = std::max(layout_.file_size, copy.end());
-  exit_after_step_if_asked(1);
+  after_step(1, path_);
   // (2)
   write_packs();
-  exit_after_step_if_asked(2);
+  after_step(2, path_);
   // (3)
   const prepared_header header(db, level, options_.compression.threads);
   past_commit_point_ = true;  // from the first header write on (the safe side)
@@ -221,7 +251,7 @@ void archive_appender::place_new_header(output_file& archive, const archive_data
   }
   const header_location placed = header.write(archive, final_at);
   archive.sync();
-  exit_after_step_if_asked(3);
+  after_step(3, path_);
   // (4)
   archive.truncate(placed.end());
   archive.sync();

@@ -29,7 +29,7 @@ namespace sevenzfs::archive {
 struct folder_continuation {
   int fd = -1;            // holds the archived folder (its snapshot's descriptor)
   std::string_view path;  // names that file in errors
-  byte_range packed;      // the folder's pack stream, end marker included
+  byte_range packed;      // the folder's pack stream, its end marker (if any) included
   // What of it the continued stream keeps: all of it but the end marker
   // (a stream may lack one: see lzma2_chunks).
   std::uint64_t kept_packed_bytes = 0;

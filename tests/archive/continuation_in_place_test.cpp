@@ -5,9 +5,12 @@
 // the new one: the header that stands in meanwhile describes the folder
 // without its end marker, which 7zz, bsdtar and py7zr read, and which the
 // next commit continues in place in turn. A snapshot taken before reads the
-// old log still. A log whose folder is not the last is continued by
-// writing the archive anew.
+// old log still. A commit that fails before its commit point puts the
+// marker back; one that fails past it stops commits until the next mount.
+// A log whose folder is not the last is continued by writing the archive
+// anew.
 #include "archive/archive_appender.hpp"
+#include "archive/archive_error.hpp"
 #include "archive/archive_snapshot.hpp"
 
 #include "archive/archive_checks.hpp"
@@ -18,6 +21,8 @@
 #include <gtest/gtest.h>
 
 #include <sys/stat.h>
+
+#include <cstdlib>
 
 #include <filesystem>
 #include <string>
@@ -144,4 +149,59 @@ TEST(ContinuationInPlace, ASnapshotTakenBeforeReadsTheOldLog) {
   const commit_result grown = log.grow(before + sample_text("added", 100'000));
   ASSERT_FALSE(grown.rewritten);
   EXPECT_TRUE(read_stream(*held, 0) == before);
+}
+
+namespace {
+
+// Sets a test hook for its lifetime.
+struct hook {
+  hook(const char* name, const char* value) : variable(name) { ::setenv(name, value, 1); }
+  ~hook() { ::unsetenv(variable); }
+  hook(const hook&) = delete;
+  hook& operator=(const hook&) = delete;
+  const char* variable;
+};
+
+}  // namespace
+
+// A commit that fails after it wrote over the end marker, before its commit
+// point (a full disk while the new chunks are copied): the marker is put
+// back, so that a later commit that keeps the log as archived, in place or
+// by a compaction, writes a header every reader agrees with.
+TEST(ContinuationInPlace, AFailureBeforeTheCommitPointPutsTheMarkerBack) {
+  for (const bool compact : {false, true}) {
+    SCOPED_TRACE(compact);
+    const std::string before = sample_text("before", 300'000);
+    grown_log log(options_with(5, 2), before);
+    {
+      const hook failing("SEVENZFS_TEST_FAIL_AFTER_APPEND_STEP", "2");
+      EXPECT_THROW(log.grow(before + sample_text("added", 100'000)), archive_error);
+    }
+    const auto tested = run("7zz t " + quote(log.path.string()));
+    EXPECT_EQ(tested.exit_code, 0) << tested.output;
+    commit_request next;
+    next.kept_streams.push_back({log.first.stream_index.at(0), nullptr});
+    next.new_files.push_back(text_entry("other.txt", sample_text("other", 50'000)));
+    next.compact = compact;
+    log.appender->commit(next);
+    expect_readers_agree(log.path, {{{"log.txt", before}, {"other.txt", sample_text("other", 50'000)}}, {}});
+  }
+}
+
+// Past the commit point (the new header is pointed at, then its sync or the
+// cut fails), the archive holds the new log while the snapshot callers
+// number streams by is the old one: commits stop until the next mount,
+// which reads the new log.
+TEST(ContinuationInPlace, AFailurePastTheCommitPointStopsCommitsUntilTheNextMount) {
+  const std::string before = sample_text("before", 300'000);
+  const std::string added = sample_text("added", 100'000);
+  grown_log log(options_with(5, 2), before);
+  {
+    const hook failing("SEVENZFS_TEST_FAIL_AFTER_APPEND_STEP", "3");
+    EXPECT_THROW(log.grow(before + added), archive_error);
+  }
+  EXPECT_THROW(log.grow(before + added + "more"), archive_error) << "a commit from the old snapshot";
+  archive_appender reopened(log.path.string(), options_with(5, 2));
+  reopened.tidy();
+  expect_readers_agree(log.path, {{{"log.txt", before + added}}, {}});
 }
