@@ -148,7 +148,7 @@ class pending_folders {
   void finish();
   // Idle workers give their encoders' memory back (185 MiB each at level 5):
   // for when nothing more is coming, before a last commit compresses its
-  // header with encoders of its own. A worker busy meanwhile keeps its
+  // header with encoders of its own, or at rest. A worker busy meanwhile keeps its
   // encoder; a released one allocates again when it next compresses.
   // Returns how many were released.
   std::size_t release_idle_encoders();

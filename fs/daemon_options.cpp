@@ -45,6 +45,10 @@ const char* const kDaemonUsage =
     "                           pool is under half full, at most 30 s (faster\n"
     "                           writes on few cores); 0: compressed beside the\n"
     "                           writes (1)\n"
+    "  -o idle_release=S        once the compressor is idle and nothing was\n"
+    "                           written for S seconds (counted from 2 s after the\n"
+    "                           last close), its encoders and free staging memory\n"
+    "                           go back to the kernel (30; 0: never)\n"
     "  -o compact_at=PERCENT    compact after a commit that leaves more than PERCENT\n"
     "                           of the archive dead (25; 0: only on request)\n"
     "  -o uid=N, -o gid=N       owner of archived entries (7z stores none; default:\n"
@@ -173,6 +177,10 @@ bool apply_option(parse_state& state, std::string_view item) {
   } else if (key == "defer_while_writing") {
     if (value != "0" && value != "1") return bad("0 or 1");
     options.defer_while_writing = value == "1";
+  } else if (key == "idle_release") {
+    const auto ms = parse_milliseconds(value);
+    if (!ms || *ms > 86'400'000) return bad("a number of seconds such as 30 or 0.5, at most 86400 (0: never)");
+    options.idle_release = std::chrono::milliseconds(*ms);
   } else if (key == "compact_at") {
     const auto n = parse_number(value);
     if (!n || *n > 100) return bad("a percentage of the archive, 0 to 100 (0: only on request)");

@@ -34,7 +34,7 @@ filesystem::filesystem(const daemon_options& options, logger& log, archive_lock*
       inodes_(mount_owner(options)),
       streamer_(options.archive_path, daemon_write_options(options), log_),
       committer_(options_, inodes_, content_, streamer_, log_, lock),
-      sealer_(inodes_, committer_, streamer_, content_, chunks_, {options_.settle, options_.defer_while_writing}, log_),
+      sealer_(inodes_, committer_, streamer_, content_, chunks_, sealer::timing::of(options_), log_),
       xattrs_(
           {chunks_, reader_, committer_.figures(), streamer_, options_, ::getuid(), std::chrono::steady_clock::now()},
           {.flush = [this] { return fsync(); },

@@ -7,7 +7,7 @@
 namespace sevenzfs::fs {
 
 sealer::sealer(inode_table& inodes, committer& commits, streamer& streamed, content_services& content,
-               const pool::chunk_pool& chunks, timing when, logger& log)
+               pool::chunk_pool& chunks, timing when, logger& log)
     : inodes_(inodes),
       committer_(commits),
       streamer_(streamed),
@@ -15,6 +15,10 @@ sealer::sealer(inode_table& inodes, committer& commits, streamer& streamed, cont
       chunks_(chunks),
       when_(when),
       log_(log) {}
+
+sealer::timing sealer::timing::of(const daemon_options& options) {
+  return {options.settle, options.defer_while_writing, options.idle_release};
+}
 
 // After two quiet seconds, what waits in partly filled parts is compressed
 // too (the folders stay open for more).
@@ -25,7 +29,27 @@ void sealer::start() {
   if (when_.defer_while_writing) hold = [this] { return writes_going_on(); };
   queue_ = std::make_unique<settle_queue>(
       when_.settle, [this](inode_number number, std::uint64_t stamp) { return seal_if_settled(number, stamp); },
-      std::chrono::seconds(2), [this] { streamer_.flush(); }, std::move(hold));
+      std::chrono::seconds(2),
+      [this] {
+        rest_acquires_ = chunks_.stats().acquires;
+        streamer_.flush();
+      },
+      std::move(hold), settle_queue::kMaxHold, [this] { return rest(); }, when_.rest);
+}
+
+// The price: the next part of a solid folder still open pays for a primer
+// (its worker's stream is gone), and the next writes fault their pages in.
+// Writes to files open since before the last close (a long `dd`) put the
+// rest off too: their next chunks would fault their pages in again.
+bool sealer::rest() {
+  const std::uint64_t acquires = chunks_.stats().acquires;
+  const bool writes = std::exchange(rest_acquires_, acquires) != acquires;
+  if (writes || streamer_.compressing()) return false;
+  const std::size_t encoders = streamer_.rest();
+  const std::size_t chunks = chunks_.return_free_memory();
+  log_.debug("at rest: up to {} idle encoders and {} MiB of free staging memory given back", encoders,
+             (chunks * chunks_.chunk_bytes()) >> 20);
+  return true;
 }
 
 void sealer::stop() { queue_.reset(); }

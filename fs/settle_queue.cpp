@@ -5,8 +5,8 @@
 namespace sevenzfs::fs {
 
 settle_queue::settle_queue(std::chrono::milliseconds delay, due_callback due, std::chrono::milliseconds quiet,
-                           std::function<void()> idle, std::function<bool()> hold,
-                           std::chrono::milliseconds max_hold)
+                           std::function<void()> idle, std::function<bool()> hold, std::chrono::milliseconds max_hold,
+                           std::function<bool()> rest, std::chrono::milliseconds rest_after)
     : delay_(delay),
       batch_(std::min<std::chrono::milliseconds>(delay / 16, std::chrono::milliseconds(50))),
       due_(std::move(due)),
@@ -14,6 +14,8 @@ settle_queue::settle_queue(std::chrono::milliseconds delay, due_callback due, st
       idle_(std::move(idle)),
       hold_(std::move(hold)),
       max_hold_(max_hold),
+      rest_(std::move(rest)),
+      rest_after_(rest_after),
       thread_([this](const std::stop_token& stop) { run(stop); }) {}
 
 settle_queue::~settle_queue() {
@@ -46,9 +48,19 @@ void settle_queue::run(const std::stop_token& stop) {
     if (queue_.empty() && idle_due_) {
       if (!changed_.wait_for(lock, stop, quiet_, [&] { return !queue_.empty(); }) && !stop.stop_requested()) {
         idle_due_ = false;
+        rest_due_ = rest_ && rest_after_ > std::chrono::milliseconds::zero();
         lock.unlock();
         if (idle_) idle_();
         lock.lock();
+      }
+      continue;
+    }
+    if (queue_.empty() && rest_due_) {
+      if (!changed_.wait_for(lock, stop, rest_after_, [&] { return !queue_.empty(); }) && !stop.stop_requested()) {
+        lock.unlock();
+        const bool rested = rest_();
+        lock.lock();
+        rest_due_ = rest_due_ && !rested;
       }
       continue;
     }

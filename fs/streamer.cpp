@@ -154,6 +154,13 @@ void streamer::release_encoders() {
   log_.info("released the memory of {} idle compressor encoders before the last commit", released);
 }
 
+std::size_t streamer::rest() { return pending_ ? pending_->release_idle_encoders() : 0; }
+
+bool streamer::compressing() {
+  std::lock_guard lock(mutex_);
+  return (expected_hand_overs_ > 0 || !handed_.empty()) && streaming();
+}
+
 // mutex_ is held across the pending folders' own take, so that a reader
 // never finds a file in neither place.
 const taken_folders& streamer::take() {

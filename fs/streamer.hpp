@@ -79,6 +79,11 @@ class streamer {
   // Nothing more will be handed over (the last commit): the idle workers'
   // encoders give their memory back before the header's encoders take theirs.
   void release_encoders();
+  // Nothing was handed over for a while: the idle workers' encoders give
+  // their memory back. Returns how many did.
+  std::size_t rest();
+  // Files handed over (or being handed over) are still being compressed.
+  bool compressing();
   // The finished folders a commit copies (with those of a failed commit).
   // Not a copy (that would double the memory of a commit of many one-file
   // folders): valid until the next take(), committed() or stop(). The

@@ -1,8 +1,11 @@
 #include "chunk_pool.hpp"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <new>
 #include <stdexcept>
 
@@ -35,6 +38,7 @@ chunk_pool::chunk_pool(std::size_t budget_bytes, std::size_t chunk_bytes)
       free_(chunk_count_) {
   // Highest index pushed first so that chunk 0 is handed out first.
   for (std::uint32_t i = chunk_count_; i > 0; --i) free_.bounded_push(i - 1);
+  returned_.reserve(chunk_count_);
 }
 
 chunk_pool::~chunk_pool() = default;
@@ -47,11 +51,25 @@ void chunk_pool::note_acquired() noexcept {
   }
 }
 
-std::optional<std::uint32_t> chunk_pool::try_acquire() noexcept {
+std::optional<std::uint32_t> chunk_pool::pop() noexcept {
   std::uint32_t index = 0;
   if (!free_.pop(index)) return std::nullopt;
   note_acquired();
   return index;
+}
+
+// return_free_memory sets its flag under the lock before it takes the free
+// chunks and clears it under the lock after it has put them back: a pop
+// that fails, under the lock, while the flag is clear is a full pool.
+std::optional<std::uint32_t> chunk_pool::try_acquire() noexcept {
+  if (auto index = pop()) return index;
+  std::unique_lock lock(wait_mutex_);
+  for (;;) {
+    const bool returning = returning_.load(std::memory_order_seq_cst);
+    if (auto index = pop()) return index;
+    if (!returning) return std::nullopt;
+    chunk_released_.wait(lock);
+  }
 }
 
 std::optional<std::uint32_t> chunk_pool::acquire() noexcept {
@@ -64,7 +82,7 @@ std::optional<std::uint32_t> chunk_pool::acquire() noexcept {
   std::optional<std::uint32_t> index;
   {
     std::unique_lock lock(wait_mutex_);
-    while (!(index = try_acquire()) && !shut_down_.load(std::memory_order_acquire)) chunk_released_.wait(lock);
+    while (!(index = pop()) && !shut_down_.load(std::memory_order_acquire)) chunk_released_.wait(lock);
   }
   waiting_.fetch_sub(1, std::memory_order_relaxed);
   const auto waited = std::chrono::steady_clock::now() - started;
@@ -90,6 +108,50 @@ void chunk_pool::shutdown() noexcept {
     shut_down_.store(true, std::memory_order_release);
   }
   chunk_released_.notify_all();
+}
+
+void chunk_pool::advise_free(std::span<const std::uint32_t> sorted) noexcept {
+  const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  for (std::size_t k = 0; k < sorted.size();) {
+    std::size_t run = 1;
+    while (k + run < sorted.size() && sorted[k + run] == sorted[k] + run) ++run;
+    const auto begin = reinterpret_cast<std::uintptr_t>(chunk(sorted[k]).data());
+    const auto first = (begin + page - 1) / page * page;
+    const auto end = (begin + run * chunk_bytes_) / page * page;
+    // Advice only: should the kernel refuse it, the pages stay resident.
+    if (end > first) ::madvise(reinterpret_cast<void*>(first), end - first, MADV_DONTNEED);
+    k += run;
+  }
+}
+
+// Given back a batch at a time, the highest first: waiters get chunks back
+// after the first batch, and the lowest chunks end on top of the stack (the
+// chunks used first are used again first).
+std::size_t chunk_pool::return_free_memory() noexcept {
+  constexpr std::size_t kBatch = 1024;
+  std::lock_guard one_at_a_time(return_mutex_);
+  {
+    std::lock_guard lock(wait_mutex_);
+    returning_.store(true, std::memory_order_seq_cst);
+  }
+  returned_.clear();
+  std::uint32_t index = 0;
+  while (free_.pop(index)) returned_.push_back(index);
+  std::sort(returned_.begin(), returned_.end());
+  for (std::size_t end = returned_.size(); end > 0;) {
+    const std::size_t begin = end > kBatch ? end - kBatch : 0;
+    advise_free(std::span(returned_).subspan(begin, end - begin));
+    for (std::size_t k = end; k > begin; --k) free_.bounded_push(returned_[k - 1]);
+    { std::lock_guard lock(wait_mutex_); }  // a waiter is either waiting or sees the chunks
+    chunk_released_.notify_all();
+    end = begin;
+  }
+  {
+    std::lock_guard lock(wait_mutex_);
+    returning_.store(false, std::memory_order_seq_cst);
+  }
+  chunk_released_.notify_all();
+  return returned_.size();
 }
 
 pool_stats chunk_pool::stats() const noexcept {

@@ -44,6 +44,15 @@ TEST(DaemonOptions, DeferWhileWritingIsOnUnlessTurnedOff) {
   EXPECT_NE(result.error.find("defer_while_writing expects 0 or 1"), std::string::npos) << result.error;
 }
 
+TEST(DaemonOptions, IdleReleaseIsThirtySecondsUnlessSet) {
+  EXPECT_EQ(parsed("pool_size=64M").idle_release, std::chrono::seconds(30));
+  EXPECT_EQ(parsed("idle_release=0").idle_release, std::chrono::milliseconds(0));
+  EXPECT_EQ(parsed("idle_release=0.5").idle_release, std::chrono::milliseconds(500));
+  const auto result = parse_daemon_command_line({"-o", "idle_release=soon", "/tmp/a.7z", "/tmp/mnt"});
+  EXPECT_FALSE(result.options.has_value());
+  EXPECT_NE(result.error.find("idle_release expects a number of seconds"), std::string::npos) << result.error;
+}
+
 // Two mounts of one archive must agree on its path (their lock is beside it).
 TEST(DaemonOptions, TheArchivePathIsTheFileSymlinksLeadTo) {
   const test::temp_dir dir;

@@ -17,6 +17,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <random>
 #include <thread>
@@ -335,4 +336,49 @@ TEST_F(mount_fixture, PastHalfThePoolSettledFilesStreamBesideTheWrites) {
   EXPECT_EQ(xattr(mnt, "user.sevenzfs.commits_total"), "0");
   ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
   EXPECT_EQ(run("7zz t " + quote(archive.string())).exit_code, 0);
+}
+
+namespace {
+
+// VmRSS: resident now; VmHWM: the most resident so far.
+std::uint64_t memory_kib(pid_t pid, const std::string& key) {
+  std::ifstream status(fmt::format("/proc/{}/status", pid));
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.starts_with(key + ":")) return std::stoull(line.substr(key.size() + 1));
+  }
+  ADD_FAILURE() << "no " << key << " for " << pid;
+  return 0;
+}
+
+}  // namespace
+
+// At rest (idle_release after the idle flush, the compressor done), the
+// daemon gives its idle encoders and free staging pages back: its RSS falls
+// from hundreds of MiB (a level-5 encoder, the pool's touched pages) to
+// what the tree and the libraries take. The files still read back.
+TEST_F(mount_fixture, AtRestTheDaemonGivesItsIdleMemoryBack) {
+  auto daemon = mount("settle=0,idle_release=1,pool_size=256M,level=5,threads=2");
+  std::map<std::string, std::string> model;
+  std::uint64_t total = 0;
+  for (int i = 0; i < 16; ++i) {
+    const std::string name = fmt::format("f{}.txt", i);
+    model[name] = text_bytes(1'000'000 + i, i);
+    total += model[name].size();
+    write_file(mnt / name, model[name]);
+  }
+  ASSERT_TRUE(wait_compressed(mnt, total, std::chrono::seconds(120))) << daemon->log();
+  const std::uint64_t busiest = memory_kib(daemon->pid(), "VmHWM");
+  EXPECT_GT(busiest, std::uint64_t{150} << 10) << "the encoder and the pool took less than expected";
+  std::uint64_t now = busiest;
+  for (const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+       (now = memory_kib(daemon->pid(), "VmRSS")) > (std::uint64_t{64} << 10) &&
+       std::chrono::steady_clock::now() < deadline;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_LE(now, std::uint64_t{64} << 10) << "KiB at rest, " << busiest << " KiB before";
+  for (const auto& [name, bytes] : model) EXPECT_EQ(read_file(mnt / name), bytes) << name;
+  ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
+  const auto tested = run("7zz t " + quote(archive.string()));
+  EXPECT_EQ(tested.exit_code, 0) << tested.output;
 }

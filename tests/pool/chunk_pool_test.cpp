@@ -3,12 +3,16 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstring>
 #include <future>
 #include <random>
 #include <set>
+#include <span>
 #include <thread>
 #include <vector>
 
@@ -124,5 +128,105 @@ TEST(ChunkPool, ManyThreadsNeverShareAChunk) {
   }
   for (auto& worker : workers) ASSERT_TRUE(finishes_in_time(worker, pool));
   EXPECT_EQ(conflicts.load(), 0);
+  EXPECT_EQ(pool.stats().chunks_free, pool.chunk_count());
+}
+
+namespace {
+
+// Whether every page of `bytes` is resident (mincore), or none is.
+enum class residence { all, none, mixed };
+residence residence_of(std::span<std::byte> bytes) {
+  const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto begin = reinterpret_cast<std::uintptr_t>(bytes.data()) / page * page;
+  const auto end = reinterpret_cast<std::uintptr_t>(bytes.data() + bytes.size());
+  std::vector<unsigned char> pages((end - begin + page - 1) / page);
+  EXPECT_EQ(::mincore(reinterpret_cast<void*>(begin), end - begin, pages.data()), 0);
+  std::size_t resident = 0;
+  for (auto p : pages) resident += p & 1;
+  return resident == pages.size() ? residence::all : resident == 0 ? residence::none : residence::mixed;
+}
+
+}  // namespace
+
+// Free chunks give their pages back; chunks in use keep theirs, and their
+// bytes. A chunk given back reads as zeros when it is next handed out.
+TEST(ChunkPool, FreeChunksGiveTheirPagesBack) {
+  chunk_pool pool(16 * 65536, 65536);
+  std::vector<std::uint32_t> held;
+  while (auto index = pool.try_acquire()) {
+    std::memset(pool.chunk(*index).data(), 0x5A, pool.chunk_bytes());
+    held.push_back(*index);
+  }
+  ASSERT_EQ(held.size(), 16u);
+  for (std::size_t k = 0; k < held.size(); k += 2) pool.release(held[k]);
+  for (const auto index : held) ASSERT_EQ(residence_of(pool.chunk(index)), residence::all);
+
+  EXPECT_EQ(pool.return_free_memory(), 8u);
+  for (std::size_t k = 0; k < held.size(); ++k) {
+    const auto bytes = pool.chunk(held[k]);
+    if (k % 2 == 0) {
+      EXPECT_EQ(residence_of(bytes), residence::none) << "free chunk " << held[k];
+    } else {
+      EXPECT_EQ(residence_of(bytes), residence::all) << "chunk in use " << held[k];
+      EXPECT_EQ(bytes[0], std::byte{0x5A});
+      EXPECT_EQ(bytes[bytes.size() - 1], std::byte{0x5A});
+    }
+  }
+  EXPECT_EQ(pool.stats().chunks_free, 8u);
+  const auto again = pool.try_acquire();
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*again, held[0]) << "the lowest free chunk first";
+  EXPECT_EQ(pool.chunk(*again)[0], std::byte{0}) << "a page given back comes back zeroed";
+}
+
+// Chunks smaller than a page: only pages wholly inside free chunks go, so
+// the bytes of a neighbour in use stay.
+TEST(ChunkPool, PagesSharedWithAChunkInUseStay) {
+  chunk_pool pool(64 * 1024, 1024);
+  std::vector<std::uint32_t> held;
+  while (auto index = pool.try_acquire()) {
+    std::memset(pool.chunk(*index).data(), 0x33, pool.chunk_bytes());
+    held.push_back(*index);
+  }
+  for (const auto index : held) {
+    if (index != 5) pool.release(index);
+  }
+  EXPECT_EQ(pool.return_free_memory(), 63u);
+  const auto kept = pool.chunk(5);
+  for (const auto b : kept) ASSERT_EQ(b, std::byte{0x33});
+}
+
+// While the free chunks are being given back, the stack is empty for a
+// moment: try_acquire waits for them rather than report a full pool.
+TEST(ChunkPool, AcquirersWaitWhileFreeChunksAreGivenBack) {
+  chunk_pool pool(64 * 65536, 65536);
+  std::atomic<bool> stop{false};
+  std::atomic<int> refused{0};
+  std::atomic<int> acquired{0};
+  std::vector<std::future<void>> workers;
+  for (int w = 0; w < 3; ++w) {
+    workers.push_back(std::async(std::launch::async, [&] {
+      while (!stop) {
+        const auto index = pool.try_acquire();  // at most 3 of 64 in use: never full
+        if (!index) {
+          ++refused;
+          continue;
+        }
+        pool.chunk(*index)[0] = std::byte{1};
+        pool.release(*index);
+        ++acquired;
+      }
+    }));
+  }
+  ASSERT_TRUE(eventually([&] { return acquired.load() > 1000; }));
+  std::size_t returned = 0;
+  const auto until = std::chrono::steady_clock::now() + 300ms;
+  for (int round = 0; round < 300 || std::chrono::steady_clock::now() < until; ++round) {
+    returned += pool.return_free_memory();
+  }
+  stop = true;
+  for (auto& worker : workers) ASSERT_TRUE(finishes_in_time(worker, pool));
+  EXPECT_EQ(refused.load(), 0);
+  EXPECT_GT(returned, 0u);
   EXPECT_EQ(pool.stats().chunks_free, pool.chunk_count());
 }
