@@ -18,11 +18,12 @@
 // Past half the pool they stream as they settle, so that the writers do not
 // run into a full pool.
 //
-// At rest (`rest` after the idle flush, no file closed, no staging memory
-// taken and nothing compressed since), the compressor's idle encoders and
-// the pool's free pages go back to the kernel: an idle mount kept 516 MiB
-// after 100 MB had been copied in and compressed (two level-5 encoders and
-// the pool's touched pages), 51 MiB after.
+// At rest (no file closed and no staging memory taken for `rest`, counted
+// from the idle flush, and nothing being compressed), the compressor's idle
+// encoders and the pool's free pages go back to the kernel: an idle mount
+// kept 516 MiB after 100 MB had been copied in and compressed (two level-5
+// encoders and the pool's touched pages), 51 MiB after. A log kept open
+// and committed by fsync rests too, once its writes pause.
 #include "committer.hpp"
 #include "daemon_options.hpp"
 #include "file_content.hpp"
@@ -77,9 +78,8 @@ class sealer {
   // settle_queue::kHoldTick, and the pool is less than half full.
   bool writes_going_on();
   static constexpr double kBusyBytesPerSecond = 10 << 20;
-  // On the settle queue's thread, at rest; false while the compressor is
-  // busy or staging memory was taken since the last look.
-  bool rest();
+  // On the settle queue's thread, every `rest` while no closed file waits.
+  void rest();
 
   inode_table& inodes_;
   committer& committer_;
@@ -92,7 +92,8 @@ class sealer {
   // then, and what the last full window found.
   std::chrono::steady_clock::time_point window_start_;
   std::uint64_t window_acquires_ = 0;
-  std::uint64_t rest_acquires_ = 0;  // the pool's acquisitions at the last idle call or rest
+  std::uint64_t rest_acquires_ = 0;    // the pool's acquisitions at the last idle call or rest
+  std::uint64_t rested_acquires_ = 0;  // and when memory was last given back
   bool busy_ = false;
   std::unique_ptr<settle_queue> queue_;  // its thread seals through the members above
 };

@@ -6,7 +6,7 @@ namespace sevenzfs::fs {
 
 settle_queue::settle_queue(std::chrono::milliseconds delay, due_callback due, std::chrono::milliseconds quiet,
                            std::function<void()> idle, std::function<bool()> hold, std::chrono::milliseconds max_hold,
-                           std::function<bool()> rest, std::chrono::milliseconds rest_after)
+                           std::function<void()> rest, std::chrono::milliseconds rest_after)
     : delay_(delay),
       batch_(std::min<std::chrono::milliseconds>(delay / 16, std::chrono::milliseconds(50))),
       due_(std::move(due)),
@@ -48,19 +48,17 @@ void settle_queue::run(const std::stop_token& stop) {
     if (queue_.empty() && idle_due_) {
       if (!changed_.wait_for(lock, stop, quiet_, [&] { return !queue_.empty(); }) && !stop.stop_requested()) {
         idle_due_ = false;
-        rest_due_ = rest_ && rest_after_ > std::chrono::milliseconds::zero();
         lock.unlock();
         if (idle_) idle_();
         lock.lock();
       }
       continue;
     }
-    if (queue_.empty() && rest_due_) {
+    if (queue_.empty() && rest_ && rest_after_ > std::chrono::milliseconds::zero()) {
       if (!changed_.wait_for(lock, stop, rest_after_, [&] { return !queue_.empty(); }) && !stop.stop_requested()) {
         lock.unlock();
-        const bool rested = rest_();
+        rest_();
         lock.lock();
-        rest_due_ = rest_due_ && !rested;
       }
       continue;
     }

@@ -13,10 +13,10 @@
 // `max_hold` past their moment (a service rewriting one file at speed for
 // hours, which never fills the pool, would otherwise hold every other file
 // back until a commit). It is asked again every kHoldTick, on the queue's
-// thread with its lock held (so it must not call add). When nothing is
-// added for `rest_after` after an idle call, `rest` is called (the daemon
-// then gives idle memory back), again every `rest_after` while it answers
-// false (not yet: the compressor is still busy).
+// thread with its lock held (so it must not call add). While nothing is
+// queued and no idle call is due, `rest` is called every `rest_after` (the
+// daemon then looks whether it is at rest and gives idle memory back): a
+// file added puts it off until `rest_after` after the next idle call.
 #include "inode.hpp"
 
 #include <chrono>
@@ -40,7 +40,7 @@ class settle_queue {
 
   settle_queue(std::chrono::milliseconds delay, due_callback due, std::chrono::milliseconds quiet,
                std::function<void()> idle, std::function<bool()> hold = {},
-               std::chrono::milliseconds max_hold = kMaxHold, std::function<bool()> rest = {},
+               std::chrono::milliseconds max_hold = kMaxHold, std::function<void()> rest = {},
                std::chrono::milliseconds rest_after = {});
   // Stops the thread; what is still queued is left (a commit seals it).
   ~settle_queue();
@@ -65,10 +65,9 @@ class settle_queue {
   std::function<void()> idle_;
   std::function<bool()> hold_;
   std::chrono::milliseconds max_hold_;
-  std::function<bool()> rest_;
+  std::function<void()> rest_;
   std::chrono::milliseconds rest_after_;
   bool idle_due_ = false;  // files came since the last idle call
-  bool rest_due_ = false;  // idle was called, rest not since
   mutable std::mutex mutex_;
   std::condition_variable_any changed_;
   std::deque<waiting> queue_;  // in order of `due`: the delay is the same for all

@@ -382,3 +382,34 @@ TEST_F(mount_fixture, AtRestTheDaemonGivesItsIdleMemoryBack) {
   const auto tested = run("7zz t " + quote(archive.string()));
   EXPECT_EQ(tested.exit_code, 0) << tested.output;
 }
+
+// A log kept open and committed by fsync closes no file: once its writes
+// pause, the rest still comes and gives back the staging pages its commits
+// freed (the log keeps only its last dictionary staged).
+TEST_F(mount_fixture, AtRestALogKeptOpenGivesBackWhatItsCommitsFreed) {
+  auto daemon = mount("idle_release=1,pool_size=256M,level=1,threads=2");
+  const int fd = ::open((mnt / "service.log").c_str(), O_CREAT | O_WRONLY | O_APPEND, 0644);
+  ASSERT_GE(fd, 0);
+  const std::string text = text_bytes(std::size_t{48} << 20, 7);
+  for (std::size_t at = 0; at < text.size(); at += 1 << 20) {
+    ASSERT_EQ(::write(fd, text.data() + at, 1 << 20), 1 << 20);
+    if (at + (1 << 20) == text.size() / 2) {
+      ASSERT_EQ(::fsync(fd), 0);
+    }
+  }
+  ASSERT_EQ(::fsync(fd), 0);
+  const std::uint64_t committed = memory_kib(daemon->pid(), "VmRSS");
+  EXPECT_GT(committed, std::uint64_t{48} << 10) << "the pool's touched pages";
+  std::uint64_t now = committed;
+  for (const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+       (now = memory_kib(daemon->pid(), "VmRSS")) + (std::uint64_t{32} << 10) > committed &&
+       std::chrono::steady_clock::now() < deadline;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_LE(now + (std::uint64_t{32} << 10), committed) << "KiB at rest, " << committed << " KiB after the commit";
+  ASSERT_EQ(::close(fd), 0);
+  EXPECT_EQ(read_file(mnt / "service.log"), text);
+  ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
+  const auto tested = run("7zz t " + quote(archive.string()));
+  EXPECT_EQ(tested.exit_code, 0) << tested.output;
+}
