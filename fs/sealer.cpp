@@ -37,17 +37,16 @@ void sealer::start() {
       std::move(hold), settle_queue::kMaxHold, [this] { rest(); }, when_.rest);
 }
 
-// The price: the next part of a solid folder still open pays for a primer
-// (its worker's stream is gone), and the next writes fault their pages in.
 // Asked every `rest` seconds while no closed file waits. Writes to files
 // open since before the last close (a long `dd`, a log kept open) put the
-// rest off: their next chunks would fault their pages in again. Once
-// nothing was written since the last rest, there is nothing new to give.
+// rest off: their next chunks would fault their pages in again. The price
+// of a rest: the next part of a solid folder still open pays for a primer
+// (its worker's stream is gone), and the next writes fault their pages in.
+// Asked again with nothing new, it costs a walk of the free chunks.
 void sealer::rest() {
   const std::uint64_t acquires = chunks_.stats().acquires;
   if (std::exchange(rest_acquires_, acquires) != acquires) return;  // writes go on
-  if (acquires == rested_acquires_ || streamer_.compressing()) return;
-  rested_acquires_ = acquires;
+  if (streamer_.compressing()) return;
   const std::size_t encoders = streamer_.rest();
   const std::size_t chunks = chunks_.return_free_memory();
   log_.debug("at rest: up to {} idle encoders and {} MiB of free staging memory given back", encoders,

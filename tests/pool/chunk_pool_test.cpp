@@ -146,17 +146,23 @@ residence residence_of(std::span<std::byte> bytes) {
   return resident == pages.size() ? residence::all : resident == 0 ? residence::none : residence::mixed;
 }
 
+// Takes every chunk of `pool`, each filled with `fill` (so its pages are resident).
+std::vector<std::uint32_t> take_all_filled(chunk_pool& pool, int fill) {
+  std::vector<std::uint32_t> held;
+  while (auto index = pool.try_acquire()) {
+    std::memset(pool.chunk(*index).data(), fill, pool.chunk_bytes());
+    held.push_back(*index);
+  }
+  return held;
+}
+
 }  // namespace
 
 // Free chunks give their pages back; chunks in use keep theirs, and their
 // bytes. A chunk given back reads as zeros when it is next handed out.
 TEST(ChunkPool, FreeChunksGiveTheirPagesBack) {
   chunk_pool pool(16 * 65536, 65536);
-  std::vector<std::uint32_t> held;
-  while (auto index = pool.try_acquire()) {
-    std::memset(pool.chunk(*index).data(), 0x5A, pool.chunk_bytes());
-    held.push_back(*index);
-  }
+  const auto held = take_all_filled(pool, 0x5A);
   ASSERT_EQ(held.size(), 16u);
   for (std::size_t k = 0; k < held.size(); k += 2) pool.release(held[k]);
   for (const auto index : held) ASSERT_EQ(residence_of(pool.chunk(index)), residence::all);
@@ -183,11 +189,7 @@ TEST(ChunkPool, FreeChunksGiveTheirPagesBack) {
 // the bytes of a neighbour in use stay.
 TEST(ChunkPool, PagesSharedWithAChunkInUseStay) {
   chunk_pool pool(64 * 1024, 1024);
-  std::vector<std::uint32_t> held;
-  while (auto index = pool.try_acquire()) {
-    std::memset(pool.chunk(*index).data(), 0x33, pool.chunk_bytes());
-    held.push_back(*index);
-  }
+  const auto held = take_all_filled(pool, 0x33);
   for (const auto index : held) {
     if (index != 5) pool.release(index);
   }
