@@ -42,13 +42,18 @@ void sealer::start() {
 // rest off: their next chunks would fault their pages in again. The price
 // of a rest: the next part of a solid folder still open pays for a primer
 // (its worker's stream is gone), and the next writes fault their pages in.
-// Asked again with nothing new, it costs a walk of the free chunks.
+// Encoders are given back at every such look (a file written before the
+// last rest may have been compressed since); free pages only when chunks
+// were taken or released since they last were (a chunk in use then may be
+// free now), as that walk takes every free chunk off the pool.
 void sealer::rest() {
-  const std::uint64_t acquires = chunks_.stats().acquires;
-  if (std::exchange(rest_acquires_, acquires) != acquires) return;  // writes go on
+  const auto pool = chunks_.stats();
+  if (std::exchange(rest_acquires_, pool.acquires) != pool.acquires) return;  // writes go on
   if (streamer_.compressing()) return;
   const std::size_t encoders = streamer_.rest();
-  const std::size_t chunks = chunks_.return_free_memory();
+  // Acquisitions and releases so far: it grows with either.
+  const std::uint64_t changes = 2 * pool.acquires - (pool.chunks_total - pool.chunks_free);
+  const std::size_t chunks = std::exchange(returned_changes_, changes) != changes ? chunks_.return_free_memory() : 0;
   log_.debug("at rest: up to {} idle encoders and {} MiB of free staging memory given back", encoders,
              (chunks * chunks_.chunk_bytes()) >> 20);
 }

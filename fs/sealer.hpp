@@ -21,10 +21,10 @@
 // At rest (looked at every `rest` while no closed file waits: no staging
 // memory taken since the last look, or since the idle flush, and nothing
 // being compressed), the compressor's idle encoders and the pool's free
-// pages go back to the kernel: an idle mount
-// kept 516 MiB after 100 MB had been copied in and compressed (two level-5
-// encoders and the pool's touched pages), 51 MiB after. A log kept open
-// and committed by fsync rests too, once its writes pause.
+// pages go back to the kernel: an idle mount kept 516 MiB after 100 MB had
+// been copied in and compressed (two level-5 encoders and the pool's
+// touched pages), 51 MiB after. A log kept open and committed by fsync
+// rests too, once its writes pause.
 #include "committer.hpp"
 #include "daemon_options.hpp"
 #include "file_content.hpp"
@@ -93,7 +93,8 @@ class sealer {
   // then, and what the last full window found.
   std::chrono::steady_clock::time_point window_start_;
   std::uint64_t window_acquires_ = 0;
-  std::uint64_t rest_acquires_ = 0;  // the pool's acquisitions at the last idle call or rest
+  std::uint64_t rest_acquires_ = 0;     // the pool's acquisitions at the last idle call or rest
+  std::uint64_t returned_changes_ = 0;  // its acquisitions and releases when free pages were last given back
   bool busy_ = false;
   std::unique_ptr<settle_queue> queue_;  // its thread seals through the members above
 };

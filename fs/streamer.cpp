@@ -150,8 +150,7 @@ void streamer::finish() { guarded([](archive::pending_folders& pending) { pendin
 // Also after compression failed: idle encoders hold their memory all the same.
 void streamer::release_encoders() {
   if (!pending_) return;
-  const std::size_t released = pending_->release_idle_encoders();
-  log_.info("released the memory of {} idle compressor encoders before the last commit", released);
+  log_.info("released the memory of {} idle compressor encoders before the last commit", rest());
 }
 
 std::size_t streamer::rest() { return pending_ ? pending_->release_idle_encoders() : 0; }
