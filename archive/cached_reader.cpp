@@ -144,13 +144,18 @@ void cached_reader::learn_entry_points(std::unique_lock<std::mutex>& lock, const
 }
 
 // The dictionary resets of `folder` after its start: none unless it is a
-// single LZMA2 stream whose chunk headers are whole.
+// single LZMA2 stream whose chunk headers are whole. A snapshot held across
+// an in-place continuation of its last folder has that folder's end marker
+// written over by the next chunk's header; its chunks are still whole
+// without the marker's byte.
 std::vector<lzma2_reset> cached_reader::entry_points_of(const archive_snapshot& snapshot, std::size_t folder) {
   std::vector<lzma2_reset> resets;
   const folder_info& info = snapshot.database().folders[folder];
   const auto& packs = snapshot.folder(folder).packs;
   if (is_one_lzma2_stream(info) && packs.size() == 1) {
-    auto chunks = walk_lzma2_chunks(snapshot.fd(), {packs.front().offset, packs.front().size});
+    const byte_range packed{packs.front().offset, packs.front().size};
+    auto chunks = walk_lzma2_chunks(snapshot.fd(), packed);
+    if (!chunks && packed.size > 1) chunks = walk_lzma2_chunks(snapshot.fd(), {packed.offset, packed.size - 1});
     if (chunks && chunks->unpacked_bytes == info.unpack_sizes.front()) {
       resets = std::move(chunks->resets);
       std::erase_if(resets, [](const lzma2_reset& reset) { return reset.unpacked == 0; });

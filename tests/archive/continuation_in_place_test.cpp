@@ -12,6 +12,7 @@
 #include "archive/archive_appender.hpp"
 #include "archive/archive_error.hpp"
 #include "archive/archive_snapshot.hpp"
+#include "archive/cached_reader.hpp"
 
 #include "archive/archive_checks.hpp"
 #include "archive/archive_model.hpp"
@@ -22,10 +23,12 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace fs = std::filesystem;
 using namespace sevenzfs::archive;
@@ -149,6 +152,28 @@ TEST(ContinuationInPlace, ASnapshotTakenBeforeReadsTheOldLog) {
   const commit_result grown = log.grow(before + sample_text("added", 100'000));
   ASSERT_FALSE(grown.rewritten);
   EXPECT_TRUE(read_stream(*held, 0) == before);
+}
+
+// A held snapshot whose end marker was written over still starts a read far
+// into its folder at the last dictionary reset before it: the chunk walk
+// that finds the resets ends one byte short, where the marker was.
+TEST(ContinuationInPlace, ASnapshotTakenBeforeKeepsItsSeekPoints) {
+  const std::string before = sample_text("before", 300'000);
+  const std::string added = sample_text("added", 200'000);
+  auto options = options_with(5, 1);
+  options.compression.continuation_reset_bytes = 200'000;  // the first growth resets at 300,000
+  grown_log log(options, before);
+  ASSERT_FALSE(log.grow(before + added).rewritten);
+  const auto held = log.appender->snapshot();
+  ASSERT_FALSE(log.grow(before + added + sample_text("more", 100'000)).rewritten);
+
+  cached_reader reader({.cache_bytes = 4 << 20, .block_size = 64 << 10, .decoders = {}});
+  const std::string held_text = before + added;
+  std::vector<std::uint8_t> tail(30);
+  ASSERT_EQ(reader.read(*held, 0, held_text.size() - tail.size(), tail), tail.size());
+  EXPECT_TRUE(std::equal(tail.begin(), tail.end(), held_text.end() - 30));
+  EXPECT_EQ(reader.stats().chunk_walks, 1u);
+  EXPECT_LE(reader.stats().bytes_decoded, added.size()) << "decoded from the reset at " << before.size();
 }
 
 namespace {
