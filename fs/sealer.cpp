@@ -26,11 +26,14 @@ void sealer::start() {
   std::function<bool()> hold;
   window_start_ = std::chrono::steady_clock::now();
   window_acquires_ = chunks_.stats().acquires;
+  rest_look_ = window_start_;
+  rest_acquires_ = window_acquires_;
   if (when_.defer_while_writing) hold = [this] { return writes_going_on(); };
   queue_ = std::make_unique<settle_queue>(
       when_.settle, [this](inode_number number, std::uint64_t stamp) { return seal_if_settled(number, stamp); },
       std::chrono::seconds(2),
       [this] {
+        rest_look_ = std::chrono::steady_clock::now();
         rest_acquires_ = chunks_.stats().acquires;
         streamer_.flush();
       },
@@ -38,8 +41,10 @@ void sealer::start() {
 }
 
 // Asked every `rest` seconds while no closed file waits. Writes to files
-// open since before the last close (a long `dd`, a log kept open) put the
-// rest off: their next chunks would fault their pages in again. The price
+// open since before the last close (a long `dd`) put the rest off: their
+// next chunks would fault their pages in again. A trickle (a service's log
+// kept open, kRestTrickleBytesPerSecond at most) does not: the pages it
+// faults in again are few next to what its commits freed. The price
 // of a rest: the next part of a solid folder still open pays for a primer
 // (its worker's stream is gone), and the next writes fault their pages in.
 // Encoders are given back at every such look (a file written before the
@@ -47,8 +52,12 @@ void sealer::start() {
 // were taken or released since they last were (a chunk in use then may be
 // free now), as that walk takes every free chunk off the pool.
 void sealer::rest() {
+  const auto now = std::chrono::steady_clock::now();
   const auto pool = chunks_.stats();
-  if (std::exchange(rest_acquires_, pool.acquires) != pool.acquires) return;  // writes go on
+  const double seconds = std::chrono::duration<double>(now - std::exchange(rest_look_, now)).count();
+  const auto taken =
+      static_cast<double>((pool.acquires - std::exchange(rest_acquires_, pool.acquires)) * pool.chunk_bytes);
+  if (taken > kRestTrickleBytesPerSecond * seconds) return;  // writes go on
   if (streamer_.compressing()) return;
   const std::size_t encoders = streamer_.rest();
   // Acquisitions and releases so far: it grows with either.

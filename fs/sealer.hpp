@@ -24,7 +24,7 @@
 // pages go back to the kernel: an idle mount kept 516 MiB after 100 MB had
 // been copied in and compressed (two level-5 encoders and the pool's
 // touched pages), 51 MiB after. A log kept open and committed by fsync
-// rests too, once its writes pause.
+// rests too, once its writes slow to a trickle (at most 1 MiB/s).
 #include "committer.hpp"
 #include "daemon_options.hpp"
 #include "file_content.hpp"
@@ -81,6 +81,8 @@ class sealer {
   static constexpr double kBusyBytesPerSecond = 10 << 20;
   // On the settle queue's thread, every `rest` while no closed file waits.
   void rest();
+  // Writes slower than this (in staging chunks taken) do not put a rest off.
+  static constexpr double kRestTrickleBytesPerSecond = 1 << 20;
 
   inode_table& inodes_;
   committer& committer_;
@@ -93,7 +95,9 @@ class sealer {
   // then, and what the last full window found.
   std::chrono::steady_clock::time_point window_start_;
   std::uint64_t window_acquires_ = 0;
-  std::uint64_t rest_acquires_ = 0;     // the pool's acquisitions at the last idle call or rest
+  // The last idle call or look at rest: when, and the pool's acquisitions then.
+  std::chrono::steady_clock::time_point rest_look_;
+  std::uint64_t rest_acquires_ = 0;
   std::uint64_t returned_changes_ = 0;  // its acquisitions and releases when free pages were last given back
   bool busy_ = false;
   std::unique_ptr<settle_queue> queue_;  // its thread seals through the members above

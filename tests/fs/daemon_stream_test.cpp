@@ -384,8 +384,9 @@ TEST_F(mount_fixture, AtRestTheDaemonGivesItsIdleMemoryBack) {
 }
 
 // A log kept open and committed by fsync closes no file: once its writes
-// pause, the rest still comes and gives back the staging pages its commits
-// freed (the log keeps only its last dictionary staged).
+// slow to a trickle, the rest still comes and gives back the staging pages
+// its commits freed (the log keeps only its last dictionary staged). The
+// trickle here takes a few pool chunks a second.
 TEST_F(mount_fixture, AtRestALogKeptOpenGivesBackWhatItsCommitsFreed) {
   auto daemon = mount("idle_release=1,pool_size=256M,level=1,threads=2");
   const int fd = ::open((mnt / "service.log").c_str(), O_CREAT | O_WRONLY | O_APPEND, 0644);
@@ -401,14 +402,19 @@ TEST_F(mount_fixture, AtRestALogKeptOpenGivesBackWhatItsCommitsFreed) {
   const std::uint64_t committed = memory_kib(daemon->pid(), "VmRSS");
   EXPECT_GT(committed, std::uint64_t{48} << 10) << "the pool's touched pages";
   std::uint64_t now = committed;
+  std::string trickle;
   for (const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
        (now = memory_kib(daemon->pid(), "VmRSS")) + (std::uint64_t{32} << 10) > committed &&
        std::chrono::steady_clock::now() < deadline;) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    const std::string line = text_bytes(8 << 10, 100 + (trickle.size() >> 13));
+    ASSERT_EQ(::write(fd, line.data(), line.size()), static_cast<ssize_t>(line.size()));
+    trickle += line;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   EXPECT_LE(now + (std::uint64_t{32} << 10), committed) << "KiB at rest, " << committed << " KiB after the commit";
+  EXPECT_GT(trickle.size(), std::size_t{64} << 10) << "the trickle took no pool chunk";
   ASSERT_EQ(::close(fd), 0);
-  EXPECT_EQ(read_file(mnt / "service.log"), text);
+  EXPECT_EQ(read_file(mnt / "service.log"), text + trickle);
   ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
   const auto tested = run("7zz t " + quote(archive.string()));
   EXPECT_EQ(tested.exit_code, 0) << tested.output;
