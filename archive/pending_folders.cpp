@@ -355,6 +355,11 @@ void pending_folders::finish() {
   throw_if_failed();
 }
 
+void pending_folders::check() const {
+  std::lock_guard lock(mutex_);
+  throw_if_failed();
+}
+
 std::size_t pending_folders::release_idle_encoders() {
   std::lock_guard lock(mutex_);
   std::size_t released = 0;

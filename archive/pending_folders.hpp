@@ -146,6 +146,9 @@ class pending_folders {
   void relieve();
   // Ends every open folder and waits until every part cut so far is written.
   void finish();
+  // Throws the first failure (sticky) if a worker failed since; nothing
+  // else is done.
+  void check() const;
   // Idle workers give their encoders' memory back (185 MiB each at level 5):
   // for when nothing more is coming, before a last commit compresses its
   // header with encoders of its own, or at rest. A worker busy meanwhile keeps its

@@ -155,7 +155,11 @@ void streamer::release_encoders() {
 
 std::size_t streamer::rest() { return pending_ ? pending_->release_idle_encoders() : 0; }
 
+// A worker's failure is raised by the next call into the compressor; until
+// a close or a commit makes one, the files it held would count as
+// compressing, and the daemon would never rest.
 bool streamer::compressing() {
+  guarded([](const archive::pending_folders& pending) { pending.check(); });
   std::lock_guard lock(mutex_);
   return (expected_hand_overs_ > 0 || !handed_.empty()) && streaming();
 }

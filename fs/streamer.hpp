@@ -82,7 +82,8 @@ class streamer {
   // Nothing was handed over for a while: the idle workers' encoders give
   // their memory back. Returns how many did.
   std::size_t rest();
-  // Files handed over (or being handed over) are still being compressed.
+  // Files handed over (or being handed over) are still being compressed
+  // (never once compression failed).
   bool compressing();
   // The finished folders a commit copies (with those of a failed commit).
   // Not a copy (that would double the memory of a commit of many one-file

@@ -14,7 +14,10 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+
 #include <algorithm>
+#include <csignal>
 #include <random>
 #include <thread>
 
@@ -134,4 +137,57 @@ TEST_F(streamer_test, StopRemovesThePendingFiles) {
   streamer->stop();
   EXPECT_FALSE(streamer->streaming());
   EXPECT_EQ(run("ls " + quote(dir.path().string()) + " | grep -c pending.tmp").output, "0\n");
+}
+
+namespace {
+
+std::string random_text(std::size_t size, std::uint64_t seed) {
+  std::mt19937_64 next(seed);
+  std::string out(size, '\0');
+  for (auto& c : out) c = static_cast<char>(next());
+  return out;
+}
+
+// Writes past `bytes` fail with EFBIG (SIGXFSZ ignored) while it lives.
+struct file_size_limit {
+  explicit file_size_limit(rlim_t bytes) {
+    EXPECT_EQ(::getrlimit(RLIMIT_FSIZE, &before), 0);
+    previous_handler = std::signal(SIGXFSZ, SIG_IGN);
+    rlimit limited = before;
+    limited.rlim_cur = bytes;
+    EXPECT_EQ(::setrlimit(RLIMIT_FSIZE, &limited), 0);
+  }
+  ~file_size_limit() {
+    ::setrlimit(RLIMIT_FSIZE, &before);
+    std::signal(SIGXFSZ, previous_handler);
+  }
+  file_size_limit(const file_size_limit&) = delete;
+  file_size_limit& operator=(const file_size_limit&) = delete;
+  rlimit before{};
+  void (*previous_handler)(int) = nullptr;
+};
+
+}  // namespace
+
+// Compression fails on a worker after the hand-over (the pending file cannot
+// grow): the files it held are compressing no more, so the daemon's rest is
+// not put off for ever; the failure stops streaming and the bytes stay
+// readable for a commit to compress.
+TEST_F(streamer_test, AFailedCompressorIsNotCompressing) {
+  streamer->start();
+  const std::string content = random_text(1u << 20, 4);
+  const auto bytes = sealed(content);
+  {
+    const file_size_limit limit(64 << 10);
+    streamer->expect_hand_over();
+    ASSERT_TRUE(streamer->hand_over("big.bin", bytes));
+    streamer->flush();
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (streamer->compressing() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_FALSE(streamer->compressing());
+  EXPECT_FALSE(streamer->streaming());
+  EXPECT_NE(log.text().find("streaming compression stopped"), std::string::npos) << log.text();
+  EXPECT_FALSE(bytes->released());
+  EXPECT_EQ(read(*bytes), content);
 }
