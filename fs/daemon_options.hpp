@@ -34,9 +34,10 @@ struct daemon_options {
   // Settled files wait while writes go on and the pool is less than half
   // full (see sealer.hpp): false streams them beside the writes.
   bool defer_while_writing = true;
-  // Looked at this often while no closed file waits: when no staging memory
-  // was taken since the last look and the compressor is idle, its encoders
-  // and the pool's free pages go back to the kernel (0: never).
+  // Looked at this often while no closed file waits: when at most 1 MiB/s
+  // of staging memory was taken since the last look and the compressor is
+  // idle, its encoders and the pool's free pages go back to the kernel (0:
+  // never).
   std::chrono::milliseconds idle_release{30'000};
   // A commit is followed by a compaction when dead bytes exceed this share
   // of the archive, in percent (0: only on request).

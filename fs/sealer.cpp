@@ -44,7 +44,9 @@ void sealer::start() {
 // open since before the last close (a long `dd`) put the rest off: their
 // next chunks would fault their pages in again. A trickle (a service's log
 // kept open, kRestTrickleBytesPerSecond at most) does not: the pages it
-// faults in again are few next to what its commits freed. The price
+// faults in again are few next to what its commits freed. The rate is the
+// average since the last look, so a burst that began just before it gets
+// one rest all the same (its pages fault in again once). The price
 // of a rest: the next part of a solid folder still open pays for a primer
 // (its worker's stream is gone), and the next writes fault their pages in.
 // Encoders are given back at every such look (a file written before the

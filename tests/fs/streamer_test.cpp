@@ -175,7 +175,9 @@ struct file_size_limit {
 // readable for a commit to compress.
 TEST_F(streamer_test, AFailedCompressorIsNotCompressing) {
   streamer->start();
-  const std::string content = random_text(1u << 20, 4);
+  // Under a part (1 MiB at level 1): only flush() starts its compression,
+  // so no call into the compressor raises the failure before compressing() does.
+  const std::string content = random_text(256u << 10, 4);
   const auto bytes = sealed(content);
   {
     const file_size_limit limit(64 << 10);
