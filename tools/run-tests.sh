@@ -7,7 +7,14 @@
 # clang build of its own (FUZZ_SECONDS=0 skips it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# CI has 30 minutes: each phase says how long it took.
+phase_start=$SECONDS
+phase_done() {
+  echo "== $1 took $((SECONDS - phase_start)) s (total $SECONDS s)"
+  phase_start=$SECONDS
+}
 bash tools/install-deps.sh
+phase_done "installing what is missing"
 pool_tests=(chunk_pool_test staging_store_test pool_stress_test)
 for sanitizer in thread address,undefined; do
   dir="build-${sanitizer%%,*}"
@@ -19,6 +26,7 @@ for sanitizer in thread address,undefined; do
       ASAN_OPTIONS="detect_leaks=1" UBSAN_OPTIONS="halt_on_error=1 print_stacktrace=1" \
       "$dir/tests/$test" --gtest_brief=1
   done
+  phase_done "the pool tests under $sanitizer"
 done
 
 # The soak test (label slow, 70-120 s) against a daemon built with
@@ -28,10 +36,13 @@ done
 cmake --build build-address -j "$(nproc)" --target sevenzfs soak_test >/dev/null
 echo "== soak_test against the daemon built with address,undefined sanitizers"
 UBSAN_OPTIONS="halt_on_error=1 print_stacktrace=1" build-address/tests/soak_test --gtest_brief=1
+phase_done "the soak test under address,undefined"
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j "$(nproc)"
+phase_done "the release build"
 (cd build && ctest --output-on-failure -j "$(nproc)" --timeout 1200 -E '^soak\.')
+phase_done "ctest"
 
 fuzz_seconds=${FUZZ_SECONDS:-60}
 if [ "$fuzz_seconds" -gt 0 ]; then
@@ -39,4 +50,5 @@ if [ "$fuzz_seconds" -gt 0 ]; then
     -DSEVENZFS_FUZZ_SECONDS="$fuzz_seconds" -DSEVENZFS_SEED_PACK="$PWD/build/tools/sevenzfs-pack" >/dev/null
   cmake --build build-fuzz -j "$(nproc)" >/dev/null
   (cd build-fuzz && ctest -L fuzz --output-on-failure -V -j "$(nproc)")
+  phase_done "the fuzz targets"
 fi
