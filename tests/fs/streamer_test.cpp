@@ -5,6 +5,7 @@
 #include "fs/streamer.hpp"
 
 #include "fs_test_support.hpp"
+#include "sample_bytes.hpp"
 #include "test_support.hpp"
 
 #include "archive/archive_writer.hpp"
@@ -141,13 +142,6 @@ TEST_F(streamer_test, StopRemovesThePendingFiles) {
 
 namespace {
 
-std::string random_text(std::size_t size, std::uint64_t seed) {
-  std::mt19937_64 next(seed);
-  std::string out(size, '\0');
-  for (auto& c : out) c = static_cast<char>(next());
-  return out;
-}
-
 // Writes past `bytes` fail with EFBIG (SIGXFSZ ignored) while it lives.
 struct file_size_limit {
   explicit file_size_limit(rlim_t bytes) {
@@ -177,7 +171,7 @@ TEST_F(streamer_test, AFailedCompressorIsNotCompressing) {
   streamer->start();
   // Under a part (1 MiB at level 1): only flush() starts its compression,
   // so no call into the compressor raises the failure before compressing() does.
-  const std::string content = random_text(256u << 10, 4);
+  const std::string content = random_bytes(256u << 10, 4);
   const auto bytes = sealed(content);
   {
     const file_size_limit limit(64 << 10);
