@@ -9,6 +9,7 @@
 // another thread, remounts, spills through a tiny pool, streaming) read and
 // commit as a model of them says; one that cannot be decoded refuses changes.
 #include "fs_test_support.hpp"
+#include "sample_bytes.hpp"
 #include "test_support.hpp"
 
 #include "archive/archive_reader.hpp"
@@ -74,14 +75,6 @@ struct archive_changes : testing::Test {
 fs::inode_number entry_of(fs::filesystem& filesystem, fs::inode_number parent, const std::string& name) {
   const auto found = filesystem.lookup(parent, name);
   return found ? found->st_ino : 0;
-}
-
-// Bytes that do not compress, so sizes on disk are predictable.
-std::string random_text(std::size_t size, std::uint64_t seed) {
-  std::mt19937_64 next(seed);
-  std::string text(size, '\0');
-  for (auto& c : text) c = static_cast<char>(next());
-  return text;
 }
 
 // Log lines tagged `tag`, about `size` bytes.
@@ -207,7 +200,7 @@ TEST_F(archive_changes, DeadBytesAreReportedAndReclaimedOnRequest) {
   options.write.plan.mode = archive::pack_mode::batched;
   options.compact_at_percent = 0;  // only on request
   auto filesystem = open();
-  const std::string noise = random_text(200'000, 1);
+  const std::string noise = random_bytes(200'000, 1);
   make_file(*filesystem, kRootInode, "old", noise);
   ASSERT_TRUE(filesystem->fsync());
   make_file(*filesystem, kRootInode, "newest", noise + "!");
@@ -236,7 +229,7 @@ TEST_F(archive_changes, CompactionFollowsACommitThatLeavesTooMuchDead) {
   options.write.plan.mode = archive::pack_mode::batched;
   options.compact_at_percent = 10;
   auto filesystem = open();
-  const std::string noise = random_text(100'000, 2);
+  const std::string noise = random_bytes(100'000, 2);
   make_file(*filesystem, kRootInode, "old", noise);
   ASSERT_TRUE(filesystem->fsync());
   make_file(*filesystem, kRootInode, "newest", noise + "?");
@@ -489,7 +482,7 @@ std::string read_range(fs::filesystem& filesystem, fs::inode_number file, std::u
 // spill file, grows with holes, is truncated and written before its end.
 TEST_F(archive_changes, AppendsAndWritesToAnArchivedFileThroughATinyPool) {
   options.pool_bytes = 1u << 20;
-  std::string expected = random_text(1'500'000, 7);
+  std::string expected = random_bytes(1'500'000, 7);
   {
     auto filesystem = open();
     make_file(*filesystem, kRootInode, "f", expected);
@@ -501,7 +494,7 @@ TEST_F(archive_changes, AppendsAndWritesToAnArchivedFileThroughATinyPool) {
   std::mt19937_64 next(3);
   for (int round = 0; round < 6; ++round) {
     SCOPED_TRACE(round);
-    const std::string more = random_text(700'000, 100 + round);
+    const std::string more = random_bytes(700'000, 100 + round);
     ASSERT_TRUE(filesystem->write(f, bytes_of_text(more), static_cast<off_t>(expected.size() + 1000)));
     expected.resize(expected.size() + 1000, '\0');
     expected += more;

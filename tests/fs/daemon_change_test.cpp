@@ -7,6 +7,7 @@
 // removed from a solid folder leaves the others intact. Dead bytes go on
 // request. Flushes cost their new data and the header only.
 #include "mount_fixture.hpp"
+#include "sample_bytes.hpp"
 #include "tools/fixture_tree.hpp"
 
 #include "archive/archive_layout.hpp"
@@ -19,7 +20,6 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include <random>
 #include <thread>
 
 namespace fs = std::filesystem;
@@ -34,13 +34,6 @@ std::string diff_r(const fs::path& a, const fs::path& b) {
 // Each stored path once: the listing with duplicates removed is the listing.
 std::string duplicate_paths(const fs::path& archive) {
   return run("7zz l -ba -slt " + quote(archive.string()) + " | grep '^Path = ' | sort | uniq -d").output;
-}
-
-std::string random_bytes(std::size_t size, std::uint64_t seed) {
-  std::mt19937_64 next(seed);
-  std::string bytes(size, '\0');
-  for (auto& c : bytes) c = static_cast<char>(next());
-  return bytes;
 }
 
 void pwrite_text(const fs::path& file, const std::string& text, off_t offset, int flags = O_WRONLY) {
