@@ -154,6 +154,7 @@ void pending_folders::open_folder(pending_lane& lane, const entry& first, bool b
   folder->size_hint = batched ? first.size : (plan.solid_block_bytes != 0 ? plan.solid_block_bytes : UINT64_MAX);
   folder->first_stream = lane.streams;
   lane.part_bytes = part_bytes_;
+  lane.cut_bytes = 0;
   if (batched) {
     const std::uint32_t dict = lzma2_options_for(std::max(options_.level, 1), first.size).dict_size;
     lane.part_bytes = part_bytes_for(dict, first.size, options_.threads, options_.max_part_bytes);
@@ -177,6 +178,8 @@ void pending_folders::cut(pending_lane& lane, bool last) {
   part->last = last;
   part->pieces = std::move(lane.filling);
   part->input_bytes = lane.filling_bytes;
+  part->input_before = lane.cut_bytes;
+  lane.cut_bytes += part->input_bytes;
   lane.filling = {};
   lane.filling_bytes = 0;
   // A folder cut once has a known size: its dictionary need not exceed it.
@@ -199,33 +202,49 @@ void pending_folders::cut(pending_lane& lane, bool last) {
   ready_[part->sequence] = {&lane, part.get()};
   folder.ready.push_back(part->sequence);
   lane.unwritten.push_back(std::move(part));
-  // A job per part; which part a job takes depends on its worker.
+  // A job per part; which part a job takes depends on its worker, and a job
+  // may go on to another worker (take_ready).
   pool_.submit([this](std::size_t worker) { run_next(worker); });
 }
 
 // The part this worker compresses best: the one continuing its encoder's
 // stream; else the oldest one no other encoder's stream continues (a folder's
-// first part, or a part whose predecessor's stream was given up); else the
-// oldest one, primed, rather than leave the worker idle. Only a folder's
-// oldest part not started is taken, so its primer is on its way. The scan
-// passes over at most the parts in flight of solid folders and one part per
-// other worker.
-std::pair<pending_lane*, pending_part*> pending_folders::take_ready(std::size_t worker) {
-  const worker_stream own = std::move(streams_[worker]);
+// first part, or a part whose predecessor's stream was given up). Else the
+// oldest one continues another worker's stream: an idle worker's is left to
+// it (it writes on at once, for free), a busy worker's is taken, primed, if
+// worth_priming, and otherwise left to that worker too: the job goes to the
+// worker then. Only a folder's oldest part not started is taken, so its
+// primer is on its way. The scan passes over at most the parts in flight of
+// solid folders and one part per other worker.
+pending_folders::taken_part pending_folders::take_ready(std::size_t worker) {
+  worker_stream own = std::move(streams_[worker]);
   std::optional<std::uint64_t> chosen;
   if (own.folder && !own.folder->ready.empty() && own.continued_by(*ready_.at(own.folder->ready.front()).part)) {
     chosen = own.folder->ready.front();
   }
   std::optional<std::uint64_t> steal;
+  std::size_t owner = 0;
+  std::optional<std::size_t> idle_owner;
   for (auto it = ready_.begin(); !chosen && it != ready_.end(); ++it) {
     const pending_part& part = *it->second.part;
     if (part.folder->ready.front() != it->first) continue;  // its predecessor waits too
-    const bool continued =
-        std::ranges::any_of(streams_, [&](const worker_stream& stream) { return stream.continued_by(part); });
-    if (!continued) {
+    const auto continuing =
+        std::ranges::find_if(streams_, [&](const worker_stream& stream) { return stream.continued_by(part); });
+    const auto continuer = static_cast<std::size_t>(continuing - streams_.begin());
+    if (continuing == streams_.end()) {
       chosen = it->first;
-    } else if (!steal) {
-      steal = it->first;
+    } else {
+      if (!steal) {
+        steal = it->first;
+        owner = continuer;
+      }
+      if (!idle_owner && !compressing_[continuer]) idle_owner = continuer;
+    }
+  }
+  if (!chosen && !cancelled_ && !error_) {
+    if (idle_owner || !worth_priming(*ready_.at(*steal).part)) {
+      streams_[worker] = std::move(own);
+      return {.forward_to = idle_owner.value_or(owner)};
     }
   }
   const auto taken = ready_.find(chosen ? *chosen : *steal);
@@ -240,17 +259,29 @@ std::pair<pending_lane*, pending_part*> pending_folders::take_ready(std::size_t 
   return {lane, part};
 }
 
+// Beside a busy worker whose stream the part continues, two workers are
+// faster than that stream alone only for a part long enough against its
+// primer's pass (pending_options::primer_cost).
+bool pending_folders::worth_priming(const pending_part& part) const {
+  const double primer = static_cast<double>(std::min<std::uint64_t>(part.options.dict_size, part.input_before));
+  return static_cast<double>(part.input_bytes) * (options_.threads - 1) >= options_.primer_cost * primer;
+}
+
 void pending_folders::run_next(std::size_t worker) {
-  pending_lane* lane = nullptr;
-  pending_part* taken = nullptr;
+  taken_part taken;
   bool skip = false;
   {
     std::lock_guard lock(mutex_);
-    std::tie(lane, taken) = take_ready(worker);
+    taken = take_ready(worker);
+    if (!taken.part) {
+      pool_.submit_to(taken.forward_to, [this](std::size_t other) { run_next(other); });
+      return;
+    }
     skip = cancelled_ || error_;
     compressing_[worker] = true;
   }
-  pending_part& part = *taken;
+  pending_lane* lane = taken.lane;
+  pending_part& part = *taken.part;
   std::exception_ptr error;
   if (!skip) {
     try {

@@ -7,7 +7,9 @@
 // into parts that a fixed set of workers compresses (dictionary-primed
 // LZMA2 parts, see parallel_encoder.hpp: the ratio of one stream per
 // folder; a worker that compressed a folder's previous part continues its
-// stream instead, which saves the primer's pass over a dictionary). Packed bytes go to pending files beside the archive
+// stream instead, which saves the primer's pass over a dictionary, and parts
+// too short to pay for that pass wait for it: see primer_cost). Packed bytes
+// go to pending files beside the archive
 // (ARCHIVE.pending.tmp-XXXXXX, 0600; removed when no longer used, and by
 // remove_leftovers after a crash), a file per "lane": each lane holds one
 // folder after another, contiguous, so a folder's packed bytes are one
@@ -70,6 +72,15 @@ struct pending_options {
   // Solid folders open at once (one per extension); opening one more ends
   // the one least recently added to.
   std::size_t max_open_folders = 4;
+  // What a primer's pass costs the match finder against compressing as many
+  // bytes (0.6-1, see parallel_encoder.hpp). A part that continues another
+  // worker's stream (that worker compressed the part before) is left to that
+  // worker unless it is busy and the part is long enough for two workers to
+  // be faster than one stream: its input x (threads - 1) at least
+  // primer_cost x its primer (a dictionary, or the folder's input before it
+  // if shorter). Parts shorter than that (a small pool's) cost more primed in
+  // parallel than written on in one stream. 0: prime whenever it is busy.
+  double primer_cost = 0.6;
 };
 
 // Where an encoded file can be read before it is committed.
@@ -188,7 +199,13 @@ class pending_folders {
   void keep_workers_busy();
   pending_lane& new_lane(bool batched);
   void run_next(std::size_t worker);
-  std::pair<pending_lane*, pending_part*> take_ready(std::size_t worker);
+  struct taken_part {
+    pending_lane* lane = nullptr;
+    pending_part* part = nullptr;  // null: left to the worker `forward_to`
+    std::size_t forward_to = 0;
+  };
+  taken_part take_ready(std::size_t worker);
+  bool worth_priming(const pending_part& part) const;
   void write_finished(pending_lane& lane, std::unique_lock<std::mutex>& lock);
   const std::shared_ptr<const archive_snapshot>& lane_snapshot(pending_lane& lane);
   std::shared_ptr<const archive_snapshot> snapshot_of(const pending_lane& lane, std::size_t folders) const;

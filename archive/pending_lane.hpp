@@ -59,6 +59,7 @@ struct pending_lane {
   std::uint64_t streams = 0;                                   // files in `folders`
   std::shared_ptr<pending_folder_record> open;
   std::uint64_t part_bytes = 0;  // of the open folder
+  std::uint64_t cut_bytes = 0;   // of the open folder's input, in parts cut
   std::vector<pending_piece> filling;
   std::uint64_t filling_bytes = 0;
   std::shared_ptr<primer_slot> next_primer;  // filled for the open folder's next part

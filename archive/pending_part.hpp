@@ -77,7 +77,8 @@ struct pending_part {
   bool continues = false;
   std::vector<pending_piece> pieces;
   std::uint64_t input_bytes = 0;
-  std::uint64_t sequence = 0;  // order of cutting, over all folders
+  std::uint64_t input_before = 0;  // the folder's input in the parts before it
+  std::uint64_t sequence = 0;      // order of cutting, over all folders
 
   // Set by compress_part.
   std::unique_ptr<metered_bytes> packed;

@@ -2,7 +2,7 @@
 
 namespace sevenzfs::archive {
 
-worker_pool::worker_pool(std::size_t threads) {
+worker_pool::worker_pool(std::size_t threads) : own_queues_(threads) {
   threads_.reserve(threads);
   for (std::size_t i = 0; i < threads; ++i) threads_.emplace_back([this, i] { run(i); });
 }
@@ -24,15 +24,25 @@ void worker_pool::submit(job work) {
   wake_.notify_one();
 }
 
+void worker_pool::submit_to(std::size_t worker, job work) {
+  {
+    std::lock_guard lock(mutex_);
+    own_queues_.at(worker).push_back(std::move(work));
+  }
+  wake_.notify_all();  // notify_one might wake another worker
+}
+
 void worker_pool::run(std::size_t worker) {
+  auto& own = own_queues_[worker];
   for (;;) {
     job work;
     {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;
-      work = std::move(queue_.front());
-      queue_.pop_front();
+      wake_.wait(lock, [&] { return stopping_ || !own.empty() || !queue_.empty(); });
+      auto& from = !own.empty() ? own : queue_;
+      if (from.empty()) return;
+      work = std::move(from.front());
+      from.pop_front();
     }
     work(worker);
   }

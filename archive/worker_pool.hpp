@@ -1,7 +1,9 @@
 #pragma once
 // A fixed set of threads running queued jobs in FIFO order. Each job gets the
 // index of the worker running it, so per-worker state (an LZMA2 encoder)
-// needs no locking. Threads are joined on destruction; queued jobs still run.
+// needs no locking. A job may also be queued for one worker (its encoder
+// holds what the job needs); a worker runs its own jobs before shared ones.
+// Threads are joined on destruction; queued jobs still run.
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -21,7 +23,10 @@ class worker_pool {
   worker_pool(const worker_pool&) = delete;
   worker_pool& operator=(const worker_pool&) = delete;
 
+  // Any worker runs it.
   void submit(job work);
+  // Worker `worker` (below size()) runs it.
+  void submit_to(std::size_t worker, job work);
   std::size_t size() const noexcept { return threads_.size(); }
 
  private:
@@ -30,6 +35,7 @@ class worker_pool {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<job> queue_;
+  std::vector<std::deque<job>> own_queues_;  // per worker
   bool stopping_ = false;
   std::vector<std::jthread> threads_;
 };

@@ -214,6 +214,56 @@ TEST_F(pending_test, AWorkerWritesOnInTheStreamOfThePartBeforeInsteadOfPriming) 
   }
 }
 
+TEST_F(pending_test, PartsTooShortToPayForAPrimerWaitForTheStreamTheyContinue) {
+  // Two workers, one folder, parts of 100 KB against a dictionary of
+  // 256 KiB: priming one costs the match finder a pass over 2.6 times its
+  // input, so two workers would take longer than one stream. Only a part
+  // with at most 167 KB before it (its input / primer_cost) may be primed:
+  // parts are cut at 50 KB at least (for an idle worker), so at most three.
+  pending_folders pending(archive, small_parts(pack_mode::solid, 2));
+  std::vector<std::vector<std::uint8_t>> files;
+  for (int i = 0; i < 60; ++i) files.push_back(redundant(40'000, static_cast<std::uint32_t>(i)));
+  std::map<pending_id, const std::vector<std::uint8_t>*> content;
+  for (int i = 0; i < 60; ++i) content[pending.add(file_entry(name("d/f", i, ".txt"), files[i]))] = &files[i];
+  pending.finish();
+  const auto progress = pending.progress();
+  EXPECT_LE(progress.primed_parts, 3u);
+  EXPECT_GE(progress.continued_parts, 60u * 40'000 / 100'000 - 4);
+  const auto folders = pending.take();
+  ASSERT_EQ(folders.size(), 1u);
+  for (std::size_t k = 0; k < folders[0].ids.size(); ++k) {
+    EXPECT_TRUE(read_back(reader, {folders[0].snapshot, folders[0].first_stream + k}) == *content.at(folders[0].ids[k]));
+  }
+}
+
+TEST_F(pending_test, APartIsLeftToTheIdleWorkerWhoseStreamItContinues) {
+  // Two workers, one folder, a part at a time, each written before the next
+  // is cut (a slow writer): whichever worker a part's job wakes, the worker
+  // that compressed the part before writes on, even where priming would pay.
+  auto options = small_parts(pack_mode::solid, 2);
+  options.primer_cost = 0;
+  pending_folders pending(archive, options);
+  std::map<pending_id, std::vector<std::uint8_t>> content;
+  for (int i = 0; i < 12; ++i) {
+    auto bytes = redundant(100'000, static_cast<std::uint32_t>(i));  // a part each
+    content[pending.add(file_entry(name("d/f", i, ".txt"), bytes))] = bytes;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (pending.progress().written_bytes < pending.progress().handed_bytes) {
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "part " << i << " was not written";
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  }
+  pending.finish();
+  const auto progress = pending.progress();
+  EXPECT_EQ(progress.primed_parts, 0u);
+  EXPECT_EQ(progress.continued_parts, 12u);  // 11 parts, and the end marker finish() cuts
+  const auto folders = pending.take();
+  ASSERT_EQ(folders.size(), 1u);
+  for (std::size_t k = 0; k < folders[0].ids.size(); ++k) {
+    EXPECT_TRUE(read_back(reader, {folders[0].snapshot, folders[0].first_stream + k}) == content.at(folders[0].ids[k]));
+  }
+}
+
 TEST_F(pending_test, APartsPrimerBecomesTheNextOnesSoAChainHoldsOneDictionary) {
   // One folder, two workers taking turns: parts shorter than the dictionary,
   // so that most of them are primed and every primer is a whole dictionary.
@@ -221,7 +271,9 @@ TEST_F(pending_test, APartsPrimerBecomesTheNextOnesSoAChainHoldsOneDictionary) {
   // the next part's, so the chain holds one dictionary of primer at a time
   // (a copy made beside it would hold two).
   constexpr std::uint64_t kDictionary = 256 * 1024;  // level 1
-  pending_folders pending(archive, small_parts(pack_mode::solid, 2));
+  auto options = small_parts(pack_mode::solid, 2);
+  options.primer_cost = 0;  // prime whenever the other worker is busy
+  pending_folders pending(archive, options);
   std::map<pending_id, std::vector<std::uint8_t>> content;
   for (int i = 0; i < 60; ++i) {
     auto bytes = redundant(40'000, static_cast<std::uint32_t>(i));

@@ -7,6 +7,8 @@
 #include <atomic>
 #include <mutex>
 #include <set>
+#include <thread>
+#include <vector>
 
 using namespace sevenzfs::archive;
 
@@ -27,4 +29,29 @@ TEST(worker_pool, RunsEveryJobBeforeItIsDestroyed) {
   EXPECT_EQ(ran.load(), 200);
   ASSERT_FALSE(workers.empty());
   for (auto worker : workers) EXPECT_LT(worker, 3u);
+}
+
+TEST(worker_pool, AJobForOneWorkerRunsOnlyOnIt) {
+  std::mutex mutex;
+  std::vector<std::size_t> ran_on;
+  {
+    worker_pool pool(2);
+    std::atomic<bool> go{false};
+    // Worker 1 is held while the others are queued: worker 0, idle, must
+    // leave them to it.
+    pool.submit_to(1, [&](std::size_t worker) {
+      while (!go) std::this_thread::yield();
+      std::lock_guard lock(mutex);
+      ran_on.push_back(worker);
+    });
+    for (int i = 0; i < 50; ++i) {
+      pool.submit_to(1, [&](std::size_t worker) {
+        std::lock_guard lock(mutex);
+        ran_on.push_back(worker);
+      });
+    }
+    go = true;
+  }
+  ASSERT_EQ(ran_on.size(), 51u);
+  for (auto worker : ran_on) EXPECT_EQ(worker, 1u);
 }
