@@ -28,6 +28,7 @@ pending_folders::pending_folders(std::string archive_path, pending_options optio
   for (unsigned i = 0; i < options_.threads; ++i) encoders_.push_back(std::make_unique<lzma2_encoder>());
   streams_.resize(options_.threads);
   compressing_.resize(options_.threads);
+  forwarded_.resize(options_.threads);
 }
 
 pending_folders::~pending_folders() {
@@ -61,8 +62,9 @@ pending_id pending_folders::add(const entry& e) {
 }
 
 // A worker with nothing to do gets a part half full rather than wait for it
-// to fill: each part costs its encoder a pass over a dictionary of primer,
-// so parts are not cut shorter than that.
+// to fill (unless the part is too short to pay for its primer: then it waits
+// for the worker whose stream it continues, see take_ready); parts are not
+// cut shorter than that.
 void pending_folders::keep_workers_busy() {
   for (const auto& lane : lanes_) {
     if (running_ >= options_.threads) return;
@@ -204,50 +206,61 @@ void pending_folders::cut(pending_lane& lane, bool last) {
   lane.unwritten.push_back(std::move(part));
   // A job per part; which part a job takes depends on its worker, and a job
   // may go on to another worker (take_ready).
-  pool_.submit([this](std::size_t worker) { run_next(worker); });
+  pool_.submit([this](std::size_t worker) { run_next(worker, false); });
 }
 
 // The part this worker compresses best: the one continuing its encoder's
 // stream; else the oldest one no other encoder's stream continues (a folder's
-// first part, or a part whose predecessor's stream was given up). Else the
-// oldest one continues another worker's stream: an idle worker's is left to
-// it (it writes on at once, for free), a busy worker's is taken, primed, if
-// worth_priming, and otherwise left to that worker too: the job goes to the
-// worker then. Only a folder's oldest part not started is taken, so its
-// primer is on its way. The scan passes over at most the parts in flight of
-// solid folders and one part per other worker.
+// first part, or a part whose predecessor's stream was given up). Else every
+// candidate continues another worker's stream: one of an idle worker is left
+// to it (it writes on at once, for free); else the oldest one worth priming
+// beside its busy worker (worth_priming) is taken; else the job goes to a
+// busy worker whose stream one continues, preferably one that has no job
+// forwarded yet, so that each runs its part as soon as it is free. Only a
+// folder's oldest part not started is taken, so its primer is on its way.
+// The scan passes over at most the parts in flight of solid folders and one
+// part per other worker.
 pending_folders::taken_part pending_folders::take_ready(std::size_t worker) {
   worker_stream own = std::move(streams_[worker]);
   std::optional<std::uint64_t> chosen;
   if (own.folder && !own.folder->ready.empty() && own.continued_by(*ready_.at(own.folder->ready.front()).part)) {
     chosen = own.folder->ready.front();
   }
-  std::optional<std::uint64_t> steal;
-  std::size_t owner = 0;
+  std::optional<std::uint64_t> oldest;  // continuing another worker's stream
+  std::size_t oldest_owner = 0;
+  std::optional<std::uint64_t> primable;
   std::optional<std::size_t> idle_owner;
+  std::optional<std::size_t> unforwarded_owner;
   for (auto it = ready_.begin(); !chosen && it != ready_.end(); ++it) {
     const pending_part& part = *it->second.part;
     if (part.folder->ready.front() != it->first) continue;  // its predecessor waits too
     const auto continuing =
         std::ranges::find_if(streams_, [&](const worker_stream& stream) { return stream.continued_by(part); });
-    const auto continuer = static_cast<std::size_t>(continuing - streams_.begin());
     if (continuing == streams_.end()) {
       chosen = it->first;
-    } else {
-      if (!steal) {
-        steal = it->first;
-        owner = continuer;
-      }
-      if (!idle_owner && !compressing_[continuer]) idle_owner = continuer;
+      break;
     }
-  }
-  if (!chosen && !cancelled_ && !error_) {
-    if (idle_owner || !worth_priming(*ready_.at(*steal).part)) {
-      streams_[worker] = std::move(own);
-      return {.forward_to = idle_owner.value_or(owner)};
+    const auto owner = static_cast<std::size_t>(continuing - streams_.begin());
+    if (!oldest) {
+      oldest = it->first;
+      oldest_owner = owner;
     }
+    if (!compressing_[owner]) {
+      if (!idle_owner) idle_owner = owner;
+      continue;
+    }
+    if (!primable && worth_priming(part)) primable = it->first;
+    if (!unforwarded_owner && forwarded_[owner] == 0) unforwarded_owner = owner;
   }
-  const auto taken = ready_.find(chosen ? *chosen : *steal);
+  if (!chosen && (cancelled_ || error_)) chosen = oldest;  // skipped, not compressed
+  if (!chosen && !idle_owner) chosen = primable;
+  if (!chosen) {
+    streams_[worker] = std::move(own);
+    const std::size_t to = idle_owner.value_or(unforwarded_owner.value_or(oldest_owner));
+    ++forwarded_[to];
+    return {.forward_to = to};
+  }
+  const auto taken = ready_.find(*chosen);
   const auto [lane, part] = taken->second;
   ready_.erase(taken);
   part->folder->ready.erase(part->folder->ready.begin());
@@ -267,14 +280,15 @@ bool pending_folders::worth_priming(const pending_part& part) const {
   return static_cast<double>(part.input_bytes) * (options_.threads - 1) >= options_.primer_cost * primer;
 }
 
-void pending_folders::run_next(std::size_t worker) {
+void pending_folders::run_next(std::size_t worker, bool forwarded) {
   taken_part taken;
   bool skip = false;
   {
     std::lock_guard lock(mutex_);
+    if (forwarded) --forwarded_[worker];
     taken = take_ready(worker);
     if (!taken.part) {
-      pool_.submit_to(taken.forward_to, [this](std::size_t other) { run_next(other); });
+      pool_.submit_to(taken.forward_to, [this](std::size_t other) { run_next(other, true); });
       return;
     }
     skip = cancelled_ || error_;

@@ -32,7 +32,8 @@
 // content shorter than its entry said) are sticky: every later call throws
 // the first one as archive_error.
 //
-// Lock order: mutex_ only; compression and pending-file writes run without it.
+// Lock order: mutex_, then the worker pool's (jobs are submitted under
+// mutex_); compression and pending-file writes run without it.
 #include "archive_layout.hpp"
 #include "archive_snapshot.hpp"
 #include "commit_request.hpp"
@@ -75,11 +76,12 @@ struct pending_options {
   // What a primer's pass costs the match finder against compressing as many
   // bytes (0.6-1, see parallel_encoder.hpp). A part that continues another
   // worker's stream (that worker compressed the part before) is left to that
-  // worker unless it is busy and the part is long enough for two workers to
-  // be faster than one stream: its input x (threads - 1) at least
-  // primer_cost x its primer (a dictionary, or the folder's input before it
-  // if shorter). Parts shorter than that (a small pool's) cost more primed in
-  // parallel than written on in one stream. 0: prime whenever it is busy.
+  // worker unless it is busy and the part is long enough for the workers
+  // to be faster together than that stream alone: its input x (threads - 1)
+  // at least primer_cost x its primer (a dictionary, or the folder's input
+  // before it if shorter). Parts shorter than that (a small pool's) cost
+  // more primed in parallel than written on in one stream. 0: prime
+  // whenever that worker is busy.
   double primer_cost = 0.6;
 };
 
@@ -198,7 +200,7 @@ class pending_folders {
   void relieve_pressure();
   void keep_workers_busy();
   pending_lane& new_lane(bool batched);
-  void run_next(std::size_t worker);
+  void run_next(std::size_t worker, bool forwarded);
   struct taken_part {
     pending_lane* lane = nullptr;
     pending_part* part = nullptr;  // null: left to the worker `forward_to`
@@ -239,6 +241,7 @@ class pending_folders {
   std::map<std::uint64_t, ready_part> ready_;  // cut and not started, by sequence
   std::vector<worker_stream> streams_;         // per worker
   std::vector<bool> compressing_;              // per worker: its encoder is in use
+  std::vector<unsigned> forwarded_;            // per worker: jobs other workers handed it, not started
   pending_id next_id_ = 1;
   std::uint64_t next_sequence_ = 0;
   std::uint64_t clock_ = 0;  // orders solid folders by last use

@@ -32,19 +32,24 @@ void worker_pool::submit_to(std::size_t worker, job work) {
   wake_.notify_all();  // notify_one might wake another worker
 }
 
+// While stopping, a worker stays until no job runs: a running job may still
+// queue one for it.
 void worker_pool::run(std::size_t worker) {
   auto& own = own_queues_[worker];
+  std::unique_lock lock(mutex_);
   for (;;) {
-    job work;
-    {
-      std::unique_lock lock(mutex_);
-      wake_.wait(lock, [&] { return stopping_ || !own.empty() || !queue_.empty(); });
-      auto& from = !own.empty() ? own : queue_;
-      if (from.empty()) return;
-      work = std::move(from.front());
-      from.pop_front();
-    }
+    wake_.wait(lock, [&] { return !own.empty() || !queue_.empty() || (stopping_ && running_ == 0); });
+    auto& from = !own.empty() ? own : queue_;
+    if (from.empty()) return;
+    job work = std::move(from.front());
+    from.pop_front();
+    ++running_;
+    lock.unlock();
     work(worker);
+    work = nullptr;  // what the job holds goes before the next wait
+    lock.lock();
+    --running_;
+    if (stopping_ && running_ == 0) wake_.notify_all();
   }
 }
 

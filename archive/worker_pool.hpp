@@ -1,9 +1,10 @@
 #pragma once
-// A fixed set of threads running queued jobs in FIFO order. Each job gets the
-// index of the worker running it, so per-worker state (an LZMA2 encoder)
-// needs no locking. A job may also be queued for one worker (its encoder
-// holds what the job needs); a worker runs its own jobs before shared ones.
-// Threads are joined on destruction; queued jobs still run.
+// A fixed set of threads running queued jobs. Each job gets the index of the
+// worker running it, so per-worker state (an LZMA2 encoder) needs no
+// locking. A job may be queued for any worker or for one (its encoder holds
+// what the job needs); each queue is FIFO, and a worker runs its own jobs
+// before shared ones. Threads are joined on destruction; queued jobs still
+// run, and so do jobs that running jobs submit meanwhile.
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -36,6 +37,7 @@ class worker_pool {
   std::condition_variable wake_;
   std::deque<job> queue_;
   std::vector<std::deque<job>> own_queues_;  // per worker
+  std::size_t running_ = 0;                  // jobs being run
   bool stopping_ = false;
   std::vector<std::jthread> threads_;
 };

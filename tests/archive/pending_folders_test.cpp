@@ -264,24 +264,77 @@ TEST_F(pending_test, APartIsLeftToTheIdleWorkerWhoseStreamItContinues) {
   }
 }
 
+TEST_F(pending_test, EachBusyWorkerRunsThePartContinuingItsStreamOnceItIsFree) {
+  // Three workers, two folders: the first parts of both are held back, so
+  // two workers are busy when a short second part of each is cut, too short
+  // to pay for a primer. The idle third worker must hand each to the worker
+  // whose stream it continues, not both to one: once the second folder's
+  // first part is let go, its second part is written while the first
+  // folder's worker still waits.
+  pending_folders pending(archive, small_parts(pack_mode::solid, 3));
+  auto gate_a = std::make_shared<gated_content::gate>();
+  auto gate_b = std::make_shared<gated_content::gate>();
+  gate_a->set(false);
+  gate_b->set(false);
+  const auto gated = [](std::string path, std::vector<std::uint8_t> bytes, std::shared_ptr<gated_content::gate> g) {
+    auto e = file_entry(path, bytes);
+    e.content = std::make_shared<gated_content>(std::move(bytes), std::move(g));
+    return e;
+  };
+  std::map<pending_id, std::vector<std::uint8_t>> content;
+  const auto a0 = redundant(100'000, 1);  // a part each
+  const auto b0 = redundant(100'000, 2);
+  const auto a1 = redundant(20'000, 3);
+  const auto b1 = redundant(20'000, 4);
+  content[pending.add(gated("a0.a", a0, gate_a))] = a0;
+  content[pending.add(gated("b0.b", b0, gate_b))] = b0;
+  content[pending.add(file_entry("a1.a", a1))] = a1;
+  content[pending.add(file_entry("b1.b", b1))] = b1;
+  pending.flush();  // cuts a1 and b1: 20 KB x 2 workers < 0.6 x 100 KB of primer
+  gate_b->set(true);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (pending.progress().written_bytes < b0.size() + b1.size() &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(pending.progress().written_bytes, b0.size() + b1.size()) << "b1 waited for the other worker";
+  gate_a->set(true);
+  pending.finish();
+  EXPECT_EQ(pending.progress().primed_parts, 0u);
+  for (const auto& folder : pending.take()) {
+    for (std::size_t k = 0; k < folder.ids.size(); ++k) {
+      EXPECT_TRUE(read_back(reader, {folder.snapshot, folder.first_stream + k}) == content.at(folder.ids[k]));
+    }
+  }
+}
+
 TEST_F(pending_test, APartsPrimerBecomesTheNextOnesSoAChainHoldsOneDictionary) {
   // One folder, two workers taking turns: parts shorter than the dictionary,
-  // so that most of them are primed and every primer is a whole dictionary.
-  // The encoder copies its primer as it starts; the same buffer then becomes
-  // the next part's, so the chain holds one dictionary of primer at a time
-  // (a copy made beside it would hold two).
+  // primed whenever the other worker is busy. The encoder copies its primer
+  // as it starts; the same buffer then becomes the next part's, so the chain
+  // holds one dictionary of primer at a time (a copy made beside it would
+  // hold two). The first part's files are held back for a while: its worker
+  // is then busy when the second part comes, which must be primed.
   constexpr std::uint64_t kDictionary = 256 * 1024;  // level 1
   auto options = small_parts(pack_mode::solid, 2);
-  options.primer_cost = 0;  // prime whenever the other worker is busy
+  options.primer_cost = 0;
   pending_folders pending(archive, options);
+  auto gate = std::make_shared<gated_content::gate>();
+  gate->set(false);
+  std::jthread opener([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    gate->set(true);
+  });
   std::map<pending_id, std::vector<std::uint8_t>> content;
   for (int i = 0; i < 60; ++i) {
     auto bytes = redundant(40'000, static_cast<std::uint32_t>(i));
-    content[pending.add(file_entry(name("d/f", i, ".txt"), bytes))] = bytes;
+    auto e = file_entry(name("d/f", i, ".txt"), bytes);
+    if (i < 2) e.content = std::make_shared<gated_content>(bytes, gate);  // the first part: 80 KB, cut for an idle worker
+    content[pending.add(e)] = bytes;
   }
   pending.finish();
   const auto progress = pending.progress();
-  EXPECT_GE(progress.primed_parts, 4u);
+  EXPECT_GE(progress.primed_parts, 1u);
   // A dictionary of primer, and the packed bytes of a few parts (about 5 KB
   // each: the input is redundant).
   EXPECT_LE(pending.peak_buffer_bytes(), kDictionary + 64 * 1024);

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -34,9 +35,9 @@ TEST(worker_pool, RunsEveryJobBeforeItIsDestroyed) {
 TEST(worker_pool, AJobForOneWorkerRunsOnlyOnIt) {
   std::mutex mutex;
   std::vector<std::size_t> ran_on;
+  std::atomic<bool> go{false};
   {
     worker_pool pool(2);
-    std::atomic<bool> go{false};
     // Worker 1 is held while the others are queued: worker 0, idle, must
     // leave them to it.
     pool.submit_to(1, [&](std::size_t worker) {
@@ -54,4 +55,19 @@ TEST(worker_pool, AJobForOneWorkerRunsOnlyOnIt) {
   }
   ASSERT_EQ(ran_on.size(), 51u);
   for (auto worker : ran_on) EXPECT_EQ(worker, 1u);
+}
+
+TEST(worker_pool, AJobQueuedByARunningJobWhileThePoolIsDestroyedStillRuns) {
+  std::atomic<int> ran{0};
+  {
+    worker_pool pool(2);
+    pool.submit_to(0, [&](std::size_t) {
+      // By now the destructor has begun: worker 1, idle, must not be gone.
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      pool.submit_to(1, [&](std::size_t worker) {
+        if (worker == 1) ++ran;
+      });
+    });
+  }
+  EXPECT_EQ(ran.load(), 1);
 }
