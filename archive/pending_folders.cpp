@@ -272,9 +272,9 @@ pending_folders::taken_part pending_folders::take_ready(std::size_t worker) {
   return {lane, part};
 }
 
-// Beside a busy worker whose stream the part continues, two workers are
-// faster than that stream alone only for a part long enough against its
-// primer's pass (pending_options::primer_cost).
+// Beside a busy worker whose stream the part continues, priming it on
+// another is faster than leaving it to that stream only for a part long
+// enough against its primer's pass (pending_options::primer_cost).
 bool pending_folders::worth_priming(const pending_part& part) const {
   const double primer = static_cast<double>(std::min<std::uint64_t>(part.options.dict_size, part.input_before));
   return static_cast<double>(part.input_bytes) * (options_.threads - 1) >= options_.primer_cost * primer;
