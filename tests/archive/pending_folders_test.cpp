@@ -97,6 +97,15 @@ std::vector<std::uint8_t> read_back(cached_reader& reader, const pending_locatio
   return out;
 }
 
+// Every file of `folder` reads back as `content` holds it.
+void expect_reads_back(cached_reader& reader, const finished_folder& folder,
+                       const std::map<pending_id, std::vector<std::uint8_t>>& content) {
+  for (std::size_t k = 0; k < folder.ids.size(); ++k) {
+    EXPECT_TRUE(read_back(reader, {folder.snapshot, folder.first_stream + k}) == content.at(folder.ids[k]))
+        << "file " << folder.ids[k];
+  }
+}
+
 std::size_t pending_files_in(const fs::path& dir) {
   std::size_t count = 0;
   for (const auto& item : fs::directory_iterator(dir)) {
@@ -221,19 +230,18 @@ TEST_F(pending_test, PartsTooShortToPayForAPrimerWaitForTheStreamTheyContinue) {
   // with at most 167 KB before it (its input / primer_cost) may be primed:
   // parts are cut at 50 KB at least (for an idle worker), so at most three.
   pending_folders pending(archive, small_parts(pack_mode::solid, 2));
-  std::vector<std::vector<std::uint8_t>> files;
-  for (int i = 0; i < 60; ++i) files.push_back(redundant(40'000, static_cast<std::uint32_t>(i)));
-  std::map<pending_id, const std::vector<std::uint8_t>*> content;
-  for (int i = 0; i < 60; ++i) content[pending.add(file_entry(name("d/f", i, ".txt"), files[i]))] = &files[i];
+  std::map<pending_id, std::vector<std::uint8_t>> content;
+  for (int i = 0; i < 60; ++i) {
+    auto bytes = redundant(40'000, static_cast<std::uint32_t>(i));
+    content[pending.add(file_entry(name("d/f", i, ".txt"), bytes))] = bytes;
+  }
   pending.finish();
   const auto progress = pending.progress();
   EXPECT_LE(progress.primed_parts, 3u);
   EXPECT_GE(progress.continued_parts, 60u * 40'000 / 100'000 - 4);
   const auto folders = pending.take();
   ASSERT_EQ(folders.size(), 1u);
-  for (std::size_t k = 0; k < folders[0].ids.size(); ++k) {
-    EXPECT_TRUE(read_back(reader, {folders[0].snapshot, folders[0].first_stream + k}) == *content.at(folders[0].ids[k]));
-  }
+  expect_reads_back(reader, folders[0], content);
 }
 
 TEST_F(pending_test, APartIsLeftToTheIdleWorkerWhoseStreamItContinues) {
@@ -259,9 +267,7 @@ TEST_F(pending_test, APartIsLeftToTheIdleWorkerWhoseStreamItContinues) {
   EXPECT_EQ(progress.continued_parts, 12u);  // 11 parts, and the end marker finish() cuts
   const auto folders = pending.take();
   ASSERT_EQ(folders.size(), 1u);
-  for (std::size_t k = 0; k < folders[0].ids.size(); ++k) {
-    EXPECT_TRUE(read_back(reader, {folders[0].snapshot, folders[0].first_stream + k}) == content.at(folders[0].ids[k]));
-  }
+  expect_reads_back(reader, folders[0], content);
 }
 
 TEST_F(pending_test, EachBusyWorkerRunsThePartContinuingItsStreamOnceItIsFree) {
@@ -301,11 +307,7 @@ TEST_F(pending_test, EachBusyWorkerRunsThePartContinuingItsStreamOnceItIsFree) {
   gate_a->set(true);
   pending.finish();
   EXPECT_EQ(pending.progress().primed_parts, 0u);
-  for (const auto& folder : pending.take()) {
-    for (std::size_t k = 0; k < folder.ids.size(); ++k) {
-      EXPECT_TRUE(read_back(reader, {folder.snapshot, folder.first_stream + k}) == content.at(folder.ids[k]));
-    }
-  }
+  for (const auto& folder : pending.take()) expect_reads_back(reader, folder, content);
 }
 
 TEST_F(pending_test, APartsPrimerBecomesTheNextOnesSoAChainHoldsOneDictionary) {
@@ -338,11 +340,7 @@ TEST_F(pending_test, APartsPrimerBecomesTheNextOnesSoAChainHoldsOneDictionary) {
   // A dictionary of primer, and the packed bytes of a few parts (about 5 KB
   // each: the input is redundant).
   EXPECT_LE(pending.peak_buffer_bytes(), kDictionary + 64 * 1024);
-  for (const auto& folder : pending.take()) {
-    for (std::size_t k = 0; k < folder.ids.size(); ++k) {
-      EXPECT_TRUE(read_back(reader, {folder.snapshot, folder.first_stream + k}) == content.at(folder.ids[k]));
-    }
-  }
+  for (const auto& folder : pending.take()) expect_reads_back(reader, folder, content);
 }
 
 TEST_F(pending_test, SolidGroupsByExtensionAndEndsTheLeastRecentlyUsedFolder) {
@@ -538,9 +536,7 @@ TEST_F(pending_test, IdleEncodersGiveTheirMemoryBackAndTheNextPartPrimes) {
   const auto folders = pending.take();
   ASSERT_EQ(folders.size(), 1u);
   ASSERT_EQ(folders[0].ids.size(), content.size());
-  for (std::size_t k = 0; k < folders[0].ids.size(); ++k) {
-    EXPECT_TRUE(read_back(reader, {folders[0].snapshot, folders[0].first_stream + k}) == content.at(folders[0].ids[k]));
-  }
+  expect_reads_back(reader, folders[0], content);
 }
 
 TEST_F(pending_test, IncompressibleFilesAreGivenUpEarlyAndTheNextPartPrimes) {
