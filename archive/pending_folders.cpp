@@ -34,6 +34,7 @@ pending_folders::pending_folders(std::string archive_path, pending_options optio
 pending_folders::~pending_folders() {
   std::lock_guard lock(mutex_);
   cancelled_ = true;
+  changed_.notify_all();  // workers waiting for their turn skip their parts now
 }
 
 void pending_folders::throw_if_failed() const {
@@ -66,8 +67,9 @@ pending_id pending_folders::add(const entry& e) {
 // for the worker whose stream it continues, see take_ready); parts are not
 // cut shorter than that.
 void pending_folders::keep_workers_busy() {
+  const unsigned allowed = workers_allowed();
   for (const auto& lane : lanes_) {
-    if (running_ >= options_.threads) return;
+    if (running_ >= allowed) return;
     if (lane->open && lane->filling_bytes >= lane->part_bytes / 2) cut(*lane, false);
   }
 }
@@ -75,7 +77,7 @@ void pending_folders::keep_workers_busy() {
 // The encoders are behind only if they all have work: otherwise the input
 // waiting in partly filled parts is what they need.
 void pending_folders::relieve_pressure() {
-  if (running_ >= options_.threads) return;
+  if (running_ >= workers_allowed()) return;
   pending_lane* fullest = nullptr;
   for (const auto& lane : lanes_) {
     if (lane->filling_bytes > 0 && (fullest == nullptr || lane->filling_bytes > fullest->filling_bytes)) {
@@ -284,8 +286,9 @@ void pending_folders::run_next(std::size_t worker, bool forwarded) {
   taken_part taken;
   bool skip = false;
   {
-    std::lock_guard lock(mutex_);
+    std::unique_lock lock(mutex_);
     if (forwarded) --forwarded_[worker];
+    wait_for_turn(lock);
     taken = take_ready(worker);
     if (!taken.part) {
       pool_.submit_to(taken.forward_to, [this](std::size_t other) { run_next(other, true); });
@@ -316,6 +319,21 @@ void pending_folders::run_next(std::size_t worker, bool forwarded) {
   --running_;
   write_finished(*lane, lock);
   changed_.notify_all();
+}
+
+unsigned pending_folders::workers_allowed() const {
+  if (!options_.workers_allowed || finishing_ > 0) return options_.threads;
+  return std::clamp(options_.workers_allowed(), 1u, options_.threads);
+}
+
+// The job's worker holds no part while it waits; a worker that finishes
+// one, finish() and cancelling wake it.
+void pending_folders::wait_for_turn(std::unique_lock<std::mutex>& lock) {
+  while (!cancelled_ && !error_) {
+    const auto busy = static_cast<unsigned>(std::ranges::count(compressing_, true));
+    if (busy < workers_allowed()) return;
+    changed_.wait_for(lock, kTurnTick);
+  }
 }
 
 // Writes the lane's finished parts in order, one thread at a time per lane
@@ -396,7 +414,10 @@ void pending_folders::finish() {
   throw_if_failed();
   for (const auto& lane : lanes_) end_folder(*lane);
   const std::uint64_t last = next_sequence_;
+  ++finishing_;
+  changed_.notify_all();  // workers waiting for their turn
   changed_.wait(lock, [&] { return error_ || unwritten_.empty() || *unwritten_.begin() >= last; });
+  --finishing_;
   throw_if_failed();
 }
 

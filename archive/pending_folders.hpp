@@ -44,6 +44,7 @@
 #include "pending_part.hpp"
 #include "worker_pool.hpp"
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -83,6 +84,13 @@ struct pending_options {
   // more primed in parallel than written on in one stream. 0: prime
   // whenever that worker is busy.
   double primer_cost = 0.6;
+  // How many workers may compress at once now (empty: all; at least one
+  // always may): the daemon leaves a core to its writers while they go on.
+  // Asked under this object's lock when a worker is about to take a part,
+  // when parts are cut early for idle workers, and every kTurnTick by a
+  // worker waiting for its turn; it must not call into this object. While
+  // finish() waits, all workers compress.
+  std::function<unsigned()> workers_allowed;
 };
 
 // Where an encoded file can be read before it is committed.
@@ -201,6 +209,9 @@ class pending_folders {
   void keep_workers_busy();
   pending_lane& new_lane(bool batched);
   void run_next(std::size_t worker, bool forwarded);
+  unsigned workers_allowed() const;
+  void wait_for_turn(std::unique_lock<std::mutex>& lock);
+  static constexpr std::chrono::milliseconds kTurnTick{100};
   struct taken_part {
     pending_lane* lane = nullptr;
     pending_part* part = nullptr;  // null: left to the worker `forward_to`
@@ -250,6 +261,7 @@ class pending_folders {
   std::uint64_t peak_input_ = 0;
   std::exception_ptr error_;
   bool cancelled_ = false;
+  unsigned finishing_ = 0;  // finish() calls waiting: workers_allowed is not asked
 
   // Declared last: destroyed (joined) first, before what its jobs use.
   worker_pool pool_;

@@ -38,13 +38,12 @@ const char* const kDaemonUsage =
     "  -o cache_size=SIZE       decoded archive data kept for reads (64M)\n"
     "  -o flush_interval=S      commit every S seconds when something changed (off)\n"
     "  -o settle=S              a closed file is compressed S seconds after its\n"
-    "                           close unless reopened for writing first (1; 0.25 ok;\n"
-    "                           later while writes go on, see below)\n"
-    "  -o defer_while_writing=0|1\n"
-    "                           1: settled files wait while writes go on and the\n"
-    "                           pool is under half full, at most 30 s (faster\n"
-    "                           writes on few cores); 0: compressed beside the\n"
-    "                           writes (1)\n"
+    "                           close unless reopened for writing first (1; 0.25 ok)\n"
+    "  -o writing_threads=N     compression threads while writes go on and the\n"
+    "                           pool is under half full, leaving the writers a\n"
+    "                           core (threads - 1); 0: settled files wait until\n"
+    "                           the writes pause, at most 30 s (fastest writes)\n"
+    "  -o defer_while_writing=0|1  older spelling: 1 is writing_threads=0, 0 all threads\n"
     "  -o idle_release=S        once at most 1 MiB/s was written for S seconds\n"
     "                           (looked at every S s, the first S s after the\n"
     "                           last close's idle flush) and the compressor is\n"
@@ -175,9 +174,13 @@ bool apply_option(parse_state& state, std::string_view item) {
     const auto ms = parse_milliseconds(value);
     if (!ms || *ms > 3'600'000) return bad("a number of seconds such as 1 or 0.25, at most 3600");
     options.settle = std::chrono::milliseconds(*ms);
+  } else if (key == "writing_threads") {
+    const auto n = parse_number(value);
+    if (!n || *n > 1024) return bad("a number of threads, 0 to 1024");
+    options.writing_threads = static_cast<unsigned>(*n);
   } else if (key == "defer_while_writing") {
     if (value != "0" && value != "1") return bad("0 or 1");
-    options.defer_while_writing = value == "1";
+    options.writing_threads = value == "1" ? 0u : UINT32_MAX;
   } else if (key == "idle_release") {
     const auto ms = parse_milliseconds(value);
     if (!ms || *ms > 86'400'000) return bad("a number of seconds such as 30 or 0.5, at most 86400 (0: never)");

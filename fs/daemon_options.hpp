@@ -31,9 +31,10 @@ struct daemon_options {
   // How long a closed file waits before it is sealed for the compressor:
   // one reopened for writing within it is not compressed twice.
   std::chrono::milliseconds settle{1000};
-  // Settled files wait while writes go on and the pool is less than half
-  // full (see sealer.hpp): false streams them beside the writes.
-  bool defer_while_writing = true;
+  // Compression threads while writes go on and the pool is less than half
+  // full (see sealer.hpp); 0: settled files wait instead. Unset: one fewer
+  // than write.compression.threads. defer_while_writing=1 sets 0, =0 all.
+  std::optional<unsigned> writing_threads;
   // Looked at this often while no closed file waits: when at most 1 MiB/s
   // of staging memory was taken since the last look and the compressor is
   // idle, its encoders and the pool's free pages go back to the kernel (0:

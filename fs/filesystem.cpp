@@ -372,7 +372,7 @@ result<void> filesystem::commit(commit_scope scope, bool last) {
 }
 
 void filesystem::start_threads() {
-  streamer_.start();
+  streamer_.start([this] { return sealer_.workers_allowed(); });
   sealer_.start();
   scheduler_ = std::make_unique<commit_scheduler>([this](commit_scope scope) { return commit(scope); },
                                                   [this] { return committer_.has_changes(); },

@@ -1,5 +1,6 @@
 #include "sealer.hpp"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
@@ -17,18 +18,22 @@ sealer::sealer(inode_table& inodes, committer& commits, streamer& streamed, cont
       log_(log) {}
 
 sealer::timing sealer::timing::of(const daemon_options& options) {
-  return {options.settle, options.defer_while_writing, options.idle_release};
+  const unsigned threads = std::max(options.write.compression.threads, 1u);
+  return {options.settle, std::min(options.writing_threads.value_or(threads - 1), threads), options.idle_release};
 }
 
 // After two quiet seconds, what waits in partly filled parts is compressed
 // too (the folders stay open for more).
 void sealer::start() {
   std::function<bool()> hold;
-  window_start_ = std::chrono::steady_clock::now();
-  window_acquires_ = chunks_.stats().acquires;
-  rest_look_ = window_start_;
-  rest_acquires_ = window_acquires_;
-  if (when_.defer_while_writing) hold = [this] { return writes_going_on(); };
+  {
+    std::lock_guard window(window_mutex_);
+    window_start_ = std::chrono::steady_clock::now();
+    window_acquires_ = chunks_.stats().acquires;
+  }
+  rest_look_ = std::chrono::steady_clock::now();
+  rest_acquires_ = chunks_.stats().acquires;
+  if (when_.writing_threads == 0) hold = [this] { return writes_going_on(); };
   queue_ = std::make_unique<settle_queue>(
       when_.settle, [this](inode_number number, std::uint64_t stamp) { return seal_if_settled(number, stamp); },
       std::chrono::seconds(2),
@@ -83,6 +88,7 @@ void sealer::closed(inode_number number, std::uint64_t stamp) {
 // again at once for each file after a "no", which would otherwise measure
 // microseconds.
 bool sealer::writes_going_on() {
+  std::lock_guard window(window_mutex_);
   const auto now = std::chrono::steady_clock::now();
   const auto pool = chunks_.stats();
   if (now - window_start_ >= settle_queue::kHoldTick) {
@@ -93,6 +99,10 @@ bool sealer::writes_going_on() {
     window_acquires_ = pool.acquires;
   }
   return busy_ && pool.chunks_free * 2 > pool.chunks_total;
+}
+
+unsigned sealer::workers_allowed() {
+  return when_.writing_threads > 0 && writes_going_on() ? when_.writing_threads : UINT32_MAX;
 }
 
 // On the settle queue's thread: the file was closed a moment ago.

@@ -36,7 +36,8 @@ void streamer::report() const {
       progress.continued_parts, progress.primed_parts, progress.given_up_parts);
 }
 
-void streamer::start() {
+void streamer::start(std::function<unsigned()> workers_allowed) {
+  options_.workers_allowed = std::move(workers_allowed);
   pending_ = std::make_unique<archive::pending_folders>(archive_path_, options_,
                                                         [this](archive::pending_id id) { encoded(id); });
   started_ = true;

@@ -44,10 +44,12 @@ enum class release_wait { released, timed_out, nothing_handed };
 class streamer {
  public:
   // Streams nothing until start(): its worker threads must not be started
-  // before the daemon forks into the background.
+  // before the daemon forks into the background. `workers_allowed` (may be
+  // empty) says how many workers may compress at once now (see
+  // archive::pending_options::workers_allowed).
   streamer(std::string archive_path, const archive::write_options& write, logger& log);
   ~streamer();
-  void start();
+  void start(std::function<unsigned()> workers_allowed = {});
   // Stops streaming and removes the pending files (what they held must be
   // elsewhere by then); later hand-overs are refused. Nothing else may call
   // into the streamer meanwhile (the daemon's threads have ended).

@@ -45,14 +45,15 @@ std::vector<std::uint8_t> redundant(std::size_t size, std::uint32_t seed) {
   return data;
 }
 
-// Content that counts how many of its visits are running, and can be held
-// back (to make the encoders "behind").
+// Content that can be held back (to make the encoders "behind"), and counts
+// the visits that reached it.
 class gated_content final : public entry_content {
  public:
   struct gate {
     std::mutex mutex;
     std::condition_variable opened;
     bool open = true;
+    int visits = 0;
     void set(bool value) {
       {
         std::lock_guard lock(mutex);
@@ -60,11 +61,18 @@ class gated_content final : public entry_content {
       }
       opened.notify_all();
     }
+    // Waits until a visit has reached the gate (up to 10 s).
+    bool wait_visited() {
+      std::unique_lock lock(mutex);
+      return opened.wait_for(lock, std::chrono::seconds(10), [&] { return visits > 0; });
+    }
   };
 
   gated_content(std::vector<std::uint8_t> bytes, std::shared_ptr<gate> g) : bytes_(std::move(bytes)), gate_(g) {}
   void visit(const span_sink& sink) const override {
     std::unique_lock lock(gate_->mutex);
+    ++gate_->visits;
+    gate_->opened.notify_all();
     gate_->opened.wait(lock, [&] { return gate_->open; });
     lock.unlock();
     sink(bytes_);
@@ -307,6 +315,64 @@ TEST_F(pending_test, EachBusyWorkerRunsThePartContinuingItsStreamOnceItIsFree) {
   gate_a->set(true);
   pending.finish();
   EXPECT_EQ(pending.progress().primed_parts, 0u);
+  for (const auto& folder : pending.take()) expect_reads_back(reader, folder, content);
+}
+
+namespace {
+
+// Waits (up to `timeout`) until `bytes` are written; returns whether they were.
+bool written_within(const pending_folders& pending, std::uint64_t bytes, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (pending.progress().written_bytes < bytes && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return pending.progress().written_bytes >= bytes;
+}
+
+}  // namespace
+
+TEST_F(pending_test, WhileOneWorkerIsAllowedTheOtherWaitsForItsTurnExceptForFinish) {
+  // Two workers, one allowed: while the first file's worker is held in its
+  // content, the second file waits, until two are allowed. Then the same
+  // again, until finish() is called, which compresses with every worker.
+  // Solid folders of two extensions: two lanes, each written on its own.
+  std::atomic<unsigned> allowed{1};
+  auto options = small_parts(pack_mode::solid, 2);
+  options.workers_allowed = [&] { return allowed.load(); };
+  pending_folders pending(archive, options);
+  std::map<pending_id, std::vector<std::uint8_t>> content;
+  const auto add = [&](const std::string& path, std::uint32_t seed, std::shared_ptr<gated_content::gate> gate) {
+    auto bytes = redundant(50'000, seed);
+    auto e = file_entry(path, bytes);
+    if (gate) e.content = std::make_shared<gated_content>(bytes, gate);
+    content[pending.add(e)] = std::move(bytes);
+  };
+  auto held = std::make_shared<gated_content::gate>();
+  held->set(false);
+  add("held.a", 1, held);
+  pending.flush();
+  ASSERT_TRUE(held->wait_visited());
+  add("free.b", 2, nullptr);
+  pending.flush();
+  EXPECT_FALSE(written_within(pending, 1, std::chrono::milliseconds(400))) << "two workers compressed";
+  allowed = 2;
+  EXPECT_TRUE(written_within(pending, 50'000, std::chrono::seconds(10))) << "the second worker was not let go";
+  held->set(true);
+  ASSERT_TRUE(written_within(pending, 100'000, std::chrono::seconds(10)));
+
+  allowed = 1;
+  auto held_again = std::make_shared<gated_content::gate>();
+  held_again->set(false);
+  add("held2.a", 3, held_again);
+  pending.flush();
+  ASSERT_TRUE(held_again->wait_visited());
+  add("free2.b", 4, nullptr);
+  pending.flush();
+  EXPECT_FALSE(written_within(pending, 100'001, std::chrono::milliseconds(400))) << "two workers compressed";
+  std::thread finishing([&] { pending.finish(); });
+  EXPECT_TRUE(written_within(pending, 150'000, std::chrono::seconds(10))) << "finish() waited with one worker";
+  held_again->set(true);
+  finishing.join();
   for (const auto& folder : pending.take()) expect_reads_back(reader, folder, content);
 }
 

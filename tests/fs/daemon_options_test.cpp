@@ -1,5 +1,6 @@
 // The daemon's command line and the write options it derives from it.
 #include "fs/daemon_options.hpp"
+#include "fs/sealer.hpp"
 
 #include "test_support.hpp"
 
@@ -35,13 +36,27 @@ TEST(DaemonOptions, RefusesAPoolSizeThatIsNotASize) {
   EXPECT_NE(result.error.find("pool_size"), std::string::npos) << result.error;
 }
 
-TEST(DaemonOptions, DeferWhileWritingIsOnUnlessTurnedOff) {
-  EXPECT_TRUE(parsed("pool_size=64M").defer_while_writing);
-  EXPECT_TRUE(parsed("defer_while_writing=1").defer_while_writing);
-  EXPECT_FALSE(parsed("defer_while_writing=0").defer_while_writing);
+TEST(DaemonOptions, WritingThreadsAreOneFewerThanThreadsUnlessSet) {
+  EXPECT_FALSE(parsed("pool_size=64M").writing_threads.has_value());
+  EXPECT_EQ(parsed("writing_threads=3").writing_threads, 3u);
+  EXPECT_EQ(parsed("writing_threads=0").writing_threads, 0u);
+  // The older switch: 1 holds settled files while writes go on, 0 uses every thread.
+  EXPECT_EQ(parsed("defer_while_writing=1").writing_threads, 0u);
+  EXPECT_EQ(parsed("defer_while_writing=0").writing_threads, UINT32_MAX);
   const auto result = parse_daemon_command_line({"-o", "defer_while_writing=yes", "/tmp/a.7z", "/tmp/mnt"});
   EXPECT_FALSE(result.options.has_value());
   EXPECT_NE(result.error.find("defer_while_writing expects 0 or 1"), std::string::npos) << result.error;
+  const auto many = parse_daemon_command_line({"-o", "writing_threads=two", "/tmp/a.7z", "/tmp/mnt"});
+  EXPECT_FALSE(many.options.has_value());
+  EXPECT_NE(many.error.find("writing_threads expects"), std::string::npos) << many.error;
+}
+
+TEST(DaemonOptions, TheSealerResolvesWritingThreadsAgainstThreads) {
+  EXPECT_EQ(sealer::timing::of(parsed("threads=4")).writing_threads, 3u);
+  EXPECT_EQ(sealer::timing::of(parsed("threads=1")).writing_threads, 0u);  // then settled files wait
+  EXPECT_EQ(sealer::timing::of(parsed("threads=2,defer_while_writing=0")).writing_threads, 2u);
+  EXPECT_EQ(sealer::timing::of(parsed("threads=2,writing_threads=8")).writing_threads, 2u);
+  EXPECT_EQ(sealer::timing::of(parsed("threads=2,defer_while_writing=1")).writing_threads, 0u);
 }
 
 TEST(DaemonOptions, IdleReleaseIsThirtySecondsUnlessSet) {

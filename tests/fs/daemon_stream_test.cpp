@@ -3,9 +3,9 @@
 // commit copies them; a file changed, renamed or removed after it was sealed
 // is archived as the mount shows it, once. Writers go on while a commit
 // compresses. Progress means bytes compressed of bytes pending (the memory
-// bound for input many times the pool: daemon_large_test). Settled files
-// wait while writes go on, unless the pool is half full or the option says
-// otherwise.
+// bound for input many times the pool: daemon_large_test). While writes go
+// on, settled files stream on writing_threads (one fewer than threads by
+// default), or wait when that is 0, unless the pool is half full.
 #include "mount_fixture.hpp"
 #include "sample_bytes.hpp"
 
@@ -194,13 +194,13 @@ struct steady_writer {
 
 }  // namespace
 
-// Settled files wait while writes go on and the pool has room: compressing
-// beside a burst of writes slows the writes (see sealer.hpp). Once the writes
-// pause, they are compressed without a commit. A loaded machine may pause
-// the writer (then the file was free to go): up to three bursts are tried,
-// each removed before the next so that the pool stays under half full.
-TEST_F(mount_fixture, SettledFilesWaitWhileWritesGoOn) {
-  auto daemon = mount("settle=0,pool_size=1G,level=1");
+// With writing_threads=0, settled files wait while writes go on and the pool
+// has room (see sealer.hpp). Once the writes pause, they are compressed
+// without a commit. A loaded machine may pause the writer (then the file was
+// free to go): up to three bursts are tried, each removed before the next so
+// that the pool stays under half full.
+TEST_F(mount_fixture, WithNoWritingThreadsSettledFilesWaitWhileWritesGoOn) {
+  auto daemon = mount("settle=0,pool_size=1G,level=1,writing_threads=0");
   for (int attempt = 0; attempt < 3; ++attempt) {
     const fs::path burst = mnt / fmt::format("burst{}", attempt);
     const fs::path first = mnt / fmt::format("first{}.txt", attempt);
@@ -252,24 +252,35 @@ TEST_F(mount_fixture, SettledFilesWaitWhileWritesGoOn) {
   GTEST_SKIP() << "the writer slowed down in each of three bursts: the writes paused";
 }
 
-// defer_while_writing=0: they stream as they settle, writes or not.
-TEST_F(mount_fixture, SettledFilesStreamBesideTheWritesWhenAsked) {
-  auto daemon = mount("settle=0,pool_size=1G,level=1,defer_while_writing=0");
-  fs::create_directories(mnt / "burst");
-  steady_writer writer(mnt / "burst", 128 << 10, std::chrono::milliseconds(1));
-  while (writer.files.load() < 3) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  write_file(mnt / "first.txt", text_bytes(20'000, 1));
-  bool compressed = false;
-  for (const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-       !compressed && std::chrono::steady_clock::now() < end;) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    compressed = state_of(mnt / "first.txt") == "compressed";
+// By default (two threads: one while writes go on), and with
+// defer_while_writing=0 (all threads), they stream as they settle, writes or
+// not.
+TEST_F(mount_fixture, SettledFilesStreamBesideTheWritesOnTheWritingThreads) {
+  for (const std::string options : {"threads=2", "defer_while_writing=0"}) {
+    SCOPED_TRACE(options);
+    auto daemon = mount("settle=0,pool_size=1G,level=1," + options);
+    fs::create_directories(mnt / "burst");
+    // As in the test above: writes measured as going on for a few looks
+    // before the file is closed, and at most 1.5 s to compress it, well
+    // before the writer fills half the pool.
+    steady_writer writer(mnt / "burst", 128 << 10, std::chrono::milliseconds(1));
+    std::this_thread::sleep_for(3 * kHoldTick);
+    write_file(mnt / "first.txt", text_bytes(20'000, 1));
+    bool compressed = false;
+    for (const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
+         !compressed && std::chrono::steady_clock::now() < end;) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      compressed = state_of(mnt / "first.txt") == "compressed";
+    }
+    writer.finish();
+    // A writer that slowed down let it go whatever the option says.
+    if (writer.stayed_busy()) {
+      EXPECT_TRUE(compressed) << state_of(mnt / "first.txt");
+    } else {
+      std::printf("%s: the writer slowed down: the writes paused\n", options.c_str());
+    }
+    ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
   }
-  writer.finish();
-  // A writer that slowed down let it go whatever the option says.
-  if (!writer.stayed_busy()) GTEST_SKIP() << "the writer slowed down: the writes paused";
-  EXPECT_TRUE(compressed) << state_of(mnt / "first.txt");
-  ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
 }
 
 // Past half the pool, settled files stream beside the writes, so that the
