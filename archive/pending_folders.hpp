@@ -80,7 +80,8 @@ struct pending_options {
   // worker unless it is busy and the part is long enough for the workers
   // to be faster together than that stream alone: its input x (threads - 1)
   // at least primer_cost x its primer (a dictionary, or the folder's input
-  // before it if shorter). Parts shorter than that (a small pool's) cost
+  // before it if shorter), and that worker has at least as much of its
+  // part left to compress. Parts shorter than that (a small pool's) cost
   // more primed in parallel than written on in one stream. 0: prime
   // whenever that worker is busy.
   double primer_cost = 0.6;
@@ -207,6 +208,9 @@ class pending_folders {
   void cut(pending_lane& lane, bool last);
   void relieve_pressure();
   void keep_workers_busy();
+  // The lane's next part needs no primer: its folder's first, or one that
+  // continues an idle worker's stream.
+  bool starts_free(const pending_lane& lane) const;
   pending_lane& new_lane(bool batched);
   void run_next(std::size_t worker, bool forwarded);
   unsigned workers_allowed() const;
@@ -218,7 +222,7 @@ class pending_folders {
     std::size_t forward_to = 0;
   };
   taken_part take_ready(std::size_t worker);
-  bool worth_priming(const pending_part& part) const;
+  bool worth_priming(const pending_part& part, std::size_t owner) const;
   void write_finished(pending_lane& lane, std::unique_lock<std::mutex>& lock);
   const std::shared_ptr<const archive_snapshot>& lane_snapshot(pending_lane& lane);
   std::shared_ptr<const archive_snapshot> snapshot_of(const pending_lane& lane, std::size_t folders) const;
@@ -252,6 +256,7 @@ class pending_folders {
   std::map<std::uint64_t, ready_part> ready_;  // cut and not started, by sequence
   std::vector<worker_stream> streams_;         // per worker
   std::vector<bool> compressing_;              // per worker: its encoder is in use
+  std::vector<const pending_part*> current_;   // per worker: the part it compresses (null: none)
   std::vector<unsigned> forwarded_;            // per worker: jobs other workers handed it, not started
   pending_id next_id_ = 1;
   std::uint64_t next_sequence_ = 0;

@@ -86,7 +86,10 @@ void compress_started(pending_part& part, lzma2_encoder& encoder) {
   const bool alone = part.first && part.last;
   shrink_probe probe(from_one_file(part), part.input_bytes,
                      alone ? shrink_probe::after_giving_up::drop_input : shrink_probe::after_giving_up::raw_chunks);
-  const span_sink to_encoder = [&](std::span<const std::uint8_t> bytes) { probe.write(encoder, bytes, collect); };
+  const span_sink to_encoder = [&](std::span<const std::uint8_t> bytes) {
+    probe.write(encoder, bytes, collect);
+    part.input_done.fetch_add(bytes.size(), std::memory_order_relaxed);
+  };
   for (auto& piece : part.pieces) piece.crc = feed(piece, to_encoder);
   if (probe.end_given_up(part.last, collect)) {
     part.given_up = true;

@@ -21,6 +21,7 @@
 
 #include <lzma.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <cstdint>
@@ -79,6 +80,9 @@ struct pending_part {
   std::uint64_t input_bytes = 0;
   std::uint64_t input_before = 0;  // the folder's input in the parts before it
   std::uint64_t sequence = 0;      // order of cutting, over all folders
+  // Input handed to the encoder so far (compress_part; read by the owner's
+  // scheduling while it runs).
+  std::atomic<std::uint64_t> input_done{0};
 
   // Set by compress_part.
   std::unique_ptr<metered_bytes> packed;

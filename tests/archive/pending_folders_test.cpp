@@ -54,6 +54,7 @@ class gated_content final : public entry_content {
     std::condition_variable opened;
     bool open = true;
     int visits = 0;
+    int free_visits = 0;  // the first ones pass while closed
     void set(bool value) {
       {
         std::lock_guard lock(mutex);
@@ -61,19 +62,19 @@ class gated_content final : public entry_content {
       }
       opened.notify_all();
     }
-    // Waits until a visit has reached the gate (up to 10 s).
-    bool wait_visited() {
+    // Waits until `count` visits have reached the gate (up to 10 s).
+    bool wait_visited(int count = 1) {
       std::unique_lock lock(mutex);
-      return opened.wait_for(lock, std::chrono::seconds(10), [&] { return visits > 0; });
+      return opened.wait_for(lock, std::chrono::seconds(10), [&] { return visits >= count; });
     }
   };
 
   gated_content(std::vector<std::uint8_t> bytes, std::shared_ptr<gate> g) : bytes_(std::move(bytes)), gate_(g) {}
   void visit(const span_sink& sink) const override {
     std::unique_lock lock(gate_->mutex);
-    ++gate_->visits;
+    const bool free = ++gate_->visits <= gate_->free_visits;
     gate_->opened.notify_all();
-    gate_->opened.wait(lock, [&] { return gate_->open; });
+    gate_->opened.wait(lock, [&] { return free || gate_->open; });
     lock.unlock();
     sink(bytes_);
   }
@@ -235,8 +236,9 @@ TEST_F(pending_test, PartsTooShortToPayForAPrimerWaitForTheStreamTheyContinue) {
   // Two workers, one folder, parts of 100 KB against a dictionary of
   // 256 KiB: priming one costs the match finder a pass over 2.6 times its
   // input, so two workers would take longer than one stream. Only a part
-  // with at most 167 KB before it (its input / primer_cost) may be primed:
-  // parts are cut at 50 KB at least (for an idle worker), so at most three.
+  // with at most 167 KB before it (its input / primer_cost) may be primed,
+  // while the worker of the part before has as much left: few of the parts
+  // cut from 12.5 KB (for an idle worker, at no primer's cost) or 50 KB on.
   pending_folders pending(archive, small_parts(pack_mode::solid, 2));
   std::map<pending_id, std::vector<std::uint8_t>> content;
   for (int i = 0; i < 60; ++i) {
@@ -373,6 +375,77 @@ TEST_F(pending_test, WhileOneWorkerIsAllowedTheOtherWaitsForItsTurnExceptForFini
   EXPECT_TRUE(written_within(pending, 150'000, std::chrono::seconds(10))) << "finish() waited with one worker";
   held_again->set(true);
   finishing.join();
+  for (const auto& folder : pending.take()) expect_reads_back(reader, folder, content);
+}
+
+TEST_F(pending_test, APartIsLeftToItsStreamsWorkerWhenThatOneIsAboutToBeFree) {
+  // Two workers, primer_cost 0.6. The first part of folder d (90 KB, then
+  // 10 KB held back) is cut whole while one worker is held on a part of
+  // folder x and only one may compress, so no part of d is cut early. Once
+  // both may, d's worker reads 90 KB and waits; then x's worker is let go,
+  // and d's second part (100 KB, primer 100 KB) is cut. The 10 KB left
+  // before it are less than the 60 KB its primer costs: the idle worker
+  // leaves it to d's. (d's worker reads the part once for the next part's
+  // primer before it compresses: the held file lets that visit pass.)
+  std::atomic<unsigned> allowed{1};
+  auto options = small_parts(pack_mode::solid, 2);
+  options.workers_allowed = [&] { return allowed.load(); };
+  pending_folders pending(archive, options);
+  auto x_gate = std::make_shared<gated_content::gate>();
+  auto d_gate = std::make_shared<gated_content::gate>();
+  x_gate->set(false);
+  d_gate->set(false);
+  d_gate->free_visits = 1;
+  std::map<pending_id, std::vector<std::uint8_t>> content;
+  const auto add = [&](const std::string& path, std::size_t size, std::uint32_t seed,
+                       std::shared_ptr<gated_content::gate> gate) {
+    auto bytes = redundant(size, seed);
+    auto e = file_entry(path, bytes);
+    if (gate) e.content = std::make_shared<gated_content>(bytes, std::move(gate));
+    content[pending.add(e)] = std::move(bytes);
+  };
+  add("x/h.x", 50'000, 1, x_gate);  // a folder's first part: cut at once
+  ASSERT_TRUE(x_gate->wait_visited());
+  add("d/a.txt", 90'000, 2, nullptr);
+  add("d/b.txt", 10'000, 3, d_gate);  // fills d's first part: cut, waiting for its turn
+  allowed = 2;
+  ASSERT_TRUE(d_gate->wait_visited(2));
+  x_gate->set(true);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (pending.progress().written_bytes < 50'000 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_EQ(pending.progress().written_bytes, 50'000u) << "x's part was not written";
+  add("d/c.txt", 100'000, 4, nullptr);  // d's second part, cut once full
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the idle worker's turn
+  d_gate->set(true);
+  pending.finish();
+  EXPECT_EQ(pending.progress().primed_parts, 0u);
+  for (const auto& folder : pending.take()) expect_reads_back(reader, folder, content);
+}
+
+TEST_F(pending_test, AnIdleWorkerGetsAFoldersFirstPartBeforeAPartThatNeedsAPrimer) {
+  // Two workers: one is held on folder a's first part (100 KB). Folder b's
+  // first 20 KB (an eighth of a part is enough, and it needs no primer) go
+  // to the idle worker at once, before a's next 60 KB, which would need a
+  // primer, are cut half full.
+  pending_folders pending(archive, small_parts(pack_mode::solid, 2));
+  auto gate = std::make_shared<gated_content::gate>();
+  gate->set(false);
+  std::map<pending_id, std::vector<std::uint8_t>> content;
+  const auto add = [&](const std::string& path, std::size_t size, std::uint32_t seed, bool held) {
+    auto bytes = redundant(size, seed);
+    auto e = file_entry(path, bytes);
+    if (held) e.content = std::make_shared<gated_content>(bytes, gate);
+    content[pending.add(e)] = std::move(bytes);
+  };
+  add("a/0.a", 100'000, 1, true);
+  ASSERT_TRUE(gate->wait_visited());
+  add("b/0.b", 20'000, 2, false);
+  add("a/1.a", 60'000, 3, false);
+  EXPECT_TRUE(written_within(pending, 20'000, std::chrono::seconds(10))) << "b's part waited";
+  gate->set(true);
+  pending.finish();
   for (const auto& folder : pending.take()) expect_reads_back(reader, folder, content);
 }
 
