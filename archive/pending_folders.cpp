@@ -77,7 +77,7 @@ void pending_folders::keep_workers_busy() {
   const auto cut_lanes = [&](std::uint64_t eighths, bool free_only) {
     for (const auto& lane : lanes_) {
       if (running_ >= allowed) return;
-      if (!lane->open || lane->filling_bytes < lane->part_bytes / 8 * eighths) continue;
+      if (!lane->open || lane->filling_bytes == 0 || lane->filling_bytes < lane->part_bytes / 8 * eighths) continue;
       if (!free_only || starts_free(*lane)) cut(*lane, false);
     }
   };
@@ -87,7 +87,7 @@ void pending_folders::keep_workers_busy() {
 
 bool pending_folders::starts_free(const pending_lane& lane) const {
   const auto& folder = *lane.open;
-  if (folder.parts_cut == 0) return true;
+  if (folder.parts_cut == 0 || options_.level <= 0) return true;  // stored parts need no primer
   for (std::size_t worker = 0; worker < streams_.size(); ++worker) {
     const auto& stream = streams_[worker];
     if (!compressing_[worker] && stream.folder == lane.open && stream.next_part == folder.parts_cut) return true;

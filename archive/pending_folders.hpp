@@ -33,7 +33,8 @@
 // the first one as archive_error.
 //
 // Lock order: mutex_, then the worker pool's (jobs are submitted under
-// mutex_); compression and pending-file writes run without it.
+// mutex_), and whatever options.workers_allowed takes (the daemon's sealer
+// window lock); compression and pending-file writes run without it.
 #include "archive_layout.hpp"
 #include "archive_snapshot.hpp"
 #include "commit_request.hpp"
@@ -88,9 +89,9 @@ struct pending_options {
   // How many workers may compress at once now (empty: all; at least one
   // always may): the daemon leaves a core to its writers while they go on.
   // Asked under this object's lock when a worker is about to take a part,
-  // when parts are cut early for idle workers, and every kTurnTick by a
-  // worker waiting for its turn; it must not call into this object. While
-  // finish() waits, all workers compress.
+  // when parts are cut early for idle workers or to relieve the input
+  // bound, and every kTurnTick by a worker waiting for its turn; it must
+  // not call into this object. While finish() waits, all workers compress.
   std::function<unsigned()> workers_allowed;
 };
 

@@ -102,16 +102,16 @@ class sealer {
   pool::chunk_pool& chunks_;
   timing when_;
   logger& log_;
-  // writes_going_on's window: when it began, the pool's chunk acquisitions
-  // then, and what the last full window found.
+  // writes_going_on's window, guarded by window_mutex_: when it began, the
+  // pool's chunk acquisitions then, and what the last full window found.
   std::mutex window_mutex_;
   std::chrono::steady_clock::time_point window_start_;
   std::uint64_t window_acquires_ = 0;
+  bool busy_ = false;
   // The last idle call or look at rest: when, and the pool's acquisitions then.
   std::chrono::steady_clock::time_point rest_look_;
   std::uint64_t rest_acquires_ = 0;
   std::uint64_t returned_changes_ = 0;  // its acquisitions and releases when free pages were last given back
-  bool busy_ = false;
   std::unique_ptr<settle_queue> queue_;  // its thread seals through the members above
 };
 

@@ -84,6 +84,16 @@ class gated_content final : public entry_content {
   std::shared_ptr<gate> gate_;
 };
 
+// Opens the gates when it goes out of scope: declared after the
+// pending_folders, it lets a test that stops at a failed assertion end
+// instead of joining a worker held at a gate forever.
+struct gates_opened_at_exit {
+  std::vector<std::shared_ptr<gated_content::gate>> gates;
+  ~gates_opened_at_exit() {
+    for (const auto& gate : gates) gate->set(true);
+  }
+};
+
 entry file_entry(const std::string& path, std::vector<std::uint8_t> bytes) {
   entry e;
   e.path = path;
@@ -350,7 +360,10 @@ TEST_F(pending_test, WhileOneWorkerIsAllowedTheOtherWaitsForItsTurnExceptForFini
     content[pending.add(e)] = std::move(bytes);
   };
   auto held = std::make_shared<gated_content::gate>();
+  auto held_again = std::make_shared<gated_content::gate>();
   held->set(false);
+  held_again->set(false);
+  const gates_opened_at_exit opener{{held, held_again}};
   add("held.a", 1, held);
   pending.flush();
   ASSERT_TRUE(held->wait_visited());
@@ -363,15 +376,13 @@ TEST_F(pending_test, WhileOneWorkerIsAllowedTheOtherWaitsForItsTurnExceptForFini
   ASSERT_TRUE(written_within(pending, 100'000, std::chrono::seconds(10)));
 
   allowed = 1;
-  auto held_again = std::make_shared<gated_content::gate>();
-  held_again->set(false);
   add("held2.a", 3, held_again);
   pending.flush();
   ASSERT_TRUE(held_again->wait_visited());
   add("free2.b", 4, nullptr);
   pending.flush();
   EXPECT_FALSE(written_within(pending, 100'001, std::chrono::milliseconds(400))) << "two workers compressed";
-  std::thread finishing([&] { pending.finish(); });
+  std::jthread finishing([&] { pending.finish(); });
   EXPECT_TRUE(written_within(pending, 150'000, std::chrono::seconds(10))) << "finish() waited with one worker";
   held_again->set(true);
   finishing.join();
@@ -396,6 +407,7 @@ TEST_F(pending_test, APartIsLeftToItsStreamsWorkerWhenThatOneIsAboutToBeFree) {
   x_gate->set(false);
   d_gate->set(false);
   d_gate->free_visits = 1;
+  const gates_opened_at_exit opener{{x_gate, d_gate}};
   std::map<pending_id, std::vector<std::uint8_t>> content;
   const auto add = [&](const std::string& path, std::size_t size, std::uint32_t seed,
                        std::shared_ptr<gated_content::gate> gate) {
@@ -432,6 +444,7 @@ TEST_F(pending_test, AnIdleWorkerGetsAFoldersFirstPartBeforeAPartThatNeedsAPrime
   pending_folders pending(archive, small_parts(pack_mode::solid, 2));
   auto gate = std::make_shared<gated_content::gate>();
   gate->set(false);
+  const gates_opened_at_exit opener{{gate}};
   std::map<pending_id, std::vector<std::uint8_t>> content;
   const auto add = [&](const std::string& path, std::size_t size, std::uint32_t seed, bool held) {
     auto bytes = redundant(size, seed);
@@ -470,7 +483,9 @@ TEST_F(pending_test, APartsPrimerBecomesTheNextOnesSoAChainHoldsOneDictionary) {
   for (int i = 0; i < 60; ++i) {
     auto bytes = redundant(40'000, static_cast<std::uint32_t>(i));
     auto e = file_entry(name("d/f", i, ".txt"), bytes);
-    if (i < 2) e.content = std::make_shared<gated_content>(bytes, gate);  // the first part: 80 KB, cut for an idle worker
+    // Held: the first part (file 0 alone, cut for an idle worker as a
+    // folder's first) and the second (files 1 and 2, cut half full).
+    if (i < 2) e.content = std::make_shared<gated_content>(bytes, gate);
     content[pending.add(e)] = bytes;
   }
   pending.finish();

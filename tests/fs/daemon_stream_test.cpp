@@ -254,20 +254,24 @@ TEST_F(mount_fixture, WithNoWritingThreadsSettledFilesWaitWhileWritesGoOn) {
 
 // By default (two threads: one while writes go on), and with
 // defer_while_writing=0 (all threads), they stream as they settle, writes or
-// not.
+// not. The writer goes slower than in the test above (1 MiB files, a 10 ms
+// pause: about 50 MB/s, still busy by stayed_busy's measure, and half the
+// pool takes over 10 s), so that what it wrote before the file is little
+// for one level-1 thread. (It joins the burst's folder, whose parts fill:
+// a file of an extension of its own would wait in a part partly filled
+// until the writes pause.)
 TEST_F(mount_fixture, SettledFilesStreamBesideTheWritesOnTheWritingThreads) {
   for (const std::string options : {"threads=2", "defer_while_writing=0"}) {
     SCOPED_TRACE(options);
+    // The second mount appends to the first one's archive: its burst
+    // rewrites files archived then, which changes nothing here.
     auto daemon = mount("settle=0,pool_size=1G,level=1," + options);
     fs::create_directories(mnt / "burst");
-    // As in the test above: writes measured as going on for a few looks
-    // before the file is closed, and at most 1.5 s to compress it, well
-    // before the writer fills half the pool.
-    steady_writer writer(mnt / "burst", 128 << 10, std::chrono::milliseconds(1));
+    steady_writer writer(mnt / "burst", 1 << 20, std::chrono::milliseconds(10));
     std::this_thread::sleep_for(3 * kHoldTick);
     write_file(mnt / "first.txt", text_bytes(20'000, 1));
     bool compressed = false;
-    for (const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
+    for (const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(3);
          !compressed && std::chrono::steady_clock::now() < end;) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
       compressed = state_of(mnt / "first.txt") == "compressed";
