@@ -20,6 +20,7 @@ void worker_pool::submit(job work) {
   {
     std::lock_guard lock(mutex_);
     queue_.push_back(std::move(work));
+    ++queued_;
   }
   wake_.notify_one();
 }
@@ -28,28 +29,30 @@ void worker_pool::submit_to(std::size_t worker, job work) {
   {
     std::lock_guard lock(mutex_);
     own_queues_.at(worker).push_back(std::move(work));
+    ++queued_;
   }
   wake_.notify_all();  // notify_one might wake another worker
 }
 
-// While stopping, a worker stays until no job runs: a running job may still
-// queue one for it.
+// While stopping, a worker stays until no job runs or waits in any queue: a
+// job, running or yet to run on another worker, may still queue one for it.
 void worker_pool::run(std::size_t worker) {
   auto& own = own_queues_[worker];
   std::unique_lock lock(mutex_);
   for (;;) {
-    wake_.wait(lock, [&] { return !own.empty() || !queue_.empty() || (stopping_ && running_ == 0); });
+    wake_.wait(lock, [&] { return !own.empty() || !queue_.empty() || (stopping_ && idle()); });
     auto& from = !own.empty() ? own : queue_;
     if (from.empty()) return;
     job work = std::move(from.front());
     from.pop_front();
+    --queued_;
     ++running_;
     lock.unlock();
     work(worker);
     work = nullptr;  // what the job holds goes before the next wait
     lock.lock();
     --running_;
-    if (stopping_ && running_ == 0) wake_.notify_all();
+    if (stopping_ && idle()) wake_.notify_all();
   }
 }
 

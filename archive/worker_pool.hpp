@@ -32,12 +32,14 @@ class worker_pool {
 
  private:
   void run(std::size_t worker);
+  bool idle() const { return running_ == 0 && queued_ == 0; }  // under mutex_
 
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<job> queue_;
   std::vector<std::deque<job>> own_queues_;  // per worker
   std::size_t running_ = 0;                  // jobs being run
+  std::size_t queued_ = 0;                   // jobs in all queues
   bool stopping_ = false;
   std::vector<std::jthread> threads_;
 };
