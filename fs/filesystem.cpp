@@ -48,8 +48,7 @@ filesystem::filesystem(const daemon_options& options, logger& log, archive_lock*
 filesystem::~filesystem() {
   if (scheduler_) scheduler_->stop();
   sealer_.stop();
-  // Its workers ask the sealer how many may compress: they end before it does.
-  streamer_.stop();
+  streamer_.stop();  // its workers ask the sealer how many may compress: they end first
 }
 
 result<std::shared_lock<std::shared_mutex>> filesystem::begin_change() {
