@@ -423,11 +423,8 @@ TEST_F(pending_test, APartIsLeftToItsStreamsWorkerWhenThatOneIsAboutToBeFree) {
   allowed = 2;
   ASSERT_TRUE(d_gate->wait_visited(2));
   x_gate->set(true);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (pending.progress().written_bytes < 50'000 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  ASSERT_EQ(pending.progress().written_bytes, 50'000u) << "x's part was not written";
+  ASSERT_TRUE(written_within(pending, 50'000, std::chrono::seconds(10))) << "x's part was not written";
+  ASSERT_EQ(pending.progress().written_bytes, 50'000u);
   add("d/c.txt", 100'000, 4, nullptr);  // d's second part, cut once full
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the idle worker's turn
   d_gate->set(true);
