@@ -80,15 +80,8 @@ std::string mountpoint_problem(const daemon_options& options) {
 // The FUSE session with our options and the user's generic ones; null when
 // libfuse refuses them (it says why on stderr).
 session_ptr make_session(const daemon_options& options, const fuse_lowlevel_ops& operations, filesystem* fs) {
-  // subtype=sevenzfs always: sevenzfs-ctl and our own checks find mounts by
-  // their type, fuse.sevenzfs.
-  std::vector<std::string> items{"default_permissions", "subtype=sevenzfs"};
-  const bool named =
-      std::ranges::any_of(options.fuse_options, [](const std::string& o) { return o.starts_with("fsname="); });
-  if (!named) items.push_back("fsname=" + options.archive_path);
-  items.insert(items.end(), options.fuse_options.begin(), options.fuse_options.end());
   std::string joined;
-  for (const auto& item : items) {
+  for (const auto& item : fuse_mount_items(options, ::geteuid() == 0)) {
     if (!joined.empty()) joined += ',';
     for (const char c : item) {
       if (c == ',' || c == '\\') joined += '\\';  // libfuse's escape inside a -o list

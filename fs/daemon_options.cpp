@@ -62,7 +62,8 @@ const char* const kDaemonUsage =
     "Generic FUSE options (allow_other, allow_root, auto_unmount, fsname=,\n"
     "max_read=, ...) go to libfuse. Options mount(8) passes (rw, defaults,\n"
     "nofail, _netdev, x-*, ...) are ignored. SIZE takes K, M, G or T suffixes\n"
-    "(powers of 1024).\n"
+    "(powers of 1024). default_permissions is on unless only root can enter\n"
+    "(run by root, without allow_other or allow_root).\n"
     "fusermount3 -u returns before the daemon has written the last commit;\n"
     "`sevenzfs-ctl unmount MOUNTPOINT` commits, unmounts and waits.\n"
     "Exit status: 0 all committed; 1 the final commit failed (what it would have\n"
@@ -246,6 +247,22 @@ std::uint64_t default_pool_bytes() {
                                    ? static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page_size)
                                    : (1ull << 30);
   return std::clamp<std::uint64_t>(memory / 8, 64ull << 20, 4ull << 30);
+}
+
+std::vector<std::string> fuse_mount_items(const daemon_options& options, bool run_by_root) {
+  const auto given = [&](std::string_view name) {
+    return std::ranges::any_of(options.fuse_options, [&](const std::string& o) { return o == name; });
+  };
+  const auto given_prefix = [&](std::string_view prefix) {
+    return std::ranges::any_of(options.fuse_options, [&](const std::string& o) { return o.starts_with(prefix); });
+  };
+  // subtype=sevenzfs always: sevenzfs-ctl and our own checks find mounts by
+  // their type, fuse.sevenzfs.
+  std::vector<std::string> items{"subtype=sevenzfs"};
+  if (!run_by_root || given("allow_other") || given("allow_root")) items.emplace_back("default_permissions");
+  if (!given_prefix("fsname=")) items.push_back("fsname=" + options.archive_path);
+  items.insert(items.end(), options.fuse_options.begin(), options.fuse_options.end());
+  return items;
 }
 
 archive::write_options daemon_write_options(const daemon_options& options) {

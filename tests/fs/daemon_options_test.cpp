@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -69,6 +70,30 @@ TEST(DaemonOptions, IdleReleaseIsThirtySecondsUnlessSet) {
 }
 
 // Two mounts of one archive must agree on its path (their lock is beside it).
+bool has_item(const std::vector<std::string>& items, const std::string& item) {
+  return std::ranges::find(items, item) != items.end();
+}
+
+// The kernel checks modes whenever someone other than root may enter the
+// mount; root's own mount leaves that to root's capabilities.
+TEST(DaemonOptions, DefaultPermissionsUnlessOnlyRootCanEnter) {
+  EXPECT_FALSE(has_item(fuse_mount_items(parsed("threads=1"), true), "default_permissions"));
+  EXPECT_TRUE(has_item(fuse_mount_items(parsed("threads=1"), false), "default_permissions"));
+  EXPECT_TRUE(has_item(fuse_mount_items(parsed("allow_other"), true), "default_permissions"));
+  EXPECT_TRUE(has_item(fuse_mount_items(parsed("allow_root"), true), "default_permissions"));
+  EXPECT_TRUE(has_item(fuse_mount_items(parsed("default_permissions"), true), "default_permissions"));
+}
+
+TEST(DaemonOptions, MountItemsNameTheTypeAndTheArchiveUnlessFsnameIsGiven) {
+  const auto items = fuse_mount_items(parsed("auto_unmount"), true);
+  EXPECT_TRUE(has_item(items, "subtype=sevenzfs"));
+  EXPECT_TRUE(has_item(items, "fsname=/tmp/a.7z"));
+  EXPECT_TRUE(has_item(items, "auto_unmount"));
+  const auto named = fuse_mount_items(parsed("fsname=backup"), true);
+  EXPECT_TRUE(has_item(named, "fsname=backup"));
+  EXPECT_FALSE(has_item(named, "fsname=/tmp/a.7z"));
+}
+
 TEST(DaemonOptions, TheArchivePathIsTheFileSymlinksLeadTo) {
   const test::temp_dir dir;
   const auto real = dir / "real.7z";
