@@ -103,6 +103,17 @@ entry file_entry(const std::string& path, std::vector<std::uint8_t> bytes) {
   return e;
 }
 
+// Hands over `size` redundant bytes as `path`, read through `gate` if there
+// is one, and keeps them in `content` for the read-back checks.
+void add_redundant(pending_folders& pending, std::map<pending_id, std::vector<std::uint8_t>>& content,
+                   const std::string& path, std::size_t size, std::uint32_t seed,
+                   std::shared_ptr<gated_content::gate> gate) {
+  auto bytes = redundant(size, seed);
+  auto e = file_entry(path, bytes);
+  if (gate) e.content = std::make_shared<gated_content>(bytes, std::move(gate));
+  content[pending.add(e)] = std::move(bytes);
+}
+
 std::string name(const std::string& prefix, int i, const std::string& suffix = "") {
   std::string text = prefix;
   text += std::to_string(i);
@@ -409,23 +420,16 @@ TEST_F(pending_test, APartIsLeftToItsStreamsWorkerWhenThatOneIsAboutToBeFree) {
   d_gate->free_visits = 1;
   const gates_opened_at_exit opener{{x_gate, d_gate}};
   std::map<pending_id, std::vector<std::uint8_t>> content;
-  const auto add = [&](const std::string& path, std::size_t size, std::uint32_t seed,
-                       std::shared_ptr<gated_content::gate> gate) {
-    auto bytes = redundant(size, seed);
-    auto e = file_entry(path, bytes);
-    if (gate) e.content = std::make_shared<gated_content>(bytes, std::move(gate));
-    content[pending.add(e)] = std::move(bytes);
-  };
-  add("x/h.x", 50'000, 1, x_gate);  // a folder's first part: cut at once
+  add_redundant(pending, content, "x/h.x", 50'000, 1, x_gate);  // a folder's first part: cut at once
   ASSERT_TRUE(x_gate->wait_visited());
-  add("d/a.txt", 90'000, 2, nullptr);
-  add("d/b.txt", 10'000, 3, d_gate);  // fills d's first part: cut, waiting for its turn
+  add_redundant(pending, content, "d/a.txt", 90'000, 2, nullptr);
+  add_redundant(pending, content, "d/b.txt", 10'000, 3, d_gate);  // fills d's first part: cut, waiting for its turn
   allowed = 2;
   ASSERT_TRUE(d_gate->wait_visited(2));
   x_gate->set(true);
   ASSERT_TRUE(written_within(pending, 50'000, std::chrono::seconds(10))) << "x's part was not written";
   ASSERT_EQ(pending.progress().written_bytes, 50'000u);
-  add("d/c.txt", 100'000, 4, nullptr);  // d's second part, cut once full
+  add_redundant(pending, content, "d/c.txt", 100'000, 4, nullptr);  // d's second part, cut once full
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the idle worker's turn
   d_gate->set(true);
   pending.finish();
@@ -459,21 +463,15 @@ TEST_F(pending_test, AnIdleWorkerTakesTheEndOfABusyWorkersChainPrimedFromThePart
   last_gate->set(false);
   const gates_opened_at_exit opener{{x_gate, first_gate, last_gate}};
   std::map<pending_id, std::vector<std::uint8_t>> content;
-  const auto add = [&](const std::string& path, std::size_t size, std::uint32_t seed,
-                       std::shared_ptr<gated_content::gate> gate) {
-    auto bytes = redundant(size, seed);
-    auto e = file_entry(path, bytes);
-    if (gate) e.content = std::make_shared<gated_content>(bytes, std::move(gate));
-    content[pending.add(e)] = std::move(bytes);
-  };
-  add("x/h.x", 50'000, 1, x_gate);
+  add_redundant(pending, content, "x/h.x", 50'000, 1, x_gate);
   ASSERT_TRUE(x_gate->wait_visited());
-  add("d/0a.d", 50'000, 2, nullptr);
-  add("d/0b.d", 50'000, 3, first_gate);
+  add_redundant(pending, content, "d/0a.d", 50'000, 2, nullptr);
+  add_redundant(pending, content, "d/0b.d", 50'000, 3, first_gate);
   x_gate->set(true);
   ASSERT_TRUE(first_gate->wait_visited(2)) << "d's part 0 was not started";
   for (int k = 1; k <= 5; ++k) {
-    add(name("d/", k, ".d"), 100'000, 10 + static_cast<std::uint32_t>(k), k == 5 ? last_gate : nullptr);
+    add_redundant(pending, content, name("d/", k, ".d"), 100'000, 10 + static_cast<std::uint32_t>(k),
+                  k == 5 ? last_gate : nullptr);
   }
   allowed = 2;
   EXPECT_TRUE(last_gate->wait_visited()) << "the idle worker did not take the chain's end and write on through it";
