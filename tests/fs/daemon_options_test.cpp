@@ -69,7 +69,6 @@ TEST(DaemonOptions, IdleReleaseIsThirtySecondsUnlessSet) {
   EXPECT_NE(result.error.find("idle_release expects a number of seconds"), std::string::npos) << result.error;
 }
 
-// Two mounts of one archive must agree on its path (their lock is beside it).
 bool has_item(const std::vector<std::string>& items, const std::string& item) {
   return std::ranges::find(items, item) != items.end();
 }
@@ -94,6 +93,7 @@ TEST(DaemonOptions, MountItemsNameTheTypeAndTheArchiveUnlessFsnameIsGiven) {
   EXPECT_FALSE(has_item(named, "fsname=/tmp/a.7z"));
 }
 
+// Two mounts of one archive must agree on its path (their lock is beside it).
 TEST(DaemonOptions, TheArchivePathIsTheFileSymlinksLeadTo) {
   const test::temp_dir dir;
   const auto real = dir / "real.7z";
