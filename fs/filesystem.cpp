@@ -362,13 +362,15 @@ bool filesystem::spill_largest_open_file() {
 // are sealed and their folders finished while writers go on. A last commit
 // (nothing is written after it) lets the compressor's encoders go before the
 // header is compressed: at the peak of the daemon's memory, the tree and
-// both databases held, they would be idle.
+// both databases held, they would be idle. So do the commits of an unmount
+// on request, which come after writes are refused (should one fail and the
+// mount go on, the encoders are made again when needed).
 result<void> filesystem::commit(commit_scope scope, bool last) {
   return committer_.commit(scope, [this, last] {
     sealer_.seal_closed_files();
     streamer_.wait_for_hand_overs();
     streamer_.finish();
-    if (last) streamer_.release_encoders();
+    if (last || closing_.load()) streamer_.release_encoders();
   });
 }
 

@@ -150,6 +150,11 @@ TEST_F(ctl_daemon, UnmountReturnsOnceTheArchiveHoldsEverything) {
   EXPECT_NE(unmounted.output.find("everything is committed to " + archive.string() + "; unmounted; the daemon (pid"),
             std::string::npos)
       << unmounted.output;
+  // Writes are refused by then: the commit's peak of memory (the tree and
+  // the header's databases) does without the idle encoders, as at the end
+  // of a plain unmount.
+  EXPECT_TRUE(std::regex_search(daemon->log(), std::regex("released the memory of [1-9][0-9]* idle compressor encoders")))
+      << daemon->log();
   EXPECT_EQ(run("7zz t " + quote(archive.string())).exit_code, 0);
   EXPECT_EQ(run("7zz e -so " + quote(archive.string()) + " random.bin | wc -c").output, "24000000\n");
   EXPECT_EQ(run("7zz e -so " + quote(archive.string()) + " numbers.txt | tail -1").output, "3000000\n");
