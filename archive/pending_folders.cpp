@@ -12,6 +12,14 @@
 
 namespace sevenzfs::archive {
 
+namespace {
+
+// Low levels' dictionaries (256 KiB at level 1) would make a part per few
+// hundred files.
+constexpr std::uint64_t kMinSolidPartBytes = std::uint64_t{1} << 20;
+
+}  // namespace
+
 pending_folders::pending_folders(std::string archive_path, pending_options options, encoded_callback encoded)
     : archive_path_(std::move(archive_path)),
       options_(std::move(options)),
@@ -24,6 +32,7 @@ pending_folders::pending_folders(std::string archive_path, pending_options optio
   options_.max_open_folders = std::max<std::size_t>(options_.max_open_folders, 1);
   const std::uint32_t dict = level_dictionary_size(std::max(options_.level, 1));
   part_bytes_ = part_bytes_for(dict, UINT64_MAX / 2, options_.threads, options_.max_part_bytes);
+  solid_part_bytes_ = std::min(part_bytes_, std::max<std::uint64_t>(dict, kMinSolidPartBytes));
   max_input_ = options_.max_input_bytes != 0 ? options_.max_input_bytes : (options_.threads + 2) * part_bytes_;
   for (unsigned i = 0; i < options_.threads; ++i) encoders_.push_back(std::make_unique<lzma2_encoder>());
   streams_.resize(options_.threads);
@@ -133,7 +142,7 @@ void pending_folders::open_folder(pending_lane& lane, const entry& first, bool b
   const auto& plan = options_.plan;
   folder->size_hint = batched ? first.size : (plan.solid_block_bytes != 0 ? plan.solid_block_bytes : UINT64_MAX);
   folder->first_stream = lane.streams;
-  lane.part_bytes = part_bytes_;
+  lane.part_bytes = solid_part_bytes_;
   lane.cut_bytes = 0;
   if (batched) {
     const std::uint32_t dict = lzma2_options_for(std::max(options_.level, 1), first.size).dict_size;
@@ -206,7 +215,22 @@ void pending_folders::run_next(std::size_t worker, bool forwarded) {
   pending_lane* lane = taken.lane;
   pending_part& part = *taken.part;
   std::exception_ptr error;
-  if (!skip) {
+  if (taken.ahead) {
+    if (!skip) {
+      try {
+        part.primer_made = next_primer(nullptr, taken.primer_from, part.options.dict_size, buffers_);
+      } catch (...) {
+        error = std::current_exception();
+        if (part.primer_out) part.primer_out->fail(error);
+      }
+    }
+    taken.primer_from.clear();
+    std::unique_lock lock(mutex_);
+    --lane->making_primers;
+    write_finished(*lane, lock);
+    changed_.notify_all();
+  }
+  if (!skip && !error) {
     try {
       compress_part(part, *encoders_[worker], options_.level, buffers_);
     } catch (...) {
@@ -234,7 +258,7 @@ void pending_folders::write_finished(pending_lane& lane, std::unique_lock<std::m
   if (lane.writing) return;
   lane.writing = true;
   std::vector<pending_id> encoded;
-  while (!lane.unwritten.empty() && lane.unwritten.front()->finished) {
+  while (lane.making_primers == 0 && !lane.unwritten.empty() && lane.unwritten.front()->finished) {
     std::unique_ptr<pending_part> part = std::move(lane.unwritten.front());
     lane.unwritten.pop_front();
     auto& folder = *part->folder;

@@ -65,6 +65,10 @@ struct pending_lane {
   std::shared_ptr<primer_slot> next_primer;  // filled for the open folder's next part
   std::deque<std::unique_ptr<pending_part>> unwritten;
   bool writing = false;
+  // Workers making a primer from parts of this lane not started (taken ahead
+  // of them): until they are done, no part is written, so no file whose
+  // bytes they read is reported encoded and released.
+  unsigned making_primers = 0;
   std::uint64_t last_used = 0;
   std::uint64_t generation = 0;  // bumped at every write
   std::uint64_t snapshot_generation = 0;

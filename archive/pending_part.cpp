@@ -108,7 +108,7 @@ void compress_started(pending_part& part, lzma2_encoder& encoder) {
 
 void compress_part(pending_part& part, lzma2_encoder& encoder, int level, memory_meter& meter) {
   try {
-    std::unique_ptr<metered_bytes> primer = part.primer_in ? part.primer_in->wait() : nullptr;
+    std::unique_ptr<metered_bytes> primer = part.primer_in ? part.primer_in->wait() : std::move(part.primer_made);
     part.primer_in.reset();
     part.packed = std::make_unique<metered_bytes>(meter);
     const bool compresses = level > 0 && part.input_bytes > 0;

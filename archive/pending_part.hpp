@@ -7,14 +7,17 @@
 // it (see lzma2_encoder.hpp), which the worker of the part before it makes
 // while that part's files are still held, and hands over through a
 // primer_slot. It makes it as soon as its encoder has started, in the
-// buffer of its own primer, which the encoder has copied by then: a folder's
-// chain of parts holds one primer, not up to three. A worker takes a part
-// only once its predecessor has started, so the primer is on its way when
-// it waits for it (a match-finder pass over the primer behind, which in the
-// steady state overlaps the other workers' parts). The worker that
-// compressed a part's predecessor needs no primer: its encoder still holds
-// the dictionary, and the part continues its stream (unless the predecessor
-// gave up compressing, see shrink_probe.hpp).
+// buffer of its own primer, which the encoder has copied by then: a chain of
+// parts holds one primer, not up to three. A worker takes a part only once
+// its predecessor has started, so the primer is on its way when it waits
+// for it (a match-finder pass over the primer behind, which in the steady
+// state overlaps the other workers' parts). A part taken ahead of its
+// predecessors (an idle worker splitting off the end of a busy worker's
+// chain, see pending_folders::split_point) gets its primer made by its own
+// worker from theirs instead (primer_made), and starts a chain of its own.
+// The worker that compressed a part's predecessor needs no primer: its
+// encoder still holds the dictionary, and the part continues its stream
+// (unless the predecessor gave up compressing, see shrink_probe.hpp).
 #include "entry.hpp"
 #include "lzma2_encoder.hpp"
 #include "metered_bytes.hpp"
@@ -70,6 +73,8 @@ struct pending_part {
   lzma_options_lzma options{};
   std::shared_ptr<primer_slot> primer_in;   // null for a folder's first part
   std::shared_ptr<primer_slot> primer_out;  // null for its last part, and when storing
+  // Instead of primer_in's, for a part taken ahead of its predecessors.
+  std::unique_ptr<metered_bytes> primer_made;
   std::uint64_t index = 0;  // in its folder
   bool first = false;
   bool last = false;
@@ -97,11 +102,12 @@ struct pending_part {
   std::exception_ptr error;
 };
 
-// Takes the part's primer, hands the next part its own, and compresses the
-// part's input (level 0: copies it) into part.packed, setting each piece's
-// CRC. A part that continues the encoder's stream needs no primer; every part
-// but the last is flushed, not finished, so that the next one may continue
-// (one that gave up ends in uncompressed chunks instead).
+// Takes the part's primer (primer_in's, else primer_made), hands the next
+// part its own, and compresses the part's input (level 0: copies it) into
+// part.packed, setting each piece's CRC. A part that continues the
+// encoder's stream needs no primer; every part but the last is flushed, not
+// finished, so that the next one may continue (one that gave up ends in
+// uncompressed chunks instead).
 // A folder of one part that does not shrink is stored, and input of one file
 // whose start does not shrink is not compressed (shrink_probe.hpp). Throws
 // archive_error (a piece whose content is shorter than declared:

@@ -57,18 +57,24 @@ void pending_folders::relieve_pressure() {
 // stream; else the oldest one no other encoder's stream continues (a folder's
 // first part, or a part whose predecessor's stream was given up). Else every
 // candidate continues another worker's stream: one of an idle worker is left
-// to it (it writes on at once, for free); else the oldest one worth priming
-// beside its busy worker (worth_priming) is taken; else the job goes to a
-// busy worker whose stream one continues, preferably one that has no job
-// forwarded yet, so that each runs its part as soon as it is free. Only a
-// folder's oldest part not started is taken, so its primer is on its way.
-// The scan passes over at most the parts in flight of solid folders and one
-// part per other worker.
+// to it (it writes on at once, for free); else the first chain of a busy
+// worker worth splitting (split_point) gives the part from which this one
+// takes the rest; else the job goes to a busy worker whose stream one
+// continues, preferably one that has no job forwarded yet, so that each runs
+// its part as soon as it is free. Candidates are each folder's oldest part
+// not started, whose primer is on its way (its predecessor has started);
+// a part split off later makes its own (take_ahead). The scan passes over at
+// most the parts in flight of solid folders and one part per other worker.
 pending_folders::taken_part pending_folders::take_ready(std::size_t worker) {
   worker_stream own = std::move(streams_[worker]);
   std::optional<std::uint64_t> chosen;
-  if (own.folder && !own.folder->ready.empty() && own.continued_by(*ready_.at(own.folder->ready.front()).part)) {
-    chosen = own.folder->ready.front();
+  if (own.folder) {
+    // Not always the folder's oldest: its stream may write on the end split
+    // off a chain that another worker is still going through.
+    const auto& ready = own.folder->ready;
+    const auto next = std::ranges::find_if(
+        ready, [&](std::uint64_t sequence) { return own.continued_by(*ready_.at(sequence).part); });
+    if (next != ready.end()) chosen = *next;
   }
   std::optional<std::uint64_t> oldest;  // continuing another worker's stream
   std::size_t oldest_owner = 0;
@@ -77,7 +83,9 @@ pending_folders::taken_part pending_folders::take_ready(std::size_t worker) {
   std::optional<std::size_t> unforwarded_owner;
   for (auto it = ready_.begin(); !chosen && it != ready_.end(); ++it) {
     const pending_part& part = *it->second.part;
-    if (part.folder->ready.front() != it->first) continue;  // its predecessor waits too
+    // Not its folder's oldest: its predecessor waits too, or it continues the
+    // stream of a split-off end (take_ahead), whose worker takes it.
+    if (part.folder->ready.front() != it->first) continue;
     const auto continuing =
         std::ranges::find_if(streams_, [&](const worker_stream& stream) { return stream.continued_by(part); });
     if (continuing == streams_.end()) {
@@ -93,7 +101,7 @@ pending_folders::taken_part pending_folders::take_ready(std::size_t worker) {
       if (!idle_owner) idle_owner = owner;
       continue;
     }
-    if (!primable && worth_priming(part, owner)) primable = it->first;
+    if (!primable) primable = split_point(part, owner);
     if (!unforwarded_owner && forwarded_[owner] == 0) unforwarded_owner = owner;
   }
   if (!chosen && (cancelled_ || error_)) chosen = oldest;  // skipped, not compressed
@@ -102,35 +110,106 @@ pending_folders::taken_part pending_folders::take_ready(std::size_t worker) {
     streams_[worker] = std::move(own);
     const std::size_t to = idle_owner.value_or(unforwarded_owner.value_or(oldest_owner));
     ++forwarded_[to];
-    return {.forward_to = to};
+    return {.forward_to = to, .ahead = false, .primer_from = {}};
   }
   const auto taken = ready_.find(*chosen);
   const auto [lane, part] = taken->second;
   ready_.erase(taken);
-  part->folder->ready.erase(part->folder->ready.begin());
+  taken_part result{.lane = lane, .part = part, .ahead = false, .primer_from = {}};
   part->continues = own.continued_by(*part);
+  auto& ready = part->folder->ready;
+  const auto at = std::ranges::find(ready, *chosen);
+  if (at != ready.begin() && !part->continues) take_ahead(*part, result);
+  ready.erase(at);
   // Where the stream will stand once this part is done, so that other
   // workers leave the next part to this one.
   const bool continuable = !part->last && options_.level > 0;
   streams_[worker] = continuable ? worker_stream{part->folder, part->index + 1} : worker_stream{};
-  return {lane, part};
+  return result;
 }
 
-// Beside a busy worker whose stream the part continues, priming it on
-// another is faster than leaving it to that stream only for a part long
-// enough against its primer's pass (pending_options::primer_cost), and only
-// while that worker has at least as much left of the part before: else it
-// would start this one before the primer's pass is done (10,000 blob-cache
-// files: a 20 MB part primed for 4.8 s, 0.8 s before its stream's worker
-// was free, ended 0.5 s later than that worker would have).
-bool pending_folders::worth_priming(const pending_part& part, std::size_t owner) const {
-  const double cost =
-      options_.primer_cost * static_cast<double>(std::min<std::uint64_t>(part.options.dict_size, part.input_before));
-  const pending_part* before = current_[owner];
+// The part is taken ahead of its folder's parts not started before it
+// (split_point saw to it that they hold its primer's bytes): its primer
+// comes from their pieces, which the worker copies before it compresses.
+// Those parts are left to the busy worker whose stream writes on through
+// them, so none of them makes or keeps a primer, the first one's included
+// (its predecessor's, made already): a second chain's primer beside the
+// folder's would raise the daemon's peak (500 MB of small files through a
+// 128 MiB pool: 51 MB of primers and packed parts held instead of 35, peak
+// RSS 590 MiB instead of 578). Should one of them go to another worker
+// after all, it starts a dictionary of its own; a later split makes its
+// primer itself.
+void pending_folders::take_ahead(pending_part& part, taken_part& taken) {
+  const auto& ready = part.folder->ready;
+  const auto at = std::ranges::find(ready, part.sequence);
+  auto from = at;
+  std::uint64_t bytes = 0;
+  while (from != ready.begin() && bytes < part.options.dict_size) {
+    --from;
+    bytes += ready_.at(*from).part->input_bytes;
+  }
+  for (auto it = from; it != at; ++it) {
+    const auto& pieces = ready_.at(*it).part->pieces;
+    taken.primer_from.insert(taken.primer_from.end(), pieces.begin(), pieces.end());
+  }
+  for (auto it = ready.begin(); it != at; ++it) {
+    pending_part& kept = *ready_.at(*it).part;
+    kept.primer_in.reset();
+    kept.primer_out.reset();
+  }
+  part.primer_in.reset();
+  ++taken.lane->making_primers;
+  taken.ahead = true;
+}
+
+// `front`, its folder's oldest part not started, continues the stream of the
+// busy worker `owner`, which will write on through the parts after it too
+// (the chain). An idle worker taking the chain's end from some part on,
+// primed, ends when its primer's pass (pending_options::primer_cost) and
+// that end are done; the owner when its current part and the chain before
+// that part are: the part whose split ends both soonest, if sooner than
+// the owner alone and the end is long enough against its primer's pass (see
+// primer_cost: at the end of the blob cache's two folders, a 6 MB end split
+// off while finish() waited ended 1.6-1.9 s after the owner, which would
+// have compressed it in 1.5 s). Times are counted in input bytes, the same
+// on every worker.
+// A part after the front needs the chain before it to hold its primer's
+// bytes; the front needs the primer of the part before it, which an earlier
+// split may have dropped (take_ahead). The front's split needs the owner to have more of its current part
+// left than the primer's pass: else the owner would start the front before
+// the primer's pass is done (10,000 blob-cache files: a 20 MB part primed
+// for 4.8 s, 0.8 s before its stream's worker was free, ended 0.5 s later
+// than that worker would have).
+std::optional<std::uint64_t> pending_folders::split_point(const pending_part& front, std::size_t owner) const {
+  const auto& ready = front.folder->ready;
+  const pending_part* now = current_[owner];
   const double left =
-      before == nullptr ? 0
-                        : static_cast<double>(before->input_bytes - before->input_done.load(std::memory_order_relaxed));
-  return static_cast<double>(part.input_bytes) * (options_.threads - 1) >= cost && left >= cost;
+      now == nullptr ? 0 : static_cast<double>(now->input_bytes - now->input_done.load(std::memory_order_relaxed));
+  std::size_t chain = 0;
+  double total = left;
+  for (const auto sequence : ready) {
+    const pending_part& part = *ready_.at(sequence).part;
+    if (part.index != front.index + chain) break;  // the end of an earlier split: another stream's
+    total += static_cast<double>(part.input_bytes);
+    ++chain;
+  }
+  std::optional<std::uint64_t> best;
+  double best_end = total;
+  double ahead = left;
+  for (std::size_t k = 0; k < chain; ++k) {
+    const pending_part& part = *ready_.at(ready[k]).part;
+    const double primer = static_cast<double>(std::min<std::uint64_t>(part.options.dict_size, part.input_before));
+    const double pass = options_.primer_cost * primer;
+    const double rest = total - ahead;
+    const bool primer_at_hand = k == 0 ? part.primer_in != nullptr : ahead - left >= primer;
+    const double end = std::max(ahead, pass + rest);
+    if (primer_at_hand && rest * (options_.threads - 1) >= pass && end < best_end) {
+      best = ready[k];
+      best_end = end;
+    }
+    ahead += static_cast<double>(part.input_bytes);
+  }
+  return best;
 }
 
 unsigned pending_folders::workers_allowed() const {

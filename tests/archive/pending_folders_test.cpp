@@ -103,6 +103,17 @@ entry file_entry(const std::string& path, std::vector<std::uint8_t> bytes) {
   return e;
 }
 
+// Hands over `size` redundant bytes as `path`, read through `gate` if there
+// is one, and keeps them in `content` for the read-back checks.
+void add_redundant(pending_folders& pending, std::map<pending_id, std::vector<std::uint8_t>>& content,
+                   const std::string& path, std::size_t size, std::uint32_t seed,
+                   std::shared_ptr<gated_content::gate> gate) {
+  auto bytes = redundant(size, seed);
+  auto e = file_entry(path, bytes);
+  if (gate) e.content = std::make_shared<gated_content>(bytes, std::move(gate));
+  content[pending.add(e)] = std::move(bytes);
+}
+
 std::string name(const std::string& prefix, int i, const std::string& suffix = "") {
   std::string text = prefix;
   text += std::to_string(i);
@@ -409,27 +420,118 @@ TEST_F(pending_test, APartIsLeftToItsStreamsWorkerWhenThatOneIsAboutToBeFree) {
   d_gate->free_visits = 1;
   const gates_opened_at_exit opener{{x_gate, d_gate}};
   std::map<pending_id, std::vector<std::uint8_t>> content;
-  const auto add = [&](const std::string& path, std::size_t size, std::uint32_t seed,
-                       std::shared_ptr<gated_content::gate> gate) {
-    auto bytes = redundant(size, seed);
-    auto e = file_entry(path, bytes);
-    if (gate) e.content = std::make_shared<gated_content>(bytes, std::move(gate));
-    content[pending.add(e)] = std::move(bytes);
-  };
-  add("x/h.x", 50'000, 1, x_gate);  // a folder's first part: cut at once
+  add_redundant(pending, content, "x/h.x", 50'000, 1, x_gate);  // a folder's first part: cut at once
   ASSERT_TRUE(x_gate->wait_visited());
-  add("d/a.txt", 90'000, 2, nullptr);
-  add("d/b.txt", 10'000, 3, d_gate);  // fills d's first part: cut, waiting for its turn
+  add_redundant(pending, content, "d/a.txt", 90'000, 2, nullptr);
+  add_redundant(pending, content, "d/b.txt", 10'000, 3, d_gate);  // fills d's first part: cut, waiting for its turn
   allowed = 2;
   ASSERT_TRUE(d_gate->wait_visited(2));
   x_gate->set(true);
   ASSERT_TRUE(written_within(pending, 50'000, std::chrono::seconds(10))) << "x's part was not written";
   ASSERT_EQ(pending.progress().written_bytes, 50'000u);
-  add("d/c.txt", 100'000, 4, nullptr);  // d's second part, cut once full
+  add_redundant(pending, content, "d/c.txt", 100'000, 4, nullptr);  // d's second part, cut once full
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the idle worker's turn
   d_gate->set(true);
   pending.finish();
   EXPECT_EQ(pending.progress().primed_parts, 0u);
+  for (const auto& folder : pending.take()) expect_reads_back(reader, folder, content);
+}
+
+TEST_F(pending_test, AnIdleWorkerTakesTheEndOfABusyWorkersChainPrimedFromThePartsBeforeIt) {
+  // Two workers, primer_cost 0.6, parts of 100 KB, a 256 KiB dictionary.
+  // While only one may compress, it is held halfway through folder d's
+  // first part (50 KB left; folder x's part kept it busy meanwhile, so d's
+  // was cut full, not early), and parts 1-5 wait in its stream's chain.
+  // Once both may, the idle worker splits the chain where both end soonest:
+  // from part 4 on (the busy one: 50 + 300 KB; the idle one: a 157 KB
+  // primer pass + 200 KB), its primer made from parts 1-3, not started.
+  // Part 1 would not do (its 60 KB pass exceeds the 50 KB left), nor parts 2
+  // and 3 (too few bytes before them for their primers). The idle worker
+  // then writes on through part 5, where it is held, while the busy one is
+  // still at part 0.
+  std::atomic<unsigned> allowed{1};
+  auto options = small_parts(pack_mode::solid, 2);
+  options.workers_allowed = [&] { return allowed.load(); };
+  options.max_input_bytes = 1'000'000;  // the chain is handed over while its worker is held
+  pending_folders pending(archive, options);
+  auto x_gate = std::make_shared<gated_content::gate>();
+  auto first_gate = std::make_shared<gated_content::gate>();
+  auto last_gate = std::make_shared<gated_content::gate>();
+  x_gate->set(false);
+  first_gate->set(false);
+  first_gate->free_visits = 1;  // part 0 is read once for part 1's primer before it is compressed
+  last_gate->set(false);
+  const gates_opened_at_exit opener{{x_gate, first_gate, last_gate}};
+  std::map<pending_id, std::vector<std::uint8_t>> content;
+  add_redundant(pending, content, "x/h.x", 50'000, 1, x_gate);
+  ASSERT_TRUE(x_gate->wait_visited());
+  add_redundant(pending, content, "d/0a.d", 50'000, 2, nullptr);
+  add_redundant(pending, content, "d/0b.d", 50'000, 3, first_gate);
+  x_gate->set(true);
+  ASSERT_TRUE(first_gate->wait_visited(2)) << "d's part 0 was not started";
+  for (int k = 1; k <= 5; ++k) {
+    add_redundant(pending, content, name("d/", k, ".d"), 100'000, 10 + static_cast<std::uint32_t>(k),
+                  k == 5 ? last_gate : nullptr);
+  }
+  allowed = 2;
+  EXPECT_TRUE(last_gate->wait_visited()) << "the idle worker did not take the chain's end and write on through it";
+  first_gate->set(true);
+  last_gate->set(true);
+  pending.finish();
+  EXPECT_EQ(pending.progress().primed_parts, 1u);
+  // One primer per chain: part 1's (100 KB, made from part 0 when it
+  // started) is dropped when the idle worker makes part 4's (a 256 KiB
+  // dictionary). Besides that, x's (50 KB) and the packed bytes of a few
+  // parts: 313-345 KB in all, 413 KB with part 1's primer kept.
+  EXPECT_LE(pending.peak_buffer_bytes(), 256 * 1024 + 50'000 + 64 * 1024);
+  for (const auto& folder : pending.take()) expect_reads_back(reader, folder, content);
+}
+
+TEST_F(pending_test, APartLeftToABusyWorkersStreamAfterASplitStartsAfreshWhenThatStreamIsGone) {
+  // As above: the idle worker splits the chain from part 4 on and is held
+  // in part 5, the busy one in part 0. Parts 1-3 are left to the busy
+  // worker's stream, so they keep no primer. Here that stream goes: once
+  // part 0 is done, the worker waits for its turn and its encoder is
+  // released. Part 1 must then start a dictionary of its own (no primer
+  // left to wait for) and the folder must still decode whole.
+  std::atomic<unsigned> allowed{1};
+  auto options = small_parts(pack_mode::solid, 2);
+  options.workers_allowed = [&] { return allowed.load(); };
+  options.max_input_bytes = 1'000'000;
+  pending_folders pending(archive, options);
+  auto x_gate = std::make_shared<gated_content::gate>();
+  auto first_gate = std::make_shared<gated_content::gate>();
+  auto last_gate = std::make_shared<gated_content::gate>();
+  x_gate->set(false);
+  first_gate->set(false);
+  first_gate->free_visits = 1;
+  last_gate->set(false);
+  const gates_opened_at_exit opener{{x_gate, first_gate, last_gate}};
+  std::map<pending_id, std::vector<std::uint8_t>> content;
+  add_redundant(pending, content, "x/h.x", 50'000, 1, x_gate);
+  ASSERT_TRUE(x_gate->wait_visited());
+  add_redundant(pending, content, "d/0a.d", 50'000, 2, nullptr);
+  add_redundant(pending, content, "d/0b.d", 50'000, 3, first_gate);
+  x_gate->set(true);
+  ASSERT_TRUE(first_gate->wait_visited(2)) << "d's part 0 was not started";
+  for (int k = 1; k <= 5; ++k) {
+    add_redundant(pending, content, name("d/", k, ".d"), 100'000, 10 + static_cast<std::uint32_t>(k),
+                  k == 5 ? last_gate : nullptr);
+  }
+  allowed = 2;
+  ASSERT_TRUE(last_gate->wait_visited()) << "the idle worker did not take the chain's end";
+  allowed = 1;
+  first_gate->set(true);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (pending.progress().written_bytes < 150'000) {  // x's part and d's part 0
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "part 0 was not written";
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(pending.release_idle_encoders(), 1u) << "the worker of part 0, waiting for its turn";
+  allowed = 2;
+  last_gate->set(true);
+  pending.finish();
+  EXPECT_EQ(pending.progress().primed_parts, 1u) << "part 4 only: part 1 had no primer left";
   for (const auto& folder : pending.take()) expect_reads_back(reader, folder, content);
 }
 
