@@ -86,7 +86,8 @@ struct pending_options {
   // less than what the busy worker has ahead of the part, and the end x
   // (threads - 1) must be at least that pass. Shorter ends (a small pool's
   // parts) cost more primed in parallel than written on in one stream. 0:
-  // split whenever that worker has input left ahead of the part.
+  // split whenever that worker has input left ahead of the part and its
+  // primer is at hand (see split_point).
   double primer_cost = 0.6;
   // How many workers may compress at once now (empty: all; at least one
   // always may): the daemon leaves a core to its writers while they go on.
@@ -223,8 +224,9 @@ class pending_folders {
     pending_lane* lane = nullptr;
     pending_part* part = nullptr;  // null: left to the worker `forward_to`
     std::size_t forward_to = 0;
-    // Taken ahead of parts not started: the pieces of those, from which the
-    // worker makes the part's primer (the lane is not written meanwhile).
+    // Taken ahead of parts not started: the pieces of the last of those, from
+    // which the worker makes the part's primer (the lane is not written
+    // meanwhile).
     bool ahead = false;
     std::vector<pending_piece> primer_from;
   };

@@ -14,7 +14,10 @@
 // state overlaps the other workers' parts). A part taken ahead of its
 // predecessors (an idle worker splitting off the end of a busy worker's
 // chain, see pending_folders::split_point) gets its primer made by its own
-// worker from theirs instead (primer_made), and starts a chain of its own.
+// worker from the part before it instead (primer_made), and starts a chain
+// of its own; the parts left to the busy worker then carry no primer, and
+// one of them taken by another worker after all starts a dictionary of its
+// own (take_ahead).
 // The worker that compressed a part's predecessor needs no primer: its
 // encoder still holds the dictionary, and the part continues its stream
 // (unless the predecessor gave up compressing, see shrink_probe.hpp).
@@ -71,7 +74,9 @@ struct pending_folder_record;
 struct pending_part {
   std::shared_ptr<pending_folder_record> folder;
   lzma_options_lzma options{};
-  std::shared_ptr<primer_slot> primer_in;   // null for a folder's first part
+  // Null for a folder's first part, and for parts left to a busy worker's
+  // stream when another split off the end of its chain.
+  std::shared_ptr<primer_slot> primer_in;
   std::shared_ptr<primer_slot> primer_out;  // null for its last part, and when storing
   // Instead of primer_in's, for a part taken ahead of its predecessors.
   std::unique_ptr<metered_bytes> primer_made;

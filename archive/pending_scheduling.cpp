@@ -62,8 +62,9 @@ void pending_folders::relieve_pressure() {
 // takes the rest; else the job goes to a busy worker whose stream one
 // continues, preferably one that has no job forwarded yet, so that each runs
 // its part as soon as it is free. Candidates are each folder's oldest part
-// not started, whose primer is on its way (its predecessor has started);
-// a part split off later makes its own (take_ahead). The scan passes over at
+// not started, whose primer is on its way (its predecessor has started)
+// unless a split dropped it; a part split off later makes its own
+// (take_ahead). The scan passes over at
 // most the parts in flight of solid folders and one part per other worker.
 pending_folders::taken_part pending_folders::take_ready(std::size_t worker) {
   worker_stream own = std::move(streams_[worker]);
@@ -128,30 +129,21 @@ pending_folders::taken_part pending_folders::take_ready(std::size_t worker) {
   return result;
 }
 
-// The part is taken ahead of its folder's parts not started before it
-// (split_point saw to it that they hold its primer's bytes): its primer
-// comes from their pieces, which the worker copies before it compresses.
-// Those parts are left to the busy worker whose stream writes on through
-// them, so none of them makes or keeps a primer, the first one's included
-// (its predecessor's, made already): a second chain's primer beside the
-// folder's would raise the daemon's peak (500 MB of small files through a
-// 128 MiB pool: 51 MB of primers and packed parts held instead of 35, peak
-// RSS 590 MiB instead of 578). Should one of them go to another worker
-// after all, it starts a dictionary of its own; a later split makes its
-// primer itself.
+// The part is taken ahead of its folder's parts not started before it:
+// its primer comes from the pieces of the last of them, which holds its
+// primer's bytes (split_point), and which the worker copies before it
+// compresses. Those parts are left to the busy worker whose stream writes
+// on through them, so none of them makes or keeps a primer, the first one's
+// included (its predecessor's, made already): a second chain's primer
+// beside the folder's would raise the daemon's peak (500 MB of small files
+// through a 128 MiB pool: 51 MB of primers and packed parts held instead of
+// 35, peak RSS 590 MiB instead of 578). Should one of them go to another
+// worker after all, it starts a dictionary of its own; a later split makes
+// its primer itself.
 void pending_folders::take_ahead(pending_part& part, taken_part& taken) {
   const auto& ready = part.folder->ready;
   const auto at = std::ranges::find(ready, part.sequence);
-  auto from = at;
-  std::uint64_t bytes = 0;
-  while (from != ready.begin() && bytes < part.options.dict_size) {
-    --from;
-    bytes += ready_.at(*from).part->input_bytes;
-  }
-  for (auto it = from; it != at; ++it) {
-    const auto& pieces = ready_.at(*it).part->pieces;
-    taken.primer_from.insert(taken.primer_from.end(), pieces.begin(), pieces.end());
-  }
+  taken.primer_from = ready_.at(*(at - 1)).part->pieces;
   for (auto it = ready.begin(); it != at; ++it) {
     pending_part& kept = *ready_.at(*it).part;
     kept.primer_in.reset();
@@ -173,10 +165,14 @@ void pending_folders::take_ahead(pending_part& part, taken_part& taken) {
 // off while finish() waited ended 1.6-1.9 s after the owner, which would
 // have compressed it in 1.5 s). Times are counted in input bytes, the same
 // on every worker.
-// A part after the front needs the chain before it to hold its primer's
-// bytes; the front needs the primer of the part before it, which an earlier
-// split may have dropped (take_ahead). The front's split needs the owner to have more of its current part
-// left than the primer's pass: else the owner would start the front before
+// A part after the front is primed from the part before it alone, which
+// must hold the primer's bytes: the parts left to the owner keep no primer
+// (take_ahead), so one of them taken by another worker after all starts a
+// dictionary of its own, and that reset must not fall within the primer
+// (the decoder would lack what the primed part's matches refer to). The
+// front needs the primer of the part before it, which an earlier split may
+// have dropped. The front's split needs the owner to have more of its
+// current part left than the primer's pass: else the owner would start the front before
 // the primer's pass is done (10,000 blob-cache files: a 20 MB part primed
 // for 4.8 s, 0.8 s before its stream's worker was free, ended 0.5 s later
 // than that worker would have).
@@ -201,7 +197,8 @@ std::optional<std::uint64_t> pending_folders::split_point(const pending_part& fr
     const double primer = static_cast<double>(std::min<std::uint64_t>(part.options.dict_size, part.input_before));
     const double pass = options_.primer_cost * primer;
     const double rest = total - ahead;
-    const bool primer_at_hand = k == 0 ? part.primer_in != nullptr : ahead - left >= primer;
+    const bool primer_at_hand =
+        k == 0 ? part.primer_in != nullptr : static_cast<double>(ready_.at(ready[k - 1]).part->input_bytes) >= primer;
     const double end = std::max(ahead, pass + rest);
     if (primer_at_hand && rest * (options_.threads - 1) >= pass && end < best_end) {
       best = ready[k];

@@ -437,101 +437,114 @@ TEST_F(pending_test, APartIsLeftToItsStreamsWorkerWhenThatOneIsAboutToBeFree) {
   for (const auto& folder : pending.take()) expect_reads_back(reader, folder, content);
 }
 
-TEST_F(pending_test, AnIdleWorkerTakesTheEndOfABusyWorkersChainPrimedFromThePartsBeforeIt) {
-  // Two workers, primer_cost 0.6, parts of 100 KB, a 256 KiB dictionary.
-  // While only one may compress, it is held halfway through folder d's
-  // first part (50 KB left; folder x's part kept it busy meanwhile, so d's
-  // was cut full, not early), and parts 1-5 wait in its stream's chain.
-  // Once both may, the idle worker splits the chain where both end soonest:
-  // from part 4 on (the busy one: 50 + 300 KB; the idle one: a 157 KB
-  // primer pass + 200 KB), its primer made from parts 1-3, not started.
-  // Part 1 would not do (its 60 KB pass exceeds the 50 KB left), nor parts 2
-  // and 3 (too few bytes before them for their primers). The idle worker
-  // then writes on through part 5, where it is held, while the busy one is
-  // still at part 0.
-  std::atomic<unsigned> allowed{1};
+namespace {
+
+// Folder d's chain for the split tests, in parts of one dictionary (256 KiB
+// at level 1): while only one worker may compress (the caller's
+// workers_allowed), x's part keeps it busy, so d's part 0 is cut full, not
+// early; the worker is held halfway through it, at d/0b (`first`, which
+// lets one visit pass: part 0 is read once for part 1's primer before it is
+// compressed), and parts 1-5 wait in its stream's chain, a file each (part
+// 2's read through `middle`, part 5's through `last`).
+constexpr std::size_t kChainPart = 256 * 1024;
+
+pending_options chain_options(std::atomic<unsigned>& allowed) {
   auto options = small_parts(pack_mode::solid, 2);
-  options.workers_allowed = [&] { return allowed.load(); };
-  options.max_input_bytes = 1'000'000;  // the chain is handed over while its worker is held
-  pending_folders pending(archive, options);
-  auto x_gate = std::make_shared<gated_content::gate>();
-  auto first_gate = std::make_shared<gated_content::gate>();
-  auto last_gate = std::make_shared<gated_content::gate>();
-  x_gate->set(false);
-  first_gate->set(false);
-  first_gate->free_visits = 1;  // part 0 is read once for part 1's primer before it is compressed
-  last_gate->set(false);
-  const gates_opened_at_exit opener{{x_gate, first_gate, last_gate}};
-  std::map<pending_id, std::vector<std::uint8_t>> content;
-  add_redundant(pending, content, "x/h.x", 50'000, 1, x_gate);
-  ASSERT_TRUE(x_gate->wait_visited());
-  add_redundant(pending, content, "d/0a.d", 50'000, 2, nullptr);
-  add_redundant(pending, content, "d/0b.d", 50'000, 3, first_gate);
-  x_gate->set(true);
-  ASSERT_TRUE(first_gate->wait_visited(2)) << "d's part 0 was not started";
+  options.max_part_bytes = kChainPart;
+  options.workers_allowed = [&allowed] { return allowed.load(); };
+  options.max_input_bytes = 8 * kChainPart;  // the chain is handed over while its worker is held
+  return options;
+}
+
+void hand_over_held_chain(pending_folders& pending, std::map<pending_id, std::vector<std::uint8_t>>& content,
+                          const std::shared_ptr<gated_content::gate>& x,
+                          const std::shared_ptr<gated_content::gate>& first,
+                          const std::shared_ptr<gated_content::gate>& middle,
+                          const std::shared_ptr<gated_content::gate>& last) {
+  add_redundant(pending, content, "x/h.x", 50'000, 1, x);
+  ASSERT_TRUE(x->wait_visited());
+  add_redundant(pending, content, "d/0a.d", kChainPart / 2, 2, nullptr);
+  add_redundant(pending, content, "d/0b.d", kChainPart / 2, 3, first);
+  x->set(true);
+  ASSERT_TRUE(first->wait_visited(2)) << "d's part 0 was not started";
   for (int k = 1; k <= 5; ++k) {
-    add_redundant(pending, content, name("d/", k, ".d"), 100'000, 10 + static_cast<std::uint32_t>(k),
-                  k == 5 ? last_gate : nullptr);
+    add_redundant(pending, content, name("d/", k, ".d"), kChainPart, 10 + static_cast<std::uint32_t>(k),
+                  k == 2 ? middle : (k == 5 ? last : nullptr));
   }
+}
+
+std::vector<std::shared_ptr<gated_content::gate>> closed_gates(std::size_t count, unsigned free_first) {
+  std::vector<std::shared_ptr<gated_content::gate>> gates;
+  for (std::size_t i = 0; i < count; ++i) {
+    gates.push_back(std::make_shared<gated_content::gate>());
+    gates.back()->set(false);
+  }
+  gates.at(free_first)->free_visits = 1;
+  return gates;
+}
+
+}  // namespace
+
+TEST_F(pending_test, AnIdleWorkerTakesTheEndOfABusyWorkersChainPrimedFromThePartBeforeIt) {
+  // Two workers, primer_cost 0.6, the chain above (P = 256 KiB a part).
+  // Once both may compress, the idle worker splits it where both end
+  // soonest: from part 4 on (the busy one: 0.5 P left of part 0 and parts
+  // 1-3; the idle one: a 0.6 P primer pass and parts 4-5), primed from part
+  // 3, not started. Part 1 would not do (its pass exceeds what is left of
+  // part 0), parts 2 and 3 end later. The idle worker then writes on through
+  // part 5, where it is held, while the busy one is still at part 0.
+  std::atomic<unsigned> allowed{1};
+  pending_folders pending(archive, chain_options(allowed));
+  const auto gates = closed_gates(3, 1);  // x, d's part 0, d's part 5
+  const gates_opened_at_exit opener{gates};
+  std::map<pending_id, std::vector<std::uint8_t>> content;
+  hand_over_held_chain(pending, content, gates[0], gates[1], nullptr, gates[2]);
+  ASSERT_FALSE(HasFatalFailure());
   allowed = 2;
-  EXPECT_TRUE(last_gate->wait_visited()) << "the idle worker did not take the chain's end and write on through it";
-  first_gate->set(true);
-  last_gate->set(true);
+  EXPECT_TRUE(gates[2]->wait_visited()) << "the idle worker did not take the chain's end and write on through it";
+  // No second split (of parts 1-3, once part 5 is done) from here on: one
+  // worker at a time, and everything written before finish() lets both go.
+  allowed = 1;
+  gates[1]->set(true);
+  gates[2]->set(true);
+  EXPECT_TRUE(written_within(pending, 50'000 + 6 * kChainPart, std::chrono::seconds(30)));
   pending.finish();
   EXPECT_EQ(pending.progress().primed_parts, 1u);
-  // One primer per chain: part 1's (100 KB, made from part 0 when it
-  // started) is dropped when the idle worker makes part 4's (a 256 KiB
-  // dictionary). Besides that, x's (50 KB) and the packed bytes of a few
-  // parts: 313-345 KB in all, 413 KB with part 1's primer kept.
-  EXPECT_LE(pending.peak_buffer_bytes(), 256 * 1024 + 50'000 + 64 * 1024);
+  // One primer per chain: part 1's (P, made from part 0 when it started) is
+  // dropped when the idle worker makes part 4's. Besides that, x's (50 KB)
+  // and the packed bytes of a few parts.
+  EXPECT_LE(pending.peak_buffer_bytes(), kChainPart + 50'000 + 128 * 1024);
   for (const auto& folder : pending.take()) expect_reads_back(reader, folder, content);
 }
 
 TEST_F(pending_test, APartLeftToABusyWorkersStreamAfterASplitStartsAfreshWhenThatStreamIsGone) {
-  // As above: the idle worker splits the chain from part 4 on and is held
-  // in part 5, the busy one in part 0. Parts 1-3 are left to the busy
-  // worker's stream, so they keep no primer. Here that stream goes: once
-  // part 0 is done, the worker waits for its turn and its encoder is
-  // released. Part 1 must then start a dictionary of its own (no primer
-  // left to wait for) and the folder must still decode whole.
+  // As above, the idle worker splits the chain from part 4 on and is held in
+  // part 5. Parts 1-3 are left to the busy worker's stream, so they keep no
+  // primer. Here that stream goes right before part 3, whose bytes are part
+  // 4's primer: the busy worker goes through parts 0-2, waits for its turn,
+  // and its encoder is released. Part 3 must then start a dictionary of its
+  // own (no primer left to wait for), which holds all part 4's matches
+  // refer to: the folder must decode whole.
   std::atomic<unsigned> allowed{1};
-  auto options = small_parts(pack_mode::solid, 2);
-  options.workers_allowed = [&] { return allowed.load(); };
-  options.max_input_bytes = 1'000'000;
-  pending_folders pending(archive, options);
-  auto x_gate = std::make_shared<gated_content::gate>();
-  auto first_gate = std::make_shared<gated_content::gate>();
-  auto last_gate = std::make_shared<gated_content::gate>();
-  x_gate->set(false);
-  first_gate->set(false);
-  first_gate->free_visits = 1;
-  last_gate->set(false);
-  const gates_opened_at_exit opener{{x_gate, first_gate, last_gate}};
+  pending_folders pending(archive, chain_options(allowed));
+  const auto gates = closed_gates(4, 1);  // x, d's part 0, d's part 2, d's part 5
+  const gates_opened_at_exit opener{gates};
   std::map<pending_id, std::vector<std::uint8_t>> content;
-  add_redundant(pending, content, "x/h.x", 50'000, 1, x_gate);
-  ASSERT_TRUE(x_gate->wait_visited());
-  add_redundant(pending, content, "d/0a.d", 50'000, 2, nullptr);
-  add_redundant(pending, content, "d/0b.d", 50'000, 3, first_gate);
-  x_gate->set(true);
-  ASSERT_TRUE(first_gate->wait_visited(2)) << "d's part 0 was not started";
-  for (int k = 1; k <= 5; ++k) {
-    add_redundant(pending, content, name("d/", k, ".d"), 100'000, 10 + static_cast<std::uint32_t>(k),
-                  k == 5 ? last_gate : nullptr);
-  }
+  hand_over_held_chain(pending, content, gates[0], gates[1], gates[2], gates[3]);
+  ASSERT_FALSE(HasFatalFailure());
   allowed = 2;
-  ASSERT_TRUE(last_gate->wait_visited()) << "the idle worker did not take the chain's end";
+  ASSERT_TRUE(gates[3]->wait_visited()) << "the idle worker did not take the chain's end";
+  gates[1]->set(true);
+  ASSERT_TRUE(gates[2]->wait_visited()) << "the busy worker did not write on to part 2";
   allowed = 1;
-  first_gate->set(true);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (pending.progress().written_bytes < 150'000) {  // x's part and d's part 0
-    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "part 0 was not written";
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  EXPECT_EQ(pending.release_idle_encoders(), 1u) << "the worker of part 0, waiting for its turn";
+  gates[2]->set(true);
+  ASSERT_TRUE(written_within(pending, 50'000 + 3 * kChainPart, std::chrono::seconds(30)))
+      << "parts 0-2 were not written";
+  EXPECT_EQ(pending.release_idle_encoders(), 1u) << "the worker of parts 0-2, waiting for its turn";
   allowed = 2;
-  last_gate->set(true);
+  gates[3]->set(true);
   pending.finish();
-  EXPECT_EQ(pending.progress().primed_parts, 1u) << "part 4 only: part 1 had no primer left";
+  EXPECT_EQ(pending.progress().primed_parts, 1u) << "part 4 only: part 3 had no primer left";
   for (const auto& folder : pending.take()) expect_reads_back(reader, folder, content);
 }
 
