@@ -94,7 +94,7 @@ bool sealer::writes_going_on() {
   if (now - window_start_ >= settle_queue::kHoldTick) {
     const double seconds = std::chrono::duration<double>(now - window_start_).count();
     const auto bytes = static_cast<double>((pool.acquires - window_acquires_) * pool.chunk_bytes);
-    busy_ = bytes >= kBusyBytesPerSecond * seconds;
+    busy_ = bytes >= (busy_ ? kStillBusyBytesPerSecond : kBusyBytesPerSecond) * seconds;
     window_start_ = now;
     window_acquires_ = pool.acquires;
   }

@@ -86,10 +86,16 @@ class sealer {
   // False: a commit has the file's bytes; the queue asks again later.
   bool seal_if_settled(inode_number number, std::uint64_t stamp);
   // Pool chunks were taken at kBusyBytesPerSecond or more over the last
-  // window of at least settle_queue::kHoldTick, and the pool is less than
-  // half full. Any thread.
+  // window of at least settle_queue::kHoldTick (once so, at
+  // kStillBusyBytesPerSecond), and the pool is less than half full. Any
+  // thread. Without the lower rate to stay busy, a copy slowed below the
+  // first by a noisy machine let the second worker in, whose part (seconds
+  // of a core, and a primer's pass when it split a chain) slowed the copy
+  // further: 10,000 blob-cache files copied in 8-13 s in about one run of
+  // four, 4-5 s otherwise; with it, 3.6-5.4 s in 22 runs.
   bool writes_going_on();
   static constexpr double kBusyBytesPerSecond = 10 << 20;
+  static constexpr double kStillBusyBytesPerSecond = 2 << 20;
   // On the settle queue's thread, every `rest` while no closed file waits.
   void rest();
   // Writes slower than this (in staging chunks taken) do not put a rest off.

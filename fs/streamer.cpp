@@ -152,7 +152,7 @@ void streamer::finish() { guarded([](archive::pending_folders& pending) { pendin
 // Also after compression failed: idle encoders hold their memory all the same.
 void streamer::release_encoders() {
   if (!pending_) return;
-  log_.info("released the memory of {} idle compressor encoders before the last commit", rest());
+  log_.info("released the memory of {} idle compressor encoders: the mount is ending", rest());
 }
 
 std::size_t streamer::rest() { return pending_ ? pending_->release_idle_encoders() : 0; }

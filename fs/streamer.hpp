@@ -78,7 +78,8 @@ class streamer {
   // Ends the open folders and waits until everything handed over so far is
   // written (throws archive_error if compression failed).
   void finish();
-  // Nothing more will be handed over (the last commit): the idle workers'
+  // Nothing more is to be handed over (the last commit, or an unmount's;
+  // should more come after all, encoders are made anew): the idle workers'
   // encoders give their memory back before the header's encoders take theirs.
   void release_encoders();
   // Nothing was handed over for a while: the idle workers' encoders give
