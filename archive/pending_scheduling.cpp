@@ -64,8 +64,8 @@ void pending_folders::relieve_pressure() {
 // its part as soon as it is free. Candidates are each folder's oldest part
 // not started, whose primer is on its way (its predecessor has started)
 // unless a split dropped it; a part split off later makes its own
-// (take_ahead). The scan passes over at
-// most the parts in flight of solid folders and one part per other worker.
+// (take_ahead). The scan passes over at most the parts in flight of solid
+// folders and one part per other worker.
 pending_folders::taken_part pending_folders::take_ready(std::size_t worker) {
   worker_stream own = std::move(streams_[worker]);
   std::optional<std::uint64_t> chosen;
@@ -172,10 +172,10 @@ void pending_folders::take_ahead(pending_part& part, taken_part& taken) {
 // (the decoder would lack what the primed part's matches refer to). The
 // front needs the primer of the part before it, which an earlier split may
 // have dropped. The front's split needs the owner to have more of its
-// current part left than the primer's pass: else the owner would start the front before
-// the primer's pass is done (10,000 blob-cache files: a 20 MB part primed
-// for 4.8 s, 0.8 s before its stream's worker was free, ended 0.5 s later
-// than that worker would have).
+// current part left than the primer's pass: else the owner would start the
+// front before the primer's pass is done (10,000 blob-cache files: a 20 MB
+// part primed for 4.8 s, 0.8 s before its stream's worker was free, ended
+// 0.5 s later than that worker would have).
 std::optional<std::uint64_t> pending_folders::split_point(const pending_part& front, std::size_t owner) const {
   const auto& ready = front.folder->ready;
   const pending_part* now = current_[owner];

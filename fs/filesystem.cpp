@@ -360,9 +360,8 @@ bool filesystem::spill_largest_open_file() {
 
 // The commit's long part runs before it takes the change gate: closed files
 // are sealed and their folders finished while writers go on. A last commit,
-// or an unmount's (writes are refused by then), lets the idle encoders go
-// before the header is compressed, at the peak of the daemon's memory (the
-// tree and both databases held); should the mount go on, they are made anew.
+// or an unmount's (writes refused), lets the idle encoders go before the
+// header, the daemon's peak; should the mount go on, they are made anew.
 result<void> filesystem::commit(commit_scope scope, bool last) {
   return committer_.commit(scope, [this, last] {
     sealer_.seal_closed_files();
