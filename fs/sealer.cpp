@@ -1,5 +1,7 @@
 #include "sealer.hpp"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <string>
 #include <utility>
@@ -70,8 +72,13 @@ void sealer::rest() {
   // Acquisitions and releases so far: it grows with either.
   const std::uint64_t changes = 2 * pool.acquires - (pool.chunks_total - pool.chunks_free);
   const std::size_t chunks = std::exchange(returned_changes_, changes) != changes ? chunks_.return_free_memory() : 0;
-  log_.debug("at rest: up to {} idle encoders and {} MiB of free staging memory given back", encoders,
-             (chunks * chunks_.chunk_bytes()) >> 20);
+  // A commit's records are small blocks among the tree's, so glibc keeps
+  // their pages when they are freed (only an arena's top goes back by
+  // itself). The trim walks the free blocks: with 100,000 files, 50-100 ms
+  // the first time after a commit, under a millisecond after that.
+  const bool trimmed = ::malloc_trim(0) != 0;
+  log_.debug("at rest: up to {} idle encoders, {} MiB of free staging memory{} given back", encoders,
+             (chunks * chunks_.chunk_bytes()) >> 20, trimmed ? " and free heap pages" : "");
 }
 
 void sealer::stop() { queue_.reset(); }
