@@ -21,9 +21,13 @@ std::optional<std::uint64_t> read_count(root_xattrs& xattrs, std::string_view ke
   return value;
 }
 
+// As the daemon's commit_progress_percent: a running commit shows at most
+// 99.9 %, for with every byte compressed it still writes the header and
+// syncs. 100 % says the commit is durable.
 double percent_of(const commit_figures& figures) {
-  if (figures.pending_bytes == 0) return 100.0;
-  return std::min(100.0, 100.0 * static_cast<double>(figures.done_bytes) / static_cast<double>(figures.pending_bytes));
+  const double most = figures.committing ? 99.9 : 100.0;
+  if (figures.pending_bytes == 0) return most;
+  return std::min(most, 100.0 * static_cast<double>(figures.done_bytes) / static_cast<double>(figures.pending_bytes));
 }
 
 }  // namespace
