@@ -82,6 +82,9 @@ void archive_snapshot::lay_out(const archive_database& db, std::uint64_t file_si
   std::size_t pack = 0;
   std::uint64_t substream = 0;
   folders_.reserve(folders.size());
+  // Sized first: grown by doubling, it would keep up to twice the storage it
+  // needs (24 bytes a file), and hold the old copy beside the new as it grows.
+  substreams_.reserve(db.substream_sizes.size());
   for (std::size_t f = 0; f < folders.size(); ++f) {
     folder_layout layout;
     for (std::size_t k = 0; k < folders[f].packed_streams().size(); ++k, ++pack) {
