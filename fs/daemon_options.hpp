@@ -37,8 +37,8 @@ struct daemon_options {
   std::optional<unsigned> writing_threads;
   // Looked at this often while no closed file waits: when at most 1 MiB/s
   // of staging memory was taken since the last look and the compressor is
-  // idle, its encoders, the pool's free pages and the heap's (what commits
-  // freed) go back to the kernel (0: never).
+  // idle, its encoders, the pool's free pages and, once after each commit,
+  // the free heap pages it left go back to the kernel (0: never).
   std::chrono::milliseconds idle_release{30'000};
   // A commit is followed by a compaction when dead bytes exceed this share
   // of the archive, in percent (0: only on request).

@@ -9,6 +9,24 @@
 
 namespace sevenzfs::fs {
 
+namespace {
+
+// A commit's records (its databases, header and per-file records) are small
+// blocks among the tree's, so glibc keeps their pages when they are freed:
+// only the main arena's top goes back by itself, and a thread arena's top
+// stays up to M_TRIM_THRESHOLD (8 MiB: see main.cpp). malloc_trim gives
+// back the free pages inside the arenas. The sanitizers bring allocators of
+// their own, which it does not know (it would walk glibc's unused arena).
+bool trim_heap() {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  return false;
+#else
+  return ::malloc_trim(0) != 0;
+#endif
+}
+
+}  // namespace
+
 sealer::sealer(inode_table& inodes, committer& commits, streamer& streamed, content_services& content,
                pool::chunk_pool& chunks, timing when, logger& log)
     : inodes_(inodes),
@@ -72,11 +90,12 @@ void sealer::rest() {
   // Acquisitions and releases so far: it grows with either.
   const std::uint64_t changes = 2 * pool.acquires - (pool.chunks_total - pool.chunks_free);
   const std::size_t chunks = std::exchange(returned_changes_, changes) != changes ? chunks_.return_free_memory() : 0;
-  // A commit's records are small blocks among the tree's, so glibc keeps
-  // their pages when they are freed (only an arena's top goes back by
-  // itself). The trim walks the free blocks: with 100,000 files, 50-100 ms
-  // the first time after a commit, under a millisecond after that.
-  const bool trimmed = ::malloc_trim(0) != 0;
+  // Once after each commit, and not during one: the trim holds each arena's
+  // lock while it walks the free blocks (with 100,000 files, 50-100 ms after
+  // a commit), and only a commit frees many blocks among the tree's.
+  const auto& commits = committer_.figures();
+  const std::uint64_t ended = commits.commits.load() + commits.failed_commits.load();
+  const bool trimmed = !commits.running.load() && std::exchange(trimmed_after_, ended) != ended && trim_heap();
   log_.debug("at rest: up to {} idle encoders, {} MiB of free staging memory{} given back", encoders,
              (chunks * chunks_.chunk_bytes()) >> 20, trimmed ? " and free heap pages" : "");
 }
