@@ -21,13 +21,13 @@ std::optional<std::uint64_t> read_count(root_xattrs& xattrs, std::string_view ke
   return value;
 }
 
-// As the daemon's commit_progress_percent: a running commit shows at most
-// 99.9 %, for with every byte compressed it still writes the header and
-// syncs. 100 % says the commit is durable.
+// As the daemon's commit_progress_percent (progress_of): 100 % only when
+// nothing is pending and no commit runs. With every byte compressed, a
+// commit still writes the header and syncs; bytes compressed before any
+// commit are not in the archive yet.
 double percent_of(const commit_figures& figures) {
-  const double most = figures.committing ? 99.9 : 100.0;
-  if (figures.pending_bytes == 0) return most;
-  return std::min(most, 100.0 * static_cast<double>(figures.done_bytes) / static_cast<double>(figures.pending_bytes));
+  if (figures.pending_bytes == 0) return figures.committing ? 99.9 : 100.0;
+  return std::min(99.9, 100.0 * static_cast<double>(figures.done_bytes) / static_cast<double>(figures.pending_bytes));
 }
 
 }  // namespace

@@ -44,7 +44,7 @@ constexpr std::pair<std::string_view, std::string_view> kHelp[] = {
     {"committing", "1 while a commit runs, else 0."},
     {"commit_pending_bytes", "Bytes the running or last commit must compress and write."},
     {"commit_done_bytes", "Bytes the running or last commit has compressed and written."},
-    {"commit_progress_percent", "Progress of the running commit; 100 when nothing is pending."},
+    {"commit_progress_percent", "Progress of the running commit; 100 when nothing is pending and no commit runs."},
     {"last_commit_unix_seconds", "When the last successful commit ended (0: never)."},
     {"last_commit_duration_seconds", "Duration of the last successful commit."},
     {"last_commit_files", "Files in the last successful commit."},
