@@ -31,10 +31,9 @@
 // databases, header and per-file records), given back at the first rest
 // after each commit: 100,000 files committed by a flush, 146 MiB resident
 // after it, 95 MiB at rest, 151 without the trim. An arena's top, up to
-// 8 MiB each, stays.
-// A log kept open and committed by fsync
-// rests too, once its writes slow to a trickle (at most 1 MiB/s); a log
-// opened and closed for each line more often than every `rest` does not.
+// 8 MiB each, stays. A log kept open and committed by fsync rests too, once
+// its writes slow to a trickle (at most 1 MiB/s); a log opened and closed
+// for each line more often than every `rest` does not.
 #include "committer.hpp"
 #include "daemon_options.hpp"
 #include "file_content.hpp"
