@@ -34,6 +34,7 @@ void lzma2_encoder::release() noexcept {
   lzma_end(&stream_);
   stream_ = LZMA_STREAM_INIT;
   buffered_ = 0;
+  holds_memory_ = false;
 }
 
 void lzma2_encoder::start(const lzma_options_lzma& options, std::span<const std::uint8_t> preset_dictionary) {
@@ -43,6 +44,7 @@ void lzma2_encoder::start(const lzma_options_lzma& options, std::span<const std:
   primed.preset_dict_size = static_cast<std::uint32_t>(preset_dictionary.size());
   lzma_filter filters[2] = {{LZMA_FILTER_LZMA2, &primed}, {LZMA_VLI_UNKNOWN, nullptr}};
   const lzma_ret ret = lzma_raw_encoder(&stream_, filters);
+  holds_memory_ = true;  // also after a failure: what it allocated stays until release
   if (ret != LZMA_OK) {
     throw archive_error(error_kind::compression, "", fmt::format("cannot start LZMA2 encoder: {}", describe(ret)));
   }

@@ -52,6 +52,8 @@ class lzma2_encoder {
   // Gives liblzma's memory back (the match finder's arrays, about eleven
   // dictionaries at level 5); the next start allocates it again.
   void release() noexcept;
+  // Started since the last release (liblzma keeps its memory after finish).
+  bool holds_memory() const noexcept { return holds_memory_; }
 
  private:
   bool run(lzma_action action, const span_sink& output);
@@ -60,6 +62,7 @@ class lzma2_encoder {
   lzma_stream stream_ = LZMA_STREAM_INIT;
   std::vector<std::uint8_t> buffer_;
   std::size_t buffered_ = 0;
+  bool holds_memory_ = false;
 };
 
 }  // namespace sevenzfs::archive

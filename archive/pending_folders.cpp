@@ -346,7 +346,7 @@ std::size_t pending_folders::release_idle_encoders() {
   std::lock_guard lock(mutex_);
   std::size_t released = 0;
   for (std::size_t worker = 0; worker < encoders_.size(); ++worker) {
-    if (compressing_[worker]) continue;
+    if (compressing_[worker] || !encoders_[worker]->holds_memory()) continue;
     encoders_[worker]->release();
     streams_[worker] = {};  // no part can continue a stream that is gone
     ++released;

@@ -179,7 +179,8 @@ class pending_folders {
   // for when nothing more is coming, before a last commit compresses its
   // header with encoders of its own, or at rest. A worker busy meanwhile keeps its
   // encoder; a released one allocates again when it next compresses.
-  // Returns how many were released.
+  // Returns how many gave memory back (an encoder released before and not
+  // used since has none).
   std::size_t release_idle_encoders();
   // The folders written and not yet taken, per lane in file order; their
   // files are no longer located here.

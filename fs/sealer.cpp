@@ -96,7 +96,7 @@ void sealer::rest() {
   const auto& commits = committer_.figures();
   const std::uint64_t ended = commits.commits.load() + commits.failed_commits.load();
   const bool trimmed = !commits.running.load() && std::exchange(trimmed_after_, ended) != ended && trim_heap();
-  log_.debug("at rest: up to {} idle encoders, {} MiB of free staging memory{} given back", encoders,
+  log_.debug("at rest: {} idle encoders, {} MiB of free staging memory{} given back", encoders,
              (chunks * chunks_.chunk_bytes()) >> 20, trimmed ? " and free heap pages" : "");
 }
 

@@ -149,10 +149,14 @@ release_wait streamer::wait_for_release(std::chrono::milliseconds timeout) {
 
 void streamer::finish() { guarded([](archive::pending_folders& pending) { pending.finish(); }); }
 
-// Also after compression failed: idle encoders hold their memory all the same.
+// Also after compression failed: idle encoders hold their memory all the
+// same. Said only when there were some: an unmount commits until nothing is
+// left (up to four rounds), and the rounds after the first find none.
 void streamer::release_encoders() {
   if (!pending_) return;
-  log_.info("released the memory of {} idle compressor encoders: the mount is ending", rest());
+  if (const std::size_t released = rest(); released > 0) {
+    log_.info("released the memory of {} idle compressor encoders: the mount is ending", released);
+  }
 }
 
 std::size_t streamer::rest() { return pending_ ? pending_->release_idle_encoders() : 0; }

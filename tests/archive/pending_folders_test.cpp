@@ -797,6 +797,7 @@ TEST_F(pending_test, IdleEncodersGiveTheirMemoryBackAndTheNextPartPrimes) {
   const auto before = pending.progress();
   EXPECT_EQ(before.primed_parts, 0u);
   EXPECT_EQ(pending.release_idle_encoders(), 1u);
+  EXPECT_EQ(pending.release_idle_encoders(), 0u) << "released already: nothing to give back";
   for (int i = 10; i < 20; ++i) add(i);
   pending.finish();
   const auto after = pending.progress();
