@@ -422,7 +422,7 @@ TEST_F(mount_fixture, AtRestTheDaemonGivesItsIdleMemoryBack) {
 // are gone by then, and only the trim can give anything back after it.
 // With 30,000 files (anonymous memory): 35 MiB before the commit, 49 after
 // it, 30 at rest; 49 at rest without the trim.
-TEST_F(mount_fixture, AtRestACommitOfManyFilesLeavesNoMemoryBehind) {
+TEST_F(mount_fixture, AtRestTheHeapGivesBackWhatACommitOfManyFilesLeft) {
   auto daemon = mount("idle_release=1,pool_size=32M,mode=batched,level=1,threads=2");
   constexpr int kDirectories = 300;
   constexpr int kFilesEach = 100;
