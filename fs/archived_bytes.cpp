@@ -19,6 +19,18 @@ std::uint64_t primer_bytes_at(int level) {
   return level > 0 ? archive::lzma2_options_for(level, UINT64_MAX).dict_size : 0;
 }
 
+std::optional<std::string> undroppable(const archived_bytes& where) {
+  const auto method = where.snapshot->unsupported_method(where.stream);
+  if (!method) return std::nullopt;
+  const std::size_t folder = where.snapshot->substream(where.stream).folder;
+  const std::uint64_t others = where.snapshot->database().substream_counts.at(folder) - 1;
+  if (others == 0) return std::nullopt;  // the folder goes with it
+  return fmt::format(
+      "its archived copy shares a {} folder with {} other file(s), which sevenzfs cannot compress again without it: "
+      "the file can be renamed, but not removed, replaced or changed (7zz d can remove it)",
+      *method, others);
+}
+
 result<std::size_t> read_archived(archive::cached_reader& reader, const archived_bytes& where, std::uint64_t offset,
                                   std::span<std::byte> out) {
   try {

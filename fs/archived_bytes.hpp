@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string>
 
 namespace sevenzfs::fs {
 
@@ -28,6 +29,13 @@ bool continuable(int level, const archived_bytes& where);
 // The most a commit at `level` primes its encoder with before appended bytes
 // (the level's dictionary; 0 at level 0, which never continues).
 std::uint64_t primer_bytes_at(int level);
+
+// Why no commit can drop `where` from the archive (nullopt: one can): its
+// folder uses a method sevenzfs cannot decode and holds other files, which a
+// commit cannot separate from it. Dropped anyway, the copy would stay in the
+// archive under its name: a removed file back after a remount, a replaced
+// one archived twice.
+std::optional<std::string> undroppable(const archived_bytes& where);
 
 // Reads archived bytes; a failure carries the errno and a message naming the file.
 result<std::size_t> read_archived(archive::cached_reader& reader, const archived_bytes& where, std::uint64_t offset,

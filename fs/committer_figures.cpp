@@ -32,8 +32,10 @@ commit_progress progress_of(const commit_figures& commits, const stream_figures&
   return progress;
 }
 
-// Removed files whose folder cannot be decoded here (PPMd, damage) cannot be
-// separated from the files it keeps: they stay archived, unseen by the mount.
+// Removed files whose folder could not be decoded cannot be separated from
+// the files it keeps: they stay archived, unseen by the mount. The mount
+// refuses to remove files of a folder whose method it cannot decode
+// (file_content::replaceable), so this is about damage a commit found.
 void committer::report_kept_anyway(const archive::commit_result& result, const archive::archive_snapshot& before) {
   if (result.kept_anyway.empty()) return;
   const auto& files = before.database().files;

@@ -69,6 +69,12 @@ bool file_content::only_archived() const noexcept {
 
 std::uint64_t file_content::archived_prefix() const noexcept { return only_archived() ? archived_->size : prefix_; }
 
+result<void> file_content::replaceable() const {
+  if (!archived_ || dirty_) return {};  // no archived copy, or one changed already
+  if (auto why = undroppable(*archived_)) return failure(ENOTSUP, std::move(*why));
+  return {};
+}
+
 result<std::size_t> file_content::read(const content_services& services, std::uint64_t offset,
                                        std::span<std::byte> out) const {
   const std::uint64_t total = size();
@@ -178,6 +184,7 @@ result<void> file_content::make_writable(content_services& services, std::uint64
 
 result<std::size_t> file_content::write(content_services& services, std::uint64_t offset,
                                         std::span<const std::byte> data) {
+  if (auto kept = replaceable(); !kept) return std::unexpected(kept.error());
   const std::uint64_t size_before = size();
   if (auto writable =
           make_writable(services, std::min(offset, size_before), std::max(size_before, offset + data.size()));
@@ -203,6 +210,7 @@ result<std::size_t> file_content::write(content_services& services, std::uint64_
 }
 
 result<void> file_content::truncate(content_services& services, std::uint64_t new_size) {
+  if (auto kept = replaceable(); !kept) return kept;
   if (new_size == 0 &&
       (std::holds_alternative<nothing>(local_) || std::holds_alternative<sealed_local>(local_) || prefix_ > 0)) {
     local_.emplace<in_pool>(in_pool{pool::staged_file(services.store)});  // nothing to copy back

@@ -79,6 +79,11 @@ class file_content {
   // by appends only since it was archived (a commit may then go on from the
   // archived folder rather than compress it all again).
   bool grew_from_archived() const noexcept;
+  // Whether the next commit may drop the archive's copy, as any change,
+  // removal or replacement of the file makes it do: fails (ENOTSUP, with
+  // the reason) when no commit can (see undroppable), and the caller must
+  // then leave the file as it is.
+  result<void> replaceable() const;
 
   result<std::size_t> read(const content_services& services, std::uint64_t offset, std::span<std::byte> out) const;
   // Writes at `offset`; fewer bytes (maybe none) when the pool has no free

@@ -171,6 +171,7 @@ result<void> inode_table::remove(inode_number parent, std::string_view name, boo
   if (directory && !child->is_directory()) return failure(ENOTDIR);
   if (!directory && child->is_directory()) return failure(EISDIR);
   if (directory && !child->entries->by_name.empty()) return failure(ENOTEMPTY);
+  if (auto droppable = may_drop(*child); !droppable) return droppable;
   detach(*dir, name);
   erase_if_unused(*child);
   return {};
@@ -202,6 +203,8 @@ result<void> inode_table::rename(inode_number parent, std::string_view name, ino
       if (!replaced->entries->by_name.empty()) return failure(ENOTEMPTY);
     } else if (moving->is_directory()) {
       return failure(ENOTDIR);
+    } else if (auto droppable = may_drop(*replaced); !droppable) {
+      return droppable;
     }
     detach(*to, target_name);
     erase_if_unused(*replaced);
@@ -284,6 +287,14 @@ struct stat inode_table::stat_of(const inode& node) const {
   st.st_mtim = node.mtime;
   st.st_ctim = node.ctime;
   return st;
+}
+
+result<void> inode_table::may_drop(inode& node) const {
+  if (node.is_directory()) return {};
+  std::lock_guard data(node.mutex);
+  auto droppable = node.content.replaceable();
+  if (!droppable) droppable.error().message = fmt::format("{}: {}", path_of(node), droppable.error().message);
+  return droppable;
 }
 
 std::string inode_table::path_of(const inode& node) const {

@@ -111,6 +111,9 @@ class inode_table {
   void attach(inode& directory, inode& child, std::string_view name);
   void detach(inode& directory, std::string_view name);
   void erase_if_unused(inode& node);  // exclusive table lock held
+  // Whether a removal or replacement may drop `node`'s archived copy (see
+  // file_content::replaceable); the table lock held.
+  result<void> may_drop(inode& node) const;
   // `node` is `directory` or lies below it (the table lock held).
   bool is_within(const inode& node, const inode& directory) const;
   result<void> exchange(inode& from, inode& moving, inode& to, const std::string& target_name);

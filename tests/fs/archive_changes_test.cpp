@@ -738,6 +738,52 @@ TEST_F(archive_changes, AnAppendToAnUndecodableArchivedFileIsRefusedAndLosesNoth
   EXPECT_EQ(run("7zz t " + quote(archive.string()) + " >/dev/null").exit_code, 0);
 }
 
+// Files sharing a folder that cannot be decoded here (a solid PPMd folder of
+// 7-Zip's) cannot be separated by a commit: removing, replacing or changing
+// one is refused (EOPNOTSUPP, with the reason logged), as the commit would
+// keep its archived copy anyway, under its name (a removed file back after a
+// remount, a replaced one stored twice). Renaming works, and a file alone in
+// such a folder goes with its folder.
+TEST_F(archive_changes, AFileSharingAnUndecodableFolderIsNotRemovedReplacedOrChanged) {
+  write_file(dir / "a.txt", sample_log_lines("a", 20'000));
+  write_file(dir / "b.txt", sample_log_lines("b", 20'000));
+  write_file(dir / "alone.txt", sample_log_lines("alone", 20'000));
+  ASSERT_EQ(run("cd " + quote(dir.path().string()) +
+                " && 7zz a -m0=PPMd -ms=on a.7z a.txt b.txt >/dev/null && 7zz a -m0=PPMd a.7z alone.txt >/dev/null")
+                .exit_code,
+            0);
+  auto filesystem = open();
+  const auto a = entry_of(*filesystem, kRootInode, "a.txt");
+  ASSERT_NE(a, 0u);
+  const auto refused = [](const fs::result<void>& done) {
+    ASSERT_FALSE(done);
+    EXPECT_EQ(done.error().code, EOPNOTSUPP);
+    EXPECT_NE(done.error().message.find("PPMD folder with 1 other file"), std::string::npos) << done.error().message;
+  };
+  refused(filesystem->unlink(kRootInode, "a.txt"));
+  make_file(*filesystem, kRootInode, "new.txt", "new");
+  refused(filesystem->rename(kRootInode, "new.txt", kRootInode, "a.txt", 0));
+  refused(filesystem->open(a, O_WRONLY | O_TRUNC));
+  fs::attribute_changes empty;
+  empty.size = 0;
+  const auto truncated = filesystem->setattr(a, empty);
+  ASSERT_FALSE(truncated);
+  EXPECT_EQ(truncated.error().code, EOPNOTSUPP);
+  ASSERT_TRUE(filesystem->open(a, O_WRONLY));
+  const auto written = filesystem->write(a, bytes_of_text("x"), 0);
+  ASSERT_FALSE(written);
+  EXPECT_EQ(written.error().code, EOPNOTSUPP);
+  filesystem->release(a, O_WRONLY);
+  ASSERT_TRUE(filesystem->rename(kRootInode, "a.txt", kRootInode, "renamed.txt", 0));
+  ASSERT_TRUE(filesystem->unlink(kRootInode, "alone.txt")) << "its folder goes with it";
+  ASSERT_TRUE(filesystem->final_commit());
+  EXPECT_EQ(listing(), "b.txt\nnew.txt\nrenamed.txt\n") << "each name once, none back";
+  EXPECT_EQ(extracted("renamed.txt"), sample_log_lines("a", 20'000));
+  EXPECT_EQ(extracted("b.txt"), sample_log_lines("b", 20'000));
+  EXPECT_EQ(log.text().find("stay in the archive"), std::string::npos) << log.text();
+  EXPECT_EQ(run("7zz t " + quote(archive.string()) + " >/dev/null").exit_code, 0);
+}
+
 // The first append to a file only the archive holds (a log after a remount)
 // stages the new bytes only, and no commit decodes the archived start: the
 // first goes on from the archived folder with a dictionary reset, the next

@@ -114,6 +114,41 @@ TEST_F(mount_fixture, WhatCannotBeReadIsRefusedClearlyOncePerFile) {
   EXPECT_EQ(run("7zz e -so " + quote(archive.string()) + " new.txt").output, "the mount still works\n");
 }
 
+// bsdtar's BZip2 archives hold every file in one folder, which sevenzfs
+// cannot decode, so no commit can drop one of its files: rm, mv over it and
+// truncating it fail (EOPNOTSUPP) rather than report a success the archive
+// would not keep; after a remount every file is there once.
+TEST_F(mount_fixture, AFileInAnUndecodableSharedFolderIsNotRemovedOrReplaced) {
+  fs::create_directories(dir / "src");
+  write_file(dir / "src" / "a.txt", std::string(5000, 'a'));
+  write_file(dir / "src" / "b.txt", std::string(5000, 'b'));
+  ASSERT_EQ(run("cd " + quote(dir.path().string()) + " && bsdtar --format 7zip --options 7zip:compression=bzip2 -cf " +
+                quote(archive.string()) + " src")
+                .exit_code,
+            0);
+  {
+    auto daemon = mount();
+    const auto a = mnt / "src" / "a.txt";
+    EXPECT_EQ(::unlink(a.c_str()), -1);
+    EXPECT_EQ(errno, EOPNOTSUPP);
+    write_file(mnt / "new.txt", "new\n");
+    EXPECT_EQ(::rename((mnt / "new.txt").c_str(), a.c_str()), -1);
+    EXPECT_EQ(errno, EOPNOTSUPP);
+    EXPECT_EQ(::truncate(a.c_str(), 0), -1);
+    EXPECT_EQ(errno, EOPNOTSUPP);
+    EXPECT_EQ(run("rm -f " + quote(a.string()) + " 2>&1").output.find("Operation not supported") != std::string::npos,
+              true);
+    ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
+    EXPECT_NE(daemon->log().find("BZip2 folder with 1 other file"), std::string::npos) << daemon->log();
+  }
+  EXPECT_EQ(run("7zz l -ba -slt " + quote(archive.string()) + " | grep '^Path = ' | cut -c8- | LC_ALL=C sort").output,
+            "new.txt\nsrc\nsrc/a.txt\nsrc/b.txt\n");
+  auto daemon = mount();
+  EXPECT_EQ(fs::file_size(mnt / "src" / "a.txt"), 5000u);
+  EXPECT_EQ(run("cat " + quote((mnt / "new.txt").string())).output, "new\n");
+  ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
+}
+
 TEST_F(mount_fixture, DamagedDataReadsAsEio) {
   {
     auto daemon = mount("level=0");
