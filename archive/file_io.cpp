@@ -66,11 +66,13 @@ std::string directory_of(const std::string& path) {
   return path.substr(0, slash);
 }
 
-void sync_directory_of(const std::string& path) {
+unique_fd open_directory_of(const std::string& path) {
   const std::string directory = directory_of(path);
-  const unique_fd dir(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  unique_fd dir(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!dir) throw_io_error(directory, "cannot open directory to fsync it", errno);
-  sync_file(dir.get(), directory);
+  return dir;
 }
+
+void sync_directory_of(const std::string& path) { sync_file(open_directory_of(path).get(), directory_of(path)); }
 
 }  // namespace sevenzfs::archive

@@ -36,7 +36,10 @@ std::size_t read_some(int fd, std::span<std::uint8_t> out, const std::string& pa
 // Writes all of `data` at `offset`.
 void write_at(int fd, std::uint64_t offset, std::span<const std::uint8_t> data, const std::string& path);
 void sync_file(int fd, const std::string& path);
-// fsyncs the directory holding `path` (after a rename or unlink in it).
+// The directory holding `path`, open to be fsynced (after a rename or
+// unlink in it); throws archive_error(io).
+unique_fd open_directory_of(const std::string& path);
+// fsyncs the directory holding `path`.
 void sync_directory_of(const std::string& path);
 std::string directory_of(const std::string& path);
 

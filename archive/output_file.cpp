@@ -150,6 +150,10 @@ void output_file::truncate(std::uint64_t size) {
 void output_file::commit() {
   set_final_permissions();
   sync_file(fd_.get(), final_path_);
+  // Opened before the rename, as reader() is: past it the archive holds the
+  // commit, and failing then for want of a descriptor (EMFILE) would leave
+  // the daemon unable to commit until it is mounted again.
+  const unique_fd directory = open_directory_of(final_path_);
   if (::rename(temp_path_.c_str(), final_path_.c_str()) != 0) {
     throw_io_error(final_path_, "cannot rename the finished archive into place", errno);
   }
@@ -158,7 +162,7 @@ void output_file::commit() {
   if (nth_call_while_set("SEVENZFS_TEST_FAIL_DIRECTORY_SYNC", syncs)) {
     throw_io_error(final_path_, "cannot fsync the directory", EIO);
   }
-  sync_directory_of(final_path_);
+  sync_file(directory.get(), directory_of(final_path_));
 }
 
 std::vector<std::string> remove_leftovers(const std::string& final_path) {

@@ -1,11 +1,13 @@
 #include "archive/output_file.hpp"
 
 #include "archive/archive_appender.hpp"
+#include "archive/archive_error.hpp"
 #include "test_support.hpp"
 
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -78,6 +80,47 @@ TEST(OutputFile, TemporariesArePrivateWhileWritten) {
     EXPECT_EQ(stat_of(temporary_of(dir / "a.7z.pending")).st_mode & 07777, 0600u);
   }
   EXPECT_TRUE(fs::is_empty(dir.path()));
+}
+
+// With no descriptor left, a commit fails before its rename: the directory
+// it fsyncs after the rename is opened first. The old archive stays, as
+// after any failure before the commit point. (Opened after the rename, the
+// archive held a commit its writer had to report as failed, and the daemon
+// refused every later commit until it was mounted again.)
+TEST(OutputFile, WithoutADescriptorLeftACommitFailsBeforeItsRename) {
+  temp_dir dir;
+  const auto path = dir / "a.7z";
+  write_and_commit(path);
+  {
+    output_file out(path.string());
+    out.append(bytes_of("replacement"));
+    rlimit old{};
+    ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &old), 0);
+    std::vector<unique_fd> taken;
+    {
+      // A low soft limit, so that taking every descriptor is quick.
+      rlimit low = old;
+      low.rlim_cur = std::min<rlim_t>(old.rlim_cur, 256);
+      ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+      for (unique_fd fd(::open("/dev/null", O_RDONLY | O_CLOEXEC)); fd;
+           fd = unique_fd(::open("/dev/null", O_RDONLY | O_CLOEXEC))) {
+        taken.push_back(std::move(fd));
+      }
+      const int error = errno;
+      bool threw = false;
+      try {
+        out.commit();
+      } catch (const archive_error& e) {
+        threw = std::string(e.what()).find("cannot open directory") != std::string::npos;
+      }
+      taken.clear();
+      ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &old), 0);
+      ASSERT_EQ(error, EMFILE);
+      EXPECT_TRUE(threw) << "the commit failed for want of the directory's descriptor";
+    }
+    EXPECT_EQ(read_file(path), "content") << "the old archive is in place";
+  }
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()), 1) << "no temporary left";
 }
 
 TEST(OutputFile, ReplacingAnArchiveKeepsItsModeAndOwner) {
