@@ -144,9 +144,8 @@ std::pair<std::uint64_t, std::uint64_t> archive_appender::folder_of_stream(std::
 commit_result archive_appender::commit(commit_request request) {
   if (!unpublished_.empty()) {
     throw archive_error(error_kind::io, path_,
-                        fmt::format("an earlier commit was written but its snapshot could not be published ({}); "
-                                    "no commit is made until it is mounted again",
-                                    unpublished_));
+                        fmt::format("an earlier commit was written but its snapshot could not be published ({}); {}",
+                                    unpublished_, kNoCommitUntilRemount));
   }
   check_request(request, stream_count(), path_);
   commit_result result;

@@ -50,8 +50,9 @@ void check_same_file(int opened, int ours, const std::string& path) {
   if (::fstat(ours, &before) != 0) throw_io_error(path, "cannot stat archive", errno);
   if (now.st_dev != before.st_dev || now.st_ino != before.st_ino) {
     throw archive_error(error_kind::io, path,
-                        "the archive was replaced by another file since it was mounted or last committed; "
-                        "unmount and mount it again");
+                        fmt::format("the archive was replaced by another file since it was mounted or last "
+                                    "committed; {}",
+                                    kNoCommitUntilRemount));
   }
 }
 

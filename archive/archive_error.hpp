@@ -5,8 +5,15 @@
 // full disk reaches the daemon's caller as ENOSPC, not as a generic EIO).
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace sevenzfs::archive {
+
+// Ends the message of a failure after which no commit is made until the
+// archive is opened again (it holds a commit its writer could not take in,
+// or another file replaced it), so that a control program can tell its user
+// that retrying is in vain.
+inline constexpr std::string_view kNoCommitUntilRemount = "no commit is made until it is mounted again";
 
 enum class error_kind {
   io,               // read/write/fsync/rename failed (its errno is kept)

@@ -4,6 +4,8 @@
 #include "ctl_stats.hpp"
 #include "ctl_stats_format.hpp"
 
+#include "archive/archive_error.hpp"
+
 #include <fmt/format.h>
 
 #include <cerrno>
@@ -77,6 +79,24 @@ progress_options progress_for(const ctl_environment& environment, const ctl_outp
   return {io.terminal, io.width, environment.poll_interval, environment.progress_line_interval};
 }
 
+// After a failed final commit the mount stays. Retrying helps unless the
+// daemon makes no commit until the archive is mounted again: then only an
+// unmount by fusermount3 ends it, and the daemon saves what is not
+// committed in the recovery archive, which the next mount commits.
+void print_unmount_advice(const ctl_output& io, opened_mount& opened, const std::string& last_error) {
+  if (last_error.find(archive::kNoCommitUntilRemount) == std::string::npos) {
+    fmt::print(io.err,
+               "sevenzfs-ctl: {}: still mounted, nothing is lost; remove the cause (e.g. free space) and run "
+               "sevenzfs-ctl unmount again\n",
+               opened.given);
+    return;
+  }
+  fmt::print(io.err,
+             "sevenzfs-ctl: {}: still mounted, and retrying cannot help; unmount it with fusermount3 -u: the daemon "
+             "then saves what is not committed to {}.recovery.7z, which the next mount commits\n",
+             opened.given, value_or(*opened.xattrs, "archive", "ARCHIVE"));
+}
+
 // The daemon refused or failed a control: one message saying why and what now.
 int control_failed(const ctl_output& io, opened_mount& opened, std::string_view control, int error) {
   const std::string& path = opened.given;
@@ -92,12 +112,7 @@ int control_failed(const ctl_output& io, opened_mount& opened, std::string_view 
     const auto last_error = value_or(*opened.xattrs, "last_error", "");
     fmt::print(io.err, "sevenzfs-ctl: {}: {} failed: {}{}{}\n", path, control, std::strerror(error),
                last_error.empty() ? "" : ": ", last_error);
-    if (control == "unmount") {
-      fmt::print(io.err,
-                 "sevenzfs-ctl: {}: still mounted, nothing is lost; remove the cause (e.g. free space) and run "
-                 "sevenzfs-ctl unmount again\n",
-                 path);
-    }
+    if (control == "unmount") print_unmount_advice(io, opened, last_error);
   }
   return kCtlFailed;
 }

@@ -7,6 +7,8 @@
 #include "ctl_fakes.hpp"
 #include "test_support.hpp"
 
+#include "archive/archive_error.hpp"
+
 #include <gtest/gtest.h>
 
 #include <signal.h>
@@ -282,6 +284,25 @@ TEST_F(ctl_fixture, FailedFinalCommitLeavesTheMountAndSaysWhatToDo) {
             std::string::npos)
       << r.err;
   EXPECT_NE(r.err.find("still mounted, nothing is lost"), std::string::npos) << r.err;
+}
+
+// A daemon that makes no commit until the archive is mounted again: the
+// advice is to unmount it with fusermount3, not to retry.
+TEST_F(ctl_fixture, AFailedFinalCommitThatNoRetryCanMendSaysHowToUnmount) {
+  stand_in_process stand_in;
+  daemon.set_value("pid", std::to_string(stand_in.pid));
+  daemon.set_value("archive", "/srv/a.7z");
+  daemon.on_control("unmount", commit(EIO,
+                                      "/srv/a.7z: the archive was replaced by another file since it was mounted "
+                                      "or last committed; " +
+                                          std::string(sevenzfs::archive::kNoCommitUntilRemount)));
+  const auto r = ctl({"unmount", mnt.string()});
+  EXPECT_EQ(r.exit_code, kCtlFailed);
+  EXPECT_EQ(r.err.find("run sevenzfs-ctl unmount again"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("retrying cannot help; unmount it with fusermount3 -u: the daemon then saves what is not "
+                       "committed to /srv/a.7z.recovery.7z"),
+            std::string::npos)
+      << r.err;
 }
 
 TEST_F(ctl_fixture, UnmountGivesUpAfterTheTimeout) {
