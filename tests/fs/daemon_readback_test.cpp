@@ -26,6 +26,18 @@ std::string diff_r(const fs::path& a, const fs::path& b) {
   return run("diff -r --no-dereference " + quote(a.string()) + " " + quote(b.string())).output;
 }
 
+// src/a.txt and src/b.txt, 5,000 bytes each, in one BZip2 folder (bsdtar's
+// 7z writer puts every file in one folder), which sevenzfs cannot decode.
+void make_bzip2_archive(const fs::path& dir, const fs::path& archive) {
+  fs::create_directories(dir / "src");
+  write_file(dir / "src" / "a.txt", std::string(5000, 'a'));
+  write_file(dir / "src" / "b.txt", std::string(5000, 'b'));
+  ASSERT_EQ(run("cd " + quote(dir.string()) + " && bsdtar --format 7zip --options 7zip:compression=bzip2 -cf " +
+                quote(archive.string()) + " src")
+                .exit_code,
+            0);
+}
+
 }  // namespace
 
 TEST_F(mount_fixture, AFileReadsBackAfterTheCommitThatArchivedIt) {
@@ -87,13 +99,7 @@ TEST_F(mount_fixture, ArchivesOfOtherWritersReadBackByteForByte) {
 }
 
 TEST_F(mount_fixture, WhatCannotBeReadIsRefusedClearlyOncePerFile) {
-  fs::create_directories(dir / "src");
-  write_file(dir / "src" / "a.txt", std::string(5000, 'a'));
-  write_file(dir / "src" / "b.txt", std::string(5000, 'b'));
-  ASSERT_EQ(run("cd " + quote(dir.path().string()) + " && bsdtar --format 7zip --options 7zip:compression=bzip2 -cf " +
-                quote(archive.string()) + " src")
-                .exit_code,
-            0);
+  ASSERT_NO_FATAL_FAILURE(make_bzip2_archive(dir.path(), archive));
   auto daemon = mount();
   for (int i = 0; i < 3; ++i) {
     const int fd = ::open((mnt / "src" / "a.txt").c_str(), O_RDONLY);
@@ -114,18 +120,12 @@ TEST_F(mount_fixture, WhatCannotBeReadIsRefusedClearlyOncePerFile) {
   EXPECT_EQ(run("7zz e -so " + quote(archive.string()) + " new.txt").output, "the mount still works\n");
 }
 
-// bsdtar's BZip2 archives hold every file in one folder, which sevenzfs
-// cannot decode, so no commit can drop one of its files: rm, mv over it and
-// truncating it fail (EOPNOTSUPP) rather than report a success the archive
-// would not keep; after a remount every file is there once.
+// A BZip2 folder of several files, which sevenzfs cannot decode: no commit
+// can drop one of its files, so rm, mv over it and truncating it fail
+// (EOPNOTSUPP) rather than report a success the archive would not keep;
+// after a remount every file is there once.
 TEST_F(mount_fixture, AFileInAnUndecodableSharedFolderIsNotRemovedOrReplaced) {
-  fs::create_directories(dir / "src");
-  write_file(dir / "src" / "a.txt", std::string(5000, 'a'));
-  write_file(dir / "src" / "b.txt", std::string(5000, 'b'));
-  ASSERT_EQ(run("cd " + quote(dir.path().string()) + " && bsdtar --format 7zip --options 7zip:compression=bzip2 -cf " +
-                quote(archive.string()) + " src")
-                .exit_code,
-            0);
+  ASSERT_NO_FATAL_FAILURE(make_bzip2_archive(dir.path(), archive));
   {
     auto daemon = mount();
     const auto a = mnt / "src" / "a.txt";
