@@ -34,7 +34,7 @@ const char* const kDaemonUsage =
     "  -o solid_files=N         files per solid folder (no limit)\n"
     "  -o hybrid_threshold=SIZE size from which hybrid mode batches a file (1M)\n"
     "  -o threads=N             compression threads (number of cores)\n"
-    "  -o pool_size=SIZE        staging memory (an eighth of RAM, 64M-4G)\n"
+    "  -o pool_size=SIZE        staging memory, 1M to RAM (an eighth of RAM, 64M-4G)\n"
     "  -o cache_size=SIZE       decoded archive data kept for reads (64M)\n"
     "  -o flush_interval=S      commit every S seconds when something changed (off)\n"
     "  -o settle=S              a closed file is compressed S seconds after its\n"
@@ -165,7 +165,12 @@ bool apply_option(parse_state& state, std::string_view item) {
   }
   if (key == "pool_size") {
     const auto n = archive::parse_size(value);
-    if (!n || *n < (1u << 20)) return bad("a size of at least 1M");
+    // A pool larger than the machine's memory bounds nothing (and one of
+    // 100T cannot even be set up: std::bad_alloc).
+    const std::uint64_t memory = physical_memory_bytes();
+    if (!n || *n < (1u << 20) || *n > memory) {
+      return bad(fmt::format("a size from 1M to this machine's memory ({}M)", memory >> 20));
+    }
     options.pool_bytes = *n;
   } else if (key == "cache_size") {
     const auto n = archive::parse_size(value);
@@ -241,13 +246,15 @@ int process_argument(void* data, const char* raw, int key, fuse_args*) {
 
 }  // namespace
 
-std::uint64_t default_pool_bytes() {
+std::uint64_t physical_memory_bytes() {
   const long pages = ::sysconf(_SC_PHYS_PAGES);
   const long page_size = ::sysconf(_SC_PAGESIZE);
-  const std::uint64_t memory = pages > 0 && page_size > 0
-                                   ? static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page_size)
-                                   : (1ull << 30);
-  return std::clamp<std::uint64_t>(memory / 8, 64ull << 20, 4ull << 30);
+  return pages > 0 && page_size > 0 ? static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page_size)
+                                    : (1ull << 30);
+}
+
+std::uint64_t default_pool_bytes() {
+  return std::clamp<std::uint64_t>(physical_memory_bytes() / 8, 64ull << 20, 4ull << 30);
 }
 
 std::vector<std::string> fuse_mount_items(const daemon_options& options, bool run_by_root) {

@@ -37,6 +37,21 @@ TEST(DaemonOptions, RefusesAPoolSizeThatIsNotASize) {
   EXPECT_NE(result.error.find("pool_size"), std::string::npos) << result.error;
 }
 
+// A pool larger than the machine's memory would bound nothing: refused
+// with the limit named (100T used to end in "cannot start: std::bad_alloc").
+TEST(DaemonOptions, RefusesAPoolLargerThanTheMachinesMemory) {
+  const std::uint64_t memory = physical_memory_bytes();
+  EXPECT_EQ(parsed("pool_size=" + std::to_string(memory)).pool_bytes, memory);
+  for (const std::string& size : {std::to_string(memory + 1), std::string("100T")}) {
+    const auto result = parse_daemon_command_line({"-o", "pool_size=" + size, "/tmp/a.7z", "/tmp/mnt"});
+    EXPECT_FALSE(result.options.has_value()) << size;
+    EXPECT_NE(result.error.find("pool_size expects a size from 1M to this machine's memory (" +
+                                std::to_string(memory >> 20) + "M)"),
+              std::string::npos)
+        << result.error;
+  }
+}
+
 TEST(DaemonOptions, WritingThreadsAreOneFewerThanThreadsUnlessSet) {
   EXPECT_FALSE(parsed("pool_size=64M").writing_threads.has_value());
   EXPECT_EQ(parsed("writing_threads=3").writing_threads, 3u);
