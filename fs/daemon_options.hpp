@@ -59,10 +59,10 @@ struct parsed_command_line {
 
 parsed_command_line parse_daemon_command_line(const std::vector<std::string>& args);
 
-// The default staging pool: an eighth of physical memory, 64 MiB to 4 GiB.
 // The machine's physical memory (1 GiB when it cannot be told): the most
 // pool_size may be.
 std::uint64_t physical_memory_bytes();
+// The default staging pool: an eighth of physical memory, 64 MiB to 4 GiB.
 std::uint64_t default_pool_bytes();
 
 // The write options as the daemon compresses with them, streaming and in
