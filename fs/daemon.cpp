@@ -8,6 +8,7 @@
 #include "recovery.hpp"
 #include "service_notifier.hpp"
 #include "service_status.hpp"
+#include "signal_watcher.hpp"
 
 #include "sevenzfs/version.hpp"
 
@@ -26,11 +27,13 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <optional>
+#include <system_error>
 
 namespace sevenzfs::fs {
 
@@ -138,6 +141,21 @@ void raise_open_file_limit(logger& log) {
   log.debug("open file limit raised from {} to {}", was, limit.rlim_cur);
 }
 
+// Signals that end a process by default but mean nothing to sevenzfs, which
+// are easily sent to the wrong process (`pkill -USR1 ...`). SIGUSR1 commits,
+// as `sevenzfs-ctl flush` does; the others are logged and ignored.
+const std::initializer_list<int> kWatchedSignals = {SIGUSR1, SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF, SIGIO, SIGPWR};
+
+void on_watched_signal(int signal, filesystem& fs, logger& log) {
+  if (signal != SIGUSR1) {
+    log.warning("ignored SIG{} (SIGUSR1 commits; SIGTERM, SIGINT and SIGHUP commit and unmount)", sigabbrev_np(signal));
+    return;
+  }
+  log.info("SIGUSR1: committing everything written so far");
+  // A failed commit logs its own reason.
+  if (fs.fsync()) log.info("SIGUSR1: everything written so far is committed");
+}
+
 void serve(fuse_session* session) {
   std::unique_ptr<fuse_loop_config, loop_config_deleter> config(fuse_loop_cfg_create());
   fuse_loop_cfg_set_max_threads(config.get(), 16);
@@ -162,6 +180,12 @@ int run_daemon(const std::vector<std::string>& args, std::FILE* out, std::FILE* 
     return kExitUsage;
   }
   const daemon_options& options = *parsed.options;
+  // Before any thread starts: every thread inherits the mask, and the
+  // watcher started below reads these signals.
+  const sigset_t watched_signals = signal_watcher::block(kWatchedSignals);
+  // Past RLIMIT_FSIZE a write fails with EFBIG, which fails a commit that
+  // keeps what is staged; SIGXFSZ would kill the daemon and lose it.
+  ::signal(SIGXFSZ, SIG_IGN);
   // libfuse judges the generic options: before anything is locked or read.
   const fuse_lowlevel_ops no_operations{};
   if (!make_session(options, no_operations, nullptr)) {
@@ -251,8 +275,15 @@ int run_daemon(const std::vector<std::string>& args, std::FILE* out, std::FILE* 
     return detach_mount(options.mountpoint);
   });
   fs->start_threads();
+  std::optional<signal_watcher> watcher;
+  try {
+    watcher.emplace(watched_signals, [&](int signal) { on_watched_signal(signal, *fs, log); });
+  } catch (const std::system_error& e) {
+    log.warning("cannot watch for signals ({}); SIGUSR1 will not commit", e.what());
+  }
   if (status) status->ready();
   serve(session.get());
+  watcher.reset();
 
   // The loop ends on unmount (the mount is gone) or on SIGTERM/SIGINT/SIGHUP
   // (still mounted): commit first, then unmount.

@@ -2,13 +2,16 @@
 // daemon, also through a symlink or a hard link; a name the archive cannot hold is refused at the door; names an
 // existing archive holds that the mount cannot show do not sink commits;
 // what crashed writers left is cleaned up; many files spilled at once do
-// not run the daemon out of descriptors.
+// not run the daemon out of descriptors; stray signals and the file size
+// limit do not kill it.
 #include "mount_fixture.hpp"
+#include "sample_bytes.hpp"
 
 #include "archive/archive_writer.hpp"
 #include "archive/archive_reader.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
@@ -261,6 +264,44 @@ TEST_F(mount_fixture, AFullDiskIsReportedAsEnospcAndNothingIsLost) {
   EXPECT_EQ(run("7zz e -so " + quote(small_archive.string()) + " payload.bin").output, payload);
   EXPECT_EQ(run("7zz e -so " + quote(small_archive.string()) + " first.txt").output,
             "committed before the disk filled\n");
+}
+
+// SIGUSR1 commits as a flush does; other signals that would end the daemon
+// by default, without its final commit, are logged and ignored.
+TEST_F(mount_fixture, Sigusr1CommitsAndStraySignalsLoseNothing) {
+  auto daemon = mount("settle=60");  // nothing reaches the archive unless something commits
+  write_file(mnt / "a.txt", "committed on SIGUSR1\n");
+  daemon->send(SIGUSR1);
+  EXPECT_TRUE(eventually([&] { return xattr(mnt, "user.sevenzfs.commits_total") == "1"; }, std::chrono::seconds(30)))
+      << daemon->log();
+  EXPECT_EQ(run("7zz e -so " + quote(archive.string()) + " a.txt").output, "committed on SIGUSR1\n");
+  for (const int signal : {SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF, SIGIO, SIGPWR}) daemon->send(signal);
+  write_file(mnt / "b.txt", "written after the stray signals\n");
+  EXPECT_TRUE(eventually([&] { return daemon->log().find("ignored SIGPWR") != std::string::npos; })) << daemon->log();
+  EXPECT_NE(daemon->log().find("ignored SIGUSR2"), std::string::npos) << daemon->log();
+  ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
+  EXPECT_EQ(run("7zz e -so " + quote(archive.string()) + " b.txt").output, "written after the stray signals\n");
+}
+
+// Past the file size limit (RLIMIT_FSIZE) a commit fails with EFBIG and
+// keeps what is staged; SIGXFSZ would have killed the daemon and lost it.
+TEST_F(mount_fixture, ACommitPastTheFileSizeLimitFailsAndLosesNothing) {
+  auto daemon = mount("level=0");
+  rlimit small{64 << 10, RLIM_INFINITY};
+  ASSERT_EQ(::prlimit(daemon->pid(), RLIMIT_FSIZE, &small, nullptr), 0) << errno;
+  const std::string payload = random_bytes(300 << 10, 7);
+  write_file(mnt / "big.bin", payload);
+  EXPECT_EQ(::setxattr(mnt.c_str(), "user.sevenzfs.flush", "1", 1, 0), -1);
+  EXPECT_EQ(errno, EFBIG);
+  EXPECT_NE(xattr(mnt, "user.sevenzfs.last_error").find("too large"), std::string::npos);
+  EXPECT_EQ(read_file(mnt / "big.bin"), payload) << "staged data stays staged";
+
+  const rlimit unlimited{RLIM_INFINITY, RLIM_INFINITY};
+  ASSERT_EQ(::prlimit(daemon->pid(), RLIMIT_FSIZE, &unlimited, nullptr), 0) << errno;
+  EXPECT_EQ(::setxattr(mnt.c_str(), "user.sevenzfs.flush", "1", 1, 0), 0) << errno;
+  ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
+  EXPECT_EQ(run("7zz t " + quote(archive.string())).exit_code, 0);
+  EXPECT_EQ(run("7zz e -so " + quote(archive.string()) + " big.bin").output, payload);
 }
 
 TEST_F(mount_fixture, TheUnmountControlCommitsEverythingThenUnmountsAndExits) {
