@@ -205,8 +205,10 @@ std::optional<archived_bytes> streamer::locate(archive::pending_id id) {
   return archived_bytes{where->snapshot, where->stream, files.at(where->stream)};
 }
 
+// Once compression failed, commits compress what is staged themselves and
+// count it in their own figures: what the compressor was handed counts no more.
 stream_figures streamer::figures() const {
-  if (!started_ || !pending_) return {};
+  if (!streaming() || !pending_) return {};
   const auto progress = pending_->progress();
   std::lock_guard lock(mutex_);
   return {progress.handed_bytes - committed_bytes_, progress.written_bytes - committed_bytes_};
