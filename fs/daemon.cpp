@@ -80,6 +80,26 @@ std::string mountpoint_problem(const daemon_options& options) {
   return "";
 }
 
+// 0, or why no file can be created in `directory`.
+int directory_unwritable(const std::string& directory) {
+  struct stat st {};
+  if (::stat(directory.c_str(), &st) != 0) return errno;
+  if (!S_ISDIR(st.st_mode)) return ENOTDIR;  // access() tells root EACCES for a file without an x bit
+  return ::access(directory.c_str(), W_OK | X_OK) == 0 ? 0 : errno;
+}
+
+// An archive path that exists must be a regular file (or a symlink to
+// one): checked before its lock file is made beside it ("/dev/null.lock").
+std::string archive_file_problem(const daemon_options& options) {
+  struct stat st {};
+  if (::stat(options.archive_path.c_str(), &st) != 0) {
+    return errno == ENOENT ? "" : fmt::format("{}: {}", options.archive_path, std::strerror(errno));
+  }
+  if (S_ISDIR(st.st_mode)) return fmt::format("{}: is a directory, not an archive file", options.archive_path);
+  if (!S_ISREG(st.st_mode)) return fmt::format("{}: not a regular file, so not an archive", options.archive_path);
+  return "";
+}
+
 // The FUSE session with our options and the user's generic ones; null when
 // libfuse refuses them (it says why on stderr).
 session_ptr make_session(const daemon_options& options, const fuse_lowlevel_ops& operations, filesystem* fs) {
@@ -205,8 +225,12 @@ int run_daemon(const std::vector<std::string>& args, std::FILE* out, std::FILE* 
   raise_open_file_limit(log);
 
   const std::string archive_dir = archive::directory_of(options.archive_path);
-  if (::access(archive_dir.c_str(), W_OK | X_OK) != 0) {
-    log.error("{}: cannot write the archive's directory: {}", archive_dir, std::strerror(errno));
+  if (const int error = directory_unwritable(archive_dir); error != 0) {
+    log.error("{}: cannot write the archive's directory: {}", archive_dir, std::strerror(error));
+    return kExitArchiveUnusable;
+  }
+  if (const auto problem = archive_file_problem(options); !problem.empty()) {
+    log.error("{}", problem);
     return kExitArchiveUnusable;
   }
   if (const auto problem = mountpoint_problem(options); !problem.empty()) {

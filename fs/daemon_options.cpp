@@ -305,6 +305,15 @@ parsed_command_line parse_daemon_command_line(const std::vector<std::string>& ar
     result.error = "expected ARCHIVE.7z and MOUNTPOINT";
     return result;
   }
+  // Caught here, before anything is created beside the archive (its lock
+  // file): a name that cannot be a file, like "" (the working directory),
+  // "dir/" or "..".
+  const std::string& named = state.positional[0];
+  const std::string last = std::filesystem::path(named).filename().string();
+  if (named.empty() || named.back() == '/' || last == "." || last == "..") {
+    result.error = fmt::format("'{}' names a directory, not an archive file", named);
+    return result;
+  }
   daemon_options options = std::move(state.options);
   options.write = state.settings.finish();
   const auto archive = archive_file(state.positional[0]);

@@ -125,6 +125,10 @@ ctl_request parse(const std::vector<std::string>& args) {
   }
   if (request.timeout && command != "unmount") throw usage_error{"--timeout applies to unmount"};
   if (request.mountpoints.empty()) throw usage_error{fmt::format("{} expects a MOUNTPOINT", command)};
+  // An unset variable ("$MNT") must not mean the working directory.
+  for (const auto& mountpoint : request.mountpoints) {
+    if (mountpoint.empty()) throw usage_error{fmt::format("{} expects a MOUNTPOINT, got an empty one", command)};
+  }
   const bool several = command == "stats" && request.format != stats_format::json;
   if (request.mountpoints.size() > 1 && !several) {
     throw usage_error{fmt::format("{} expects one MOUNTPOINT", command == "stats" ? "stats --json" : command)};

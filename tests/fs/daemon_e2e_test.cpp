@@ -381,6 +381,29 @@ TEST_F(mount_fixture, BadOptionsAreRefusedClearly) {
   EXPECT_EQ(run("7zz t " + quote(archive.string())).exit_code, 0) << "an empty archive";
 }
 
+// An archive path naming something that is not a regular file is refused
+// before a lock file is made beside it (there was a /dev/null.lock).
+TEST_F(mount_fixture, AnArchiveThatIsNotARegularFileIsRefusedAndNothingIsCreated) {
+  const auto directory = dir / "dir.7z";
+  fs::create_directories(directory);
+  const auto fifo = dir / "fifo.7z";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const auto file = dir / "file.7z";
+  write_file(file, "not a directory\n");
+  const std::pair<fs::path, std::string> cases[] = {{directory, "is a directory, not an archive file"},
+                                                    {fifo, "not a regular file, so not an archive"},
+                                                    {file / "a.7z", "Not a directory"}};
+  for (const auto& [path, message] : cases) {
+    daemon_process daemon(path, mnt, "", log);
+    EXPECT_EQ(daemon.wait_exit(std::chrono::seconds(10)), 3) << path;
+    EXPECT_NE(daemon.log().find(message), std::string::npos) << daemon.log();
+    EXPECT_FALSE(fs::exists(path.string() + ".lock")) << path;
+  }
+  daemon_process empty_name("", mnt, "", log);
+  EXPECT_EQ(empty_name.wait_exit(std::chrono::seconds(10)), 2);
+  EXPECT_NE(empty_name.log().find("names a directory, not an archive file"), std::string::npos) << empty_name.log();
+}
+
 TEST_F(mount_fixture, MoreDataThanThePoolStreamsThroughTheCompressor) {
   // 48 MiB in 192 files through an 8 MiB pool: closed files are compressed
   // while the copy goes on and their memory is freed, with no commit and

@@ -52,6 +52,17 @@ TEST(DaemonOptions, RefusesAPoolLargerThanTheMachinesMemory) {
   }
 }
 
+// Names that can only be directories are a bad command line: "" used to
+// mount the working directory's ".lock" and fail with exit 4.
+TEST(DaemonOptions, RefusesAnArchiveNameThatCanOnlyBeADirectory) {
+  for (const std::string name : {"", "a.7z/", "/tmp/", ".", "..", "/tmp/x/.."}) {
+    const auto result = parse_daemon_command_line({name, "/tmp/mnt"});
+    EXPECT_FALSE(result.options.has_value()) << "'" << name << "'";
+    EXPECT_EQ(result.error, "'" + name + "' names a directory, not an archive file");
+  }
+  EXPECT_TRUE(parse_daemon_command_line({"/tmp/.hidden.7z", "/tmp/mnt"}).options.has_value());
+}
+
 TEST(DaemonOptions, WritingThreadsAreOneFewerThanThreadsUnlessSet) {
   EXPECT_FALSE(parsed("pool_size=64M").writing_threads.has_value());
   EXPECT_EQ(parsed("writing_threads=3").writing_threads, 3u);
