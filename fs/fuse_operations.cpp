@@ -1,5 +1,6 @@
 #include "fuse_operations.hpp"
 
+#include "access_check.hpp"
 #include "filesystem.hpp"
 
 #include "archive/archive_error.hpp"
@@ -132,6 +133,14 @@ void on_forget_multi(fuse_req_t r, size_t count, fuse_forget_data* forgets) {
 
 void on_getattr(fuse_req_t r, fuse_ino_t ino, fuse_file_info*) {
   checked(r, "getattr", [&] { reply_attr(r, "getattr", fs_of(r).getattr(ino)); });
+}
+
+void on_access(fuse_req_t r, fuse_ino_t ino, int mask) {
+  checked(r, "access", [&] {
+    const auto attr = fs_of(r).getattr(ino);
+    if (!attr) return reply_failure(r, "access", attr.error());
+    fuse_reply_err(r, access_allowed(*attr, mask, caller_of(r)) ? 0 : EACCES);
+  });
 }
 
 void on_setattr(fuse_req_t r, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info*) {
@@ -309,6 +318,7 @@ fuse_lowlevel_ops make_fuse_operations() {
   ops.forget = on_forget;
   ops.forget_multi = on_forget_multi;
   ops.getattr = on_getattr;
+  ops.access = on_access;
   ops.setattr = on_setattr;
   ops.readlink = on_readlink;
   ops.mknod = on_mknod;

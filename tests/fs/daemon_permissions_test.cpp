@@ -1,12 +1,14 @@
 // Who checks modes on a mount: the kernel (default_permissions) whenever
 // anyone but root may enter; root's own mount leaves them to root, who passes
-// them anyway, except that no one executes a file with no x bit.
+// them anyway, except that no one executes a file with no x bit (and
+// access(2) says so).
 #include "mount_fixture.hpp"
 #include "test_support.hpp"
 
 #include <gtest/gtest.h>
 
 #include <sys/stat.h>
+#include <cerrno>
 #include <unistd.h>
 
 #include <fstream>
@@ -51,7 +53,13 @@ TEST_F(mount_fixture, RootsOwnMountLeavesModeChecksToRootButNotToAnyoneElse) {
     write_file(script, "#!/bin/sh\nexit 0\n");
     ASSERT_EQ(::chmod(script.c_str(), 0644), 0);
     EXPECT_NE(run(quote(script.string())).exit_code, 0) << "a file with no x bit ran";
+    // access(2) says the same (`test -x`, `find -executable`, PATH lookups).
+    EXPECT_EQ(::access(script.c_str(), X_OK), -1);
+    EXPECT_EQ(errno, EACCES);
+    EXPECT_EQ(::access(read_only.c_str(), R_OK | W_OK), 0) << errno;
+    EXPECT_EQ(::access(mnt.c_str(), R_OK | W_OK | X_OK), 0) << errno;
     ASSERT_EQ(::chmod(script.c_str(), 0744), 0);
+    EXPECT_EQ(::access(script.c_str(), X_OK), 0) << errno;
     const auto ran = run(quote(script.string()));
     EXPECT_EQ(ran.exit_code, 0) << ran.output;
     ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
