@@ -17,6 +17,8 @@
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
+#include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -36,7 +38,30 @@ mode_t current_umask() {
   return mask;
 }
 
+// The temporaries of the output_files alive now, by path, for
+// remove_unfinished_outputs().
+struct unfinished_outputs {
+  std::mutex mutex;
+  std::set<std::string> paths;
+};
+
+unfinished_outputs& unfinished() {
+  static unfinished_outputs outputs;
+  return outputs;
+}
+
+void forget_unfinished(const std::string& path) {
+  std::lock_guard lock(unfinished().mutex);
+  unfinished().paths.erase(path);
+}
+
 }  // namespace
+
+void remove_unfinished_outputs() noexcept {
+  std::lock_guard lock(unfinished().mutex);
+  for (const auto& path : unfinished().paths) ::unlink(path.c_str());
+  unfinished().paths.clear();
+}
 
 output_file::output_file(std::string final_path) : final_path_(std::move(final_path)) {
   std::string pattern = final_path_ + ".tmp-XXXXXX";
@@ -45,6 +70,8 @@ output_file::output_file(std::string final_path) : final_path_(std::move(final_p
   fd_ = unique_fd(::mkostemp(name.data(), O_CLOEXEC));
   if (!fd_) throw_io_error(directory_of(final_path_), "cannot create the archive in this directory", errno);
   temp_path_ = name.data();  // mkostemp creates it 0600
+  std::lock_guard lock(unfinished().mutex);
+  unfinished().paths.insert(temp_path_);
 }
 
 unique_fd output_file::reader() const {
@@ -129,7 +156,10 @@ void output_file::set_final_permissions() {
 
 output_file::~output_file() {
   fd_.reset();
-  if (!committed_ && !temp_path_.empty()) ::unlink(temp_path_.c_str());
+  if (!committed_ && !temp_path_.empty()) {
+    ::unlink(temp_path_.c_str());
+    forget_unfinished(temp_path_);
+  }
 }
 
 void output_file::append(std::span<const std::uint8_t> data) {
@@ -158,6 +188,7 @@ void output_file::commit() {
     throw_io_error(final_path_, "cannot rename the finished archive into place", errno);
   }
   committed_ = true;
+  forget_unfinished(temp_path_);
   static std::atomic<int> syncs{0};
   if (nth_call_while_set("SEVENZFS_TEST_FAIL_DIRECTORY_SYNC", syncs)) {
     throw_io_error(final_path_, "cannot fsync the directory", EIO);

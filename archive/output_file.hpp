@@ -72,6 +72,11 @@ class output_file {
   void set_final_permissions();
 };
 
+// Removes the temporaries of this process's output_files not yet committed
+// or destroyed: for a program ending on a signal, where no destructor runs
+// (sevenzfs-pack on Ctrl-C). Their descriptors stay open. Thread-safe.
+void remove_unfinished_outputs() noexcept;
+
 // Appends ranges of other files to `out` in the order given, joining a
 // range that continues the one before in the same file: the folders of a
 // pending file, written one after another, then go over in one

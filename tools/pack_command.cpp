@@ -10,6 +10,11 @@
 
 #include <fmt/format.h>
 
+#include <sys/stat.h>
+
+#include <array>
+#include <cstring>
+#include <fstream>
 #include <optional>
 
 namespace sevenzfs::tools {
@@ -34,6 +39,8 @@ constexpr const char* kUsage =
     "  -V, --version                the version\n"
     "Options take their value as --level 5 or --level=5. SIZE takes K, M, G or T\n"
     "suffixes (powers of 1024).\n"
+    "An existing OUT.7z is replaced once the new archive is complete; an existing\n"
+    "file that is neither a 7z archive nor empty is not replaced (exit 1).\n"
     "Exit status: 0 written, 1 an input or the archive failed (nothing is left\n"
     "behind), 2 bad command line.\n";
 
@@ -89,6 +96,19 @@ pack_arguments parse(const std::vector<std::string>& args) {
   return parsed;
 }
 
+// Why an existing OUT must not be replaced, or "": only a 7z archive (or an
+// empty file, as mktemp makes) is. Swapped arguments (`sevenzfs-pack
+// notes.txt backup.7z`) or an input named as OUT would be lost otherwise.
+std::string replace_problem(const std::string& output) {
+  struct stat st {};
+  if (::stat(output.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0) return "";
+  std::array<char, 6> start{};
+  std::ifstream file(output, std::ios::binary);
+  file.read(start.data(), start.size());
+  if (file && std::memcmp(start.data(), "7z\xBC\xAF\x27\x1C", start.size()) == 0) return "";
+  return fmt::format("{}: exists and is not a 7z archive; not replacing it (remove it first)", output);
+}
+
 }  // namespace
 
 int pack_main(const std::vector<std::string>& args, std::FILE* out, std::FILE* err) {
@@ -116,6 +136,10 @@ int pack_main(const std::vector<std::string>& args, std::FILE* out, std::FILE* e
   if (version || parsed.version) {
     fmt::print(out, "sevenzfs-pack {}\n", kVersion);
     return kPackOk;
+  }
+  if (const auto problem = replace_problem(parsed.output); !problem.empty()) {
+    fmt::print(err, "sevenzfs-pack: {}\n", problem);
+    return kPackFailed;
   }
   try {
     const auto entries = collect_entries(parsed.inputs);

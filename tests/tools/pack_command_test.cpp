@@ -7,6 +7,10 @@
 #include <gtest/gtest.h>
 
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
 
 #include <cstdio>
 
@@ -89,6 +93,66 @@ TEST(PackCommand, MissingInputNamesThePath) {
   EXPECT_EQ(entries_in(dir.path()), 0u);
 }
 
+// `sevenzfs-pack notes.txt backup.7z` (arguments swapped) and `sevenzfs-pack
+// f f` replaced the file with an archive; an archive or an empty file
+// (mktemp's) is still replaced.
+TEST(PackCommand, AnExistingFileThatIsNotAnArchiveIsNotReplaced) {
+  temp_dir dir;
+  const auto notes = dir / "notes.txt";
+  write_file(notes, "precious\n");
+  write_file(dir / "f", "x");
+  for (const auto& input : {dir / "f", notes}) {
+    const auto r = pack({notes.string(), input.string()});
+    EXPECT_EQ(r.exit_code, sevenzfs::tools::kPackFailed);
+    EXPECT_EQ(r.err, "sevenzfs-pack: " + notes.string() +
+                         ": exists and is not a 7z archive; not replacing it (remove it first)\n");
+    EXPECT_EQ(read_file(notes), "precious\n");
+  }
+  EXPECT_EQ(entries_in(dir.path()), 2u) << "nothing else left behind";
+  const auto archive = dir / "a.7z";
+  write_file(archive, "");
+  EXPECT_EQ(pack({archive.string(), (dir / "f").string()}).exit_code, sevenzfs::tools::kPackOk);
+  EXPECT_EQ(pack({archive.string(), notes.string()}).exit_code, sevenzfs::tools::kPackOk);
+  EXPECT_NE(run("7zz l " + quote(archive.string())).output.find("notes.txt"), std::string::npos);
+}
+
+// Ctrl-C, SIGTERM or SIGHUP while the program writes: the temporary archive
+// is removed (it was left behind), and the program ends by that signal.
+TEST(PackCommand, ASignalWhileWritingLeavesNothingBehind) {
+  temp_dir dir;
+  std::string text;
+  for (std::uint64_t i = 0; text.size() < (16u << 20); ++i)
+    text += std::to_string(i * 2654435761u % 1000003) + " line\n";
+  write_file(dir / "in.txt", text);
+  for (const int signal : {SIGINT, SIGTERM, SIGHUP}) {
+    const auto err = dir.path().parent_path() / (dir.path().filename().string() + ".err");
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      const std::string out = (dir / "out.7z").string();
+      const std::string in = (dir / "in.txt").string();
+      std::freopen(err.c_str(), "w", stderr);
+      ::execl(pack_binary().c_str(), "sevenzfs-pack", "--level", "9", "--threads", "1", out.c_str(), in.c_str(),
+              static_cast<char*>(nullptr));
+      std::_Exit(127);
+    }
+    const auto writing = [&] {
+      for (const auto& item : fs::directory_iterator(dir.path())) {
+        if (item.path().filename().string().starts_with("out.7z.tmp-")) return true;
+      }
+      return false;
+    };
+    EXPECT_TRUE(eventually(writing)) << "no temporary appeared";
+    ::kill(child, signal);
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == signal) << status;
+    EXPECT_EQ(entries_in(dir.path()), 1u) << "only the input is left";
+    EXPECT_NE(read_file(err).find("the unfinished archive is removed"), std::string::npos) << read_file(err);
+    fs::remove(err);
+  }
+}
+
 TEST(PackCommand, MissingOutputDirectoryNamesIt) {
   temp_dir dir;
   write_file(dir / "f", "x");
@@ -103,11 +167,12 @@ TEST(PackCommand, UnsupportedFileInTheMiddleOfATreeLeavesNoArchive) {
   write_file(dir / "src" / "a.txt", "a");
   write_file(dir / "src" / "sub" / "z.txt", "z");
   ASSERT_EQ(::mkfifo((dir / "src" / "sub" / "m-fifo").c_str(), 0644), 0);
-  write_file(dir / "old.7z", "previous");
+  ASSERT_EQ(pack({(dir / "old.7z").string(), (dir / "src" / "a.txt").string()}).exit_code, sevenzfs::tools::kPackOk);
+  const std::string previous = read_file(dir / "old.7z");
   const auto r = pack({(dir / "old.7z").string(), (dir / "src").string()});
   EXPECT_EQ(r.exit_code, sevenzfs::tools::kPackFailed);
   EXPECT_NE(r.err.find("m-fifo"), std::string::npos) << r.err;
-  EXPECT_EQ(read_file(dir / "old.7z"), "previous");
+  EXPECT_EQ(read_file(dir / "old.7z"), previous);
   EXPECT_EQ(entries_in(dir.path()), 2u);
 }
 
