@@ -19,6 +19,17 @@ std::optional<std::uint64_t> filetime_from_unix(std::int64_t seconds, std::uint3
   return static_cast<std::uint64_t>(since_1601) * kTicksPerSecond + nanoseconds / 100;
 }
 
+std::timespec nearest_filetime(const std::timespec& time) noexcept {
+  constexpr std::uint64_t kLatest = 0x7FFF'FFFF'FFFF'FFFF;
+  const std::timespec latest = unix_time_from_filetime(kLatest);
+  // Not FILETIME 0 itself: 7-Zip lists and extracts that as no time.
+  if (time.tv_sec < -kSecondsFrom1601To1970 || (time.tv_sec == -kSecondsFrom1601To1970 && time.tv_nsec < 100)) {
+    return {-kSecondsFrom1601To1970, 100};
+  }
+  if (time.tv_sec > latest.tv_sec || (time.tv_sec == latest.tv_sec && time.tv_nsec > latest.tv_nsec)) return latest;
+  return time;
+}
+
 std::optional<std::uint64_t> filetime_from_unix(const std::timespec& time) noexcept {
   return filetime_from_unix(time.tv_sec, static_cast<std::uint32_t>(time.tv_nsec));
 }

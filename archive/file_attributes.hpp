@@ -15,6 +15,11 @@ namespace sevenzfs::archive {
 std::optional<std::uint64_t> filetime_from_unix(std::int64_t seconds, std::uint32_t nanoseconds) noexcept;
 std::optional<std::uint64_t> filetime_from_unix(const std::timespec& time) noexcept;
 std::timespec unix_time_from_filetime(std::uint64_t filetime) noexcept;
+// The nearest time a FILETIME can hold, as the kernel clamps a time to what
+// a filesystem stores: 1601-01-01 plus 100 ns (7-Zip takes FILETIME 0 for no
+// time) for anything earlier, the latest FILETIME Windows accepts
+// (0x7FFFFFFFFFFFFFFF ticks, in the year 30828) for anything later.
+std::timespec nearest_filetime(const std::timespec& time) noexcept;
 
 // 7z attributes for a full st_mode: Windows bits plus the Unix extension
 // (0x8000 flag, st_mode in the high 16 bits) that 7-Zip and libarchive restore.

@@ -3,6 +3,8 @@
 #include "archived_tree.hpp"
 #include "service_status.hpp"
 
+#include "archive/file_attributes.hpp"
+
 #include <fmt/format.h>
 
 #include <fcntl.h>
@@ -103,7 +105,8 @@ result<struct stat> filesystem::setattr(inode_number number, const attribute_cha
   if (changes.uid) n.uid = *changes.uid;
   if (changes.gid) n.gid = *changes.gid;
   if (changes.atime) n.atime = *changes.atime;
-  if (changes.mtime) n.mtime = *changes.mtime;
+  // A time 7z cannot hold would be stored as none (pre-1601) or wrapped.
+  if (changes.mtime) n.mtime = archive::nearest_filetime(*changes.mtime);
   n.ctime = current_time();
   committer_.changed();
   return inodes_.stat_of(n);

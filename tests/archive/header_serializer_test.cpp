@@ -171,6 +171,21 @@ TEST(FileTime, UnixEpochAndResolution) {
   EXPECT_FALSE(filetime_from_unix(-11'644'473'601, 0));
 }
 
+// A time set in the mount is clamped to what 7z holds, as the kernel clamps
+// times to a filesystem's range (touch -d 1500-01-01 was stored as no time).
+TEST(FileTime, TimesOutsideFiletimesRangeBecomeItsNearest) {
+  EXPECT_EQ(nearest_filetime({-20'000'000'000, 5}).tv_sec, -11'644'473'600);
+  EXPECT_EQ(filetime_from_unix(nearest_filetime({-20'000'000'000, 5})), 1u) << "0 is no time to 7-Zip";
+  EXPECT_EQ(filetime_from_unix(nearest_filetime({-11'644'473'600, 0})), 1u);
+  EXPECT_EQ(filetime_from_unix(nearest_filetime({-11'644'473'600, 200})), 2u);
+  const std::timespec latest = nearest_filetime({INT64_MAX / 2, 0});
+  EXPECT_EQ(filetime_from_unix(latest), 0x7FFF'FFFF'FFFF'FFFFu);
+  EXPECT_EQ(nearest_filetime({latest.tv_sec, 999'999'999}).tv_nsec, latest.tv_nsec);
+  const std::timespec now{1'700'000'000, 123'456'789};
+  EXPECT_EQ(nearest_filetime(now).tv_sec, now.tv_sec);
+  EXPECT_EQ(nearest_filetime(now).tv_nsec, now.tv_nsec);
+}
+
 // A commit leaves out the entries of kept files the header describes as
 // they are: whatever describe_entry would record differently must count.
 TEST(Attributes, AnEntryDescribesAsTheFileInfoItWouldRecord) {

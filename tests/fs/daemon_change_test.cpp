@@ -45,6 +45,24 @@ void pwrite_text(const fs::path& file, const std::string& text, off_t offset, in
 
 }  // namespace
 
+// Times before 1601 (and after 30828) are clamped, as the kernel clamps
+// times to what a filesystem stores: 1500-01-01 used to be committed as no
+// time at all, which the next mount showed as its own start.
+TEST_F(mount_fixture, TimesSevenZipCannotHoldBecomeTheNearestItCan) {
+  auto daemon = mount();
+  write_file(mnt / "old.txt", "old\n");
+  ASSERT_EQ(run("touch -d '1500-01-01 UTC' " + quote((mnt / "old.txt").string())).exit_code, 0);
+  struct stat st {};
+  ASSERT_EQ(::stat((mnt / "old.txt").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mtim.tv_sec, -11'644'473'600) << "1601-01-01 00:00:00 UTC";
+  ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
+  EXPECT_NE(run("7zz l " + quote(archive.string()) + " old.txt").output.find("1601-01-01 00:00:00"), std::string::npos);
+  auto again = mount();
+  ASSERT_EQ(::stat((mnt / "old.txt").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mtim.tv_sec, -11'644'473'600);
+  ASSERT_EQ(again->unmount_and_wait(), 0) << again->log();
+}
+
 TEST_F(mount_fixture, ChangesToArchivedEntriesReachEveryReader) {
   make_fixture_tree(dir / "src", {.non_bmp_names = false});
   {
