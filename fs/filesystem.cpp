@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <fcntl.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 namespace sevenzfs::fs {
@@ -197,13 +198,21 @@ result<void> filesystem::readdir(inode_number number, off_t offset, const inode_
   return inodes_.list(number, offset, add);
 }
 
+// Space as the archive's filesystem has it: what is written ends up there
+// (the archive, pending packs, spill files); the staging pool bounds memory,
+// not what fits, and a file manager checking `df` before a copy larger than
+// the pool refused it. The pool's use is in the statistics.
 struct statvfs filesystem::statfs() {
-  const auto pool_stats = chunks_.stats();
   struct statvfs st {};
-  st.f_bsize = 4096;
-  st.f_frsize = 4096;
-  st.f_blocks = pool_stats.chunks_total * pool_stats.chunk_bytes / 4096;
-  st.f_bfree = st.f_bavail = pool_stats.chunks_free * pool_stats.chunk_bytes / 4096;
+  if (::statvfs(archive::directory_of(options_.archive_path).c_str(), &st) != 0) {
+    const auto pool_stats = chunks_.stats();
+    st = {};
+    st.f_bsize = st.f_frsize = 4096;
+    st.f_blocks = pool_stats.chunks_total * pool_stats.chunk_bytes / 4096;
+    st.f_bfree = st.f_bavail = pool_stats.chunks_free * pool_stats.chunk_bytes / 4096;
+  }
+  st.f_flag = 0;
+  st.f_fsid = 0;
   st.f_files = inodes_.node_count() + kStatfsFreeInodes;
   st.f_ffree = st.f_favail = kStatfsFreeInodes;
   st.f_namemax = 255;
