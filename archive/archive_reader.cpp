@@ -31,18 +31,6 @@ constexpr int kMaxEncodedHeaderLevels = 4;
   throw archive_error(error_kind::corrupt_archive, path, what);
 }
 
-void check_regular_file(const struct stat& st, const std::string& path) {
-  if (S_ISREG(st.st_mode)) return;
-  const char* what = S_ISDIR(st.st_mode)    ? "a directory"
-                     : S_ISFIFO(st.st_mode) ? "a FIFO"
-                     : S_ISSOCK(st.st_mode) ? "a socket"
-                     : S_ISCHR(st.st_mode)  ? "a character device"
-                     : S_ISBLK(st.st_mode)  ? "a block device"
-                                            : "not a regular file";
-  throw archive_error(error_kind::invalid_input, path, fmt::format("not an archive: {}", what),
-                      S_ISDIR(st.st_mode) ? EISDIR : EINVAL);
-}
-
 // [offset, offset + size) as a range inside a file of `file_size` bytes, or
 // nullopt when it wraps or runs past the end.
 std::optional<byte_range> range_in_file(std::uint64_t offset, std::uint64_t size, std::uint64_t file_size) {
@@ -105,6 +93,18 @@ next_header read_start_header(int fd, std::uint64_t file_size, const std::string
 }
 
 }  // namespace
+
+void check_regular_file(const struct stat& st, const std::string& path) {
+  if (S_ISREG(st.st_mode)) return;
+  const char* what = S_ISDIR(st.st_mode)    ? "a directory"
+                     : S_ISFIFO(st.st_mode) ? "a FIFO"
+                     : S_ISSOCK(st.st_mode) ? "a socket"
+                     : S_ISCHR(st.st_mode)  ? "a character device"
+                     : S_ISBLK(st.st_mode)  ? "a block device"
+                                            : "not a regular file";
+  throw archive_error(error_kind::invalid_input, path, fmt::format("not an archive: {}", what),
+                      S_ISDIR(st.st_mode) ? EISDIR : EINVAL);
+}
 
 archive_layout read_archive(const std::string& path) {
   struct stat st {};

@@ -14,9 +14,15 @@
 // invalid_input for what is not a regular file, io for a failed call.
 #include "archive_layout.hpp"
 
+#include <sys/stat.h>
+
 #include <string>
 
 namespace sevenzfs::archive {
+
+// Throws archive_error(invalid_input) naming what `st` describes ("not an
+// archive: a FIFO") unless it is a regular file.
+void check_regular_file(const struct stat& st, const std::string& path);
 
 // Checks that `path` is a regular file before opening it (a FIFO would block
 // the open forever, a device might act on it), then reads it. The layout

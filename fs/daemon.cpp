@@ -13,6 +13,7 @@
 #include "sevenzfs/version.hpp"
 
 #include "archive/archive_error.hpp"
+#include "archive/archive_reader.hpp"
 #include "archive/file_io.hpp"
 #include "archive/output_file.hpp"
 
@@ -95,8 +96,11 @@ std::string archive_file_problem(const daemon_options& options) {
   if (::stat(options.archive_path.c_str(), &st) != 0) {
     return errno == ENOENT ? "" : fmt::format("{}: {}", options.archive_path, std::strerror(errno));
   }
-  if (S_ISDIR(st.st_mode)) return fmt::format("{}: is a directory, not an archive file", options.archive_path);
-  if (!S_ISREG(st.st_mode)) return fmt::format("{}: not a regular file, so not an archive", options.archive_path);
+  try {
+    archive::check_regular_file(st, options.archive_path);
+  } catch (const archive::archive_error& e) {
+    return e.what();
+  }
   return "";
 }
 

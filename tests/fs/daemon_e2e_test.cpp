@@ -390,9 +390,8 @@ TEST_F(mount_fixture, AnArchiveThatIsNotARegularFileIsRefusedAndNothingIsCreated
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
   const auto file = dir / "file.7z";
   write_file(file, "not a directory\n");
-  const std::pair<fs::path, std::string> cases[] = {{directory, "is a directory, not an archive file"},
-                                                    {fifo, "not a regular file, so not an archive"},
-                                                    {file / "a.7z", "Not a directory"}};
+  const std::pair<fs::path, std::string> cases[] = {
+      {directory, "not an archive: a directory"}, {fifo, "not an archive: a FIFO"}, {file / "a.7z", "Not a directory"}};
   for (const auto& [path, message] : cases) {
     daemon_process daemon(path, mnt, "", log);
     EXPECT_EQ(daemon.wait_exit(std::chrono::seconds(10)), 3) << path;
