@@ -37,6 +37,11 @@ class entry_content {
     std::uint64_t cheap_from = 0;
   };
   virtual std::optional<archived_start> starts_archived() const { return std::nullopt; }
+
+  // Nobody wants these bytes any more (the file they were taken from was
+  // removed or changed since): a compressor may skip what only they fill.
+  // Once true, true for good.
+  virtual bool abandoned() const noexcept { return false; }
 };
 
 // Content held in memory: symlink targets, small generated files, tests.

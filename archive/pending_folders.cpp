@@ -81,10 +81,13 @@ void pending_folders::place(const entry& e, pending_id id, bool batched) {
     lane = &lane_for_solid(extension_of(e.path));
     const auto& plan = options_.plan;
     if (lane->open) {
-      const auto& folder = *lane->open;
+      auto& folder = *lane->open;
+      // Its only file abandoned before a part of it was taken: no file may
+      // join it (its parts are to be skipped, see abandons).
+      if (folder.files.size() == 1 && lane->open_first && lane->open_first->abandoned()) folder.abandoned = true;
       const bool bytes_full = plan.solid_block_bytes != 0 && folder.input_handed + e.size > plan.solid_block_bytes;
       const bool files_full = plan.solid_block_files != 0 && folder.files.size() >= plan.solid_block_files;
-      if (bytes_full || files_full) end_folder(*lane);
+      if (bytes_full || files_full || folder.abandoned) end_folder(*lane);
     }
   }
   if (lane == nullptr) lane = &new_lane(true);
@@ -150,6 +153,7 @@ void pending_folders::open_folder(pending_lane& lane, const entry& first, bool b
   }
   lane.extension = batched ? std::string() : std::string(extension_of(first.path));
   lane.next_primer.reset();
+  lane.open_first = batched ? nullptr : first.content;
   lane.folders.push_back(folder);
   lane.open = std::move(folder);
 }
@@ -184,6 +188,7 @@ void pending_folders::cut(pending_lane& lane, bool last) {
   if (last) {
     folder.ended = true;
     lane.open.reset();
+    lane.open_first.reset();
   }
   part->sequence = next_sequence_++;
   unwritten_.insert(part->sequence);
@@ -199,6 +204,7 @@ void pending_folders::cut(pending_lane& lane, bool last) {
 void pending_folders::run_next(std::size_t worker, bool forwarded) {
   taken_part taken;
   bool skip = false;
+  bool abandoned = false;
   {
     std::unique_lock lock(mutex_);
     if (forwarded) --forwarded_[worker];
@@ -209,6 +215,7 @@ void pending_folders::run_next(std::size_t worker, bool forwarded) {
       return;
     }
     skip = cancelled_ || error_;
+    abandoned = !skip && abandons(*taken.part);
     compressing_[worker] = true;
     current_[worker] = taken.part;
   }
@@ -216,7 +223,7 @@ void pending_folders::run_next(std::size_t worker, bool forwarded) {
   pending_part& part = *taken.part;
   std::exception_ptr error;
   if (taken.ahead) {
-    if (!skip) {
+    if (!skip && !abandoned) {
       try {
         part.primer_made = next_primer(nullptr, taken.primer_from, part.options.dict_size, buffers_);
       } catch (...) {
@@ -230,7 +237,13 @@ void pending_folders::run_next(std::size_t worker, bool forwarded) {
     write_finished(*lane, lock);
     changed_.notify_all();
   }
-  if (!skip && !error) {
+  if (abandoned) {
+    part.packed = std::make_unique<metered_bytes>(buffers_);  // nothing: nobody reads it
+    if (part.primer_out) {
+      part.primer_out->fail(std::make_exception_ptr(
+          archive_error(error_kind::invalid_input, archive_path_, "a part after an abandoned one was compressed")));
+    }
+  } else if (!skip && !error) {
     try {
       compress_part(part, *encoders_[worker], options_.level, buffers_);
     } catch (...) {
@@ -240,7 +253,8 @@ void pending_folders::run_next(std::size_t worker, bool forwarded) {
   std::unique_lock lock(mutex_);
   compressing_[worker] = false;
   current_[worker] = nullptr;
-  if (skip || error || part.given_up) streams_[worker] = {};
+  if (skip || error || part.given_up || abandoned) streams_[worker] = {};
+  progress_.abandoned_parts += abandoned ? 1 : 0;
   part.finished = true;
   part.error = error;
   if (skip) {
@@ -250,6 +264,18 @@ void pending_folders::run_next(std::size_t worker, bool forwarded) {
   --running_;
   write_finished(*lane, lock);
   changed_.notify_all();
+}
+
+// Whether the part's folder is abandoned (see pending_folder_record): its
+// one file's content says so. A folder of several files is never: the
+// others' bytes need the whole stream.
+bool pending_folders::abandons(pending_part& part) {
+  auto& folder = *part.folder;
+  if (!folder.abandoned) {
+    if (folder.files.size() != 1 || part.pieces.empty() || !part.pieces.front().content->abandoned()) return false;
+    folder.abandoned = true;
+  }
+  return true;
 }
 
 // Writes the lane's finished parts in order, one thread at a time per lane

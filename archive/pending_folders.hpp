@@ -18,6 +18,12 @@
 // (commit_request::packed_folders): a commit then costs O(new data + header)
 // with no compression.
 //
+// A folder whose only file is abandoned before its compression ends (a large
+// file removed or truncated meanwhile, see entry_content::abandoned) has its
+// parts not started skipped: a commit waiting for the folder would otherwise
+// wait for all of its compression. It is taken like any other, with packed
+// bytes nobody may read (its file is gone), and no commit copies it.
+//
 // Memory: a file's bytes are not copied: the workers read them through the
 // entry's content, which must stay valid and unchanged until the file is
 // reported encoded (then its packed bytes are in a pending file, readable
@@ -142,6 +148,9 @@ struct pending_progress {
   std::uint64_t continued_parts = 0;
   // Parts whose input was found incompressible early (shrink_probe.hpp).
   std::uint64_t given_up_parts = 0;
+  // Parts skipped: their folder's only file was abandoned (removed or
+  // changed while it waited), see entry_content::abandoned.
+  std::uint64_t abandoned_parts = 0;
 };
 
 struct pending_folder_record;
@@ -218,6 +227,7 @@ class pending_folders {
   bool starts_free(const pending_lane& lane) const;
   pending_lane& new_lane(bool batched);
   void run_next(std::size_t worker, bool forwarded);
+  bool abandons(pending_part& part);
   unsigned workers_allowed() const;
   void wait_for_turn(std::unique_lock<std::mutex>& lock);
   static constexpr std::chrono::milliseconds kTurnTick{100};

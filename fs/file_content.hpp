@@ -152,9 +152,27 @@ class file_content {
   struct held {
     std::string bytes;
   };
+  // Letting go of bytes handed to the streamer (the file is removed or
+  // changes) abandons them, so that their compression is skipped where it
+  // can be: a commit need not wait for the compression of a removed file.
   struct sealed_local {
     std::shared_ptr<sealed_bytes> bytes;
     bool for_commit = false;  // sealed by a commit, not handed to the streamer
+
+    explicit sealed_local(std::shared_ptr<sealed_bytes> sealed) noexcept : bytes(std::move(sealed)) {}
+    sealed_local(sealed_local&& other) noexcept = default;  // leaves `other` holding nothing
+    sealed_local& operator=(sealed_local&& other) noexcept {
+      if (this != &other) {
+        let_go();
+        bytes = std::move(other.bytes);
+        for_commit = other.for_commit;
+      }
+      return *this;
+    }
+    ~sealed_local() { let_go(); }
+    void let_go() noexcept {
+      if (bytes && !for_commit) bytes->abandon();
+    }
   };
   // Makes the local bytes writable for a change of the bytes from
   // `changed_from` on that leaves `size_after` bytes: archived (or sealed)

@@ -56,6 +56,10 @@ class sealed_bytes final : public archive::entry_content {
   // The compressor's id for these bytes, once handed over (0: not yet).
   archive::pending_id id() const noexcept { return id_.load(std::memory_order_acquire); }
   void set_id(archive::pending_id id) noexcept { id_.store(id, std::memory_order_release); }
+  // The file let go of these bytes (removed, or changed since it sealed
+  // them): the compressor may skip them (see archive::pending_folders).
+  void abandon() noexcept { abandoned_.store(true, std::memory_order_release); }
+  bool abandoned() const noexcept override { return abandoned_.load(std::memory_order_acquire); }
   // The pool memory (or spill file) is given back.
   bool released() const;
   void release();
@@ -85,6 +89,7 @@ class sealed_bytes final : public archive::entry_content {
 
   std::uint64_t size_;
   std::atomic<archive::pending_id> id_{0};
+  std::atomic<bool> abandoned_{false};
   mutable std::shared_mutex mutex_;
   // Null once released (or taken back). Behind a pointer: every file handed
   // to the compressor keeps this object until its commit is applied, most of

@@ -31,9 +31,10 @@ void streamer::report() const {
   if (progress.handed_bytes == 0) return;
   log_.info(
       "streaming compressor: {:.1f} MB in, {:.1f} MB packed; {} later parts continued a stream, {} primed; {} parts "
-      "incompressible; at most {:.1f} MB of packed parts and primers held",
+      "incompressible, {} skipped (their file was removed or changed); at most {:.1f} MB of packed parts and primers "
+      "held",
       static_cast<double>(progress.handed_bytes) / 1e6, static_cast<double>(progress.packed_bytes) / 1e6,
-      progress.continued_parts, progress.primed_parts, progress.given_up_parts,
+      progress.continued_parts, progress.primed_parts, progress.given_up_parts, progress.abandoned_parts,
       static_cast<double>(pending_->peak_buffer_bytes()) / 1e6);
 }
 

@@ -84,6 +84,19 @@ class gated_content final : public entry_content {
   std::shared_ptr<gate> gate_;
 };
 
+// Memory content that can be abandoned, as a removed file's sealed bytes are.
+class abandonable_content final : public entry_content {
+ public:
+  explicit abandonable_content(std::vector<std::uint8_t> bytes) : bytes_(std::move(bytes)) {}
+  void visit(const span_sink& sink) const override { sink(bytes_); }
+  bool abandoned() const noexcept override { return abandoned_.load(); }
+  void abandon() { abandoned_ = true; }
+
+ private:
+  std::vector<std::uint8_t> bytes_;
+  std::atomic<bool> abandoned_{false};
+};
+
 // Opens the gates when it goes out of scope: declared after the
 // pending_folders, it lets a test that stops at a failed assertion end
 // instead of joining a worker held at a gate forever.
@@ -683,6 +696,63 @@ TEST_F(pending_test, BatchedAndHybridGiveLargeFilesFoldersOfTheirOwn) {
       }
     }
   }
+}
+
+// A file removed while it waits for the compressor: the parts of a folder
+// holding only it are skipped (a commit waiting for them waited for the
+// whole compression of a removed 3 GiB file), in batched and solid folders,
+// and a solid folder it was alone in takes no other file. A folder it shares
+// is compressed whole: the other files need the stream.
+TEST_F(pending_test, PartsOfAFolderWhoseOnlyFileIsAbandonedAreSkipped) {
+  for (const auto mode : {pack_mode::batched, pack_mode::solid}) {
+    auto options = small_parts(mode, 2);
+    options.max_input_bytes = 10'000'000;
+    std::atomic<int> encoded{0};
+    pending_folders pending(archive, options, [&](pending_id) { ++encoded; });
+    const auto gate = std::make_shared<gated_content::gate>();
+    gates_opened_at_exit opened{{gate}};
+    gate->set(false);
+    // Both workers held at a gate: the abandoned file's parts wait.
+    std::map<pending_id, std::vector<std::uint8_t>> content;
+    add_redundant(pending, content, "held1.bin", 50'000, 1, gate);
+    add_redundant(pending, content, "held2.dat", 50'000, 2, gate);
+    ASSERT_TRUE(gate->wait_visited(2));
+    auto big = std::make_shared<abandonable_content>(redundant(1'000'000, 3));
+    entry removed = file_entry("removed.log", {});
+    removed.size = 1'000'000;
+    removed.content = big;
+    const pending_id removed_id = pending.add(removed);
+    big->abandon();
+    add_redundant(pending, content, "after.log", 30'000, 4, nullptr);  // same extension: a folder of its own
+    gate->set(true);
+    pending.finish();
+    const auto progress = pending.progress();
+    EXPECT_GE(progress.abandoned_parts, 10u) << pack_mode_name(mode) << ": 1 MB in 100 KB parts";
+    EXPECT_LT(progress.packed_bytes, 200'000u) << "the removed file was not compressed";
+    EXPECT_EQ(encoded.load(), 4) << "every file is reported, its memory to be released";
+    const auto folders = pending.take();
+    for (const auto& folder : folders) {
+      if (folder.ids.size() == 1 && folder.ids[0] == removed_id) continue;  // nobody reads it
+      EXPECT_TRUE(std::ranges::find(folder.ids, removed_id) == folder.ids.end()) << "no file joined it";
+      expect_reads_back(reader, folder, content);
+    }
+  }
+  // Sharing a solid folder with another file: compressed whole, readable.
+  pending_folders pending(archive, small_parts(pack_mode::solid, 2));
+  std::map<pending_id, std::vector<std::uint8_t>> content;
+  add_redundant(pending, content, "first.log", 30'000, 5, nullptr);
+  auto bytes = redundant(500'000, 6);
+  auto shared = std::make_shared<abandonable_content>(bytes);
+  entry e = file_entry("second.log", {});
+  e.size = bytes.size();
+  e.content = shared;
+  shared->abandon();
+  content[pending.add(e)] = bytes;
+  pending.finish();
+  EXPECT_EQ(pending.progress().abandoned_parts, 0u);
+  const auto folders = pending.take();
+  ASSERT_EQ(folders.size(), 1u);
+  expect_reads_back(reader, folders[0], content);
 }
 
 TEST_F(pending_test, HandingOverWaitsOnlyWhileTheEncodersAreBehindAndInputStaysBounded) {
