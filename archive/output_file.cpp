@@ -67,10 +67,11 @@ output_file::output_file(std::string final_path) : final_path_(std::move(final_p
   std::string pattern = final_path_ + ".tmp-XXXXXX";
   std::vector<char> name(pattern.begin(), pattern.end());
   name.push_back('\0');
+  // Locked first: a signal right after the file is made still finds it.
+  std::lock_guard lock(unfinished().mutex);
   fd_ = unique_fd(::mkostemp(name.data(), O_CLOEXEC));
   if (!fd_) throw_io_error(directory_of(final_path_), "cannot create the archive in this directory", errno);
   temp_path_ = name.data();  // mkostemp creates it 0600
-  std::lock_guard lock(unfinished().mutex);
   unfinished().paths.insert(temp_path_);
 }
 

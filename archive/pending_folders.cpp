@@ -84,7 +84,8 @@ void pending_folders::place(const entry& e, pending_id id, bool batched) {
       auto& folder = *lane->open;
       // Its only file abandoned before a part of it was taken: no file may
       // join it (its parts are to be skipped, see abandons).
-      if (folder.files.size() == 1 && lane->open_first && lane->open_first->abandoned()) folder.abandoned = true;
+      const auto first = lane->open_first.lock();
+      if (folder.files.size() == 1 && first && first->abandoned()) folder.abandoned = true;
       const bool bytes_full = plan.solid_block_bytes != 0 && folder.input_handed + e.size > plan.solid_block_bytes;
       const bool files_full = plan.solid_block_files != 0 && folder.files.size() >= plan.solid_block_files;
       if (bytes_full || files_full || folder.abandoned) end_folder(*lane);
@@ -153,7 +154,7 @@ void pending_folders::open_folder(pending_lane& lane, const entry& first, bool b
   }
   lane.extension = batched ? std::string() : std::string(extension_of(first.path));
   lane.next_primer.reset();
-  lane.open_first = batched ? nullptr : first.content;
+  lane.open_first = batched ? std::shared_ptr<const entry_content>() : first.content;
   lane.folders.push_back(folder);
   lane.open = std::move(folder);
 }

@@ -21,8 +21,11 @@
 // A folder whose only file is abandoned before its compression ends (a large
 // file removed or truncated meanwhile, see entry_content::abandoned) has its
 // parts not started skipped: a commit waiting for the folder would otherwise
-// wait for all of its compression. It is taken like any other, with packed
-// bytes nobody may read (its file is gone), and no commit copies it.
+// wait for all of its compression. It is taken like any other, but its
+// packed bytes must not be read: no file of the mount refers to it any
+// more, so no commit copies it, and whoever still holds the file's bytes
+// (a commit compressing the file itself) reads them, not this copy (the
+// caller must not release abandoned bytes when they are reported encoded).
 //
 // Memory: a file's bytes are not copied: the workers read them through the
 // entry's content, which must stay valid and unchanged until the file is

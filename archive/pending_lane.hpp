@@ -42,8 +42,8 @@ struct pending_folder_record {
   bool written = false;            // its last part is written
   bool stored = false;
   // It holds one file, whose content was abandoned (entry_content): its
-  // parts not started are skipped, so it is never to be read or committed,
-  // and no other file may join it.
+  // parts not started are skipped, so its packed bytes are not to be read
+  // or committed, and no other file may join it.
   bool abandoned = false;
   std::uint8_t lzma2_property = 0;  // beside the flags: no padding of its own
   std::vector<file> files;
@@ -64,7 +64,8 @@ struct pending_lane {
   std::shared_ptr<pending_folder_record> open;
   // The open solid folder's first file's content: whether it was abandoned
   // while it is the folder's only file (pending_folder_record::abandoned).
-  std::shared_ptr<const entry_content> open_first;
+  // Weak: the content is not to be kept for this.
+  std::weak_ptr<const entry_content> open_first;
   std::uint64_t part_bytes = 0;  // of the open folder
   std::uint64_t cut_bytes = 0;   // of the open folder's input, in parts cut
   std::vector<pending_piece> filling;

@@ -22,7 +22,13 @@ archive::unique_fd checked(int fd, const char* what) {
 sigset_t signal_watcher::block(std::initializer_list<int> signals) {
   sigset_t set;
   sigemptyset(&set);
-  for (const int signal : signals) sigaddset(&set, signal);
+  for (const int signal : signals) {
+    // One ignored by whoever started us (nohup: SIGHUP) stays ignored: a
+    // blocked signal is queued, and read, even while its action is SIG_IGN.
+    struct sigaction current {};
+    if (::sigaction(signal, nullptr, &current) == 0 && current.sa_handler == SIG_IGN) continue;
+    sigaddset(&set, signal);
+  }
   if (const int error = ::pthread_sigmask(SIG_BLOCK, &set, nullptr); error != 0) {
     throw std::system_error(error, std::generic_category(), "pthread_sigmask");
   }

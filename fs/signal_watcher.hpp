@@ -20,9 +20,11 @@ namespace sevenzfs::fs {
 
 class signal_watcher {
  public:
-  // Blocks `signals` in the calling thread; threads started afterwards
-  // inherit the mask. Call it before any other thread starts, or a thread
-  // that does not block them gets them with their default action.
+  // Blocks `signals` in the calling thread, but for those ignored already
+  // (nohup's SIGHUP), which stay ignored; returns those blocked. Threads
+  // started afterwards inherit the mask. Call it before any other thread
+  // starts, or a thread that does not block them gets them with their
+  // default action.
   static sigset_t block(std::initializer_list<int> signals);
 
   // Reads the blocked `signals` and calls `on_signal` with each one, one at

@@ -111,8 +111,11 @@ void streamer::encoded(archive::pending_id id) {
 
 // Gives back the file's memory (outside mutex_: release takes the bytes' own
 // lock; gone already if the file changed since) and wakes writers waiting for room.
+// Not abandoned bytes: their pending copy may lack the parts skipped, and a
+// commit that compresses the file itself may still read them (it took them
+// before the file changed); their last holder frees them.
 void streamer::note_release(const std::shared_ptr<sealed_bytes>& bytes) {
-  if (bytes) bytes->release();
+  if (bytes && !bytes->abandoned()) bytes->release();
   std::lock_guard lock(mutex_);
   ++releases_;
   released_.notify_all();

@@ -98,10 +98,15 @@ pack_arguments parse(const std::vector<std::string>& args) {
 
 // Why an existing OUT must not be replaced, or "": only a 7z archive (or an
 // empty file, as mktemp makes) is. Swapped arguments (`sevenzfs-pack
-// notes.txt backup.7z`) or an input named as OUT would be lost otherwise.
+// notes.txt backup.7z`) or an input named as OUT would be lost otherwise;
+// so would a FIFO or a device node. (A directory fails at the rename.)
 std::string replace_problem(const std::string& output) {
   struct stat st {};
-  if (::stat(output.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0) return "";
+  if (::stat(output.c_str(), &st) != 0) return "";
+  if (!S_ISREG(st.st_mode)) {
+    return S_ISDIR(st.st_mode) ? "" : fmt::format("{}: exists and is not a regular file; not replacing it", output);
+  }
+  if (st.st_size == 0) return "";
   std::array<char, 6> start{};
   std::ifstream file(output, std::ios::binary);
   file.read(start.data(), start.size());

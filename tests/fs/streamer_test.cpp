@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <csignal>
 #include <random>
+#include <regex>
 #include <thread>
 
 using namespace std::chrono_literals;
@@ -125,6 +126,26 @@ TEST_F(streamer_test, HandedOverBytesAreReleasedAndReadBackUntilTheirCommitIsApp
   EXPECT_EQ(streamer->figures().pending_bytes, 0u);
   EXPECT_EQ(streamer->figures().written_bytes, 0u);
   EXPECT_FALSE(streamer->locate(handed[0]->id())) << "committed: read from the archive now";
+}
+
+// Bytes abandoned (their file removed or changed) have their compression
+// skipped, so their pending copy is not whole: they are not released when
+// reported encoded, and whoever still holds them (a commit compressing the
+// file itself) reads them from memory.
+TEST_F(streamer_test, AbandonedBytesAreNotReleasedAndStillReadWhole) {
+  streamer->start();
+  const std::string whole = text(3'000'000, 7);
+  const auto abandoned = sealed(whole);
+  abandoned->abandon();
+  streamer->expect_hand_over();
+  ASSERT_TRUE(streamer->hand_over("removed.log", abandoned));
+  streamer->wait_for_hand_overs();
+  streamer->finish();
+  EXPECT_FALSE(streamer->compressing()) << "reported encoded all the same";
+  EXPECT_FALSE(abandoned->released());
+  EXPECT_EQ(read(*abandoned), whole);
+  streamer->stop();  // its report counts the parts skipped
+  EXPECT_TRUE(std::regex_search(log.text(), std::regex("incompressible, [1-9][0-9]* skipped"))) << log.text();
 }
 
 TEST_F(streamer_test, StopRemovesThePendingFiles) {

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -109,6 +110,12 @@ TEST(PackCommand, AnExistingFileThatIsNotAnArchiveIsNotReplaced) {
     EXPECT_EQ(read_file(notes), "precious\n");
   }
   EXPECT_EQ(entries_in(dir.path()), 2u) << "nothing else left behind";
+  const auto fifo = dir / "fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const auto r = pack({fifo.string(), (dir / "f").string()});
+  EXPECT_EQ(r.exit_code, sevenzfs::tools::kPackFailed);
+  EXPECT_NE(r.err.find("exists and is not a regular file; not replacing it"), std::string::npos) << r.err;
+  EXPECT_TRUE(fs::is_fifo(fifo));
   const auto archive = dir / "a.7z";
   write_file(archive, "");
   EXPECT_EQ(pack({archive.string(), (dir / "f").string()}).exit_code, sevenzfs::tools::kPackOk);
@@ -121,27 +128,35 @@ TEST(PackCommand, AnExistingFileThatIsNotAnArchiveIsNotReplaced) {
 TEST(PackCommand, ASignalWhileWritingLeavesNothingBehind) {
   temp_dir dir;
   std::string text;
-  for (std::uint64_t i = 0; text.size() < (16u << 20); ++i)
+  for (std::uint64_t i = 0; text.size() < (2u << 20); ++i)
     text += std::to_string(i * 2654435761u % 1000003) + " line\n";
   write_file(dir / "in.txt", text);
-  for (const int signal : {SIGINT, SIGTERM, SIGHUP}) {
-    const auto err = dir.path().parent_path() / (dir.path().filename().string() + ".err");
+  const auto err = dir.path().parent_path() / (dir.path().filename().string() + ".err");
+  // Starts the program writing out.7z; `ignored` is ignored in it, as nohup ignores SIGHUP.
+  const auto start = [&](int ignored) {
+    const int err_fd = ::open(err.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
+    const std::string out = (dir / "out.7z").string();
+    const std::string in = (dir / "in.txt").string();
     const pid_t child = ::fork();
-    ASSERT_GE(child, 0);
     if (child == 0) {
-      const std::string out = (dir / "out.7z").string();
-      const std::string in = (dir / "in.txt").string();
-      std::freopen(err.c_str(), "w", stderr);
+      ::dup2(err_fd, 2);
+      if (ignored != 0) ::signal(ignored, SIG_IGN);
       ::execl(pack_binary().c_str(), "sevenzfs-pack", "--level", "9", "--threads", "1", out.c_str(), in.c_str(),
               static_cast<char*>(nullptr));
-      std::_Exit(127);
+      ::_exit(127);
     }
-    const auto writing = [&] {
-      for (const auto& item : fs::directory_iterator(dir.path())) {
-        if (item.path().filename().string().starts_with("out.7z.tmp-")) return true;
-      }
-      return false;
-    };
+    ::close(err_fd);
+    return child;
+  };
+  const auto writing = [&] {
+    for (const auto& item : fs::directory_iterator(dir.path())) {
+      if (item.path().filename().string().starts_with("out.7z.tmp-")) return true;
+    }
+    return false;
+  };
+  for (const int signal : {SIGINT, SIGTERM, SIGHUP}) {
+    const pid_t child = start(0);
+    ASSERT_GE(child, 0);
     EXPECT_TRUE(eventually(writing)) << "no temporary appeared";
     ::kill(child, signal);
     int status = 0;
@@ -149,8 +164,17 @@ TEST(PackCommand, ASignalWhileWritingLeavesNothingBehind) {
     EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == signal) << status;
     EXPECT_EQ(entries_in(dir.path()), 1u) << "only the input is left";
     EXPECT_NE(read_file(err).find("the unfinished archive is removed"), std::string::npos) << read_file(err);
-    fs::remove(err);
   }
+  // Under nohup, SIGHUP stays ignored: the archive is written.
+  const pid_t child = start(SIGHUP);
+  ASSERT_GE(child, 0);
+  EXPECT_TRUE(eventually(writing)) << "no temporary appeared";
+  ::kill(child, SIGHUP);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << read_file(err);
+  EXPECT_EQ(run("7zz t " + quote((dir / "out.7z").string())).exit_code, 0);
+  fs::remove(err);
 }
 
 TEST(PackCommand, MissingOutputDirectoryNamesIt) {
