@@ -1,0 +1,101 @@
+// The filesystem's commits, its controls (flush, compact, unmount) and the
+// figures behind its statistics: apart from the FUSE operations in
+// filesystem.cpp.
+#include "filesystem.hpp"
+
+#include "service_status.hpp"
+
+namespace sevenzfs::fs {
+
+// ---- commits -----------------------------------------------------------------
+
+// The commit's long part runs before it takes the change gate: closed files
+// are sealed and their folders finished while writers go on. A last commit,
+// or an unmount's (writes refused), lets the idle encoders go before the
+// header, the daemon's peak; should the mount go on, they are made anew.
+result<void> filesystem::commit(commit_scope scope, bool last) {
+  return committer_.commit(scope, [this, last] {
+    sealer_.seal_closed_files();
+    streamer_.wait_for_hand_overs();
+    streamer_.finish();
+    if (last || closing_.load()) streamer_.release_encoders();
+  });
+}
+
+void filesystem::start_threads() {
+  streamer_.start([this] { return sealer_.workers_allowed(); });
+  sealer_.start();
+  scheduler_ = std::make_unique<commit_scheduler>([this](commit_scope scope) { return commit(scope); },
+                                                  [this] { return committer_.has_changes(); },
+                                                  std::chrono::seconds(options_.flush_interval_seconds));
+}
+
+result<void> filesystem::commit_closed_files() {
+  return scheduler_ ? scheduler_->commit_and_wait(commit_scope::closed_files) : commit(commit_scope::closed_files);
+}
+
+result<void> filesystem::fsync() {
+  return scheduler_ ? scheduler_->commit_and_wait(commit_scope::everything) : commit(commit_scope::everything);
+}
+
+result<void> filesystem::compact() {
+  if (auto committed = fsync(); !committed) return committed;
+  return committer_.compact();
+}
+
+result<void> filesystem::final_commit() {
+  if (scheduler_) scheduler_->stop();
+  if (!committer_.has_changes()) return {};
+  return commit(commit_scope::everything, true);
+}
+
+result<saved_changes> filesystem::save_for_recovery() {
+  sealer_.bring_back();
+  return save_uncommitted(inodes_, content_, committer_.archive().snapshot(), options_, log_);
+}
+
+// ---- extended attributes -------------------------------------------------------
+
+result<std::optional<std::string>> filesystem::file_state(inode_number number) {
+  auto gate = committer_.change_gate();  // the applied snapshot is stable
+  auto node = inodes_.lock(number);
+  if (!node) return std::unexpected(node.error());
+  // The kernel answers ENODATA for a symlink's user. attributes without
+  // asking the daemon; a caller that asks directly gets the same answer.
+  if ((*node)->kind == node_kind::symlink) return std::optional<std::string>();
+  return std::optional<std::string>(file_state_json(**node, committer_.applied_snapshot().get()));
+}
+
+std::string filesystem::status_text() const {
+  const auto staged = store_.stats();
+  return service_status_text(committer_.figures(), streamer_.figures(), staged.files, staged.bytes);
+}
+
+tree_figures filesystem::figures_of_tree() {
+  // A scan of the whole tree: done again only when something changed.
+  const std::pair key{committer_.generation(), committer_.figures().commits.load()};
+  std::lock_guard lock(tree_figures_mutex_);
+  if (tree_figures_key_ != key) {
+    tree_figures_ = inodes_.figures();
+    tree_figures_key_ = key;
+  }
+  return tree_figures_;
+}
+
+result<void> filesystem::unmount_control() {
+  closing_ = true;
+  // A change that passed the gate just before closing_ was set may come
+  // after the commit began, which leaves it to the next one: commit until
+  // nothing is left (no change can come in any more).
+  for (int round = 0; round == 0 || (round < 4 && committer_.has_changes()); ++round) {
+    if (auto committed = fsync(); !committed) {
+      closing_ = false;  // still mounted, nothing lost: free space and try again
+      return committed;
+    }
+  }
+  if (!detach_) return {};
+  log_.info("unmounting on request: everything is committed");
+  return detach_();
+}
+
+}  // namespace sevenzfs::fs
