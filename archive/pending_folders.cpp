@@ -239,7 +239,7 @@ void pending_folders::run_next(std::size_t worker, bool forwarded) {
     changed_.notify_all();
   }
   if (abandoned) {
-    part.packed = std::make_unique<metered_bytes>(buffers_);  // nothing: nobody reads it
+    part.packed = std::make_unique<metered_bytes>(buffers_);  // nothing: not to be read (see the header)
     if (part.primer_out) {
       part.primer_out->fail(std::make_exception_ptr(
           archive_error(error_kind::invalid_input, archive_path_, "a part after an abandoned one was compressed")));
