@@ -331,7 +331,8 @@ tree_figures inode_table::figures() {
     ++(size < kSmall ? counted.files_under_16k : size < kMedium ? counted.files_under_1m : counted.files_1m_or_more);
     if (node.content.dirty()) {
       ++counted.staged_files;
-      counted.staged_bytes += size;
+      // Saturating: two sparse files of 2^63-1 bytes wrapped the sum.
+      counted.staged_bytes = size > UINT64_MAX - counted.staged_bytes ? UINT64_MAX : counted.staged_bytes + size;
     }
   });
   return counted;

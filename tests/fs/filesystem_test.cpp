@@ -103,6 +103,20 @@ TEST_F(filesystem_fixture, WrittenFilesReadBackBeforeAnyCommit) {
   EXPECT_FALSE(std::filesystem::exists(archive)) << "nothing is written before a commit";
 }
 
+// Sizes up to 2^63-1 (truncate -s, sparse) add up without wrapping.
+TEST_F(filesystem_fixture, StagedBytesOfHugeSparseFilesDoNotWrap) {
+  auto filesystem = open();
+  for (const char* name : {"a", "b"}) {
+    const auto file = make_file(*filesystem, kRootInode, name, "x");
+    fs::attribute_changes changes;
+    changes.size = INT64_MAX;
+    ASSERT_TRUE(filesystem->setattr(file, changes));
+  }
+  make_file(*filesystem, kRootInode, "c", "past 2^64");
+  EXPECT_EQ(filesystem->getxattr(kRootInode, "user.sevenzfs.staged_bytes", false).value_or("?"),
+            std::to_string(UINT64_MAX));
+}
+
 // Our attributes are computed: removing one (rsync -X does, for names its
 // source lacks) succeeds and changes nothing; a name that is not there, or
 // a symlink's state, is ENODATA, and a stale inode says so.
