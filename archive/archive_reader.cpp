@@ -58,8 +58,7 @@ struct next_header {
 next_header read_start_header(int fd, std::uint64_t file_size, const std::string& path) {
   if (file_size < kStartHeaderSize) corrupt(path, "not a 7z archive (too short)");
   const auto start = read_range(fd, {0, kStartHeaderSize}, path);
-  const std::array<std::uint8_t, 6> signature{0x37, 0x7A, 0xBC, 0xAF, 0x27, 0x1C};
-  if (!std::equal(signature.begin(), signature.end(), start.begin()))
+  if (!std::equal(kSignature.begin(), kSignature.end(), start.begin()))
     corrupt(path, "not a 7z archive (no 7z signature)");
   if (start[6] != 0) {
     throw archive_error(error_kind::unsupported, path,

@@ -292,7 +292,9 @@ std::array<std::uint8_t, kStartHeaderSize> make_start_header(std::uint64_t next_
   tail.u64_le(next_header_offset);
   tail.u64_le(next_header_size);
   tail.u32_le(next_header_crc);
-  std::array<std::uint8_t, kStartHeaderSize> header{0x37, 0x7A, 0xBC, 0xAF, 0x27, 0x1C, 0x00, 0x04};
+  std::array<std::uint8_t, kStartHeaderSize> header{};
+  std::ranges::copy(kSignature, header.begin());
+  header[7] = 0x04;  // format version 0.4
   const std::uint32_t start_crc = crc32::of(tail.data());
   for (int i = 0; i < 4; ++i) header[8 + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(start_crc >> (8 * i));
   std::ranges::copy(tail.data(), header.begin() + 12);

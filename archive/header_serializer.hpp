@@ -35,6 +35,8 @@ inline constexpr std::uint8_t kEncodedHeader = 0x17;
 }  // namespace property_id
 
 inline constexpr std::size_t kStartHeaderSize = 32;
+// The first bytes of every 7z archive.
+inline constexpr std::array<std::uint8_t, 6> kSignature{0x37, 0x7A, 0xBC, 0xAF, 0x27, 0x1C};
 
 // `last_pack_size`, when given, stands for the last of `pack_sizes` (see serialize_header).
 void write_pack_info(byte_writer& out, std::uint64_t pack_position, const std::vector<std::uint64_t>& pack_sizes,

@@ -6,6 +6,7 @@
 
 #include "archive/archive_error.hpp"
 #include "archive/archive_writer.hpp"
+#include "archive/header_serializer.hpp"
 #include "archive/write_settings.hpp"
 
 #include <fmt/format.h>
@@ -107,10 +108,10 @@ std::string replace_problem(const std::string& output) {
     return S_ISDIR(st.st_mode) ? "" : fmt::format("{}: exists and is not a regular file; not replacing it", output);
   }
   if (st.st_size == 0) return "";
-  std::array<char, 6> start{};
+  std::array<char, archive::kSignature.size()> start{};
   std::ifstream file(output, std::ios::binary);
   file.read(start.data(), start.size());
-  if (file && std::memcmp(start.data(), "7z\xBC\xAF\x27\x1C", start.size()) == 0) return "";
+  if (file && std::memcmp(start.data(), archive::kSignature.data(), start.size()) == 0) return "";
   return fmt::format("{}: exists and is not a 7z archive; not replacing it (remove it first)", output);
 }
 
