@@ -25,6 +25,7 @@ pending_folders::pending_folders(std::string archive_path, pending_options optio
       options_(std::move(options)),
       encoded_(std::move(encoded)),
       pool_(std::max(options_.threads, 1u)) {
+  next_id_ = std::max<pending_id>(options_.first_id, 1);
   if (options_.level < 0 || options_.level > kMaxLevel) {
     throw archive_error(error_kind::invalid_option, "", "compression level out of range");
   }

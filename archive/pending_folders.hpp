@@ -105,6 +105,10 @@ struct pending_options {
   // bound, and every kTurnTick by a worker waiting for its turn; it must
   // not call into this object. While finish() waits, all workers compress.
   std::function<unsigned()> workers_allowed;
+  // The first file's id: a compressor made after another one failed
+  // continues its numbering, so an id the old one gave out (a file still
+  // holding it) is never some other file's.
+  pending_id first_id = 1;
 };
 
 // Where an encoded file can be read before it is committed.
@@ -202,6 +206,8 @@ class pending_folders {
   std::optional<pending_location> locate(pending_id id);
 
   pending_progress progress() const;
+  // The id the next file handed over gets.
+  pending_id next_id() const;
   // The most input in flight at once so far, and the most primer and
   // packed bytes held (for tests of the bounds).
   std::uint64_t peak_input_bytes() const;

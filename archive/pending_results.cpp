@@ -147,6 +147,11 @@ pending_progress pending_folders::progress() const {
   return progress_;
 }
 
+pending_id pending_folders::next_id() const {
+  std::lock_guard lock(mutex_);
+  return next_id_;
+}
+
 std::uint64_t pending_folders::peak_input_bytes() const {
   std::lock_guard lock(mutex_);
   return peak_input_;

@@ -119,6 +119,7 @@ class filesystem {
   result<void> commit_closed_files();
   // `last`: nothing is written after it (the final commit).
   result<void> commit(commit_scope scope, bool last = false);
+  void resume_streaming();
   bool spill_largest_open_file();
   result<std::optional<std::string>> file_state(inode_number number);
   void content_changing(inode& node);

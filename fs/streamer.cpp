@@ -20,14 +20,15 @@ archive::pending_options pending_options_of(const archive::write_options& write)
 streamer::streamer(std::string archive_path, const archive::write_options& write, logger& log)
     : log_(log), archive_path_(std::move(archive_path)), options_(pending_options_of(write)) {}
 
-streamer::~streamer() { report(); }
+streamer::~streamer() {
+  if (pending_) report(*pending_);
+}
 
 // One line on how the compressor worked, for whoever tunes it: parts after a
 // folder's first either continued a worker's stream or paid for a primer;
 // parts found incompressible were not compressed past their start.
-void streamer::report() const {
-  if (!pending_) return;
-  const auto progress = pending_->progress();
+void streamer::report(const archive::pending_folders& pending) const {
+  const auto progress = pending.progress();
   if (progress.handed_bytes == 0) return;
   log_.info(
       "streaming compressor: {:.1f} MB in, {:.1f} MB packed; {} later parts continued a stream, {} primed; {} parts "
@@ -35,23 +36,77 @@ void streamer::report() const {
       "held",
       static_cast<double>(progress.handed_bytes) / 1e6, static_cast<double>(progress.packed_bytes) / 1e6,
       progress.continued_parts, progress.primed_parts, progress.given_up_parts, progress.abandoned_parts,
-      static_cast<double>(pending_->peak_buffer_bytes()) / 1e6);
+      static_cast<double>(pending.peak_buffer_bytes()) / 1e6);
+}
+
+std::unique_ptr<archive::pending_folders> streamer::make_pending(archive::pending_id first_id) {
+  auto options = options_;
+  options.workers_allowed = workers_allowed_;
+  options.first_id = first_id;
+  return std::make_unique<archive::pending_folders>(archive_path_, std::move(options),
+                                                    [this](archive::pending_id id) { encoded(id); });
 }
 
 void streamer::start(std::function<unsigned()> workers_allowed) {
-  options_.workers_allowed = std::move(workers_allowed);
-  pending_ = std::make_unique<archive::pending_folders>(archive_path_, options_,
-                                                        [this](archive::pending_id id) { encoded(id); });
+  workers_allowed_ = std::move(workers_allowed);
+  auto pending = make_pending(1);
+  {
+    std::unique_lock instance(instance_mutex_);
+    pending_ = std::move(pending);
+  }
   started_ = true;
 }
 
 void streamer::stop() {
-  report();
+  std::unique_ptr<archive::pending_folders> pending;
+  {
+    std::unique_lock instance(instance_mutex_);
+    pending = std::move(pending_);
+  }
+  if (pending) report(*pending);
   started_ = false;
-  pending_.reset();  // joins its workers, removes its pending files
+  pending.reset();  // joins its workers, removes its pending files
   std::lock_guard lock(mutex_);
   handed_.clear();
   taken_.clear();  // lets go of the last pending files
+}
+
+// The failed compressor is destroyed without any lock held: its workers'
+// callbacks take mutex_, and a reader holding mutex_ may wait for
+// instance_mutex_. Files it was handed are all committed by now, so
+// nothing is located in it any more and its ids stay unused.
+void streamer::resume() {
+  if (!resumable()) return;
+  std::unique_ptr<archive::pending_folders> failed;
+  {
+    std::unique_lock instance(instance_mutex_);
+    failed = std::move(pending_);
+  }
+  archive::pending_id next_id = 1;
+  if (failed) {
+    report(*failed);
+    next_id = failed->next_id();
+    failed.reset();  // joins its workers, removes its pending files
+  }
+  std::unique_ptr<archive::pending_folders> fresh;
+  try {
+    fresh = make_pending(next_id);
+  } catch (const std::exception& error) {
+    log_.error("streaming compression could not start again ({}); tried again after the next commit", error.what());
+    return;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    handed_.clear();
+    encoded_early_.clear();
+    committed_bytes_ = 0;  // the new compressor counts from 0
+  }
+  {
+    std::unique_lock instance(instance_mutex_);
+    pending_ = std::move(fresh);
+  }
+  broken_ = false;
+  log_.info("streaming compression resumed: closed files are compressed while others are copied in again");
 }
 
 void streamer::expect_hand_over() noexcept {
@@ -72,8 +127,11 @@ bool streamer::hand_over(const std::string& path, const std::shared_ptr<sealed_b
     e.size = bytes->size();
     e.content = bytes;
     try {
-      id = pending_->add(e);
-      bytes->set_id(id);
+      std::shared_lock instance(instance_mutex_);
+      if (pending_) {
+        id = pending_->add(e);
+        bytes->set_id(id);
+      }
     } catch (const std::exception& error) {
       failed(error);
     }
@@ -126,7 +184,8 @@ void streamer::note_release(const std::shared_ptr<sealed_bytes>& bytes) {
 void streamer::guarded(const std::function<void(archive::pending_folders&)>& action) {
   if (!streaming()) return;
   try {
-    action(*pending_);
+    std::shared_lock instance(instance_mutex_);
+    if (pending_) action(*pending_);
   } catch (const std::exception& error) {
     failed(error);
   }
@@ -157,13 +216,15 @@ void streamer::finish() { guarded([](archive::pending_folders& pending) { pendin
 // same. Said only when there were some: an unmount commits until nothing is
 // left (up to four rounds), and the rounds after the first find none.
 void streamer::release_encoders() {
-  if (!pending_) return;
   if (const std::size_t released = rest(); released > 0) {
     log_.info("released the memory of {} idle compressor encoders: the mount is ending", released);
   }
 }
 
-std::size_t streamer::rest() { return pending_ ? pending_->release_idle_encoders() : 0; }
+std::size_t streamer::rest() {
+  std::shared_lock instance(instance_mutex_);
+  return pending_ ? pending_->release_idle_encoders() : 0;
+}
 
 // A worker's failure is raised by the next call into the compressor; until
 // a close or a commit makes one, the files it held would count as
@@ -180,7 +241,8 @@ const taken_folders& streamer::take() {
   std::lock_guard lock(mutex_);
   if (streaming()) {
     try {
-      taken_.append(pending_->take());
+      std::shared_lock instance(instance_mutex_);
+      if (pending_) taken_.append(pending_->take());
     } catch (const std::exception& error) {
       failed(error);
     }
@@ -202,8 +264,11 @@ std::optional<archived_bytes> streamer::locate(archive::pending_id id) {
     const auto& folder = taken_.folders()[place->folder];
     return archived_bytes{folder.snapshot, folder.first_stream + place->index, folder.sizes()[place->index]};
   }
-  if (!pending_) return std::nullopt;
-  const auto where = pending_->locate(id);
+  std::optional<archive::pending_location> where;
+  {
+    std::shared_lock instance(instance_mutex_);
+    if (pending_) where = pending_->locate(id);
+  }
   if (!where) return std::nullopt;
   const auto& files = where->snapshot->database().substream_sizes;
   return archived_bytes{where->snapshot, where->stream, files.at(where->stream)};
@@ -212,8 +277,13 @@ std::optional<archived_bytes> streamer::locate(archive::pending_id id) {
 // Once compression failed, commits compress what is staged themselves and
 // count it in their own figures: what the compressor was handed counts no more.
 stream_figures streamer::figures() const {
-  if (!streaming() || !pending_) return {};
-  const auto progress = pending_->progress();
+  if (!streaming()) return {};
+  archive::pending_progress progress;
+  {
+    std::shared_lock instance(instance_mutex_);
+    if (!pending_) return {};
+    progress = pending_->progress();
+  }
   std::lock_guard lock(mutex_);
   return {progress.handed_bytes - committed_bytes_, progress.written_bytes - committed_bytes_};
 }

@@ -10,7 +10,12 @@
 // a commit takes them, then in the taken folders until the commit is
 // applied. Taken folders whose commit failed are given to the next commit.
 //
-// Thread-safe; lock order: mutex_, then the pending folders'. hand_over may block (backpressure) and must be called without
+// A failure (a full disk, the file size limit) stops streaming: commits
+// compress what is staged themselves. Once a commit succeeded and no file
+// holds bytes handed to the failed compressor, resume() makes a new one.
+//
+// Thread-safe; lock order: mutex_, then instance_mutex_, then the pending
+// folders'. hand_over may block (backpressure) and must be called without
 // the change gate or any inode lock.
 #include "archived_bytes.hpp"
 #include "log.hpp"
@@ -28,6 +33,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -103,13 +109,21 @@ class streamer {
   // Started and not failed: closed files are sealed for it. Otherwise
   // commits compress what is staged (or sealed) themselves.
   bool streaming() const noexcept { return started_.load() && !broken_.load(); }
+  // Compression failed since start(): resume() may start it again.
+  bool resumable() const noexcept { return started_.load() && broken_.load(); }
+  // Replaces the failed compressor with a new one (its pending files are
+  // removed) and streams again. Only when no file holds sealed bytes (none
+  // was handed to the failed one, see committer) and no other commit runs;
+  // takes as long as the failed compressor's workers need to stop.
+  void resume();
 
  private:
   void encoded(archive::pending_id id);
   void note_release(const std::shared_ptr<sealed_bytes>& bytes);
   void guarded(const std::function<void(archive::pending_folders&)>& action);
   void failed(const std::exception& error);
-  void report() const;
+  void report(const archive::pending_folders& pending) const;
+  std::unique_ptr<archive::pending_folders> make_pending(archive::pending_id first_id);
 
   logger& log_;
   mutable std::mutex mutex_;
@@ -125,6 +139,10 @@ class streamer {
   archive::pending_options options_;
   std::atomic<bool> started_{false};
   std::atomic<bool> broken_{false};
+  std::function<unsigned()> workers_allowed_;
+  // Guards the pointer pending_ (not what it points to), which resume()
+  // replaces: held shared by every use of it, exclusively to replace it.
+  mutable std::shared_mutex instance_mutex_;
   // Last: destroyed first, joining its workers before what their callbacks use.
   std::unique_ptr<archive::pending_folders> pending_;
 };

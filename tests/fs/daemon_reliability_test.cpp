@@ -285,6 +285,7 @@ TEST_F(mount_fixture, Sigusr1CommitsAndStraySignalsLoseNothing) {
 
 // Past the file size limit (RLIMIT_FSIZE) a commit fails with EFBIG and
 // keeps what is staged; SIGXFSZ would have killed the daemon and lost it.
+// Once the limit is raised and a commit succeeds, streaming resumes.
 TEST_F(mount_fixture, ACommitPastTheFileSizeLimitFailsAndLosesNothing) {
   auto daemon = mount("level=0");
   rlimit small{64 << 10, RLIM_INFINITY};
@@ -306,10 +307,21 @@ TEST_F(mount_fixture, ACommitPastTheFileSizeLimitFailsAndLosesNothing) {
   EXPECT_EQ(::setxattr(mnt.c_str(), "user.sevenzfs.flush", "1", 1, 0), 0) << errno;
   EXPECT_EQ(xattr(mnt, "user.sevenzfs.commit_pending_bytes"), "0")
       << "what the failed compressor was handed is committed, not pending";
+  // Everything it was handed is committed: streaming starts again, and a
+  // file closed now is compressed while the mount goes on.
+  EXPECT_TRUE(eventually([&] { return daemon->log().find("streaming compression resumed") != std::string::npos; }))
+      << daemon->log();
+  const std::string later = random_bytes(200 << 10, 8);
+  write_file(mnt / "later.bin", later);
+  EXPECT_TRUE(eventually([&] {
+    return xattr(mnt / "later.bin", "user.sevenzfs.state").find(R"("compressed")") != std::string::npos;
+  })) << xattr(mnt / "later.bin", "user.sevenzfs.state");
+  EXPECT_EQ(read_file(mnt / "later.bin"), later) << "from the new compressor's pending copy";
   ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
   EXPECT_EQ(run("7zz t " + quote(archive.string())).exit_code, 0);
   EXPECT_EQ(run("7zz e -so " + quote(archive.string()) + " big.bin").output, payload);
   EXPECT_EQ(run("7zz e -so " + quote(archive.string()) + " small.txt").output, "small\n");
+  EXPECT_EQ(run("7zz e -so " + quote(archive.string()) + " later.bin").output, later);
 }
 
 TEST_F(mount_fixture, TheUnmountControlCommitsEverythingThenUnmountsAndExits) {

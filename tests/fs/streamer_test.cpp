@@ -208,3 +208,45 @@ TEST_F(streamer_test, AFailedCompressorIsNotCompressing) {
   EXPECT_FALSE(bytes->released());
   EXPECT_EQ(read(*bytes), content);
 }
+
+// After a failure, resume() makes a new compressor: the failed one's pending
+// files go, and its ids are never given out again (a file still holding one
+// must not read another file's bytes).
+TEST_F(streamer_test, AFailedCompressorIsReplacedByOneWithIdsNeverGivenOut) {
+  streamer->start();
+  EXPECT_FALSE(streamer->resumable());
+  const auto failed = sealed(random_bytes(256u << 10, 5));
+  {
+    const file_size_limit limit(64 << 10);
+    streamer->expect_hand_over();
+    ASSERT_TRUE(streamer->hand_over("big.bin", failed));
+    streamer->flush();
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (streamer->compressing() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_FALSE(streamer->streaming());
+  ASSERT_TRUE(streamer->resumable());
+  const auto old_id = failed->id();
+  ASSERT_NE(old_id, 0u);
+
+  streamer->resume();
+  EXPECT_TRUE(streamer->streaming());
+  EXPECT_FALSE(streamer->resumable());
+  EXPECT_NE(log.text().find("streaming compression resumed"), std::string::npos) << log.text();
+  EXPECT_EQ(run("ls " + quote(dir.path().string()) + " | grep -c pending.tmp").output, "0\n")
+      << "the failed compressor's pending file is removed";
+  EXPECT_FALSE(streamer->locate(old_id));
+
+  const std::string content = text(300'000, 11);
+  const auto later = sealed(content);
+  streamer->expect_hand_over();
+  ASSERT_TRUE(streamer->hand_over("later.txt", later));
+  EXPECT_GT(later->id(), old_id);
+  streamer->finish();
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!later->released() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(1ms);
+  EXPECT_TRUE(later->released());
+  EXPECT_EQ(read(*later), content) << "from the new compressor's pending copy";
+  EXPECT_EQ(streamer->figures().pending_bytes, content.size()) << "only what the new compressor was handed";
+  EXPECT_FALSE(streamer->locate(old_id));
+}
