@@ -66,6 +66,35 @@ TEST_F(mount_fixture, ARemountShowsAndReadsEverythingExactly) {
   ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
 }
 
+// A chain of 3,000 nested directories (paths of 6,000 bytes, past PATH_MAX:
+// made and read through relative chdir) mounts again within the fixture's
+// 10 s; the tree's loader joined every path prefix of every entry, and the
+// chain of an archive the mount itself wrote took minutes.
+TEST_F(mount_fixture, ADeepChainOfDirectoriesMountsAgainAndReadsBack) {
+  const std::string descend =
+      "import os, sys\n"
+      "os.chdir(sys.argv[1])\n"
+      "for i in range(3000):\n"
+      "    if sys.argv[2] == 'make': os.mkdir('d')\n"
+      "    os.chdir('d')\n"
+      "if sys.argv[2] == 'make': open('leaf', 'w').write('at the bottom\\n')\n"
+      "else: print(open('leaf').read(), end='')\n";
+  const auto walk = [&](const std::string& mode) {
+    return run("/usr/bin/python3 -c " + quote(descend) + " " + quote(mnt.string()) + " " + mode);
+  };
+  {
+    auto daemon = mount();
+    ASSERT_EQ(walk("make").exit_code, 0);
+    ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
+  }
+  EXPECT_EQ(run("7zz t " + quote(archive.string())).exit_code, 0);
+  auto daemon = mount();
+  ASSERT_TRUE(is_mounted(mnt));
+  EXPECT_EQ(walk("read").output, "at the bottom\n");
+  EXPECT_EQ(run("find " + quote(mnt.string()) + " -type d | wc -l").output, "3001\n");
+  ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
+}
+
 TEST_F(mount_fixture, ArchivesOfOtherWritersReadBackByteForByte) {
   const auto src = dir / "src";
   make_fixture_tree(src, {.non_bmp_names = false});
