@@ -274,8 +274,16 @@ void committer::thaw(const snapshot& taken) {
   }
 }
 
-result<void> committer::commit(commit_scope scope, const std::function<void()>& prepare) {
+result<void> committer::commit(commit_scope scope, const std::function<void()>& prepare,
+                               const std::function<void()>& succeeded) {
   std::lock_guard serial(commit_mutex_);
+  auto committed = commit_serialized(scope, prepare);
+  if (committed && succeeded) succeeded();
+  return committed;
+}
+
+// Under commit_mutex_.
+result<void> committer::commit_serialized(commit_scope scope, const std::function<void()>& prepare) {
   const std::uint64_t began = generation_.load();
   if (prepare) {
     if (!has_changes()) return {};

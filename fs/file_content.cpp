@@ -361,7 +361,10 @@ void file_content::committed(std::optional<archived_bytes> where, bool keep_loca
   dirty_ = false;
   reported_ = false;
   // A symlink's target is a few bytes: keep it rather than read it back.
-  if (!keep_local && !std::holds_alternative<held>(local_)) {
+  // Bytes handed to the streamer (left sealed after thaw) go even when
+  // local bytes are kept: the file would read as being compressed, and no
+  // later commit would take it.
+  if ((!keep_local || std::holds_alternative<sealed_local>(local_)) && !std::holds_alternative<held>(local_)) {
     local_.emplace<nothing>();
     prefix_ = 0;
   }

@@ -120,7 +120,8 @@ class file_content {
   // a copy: the commit is over, or failed.
   void thaw();
   // The commit made `where` the archive's copy of these bytes (nullopt: the
-  // file was committed empty). Local bytes are dropped unless `keep_local`.
+  // file was committed empty). Local bytes are dropped unless `keep_local`
+  // (bytes handed to the streamer are dropped all the same).
   void committed(std::optional<archived_bytes> where, bool keep_local);
   // The commit made `where` (the bytes it froze) the archive's copy, but the
   // file changed since. If only past that copy's end (a log written on

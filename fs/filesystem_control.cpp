@@ -14,14 +14,17 @@ namespace sevenzfs::fs {
 // or an unmount's (writes refused), lets the idle encoders go before the
 // header, the daemon's peak; should the mount go on, they are made anew.
 result<void> filesystem::commit(commit_scope scope, bool last) {
-  auto committed = committer_.commit(scope, [this, last] {
-    sealer_.seal_closed_files();
-    streamer_.wait_for_hand_overs();
-    streamer_.finish();
-    if (last || closing_.load()) streamer_.release_encoders();
-  });
-  if (committed && !last && !closing_.load()) resume_streaming();
-  return committed;
+  return committer_.commit(
+      scope,
+      [this, last] {
+        sealer_.seal_closed_files();
+        streamer_.wait_for_hand_overs();
+        streamer_.finish();
+        if (last || closing_.load()) streamer_.release_encoders();
+      },
+      [this, last] {
+        if (!last && !closing_.load()) resume_streaming();
+      });
 }
 
 // Streaming stopped at a failure (a full disk, the file size limit) starts
@@ -29,10 +32,12 @@ result<void> filesystem::commit(commit_scope scope, bool last) {
 // compressor is committed: until then a file still holds its id there (a
 // file sealed, then opened for writing again, is left out of a commit of
 // closed files), and a commit that found it in no finished folder would
-// wait for a compression that never ends. Sealing needs streaming, so no
-// file is sealed between the look and the resume. Runs outside the commit's
-// gate: stopping the failed compressor waits for the parts its workers are
-// in, which writers should not wait for.
+// wait for a compression that never ends. Sealing needs streaming (looked
+// at under the change gate), so no file is sealed between the look and the
+// resume. Runs after the commit, before any other (a compaction's would
+// read released bytes through the compressor), but outside the change gate:
+// stopping the failed compressor waits for the parts its workers are in,
+// which writers should not wait for.
 void filesystem::resume_streaming() {
   if (!streamer_.resumable()) return;
   bool sealed = false;

@@ -156,10 +156,12 @@ bool sealer::seal_if_settled(inode_number number, std::uint64_t stamp) {
 }
 
 void sealer::seal_closed_files() {
-  if (!streamer_.streaming()) return;
   std::vector<std::pair<std::string, std::shared_ptr<sealed_bytes>>> sealed;
   {
     auto gate = committer_.change_gate();
+    // Under the gate, as in seal_if_settled: streaming may resume only
+    // after a commit that found no file sealed (filesystem::resume_streaming).
+    if (!streamer_.streaming()) return;
     inodes_.walk([&](const std::string& path, inode& node) {
       if (node.kind != node_kind::file) return;
       std::lock_guard data(node.mutex);

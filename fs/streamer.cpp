@@ -49,7 +49,7 @@ std::unique_ptr<archive::pending_folders> streamer::make_pending(archive::pendin
 
 void streamer::start(std::function<unsigned()> workers_allowed) {
   workers_allowed_ = std::move(workers_allowed);
-  auto pending = make_pending(1);
+  auto pending = make_pending(next_id_);
   {
     std::unique_lock instance(instance_mutex_);
     pending_ = std::move(pending);
@@ -75,22 +75,26 @@ void streamer::stop() {
 // callbacks take mutex_, and a reader holding mutex_ may wait for
 // instance_mutex_. Files it was handed are all committed by now, so
 // nothing is located in it any more and its ids stay unused.
+//
+// A thread that was inside the failed compressor when it was taken away (a
+// hand-over that began before the failure) holds the old generation: its
+// failure or its file is then ignored.
 void streamer::resume() {
   if (!resumable()) return;
   std::unique_ptr<archive::pending_folders> failed;
   {
     std::unique_lock instance(instance_mutex_);
     failed = std::move(pending_);
+    ++generation_;
   }
-  archive::pending_id next_id = 1;
   if (failed) {
     report(*failed);
-    next_id = failed->next_id();
+    next_id_ = failed->next_id();
     failed.reset();  // joins its workers, removes its pending files
   }
   std::unique_ptr<archive::pending_folders> fresh;
   try {
-    fresh = make_pending(next_id);
+    fresh = make_pending(next_id_);
   } catch (const std::exception& error) {
     log_.error("streaming compression could not start again ({}); tried again after the next commit", error.what());
     return;
@@ -104,8 +108,8 @@ void streamer::resume() {
   {
     std::unique_lock instance(instance_mutex_);
     pending_ = std::move(fresh);
+    broken_ = false;
   }
-  broken_ = false;
   log_.info("streaming compression resumed: closed files are compressed while others are copied in again");
 }
 
@@ -121,25 +125,30 @@ void streamer::wait_for_hand_overs() {
 
 bool streamer::hand_over(const std::string& path, const std::shared_ptr<sealed_bytes>& bytes) {
   archive::pending_id id = 0;
+  std::uint64_t generation = 0;
   if (streaming()) {
     archive::entry e;
     e.path = path;
     e.size = bytes->size();
     e.content = bytes;
+    std::shared_lock instance(instance_mutex_);
+    generation = generation_;
     try {
-      std::shared_lock instance(instance_mutex_);
       if (pending_) {
         id = pending_->add(e);
         bytes->set_id(id);
       }
     } catch (const std::exception& error) {
-      failed(error);
+      instance.unlock();
+      failed(error, generation);
     }
   }
   bool released = false;
   {
     std::lock_guard lock(mutex_);
-    if (id != 0) {
+    // (Not when the compressor was replaced meanwhile: the file was
+    // committed before, see resume.)
+    if (id != 0 && generation == generation_.load()) {
       // Compressed before this thread got here: release now (below).
       released = encoded_early_.erase(id) > 0;
       if (!released) handed_.emplace(id, bytes);
@@ -183,16 +192,22 @@ void streamer::note_release(const std::shared_ptr<sealed_bytes>& bytes) {
 // streaming (logged once by failed()).
 void streamer::guarded(const std::function<void(archive::pending_folders&)>& action) {
   if (!streaming()) return;
+  std::shared_lock instance(instance_mutex_);
+  const std::uint64_t generation = generation_;
   try {
-    std::shared_lock instance(instance_mutex_);
     if (pending_) action(*pending_);
   } catch (const std::exception& error) {
-    failed(error);
+    instance.unlock();
+    failed(error, generation);
   }
 }
 
-// The first failure is logged; from then on nothing streams.
-void streamer::failed(const std::exception& error) {
+// The first failure is logged; from then on nothing streams. A failure of
+// a compressor already replaced (`generation` is not the current one) is
+// not this one's.
+void streamer::failed(const std::exception& error, std::uint64_t generation) {
+  std::shared_lock instance(instance_mutex_);
+  if (generation != generation_) return;
   if (!broken_.exchange(true)) {
     log_.error("streaming compression stopped ({}); commits compress what is staged themselves", error.what());
   }
@@ -240,11 +255,13 @@ bool streamer::compressing() {
 const taken_folders& streamer::take() {
   std::lock_guard lock(mutex_);
   if (streaming()) {
+    std::shared_lock instance(instance_mutex_);
+    const std::uint64_t generation = generation_;
     try {
-      std::shared_lock instance(instance_mutex_);
       if (pending_) taken_.append(pending_->take());
     } catch (const std::exception& error) {
-      failed(error);
+      instance.unlock();
+      failed(error, generation);
     }
   }
   return taken_;

@@ -121,7 +121,7 @@ class streamer {
   void encoded(archive::pending_id id);
   void note_release(const std::shared_ptr<sealed_bytes>& bytes);
   void guarded(const std::function<void(archive::pending_folders&)>& action);
-  void failed(const std::exception& error);
+  void failed(const std::exception& error, std::uint64_t generation);
   void report(const archive::pending_folders& pending) const;
   std::unique_ptr<archive::pending_folders> make_pending(archive::pending_id first_id);
 
@@ -142,7 +142,11 @@ class streamer {
   std::function<unsigned()> workers_allowed_;
   // Guards the pointer pending_ (not what it points to), which resume()
   // replaces: held shared by every use of it, exclusively to replace it.
+  // Also guards broken_'s changes and generation_'s, which counts the
+  // compressors replaced (atomic: also read under mutex_ alone).
   mutable std::shared_mutex instance_mutex_;
+  std::atomic<std::uint64_t> generation_{0};
+  archive::pending_id next_id_ = 1;  // the first id of the next compressor made
   // Last: destroyed first, joining its workers before what their callbacks use.
   std::unique_ptr<archive::pending_folders> pending_;
 };

@@ -304,7 +304,13 @@ TEST_F(mount_fixture, ACommitPastTheFileSizeLimitFailsAndLosesNothing) {
 
   const rlimit unlimited{RLIM_INFINITY, RLIM_INFINITY};
   ASSERT_EQ(::prlimit(daemon->pid(), RLIMIT_FSIZE, &unlimited, nullptr), 0) << errno;
+  // Open for writing through the commit, without a write: archived all the
+  // same, not held back as still compressing.
+  const int fd = ::open((mnt / "big.bin").c_str(), O_WRONLY);
+  ASSERT_GE(fd, 0) << errno;
   EXPECT_EQ(::setxattr(mnt.c_str(), "user.sevenzfs.flush", "1", 1, 0), 0) << errno;
+  EXPECT_EQ(xattr(mnt / "big.bin", "user.sevenzfs.state").substr(0, 19), R"({"state":"archived")");
+  ::close(fd);
   EXPECT_EQ(xattr(mnt, "user.sevenzfs.commit_pending_bytes"), "0")
       << "what the failed compressor was handed is committed, not pending";
   // Everything it was handed is committed: streaming starts again, and a

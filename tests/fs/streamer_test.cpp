@@ -215,6 +215,15 @@ TEST_F(streamer_test, AFailedCompressorIsNotCompressing) {
 TEST_F(streamer_test, AFailedCompressorIsReplacedByOneWithIdsNeverGivenOut) {
   streamer->start();
   EXPECT_FALSE(streamer->resumable());
+  // One file compressed before the failure: read from the failed
+  // compressor's pending file until it is replaced.
+  const auto early = sealed(text(20'000, 3));
+  streamer->expect_hand_over();
+  ASSERT_TRUE(streamer->hand_over("early.txt", early));
+  streamer->finish();
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  while (!early->released() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(1ms);
+  ASSERT_TRUE(early->released());
   const auto failed = sealed(random_bytes(256u << 10, 5));
   {
     const file_size_limit limit(64 << 10);
@@ -228,6 +237,8 @@ TEST_F(streamer_test, AFailedCompressorIsReplacedByOneWithIdsNeverGivenOut) {
   ASSERT_TRUE(streamer->resumable());
   const auto old_id = failed->id();
   ASSERT_NE(old_id, 0u);
+  EXPECT_TRUE(streamer->locate(early->id()));
+  EXPECT_EQ(run("ls " + quote(dir.path().string()) + " | grep -c pending.tmp").output, "1\n");
 
   streamer->resume();
   EXPECT_TRUE(streamer->streaming());
@@ -235,7 +246,7 @@ TEST_F(streamer_test, AFailedCompressorIsReplacedByOneWithIdsNeverGivenOut) {
   EXPECT_NE(log.text().find("streaming compression resumed"), std::string::npos) << log.text();
   EXPECT_EQ(run("ls " + quote(dir.path().string()) + " | grep -c pending.tmp").output, "0\n")
       << "the failed compressor's pending file is removed";
-  EXPECT_FALSE(streamer->locate(old_id));
+  EXPECT_FALSE(streamer->locate(early->id()));
 
   const std::string content = text(300'000, 11);
   const auto later = sealed(content);
@@ -248,5 +259,6 @@ TEST_F(streamer_test, AFailedCompressorIsReplacedByOneWithIdsNeverGivenOut) {
   EXPECT_TRUE(later->released());
   EXPECT_EQ(read(*later), content) << "from the new compressor's pending copy";
   EXPECT_EQ(streamer->figures().pending_bytes, content.size()) << "only what the new compressor was handed";
-  EXPECT_FALSE(streamer->locate(old_id));
+  EXPECT_TRUE(streamer->locate(later->id()));
+  EXPECT_FALSE(streamer->locate(early->id())) << "not some file of the new compressor";
 }
