@@ -242,10 +242,26 @@ int run_daemon(const std::vector<std::string>& args, std::FILE* out, std::FILE* 
     return kExitMountFailed;
   }
 
+  // Declared before the status, whose thread asks it until the status ends.
+  std::unique_ptr<filesystem> fs;
+  // As a Type=notify service, what it does while it starts (and that it
+  // works: systemd's start timeout is extended meanwhile). A daemon going
+  // to the background reports from its child only, once mounted: its
+  // thread would not survive the fork.
+  service_notifier notifier = service_notifier::from_environment();
+  std::optional<service_status> status;
+  if (notifier.enabled() && options.foreground) {
+    status.emplace(notifier, fmt::format("starting: taking the lock of {}", options.archive_path));
+  }
+  const auto starting = [&](std::string text) {
+    if (status) status->set_text("starting: " + std::move(text));
+  };
+
   // Held until the final commit is done: the archive is ours alone.
   auto lock =
       archive_lock::take(options.archive_path, options.mountpoint, options.wait_lock, [&](const std::string& holder) {
         log.info("{} is in use by sevenzfs ({}); waiting for it", options.archive_path, holder);
+        starting(fmt::format("waiting for {}, in use by sevenzfs ({})", options.archive_path, holder));
       });
   if (!lock) {
     log.error("{}", lock.error().message);
@@ -256,6 +272,9 @@ int run_daemon(const std::vector<std::string>& args, std::FILE* out, std::FILE* 
     log.info("removed {}, left behind by an interrupted commit", removed);
   }
   // What an earlier daemon's failed final commit kept goes in first.
+  if (std::filesystem::exists(recovery_path_of(options.archive_path))) {
+    starting(fmt::format("committing {}", recovery_path_of(options.archive_path)));
+  }
   if (const auto recovered = commit_recovery_archive(options, log); !recovered) {
     log.error("{}", recovered.error().message);
     return recovered.error().commit_failed ? kExitCommitFailed : kExitArchiveUnusable;
@@ -265,7 +284,7 @@ int run_daemon(const std::vector<std::string>& args, std::FILE* out, std::FILE* 
     return kExitArchiveUnusable;
   }
 
-  std::unique_ptr<filesystem> fs;
+  starting(fmt::format("reading {}", options.archive_path));
   try {
     fs = std::make_unique<filesystem>(options, log, &*lock);
   } catch (const archive::archive_error& e) {
@@ -295,9 +314,8 @@ int run_daemon(const std::vector<std::string>& args, std::FILE* out, std::FILE* 
   fuse_daemonize(options.foreground ? 1 : 0);
   lock->name_holder(options.mountpoint);
   if (!options.foreground) log.set_output(to_syslog);
-  service_notifier notifier = service_notifier::from_environment();
-  std::optional<service_status> status;
-  if (notifier.enabled()) status.emplace(notifier, [&] { return fs->status_text(); });
+  if (notifier.enabled() && !status) status.emplace(notifier, "mounted");
+  if (status) status->set_source([&] { return fs->status_text(); });
   fs->on_unmount_request([&] {
     if (status) status->stopping();
     return detach_mount(options.mountpoint);

@@ -2,13 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <time.h>
+
 namespace sevenzfs::fs {
 
 namespace {
-
-using namespace std::chrono_literals;
-constexpr auto kStatusPeriod = 1s;
-constexpr auto kExtension = 30s;  // each extension outlasts several periods
 
 double megabytes(std::uint64_t bytes) { return static_cast<double>(bytes) / 1e6; }
 
@@ -30,38 +28,78 @@ std::string service_status_text(const commit_figures& figures, const stream_figu
   return text;
 }
 
-service_status::service_status(service_notifier& notifier, std::function<std::string()> status)
-    : notifier_(notifier), status_(std::move(status)), thread_([this](std::stop_token stop) { run(stop); }) {}
+std::chrono::nanoseconds process_cpu_time() noexcept {
+  timespec now{};
+  if (::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now) != 0) return {};
+  return std::chrono::seconds(now.tv_sec) + std::chrono::nanoseconds(now.tv_nsec);
+}
+
+service_status::service_status(service_notifier& notifier, std::string text, cpu_clock cpu_time)
+    : notifier_(notifier),
+      cpu_time_(std::move(cpu_time)),
+      status_([text = std::move(text)] { return text; }),
+      thread_([this](std::stop_token stop) { run(stop); }) {}
 
 service_status::~service_status() {
   thread_.request_stop();
   wake_.notify_all();
 }
 
-void service_status::ready() { notifier_.ready(status_()); }
+void service_status::set_text(std::string text) {
+  set_source([text = std::move(text)] { return text; });
+}
+
+void service_status::set_source(std::function<std::string()> status) {
+  {
+    std::lock_guard lock(mutex_);
+    status_ = std::move(status);
+  }
+  wake_.notify_all();
+}
+
+std::string service_status::current_text() {
+  std::function<std::string()> status;
+  {
+    std::lock_guard lock(mutex_);
+    status = status_;
+  }
+  return status();
+}
+
+void service_status::ready() {
+  {
+    std::lock_guard lock(mutex_);
+    phase_ = phase::running;
+  }
+  notifier_.ready(current_text());
+}
 
 void service_status::stopping() {
   {
     std::lock_guard lock(mutex_);
-    stopping_ = true;
+    phase_ = phase::stopping;
   }
-  notifier_.stopping(status_());
+  notifier_.stopping(current_text());
   notifier_.extend_timeout(kExtension);
   wake_.notify_all();
 }
 
 void service_status::run(std::stop_token stop) {
   std::string last;
+  auto cpu_before = cpu_time_();
   std::unique_lock lock(mutex_);
   while (!stop.stop_requested()) {
-    wake_.wait_for(lock, stop, kStatusPeriod, [] { return false; });
+    wake_.wait_for(lock, stop, kPeriod, [] { return false; });
     if (stop.stop_requested()) return;
-    const bool stopping = stopping_;
+    const phase now = phase_;
     lock.unlock();
-    std::string text = status_();
+    std::string text = current_text();
+    const auto cpu = cpu_time_();
+    // A fifth of a core's time (in milliseconds: a second divided by 5 is 0 seconds).
+    const bool worked = text != last || cpu - cpu_before >= std::chrono::milliseconds(kPeriod) / 5;
+    cpu_before = cpu;
     if (text != last) notifier_.status(text);
-    // Only a commit that moves keeps the stop timeout away.
-    if (stopping && text != last) notifier_.extend_timeout(kExtension);
+    if (now != phase::running && worked) notifier_.extend_timeout(kExtension);
     last = std::move(text);
     lock.lock();
   }

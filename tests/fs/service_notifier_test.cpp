@@ -2,6 +2,7 @@
 // abstract namespace, in order, one line per status, from the process's pid
 // (what NotifyAccess=main checks); without NOTIFY_SOCKET nothing is sent.
 #include "fs/service_notifier.hpp"
+#include "fs/service_status.hpp"
 
 #include "test_support.hpp"
 #include "tools/notify_listener.hpp"
@@ -10,11 +11,13 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <thread>
+#include <vector>
 
 using sevenzfs::fs::service_notifier;
 using namespace sevenzfs::test;
@@ -136,4 +139,69 @@ TEST(ServiceNotifier, FailuresAreErrnoValuesNotExceptions) {
   ASSERT_TRUE(systemd.bound());
   EXPECT_EQ(notifier.ready(), 0);
   EXPECT_EQ(systemd.receive()->text, "READY=1");
+}
+
+namespace {
+
+// The messages that arrive within `span`.
+std::vector<std::string> received_within(notify_listener& systemd, std::chrono::milliseconds span) {
+  std::vector<std::string> texts;
+  const auto end = std::chrono::steady_clock::now() + span;
+  for (auto now = std::chrono::steady_clock::now(); now < end; now = std::chrono::steady_clock::now()) {
+    const auto message = systemd.receive(std::chrono::duration_cast<std::chrono::milliseconds>(end - now));
+    if (message) texts.push_back(message->text);
+  }
+  return texts;
+}
+
+std::size_t extensions(const std::vector<std::string>& texts) {
+  return static_cast<std::size_t>(
+      std::ranges::count_if(texts, [](const std::string& text) { return text.starts_with("EXTEND_TIMEOUT_USEC="); }));
+}
+
+std::string all(const std::vector<std::string>& texts) {
+  std::string joined;
+  for (const auto& text : texts) joined += text + " | ";
+  return joined;
+}
+
+}  // namespace
+
+// While starting and while stopping, the timeout is extended as long as the
+// daemon works — its status changes or it uses CPU (a long part of a solid
+// folder changes no figure for minutes) — and not once it stalls; while
+// running, never.
+TEST(ServiceStatus, TimeoutsAreExtendedWhileTheDaemonWorksAndNotWhenItStalls) {
+  using sevenzfs::fs::service_status;
+  const auto name = abstract_name();
+  notify_listener systemd(name);
+  ASSERT_TRUE(systemd.bound());
+  service_notifier notifier(name);
+  std::atomic<bool> busy{true};
+  std::atomic<std::int64_t> cpu_ms{0};
+  // A core's worth of CPU per look while busy.
+  const auto cpu_time = [&]() -> std::chrono::nanoseconds {
+    return std::chrono::milliseconds(busy ? cpu_ms += 1000 : cpu_ms.load());
+  };
+  service_status status(notifier, "starting: committing a.7z.recovery.7z", cpu_time);
+
+  auto texts = received_within(systemd, 3500ms);
+  EXPECT_GE(extensions(texts), 3u) << "busy while starting, the same status: " << all(texts);
+  EXPECT_NE(all(texts).find("STATUS=starting: committing a.7z.recovery.7z"), std::string::npos) << all(texts);
+
+  status.set_source([] { return std::string("3 files staged"); });
+  status.ready();
+  texts = received_within(systemd, 2500ms);
+  ASSERT_FALSE(texts.empty());
+  EXPECT_EQ(texts.front(), "READY=1\nSTATUS=3 files staged");
+  EXPECT_EQ(extensions(texts), 0u) << "no timeout runs while mounted: " << all(texts);
+
+  status.stopping();
+  texts = received_within(systemd, 3500ms);
+  EXPECT_GE(extensions(texts), 3u) << "busy while stopping, the same status: " << all(texts);
+
+  busy = false;
+  (void)received_within(systemd, 1500ms);  // the look that still saw work
+  texts = received_within(systemd, 3000ms);
+  EXPECT_EQ(extensions(texts), 0u) << "stalled: the timeout runs out " << all(texts);
 }

@@ -34,9 +34,16 @@ TEST(ServiceE2e, ReadyStatusStoppingInOrder) {
     }
     return message;
   };
-  const auto ready = next(5000ms);
+  // A start that takes a second or more says what it does first, and that
+  // it works.
+  auto ready = next(5000ms);
+  while (ready && ready->text.rfind("READY=1", 0) != 0) {
+    EXPECT_TRUE(ready->text.starts_with("STATUS=starting: ") || ready->text.starts_with("EXTEND_TIMEOUT_USEC="))
+        << ready->text;
+    ready = next(5000ms);
+  }
   ASSERT_TRUE(ready) << "no READY=1\n" << daemon.log();
-  EXPECT_EQ(ready->text.rfind("READY=1", 0), 0u) << ready->text;
+  lines.clear();
 
   write_file(mnt / "f.bin", std::string(8u << 20, 'x'));
   ASSERT_EQ(run(ctl_binary() + " flush " + quote(mnt.string())).exit_code, 0);
