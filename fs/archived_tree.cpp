@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace sevenzfs::fs {
@@ -68,19 +70,8 @@ std::string join(const std::vector<std::string>& components, std::size_t count) 
   return path;
 }
 
-// A name in `directory` that is free: `name` with _1, _2, ... before its
-// extension, as extractors name the copies they keep.
-std::string free_name(inode_table& inodes, inode& directory, const std::string& name) {
-  const std::size_t dot = name.rfind('.');
-  const bool has_extension = dot != std::string::npos && dot > 0;
-  const std::string stem = has_extension ? name.substr(0, dot) : name;
-  const std::string extension = has_extension ? name.substr(dot) : "";
-  for (std::uint64_t n = 1;; ++n) {
-    const std::string suffix = fmt::format("_{}{}", n, extension);
-    std::string candidate = cut_name(stem, kMaxNameBytes - std::min(suffix.size(), kMaxNameBytes)) + suffix;
-    if (inodes.child(directory.number, candidate) == nullptr) return candidate;
-  }
-}
+// Lines about entries shown elsewhere, at most; the rest are counted.
+constexpr std::size_t kMaxWarnings = 100;
 
 class tree_loader {
  public:
@@ -105,7 +96,7 @@ class tree_loader {
       }
       if (existing->is_directory()) {
         // Directories keep their names: moving one would move everything below.
-        leaf = free_name(inodes_, *directory, leaf);
+        leaf = free_name(*directory, leaf);
         shown.why = "a directory of that name is in the archive too";
       } else {
         move_aside(*directory, *existing,
@@ -115,8 +106,8 @@ class tree_loader {
       adjusted = true;
     }
     if (!shown.why.empty()) {
-      log_.warning("{}: entry '{}' is shown as '{}': {}", archive_path_, e.path,
-                   join(shown.components, shown.components.size()), shown.why);
+      warn("{}: entry '{}' is shown as '{}': {}", archive_path_, e.path,
+           join(shown.components, shown.components.size()), shown.why);
     }
     inode* made = *inodes_.create(directory->number, leaf, e.kind, e.mode, owner_, [&](inode& node) {
       node.atime = node.mtime = node.ctime = e.mtime;
@@ -132,7 +123,37 @@ class tree_loader {
     for (auto& [directory, time] : directory_times_) directory->mtime = directory->ctime = directory->atime = time;
   }
 
+  // Says how many lines were left out.
+  void finish() const {
+    if (warnings_ > kMaxWarnings) {
+      log_.warning("{}: {} more entries are shown under other names (the first {} are listed above)", archive_path_,
+                   warnings_ - kMaxWarnings, kMaxWarnings);
+    }
+  }
+
  private:
+  template <typename... Args>
+  void warn(fmt::format_string<Args...> format, Args&&... args) {
+    if (++warnings_ <= kMaxWarnings) log_.warning(format, std::forward<Args>(args)...);
+  }
+
+  // A name in `directory` that is free: `name` with _1, _2, ... before its
+  // extension, as extractors name the copies they keep. The next number to
+  // try is kept per name: tried from 1 each time, 20,000 entries of one
+  // name took 28 s to load.
+  std::string free_name(inode& directory, const std::string& name) {
+    const std::size_t dot = name.rfind('.');
+    const bool has_extension = dot != std::string::npos && dot > 0;
+    const std::string stem = has_extension ? name.substr(0, dot) : name;
+    const std::string extension = has_extension ? name.substr(dot) : "";
+    std::uint64_t& n = next_suffix_[fmt::format("{}/{}", directory.number, name)];
+    for (++n;; ++n) {
+      const std::string suffix = fmt::format("_{}{}", n, extension);
+      std::string candidate = cut_name(stem, kMaxNameBytes - std::min(suffix.size(), kMaxNameBytes)) + suffix;
+      if (inodes_.child(directory.number, candidate) == nullptr) return candidate;
+    }
+  }
+
   // The directory components[index] in `parent`, made as needed; a file
   // there is moved aside. Its path is spelled out only for that message:
   // joined for every component of every entry, a chain of 2,000 nested
@@ -149,11 +170,11 @@ class tree_loader {
 
   void move_aside(inode& directory, inode& node, std::string_view why) {
     const std::string old_name = node.name;
-    const std::string new_name = free_name(inodes_, directory, old_name);
+    const std::string new_name = free_name(directory, old_name);
     (void)inodes_.rename(directory.number, old_name, directory.number, new_name, RENAME_NOREPLACE);
     const std::string where = inodes_.path_of(directory);
     const std::string prefix = where.empty() ? "" : where + "/";
-    log_.warning("{}: '{}{}' is shown as '{}{}': {}", archive_path_, prefix, old_name, prefix, new_name, why);
+    warn("{}: '{}{}' is shown as '{}{}': {}", archive_path_, prefix, old_name, prefix, new_name, why);
   }
 
   inode_table& inodes_;
@@ -161,6 +182,8 @@ class tree_loader {
   logger& log_;
   const std::string& archive_path_;
   std::vector<std::pair<inode*, std::timespec>> directory_times_;
+  std::unordered_map<std::string, std::uint64_t> next_suffix_;  // by "directory number/name"
+  std::size_t warnings_ = 0;
 };
 
 }  // namespace
@@ -184,6 +207,7 @@ std::size_t load_archived_tree(const std::shared_ptr<const archive::archive_snap
     if (loader.place(file, e, content ? &*content : nullptr)) ++adjusted;
   }
   loader.apply_directory_times();
+  loader.finish();
   return adjusted;
 }
 

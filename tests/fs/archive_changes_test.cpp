@@ -281,6 +281,35 @@ TEST_F(archive_changes, OddNamesOfAnArchiveAreShownInsideTheMountAndStoredAsShow
   EXPECT_EQ(run("7zz t " + quote(archive.string()) + " >/dev/null").exit_code, 0);
 }
 
+// An archive with one name 2,000 times: every copy is shown (the last under
+// the name, the others as name_1 ... name_1999), and the log says so in at
+// most a hundred lines and a count, not a line per entry.
+TEST_F(archive_changes, ManyEntriesOfOneNameAreAllShownAndLoggedInBrief) {
+  namespace ar = sevenzfs::archive;
+  std::vector<ar::entry> same;
+  for (int i = 0; i < 2000; ++i) {
+    ar::entry e;
+    e.path = "dup.txt";
+    e.mode = 0644;
+    e.mtime = {1'700'000'000, 0};
+    const std::string text = std::to_string(i);
+    e.size = text.size();
+    e.content = std::make_shared<ar::memory_content>(text);
+    same.push_back(std::move(e));
+  }
+  ar::create_archive(archive.string(), {}, same, {});
+
+  auto filesystem = open();
+  EXPECT_EQ(read_all(*filesystem, entry_of(*filesystem, kRootInode, "dup.txt")), "1999");
+  EXPECT_EQ(read_all(*filesystem, entry_of(*filesystem, kRootInode, "dup_1.txt")), "0");
+  EXPECT_EQ(read_all(*filesystem, entry_of(*filesystem, kRootInode, "dup_1999.txt")), "1998");
+  const std::string text = log.text();
+  std::size_t lines = 0;
+  for (auto at = text.find("is shown as"); at != std::string::npos; at = text.find("is shown as", at + 1)) ++lines;
+  EXPECT_EQ(lines, 100u) << text.substr(0, 2000);
+  EXPECT_NE(text.find("1899 more entries are shown under other names"), std::string::npos) << text.substr(0, 2000);
+}
+
 TEST_F(archive_changes, ArchivedEntriesBelongToTheOwnerTheOptionsName) {
   {
     auto filesystem = open();
