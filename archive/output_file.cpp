@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <filesystem>
 #include <cerrno>
 #include <cstdlib>
@@ -197,18 +198,29 @@ void output_file::commit() {
   sync_file(directory.get(), directory_of(final_path_));
 }
 
-std::vector<std::string> remove_leftovers(const std::string& final_path) {
+std::vector<std::string> remove_leftovers(const std::string& final_path,
+                                          std::span<const std::string_view> other_kinds) {
   constexpr std::string_view kMarker = ".tmp-";
   constexpr std::size_t kRandomPart = 6;  // mkostemp's XXXXXX
   const auto slash = final_path.rfind('/');
   const std::string name = slash == std::string::npos ? final_path : final_path.substr(slash + 1);
+  std::vector<std::string_view> kinds{"", ".pending"};
+  kinds.insert(kinds.end(), other_kinds.begin(), other_kinds.end());
+  const auto ours = [&](std::string_view candidate) {
+    if (!candidate.starts_with(name) || candidate.size() < name.size() + kMarker.size() + kRandomPart) return false;
+    const std::string_view random = candidate.substr(candidate.size() - kRandomPart);
+    if (!std::ranges::all_of(random, [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; })) {
+      return false;
+    }
+    const std::string_view kind =
+        candidate.substr(name.size(), candidate.size() - name.size() - kRandomPart - kMarker.size());
+    return candidate.substr(candidate.size() - kRandomPart - kMarker.size()).starts_with(kMarker) &&
+           std::ranges::find(kinds, kind) != kinds.end();
+  };
   std::vector<std::string> removed;
   std::error_code error;
   for (const auto& item : std::filesystem::directory_iterator(directory_of(final_path), error)) {
-    const std::string candidate = item.path().filename().string();
-    if (!candidate.starts_with(name + ".") || candidate.size() < name.size() + kMarker.size() + kRandomPart) continue;
-    const std::string_view tail = std::string_view(candidate).substr(candidate.size() - kRandomPart - kMarker.size());
-    if (!tail.starts_with(kMarker) || !item.is_regular_file(error)) continue;
+    if (!ours(item.path().filename().string()) || !item.is_regular_file(error)) continue;
     if (std::filesystem::remove(item.path(), error)) removed.push_back(item.path().string());
   }
   return removed;

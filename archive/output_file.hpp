@@ -97,9 +97,13 @@ class joined_copy {
 };
 
 // Removes what crashed writers left beside `final_path`: files named
-// `NAME.tmp-XXXXXX` or `NAME.<anything>.tmp-XXXXXX` (temporary archives,
-// pending packs, spill files). Only while no writer can be at work (the
-// daemon holds the archive's lock). Returns the paths removed.
-std::vector<std::string> remove_leftovers(const std::string& final_path);
+// `NAME.tmp-XXXXXX` (a temporary archive), `NAME.pending.tmp-XXXXXX`
+// (pending packs) and `NAME<kind>.tmp-XXXXXX` for each of `other_kinds`
+// (".spill", say), not `NAME.<anything>.tmp-XXXXXX`: that may be the
+// temporary of another archive whose name begins with this one's, mounted
+// now. Only while no writer can be at work (the daemon holds the archive's
+// lock). Returns the paths removed.
+std::vector<std::string> remove_leftovers(const std::string& final_path,
+                                          std::span<const std::string_view> other_kinds = {});
 
 }  // namespace sevenzfs::archive

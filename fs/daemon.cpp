@@ -268,8 +268,10 @@ int run_daemon(const std::vector<std::string>& args, std::FILE* out, std::FILE* 
     return kExitArchiveUnusable;
   }
   // What crashed writers left beside the archive belongs to nobody now.
-  for (const auto& removed : archive::remove_leftovers(options.archive_path)) {
-    log.info("removed {}, left behind by an interrupted commit", removed);
+  constexpr std::string_view kDaemonTemporaries[] = {".spill", ".recovery.7z"};  // spill_file, recovery_save
+  for (const auto& removed : archive::remove_leftovers(options.archive_path, kDaemonTemporaries)) {
+    log.info("removed {}, left behind by a sevenzfs that ended without cleaning up (what it held was not committed)",
+             removed);
   }
   // What an earlier daemon's failed final commit kept goes in first.
   if (std::filesystem::exists(recovery_path_of(options.archive_path))) {

@@ -227,3 +227,24 @@ TEST_F(safety_test, ACrashDuringAnInPlaceDropLeavesTheOldOrTheNewArchive) {
     expect_readers_agree(path, step == 3 ? without(old_tree, dropped) : old_tree);
   }
 }
+
+// Only this archive's temporaries go: not those of another archive whose
+// name begins with this one's (x.7z and x.7z.y.7z mounted side by side).
+TEST(RemoveLeftovers, TakesThisArchivesTemporariesOnly) {
+  temp_dir dir;
+  const auto path = dir / "x.7z";
+  const std::vector<std::string> ours{"x.7z.tmp-a1B2c3", "x.7z.pending.tmp-Xy12Zq", "x.7z.spill.tmp-aaaaaa"};
+  const std::vector<std::string> theirs{"x.7z.y.7z.tmp-abcdef", "x.7z.y.7z.pending.tmp-abcdef",
+                                        "x.7zz.tmp-abcdef",     "x.7z.tmp-abc",
+                                        "x.7z.tmp-abc_de",      "x.7z.recovery.7z"};
+  for (const auto& name : ours) write_file(dir / name, "left");
+  for (const auto& name : theirs) write_file(dir / name, "kept");
+  constexpr std::string_view kKinds[] = {".spill"};
+  auto removed = remove_leftovers(path.string(), kKinds);
+  std::ranges::sort(removed);
+  std::vector<std::string> expected;
+  for (const auto& name : ours) expected.push_back((dir / name).string());
+  std::ranges::sort(expected);
+  EXPECT_EQ(removed, expected);
+  for (const auto& name : theirs) EXPECT_TRUE(fs::exists(dir / name)) << name;
+}
