@@ -151,6 +151,9 @@ struct parse_state {
 // Applies one -o item: ours, ignored, or for libfuse. Returns false with
 // state.error set when it is wrong.
 bool apply_option(parse_state& state, std::string_view item) {
+  // `-o ""` (a unit's OPTIONS= left empty) or `-o a,,b` asks for nothing;
+  // handed on, libfuse refuses it as an unknown option.
+  if (item.empty()) return true;
   const auto equals = item.find('=');
   const std::string_view key = item.substr(0, equals);
   const bool has_value = equals != std::string_view::npos;

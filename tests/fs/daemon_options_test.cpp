@@ -119,6 +119,15 @@ TEST(DaemonOptions, MountItemsNameTheTypeAndTheArchiveUnlessFsnameIsGiven) {
   EXPECT_FALSE(has_item(named, "fsname=/tmp/a.7z"));
 }
 
+// A unit's OPTIONS= left empty gives `-o ""`: nothing for libfuse, which
+// refused the empty item as an unknown option.
+TEST(DaemonOptions, EmptyOptionItemsAskForNothing) {
+  EXPECT_TRUE(parsed("").fuse_options.empty());
+  const auto some = parsed("level=1,,auto_unmount,");
+  EXPECT_EQ(some.fuse_options, std::vector<std::string>{"auto_unmount"});
+  EXPECT_EQ(some.write.compression.level, 1);
+}
+
 // Two mounts of one archive must agree on its path (their lock is beside it).
 TEST(DaemonOptions, TheArchivePathIsTheFileSymlinksLeadTo) {
   const test::temp_dir dir;
