@@ -284,6 +284,7 @@ result<void> committer::commit(commit_scope scope, const std::function<void()>& 
 
 // Under commit_mutex_.
 result<void> committer::commit_serialized(commit_scope scope, const std::function<void()>& prepare) {
+  const auto started = std::chrono::steady_clock::now();
   const std::uint64_t began = generation_.load();
   if (prepare) {
     if (!has_changes()) return {};
@@ -295,7 +296,7 @@ result<void> committer::commit_serialized(commit_scope scope, const std::functio
     figures_.running = false;
     return {};  // nothing to write, and no commit to count
   }
-  if (auto committed = commit_locked(gate, scope, false, began); !committed) return committed;
+  if (auto committed = commit_locked(gate, scope, false, began, started); !committed) return committed;
   if (!compaction_due()) return {};
   log_.info("{}: {} of {} bytes are dead; compacting", options_.archive_path, archive_.dead_bytes(),
             archive_.archive_bytes());
@@ -315,14 +316,13 @@ bool committer::compaction_due() const {
 }
 
 result<void> committer::commit_locked(std::unique_lock<std::shared_mutex>& gate, commit_scope scope, bool compact,
-                                      std::uint64_t began) {
+                                      std::uint64_t began, std::chrono::steady_clock::time_point started) {
   if (follow_pending_) {
     if (auto followed = follow_lock(); !followed)
       return failed(gate, nullptr, followed.error().code, followed.error().message);
     follow_pending_ = false;
   }
   if (!lock_lost_.empty()) return failed(gate, nullptr, EBUSY, lock_lost_);
-  const auto started = std::chrono::steady_clock::now();
   // Whatever happens while the gate is let go, it is held again on return.
   struct relock {
     std::unique_lock<std::shared_mutex>& gate;

@@ -36,6 +36,7 @@
 #include "archive/archive_appender.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -136,8 +137,11 @@ class committer {
              const std::shared_ptr<const archive::archive_snapshot>& before);
   result<void> commit_serialized(commit_scope scope, const std::function<void()>& prepare);
   // `gate` holds gate_ exclusively, on return too.
+  // `started`: when the commit began, its preparation (finishing the
+  // streamer's folders) included: the duration it reports is the caller's wait.
   result<void> commit_locked(std::unique_lock<std::shared_mutex>& gate, commit_scope scope, bool compact,
-                             std::uint64_t began);
+                             std::uint64_t began,
+                             std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now());
   bool compaction_due() const;
   void report_kept_anyway(const archive::commit_result& result, const archive::archive_snapshot& before);
   void note_archive_figures();

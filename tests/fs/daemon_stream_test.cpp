@@ -157,8 +157,11 @@ TEST_F(mount_fixture, WritersGoOnWhileACommitCompresses) {
   // setxattr on the root runs, so a lookup in the root would wait for it.
   fs::create_directories(mnt / "during");
   std::atomic<bool> flushed{false};
+  double flush_seconds = 0;
   std::thread flusher([&] {
+    const auto began = std::chrono::steady_clock::now();
     ::setxattr(mnt.c_str(), "user.sevenzfs.flush", "1", 1, 0);
+    flush_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
     flushed = true;
   });
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
@@ -169,6 +172,10 @@ TEST_F(mount_fixture, WritersGoOnWhileACommitCompresses) {
   for (int i = 0; i < 20; ++i) write_file(mnt / "during" / std::to_string(i), text_bytes(50'000, i));
   EXPECT_FALSE(flushed.load()) << "creating and writing files waited for the commit";
   flusher.join();
+  // The commit's duration is the flush's wait, most of it for compression
+  // before the commit took the gate (it read a few milliseconds).
+  EXPECT_GE(std::stod(xattr(mnt, "user.sevenzfs.last_commit_duration_seconds")), flush_seconds / 2)
+      << "the flush took " << flush_seconds << " s";
   ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
   EXPECT_EQ(run("7zz t " + quote(archive.string())).exit_code, 0);
   EXPECT_EQ(run("7zz e -so " + quote(archive.string()) + " during/19").output, text_bytes(50'000, 19));
