@@ -143,9 +143,7 @@ std::pair<std::uint64_t, std::uint64_t> archive_appender::folder_of_stream(std::
 
 commit_result archive_appender::commit(commit_request request) {
   if (!unpublished_.empty()) {
-    throw archive_error(error_kind::io, path_,
-                        fmt::format("an earlier commit was written but its snapshot could not be published ({}); {}",
-                                    unpublished_, kNoCommitUntilRemount));
+    throw archive_error(error_kind::io, path_, fmt::format("{}; {}", unpublished_, kNoCommitUntilRemount));
   }
   check_request(request, stream_count(), path_);
   commit_result result;
@@ -163,7 +161,14 @@ commit_result archive_appender::commit(commit_request request) {
     // sync or the cut failed), the archive holds the commit, the snapshot
     // callers number streams by is the one before it: as if publishing it
     // had failed.
-    if (past_commit_point_ || path_names_another_file()) unpublished_ = error.what();
+    if (past_commit_point_) {
+      unpublished_ =
+          fmt::format("an earlier commit was written but its snapshot could not be published ({})", error.what());
+    } else if (path_names_another_file()) {
+      // Replaced by another program, or by this commit's own new archive
+      // before it failed: either way not the file the snapshot describes.
+      unpublished_ = fmt::format("the archive's path names another file now ({})", error.what());
+    }
     throw;
   }
   exists_ = true;
@@ -173,7 +178,8 @@ commit_result archive_appender::commit(commit_request request) {
   } catch (const std::exception& error) {
     // The archive holds this commit, the snapshot callers number streams by
     // does not: a request made from it would keep the wrong streams.
-    unpublished_ = error.what();
+    unpublished_ =
+        fmt::format("an earlier commit was written but its snapshot could not be published ({})", error.what());
     throw;
   }
   return result;

@@ -170,10 +170,11 @@ class archive_appender {
   // layout_.db is then empty but for its pack_position.
   archive_layout layout_;
   bool database_published_ = false;
-  // Why the last commit, written past its commit point, could not be
-  // published (empty: it was). Commits stop then: the archive holds the new
-  // state, the snapshot callers number streams by is the old one's, and the
-  // caller's next request would mix them up.
+  // Why commits stop (empty: they go on): the last commit, written past its
+  // commit point, could not be published — the archive holds the new state,
+  // the snapshot callers number streams by is the old one's, and the
+  // caller's next request would mix them up — or the path names another
+  // file now.
   std::string unpublished_;
   bool past_commit_point_ = false;  // the in-place commit being written has pointed the start header on
   std::vector<std::uint64_t> first_stream_of_folder_;  // global index of each folder's first substream

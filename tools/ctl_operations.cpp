@@ -83,12 +83,20 @@ progress_options progress_for(const ctl_environment& environment, const ctl_outp
 // daemon makes no commit until the archive is mounted again: then only an
 // unmount by fusermount3 ends it, and the daemon saves what is not
 // committed in the recovery archive, which the next mount commits.
-void print_unmount_advice(const ctl_output& io, opened_mount& opened, const std::string& last_error) {
+void print_unmount_advice(const ctl_output& io, opened_mount& opened, int error, const std::string& last_error) {
   if (last_error.find(archive::kNoCommitUntilRemount) == std::string::npos) {
     fmt::print(io.err,
                "sevenzfs-ctl: {}: still mounted, nothing is lost; remove the cause (e.g. free space) and run "
                "sevenzfs-ctl unmount again\n",
                opened.given);
+    // The daemon's own pending files may be what fills the disk.
+    if (error == ENOSPC || error == EDQUOT) {
+      fmt::print(io.err,
+                 "sevenzfs-ctl: {}: if no space can be freed, unmount with fusermount3 -u: the daemon then removes "
+                 "its pending files and saves what is not committed to {}.recovery.7z, which the next mount "
+                 "commits\n",
+                 opened.given, value_or(*opened.xattrs, "archive", "ARCHIVE"));
+    }
     return;
   }
   fmt::print(io.err,
@@ -112,7 +120,7 @@ int control_failed(const ctl_output& io, opened_mount& opened, std::string_view 
     const auto last_error = value_or(*opened.xattrs, "last_error", "");
     fmt::print(io.err, "sevenzfs-ctl: {}: {} failed: {}{}{}\n", path, control, std::strerror(error),
                last_error.empty() ? "" : ": ", last_error);
-    if (control == "unmount") print_unmount_advice(io, opened, last_error);
+    if (control == "unmount") print_unmount_advice(io, opened, error, last_error);
   }
   return kCtlFailed;
 }

@@ -190,6 +190,16 @@ TEST(ArchiveAppender, AnArchiveReplacedByAnotherFileIsNotWrittenInPlace) {
     EXPECT_NE(std::string(error.what()).find("replaced by another file"), std::string::npos) << error.what();
   }
   EXPECT_EQ(read_file(path), before);
+  // The commits after it say why they stop, and claim no commit written.
+  try {
+    archive.commit(next_request(archive, 1, 2));
+    ADD_FAILURE() << "committed after the archive was replaced";
+  } catch (const archive_error& error) {
+    const std::string said = error.what();
+    EXPECT_NE(said.find("names another file now"), std::string::npos) << said;
+    EXPECT_EQ(said.find("commit was written"), std::string::npos) << said;
+  }
+  EXPECT_EQ(read_file(path), before);
 }
 
 // Publishing a commit's snapshot can still fail after its commit point

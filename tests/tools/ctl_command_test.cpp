@@ -289,6 +289,22 @@ TEST_F(ctl_fixture, FailedFinalCommitLeavesTheMountAndSaysWhatToDo) {
   EXPECT_NE(r.err.find("still mounted, nothing is lost"), std::string::npos) << r.err;
 }
 
+// A full disk: the daemon's own pending files may be what fills it, so the
+// advice also names the way out that frees them.
+TEST_F(ctl_fixture, AFinalCommitFailedForSpaceAlsoSaysHowToGetOutWithoutFreeingAny) {
+  stand_in_process stand_in;
+  daemon.set_value("pid", std::to_string(stand_in.pid));
+  daemon.set_value("archive", "/srv/a.7z");
+  daemon.on_control("unmount", commit(ENOSPC, "writing /srv/a.7z: No space left on device"));
+  const auto r = ctl({"unmount", mnt.string()});
+  EXPECT_EQ(r.exit_code, kCtlFailed);
+  EXPECT_NE(r.err.find("still mounted, nothing is lost"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("if no space can be freed, unmount with fusermount3 -u: the daemon then removes its pending "
+                       "files and saves what is not committed to /srv/a.7z.recovery.7z"),
+            std::string::npos)
+      << r.err;
+}
+
 // A daemon that makes no commit until the archive is mounted again: the
 // advice is to unmount it with fusermount3, not to retry.
 TEST_F(ctl_fixture, AFailedFinalCommitThatNoRetryCanMendSaysHowToUnmount) {
