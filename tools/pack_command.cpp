@@ -6,11 +6,13 @@
 
 #include "archive/archive_error.hpp"
 #include "archive/archive_writer.hpp"
+#include "archive/file_io.hpp"
 #include "archive/header_serializer.hpp"
 #include "archive/write_settings.hpp"
 
 #include <fmt/format.h>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <array>
@@ -41,7 +43,8 @@ constexpr const char* kUsage =
     "Options take their value as --level 5 or --level=5. SIZE takes K, M, G or T\n"
     "suffixes (powers of 1024).\n"
     "An existing OUT.7z is replaced once the new archive is complete; an existing\n"
-    "file that is neither a 7z archive nor empty is not replaced (exit 1).\n"
+    "file that is neither a 7z archive nor empty, or an archive sevenzfs has\n"
+    "mounted, is not replaced (exit 1).\n"
     "Exit status: 0 written, 1 an input or the archive failed (nothing is left\n"
     "behind), 2 bad command line.\n";
 
@@ -97,10 +100,27 @@ pack_arguments parse(const std::vector<std::string>& args) {
   return parsed;
 }
 
+// Who mounts the archive at `path`, if a sevenzfs daemon does: it holds an
+// open-file-description write lock on the archive file (fs/archive_lock.hpp)
+// and names itself in ARCHIVE.lock.
+std::optional<std::string> mounted_by(const std::string& path) {
+  archive::unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return std::nullopt;
+  struct flock whole {};
+  whole.l_type = F_WRLCK;
+  whole.l_whence = SEEK_SET;
+  if (::fcntl(fd.get(), F_OFD_GETLK, &whole) != 0 || whole.l_type == F_UNLCK) return std::nullopt;
+  std::ifstream lock(path + ".lock");
+  std::string holder;
+  std::getline(lock, holder);
+  return holder.empty() ? std::string("a daemon") : holder;
+}
+
 // Why an existing OUT must not be replaced, or "": only a 7z archive (or an
 // empty file, as mktemp makes) is. Swapped arguments (`sevenzfs-pack
 // notes.txt backup.7z`) or an input named as OUT would be lost otherwise;
-// so would a FIFO or a device node. (A directory fails at the rename.)
+// so would a FIFO or a device node; and a mounted archive's mount would
+// commit no more. (A directory fails at the rename.)
 std::string replace_problem(const std::string& output) {
   struct stat st {};
   if (::stat(output.c_str(), &st) != 0) return "";
@@ -111,8 +131,16 @@ std::string replace_problem(const std::string& output) {
   std::array<char, archive::kSignature.size()> start{};
   std::ifstream file(output, std::ios::binary);
   file.read(start.data(), start.size());
-  if (file && std::memcmp(start.data(), archive::kSignature.data(), start.size()) == 0) return "";
-  return fmt::format("{}: exists and is not a 7z archive; not replacing it (remove it first)", output);
+  if (!file || std::memcmp(start.data(), archive::kSignature.data(), start.size()) != 0) {
+    return fmt::format("{}: exists and is not a 7z archive; not replacing it (remove it first)", output);
+  }
+  if (const auto holder = mounted_by(output)) {
+    return fmt::format(
+        "{}: is mounted by sevenzfs ({}); not replacing it (that mount could commit no more): "
+        "unmount it first",
+        output, *holder);
+  }
+  return "";
 }
 
 }  // namespace

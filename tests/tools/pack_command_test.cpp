@@ -2,6 +2,8 @@
 // error naming the path, a distinct exit code, and leaves no file behind.
 #include "tools/pack_command.hpp"
 
+#include "fs/archive_lock.hpp"
+
 #include "test_support.hpp"
 
 #include <gtest/gtest.h>
@@ -121,6 +123,27 @@ TEST(PackCommand, AnExistingFileThatIsNotAnArchiveIsNotReplaced) {
   EXPECT_EQ(pack({archive.string(), (dir / "f").string()}).exit_code, sevenzfs::tools::kPackOk);
   EXPECT_EQ(pack({archive.string(), notes.string()}).exit_code, sevenzfs::tools::kPackOk);
   EXPECT_NE(run("7zz l " + quote(archive.string())).output.find("notes.txt"), std::string::npos);
+}
+
+// An archive a daemon has mounted (it holds the archive's lock) is not
+// replaced: that mount would commit no more. Once the lock is let go, it is.
+TEST(PackCommand, AMountedArchiveIsNotReplaced) {
+  temp_dir dir;
+  write_file(dir / "f", "x");
+  const auto archive = dir / "a.7z";
+  ASSERT_EQ(pack({archive.string(), (dir / "f").string()}).exit_code, sevenzfs::tools::kPackOk);
+  const std::string before = read_file(archive);
+  {
+    auto lock = sevenzfs::fs::archive_lock::take(archive.string(), "/mnt/a", false);
+    ASSERT_TRUE(lock) << lock.error().message;
+    const auto r = pack({archive.string(), (dir / "f").string()});
+    EXPECT_EQ(r.exit_code, sevenzfs::tools::kPackFailed);
+    EXPECT_NE(r.err.find(": is mounted by sevenzfs (pid " + std::to_string(::getpid()) + ", mounted on /mnt/a)"),
+              std::string::npos)
+        << r.err;
+    EXPECT_EQ(read_file(archive), before);
+  }
+  EXPECT_EQ(pack({archive.string(), (dir / "f").string()}).exit_code, sevenzfs::tools::kPackOk);
 }
 
 // Ctrl-C, SIGTERM or SIGHUP while the program writes: the temporary archive
