@@ -39,9 +39,10 @@ TEST(SystemdUnits, VerifyAcceptsThem) {
 
 TEST(SystemdUnits, ServiceSupervisesTheFinalCommit) {
   const auto unit = read_file(kService);
-  for (const char* line : {"Type=notify\n", "NotifyAccess=main\n", "KillMode=mixed\n", "TimeoutStopSec=15min\n",
-                           "EnvironmentFile=/etc/sevenzfs/%i.conf\n", "Environment=OPTIONS=defaults\n",
-                           "RequiresMountsFor=%f\n", "WantedBy=multi-user.target\n"}) {
+  for (const char* line :
+       {"Type=notify\n", "NotifyAccess=main\n", "KillMode=mixed\n", "TimeoutStartSec=15min\n", "TimeoutStopSec=15min\n",
+        "EnvironmentFile=/etc/sevenzfs/%i.conf\n", "Environment=OPTIONS=defaults\n", "RequiresMountsFor=%f\n",
+        "WantedBy=multi-user.target\n"}) {
     EXPECT_NE(unit.find(line), std::string::npos) << line;
   }
   EXPECT_NE(unit.find("ExecStart=" + daemon_program() + " -f -o ${OPTIONS} ${ARCHIVE} %f\n"), std::string::npos)
