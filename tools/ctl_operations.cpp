@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -33,6 +34,11 @@ std::vector<mount_entry> current_mounts(const ctl_environment& environment) {
   return parse_mountinfo(read_text_file(environment.mountinfo));
 }
 
+void print_daemon_gone(const ctl_output& io, const std::string& path, const std::string& mountpoint) {
+  fmt::print(io.err, "sevenzfs-ctl: {}: the sevenzfs daemon of this mount is gone; `fusermount3 -u {}` removes it\n",
+             path, mountpoint);
+}
+
 std::optional<opened_mount> open_mount(const ctl_environment& environment, const ctl_output& io,
                                        const std::string& path) {
   auto found = find_sevenzfs_mount(path, current_mounts(environment));
@@ -51,9 +57,7 @@ std::optional<opened_mount> open_mount(const ctl_environment& environment, const
   if (!pid_text || pid <= 0) {
     const int error = pid_text ? EINVAL : pid_text.error();
     if (error == ENOTCONN) {
-      fmt::print(io.err,
-                 "sevenzfs-ctl: {}: the sevenzfs daemon of this mount is gone; `fusermount3 -u {}` removes it\n", path,
-                 opened.mount.mountpoint);
+      print_daemon_gone(io, path, opened.mount.mountpoint);
     } else if (error == ENODATA || error == ENOTSUP || error == EINVAL) {
       fmt::print(io.err,
                  "sevenzfs-ctl: {}: is mounted as {} but its root has no valid user.sevenzfs.pid: not a sevenzfs "
@@ -168,15 +172,32 @@ int run_flush(const ctl_environment& environment, const ctl_output& io, const st
   return kCtlOk;
 }
 
+// Several mounts: those that cannot be read are reported and the others
+// printed all the same (a node_exporter scrape keeps the healthy ones); a
+// mount named twice, under any spelling, is printed once (duplicate samples
+// make the whole exposition invalid). The exit status is the first failure's.
 int run_stats(const ctl_environment& environment, const ctl_output& io, const std::vector<std::string>& paths,
               stats_format format) {
   std::vector<mount_stats> mounts;
+  int status = kCtlOk;
+  const auto failed = [&](int code) {
+    if (status == kCtlOk) status = code;
+  };
   for (const auto& path : paths) {
     auto opened = open_mount(environment, io, path);
-    if (!opened) return kCtlNotSevenzfs;
+    if (!opened) {
+      failed(kCtlNotSevenzfs);
+      continue;
+    }
+    if (std::ranges::any_of(mounts, [&](const mount_stats& m) { return m.mountpoint == opened->mount.mountpoint; })) {
+      continue;
+    }
     std::string raw;
     auto stats = read_stats(*opened, io, &raw);
-    if (!stats) return kCtlFailed;
+    if (!stats) {
+      failed(kCtlFailed);
+      continue;
+    }
     if (format == stats_format::json) {
       fmt::print(io.out, "{}{}", raw, raw.ends_with('\n') ? "" : "\n");
       return kCtlOk;
@@ -184,14 +205,14 @@ int run_stats(const ctl_environment& environment, const ctl_output& io, const st
     mounts.push_back({opened->mount.mountpoint, std::move(*stats)});
   }
   if (format == stats_format::prometheus) {
-    fmt::print(io.out, "{}", format_prometheus(mounts));
-    return kCtlOk;
+    if (!mounts.empty()) fmt::print(io.out, "{}", format_prometheus(mounts));
+    return status;
   }
   for (std::size_t i = 0; i < mounts.size(); ++i) {
-    if (mounts.size() > 1) fmt::print(io.out, "{}{}:\n", i > 0 ? "\n" : "", mounts[i].mountpoint);
+    if (paths.size() > 1) fmt::print(io.out, "{}{}:\n", i > 0 ? "\n" : "", mounts[i].mountpoint);
     fmt::print(io.out, "{}", format_human(mounts[i].stats, std::time(nullptr)));
   }
-  return kCtlOk;
+  return status;
 }
 
 int run_watch(const ctl_environment& environment, const ctl_output& io, const std::string& path,
@@ -210,6 +231,10 @@ int run_watch(const ctl_environment& environment, const ctl_output& io, const st
     if (!document && !is_sevenzfs_mounted(opened->mount.mountpoint, current_mounts(environment))) {
       fmt::print(io.out, "{}: unmounted\n", path);
       return kCtlOk;
+    }
+    if (!document && document.error() == ENOTCONN) {
+      print_daemon_gone(io, path, opened->mount.mountpoint);
+      return kCtlNotSevenzfs;
     }
     auto stats = read_stats(*opened, io);
     if (!stats) return kCtlFailed;

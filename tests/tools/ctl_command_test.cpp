@@ -200,6 +200,23 @@ TEST_F(ctl_fixture, StatsOfSeveralMountsShareOneHelpPerMetric) {
   EXPECT_NE(human.out.find("\n\n" + second.string() + ":\n"), std::string::npos) << human.out;
 }
 
+// One mount that cannot be read does not hide the others (a scrape keeps
+// the healthy ones), and a mount named twice is sampled once: duplicate
+// samples make the whole exposition invalid.
+TEST_F(ctl_fixture, StatsOfSeveralMountsSkipABadOneAndRepeatNone) {
+  const auto missing = dir / "missing";
+  const auto r = ctl({"stats", "--prometheus", mnt.string(), missing.string(), mnt.string() + "/"});
+  EXPECT_EQ(r.exit_code, kCtlNotSevenzfs) << r.err;
+  EXPECT_NE(r.err.find(missing.string()), std::string::npos) << r.err;
+  const std::string sample = "sevenzfs_commits_total{mountpoint=\"" + mnt.string() + "\"} 3\n";
+  const auto first = r.out.find(sample);
+  EXPECT_NE(first, std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find(sample, first + 1), std::string::npos) << "sampled twice: " << r.out;
+  const auto human = ctl({"stats", missing.string(), mnt.string()});
+  EXPECT_EQ(human.exit_code, kCtlNotSevenzfs);
+  EXPECT_NE(human.out.find("staged"), std::string::npos) << human.out;
+}
+
 TEST_F(ctl_fixture, MalformedOrMissingStatsAreFailures) {
   daemon.set_value("stats", "{\"a\":");
   const auto bad = ctl({"stats", "--json", mnt.string()});
@@ -379,4 +396,18 @@ TEST_F(ctl_fixture, WatchPrintsLinesAndStopsWhenTheMountGoes) {
   const auto ended = ctl({"watch", mnt.string(), "--interval=0.02"});
   EXPECT_EQ(ended.exit_code, kCtlOk) << ended.err;
   EXPECT_TRUE(ended.out.ends_with(mnt.string() + ": unmounted\n")) << ended.out;
+}
+
+// The daemon dies while watched: the mount stays in the table, its reads
+// fail with ENOTCONN; watch says so as the other commands do (status 3).
+TEST_F(ctl_fixture, WatchSaysWhenTheDaemonIsGone) {
+  std::jthread killer([&] {
+    std::this_thread::sleep_for(100ms);
+    daemon.fail_reads(ENOTCONN);
+  });
+  const auto r = ctl({"watch", mnt.string(), "--interval=0.02"});
+  EXPECT_EQ(r.exit_code, kCtlNotSevenzfs) << r.err;
+  EXPECT_NE(r.err.find("the sevenzfs daemon of this mount is gone; `fusermount3 -u " + mnt.string() + "` removes it"),
+            std::string::npos)
+      << r.err;
 }
