@@ -54,11 +54,14 @@ std::string format_progress_bar(std::string_view label, const commit_figures& fi
       rate_text += fmt::format("  ETA {}", format_duration(std::ceil(left)));
     }
   }
-  // label, " [", bar, "]  ", figures, rate: the bar gets what is left, at least 10 columns.
-  const std::size_t fixed = label.size() + 5 + figures_text.size();
-  if (fixed + rate_text.size() + 10 > width) rate_text.clear();
-  const std::size_t room = width > fixed + rate_text.size() ? width - fixed - rate_text.size() : 0;
-  const std::size_t bar = std::clamp<std::size_t>(room, 10, 50);
+  // label, " [", bar, "]  ", figures, rate. The bar's width depends on the
+  // terminal's alone, room kept for the longest figures and rate: fitted to
+  // the text, it shrank as the rate and ETA appeared and grew, and its
+  // filled part jumped back. The rate goes when it does not fit.
+  constexpr std::size_t kTextRoom = 56;  // " 50.0 %  100.0 MiB of 200.0 MiB  1023.9 KiB/s  ETA 59m 59s"
+  const std::size_t fixed = label.size() + 5;
+  const std::size_t bar = std::clamp<std::size_t>(width > fixed + kTextRoom ? width - fixed - kTextRoom : 0, 10, 50);
+  if (fixed + bar + figures_text.size() + rate_text.size() > width) rate_text.clear();
   const auto filled = static_cast<std::size_t>(std::floor(percent / 100.0 * static_cast<double>(bar)));
   return fmt::format("{} [{}{}]  {}{}", label, std::string(filled, '#'), std::string(bar - filled, '.'), figures_text,
                      rate_text);
@@ -117,7 +120,12 @@ void progress_display::draw(const commit_figures& figures, std::chrono::steady_c
     fmt::print(out_, "\r{}{}", bar, std::string(pad, ' '));
   } else {
     if (drawn_ && now - last_line_ < options_.line_interval) return;
-    fmt::print(out_, "{}\n", format_progress_line(label_, figures));
+    // A line only when it says something new: a commit with no new content
+    // (one compressing a solid folder again) repeated the same line.
+    std::string line = format_progress_line(label_, figures);
+    if (line == last_text_) return;
+    fmt::print(out_, "{}\n", line);
+    last_text_ = std::move(line);
     last_line_ = now;
   }
   std::fflush(out_);

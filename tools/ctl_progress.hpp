@@ -65,6 +65,7 @@ class progress_display {
   std::condition_variable_any wake_;
   bool drawn_ = false;
   std::chrono::steady_clock::time_point last_line_{};
+  std::string last_text_;  // the last line printed (not on a terminal)
   // Rate of the running commit: where it was when first seen.
   std::uint64_t rate_pending_ = 0;
   std::uint64_t rate_start_done_ = 0;

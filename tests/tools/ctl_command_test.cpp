@@ -235,6 +235,25 @@ TEST_F(ctl_fixture, FlushWaitsShowsProgressAndSucceeds) {
       << r.out;
 }
 
+// A commit with no new content to compress (removals, a solid folder
+// compressed again) says so once, not at every look.
+TEST_F(ctl_fixture, AFlushWithNoNewContentSaysSoOnce) {
+  daemon.on_control("flush", [this] {
+    daemon.set_value("commit_pending_bytes", "0");
+    daemon.set_value("commit_done_bytes", "0");
+    daemon.set_value("committing", "1");
+    std::this_thread::sleep_for(200ms);  // forty looks
+    daemon.set_value("committing", "0");
+    return 0;
+  });
+  const auto r = ctl({"flush", mnt.string()});
+  EXPECT_EQ(r.exit_code, kCtlOk) << r.err;
+  const std::string line = "flush: committing (no new content)\n";
+  const auto first = r.out.find(line);
+  EXPECT_NE(first, std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find(line, first + 1), std::string::npos) << r.out;
+}
+
 TEST_F(ctl_fixture, FlushOnATerminalDrawsABar) {
   environment.terminal = true;
   daemon.on_control("flush", commit(0));

@@ -25,6 +25,12 @@ TEST(CtlProgress, BarFitsAndSaysHowFar) {
   const auto narrow = format_progress_bar("flush", half, 10.0 * (1 << 20), 50);
   EXPECT_EQ(narrow.find("MiB/s"), std::string::npos) << narrow;
   EXPECT_NE(narrow.find("[#####.....]"), std::string::npos) << narrow;
+  // The bar keeps its width while the rate and ETA come and change: only
+  // the terminal's width sets it.
+  const auto cells_of = [](const std::string& line) { return line.find(']') - line.find('['); };
+  for (const double rate : {0.0, 10.0 * (1 << 20), 1000.0, 1.0}) {
+    EXPECT_EQ(cells_of(format_progress_bar("flush", half, rate, 80)), cells_of(bar)) << rate;
+  }
   EXPECT_EQ(format_progress_line("unmount", half), "unmount: committing, 50.0 % (104857600 of 209715200 bytes)");
   EXPECT_EQ(format_progress_line("unmount", {true, 0, 0}), "unmount: committing (no new content)");
 }
