@@ -16,6 +16,8 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <optional>
+#include <span>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -27,18 +29,48 @@ namespace {
 using archive::entry;
 using archive::entry_kind;
 
-// The recovery archive's entries, content read from it.
+// A folder of the recovery archive copied into the archive as it is.
+struct copied_folder {
+  std::size_t index = 0;
+  std::vector<std::optional<entry>> files;  // by substream
+};
+
+// The recovery archive's entries: in folders copied as they are, or with
+// content read from it (to be compressed again).
 struct recovered {
   std::vector<entry> without_data;
   std::vector<entry> with_data;
+  std::vector<copied_folder> copied;
   std::unordered_map<std::string, entry_kind> kinds;  // by path
   std::unordered_set<std::string> parents;            // directories its paths lie in
 };
+
+// Folders the commit can copy without decoding them: one pack stream, every
+// file's CRC known, every substream a file's. The daemon writes its recovery
+// archives so; decoding and compressing them again took 34 s for 45 MB.
+std::vector<std::optional<std::size_t>> copyable_folders(const archive::archive_snapshot& snapshot,
+                                                         std::vector<copied_folder>& copied) {
+  const auto& db = snapshot.database();
+  std::vector<std::optional<std::size_t>> slot(snapshot.folder_count());
+  for (std::size_t f = 0; f < snapshot.folder_count(); ++f) {
+    const auto& layout = snapshot.folder(f);
+    bool copyable = layout.packs.size() == 1 && db.folders[f].packed_streams().size() == 1;
+    for (std::uint64_t s = layout.first_substream; copyable && s < layout.first_substream + layout.substream_count;
+         ++s) {
+      copyable = db.substream_crcs.at(s).has_value() && snapshot.file_of_substream(s).has_value();
+    }
+    if (!copyable) continue;
+    slot[f] = copied.size();
+    copied.push_back({f, std::vector<std::optional<entry>>(layout.substream_count)});
+  }
+  return slot;
+}
 
 recovered read_recovery(const std::shared_ptr<const archive::archive_snapshot>& snapshot,
                         archive::cached_reader& reader) {
   recovered found;
   const auto& db = snapshot->database();
+  const auto slot = copyable_folders(*snapshot, found.copied);
   const std::timespec now{::time(nullptr), 0};
   for (std::size_t k = 0; k < db.files.size(); ++k) {
     const auto stream = snapshot->substream_of_file(k);
@@ -47,12 +79,18 @@ recovered read_recovery(const std::shared_ptr<const archive::archive_snapshot>& 
     found.kinds.insert_or_assign(e.path, e.kind);
     for (std::size_t slash = e.path.find('/'); slash != std::string::npos; slash = e.path.find('/', slash + 1))
       found.parents.insert(e.path.substr(0, slash));
-    if (stream) {
-      e.content = std::make_shared<archived_stream_content>(reader, snapshot, *stream, e.size);
-      found.with_data.push_back(std::move(e));
-    } else {
+    if (!stream) {
       found.without_data.push_back(std::move(e));
+      continue;
     }
+    const std::size_t folder = snapshot->substream(*stream).folder;
+    if (slot[folder]) {
+      auto& copied = found.copied[*slot[folder]];
+      copied.files.at(*stream - snapshot->folder(folder).first_substream) = std::move(e);
+      continue;
+    }
+    e.content = std::make_shared<archived_stream_content>(reader, snapshot, *stream, e.size);
+    found.with_data.push_back(std::move(e));
   }
   return found;
 }
@@ -71,8 +109,10 @@ bool replaced(const std::string& path, entry_kind kind, const recovered& recover
   return false;
 }
 
-// The archive with the recovery archive's paths replacing its own.
-archive::commit_request merged_request(const archive::archive_appender& archive, const recovered& recovery) {
+// The archive with the recovery archive's paths replacing its own. The
+// request refers to `from` (its descriptor, database and path).
+archive::commit_request merged_request(const archive::archive_appender& archive, const recovered& recovery,
+                                       const archive::archive_snapshot& from) {
   archive::commit_request request;
   const auto& snapshot = archive.snapshot();
   if (snapshot) {
@@ -101,6 +141,20 @@ archive::commit_request merged_request(const archive::archive_appender& archive,
   request.entries_without_data.insert(request.entries_without_data.end(), recovery.without_data.begin(),
                                       recovery.without_data.end());
   request.new_files = recovery.with_data;
+  const auto& db = from.database();
+  for (const auto& copied : recovery.copied) {
+    const auto& layout = from.folder(copied.index);
+    archive::prepacked_folder folder;
+    folder.fd = from.fd();
+    folder.path = from.path();
+    folder.offset = layout.packs.front().offset;
+    folder.size = layout.packs.front().size;
+    folder.folder = &db.folders[copied.index];
+    folder.sizes = std::span(db.substream_sizes).subspan(layout.first_substream, layout.substream_count);
+    folder.crcs = std::span(db.substream_crcs).subspan(layout.first_substream, layout.substream_count);
+    folder.files = copied.files;
+    request.prepacked_folders.push_back(std::move(folder));
+  }
   return request;
 }
 
@@ -144,9 +198,16 @@ std::expected<void, recovery_failure> commit_recovery_archive(const daemon_optio
   std::uint64_t files = recovery.with_data.size();
   std::uint64_t bytes = 0;
   for (const auto& e : recovery.with_data) bytes += e.size;
+  const std::uint64_t compressed_again = bytes;
+  for (const auto& copied : recovery.copied) {
+    for (const auto& e : copied.files) {
+      files += e ? 1 : 0;
+      bytes += e ? e->size : 0;
+    }
+  }
   try {
     archive::archive_appender archive(options.archive_path, daemon_write_options(options));
-    archive.commit(merged_request(archive, recovery));
+    archive.commit(merged_request(archive, recovery, *snapshot));
   } catch (const archive::archive_error& e) {
     // An I/O failure (a full disk) passes; damage in either file does not.
     const bool io = e.kind() == archive::error_kind::io;
@@ -165,8 +226,10 @@ std::expected<void, recovery_failure> commit_recovery_archive(const daemon_optio
   } catch (const archive::archive_error& e) {
     log.warning("{}", e.what());
   }
-  log.info("committed {} files ({} bytes) of the recovery archive into {}; removed {}", files, bytes,
-           options.archive_path, path);
+  log.info(
+      "committed {} files ({} bytes) of the recovery archive into {} ({} folders copied as they were, {} bytes "
+      "compressed again); removed {}",
+      files, bytes, options.archive_path, recovery.copied.size(), compressed_again, path);
   return {};
 }
 
