@@ -165,8 +165,7 @@ commit_result archive_appender::commit(commit_request request) {
       unpublished_ =
           fmt::format("an earlier commit was written but its snapshot could not be published ({})", error.what());
     } else if (path_names_another_file()) {
-      // Replaced by another program, or by this commit's own new archive
-      // before it failed: either way not the file the snapshot describes.
+      // Replaced by another program: no commit was written.
       unpublished_ = fmt::format("the archive's path names another file now ({})", error.what());
     }
     throw;
@@ -213,7 +212,13 @@ archive_appender::sameness archive_appender::write(commit_request& request, comm
   } else if (can_commit_in_place(request, plan)) {
     return {true, *commit_in_place(request, plan, result, nullptr)};
   }
-  written(rewrite_archive(path_, snapshot_, request, plan, options_, result));
+  bool renamed = false;
+  try {
+    written(rewrite_archive(path_, snapshot_, request, plan, options_, result, &renamed));
+  } catch (...) {
+    past_commit_point_ = renamed;  // the new archive is in place: this commit is written
+    throw;
+  }
   return {false, false};
 }
 

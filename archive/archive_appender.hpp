@@ -176,7 +176,9 @@ class archive_appender {
   // caller's next request would mix them up — or the path names another
   // file now.
   std::string unpublished_;
-  bool past_commit_point_ = false;  // the in-place commit being written has pointed the start header on
+  // The commit being written is on disk: an in-place one has pointed the start
+  // header on, a rewrite has renamed its new archive into place.
+  bool past_commit_point_ = false;
   std::vector<std::uint64_t> first_stream_of_folder_;  // global index of each folder's first substream
   std::vector<std::uint64_t> folder_packed_bytes_;     // each folder's pack streams together
   std::shared_ptr<const archive_snapshot> snapshot_;

@@ -32,7 +32,7 @@ void copy_folder(output_file& out, const archive_snapshot& snapshot, std::size_t
 
 archive_layout rewrite_archive(const std::string& path, const std::shared_ptr<const archive_snapshot>& snapshot,
                                commit_request& request, const commit_plan& plan, const write_options& options,
-                               commit_result& result) {
+                               commit_result& result, bool* renamed) {
   const archive_database nothing;
   const archive_database& old = snapshot ? snapshot->database() : nothing;
   database_builder builder(old, request, plan);
@@ -80,7 +80,12 @@ archive_layout rewrite_archive(const std::string& path, const std::shared_ptr<co
   release_descriptions(request);
   const header_location header = write_header(out, layout.db, options.compression.level, options.compression.threads);
   exit_after_step_if_asked(3);
-  out.commit();
+  try {
+    out.commit();
+  } catch (...) {
+    if (renamed != nullptr) *renamed = out.renamed();
+    throw;
+  }
   layout.set_header(header);
   layout.file_size = out.position();
   result.rewritten = true;

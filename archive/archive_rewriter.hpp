@@ -26,9 +26,11 @@ namespace sevenzfs::archive {
 // `plan` what becomes of its folders. Fills `result` (indices, kept_anyway for folders found
 // undecodable while reading, reencoded_bytes, copied_bytes, rewritten).
 // Returns what is on disk now. The request's descriptions of files are let
-// go of (release_descriptions) once the new database is built.
+// go of (release_descriptions) once the new database is built. `renamed`
+// (if given) is set once the new archive is renamed into place, also when
+// what follows (the directory's fsync) throws: the commit is then written.
 archive_layout rewrite_archive(const std::string& path, const std::shared_ptr<const archive_snapshot>& snapshot,
                                commit_request& request, const commit_plan& plan, const write_options& options,
-                               commit_result& result);
+                               commit_result& result, bool* renamed = nullptr);
 
 }  // namespace sevenzfs::archive

@@ -237,8 +237,9 @@ bool folder_packer::pack_continued(const entry& e, const folder_continuation& fr
       throw cannot_continue{};  // compressing the whole file may still work
     }
     primer = {};
+    // The prefix is not reported as progress: it is copied, not compressed,
+    // and the daemon's pending figure leaves it out.
     if (!prefix_in_place) out_.append_copy(from.fd, from.packed.offset, from.kept_packed_bytes, std::string(from.path));
-    report(from.prefix_bytes);
   };
   bool in_output = false;  // an error there is about the archive, not the file
   const auto compress = [&](std::span<const std::uint8_t> bytes) {

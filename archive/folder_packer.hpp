@@ -35,7 +35,8 @@ struct compression_options {
   // long log decodes from a reset near it (cached_reader).
   std::uint64_t continuation_reset_bytes = 0;
   // Called with the number of input bytes whose packed bytes were just
-  // written (whose compression is done), as compression proceeds.
+  // written (whose compression is done), as compression proceeds; not the
+  // archived prefix of a continued file, which is copied.
   std::function<void(std::uint64_t)> progress;
 };
 

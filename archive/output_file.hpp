@@ -60,6 +60,8 @@ class output_file {
   // directory. SEVENZFS_TEST_FAIL_DIRECTORY_SYNC=N makes the N-th directory
   // fsync, counted while it is set, fail (after the rename).
   void commit();
+  // The rename of commit() went through (whatever failed after it).
+  bool renamed() const noexcept { return committed_; }
 
  private:
   std::string final_path_;

@@ -126,8 +126,8 @@ class tree_loader {
   // Says how many lines were left out.
   void finish() const {
     if (warnings_ > kMaxWarnings) {
-      log_.warning("{}: {} more entries are shown under other names (the first {} are listed above)", archive_path_,
-                   warnings_ - kMaxWarnings, kMaxWarnings);
+      log_.warning("{}: {} more lines about entries shown under other names are left out (the first {} are above)",
+                   archive_path_, warnings_ - kMaxWarnings, kMaxWarnings);
     }
   }
 

@@ -91,7 +91,6 @@ void service_status::run(std::stop_token stop) {
   while (!stop.stop_requested()) {
     wake_.wait_for(lock, stop, kPeriod, [] { return false; });
     if (stop.stop_requested()) return;
-    const phase now = phase_;
     lock.unlock();
     std::string text = current_text();
     const auto cpu = cpu_time_();
@@ -99,9 +98,11 @@ void service_status::run(std::stop_token stop) {
     const bool worked = text != last || cpu - cpu_before >= std::chrono::milliseconds(kPeriod) / 5;
     cpu_before = cpu;
     if (text != last) notifier_.status(text);
-    if (now != phase::running && worked) notifier_.extend_timeout(kExtension);
     last = std::move(text);
     lock.lock();
+    // The phase as it is now, under the lock ready() and stopping() take:
+    // no extension follows READY=1.
+    if (phase_ != phase::running && worked) notifier_.extend_timeout(kExtension);
   }
 }
 

@@ -58,7 +58,7 @@ std::string format_progress_bar(std::string_view label, const commit_figures& fi
   // terminal's alone, room kept for the longest figures and rate: fitted to
   // the text, it shrank as the rate and ETA appeared and grew, and its
   // filled part jumped back. The rate goes when it does not fit.
-  constexpr std::size_t kTextRoom = 56;  // " 50.0 %  100.0 MiB of 200.0 MiB  1023.9 KiB/s  ETA 59m 59s"
+  constexpr std::size_t kTextRoom = 58;  // " 50.0 %  100.0 MiB of 200.0 MiB  1023.9 KiB/s  ETA 59m 59s"
   const std::size_t fixed = label.size() + 5;
   const std::size_t bar = std::clamp<std::size_t>(width > fixed + kTextRoom ? width - fixed - kTextRoom : 0, 10, 50);
   if (fixed + bar + figures_text.size() + rate_text.size() > width) rate_text.clear();

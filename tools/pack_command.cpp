@@ -100,17 +100,27 @@ pack_arguments parse(const std::vector<std::string>& args) {
   return parsed;
 }
 
-// Who mounts the archive at `path`, if a sevenzfs daemon does: it holds an
-// open-file-description write lock on the archive file (fs/archive_lock.hpp)
-// and names itself in ARCHIVE.lock.
-std::optional<std::string> mounted_by(const std::string& path) {
-  archive::unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return std::nullopt;
+// Whether another open file description holds a lock on `path`, a regular
+// file (opening a FIFO would wait for a writer; a device may act on opens).
+bool locked(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
+  archive::unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  if (!fd) return false;
   struct flock whole {};
   whole.l_type = F_WRLCK;
   whole.l_whence = SEEK_SET;
-  if (::fcntl(fd.get(), F_OFD_GETLK, &whole) != 0 || whole.l_type == F_UNLCK) return std::nullopt;
-  std::ifstream lock(path + ".lock");
+  return ::fcntl(fd.get(), F_OFD_GETLK, &whole) == 0 && whole.l_type != F_UNLCK;
+}
+
+// Who mounts the archive at `path`, if a sevenzfs daemon does: it holds an
+// open-file-description lock on ARCHIVE.lock for the whole mount (also
+// before the archive exists) and names itself there, and one on the archive
+// file (found under another name too). See fs/archive_lock.hpp.
+std::optional<std::string> mounted_by(const std::string& path) {
+  const std::string lock_path = path + ".lock";
+  if (!locked(lock_path) && !locked(path)) return std::nullopt;
+  std::ifstream lock(lock_path);
   std::string holder;
   std::getline(lock, holder);
   return holder.empty() ? std::string("a daemon") : holder;
@@ -122,6 +132,12 @@ std::optional<std::string> mounted_by(const std::string& path) {
 // so would a FIFO or a device node; and a mounted archive's mount would
 // commit no more. (A directory fails at the rename.)
 std::string replace_problem(const std::string& output) {
+  if (const auto holder = mounted_by(output)) {
+    return fmt::format(
+        "{}: is mounted by sevenzfs ({}); not replacing it (that mount could commit no more): "
+        "unmount it first",
+        output, *holder);
+  }
   struct stat st {};
   if (::stat(output.c_str(), &st) != 0) return "";
   if (!S_ISREG(st.st_mode)) {
@@ -131,16 +147,8 @@ std::string replace_problem(const std::string& output) {
   std::array<char, archive::kSignature.size()> start{};
   std::ifstream file(output, std::ios::binary);
   file.read(start.data(), start.size());
-  if (!file || std::memcmp(start.data(), archive::kSignature.data(), start.size()) != 0) {
-    return fmt::format("{}: exists and is not a 7z archive; not replacing it (remove it first)", output);
-  }
-  if (const auto holder = mounted_by(output)) {
-    return fmt::format(
-        "{}: is mounted by sevenzfs ({}); not replacing it (that mount could commit no more): "
-        "unmount it first",
-        output, *holder);
-  }
-  return "";
+  if (file && std::memcmp(start.data(), archive::kSignature.data(), start.size()) == 0) return "";
+  return fmt::format("{}: exists and is not a 7z archive; not replacing it (remove it first)", output);
 }
 
 }  // namespace

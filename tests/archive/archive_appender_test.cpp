@@ -167,6 +167,11 @@ TEST(ArchiveAppender, ACommitThatFailsAfterItsRenameStopsTheCommitsAfterIt) {
   EXPECT_THROW(archive.commit(request_written_anew(archive, 1)), archive_error);
   ::unsetenv("SEVENZFS_TEST_FAIL_DIRECTORY_SYNC");
   expect_refused_until_mounted_again(archive, 2);
+  try {
+    archive.commit(next_request(archive, 1, 2));
+  } catch (const archive_error& error) {
+    EXPECT_NE(std::string(error.what()).find("an earlier commit was written"), std::string::npos) << error.what();
+  }
   EXPECT_EQ(run("7zz t " + quote(path.string())).exit_code, 0);
   archive_appender reopened(path.string(), {});
   EXPECT_EQ(reopened.stream_count(), 3u);  // the failed commit's state: one kept, two new

@@ -191,6 +191,34 @@ TEST_F(recovery_test, ADamagedRecoveryArchiveRefusesTheMountAndBothFilesStay) {
   EXPECT_EQ(read_file(small_archive()), archive_before);
 }
 
+// Damage in a recovery archive's packed data (here one 7-Zip wrote) is
+// found before anything is committed, though its folders are copied as they
+// are: the mount is refused and both files stay as they were.
+TEST_F(recovery_test, ARecoveryArchiveWithDamagedDataRefusesTheMountAndBothFilesStay) {
+  {
+    auto daemon = std::make_unique<daemon_process>(small_archive(), mnt, "", log);
+    ASSERT_TRUE(daemon->wait_mounted()) << daemon->log();
+    write_file(mnt / "a.txt", "a\n");
+    ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
+  }
+  const auto source = dir / "source";
+  fs::create_directories(source);
+  write_file(source / "b.bin", random_bytes(200'000, 3));
+  ASSERT_EQ(run("cd " + quote(source.string()) + " && 7zz a -mx=1 " + quote(recovery().string()) + " b.bin").exit_code,
+            0);
+  std::string damaged = read_file(recovery());
+  ASSERT_GT(damaged.size(), 100'000u);
+  for (std::size_t k = 50'000; k < 50'004; ++k) damaged[k] = static_cast<char>(damaged[k] ^ 0x5a);
+  write_file(recovery(), damaged);
+  const std::string archive_before = read_file(small_archive());
+  daemon_process daemon(small_archive(), mnt, "", log);
+  EXPECT_EQ(daemon.wait_exit(std::chrono::seconds(30)), 3) << daemon.log();
+  EXPECT_NE(daemon.log().find("both files are left as they were"), std::string::npos) << daemon.log();
+  EXPECT_EQ(read_file(recovery()), damaged);
+  EXPECT_EQ(read_file(small_archive()), archive_before);
+  EXPECT_EQ(run("7zz t " + quote(small_archive().string())).exit_code, 0);
+}
+
 TEST_F(recovery_test, AnEmptyRecoveryArchiveLeftByAnInterruptedSaveIsRemoved) {
   write_file(recovery(), "");
   daemon_process daemon(small_archive(), mnt, "", log);

@@ -144,6 +144,15 @@ TEST(PackCommand, AMountedArchiveIsNotReplaced) {
     EXPECT_EQ(read_file(archive), before);
   }
   EXPECT_EQ(pack({archive.string(), (dir / "f").string()}).exit_code, sevenzfs::tools::kPackOk);
+  // A mount whose archive does not exist yet: its first commit would
+  // replace what was packed.
+  const auto fresh = dir / "fresh.7z";
+  auto lock = sevenzfs::fs::archive_lock::take(fresh.string(), "/mnt/fresh", false);
+  ASSERT_TRUE(lock) << lock.error().message;
+  const auto r = pack({fresh.string(), (dir / "f").string()});
+  EXPECT_EQ(r.exit_code, sevenzfs::tools::kPackFailed);
+  EXPECT_NE(r.err.find("is mounted by sevenzfs"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(fresh));
 }
 
 // Ctrl-C, SIGTERM or SIGHUP while the program writes: the temporary archive
