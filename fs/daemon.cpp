@@ -274,7 +274,7 @@ int run_daemon(const std::vector<std::string>& args, std::FILE* out, std::FILE* 
              removed);
   }
   // What an earlier daemon's failed final commit kept goes in first.
-  if (std::filesystem::exists(recovery_path_of(options.archive_path))) {
+  if (std::error_code ignored; std::filesystem::exists(recovery_path_of(options.archive_path), ignored)) {
     starting(fmt::format("committing {}", recovery_path_of(options.archive_path)));
   }
   if (const auto recovered = commit_recovery_archive(options, log); !recovered) {

@@ -113,7 +113,8 @@ class streamer {
   bool resumable() const noexcept { return started_.load() && broken_.load(); }
   // Replaces the failed compressor with a new one (its pending files are
   // removed) and streams again. Only when no file holds sealed bytes (none
-  // was handed to the failed one, see committer) and no other commit runs;
+  // was handed to the failed one, see filesystem::resume_streaming) and no
+  // other commit runs;
   // takes as long as the failed compressor's workers need to stop.
   void resume();
 
@@ -142,8 +143,9 @@ class streamer {
   std::function<unsigned()> workers_allowed_;
   // Guards the pointer pending_ (not what it points to), which resume()
   // replaces: held shared by every use of it, exclusively to replace it.
-  // Also guards broken_'s changes and generation_'s, which counts the
-  // compressors replaced (atomic: also read under mutex_ alone).
+  // Held exclusively also to clear broken_ and to count a replacement in
+  // generation_ (atomic: also read under mutex_ alone); a failure sets
+  // broken_ holding it shared, only if its generation is the current one.
   mutable std::shared_mutex instance_mutex_;
   std::atomic<std::uint64_t> generation_{0};
   archive::pending_id next_id_ = 1;  // the first id of the next compressor made
