@@ -52,6 +52,16 @@ struct streamer_test : ::testing::Test {
     return std::make_shared<fs::sealed_bytes>(store, std::move(file), reader, locate);
   }
 
+  // Hands `bytes` over with writes past 64 KiB failing (file_size_limit),
+  // and waits until the compressor has failed on them.
+  void hand_over_to_fail(const std::shared_ptr<fs::sealed_bytes>& bytes);
+
+  // Waits (10 s at most) until `bytes` are released on their "encoded".
+  static void wait_released(const fs::sealed_bytes& bytes) {
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (!bytes.released() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(1ms);
+  }
+
   std::string read(const fs::sealed_bytes& bytes) {
     std::string out(bytes.size(), '\0');
     auto got = bytes.read(0, std::as_writable_bytes(std::span(out)));
@@ -182,6 +192,17 @@ struct file_size_limit {
   void (*previous_handler)(int) = nullptr;
 };
 
+// Under a part (1 MiB at level 1): only flush() starts its compression, so
+// no call into the compressor raises the failure before compressing() does.
+void streamer_test::hand_over_to_fail(const std::shared_ptr<fs::sealed_bytes>& bytes) {
+  const file_size_limit limit(64 << 10);
+  streamer->expect_hand_over();
+  ASSERT_TRUE(streamer->hand_over("big.bin", bytes));
+  streamer->flush();
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (streamer->compressing() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+}
+
 }  // namespace
 
 // Compression fails on a worker after the hand-over (the pending file cannot
@@ -190,18 +211,9 @@ struct file_size_limit {
 // readable for a commit to compress.
 TEST_F(streamer_test, AFailedCompressorIsNotCompressing) {
   streamer->start();
-  // Under a part (1 MiB at level 1): only flush() starts its compression,
-  // so no call into the compressor raises the failure before compressing() does.
   const std::string content = random_bytes(256u << 10, 4);
   const auto bytes = sealed(content);
-  {
-    const file_size_limit limit(64 << 10);
-    streamer->expect_hand_over();
-    ASSERT_TRUE(streamer->hand_over("big.bin", bytes));
-    streamer->flush();
-    const auto deadline = std::chrono::steady_clock::now() + 30s;
-    while (streamer->compressing() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
-  }
+  hand_over_to_fail(bytes);
   EXPECT_FALSE(streamer->compressing());
   EXPECT_FALSE(streamer->streaming());
   EXPECT_NE(log.text().find("streaming compression stopped"), std::string::npos) << log.text();
@@ -221,18 +233,10 @@ TEST_F(streamer_test, AFailedCompressorIsReplacedByOneWithIdsNeverGivenOut) {
   streamer->expect_hand_over();
   ASSERT_TRUE(streamer->hand_over("early.txt", early));
   streamer->finish();
-  const auto until = std::chrono::steady_clock::now() + 10s;
-  while (!early->released() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(1ms);
+  wait_released(*early);
   ASSERT_TRUE(early->released());
   const auto failed = sealed(random_bytes(256u << 10, 5));
-  {
-    const file_size_limit limit(64 << 10);
-    streamer->expect_hand_over();
-    ASSERT_TRUE(streamer->hand_over("big.bin", failed));
-    streamer->flush();
-    const auto deadline = std::chrono::steady_clock::now() + 30s;
-    while (streamer->compressing() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
-  }
+  hand_over_to_fail(failed);
   ASSERT_FALSE(streamer->streaming());
   ASSERT_TRUE(streamer->resumable());
   const auto old_id = failed->id();
@@ -254,8 +258,7 @@ TEST_F(streamer_test, AFailedCompressorIsReplacedByOneWithIdsNeverGivenOut) {
   ASSERT_TRUE(streamer->hand_over("later.txt", later));
   EXPECT_GT(later->id(), old_id);
   streamer->finish();
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (!later->released() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(1ms);
+  wait_released(*later);
   EXPECT_TRUE(later->released());
   EXPECT_EQ(read(*later), content) << "from the new compressor's pending copy";
   EXPECT_EQ(streamer->figures().pending_bytes, content.size()) << "only what the new compressor was handed";
