@@ -4,6 +4,7 @@
 // that does not fit in 64 bits is damage, never a wrapped-around value, and
 // what it would cost to hold is capped so that a few forged bytes cannot
 // exhaust memory.
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 
@@ -30,5 +31,8 @@ inline constexpr std::uint64_t kMaxHeaderBytes = std::uint64_t{256} << 20;
 // what such a header costs to hold (about 100 bytes per file, a few hundred
 // per folder) to a few gigabytes at worst.
 inline constexpr std::uint64_t kMaxEntries = std::uint64_t{1} << 24;
+
+// 7-Zip's own limit on the coders of a folder (7zIn.cpp).
+inline constexpr std::size_t kMaxCoders = 64;
 
 }  // namespace sevenzfs::archive

@@ -1,6 +1,7 @@
 #include "folder_decoder.hpp"
 
 #include "archive_error.hpp"
+#include "archive_limits.hpp"
 #include "bcj2_source.hpp"
 #include "byte_source.hpp"
 #include "coder_methods.hpp"
@@ -16,7 +17,6 @@ namespace sevenzfs::archive {
 
 namespace {
 
-constexpr std::size_t kMaxCoders = 64;
 constexpr std::size_t kSkipBufferSize = 64 * 1024;
 
 // What feeds a coder input: a pack stream or another coder's output.

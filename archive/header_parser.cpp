@@ -19,8 +19,7 @@ namespace {
 using namespace property_id;
 constexpr std::uint8_t kArchiveProperties = 0x02;
 constexpr std::uint8_t kAdditionalStreamsInfo = 0x03;
-// 7-Zip's own limits (7zIn.cpp): coders per folder, streams per coder.
-constexpr std::size_t kMaxCoders = 64;
+// 7-Zip's own limit (7zIn.cpp) on the streams of a coder.
 constexpr std::size_t kMaxCoderStreams = 64;
 
 struct streams_info {
