@@ -14,13 +14,14 @@ namespace {
 
 constexpr std::size_t kMaxNameBytes = 255;
 
-// `name` cut to at most `limit` bytes without splitting a UTF-8 character.
-std::string cut_name(std::string name, std::size_t limit) {
-  if (name.size() <= limit) return name;
+// Cuts `name` to at most `limit` bytes without splitting a UTF-8 character.
+// In place: GCC 12 took the move of a returned copy for an overrun (a false
+// -Warray-bounds).
+void cut_name(std::string& name, std::size_t limit) {
+  if (name.size() <= limit) return;
   std::size_t end = limit;
   while (end > 0 && (static_cast<unsigned char>(name[end]) & 0xC0) == 0x80) --end;
   name.resize(end);
-  return name;
 }
 
 // Where an archive entry is shown: components that are empty, "." or ".."
@@ -47,7 +48,7 @@ shown_path path_to_show(const archive::file_info& file, const std::string& path)
       continue;
     }
     if (component.size() > kMaxNameBytes) {
-      component = cut_name(std::move(component), kMaxNameBytes);
+      cut_name(component, kMaxNameBytes);
       cut = true;
     }
     shown.components.push_back(std::move(component));
@@ -149,7 +150,9 @@ class tree_loader {
     std::uint64_t& n = next_suffix_[fmt::format("{}/{}", directory.number, name)];
     for (++n;; ++n) {
       const std::string suffix = fmt::format("_{}{}", n, extension);
-      std::string candidate = cut_name(stem, kMaxNameBytes - std::min(suffix.size(), kMaxNameBytes)) + suffix;
+      std::string candidate = stem;
+      cut_name(candidate, kMaxNameBytes - std::min(suffix.size(), kMaxNameBytes));
+      candidate += suffix;
       if (inodes_.child(directory.number, candidate) == nullptr) return candidate;
     }
   }

@@ -18,7 +18,11 @@ phase_done "installing what is missing"
 pool_tests=(chunk_pool_test staging_store_test pool_stress_test)
 for sanitizer in thread address,undefined; do
   dir="build-${sanitizer%%,*}"
-  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSEVENZFS_SANITIZE="$sanitizer" >/dev/null
+  # Unity builds: the sanitizer builds compile the libraries in batches of
+  # files, which parse their headers once (the daemon for the soak test in
+  # 3.3 min instead of 4.9). The release build below, the one measured and
+  # installed, compiles file by file.
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSEVENZFS_SANITIZE="$sanitizer" -DCMAKE_UNITY_BUILD=ON >/dev/null
   cmake --build "$dir" -j "$(nproc)" --target "${pool_tests[@]}" >/dev/null
   for test in "${pool_tests[@]}"; do
     echo "== $test under $sanitizer sanitizer"
@@ -29,7 +33,7 @@ for sanitizer in thread address,undefined; do
   phase_done "the pool tests under $sanitizer"
 done
 
-# The soak test (label slow, 70-120 s) against a daemon built with
+# The soak test (label slow; about 30 s) against a daemon built with
 # ASan+UBSan: many writers and periodic commits, the archive compared with the
 # writers' model, sanitizer reports and peak RSS checked. It runs here instead
 # of in the release build below.
@@ -46,7 +50,7 @@ phase_done "ctest"
 
 fuzz_seconds=${FUZZ_SECONDS:-60}
 if [ "$fuzz_seconds" -gt 0 ]; then
-  CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSEVENZFS_FUZZ=ON \
+  CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSEVENZFS_FUZZ=ON -DCMAKE_UNITY_BUILD=ON \
     -DSEVENZFS_FUZZ_SECONDS="$fuzz_seconds" -DSEVENZFS_SEED_PACK="$PWD/build/tools/sevenzfs-pack" >/dev/null
   cmake --build build-fuzz -j "$(nproc)" >/dev/null
   (cd build-fuzz && ctest -L fuzz --output-on-failure -V -j "$(nproc)")
