@@ -4,6 +4,16 @@
 
 namespace sevenzfs::tools {
 
+help_or_version asks_for_help_or_version(const std::vector<std::string>& args) {
+  help_or_version asked;
+  for (const auto& arg : args) {
+    if (arg == "--") break;
+    asked.help = asked.help || arg == "-h" || arg == "--help";
+    asked.version = asked.version || arg == "-V" || arg == "--version";
+  }
+  return asked;
+}
+
 command_line::command_line(const std::vector<std::string>& args, const std::string& short_options)
     : short_options_("-:" + short_options) {
   storage_.reserve(args.size() + 1);

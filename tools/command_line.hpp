@@ -11,6 +11,14 @@
 
 namespace sevenzfs::tools {
 
+// -h/--help and -V/--version before any "--": they win over every other
+// argument, also a wrong one, so that a user can always read the usage.
+struct help_or_version {
+  bool help = false;
+  bool version = false;
+};
+help_or_version asks_for_help_or_version(const std::vector<std::string>& args);
+
 class command_line {
  public:
   struct item {

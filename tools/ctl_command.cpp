@@ -156,14 +156,7 @@ int ctl_main(const std::vector<std::string>& args, std::FILE* out, std::FILE* er
 }
 
 int ctl_main(const std::vector<std::string>& args, std::FILE* out, std::FILE* err, const ctl_environment& environment) {
-  // Help and version win over any other argument, also a wrong one.
-  bool help = false;
-  bool version = false;
-  for (const auto& arg : args) {
-    if (arg == "--") break;
-    help = help || arg == "-h" || arg == "--help";
-    version = version || arg == "-V" || arg == "--version";
-  }
+  const auto [help, version] = asks_for_help_or_version(args);
   ctl_request request;
   if (!help && !version) {
     try {

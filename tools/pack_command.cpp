@@ -154,14 +154,7 @@ std::string replace_problem(const std::string& output) {
 }  // namespace
 
 int pack_main(const std::vector<std::string>& args, std::FILE* out, std::FILE* err) {
-  // Help and version win over any other argument, also a wrong one.
-  bool help = false;
-  bool version = false;
-  for (const auto& arg : args) {
-    if (arg == "--") break;
-    help = help || arg == "-h" || arg == "--help";
-    version = version || arg == "-V" || arg == "--version";
-  }
+  const auto [help, version] = asks_for_help_or_version(args);
   pack_arguments parsed;
   if (!help && !version) {
     try {

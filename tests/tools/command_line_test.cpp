@@ -73,3 +73,15 @@ TEST(CommandLine, EachParseStartsAfresh) {
   EXPECT_EQ(items[0].value, "a");
   EXPECT_EQ(items[1].option, 'v');
 }
+
+TEST(CommandLine, HelpAndVersionAreFoundBeforeTheDoubleDashOnly) {
+  using sevenzfs::tools::asks_for_help_or_version;
+  EXPECT_TRUE(asks_for_help_or_version({"stats", "--bogus", "-h"}).help);
+  EXPECT_TRUE(asks_for_help_or_version({"--version"}).version);
+  EXPECT_FALSE(asks_for_help_or_version({"--version"}).help);
+  const auto after_dash = asks_for_help_or_version({"out.7z", "--", "--help", "-V"});
+  EXPECT_FALSE(after_dash.help);
+  EXPECT_FALSE(after_dash.version);
+  // Only the options themselves, not values that contain them.
+  EXPECT_FALSE(asks_for_help_or_version({"--help=1", "-hV"}).help);
+}
