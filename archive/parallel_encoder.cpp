@@ -49,6 +49,22 @@ std::uint64_t part_bytes_for(std::uint32_t dict_size, std::uint64_t folder_bytes
   return std::max<std::uint64_t>(divide_rounding_up(folder_bytes, parts), 1);
 }
 
+part_split split_for_primers(std::uint32_t dict_size, std::uint64_t folder_bytes, std::uint64_t part_bytes,
+                             std::uint64_t longest) {
+  const part_split even{part_bytes, part_bytes};
+  const std::uint64_t parts = divide_rounding_up(folder_bytes, std::max<std::uint64_t>(part_bytes, 1));
+  if (parts < 2) return even;
+  // n parts, the first longer by the pass over its primer (a dictionary):
+  // n x rest + extra bytes.
+  const auto pass = static_cast<std::uint64_t>(kPrimerPassCost * static_cast<double>(dict_size));
+  const std::uint64_t extra = std::min(pass, longest > part_bytes ? longest - part_bytes : 0);
+  const std::uint64_t rest = divide_rounding_up(folder_bytes - std::min(folder_bytes, extra), parts);
+  // Parts stay at least a dictionary long, as part_bytes_for cuts them: a
+  // primer then lies in the one part before (parallel_buffer_bytes).
+  if (rest < std::min<std::uint64_t>(dict_size, part_bytes)) return even;
+  return {rest + extra, rest};
+}
+
 std::uint64_t parallel_buffer_bytes(unsigned threads, std::uint64_t part_bytes, std::uint32_t dict_size) {
   // The part being filled, up to threads + 1 parts' worth handed out (their
   // input while compressed, their packed bytes once finished), the packed
@@ -70,12 +86,14 @@ parallel_encoder::~parallel_encoder() = default;
 
 std::uint64_t parallel_encoder::peak_buffered_bytes() const { return meter_.peak(); }
 
+std::uint64_t parallel_encoder::filling_limit() const { return first_part_ ? first_part_bytes_ : part_bytes_; }
+
 parallel_encoder::input_buffer parallel_encoder::new_input_buffer() {
   auto buffer = std::make_shared<metered_bytes>(meter_);
   // Reserve the part, or what remains of the folder when that is less (a
   // folder per small file must not cost a part's allocation).
   const std::uint64_t remaining = folder_bytes_ > submitted_bytes_ ? folder_bytes_ - submitted_bytes_ : 0;
-  buffer->bytes().reserve(static_cast<std::size_t>(std::min(part_bytes_, remaining)));
+  buffer->bytes().reserve(static_cast<std::size_t>(std::min(filling_limit(), remaining)));
   return buffer;
 }
 
@@ -90,6 +108,11 @@ void parallel_encoder::begin_folder(const lzma_options_lzma& options, std::uint6
   // Never lowered: a small folder's dictionary is fitted to it, and a large
   // part ahead of its parts must not hold them up.
   const std::uint64_t longest = part_bytes_for(options.dict_size, UINT64_MAX / 2, threads_, longest_part);
+  // A continuation's first part is primed like the others.
+  const part_split split = continued ? part_split{part_bytes_, part_bytes_}
+                                     : split_for_primers(options.dict_size, folder_bytes, part_bytes_, longest);
+  first_part_bytes_ = split.first;
+  part_bytes_ = split.rest;
   max_outstanding_input_ = std::max(max_outstanding_input_, (std::uint64_t{threads_} + 1) * counted_in_window(longest));
   done_ = std::move(done);
   // A continuation's first part is never "first": its folder is never stored.
@@ -106,9 +129,9 @@ void parallel_encoder::begin_folder(const lzma_options_lzma& options, std::uint6
 
 void parallel_encoder::write(std::span<const std::uint8_t> input) {
   while (!input.empty()) {
-    if (filling_->bytes().size() == part_bytes_) submit_part(false);  // full, and more follows
+    if (filling_->bytes().size() == filling_limit()) submit_part(false);  // full, and more follows
     const auto take =
-        static_cast<std::size_t>(std::min<std::uint64_t>(input.size(), part_bytes_ - filling_->bytes().size()));
+        static_cast<std::size_t>(std::min<std::uint64_t>(input.size(), filling_limit() - filling_->bytes().size()));
     filling_->append(input.first(take));
     input = input.subspan(take);
   }

@@ -52,6 +52,7 @@
 #include "lzma2_encoder.hpp"
 #include "output_file.hpp"
 #include "pack_plan.hpp"
+#include "parallel_encoder.hpp"
 #include "pending_part.hpp"
 #include "worker_pool.hpp"
 
@@ -86,7 +87,7 @@ struct pending_options {
   // the one least recently added to.
   std::size_t max_open_folders = 4;
   // What a primer's pass costs the match finder against compressing as many
-  // bytes (0.6-1, see parallel_encoder.hpp). The parts of a folder that a
+  // bytes (see kPrimerPassCost). The parts of a folder that a
   // worker's stream will write on (it compressed the part before them) are
   // left to that worker unless it is busy and an idle worker taking the end
   // of that chain, from a part on, primed, makes both finish sooner than
@@ -97,7 +98,7 @@ struct pending_options {
   // parts) cost more primed in parallel than written on in one stream. 0:
   // split whenever that worker has input left ahead of the part and its
   // primer is at hand (see split_point).
-  double primer_cost = 0.6;
+  double primer_cost = kPrimerPassCost;
   // How many workers may compress at once now (empty: all; at least one
   // always may): the daemon leaves a core to its writers while they go on.
   // Asked under this object's lock when a worker is about to take a part,

@@ -114,6 +114,36 @@ TEST(PartBytesFor, CutsEvenlyIntoPartsOfOneToFourDictionaries) {
   EXPECT_EQ(part_bytes_for(16 * MiB, 1 * MiB, 4, 100 << 10), 95326u);      // tiny parts on request: 11 even ones
 }
 
+TEST(SplitForPrimers, TheFirstPartIsLongerByThePrimersPassAndTheRestCoverTheFolder) {
+  constexpr std::uint64_t MiB = 1 << 20;
+  const auto pass = static_cast<std::uint64_t>(kPrimerPassCost * static_cast<double>(16 * MiB));
+  // Two parts of 50 MiB: the unprimed one takes the pass's length from the other.
+  const auto two = split_for_primers(16 * MiB, 100 * MiB, 50 * MiB, 64 * MiB);
+  EXPECT_EQ(two.first - two.rest, pass);
+  EXPECT_GE(two.first + two.rest, 100 * MiB);
+  EXPECT_LT(two.first + two.rest, 100 * MiB + 2);
+  // Four parts: still four, the last one no longer than the others.
+  const auto four = split_for_primers(16 * MiB, 140 * MiB, 35 * MiB, 64 * MiB);
+  EXPECT_EQ(four.first - four.rest, pass);
+  EXPECT_GE(four.first + 3 * four.rest, 140 * MiB);
+  EXPECT_LT(four.first + 3 * four.rest, 140 * MiB + 4);
+  // The first part stays within the longest: parts of the longest stay even.
+  const auto longest = split_for_primers(16 * MiB, 1ull << 30, 64 * MiB, 64 * MiB);
+  EXPECT_EQ(longest.first, 64 * MiB);
+  EXPECT_EQ(longest.rest, 64 * MiB);
+  // Longer by at most what the longest leaves above the even parts.
+  const auto capped = split_for_primers(16 * MiB, 100 * MiB, 50 * MiB, 54 * MiB);
+  EXPECT_EQ(capped.first, 52 * MiB);
+  EXPECT_EQ(capped.rest, 48 * MiB);
+  // One part stays one; parts would get shorter than a dictionary: even.
+  const auto one = split_for_primers(16 * MiB, 20 * MiB, 20 * MiB, 64 * MiB);
+  EXPECT_EQ(one.first, 20 * MiB);
+  EXPECT_EQ(one.rest, 20 * MiB);
+  const auto short_rest = split_for_primers(16 * MiB, 40 * MiB, 20 * MiB, 64 * MiB);
+  EXPECT_EQ(short_rest.first, 20 * MiB);
+  EXPECT_EQ(short_rest.rest, 20 * MiB);
+}
+
 TEST_P(PrimedParts, DecodeAsOneStreamWithOneDictionaryReset) {
   const auto [level, threads, longest, dictionary] = GetParam();
   const auto input = redundant(3 << 20, 1);
