@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -110,6 +111,27 @@ result<struct stat> filesystem::setattr(inode_number number, const attribute_cha
   n.ctime = current_time();
   committer_.changed();
   return inodes_.stat_of(n);
+}
+
+result<void> filesystem::allocate(inode_number number, int mode, std::uint64_t offset, std::uint64_t length) {
+  if ((mode & ~FALLOC_FL_KEEP_SIZE) != 0) return failure(EOPNOTSUPP);
+  std::uint64_t end = 0;
+  if (__builtin_add_overflow(offset, length, &end) || end > static_cast<std::uint64_t>(INT64_MAX)) {
+    return failure(EFBIG);
+  }
+  auto gate = begin_change();
+  if (!gate) return std::unexpected(gate.error());
+  auto node = inodes_.lock(number);
+  if (!node) return std::unexpected(node.error());
+  inode& n = **node;
+  if (n.kind != node_kind::file) return failure(n.is_directory() ? EISDIR : ENODEV);
+  if ((mode & FALLOC_FL_KEEP_SIZE) != 0 || end <= n.size()) return {};
+  content_changing(n);
+  if (auto done = n.content.truncate(content_, end); !done) return about(n, done.error());
+  n.mtime = current_time();
+  n.ctime = n.mtime;
+  committer_.changed();
+  return {};
 }
 
 result<std::string> filesystem::readlink(inode_number number) {

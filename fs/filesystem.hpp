@@ -61,6 +61,11 @@ class filesystem {
   void forget(inode_number number, std::uint64_t count);
   result<struct stat> getattr(inode_number number);
   result<struct stat> setattr(inode_number number, const attribute_changes& changes);
+  // fallocate(2): mode 0 extends the file to offset + length (its new bytes
+  // read as zeros); FALLOC_FL_KEEP_SIZE alone does nothing. Nothing is
+  // reserved: staged bytes take pool memory when written, packed bytes disk
+  // space at the commit. Hole punching and the other modes: EOPNOTSUPP.
+  result<void> allocate(inode_number number, int mode, std::uint64_t offset, std::uint64_t length);
   result<std::string> readlink(inode_number number);
   result<struct stat> mknod(inode_number parent, std::string_view name, mode_t mode, const caller& who);
   result<struct stat> mkdir(inode_number parent, std::string_view name, mode_t mode, const caller& who);

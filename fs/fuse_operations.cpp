@@ -281,6 +281,17 @@ void on_statfs(fuse_req_t r, fuse_ino_t) {
   });
 }
 
+void on_fallocate(fuse_req_t r, fuse_ino_t ino, int mode, off_t offset, off_t length, fuse_file_info*) {
+  checked(r, "fallocate", [&] {
+    if (offset < 0 || length <= 0) {
+      fuse_reply_err(r, EINVAL);  // the kernel refuses these before asking
+      return;
+    }
+    reply_done(r, "fallocate",
+               fs_of(r).allocate(ino, mode, static_cast<std::uint64_t>(offset), static_cast<std::uint64_t>(length)));
+  });
+}
+
 void on_setxattr(fuse_req_t r, fuse_ino_t ino, const char* name, const char* value, size_t size, int) {
   checked(r, "setxattr", [&] {
     reply_done(r, "setxattr", fs_of(r).setxattr(ino, name, std::string_view(value, size), caller_of(r)));
@@ -336,6 +347,7 @@ fuse_lowlevel_ops make_fuse_operations() {
   // sending FLUSH after the first ENOSYS (one round trip less per file).
   ops.release = on_release;
   ops.fsync = on_fsync;
+  ops.fallocate = on_fallocate;
   ops.opendir = on_opendir;
   ops.readdir = on_readdir;
   ops.releasedir = on_releasedir;

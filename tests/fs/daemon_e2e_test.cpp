@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -17,6 +18,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <dirent.h>
 #include <set>
 #include <sys/statvfs.h>
@@ -320,6 +322,27 @@ TEST_F(mount_fixture, RenameUnlinkTruncateAndRefusals) {
   EXPECT_FALSE(fs::exists(dir / "x" / "gone.txt"));
   EXPECT_FALSE(fs::exists(dir / "x" / "empty-then-removed"));
   EXPECT_FALSE(fs::exists(dir / "x" / "d" / "sub"));
+}
+
+// fallocate(1) and posix_fallocate through the mount: the size is there at
+// once (glibc does not fall back to writing a zero per block), the new bytes
+// read as zeros here and in the archive; a hole punch is refused.
+TEST_F(mount_fixture, FallocateExtendsTheFileWithZeros) {
+  auto daemon = mount();
+  write_file(mnt / "f", "head");
+  const int fd = ::open((mnt / "f").c_str(), O_WRONLY);
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(::fallocate(fd, 0, 0, 1 << 20), 0) << std::strerror(errno);
+  EXPECT_EQ(::fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 4 << 20), 0) << std::strerror(errno);
+  EXPECT_EQ(::fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 4096), -1);
+  EXPECT_EQ(errno, EOPNOTSUPP);
+  EXPECT_EQ(::posix_fallocate(fd, 0, 3 << 20), 0);
+  ::close(fd);
+  const std::string expected = "head" + std::string((3 << 20) - 4, '\0');
+  EXPECT_EQ(read_file(mnt / "f"), expected);
+  ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
+  extract_all("x");
+  EXPECT_EQ(read_file(dir / "x" / "f"), expected);
 }
 
 // A write or truncate by someone other than root clears a file's set-user-ID

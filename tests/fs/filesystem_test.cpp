@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <linux/fs.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -115,6 +116,27 @@ TEST_F(filesystem_fixture, StagedBytesOfHugeSparseFilesDoNotWrap) {
   make_file(*filesystem, kRootInode, "c", "past 2^64");
   EXPECT_EQ(filesystem->getxattr(kRootInode, "user.sevenzfs.staged_bytes", false).value_or("?"),
             std::to_string(UINT64_MAX));
+}
+
+// fallocate: mode 0 extends the file with zeros (and never shrinks it);
+// FALLOC_FL_KEEP_SIZE reserves nothing and changes nothing; the modes that
+// would change bytes inside the file are refused, as on a directory.
+TEST_F(filesystem_fixture, AllocatingExtendsWithZerosAndKeepSizeChangesNothing) {
+  auto filesystem = open();
+  const auto file = make_file(*filesystem, kRootInode, "f", "abc");
+  ASSERT_TRUE(filesystem->allocate(file, 0, 0, 2));
+  EXPECT_EQ(filesystem->getattr(file)->st_size, 3) << "not shrunk";
+  ASSERT_TRUE(filesystem->allocate(file, 0, 4, 6));
+  EXPECT_EQ(filesystem->getattr(file)->st_size, 10);
+  EXPECT_EQ(read_all(*filesystem, file, 100), std::string("abc\0\0\0\0\0\0\0", 10));
+  ASSERT_TRUE(filesystem->allocate(file, FALLOC_FL_KEEP_SIZE, 0, 1 << 20));
+  EXPECT_EQ(filesystem->getattr(file)->st_size, 10);
+  const auto code = [](const fs::result<void>& done) { return done ? 0 : done.error().code; };
+  EXPECT_EQ(code(filesystem->allocate(file, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 2)), EOPNOTSUPP);
+  EXPECT_EQ(code(filesystem->allocate(file, FALLOC_FL_ZERO_RANGE, 0, 2)), EOPNOTSUPP);
+  EXPECT_EQ(code(filesystem->allocate(file, 0, UINT64_MAX - 1, 2)), EFBIG);
+  EXPECT_EQ(code(filesystem->allocate(kRootInode, 0, 0, 1)), EISDIR);
+  EXPECT_EQ(read_all(*filesystem, file, 100), std::string("abc\0\0\0\0\0\0\0", 10)) << "refusals change nothing";
 }
 
 // Our attributes are computed: removing one (rsync -X does, for names its
