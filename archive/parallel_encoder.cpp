@@ -86,7 +86,9 @@ parallel_encoder::~parallel_encoder() = default;
 
 std::uint64_t parallel_encoder::peak_buffered_bytes() const { return meter_.peak(); }
 
-std::uint64_t parallel_encoder::filling_limit() const { return first_part_ ? first_part_bytes_ : part_bytes_; }
+std::uint64_t parallel_encoder::filling_limit() const {
+  return submitted_bytes_ == 0 ? first_part_bytes_ : part_bytes_;
+}
 
 parallel_encoder::input_buffer parallel_encoder::new_input_buffer() {
   auto buffer = std::make_shared<metered_bytes>(meter_);
@@ -108,9 +110,11 @@ void parallel_encoder::begin_folder(const lzma_options_lzma& options, std::uint6
   // Never lowered: a small folder's dictionary is fitted to it, and a large
   // part ahead of its parts must not hold them up.
   const std::uint64_t longest = part_bytes_for(options.dict_size, UINT64_MAX / 2, threads_, longest_part);
-  // A continuation's first part is primed like the others.
-  const part_split split = continued ? part_split{part_bytes_, part_bytes_}
-                                     : split_for_primers(options.dict_size, folder_bytes, part_bytes_, longest);
+  // A continuation's first part is primed like the others, unless it
+  // resets the dictionary (no input before it is given).
+  const part_split split = continued && !continued->empty()
+                               ? part_split{part_bytes_, part_bytes_}
+                               : split_for_primers(options.dict_size, folder_bytes, part_bytes_, longest);
   first_part_bytes_ = split.first;
   part_bytes_ = split.rest;
   max_outstanding_input_ = std::max(max_outstanding_input_, (std::uint64_t{threads_} + 1) * counted_in_window(longest));
@@ -234,7 +238,11 @@ void parallel_encoder::wait_for_free_worker() {
   std::unique_lock lock(mutex_);
   for (;;) {
     write_finished_parts(lock);
-    if (running_ < threads_ && outstanding_input_ + counted_in_window(part_bytes_) <= max_outstanding_input_) return;
+    // The part about to go counts at its full length (a folder's first may
+    // be longer than the rest).
+    if (running_ < threads_ && outstanding_input_ + counted_in_window(filling_limit()) <= max_outstanding_input_) {
+      return;
+    }
     part_finished_.wait(lock);
   }
 }

@@ -4,7 +4,8 @@
 // part after the first is primed with the dictionary-size bytes of input before
 // it (lzma2_encoder::start's preset dictionary), so it does not reset the
 // dictionary and its matches reach back across the cut as a single encoder's
-// would; only the folder's last part keeps the end marker. Packed bytes are
+// would (the first part, with no primer to pass over, is the longest); only
+// the folder's last part keeps the end marker. Packed bytes are
 // handed out in input order, and a folder's completion is reported once its
 // last packed byte has been.
 //
@@ -97,7 +98,8 @@ class parallel_encoder {
   parallel_encoder& operator=(const parallel_encoder&) = delete;
 
   // Starts a folder of `folder_bytes` input (an estimate is fine: it only
-  // sizes the parts), cut into parts of part_bytes_for(..., longest_part).
+  // sizes the parts), cut into parts of part_bytes_for(..., longest_part),
+  // the first one longer when it needs no primer (split_for_primers).
   // `done` runs once its last packed byte was output. The previous folder
   // must have ended. `one_file`: the folder holds one file, whose compression
   // may be given up early and the folder stored (see shrink_probe.hpp).
