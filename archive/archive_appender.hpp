@@ -153,7 +153,7 @@ class archive_appender {
   // that stands in during the commit (step 1), when it is to be shorter.
   void place_new_header(output_file& archive, const archive_database& db, std::uint64_t packs_end,
                         std::uint64_t new_packs, const std::function<void()>& write_packs, std::uint64_t header_floor,
-                        std::optional<std::uint64_t> standing_last_pack = std::nullopt);
+                        header_effort effort, std::optional<std::uint64_t> standing_last_pack = std::nullopt);
   header_location copy_current_header(output_file& archive, std::uint64_t at,
                                       std::optional<std::uint64_t> last_pack_size) const;
   // The end of the packed bytes held earlier snapshots can read (0: none).

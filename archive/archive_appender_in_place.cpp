@@ -162,6 +162,7 @@ std::optional<bool> archive_appender::commit_in_place(commit_request& request, c
     new_packs += pending->position();
   }
   archive_database db = std::move(builder).finish(database().pack_position, result);
+  const header_effort effort = request.header;
   release_descriptions(request);
 
   output_file archive = output_file::in_place(path_);
@@ -188,7 +189,7 @@ std::optional<bool> archive_appender::commit_in_place(commit_request& request, c
           copy.flush();
           archive.sync();
         },
-        header_floor, over_marker ? std::optional(in_place) : std::nullopt);
+        header_floor, effort, over_marker ? std::optional(in_place) : std::nullopt);
   } catch (...) {
     // Failed before the commit point (a full disk in step 2): the snapshot
     // callers go on with still names the continued folder with its end
@@ -228,7 +229,8 @@ std::optional<bool> archive_appender::commit_in_place(commit_request& request, c
 // cut after the header.
 void archive_appender::place_new_header(output_file& archive, const archive_database& db, std::uint64_t packs_end,
                                         std::uint64_t new_packs, const std::function<void()>& write_packs,
-                                        std::uint64_t header_floor, std::optional<std::uint64_t> standing_last_pack) {
+                                        std::uint64_t header_floor, header_effort effort,
+                                        std::optional<std::uint64_t> standing_last_pack) {
   const int level = options_.compression.level;
   const std::uint64_t final_at = std::max(packs_end + new_packs, header_floor);
   // (1)
@@ -244,7 +246,7 @@ void archive_appender::place_new_header(output_file& archive, const archive_data
   write_packs();
   after_step(2, path_);
   // (3)
-  const prepared_header header(db, level, options_.compression.threads);
+  const prepared_header header(db, level, options_.compression.threads, std::nullopt, effort);
   past_commit_point_ = true;  // from the first header write on (the safe side)
   if (final_at + header.size_bound() > copy.start) {
     header.write(archive, std::max(copy.end(), final_at + header.size_bound()));
@@ -309,7 +311,7 @@ void archive_appender::tidy() {
   if (!has_dead_space()) return;
   output_file archive = output_file::in_place(path_);
   place_new_header(
-      archive, database(), layout_.packs_end, 0, [] {}, protected_end());
+      archive, database(), layout_.packs_end, 0, [] {}, protected_end(), header_effort::best);
 }
 
 }  // namespace sevenzfs::archive

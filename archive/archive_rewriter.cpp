@@ -78,7 +78,8 @@ archive_layout rewrite_archive(const std::string& path, const std::shared_ptr<co
   layout.packs_end = out.position();
   layout.db = std::move(builder).finish(0, result);
   release_descriptions(request);
-  const header_location header = write_header(out, layout.db, options.compression.level, options.compression.threads);
+  const header_location header =
+      write_header(out, layout.db, options.compression.level, options.compression.threads, request.header);
   exit_after_step_if_asked(3);
   try {
     out.commit();

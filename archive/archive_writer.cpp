@@ -40,14 +40,14 @@ void check_archive_path(const std::string& path) {
 }
 
 prepared_header::prepared_header(const archive_database& db, int level, unsigned threads,
-                                 std::optional<std::uint64_t> last_pack_size)
+                                 std::optional<std::uint64_t> last_pack_size, header_effort effort)
     : empty_(db.empty()) {
   if (empty_) return;
   plain_ = serialize_header(db, last_pack_size);
   plain_size_ = plain_.size();
   plain_crc_ = crc32::of(plain_);
   if (level > 0 && db.files.size() >= kMinFilesForEncodedHeader) {
-    auto compressed = compress_header(plain_, threads);
+    auto compressed = compress_header(plain_, threads, effort);
     const std::uint64_t packed_size = compressed.size();
     const auto folder = make_folder({kMethodLzma2, {compressed.property}}, plain_size_, plain_crc_);
     const auto block = serialize_encoded_header(UINT64_MAX, packed_size, folder);
@@ -97,8 +97,9 @@ header_location prepared_header::write(output_file& out, std::uint64_t at) const
   return where;
 }
 
-header_location write_header(output_file& out, const archive_database& db, int level, unsigned threads) {
-  const header_location where = prepared_header(db, level, threads).write(out, out.position());
+header_location write_header(output_file& out, const archive_database& db, int level, unsigned threads,
+                             header_effort effort) {
+  const header_location where = prepared_header(db, level, threads, std::nullopt, effort).write(out, out.position());
   out.set_position(std::max(out.position(), where.end()));
   return where;
 }

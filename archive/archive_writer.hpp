@@ -8,6 +8,7 @@
 #include "archive_reader.hpp"
 #include "entry.hpp"
 #include "folder_packer.hpp"
+#include "lzma_settings.hpp"
 #include "output_file.hpp"
 #include "pack_plan.hpp"
 
@@ -46,7 +47,8 @@ class prepared_header {
  public:
   // `last_pack_size`: see serialize_header.
   prepared_header(const archive_database& db, int level, unsigned threads,
-                  std::optional<std::uint64_t> last_pack_size = std::nullopt);
+                  std::optional<std::uint64_t> last_pack_size = std::nullopt,
+                  header_effort effort = header_effort::best);
   // Bytes written at `at` take at most this many.
   std::uint64_t size_bound() const noexcept;
   // Writes the header at `at` (absolute), fsyncs, then points the start
@@ -65,7 +67,8 @@ class prepared_header {
 
 // Writes the header for `db` at out.position() (after the pack streams),
 // fsyncs, then writes the start header pointing at it. Does not commit.
-header_location write_header(output_file& out, const archive_database& db, int level, unsigned threads);
+header_location write_header(output_file& out, const archive_database& db, int level, unsigned threads,
+                             header_effort effort = header_effort::best);
 
 struct created_archive {
   archive_layout layout;                    // what is now on disk (with layout.file when asked)

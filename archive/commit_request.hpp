@@ -3,6 +3,7 @@
 // daemon's tree and the archive_appender.
 #include "archive_database.hpp"
 #include "entry.hpp"
+#include "lzma_settings.hpp"
 
 #include <algorithm>
 #include <cstdint>
@@ -77,6 +78,9 @@ struct commit_request {
   std::vector<prepacked_folder> prepacked_folders{};
   // Files of new_files that grew from archived streams, at most one entry each.
   std::vector<appended_file> appended_files{};
+  // quick: a later commit will replace this one's header (see
+  // lzma2_header_options); a mount's last commit asks for the best.
+  header_effort header = header_effort::best;
 };
 
 // Lets go of everything the request holds per file (paths, kinds, times,

@@ -41,8 +41,8 @@ std::vector<std::uint8_t> compress_part(std::span<const std::uint8_t> plain, std
 
 }  // namespace
 
-compressed_header compress_header(std::span<const std::uint8_t> plain, unsigned threads) {
-  const auto options = lzma2_header_options(plain.size());
+compressed_header compress_header(std::span<const std::uint8_t> plain, unsigned threads, header_effort effort) {
+  const auto options = lzma2_header_options(plain.size(), effort);
   const unsigned parts = header_parts_for(plain.size(), threads);
   std::vector<std::vector<std::uint8_t>> packed(parts);
   std::vector<std::exception_ptr> failures(parts);

@@ -7,6 +7,8 @@
 // with the dictionary's worth of header before it, so the stream compresses
 // almost as one encoder's would (see lzma2_encoder.hpp; 0.6 % larger on a
 // header of 100,000 files).
+#include "lzma_settings.hpp"
+
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -29,6 +31,7 @@ struct compressed_header {
 inline constexpr std::uint64_t kMinHeaderPartDictionaries = 2;
 unsigned header_parts_for(std::uint64_t plain_bytes, unsigned threads);
 
-compressed_header compress_header(std::span<const std::uint8_t> plain, unsigned threads);
+compressed_header compress_header(std::span<const std::uint8_t> plain, unsigned threads,
+                                  header_effort effort = header_effort::best);
 
 }  // namespace sevenzfs::archive

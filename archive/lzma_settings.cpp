@@ -54,7 +54,7 @@ lzma_options_lzma lzma2_options_for(int level, std::uint64_t input_size) {
   return options;
 }
 
-lzma_options_lzma lzma2_header_options(std::uint64_t input_size) {
+lzma_options_lzma lzma2_header_options(std::uint64_t input_size, header_effort effort) {
   lzma_options_lzma options{};
   lzma_lzma_preset(&options, 6);
   options.dict_size = std::min(std::uint32_t{1} << 20, smallest_dictionary_covering(input_size));
@@ -63,7 +63,7 @@ lzma_options_lzma lzma2_header_options(std::uint64_t input_size) {
   options.pb = 2;
   options.mode = LZMA_MODE_NORMAL;
   options.mf = LZMA_MF_BT4;
-  options.nice_len = 273;
+  options.nice_len = effort == header_effort::quick ? 32 : 273;
   options.depth = 0;  // liblzma's default for the match finder and fast bytes
   return options;
 }

@@ -28,7 +28,12 @@ lzma_options_lzma lzma2_options_for(int level, std::uint64_t input_size);
 // way. Records of one kind repeat within a short distance, and the encoder
 // needs about 11 MiB instead of a level's (185 MiB at level 5, next to the
 // compression workers' own).
-lzma_options_lzma lzma2_header_options(std::uint64_t input_size);
+// `quick`: for a header the next commit replaces (an fsync's, a periodic
+// commit's): 32 fast bytes instead of 273, which compressed the header of
+// 23,000 files in 40 % of the time (an fsync there: 0.19 s instead of 0.48)
+// and 1-4 % larger.
+enum class header_effort { best, quick };
+lzma_options_lzma lzma2_header_options(std::uint64_t input_size, header_effort effort = header_effort::best);
 
 // The single LZMA2 coder property byte 7z stores (the dictionary size code).
 std::uint8_t lzma2_property_byte(const lzma_options_lzma& options);

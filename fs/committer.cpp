@@ -274,16 +274,17 @@ void committer::thaw(const snapshot& taken) {
   }
 }
 
-result<void> committer::commit(commit_scope scope, const std::function<void()>& prepare,
+result<void> committer::commit(commit_scope scope, archive::header_effort header, const std::function<void()>& prepare,
                                const std::function<void()>& succeeded) {
   std::lock_guard serial(commit_mutex_);
-  auto committed = commit_serialized(scope, prepare);
+  auto committed = commit_serialized(scope, header, prepare);
   if (committed && succeeded) succeeded();
   return committed;
 }
 
 // Under commit_mutex_.
-result<void> committer::commit_serialized(commit_scope scope, const std::function<void()>& prepare) {
+result<void> committer::commit_serialized(commit_scope scope, archive::header_effort header,
+                                          const std::function<void()>& prepare) {
   const auto started = std::chrono::steady_clock::now();
   const std::uint64_t began = generation_.load();
   if (prepare) {
@@ -296,18 +297,18 @@ result<void> committer::commit_serialized(commit_scope scope, const std::functio
     figures_.running = false;
     return {};  // nothing to write, and no commit to count
   }
-  if (auto committed = commit_locked(gate, scope, false, began, started); !committed) return committed;
+  if (auto committed = commit_locked(gate, scope, false, header, began, started); !committed) return committed;
   if (!compaction_due()) return {};
   log_.info("{}: {} of {} bytes are dead; compacting", options_.archive_path, archive_.dead_bytes(),
             archive_.archive_bytes());
-  return commit_locked(gate, commit_scope::closed_files, true, began);
+  return commit_locked(gate, commit_scope::closed_files, true, header, began);
 }
 
 result<void> committer::compact() {
   std::lock_guard serial(commit_mutex_);
   std::unique_lock gate(gate_);
   if (!archive_.exists() || archive_.dead_bytes() == 0) return {};  // nothing to reclaim
-  return commit_locked(gate, commit_scope::closed_files, true, generation_.load());
+  return commit_locked(gate, commit_scope::closed_files, true, archive::header_effort::best, generation_.load());
 }
 
 bool committer::compaction_due() const {
@@ -316,7 +317,8 @@ bool committer::compaction_due() const {
 }
 
 result<void> committer::commit_locked(std::unique_lock<std::shared_mutex>& gate, commit_scope scope, bool compact,
-                                      std::uint64_t began, std::chrono::steady_clock::time_point started) {
+                                      archive::header_effort header, std::uint64_t began,
+                                      std::chrono::steady_clock::time_point started) {
   if (follow_pending_) {
     if (auto followed = follow_lock(); !followed)
       return failed(gate, nullptr, followed.error().code, followed.error().message);
@@ -335,6 +337,7 @@ result<void> committer::commit_locked(std::unique_lock<std::shared_mutex>& gate,
     snapshot& taken = frozen.emplace();
     take_snapshot(scope, began, taken);
     taken.request.compact = compact;
+    taken.request.header = header;
     // A log grown by appends is compressed from its archived end on: its
     // archived bytes are not pending (25 MB read pending for 0.2 MB of lines).
     std::uint64_t pending =

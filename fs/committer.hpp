@@ -111,10 +111,12 @@ class committer {
   std::uint64_t generation() const noexcept { return generation_.load(std::memory_order_relaxed); }
 
   // Commits what `scope` covers; on failure the archive keeps its last commit
-  // and everything stays staged. `prepare` runs first, without the gate;
-  // `succeeded`, after a commit that succeeded (or found nothing to do),
-  // also without the gate but before any other commit.
-  result<void> commit(commit_scope scope, const std::function<void()>& prepare = {},
+  // and everything stays staged. `header`: quick when a later commit will
+  // replace this one's header (see archive::lzma2_header_options). `prepare`
+  // runs first, without the gate; `succeeded`, after a commit that succeeded
+  // (or found nothing to do), also without the gate but before any other
+  // commit.
+  result<void> commit(commit_scope scope, archive::header_effort header, const std::function<void()>& prepare = {},
                       const std::function<void()>& succeeded = {});
   // Writes the archive anew without dead bytes (what files removed or
   // replaced left behind); nothing to do when there are none.
@@ -135,12 +137,13 @@ class committer {
   void take_snapshot(commit_scope scope, std::uint64_t began, snapshot& taken);
   void apply(const snapshot& taken, const archive::commit_result& result,
              const std::shared_ptr<const archive::archive_snapshot>& before);
-  result<void> commit_serialized(commit_scope scope, const std::function<void()>& prepare);
+  result<void> commit_serialized(commit_scope scope, archive::header_effort header,
+                                 const std::function<void()>& prepare);
   // `gate` holds gate_ exclusively, on return too.
   // `started`: when the commit began, its preparation (finishing the
   // streamer's folders) included: the duration it reports is the caller's wait.
   result<void> commit_locked(std::unique_lock<std::shared_mutex>& gate, commit_scope scope, bool compact,
-                             std::uint64_t began,
+                             archive::header_effort header, std::uint64_t began,
                              std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now());
   bool compaction_due() const;
   void report_kept_anyway(const archive::commit_result& result, const archive::archive_snapshot& before);

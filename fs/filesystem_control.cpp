@@ -14,8 +14,12 @@ namespace sevenzfs::fs {
 // or an unmount's (writes refused), lets the idle encoders go before the
 // header, the daemon's peak; should the mount go on, they are made anew.
 result<void> filesystem::commit(commit_scope scope, bool last) {
+  // The header of a commit the mount goes on after is replaced by the next
+  // one: compressed quickly (an fsync on an archive of 23,000 files: 0.19 s
+  // instead of 0.48); the last commit's stays, and gets the best.
+  const bool final = last || closing_.load();
   return committer_.commit(
-      scope,
+      scope, final ? archive::header_effort::best : archive::header_effort::quick,
       [this, last] {
         sealer_.seal_closed_files();
         streamer_.wait_for_hand_overs();

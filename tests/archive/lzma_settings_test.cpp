@@ -68,3 +68,12 @@ TEST(LzmaSettings, HeadersAreCompressedWithSevenZipsDictionaryAndFastBytesInLitt
   const lzma_filter level_filters[] = {{LZMA_FILTER_LZMA2, &level_five}, {LZMA_VLI_UNKNOWN, nullptr}};
   EXPECT_GT(lzma_raw_encoder_memusage(level_filters), std::uint64_t{150} << 20);
 }
+
+TEST(LzmaSettings, AQuickHeaderDiffersInFastBytesAlone) {
+  const auto best = lzma2_header_options(std::uint64_t{4} << 20);
+  const auto quick = lzma2_header_options(std::uint64_t{4} << 20, header_effort::quick);
+  EXPECT_EQ(quick.nice_len, 32u);
+  EXPECT_EQ(quick.dict_size, best.dict_size);  // the same property byte and decoder
+  EXPECT_EQ(quick.mf, best.mf);
+  EXPECT_EQ(quick.mode, best.mode);
+}
