@@ -5,10 +5,10 @@
 
 #include "archive/archive_appender.hpp"
 #include "archive/archive_error.hpp"
-#include "archive/crc32.hpp"
 #include "archive/file_attributes.hpp"
 #include "archive/file_io.hpp"
 #include "archive/folder_decoder.hpp"
+#include "archive/substream_verifier.hpp"
 
 #include <fmt/format.h>
 
@@ -114,25 +114,27 @@ bool replaced(const std::string& path, entry_kind kind, const recovered& recover
   return false;
 }
 
-// Decodes each copied folder once and checks its files' CRCs, as compressing
-// them again did: copied unread, damage would pass into the archive, and the
-// recovery archive would be removed. Throws corrupt_archive.
+// Decodes each copied folder once and checks its files' CRCs (and the
+// folder's, when it has one), as compressing them again did: copied unread,
+// damage would pass into the archive, and the recovery archive would be
+// removed. Throws corrupt_archive.
 void verify_copied(const archive::archive_snapshot& from, const std::vector<copied_folder>& copied) {
   const auto& db = from.database();
   std::vector<std::uint8_t> buffer(std::size_t{1} << 20);
   for (const auto& folder : copied) {
     const auto& layout = from.folder(folder.index);
     archive::folder_decoder decoder(from.fd(), from.path(), db.folders[folder.index], layout.packs);
+    archive::substream_verifier verifier(from, folder.index);
+    for (std::uint64_t left = db.folders[folder.index].unpack_size(); left > 0;) {
+      const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(left, buffer.size()));
+      const std::size_t got = decoder.read(std::span(buffer).first(want));
+      if (got == 0) break;
+      verifier.consume(from, std::span(buffer).first(got));
+      left -= got;
+    }
+    // Every substream has a CRC (copyable_folders): one cut short stays unchecked.
     for (std::uint64_t s = layout.first_substream; s < layout.first_substream + layout.substream_count; ++s) {
-      archive::crc32 crc;
-      for (std::uint64_t left = db.substream_sizes[s]; left > 0;) {
-        const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(left, buffer.size()));
-        const std::size_t got = decoder.read(std::span(buffer).first(want));
-        if (got == 0) break;
-        crc.update(std::span(buffer).first(got));
-        left -= got;
-      }
-      if (crc.value() != *db.substream_crcs[s]) {
+      if (from.verdict(s) != archive::archive_snapshot::crc_verdict::good) {
         throw archive::archive_error(archive::error_kind::corrupt_archive, from.path(),
                                      fmt::format("{}: damaged data (CRC mismatch)", from.substream_name(s)));
       }
