@@ -365,6 +365,26 @@ void pending_folders::finish() {
   throw_if_failed();
 }
 
+void pending_folders::finish_folders_of(std::span<const pending_id> ids) {
+  std::unique_lock lock(mutex_);
+  throw_if_failed();
+  std::vector<std::shared_ptr<const pending_folder_record>> folders;
+  for (const pending_id id : ids) {
+    const auto found = files_.find(id);
+    if (found == files_.end()) continue;
+    const file_place& place = found->second;
+    if (place.lane->open == place.folder) end_folder(*place.lane);
+    folders.push_back(place.folder);
+  }
+  if (folders.empty()) return;
+  ++finishing_;
+  changed_.notify_all();  // workers waiting for their turn
+  changed_.wait(
+      lock, [&] { return error_ || std::ranges::all_of(folders, [](const auto& folder) { return folder->written; }); });
+  --finishing_;
+  throw_if_failed();
+}
+
 void pending_folders::check() const {
   std::lock_guard lock(mutex_);
   throw_if_failed();

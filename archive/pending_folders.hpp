@@ -189,6 +189,11 @@ class pending_folders {
   void relieve();
   // Ends every open folder and waits until every part cut so far is written.
   void finish();
+  // Ends the open folders holding these files (those not here, taken
+  // already or unknown, are passed over) and waits until the folders are
+  // written, with those before them in their lanes: an fsync of one file
+  // waits for its folder, not for everything in flight.
+  void finish_folders_of(std::span<const pending_id> ids);
   // Throws the first failure (sticky) if a worker failed since; nothing
   // else is done.
   void check() const;

@@ -1,5 +1,7 @@
 #include "commit_scheduler.hpp"
 
+#include <utility>
+
 namespace sevenzfs::fs {
 
 namespace {
@@ -15,12 +17,12 @@ commit_scheduler::commit_scheduler(commit_function commit, std::function<bool()>
 
 commit_scheduler::~commit_scheduler() { stop(); }
 
-result<void> commit_scheduler::commit_and_wait(commit_scope scope) {
+result<void> commit_scheduler::commit_and_wait(const commit_scope& scope) {
   std::unique_lock lock(mutex_);
   if (stopped_) return failure(EIO);
   const std::uint64_t round = started_ + 1;
   requested_ = std::max(requested_, round);
-  if (scope == commit_scope::everything) everything_round_ = std::max(everything_round_, round);
+  next_scope_.merge(scope);
   wake_.notify_all();
   done_.wait(lock, [&] { return completed_ >= round || stopped_; });
   if (completed_ < round) return failure(EIO);  // stopped: the final commit takes it
@@ -55,9 +57,10 @@ void commit_scheduler::run(std::stop_token stop) {
       lock.lock();
       if (!changed) continue;
       requested_ = std::max(requested_, started_ + 1);
+      next_scope_.merge(commit_scope::closed_files());
     }
     const std::uint64_t round = ++started_;
-    const auto scope = everything_round_ >= round ? commit_scope::everything : commit_scope::closed_files;
+    const commit_scope scope = std::exchange(next_scope_, {});
     lock.unlock();
     auto outcome = commit_(scope);
     lock.lock();

@@ -2,11 +2,11 @@
 // Runs commits on one thread, in numbered rounds. A caller that needs its
 // data committed (fsync, the flush xattr, memory pressure) asks for a round
 // that starts after its call and waits for that round's result; callers that
-// arrive together share a round. A round commits everything (files still
-// open for writing too) if any of its callers asked for that; otherwise only
-// what is closed. With an interval, a round of closed files also starts when
-// nothing was asked for `interval` and the filesystem has changes.
-#include "committer.hpp"
+// arrive together share a round, which takes what any of them asked for
+// (commit_scope::merge). With an interval, a round of closed files also
+// starts when nothing was asked for `interval` and the filesystem has
+// changes.
+#include "commit_scope.hpp"
 #include "result.hpp"
 
 #include <chrono>
@@ -30,7 +30,7 @@ class commit_scheduler {
 
   // Blocks until a round that started after this call has finished; returns
   // its result.
-  result<void> commit_and_wait(commit_scope scope);
+  result<void> commit_and_wait(const commit_scope& scope);
 
   // Finishes the round in progress (and any that was asked for), then stops.
   void stop();
@@ -44,8 +44,8 @@ class commit_scheduler {
   std::mutex mutex_;
   std::condition_variable_any wake_;
   std::condition_variable_any done_;
-  std::uint64_t requested_ = 0;         // highest round asked for
-  std::uint64_t everything_round_ = 0;  // highest round asked to commit everything
+  std::uint64_t requested_ = 0;  // highest round asked for
+  commit_scope next_scope_;      // what the round after the running one is asked to take
   std::uint64_t started_ = 0;
   std::uint64_t completed_ = 0;
   bool stopped_ = false;

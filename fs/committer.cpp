@@ -38,6 +38,9 @@ struct committer::snapshot {
     inode_number number;
     std::uint64_t content_changes;  // inode::content_changes at the snapshot
     std::uint64_t size = 0;         // of the bytes committed
+    // An fsync's file the streamer is still compressing: its sealed bytes
+    // stay (file_content::committed_beside_streamer).
+    bool beside_streamer = false;
   };
   std::vector<file> committed;              // request.new_files[k] is committed[k]'s content
   std::vector<std::uint64_t> kept_streams;  // request.kept_streams' stream numbers, in order
@@ -81,7 +84,7 @@ bool committer::has_changes() const {
 
 bool committer::has_changes_locked() const { return generation_.load() != committed_generation_ || !applied_; }
 
-void committer::take_snapshot(commit_scope scope, std::uint64_t began, snapshot& taken) {
+void committer::take_snapshot(const commit_scope& scope, std::uint64_t began, snapshot& taken) {
   taken.generation = generation_.load();
   auto& request = taken.request;
   // The streamer's finished folders, and where each of their files is.
@@ -126,6 +129,8 @@ void committer::take_snapshot(commit_scope scope, std::uint64_t began, snapshot&
     }
     file_content& content = node.content;
     const auto stream = content.stream_in(current);
+    const bool listed = scope.lists(node.number);
+    bool beside_streamer = false;
     if (const sealed_bytes* sealed = content.sealed()) {
       if (const auto place = sealed->id() != 0 ? taken_now.find(sealed->id()) : std::nullopt) {
         e.size = sealed->size();
@@ -133,15 +138,30 @@ void committer::take_snapshot(commit_scope scope, std::uint64_t began, snapshot&
         taken.streamed.push_back({node.number, sealed->id(), place->flat, sealed->size()});
         return;
       }
-      // Still being compressed: the next commit takes it — unless the
-      // streamer failed, or this commit of everything began before the file
-      // was written and the settle queue sealed it after the commit's seal
-      // pass (closed meanwhile): then this commit compresses it as below.
-      const bool written_before = scope == commit_scope::everything && node.dirty_since <= began;
-      if (streamer_.streaming() && !written_before) {
+      // Committed by an fsync while the streamer compresses it: the archive
+      // has these bytes, and the streamer's copy is for a later commit.
+      if (content.archived_as_sealed() && streamer_.streaming()) {
         taken.left_changes = true;
         leave(e, stream);
         return;
+      }
+      // Still being compressed: the next commit takes it — unless the
+      // streamer failed (this commit compresses it as below), or this commit
+      // must have it: the file is listed (an fsync's: compressed alone now
+      // rather than wait for its folder, which may be queued behind
+      // everything else in flight; filesystem::finish_folders_of waits only
+      // for large files), or this commit of everything began before the file
+      // was written and the settle queue sealed it after the commit's seal
+      // pass (closed meanwhile). Then this commit compresses it as below,
+      // beside the streamer (file_content::committed_beside_streamer).
+      const bool written_before = scope.reach == commit_scope::breadth::everything && node.dirty_since <= began;
+      if (streamer_.streaming()) {
+        if (!written_before && !listed) {
+          taken.left_changes = true;
+          leave(e, stream);
+          return;
+        }
+        beside_streamer = sealed->id() != 0;
       }
     }
     // Changed only since this commit began, while its folders were being
@@ -151,9 +171,19 @@ void committer::take_snapshot(commit_scope scope, std::uint64_t began, snapshot&
       leave(e, stream);
       return;
     }
-    // Files still open for writing wait for a commit of everything; until
-    // then the archive keeps their last committed copy.
-    const bool include = content.dirty() && (scope == commit_scope::everything || node.writers == 0);
+    // Files still open for writing wait for a commit of everything, other
+    // closed ones for a commit of closed files; until then the archive keeps
+    // their last committed copy. Symlinks cost no compression worth waiting
+    // for.
+    bool include = false;
+    if (content.dirty()) {
+      const bool taken_anyway = listed || node.kind == node_kind::symlink;
+      switch (scope.reach) {
+        case commit_scope::breadth::listed: include = taken_anyway; break;
+        case commit_scope::breadth::closed_files: include = taken_anyway || node.writers == 0; break;
+        case commit_scope::breadth::everything: include = true; break;
+      }
+    }
     if (content.dirty() && !include) {
       taken.left_changes = true;
       leave(e, stream);
@@ -163,7 +193,7 @@ void committer::take_snapshot(commit_scope scope, std::uint64_t began, snapshot&
     if (include && content.size() > 0) {
       // Listed before it is frozen: a commit that fails from here on thaws
       // what it lists.
-      taken.committed.push_back({node.number, node.content_changes, content.size()});
+      taken.committed.push_back({node.number, node.content_changes, content.size(), beside_streamer});
       if (stream && content.grew_from_archived()) {
         request.appended_files.push_back({request.new_files.size(), *stream});
       }
@@ -227,6 +257,8 @@ void committer::apply(const snapshot& taken, const archive::commit_result& resul
     // the file would be compressed whole again, its start decoded.)
     if ((*node)->content_changes != taken.committed[k].content_changes && !(*node)->content.unchanged_since_freeze()) {
       (*node)->content.committed_then_appended(std::move(where));
+    } else if (taken.committed[k].beside_streamer) {
+      (*node)->content.committed_beside_streamer(std::move(where));
     } else {
       const bool appended = (*node)->content.grew_from_archived();
       (*node)->content.committed(std::move(where), (*node)->writers > 0);
@@ -274,8 +306,8 @@ void committer::thaw(const snapshot& taken) {
   }
 }
 
-result<void> committer::commit(commit_scope scope, archive::header_effort header, const std::function<void()>& prepare,
-                               const std::function<void()>& succeeded) {
+result<void> committer::commit(const commit_scope& scope, archive::header_effort header,
+                               const std::function<void()>& prepare, const std::function<void()>& succeeded) {
   std::lock_guard serial(commit_mutex_);
   auto committed = commit_serialized(scope, header, prepare);
   if (committed && succeeded) succeeded();
@@ -283,7 +315,7 @@ result<void> committer::commit(commit_scope scope, archive::header_effort header
 }
 
 // Under commit_mutex_.
-result<void> committer::commit_serialized(commit_scope scope, archive::header_effort header,
+result<void> committer::commit_serialized(const commit_scope& scope, archive::header_effort header,
                                           const std::function<void()>& prepare) {
   const auto started = std::chrono::steady_clock::now();
   const std::uint64_t began = generation_.load();
@@ -301,14 +333,14 @@ result<void> committer::commit_serialized(commit_scope scope, archive::header_ef
   if (!compaction_due()) return {};
   log_.info("{}: {} of {} bytes are dead; compacting", options_.archive_path, archive_.dead_bytes(),
             archive_.archive_bytes());
-  return commit_locked(gate, commit_scope::closed_files, true, header, began);
+  return commit_locked(gate, commit_scope::closed_files(), true, header, began);
 }
 
 result<void> committer::compact() {
   std::lock_guard serial(commit_mutex_);
   std::unique_lock gate(gate_);
   if (!archive_.exists() || archive_.dead_bytes() == 0) return {};  // nothing to reclaim
-  return commit_locked(gate, commit_scope::closed_files, true, archive::header_effort::best, generation_.load());
+  return commit_locked(gate, commit_scope::closed_files(), true, archive::header_effort::best, generation_.load());
 }
 
 bool committer::compaction_due() const {
@@ -316,8 +348,8 @@ bool committer::compaction_due() const {
   return archive_.dead_bytes() * 100 > archive_.archive_bytes() * options_.compact_at_percent;
 }
 
-result<void> committer::commit_locked(std::unique_lock<std::shared_mutex>& gate, commit_scope scope, bool compact,
-                                      archive::header_effort header, std::uint64_t began,
+result<void> committer::commit_locked(std::unique_lock<std::shared_mutex>& gate, const commit_scope& scope,
+                                      bool compact, archive::header_effort header, std::uint64_t began,
                                       std::chrono::steady_clock::time_point started) {
   if (follow_pending_) {
     if (auto followed = follow_lock(); !followed)
@@ -370,11 +402,15 @@ result<void> committer::commit_locked(std::unique_lock<std::shared_mutex>& gate,
     if (before) report_kept_anyway(result, *before);
 
     const auto elapsed = std::chrono::steady_clock::now() - started;
+    const std::uint64_t streamed =
+        std::accumulate(taken.streamed.begin(), taken.streamed.end(), std::uint64_t{0},
+                        [](std::uint64_t total, const snapshot::streamed_file& file) { return total + file.size; });
     log_.debug(
-        "{}: committed {} new bytes ({} of them archived before and continued, not compressed again), "
-        "{} packed bytes copied, {} kept bytes compressed again, {} in {:.3f} s",
-        options_.archive_path, result.input_bytes, result.continued_bytes, result.copied_bytes, result.reencoded_bytes,
-        result.rewritten ? "archive written anew" : "in place", std::chrono::duration<double>(elapsed).count());
+        "{}: committed {} new bytes ({} of them compressed by the streamer, {} archived before and continued, "
+        "not compressed again), {} packed bytes copied, {} kept bytes compressed again, {} in {:.3f} s",
+        options_.archive_path, result.input_bytes, streamed, result.continued_bytes, result.copied_bytes,
+        result.reencoded_bytes, result.rewritten ? "archive written anew" : "in place",
+        std::chrono::duration<double>(elapsed).count());
     if (result.mismatched_prefixes > 0) {
       // The daemon named files as grown by appends only that were written
       // before their end too: the archive is right (they were compressed

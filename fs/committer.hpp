@@ -8,7 +8,8 @@
 // Most new content arrives compressed already: files sealed for the streamer
 // (streamer.hpp) are in its finished folders, which a commit copies into the
 // archive; only what was not sealed (files still open, in a commit of
-// everything) is compressed by the commit itself. A commit takes what changed
+// everything; an fsync's file, see commit_scope.hpp) is compressed by the
+// commit itself. A commit takes what changed
 // before it began: files that became dirty since (inode::dirty_since) are left
 // to the next commit while the streamer runs, so a writer that goes on during
 // a commit does not make it compress that writer's files.
@@ -17,7 +18,8 @@
 // holds it shared (see inode_table.hpp for the whole lock order); a commit
 // holds it exclusively to take its snapshot of the tree, so it sees a still
 // tree — but only after its preparation (sealing and finishing the streamed
-// folders, the long part), which runs without it while writers go on. Then
+// folders, the long part; for an fsync, its file's folder alone), which runs
+// without it while writers go on. Then
 // it lets the gate go while it writes the archive (compresses what was not
 // streamed, copies the packs, writes the header) and takes it again to apply
 // the result, to the files that have not changed since the snapshot. The
@@ -26,6 +28,7 @@
 // copy, and the file takes its bytes back when the commit is over. Commits
 // run one at a time (commit_mutex_).
 #include "archive_lock.hpp"
+#include "commit_scope.hpp"
 #include "daemon_options.hpp"
 #include "file_content.hpp"
 #include "inode_table.hpp"
@@ -44,11 +47,6 @@
 #include <string>
 
 namespace sevenzfs::fs {
-
-enum class commit_scope {
-  closed_files,  // files still open for writing wait
-  everything,
-};
 
 // Figures of commits; written by the committing thread, read by statistics.
 struct commit_figures {
@@ -116,8 +114,8 @@ class committer {
   // runs first, without the gate; `succeeded`, after a commit that succeeded
   // (or found nothing to do), also without the gate but before any other
   // commit.
-  result<void> commit(commit_scope scope, archive::header_effort header, const std::function<void()>& prepare = {},
-                      const std::function<void()>& succeeded = {});
+  result<void> commit(const commit_scope& scope, archive::header_effort header,
+                      const std::function<void()>& prepare = {}, const std::function<void()>& succeeded = {});
   // Writes the archive anew without dead bytes (what files removed or
   // replaced left behind); nothing to do when there are none.
   result<void> compact();
@@ -134,15 +132,15 @@ class committer {
   struct snapshot;
   // `began`: the change generation when the commit began.
   // Fills `taken` (empty), which lists what it froze even if it throws.
-  void take_snapshot(commit_scope scope, std::uint64_t began, snapshot& taken);
+  void take_snapshot(const commit_scope& scope, std::uint64_t began, snapshot& taken);
   void apply(const snapshot& taken, const archive::commit_result& result,
              const std::shared_ptr<const archive::archive_snapshot>& before);
-  result<void> commit_serialized(commit_scope scope, archive::header_effort header,
+  result<void> commit_serialized(const commit_scope& scope, archive::header_effort header,
                                  const std::function<void()>& prepare);
   // `gate` holds gate_ exclusively, on return too.
   // `started`: when the commit began, its preparation (finishing the
   // streamer's folders) included: the duration it reports is the caller's wait.
-  result<void> commit_locked(std::unique_lock<std::shared_mutex>& gate, commit_scope scope, bool compact,
+  result<void> commit_locked(std::unique_lock<std::shared_mutex>& gate, const commit_scope& scope, bool compact,
                              archive::header_effort header, std::uint64_t began,
                              std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now());
   bool compaction_due() const;

@@ -177,7 +177,7 @@ void on_watched_signal(int signal, filesystem& fs, logger& log) {
   }
   log.info("SIGUSR1: committing everything written so far");
   // A failed commit logs its own reason.
-  if (fs.fsync()) log.info("SIGUSR1: everything written so far is committed");
+  if (fs.commit_everything()) log.info("SIGUSR1: everything written so far is committed");
 }
 
 void serve(fuse_session* session) {

@@ -342,6 +342,17 @@ void file_content::committed_then_appended(archived_bytes where) {
   archived_ = std::move(where);
 }
 
+void file_content::committed_beside_streamer(archived_bytes where) {
+  same_as_archived_ = where.size;
+  archived_ = std::move(where);
+  archived_sealed_id_ = sealed() != nullptr ? sealed()->id() : 0;
+}
+
+bool file_content::archived_as_sealed() const noexcept {
+  const sealed_bytes* bytes = sealed();
+  return archived_ && bytes != nullptr && bytes->id() != 0 && bytes->id() == archived_sealed_id_;
+}
+
 void file_content::trim_committed(content_services& services) {
   const std::uint64_t primer = primer_bytes_at(services.level);
   if (dirty_ || !archived_ || primer == 0) return;

@@ -135,6 +135,16 @@ class file_content {
   // without decoding; they are read from the archive from then on. Memory
   // and spill space then stay bounded however long the log grows.
   void trim_committed(content_services& services);
+  // The commit made `where` the archive's copy of the sealed bytes, which the
+  // streamer has too (an fsync's file, committed before its folder was
+  // finished): they stay sealed and the file dirty, so that a later commit
+  // takes the streamer's copy, and the archive's gives way to it as to any
+  // change (dead bytes until a compaction, rather than the streamer's whole
+  // folder compressed again without the file).
+  void committed_beside_streamer(archived_bytes where);
+  // The archive's copy holds the sealed bytes (committed_beside_streamer):
+  // an fsync of the file has nothing to add.
+  bool archived_as_sealed() const noexcept;
   // The archive's copy moved (a later commit renumbered or rewrote it).
   void moved(archived_bytes where) noexcept { archived_ = std::move(where); }
   // True the first time it is asked after the content changed: a file that
@@ -204,6 +214,9 @@ class file_content {
   // While a commit runs that froze a file with an archived start: the size
   // it froze, which the commit's copy will have.
   std::uint64_t frozen_end_ = 0;
+  // The sealed bytes' id when committed_beside_streamer made the archive's
+  // copy theirs (sealed bytes are never changed, only replaced).
+  archive::pending_id archived_sealed_id_ = 0;
   bool dirty_ = false;
   bool reported_ = false;
 };

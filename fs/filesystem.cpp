@@ -40,7 +40,7 @@ filesystem::filesystem(const daemon_options& options, logger& log, archive_lock*
       sealer_(inodes_, committer_, streamer_, content_, chunks_, sealer::timing::of(options_), log_),
       xattrs_(
           {chunks_, reader_, committer_.figures(), streamer_, options_, ::getuid(), std::chrono::steady_clock::now()},
-          {.flush = [this] { return fsync(); },
+          {.flush = [this] { return commit_everything(); },
            .compact = [this] { return compact(); },
            .unmount = [this] { return unmount_control(); },
            .file_state = [this](inode_number number) { return file_state(number); },

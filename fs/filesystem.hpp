@@ -80,8 +80,15 @@ class filesystem {
   void release(inode_number number, int flags);
   result<std::size_t> read(inode_number number, std::span<std::byte> out, off_t offset);
   result<std::size_t> write(inode_number number, std::span<const std::byte> data, off_t offset);
-  // Returns when everything written so far, open files too, is in the archive.
-  result<void> fsync();
+  // Returns when everything written so far, open files too, is in the
+  // archive: a flush (the xattr, SIGUSR1), and an unmount's control.
+  result<void> commit_everything();
+  // Returns when the file, as written so far, is in the archive (with what
+  // else a commit takes without compressing it: see commit_scope).
+  result<void> fsync_file(inode_number number);
+  // Returns when the directory's entries are in the archive: its new files'
+  // bytes too, as written so far, and the last committed copy of the others.
+  result<void> fsync_directory(inode_number number);
   // Commits everything, then leaves the archive without dead bytes.
   result<void> compact();
   result<void> readdir(inode_number number, off_t offset, const inode_table::directory_sink& add);
@@ -121,9 +128,11 @@ class filesystem {
   result<struct stat> add_entry(inode_number parent, std::string_view name, node_kind kind, std::uint32_t permissions,
                                 const caller& who, const std::function<void(inode&)>& init = {});
   result<std::size_t> write_some(inode_number number, std::span<const std::byte> data, off_t offset);
+  result<void> commit_and_wait(const commit_scope& scope);
   result<void> commit_closed_files();
   // `last`: nothing is written after it (the final commit).
-  result<void> commit(commit_scope scope, bool last = false);
+  result<void> commit(const commit_scope& scope, bool last = false);
+  void finish_folders_of(const std::vector<inode_number>& files);
   void resume_streaming();
   bool spill_largest_open_file();
   result<std::optional<std::string>> file_state(inode_number number);

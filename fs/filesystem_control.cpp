@@ -10,25 +10,75 @@ namespace sevenzfs::fs {
 // ---- commits -----------------------------------------------------------------
 
 // The commit's long part runs before it takes the change gate: closed files
-// are sealed and their folders finished while writers go on. A last commit,
-// or an unmount's (writes refused), lets the idle encoders go before the
-// header, the daemon's peak; should the mount go on, they are made anew.
-result<void> filesystem::commit(commit_scope scope, bool last) {
+// are sealed and their folders finished while writers go on (for listed
+// files alone, only their folders). A last commit, or an unmount's (writes
+// refused), lets the idle encoders go before the header, the daemon's peak;
+// should the mount go on, they are made anew.
+result<void> filesystem::commit(const commit_scope& scope, bool last) {
   // The header of a commit the mount goes on after is replaced by the next
   // one: compressed quickly (an fsync on an archive of 23,000 files: 0.19 s
   // instead of 0.46); the last commit's stays, and gets the best.
   const bool final = last || closing_.load();
   return committer_.commit(
       scope, final ? archive::header_effort::best : archive::header_effort::quick,
-      [this, last] {
-        sealer_.seal_closed_files();
-        streamer_.wait_for_hand_overs();
-        streamer_.finish();
+      [this, last, &scope] {
+        if (scope.takes_closed_files()) {
+          sealer_.seal_closed_files();
+          streamer_.wait_for_hand_overs();
+          streamer_.finish();
+        } else {
+          finish_folders_of(scope.listed);
+        }
         if (last || closing_.load()) streamer_.release_encoders();
       },
       [this, last] {
         if (!last && !closing_.load()) resume_streaming();
       });
+}
+
+namespace {
+
+// An fsync's file that the streamer has and has not finished is compressed
+// again by the fsync's commit when it is smaller than this (about a second
+// of a core at level 5), and the streamer's copy replaces the commit's at a
+// later commit (file_content::committed_beside_streamer): its folder may be
+// queued behind everything else in flight. A file closed, then fsynced
+// behind a 266 MB `tar x` waited 9-23 s for its folder. A larger file's
+// folder is finished and waited for, as compressing it alone would take as
+// long and the streamer compresses it on every thread.
+constexpr std::uint64_t kFsyncWaitsForFolderBytes = 4u << 20;
+
+}  // namespace
+
+// The listed files the streamer has: once handed over (the compressor may
+// be making room for them), the large ones' folders are finished (a solid
+// one ends early: the commit needs it whole); the commit compresses the
+// others itself.
+void filesystem::finish_folders_of(const std::vector<inode_number>& files) {
+  std::vector<archive::pending_id> ids;
+  const auto collect = [&] {
+    ids.clear();
+    bool on_the_way = false;
+    for (const inode_number number : files) {
+      auto node = inodes_.lock(number);
+      if (!node) continue;
+      const sealed_bytes* sealed = (*node)->content.sealed();
+      if (sealed == nullptr) continue;
+      if (sealed->id() == 0) {
+        on_the_way = true;
+      } else if (sealed->size() >= kFsyncWaitsForFolderBytes) {
+        ids.push_back(sealed->id());
+      }
+    }
+    return on_the_way;
+  };
+  // Not wait_for_hand_overs: files sealed one after another (a `tar x`
+  // going on) may keep it waiting long after these files' hand-overs. A
+  // hand-over that failed (streaming stopped) leaves the file's id 0: the
+  // commit compresses it itself.
+  bool on_the_way = collect();
+  while (on_the_way && streamer_.wait_for_a_hand_over(std::chrono::milliseconds(100))) on_the_way = collect();
+  if (!ids.empty()) streamer_.finish_folders_of(ids);
 }
 
 // Streaming stopped at a failure (a full disk, the file size limit) starts
@@ -55,28 +105,49 @@ void filesystem::resume_streaming() {
 void filesystem::start_threads() {
   streamer_.start([this] { return sealer_.workers_allowed(); });
   sealer_.start();
-  scheduler_ = std::make_unique<commit_scheduler>([this](commit_scope scope) { return commit(scope); },
+  scheduler_ = std::make_unique<commit_scheduler>([this](const commit_scope& scope) { return commit(scope); },
                                                   [this] { return committer_.has_changes(); },
                                                   std::chrono::seconds(options_.flush_interval_seconds));
 }
 
-result<void> filesystem::commit_closed_files() {
-  return scheduler_ ? scheduler_->commit_and_wait(commit_scope::closed_files) : commit(commit_scope::closed_files);
+result<void> filesystem::commit_and_wait(const commit_scope& scope) {
+  return scheduler_ ? scheduler_->commit_and_wait(scope) : commit(scope);
 }
 
-result<void> filesystem::fsync() {
-  return scheduler_ ? scheduler_->commit_and_wait(commit_scope::everything) : commit(commit_scope::everything);
+result<void> filesystem::commit_closed_files() { return commit_and_wait(commit_scope::closed_files()); }
+
+result<void> filesystem::commit_everything() { return commit_and_wait(commit_scope::everything()); }
+
+result<void> filesystem::fsync_file(inode_number number) { return commit_and_wait(commit_scope::of({number})); }
+
+// The directory's names are in the archive once its files are: those the
+// archive has a copy of already are (as the last commit had them: ext4's
+// directory fsync does not write a file's data either), those it has none
+// of are listed.
+result<void> filesystem::fsync_directory(inode_number number) {
+  std::vector<inode_number> children;
+  auto listed = inodes_.list(number, 0, [&](std::string_view, const struct stat& st, off_t) {
+    if (S_ISREG(st.st_mode)) children.push_back(st.st_ino);
+    return true;
+  });
+  if (!listed) return std::unexpected(listed.error());
+  std::vector<inode_number> new_files;
+  for (const inode_number child : children) {
+    auto node = inodes_.lock(child);
+    if (node && (*node)->content.dirty() && !(*node)->content.archived()) new_files.push_back(child);
+  }
+  return commit_and_wait(commit_scope::of(std::move(new_files)));
 }
 
 result<void> filesystem::compact() {
-  if (auto committed = fsync(); !committed) return committed;
+  if (auto committed = commit_everything(); !committed) return committed;
   return committer_.compact();
 }
 
 result<void> filesystem::final_commit() {
   if (scheduler_) scheduler_->stop();
   if (!committer_.has_changes()) return {};
-  return commit(commit_scope::everything, true);
+  return commit(commit_scope::everything(), true);
 }
 
 result<saved_changes> filesystem::save_for_recovery() {
@@ -118,7 +189,7 @@ result<void> filesystem::unmount_control() {
   // after the commit began, which leaves it to the next one: commit until
   // nothing is left (no change can come in any more).
   for (int round = 0; round == 0 || (round < 4 && committer_.has_changes()); ++round) {
-    if (auto committed = fsync(); !committed) {
+    if (auto committed = commit_everything(); !committed) {
       closing_ = false;  // still mounted, nothing lost: free space and try again
       return committed;
     }

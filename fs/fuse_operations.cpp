@@ -234,8 +234,8 @@ void on_release(fuse_req_t r, fuse_ino_t ino, fuse_file_info* fi) {
   });
 }
 
-void on_fsync(fuse_req_t r, fuse_ino_t, int, fuse_file_info*) {
-  checked(r, "fsync", [&] { reply_done(r, "fsync", fs_of(r).fsync()); });
+void on_fsync(fuse_req_t r, fuse_ino_t ino, int, fuse_file_info*) {
+  checked(r, "fsync", [&] { reply_done(r, "fsync", fs_of(r).fsync_file(ino)); });
 }
 
 void on_opendir(fuse_req_t r, fuse_ino_t ino, fuse_file_info* fi) {
@@ -270,8 +270,8 @@ void on_readdir(fuse_req_t r, fuse_ino_t ino, size_t size, off_t offset, fuse_fi
 
 void on_releasedir(fuse_req_t r, fuse_ino_t, fuse_file_info*) { fuse_reply_err(r, 0); }
 
-void on_fsyncdir(fuse_req_t r, fuse_ino_t, int, fuse_file_info*) {
-  checked(r, "fsyncdir", [&] { reply_done(r, "fsyncdir", fs_of(r).fsync()); });
+void on_fsyncdir(fuse_req_t r, fuse_ino_t ino, int, fuse_file_info*) {
+  checked(r, "fsyncdir", [&] { reply_done(r, "fsyncdir", fs_of(r).fsync_directory(ino)); });
 }
 
 void on_statfs(fuse_req_t r, fuse_ino_t) {

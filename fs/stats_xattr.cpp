@@ -69,12 +69,15 @@ result<void> stats_xattr::set(inode_number number, std::string_view name, std::s
 std::string file_state_json(const inode& node, const archive::archive_snapshot* archived) {
   if (node.is_directory()) return R"({"state":"directory"})";
   const std::uint64_t size = node.size();
-  if (const sealed_bytes* sealed = node.content.sealed()) {
+  // Committed by an fsync while the compressor has it too: archived (a
+  // later commit takes the compressor's copy instead).
+  const bool archived_beside = node.content.archived_as_sealed();
+  if (const sealed_bytes* sealed = node.content.sealed(); sealed != nullptr && !archived_beside) {
     // Handed to the compressor: being compressed, or waiting in a pending file for a commit.
     return fmt::format(R"({{"state":"{}","size":{}}})", sealed->released() ? "compressed" : "compressing", size);
   }
   const auto stream = node.content.stream_in(archived);
-  if (node.content.dirty() || !stream) {
+  if ((node.content.dirty() && !archived_beside) || !stream) {
     return fmt::format(R"({{"state":"{}","size":{}}})", node.content.dirty() ? "staged" : "empty", size);
   }
   const std::size_t folder = archived->substream(*stream).folder;

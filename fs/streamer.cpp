@@ -123,6 +123,14 @@ void streamer::wait_for_hand_overs() {
   handed_over_.wait(lock, [&] { return expected_hand_overs_ == 0; });
 }
 
+bool streamer::wait_for_a_hand_over(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  if (expected_hand_overs_ == 0) return false;
+  const std::uint64_t seen = ended_hand_overs_;
+  handed_over_.wait_for(lock, timeout, [&] { return ended_hand_overs_ != seen; });
+  return true;
+}
+
 bool streamer::hand_over(const std::string& path, const std::shared_ptr<sealed_bytes>& bytes) {
   archive::pending_id id = 0;
   std::uint64_t generation = 0;
@@ -154,6 +162,7 @@ bool streamer::hand_over(const std::string& path, const std::shared_ptr<sealed_b
       if (!released) handed_.emplace(id, bytes);
     }
     --expected_hand_overs_;
+    ++ended_hand_overs_;
     handed_over_.notify_all();
   }
   if (released) note_release(bytes);
@@ -226,6 +235,10 @@ release_wait streamer::wait_for_release(std::chrono::milliseconds timeout) {
 }
 
 void streamer::finish() { guarded([](archive::pending_folders& pending) { pending.finish(); }); }
+
+void streamer::finish_folders_of(std::span<const archive::pending_id> ids) {
+  guarded([ids](archive::pending_folders& pending) { pending.finish_folders_of(ids); });
+}
 
 // Also after compression failed: idle encoders hold their memory all the
 // same. Said only when there were some: an unmount commits until nothing is

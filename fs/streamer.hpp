@@ -34,6 +34,7 @@
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
+#include <span>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -73,6 +74,10 @@ class streamer {
   // hand-over.
   bool hand_over(const std::string& path, const std::shared_ptr<sealed_bytes>& bytes);
   void wait_for_hand_overs();
+  // Until some hand-over ends or `timeout` passes, for a caller waiting for
+  // one file's: while files are sealed one after another, the count of those
+  // expected may not reach 0 for long. False at once when none is expected.
+  bool wait_for_a_hand_over(std::chrono::milliseconds timeout);
   // Starts the compression of everything handed over (nothing more is coming soon).
   void flush();
   // Memory is short: an idle worker, if any, gets the fullest partly filled part.
@@ -82,8 +87,10 @@ class streamer {
   // not free anything).
   release_wait wait_for_release(std::chrono::milliseconds timeout);
   // Ends the open folders and waits until everything handed over so far is
-  // written (throws archive_error if compression failed).
+  // written (a failure stops streaming: see streaming()).
   void finish();
+  // The same for the folders holding these files only (an fsync's).
+  void finish_folders_of(std::span<const archive::pending_id> ids);
   // Nothing more is to be handed over (the last commit, or an unmount's;
   // should more come after all, encoders are made anew): the idle workers'
   // encoders give their memory back before the header's encoders take theirs.
@@ -133,6 +140,7 @@ class streamer {
   std::unordered_set<archive::pending_id> encoded_early_;  // before hand_over registered them
   std::uint64_t releases_ = 0;
   std::uint64_t expected_hand_overs_ = 0;
+  std::uint64_t ended_hand_overs_ = 0;
   std::condition_variable handed_over_;
   taken_folders taken_;  // by a commit not yet applied
   std::uint64_t committed_bytes_ = 0;  // handed over and since committed or dropped

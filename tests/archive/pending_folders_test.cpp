@@ -15,6 +15,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <future>
 #include <map>
 #include <mutex>
 #include <random>
@@ -644,6 +645,40 @@ TEST_F(pending_test, SolidGroupsByExtensionAndEndsTheLeastRecentlyUsedFolder) {
     for (auto id : folder.ids) EXPECT_EQ(extension.at(id), kind);
   }
   EXPECT_EQ(seen, (std::multiset<std::string>{"txt", "bin", "c"}));
+}
+
+// An fsync of one file finishes that file's folder alone: the folder of
+// another extension, whose part a worker is still in, stays open.
+TEST_F(pending_test, FinishingTheFoldersOfSomeFilesLeavesTheOthersOpen) {
+  pending_folders pending(archive, small_parts(pack_mode::solid, 2));
+  const auto gate = std::make_shared<gated_content::gate>();
+  gate->set(false);
+  const gates_opened_at_exit opener{{gate}};
+  std::map<pending_id, std::vector<std::uint8_t>> content;
+  add_redundant(pending, content, "held.txt", 50'000, 1, gate);
+  ASSERT_TRUE(gate->wait_visited()) << "held.txt's part was not started";
+  add_redundant(pending, content, "a.dat", 3000, 2, nullptr);
+  add_redundant(pending, content, "b.dat", 3000, 3, nullptr);
+  std::vector<pending_id> ids;
+  for (const auto& [id, bytes] : content) ids.push_back(id);  // held.txt, a.dat, b.dat
+
+  auto finishing = std::async(std::launch::async, [&] { pending.finish_folders_of(std::vector{ids[1]}); });
+  ASSERT_EQ(finishing.wait_for(std::chrono::seconds(10)), std::future_status::ready) << "it waited for held.txt's part";
+  finishing.get();
+  const auto taken = pending.take();
+  ASSERT_EQ(taken.size(), 1u);
+  EXPECT_EQ(std::vector<pending_id>(taken[0].ids.begin(), taken[0].ids.end()),
+            (std::vector<pending_id>{ids[1], ids[2]}));
+  expect_reads_back(reader, taken[0], content);
+  // Taken already, or never handed over: nothing to wait for.
+  pending.finish_folders_of(std::vector<pending_id>{ids[1], 9999});
+
+  gate->set(true);
+  pending.finish();
+  const auto rest = pending.take();
+  ASSERT_EQ(rest.size(), 1u);
+  EXPECT_EQ(std::vector<pending_id>(rest[0].ids.begin(), rest[0].ids.end()), (std::vector<pending_id>{ids[0]}));
+  expect_reads_back(reader, rest[0], content);
 }
 
 TEST_F(pending_test, SolidBlockLimitsCutFolders) {

@@ -60,10 +60,10 @@ struct archive_changes : testing::Test {
     return std::stoull(filesystem.getxattr(kRootInode, "user.sevenzfs." + name, false).value_or("999999999"));
   }
   bool committing(fs::filesystem& filesystem) { return stat_of(filesystem, "committing") == 1; }
-  // An fsync on a thread of its own, returned once its commit runs (or after
+  // A commit of everything on a thread of its own, returned once it runs (or after
   // 20 s); joined when it goes, also when an assertion returns early.
-  std::jthread fsync_in_background(fs::filesystem& filesystem) {
-    std::jthread fsync([&filesystem] { EXPECT_TRUE(filesystem.fsync()); });
+  std::jthread commit_in_background(fs::filesystem& filesystem) {
+    std::jthread fsync([&filesystem] { EXPECT_TRUE(filesystem.commit_everything()); });
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     while (!committing(filesystem) && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -161,7 +161,7 @@ TEST_F(archive_changes, RemovedReplacedMovedAndExchangedEntriesReachTheArchive) 
   ASSERT_TRUE(filesystem->unlink(d, "moved-here.txt"));
   ASSERT_TRUE(filesystem->rmdir(kRootInode, "d"));
   make_file(*filesystem, kRootInode, "d", "d is a file now");
-  ASSERT_TRUE(filesystem->fsync());
+  ASSERT_TRUE(filesystem->commit_everything());
 
   EXPECT_EQ(listing(), "d\nkept.txt\nleft.txt\nrewritten.txt\nright.txt\n");
   EXPECT_EQ(extracted("rewritten.txt"), "new content");
@@ -202,14 +202,14 @@ TEST_F(archive_changes, DeadBytesAreReportedAndReclaimedOnRequest) {
   auto filesystem = open();
   const std::string noise = random_bytes(200'000, 1);
   make_file(*filesystem, kRootInode, "old", noise);
-  ASSERT_TRUE(filesystem->fsync());
+  ASSERT_TRUE(filesystem->commit_everything());
   make_file(*filesystem, kRootInode, "newest", noise + "!");
-  ASSERT_TRUE(filesystem->fsync());
+  ASSERT_TRUE(filesystem->commit_everything());
   const auto before = std::filesystem::file_size(archive);
   // The newest folder loses its file: cut off in place, its bytes stay dead
   // before the header.
   ASSERT_TRUE(filesystem->unlink(kRootInode, "newest"));
-  ASSERT_TRUE(filesystem->fsync());
+  ASSERT_TRUE(filesystem->commit_everything());
   EXPECT_EQ(listing(), "old\n");
   const auto dead = stat_of(*filesystem, "dead_bytes");
   EXPECT_GT(dead, 150'000u);
@@ -231,11 +231,11 @@ TEST_F(archive_changes, CompactionFollowsACommitThatLeavesTooMuchDead) {
   auto filesystem = open();
   const std::string noise = random_bytes(100'000, 2);
   make_file(*filesystem, kRootInode, "old", noise);
-  ASSERT_TRUE(filesystem->fsync());
+  ASSERT_TRUE(filesystem->commit_everything());
   make_file(*filesystem, kRootInode, "newest", noise + "?");
-  ASSERT_TRUE(filesystem->fsync());
+  ASSERT_TRUE(filesystem->commit_everything());
   ASSERT_TRUE(filesystem->unlink(kRootInode, "newest"));
-  ASSERT_TRUE(filesystem->fsync());
+  ASSERT_TRUE(filesystem->commit_everything());
   EXPECT_EQ(stat_of(*filesystem, "dead_bytes"), 0u);
   EXPECT_NE(log.text().find("compacting"), std::string::npos) << log.text();
   EXPECT_LT(std::filesystem::file_size(archive), 2 * noise.size() - 10'000);
@@ -275,7 +275,7 @@ TEST_F(archive_changes, OddNamesOfAnArchiveAreShownInsideTheMountAndStoredAsShow
     EXPECT_NE(log.text().find(said), std::string::npos) << said << "\n" << log.text();
   }
   make_file(*filesystem, kRootInode, "new.txt", "new");
-  ASSERT_TRUE(filesystem->fsync());
+  ASSERT_TRUE(filesystem->commit_everything());
   EXPECT_EQ(listing(), "clash\nclash/inside.txt\nclash_1\nescape.txt\nnew.txt\n" + std::string(255, 'n') +
                            "\nsame.txt\nsame_1.txt\n");
   EXPECT_EQ(run("7zz t " + quote(archive.string()) + " >/dev/null").exit_code, 0);
@@ -342,11 +342,11 @@ TEST_F(archive_changes, AFileGrownByAppendsContinuesItsArchivedFolder) {
       expected += text;
     };
     append(sample_log_lines("first", 120'000));
-    ASSERT_TRUE(filesystem->fsync());
+    ASSERT_TRUE(filesystem->commit_everything());
     EXPECT_EQ(stat_of(*filesystem, "last_commit_continued_bytes"), 0u);
     const std::uint64_t first_size = expected.size();
     append(sample_log_lines("second", 80'000));
-    ASSERT_TRUE(filesystem->fsync());
+    ASSERT_TRUE(filesystem->commit_everything());
     EXPECT_EQ(stat_of(*filesystem, "last_commit_continued_bytes"), first_size);
     EXPECT_EQ(extracted("service.log"), expected);
 
@@ -354,7 +354,7 @@ TEST_F(archive_changes, AFileGrownByAppendsContinuesItsArchivedFolder) {
     ASSERT_TRUE(filesystem->write(log_file, bytes_of_text("#"), 10));
     expected[10] = '#';
     append(sample_log_lines("third", 10'000));
-    ASSERT_TRUE(filesystem->fsync());
+    ASSERT_TRUE(filesystem->commit_everything());
     EXPECT_EQ(stat_of(*filesystem, "last_commit_continued_bytes"), 0u);
     EXPECT_FALSE(a_changed_file_was_taken_for_appended());
     EXPECT_EQ(extracted("service.log"), expected);
@@ -368,7 +368,7 @@ TEST_F(archive_changes, AFileGrownByAppendsContinuesItsArchivedFolder) {
   const std::string more = sample_log_lines("after remount", 30'000);
   ASSERT_TRUE(filesystem->write(log_file, bytes_of_text(more), static_cast<off_t>(archived)));
   expected += more;
-  ASSERT_TRUE(filesystem->fsync());
+  ASSERT_TRUE(filesystem->commit_everything());
   EXPECT_EQ(stat_of(*filesystem, "last_commit_continued_bytes"), archived);
   filesystem->release(log_file, O_WRONLY);
   EXPECT_EQ(extracted("service.log"), expected);
@@ -385,7 +385,7 @@ TEST_F(archive_changes, AppendsDuringACommitAreContinuedByTheNextOne) {
   const auto log_file = filesystem->create(kRootInode, "service.log", 0644, O_WRONLY | O_APPEND, me)->st_ino;
   std::string expected = sample_log_lines("before", 3'000'000);
   ASSERT_TRUE(filesystem->write(log_file, bytes_of_text(expected), 0));
-  auto fsync = fsync_in_background(*filesystem);
+  auto fsync = commit_in_background(*filesystem);
   const std::uint64_t frozen = expected.size();
   const std::string during = sample_log_lines("during", 50'000);
   const bool began_during = committing(*filesystem);
@@ -396,7 +396,7 @@ TEST_F(archive_changes, AppendsDuringACommitAreContinuedByTheNextOne) {
   ASSERT_TRUE(began_during && ended_during) << "the append must happen while the commit runs";
   EXPECT_EQ(extracted("service.log"), expected.substr(0, frozen));
 
-  ASSERT_TRUE(filesystem->fsync());
+  ASSERT_TRUE(filesystem->commit_everything());
   EXPECT_EQ(stat_of(*filesystem, "last_commit_continued_bytes"), frozen);
   EXPECT_EQ(extracted("service.log"), expected);
   filesystem->release(log_file, O_WRONLY);
@@ -412,7 +412,7 @@ TEST_F(archive_changes, AWriteBeforeTheEndDuringACommitIsNoAppend) {
   const auto log_file = filesystem->create(kRootInode, "service.log", 0644, O_WRONLY, me)->st_ino;
   std::string expected = sample_log_lines("before", 3'000'000);
   ASSERT_TRUE(filesystem->write(log_file, bytes_of_text(expected), 0));
-  auto fsync = fsync_in_background(*filesystem);
+  auto fsync = commit_in_background(*filesystem);
   const std::string frozen = expected;
   const bool began_during = committing(*filesystem);
   ASSERT_TRUE(filesystem->write(log_file, bytes_of_text("#"), 10));
@@ -425,7 +425,7 @@ TEST_F(archive_changes, AWriteBeforeTheEndDuringACommitIsNoAppend) {
   ASSERT_TRUE(began_during && ended_during) << "the writes must happen while the commit runs";
   EXPECT_EQ(extracted("service.log"), frozen);
 
-  ASSERT_TRUE(filesystem->fsync());
+  ASSERT_TRUE(filesystem->commit_everything());
   EXPECT_EQ(stat_of(*filesystem, "last_commit_continued_bytes"), 0u);
   EXPECT_FALSE(a_changed_file_was_taken_for_appended());
   EXPECT_EQ(extracted("service.log"), expected);
@@ -440,12 +440,12 @@ TEST_F(archive_changes, AFileClosedBetweenAppendsIsContinuedToo) {
   filesystem->start_threads();  // closed files are streamed
   const std::string first = sample_log_lines("first", 100'000);
   const auto log_file = make_file(*filesystem, kRootInode, "shell.log", first);
-  ASSERT_TRUE(filesystem->fsync());
+  ASSERT_TRUE(filesystem->commit_everything());
   const std::string more = sample_log_lines("more", 40'000);
   ASSERT_TRUE(filesystem->open(log_file, O_WRONLY | O_APPEND));
   ASSERT_TRUE(filesystem->write(log_file, bytes_of_text(more), static_cast<off_t>(first.size())));
   filesystem->release(log_file, O_WRONLY | O_APPEND);
-  ASSERT_TRUE(filesystem->fsync());
+  ASSERT_TRUE(filesystem->commit_everything());
   EXPECT_EQ(stat_of(*filesystem, "last_commit_continued_bytes"), first.size());
   EXPECT_EQ(extracted("shell.log"), first + more);
   EXPECT_EQ(read_all(*filesystem, log_file), first + more);
@@ -480,7 +480,7 @@ TEST_F(archive_changes, RandomChangesOfAnArchivedFileReadAsTheModelSays) {
         const std::uint64_t at = below(model.size() + 10);
         ASSERT_NO_FATAL_FAILURE(f.read(*filesystem, file, at, 1 + below(70'000)));
       } else if (op < 86) {
-        ASSERT_TRUE(filesystem->fsync());
+        ASSERT_TRUE(filesystem->commit_everything());
         ASSERT_EQ(extracted("f"), model);
       } else {
         filesystem->release(file, O_WRONLY);
@@ -540,7 +540,7 @@ TEST_F(archive_changes, AppendsAndWritesToAnArchivedFileThroughATinyPool) {
       expected.replace(5, 3, "XYZ");
     }
     if (round % 2 == 1) {
-      ASSERT_TRUE(filesystem->fsync());
+      ASSERT_TRUE(filesystem->commit_everything());
       ASSERT_EQ(extracted("f"), expected);
     }
     ASSERT_EQ(read_all(*filesystem, f, 65'536), expected);
@@ -576,7 +576,7 @@ TEST_F(archive_changes, ArchivedFilesAppendedTruncatedAndRemovedWhileOpenWithStr
   ASSERT_EQ(read_all(*filesystem, fa, 50'000), a);
   filesystem->release(fa, O_WRONLY);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  ASSERT_TRUE(filesystem->fsync());
+  ASSERT_TRUE(filesystem->commit_everything());
   EXPECT_EQ(extracted("a"), a);
   ASSERT_EQ(read_all(*filesystem, fa, 50'000), a);
   // a: append with a hole, close, let the settle queue see it, commit.
@@ -587,7 +587,7 @@ TEST_F(archive_changes, ArchivedFilesAppendedTruncatedAndRemovedWhileOpenWithStr
   filesystem->release(fa, O_WRONLY);
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));
   ASSERT_EQ(read_all(*filesystem, fa, 50'000), a);
-  ASSERT_TRUE(filesystem->fsync());
+  ASSERT_TRUE(filesystem->commit_everything());
   EXPECT_EQ(extracted("a"), a);
   ASSERT_EQ(read_all(*filesystem, fa, 50'000), a);
   // b: appended while open, then removed while open, committed, compacted.
@@ -595,7 +595,7 @@ TEST_F(archive_changes, ArchivedFilesAppendedTruncatedAndRemovedWhileOpenWithStr
   ASSERT_TRUE(filesystem->write(fb, bytes_of_text("more"), static_cast<off_t>(b.size())));
   b += "more";
   ASSERT_TRUE(filesystem->unlink(kRootInode, "b"));
-  ASSERT_TRUE(filesystem->fsync());
+  ASSERT_TRUE(filesystem->commit_everything());
   ASSERT_EQ(read_all(*filesystem, fb, 50'000), b);
   ASSERT_TRUE(filesystem->compact());
   ASSERT_EQ(read_all(*filesystem, fb, 50'000), b);
@@ -631,7 +631,7 @@ TEST_F(archive_changes, WritesDuringACommitOfAnArchivedFileThatGrew) {
     const std::string big = sample_log_lines("big", 3'000'000);
     ASSERT_TRUE(filesystem->write(f, bytes_of_text(big), static_cast<off_t>(prefix)));
     expected += big;
-    auto fsync = fsync_in_background(*filesystem);
+    auto fsync = commit_in_background(*filesystem);
     const bool began = committing(*filesystem);
     if (variant == 1) {
       ASSERT_TRUE(filesystem->write(f, bytes_of_text("!!"), static_cast<off_t>(prefix + 100)));
@@ -645,7 +645,7 @@ TEST_F(archive_changes, WritesDuringACommitOfAnArchivedFileThatGrew) {
     fsync.join();
     EXPECT_TRUE(began && ended);
     ASSERT_EQ(read_all(*filesystem, f, 65'536), expected);
-    ASSERT_TRUE(filesystem->fsync());
+    ASSERT_TRUE(filesystem->commit_everything());
     EXPECT_EQ(extracted("f"), expected);
     ASSERT_EQ(read_all(*filesystem, f, 65'536), expected);
     const std::string after = "after\n";
@@ -708,10 +708,10 @@ TEST_F(archive_changes, RandomChangesWithSpillsClosesStreamingAndConcurrentCommi
         ASSERT_NO_FATAL_FAILURE(f.read(*filesystem, file, at, 1 + below(300'000)));
       } else if (op < 72) {
         if (committing.joinable()) committing.join();
-        committing = std::jthread([&] { EXPECT_TRUE(filesystem->fsync()); });
+        committing = std::jthread([&] { EXPECT_TRUE(filesystem->commit_everything()); });
       } else if (op < 78) {
         if (committing.joinable()) committing.join();
-        ASSERT_TRUE(filesystem->fsync());
+        ASSERT_TRUE(filesystem->commit_everything());
         ASSERT_EQ(extracted("f"), model);
       } else if (op < 88) {
         if (open_now) {
@@ -761,7 +761,7 @@ TEST_F(archive_changes, AnAppendToAnUndecodableArchivedFileIsRefusedAndLosesNoth
   ASSERT_FALSE(appended);
   EXPECT_EQ(appended.error().code, EOPNOTSUPP) << appended.error().message;
   filesystem->release(log_file, O_WRONLY);
-  ASSERT_TRUE(filesystem->fsync());
+  ASSERT_TRUE(filesystem->commit_everything());
   EXPECT_EQ(extracted("other.txt"), "precious");
   ASSERT_TRUE(filesystem->final_commit());
   EXPECT_EQ(extracted("log.txt"), first);
@@ -837,7 +837,7 @@ TEST_F(archive_changes, AnAppendToAFileOnlyTheArchiveHoldsStagesTheNewBytesOnly)
     expected += more;
     EXPECT_LT(stat_of(*filesystem, "pool_bytes") - stat_of(*filesystem, "pool_free_bytes"), 1'000'000u)
         << "the archived start stays in the archive";
-    ASSERT_TRUE(filesystem->fsync());
+    ASSERT_TRUE(filesystem->commit_everything());
     EXPECT_EQ(stat_of(*filesystem, "last_commit_continued_bytes"), archived);
     EXPECT_EQ(stat_of(*filesystem, "cache_misses_total"), misses) << "nothing was decoded";
   }
@@ -869,7 +869,7 @@ TEST_F(archive_changes, AnAppendToADamagedArchivedFileLosesNothingElse) {
   ASSERT_TRUE(filesystem->open(log_file, O_WRONLY | O_APPEND));
   ASSERT_TRUE(filesystem->write(log_file, bytes_of_text("appended\n"), static_cast<off_t>(first.size())));
   make_file(*filesystem, kRootInode, "other.txt", "precious");
-  ASSERT_TRUE(filesystem->fsync());
+  ASSERT_TRUE(filesystem->commit_everything());
   EXPECT_EQ(stat_of(*filesystem, "last_commit_continued_bytes"), first.size());
   EXPECT_EQ(extracted("other.txt"), "precious");
   const auto rewritten = filesystem->write(log_file, bytes_of_text("#"), 10);
@@ -899,7 +899,7 @@ TEST_F(archive_changes, ALogKeptOpenKeepsOnlyThePrimerOfItsCommittedBytes) {
     const std::string more = sample_log_lines(fmt::format("piece {}", k), 300'000);
     ASSERT_TRUE(filesystem->write(log_file, bytes_of_text(more), static_cast<off_t>(archived)));
     expected += more;
-    ASSERT_TRUE(filesystem->fsync());
+    ASSERT_TRUE(filesystem->commit_everything());
     struct stat archive_stat {};
     ASSERT_EQ(::stat(archive.c_str(), &archive_stat), 0);
     if (k == 0) {
@@ -952,7 +952,7 @@ TEST_F(archive_changes, WritesDuringACommitThatNeedADamagedStartFailAlone) {
     ASSERT_TRUE(filesystem->open(f, O_WRONLY));
     ASSERT_TRUE(filesystem->write(f, bytes_of_text(big), static_cast<off_t>(prefix)));
     {
-      auto fsync = fsync_in_background(*filesystem);
+      auto fsync = commit_in_background(*filesystem);
       const bool began = committing(*filesystem);
       EXPECT_FALSE(filesystem->write(f, bytes_of_text("!!"), static_cast<off_t>(offset)))
           << "it needs the start, which cannot be read back";
@@ -961,7 +961,7 @@ TEST_F(archive_changes, WritesDuringACommitThatNeedADamagedStartFailAlone) {
       ASSERT_TRUE(began && ended) << "the write must happen while the commit runs";
     }
     make_file(*filesystem, kRootInode, "other.txt", "precious");
-    EXPECT_TRUE(filesystem->fsync()) << log.text();
+    EXPECT_TRUE(filesystem->commit_everything()) << log.text();
     EXPECT_EQ(extracted("other.txt"), "precious");
     filesystem->release(f, O_WRONLY);
     ASSERT_TRUE(filesystem->final_commit()) << log.text();

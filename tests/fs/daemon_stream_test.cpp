@@ -148,6 +148,42 @@ TEST_F(mount_fixture, ACommitDoesNotWaitForTheCompressionOfAFileRemovedMeanwhile
   EXPECT_EQ(run("7zz e -so " + quote(archive.string()) + " emptied.bin").output, "");
 }
 
+// Through the mount, fsync(2) of a file and of a directory commit what they
+// name, not a large file the compressor is still working on (git's pack
+// fsync behind a `tar x` into the same mount): a file written, fsynced and
+// renamed, then its directory fsynced, is in the archive under its name.
+TEST_F(mount_fixture, AnFsyncCommitsItsFileWhileOthersAreStillCompressed) {
+  auto daemon = mount("settle=0,threads=1");
+  const std::string large = text_bytes(16u << 20, 5);
+  write_file(mnt / "large.txt", large);
+  const auto still_compressing = [&] {
+    return xattr(mnt / "large.txt", "user.sevenzfs.state").find("compressing") != std::string::npos;
+  };
+  ASSERT_TRUE(eventually(still_compressing)) << xattr(mnt / "large.txt", "user.sevenzfs.state");
+  fs::create_directories(mnt / "objects");
+  const int fd = ::open((mnt / "objects" / "pack.tmp").c_str(), O_CREAT | O_WRONLY, 0644);
+  ASSERT_GE(fd, 0);
+  const std::string pack = "PACK and its objects\n";
+  ASSERT_EQ(::write(fd, pack.data(), pack.size()), static_cast<ssize_t>(pack.size()));
+  ASSERT_EQ(::fsync(fd), 0) << std::strerror(errno);
+  ::close(fd);
+  fs::rename(mnt / "objects" / "pack.tmp", mnt / "objects" / "pack");
+  const int directory = ::open((mnt / "objects").c_str(), O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(directory, 0);
+  ASSERT_EQ(::fsync(directory), 0) << std::strerror(errno);
+  ::close(directory);
+  EXPECT_TRUE(still_compressing()) << "the case was not reached: large.txt compressed too fast";
+  const auto listing = [&] {
+    return run("7zz l -ba -slt " + quote(archive.string()) + " | grep '^Path = ' | LC_ALL=C sort").output;
+  };
+  EXPECT_EQ(listing(), "Path = objects\nPath = objects/pack\n");
+  EXPECT_EQ(run("7zz e -so " + quote(archive.string()) + " objects/pack").output, pack);
+  ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
+  EXPECT_EQ(listing(), "Path = large.txt\nPath = objects\nPath = objects/pack\n");
+  EXPECT_EQ(run("7zz t " + quote(archive.string())).exit_code, 0);
+  EXPECT_EQ(run("7zz e -so " + quote(archive.string()) + " large.txt").output, large);
+}
+
 TEST_F(mount_fixture, WritersGoOnWhileACommitCompresses) {
   // 12 MiB of noise at level 9 on one thread: a commit of several seconds,
   // spent compressing before it takes the change gate.

@@ -50,6 +50,8 @@ struct filesystem_fixture : testing::Test {
     return made->st_ino;
   }
 
+  bool logged(const std::string& text) const { return log.text().find(text) != std::string::npos; }
+
   std::string extracted(const std::string& member) {
     return run("7zz e -so " + quote(archive.string()) + " " + quote(member)).output;
   }
@@ -171,7 +173,7 @@ TEST_F(filesystem_fixture, ACommitWritesTheTreeAsAnArchive) {
   make_file(*filesystem, sub->st_ino, "a.txt", "alpha\n");
   make_file(*filesystem, kRootInode, "empty", "");
   ASSERT_TRUE(filesystem->symlink("sub/a.txt", kRootInode, "link", me));
-  ASSERT_TRUE(filesystem->fsync());
+  ASSERT_TRUE(filesystem->commit_everything());
 
   const auto tested = run("7zz t " + quote(archive.string()));
   EXPECT_EQ(tested.exit_code, 0) << tested.output;
@@ -221,7 +223,7 @@ TEST_F(filesystem_fixture, RenamesAndRemovalsBeforeACommitAreWhatItStores) {
   const auto d = filesystem->mkdir(kRootInode, "d", 0755, me);
   ASSERT_TRUE(filesystem->rename(kRootInode, "old", d->st_ino, "new", 0));
   ASSERT_TRUE(filesystem->unlink(kRootInode, "gone"));
-  ASSERT_TRUE(filesystem->fsync());
+  ASSERT_TRUE(filesystem->commit_everything());
   EXPECT_EQ(listing(), "Path = d\nPath = d/new\n");
   EXPECT_EQ(extracted("d/new"), "moved\n");
 }
@@ -281,9 +283,9 @@ TEST_F(filesystem_fixture, ReaddirOffsetsStayValidWhileEntriesChange) {
 TEST_F(filesystem_fixture, NothingChangedMeansNoCommit) {
   auto filesystem = open();
   make_file(*filesystem, kRootInode, "f", "x");
-  ASSERT_TRUE(filesystem->fsync());
+  ASSERT_TRUE(filesystem->commit_everything());
   const auto bytes = std::filesystem::file_size(archive);
-  for (int i = 0; i < 5; ++i) ASSERT_TRUE(filesystem->fsync());
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(filesystem->commit_everything());
   ASSERT_TRUE(filesystem->final_commit());
   EXPECT_EQ(filesystem->figures().commits.load(), 1u);
   EXPECT_EQ(std::filesystem::file_size(archive), bytes);
@@ -298,13 +300,13 @@ TEST_F(filesystem_fixture, FilesChangedWhileACommitRunsWaitForTheNextOne) {
   filesystem.start_threads();
   const std::string large = slow_text(6u << 20);
   make_file(filesystem, kRootInode, "saved.txt", "old version");
-  ASSERT_TRUE(filesystem.fsync());
+  ASSERT_TRUE(filesystem.commit_everything());
   make_file(filesystem, kRootInode, "large.txt", large);
   const auto open_before = open_with(filesystem, "before.log", "written before the fsync\n");
   ASSERT_NE(open_before, 0u);
 
   fs::result<void> first = fs::failure(EINPROGRESS);
-  std::jthread committing([&] { first = filesystem.fsync(); });
+  std::jthread committing([&] { first = filesystem.commit_everything(); });
   // Once large.txt is handed over, the commit has sealed what it takes and
   // waits for its compression.
   ASSERT_TRUE(eventually([&] { return pending_bytes(filesystem) >= large.size(); }))
@@ -326,7 +328,7 @@ TEST_F(filesystem_fixture, FilesChangedWhileACommitRunsWaitForTheNextOne) {
 
   filesystem.release(open_during, O_WRONLY);
   filesystem.release(open_before, O_WRONLY);
-  ASSERT_TRUE(filesystem.fsync());
+  ASSERT_TRUE(filesystem.commit_everything());
   EXPECT_EQ(listing(), "Path = before.log\nPath = during.log\nPath = during.txt\nPath = large.txt\nPath = saved.txt\n");
   EXPECT_EQ(extracted("during.txt"), "made while the commit compressed large.txt");
   EXPECT_EQ(extracted("saved.txt"), "new version");
@@ -347,7 +349,7 @@ TEST_F(filesystem_fixture, WritersGoOnWhileACommitWritesTheArchiveAndKeepWhatThe
   const std::string large = slow_text(3u << 20);
   make_file(filesystem, kRootInode, "large.txt", large);
   make_file(filesystem, kRootInode, "small.txt", "shares large.txt's folder");
-  ASSERT_TRUE(filesystem.fsync());
+  ASSERT_TRUE(filesystem.commit_everything());
 
   ASSERT_TRUE(filesystem.unlink(kRootInode, "small.txt"));  // the next commit compresses large.txt again
   const auto x = make_file(filesystem, kRootInode, "x.dat", "first");
@@ -355,7 +357,7 @@ TEST_F(filesystem_fixture, WritersGoOnWhileACommitWritesTheArchiveAndKeepWhatThe
     return filesystem.getxattr(x, "user.sevenzfs.state", false).value_or("") == R"({"state":"compressed","size":5})";
   })) << "x.dat was never compressed";
   fs::result<void> committed = fs::failure(EINPROGRESS);
-  std::jthread committing([&] { committed = filesystem.fsync(); });
+  std::jthread committing([&] { committed = filesystem.commit_everything(); });
   ASSERT_TRUE(eventually([&] { return filesystem.figures().running.load(); })) << "the commit never began";
   // Its preparation has nothing to compress: it is writing the archive now.
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -369,7 +371,7 @@ TEST_F(filesystem_fixture, WritersGoOnWhileACommitWritesTheArchiveAndKeepWhatThe
   EXPECT_EQ(read_all(filesystem, x), "second");
   EXPECT_EQ(listing(), "Path = large.txt\nPath = x.dat\n");
 
-  ASSERT_TRUE(filesystem.fsync());
+  ASSERT_TRUE(filesystem.commit_everything());
   EXPECT_EQ(extracted("x.dat"), "second");
   EXPECT_EQ(extracted("large.txt"), large);
   ASSERT_TRUE(filesystem.final_commit());
@@ -387,7 +389,7 @@ TEST_F(filesystem_fixture, AFileWrittenBeforeAnFsyncAndSealedDuringItsCommitIsIn
   make_file(filesystem, kRootInode, "large.txt", large);
 
   fs::result<void> synced = fs::failure(EINPROGRESS);
-  std::jthread committing([&] { synced = filesystem.fsync(); });
+  std::jthread committing([&] { synced = filesystem.commit_everything(); });
   // large.txt handed over: the seal pass is done, open.log was open then.
   ASSERT_TRUE(eventually([&] { return pending_bytes(filesystem) >= large.size(); }))
       << "large.txt was never handed over";
@@ -404,7 +406,7 @@ TEST_F(filesystem_fixture, AFileWrittenBeforeAnFsyncAndSealedDuringItsCommitIsIn
   EXPECT_EQ(listing(), "Path = large.txt\nPath = open.log\n");
   EXPECT_EQ(extracted("open.log"), "written before the fsync\n");
   // Its streamed copy is dropped by the next commit, which has nothing new.
-  ASSERT_TRUE(filesystem.fsync());
+  ASSERT_TRUE(filesystem.commit_everything());
   EXPECT_EQ(extracted("open.log"), "written before the fsync\n");
   ASSERT_TRUE(filesystem.final_commit());
   EXPECT_EQ(run("7zz t " + quote(archive.string())).exit_code, 0);
@@ -422,7 +424,7 @@ TEST_F(filesystem_fixture, WritersGoOnWhileAnFsyncCompressesAFileStillOpen) {
   ASSERT_NE(number, 0u);
 
   fs::result<void> synced = fs::failure(EINPROGRESS);
-  std::jthread committing([&] { synced = filesystem.fsync(); });
+  std::jthread committing([&] { synced = filesystem.commit_everything(); });
   // The log's bytes are pending once the commit has taken its snapshot.
   ASSERT_TRUE(eventually([&] { return pending_bytes(filesystem) >= logged.size(); }))
       << "the commit never took the log";
@@ -438,10 +440,119 @@ TEST_F(filesystem_fixture, WritersGoOnWhileAnFsyncCompressesAFileStillOpen) {
   EXPECT_EQ(read_all(filesystem, number), logged + appended);
 
   filesystem.release(number, O_WRONLY);
-  ASSERT_TRUE(filesystem.fsync());
+  ASSERT_TRUE(filesystem.commit_everything());
   EXPECT_EQ(extracted("service.log"), logged + appended);
   EXPECT_EQ(extracted("other.txt"), "written during the commit");
   ASSERT_TRUE(filesystem.final_commit());
+}
+
+// An fsync of one file commits that file without waiting for the compression
+// of others: a large file closed before it (handed to the compressor, its
+// solid folder still open) stays out of the archive until a commit takes it.
+// A file saved by rename (written, fsynced, renamed over, its directory
+// fsynced) is in the archive under its new name; a new file of that
+// directory comes with it.
+TEST_F(filesystem_fixture, AnFsyncOfOneFileDoesNotWaitForTheCompressionOfOthers) {
+  fs::filesystem filesystem(busy_options(archive, std::chrono::milliseconds(10)), log.logger());
+  filesystem.start_threads();
+  const std::string large = slow_text(6u << 20);
+  const auto large_file = make_file(filesystem, kRootInode, "large.txt", large);
+  ASSERT_TRUE(eventually([&] { return pending_bytes(filesystem) >= large.size(); }))
+      << "large.txt was never handed over";
+  const auto still_compressing = [&] {
+    const auto state = filesystem.getxattr(large_file, "user.sevenzfs.state", false).value_or("");
+    return state.find("\"compressing\"") != std::string::npos;
+  };
+
+  const auto db = open_with(filesystem, "db.bin", "page 1\n");
+  ASSERT_NE(db, 0u);
+  ASSERT_TRUE(filesystem.fsync_file(db)) << log.text();
+  EXPECT_TRUE(still_compressing()) << "the case was not reached: large.txt compressed too fast";
+  EXPECT_EQ(listing(), "Path = db.bin\n");
+  EXPECT_EQ(extracted("db.bin"), "page 1\n");
+
+  const auto d = filesystem.mkdir(kRootInode, "d", 0755, me);
+  ASSERT_TRUE(d);
+  const auto saved = filesystem.create(d->st_ino, "config.tmp", S_IFREG | 0644, O_WRONLY, me);
+  ASSERT_TRUE(saved);
+  ASSERT_TRUE(filesystem.write(saved->st_ino, bytes_of_text("key = value\n"), 0));
+  ASSERT_TRUE(filesystem.fsync_file(saved->st_ino));
+  filesystem.release(saved->st_ino, O_WRONLY);
+  ASSERT_TRUE(filesystem.rename(d->st_ino, "config.tmp", d->st_ino, "config", 0));
+  make_file(filesystem, d->st_ino, "new.dat", "made beside it");
+  make_file(filesystem, kRootInode, "elsewhere.dat", "not in d");
+  ASSERT_TRUE(filesystem.fsync_directory(d->st_ino)) << log.text();
+  EXPECT_TRUE(still_compressing()) << "the case was not reached: large.txt compressed too fast";
+  EXPECT_EQ(listing(), "Path = d\nPath = d/config\nPath = d/new.dat\nPath = db.bin\n");
+  EXPECT_EQ(extracted("d/config"), "key = value\n");
+  EXPECT_EQ(extracted("d/new.dat"), "made beside it");
+
+  filesystem.release(db, O_WRONLY);
+  ASSERT_TRUE(filesystem.final_commit()) << log.text();
+  EXPECT_EQ(listing(),
+            "Path = d\nPath = d/config\nPath = d/new.dat\nPath = db.bin\nPath = elsewhere.dat\nPath = large.txt\n");
+  EXPECT_EQ(extracted("large.txt"), large);
+  EXPECT_EQ(run("7zz t " + quote(archive.string())).exit_code, 0);
+}
+
+// An fsync of a small file the compressor has already (closed, then
+// fsynced, as dpkg does) compresses it alone rather than wait for its
+// folder, which may be queued behind everything in flight; the compressor's
+// copy replaces that one at a later commit. A second fsync of the unchanged
+// file adds nothing.
+TEST_F(filesystem_fixture, AnFsyncOfASmallFileBeingCompressedCommitsItBesideTheCompressor) {
+  auto options = busy_options(archive, std::chrono::milliseconds(10));
+  options.write.compression.threads = 2;
+  fs::filesystem filesystem(options, log.logger());
+  filesystem.start_threads();
+  const std::string large = slow_text(6u << 20);
+  make_file(filesystem, kRootInode, "large.txt", large);
+  const std::string small = slow_text(64u << 10);
+  const auto small_file = make_file(filesystem, kRootInode, "small.dat", small);
+  const auto state_of = [&](fs::inode_number number) {
+    return filesystem.getxattr(number, "user.sevenzfs.state", false).value_or("");
+  };
+  ASSERT_TRUE(eventually([&] { return state_of(small_file).find("\"compress") != std::string::npos; }))
+      << "small.dat was never handed over: " << state_of(small_file);
+
+  ASSERT_TRUE(filesystem.fsync_file(small_file)) << log.text();
+  EXPECT_EQ(listing(), "Path = small.dat\n");
+  EXPECT_EQ(extracted("small.dat"), small);
+  EXPECT_NE(state_of(small_file).find("\"archived\""), std::string::npos) << state_of(small_file);
+  EXPECT_TRUE(logged(fmt::format("committed {} new bytes (0 of them compressed by the streamer", small.size())))
+      << log.text();
+  ASSERT_TRUE(filesystem.fsync_file(small_file)) << log.text();
+  EXPECT_EQ(filesystem.figures().last_bytes.load(), 0u) << "the second fsync compressed small.dat again";
+  EXPECT_EQ(read_all(filesystem, small_file), small);
+
+  ASSERT_TRUE(filesystem.final_commit()) << log.text();
+  EXPECT_EQ(listing(), "Path = large.txt\nPath = small.dat\n");
+  EXPECT_EQ(extracted("small.dat"), small);
+  EXPECT_EQ(run("7zz t " + quote(archive.string())).exit_code, 0);
+}
+
+// A large file's folder is finished instead (compressing it alone would
+// take as long): the fsync's commit copies the compressor's packed bytes,
+// while the folder of another extension stays open.
+TEST_F(filesystem_fixture, AnFsyncOfALargeFileBeingCompressedFinishesItsFolderAlone) {
+  auto options = busy_options(archive, std::chrono::milliseconds(10));
+  options.write.compression.threads = 2;
+  fs::filesystem filesystem(options, log.logger());
+  filesystem.start_threads();
+  make_file(filesystem, kRootInode, "other.txt", slow_text(1u << 20));
+  const std::string big = slow_text(5u << 20);
+  const auto big_file = make_file(filesystem, kRootInode, "big.dat", big);
+  ASSERT_TRUE(eventually([&] { return pending_bytes(filesystem) >= big.size() + (1u << 20); }))
+      << "the files were never handed over";
+
+  ASSERT_TRUE(filesystem.fsync_file(big_file)) << log.text();
+  EXPECT_EQ(listing(), "Path = big.dat\n");
+  EXPECT_EQ(extracted("big.dat"), big);
+  EXPECT_TRUE(logged(fmt::format("committed {0} new bytes ({0} of them compressed by the streamer", big.size())))
+      << "the commit compressed big.dat itself: " << log.text();
+  ASSERT_TRUE(filesystem.final_commit()) << log.text();
+  EXPECT_EQ(listing(), "Path = big.dat\nPath = other.txt\n");
+  EXPECT_EQ(run("7zz t " + quote(archive.string())).exit_code, 0);
 }
 
 // A commit that fails gives the files it sealed for itself their bytes back:
@@ -455,14 +566,14 @@ TEST_F(filesystem_fixture, AFailedCommitGivesBackTheBytesItSealed) {
   const auto number = open_with(filesystem, "service.log", "keep me\n");
   ASSERT_NE(number, 0u);
   std::filesystem::remove(gone);
-  ASSERT_FALSE(filesystem.fsync());
+  ASSERT_FALSE(filesystem.commit_everything());
   std::filesystem::create_directories(gone);
 
   const auto state = [&] { return filesystem.getxattr(number, "user.sevenzfs.state", false).value_or(""); };
   EXPECT_EQ(state(), R"({"state":"staged","size":8})");
   filesystem.release(number, O_WRONLY);
   EXPECT_TRUE(eventually([&] { return state() == R"({"state":"compressed","size":8})"; })) << state();
-  ASSERT_TRUE(filesystem.fsync()) << log.text();
+  ASSERT_TRUE(filesystem.commit_everything()) << log.text();
   EXPECT_EQ(extracted("service.log"), "keep me\n");
   EXPECT_EQ(read_all(filesystem, number), "keep me\n");
 }
@@ -496,14 +607,14 @@ TEST_F(filesystem_fixture, AFailedCommitKeepsEverythingStagedAndReportsTheErrno)
   auto filesystem = open();
   make_file(*filesystem, kRootInode, "f", "keep me\n");
   std::filesystem::remove(gone);
-  const auto failed = filesystem->fsync();
+  const auto failed = filesystem->commit_everything();
   ASSERT_FALSE(failed);
   EXPECT_EQ(failed.error().code, ENOENT) << "the errno of the failed call, not a generic EIO";
   EXPECT_NE(log.text().find("commit to"), std::string::npos) << log.text();
   EXPECT_EQ(filesystem->figures().failed_commits.load(), 1u);
   EXPECT_EQ(read_all(*filesystem, entry_of(*filesystem, kRootInode, "f")), "keep me\n");
   std::filesystem::create_directories(gone);
-  ASSERT_TRUE(filesystem->fsync()) << log.text();
+  ASSERT_TRUE(filesystem->commit_everything()) << log.text();
   EXPECT_EQ(extracted("f"), "keep me\n");
   EXPECT_NE(filesystem->figures().error(), "") << "the last error stays visible after a success";
 }
@@ -523,7 +634,7 @@ TEST_F(filesystem_fixture, AFileOutgrowingThePoolWhileOpenSpillsToDisk) {
   ASSERT_EQ(content.size(), 10u << 20);
   EXPECT_EQ(content[(5u << 20) + 7], 'f');
   filesystem->release(made->st_ino, O_WRONLY);
-  ASSERT_TRUE(filesystem->fsync());
+  ASSERT_TRUE(filesystem->commit_everything());
   EXPECT_EQ(extracted("big"), content);
 }
 
@@ -535,7 +646,7 @@ TEST_F(filesystem_fixture, CommittedFilesReadBackInTheSameMountAndAfterReopening
     make_file(*filesystem, kRootInode, "hello.txt", "hello\n");
     make_file(*filesystem, kRootInode, "big.bin", big);
     ASSERT_TRUE(filesystem->symlink("hello.txt", kRootInode, "link", me));
-    ASSERT_TRUE(filesystem->fsync());
+    ASSERT_TRUE(filesystem->commit_everything());
     EXPECT_EQ(filesystem->getxattr(kRootInode, "user.sevenzfs.staged_files", false).value_or("?"), "0");
     EXPECT_EQ(read_all(*filesystem, entry_of(*filesystem, kRootInode, "hello.txt")), "hello\n")
         << "read back from the archive seconds after the commit";
@@ -664,10 +775,10 @@ TEST_F(filesystem_fixture, ADaemonThatCannotLockTheArchiveItMadeCommitsNoMore) {
 
   fs::filesystem filesystem(small_daemon_options(archive), log.logger(), &*lock);
   make_file(filesystem, kRootInode, "a.txt", "committed\n");
-  ASSERT_TRUE(filesystem.fsync()) << "this commit is made; the follow after it fails";
+  ASSERT_TRUE(filesystem.commit_everything()) << "this commit is made; the follow after it fails";
   EXPECT_NE(log.text().find("no commit is made any more"), std::string::npos) << log.text();
   make_file(filesystem, kRootInode, "b.txt", "kept for the recovery archive\n");
-  const auto refused = filesystem.fsync();
+  const auto refused = filesystem.commit_everything();
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code, EBUSY);
   EXPECT_EQ(extracted("a.txt"), "committed\n");

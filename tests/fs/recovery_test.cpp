@@ -44,7 +44,7 @@ TEST_F(recovery_fixture, NothingIsWrittenWhenTheArchiveHoldsEverything) {
   auto filesystem = open();
   make_file(*filesystem, kRootInode, "a.txt", "a\n");
   ASSERT_TRUE(filesystem->mkdir(kRootInode, "d", 0755, me));
-  ASSERT_TRUE(filesystem->fsync());
+  ASSERT_TRUE(filesystem->commit_everything());
   const auto saved = filesystem->save_for_recovery();
   ASSERT_TRUE(saved) << saved.error().message;
   EXPECT_EQ(saved->path, "");
@@ -56,7 +56,7 @@ TEST_F(recovery_fixture, KeepsChangedContentNewNamesAndNewDirectoriesOnly) {
   make_file(*filesystem, kRootInode, "kept.txt", "unchanged\n");
   make_file(*filesystem, kRootInode, "old-name.txt", "renamed\n");
   make_file(*filesystem, kRootInode, "gone.txt", "deleted\n");
-  ASSERT_TRUE(filesystem->fsync());
+  ASSERT_TRUE(filesystem->commit_everything());
   ASSERT_TRUE(filesystem->rename(kRootInode, "old-name.txt", kRootInode, "new-name.txt", 0));
   ASSERT_TRUE(filesystem->unlink(kRootInode, "gone.txt"));
   const auto dir_attr = filesystem->mkdir(kRootInode, "new-dir", 0700, me);
@@ -124,7 +124,7 @@ TEST_F(recovery_fixture, AnAppendedArchivedFileIsSavedWholeOrLeftOutLastWhenItsS
     {
       auto filesystem = open();
       make_file(*filesystem, kRootInode, "log.txt", first);
-      ASSERT_TRUE(filesystem->fsync());  // a folder of its own
+      ASSERT_TRUE(filesystem->commit_everything());  // a folder of its own
       make_file(*filesystem, kRootInode, "old-name.txt", "renamed\n");
       ASSERT_TRUE(filesystem->final_commit());
     }
