@@ -265,13 +265,16 @@ void archive_appender::place_new_header(output_file& archive, const archive_data
 // Step (1)'s copy: the current header's bytes moved to `at` (a commit of a
 // million files spends its time compressing the header, with every writer
 // waiting), where only an encoded header's block, which names the position
-// of its packed stream, is made anew. A header encoded twice is serialized
-// and compressed again.
+// of its packed stream, is made anew. A header encoded twice, or one that
+// must describe the last folder as `last_pack_size` long, is serialized and
+// compressed again: quickly, as the commit replaces it (unless it dies
+// first; then the next commit does).
 header_location archive_appender::copy_current_header(output_file& archive, std::uint64_t at,
                                                       std::optional<std::uint64_t> last_pack_size) const {
   const bool plain = layout_.header_start == layout_.header_offset;
   if ((!plain && !layout_.header_folder) || last_pack_size) {
-    return prepared_header(database(), 1, options_.compression.threads, last_pack_size).write(archive, at);
+    return prepared_header(database(), 1, options_.compression.threads, last_pack_size, header_effort::quick)
+        .write(archive, at);
   }
   header_location copy{at, at, layout_.header_size, layout_.header_folder};
   std::vector<std::uint8_t> block;

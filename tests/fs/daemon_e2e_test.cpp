@@ -382,6 +382,40 @@ TEST_F(mount_fixture, AnFsyncsHeaderIsQuickAndTheLastCommitsTheBest) {
   EXPECT_EQ(run("7zz t " + quote(archive.string())).exit_code, 0);
 }
 
+// A log continued in place: the header that stands in while its folder
+// grows (described without its end marker, in case of a crash) is replaced
+// by the same commit, so it is compressed quickly.
+TEST_F(mount_fixture, TheStandInHeaderOfALogGrowingInPlaceIsQuick) {
+  std::string logged;
+  for (int k = 0; k < 20000; ++k) logged += fmt::format("request {} served\n", k * 7919 % 100003);
+  {
+    auto daemon = mount();
+    for (int d = 0; d < 30; ++d) {
+      fs::create_directories(mnt / fmt::format("d{:02}", d));
+      for (int i = 0; i < 100; ++i) {
+        write_file(mnt / fmt::format("d{:02}", d) / fmt::format("file-{:05}.txt", i), fmt::format("content {}\n", i));
+      }
+    }
+    ASSERT_EQ(::setxattr(mnt.c_str(), "user.sevenzfs.flush", "1", 1, 0), 0);
+    write_file(mnt / "app.log", logged);
+    ASSERT_EQ(run("sync " + quote((mnt / "app.log").string())).exit_code, 0);  // the last folder
+    ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
+  }
+  {
+    daemon_process daemon(archive, mnt, "", log, {"SEVENZFS_TEST_EXIT_AFTER_APPEND_STEP=1"});
+    ASSERT_TRUE(daemon.wait_mounted()) << daemon.log();
+    const auto appended = run("echo 'one more line' >> " + quote((mnt / "app.log").string()) + " && sync " +
+                              quote((mnt / "app.log").string()));
+    EXPECT_NE(appended.exit_code, 0) << "the daemon was to die during the fsync's commit";
+    EXPECT_EQ(daemon.wait_exit(std::chrono::seconds(30)), 99) << daemon.log();
+    run("fusermount3 -u -z " + quote(mnt.string()));
+  }
+  EXPECT_EQ(header_effort_of(archive), "quick");
+  const auto tested = run("7zz t " + quote(archive.string()));
+  EXPECT_EQ(tested.exit_code, 0) << tested.output;
+  EXPECT_EQ(run("7zz e -so " + quote(archive.string()) + " app.log").output, logged);
+}
+
 // fallocate(1) and posix_fallocate through the mount: the size is there at
 // once (glibc does not fall back to writing a zero per block), the new bytes
 // read as zeros here and in the archive; a hole punch is refused.
