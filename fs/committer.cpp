@@ -1,6 +1,7 @@
 #include "committer.hpp"
 
 #include "archive/archive_error.hpp"
+#include "archive/file_attributes.hpp"
 
 #include <fmt/format.h>
 
@@ -111,6 +112,13 @@ void committer::take_snapshot(const commit_scope& scope, std::uint64_t began, sn
   std::vector<std::string> left_without_stream;  // changed files left for later that the archive has no copy of
   const auto leave = [&](archive::entry& e, const std::optional<std::uint64_t>& stream) {
     if (stream) {
+      // Its last committed bytes, with the mtime they had (with the tree's,
+      // a same-size edit would look unchanged to rsync after a restore);
+      // the path and mode are the tree's.
+      const auto file = current->file_of_substream(*stream);
+      if (file && current->database().files[*file].mtime) {
+        e.mtime = archive::unix_time_from_filetime(*current->database().files[*file].mtime);
+      }
       keep(*stream, e);
     } else {
       left_without_stream.push_back(std::move(e.path));
@@ -147,10 +155,10 @@ void committer::take_snapshot(const commit_scope& scope, std::uint64_t began, sn
       }
       // Still being compressed: the next commit takes it — unless the
       // streamer failed (this commit compresses it as below), or this commit
-      // must have it: the file is listed (an fsync's: compressed alone now
+      // must have it: the file is listed (an fsync's: compressed again now
       // rather than wait for its folder, which may be queued behind
-      // everything else in flight; filesystem::finish_folders_of waits only
-      // for large files), or this commit of everything began before the file
+      // everything else in flight; filesystem::finish_folders_of finished
+      // the folders of the others), or this commit of everything began before the file
       // was written and the settle queue sealed it after the commit's seal
       // pass (closed meanwhile). Then this commit compresses it as below,
       // beside the streamer (file_content::committed_beside_streamer).
@@ -173,11 +181,12 @@ void committer::take_snapshot(const commit_scope& scope, std::uint64_t began, sn
     }
     // Files still open for writing wait for a commit of everything, other
     // closed ones for a commit of closed files; until then the archive keeps
-    // their last committed copy. Symlinks cost no compression worth waiting
-    // for.
+    // their last committed copy. Symlinks and closed empty files cost no
+    // compression worth waiting for.
     bool include = false;
     if (content.dirty()) {
-      const bool taken_anyway = listed || node.kind == node_kind::symlink;
+      const bool costs_nothing = node.kind == node_kind::symlink || (content.size() == 0 && node.writers == 0);
+      const bool taken_anyway = listed || costs_nothing;
       switch (scope.reach) {
         case commit_scope::breadth::listed: include = taken_anyway; break;
         case commit_scope::breadth::closed_files: include = taken_anyway || node.writers == 0; break;
@@ -194,6 +203,8 @@ void committer::take_snapshot(const commit_scope& scope, std::uint64_t began, sn
       // Listed before it is frozen: a commit that fails from here on thaws
       // what it lists.
       taken.committed.push_back({node.number, node.content_changes, content.size(), beside_streamer});
+      // The streamer's copy is for a later commit, which must not be skipped.
+      taken.left_changes = taken.left_changes || beside_streamer;
       if (stream && content.grew_from_archived()) {
         request.appended_files.push_back({request.new_files.size(), *stream});
       }
@@ -333,7 +344,9 @@ result<void> committer::commit_serialized(const commit_scope& scope, archive::he
   if (!compaction_due()) return {};
   log_.info("{}: {} of {} bytes are dead; compacting", options_.archive_path, archive_.dead_bytes(),
             archive_.archive_bytes());
-  return commit_locked(gate, commit_scope::closed_files(), true, header, began);
+  // With the commit's own scope: an fsync's compaction does not compress
+  // every closed file the streamer has not been given yet.
+  return commit_locked(gate, scope, true, header, began);
 }
 
 result<void> committer::compact() {

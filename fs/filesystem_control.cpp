@@ -11,7 +11,7 @@ namespace sevenzfs::fs {
 
 // The commit's long part runs before it takes the change gate: closed files
 // are sealed and their folders finished while writers go on (for listed
-// files alone, only their folders). A last commit, or an unmount's (writes
+// files alone, at most their folders: see finish_folders_of). A last commit, or an unmount's (writes
 // refused), lets the idle encoders go before the header, the daemon's peak;
 // should the mount go on, they are made anew.
 result<void> filesystem::commit(const commit_scope& scope, bool last) {
@@ -38,27 +38,29 @@ result<void> filesystem::commit(const commit_scope& scope, bool last) {
 
 namespace {
 
-// An fsync's file that the streamer has and has not finished is compressed
-// again by the fsync's commit when it is smaller than this (about a second
-// of a core at level 5), and the streamer's copy replaces the commit's at a
-// later commit (file_content::committed_beside_streamer): its folder may be
-// queued behind everything else in flight. A file closed, then fsynced
-// behind a 266 MB `tar x` waited 9-23 s for its folder. A larger file's
-// folder is finished and waited for, as compressing it alone would take as
-// long and the streamer compresses it on every thread.
-constexpr std::uint64_t kFsyncWaitsForFolderBytes = 4u << 20;
+// The files an fsync lists that the streamer has and has not finished are
+// compressed again by the fsync's commit, up to this many bytes in all
+// (about a second of a core at level 5), and the streamer's copy replaces
+// the commit's at a later commit (file_content::committed_beside_streamer):
+// their folders may be queued behind everything else in flight. A file
+// closed, then fsynced behind a 266 MB `tar x` waited 9-23 s for its
+// folder, 0.2-0.7 s compressed again. The folders of the others (a large
+// file, which the streamer compresses on every thread; the rest of a
+// directory's thousands of new files) are finished and waited for.
+constexpr std::uint64_t kFsyncCompressesAgainBytes = 4u << 20;
 
 }  // namespace
 
 // The listed files the streamer has: once handed over (the compressor may
-// be making room for them), the large ones' folders are finished (a solid
-// one ends early: the commit needs it whole); the commit compresses the
-// others itself.
+// be making room for them), the folders of those the commit does not
+// compress again are finished (a solid one ends early: the commit needs it
+// whole).
 void filesystem::finish_folders_of(const std::vector<inode_number>& files) {
   std::vector<archive::pending_id> ids;
   const auto collect = [&] {
     ids.clear();
     bool on_the_way = false;
+    std::uint64_t again = 0;
     for (const inode_number number : files) {
       auto node = inodes_.lock(number);
       if (!node) continue;
@@ -66,7 +68,9 @@ void filesystem::finish_folders_of(const std::vector<inode_number>& files) {
       if (sealed == nullptr) continue;
       if (sealed->id() == 0) {
         on_the_way = true;
-      } else if (sealed->size() >= kFsyncWaitsForFolderBytes) {
+      } else if (again + sealed->size() < kFsyncCompressesAgainBytes) {
+        again += sealed->size();
+      } else {
         ids.push_back(sealed->id());
       }
     }

@@ -466,9 +466,12 @@ TEST_F(filesystem_fixture, AnFsyncOfOneFileDoesNotWaitForTheCompressionOfOthers)
 
   const auto db = open_with(filesystem, "db.bin", "page 1\n");
   ASSERT_NE(db, 0u);
+  const auto empty = filesystem.create(kRootInode, "empty.txt", S_IFREG | 0644, O_WRONLY, me);  // as `touch`
+  ASSERT_TRUE(empty);
+  filesystem.release(empty->st_ino, O_WRONLY);
   ASSERT_TRUE(filesystem.fsync_file(db)) << log.text();
   EXPECT_TRUE(still_compressing()) << "the case was not reached: large.txt compressed too fast";
-  EXPECT_EQ(listing(), "Path = db.bin\n");
+  EXPECT_EQ(listing(), "Path = db.bin\nPath = empty.txt\n") << "empty files cost the commit nothing";
   EXPECT_EQ(extracted("db.bin"), "page 1\n");
 
   const auto d = filesystem.mkdir(kRootInode, "d", 0755, me);
@@ -483,14 +486,15 @@ TEST_F(filesystem_fixture, AnFsyncOfOneFileDoesNotWaitForTheCompressionOfOthers)
   make_file(filesystem, kRootInode, "elsewhere.dat", "not in d");
   ASSERT_TRUE(filesystem.fsync_directory(d->st_ino)) << log.text();
   EXPECT_TRUE(still_compressing()) << "the case was not reached: large.txt compressed too fast";
-  EXPECT_EQ(listing(), "Path = d\nPath = d/config\nPath = d/new.dat\nPath = db.bin\n");
+  EXPECT_EQ(listing(), "Path = d\nPath = d/config\nPath = d/new.dat\nPath = db.bin\nPath = empty.txt\n");
   EXPECT_EQ(extracted("d/config"), "key = value\n");
   EXPECT_EQ(extracted("d/new.dat"), "made beside it");
 
   filesystem.release(db, O_WRONLY);
   ASSERT_TRUE(filesystem.final_commit()) << log.text();
   EXPECT_EQ(listing(),
-            "Path = d\nPath = d/config\nPath = d/new.dat\nPath = db.bin\nPath = elsewhere.dat\nPath = large.txt\n");
+            "Path = d\nPath = d/config\nPath = d/new.dat\nPath = db.bin\nPath = elsewhere.dat\nPath = empty.txt\n"
+            "Path = large.txt\n");
   EXPECT_EQ(extracted("large.txt"), large);
   EXPECT_EQ(run("7zz t " + quote(archive.string())).exit_code, 0);
 }
@@ -528,6 +532,89 @@ TEST_F(filesystem_fixture, AnFsyncOfASmallFileBeingCompressedCommitsItBesideTheC
   ASSERT_TRUE(filesystem.final_commit()) << log.text();
   EXPECT_EQ(listing(), "Path = large.txt\nPath = small.dat\n");
   EXPECT_EQ(extracted("small.dat"), small);
+  EXPECT_EQ(run("7zz t " + quote(archive.string())).exit_code, 0);
+}
+
+// Committed beside the compressor by its fsync, a file is taken from the
+// compressor by a later commit (its copy replaces the fsync's), even when
+// nothing else changed meanwhile.
+TEST_F(filesystem_fixture, AFileCommittedBesideTheCompressorIsTakenFromItLater) {
+  fs::filesystem filesystem(busy_options(archive, std::chrono::milliseconds(10)), log.logger());
+  filesystem.start_threads();
+  const std::string text = slow_text(64u << 10);
+  const auto file = make_file(filesystem, kRootInode, "small.dat", text);
+  ASSERT_TRUE(eventually([&] {
+    return filesystem.getxattr(file, "user.sevenzfs.state", false).value_or("").find("\"compress") != std::string::npos;
+  })) << "small.dat was never handed over";
+  ASSERT_TRUE(filesystem.fsync_file(file)) << log.text();
+  ASSERT_TRUE(logged(fmt::format("committed {} new bytes (0 of them compressed by the streamer", text.size())))
+      << "the case was not reached: " << log.text();
+  const auto commits = filesystem.figures().commits.load();
+  ASSERT_TRUE(filesystem.final_commit()) << log.text();
+  EXPECT_EQ(filesystem.figures().commits.load(), commits + 1) << "the compressor's copy was never committed";
+  EXPECT_TRUE(logged(fmt::format("committed {0} new bytes ({0} of them compressed by the streamer", text.size())))
+      << log.text();
+  EXPECT_EQ(extracted("small.dat"), text);
+  EXPECT_EQ(run("7zz t " + quote(archive.string())).exit_code, 0);
+}
+
+// A changed file an fsync of another one leaves for later keeps its last
+// committed bytes in the archive, with their mtime: with the new one, a
+// same-size edit would look unchanged to rsync after a restore.
+TEST_F(filesystem_fixture, AChangedFileLeftForLaterKeepsTheMtimeOfItsArchivedBytes) {
+  fs::filesystem filesystem(busy_options(archive, std::chrono::milliseconds(10)), log.logger());
+  filesystem.start_threads();
+  const auto edited = make_file(filesystem, kRootInode, "edited.txt", "first");
+  fs::attribute_changes in_2001;
+  in_2001.mtime = std::timespec{978307200, 0};
+  ASSERT_TRUE(filesystem.setattr(edited, in_2001));
+  ASSERT_TRUE(filesystem.commit_everything());
+  const auto modified = [&] {
+    return run("7zz l -slt " + quote(archive.string()) + " edited.txt | sed -n 's/^Modified = //p'").output;
+  };
+  const std::string archived_time = modified();
+  ASSERT_EQ(archived_time.substr(0, 4), "2001") << archived_time;
+
+  ASSERT_TRUE(filesystem.open(edited, O_WRONLY));
+  ASSERT_TRUE(filesystem.write(edited, bytes_of_text("other"), 0));  // same size, mtime now
+  const auto other = open_with(filesystem, "other.txt", "synced");
+  ASSERT_NE(other, 0u);
+  ASSERT_TRUE(filesystem.fsync_file(other)) << log.text();
+  EXPECT_EQ(extracted("edited.txt"), "first");
+  EXPECT_EQ(modified(), archived_time);
+  filesystem.release(edited, O_WRONLY);
+  filesystem.release(other, O_WRONLY);
+  ASSERT_TRUE(filesystem.final_commit());
+  EXPECT_EQ(extracted("edited.txt"), "other");
+  EXPECT_NE(modified().substr(0, 4), "2001");
+}
+
+// A directory's fsync after many files were written into it compresses
+// again at most 4 MiB of what the compressor has; it waits for the folders
+// of the rest.
+TEST_F(filesystem_fixture, ADirectorysFsyncCompressesAgainAtMostFourMiB) {
+  auto options = busy_options(archive, std::chrono::milliseconds(10));
+  options.write.compression.level = 1;
+  fs::filesystem filesystem(options, log.logger());
+  filesystem.start_threads();
+  const auto d = filesystem.mkdir(kRootInode, "d", 0755, me);
+  ASSERT_TRUE(d);
+  std::uint64_t total = 0;
+  std::uint64_t first = 0;
+  for (int i = 0; i < 3; ++i) {
+    const std::string text = slow_text(2u << 20) + std::to_string(i);
+    make_file(filesystem, d->st_ino, fmt::format("f{0}.x{0}", i), text);  // folders of their own
+    total += text.size();
+    if (i == 0) first = text.size();
+  }
+  ASSERT_TRUE(eventually([&] { return pending_bytes(filesystem) >= total; })) << "the files were never handed over";
+  ASSERT_TRUE(filesystem.fsync_directory(d->st_ino)) << log.text();
+  EXPECT_EQ(listing(), "Path = d\nPath = d/f0.x0\nPath = d/f1.x1\nPath = d/f2.x2\n");
+  // The first file compressed again (2 MiB: a second would pass 4), two taken from the compressor.
+  EXPECT_TRUE(
+      logged(fmt::format("committed {} new bytes ({} of them compressed by the streamer", total, total - first)))
+      << log.text();
+  ASSERT_TRUE(filesystem.final_commit()) << log.text();
   EXPECT_EQ(run("7zz t " + quote(archive.string())).exit_code, 0);
 }
 
