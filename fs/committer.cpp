@@ -158,10 +158,11 @@ void committer::take_snapshot(const commit_scope& scope, std::uint64_t began, sn
       // must have it: the file is listed (an fsync's: compressed again now
       // rather than wait for its folder, which may be queued behind
       // everything else in flight; filesystem::finish_folders_of finished
-      // the folders of the others), or this commit of everything began before the file
-      // was written and the settle queue sealed it after the commit's seal
-      // pass (closed meanwhile). Then this commit compresses it as below,
-      // beside the streamer (file_content::committed_beside_streamer).
+      // the folders of the others), or this commit of everything began
+      // before the file was written and the settle queue sealed it after
+      // the commit's seal pass (closed meanwhile). Then this commit
+      // compresses it as below, beside the streamer
+      // (file_content::committed_beside_streamer).
       const bool written_before = scope.reach == commit_scope::breadth::everything && node.dirty_since <= began;
       if (streamer_.streaming()) {
         if (!written_before && !listed) {

@@ -11,9 +11,10 @@ namespace sevenzfs::fs {
 
 // The commit's long part runs before it takes the change gate: closed files
 // are sealed and their folders finished while writers go on (for listed
-// files alone, at most their folders: see finish_folders_of). A last commit, or an unmount's (writes
-// refused), lets the idle encoders go before the header, the daemon's peak;
-// should the mount go on, they are made anew.
+// files alone, at most their folders: see finish_folders_of). A last
+// commit, or an unmount's (writes refused), lets the idle encoders go
+// before the header, the daemon's peak; should the mount go on, they are
+// made anew.
 result<void> filesystem::commit(const commit_scope& scope, bool last) {
   // The header of a commit the mount goes on after is replaced by the next
   // one: compressed quickly (an fsync on an archive of 23,000 files: 0.19 s
