@@ -358,11 +358,7 @@ void pending_folders::finish() {
   throw_if_failed();
   for (const auto& lane : lanes_) end_folder(*lane);
   const std::uint64_t last = next_sequence_;
-  ++finishing_;
-  changed_.notify_all();  // workers waiting for their turn
-  changed_.wait(lock, [&] { return error_ || unwritten_.empty() || *unwritten_.begin() >= last; });
-  --finishing_;
-  throw_if_failed();
+  wait_with_all_workers(lock, [&] { return unwritten_.empty() || *unwritten_.begin() >= last; });
 }
 
 void pending_folders::finish_folders_of(std::span<const pending_id> ids) {
@@ -377,10 +373,13 @@ void pending_folders::finish_folders_of(std::span<const pending_id> ids) {
     folders.push_back(place.folder);
   }
   if (folders.empty()) return;
+  wait_with_all_workers(lock, [&] { return std::ranges::all_of(folders, [](const auto& f) { return f->written; }); });
+}
+
+void pending_folders::wait_with_all_workers(std::unique_lock<std::mutex>& lock, const std::function<bool()>& done) {
   ++finishing_;
   changed_.notify_all();  // workers waiting for their turn
-  changed_.wait(
-      lock, [&] { return error_ || std::ranges::all_of(folders, [](const auto& folder) { return folder->written; }); });
+  changed_.wait(lock, [&] { return error_ || done(); });
   --finishing_;
   throw_if_failed();
 }

@@ -104,7 +104,8 @@ struct pending_options {
   // Asked under this object's lock when a worker is about to take a part,
   // when parts are cut early for idle workers or to relieve the input
   // bound, and every kTurnTick by a worker waiting for its turn; it must
-  // not call into this object. While finish() waits, all workers compress.
+  // not call into this object. While finish() or finish_folders_of() waits,
+  // all workers compress.
   std::function<unsigned()> workers_allowed;
   // The first file's id: a compressor made after another one failed
   // continues its numbering, so an id the old one gave out (a file still
@@ -230,6 +231,10 @@ class pending_folders {
   };
 
   void throw_if_failed() const;
+  // Someone waits for compression (finish, finish_folders_of): every worker
+  // may compress (workers_allowed is not asked) until `done` or a failure,
+  // which it throws.
+  void wait_with_all_workers(std::unique_lock<std::mutex>& lock, const std::function<bool()>& done);
   void place(const entry& e, pending_id id, bool batched);
   pending_lane& lane_for_solid(std::string_view extension);
   void open_folder(pending_lane& lane, const entry& first, bool batched);
@@ -310,7 +315,7 @@ class pending_folders {
   std::uint64_t peak_input_ = 0;
   std::exception_ptr error_;
   bool cancelled_ = false;
-  unsigned finishing_ = 0;  // finish() calls waiting: workers_allowed is not asked
+  unsigned finishing_ = 0;  // callers in wait_with_all_workers: workers_allowed is not asked
 
   // Declared last: destroyed (joined) first, before what its jobs use.
   worker_pool pool_;
