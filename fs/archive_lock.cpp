@@ -92,15 +92,31 @@ std::string lock_holder(const std::string& lock_path) {
 result<archive_lock> archive_lock::take(const std::string& archive_path, const std::string& mountpoint, bool wait,
                                         const std::function<void(const std::string& holder)>& on_wait) {
   std::string path = archive_path + ".lock";
-  archive::unique_fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666));
-  if (!fd) {
-    const int error = errno;
-    return failure(error, fmt::format("cannot open the lock file {}: {}", path, std::strerror(error)));
-  }
-  if (auto locked = lock_or_wait(
-          fd.get(), path, archive_path, [&] { return lock_holder(path); }, wait, on_wait);
-      !locked) {
-    return std::unexpected(locked.error());
+  archive::unique_fd fd;
+  for (;;) {
+    fd = archive::unique_fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666));
+    if (!fd) {
+      const int error = errno;
+      return failure(error, fmt::format("cannot open the lock file {}: {}", path, std::strerror(error)));
+    }
+    if (auto locked = lock_or_wait(
+            fd.get(), path, archive_path, [&] { return lock_holder(path); }, wait, on_wait);
+        !locked) {
+      return std::unexpected(locked.error());
+    }
+    struct stat locked {};
+    struct stat named {};
+    if (::fstat(fd.get(), &locked) != 0) {
+      const int error = errno;
+      return failure(error, fmt::format("cannot stat the lock file {}: {}", path, std::strerror(error)));
+    }
+    if (::stat(path.c_str(), &named) == 0) {
+      if (same_file(named, locked)) break;
+    } else if (errno != ENOENT) {
+      const int error = errno;
+      return failure(error, fmt::format("cannot stat the lock file {}: {}", path, std::strerror(error)));
+    }
+    // The holder we waited for removed this file as it let it go.
   }
   auto archive_fd = lock_archive_file(archive_path, wait, on_wait);
   if (!archive_fd) return std::unexpected(archive_fd.error());
@@ -108,6 +124,15 @@ result<archive_lock> archive_lock::take(const std::string& archive_path, const s
   taken.archive_fd_ = std::move(*archive_fd);
   taken.name_holder(mountpoint);
   return taken;
+}
+
+archive_lock::~archive_lock() {
+  if (!fd_) return;  // moved from
+  struct stat held {};
+  struct stat named {};
+  if (::fstat(fd_.get(), &held) == 0 && ::stat(path_.c_str(), &named) == 0 && same_file(named, held)) {
+    ::unlink(path_.c_str());  // failing, it stays: the next taker uses it
+  }
 }
 
 result<void> archive_lock::follow_archive() {

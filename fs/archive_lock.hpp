@@ -3,8 +3,11 @@
 // beside the archive, taken before the archive is read and held until after
 // the final commit (so an unmount followed at once by a new mount waits for,
 // or is refused by, the first daemon's last commit). The file names its
-// holder (pid and mountpoint) for the message another daemon gives; it is
-// never removed, as removing a lock file races with the next taker.
+// holder (pid and mountpoint) for the message another daemon gives. The
+// holder removes it when it lets the lock go, still holding it; so a taker
+// checks, once it holds a lock file, that the path still names that file,
+// and takes the file there otherwise (a daemon waiting for the lock wakes up
+// holding a removed one).
 //
 // The lock file is named after the path, and an archive can have other
 // names: hard links, bind mounts. So the archive file itself is locked too
@@ -26,6 +29,10 @@ class archive_lock {
   // holder, unless `wait`, which waits for it (calling `on_wait` once first).
   static result<archive_lock> take(const std::string& archive_path, const std::string& mountpoint, bool wait,
                                    const std::function<void(const std::string& holder)>& on_wait = {});
+
+  archive_lock(archive_lock&&) noexcept = default;
+  archive_lock& operator=(archive_lock&&) = delete;
+  ~archive_lock();  // removes the lock file, then lets the lock go
 
   const std::string& path() const noexcept { return path_; }
   // After a commit: locks the archive the path now names if it is another

@@ -105,6 +105,11 @@ void on_init(void*, fuse_conn_info* connection) {
   connection->max_write = kMaxWrite;
   // O_TRUNC arrives with open (not as a separate truncate) when possible.
   if (connection->capable & FUSE_CAP_ATOMIC_O_TRUNC) connection->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+  // No writeback cache: tried on 10,000 x 10 KB, the copy took 3.5-4.1 s
+  // against 2.9-3.3 (the same round trips per small file, and the kernel's
+  // writeback on top), and it would need reads through write-only handles
+  // and O_APPEND left to the kernel first: the archive of that try lacked
+  // bytes.
   connection->want &= ~static_cast<unsigned>(FUSE_CAP_WRITEBACK_CACHE);
 }
 

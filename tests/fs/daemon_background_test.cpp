@@ -93,4 +93,5 @@ TEST_F(mount_fixture, TheLockFileNamesTheDaemonThatRunsInTheBackground) {
        ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
+  EXPECT_FALSE(fs::exists(archive.string() + ".lock")) << "the daemon removed it as it ended, not the parent";
 }

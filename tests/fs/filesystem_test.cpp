@@ -19,6 +19,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <future>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -836,6 +838,49 @@ TEST_F(filesystem_fixture, AnArchiveThatCannotBeOpenedToLockItIsAnError) {
   whole.l_whence = SEEK_SET;
   EXPECT_NE(::fcntl(other, F_OFD_SETLK, &whole), 0) << "the archive is locked";
   ::close(other);
+}
+
+// The lock file goes with the lock: none is left beside the archive. A
+// daemon that waited for the lock wakes up holding the removed file, and
+// takes the one at the path instead (or two daemons would hold "the" lock).
+TEST_F(filesystem_fixture, TheLockFileGoesWithTheLockAndAWaitingTakerTakesTheNextOne) {
+  const std::filesystem::path path = dir / "taken.7z";
+  const std::string lock_path = path.string() + ".lock";
+  std::optional<fs::archive_lock> first;
+  {
+    auto taken = fs::archive_lock::take(path.string(), "/first", false);
+    ASSERT_TRUE(taken) << taken.error().message;
+    first.emplace(std::move(*taken));
+  }
+  EXPECT_EQ(read_file(lock_path), fmt::format("pid {}, mounted on /first\n", ::getpid()));
+  std::promise<void> waiting;
+  std::optional<fs::archive_lock> second;
+  std::string failed;
+  std::thread taker([&] {
+    auto taken =
+        fs::archive_lock::take(path.string(), "/second", true, [&](const std::string&) { waiting.set_value(); });
+    if (taken) {
+      second.emplace(std::move(*taken));
+    } else {
+      failed = taken.error().message;
+    }
+  });
+  waiting.get_future().wait();  // the taker holds the first file open
+  first.reset();
+  taker.join();
+  ASSERT_TRUE(second) << failed;
+  EXPECT_EQ(read_file(lock_path), fmt::format("pid {}, mounted on /second\n", ::getpid()))
+      << "the taker named itself in the file at the path";
+  const int probe = ::open(lock_path.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(probe, 0);
+  struct flock whole {};
+  whole.l_type = F_WRLCK;
+  whole.l_whence = SEEK_SET;
+  ASSERT_EQ(::fcntl(probe, F_OFD_GETLK, &whole), 0);
+  ::close(probe);
+  EXPECT_NE(whole.l_type, F_UNLCK) << "the file at the path is the one held";
+  second.reset();
+  EXPECT_FALSE(std::filesystem::exists(lock_path));
 }
 
 // The archive lock follows the archive to the file a commit made, and when
