@@ -28,6 +28,10 @@ struct parallel_encoder::part {
   bool first = false;
   bool last = false;
   bool one_file = false;  // of its folder
+  // The part before's probe outcome: once it gave up, this part is not
+  // primed (see shrink_probe.hpp). And this part's, for the next one.
+  std::shared_ptr<probe_verdict> before;
+  std::shared_ptr<probe_verdict> verdict;
   std::uint64_t input_bytes = 0;
   folder_done done;  // the folder's last part only
 
@@ -122,6 +126,7 @@ void parallel_encoder::begin_folder(const lzma_options_lzma& options, std::uint6
   // A continuation's first part is never "first": its folder is never stored.
   first_part_ = !continued;
   history_.clear();
+  last_verdict_.reset();
   if (continued && !continued->empty()) {
     auto primer = std::make_shared<metered_bytes>(meter_);
     primer->append(
@@ -157,6 +162,11 @@ void parallel_encoder::submit_part(bool last) {
   work->one_file = one_file_;
   work->input_bytes = work->input->bytes().size();
   if (last) work->done = std::move(done_);
+  work->before = std::move(last_verdict_);
+  if (!last && shrink_probe::probes(one_file_, work->input_bytes)) {
+    work->verdict = std::make_shared<probe_verdict>();
+    last_verdict_ = work->verdict;
+  }
   first_part_ = false;
   submitted_bytes_ += work->input_bytes;
 
@@ -186,6 +196,8 @@ void parallel_encoder::compress(part& work, std::size_t worker) {
   std::exception_ptr error;
   try {
     lzma2_encoder& encoder = *encoders_[worker];
+    if (work.before && work.before->wait()) work.primer.clear();  // a dictionary of its own
+    work.before.reset();
     if (work.primer.size() <= 1) {
       encoder.start(work.options, work.primer.empty() ? std::span<const std::uint8_t>() : work.primer.front()->bytes());
     } else {
@@ -211,7 +223,14 @@ void parallel_encoder::compress(part& work, std::size_t worker) {
     const bool alone = work.first && work.last;
     shrink_probe probe(work.one_file, work.input_bytes,
                        alone ? shrink_probe::after_giving_up::drop_input : shrink_probe::after_giving_up::raw_chunks);
-    probe.write(encoder, work.input->bytes(), collect);
+    // The probe's share first, for the next part to know its outcome as
+    // soon as it can.
+    const std::span<const std::uint8_t> input = work.input->bytes();
+    const auto probed =
+        input.first(static_cast<std::size_t>(std::min<std::uint64_t>(input.size(), shrink_probe::kProbeBytes)));
+    probe.write(encoder, probed, collect);
+    if (work.verdict) work.verdict->give(probe.gave_up());  // decided: a part given one probes
+    probe.write(encoder, input.subspan(probed.size()), collect);
     if (!probe.end_given_up(work.last, collect)) encoder.finish(collect, work.last);
     stored = alone && (probe.gave_up() || packed->bytes().size() >= work.input_bytes);
     if (stored) {
@@ -221,6 +240,7 @@ void parallel_encoder::compress(part& work, std::size_t worker) {
     }
   } catch (...) {
     error = std::current_exception();
+    if (work.verdict) work.verdict->give(false);  // the next part must not wait for ever
     packed.reset();
     work.primer.clear();
     work.input.reset();

@@ -38,6 +38,8 @@
 
 namespace sevenzfs::archive {
 
+class probe_verdict;
+
 // The part size for a folder of `folder_bytes` compressed with a dictionary of
 // `dict_size` by `threads` threads. Priming a part's encoder costs the match
 // finder a pass over up to a dictionary of input, 0.6-1 of what compressing as
@@ -153,6 +155,9 @@ class parallel_encoder {
   // The latest parts of the folder (newest last) covering the dictionary
   // size: the next part's primer.
   std::deque<input_buffer> history_;
+  // The newest part's probe outcome, which the next part waits for before
+  // it is primed (null when that part does not probe).
+  std::shared_ptr<probe_verdict> last_verdict_;
   // Packed bytes output so far of the oldest folder not yet done.
   std::uint64_t output_pack_size_ = 0;
 

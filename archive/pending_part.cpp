@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <functional>
 
 namespace sevenzfs::archive {
 
@@ -78,19 +79,26 @@ void store(pending_part& part, bool compressed) {
 }
 
 // Compresses the part's input with an encoder that was started (or whose
-// stream the part continues).
-void compress_started(pending_part& part, lzma2_encoder& encoder) {
+// stream the part continues). `probe_decided` gets, once, whether the probe
+// gave up, as soon as that is known.
+void compress_started(pending_part& part, lzma2_encoder& encoder, const std::function<void(bool)>& probe_decided) {
   // Reserved for the worst case, which costs address space only.
   part.packed->bytes().reserve(static_cast<std::size_t>(lzma2_packed_bound(part.input_bytes)));
   const span_sink collect = [&part](std::span<const std::uint8_t> bytes) { part.packed->append(bytes); };
   const bool alone = part.first && part.last;
   shrink_probe probe(from_one_file(part), part.input_bytes,
                      alone ? shrink_probe::after_giving_up::drop_input : shrink_probe::after_giving_up::raw_chunks);
+  bool told = false;
   const span_sink to_encoder = [&](std::span<const std::uint8_t> bytes) {
     probe.write(encoder, bytes, collect);
     part.input_done.fetch_add(bytes.size(), std::memory_order_relaxed);
+    if (!told && probe.decided()) {
+      told = true;
+      probe_decided(probe.gave_up());
+    }
   };
   for (auto& piece : part.pieces) piece.crc = feed(piece, to_encoder);
+  if (!told) probe_decided(probe.gave_up());
   if (probe.end_given_up(part.last, collect)) {
     part.given_up = true;
   } else if (part.last) {
@@ -118,19 +126,26 @@ void compress_part(pending_part& part, lzma2_encoder& encoder, int level, memory
       part.primed = primer != nullptr;
     }
     // The encoder has copied its primer: the same buffer becomes the next
-    // part's, so that a worker holds one dictionary of primer, not two.
-    if (part.primer_out) {
-      part.primer_out->publish(next_primer(std::move(primer), part.pieces, part.options.dict_size, meter));
+    // part's, so that a worker holds one dictionary of primer, not two. Once
+    // the part's probe gave up, none: the next part resets the dictionary
+    // (see shrink_probe.hpp). So a part that probes hands it over once the
+    // probe decided, a moment after it started.
+    const auto hand_over = [&](bool gave_up) {
+      if (!part.primer_out) return;
+      part.primer_out->publish(gave_up ? nullptr
+                                       : next_primer(std::move(primer), part.pieces, part.options.dict_size, meter));
       part.primer_out.reset();
-    }
-    primer.reset();
+      primer.reset();
+    };
+    if (!compresses || !shrink_probe::probes(from_one_file(part), part.input_bytes)) hand_over(false);
+    if (!part.primer_out) primer.reset();
     if (level <= 0) {
       store(part, false);
     } else if (part.input_bytes == 0) {
       // A folder ended right after a part was cut: only its end marker is missing.
       part.packed->append(std::span(&kLzma2EndMarker, 1));
     } else {
-      compress_started(part, encoder);
+      compress_started(part, encoder, hand_over);
     }
   } catch (...) {
     if (part.primer_out) part.primer_out->fail(std::current_exception());

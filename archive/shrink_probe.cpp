@@ -23,6 +23,21 @@ void write_uncompressed_chunks(std::span<const std::uint8_t> input, const span_s
   }
 }
 
+void probe_verdict::give(bool gave_up) {
+  {
+    std::lock_guard lock(mutex_);
+    if (gave_up_) return;
+    gave_up_ = gave_up;
+  }
+  given_.notify_all();
+}
+
+bool probe_verdict::wait() {
+  std::unique_lock lock(mutex_);
+  given_.wait(lock, [this] { return gave_up_.has_value(); });
+  return *gave_up_;
+}
+
 void shrink_probe::write(lzma2_encoder& encoder, std::span<const std::uint8_t> input, const span_sink& output) {
   if (gave_up_) {
     if (after_ == after_giving_up::raw_chunks) write_uncompressed_chunks(input, output);

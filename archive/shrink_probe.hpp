@@ -18,10 +18,22 @@
 // one part that starts incompressible and goes on compressible is stored, as
 // btrfs's compression heuristic would store it; in a larger folder each part
 // decides by its own start.
+// The part after one that gave up is not primed with its input either: it
+// starts a dictionary of its own (an LZMA2 stream may reset it at any chunk)
+// rather than pass its match finder over data that held no matches. 100 MB
+// of random data in a mount with a 64 MiB pool (parts of 11 MB) took 25 s,
+// nine primers of 16 MiB each. A part in pending_folders hands its successor
+// no primer then (compress_part); parallel_encoder's parts pass a
+// probe_verdict. (A part that an idle worker takes ahead of the part before
+// it is primed still: that part's probe has not run yet. See
+// pending_folders::take_ahead.)
 #include "entry.hpp"
 #include "lzma2_encoder.hpp"
 
+#include <condition_variable>
 #include <cstdint>
+#include <mutex>
+#include <optional>
 #include <span>
 
 namespace sevenzfs::archive {
@@ -35,13 +47,18 @@ class shrink_probe {
   // `one_file`: the input is from one file; otherwise the probe never gives
   // up. Input no longer than the probe is not probed either: its
   // compression ends as soon.
+  static bool probes(bool one_file, std::uint64_t input_bytes) noexcept {
+    return one_file && input_bytes > kProbeBytes;
+  }
   shrink_probe(bool one_file, std::uint64_t input_bytes, after_giving_up after) noexcept
-      : probing_(one_file && input_bytes > kProbeBytes), after_(after) {}
+      : probing_(probes(one_file, input_bytes)), after_(after) {}
 
   // Compresses `input` on, or once given up, drops it or writes it as
   // uncompressed chunks.
   void write(lzma2_encoder& encoder, std::span<const std::uint8_t> input, const span_sink& output);
   bool gave_up() const noexcept { return gave_up_; }
+  // Whether gave_up() is final: the probe is over, or there was none.
+  bool decided() const noexcept { return !probing_; }
   // After the last write: once given up, ends the output (uncompressed
   // chunks with the end marker when `last`; dropped input needs nothing) and
   // returns true. Otherwise returns false: the encoder's stream is the
@@ -54,6 +71,21 @@ class shrink_probe {
   bool gave_up_ = false;
   std::uint64_t fed_ = 0;
   std::uint64_t packed_ = 0;
+};
+
+// A part's probe outcome, for the part after it, which is primed with its
+// input unless the probe gave up (then it starts a dictionary of its own).
+// Given once; a part that fails before its probe decided gives `false`, so
+// that the next one never waits for ever (its folder fails anyway).
+class probe_verdict {
+ public:
+  void give(bool gave_up);
+  bool wait();  // whether the part before gave up
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable given_;
+  std::optional<bool> gave_up_;
 };
 
 // Writes `input` as LZMA2 uncompressed chunks that keep the dictionary (the

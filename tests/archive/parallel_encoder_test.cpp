@@ -226,6 +226,7 @@ TEST(ParallelEncoder, OneIncompressibleFileIsGivenUpEarly) {
   EXPECT_TRUE(chunks.error.empty()) << chunks.error;
   EXPECT_TRUE(chunks.ends_at_end_marker);
   EXPECT_EQ(chunks.property_chunks, 3u) << "each part compressed its probe";
+  EXPECT_EQ(chunks.dictionary_resets, 3u) << "a part after one that gave up is not primed with its input";
   EXPECT_GE(chunks.uncompressed_chunks, 3u * ((1u << 20) - shrink_probe::kProbeBytes) / 65536);
   lzma_ret status{};
   EXPECT_EQ(decode_lzma2(parts.packed, options.dict_size, barely.size(), &status), barely);

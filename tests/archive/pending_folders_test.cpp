@@ -914,11 +914,13 @@ TEST_F(pending_test, IdleEncodersGiveTheirMemoryBackAndTheNextPartPrimes) {
   expect_reads_back(reader, folders[0], content);
 }
 
-TEST_F(pending_test, IncompressibleFilesAreGivenUpEarlyAndTheNextPartPrimes) {
+TEST_F(pending_test, IncompressibleFilesAreGivenUpEarlyAndTheNextPartStartsAfresh) {
   // One worker, parts of 1 MiB. "mixed" starts with a part of noise, whose
   // probe gives up and which ends in uncompressed chunks, then text: the
-  // worker must prime its next part, not write on in a stream that lacks the
-  // noise (the read-back would differ). "noise" is one part: stored.
+  // worker must start its next part with a dictionary of its own, neither
+  // write on in a stream that lacks the noise (the read-back would differ)
+  // nor pass its match finder over the noise as a primer. "noise" is one
+  // part: stored.
   auto options = small_parts(pack_mode::batched, 1);
   options.max_part_bytes = 1 << 20;
   pending_folders pending(archive, options);
@@ -934,7 +936,7 @@ TEST_F(pending_test, IncompressibleFilesAreGivenUpEarlyAndTheNextPartPrimes) {
   // Whether a wrongly continued stream decodes wrong depends on the matches
   // its encoder happens to find (with these seeds it does); the counts say
   // which way the part was started.
-  EXPECT_EQ(progress.primed_parts, 1u) << "the part after the uncompressed one";
+  EXPECT_EQ(progress.primed_parts, 0u) << "the part after the uncompressed one resets the dictionary";
   EXPECT_EQ(progress.continued_parts, 1u);
   EXPECT_EQ(progress.given_up_parts, 2u);
   const auto folders = pending.take();
@@ -949,4 +951,24 @@ TEST_F(pending_test, IncompressibleFilesAreGivenUpEarlyAndTheNextPartPrimes) {
       EXPECT_LT(folder.packed.size, (1u << 20) + (1u << 20) / 2) << "the text compressed";
     }
   }
+}
+
+TEST_F(pending_test, APartAfterOneThatGaveUpIsNotPrimedWithItsNoise) {
+  // One worker, one file of noise in four parts of 1 MiB: every part's
+  // probe gives up, and no part is primed with the noise before it (a
+  // match-finder pass over a dictionary of it, for nothing). The folder is
+  // one LZMA2 stream that resets its dictionary at each part.
+  auto options = small_parts(pack_mode::batched, 1);
+  options.max_part_bytes = 1 << 20;
+  pending_folders pending(archive, options);
+  const auto bytes = noise(4 << 20, 8);
+  std::map<pending_id, std::vector<std::uint8_t>> content;
+  content[pending.add(file_entry("noise.bin", bytes))] = bytes;
+  pending.finish();
+  const auto progress = pending.progress();
+  EXPECT_EQ(progress.given_up_parts, 4u);
+  EXPECT_EQ(progress.primed_parts, 0u);
+  const auto folders = pending.take();
+  ASSERT_EQ(folders.size(), 1u);
+  expect_reads_back(reader, folders[0], content);
 }
