@@ -338,6 +338,11 @@ void cached_reader::condemn(const archive_snapshot& snapshot, std::size_t folder
   }
 }
 
+void cached_reader::forget_removed_files() {
+  std::lock_guard lock(mutex_);
+  pool_.erase_removed();
+}
+
 void cached_reader::forget(std::uint64_t data_identity) {
   std::lock_guard lock(mutex_);
   cache_.erase_snapshot(data_identity);

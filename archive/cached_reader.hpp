@@ -85,6 +85,9 @@ class cached_reader {
   // Drops what is kept for data no snapshot will read again (by its
   // archive_snapshot::data_identity()).
   void forget(std::uint64_t data_identity);
+  // Lets go of the descriptors it keeps of files since removed (see
+  // decoder_pool::erase_removed), which hold their space on disk.
+  void forget_removed_files();
 
   reader_stats stats() const;
 

@@ -1,5 +1,7 @@
 #include "decoder_pool.hpp"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <vector>
 
@@ -69,6 +71,15 @@ void decoder_pool::erase_data(std::uint64_t data) {
   for (auto it = idle_.begin(); it != idle_.end();) {
     const auto next = std::next(it);
     if ((*it)->data == data) drop(it);
+    it = next;
+  }
+}
+
+void decoder_pool::erase_removed() {
+  for (auto it = idle_.begin(); it != idle_.end();) {
+    const auto next = std::next(it);
+    struct stat st {};
+    if (::fstat((*it)->source->fd(), &st) == 0 && st.st_nlink == 0) drop(it);
     it = next;
   }
 }

@@ -57,6 +57,10 @@ class decoder_pool {
   // end), dropping the least recently used beyond the limits.
   void put(decoder_ptr decoder);
   void erase_data(std::uint64_t data);
+  // Drops the decoders whose file has been removed (a pending file the
+  // daemon let go once its folders were committed): each holds a descriptor
+  // of it, and so its space on disk, and no snapshot made later reads it.
+  void erase_removed();
 
   std::size_t idle() const noexcept { return idle_.size(); }
   std::uint64_t memory() const noexcept { return memory_; }

@@ -230,6 +230,9 @@ void committer::apply(const snapshot& taken, const archive::commit_result& resul
     // A rewritten archive is other data: what the reader kept of the old one goes.
     if (result.rewritten) content_.reader.forget(before->data_identity());
   }
+  // The pending files the streamer let go are removed; decoders the reader
+  // kept would hold their space until the daemon ends.
+  content_.reader.forget_removed_files();
   // Changes left for later keep the next commit from being skipped.
   if (!taken.left_changes) committed_generation_ = taken.generation;
   note_archive_figures();

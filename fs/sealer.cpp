@@ -197,7 +197,10 @@ void sealer::bring_back() {
       all_back = false;
     }
   });
-  if (all_back) streamer_.stop();
+  if (all_back) {
+    streamer_.stop();
+    content_.reader.forget_removed_files();  // their descriptors would keep the room
+  }
 }
 
 }  // namespace sevenzfs::fs

@@ -9,6 +9,7 @@
 #include "archive/file_io.hpp"
 #include "test_support.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
@@ -247,6 +248,28 @@ TEST(CachedReader, ForgetDropsWhatASnapshotHeld) {
   EXPECT_EQ(reader.stats().cache_bytes, 0u);
   EXPECT_EQ(reader.stats().decoders_alive, 0u);
   EXPECT_THROW(reader.read(*snapshot, 1, 0, part), archive_error);  // no such stream
+}
+
+// A decoder kept between reads holds its file open: once the file is
+// removed (a pending file let go after its commit), the reader lets it go,
+// or the file's space stays taken until the daemon ends.
+TEST(CachedReader, DecodersOfARemovedFileAreLetGo) {
+  archive_fixture fixture({1 << 20}, pack_mode::solid, 1);
+  auto snapshot = archive_snapshot::open(fixture.path);
+  cached_reader reader({.cache_bytes = 1 << 20, .block_size = 256 << 10, .decoders = {}});
+  bytes part(1000);
+  reader.read(*snapshot, 0, 0, part);
+  ASSERT_EQ(reader.stats().decoders_alive, 1u);
+  reader.forget_removed_files();
+  EXPECT_EQ(reader.stats().decoders_alive, 1u) << "its file is still there";
+  const std::string opened = fmt::format("/proc/self/fd/{}", snapshot->fd());
+  snapshot.reset();
+  const auto held = [&] { return std::filesystem::exists(std::filesystem::symlink_status(opened)); };
+  ASSERT_TRUE(held()) << "the kept decoder holds the snapshot and its descriptor";
+  std::filesystem::remove(fixture.path);
+  reader.forget_removed_files();
+  EXPECT_EQ(reader.stats().decoders_alive, 0u);
+  EXPECT_FALSE(held()) << "the removed file's descriptor is closed";
 }
 
 TEST(CachedReader, ASnapshotOfTheSameDataReusesWhatTheLastOneDecodedAndLearned) {
