@@ -1,6 +1,7 @@
 #include "fuse_operations.hpp"
 
 #include "access_check.hpp"
+#include "control_ioctl.hpp"
 #include "filesystem.hpp"
 
 #include "archive/archive_error.hpp"
@@ -105,6 +106,8 @@ void on_init(void*, fuse_conn_info* connection) {
   connection->max_write = kMaxWrite;
   // O_TRUNC arrives with open (not as a separate truncate) when possible.
   if (connection->capable & FUSE_CAP_ATOMIC_O_TRUNC) connection->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+  // sevenzfs-ctl's controls come as ioctls on the root directory.
+  if (connection->capable & FUSE_CAP_IOCTL_DIR) connection->want |= FUSE_CAP_IOCTL_DIR;
   // No writeback cache: tried on 10,000 x 10 KB, the copy took 3.5-4.1 s
   // against 2.9-3.3 (the same round trips per small file, and the kernel's
   // writeback on top), and it would need reads through write-only handles
@@ -303,6 +306,24 @@ void on_setxattr(fuse_req_t r, fuse_ino_t ino, const char* name, const char* val
   });
 }
 
+// The controls of control_ioctl.hpp, as their attributes would be set.
+void on_ioctl(fuse_req_t r, fuse_ino_t ino, unsigned cmd, void*, fuse_file_info*, unsigned, const void*, size_t,
+              size_t) {
+  const std::string_view control = control_xattr_of_ioctl(cmd);
+  if (ino != FUSE_ROOT_ID || control.empty()) {
+    fuse_reply_err(r, ENOTTY);
+    return;
+  }
+  checked(r, "ioctl", [&] {
+    const auto done = fs_of(r).setxattr(ino, control, "1", caller_of(r));
+    if (done) {
+      fuse_reply_ioctl(r, 0, nullptr, 0);
+    } else {
+      reply_failure(r, "ioctl", done.error());
+    }
+  });
+}
+
 void on_getxattr(fuse_req_t r, fuse_ino_t ino, const char* name, size_t size) {
   // The kernel asks for security.capability on every write: answer at once.
   if (std::strncmp(name, "user.", 5) != 0) {
@@ -358,6 +379,7 @@ fuse_lowlevel_ops make_fuse_operations() {
   ops.releasedir = on_releasedir;
   ops.fsyncdir = on_fsyncdir;
   ops.statfs = on_statfs;
+  ops.ioctl = on_ioctl;
   ops.setxattr = on_setxattr;
   ops.getxattr = on_getxattr;
   ops.listxattr = on_listxattr;

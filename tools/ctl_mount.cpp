@@ -1,9 +1,14 @@
 #include "ctl_mount.hpp"
 
+#include "fs/control_ioctl.hpp"
+
 #include <fmt/format.h>
 
+#include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <climits>
@@ -15,6 +20,17 @@
 namespace sevenzfs::tools {
 
 namespace {
+
+// A descriptor closed at the end of its scope.
+struct scoped_fd {
+  explicit scoped_fd(int opened) : fd(opened) {}
+  ~scoped_fd() {
+    if (fd >= 0) ::close(fd);
+  }
+  scoped_fd(const scoped_fd&) = delete;
+  scoped_fd& operator=(const scoped_fd&) = delete;
+  int fd;
+};
 
 class path_root_xattrs final : public root_xattrs {
  public:
@@ -38,6 +54,14 @@ class path_root_xattrs final : public root_xattrs {
   }
 
   int set(std::string_view key) override {
+    // By ioctl where there is one (see fs/control_ioctl.hpp); a daemon from
+    // before those answers ENOTTY, and gets the attribute.
+    if (const unsigned command = fs::ioctl_of_control(key); command != 0) {
+      const scoped_fd root(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      if (root.fd < 0) return errno;
+      if (::ioctl(root.fd, command) == 0) return 0;
+      if (errno != ENOTTY) return errno;
+    }
     const std::string name = fmt::format("{}{}", kXattrPrefix, key);
     return ::setxattr(root_.c_str(), name.c_str(), "1", 1, 0) == 0 ? 0 : errno;
   }

@@ -28,7 +28,9 @@ class root_xattrs {
 };
 
 // getxattr/setxattr by path. Not through a descriptor: an open descriptor
-// would keep the mount busy while the daemon unmounts itself.
+// would keep the mount busy while the daemon unmounts itself. Except for the
+// flush and the compaction, which go by ioctl on a descriptor of the root
+// held for the call (see fs/control_ioctl.hpp).
 std::unique_ptr<root_xattrs> path_xattrs(std::string root);
 
 struct mount_entry {

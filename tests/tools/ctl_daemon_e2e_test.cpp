@@ -3,19 +3,27 @@
 // once the archive holds everything and the daemon has exited, and a failing
 // final commit leaves the mount in place; compact leaves no dead bytes.
 #include "fs/daemon_process.hpp"
+#include "fs/mount_fixture.hpp"
 #include "operator_files.hpp"
 #include "test_support.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <future>
 #include <regex>
+#include <thread>
 
 namespace fs = std::filesystem;
 using namespace sevenzfs::test;
 
 namespace {
 
-// The keys of xattr-contract.md.
+// The keys of the statistics table in README.md.
 const char* const kContractKeys[] = {"version",
                                      "archive",
                                      "pid",
@@ -183,6 +191,37 @@ TEST_F(ctl_daemon, FailedFinalCommitLeavesTheMountAndARetrySucceeds) {
   EXPECT_EQ(retried.exit_code, 0) << retried.output;
   EXPECT_EQ(daemon->wait_exit(std::chrono::seconds(5)), 0) << daemon->log();
   EXPECT_EQ(run("7zz e -so " + quote((small / "a.7z").string()) + " fits.txt").output, "small\n");
+}
+
+// sevenzfs-ctl's flush holds no lock on the mount's root while it commits:
+// entries are made at the top of the mount meanwhile. (Setting the flush
+// attribute on the root, the kernel holds the root's lock for the whole
+// commit: a mkdir there waited for all of it.)
+TEST_F(ctl_daemon, TheTopOfTheMountStaysUsableWhileAFlushCommits) {
+  auto daemon = mount(archive, "level=9,threads=1");
+  // A file still open is compressed by the flush's own commit: seconds at level 9.
+  std::string text;
+  for (std::uint64_t i = 0; text.size() < (3u << 20); ++i) {
+    text += fmt::format("{} {}\n", i, i * 2654435761u % 1000003);
+  }
+  const int held = ::open((mnt / "open.txt").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  ASSERT_GE(held, 0);
+  ASSERT_EQ(::write(held, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+  auto flushing = std::async(std::launch::async, [&] { return ctl("flush " + quote(mnt.string())); });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (xattr(mnt, "user.sevenzfs.committing") != "1" && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_EQ(xattr(mnt, "user.sevenzfs.committing"), "1");
+  fs::create_directory(mnt / "made-meanwhile");
+  write_file(mnt / "written-meanwhile.txt", "x\n");
+  EXPECT_EQ(run("ls " + quote(mnt.string()) + " | wc -l").output, "3\n");
+  EXPECT_EQ(xattr(mnt, "user.sevenzfs.committing"), "1")
+      << "the commit ended before the entries were made: the test tells nothing";
+  const auto flushed = flushing.get();
+  EXPECT_EQ(flushed.exit_code, 0) << flushed.output;
+  ::close(held);
+  EXPECT_EQ(run("7zz e -so " + quote(archive.string()) + " open.txt | wc -c").output, fmt::format("{}\n", text.size()));
 }
 
 TEST_F(ctl_daemon, OtherUsersReadStatisticsButControlNothing) {
