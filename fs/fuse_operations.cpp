@@ -15,7 +15,6 @@ namespace sevenzfs::fs {
 
 namespace {
 
-constexpr std::size_t kMaxWrite = 1 << 20;
 constexpr double kCacheSeconds = 60.0;
 
 filesystem& fs_of(fuse_req_t request) { return *static_cast<filesystem*>(fuse_req_userdata(request)); }
@@ -103,7 +102,7 @@ attribute_changes changes_of(const struct stat& attr, int to_set) {
 }
 
 void on_init(void*, fuse_conn_info* connection) {
-  connection->max_write = kMaxWrite;
+  connection->max_write = kIoBytes;
   // O_TRUNC arrives with open (not as a separate truncate) when possible.
   if (connection->capable & FUSE_CAP_ATOMIC_O_TRUNC) connection->want |= FUSE_CAP_ATOMIC_O_TRUNC;
   // sevenzfs-ctl's controls come as ioctls on the root directory.

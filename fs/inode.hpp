@@ -23,6 +23,13 @@ namespace sevenzfs::fs {
 using inode_number = std::uint64_t;
 inline constexpr inode_number kRootInode = 1;
 
+// The largest write taken in one request (FUSE's max_write), and every
+// node's st_blksize: cp and others size their buffers by it, so a large file
+// arrives in requests of this size instead of 128 KiB ones, each of which
+// the kernel precedes with a GETXATTR of security.capability (`cp` of a
+// 10 MB file: 20 requests instead of 154).
+inline constexpr std::uint32_t kIoBytes = 1 << 20;
+
 // What a node is: what 7z can hold (a directory, a file, a symlink).
 using node_kind = archive::entry_kind;
 

@@ -281,7 +281,7 @@ struct stat inode_table::stat_of(const inode& node) const {
   st.st_gid = node.gid;
   const std::uint64_t size = node.size();
   st.st_size = static_cast<off_t>(size);
-  st.st_blksize = 65536;
+  st.st_blksize = kIoBytes;
   st.st_blocks = static_cast<blkcnt_t>((size + 511) / 512);
   st.st_atim = node.atime;
   st.st_mtim = node.mtime;
