@@ -55,6 +55,11 @@ result<saved_changes> save_uncommitted(inode_table& inodes, const content_servic
                                        const std::shared_ptr<const archive::archive_snapshot>& archived,
                                        const daemon_options& options, logger& log);
 
+// A failed in-place commit leaves the bytes it wrote in the archive, past a
+// copy of the header: gives them back (logged; a failure only at debug
+// level: the next commit or mount tries again).
+void give_back_dead_space(const daemon_options& options, logger& log);
+
 // Why the recovery archive could not be committed at mount.
 struct recovery_failure {
   bool commit_failed = false;  // true: the commit failed (a full disk); false: a file cannot be read

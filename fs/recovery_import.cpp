@@ -245,6 +245,7 @@ std::expected<void, recovery_failure> commit_recovery_archive(const daemon_optio
   } catch (const archive::archive_error& e) {
     // An I/O failure (a full disk) passes; damage in either file does not.
     const bool io = e.kind() == archive::error_kind::io;
+    give_back_dead_space(options, log);  // what the failed commit wrote: the archive is as it was
     return std::unexpected(recovery_failure{
         io, fmt::format("cannot commit the recovery archive {} into {}: {}; both files are left as they were{}", path,
                         options.archive_path, e.what(), io ? ": free space and mount again" : "")});

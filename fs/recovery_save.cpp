@@ -140,21 +140,6 @@ void write_recovery(const std::string& path, const std::vector<archive::entry>& 
   }
 }
 
-// A failed in-place commit leaves the bytes it wrote in the archive, past a
-// copy of the header: give them back before the recovery archive needs the
-// space (the next mount would do the same).
-void give_back_dead_space(const daemon_options& options, logger& log) {
-  try {
-    archive::archive_appender archive(options.archive_path, options.write);
-    if (!archive.has_dead_space()) return;
-    const std::uint64_t dead = archive.dead_bytes();
-    archive.tidy();
-    log.info("{}: gave back {} bytes the failed commit left in it", options.archive_path, dead);
-  } catch (const std::exception& e) {
-    log.debug("{}: cannot give back the space of the failed commit: {}", options.archive_path, e.what());
-  }
-}
-
 std::string paths_of(const std::vector<archive::entry>& entries) {
   constexpr std::size_t kNamed = 10;
   std::string named;
@@ -167,6 +152,20 @@ std::string paths_of(const std::vector<archive::entry>& entries) {
 }
 
 }  // namespace
+
+// Before the recovery archive needs the space, and after a recovery
+// archive failed to go in at mount.
+void give_back_dead_space(const daemon_options& options, logger& log) {
+  try {
+    archive::archive_appender archive(options.archive_path, options.write);
+    if (!archive.has_dead_space()) return;
+    const std::uint64_t dead = archive.dead_bytes();
+    archive.tidy();
+    log.info("{}: gave back {} bytes the failed commit left in it", options.archive_path, dead);
+  } catch (const std::exception& e) {
+    log.debug("{}: cannot give back the space of the failed commit: {}", options.archive_path, e.what());
+  }
+}
 
 result<saved_changes> save_uncommitted(inode_table& inodes, const content_services& content,
                                        const std::shared_ptr<const archive::archive_snapshot>& archived,

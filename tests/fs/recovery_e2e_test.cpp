@@ -116,12 +116,15 @@ TEST_F(recovery_test, AFailedFinalCommitIsKeptInARecoveryArchiveThatTheNextMount
 
   {
     // While the disk is still full the recovery archive cannot go in: the
-    // mount is refused and both files stay.
+    // mount is refused and both files stay as they were (the archive gets
+    // back the space the failed commit wrote into it).
     const std::string before = read_file(recovery());
+    const std::string archive_before = read_file(small_archive());
     daemon_process daemon(small_archive(), mnt, "level=1", log);
     EXPECT_EQ(daemon.wait_exit(std::chrono::seconds(60)), 1) << daemon.log();
     EXPECT_NE(daemon.log().find("free space and mount again"), std::string::npos) << daemon.log();
     EXPECT_EQ(read_file(recovery()), before);
+    EXPECT_EQ(read_file(small_archive()), archive_before) << daemon.log();
     EXPECT_EQ(run("7zz t " + quote(small_archive().string())).exit_code, 0);
   }
 
