@@ -63,12 +63,14 @@ void check_request(const commit_request& request, std::uint64_t streams, const s
 archive_appender::archive_appender(std::string path, write_options options)
     : path_(std::move(path)), options_(std::move(options)) {
   struct stat st {};
-  if (::stat(path_.c_str(), &st) == 0) {
+  const bool found = ::stat(path_.c_str(), &st) == 0;
+  if (!found && errno != ENOENT) throw_io_error(path_, "cannot access archive", errno);
+  // An empty file (made by mktemp, or `: > a.7z`) is a new archive: nothing
+  // in it can be lost, and the first commit writes the archive in its place.
+  if (found && !(S_ISREG(st.st_mode) && st.st_size == 0)) {
     written(read_archive(path_));
     exists_ = true;
     publish_snapshot(false, false);
-  } else if (errno != ENOENT) {
-    throw_io_error(path_, "cannot access archive", errno);
   }
   index_streams();
 }

@@ -81,8 +81,9 @@ struct commit_plan;
 
 class archive_appender {
  public:
-  // Reads `path` if it exists (throws archive_error when it is not a valid
-  // 7z archive); otherwise the first commit creates it.
+  // Reads `path` if it exists and is not empty (throws archive_error when it
+  // is not a valid 7z archive); otherwise the first commit creates it (over
+  // the empty file).
   archive_appender(std::string path, write_options options);
 
   bool exists() const noexcept { return exists_; }

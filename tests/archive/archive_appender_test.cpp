@@ -121,6 +121,21 @@ TEST(ArchiveAppender, AppendsWithoutTouchingOldPacks) {
 // (descriptors ran out) fails before its commit point, whichever way it
 // writes: the archive, the snapshot and the commits after it are as if it
 // had not been tried, and nothing is left beside the archive.
+// An empty file (mktemp's) is a new archive, written over by the first
+// commit; a file of a few bytes that is no archive is still refused.
+TEST(ArchiveAppender, AnEmptyFileIsANewArchive) {
+  temp_dir dir;
+  const auto path = dir / "a.7z";
+  write_file(path, "");
+  write_options options;
+  archive_appender archive(path.string(), options);
+  EXPECT_FALSE(archive.exists());
+  archive.commit(next_request(archive, 0, 2));
+  expect_commits(path, 1, 2);
+  write_file(dir / "b.7z", "7z");
+  EXPECT_THROW(archive_appender((dir / "b.7z").string(), options), archive_error);
+}
+
 TEST(ArchiveAppender, ACommitThatCannotKeepTheArchiveOpenChangesNothing) {
   temp_dir dir;
   const auto path = dir / "a.7z";

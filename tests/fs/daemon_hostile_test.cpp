@@ -59,6 +59,8 @@ TEST(DaemonHostileArchives, EachCaseIsRefusedWithExitThreeQuicklyWithBoundedMemo
   std::uint64_t largest = 0;
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
+    // An empty file is a new archive (mktemp's), not a hostile one.
+    if (c.regular_file && fs::file_size(c.path) == 0) continue;
     const std::string before = c.regular_file ? read_file(c.path) : std::string{};
     const auto type_before = fs::symlink_status(c.path).type();
     const auto r = start_daemon_on(c.path, dir / "mnt", dir / "daemon.log");

@@ -112,6 +112,17 @@ TEST_F(mount_fixture, TheArchiveFileStaysLockedWhenACommitCreatesItOrWritesItAne
 
 // A symlink whose target does not exist yet: the archive is created there,
 // and the symlink stays.
+// `sevenzfs $(mktemp --suffix .7z) mnt`: the empty file is a new archive,
+// which the first commit writes in its place.
+TEST_F(mount_fixture, AnEmptyFileIsMountedAsANewArchive) {
+  write_file(archive, "");
+  auto daemon = mount();
+  write_file(mnt / "a.txt", "into an empty file\n");
+  ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
+  EXPECT_EQ(run("7zz t " + quote(archive.string())).exit_code, 0);
+  EXPECT_EQ(run("7zz e -so " + quote(archive.string()) + " a.txt").output, "into an empty file\n");
+}
+
 TEST_F(mount_fixture, AnArchiveIsCreatedWhereADanglingSymlinkPoints) {
   const auto link = dir / "link.7z";
   fs::create_symlink("target.7z", link);
