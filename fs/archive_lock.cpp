@@ -28,6 +28,17 @@ bool lock_whole_file(int fd, bool wait) {
 
 bool same_file(const struct stat& a, const struct stat& b) { return a.st_dev == b.st_dev && a.st_ino == b.st_ino; }
 
+// Whether `path` still names the file `fd` holds locked: the holder waited
+// for may have removed or replaced it as it let the lock go.
+result<bool> still_named(int fd, const std::string& path) {
+  struct stat locked {};
+  struct stat named {};
+  if (::fstat(fd, &locked) == 0 && ::stat(path.c_str(), &named) == 0) return same_file(named, locked);
+  if (errno == ENOENT) return false;
+  const int error = errno;
+  return failure(error, fmt::format("cannot stat {}: {}", path, std::strerror(error)));
+}
+
 using wait_callback = std::function<void(const std::string& holder)>;
 
 // Locks `fd` (the file at `path`), or says who holds it: `holder()` names
@@ -68,13 +79,9 @@ result<archive::unique_fd> lock_archive_file(const std::string& archive_path, bo
     if (auto locked = lock_or_wait(fd.get(), archive_path, archive_path, holder, wait, on_wait); !locked) {
       return std::unexpected(locked.error());
     }
-    struct stat locked {};
-    struct stat named {};
-    if (::fstat(fd.get(), &locked) != 0) {
-      const int error = errno;
-      return failure(error, fmt::format("cannot stat {}: {}", archive_path, std::strerror(error)));
-    }
-    if (::stat(archive_path.c_str(), &named) == 0 && same_file(named, locked)) return fd;
+    const auto named = still_named(fd.get(), archive_path);
+    if (!named) return std::unexpected(named.error());
+    if (*named) return fd;
     // The holder wrote the archive anew while we waited: the path names
     // another file now, which is the one to lock.
   }
@@ -104,18 +111,9 @@ result<archive_lock> archive_lock::take(const std::string& archive_path, const s
         !locked) {
       return std::unexpected(locked.error());
     }
-    struct stat locked {};
-    struct stat named {};
-    if (::fstat(fd.get(), &locked) != 0) {
-      const int error = errno;
-      return failure(error, fmt::format("cannot stat the lock file {}: {}", path, std::strerror(error)));
-    }
-    if (::stat(path.c_str(), &named) == 0) {
-      if (same_file(named, locked)) break;
-    } else if (errno != ENOENT) {
-      const int error = errno;
-      return failure(error, fmt::format("cannot stat the lock file {}: {}", path, std::strerror(error)));
-    }
+    const auto named = still_named(fd.get(), path);
+    if (!named) return std::unexpected(named.error());
+    if (*named) break;
     // The holder we waited for removed this file as it let it go.
   }
   auto archive_fd = lock_archive_file(archive_path, wait, on_wait);
@@ -128,9 +126,7 @@ result<archive_lock> archive_lock::take(const std::string& archive_path, const s
 
 archive_lock::~archive_lock() {
   if (!fd_) return;  // moved from
-  struct stat held {};
-  struct stat named {};
-  if (::fstat(fd_.get(), &held) == 0 && ::stat(path_.c_str(), &named) == 0 && same_file(named, held)) {
+  if (const auto named = still_named(fd_.get(), path_); named && *named) {
     ::unlink(path_.c_str());  // failing, it stays: the next taker uses it
   }
 }
