@@ -11,7 +11,7 @@
 //   uncompressed chunks, which any LZMA2 decoder copies into its dictionary:
 //   the folder stays one valid LZMA2 stream and the other parts, compressed
 //   or not, are unaffected. The encoder's own dictionary then lacks that
-//   input, so the part's successor must start a new (primed) stream.
+//   input, so the part's successor must start a new stream (see below).
 //
 // Only for input from one file: the start of a file says much about the rest
 // of it, the start of a solid folder little about its other files. A file of
