@@ -279,11 +279,15 @@ int run_unmount(const ctl_environment& environment, const ctl_output& io, const 
     running = daemon && is_running(environment.proc, *daemon);
     if (!mounted && !running) break;
     if (timeout_seconds > 0 && seconds_since(start) >= timeout_seconds) {
+      // Detached but running: the kernel keeps the connection while anything
+      // in the mount is open, and the daemon ends when it is closed.
       fmt::print(io.err, "sevenzfs-ctl: {}: everything is committed to {}, but after {} the daemon (pid {}) {}\n", path,
                  archive, format_duration(timeout_seconds), opened->pid,
                  mounted ? (running ? "is still running and the mount is still there"
                                     : "has exited but the mount is still there")
-                         : "is still running");
+                         : "is still running: the mount is detached, but a file or directory in it is still open "
+                           "(a descriptor, or a shell's working directory); the daemon ends once that is closed, "
+                           "and refuses writes through it meanwhile");
       return kCtlFailed;
     }
     std::this_thread::sleep_for(environment.poll_interval);

@@ -375,6 +375,24 @@ TEST_F(ctl_fixture, UnmountGivesUpAfterTheTimeout) {
       << r.err;
 }
 
+// The mount is gone but the daemon runs on: something still has a file in
+// it open (the kernel keeps the connection until it is closed). The message
+// says so rather than leave the user to guess.
+TEST_F(ctl_fixture, UnmountSaysAnOpenFileKeepsADetachedDaemonRunning) {
+  stand_in_process stand_in;
+  daemon.set_value("pid", std::to_string(stand_in.pid));
+  daemon.on_control("unmount", [this] {
+    write_mountinfo(mountinfo, {});
+    return 0;
+  });
+  const auto r = ctl({"unmount", "--timeout=0.3", mnt.string()});
+  EXPECT_EQ(r.exit_code, kCtlFailed);
+  EXPECT_NE(r.err.find("(pid " + std::to_string(stand_in.pid) +
+                       ") is still running: the mount is detached, but a file or directory in it is still open"),
+            std::string::npos)
+      << r.err;
+}
+
 TEST_F(ctl_fixture, CompactReportsTheSizes) {
   daemon.set_value("archive_bytes", "3145728");
   daemon.on_control("compact", [this] {
