@@ -104,7 +104,10 @@ void filesystem::resume_streaming() {
     std::lock_guard data(node.mutex);
     sealed = sealed || node.content.sealed() != nullptr;
   });
-  if (!sealed) streamer_.resume();
+  if (!sealed) {
+    streamer_.resume();
+    content_.reader.forget_removed_files();  // the failed compressor's pending files: their space
+  }
 }
 
 void filesystem::start_threads() {
