@@ -19,9 +19,9 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: sevenzfs-ctl COMMAND MOUNTPOINT [OPTIONS]\n"
-    "Controls and watches a sevenzfs mount through the xattrs on its root, so it\n"
-    "works for every user who may use the mount (flush, unmount and compact: the\n"
-    "user who mounted it and root).\n"
+    "Controls and watches a sevenzfs mount through the xattrs on its root (flush\n"
+    "and compact by ioctl there), so it works for every user who may use the\n"
+    "mount (flush, unmount and compact: the user who mounted it and root).\n"
     "\n"
     "  flush MOUNTPOINT         commit everything written so far; returns once it is\n"
     "                           in the archive (a progress bar on a terminal)\n"

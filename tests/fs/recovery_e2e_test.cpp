@@ -283,7 +283,7 @@ TEST_F(recovery_test, AFullDiskStopsStreamingAndTheCommitCompressesWhatItHeld) {
   }
   EXPECT_NE(daemon.log().find("streaming compression stopped"), std::string::npos) << daemon.log();
   EXPECT_EQ(read_file(mnt / "payload.bin"), payload) << "still readable";
-  // Read partly: the reader keeps a decoder of the failed pending file.
+  // Read partly, as a reader that stops midway does.
   EXPECT_EQ(run("head -c 65536 " + quote((mnt / "payload.bin").string()) + " | wc -c").output, "65536\n");
   fs::remove(disk->where / "filler");
   flush(mnt);
