@@ -274,10 +274,8 @@ int run_daemon(const std::vector<std::string>& args, std::FILE* out, std::FILE* 
              removed);
   }
   // What an earlier daemon's failed final commit kept goes in first.
-  if (std::error_code ignored; std::filesystem::exists(recovery_path_of(options.archive_path), ignored)) {
-    starting(fmt::format("committing {}", recovery_path_of(options.archive_path)));
-  }
-  if (const auto recovered = commit_recovery_archive(options, log); !recovered) {
+  const auto committing = [&](const std::string& recovery) { starting(fmt::format("committing {}", recovery)); };
+  if (const auto recovered = commit_recovery_archive(options, log, committing); !recovered) {
     log.error("{}", recovered.error().message);
     return recovered.error().commit_failed ? kExitCommitFailed : kExitArchiveUnusable;
   }
@@ -346,9 +344,15 @@ int run_daemon(const std::vector<std::string>& args, std::FILE* out, std::FILE* 
                               : fmt::format("no archive was written at {}", options.archive_path));
     if (const auto saved = fs->save_for_recovery(); !saved) {
       log.error("{}", saved.error().message);
-    } else if (!saved->path.empty()) {
+    } else if (!saved->path.empty() && saved->not_beside.empty()) {
       log.error("what it would have written ({} files, {} bytes) is kept in {}: the next mount of {} commits it",
                 saved->files, saved->bytes, saved->path, options.archive_path);
+    } else if (!saved->path.empty()) {
+      log.error(
+          "what it would have written ({} files, {} bytes) is kept in {}, as {} cannot be written ({}): the next "
+          "mount of {} with recovery_dir={} commits it (or move it to {})",
+          saved->files, saved->bytes, saved->path, recovery_path_of(options.archive_path), saved->not_beside,
+          options.archive_path, options.recovery_dir, recovery_path_of(options.archive_path));
     }
     return kExitCommitFailed;
   }

@@ -58,6 +58,9 @@ const char* const kDaemonUsage =
     "                           of the archive dead (25; 0: only on request)\n"
     "  -o uid=N, -o gid=N       owner of archived entries (7z stores none; default:\n"
     "                           the user running sevenzfs)\n"
+    "  -o recovery_dir=DIR      where a failed final commit's recovery archive goes\n"
+    "                           when ARCHIVE.recovery.7z cannot be written (the\n"
+    "                           next mount commits it from there; /var/tmp)\n"
     "  -o nonempty              mount over a directory that is not empty\n"
     "  -o wait_lock             wait while another sevenzfs uses ARCHIVE (default: exit 3)\n"
     "  -o kernel_cache          keep file pages cached by the kernel across opens\n"
@@ -69,8 +72,9 @@ const char* const kDaemonUsage =
     "fusermount3 -u returns before the daemon has written the last commit;\n"
     "`sevenzfs-ctl unmount MOUNTPOINT` commits, unmounts and waits.\n"
     "Exit status: 0 all committed; 1 the final commit failed (what it would have\n"
-    "written is kept in ARCHIVE.recovery.7z, which the next mount commits) or that\n"
-    "recovery archive cannot be committed yet; 2 bad command line;\n"
+    "written is kept in ARCHIVE.recovery.7z, or in recovery_dir when that cannot\n"
+    "be written, and the next mount commits it) or that recovery archive cannot\n"
+    "be committed yet; 2 bad command line;\n"
     "3 the archive cannot be used (not 7z, damaged, unreadable, in use by another\n"
     "sevenzfs); 4 mount failed (mountpoint missing, not empty, already mounted).\n";
 
@@ -207,6 +211,13 @@ bool apply_option(parse_state& state, std::string_view item) {
     const auto n = parse_number(value);
     if (!n || *n >= UINT32_MAX) return bad("a numeric user or group id");
     (key == "uid" ? options.uid : options.gid) = static_cast<std::uint32_t>(*n);
+  } else if (key == "recovery_dir") {
+    // Checked now: found missing only when a final commit failed, it would
+    // lose what the recovery archive should have kept.
+    std::error_code error;
+    if (value.empty() || !std::filesystem::is_directory(std::string(value), error)) return bad("an existing directory");
+    options.recovery_dir = absolute(std::string(value));
+    while (options.recovery_dir.size() > 1 && options.recovery_dir.back() == '/') options.recovery_dir.pop_back();
   } else if (!has_value && key == "nonempty") {
     options.nonempty = true;
   } else if (!has_value && key == "wait_lock") {

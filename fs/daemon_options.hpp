@@ -47,6 +47,9 @@ struct daemon_options {
   // daemon's user and group unless uid=/gid= say otherwise.
   std::optional<std::uint32_t> uid;
   std::optional<std::uint32_t> gid;
+  // Where the recovery archive goes when it cannot be written beside the
+  // archive (recovery.hpp): absolute.
+  std::string recovery_dir = "/var/tmp";
   std::vector<std::string> fuse_options;  // for libfuse's mount (-o)
 };
 

@@ -5,7 +5,11 @@
 // written into a recovery archive beside the archive, ARCHIVE.recovery.7z —
 // a standard 7z, mode 0600 —, and the next mount of ARCHIVE (holding the
 // lock, before it loads the archive) commits it: its paths replace the
-// archive's, and it is removed only after that commit succeeded.
+// archive's, and it is removed only after that commit succeeded. When it
+// cannot be written there (the archive's disk is full, which is why the
+// commit failed), it goes into the recovery_dir option's directory
+// (/var/tmp), named for the archive's whole path; the next mount with the
+// same recovery_dir commits it from there as well.
 //
 // What the recovery archive holds: every file and symlink whose content
 // changed, every file and symlink archived before whose name, mode or time
@@ -24,6 +28,7 @@
 
 #include <cstdint>
 #include <expected>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -34,8 +39,15 @@ struct daemon_options;
 // ARCHIVE.recovery.7z, beside the archive.
 std::string recovery_path_of(const std::string& archive_path);
 
+// The start of the names of ARCHIVE's recovery archives in recovery_dir,
+// which end in six random characters and ".7z": "sevenzfs-", the archive's
+// path escaped as systemd escapes paths (/srv/a-b.7z: srv-a\x2db.7z), then
+// ".recovery-". One archive's names are never another's.
+std::string spare_recovery_prefix(const std::string& archive_path);
+
 struct saved_changes {
   std::string path;            // the recovery archive; empty: nothing needed saving
+  std::string not_beside;      // why it is not ARCHIVE.recovery.7z (then it is in recovery_dir)
   std::uint64_t files = 0;     // entries with content in it
   std::uint64_t bytes = 0;     // their content bytes
   std::uint64_t left_out = 0;  // renamed or re-timed archived files that could not be copied
@@ -50,7 +62,8 @@ struct saved_changes {
 // re-timed (left_out counts them), then without the files appended to
 // without being read back, whose archived start the save decodes
 // (appends_lost counts them), then without both. The log names what is left
-// out. Failure: the message says what is lost.
+// out. Each attempt is written beside the archive, or else into
+// recovery_dir. Failure: the message says what is lost.
 result<saved_changes> save_uncommitted(inode_table& inodes, const content_services& content,
                                        const std::shared_ptr<const archive::archive_snapshot>& archived,
                                        const daemon_options& options, logger& log);
@@ -67,8 +80,14 @@ struct recovery_failure {
 };
 
 // At mount, with the archive's lock held, before the archive is loaded:
-// commits ARCHIVE.recovery.7z if there is one, then removes it. An empty
-// one (a save interrupted before anything was written) is just removed.
-std::expected<void, recovery_failure> commit_recovery_archive(const daemon_options& options, logger& log);
+// commits ARCHIVE.recovery.7z and the archive's recovery archives in
+// recovery_dir, oldest first, removing each once committed. An empty one (a
+// save interrupted before anything was written) is just removed. One in
+// recovery_dir that is not a regular file of this user is not ours: it is
+// left alone (logged).
+// `committing` is told each one's path before its commit.
+std::expected<void, recovery_failure> commit_recovery_archive(
+    const daemon_options& options, logger& log,
+    const std::function<void(const std::string&)>& committing = [](const std::string&) {});
 
 }  // namespace sevenzfs::fs

@@ -19,10 +19,13 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <optional>
 #include <span>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 namespace sevenzfs::fs {
@@ -195,15 +198,9 @@ std::unexpected<recovery_failure> unreadable(std::string message) {
   return std::unexpected(recovery_failure{false, std::move(message)});
 }
 
-}  // namespace
-
-std::expected<void, recovery_failure> commit_recovery_archive(const daemon_options& options, logger& log) {
-  const std::string path = recovery_path_of(options.archive_path);
-  struct stat st {};
-  if (::lstat(path.c_str(), &st) != 0) {
-    if (errno == ENOENT) return {};
-    return unreadable(fmt::format("{}: {}", path, std::strerror(errno)));
-  }
+// Commits the recovery archive at `path` (lstat: `st`) into the archive, then removes it.
+std::expected<void, recovery_failure> commit_one(const std::string& path, const struct stat& st,
+                                                 const daemon_options& options, logger& log) {
   if (!S_ISREG(st.st_mode)) {
     return unreadable(
         fmt::format("{} is not a regular file; it should hold the files of a failed commit of {}: "
@@ -265,6 +262,60 @@ std::expected<void, recovery_failure> commit_recovery_archive(const daemon_optio
       "committed {} files ({} bytes) of the recovery archive into {} ({} folders copied as they were, {} bytes "
       "compressed again); removed {}",
       files, bytes, options.archive_path, recovery.copied.size(), compressed_again, path);
+  return {};
+}
+
+struct found_recovery {
+  std::string path;
+  struct stat st {};
+};
+
+// The archive's recovery archives in recovery_dir that are ours (a regular
+// file of this user: another user may create files there too).
+std::vector<found_recovery> spare_recoveries(const daemon_options& options, logger& log) {
+  const std::string prefix = spare_recovery_prefix(options.archive_path);
+  constexpr std::string_view kEnd = "XXXXXX.7z";
+  std::vector<found_recovery> found;
+  std::error_code error;
+  for (std::filesystem::directory_iterator it(options.recovery_dir, error), end; !error && it != end;
+       it.increment(error)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() != prefix.size() + kEnd.size() || !name.starts_with(prefix) || !name.ends_with(".7z")) continue;
+    found_recovery spare{it->path().string()};
+    if (::lstat(spare.path.c_str(), &spare.st) != 0) continue;  // gone meanwhile
+    if (!S_ISREG(spare.st.st_mode) || spare.st.st_uid != ::geteuid()) {
+      log.warning("{} is named as a recovery archive of {} but is not a file of this user: left alone", spare.path,
+                  options.archive_path);
+      continue;
+    }
+    found.push_back(std::move(spare));
+  }
+  if (error && error != std::errc::no_such_file_or_directory) {
+    log.warning("cannot look for recovery archives of {} in {}: {}", options.archive_path, options.recovery_dir,
+                error.message());
+  }
+  return found;
+}
+
+}  // namespace
+
+std::expected<void, recovery_failure> commit_recovery_archive(
+    const daemon_options& options, logger& log, const std::function<void(const std::string&)>& committing) {
+  std::vector<found_recovery> found = spare_recoveries(options, log);
+  found_recovery beside{recovery_path_of(options.archive_path)};
+  if (::lstat(beside.path.c_str(), &beside.st) == 0) {
+    found.push_back(std::move(beside));
+  } else if (errno != ENOENT) {
+    return unreadable(fmt::format("{}: {}", beside.path, std::strerror(errno)));
+  }
+  // Oldest first: a later one holds later versions of its paths.
+  std::sort(found.begin(), found.end(), [](const found_recovery& a, const found_recovery& b) {
+    return std::pair(a.st.st_mtim.tv_sec, a.st.st_mtim.tv_nsec) < std::pair(b.st.st_mtim.tv_sec, b.st.st_mtim.tv_nsec);
+  });
+  for (const auto& recovery : found) {
+    if (recovery.st.st_size > 0) committing(recovery.path);
+    if (auto committed = commit_one(recovery.path, recovery.st, options, log); !committed) return committed;
+  }
   return {};
 }
 

@@ -5,12 +5,14 @@
 
 #include "archive/archive_appender.hpp"
 #include "archive/archive_error.hpp"
+#include "archive/crc32.hpp"
 #include "archive/file_attributes.hpp"
 #include "archive/file_io.hpp"
 
 #include <fmt/format.h>
 
 #include <fcntl.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,6 +26,30 @@
 namespace sevenzfs::fs {
 
 std::string recovery_path_of(const std::string& archive_path) { return archive_path + ".recovery.7z"; }
+
+std::string spare_recovery_prefix(const std::string& archive_path) {
+  std::string escaped;
+  for (std::size_t k = archive_path.starts_with('/') ? 1 : 0; k < archive_path.size(); ++k) {
+    const auto c = static_cast<unsigned char>(archive_path[k]);
+    if (c == '/') {
+      escaped += '-';
+    } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == ':' || c == '_' ||
+               (c == '.' && !escaped.empty())) {
+      escaped += static_cast<char>(c);
+    } else {
+      escaped += fmt::format("\\x{:02x}", c);
+    }
+  }
+  // A name must fit NAME_MAX (255) with "sevenzfs-", ".recovery-" and
+  // "XXXXXX.7z": a long path keeps its end, after a CRC of the whole one.
+  constexpr std::size_t kKept = 200;
+  if (escaped.size() > kKept) {
+    const auto crc =
+        archive::crc32::of(std::span(reinterpret_cast<const std::uint8_t*>(archive_path.data()), archive_path.size()));
+    escaped = fmt::format("{:08x}-{}", crc, escaped.substr(escaped.size() - kKept));
+  }
+  return "sevenzfs-" + escaped + ".recovery-";
+}
 
 namespace {
 
@@ -129,14 +155,43 @@ bool prepare_private_target(const std::string& path) {
   return false;
 }
 
-void write_recovery(const std::string& path, const std::vector<archive::entry>& without_data,
-                    const std::vector<archive::entry>& with_data, const archive::write_options& options) {
-  const bool made = prepare_private_target(path);
+// Writes a new archive over `path`, a file of ours (made: made for it, and
+// removed when the write fails).
+void write_over(const std::string& path, bool made, const std::vector<archive::entry>& without_data,
+                const std::vector<archive::entry>& with_data, const archive::write_options& options) {
   try {
     archive::create_archive(path, without_data, with_data, options);
   } catch (...) {
     if (made) ::unlink(path.c_str());
     throw;
+  }
+}
+
+struct written_recovery {
+  std::string path;
+  std::string not_beside;  // why it is not beside the archive; empty: it is
+};
+
+// Beside the archive, or else (its disk is full, as it likely is when the
+// commit failed) as a new file, mode 0600, in recovery_dir.
+written_recovery write_recovery(const daemon_options& options, const std::vector<archive::entry>& without_data,
+                                const std::vector<archive::entry>& with_data, const archive::write_options& write) {
+  const std::string beside = recovery_path_of(options.archive_path);
+  std::string why;
+  try {
+    write_over(beside, prepare_private_target(beside), without_data, with_data, write);
+    return {beside, ""};
+  } catch (const std::exception& e) {
+    why = e.what();
+  }
+  std::string spare = options.recovery_dir + "/" + spare_recovery_prefix(options.archive_path) + "XXXXXX.7z";
+  try {
+    const archive::unique_fd made(::mkstemps(spare.data(), 3));
+    if (!made) archive::throw_io_error(options.recovery_dir, "cannot create a recovery archive in", errno);
+    write_over(spare, true, without_data, with_data, write);
+    return {spare, why};
+  } catch (const std::exception& e) {
+    throw std::runtime_error(fmt::format("{}; nor in {}: {}", why, options.recovery_dir, e.what()));
   }
 }
 
@@ -206,8 +261,8 @@ result<saved_changes> save_uncommitted(inode_table& inodes, const content_servic
     const auto with_data = joined({&found.changed, with_appended ? &found.appended : &none,
                                    with_copied ? &found.copied : &none});
     try {
-      write_recovery(path, found.without_data, with_data, write);
-      saved_changes saved{path, with_data.size(), bytes_of(with_data), 0, 0};
+      const written_recovery written = write_recovery(options, found.without_data, with_data, write);
+      saved_changes saved{written.path, written.not_beside, with_data.size(), bytes_of(with_data), 0, 0};
       if (!with_copied) {
         saved.left_out = found.copied.size();
         log.warning("lost: the new names, modes or times of {} archived files (they keep the old ones): {}",

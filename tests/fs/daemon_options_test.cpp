@@ -95,6 +95,25 @@ TEST(DaemonOptions, IdleReleaseIsThirtySecondsUnlessSet) {
   EXPECT_NE(result.error.find("idle_release expects a number of seconds"), std::string::npos) << result.error;
 }
 
+// Checked at mount: a recovery_dir found missing only when a final commit
+// failed would lose what the recovery archive should have kept.
+TEST(DaemonOptions, RecoveryDirIsAnExistingDirectoryMadeAbsolute) {
+  EXPECT_EQ(parsed("pool_size=64M").recovery_dir, "/var/tmp");
+  test::temp_dir dir;
+  EXPECT_EQ(parsed("recovery_dir=" + dir.path().string() + "/").recovery_dir, dir.path().string());
+  const auto here = std::filesystem::current_path();
+  std::filesystem::current_path(dir.path());
+  std::filesystem::create_directory("sub");
+  const auto relative = parsed("recovery_dir=sub").recovery_dir;
+  std::filesystem::current_path(here);
+  EXPECT_EQ(relative, (dir.path() / "sub").string()) << "libfuse changes the working directory to /";
+  for (const std::string missing : {dir.path().string() + "/missing", std::string(""), std::string("/etc/passwd")}) {
+    const auto result = parse_daemon_command_line({"-o", "recovery_dir=" + missing, "/tmp/a.7z", "/tmp/mnt"});
+    EXPECT_FALSE(result.options.has_value()) << missing;
+    EXPECT_EQ(result.error, "option recovery_dir expects an existing directory, got '" + missing + "'");
+  }
+}
+
 bool has_item(const std::vector<std::string>& items, const std::string& item) {
   return std::ranges::find(items, item) != items.end();
 }

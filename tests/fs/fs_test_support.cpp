@@ -10,6 +10,7 @@ fs::daemon_options small_daemon_options(const std::filesystem::path& archive) {
   fs::daemon_options options;
   options.archive_path = archive.string();
   options.mountpoint = "/nonexistent";
+  options.recovery_dir = archive.parent_path().string();  // never the machine's /var/tmp
   options.pool_bytes = 4u << 20;
   options.write.compression.level = 1;
   options.write.compression.threads = 1;

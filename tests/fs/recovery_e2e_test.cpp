@@ -159,9 +159,53 @@ TEST_F(recovery_test, AFailedFinalCommitIsKeptInARecoveryArchiveThatTheNextMount
   EXPECT_EQ(listed.find("Path = payload.bin\n", first + 1), std::string::npos) << "each path once:\n" << listed;
 }
 
-TEST_F(recovery_test, WhenTheRecoveryArchiveDoesNotFitEitherTheLogSaysWhatIsLost) {
+// When ARCHIVE.recovery.7z does not fit, the recovery archive goes into
+// recovery_dir (/var/tmp), and the next mount commits it from there.
+TEST_F(recovery_test, WhenTheRecoveryArchiveDoesNotFitBesideTheArchiveItIsKeptInRecoveryDir) {
+  const std::string payload = random_bytes(1u << 20, 4);
+  const fs::path spare = dir / "spare";
+  fs::create_directories(spare);
+  const std::string options = "level=1,recovery_dir=" + spare.string();
+  {
+    daemon_process daemon(small_archive(), mnt, options, log);
+    ASSERT_TRUE(daemon.wait_mounted()) << daemon.log();
+    write_file(mnt / "first.txt", "committed before the disk filled\n");
+    flush(mnt);
+    write_file(mnt / "payload.bin", payload);
+    const std::uint64_t available = free_bytes(disk->where);
+    write_file(disk->where / "filler", std::string(available - (512u << 10), 'f'));
+    EXPECT_EQ(daemon.unmount_and_wait(), 1) << daemon.log();
+    const std::string said = daemon.log();
+    EXPECT_NE(said.find("is kept in " + spare.string() + "/sevenzfs-"), std::string::npos) << said;
+    EXPECT_NE(said.find("as " + recovery().string() + " cannot be written"), std::string::npos) << said;
+    EXPECT_NE(said.find("with recovery_dir=" + spare.string() + " commits it"), std::string::npos) << said;
+  }
+  EXPECT_FALSE(fs::exists(recovery()));
+  std::vector<fs::path> kept;
+  for (const auto& item : fs::directory_iterator(spare)) kept.push_back(item.path());
+  ASSERT_EQ(kept.size(), 1u);
+  EXPECT_EQ(run("7zz e -so " + quote(kept.front().string()) + " payload.bin").output, payload);
+
+  fs::remove(disk->where / "filler");
+  {
+    daemon_process daemon(small_archive(), mnt, options, log);
+    ASSERT_TRUE(daemon.wait_mounted()) << daemon.log();
+    EXPECT_FALSE(fs::exists(kept.front())) << "removed once its commit succeeded";
+    EXPECT_EQ(read_file(mnt / "payload.bin"), payload);
+    EXPECT_EQ(read_file(mnt / "first.txt"), "committed before the disk filled\n");
+    EXPECT_EQ(daemon.unmount_and_wait(), 0) << daemon.log();
+    EXPECT_NE(daemon.log().find("removed " + kept.front().string()), std::string::npos) << daemon.log();
+  }
+  EXPECT_EQ(run("7zz t " + quote(small_archive().string())).exit_code, 0);
+  EXPECT_EQ(run("7zz e -so " + quote(small_archive().string()) + " payload.bin").output, payload);
+}
+
+TEST_F(recovery_test, WhenTheRecoveryArchiveFitsNowhereTheLogSaysWhatIsLost) {
   const std::string payload = random_bytes(1u << 20, 3);
-  daemon_process daemon(small_archive(), mnt, "level=1", log);
+  // recovery_dir on the same full disk.
+  const fs::path spare = disk->where / "spare";
+  fs::create_directories(spare);
+  daemon_process daemon(small_archive(), mnt, "level=1,recovery_dir=" + spare.string(), log);
   ASSERT_TRUE(daemon.wait_mounted()) << daemon.log();
   write_file(mnt / "payload.bin", payload);
   const std::uint64_t available = free_bytes(disk->where);
@@ -169,12 +213,14 @@ TEST_F(recovery_test, WhenTheRecoveryArchiveDoesNotFitEitherTheLogSaysWhatIsLost
   EXPECT_EQ(daemon.unmount_and_wait(), 1) << daemon.log();
   const std::string said = daemon.log();
   EXPECT_NE(said.find("cannot write the recovery archive"), std::string::npos) << said;
+  EXPECT_NE(said.find("nor in " + spare.string()), std::string::npos) << said;
   EXPECT_NE(said.find("lost: 1 files (1048576 bytes) changed since the last commit: payload.bin"), std::string::npos)
       << said;
   std::vector<std::string> beside;
   for (const auto& item : fs::directory_iterator(disk->where)) beside.push_back(item.path().filename().string());
   std::sort(beside.begin(), beside.end());
-  EXPECT_EQ(join(beside), "filler\n") << "no archive, no recovery archive, no temporary or lock file left";
+  EXPECT_EQ(join(beside), "filler\nspare\n") << "no archive, no recovery archive, no temporary or lock file left";
+  EXPECT_TRUE(fs::is_empty(spare));
 }
 
 TEST_F(recovery_test, ADamagedRecoveryArchiveRefusesTheMountAndBothFilesStay) {

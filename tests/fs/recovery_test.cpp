@@ -13,6 +13,10 @@
 #include <fmt/format.h>
 
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <ctime>
 
 using namespace sevenzfs;
 using namespace sevenzfs::test;
@@ -27,8 +31,22 @@ struct recovery_fixture : testing::Test {
   captured_log log;
   fs::caller me{::getuid(), ::getgid()};
 
-  std::unique_ptr<fs::filesystem> open() {
-    return std::make_unique<fs::filesystem>(small_daemon_options(archive), log.logger());
+  std::filesystem::path spare_dir = dir / "spare";
+
+  // recovery_dir: spare_dir.
+  fs::daemon_options options() const {
+    auto options = small_daemon_options(archive);
+    options.recovery_dir = spare_dir.string();
+    return options;
+  }
+  std::unique_ptr<fs::filesystem> open() { return std::make_unique<fs::filesystem>(options(), log.logger()); }
+  std::vector<std::string> spare_files() const {
+    std::vector<std::string> names;
+    std::error_code ignored;
+    for (const auto& item : std::filesystem::directory_iterator(spare_dir, ignored))
+      names.push_back(item.path().filename().string());
+    std::sort(names.begin(), names.end());
+    return names;
   }
   static std::string listing(const std::filesystem::path& of) {
     return run("7zz l -ba -slt " + quote(of.string()) + " | grep '^Path = ' | LC_ALL=C sort").output;
@@ -180,4 +198,138 @@ TEST_F(recovery_fixture, AnAppendAloneIsSaved) {
   EXPECT_EQ(saved->path, recovery.string());
   EXPECT_EQ(extracted(recovery, "log.txt"), std::string(300'000, 'l') + "appended\n");
   filesystem->release(looked_up->st_ino, O_WRONLY);
+}
+
+TEST(SpareRecoveryPrefix, NamesTheArchivesWholePathAndFitsAFileName) {
+  EXPECT_EQ(fs::spare_recovery_prefix("/srv/a.7z"), "sevenzfs-srv-a.7z.recovery-");
+  // '-' is escaped: /srv/a-b.7z and /srv/a/b.7z are different archives.
+  EXPECT_EQ(fs::spare_recovery_prefix("/srv/a-b.7z"), "sevenzfs-srv-a\\x2db.7z.recovery-");
+  EXPECT_EQ(fs::spare_recovery_prefix("/srv/a/b.7z"), "sevenzfs-srv-a-b.7z.recovery-");
+  EXPECT_EQ(fs::spare_recovery_prefix("/srv/.hidden 1.7z"),
+            "sevenzfs-srv-.hidden\\x201.7z.recovery-");  // as systemd-escape --path
+  const std::string deep = "/" + std::string(300, 'd') + "/a.7z";
+  const std::string other = "/" + std::string(299, 'd') + "e/a.7z";
+  const std::string name = fs::spare_recovery_prefix(deep) + "XXXXXX.7z";
+  EXPECT_LE(name.size(), 255u) << name;
+  EXPECT_TRUE(name.ends_with("ddd-a.7z.recovery-XXXXXX.7z")) << name;
+  EXPECT_NE(fs::spare_recovery_prefix(deep), fs::spare_recovery_prefix(other)) << "the CRC tells them apart";
+}
+
+// The archive's disk is full when a final commit fails, so the recovery
+// archive may not fit beside it either: then it goes into recovery_dir, and
+// the next mount commits it from there. (Here a directory in its way makes
+// the write beside the archive fail.)
+TEST_F(recovery_fixture, ARecoveryArchiveThatCannotGoBesideTheArchiveIsKeptInRecoveryDirAndCommittedFromThere) {
+  std::filesystem::create_directory(spare_dir);
+  {
+    auto filesystem = open();
+    make_file(*filesystem, kRootInode, "kept.txt", "committed\n");
+    ASSERT_TRUE(filesystem->commit_everything());
+    make_file(*filesystem, kRootInode, "late.bin", std::string(200'000, 'l'));
+    std::filesystem::create_directory(recovery);
+    const auto saved = filesystem->save_for_recovery();
+    ASSERT_TRUE(saved) << saved.error().message;
+    ASSERT_EQ(spare_files().size(), 1u);
+    const std::string name = spare_files().front();
+    EXPECT_EQ(saved->path, (spare_dir / name).string());
+    EXPECT_TRUE(name.starts_with(fs::spare_recovery_prefix(archive.string()))) << name;
+    EXPECT_NE(saved->not_beside.find("is not a recovery archive"), std::string::npos) << saved->not_beside;
+    struct stat st {};
+    ASSERT_EQ(::stat(saved->path.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0600u);
+    EXPECT_EQ(run("7zz t " + quote(saved->path) + " >/dev/null").exit_code, 0);
+    EXPECT_EQ(extracted(saved->path, "late.bin"), std::string(200'000, 'l'));
+  }
+  std::filesystem::remove(recovery);
+
+  std::vector<std::string> told;
+  const auto committed =
+      fs::commit_recovery_archive(options(), log.logger(), [&](const std::string& path) { told.push_back(path); });
+  ASSERT_TRUE(committed) << committed.error().message;
+  EXPECT_EQ(spare_files(), std::vector<std::string>{}) << "removed once committed";
+  ASSERT_EQ(told.size(), 1u);
+  EXPECT_TRUE(told.front().starts_with(spare_dir.string() + "/sevenzfs-")) << told.front();
+  EXPECT_EQ(listing(archive), "Path = kept.txt\nPath = late.bin\n");
+  EXPECT_EQ(extracted(archive, "late.bin"), std::string(200'000, 'l'));
+}
+
+// When one is written nowhere, the message says what is lost, and nothing is left behind.
+TEST_F(recovery_fixture, WhenTheRecoveryArchiveCanBeWrittenNowhereTheMessageSaysWhatIsLost) {
+  // spare_dir is not made: recovery_dir is gone.
+  auto filesystem = open();
+  make_file(*filesystem, kRootInode, "late.bin", std::string(1000, 'l'));
+  std::filesystem::create_directory(recovery);
+  const auto saved = filesystem->save_for_recovery();
+  ASSERT_FALSE(saved);
+  EXPECT_NE(saved.error().message.find("nor in " + spare_dir.string()), std::string::npos) << saved.error().message;
+  EXPECT_NE(saved.error().message.find("lost: 1 files (1000 bytes)"), std::string::npos) << saved.error().message;
+  EXPECT_FALSE(std::filesystem::exists(spare_dir));
+}
+
+// Several recovery archives (one beside the archive, one in recovery_dir)
+// are committed oldest first: the newer one's version of a path wins.
+TEST_F(recovery_fixture, RecoveryArchivesAreCommittedOldestFirst) {
+  std::filesystem::create_directory(spare_dir);
+  const auto moved_aside = dir / "older.7z";
+  for (const bool spare_is_newer : {true, false}) {
+    SCOPED_TRACE(spare_is_newer);
+    std::filesystem::remove(archive);
+    {
+      auto filesystem = open();
+      make_file(*filesystem, kRootInode, "f.txt", "beside\n");
+      ASSERT_TRUE(filesystem->save_for_recovery());
+    }
+    std::filesystem::rename(recovery, moved_aside);
+    {
+      auto filesystem = open();
+      make_file(*filesystem, kRootInode, "f.txt", "spare\n");
+      std::filesystem::create_directory(recovery);
+      ASSERT_TRUE(filesystem->save_for_recovery());
+      std::filesystem::remove(recovery);
+    }
+    std::filesystem::rename(moved_aside, recovery);
+    ASSERT_EQ(spare_files().size(), 1u);
+    // The one to be older a day back.
+    const auto older = spare_is_newer ? recovery : spare_dir / spare_files().front();
+    const timespec times[2] = {{::time(nullptr) - 86400, 0}, {::time(nullptr) - 86400, 0}};
+    ASSERT_EQ(::utimensat(AT_FDCWD, older.c_str(), times, 0), 0);
+    const auto committed = fs::commit_recovery_archive(options(), log.logger());
+    ASSERT_TRUE(committed) << committed.error().message;
+    EXPECT_EQ(extracted(archive, "f.txt"), spare_is_newer ? "spare\n" : "beside\n");
+    EXPECT_FALSE(std::filesystem::exists(recovery));
+    EXPECT_EQ(spare_files(), std::vector<std::string>{});
+  }
+}
+
+// recovery_dir is shared (/var/tmp): a file there named for this archive
+// that another user owns is not committed into it, nor are the recovery
+// archives of other archives.
+TEST_F(recovery_fixture, FilesInRecoveryDirThatAreNotThisArchivesRecoveryArchivesAreLeftAlone) {
+  std::filesystem::create_directory(spare_dir);
+  const std::string prefix = fs::spare_recovery_prefix(archive.string());
+  const auto planted = spare_dir / (prefix + "abcdef.7z");
+  const auto other_archive = spare_dir / (fs::spare_recovery_prefix(archive.string() + "x") + "abcdef.7z");
+  const auto other_name = spare_dir / (prefix + "abcdefg.7z");
+  {
+    // A real recovery archive, so only the checks keep it out.
+    auto filesystem = open();
+    make_file(*filesystem, kRootInode, "planted.txt", "not ours\n");
+    ASSERT_TRUE(filesystem->save_for_recovery());
+  }
+  for (const auto& copy : {planted, other_archive, other_name}) std::filesystem::copy_file(recovery, copy);
+  std::filesystem::remove(recovery);
+  if (::geteuid() == 0) {
+    ASSERT_EQ(::chown(planted.c_str(), 65534, 65534), 0);
+  } else {
+    std::filesystem::remove(planted);
+    std::filesystem::create_directory(planted);  // not a regular file: the same check
+  }
+  const auto committed = fs::commit_recovery_archive(options(), log.logger());
+  ASSERT_TRUE(committed) << committed.error().message;
+  EXPECT_FALSE(std::filesystem::exists(archive)) << "nothing was committed";
+  EXPECT_EQ(spare_files().size(), 3u);
+  EXPECT_NE(log.text().find(planted.string() + " is named as a recovery archive of " + archive.string() +
+                            " but is not a file of this user: left alone"),
+            std::string::npos)
+      << log.text();
 }
