@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
+#include <numbers>
 
 namespace sevenzfs::archive {
 
@@ -38,7 +40,40 @@ bool probe_verdict::wait() {
   return *gave_up_;
 }
 
+double byte_entropy(std::span<const std::uint8_t> bytes) noexcept {
+  if (bytes.empty()) return 0;
+  std::array<std::uint32_t, 256> counts{};
+  for (const std::uint8_t b : bytes) ++counts[b];
+  const double n = static_cast<double>(bytes.size());
+  double bits = 0;
+  int seen = 0;
+  for (const std::uint32_t count : counts) {
+    if (count == 0) continue;
+    ++seen;
+    const double p = count / n;
+    bits -= p * std::log2(p);
+  }
+  return bits + (seen - 1) / (2 * n * std::numbers::ln2);
+}
+
+void shrink_probe::sample(lzma2_encoder& encoder, std::span<const std::uint8_t> input, const span_sink& output) {
+  const std::size_t wanted = static_cast<std::size_t>(std::min<std::uint64_t>(kSampleBytes, input_bytes_));
+  const std::size_t taken = std::min(input.size(), wanted - held_bytes_);
+  std::copy_n(input.begin(), taken, held_.begin() + static_cast<std::ptrdiff_t>(held_bytes_));
+  held_bytes_ += taken;
+  if (held_bytes_ < wanted) return;
+  sampling_ = false;
+  const std::span<const std::uint8_t> held(held_.data(), held_bytes_);
+  gave_up_ = byte_entropy(held) >= kIncompressibleBits;
+  write(encoder, held, output);
+  write(encoder, input.subspan(taken), output);
+}
+
 void shrink_probe::write(lzma2_encoder& encoder, std::span<const std::uint8_t> input, const span_sink& output) {
+  if (sampling_) {
+    sample(encoder, input, output);
+    return;
+  }
   if (gave_up_) {
     if (after_ == after_giving_up::raw_chunks) write_uncompressed_chunks(input, output);
     return;

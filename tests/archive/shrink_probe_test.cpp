@@ -81,14 +81,48 @@ TEST(ShrinkProbe, CompressibleInputIsCompressedWholeThroughTheFlush) {
   EXPECT_EQ(decoded(result, input.size()), input);
 }
 
-TEST(ShrinkProbe, NeverGivesUpOnSeveralFilesOrInputNoLongerThanTheProbe) {
+TEST(ShrinkProbe, NeverGivesUpOnSeveralFiles) {
   const auto many_files = run_probe(noise(2 << 20, 2), false, shrink_probe::after_giving_up::drop_input);
   EXPECT_FALSE(many_files.gave_up);
   EXPECT_GE(many_files.packed.size(), 2u << 20);
-  const auto short_input = noise(kProbe, 3);
-  const auto small = run_probe(short_input, true, shrink_probe::after_giving_up::drop_input);
-  EXPECT_FALSE(small.gave_up);
-  EXPECT_EQ(decoded(small, short_input.size()), short_input);
+  const auto few_files = run_probe(noise(64 << 10, 2), false, shrink_probe::after_giving_up::drop_input);
+  EXPECT_FALSE(few_files.gave_up) << "a solid folder's small files are not sampled either";
+}
+
+// A file no longer than the probe, in a folder of its own, is judged by the
+// entropy of its first 16 KiB, which the encoder never sees when they look
+// incompressible.
+TEST(ShrinkProbe, AShortFileOfItsOwnIsJudgedByASampleOfItsStart) {
+  constexpr auto drop = shrink_probe::after_giving_up::drop_input;
+  for (const std::size_t size : {std::size_t{4096}, std::size_t{10'000}, std::size_t{kProbe}}) {
+    SCOPED_TRACE(size);
+    const auto random = run_probe(noise(size, 3), true, drop);
+    EXPECT_TRUE(random.gave_up);
+    EXPECT_EQ(random.packed.size(), 0u) << "no byte went to the encoder";
+  }
+  for (const auto& kept : {text(10'000), noise(4095, 3), joined(text(16 << 10), noise(100'000, 3))}) {
+    SCOPED_TRACE(kept.size());
+    const auto result = run_probe(kept, true, drop);
+    EXPECT_FALSE(result.gave_up);
+    EXPECT_EQ(decoded(result, kept.size()), kept);
+  }
+  // Only a folder of its own is stored whole: a file's last part, after
+  // parts compressed, is not sampled (its uncompressed chunks could not
+  // start a stream).
+  const auto last_part = noise(kProbe, 4);
+  const auto raw = run_probe(last_part, true, shrink_probe::after_giving_up::raw_chunks);
+  EXPECT_FALSE(raw.gave_up);
+  EXPECT_EQ(decoded(raw, last_part.size()), last_part);
+}
+
+TEST(ShrinkProbe, ByteEntropyIsNearEightForNoiseEvenInAFewKiB) {
+  EXPECT_GE(byte_entropy(noise(4096, 5)), shrink_probe::kIncompressibleBits);
+  EXPECT_GE(byte_entropy(noise(16384, 6)), shrink_probe::kIncompressibleBits);
+  EXPECT_LT(byte_entropy(text(16384)), 4.0);
+  EXPECT_EQ(byte_entropy(std::vector<std::uint8_t>(1000, 7)), 0.0);
+  std::vector<std::uint8_t> two(1000);
+  for (std::size_t k = 0; k < two.size(); ++k) two[k] = static_cast<std::uint8_t>(k % 2);
+  EXPECT_NEAR(byte_entropy(two), 1.0, 0.001);
 }
 
 TEST(ShrinkProbe, RawChunksContinueTheStreamAfterGivingUp) {
