@@ -275,12 +275,24 @@ struct found_recovery {
 std::vector<found_recovery> spare_recoveries(const daemon_options& options, logger& log) {
   const std::string prefix = spare_recovery_prefix(options.archive_path);
   constexpr std::string_view kEnd = "XXXXXX.7z";
+  // What a save that ended midway left: the temporary its archive was
+  // written in (output_file's NAME.tmp-XXXXXX).
+  constexpr std::string_view kTemporaryEnd = "XXXXXX.7z.tmp-XXXXXX";
   std::vector<found_recovery> found;
   std::error_code error;
   for (std::filesystem::directory_iterator it(options.recovery_dir, error), end; !error && it != end;
        it.increment(error)) {
     const std::string name = it->path().filename().string();
-    if (name.size() != prefix.size() + kEnd.size() || !name.starts_with(prefix) || !name.ends_with(".7z")) continue;
+    if (!name.starts_with(prefix)) continue;
+    if (name.size() == prefix.size() + kTemporaryEnd.size() && name.substr(prefix.size() + 6).starts_with(".7z.tmp-")) {
+      struct stat st {};
+      if (::lstat(it->path().c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == ::geteuid() &&
+          ::unlink(it->path().c_str()) == 0) {
+        log.info("removed {}, left behind by a recovery save that did not end", it->path().string());
+      }
+      continue;
+    }
+    if (name.size() != prefix.size() + kEnd.size() || !name.ends_with(".7z")) continue;
     found_recovery spare{it->path().string()};
     if (::lstat(spare.path.c_str(), &spare.st) != 0) continue;  // gone meanwhile
     if (!S_ISREG(spare.st.st_mode) || spare.st.st_uid != ::geteuid()) {

@@ -333,3 +333,19 @@ TEST_F(recovery_fixture, FilesInRecoveryDirThatAreNotThisArchivesRecoveryArchive
             std::string::npos)
       << log.text();
 }
+
+// A save that ended midway in recovery_dir left its empty target and the
+// temporary its archive was being written in: the next mount removes both.
+TEST_F(recovery_fixture, WhatAnInterruptedSaveLeftInRecoveryDirIsRemoved) {
+  std::filesystem::create_directory(spare_dir);
+  const std::string prefix = fs::spare_recovery_prefix(archive.string());
+  write_file(spare_dir / (prefix + "abcdef.7z"), "");
+  write_file(spare_dir / (prefix + "abcdef.7z.tmp-ghijkl"), "half an archive");
+  write_file(spare_dir / (prefix + "abcdef.7z.tmp-toolong"), "not a temporary of ours");
+  const auto committed = fs::commit_recovery_archive(options(), log.logger());
+  ASSERT_TRUE(committed) << committed.error().message;
+  EXPECT_EQ(spare_files(), std::vector<std::string>{prefix + "abcdef.7z.tmp-toolong"});
+  EXPECT_FALSE(std::filesystem::exists(archive));
+  EXPECT_NE(log.text().find("left behind by a recovery save that did not end"), std::string::npos) << log.text();
+  EXPECT_NE(log.text().find("an empty recovery archive left by an interrupted save"), std::string::npos) << log.text();
+}
