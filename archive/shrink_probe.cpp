@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstring>
 #include <numbers>
 
 namespace sevenzfs::archive {
@@ -56,6 +57,25 @@ double byte_entropy(std::span<const std::uint8_t> bytes) noexcept {
   return bits + (seen - 1) / (2 * n * std::numbers::ln2);
 }
 
+bool repeats_itself(std::span<const std::uint8_t> bytes) noexcept {
+  constexpr std::size_t kRun = 8;
+  constexpr int kTableBits = 12;
+  if (bytes.size() < kRun) return false;
+  // The last position of each hashed 8-byte run, plus one (0: none); a
+  // sample is at most 64 KiB here.
+  std::array<std::uint16_t, std::size_t{1} << kTableBits> last{};
+  const std::size_t limit = std::min<std::size_t>(bytes.size() - kRun + 1, 65535);
+  std::size_t repeated = 0;
+  for (std::size_t at = 0; at < limit; ++at) {
+    std::uint64_t run = 0;
+    std::memcpy(&run, bytes.data() + at, kRun);
+    const auto slot = static_cast<std::size_t>((run * 0x9E3779B97F4A7C15ull) >> (64 - kTableBits));
+    if (last[slot] != 0 && std::memcmp(bytes.data() + last[slot] - 1, bytes.data() + at, kRun) == 0) ++repeated;
+    last[slot] = static_cast<std::uint16_t>(at + 1);
+  }
+  return repeated * 64 > limit;
+}
+
 void shrink_probe::sample(lzma2_encoder& encoder, std::span<const std::uint8_t> input, const span_sink& output) {
   const std::size_t wanted = static_cast<std::size_t>(std::min<std::uint64_t>(kSampleBytes, input_bytes_));
   const std::size_t taken = std::min(input.size(), wanted - held_bytes_);
@@ -64,7 +84,7 @@ void shrink_probe::sample(lzma2_encoder& encoder, std::span<const std::uint8_t> 
   if (held_bytes_ < wanted) return;
   sampling_ = false;
   const std::span<const std::uint8_t> held(held_.data(), held_bytes_);
-  gave_up_ = byte_entropy(held) >= kIncompressibleBits;
+  gave_up_ = byte_entropy(held) >= kIncompressibleBits && !repeats_itself(held);
   write(encoder, held, output);
   write(encoder, input.subspan(taken), output);
 }

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <fuse_opt.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -212,11 +213,18 @@ bool apply_option(parse_state& state, std::string_view item) {
     if (!n || *n >= UINT32_MAX) return bad("a numeric user or group id");
     (key == "uid" ? options.uid : options.gid) = static_cast<std::uint32_t>(*n);
   } else if (key == "recovery_dir") {
-    // Checked now: found missing only when a final commit failed, it would
-    // lose what the recovery archive should have kept.
-    std::error_code error;
-    if (value.empty() || !std::filesystem::is_directory(std::string(value), error)) return bad("an existing directory");
-    options.recovery_dir = absolute(std::string(value));
+    // Checked now: found wanting only when a final commit failed, it would
+    // lose what the recovery archive should have kept. And the mount
+    // commits what it finds there: others must not be able to replace our
+    // files in it (as a sticky directory such as /var/tmp prevents).
+    const std::string dir(value);
+    struct stat st {};
+    if (value.empty() || ::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return bad("an existing directory");
+    if (::access(dir.c_str(), W_OK | X_OK) != 0) return bad("a directory this user can write to");
+    if ((st.st_uid != 0 && st.st_uid != ::geteuid()) || ((st.st_mode & 022) != 0 && (st.st_mode & S_ISVTX) == 0)) {
+      return bad("a directory of this user or root that others cannot write to, or a sticky one such as /var/tmp");
+    }
+    options.recovery_dir = absolute(dir);
     while (options.recovery_dir.size() > 1 && options.recovery_dir.back() == '/') options.recovery_dir.pop_back();
   } else if (!has_value && key == "nonempty") {
     options.nonempty = true;

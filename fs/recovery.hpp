@@ -42,7 +42,9 @@ std::string recovery_path_of(const std::string& archive_path);
 // The start of the names of ARCHIVE's recovery archives in recovery_dir,
 // which end in six random characters and ".7z": "sevenzfs-", the archive's
 // path escaped as systemd escapes paths (/srv/a-b.7z: srv-a\x2db.7z), then
-// ".recovery-". One archive's names are never another's.
+// ".recovery-"; past 200 characters, the escaped path's end after a CRC-32
+// of the whole path. So one archive's names are not another's (for long
+// paths, unless their CRCs and ends agree).
 std::string spare_recovery_prefix(const std::string& archive_path);
 
 struct saved_changes {

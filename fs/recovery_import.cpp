@@ -221,8 +221,17 @@ std::expected<void, recovery_failure> commit_one(const std::string& path, const 
   recovered recovery;
   try {
     snapshot = archive::archive_snapshot::open(path);
+    // The file opened must be the one checked (replaced in between: not ours to commit).
+    struct stat held {};
+    if (::fstat(snapshot->fd(), &held) != 0 || held.st_dev != st.st_dev || held.st_ino != st.st_ino) {
+      return unreadable(fmt::format("{} was replaced while it was opened: left alone; mount again", path));
+    }
     recovery = read_recovery(snapshot, reader);
   } catch (const archive::archive_error& e) {
+    if (e.error_number() == ENOENT && ::access(path.c_str(), F_OK) != 0 && errno == ENOENT) {
+      log.warning("{} went away before it could be committed (removed by someone else)", path);
+      return {};
+    }
     return unreadable(fmt::format("cannot read the recovery archive, both files are left untouched: {}", e.what()));
   }
   std::uint64_t files = recovery.with_data.size();
@@ -268,11 +277,17 @@ std::expected<void, recovery_failure> commit_one(const std::string& path, const 
 struct found_recovery {
   std::string path;
   struct stat st {};
+  bool spare = false;  // in recovery_dir
 };
 
-// The archive's recovery archives in recovery_dir that are ours (a regular
-// file of this user: another user may create files there too).
-std::vector<found_recovery> spare_recoveries(const daemon_options& options, logger& log) {
+// The archive's recovery archives in recovery_dir that are ours: a regular
+// file of this user, mode 0600 and of one link, as the save makes it (in a
+// shared directory another user may create files, or hard-link ours, under
+// a name they can predict). A directory that cannot be listed refuses the
+// mount: a recovery archive passed over now would be committed by a later
+// mount, over newer changes.
+std::expected<std::vector<found_recovery>, recovery_failure> spare_recoveries(const daemon_options& options,
+                                                                              logger& log) {
   const std::string prefix = spare_recovery_prefix(options.archive_path);
   constexpr std::string_view kEnd = "XXXXXX.7z";
   // What a save that ended midway left: the temporary its archive was
@@ -293,18 +308,22 @@ std::vector<found_recovery> spare_recoveries(const daemon_options& options, logg
       continue;
     }
     if (name.size() != prefix.size() + kEnd.size() || !name.ends_with(".7z")) continue;
-    found_recovery spare{it->path().string()};
+    found_recovery spare{it->path().string(), {}, true};
     if (::lstat(spare.path.c_str(), &spare.st) != 0) continue;  // gone meanwhile
-    if (!S_ISREG(spare.st.st_mode) || spare.st.st_uid != ::geteuid()) {
-      log.warning("{} is named as a recovery archive of {} but is not a file of this user: left alone", spare.path,
-                  options.archive_path);
+    if (!S_ISREG(spare.st.st_mode) || spare.st.st_uid != ::geteuid() || spare.st.st_nlink != 1 ||
+        (spare.st.st_mode & 077) != 0) {
+      // Quoted: the name's last characters are anybody's.
+      log.warning(
+          "{:?} is named as a recovery archive of {} but is not one this user's daemon wrote (a private "
+          "file of one link): left alone",
+          spare.path, options.archive_path);
       continue;
     }
     found.push_back(std::move(spare));
   }
   if (error && error != std::errc::no_such_file_or_directory) {
-    log.warning("cannot look for recovery archives of {} in {}: {}", options.archive_path, options.recovery_dir,
-                error.message());
+    return unreadable(fmt::format("cannot look for recovery archives of {} in {} (recovery_dir): {}",
+                                  options.archive_path, options.recovery_dir, error.message()));
   }
   return found;
 }
@@ -313,7 +332,27 @@ std::vector<found_recovery> spare_recoveries(const daemon_options& options, logg
 
 std::expected<void, recovery_failure> commit_recovery_archive(
     const daemon_options& options, logger& log, const std::function<void(const std::string&)>& committing) {
-  std::vector<found_recovery> found = spare_recoveries(options, log);
+  auto spares = spare_recoveries(options, log);
+  if (!spares) return std::unexpected(std::move(spares.error()));
+  std::vector<found_recovery> found = std::move(*spares);
+  // A recovery archive is written after its failed commit: one in
+  // recovery_dir older than the archive was passed over by a mount that
+  // committed since (another recovery_dir, another user), and would undo
+  // those changes. Only the user can tell (the one beside the archive is
+  // never passed over).
+  struct stat archive {};
+  if (::stat(options.archive_path.c_str(), &archive) == 0) {
+    for (const auto& spare : found) {
+      if (std::pair(spare.st.st_mtim.tv_sec, spare.st.st_mtim.tv_nsec) >=
+          std::pair(archive.st_mtim.tv_sec, archive.st_mtim.tv_nsec)) {
+        continue;
+      }
+      return unreadable(fmt::format(
+          "{} holds what a failed final commit of {} kept, but {} changed after it was written: committed now, it "
+          "could undo those changes. To commit it anyway, move it to {} and mount again; to drop it, remove it",
+          spare.path, options.archive_path, options.archive_path, recovery_path_of(options.archive_path)));
+    }
+  }
   found_recovery beside{recovery_path_of(options.archive_path)};
   if (::lstat(beside.path.c_str(), &beside.st) == 0) {
     found.push_back(std::move(beside));

@@ -181,13 +181,16 @@ written_recovery write_recovery(const daemon_options& options, const std::vector
   try {
     write_over(beside, prepare_private_target(beside), without_data, with_data, write);
     return {beside, ""};
-  } catch (const std::exception& e) {
+  } catch (const archive::archive_error& e) {
+    // Only what writing there failed of: an input that cannot be read
+    // fails anywhere, and the caller tries again with less.
+    if (e.kind() != archive::error_kind::io) throw;
     why = e.what();
   }
   std::string spare = options.recovery_dir + "/" + spare_recovery_prefix(options.archive_path) + "XXXXXX.7z";
   try {
     const archive::unique_fd made(::mkstemps(spare.data(), 3));
-    if (!made) archive::throw_io_error(options.recovery_dir, "cannot create a recovery archive in", errno);
+    if (!made) archive::throw_io_error(spare, "cannot create the recovery archive", errno);
     write_over(spare, true, without_data, with_data, write);
     return {spare, why};
   } catch (const std::exception& e) {

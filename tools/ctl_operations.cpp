@@ -98,7 +98,7 @@ void print_unmount_advice(const ctl_output& io, opened_mount& opened, int error,
       fmt::print(io.err,
                  "sevenzfs-ctl: {}: if no space can be freed, unmount with fusermount3 -u: the daemon then removes "
                  "its pending files and saves what is not committed to {}.recovery.7z (or, when that does not "
-                 "fit, into its recovery_dir), which the next mount commits\n",
+                 "fit, into its recovery_dir: the daemon's log names it), which the next mount commits\n",
                  opened.given, value_or(*opened.xattrs, "archive", "ARCHIVE"));
     }
     return;

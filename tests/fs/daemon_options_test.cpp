@@ -6,6 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <string>
@@ -111,6 +114,24 @@ TEST(DaemonOptions, RecoveryDirIsAnExistingDirectoryMadeAbsolute) {
     const auto result = parse_daemon_command_line({"-o", "recovery_dir=" + missing, "/tmp/a.7z", "/tmp/mnt"});
     EXPECT_FALSE(result.options.has_value()) << missing;
     EXPECT_EQ(result.error, "option recovery_dir expects an existing directory, got '" + missing + "'");
+  }
+  // The mount commits what it finds there: nobody else may replace files in it.
+  const auto open_to_all = dir.path() / "open";
+  std::filesystem::create_directory(open_to_all);
+  ASSERT_EQ(::chmod(open_to_all.c_str(), 0777), 0);
+  const auto refused =
+      parse_daemon_command_line({"-o", "recovery_dir=" + open_to_all.string(), "/tmp/a.7z", "/tmp/mnt"});
+  EXPECT_FALSE(refused.options.has_value());
+  EXPECT_NE(refused.error.find("others cannot write to, or a sticky one such as /var/tmp"), std::string::npos)
+      << refused.error;
+  ASSERT_EQ(::chmod(open_to_all.c_str(), 01777), 0);
+  EXPECT_EQ(parsed("recovery_dir=" + open_to_all.string()).recovery_dir, open_to_all.string());
+  if (::geteuid() == 0) {
+    const auto someone_elses = dir.path() / "theirs";
+    std::filesystem::create_directory(someone_elses);
+    ASSERT_EQ(::chown(someone_elses.c_str(), 65534, 65534), 0);
+    EXPECT_FALSE(
+        parse_daemon_command_line({"-o", "recovery_dir=" + someone_elses.string(), "/tmp/a.7z", "/tmp/mnt"}).options);
   }
 }
 

@@ -316,8 +316,14 @@ TEST_F(recovery_fixture, FilesInRecoveryDirThatAreNotThisArchivesRecoveryArchive
     make_file(*filesystem, kRootInode, "planted.txt", "not ours\n");
     ASSERT_TRUE(filesystem->save_for_recovery());
   }
-  for (const auto& copy : {planted, other_archive, other_name}) std::filesystem::copy_file(recovery, copy);
-  std::filesystem::remove(recovery);
+  // Ours by owner, but readable by others, or hard-linked from elsewhere:
+  // not as the save makes them.
+  const auto open_mode = spare_dir / (prefix + "ghijkl.7z");
+  const auto linked = spare_dir / (prefix + "mnopqr.7z");
+  for (const auto& copy : {planted, other_archive, other_name, open_mode}) std::filesystem::copy_file(recovery, copy);
+  ASSERT_EQ(::chmod(open_mode.c_str(), 0644), 0);
+  std::filesystem::create_hard_link(recovery, linked);
+  std::filesystem::rename(recovery, dir / "elsewhere.7z");  // the other link
   if (::geteuid() == 0) {
     ASSERT_EQ(::chown(planted.c_str(), 65534, 65534), 0);
   } else {
@@ -327,11 +333,15 @@ TEST_F(recovery_fixture, FilesInRecoveryDirThatAreNotThisArchivesRecoveryArchive
   const auto committed = fs::commit_recovery_archive(options(), log.logger());
   ASSERT_TRUE(committed) << committed.error().message;
   EXPECT_FALSE(std::filesystem::exists(archive)) << "nothing was committed";
-  EXPECT_EQ(spare_files().size(), 3u);
-  EXPECT_NE(log.text().find(planted.string() + " is named as a recovery archive of " + archive.string() +
-                            " but is not a file of this user: left alone"),
-            std::string::npos)
-      << log.text();
+  EXPECT_EQ(spare_files().size(), 5u);
+  for (const auto& left : {planted, open_mode, linked}) {
+    EXPECT_NE(log.text().find(fmt::format("{:?} is named as a recovery archive of {} but is not one this user's "
+                                          "daemon wrote",
+                                          left.string(), archive.string())),
+              std::string::npos)
+        << left << "\n"
+        << log.text();
+  }
 }
 
 // A save that ended midway in recovery_dir left its empty target and the
@@ -340,6 +350,8 @@ TEST_F(recovery_fixture, WhatAnInterruptedSaveLeftInRecoveryDirIsRemoved) {
   std::filesystem::create_directory(spare_dir);
   const std::string prefix = fs::spare_recovery_prefix(archive.string());
   write_file(spare_dir / (prefix + "abcdef.7z"), "");
+  std::filesystem::permissions(spare_dir / (prefix + "abcdef.7z"),
+                               std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);  // as made
   write_file(spare_dir / (prefix + "abcdef.7z.tmp-ghijkl"), "half an archive");
   write_file(spare_dir / (prefix + "abcdef.7z.tmp-toolong"), "not a temporary of ours");
   const auto committed = fs::commit_recovery_archive(options(), log.logger());
@@ -348,4 +360,54 @@ TEST_F(recovery_fixture, WhatAnInterruptedSaveLeftInRecoveryDirIsRemoved) {
   EXPECT_FALSE(std::filesystem::exists(archive));
   EXPECT_NE(log.text().find("left behind by a recovery save that did not end"), std::string::npos) << log.text();
   EXPECT_NE(log.text().find("an empty recovery archive left by an interrupted save"), std::string::npos) << log.text();
+}
+
+// A recovery archive in recovery_dir older than the archive was passed over
+// by a mount that committed since (another recovery_dir, another user):
+// committed now, it could undo those changes. The user decides.
+TEST_F(recovery_fixture, ARecoveryArchiveInRecoveryDirOlderThanTheArchiveRefusesTheMount) {
+  std::filesystem::create_directory(spare_dir);
+  {
+    auto filesystem = open();
+    make_file(*filesystem, kRootInode, "f.txt", "kept after a failed commit\n");
+    std::filesystem::create_directory(recovery);
+    ASSERT_TRUE(filesystem->save_for_recovery());
+    std::filesystem::remove(recovery);
+  }
+  ASSERT_EQ(spare_files().size(), 1u);
+  const auto spare = spare_dir / spare_files().front();
+  const timespec day_ago[2] = {{::time(nullptr) - 86400, 0}, {::time(nullptr) - 86400, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, spare.c_str(), day_ago, 0), 0);
+  {
+    // A later session, which did not see it, committed a newer f.txt.
+    auto filesystem = open();
+    make_file(*filesystem, kRootInode, "f.txt", "newer\n");
+    ASSERT_TRUE(filesystem->final_commit());
+  }
+  const auto committed = fs::commit_recovery_archive(options(), log.logger());
+  ASSERT_FALSE(committed);
+  EXPECT_FALSE(committed.error().commit_failed);
+  EXPECT_NE(committed.error().message.find("changed after it was written"), std::string::npos)
+      << committed.error().message;
+  EXPECT_NE(committed.error().message.find("move it to " + recovery.string()), std::string::npos);
+  EXPECT_TRUE(std::filesystem::exists(spare));
+  EXPECT_EQ(extracted(archive, "f.txt"), "newer\n");
+
+  // Moved beside the archive, it is the user's word: committed.
+  std::filesystem::rename(spare, recovery);
+  const auto forced = fs::commit_recovery_archive(options(), log.logger());
+  ASSERT_TRUE(forced) << forced.error().message;
+  EXPECT_EQ(extracted(archive, "f.txt"), "kept after a failed commit\n");
+}
+
+// A recovery_dir that cannot be listed refuses the mount: what it holds
+// would otherwise be committed later, over newer changes.
+TEST_F(recovery_fixture, ARecoveryDirThatCannotBeListedRefusesTheMount) {
+  write_file(spare_dir, "not a directory");
+  const auto committed = fs::commit_recovery_archive(options(), log.logger());
+  ASSERT_FALSE(committed);
+  EXPECT_NE(committed.error().message.find("cannot look for recovery archives of " + archive.string() + " in " +
+                                           spare_dir.string() + " (recovery_dir)"),
+            std::string::npos)
+      << committed.error().message;
 }
