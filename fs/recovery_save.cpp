@@ -162,7 +162,13 @@ void write_over(const std::string& path, bool made, const std::vector<archive::e
   try {
     archive::create_archive(path, without_data, with_data, options);
   } catch (...) {
-    if (made) ::unlink(path.c_str());
+    if (!made) throw;
+    // Our empty placeholder, unless the finished archive was renamed over
+    // it before the failure (its directory's fsync): then it is complete,
+    // and removing it would lose what it holds.
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && st.st_size > 0) return;
+    ::unlink(path.c_str());
     throw;
   }
 }

@@ -411,3 +411,17 @@ TEST_F(recovery_fixture, ARecoveryDirThatCannotBeListedRefusesTheMount) {
             std::string::npos)
       << committed.error().message;
 }
+
+// The directory's fsync after the recovery archive was renamed into place
+// failed: the archive is complete, and is kept (it used to be removed as if
+// nothing had been written).
+TEST_F(recovery_fixture, ARecoveryArchiveRenamedIntoPlaceIsKeptWhenItsDirectorysFsyncFails) {
+  auto filesystem = open();
+  make_file(*filesystem, kRootInode, "late.bin", std::string(5000, 'l'));
+  ::setenv("SEVENZFS_TEST_FAIL_DIRECTORY_SYNC", "1", 1);
+  const auto saved = filesystem->save_for_recovery();
+  ::unsetenv("SEVENZFS_TEST_FAIL_DIRECTORY_SYNC");
+  ASSERT_TRUE(saved) << saved.error().message;
+  EXPECT_EQ(saved->path, recovery.string());
+  EXPECT_EQ(extracted(recovery, "late.bin"), std::string(5000, 'l'));
+}
