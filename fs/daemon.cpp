@@ -275,7 +275,10 @@ int run_daemon(const std::vector<std::string>& args, std::FILE* out, std::FILE* 
   }
   // What an earlier daemon's failed final commit kept goes in first.
   const auto committing = [&](const std::string& recovery) { starting(fmt::format("committing {}", recovery)); };
-  if (const auto recovered = commit_recovery_archive(options, log, committing); !recovered) {
+  const auto follow = [&] {
+    if (auto followed = lock->follow_archive(); !followed) log.warning("{}", followed.error().message);
+  };
+  if (const auto recovered = commit_recovery_archive(options, log, committing, follow); !recovered) {
     log.error("{}", recovered.error().message);
     return recovered.error().commit_failed ? kExitCommitFailed : kExitArchiveUnusable;
   }
@@ -350,9 +353,11 @@ int run_daemon(const std::vector<std::string>& args, std::FILE* out, std::FILE* 
     } else if (!saved->path.empty()) {
       log.error(
           "what it would have written ({} files, {} bytes) is kept in {}, as {} cannot be written ({}): the next "
-          "mount of {} with recovery_dir={} commits it (or move it to {})",
+          "mount of {} with recovery_dir={}{} commits it (or move it to {})",
           saved->files, saved->bytes, saved->path, recovery_path_of(options.archive_path), saved->not_beside,
-          options.archive_path, options.recovery_dir, recovery_path_of(options.archive_path));
+          options.archive_path, options.recovery_dir,
+          options.recovery_dir == daemon_options{}.recovery_dir ? " (the default)" : "",
+          recovery_path_of(options.archive_path));
     }
     return kExitCommitFailed;
   }

@@ -87,9 +87,12 @@ struct recovery_failure {
 // save interrupted before anything was written) is just removed. One in
 // recovery_dir that is not a regular file of this user is not ours: it is
 // left alone (logged).
-// `committing` is told each one's path before its commit.
+// `committing` is told each one's path before its commit; `committed` runs
+// after each commit (the daemon's lock then follows the archive written
+// anew: holding the old file would keep its space taken from the next).
 std::expected<void, recovery_failure> commit_recovery_archive(
     const daemon_options& options, logger& log,
-    const std::function<void(const std::string&)>& committing = [](const std::string&) {});
+    const std::function<void(const std::string&)>& committing = [](const std::string&) {},
+    const std::function<void()>& committed = [] {});
 
 }  // namespace sevenzfs::fs

@@ -232,7 +232,10 @@ std::expected<void, recovery_failure> commit_one(const std::string& path, const 
       log.warning("{} went away before it could be committed (removed by someone else)", path);
       return {};
     }
-    return unreadable(fmt::format("cannot read the recovery archive, both files are left untouched: {}", e.what()));
+    return unreadable(fmt::format(
+        "cannot read the recovery archive, both files are left untouched: {}; to mount, move {} away (7zz x may "
+        "still extract what it holds)",
+        e.what(), path));
   }
   std::uint64_t files = recovery.with_data.size();
   std::uint64_t bytes = 0;
@@ -244,6 +247,9 @@ std::expected<void, recovery_failure> commit_one(const std::string& path, const 
       bytes += e ? e->size : 0;
     }
   }
+  struct stat archive_st {};
+  const std::uint64_t archive_bytes =
+      ::stat(options.archive_path.c_str(), &archive_st) == 0 ? static_cast<std::uint64_t>(archive_st.st_size) : 0;
   try {
     verify_copied(*snapshot, recovery.copied);
     archive::archive_appender archive(options.archive_path, daemon_write_options(options));
@@ -254,7 +260,11 @@ std::expected<void, recovery_failure> commit_one(const std::string& path, const 
     give_back_dead_space(options, log);  // what the failed commit wrote: the archive is as it was
     return std::unexpected(recovery_failure{
         io, fmt::format("cannot commit the recovery archive {} into {}: {}; both files are left as they were{}", path,
-                        options.archive_path, e.what(), io ? ": free space and mount again" : "")});
+                        options.archive_path, e.what(),
+                        io ? fmt::format(": free space (the commit may write the archive anew: up to {} bytes) and "
+                                         "mount again",
+                                         archive_bytes + st.st_size)
+                           : "")});
   }
   // Committed: the recovery archive must go now, or the next mount would
   // apply it again over later changes.
@@ -330,8 +340,9 @@ std::expected<std::vector<found_recovery>, recovery_failure> spare_recoveries(co
 
 }  // namespace
 
-std::expected<void, recovery_failure> commit_recovery_archive(
-    const daemon_options& options, logger& log, const std::function<void(const std::string&)>& committing) {
+std::expected<void, recovery_failure> commit_recovery_archive(const daemon_options& options, logger& log,
+                                                              const std::function<void(const std::string&)>& committing,
+                                                              const std::function<void()>& committed) {
   auto spares = spare_recoveries(options, log);
   if (!spares) return std::unexpected(std::move(spares.error()));
   std::vector<found_recovery> found = std::move(*spares);
@@ -365,7 +376,8 @@ std::expected<void, recovery_failure> commit_recovery_archive(
   });
   for (const auto& recovery : found) {
     if (recovery.st.st_size > 0) committing(recovery.path);
-    if (auto committed = commit_one(recovery.path, recovery.st, options, log); !committed) return committed;
+    if (auto done = commit_one(recovery.path, recovery.st, options, log); !done) return done;
+    committed();
   }
   return {};
 }

@@ -28,25 +28,33 @@ namespace sevenzfs::fs {
 std::string recovery_path_of(const std::string& archive_path) { return archive_path + ".recovery.7z"; }
 
 std::string spare_recovery_prefix(const std::string& archive_path) {
-  std::string escaped;
+  // Each character of the path as systemd-escape --path writes it.
+  std::vector<std::string> pieces;
   for (std::size_t k = archive_path.starts_with('/') ? 1 : 0; k < archive_path.size(); ++k) {
     const auto c = static_cast<unsigned char>(archive_path[k]);
     if (c == '/') {
-      escaped += '-';
+      pieces.emplace_back("-");
     } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == ':' || c == '_' ||
-               (c == '.' && !escaped.empty())) {
-      escaped += static_cast<char>(c);
+               (c == '.' && !pieces.empty())) {
+      pieces.emplace_back(1, static_cast<char>(c));
     } else {
-      escaped += fmt::format("\\x{:02x}", c);
+      pieces.push_back(fmt::format("\\x{:02x}", c));
     }
   }
+  std::string escaped;
+  for (const auto& piece : pieces) escaped += piece;
   // A name must fit NAME_MAX (255) with "sevenzfs-", ".recovery-" and
-  // "XXXXXX.7z": a long path keeps its end, after a CRC of the whole one.
+  // "XXXXXX.7z": a long path keeps its end (whole escapes), after a CRC of
+  // the whole one.
   constexpr std::size_t kKept = 200;
   if (escaped.size() > kKept) {
+    std::string tail;
+    for (auto it = pieces.rbegin(); it != pieces.rend() && tail.size() + it->size() <= kKept; ++it) {
+      tail.insert(0, *it);
+    }
     const auto crc =
         archive::crc32::of(std::span(reinterpret_cast<const std::uint8_t*>(archive_path.data()), archive_path.size()));
-    escaped = fmt::format("{:08x}-{}", crc, escaped.substr(escaped.size() - kKept));
+    escaped = fmt::format("{:08x}-{}", crc, tail);
   }
   return "sevenzfs-" + escaped + ".recovery-";
 }
@@ -293,10 +301,13 @@ result<saved_changes> save_uncommitted(inode_table& inodes, const content_servic
     }
   }
   const std::vector<archive::entry> lost = joined({&found.changed, &found.appended});
+  const std::string renamed =
+      found.copied.empty()
+          ? std::string()
+          : fmt::format("; and the new names, modes or times of {} archived files", found.copied.size());
   return failure(EIO, fmt::format("cannot write the recovery archive {}: {}; lost: {} files ({} bytes) changed "
-                                  "since the last commit: {}; and the new names, modes or times of {} archived "
-                                  "files",
-                                  path, why, lost.size(), bytes_of(lost), paths_of(lost), found.copied.size()));
+                                  "since the last commit: {}{}",
+                                  path, why, lost.size(), bytes_of(lost), paths_of(lost), renamed));
 }
 
 }  // namespace sevenzfs::fs

@@ -213,6 +213,13 @@ TEST(SpareRecoveryPrefix, NamesTheArchivesWholePathAndFitsAFileName) {
   EXPECT_LE(name.size(), 255u) << name;
   EXPECT_TRUE(name.ends_with("ddd-a.7z.recovery-XXXXXX.7z")) << name;
   EXPECT_NE(fs::spare_recovery_prefix(deep), fs::spare_recovery_prefix(other)) << "the CRC tells them apart";
+  // Escapes are kept whole: the shortened name still unescapes.
+  std::string accented = "/";
+  for (int k = 0; k < 100; ++k) accented += "\xc3\xa9";  // é
+  const std::string short_name = fs::spare_recovery_prefix(accented);
+  const std::string tail = short_name.substr(std::string("sevenzfs-12345678-").size());
+  EXPECT_TRUE(tail.starts_with("\\xc3\\xa9")) << short_name;
+  EXPECT_EQ((tail.size() - std::string(".recovery-").size()) % 8, 0u) << short_name;
 }
 
 // The archive's disk is full when a final commit fails, so the recovery
