@@ -76,15 +76,64 @@ bool repeats_itself(std::span<const std::uint8_t> bytes) noexcept {
   return repeated * 64 > limit;
 }
 
+bool looks_incompressible_throughout(std::span<const std::uint8_t> bytes) {
+  constexpr std::size_t kWindow = shrink_probe::kSampleBytes;
+  for (std::size_t at = 0; at < bytes.size(); at += kWindow) {
+    const auto window = bytes.subspan(at, std::min(kWindow, bytes.size() - at));
+    if (window.size() >= shrink_probe::kSampleMinBytes && byte_entropy(window) < shrink_probe::kIncompressibleBits)
+      return false;
+  }
+  // Repeats at any distance (a random block repeated): 8-byte runs at
+  // anchors, the positions whose run hashes to 0 in its top 4 bits, so
+  // that copies of a run are anchored alike wherever they lie.
+  constexpr std::size_t kRun = 8;
+  constexpr int kTableBits = 16;
+  std::vector<std::uint32_t> last(std::size_t{1} << kTableBits);
+  std::size_t anchors = 0;
+  std::size_t repeated = 0;
+  for (std::size_t at = 0; at + kRun <= bytes.size(); ++at) {
+    std::uint64_t run = 0;
+    std::memcpy(&run, bytes.data() + at, kRun);
+    const std::uint64_t hash = run * 0x9E3779B97F4A7C15ull;
+    if ((hash >> 60) != 0) continue;
+    ++anchors;
+    auto& slot = last[static_cast<std::size_t>(hash >> (60 - kTableBits)) & ((std::size_t{1} << kTableBits) - 1)];
+    if (slot != 0 && std::memcmp(bytes.data() + slot - 1, bytes.data() + at, kRun) == 0) ++repeated;
+    slot = static_cast<std::uint32_t>(at + 1);
+  }
+  return repeated * 64 <= anchors;
+}
+
 void shrink_probe::sample(lzma2_encoder& encoder, std::span<const std::uint8_t> input, const span_sink& output) {
+  if (!whole_.empty()) {
+    // The start looked incompressible: the whole file is judged.
+    const std::size_t taken = std::min<std::size_t>(input.size(), input_bytes_ - whole_.size());
+    whole_.insert(whole_.end(), input.begin(), input.begin() + static_cast<std::ptrdiff_t>(taken));
+    if (whole_.size() < input_bytes_) return;
+    sampling_ = false;
+    gave_up_ = looks_incompressible_throughout(whole_);
+    const std::vector<std::uint8_t> whole = std::move(whole_);
+    whole_.clear();
+    write(encoder, whole, output);
+    write(encoder, input.subspan(taken), output);
+    return;
+  }
   const std::size_t wanted = static_cast<std::size_t>(std::min<std::uint64_t>(kSampleBytes, input_bytes_));
   const std::size_t taken = std::min(input.size(), wanted - held_bytes_);
   std::copy_n(input.begin(), taken, held_.begin() + static_cast<std::ptrdiff_t>(held_bytes_));
   held_bytes_ += taken;
   if (held_bytes_ < wanted) return;
-  sampling_ = false;
   const std::span<const std::uint8_t> held(held_.data(), held_bytes_);
-  gave_up_ = byte_entropy(held) >= kIncompressibleBits && !repeats_itself(held);
+  const bool incompressible = byte_entropy(held) >= kIncompressibleBits && !repeats_itself(held);
+  if (incompressible && input_bytes_ > wanted) {
+    // Its start says little about the rest (random bytes, then text).
+    whole_.reserve(static_cast<std::size_t>(input_bytes_));
+    whole_.assign(held.begin(), held.end());
+    sample(encoder, input.subspan(taken), output);
+    return;
+  }
+  sampling_ = false;
+  gave_up_ = incompressible;
   write(encoder, held, output);
   write(encoder, input.subspan(taken), output);
 }

@@ -170,3 +170,26 @@ TEST(ShrinkProbe, ASampleThatRepeatsItselfIsCompressed) {
     EXPECT_EQ(decoded(result, input.size()), input);
   }
 }
+
+// A file whose start looks incompressible is judged whole: random bytes
+// followed by zeros or text, or a random block repeated further apart than
+// the sample, are compressed (7-Zip shrank them 10 to 25 times).
+TEST(ShrinkProbe, AFileWhoseStartLooksIncompressibleIsJudgedWhole) {
+  constexpr auto drop = shrink_probe::after_giving_up::drop_input;
+  const auto block = noise(16 << 10, 11);
+  std::vector<std::uint8_t> repeated;
+  for (int k = 0; k < 20; ++k) repeated.insert(repeated.end(), block.begin(), block.end());
+  for (const auto& kept : {joined(noise(16 << 10, 12), std::vector<std::uint8_t>(400'000, 0)),
+                           joined(noise(16 << 10, 13), text(170'000)), repeated}) {
+    SCOPED_TRACE(kept.size());
+    const auto result = run_probe(kept, true, drop);
+    EXPECT_FALSE(result.gave_up);
+    EXPECT_LT(result.packed.size(), kept.size() / 5);
+    EXPECT_EQ(decoded(result, kept.size()), kept);
+  }
+  const auto random = run_probe(noise(300'000, 14), true, drop);
+  EXPECT_TRUE(random.gave_up);
+  EXPECT_EQ(random.packed.size(), 0u);
+  EXPECT_FALSE(looks_incompressible_throughout(repeated));
+  EXPECT_TRUE(looks_incompressible_throughout(noise(300'000, 14)));
+}
