@@ -37,7 +37,10 @@ daemon_process::daemon_process(const std::filesystem::path& archive, const std::
                                const std::string& options, const std::filesystem::path& log,
                                const std::vector<std::string>& environment)
     : mountpoint_(mountpoint), log_(log) {
-  std::vector<std::string> args{daemon_binary(), "-f"};
+  // A recovery archive that does not fit beside the archive goes into the
+  // test's directory, not the machine's /var/tmp (the test's own -o, later,
+  // may say otherwise).
+  std::vector<std::string> args{daemon_binary(), "-f", "-o", "recovery_dir=" + log.parent_path().string()};
   if (!options.empty()) {
     args.emplace_back("-o");
     args.push_back(options);
