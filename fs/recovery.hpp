@@ -85,8 +85,10 @@ struct recovery_failure {
 // commits ARCHIVE.recovery.7z and the archive's recovery archives in
 // recovery_dir, oldest first, removing each once committed. An empty one (a
 // save interrupted before anything was written) is just removed. One in
-// recovery_dir that is not a regular file of this user is not ours: it is
-// left alone (logged).
+// recovery_dir that is not as the save makes it (a regular file of this
+// user, mode 0600, one link) is left alone (logged); one older than the
+// archive, or a recovery_dir that cannot be listed, refuses the mount (see
+// recovery_import.cpp).
 // `committing` is told each one's path before its commit; `committed` runs
 // after each commit (the daemon's lock then follows the archive written
 // anew: holding the old file would keep its space taken from the next).

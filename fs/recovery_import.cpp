@@ -287,7 +287,6 @@ std::expected<void, recovery_failure> commit_one(const std::string& path, const 
 struct found_recovery {
   std::string path;
   struct stat st {};
-  bool spare = false;  // in recovery_dir
 };
 
 // The archive's recovery archives in recovery_dir that are ours: a regular
@@ -318,7 +317,7 @@ std::expected<std::vector<found_recovery>, recovery_failure> spare_recoveries(co
       continue;
     }
     if (name.size() != prefix.size() + kEnd.size() || !name.ends_with(".7z")) continue;
-    found_recovery spare{it->path().string(), {}, true};
+    found_recovery spare{it->path().string()};
     if (::lstat(spare.path.c_str(), &spare.st) != 0) continue;  // gone meanwhile
     if (!S_ISREG(spare.st.st_mode) || spare.st.st_uid != ::geteuid() || spare.st.st_nlink != 1 ||
         (spare.st.st_mode & 077) != 0) {
@@ -354,9 +353,9 @@ std::expected<void, recovery_failure> commit_recovery_archive(const daemon_optio
   struct stat archive {};
   if (::stat(options.archive_path.c_str(), &archive) == 0) {
     for (const auto& spare : found) {
-      if (std::pair(spare.st.st_mtim.tv_sec, spare.st.st_mtim.tv_nsec) >=
-          std::pair(archive.st_mtim.tv_sec, archive.st_mtim.tv_nsec)) {
-        continue;
+      if (spare.st.st_size == 0 || std::pair(spare.st.st_mtim.tv_sec, spare.st.st_mtim.tv_nsec) >=
+                                       std::pair(archive.st_mtim.tv_sec, archive.st_mtim.tv_nsec)) {
+        continue;  // empty: it holds nothing to undo anything with (it is removed)
       }
       return unreadable(fmt::format(
           "{} holds what a failed final commit of {} kept, but {} changed after it was written: committed now, it "
