@@ -57,23 +57,39 @@ double byte_entropy(std::span<const std::uint8_t> bytes) noexcept {
   return bits + (seen - 1) / (2 * n * std::numbers::ln2);
 }
 
-bool repeats_itself(std::span<const std::uint8_t> bytes) noexcept {
-  constexpr std::size_t kRun = 8;
-  constexpr int kTableBits = 12;
-  if (bytes.size() < kRun) return false;
-  // The last position of each hashed 8-byte run, plus one (0: none); a
-  // sample is at most 64 KiB here.
-  std::array<std::uint16_t, std::size_t{1} << kTableBits> last{};
-  const std::size_t limit = std::min<std::size_t>(bytes.size() - kRun + 1, 65535);
+namespace {
+
+struct run_repeats {
+  std::size_t looked_at = 0;
   std::size_t repeated = 0;
-  for (std::size_t at = 0; at < limit; ++at) {
+};
+
+// The 8-byte runs of `bytes` at positions whose run hash has its top
+// `anchor_bits` zero (0: all), and how many of them equal the last run
+// looked at with the same hash: copies of a run are anchored alike wherever
+// they lie, so repeats at any distance are seen.
+run_repeats count_run_repeats(std::span<const std::uint8_t> bytes, int table_bits, int anchor_bits) {
+  constexpr std::size_t kRun = 8;
+  std::vector<std::uint32_t> last(std::size_t{1} << table_bits);  // position + 1; 0: none
+  run_repeats counted;
+  for (std::size_t at = 0; at + kRun <= bytes.size(); ++at) {
     std::uint64_t run = 0;
     std::memcpy(&run, bytes.data() + at, kRun);
-    const auto slot = static_cast<std::size_t>((run * 0x9E3779B97F4A7C15ull) >> (64 - kTableBits));
-    if (last[slot] != 0 && std::memcmp(bytes.data() + last[slot] - 1, bytes.data() + at, kRun) == 0) ++repeated;
-    last[slot] = static_cast<std::uint16_t>(at + 1);
+    const std::uint64_t hash = run * 0x9E3779B97F4A7C15ull;
+    if (anchor_bits > 0 && (hash >> (64 - anchor_bits)) != 0) continue;
+    ++counted.looked_at;
+    auto& slot = last[static_cast<std::size_t>((hash << anchor_bits) >> (64 - table_bits))];
+    if (slot != 0 && std::memcmp(bytes.data() + slot - 1, bytes.data() + at, kRun) == 0) ++counted.repeated;
+    slot = static_cast<std::uint32_t>(at + 1);
   }
-  return repeated * 64 > limit;
+  return counted;
+}
+
+}  // namespace
+
+bool repeats_itself(std::span<const std::uint8_t> bytes) {
+  const run_repeats counted = count_run_repeats(bytes, 12, 0);
+  return counted.repeated * 64 > counted.looked_at;
 }
 
 bool looks_incompressible_throughout(std::span<const std::uint8_t> bytes) {
@@ -83,25 +99,9 @@ bool looks_incompressible_throughout(std::span<const std::uint8_t> bytes) {
     if (window.size() >= shrink_probe::kSampleMinBytes && byte_entropy(window) < shrink_probe::kIncompressibleBits)
       return false;
   }
-  // Repeats at any distance (a random block repeated): 8-byte runs at
-  // anchors, the positions whose run hashes to 0 in its top 4 bits, so
-  // that copies of a run are anchored alike wherever they lie.
-  constexpr std::size_t kRun = 8;
-  constexpr int kTableBits = 16;
-  std::vector<std::uint32_t> last(std::size_t{1} << kTableBits);
-  std::size_t anchors = 0;
-  std::size_t repeated = 0;
-  for (std::size_t at = 0; at + kRun <= bytes.size(); ++at) {
-    std::uint64_t run = 0;
-    std::memcpy(&run, bytes.data() + at, kRun);
-    const std::uint64_t hash = run * 0x9E3779B97F4A7C15ull;
-    if ((hash >> 60) != 0) continue;
-    ++anchors;
-    auto& slot = last[static_cast<std::size_t>(hash >> (60 - kTableBits)) & ((std::size_t{1} << kTableBits) - 1)];
-    if (slot != 0 && std::memcmp(bytes.data() + slot - 1, bytes.data() + at, kRun) == 0) ++repeated;
-    slot = static_cast<std::uint32_t>(at + 1);
-  }
-  return repeated * 64 <= anchors;
+  // Anchored (one position in 16): a whole file, its repeats at any distance.
+  const run_repeats counted = count_run_repeats(bytes, 16, 4);
+  return counted.repeated * 64 <= counted.looked_at;
 }
 
 void shrink_probe::sample(lzma2_encoder& encoder, std::span<const std::uint8_t> input, const span_sink& output) {

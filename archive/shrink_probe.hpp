@@ -135,7 +135,7 @@ double byte_entropy(std::span<const std::uint8_t> bytes) noexcept;
 // before (at the last place with the same hash): structure that order-0
 // entropy misses (a repeated ramp of all 256 byte values measures 8.0, and a
 // random block repeated too).
-bool repeats_itself(std::span<const std::uint8_t> bytes) noexcept;
+bool repeats_itself(std::span<const std::uint8_t> bytes);
 
 // Whether every kSampleBytes window of `bytes` has the entropy of
 // incompressible data and no more than 1/64 of the anchored 8-byte runs
