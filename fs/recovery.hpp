@@ -87,7 +87,8 @@ struct recovery_failure {
 // save interrupted before anything was written) is just removed. One in
 // recovery_dir that is not as the save makes it (a regular file of this
 // user, mode 0600, one link) is left alone (logged); one older than the
-// archive, or a recovery_dir that cannot be listed, refuses the mount (see
+// archive, one in the default recovery_dir when the option names another,
+// or a recovery_dir that cannot be listed, refuses the mount (see
 // recovery_import.cpp).
 // `committing` is told each one's path before its commit; `committed` runs
 // after each commit (the daemon's lock then follows the archive written

@@ -296,7 +296,7 @@ struct found_recovery {
 // mount: a recovery archive passed over now would be committed by a later
 // mount, over newer changes.
 std::expected<std::vector<found_recovery>, recovery_failure> spare_recoveries(const daemon_options& options,
-                                                                              logger& log) {
+                                                                              const std::string& dir, logger& log) {
   const std::string prefix = spare_recovery_prefix(options.archive_path);
   constexpr std::string_view kEnd = "XXXXXX.7z";
   // What a save that ended midway left: the temporary its archive was
@@ -304,8 +304,7 @@ std::expected<std::vector<found_recovery>, recovery_failure> spare_recoveries(co
   constexpr std::string_view kTemporaryEnd = "XXXXXX.7z.tmp-XXXXXX";
   std::vector<found_recovery> found;
   std::error_code error;
-  for (std::filesystem::directory_iterator it(options.recovery_dir, error), end; !error && it != end;
-       it.increment(error)) {
+  for (std::filesystem::directory_iterator it(dir, error), end; !error && it != end; it.increment(error)) {
     const std::string name = it->path().filename().string();
     if (!name.starts_with(prefix)) continue;
     if (name.size() == prefix.size() + kTemporaryEnd.size() && name.substr(prefix.size() + 6).starts_with(".7z.tmp-")) {
@@ -332,7 +331,7 @@ std::expected<std::vector<found_recovery>, recovery_failure> spare_recoveries(co
   }
   if (error && error != std::errc::no_such_file_or_directory) {
     return unreadable(fmt::format("cannot look for recovery archives of {} in {} (recovery_dir): {}",
-                                  options.archive_path, options.recovery_dir, error.message()));
+                                  options.archive_path, dir, error.message()));
   }
   return found;
 }
@@ -342,7 +341,7 @@ std::expected<std::vector<found_recovery>, recovery_failure> spare_recoveries(co
 std::expected<void, recovery_failure> commit_recovery_archive(const daemon_options& options, logger& log,
                                                               const std::function<void(const std::string&)>& committing,
                                                               const std::function<void()>& committed) {
-  auto spares = spare_recoveries(options, log);
+  auto spares = spare_recoveries(options, options.recovery_dir, log);
   if (!spares) return std::unexpected(std::move(spares.error()));
   std::vector<found_recovery> found = std::move(*spares);
   // A recovery archive is written after its failed commit: one in
@@ -373,6 +372,21 @@ std::expected<void, recovery_failure> commit_recovery_archive(const daemon_optio
   std::sort(found.begin(), found.end(), [](const found_recovery& a, const found_recovery& b) {
     return std::pair(a.st.st_mtim.tv_sec, a.st.st_mtim.tv_nsec) < std::pair(b.st.st_mtim.tv_sec, b.st.st_mtim.tv_nsec);
   });
+  // Kept by a daemon with the default recovery_dir: this mount would pass
+  // it over, and anything it commits would make it stale (above). The
+  // user decides where it goes.
+  if (const std::string usual = daemon_options{}.recovery_dir; options.recovery_dir != usual) {
+    if (const auto elsewhere = spare_recoveries(options, usual, log)) {
+      for (const auto& spare : *elsewhere) {
+        if (spare.st.st_size == 0) continue;
+        return unreadable(fmt::format(
+            "{} holds what a failed final commit of {} kept with recovery_dir={} (the default), but this mount's "
+            "is {}: to commit it, mount with recovery_dir={} or move it to {}; to drop it, remove it",
+            spare.path, options.archive_path, usual, options.recovery_dir, usual,
+            recovery_path_of(options.archive_path)));
+      }
+    }
+  }
   for (const auto& recovery : found) {
     if (recovery.st.st_size > 0) committing(recovery.path);
     if (auto done = commit_one(recovery.path, recovery.st, options, log); !done) return done;

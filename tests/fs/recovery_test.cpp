@@ -439,3 +439,41 @@ TEST_F(recovery_fixture, ARecoveryArchiveRenamedIntoPlaceIsKeptWhenItsDirectorys
   EXPECT_EQ(saved->path, recovery.string());
   EXPECT_EQ(extracted(recovery, "late.bin"), std::string(5000, 'l'));
 }
+
+// A recovery archive kept in the default recovery_dir (/var/tmp) while this
+// mount uses another: passed over, it would go stale at this mount's first
+// commit. The mount is refused and says where it is.
+TEST_F(recovery_fixture, ARecoveryArchiveInTheDefaultRecoveryDirRefusesAMountWithAnotherOne) {
+  std::filesystem::create_directory(spare_dir);
+  const std::string usual = fs::daemon_options{}.recovery_dir;
+  if (::access(usual.c_str(), W_OK) != 0) GTEST_SKIP() << usual << " is not writable here";
+  {
+    auto filesystem = open();
+    make_file(*filesystem, kRootInode, "f.txt", "kept in /var/tmp\n");
+    ASSERT_TRUE(filesystem->save_for_recovery());
+  }
+  const auto kept = std::filesystem::path(usual) / (fs::spare_recovery_prefix(archive.string()) + "abcdef.7z");
+  std::filesystem::rename(recovery, dir / "moved.7z");
+  std::filesystem::copy_file(dir / "moved.7z", kept);
+  struct removed_at_end {
+    std::filesystem::path path;
+    ~removed_at_end() { std::filesystem::remove(path); }
+  } cleanup{kept};
+  ASSERT_EQ(::chmod(kept.c_str(), 0600), 0);
+
+  const auto committed = fs::commit_recovery_archive(options(), log.logger());
+  ASSERT_FALSE(committed);
+  EXPECT_NE(committed.error().message.find(kept.string() + " holds what a failed final commit of " + archive.string() +
+                                           " kept with recovery_dir=" + usual + " (the default)"),
+            std::string::npos)
+      << committed.error().message;
+  EXPECT_TRUE(std::filesystem::exists(kept));
+
+  // With the default recovery_dir, the mount commits it.
+  auto usual_options = options();
+  usual_options.recovery_dir = usual;
+  const auto with_usual = fs::commit_recovery_archive(usual_options, log.logger());
+  ASSERT_TRUE(with_usual) << with_usual.error().message;
+  EXPECT_FALSE(std::filesystem::exists(kept));
+  EXPECT_EQ(extracted(archive, "f.txt"), "kept in /var/tmp\n");
+}
