@@ -118,6 +118,14 @@ result<void> committer::commit_locked(std::unique_lock<std::shared_mutex>& gate,
     take_snapshot(scope, began, taken);
     taken.request.compact = compact;
     taken.request.header = header;
+    if (!changes_archive(taken)) {
+      // Nothing written and no commit counted: any reader of a file may
+      // fsync it in a loop, and each commit would rewrite the header.
+      apply_unchanged(taken);
+      figures_.running = false;
+      log_.debug("{}: the archive has everything this commit takes: nothing written", options_.archive_path);
+      return {};
+    }
     // A log grown by appends is compressed from its archived end on: its
     // archived bytes are not pending (25 MB read pending for 0.2 MB of lines).
     std::uint64_t pending =

@@ -135,6 +135,11 @@ class committer {
   void take_snapshot(const commit_scope& scope, std::uint64_t began, snapshot& taken);
   void apply(const snapshot& taken, const archive::commit_result& result,
              const std::shared_ptr<const archive::archive_snapshot>& before);
+  // A snapshot whose archive would be the one there is (an fsync of a file
+  // committed already, a flush after a chmod to the same mode) is applied
+  // without writing it.
+  bool changes_archive(const snapshot& taken) const;
+  void apply_unchanged(const snapshot& taken);
   result<void> commit_serialized(const commit_scope& scope, archive::header_effort header,
                                  const std::function<void()>& prepare);
   // `gate` holds gate_ exclusively, on return too.

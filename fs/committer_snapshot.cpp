@@ -4,6 +4,7 @@
 
 #include "archive/file_attributes.hpp"
 
+#include <algorithm>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -236,6 +237,46 @@ void committer::apply(const snapshot& taken, const archive::commit_result& resul
   // Changes left for later keep the next commit from being skipped.
   if (!taken.left_changes) committed_generation_ = taken.generation;
   note_archive_figures();
+}
+
+// The request names the archive's state after the commit whole: it is the
+// current one when it adds nothing, keeps every stream as archived and
+// lists the same directories and empty files, as archived. Anything else
+// (duplicate names the tree shows once, say) counts as a change.
+bool committer::changes_archive(const snapshot& taken) const {
+  const archive::commit_request& request = taken.request;
+  const archive::archive_snapshot* current = archive_.snapshot().get();
+  if (current == nullptr || request.compact || !request.new_files.empty() || !request.prepacked_folders.empty() ||
+      request.kept_streams.size() != current->substream_count()) {
+    return true;
+  }
+  if (std::ranges::any_of(request.kept_streams,
+                          [](const archive::kept_stream& kept) { return kept.shown != nullptr; })) {
+    return true;
+  }
+  std::unordered_map<std::string_view, const archive::file_info*> without_data;
+  for (const archive::file_info& file : current->database().files) {
+    if (!file.has_stream) without_data.emplace(file.name, &file);
+  }
+  if (without_data.size() != request.entries_without_data.size() ||
+      without_data.size() + current->substream_count() != current->database().files.size()) {
+    return true;
+  }
+  return std::ranges::any_of(request.entries_without_data, [&](const archive::entry& e) {
+    const auto archived = without_data.find(e.path);
+    return archived == without_data.end() || !archive::describes_as(e, *archived->second);
+  });
+}
+
+void committer::apply_unchanged(const snapshot& taken) {
+  // Files emptied since they were archived empty: clean again.
+  for (const auto& file : taken.emptied) {
+    auto node = inodes_.lock(file.number);
+    if (node && (*node)->content_changes == file.content_changes) {
+      (*node)->content.committed(std::nullopt, (*node)->writers > 0);
+    }
+  }
+  if (!taken.left_changes) committed_generation_ = taken.generation;
 }
 
 // Files the commit froze and did not mark committed (changed since, or the

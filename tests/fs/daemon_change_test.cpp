@@ -198,6 +198,21 @@ TEST_F(mount_fixture, FlushesCostTheirNewDataAndTheHeaderOnly) {
   for (int i = 0; i < 20; ++i) ASSERT_EQ(::setxattr(mnt.c_str(), "user.sevenzfs.flush", "1", 1, 0), 0);
   EXPECT_EQ(xattr(mnt, "user.sevenzfs.commits_total"), commits);
   EXPECT_EQ(fs::file_size(archive), size);
+  // Nor does an fsync of a file the archive has, while another file waits
+  // (open for writing, so no commit but one of everything takes it).
+  const int waiting = ::open((mnt / "waiting").c_str(), O_WRONLY | O_CREAT, 0644);
+  ASSERT_GE(waiting, 0);
+  ASSERT_EQ(::write(waiting, "waits\n", 6), 6);
+  const auto written = fs::last_write_time(archive);
+  for (int i = 0; i < 20; ++i) {
+    const int archived = ::open((mnt / "f0000").c_str(), O_RDONLY);
+    ASSERT_GE(archived, 0);
+    EXPECT_EQ(::fsync(archived), 0);
+    ::close(archived);
+  }
+  ::close(waiting);
+  EXPECT_EQ(xattr(mnt, "user.sevenzfs.commits_total"), commits);
+  EXPECT_EQ(fs::last_write_time(archive), written) << "the archive was written";
   // Twenty one-file commits leave no copy of an old header behind.
   for (int i = 0; i < 20; ++i) {
     write_file(mnt / fmt::format("later{:02}", i), "later\n");
@@ -207,5 +222,5 @@ TEST_F(mount_fixture, FlushesCostTheirNewDataAndTheHeaderOnly) {
   EXPECT_LE(sevenzfs::archive::dead_bytes(layout), 64u << 10);
   EXPECT_EQ(xattr(mnt, "user.sevenzfs.dead_bytes"), std::to_string(sevenzfs::archive::dead_bytes(layout)));
   ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
-  EXPECT_EQ(run("7zz l -ba " + quote(archive.string()) + " | wc -l").output, "3020\n");
+  EXPECT_EQ(run("7zz l -ba " + quote(archive.string()) + " | wc -l").output, "3021\n");
 }

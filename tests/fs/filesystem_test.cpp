@@ -293,6 +293,41 @@ TEST_F(filesystem_fixture, NothingChangedMeansNoCommit) {
   EXPECT_EQ(std::filesystem::file_size(archive), bytes);
 }
 
+// An fsync asks for its file alone: once the archive has it, the fsync
+// writes nothing (not even the same header again) and counts no commit,
+// whatever else waits. Any reader of a file may fsync it in a loop.
+TEST_F(filesystem_fixture, AnFsyncOfAFileTheArchiveHasWritesNothing) {
+  auto filesystem = open();
+  const auto kept = make_file(*filesystem, kRootInode, "kept", "archived");
+  const auto empty = make_file(*filesystem, kRootInode, "empty", "");
+  ASSERT_TRUE(filesystem->commit_everything());
+  const std::string bytes = read_file(archive);
+  const auto written = std::filesystem::last_write_time(archive);
+
+  make_file(*filesystem, kRootInode, "waiting", "closed, not fsynced");
+  const auto archived_time = filesystem->getattr(empty)->st_mtim;
+  ASSERT_TRUE(filesystem->open(empty, O_WRONLY | O_TRUNC));  // emptied again, its time put back: as archived
+  filesystem->release(empty, O_WRONLY);
+  fs::attribute_changes time_back;
+  time_back.mtime = archived_time;
+  ASSERT_TRUE(filesystem->setattr(empty, time_back));
+  fs::attribute_changes same_mode;
+  same_mode.permissions = 0644;
+  ASSERT_TRUE(filesystem->setattr(kept, same_mode));
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(filesystem->fsync_file(kept));
+    ASSERT_TRUE(filesystem->fsync_file(empty));
+  }
+  EXPECT_EQ(filesystem->figures().commits.load(), 1u);
+  EXPECT_EQ(read_file(archive), bytes);
+  EXPECT_EQ(std::filesystem::last_write_time(archive), written) << "the archive was written";
+
+  // What waits is still the next commit's.
+  ASSERT_TRUE(filesystem->commit_everything());
+  EXPECT_EQ(filesystem->figures().commits.load(), 2u);
+  EXPECT_EQ(listing(), "Path = empty\nPath = kept\nPath = waiting\n");
+}
+
 // A commit takes what changed before it began. Files a writer makes while it
 // runs (here: while it waits for a large file's compression) are left to the
 // next commit, so it does not compress them with every writer waiting at the
@@ -527,8 +562,9 @@ TEST_F(filesystem_fixture, AnFsyncOfASmallFileBeingCompressedCommitsItBesideTheC
   EXPECT_NE(state_of(small_file).find("\"archived\""), std::string::npos) << state_of(small_file);
   EXPECT_TRUE(logged(fmt::format("committed {} new bytes (0 of them compressed by the streamer", small.size())))
       << log.text();
+  const auto commits = filesystem.figures().commits.load();
   ASSERT_TRUE(filesystem.fsync_file(small_file)) << log.text();
-  EXPECT_EQ(filesystem.figures().last_bytes.load(), 0u) << "the second fsync compressed small.dat again";
+  EXPECT_EQ(filesystem.figures().commits.load(), commits) << "the second fsync committed small.dat again";
   EXPECT_EQ(read_all(filesystem, small_file), small);
 
   ASSERT_TRUE(filesystem.final_commit()) << log.text();
