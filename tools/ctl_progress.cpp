@@ -71,8 +71,11 @@ std::string format_progress_line(std::string_view label, const commit_figures& f
   // A commit with no content to compress (renames, removals, directories)
   // has no bytes to count.
   if (figures.pending_bytes == 0) return fmt::format("{}: committing (no new content)", label);
-  return fmt::format("{}: committing, {:.1f} % ({} of {} bytes)", label, percent_of(figures), figures.done_bytes,
-                     figures.pending_bytes);
+  // Every byte compressed reads 99.9 %: the line says what is left, or
+  // "(10 of 10 bytes)" looks like a rounding slip.
+  const bool compressed = figures.done_bytes >= figures.pending_bytes;
+  return fmt::format("{}: committing, {:.1f} % ({} of {} bytes{})", label, percent_of(figures), figures.done_bytes,
+                     figures.pending_bytes, compressed ? " compressed; writing the header" : "");
 }
 
 progress_display::progress_display(root_xattrs& xattrs, std::FILE* out, std::string label, progress_options options)
