@@ -16,7 +16,7 @@
 // changed (with its content, read from the archive), and the directories
 // and empty files the archive does not hold as they are. What it does not:
 // deletions (a path removed during the session, or the old name of a
-// rename, stays in the archive).
+// rename, stays in the archive; the log names them at the save).
 #include "file_content.hpp"
 #include "inode_table.hpp"
 #include "log.hpp"
@@ -54,6 +54,7 @@ struct saved_changes {
   std::uint64_t bytes = 0;     // their content bytes
   std::uint64_t left_out = 0;  // renamed or re-timed archived files that could not be copied
   std::uint64_t appends_lost = 0;  // files appended to whose archived start could not be read
+  std::uint64_t removals_lost = 0;  // archived paths removed or renamed away, which stay in the archive
 };
 
 // After a failed final commit (nothing else runs): writes the recovery

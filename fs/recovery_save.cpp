@@ -21,6 +21,7 @@
 #include <cstring>
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace sevenzfs::fs {
@@ -95,6 +96,10 @@ struct uncommitted {
   std::vector<archive::entry> changed;   // content changed in this session
   std::vector<archive::entry> appended;  // the same, begun after an archived start (read back from the archive)
   std::vector<archive::entry> copied;    // archived content under a new name, mode or time
+  // Archived paths the tree no longer shows (removed, or renamed away): a
+  // recovery archive adds and replaces, it cannot remove, so these come
+  // back when it is committed. Only their paths are set.
+  std::vector<archive::entry> removed;
 };
 
 std::uint64_t bytes_of(const std::vector<archive::entry>& entries) {
@@ -107,7 +112,9 @@ uncommitted collect(inode_table& inodes, const content_services& content,
                     const std::shared_ptr<const archive::archive_snapshot>& archived) {
   const archived_descriptions described(archived.get());
   uncommitted found;
+  std::unordered_set<std::string> shown;
   inodes.walk([&](const std::string& path, inode& node) {
+    shown.insert(path);
     std::lock_guard data(node.mutex);
     archive::entry e;
     e.path = path;
@@ -135,6 +142,18 @@ uncommitted collect(inode_table& inodes, const content_services& content,
     if (it != described.without_data.end() && same_description(it->second, e)) return;
     found.without_data.push_back(std::move(e));
   });
+  const auto note_removed = [&](const std::string& path) {
+    if (shown.contains(path)) return;
+    archive::entry e;
+    e.path = path;
+    found.removed.push_back(std::move(e));
+    shown.insert(path);  // an archive may hold a name twice: once is enough
+  };
+  for (const auto& e : described.by_stream) {
+    if (e) note_removed(e->path);
+  }
+  for (const auto& [path, e] : described.without_data) note_removed(path);
+  std::ranges::sort(found.removed, {}, &archive::entry::path);
   return found;
 }
 
@@ -244,8 +263,16 @@ result<saved_changes> save_uncommitted(inode_table& inodes, const content_servic
                                        const daemon_options& options, logger& log) {
   const std::string path = recovery_path_of(options.archive_path);
   const uncommitted found = collect(inodes, content, archived);
+  // Said whatever becomes of the rest: a service that removed its old logs
+  // finds them again after the recovery.
+  if (!found.removed.empty()) {
+    log.warning(
+        "lost: the removal of {} archived paths since the last commit (a recovery archive cannot remove "
+        "paths: they stay in {}): {}",
+        found.removed.size(), options.archive_path, paths_of(found.removed));
+  }
   if (found.changed.empty() && found.appended.empty() && found.copied.empty() && found.without_data.empty()) {
-    return saved_changes{};
+    return saved_changes{.removals_lost = found.removed.size()};
   }
   give_back_dead_space(options, log);
   const archive::write_options write = daemon_write_options(options);
@@ -279,7 +306,8 @@ result<saved_changes> save_uncommitted(inode_table& inodes, const content_servic
                                    with_copied ? &found.copied : &none});
     try {
       const written_recovery written = write_recovery(options, found.without_data, with_data, write);
-      saved_changes saved{written.path, written.not_beside, with_data.size(), bytes_of(with_data), 0, 0};
+      saved_changes saved{written.path,        written.not_beside, with_data.size(), bytes_of(with_data), 0, 0,
+                          found.removed.size()};
       if (!with_copied) {
         saved.left_out = found.copied.size();
         log.warning("lost: the new names, modes or times of {} archived files (they keep the old ones): {}",

@@ -69,6 +69,28 @@ TEST_F(recovery_fixture, NothingIsWrittenWhenTheArchiveHoldsEverything) {
   EXPECT_FALSE(std::filesystem::exists(recovery));
 }
 
+// A removal is all that changed: no recovery archive can carry it, and the
+// log says what comes back.
+TEST_F(recovery_fixture, ARemovalAloneIsNamedAsLost) {
+  auto filesystem = open();
+  make_file(*filesystem, kRootInode, "kept.txt", "kept\n");
+  make_file(*filesystem, kRootInode, "old.log", "rotated away\n");
+  ASSERT_TRUE(filesystem->mkdir(kRootInode, "empty-dir", 0755, me));
+  ASSERT_TRUE(filesystem->commit_everything());
+  ASSERT_TRUE(filesystem->unlink(kRootInode, "old.log"));
+  ASSERT_TRUE(filesystem->rmdir(kRootInode, "empty-dir"));
+  const auto saved = filesystem->save_for_recovery();
+  ASSERT_TRUE(saved) << saved.error().message;
+  EXPECT_EQ(saved->path, "");
+  EXPECT_EQ(saved->removals_lost, 2u);
+  EXPECT_FALSE(std::filesystem::exists(recovery));
+  EXPECT_NE(log.text().find("lost: the removal of 2 archived paths since the last commit (a recovery archive cannot "
+                            "remove paths: they stay in " +
+                            archive.string() + "): empty-dir, old.log\n"),
+            std::string::npos)
+      << log.text();
+}
+
 TEST_F(recovery_fixture, KeepsChangedContentNewNamesAndNewDirectoriesOnly) {
   auto filesystem = open();
   make_file(*filesystem, kRootInode, "kept.txt", "unchanged\n");
@@ -88,6 +110,10 @@ TEST_F(recovery_fixture, KeepsChangedContentNewNamesAndNewDirectoriesOnly) {
   EXPECT_EQ(saved->files, 3u);  // fresh.bin, link, new-name.txt
   EXPECT_EQ(saved->bytes, 300000u + 9 + 8);
   EXPECT_EQ(saved->left_out, 0u);
+  EXPECT_EQ(saved->removals_lost, 2u);
+  EXPECT_NE(log.text().find("lost: the removal of 2 archived paths since the last commit"), std::string::npos)
+      << log.text();
+  EXPECT_NE(log.text().find("): gone.txt, old-name.txt\n"), std::string::npos) << log.text();
   struct stat st {};
   ASSERT_EQ(::stat(recovery.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0600u);
