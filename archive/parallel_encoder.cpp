@@ -198,10 +198,11 @@ void parallel_encoder::compress(part& work, std::size_t worker) {
     lzma2_encoder& encoder = *encoders_[worker];
     if (work.before && work.before->wait()) work.primer.clear();  // a dictionary of its own
     work.before.reset();
-    if (work.primer.size() <= 1) {
-      encoder.start(work.options, work.primer.empty() ? std::span<const std::uint8_t>() : work.primer.front()->bytes());
-    } else {
-      metered_bytes joined(meter_);
+    metered_bytes joined(meter_);
+    std::span<const std::uint8_t> primer;
+    if (work.primer.size() == 1) {
+      primer = work.primer.front()->bytes();
+    } else if (work.primer.size() > 1) {
       std::uint64_t total = 0;
       for (const auto& buffer : work.primer) total += buffer->bytes().size();
       std::uint64_t skip = total > work.options.dict_size ? total - work.options.dict_size : 0;
@@ -212,27 +213,45 @@ void parallel_encoder::compress(part& work, std::size_t worker) {
         skip -= from;
         joined.append(std::span(bytes).subspan(from));
       }
-      encoder.start(work.options, joined.bytes());
+      primer = joined.bytes();
     }
-    work.primer.clear();
 
     // Reserved for the worst case, which costs address space only: pages
     // never written are never backed by memory.
     packed->bytes().reserve(static_cast<std::size_t>(lzma2_packed_bound(work.input_bytes)));
     const span_sink collect = [&packed](std::span<const std::uint8_t> bytes) { packed->append(bytes); };
     const bool alone = work.first && work.last;
-    shrink_probe probe(work.one_file, work.input_bytes,
-                       alone ? shrink_probe::after_giving_up::drop_input : shrink_probe::after_giving_up::raw_chunks);
-    // The probe's share first, for the next part to know its outcome as
-    // soon as it can.
+    const auto after = alone ? shrink_probe::after_giving_up::drop_input : shrink_probe::after_giving_up::raw_chunks;
     const std::span<const std::uint8_t> input = work.input->bytes();
-    const auto probed =
-        input.first(static_cast<std::size_t>(std::min<std::uint64_t>(input.size(), shrink_probe::kProbeBytes)));
-    probe.write(encoder, probed, collect);
-    if (work.verdict) work.verdict->give(probe.gave_up());  // decided: a part given one probes
-    probe.write(encoder, input.subspan(probed.size()), collect);
-    if (!probe.end_given_up(work.last, collect)) encoder.finish(collect, work.last);
-    stored = alone && (probe.gave_up() || packed->bytes().size() >= work.input_bytes);
+    // Input the probe does not judge (parts of several files) is judged
+    // whole first: incompressible, it needs no encoder (pending_part.cpp).
+    const bool judged =
+        !shrink_probe::probes(work.one_file, work.input_bytes) &&
+        !shrink_probe::samples(work.one_file, work.input_bytes, after) &&
+        input_looks_incompressible([&](const judged_sink& sink) { sink(input); }, work.input_bytes,
+                                   primer.last(std::min<std::size_t>(primer.size(), work.options.dict_size)));
+    bool gave_up = judged;
+    if (judged) {
+      if (!alone) {
+        write_uncompressed_chunks(input, collect, work.first);
+        if (work.last) collect(std::span(&kLzma2EndMarker, 1));
+      }
+    } else {
+      encoder.start(work.options, primer);
+      shrink_probe probe(work.one_file, work.input_bytes, after);
+      // The probe's share first, for the next part to know its outcome as
+      // soon as it can.
+      const auto probed =
+          input.first(static_cast<std::size_t>(std::min<std::uint64_t>(input.size(), shrink_probe::kProbeBytes)));
+      probe.write(encoder, probed, collect);
+      if (work.verdict) work.verdict->give(probe.gave_up());  // decided: a part given one probes
+      probe.write(encoder, input.subspan(probed.size()), collect);
+      if (!probe.end_given_up(work.last, collect)) encoder.finish(collect, work.last);
+      gave_up = probe.gave_up();
+    }
+    work.primer.clear();
+    joined.clear();
+    stored = alone && (gave_up || packed->bytes().size() >= work.input_bytes);
     if (stored) {
       packed.reset();
     } else {

@@ -5,21 +5,27 @@
 #include <cmath>
 #include <cstring>
 #include <numbers>
+#include <vector>
 
 namespace sevenzfs::archive {
 
 namespace {
 
 constexpr std::size_t kUncompressedChunkMax = 64 * 1024;
+constexpr std::uint8_t kUncompressedResetDictionary = 0x01;
 constexpr std::uint8_t kUncompressedKeepDictionary = 0x02;
 
 }  // namespace
 
-void write_uncompressed_chunks(std::span<const std::uint8_t> input, const span_sink& output) {
+void write_uncompressed_chunks(std::span<const std::uint8_t> input, const span_sink& output,
+                               bool first_resets_dictionary) {
+  bool reset = first_resets_dictionary;
   while (!input.empty()) {
     const std::size_t size = std::min(input.size(), kUncompressedChunkMax);
-    const std::array<std::uint8_t, 3> header{kUncompressedKeepDictionary, static_cast<std::uint8_t>((size - 1) >> 8),
+    const std::array<std::uint8_t, 3> header{reset ? kUncompressedResetDictionary : kUncompressedKeepDictionary,
+                                             static_cast<std::uint8_t>((size - 1) >> 8),
                                              static_cast<std::uint8_t>((size - 1) & 0xff)};
+    reset = false;
     output(header);
     output(input.first(size));
     input = input.subspan(size);
@@ -41,11 +47,10 @@ bool probe_verdict::wait() {
   return *gave_up_;
 }
 
-double byte_entropy(std::span<const std::uint8_t> bytes) noexcept {
-  if (bytes.empty()) return 0;
-  std::array<std::uint32_t, 256> counts{};
-  for (const std::uint8_t b : bytes) ++counts[b];
-  const double n = static_cast<double>(bytes.size());
+namespace {
+
+double entropy_of_counts(const std::array<std::uint32_t, 256>& counts, std::size_t total) noexcept {
+  const double n = static_cast<double>(total);
   double bits = 0;
   int seen = 0;
   for (const std::uint32_t count : counts) {
@@ -55,6 +60,15 @@ double byte_entropy(std::span<const std::uint8_t> bytes) noexcept {
     bits -= p * std::log2(p);
   }
   return bits + (seen - 1) / (2 * n * std::numbers::ln2);
+}
+
+}  // namespace
+
+double byte_entropy(std::span<const std::uint8_t> bytes) noexcept {
+  if (bytes.empty()) return 0;
+  std::array<std::uint32_t, 256> counts{};
+  for (const std::uint8_t b : bytes) ++counts[b];
+  return entropy_of_counts(counts, bytes.size());
 }
 
 namespace {
@@ -102,6 +116,99 @@ bool looks_incompressible_throughout(std::span<const std::uint8_t> bytes) {
   // Anchored (one position in 16): a whole file, its repeats at any distance.
   const run_repeats counted = count_run_repeats(bytes, 16, 4);
   return counted.repeated * 64 <= counted.looked_at;
+}
+
+namespace {
+
+// Order-0 entropy of each kSampleBytes window of input delivered piecewise
+// (the last window counts from kSampleMinBytes).
+class window_entropy {
+ public:
+  bool low() const noexcept { return low_; }
+  void add(std::span<const std::uint8_t> bytes) noexcept {
+    for (const std::uint8_t b : bytes) {
+      ++counts_[b];
+      if (++filled_ == shrink_probe::kSampleBytes) end_window();
+    }
+  }
+  void finish() noexcept {
+    if (filled_ >= shrink_probe::kSampleMinBytes) end_window();
+  }
+
+ private:
+  void end_window() noexcept {
+    low_ = low_ || entropy_of_counts(counts_, filled_) < shrink_probe::kIncompressibleBits;
+    counts_ = {};
+    filled_ = 0;
+  }
+  std::array<std::uint32_t, 256> counts_{};
+  std::size_t filled_ = 0;
+  bool low_ = false;
+};
+
+// The anchored 8-byte runs of input delivered piecewise, remembered by a
+// 32-bit fingerprint (the input is not kept): a run whose fingerprint is
+// the one last remembered in its slot repeats. One position in 256 is
+// anchored, as copies of a run are wherever they lie: a duplicate of a few
+// KiB shows. Four slots per anchor keep most runs until the end.
+class run_memory {
+ public:
+  explicit run_memory(std::uint64_t bytes) {
+    int bits = 12;
+    while (bits < 22 && (std::uint64_t{1} << bits) < 4 * (bytes >> kAnchorBits)) ++bits;
+    table_bits_ = bits;
+    slots_.assign(std::size_t{1} << bits, 0);
+  }
+  // `counted`: whether its runs count as looked at (the input judged), or
+  // are only remembered (what came before it).
+  void add(std::span<const std::uint8_t> bytes, bool counted) noexcept {
+    for (const std::uint8_t b : bytes) {
+      run_ = (run_ >> 8) | (std::uint64_t{b} << 56);
+      if (++seen_ < 8) continue;
+      const std::uint64_t hash = run_ * 0x9E3779B97F4A7C15ull;
+      if ((hash >> (64 - kAnchorBits)) != 0) continue;
+      const auto fingerprint = static_cast<std::uint32_t>(((run_ ^ (run_ >> 29)) * 0xBF58476D1CE4E5B9ull) >> 32) | 1u;
+      auto& slot = slots_[static_cast<std::size_t>((hash << kAnchorBits) >> (64 - table_bits_))];
+      if (counted) {
+        ++looked_at_;
+        repeated_ += slot == fingerprint ? 1 : 0;
+      }
+      slot = fingerprint;
+    }
+  }
+  // More than 1/1024 of the runs looked at: about what a duplicate of 3 KiB
+  // in a part of 3 MiB saves.
+  bool repeats() const noexcept { return repeated_ * 1024 > looked_at_; }
+
+ private:
+  static constexpr int kAnchorBits = 8;
+  int table_bits_ = 12;
+  std::vector<std::uint32_t> slots_;  // 0: empty (fingerprints are odd)
+  std::uint64_t run_ = 0;
+  std::uint64_t seen_ = 0;
+  std::uint64_t looked_at_ = 0;
+  std::uint64_t repeated_ = 0;
+};
+
+}  // namespace
+
+bool input_looks_incompressible(const std::function<void(const judged_sink&)>& visit, std::uint64_t input_bytes,
+                                std::span<const std::uint8_t> before) {
+  if (input_bytes < shrink_probe::kSampleBytes) return false;
+  window_entropy entropy;
+  visit([&](std::span<const std::uint8_t> bytes) {
+    if (!entropy.low()) entropy.add(bytes);
+    return !entropy.low();
+  });
+  entropy.finish();
+  if (entropy.low()) return false;
+  run_memory runs(before.size() + input_bytes);
+  runs.add(before, false);
+  visit([&](std::span<const std::uint8_t> bytes) {
+    runs.add(bytes, true);
+    return true;
+  });
+  return !runs.repeats();
 }
 
 void shrink_probe::sample(lzma2_encoder& encoder, std::span<const std::uint8_t> input, const span_sink& output) {

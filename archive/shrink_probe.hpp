@@ -29,10 +29,12 @@
 // CPU compressed, 0.1 s so. Random data and gzip files measure 7.99-8.0,
 // text and executables below 6.5. Of /usr/share's files of 4 KiB or more
 // at 7.99 or more (62 MB), LZMA saved 0.5 % compressing each alone (a zip
-// file of stored members 18 %). Not for files in a solid folder: there the
-// savings are duplicates (whole-file copies are 23 % of the bytes of
-// /usr/share's files at 7.95 or more, which xz -5 shrank by 14 % in one
-// stream, by 1.5 % one by one), and only compression finds them.
+// file of stored members 18 %). Input that neither judges (a part of several
+// files in a solid folder) is judged whole before any encoder sees it
+// (input_looks_incompressible): there the savings are duplicates
+// (whole-file copies are 23 % of the bytes of /usr/share's files at 7.95 or
+// more, which xz -5 shrank by 14 % in one stream, by 1.5 % one by one), so
+// it is compressed when it repeats what came before it.
 // The part after one that gave up is not primed with its input either: it
 // starts a dictionary of its own (an LZMA2 stream may reset it at any chunk)
 // rather than pass its match finder over data that held no matches. 100 MB
@@ -48,6 +50,7 @@
 #include <array>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -142,8 +145,26 @@ bool repeats_itself(std::span<const std::uint8_t> bytes);
 // repeat, at any distance.
 bool looks_incompressible_throughout(std::span<const std::uint8_t> bytes);
 
+// Whether input that neither probe judges (a part of several files, or of
+// one file too short to probe, in a folder of several parts: solid lanes of
+// random or compressed files) is incompressible as a whole, judged before
+// any encoder sees it: every kSampleBytes window has the entropy of
+// incompressible data, and no more than 1/1024 of the anchored 8-byte runs
+// repeat, within it or from `before` (the dictionary's input before it,
+// when at hand). On such data a duplicate, whole or in part, is what LZMA
+// saves (23 % of the bytes of /usr/share's high-entropy files are whole
+// copies), so input holding one is compressed. `visit` delivers the input
+// in order to the sink it gets, and is called at most twice.
+// The sink returns whether it wants more: `visit` need not deliver the rest
+// once it said no (text is judged by its first window, and a part's files
+// may be slow to read).
+using judged_sink = std::function<bool(std::span<const std::uint8_t>)>;
+bool input_looks_incompressible(const std::function<void(const judged_sink&)>& visit, std::uint64_t input_bytes,
+                                std::span<const std::uint8_t> before);
+
 // Writes `input` as LZMA2 uncompressed chunks that keep the dictionary (the
-// stream must have reset it before). No end marker.
-void write_uncompressed_chunks(std::span<const std::uint8_t> input, const span_sink& output);
+// stream must have reset it before), or whose first resets it. No end marker.
+void write_uncompressed_chunks(std::span<const std::uint8_t> input, const span_sink& output,
+                               bool first_resets_dictionary = false);
 
 }  // namespace sevenzfs::archive

@@ -26,7 +26,8 @@ streamer::~streamer() {
 
 // One line on how the compressor worked, for whoever tunes it: parts after a
 // folder's first either continued a worker's stream or paid for a primer;
-// parts found incompressible were not compressed past their start.
+// parts found incompressible were not compressed past their start (parts
+// of several files: not at all).
 void streamer::report(const archive::pending_folders& pending) const {
   const auto progress = pending.progress();
   if (progress.handed_bytes == 0) return;

@@ -171,6 +171,58 @@ INSTANTIATE_TEST_SUITE_P(Parts, PrimedFolder,
                                          primed_case{1, 4, 64 << 10}),
                          case_name);
 
+// Random files in a solid folder: parts of several of them are judged
+// incompressible before any encoder sees them and written as uncompressed
+// chunks (one dictionary reset, the folder's first), a part holding a copy
+// of an earlier file is compressed (primed: the copy is found), and every
+// reader restores them. A folder of one part of them is stored. (liblzma
+// would write such parts as uncompressed chunks too, after compressing
+// them: the streams look alike, the CPU differs; the daemon's counts of
+// given-up parts show the judgement, see pending_folders_test.)
+TEST(FolderPacker, RandomFilesInASolidFolderNeedNoEncoderAndReadersRestoreThem) {
+  temp_dir dir;
+  std::mt19937 rng(77);
+  std::vector<source_file> files;
+  for (int i = 0; i < 40; ++i) {
+    std::string noise(60'000, '\0');
+    for (auto& c : noise) c = static_cast<char>(rng());
+    files.push_back({"blobs/" + std::to_string(i) + ".bin", std::move(noise)});
+  }
+  files.push_back({"blobs/copy.bin", files[2].bytes});
+  std::uint64_t input_bytes = 0;
+  for (const auto& file : files) input_bytes += file.bytes.size();
+  const auto path = dir / "out.7z";
+  write_options options;
+  options.plan.mode = pack_mode::solid;
+  options.compression.level = 3;  // a dictionary of 4 MiB: the whole input
+  options.compression.threads = 2;
+  options.compression.max_part_bytes = 512 << 10;
+  const auto summary = write_archive(path.string(), entries_of(files), options);
+  ASSERT_EQ(summary.folders, 1u);
+  EXPECT_LT(summary.packed_bytes, input_bytes - 50'000) << "the copy was not found";
+  const std::string archive = read_file(path);
+  const auto chunks =
+      read_lzma2_chunks(std::span(reinterpret_cast<const std::uint8_t*>(archive.data()) + 32, summary.packed_bytes));
+  ASSERT_EQ(chunks.error, "");
+  EXPECT_EQ(chunks.dictionary_resets, 1u);
+  EXPECT_TRUE(chunks.ends_at_end_marker);
+  EXPECT_EQ(run("7zz t " + quote(path.string())).exit_code, 0);
+  std::filesystem::create_directories(dir / "bybsdtar");
+  ASSERT_EQ(run("bsdtar -xf " + quote(path.string()) + " -C " + quote((dir / "bybsdtar").string())).exit_code, 0);
+  EXPECT_EQ(differences(files, dir / "bybsdtar"), "");
+  ASSERT_EQ(run("7zz x -o" + quote((dir / "by7zz").string()) + " " + quote(path.string())).exit_code, 0);
+  EXPECT_EQ(differences(files, dir / "by7zz"), "");
+  EXPECT_EQ(run("/usr/bin/python3 -c 'import py7zr,sys; print(py7zr.SevenZipFile(sys.argv[1]).testzip())' " +
+                quote(path.string()))
+                .output,
+            "None\n");
+
+  files.resize(5);
+  write_archive(path.string(), entries_of(files), options);
+  EXPECT_NE(run("7zz l -slt " + quote(path.string())).output.find("Method = Copy"), std::string::npos);
+  EXPECT_EQ(run("7zz t " + quote(path.string())).exit_code, 0);
+}
+
 TEST(FolderPacker, SizeChangeInAMultiPartFolderIsAnError) {
   temp_dir dir;
   auto files = make_files(30, 7);

@@ -953,6 +953,38 @@ TEST_F(pending_test, IncompressibleFilesAreGivenUpEarlyAndTheNextPartStartsAfres
   }
 }
 
+// A solid lane of random files (parts of several files, which the probe
+// does not judge) is written in uncompressed chunks without an encoder, its
+// first chunk resetting the dictionary, and reads back. A part holding a
+// copy of a file of the part before it is compressed, primed with that
+// part's input: the copy is found.
+TEST_F(pending_test, ASolidLaneOfRandomFilesIsWrittenWithoutAnEncoderButADuplicateIsFound) {
+  auto options = small_parts(pack_mode::solid, 1);
+  options.level = 3;  // a dictionary of 4 MiB: the whole input
+  options.max_part_bytes = 1 << 20;
+  pending_folders pending(archive, options);
+  std::map<pending_id, std::vector<std::uint8_t>> content;
+  std::uint64_t input = 0;
+  std::vector<std::vector<std::uint8_t>> files;
+  for (std::uint32_t k = 0; k < 30; ++k) files.push_back(noise(100'000, 100 + k));
+  files.push_back(files[0]);  // in the last part; the first file is parts before it
+  for (std::size_t k = 0; k < files.size(); ++k) {
+    content[pending.add(file_entry(name("blobs/b", static_cast<int>(k), ".bin"), files[k]))] = files[k];
+    input += files[k].size();
+  }
+  pending.finish();
+  const auto progress = pending.progress();
+  const auto folders = pending.take();
+  ASSERT_EQ(folders.size(), 1u);
+  EXPECT_EQ(folders[0].folder().coders().at(0).method_id, kMethodLzma2);
+  expect_reads_back(reader, folders[0], content);
+  EXPECT_GE(progress.given_up_parts, 2u) << "the parts of noise alone";
+  EXPECT_EQ(progress.primed_parts, 1u) << "the part with the copy";
+  EXPECT_EQ(progress.continued_parts, 0u);
+  EXPECT_LT(folders[0].packed.size, input - 90'000) << "the copy was not found";
+  EXPECT_GT(folders[0].packed.size, input - 100'000);
+}
+
 TEST_F(pending_test, APartAfterOneThatGaveUpIsNotPrimedWithItsNoise) {
   // One worker, one file of noise in four parts of 1 MiB: every part's
   // probe gives up, and no part is primed with the noise before it (a

@@ -114,6 +114,47 @@ TEST_F(mount_fixture, ClosedFilesAreCompressedBeforeAnyCommitAndReadBack) {
       << "py7zr testzip";
 }
 
+// A solid lane of random files goes into parts of several files that no
+// encoder sees: LZMA2 uncompressed chunks, the folder's first resetting the
+// dictionary. Every reader restores them, and a copy of an earlier file
+// is still found.
+TEST_F(mount_fixture, RandomFilesInASolidFolderAreStoredInItAndEveryReaderRestoresThem) {
+  auto daemon = mount("settle=0,pool_size=16M,level=3,mode=solid");
+  std::map<std::string, std::string> model;
+  for (int i = 0; i < 60; ++i) model[fmt::format("blobs/b{:02}.bin", i)] = random_bytes(100'000 + i, 1000 + i);
+  model["blobs/b60.bin"] = model["blobs/b03.bin"];
+  for (int i = 0; i < 5; ++i) model[fmt::format("notes/n{}.txt", i)] = text_bytes(50'000, 2000 + i);
+  fs::create_directories(mnt / "blobs");
+  fs::create_directories(mnt / "notes");
+  for (const auto& [name, bytes] : model) write_file(mnt / name, bytes);
+  ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
+  const auto parts = daemon->log().find("parts incompressible");
+  ASSERT_NE(parts, std::string::npos) << daemon->log();
+  const auto line_start = daemon->log().rfind("primed; ", parts);
+  ASSERT_NE(line_start, std::string::npos);
+  EXPECT_GE(std::stoi(daemon->log().substr(line_start + 8)), 2) << daemon->log();
+
+  std::uint64_t input = 0;
+  for (const auto& [name, bytes] : model) input += bytes.size();
+  EXPECT_LT(fs::file_size(archive), input - 90'000) << "the copy of b03.bin was not found";
+  EXPECT_EQ(run("7zz t " + quote(archive.string())).exit_code, 0);
+  fs::create_directories(dir / "want");
+  for (const auto& [name, bytes] : model) {
+    fs::create_directories((dir / "want" / name).parent_path());
+    write_file(dir / "want" / name, bytes);
+  }
+  EXPECT_EQ(run("7zz x -y -o" + quote((dir / "got").string()) + " " + quote(archive.string())).exit_code, 0);
+  EXPECT_EQ(diff_r(dir / "want", dir / "got"), "");
+  fs::create_directories(dir / "bsdtar");
+  EXPECT_EQ(run("bsdtar -xf " + quote(archive.string()) + " -C " + quote((dir / "bsdtar").string())).exit_code, 0);
+  EXPECT_EQ(diff_r(dir / "want", dir / "bsdtar"), "");
+  EXPECT_EQ(run("/usr/bin/python3 -c 'import py7zr,sys; print(py7zr.SevenZipFile(sys.argv[1]).testzip())' " +
+                quote(archive.string()))
+                .output,
+            "None\n")
+      << "py7zr testzip";
+}
+
 // A file removed (or truncated, or rewritten) while the compressor has it:
 // the rest of its compression is skipped, so a commit meanwhile does not
 // wait for it (the QA pass: `truncate -s 3G big; rm big; sync small` took
