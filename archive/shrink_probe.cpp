@@ -128,7 +128,9 @@ class window_entropy {
   void add(std::span<const std::uint8_t> bytes) noexcept {
     for (const std::uint8_t b : bytes) {
       ++counts_[b];
-      if (++filled_ == shrink_probe::kSampleBytes) end_window();
+      if (++filled_ < shrink_probe::kSampleBytes) continue;
+      end_window();
+      if (low_) return;  // judged: the rest need not be counted
     }
   }
   void finish() noexcept {
