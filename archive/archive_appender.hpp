@@ -109,6 +109,10 @@ class archive_appender {
   // (release_descriptions) before the header is written, which holds them
   // again in the new database.
   commit_result commit(commit_request request);
+  // Whether commit() refuses every request until the archive is opened
+  // anew (a commit written whose snapshot could not be published, or the
+  // path taken by another file): the snapshot may not be what the file holds.
+  bool refuses_commits() const noexcept { return !unpublished_.empty(); }
 
   // Bytes no header references lie between the packs and the header or
   // after it: left by a crash during a commit, or by a commit that dropped

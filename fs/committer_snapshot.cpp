@@ -242,12 +242,15 @@ void committer::apply(const snapshot& taken, const archive::commit_result& resul
 // The request names the archive's state after the commit whole: it is the
 // current one when it adds nothing, keeps every stream as archived and
 // lists the same directories and empty files, as archived. Anything else
-// (duplicate names the tree shows once, say) counts as a change.
+// (duplicate names the tree shows once, say) counts as a change. So does
+// everything while the appender refuses commits: its snapshot may not be
+// what the file holds, and the commit must fail (the unmount then saves a
+// recovery archive) rather than pass for done.
 bool committer::changes_archive(const snapshot& taken) const {
   const archive::commit_request& request = taken.request;
   const archive::archive_snapshot* current = archive_.snapshot().get();
-  if (current == nullptr || request.compact || !request.new_files.empty() || !request.prepacked_folders.empty() ||
-      request.kept_streams.size() != current->substream_count()) {
+  if (current == nullptr || archive_.refuses_commits() || request.compact || !request.new_files.empty() ||
+      !request.prepacked_folders.empty() || request.kept_streams.size() != current->substream_count()) {
     return true;
   }
   if (std::ranges::any_of(request.kept_streams,

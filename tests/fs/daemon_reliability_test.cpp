@@ -464,6 +464,22 @@ TEST_F(mount_fixture, ACommitThatCannotKeepTheArchiveOpenLosesNothing) {
   }
 }
 
+// After a commit written but not published, the file holds what the
+// snapshot does not: a later commit whose tree matches the snapshot (the
+// file that commit added is removed again) must fail like every other, not
+// pass for done while the archive keeps the file.
+TEST_F(mount_fixture, AfterACommitThatCannotPublishNoCommitPassesForDone) {
+  daemon_process daemon(archive, mnt, "mode=batched", log, {"SEVENZFS_TEST_FAIL_PUBLISH=2"});
+  ASSERT_TRUE(daemon.wait_mounted()) << daemon.log();
+  write_file(mnt / "c.txt", "committed first\n");
+  ASSERT_EQ(::setxattr(mnt.c_str(), "user.sevenzfs.flush", "1", 1, 0), 0) << std::strerror(errno);
+  write_file(mnt / "edit.swp", "a temporary file\n");
+  EXPECT_NE(::setxattr(mnt.c_str(), "user.sevenzfs.flush", "1", 1, 0), 0) << "the second commit cannot publish";
+  fs::remove(mnt / "edit.swp");
+  EXPECT_NE(::setxattr(mnt.c_str(), "user.sevenzfs.flush", "1", 1, 0), 0) << "a commit passed for done";
+  EXPECT_EQ(daemon.unmount_and_wait(), 1) << daemon.log();
+}
+
 // A commit written whose snapshot cannot be published (memory, after the
 // commit point) stops the commits after it: they would number kept streams
 // as the state before it does. The unmount keeps what is staged in the
