@@ -233,11 +233,19 @@ void parallel_encoder::compress(part& work, std::size_t worker) {
     bool gave_up = judged;
     if (judged) {
       if (!alone) {
-        write_uncompressed_chunks(input, collect, work.first);
+        // A part without a primer starts a dictionary of its own, as the
+        // encoder would: a continuation's seek point stays one.
+        write_uncompressed_chunks(input, collect, work.first || primer.empty());
         if (work.last) collect(std::span(&kLzma2EndMarker, 1));
       }
+      work.primer.clear();
+      joined.clear();
     } else {
       encoder.start(work.options, primer);
+      // The encoder has copied its primer: the input before this part need
+      // not stay for the whole part.
+      work.primer.clear();
+      joined.clear();
       shrink_probe probe(work.one_file, work.input_bytes, after);
       // The probe's share first, for the next part to know its outcome as
       // soon as it can.
@@ -249,8 +257,6 @@ void parallel_encoder::compress(part& work, std::size_t worker) {
       if (!probe.end_given_up(work.last, collect)) encoder.finish(collect, work.last);
       gave_up = probe.gave_up();
     }
-    work.primer.clear();
-    joined.clear();
     stored = alone && (gave_up || packed->bytes().size() >= work.input_bytes);
     if (stored) {
       packed.reset();
