@@ -102,8 +102,8 @@ bool judged_incompressible(const pending_part& part, const metered_bytes* primer
   if (shrink_probe::probes(one_file, part.input_bytes) || shrink_probe::samples(one_file, part.input_bytes, after)) {
     return false;
   }
-  // The dictionary before it, when at hand: a part continuing its worker's
-  // stream has none here, so only its own repeats show.
+  // The dictionary's input before it, when at hand (a part whose primer a
+  // split dropped has none: only its own repeats show).
   const std::span<const std::uint8_t> before =
       primer != nullptr ? std::span<const std::uint8_t>(primer->bytes()) : std::span<const std::uint8_t>();
   return input_looks_incompressible([&](const judged_sink& sink) { visit_input(part, sink); }, part.input_bytes,

@@ -152,12 +152,14 @@ class window_entropy {
 // 32-bit fingerprint (the input is not kept): a run whose fingerprint is
 // the one last remembered in its slot repeats. One position in 256 is
 // anchored, as copies of a run are wherever they lie: a duplicate of a few
-// KiB shows. Four slots per anchor keep most runs until the end.
+// KiB shows. Four slots per anchor keep most runs until the end; at most
+// 4 MiB of them (a part and its primer of 78 MB: three per anchor), which
+// no memory meter counts: it lives while a part is judged.
 class run_memory {
  public:
   explicit run_memory(std::uint64_t bytes) {
     int bits = 12;
-    while (bits < 22 && (std::uint64_t{1} << bits) < 4 * (bytes >> kAnchorBits)) ++bits;
+    while (bits < 20 && (std::uint64_t{1} << bits) < 4 * (bytes >> kAnchorBits)) ++bits;
     table_bits_ = bits;
     slots_.assign(std::size_t{1} << bits, 0);
   }
