@@ -71,6 +71,15 @@ std::string join(const std::vector<std::string>& components, std::size_t count) 
   return path;
 }
 
+}  // namespace
+
+std::string shown_path_of(const archive::file_info& file) {
+  const shown_path shown = path_to_show(file, file.name);
+  return join(shown.components, shown.components.size());
+}
+
+namespace {
+
 // Lines about entries shown elsewhere, at most; the rest are counted.
 constexpr std::size_t kMaxWarnings = 100;
 

@@ -15,9 +15,15 @@
 
 #include <memory>
 
+#include <string>
 #include <string_view>
 
 namespace sevenzfs::fs {
+
+// Where the tree shows an entry of this name, before any clash with another
+// entry's (the name with its empty, "." and ".." components dropped, long
+// ones cut; "unnamed" when nothing is left).
+std::string shown_path_of(const archive::file_info& file);
 
 // Builds the tree from `snapshot` (null: no archive yet). Returns the number
 // of entries not shown at their stored path.

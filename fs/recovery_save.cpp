@@ -1,6 +1,7 @@
 // Writing the recovery archive after a failed final commit (recovery.hpp).
 #include "recovery.hpp"
 
+#include "archived_tree.hpp"
 #include "daemon_options.hpp"
 
 #include "archive/archive_appender.hpp"
@@ -142,17 +143,17 @@ uncommitted collect(inode_table& inodes, const content_services& content,
     if (it != described.without_data.end() && same_description(it->second, e)) return;
     found.without_data.push_back(std::move(e));
   });
-  const auto note_removed = [&](const std::string& path) {
-    if (shown.contains(path)) return;
-    archive::entry e;
-    e.path = path;
-    found.removed.push_back(std::move(e));
-    shown.insert(path);  // an archive may hold a name twice: once is enough
-  };
-  for (const auto& e : described.by_stream) {
-    if (e) note_removed(e->path);
+  // By the path the mount shows an entry at: a stored "./a" is shown as "a".
+  if (archived != nullptr) {
+    for (const archive::file_info& file : archived->database().files) {
+      std::string path = shown_path_of(file);
+      if (shown.contains(path)) continue;
+      shown.insert(path);  // an archive may hold a name twice: once is enough
+      archive::entry e;
+      e.path = std::move(path);
+      found.removed.push_back(std::move(e));
+    }
   }
-  for (const auto& [path, e] : described.without_data) note_removed(path);
   std::ranges::sort(found.removed, {}, &archive::entry::path);
   return found;
 }
@@ -272,7 +273,9 @@ result<saved_changes> save_uncommitted(inode_table& inodes, const content_servic
         found.removed.size(), options.archive_path, paths_of(found.removed));
   }
   if (found.changed.empty() && found.appended.empty() && found.copied.empty() && found.without_data.empty()) {
-    return saved_changes{.removals_lost = found.removed.size()};
+    saved_changes nothing_saved;
+    nothing_saved.removals_lost = found.removed.size();
+    return nothing_saved;
   }
   give_back_dead_space(options, log);
   const archive::write_options write = daemon_write_options(options);
