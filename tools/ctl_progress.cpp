@@ -71,11 +71,12 @@ std::string format_progress_line(std::string_view label, const commit_figures& f
   // A commit with no content to compress (renames, removals, directories)
   // has no bytes to count.
   if (figures.pending_bytes == 0) return fmt::format("{}: committing (no new content)", label);
-  // Every byte compressed reads 99.9 %: the line says what is left, or
-  // "(10 of 10 bytes)" looks like a rounding slip.
-  const bool compressed = figures.done_bytes >= figures.pending_bytes;
+  // Every byte counted reads 99.9 %: the line says the commit is not done
+  // (packs still to copy and sync, the header to write), or "(10 of 10
+  // bytes)" looks like a rounding slip.
+  const bool counted = figures.done_bytes >= figures.pending_bytes;
   return fmt::format("{}: committing, {:.1f} % ({} of {} bytes{})", label, percent_of(figures), figures.done_bytes,
-                     figures.pending_bytes, compressed ? " compressed; writing the header" : "");
+                     figures.pending_bytes, counted ? "; finishing the commit" : "");
 }
 
 progress_display::progress_display(root_xattrs& xattrs, std::FILE* out, std::string label, progress_options options)

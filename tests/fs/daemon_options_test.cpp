@@ -110,7 +110,7 @@ TEST(DaemonOptions, RecoveryDirIsAnExistingDirectoryMadeAbsolute) {
   const auto relative = parsed("recovery_dir=sub").recovery_dir;
   std::filesystem::current_path(here);
   EXPECT_EQ(relative, (dir.path() / "sub").string()) << "libfuse changes the working directory to /";
-  for (const std::string missing : {dir.path().string() + "/missing", std::string(""), std::string("/etc/passwd")}) {
+  for (const std::string& missing : {dir.path().string() + "/missing", std::string(""), std::string("/etc/passwd")}) {
     const auto result = parse_daemon_command_line({"-o", "recovery_dir=" + missing, "/tmp/a.7z", "/tmp/mnt"});
     EXPECT_FALSE(result.options.has_value()) << missing;
     EXPECT_EQ(result.error, "option recovery_dir expects an existing directory, got '" + missing + "'");

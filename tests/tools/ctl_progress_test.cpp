@@ -40,7 +40,8 @@ TEST(CtlProgress, BarFitsAndSaysHowFar) {
 // commit_progress_percent, only nothing pending and no commit reads 100 %.
 TEST(CtlProgress, ProgressStaysUnderAHundredPercentUntilTheCommitIsDurable) {
   const commit_figures compressed{true, 1000, 1000};
-  EXPECT_EQ(format_progress_line("flush", compressed), "flush: committing, 99.9 % (1000 of 1000 bytes compressed; writing the header)");
+  EXPECT_EQ(format_progress_line("flush", compressed),
+            "flush: committing, 99.9 % (1000 of 1000 bytes; finishing the commit)");
   EXPECT_NE(format_progress_bar("flush", compressed, 0, 80).find(" 99.9 %"), std::string::npos);
   EXPECT_NE(format_progress_bar("flush", {true, 0, 0}, 0, 80).find(" 99.9 %"), std::string::npos);
   EXPECT_NE(format_progress_bar("flush", {false, 1000, 1000}, 0, 80).find(" 99.9 %"), std::string::npos);
