@@ -34,7 +34,8 @@
 // (input_looks_incompressible): there the savings are duplicates
 // (whole-file copies are 23 % of the bytes of /usr/share's files at 7.95 or
 // more, which xz -5 shrank by 14 % in one stream, by 1.5 % one by one), so
-// it is compressed when it repeats what came before it.
+// it is compressed when it repeats what came before it; and the part after
+// it is primed with it as usual, so that a copy further on is found.
 // The part after one that gave up is not primed with its input either: it
 // starts a dictionary of its own (an LZMA2 stream may reset it at any chunk)
 // rather than pass its match finder over data that held no matches. 100 MB
