@@ -466,16 +466,19 @@ TEST_F(mount_fixture, ACommitThatCannotKeepTheArchiveOpenLosesNothing) {
 
 // After a commit written but not published, the file holds what the
 // snapshot does not: a later commit whose tree matches the snapshot (the
-// file that commit added is removed again) must fail like every other, not
-// pass for done while the archive keeps the file.
+// directory and empty file that commit added are removed again: nothing the
+// compressor still holds) must fail like every other, not pass for done
+// while the archive keeps them.
 TEST_F(mount_fixture, AfterACommitThatCannotPublishNoCommitPassesForDone) {
   daemon_process daemon(archive, mnt, "mode=batched", log, {"SEVENZFS_TEST_FAIL_PUBLISH=2"});
   ASSERT_TRUE(daemon.wait_mounted()) << daemon.log();
   write_file(mnt / "c.txt", "committed first\n");
   ASSERT_EQ(::setxattr(mnt.c_str(), "user.sevenzfs.flush", "1", 1, 0), 0) << std::strerror(errno);
-  write_file(mnt / "edit.swp", "a temporary file\n");
+  fs::create_directory(mnt / "scratch");
+  write_file(mnt / "empty.lock", "");
   EXPECT_NE(::setxattr(mnt.c_str(), "user.sevenzfs.flush", "1", 1, 0), 0) << "the second commit cannot publish";
-  fs::remove(mnt / "edit.swp");
+  fs::remove(mnt / "scratch");
+  fs::remove(mnt / "empty.lock");
   EXPECT_NE(::setxattr(mnt.c_str(), "user.sevenzfs.flush", "1", 1, 0), 0) << "a commit passed for done";
   EXPECT_EQ(daemon.unmount_and_wait(), 1) << daemon.log();
 }
