@@ -313,7 +313,7 @@ void pending_folders::write_finished(pending_lane& lane, std::unique_lock<std::m
     folder.input_written += part->input_bytes;
     folder.stored = folder.stored || part->stored;
     progress_.primed_parts += part->primed ? 1 : 0;
-    progress_.continued_parts += part->continues ? 1 : 0;
+    progress_.continued_parts += part->continues && !part->without_encoder ? 1 : 0;
     progress_.given_up_parts += part->given_up ? 1 : 0;
     for (const auto& piece : part->pieces) {
       auto& file = folder.files[piece.file_index];

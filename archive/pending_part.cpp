@@ -204,6 +204,7 @@ void compress_part(pending_part& part, lzma2_encoder& encoder, int level, memory
     };
     if (!compresses || !shrink_probe::probes(from_one_file(part), part.input_bytes)) hand_over(false);
     if (!part.primer_out) primer.reset();
+    part.without_encoder = judged;
     if (level <= 0 || (judged && part.first && part.last)) {
       store(part, false);
     } else if (judged) {

@@ -103,6 +103,9 @@ struct pending_part {
   // stored, or its rest is uncompressed chunks, which the encoder's stream
   // lacks, so the next part must not continue that stream.
   bool given_up = false;
+  // Judged incompressible before any encoder saw it (shrink_probe.hpp): no
+  // stream was written on, whatever `continues` says.
+  bool without_encoder = false;
   // Set under the owner's lock.
   bool finished = false;
   std::exception_ptr error;
