@@ -117,8 +117,10 @@ struct pending_part {
 // encoder's stream needs no primer; every part but the last is flushed, not
 // finished, so that the next one may continue (one that gave up ends in
 // uncompressed chunks instead).
-// A folder of one part that does not shrink is stored, and input of one file
-// whose start does not shrink is not compressed (shrink_probe.hpp). Throws
+// A folder of one part that does not shrink is stored, input of one file
+// whose start does not shrink is not compressed, and neither is other input
+// that looks incompressible throughout and repeats nothing before it
+// (shrink_probe.hpp: no encoder runs; the next part still gets its primer). Throws
 // archive_error (a piece whose content is shorter than declared:
 // invalid_input); the next part's primer slot then fails too.
 void compress_part(pending_part& part, lzma2_encoder& encoder, int level, memory_meter& meter);
