@@ -117,9 +117,8 @@ bool judged_incompressible(const pending_part& part, const metered_bytes* primer
 void write_uncompressed(pending_part& part) {
   part.packed->bytes().reserve(static_cast<std::size_t>(lzma2_packed_bound(part.input_bytes)));
   const span_sink collect = [&part](std::span<const std::uint8_t> bytes) { part.packed->append(bytes); };
-  constexpr std::size_t kChunk = 64 * 1024;
   std::vector<std::uint8_t> chunk;
-  chunk.reserve(kChunk);
+  chunk.reserve(kUncompressedChunkMax);
   bool first = part.first;
   const auto write_chunk = [&] {
     write_uncompressed_chunks(chunk, collect, first);
@@ -130,10 +129,10 @@ void write_uncompressed(pending_part& part) {
     piece.crc = feed(piece, [&](std::span<const std::uint8_t> bytes) {
       part.input_done.fetch_add(bytes.size(), std::memory_order_relaxed);
       while (!bytes.empty()) {
-        const std::size_t taken = std::min(bytes.size(), kChunk - chunk.size());
+        const std::size_t taken = std::min(bytes.size(), kUncompressedChunkMax - chunk.size());
         chunk.insert(chunk.end(), bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(taken));
         bytes = bytes.subspan(taken);
-        if (chunk.size() == kChunk) write_chunk();
+        if (chunk.size() == kUncompressedChunkMax) write_chunk();
       }
     });
   }

@@ -11,7 +11,6 @@ namespace sevenzfs::archive {
 
 namespace {
 
-constexpr std::size_t kUncompressedChunkMax = 64 * 1024;
 constexpr std::uint8_t kUncompressedResetDictionary = 0x01;
 constexpr std::uint8_t kUncompressedKeepDictionary = 0x02;
 

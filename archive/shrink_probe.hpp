@@ -163,6 +163,9 @@ using judged_sink = std::function<bool(std::span<const std::uint8_t>)>;
 bool input_looks_incompressible(const std::function<void(const judged_sink&)>& visit, std::uint64_t input_bytes,
                                 std::span<const std::uint8_t> before);
 
+// The most an LZMA2 uncompressed chunk holds.
+inline constexpr std::size_t kUncompressedChunkMax = 64 * 1024;
+
 // Writes `input` as LZMA2 uncompressed chunks that keep the dictionary (the
 // stream must have reset it before), or whose first resets it. No end marker.
 void write_uncompressed_chunks(std::span<const std::uint8_t> input, const span_sink& output,
