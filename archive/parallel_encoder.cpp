@@ -223,15 +223,17 @@ void parallel_encoder::compress(part& work, std::size_t worker) {
     const bool alone = work.first && work.last;
     const auto after = alone ? shrink_probe::after_giving_up::drop_input : shrink_probe::after_giving_up::raw_chunks;
     const std::span<const std::uint8_t> input = work.input->bytes();
-    // Input the probe does not judge (parts of several files) is judged
-    // whole first: incompressible, it needs no encoder (pending_part.cpp).
-    const bool judged =
-        !shrink_probe::probes(work.one_file, work.input_bytes) &&
-        !shrink_probe::samples(work.one_file, work.input_bytes, after) &&
-        input_looks_incompressible([&](const judged_sink& sink) { sink(input); }, work.input_bytes,
-                                   primer.last(std::min<std::size_t>(primer.size(), work.options.dict_size)));
-    bool gave_up = judged;
-    if (judged) {
+    // Input the sample does not judge is judged whole first: incompressible,
+    // it needs no encoder (pending_part.cpp).
+    const input_verdict judged =
+        shrink_probe::samples(work.one_file, work.input_bytes, after)
+            ? input_verdict::compressible
+            : judge_input([&](const judged_sink& sink) { sink(input); }, work.input_bytes,
+                          primer.last(std::min<std::size_t>(primer.size(), work.options.dict_size)));
+    bool gave_up = judged == input_verdict::incompressible;
+    if (gave_up) {
+      // Not a probe's giving up: the next part is primed with this input.
+      if (work.verdict) work.verdict->give(false);
       if (!alone) {
         // A part without a primer starts a dictionary of its own, as the
         // encoder would: a continuation's seek point stays one.
@@ -246,13 +248,15 @@ void parallel_encoder::compress(part& work, std::size_t worker) {
       // not stay for the whole part.
       work.primer.clear();
       joined.clear();
-      shrink_probe probe(work.one_file, work.input_bytes, after);
+      // A part that repeats is compressed whole: its start may hold none of
+      // the copy.
+      shrink_probe probe(work.one_file && judged == input_verdict::compressible, work.input_bytes, after);
       // The probe's share first, for the next part to know its outcome as
       // soon as it can.
       const auto probed =
           input.first(static_cast<std::size_t>(std::min<std::uint64_t>(input.size(), shrink_probe::kProbeBytes)));
       probe.write(encoder, probed, collect);
-      if (work.verdict) work.verdict->give(probe.gave_up());  // decided: a part given one probes
+      if (work.verdict) work.verdict->give(probe.gave_up());  // decided: a part given one probes, or none
       probe.write(encoder, input.subspan(probed.size()), collect);
       if (!probe.end_given_up(work.last, collect)) encoder.finish(collect, work.last);
       gave_up = probe.gave_up();

@@ -91,23 +91,20 @@ void store(pending_part& part, bool compressed) {
   part.stored = true;
 }
 
-// Input the probe does not judge (shrink_probe.hpp) that looks
-// incompressible is written without an encoder: liblzma's match finder
+// Input that the sample does not judge (shrink_probe.hpp) is judged whole:
+// incompressible, it is written without an encoder, whose match finder
 // would take several times 7-Zip's time over it (a solid lane of random
 // files: 66 s of CPU for 83 MB against 7zz's 20) to store it anyway.
-bool judged_incompressible(const pending_part& part, const metered_bytes* primer) {
-  const bool one_file = from_one_file(part);
+input_verdict judge(const pending_part& part, const metered_bytes* primer) {
   const bool alone = part.first && part.last;
   const auto after = alone ? shrink_probe::after_giving_up::drop_input : shrink_probe::after_giving_up::raw_chunks;
-  if (shrink_probe::probes(one_file, part.input_bytes) || shrink_probe::samples(one_file, part.input_bytes, after)) {
-    return false;
-  }
+  if (shrink_probe::samples(from_one_file(part), part.input_bytes, after)) return input_verdict::compressible;
   // The dictionary's input before it, when at hand (a part whose primer a
   // split dropped has none: only its own repeats show).
   const std::span<const std::uint8_t> before =
       primer != nullptr ? std::span<const std::uint8_t>(primer->bytes()) : std::span<const std::uint8_t>();
-  return input_looks_incompressible([&](const judged_sink& sink) { visit_input(part, sink); }, part.input_bytes,
-                                    before.last(std::min<std::size_t>(before.size(), part.options.dict_size)));
+  return judge_input([&](const judged_sink& sink) { visit_input(part, sink); }, part.input_bytes,
+                     before.last(std::min<std::size_t>(before.size(), part.options.dict_size)));
 }
 
 // Writes the part's input as LZMA2 uncompressed chunks (the folder's first
@@ -143,13 +140,15 @@ void write_uncompressed(pending_part& part) {
 
 // Compresses the part's input with an encoder that was started (or whose
 // stream the part continues). `probe_decided` gets, once, whether the probe
-// gave up, as soon as that is known.
-void compress_started(pending_part& part, lzma2_encoder& encoder, const std::function<void(bool)>& probe_decided) {
+// gave up, as soon as that is known. `may_probe`: unless the part was
+// judged to repeat (it is compressed whole then).
+void compress_started(pending_part& part, lzma2_encoder& encoder, bool may_probe,
+                      const std::function<void(bool)>& probe_decided) {
   // Reserved for the worst case, which costs address space only.
   part.packed->bytes().reserve(static_cast<std::size_t>(lzma2_packed_bound(part.input_bytes)));
   const span_sink collect = [&part](std::span<const std::uint8_t> bytes) { part.packed->append(bytes); };
   const bool alone = part.first && part.last;
-  shrink_probe probe(from_one_file(part), part.input_bytes,
+  shrink_probe probe(may_probe && from_one_file(part), part.input_bytes,
                      alone ? shrink_probe::after_giving_up::drop_input : shrink_probe::after_giving_up::raw_chunks);
   bool told = false;
   const span_sink to_encoder = [&](std::span<const std::uint8_t> bytes) {
@@ -182,8 +181,12 @@ void compress_part(pending_part& part, lzma2_encoder& encoder, int level, memory
     std::unique_ptr<metered_bytes> primer = part.primer_in ? part.primer_in->wait() : std::move(part.primer_made);
     part.primer_in.reset();
     part.packed = std::make_unique<metered_bytes>(meter);
-    const bool judged = level > 0 && part.input_bytes > 0 && judged_incompressible(part, primer.get());
+    const input_verdict verdict =
+        level > 0 && part.input_bytes > 0 ? judge(part, primer.get()) : input_verdict::compressible;
+    const bool judged = verdict == input_verdict::incompressible;
     const bool compresses = level > 0 && part.input_bytes > 0 && !judged;
+    const bool may_probe = verdict == input_verdict::compressible;
+    const bool probes = compresses && may_probe && shrink_probe::probes(from_one_file(part), part.input_bytes);
     if (compresses && !part.continues) {
       encoder.start(part.options,
                     primer ? std::span<const std::uint8_t>(primer->bytes()) : std::span<const std::uint8_t>());
@@ -201,18 +204,19 @@ void compress_part(pending_part& part, lzma2_encoder& encoder, int level, memory
       part.primer_out.reset();
       primer.reset();
     };
-    if (!compresses || !shrink_probe::probes(from_one_file(part), part.input_bytes)) hand_over(false);
+    if (!probes) hand_over(false);
     if (!part.primer_out) primer.reset();
     part.without_encoder = judged;
     if (level <= 0 || (judged && part.first && part.last)) {
       store(part, false);
+      part.given_up = judged;
     } else if (judged) {
       write_uncompressed(part);
     } else if (part.input_bytes == 0) {
       // A folder ended right after a part was cut: only its end marker is missing.
       part.packed->append(std::span(&kLzma2EndMarker, 1));
     } else {
-      compress_started(part, encoder, hand_over);
+      compress_started(part, encoder, may_probe, hand_over);
     }
   } catch (...) {
     if (part.primer_out) part.primer_out->fail(std::current_exception());

@@ -99,9 +99,10 @@ struct pending_part {
   std::unique_ptr<metered_bytes> packed;
   bool stored = false;  // `packed` is the input itself (Copy coder)
   bool primed = false;  // its encoder started from a primer
-  // Its probe found its input incompressible (see shrink_probe.hpp): it is
-  // stored, or its rest is uncompressed chunks, which the encoder's stream
-  // lacks, so the next part must not continue that stream.
+  // Its probe, or the judgement before it, found its input incompressible
+  // (see shrink_probe.hpp): it is stored, or its rest is uncompressed
+  // chunks, which the encoder's stream lacks, so the next part must not
+  // continue that stream.
   bool given_up = false;
   // Judged incompressible before any encoder saw it (shrink_probe.hpp): no
   // stream was written on, whatever `continues` says.

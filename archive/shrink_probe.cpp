@@ -195,23 +195,23 @@ class run_memory {
 
 }  // namespace
 
-bool input_looks_incompressible(const std::function<void(const judged_sink&)>& visit, std::uint64_t input_bytes,
-                                std::span<const std::uint8_t> before) {
-  if (input_bytes < shrink_probe::kSampleBytes) return false;
+input_verdict judge_input(const std::function<void(const judged_sink&)>& visit, std::uint64_t input_bytes,
+                          std::span<const std::uint8_t> before) {
+  if (input_bytes < shrink_probe::kSampleBytes) return input_verdict::compressible;
   window_entropy entropy;
   visit([&](std::span<const std::uint8_t> bytes) {
     if (!entropy.low()) entropy.add(bytes);
     return !entropy.low();
   });
   entropy.finish();
-  if (entropy.low()) return false;
+  if (entropy.low()) return input_verdict::compressible;
   run_memory runs(before.size() + input_bytes);
   runs.add(before, false);
   visit([&](std::span<const std::uint8_t> bytes) {
     runs.add(bytes, true);
     return true;
   });
-  return !runs.repeats();
+  return runs.repeats() ? input_verdict::repeats : input_verdict::incompressible;
 }
 
 void shrink_probe::sample(lzma2_encoder& encoder, std::span<const std::uint8_t> input, const span_sink& output) {

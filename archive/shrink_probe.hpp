@@ -13,11 +13,12 @@
 //   or not, are unaffected. The encoder's own dictionary then lacks that
 //   input, so the part's successor must start a new stream (see below).
 //
-// Only for input from one file: the start of a file says much about the rest
-// of it, the start of a solid folder little about its other files. A file of
-// one part that starts incompressible and goes on compressible is stored, as
-// btrfs's compression heuristic would store it; in a larger folder each part
-// decides by its own start.
+// The probe runs on input from one file only, and only once judge_input
+// found a window of low entropy in it (below): the start of a file says
+// much about the rest of it, the start of a solid folder little about its
+// other files. A file of one part that starts incompressible and goes on
+// compressible is stored, as btrfs's compression heuristic would store it;
+// in a larger folder each part decides by its own start.
 // A file too short for that probe (up to kProbeBytes) that is a folder of
 // its own (a batched file) is judged by its bytes instead, before the
 // encoder gets any of them: first kSampleBytes, then, when their order-0
@@ -29,22 +30,24 @@
 // CPU compressed, 0.1 s so. Random data and gzip files measure 7.99-8.0,
 // text and executables below 6.5. Of /usr/share's files of 4 KiB or more
 // at 7.99 or more (62 MB), LZMA saved 0.5 % compressing each alone (a zip
-// file of stored members 18 %). Input that neither judges (a part of several
-// files in a solid folder) is judged whole before any encoder sees it
-// (input_looks_incompressible): there the savings are duplicates
+// file of stored members 18 %). Any other input (a part of several files
+// in a solid folder, a large file or a part of one) is judged whole before
+// any encoder sees it (judge_input): there the savings are duplicates
 // (whole-file copies are 23 % of the bytes of /usr/share's files at 7.95 or
 // more, which xz -5 shrank by 14 % in one stream, by 1.5 % one by one), so
 // it is compressed when it repeats what came before it; and the part after
-// it is primed with it as usual, so that a copy further on is found.
-// The part after one that gave up is not primed with its input either: it
+// it is primed with it as usual, so that a copy further on is found (two
+// copies of a 2 MiB random file, each a part of its own, were stored twice
+// while the probe judged them).
+// The part after one whose probe gave up is not primed with its input: it
 // starts a dictionary of its own (an LZMA2 stream may reset it at any chunk)
 // rather than pass its match finder over data that held no matches. 100 MB
 // of random data in a mount with a 64 MiB pool (parts of 11 MB) took 25 s,
-// nine primers of 16 MiB each. A part in pending_folders hands its successor
-// no primer then (compress_part); parallel_encoder's parts pass a
-// probe_verdict. (A part that an idle worker takes ahead of the part before
-// it is primed still: that part's probe has not run yet. See
-// pending_folders::take_ahead.)
+// nine primers of 16 MiB each, before such parts were judged. A part in
+// pending_folders hands its successor no primer then (compress_part);
+// parallel_encoder's parts pass a probe_verdict. (A part that an idle
+// worker takes ahead of the part before it is primed still: that part's
+// probe has not run yet. See pending_folders::take_ahead.)
 #include "entry.hpp"
 #include "lzma2_encoder.hpp"
 
@@ -146,22 +149,33 @@ bool repeats_itself(std::span<const std::uint8_t> bytes);
 // repeat, at any distance.
 bool looks_incompressible_throughout(std::span<const std::uint8_t> bytes);
 
-// Whether input that neither probe judges (a part of several files, or of
-// one file too short to probe, in a folder of several parts: solid lanes of
-// random or compressed files) is incompressible as a whole, judged before
-// any encoder sees it: every kSampleBytes window has the entropy of
-// incompressible data, and no more than 1/1024 of the anchored 8-byte runs
-// repeat, within it or from `before` (the dictionary's input before it,
-// when at hand). On such data a duplicate, whole or in part, is what LZMA
-// saves (23 % of the bytes of /usr/share's high-entropy files are whole
-// copies), so input holding one is compressed. `visit` delivers the input
-// in order to the sink it gets, and is called at most twice.
+// What judge_input found.
+enum class input_verdict {
+  // A window of low entropy (or input too short to judge): the encoder gets
+  // it, and a probe may still give up on it (a JPEG measures 7.9-7.98).
+  compressible,
+  // High entropy throughout and no repeats: no encoder needs to see it.
+  incompressible,
+  // High entropy throughout, but it repeats itself or what came before it:
+  // compressed whole, without a probe, which might give up before it
+  // reached the copy.
+  repeats,
+};
+
+// Judges input that the sample does not (anything but a short file that is
+// a folder of its own) before any encoder sees it: whether every
+// kSampleBytes window has the entropy of incompressible data, and whether
+// more than 1/1024 of the anchored 8-byte runs repeat, within it or from
+// `before` (the dictionary's input before it, when at hand). On such data a
+// duplicate, whole or in part, is what LZMA saves (23 % of the bytes of
+// /usr/share's high-entropy files are whole copies). `visit` delivers the
+// input in order to the sink it gets, and is called at most twice.
 // The sink returns whether it wants more: `visit` need not deliver the rest
 // once it said no (text is judged by its first window, and a part's files
 // may be slow to read).
 using judged_sink = std::function<bool(std::span<const std::uint8_t>)>;
-bool input_looks_incompressible(const std::function<void(const judged_sink&)>& visit, std::uint64_t input_bytes,
-                                std::span<const std::uint8_t> before);
+input_verdict judge_input(const std::function<void(const judged_sink&)>& visit, std::uint64_t input_bytes,
+                          std::span<const std::uint8_t> before);
 
 // The most an LZMA2 uncompressed chunk holds.
 inline constexpr std::size_t kUncompressedChunkMax = 64 * 1024;

@@ -205,6 +205,28 @@ TEST(ParallelEncoder, IncompressiblePartsStayLzma2AndASinglePartIsStored) {
   EXPECT_TRUE(std::equal(alone.begin(), alone.end(), result.packed.begin() + first.size()));
 }
 
+// One file of noise holding a copy of its first 2 MiB, in parts of 1 MiB:
+// each part is judged before an encoder sees it. The noise needs no
+// encoder, and the parts of the copy, primed with the noise before them,
+// find it. A probe would have given up on the first part, and the rest
+// would have started dictionaries of their own that lacked the noise.
+TEST(ParallelEncoder, AFileOfNoiseThatRepeatsItselfFindsTheCopy) {
+  auto input = noise(2 << 20, 9);
+  input.insert(input.end(), input.begin(), input.end());
+  const auto options = lzma2_options_for(5, input.size());
+  const auto result = encode({input}, options, 2, 1 << 20, true);
+  ASSERT_EQ(result.folders.size(), 1u);
+  EXPECT_FALSE(result.folders[0].stored);
+  EXPECT_LT(result.packed.size(), (2u << 20) + (64u << 10)) << "the copy was not found";
+  const auto chunks = read_lzma2_chunks(result.packed);
+  EXPECT_TRUE(chunks.error.empty()) << chunks.error;
+  EXPECT_EQ(chunks.dictionary_resets, 1u);
+  EXPECT_GE(chunks.uncompressed_chunks, 2u * (1u << 20) / 65536) << "the noise went without an encoder";
+  lzma_ret status{};
+  EXPECT_EQ(decode_lzma2(result.packed, options.dict_size, input.size(), &status), input);
+  EXPECT_EQ(status, LZMA_STREAM_END);
+}
+
 TEST(ParallelEncoder, OneIncompressibleFileIsGivenUpEarly) {
   // Bytes from 224 values: liblzma saves about 1 % on them, less than the
   // probe asks for, so its chunks are LZMA chunks where the probe's are not.

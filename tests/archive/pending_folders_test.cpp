@@ -915,12 +915,11 @@ TEST_F(pending_test, IdleEncodersGiveTheirMemoryBackAndTheNextPartPrimes) {
 }
 
 TEST_F(pending_test, IncompressibleFilesAreGivenUpEarlyAndTheNextPartStartsAfresh) {
-  // One worker, parts of 1 MiB. "mixed" starts with a part of noise, whose
-  // probe gives up and which ends in uncompressed chunks, then text: the
-  // worker must start its next part with a dictionary of its own, neither
-  // write on in a stream that lacks the noise (the read-back would differ)
-  // nor pass its match finder over the noise as a primer. "noise" is one
-  // part: stored.
+  // One worker, parts of 1 MiB. "mixed" starts with a part of noise, judged
+  // incompressible and written in uncompressed chunks, then text: the
+  // worker must start its next part afresh, primed with the noise (a copy
+  // of it further on is then found), never write on in a stream that lacks
+  // the noise (the read-back would differ). "noise" is one part: stored.
   auto options = small_parts(pack_mode::batched, 1);
   options.max_part_bytes = 1 << 20;
   pending_folders pending(archive, options);
@@ -936,7 +935,7 @@ TEST_F(pending_test, IncompressibleFilesAreGivenUpEarlyAndTheNextPartStartsAfres
   // Whether a wrongly continued stream decodes wrong depends on the matches
   // its encoder happens to find (with these seeds it does); the counts say
   // which way the part was started.
-  EXPECT_EQ(progress.primed_parts, 0u) << "the part after the uncompressed one resets the dictionary";
+  EXPECT_EQ(progress.primed_parts, 1u) << "the part after the uncompressed one starts a new stream";
   EXPECT_EQ(progress.continued_parts, 1u);
   EXPECT_EQ(progress.given_up_parts, 2u);
   const auto folders = pending.take();
@@ -989,14 +988,18 @@ TEST_F(pending_test, ASolidLaneOfRandomFilesIsWrittenWithoutAnEncoderButADuplica
 }
 
 TEST_F(pending_test, APartAfterOneThatGaveUpIsNotPrimedWithItsNoise) {
-  // One worker, one file of noise in four parts of 1 MiB: every part's
-  // probe gives up, and no part is primed with the noise before it (a
-  // match-finder pass over a dictionary of it, for nothing). The folder is
-  // one LZMA2 stream that resets its dictionary at each part.
+  // One worker, one file in four parts of 1 MiB of bytes from 224 values,
+  // which liblzma shrinks by about 1 %: below 7.99 bits per byte, so not
+  // judged incompressible, but every part's probe gives up, and no part is
+  // primed with the data before it (a match-finder pass over a dictionary
+  // of it, for nothing). The folder is one LZMA2 stream that resets its
+  // dictionary at each part.
   auto options = small_parts(pack_mode::batched, 1);
   options.max_part_bytes = 1 << 20;
   pending_folders pending(archive, options);
-  const auto bytes = noise(4 << 20, 8);
+  std::mt19937 rng(8);
+  std::vector<std::uint8_t> bytes(4 << 20);
+  for (auto& byte : bytes) byte = static_cast<std::uint8_t>(rng() % 224);
   std::map<pending_id, std::vector<std::uint8_t>> content;
   content[pending.add(file_entry("noise.bin", bytes))] = bytes;
   pending.finish();
@@ -1006,4 +1009,27 @@ TEST_F(pending_test, APartAfterOneThatGaveUpIsNotPrimedWithItsNoise) {
   const auto folders = pending.take();
   ASSERT_EQ(folders.size(), 1u);
   expect_reads_back(reader, folders[0], content);
+}
+
+// Two copies of a 2 MiB random file in a solid lane, each cut into parts of
+// its own (parts of 1 MiB): the parts of the first need no encoder, and
+// those of the copy, primed with it, find it. (Judged by a probe, the
+// first's parts gave up and handed on no primer: the copy was stored too.)
+TEST_F(pending_test, ACopyOfALargeRandomFileIsFound) {
+  auto options = small_parts(pack_mode::solid, 1);
+  options.level = 3;  // a dictionary of 4 MiB: the whole input
+  options.max_part_bytes = 1 << 20;
+  pending_folders pending(archive, options);
+  const auto random = noise(2 << 20, 31);
+  std::map<pending_id, std::vector<std::uint8_t>> content;
+  content[pending.add(file_entry("blobs/a.bin", random))] = random;
+  content[pending.add(file_entry("blobs/b.bin", random))] = random;
+  pending.finish();
+  const auto progress = pending.progress();
+  const auto folders = pending.take();
+  ASSERT_EQ(folders.size(), 1u);
+  expect_reads_back(reader, folders[0], content);
+  EXPECT_GE(progress.given_up_parts, 2u) << "the first copy's parts";
+  EXPECT_GE(progress.primed_parts, 1u);
+  EXPECT_LT(folders[0].packed.size, random.size() + (64u << 10)) << "the copy was not found";
 }

@@ -197,8 +197,8 @@ TEST(ShrinkProbe, AFileWhoseStartLooksIncompressibleIsJudgedWhole) {
 // Input of several files, delivered in uneven spans (as pool chunks come),
 // is judged as a whole before any encoder sees it: noise is incompressible;
 // noise holding a copy of a few KiB of itself, or of what came before it in
-// the dictionary, is not (a duplicate file is what LZMA saves there); nor is
-// noise followed by text; nor input too short to judge.
+// the dictionary, repeats (a duplicate file is what LZMA saves there); noise
+// followed by text is compressible, and so is input too short to judge.
 TEST(ShrinkProbe, InputOfSeveralFilesIsJudgedAsAWholeWithWhatCameBefore) {
   const auto judge = [](const std::vector<std::uint8_t>& input, std::span<const std::uint8_t> before = {}) {
     const auto visit = [&](const judged_sink& sink) {
@@ -209,23 +209,23 @@ TEST(ShrinkProbe, InputOfSeveralFilesIsJudgedAsAWholeWithWhatCameBefore) {
         at += size;
       }
     };
-    return input_looks_incompressible(visit, input.size(), before);
+    return judge_input(visit, input.size(), before);
   };
   const auto random = noise(3 << 20, 21);
-  EXPECT_TRUE(judge(random));
-  EXPECT_FALSE(judge(noise(16'000, 22))) << "shorter than a window";
+  EXPECT_EQ(judge(random), input_verdict::incompressible);
+  EXPECT_EQ(judge(noise(16'000, 22)), input_verdict::compressible) << "shorter than a window";
 
   auto with_copy = random;
   const auto copied = std::span(random).subspan(100'000, 16 << 10);
   with_copy.insert(with_copy.begin() + 2'000'000, copied.begin(), copied.end());
-  EXPECT_FALSE(judge(with_copy)) << "a copy of 16 KiB in 3 MiB";
+  EXPECT_EQ(judge(with_copy), input_verdict::repeats) << "a copy of 16 KiB in 3 MiB";
 
   const auto earlier = noise(1 << 20, 23);
   auto repeats_earlier = noise(1 << 20, 24);
   repeats_earlier.insert(repeats_earlier.begin() + 500'000, earlier.begin() + 4096, earlier.begin() + 4096 + 16'384);
-  EXPECT_TRUE(judge(repeats_earlier));
-  EXPECT_FALSE(judge(repeats_earlier, earlier)) << "a copy of what came before";
+  EXPECT_EQ(judge(repeats_earlier), input_verdict::incompressible);
+  EXPECT_EQ(judge(repeats_earlier, earlier), input_verdict::repeats) << "a copy of what came before";
 
-  EXPECT_FALSE(judge(joined(noise(1 << 20, 25), text(64 << 10))));
-  EXPECT_FALSE(judge(joined(text(64 << 10), noise(1 << 20, 26))));
+  EXPECT_EQ(judge(joined(noise(1 << 20, 25), text(64 << 10))), input_verdict::compressible);
+  EXPECT_EQ(judge(joined(text(64 << 10), noise(1 << 20, 26))), input_verdict::compressible);
 }

@@ -155,6 +155,33 @@ TEST_F(mount_fixture, RandomFilesInASolidFolderAreStoredInItAndEveryReaderRestor
       << "py7zr testzip";
 }
 
+// Two copies of a large random file, as the QA pass copied them: the
+// second is found (the archive holds the noise once), and every reader
+// restores both. While a probe judged such files, the first's parts gave
+// up and handed the next no primer: the archive held the noise twice.
+TEST_F(mount_fixture, ACopyOfALargeRandomFileIsStoredOnce) {
+  auto daemon = mount("settle=0,mode=solid");
+  std::map<std::string, std::string> model;
+  model["a.bin"] = random_bytes(2 << 20, 77);
+  model["b.bin"] = model["a.bin"];
+  for (const auto& [name, bytes] : model) write_file(mnt / name, bytes);
+  ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
+  EXPECT_LT(fs::file_size(archive), (2u << 20) + (64u << 10)) << "the copy was not found";
+  EXPECT_EQ(run("7zz t " + quote(archive.string())).exit_code, 0);
+  fs::create_directories(dir / "want");
+  for (const auto& [name, bytes] : model) write_file(dir / "want" / name, bytes);
+  EXPECT_EQ(run("7zz x -y -o" + quote((dir / "got").string()) + " " + quote(archive.string())).exit_code, 0);
+  EXPECT_EQ(diff_r(dir / "want", dir / "got"), "");
+  fs::create_directories(dir / "bsdtar");
+  EXPECT_EQ(run("bsdtar -xf " + quote(archive.string()) + " -C " + quote((dir / "bsdtar").string())).exit_code, 0);
+  EXPECT_EQ(diff_r(dir / "want", dir / "bsdtar"), "");
+  EXPECT_EQ(run("/usr/bin/python3 -c 'import py7zr,sys; print(py7zr.SevenZipFile(sys.argv[1]).testzip())' " +
+                quote(archive.string()))
+                .output,
+            "None\n")
+      << "py7zr testzip";
+}
+
 // A file removed (or truncated, or rewritten) while the compressor has it:
 // the rest of its compression is skipped, so a commit meanwhile does not
 // wait for it (the QA pass: `truncate -s 3G big; rm big; sync small` took
