@@ -19,6 +19,19 @@ constexpr std::uint64_t kStatfsFreeInodes = 1'000'000'000;
 
 bool opens_for_writing(int flags) { return (flags & O_ACCMODE) != O_RDONLY; }
 
+// Clears the set-user-ID bit, and the set-group-ID bit of a group-executable
+// file (without group execute it marks locking, not privilege), as the
+// kernel does on a write or truncate by a process without CAP_FSETID; here:
+// by anyone but root. FUSE leaves it to the filesystem on an open with
+// O_TRUNC (atomic there) and on write-only handles (direct I/O, see
+// fuse_operations.cpp); on the others the kernel has done it already.
+void clear_privileges(inode& node, const caller& who) {
+  if (who.uid == 0 || node.kind != node_kind::file) return;
+  std::uint32_t kept = node.permissions & ~static_cast<std::uint32_t>(S_ISUID);
+  if ((kept & S_IXGRP) != 0) kept &= ~static_cast<std::uint32_t>(S_ISGID);
+  node.permissions = kept;
+}
+
 // Who owns the root and every archived entry (7z stores no owners).
 caller mount_owner(const daemon_options& options) {
   return {options.uid.value_or(::getuid()), options.gid.value_or(::getgid())};
@@ -242,7 +255,7 @@ struct statvfs filesystem::statfs() {
 
 // ---- file content ------------------------------------------------------------
 
-result<void> filesystem::open(inode_number number, int flags) {
+result<void> filesystem::open(inode_number number, int flags, const caller& who) {
   if (!opens_for_writing(flags)) {
     // Reading changes nothing: no wait for a running commit.
     auto node = inodes_.lock(number);
@@ -259,6 +272,7 @@ result<void> filesystem::open(inode_number number, int flags) {
   if (flags & O_TRUNC) {
     content_changing(n);
     if (auto done = n.content.truncate(content_, 0); !done) return about(n, done.error());
+    clear_privileges(n, who);
     n.mtime = n.ctime = current_time();
     committer_.changed();
   }
@@ -317,7 +331,8 @@ result<std::size_t> filesystem::read(inode_number number, std::span<std::byte> o
   return head + *rest;
 }
 
-result<std::size_t> filesystem::write_some(inode_number number, std::span<const std::byte> data, off_t offset) {
+result<std::size_t> filesystem::write_some(inode_number number, std::span<const std::byte> data, off_t offset,
+                                           const caller& who) {
   auto gate = begin_change();
   if (!gate) return std::unexpected(gate.error());
   auto node = inodes_.lock(number);
@@ -326,17 +341,19 @@ result<std::size_t> filesystem::write_some(inode_number number, std::span<const 
   auto written = (*node)->content.write(content_, static_cast<std::uint64_t>(offset), data);
   if (!written) return about(**node, written.error());
   if (*written > 0 || data.empty()) {
+    clear_privileges(**node, who);
     (*node)->mtime = (*node)->ctime = current_time();
     committer_.changed();
   }
   return written;
 }
 
-result<std::size_t> filesystem::write(inode_number number, std::span<const std::byte> data, off_t offset) {
+result<std::size_t> filesystem::write(inode_number number, std::span<const std::byte> data, off_t offset,
+                                      const caller& who) {
   std::size_t done = 0;
   int fruitless_commits = 0;
   for (;;) {
-    const auto written = write_some(number, data.subspan(done), offset + static_cast<off_t>(done));
+    const auto written = write_some(number, data.subspan(done), offset + static_cast<off_t>(done), who);
     if (!written) return written;
     done += *written;
     if (done == data.size()) return done;

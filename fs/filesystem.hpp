@@ -76,10 +76,12 @@ class filesystem {
   result<void> rename(inode_number parent, std::string_view name, inode_number new_parent, std::string_view new_name,
                       unsigned flags);
   result<void> link();
-  result<void> open(inode_number number, int flags);
+  // `who`: a write, or an open with O_TRUNC, by anyone but root clears the
+  // file's set-user-ID and set-group-ID bits (clear_privileges).
+  result<void> open(inode_number number, int flags, const caller& who = {});
   void release(inode_number number, int flags);
   result<std::size_t> read(inode_number number, std::span<std::byte> out, off_t offset);
-  result<std::size_t> write(inode_number number, std::span<const std::byte> data, off_t offset);
+  result<std::size_t> write(inode_number number, std::span<const std::byte> data, off_t offset, const caller& who = {});
   // Returns when everything written so far, open files too, is in the
   // archive: a flush (the xattr, SIGUSR1), and an unmount's control.
   result<void> commit_everything();
@@ -127,7 +129,7 @@ class filesystem {
   tree_figures figures_of_tree();
   result<struct stat> add_entry(inode_number parent, std::string_view name, node_kind kind, std::uint32_t permissions,
                                 const caller& who, const std::function<void(inode&)>& init = {});
-  result<std::size_t> write_some(inode_number number, std::span<const std::byte> data, off_t offset);
+  result<std::size_t> write_some(inode_number number, std::span<const std::byte> data, off_t offset, const caller& who);
   result<void> commit_and_wait(const commit_scope& scope);
   result<void> commit_closed_files();
   // `last`: nothing is written after it (the final commit).

@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include <fcntl.h>
+
 #include <cstring>
 #include <vector>
 
@@ -193,13 +195,24 @@ void on_link(fuse_req_t r, fuse_ino_t, fuse_ino_t, const char*) {
   checked(r, "link", [&] { reply_done(r, "link", fs_of(r).link()); });
 }
 
+// A write-only handle bypasses the page cache (direct I/O). Through the
+// cache, each write(2) costs a GETXATTR of security.capability besides its
+// WRITE (the kernel's check whether the write must drop privileges, never
+// cached by FUSE): a fifth request for each small file copied in. A direct
+// write sends the WRITE alone, and leaves dropping set-user-ID bits to the
+// filesystem (filesystem::write). Such a handle can neither read nor be
+// mapped, so it loses nothing of the cache; the kernel drops cached pages
+// of the range a direct write changes.
+void write_only_handles_go_direct(fuse_file_info* fi) {
+  if ((fi->flags & O_ACCMODE) == O_WRONLY) fi->direct_io = 1;
+}
+
 void on_open(fuse_req_t r, fuse_ino_t ino, fuse_file_info* fi) {
   checked(r, "open", [&] {
-    const auto opened = fs_of(r).open(ino, fi->flags);
-    if (opened)
-      fuse_reply_open(r, fi);
-    else
-      reply_failure(r, "open", opened.error());
+    const auto opened = fs_of(r).open(ino, fi->flags, caller_of(r));
+    if (!opened) return reply_failure(r, "open", opened.error());
+    write_only_handles_go_direct(fi);
+    fuse_reply_open(r, fi);
   });
 }
 
@@ -208,6 +221,7 @@ void on_create(fuse_req_t r, fuse_ino_t parent, const char* name, mode_t mode, f
     const auto attr = fs_of(r).create(parent, name, mode, fi->flags, caller_of(r));
     if (!attr) return reply_failure(r, "create", attr.error());
     const fuse_entry_param entry = entry_of(*attr);
+    write_only_handles_go_direct(fi);
     fuse_reply_create(r, &entry, fi);
   });
 }
@@ -226,7 +240,7 @@ void on_read(fuse_req_t r, fuse_ino_t ino, size_t size, off_t offset, fuse_file_
 
 void on_write(fuse_req_t r, fuse_ino_t ino, const char* data, size_t size, off_t offset, fuse_file_info*) {
   checked(r, "write", [&] {
-    const auto n = fs_of(r).write(ino, std::as_bytes(std::span(data, size)), offset);
+    const auto n = fs_of(r).write(ino, std::as_bytes(std::span(data, size)), offset, caller_of(r));
     if (n)
       fuse_reply_write(r, *n);
     else

@@ -26,8 +26,9 @@ inline constexpr inode_number kRootInode = 1;
 // The largest write taken in one request (FUSE's max_write), and every
 // node's st_blksize: cp and others size their buffers by it, so a large file
 // arrives in requests of this size instead of 128 KiB ones, each of which
-// the kernel precedes with a GETXATTR of security.capability (`cp` of a
-// 10 MB file: 20 requests instead of 154).
+// the kernel precedes with a GETXATTR of security.capability unless the
+// handle is write-only (`cp` of a 10 MB file through a read-write handle:
+// 20 requests instead of 154; see fuse_operations.cpp).
 inline constexpr std::uint32_t kIoBytes = 1 << 20;
 
 // What a node is: what 7z can hold (a directory, a file, a symlink).

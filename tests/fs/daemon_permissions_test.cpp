@@ -7,9 +7,13 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <grp.h>
 #include <sys/stat.h>
-#include <cerrno>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <fstream>
 #include <sstream>
@@ -67,6 +71,77 @@ TEST_F(mount_fixture, RootsOwnMountLeavesModeChecksToRootButNotToAnyoneElse) {
   auto shared = mount("allow_other");
   EXPECT_TRUE(has_option(super_options_of(mnt), "default_permissions")) << super_options_of(mnt);
   ASSERT_EQ(shared->unmount_and_wait(), 0) << shared->log();
+}
+
+// Runs `body` in a child process as nobody (uid and gid 65534, no
+// supplementary groups); returns its exit status (0: it returned true).
+template <typename Body>
+int as_nobody(Body&& body) {
+  const pid_t child = ::fork();
+  if (child == 0) {
+    const gid_t none[] = {65534};
+    if (::setgroups(1, none) != 0 || ::setresgid(65534, 65534, 65534) != 0 || ::setresuid(65534, 65534, 65534) != 0) {
+      ::_exit(2);
+    }
+    ::_exit(body() ? 0 : 1);
+  }
+  int status = 0;
+  if (child < 0 || ::waitpid(child, &status, 0) != child) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// A write or an O_TRUNC open by anyone but root drops a file's set-user-ID
+// bit, and its set-group-ID bit when the group may execute it, as on a local
+// filesystem; root's keep them, and so does a set-group-ID bit without
+// group execute. Write-only handles go past the page cache, where the kernel
+// leaves that to the filesystem; an O_TRUNC open always does.
+TEST_F(mount_fixture, WritesByOthersThanRootDropSetUserIdBits) {
+  if (::geteuid() != 0) GTEST_SKIP() << "the daemon must run as root";
+  auto daemon = mount("allow_other");
+  ASSERT_EQ(::chmod(mnt.c_str(), 0777), 0);
+  const auto mode_of = [](const fs::path& path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 ? st.st_mode & 07777 : 0u;
+  };
+  const auto make = [&](const char* name, mode_t mode) {
+    write_file(mnt / name, "before\n");
+    EXPECT_EQ(::chmod((mnt / name).c_str(), mode), 0);
+    EXPECT_EQ(mode_of(mnt / name), mode);
+  };
+  const int root_dir = ::open(mnt.c_str(), O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(root_dir, 0);
+  // Opened by nobody, relative to the mount's root (the test's directory
+  // above it need not be open to nobody).
+  const auto nobody_writes = [&](const char* name, int flags) {
+    return as_nobody([&] {
+      const int fd = ::openat(root_dir, name, flags);
+      if (fd < 0) return false;
+      const bool wrote = ::write(fd, "more\n", 5) == 5;
+      return ::close(fd) == 0 && wrote;
+    });
+  };
+  make("appended", 06777);
+  EXPECT_EQ(nobody_writes("appended", O_WRONLY | O_APPEND), 0);
+  EXPECT_EQ(mode_of(mnt / "appended"), 0777u);
+  EXPECT_EQ(read_file(mnt / "appended"), "before\nmore\n");
+  make("read-write", 06777);
+  EXPECT_EQ(nobody_writes("read-write", O_RDWR), 0);
+  EXPECT_EQ(mode_of(mnt / "read-write"), 0777u);
+  make("truncated", 04777);
+  EXPECT_EQ(as_nobody([&] {
+              const int fd = ::openat(root_dir, "truncated", O_WRONLY | O_TRUNC);
+              return fd >= 0 && ::close(fd) == 0;
+            }),
+            0);
+  EXPECT_EQ(mode_of(mnt / "truncated"), 0777u);
+  make("locking", 02767);  // set-group-ID without group execute: kept
+  EXPECT_EQ(nobody_writes("locking", O_WRONLY | O_APPEND), 0);
+  EXPECT_EQ(mode_of(mnt / "locking"), 02767u);
+  make("roots", 06755);
+  write_file(mnt / "roots", "root writes\n");
+  EXPECT_EQ(mode_of(mnt / "roots"), 06755u);
+  ::close(root_dir);
+  ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
 }
 
 }  // namespace

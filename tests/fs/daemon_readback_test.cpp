@@ -6,9 +6,12 @@
 #include "tools/fixture_tree.hpp"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <thread>
 
 namespace fs = std::filesystem;
@@ -47,6 +50,46 @@ TEST_F(mount_fixture, AFileReadsBackAfterTheCommitThatArchivedIt) {
   EXPECT_EQ(xattr(mnt / "a", "user.sevenzfs.state").substr(0, 19), R"({"state":"archived")");
   EXPECT_EQ(run("cat " + quote((mnt / "a").string())).output, "hello\n");
   ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
+}
+
+// Write-only handles go past the page cache (fuse_operations.cpp): a reader
+// that cached a file's pages reads what such a handle wrote over them, and
+// an O_APPEND writer appends at the end another handle extended, and mmap
+// still works on a read-write handle.
+TEST_F(mount_fixture, AReaderSeesWhatAWriteOnlyHandleWroteOverItsCachedPages) {
+  auto daemon = mount("settle=0");
+  write_file(mnt / "f", std::string(8192, 'a'));
+  const int reader = ::open((mnt / "f").c_str(), O_RDONLY);
+  ASSERT_GE(reader, 0);
+  std::string got(8192, '\0');
+  ASSERT_EQ(::pread(reader, got.data(), got.size(), 0), 8192);
+  EXPECT_EQ(got, std::string(8192, 'a'));
+  const int writer = ::open((mnt / "f").c_str(), O_WRONLY);
+  ASSERT_GE(writer, 0);
+  ASSERT_EQ(::pwrite(writer, std::string(4096, 'b').data(), 4096, 2048), 4096);
+  ASSERT_EQ(::pread(reader, got.data(), got.size(), 0), 8192);
+  EXPECT_EQ(got, std::string(2048, 'a') + std::string(4096, 'b') + std::string(2048, 'a'));
+  const int appender = ::open((mnt / "f").c_str(), O_WRONLY | O_APPEND);
+  ASSERT_GE(appender, 0);
+  ASSERT_EQ(::pwrite(writer, "cc", 2, 8192), 2);
+  ASSERT_EQ(::write(appender, "dd", 2), 2);
+  ::close(appender);
+  ::close(writer);
+  got.assign(8196, '\0');
+  ASSERT_EQ(::pread(reader, got.data(), got.size(), 0), 8196);
+  EXPECT_EQ(got.substr(8190), "aaccdd");
+  ::close(reader);
+  const int both = ::open((mnt / "f").c_str(), O_RDWR);
+  ASSERT_GE(both, 0);
+  void* mapped = ::mmap(nullptr, 8196, PROT_READ | PROT_WRITE, MAP_SHARED, both, 0);
+  ASSERT_NE(mapped, MAP_FAILED) << std::strerror(errno);
+  static_cast<char*>(mapped)[0] = 'e';
+  ASSERT_EQ(::msync(mapped, 8196, MS_SYNC), 0);
+  ::munmap(mapped, 8196);
+  ::close(both);
+  ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
+  const auto listed = run("7zz x -so " + quote(archive.string()) + " f | head -c 4 | od -An -c").output;
+  EXPECT_EQ(listed, "   e   a   a   a\n");
 }
 
 TEST_F(mount_fixture, ARemountShowsAndReadsEverythingExactly) {
