@@ -251,6 +251,8 @@ void parallel_encoder::compress(part& work, std::size_t worker) {
       // A part that repeats is compressed whole: its start may hold none of
       // the copy.
       shrink_probe probe(work.one_file && judged == input_verdict::compressible, work.input_bytes, after);
+      // A part that does not probe tells the next one at once.
+      if (work.verdict && probe.decided()) work.verdict->give(false);
       // The probe's share first, for the next part to know its outcome as
       // soon as it can.
       const auto probed =

@@ -6,8 +6,9 @@
 // of its folder carries a primer: the dictionary-size bytes of input before
 // it (see lzma2_encoder.hpp), which the worker of the part before it makes
 // while that part's files are still held, and hands over through a
-// primer_slot. It makes it as soon as its encoder has started (a part that
-// probes its input, once the probe decided: none when it gave up, see
+// primer_slot. It makes it as soon as its encoder has started, or once its
+// input was judged incompressible and needs no encoder (a part that probes
+// its input, once the probe decided: none when it gave up, see
 // shrink_probe.hpp), in the buffer of its own primer, which the encoder has
 // copied by then: a chain of parts holds one primer, not up to three. A worker takes a part only once
 // its predecessor has started, so the primer is on its way when it waits

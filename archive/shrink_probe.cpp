@@ -152,8 +152,10 @@ class window_entropy {
 // the one last remembered in its slot repeats. One position in 256 is
 // anchored, as copies of a run are wherever they lie: a duplicate of a few
 // KiB shows. Four slots per anchor keep most runs until the end; at most
-// 4 MiB of them (a part and its primer of 78 MB: three per anchor), which
-// no memory meter counts: it lives while a part is judged.
+// 4 MiB of them, which no memory meter counts: it lives while a part is
+// judged. A part and its primer of 78 MB get three slots per anchor; past
+// 256 MiB (sevenzfs-pack's longest parts with their primers) fewer than
+// one, and a distant copy may be missed: the part is then stored whole.
 class run_memory {
  public:
   explicit run_memory(std::uint64_t bytes) {

@@ -37,17 +37,19 @@
 // more, which xz -5 shrank by 14 % in one stream, by 1.5 % one by one), so
 // it is compressed when it repeats what came before it; and the part after
 // it is primed with it as usual, so that a copy further on is found (two
-// copies of a 2 MiB random file, each a part of its own, were stored twice
-// while the probe judged them).
+// copies of a 2 MiB random file, in parts of their own, were stored twice
+// while the probe judged them). That costs a compressible part after it a
+// match-finder pass over noise: once for each change from noise to other
+// data in a folder, where parts of noise need no encoder at all.
 // The part after one whose probe gave up is not primed with its input: it
 // starts a dictionary of its own (an LZMA2 stream may reset it at any chunk)
 // rather than pass its match finder over data that held no matches. 100 MB
-// of random data in a mount with a 64 MiB pool (parts of 11 MB) took 25 s,
-// nine primers of 16 MiB each, before such parts were judged. A part in
-// pending_folders hands its successor no primer then (compress_part);
-// parallel_encoder's parts pass a probe_verdict. (A part that an idle
-// worker takes ahead of the part before it is primed still: that part's
-// probe has not run yet. See pending_folders::take_ahead.)
+// of random data in a mount with a 64 MiB pool (parts of 11 MB) took 25 s
+// when every part probed and the next was primed, nine primers of 16 MiB
+// each. A part in pending_folders hands its successor no primer then
+// (compress_part); parallel_encoder's parts pass a probe_verdict. (A part
+// that an idle worker takes ahead of the part before it is primed still:
+// that part's probe has not run yet. See pending_folders::take_ahead.)
 #include "entry.hpp"
 #include "lzma2_encoder.hpp"
 

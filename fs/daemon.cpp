@@ -106,7 +106,7 @@ std::string archive_file_problem(const daemon_options& options) {
 
 // The FUSE session with our options and the user's generic ones; null when
 // libfuse refuses them (it says why on stderr).
-session_ptr make_session(const daemon_options& options, const fuse_lowlevel_ops& operations, filesystem* fs) {
+session_ptr make_session(const daemon_options& options, const fuse_lowlevel_ops& operations, fuse_binding* binding) {
   std::string joined;
   for (const auto& item : fuse_mount_items(options, ::geteuid() == 0)) {
     if (!joined.empty()) joined += ',';
@@ -120,7 +120,7 @@ session_ptr make_session(const daemon_options& options, const fuse_lowlevel_ops&
   std::vector<char*> fuse_argv;
   for (auto& arg : fuse_argv_text) fuse_argv.push_back(arg.data());
   fuse_args fuse_arguments = FUSE_ARGS_INIT(static_cast<int>(fuse_argv.size()), fuse_argv.data());
-  session_ptr session(fuse_session_new(&fuse_arguments, &operations, sizeof operations, fs));
+  session_ptr session(fuse_session_new(&fuse_arguments, &operations, sizeof operations, binding));
   fuse_opt_free_args(&fuse_arguments);
   return session;
 }
@@ -299,11 +299,16 @@ int run_daemon(const std::vector<std::string>& args, std::FILE* out, std::FILE* 
   }
 
   const fuse_lowlevel_ops operations = make_fuse_operations();
-  const session_ptr session = make_session(options, operations, fs.get());
+  fuse_binding binding(*fs);
+  const session_ptr session = make_session(options, operations, &binding);
   if (!session) {
     log.error("cannot create the FUSE session");
     return kExitMountFailed;
   }
+  binding.session = session.get();
+  // Attributes only (a negative offset): safe inside the write's request.
+  fs->on_privileges_dropped(
+      [&binding](inode_number number) { fuse_lowlevel_notify_inval_inode(binding.session, number, -1, 0); });
   if (fuse_set_signal_handlers(session.get()) != 0) {
     log.error("cannot install signal handlers");
     return kExitMountFailed;

@@ -19,17 +19,23 @@ constexpr std::uint64_t kStatfsFreeInodes = 1'000'000'000;
 
 bool opens_for_writing(int flags) { return (flags & O_ACCMODE) != O_RDONLY; }
 
-// Clears the set-user-ID bit, and the set-group-ID bit of a group-executable
-// file (without group execute it marks locking, not privilege), as the
-// kernel does on a write or truncate by a process without CAP_FSETID; here:
-// by anyone but root. FUSE leaves it to the filesystem on an open with
-// O_TRUNC (atomic there) and on write-only handles (direct I/O, see
-// fuse_operations.cpp); on the others the kernel has done it already.
-void clear_privileges(inode& node, const caller& who) {
-  if (who.uid == 0 || node.kind != node_kind::file) return;
+// Clears the set-user-ID bit, and the set-group-ID bit if the group may
+// execute the file or the caller is not in its group (without group
+// execute it marks locking, not privilege), as Linux does on a write or
+// truncate by a process without CAP_FSETID (setattr_should_drop_suidgid);
+// here: by anyone but root, which stands in for that capability. FUSE
+// leaves it to the filesystem on an open with O_TRUNC (atomic there) and on
+// write-only handles (direct I/O, see fuse_operations.cpp); on the others
+// the kernel has done it already. Returns whether the bits changed.
+bool clear_privileges(inode& node, const caller& who) {
+  if (who.uid == 0 || node.kind != node_kind::file) return false;
   std::uint32_t kept = node.permissions & ~static_cast<std::uint32_t>(S_ISUID);
-  if ((kept & S_IXGRP) != 0) kept &= ~static_cast<std::uint32_t>(S_ISGID);
+  if ((kept & S_ISGID) != 0 && ((kept & S_IXGRP) != 0 || !who.belongs_to(node.gid))) {
+    kept &= ~static_cast<std::uint32_t>(S_ISGID);
+  }
+  if (kept == node.permissions) return false;
   node.permissions = kept;
+  return true;
 }
 
 // Who owns the root and every archived entry (7z stores no owners).
@@ -272,6 +278,7 @@ result<void> filesystem::open(inode_number number, int flags, const caller& who)
   if (flags & O_TRUNC) {
     content_changing(n);
     if (auto done = n.content.truncate(content_, 0); !done) return about(n, done.error());
+    // The kernel fetches the attributes after an O_TRUNC open: no notice needed.
     clear_privileges(n, who);
     n.mtime = n.ctime = current_time();
     committer_.changed();
@@ -335,16 +342,21 @@ result<std::size_t> filesystem::write_some(inode_number number, std::span<const 
                                            const caller& who) {
   auto gate = begin_change();
   if (!gate) return std::unexpected(gate.error());
-  auto node = inodes_.lock(number);
-  if (!node) return std::unexpected(node.error());
-  content_changing(**node);
-  auto written = (*node)->content.write(content_, static_cast<std::uint64_t>(offset), data);
-  if (!written) return about(**node, written.error());
-  if (*written > 0 || data.empty()) {
-    clear_privileges(**node, who);
-    (*node)->mtime = (*node)->ctime = current_time();
-    committer_.changed();
+  bool dropped = false;
+  result<std::size_t> written = 0;
+  {
+    auto node = inodes_.lock(number);
+    if (!node) return std::unexpected(node.error());
+    content_changing(**node);
+    written = (*node)->content.write(content_, static_cast<std::uint64_t>(offset), data);
+    if (!written) return about(**node, written.error());
+    if (*written > 0 || data.empty()) {
+      dropped = clear_privileges(**node, who);
+      (*node)->mtime = (*node)->ctime = current_time();
+      committer_.changed();
+    }
   }
+  if (dropped && privileges_dropped_) privileges_dropped_(number);
   return written;
 }
 

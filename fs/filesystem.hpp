@@ -111,6 +111,10 @@ class filesystem {
   // What the unmount control does once everything is committed (the daemon
   // detaches the mount; the session loop then ends).
   void on_unmount_request(std::function<result<void>()> detach) { detach_ = std::move(detach); }
+  // Called (outside any lock) when a write dropped a file's set-user-ID or
+  // set-group-ID bits: the kernel's cached mode is stale then (a direct
+  // write does not refresh it), and an exec must not run with the old one.
+  void on_privileges_dropped(std::function<void(inode_number)> notify) { privileges_dropped_ = std::move(notify); }
   result<void> final_commit();
   // After a failed final commit: what it would have written, into the
   // recovery archive beside the archive (recovery.hpp).
@@ -154,6 +158,7 @@ class filesystem {
   stats_xattr xattrs_;
   std::unique_ptr<commit_scheduler> scheduler_;
   std::function<result<void>()> detach_;
+  std::function<void(inode_number)> privileges_dropped_;
   std::atomic<bool> closing_{false};
 
   std::mutex tree_figures_mutex_;

@@ -10,6 +10,7 @@
 
 #include <fcntl.h>
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -19,11 +20,24 @@ namespace {
 
 constexpr double kCacheSeconds = 60.0;
 
-filesystem& fs_of(fuse_req_t request) { return *static_cast<filesystem*>(fuse_req_userdata(request)); }
+fuse_binding& binding_of(fuse_req_t request) { return *static_cast<fuse_binding*>(fuse_req_userdata(request)); }
+filesystem& fs_of(fuse_req_t request) { return binding_of(request).fs; }
 
 caller caller_of(fuse_req_t request) {
   const fuse_ctx* context = fuse_req_ctx(request);
-  return {context->uid, context->gid};
+  caller who{context->uid, context->gid, {}};
+  who.in_supplementary_group = [request](gid_t group) {
+    std::vector<gid_t> groups(64);
+    for (;;) {
+      const int count = fuse_req_getgroups(request, static_cast<int>(groups.size()), groups.data());
+      if (count < 0) return false;  // unknown (no /proc): as for a stranger
+      if (static_cast<std::size_t>(count) <= groups.size()) {
+        return std::find(groups.begin(), groups.begin() + count, group) != groups.begin() + count;
+      }
+      groups.resize(static_cast<std::size_t>(count));
+    }
+  };
+  return who;
 }
 
 // The one boundary between the filesystem and libfuse: `body` computes a
@@ -103,7 +117,9 @@ attribute_changes changes_of(const struct stat& attr, int to_set) {
   return changes;
 }
 
-void on_init(void*, fuse_conn_info* connection) {
+void on_init(void* userdata, fuse_conn_info* connection) {
+  static_cast<fuse_binding*>(userdata)->direct_writes =
+      connection->proto_major > 7 || (connection->proto_major == 7 && connection->proto_minor >= 39);
   connection->max_write = kIoBytes;
   // O_TRUNC arrives with open (not as a separate truncate) when possible.
   if (connection->capable & FUSE_CAP_ATOMIC_O_TRUNC) connection->want |= FUSE_CAP_ATOMIC_O_TRUNC;
@@ -201,17 +217,25 @@ void on_link(fuse_req_t r, fuse_ino_t, fuse_ino_t, const char*) {
 // cached by FUSE): a fifth request for each small file copied in. A direct
 // write sends the WRITE alone, and leaves dropping set-user-ID bits to the
 // filesystem (filesystem::write). Such a handle can neither read nor be
-// mapped, so it loses nothing of the cache; the kernel drops cached pages
-// of the range a direct write changes.
-void write_only_handles_go_direct(fuse_file_info* fi) {
-  if ((fi->flags & O_ACCMODE) == O_WRONLY) fi->direct_io = 1;
+// mapped, so it loses nothing of the cache. Only where the kernel drops
+// other handles' cached pages of the range a direct write changes
+// (protocol 7.39, Linux 6.6): before, a shared mapping could keep stale
+// pages and write them back over the new bytes. Other handles keep their
+// pages across opens with -o kernel_cache.
+void choose_caching(fuse_req_t request, fuse_file_info* fi) {
+  const fuse_binding& binding = binding_of(request);
+  if (binding.direct_writes && (fi->flags & O_ACCMODE) == O_WRONLY) {
+    fi->direct_io = 1;
+  } else if (binding.fs.keeps_kernel_cache()) {
+    fi->keep_cache = 1;
+  }
 }
 
 void on_open(fuse_req_t r, fuse_ino_t ino, fuse_file_info* fi) {
   checked(r, "open", [&] {
     const auto opened = fs_of(r).open(ino, fi->flags, caller_of(r));
     if (!opened) return reply_failure(r, "open", opened.error());
-    write_only_handles_go_direct(fi);
+    choose_caching(r, fi);
     fuse_reply_open(r, fi);
   });
 }
@@ -221,7 +245,7 @@ void on_create(fuse_req_t r, fuse_ino_t parent, const char* name, mode_t mode, f
     const auto attr = fs_of(r).create(parent, name, mode, fi->flags, caller_of(r));
     if (!attr) return reply_failure(r, "create", attr.error());
     const fuse_entry_param entry = entry_of(*attr);
-    write_only_handles_go_direct(fi);
+    choose_caching(r, fi);
     fuse_reply_create(r, &entry, fi);
   });
 }

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstdint>
 #include <ctime>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -38,6 +39,13 @@ using node_kind = archive::entry_kind;
 struct caller {
   uid_t uid = 0;
   gid_t gid = 0;
+  // Whether `group` is among the caller's supplementary groups, asked only
+  // when needed (the FUSE layer reads them from /proc); none if unset.
+  std::function<bool(gid_t group)> in_supplementary_group;
+
+  bool belongs_to(gid_t group) const {
+    return group == gid || (in_supplementary_group && in_supplementary_group(group));
+  }
 };
 
 // A directory's entries: by name, and by a cookie that only grows, so that

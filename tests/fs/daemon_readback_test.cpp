@@ -92,6 +92,51 @@ TEST_F(mount_fixture, AReaderSeesWhatAWriteOnlyHandleWroteOverItsCachedPages) {
   EXPECT_EQ(listed, "   e   a   a   a\n");
 }
 
+// How often `opcode` appears in libfuse's request trace.
+std::size_t requests_of(const std::string& trace, const std::string& opcode) {
+  std::size_t count = 0;
+  for (auto at = trace.find("opcode: " + opcode + " "); at != std::string::npos;
+       at = trace.find("opcode: " + opcode + " ", at + 1)) {
+    ++count;
+  }
+  return count;
+}
+
+// Files written through write-only handles cost no GETXATTR of
+// security.capability where the kernel lets them go direct (protocol 7.39
+// on); with kernel_cache a file read twice is read from the daemon once,
+// without it twice.
+TEST_F(mount_fixture, WriteOnlyHandlesCostNoGetxattrAndKernelCacheKeepsPagesAcrossOpens) {
+  const std::string big(256 << 10, 'x');
+  for (const bool kernel_cache : {true, false}) {
+    SCOPED_TRACE(kernel_cache ? "kernel_cache" : "without kernel_cache");
+    fs::remove(archive);
+    auto daemon = mount(kernel_cache ? "debug,kernel_cache" : "debug");
+    for (int i = 0; i < 20; ++i) write_file(mnt / ("f" + std::to_string(i)), "small file\n");
+    write_file(mnt / "big", big);
+    EXPECT_EQ(read_file(mnt / "big"), big);
+    const std::size_t reads_once = requests_of(daemon->log(), "READ");
+    EXPECT_EQ(read_file(mnt / "big"), big);
+    const std::size_t reads_twice = requests_of(daemon->log(), "READ");
+    EXPECT_GT(reads_once, 0u);
+    if (kernel_cache) {
+      EXPECT_EQ(reads_twice, reads_once) << "the second open dropped the cached pages";
+    } else {
+      EXPECT_GT(reads_twice, reads_once);
+    }
+    ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
+    const std::string trace = daemon->log();
+    const auto init = trace.find("INIT: 7.");
+    ASSERT_NE(init, std::string::npos) << trace.substr(0, 2000);
+    const int minor = std::stoi(trace.substr(init + 8));
+    if (minor >= 39) {
+      EXPECT_EQ(requests_of(trace, "GETXATTR"), 0u) << "protocol 7." << minor;
+    } else {
+      EXPECT_GE(requests_of(trace, "GETXATTR"), 21u) << "protocol 7." << minor << ": writes go through the cache";
+    }
+  }
+}
+
 TEST_F(mount_fixture, ARemountShowsAndReadsEverythingExactly) {
   make_fixture_tree(dir / "src");
   {
