@@ -46,6 +46,28 @@ std::string diff_r(const fs::path& a, const fs::path& b) {
   return run("diff -r --no-dereference " + quote(a.string()) + " " + quote(b.string()) + " 2>&1").output;
 }
 
+// Every reader restores `model` (paths in the archive) from `archive`:
+// `7zz t`; `7zz x` and `bsdtar -x` into directories under `scratch`, each
+// diffed against the model; py7zr's testzip.
+void expect_every_reader_restores(const fs::path& archive, const fs::path& scratch,
+                                  const std::map<std::string, std::string>& model) {
+  EXPECT_EQ(run("7zz t " + quote(archive.string())).exit_code, 0);
+  for (const auto& [name, bytes] : model) {
+    fs::create_directories((scratch / "want" / name).parent_path());
+    write_file(scratch / "want" / name, bytes);
+  }
+  EXPECT_EQ(run("7zz x -y -o" + quote((scratch / "got").string()) + " " + quote(archive.string())).exit_code, 0);
+  EXPECT_EQ(diff_r(scratch / "want", scratch / "got"), "");
+  fs::create_directories(scratch / "bsdtar");
+  EXPECT_EQ(run("bsdtar -xf " + quote(archive.string()) + " -C " + quote((scratch / "bsdtar").string())).exit_code, 0);
+  EXPECT_EQ(diff_r(scratch / "want", scratch / "bsdtar"), "");
+  EXPECT_EQ(run("/usr/bin/python3 -c 'import py7zr,sys; print(py7zr.SevenZipFile(sys.argv[1]).testzip())' " +
+                quote(archive.string()))
+                .output,
+            "None\n")
+      << "py7zr testzip";
+}
+
 }  // namespace
 
 TEST_F(mount_fixture, ClosedFilesAreCompressedBeforeAnyCommitAndReadBack) {
@@ -137,22 +159,7 @@ TEST_F(mount_fixture, RandomFilesInASolidFolderAreStoredInItAndEveryReaderRestor
   std::uint64_t input = 0;
   for (const auto& [name, bytes] : model) input += bytes.size();
   EXPECT_LT(fs::file_size(archive), input - 90'000) << "the copy of b03.bin was not found";
-  EXPECT_EQ(run("7zz t " + quote(archive.string())).exit_code, 0);
-  fs::create_directories(dir / "want");
-  for (const auto& [name, bytes] : model) {
-    fs::create_directories((dir / "want" / name).parent_path());
-    write_file(dir / "want" / name, bytes);
-  }
-  EXPECT_EQ(run("7zz x -y -o" + quote((dir / "got").string()) + " " + quote(archive.string())).exit_code, 0);
-  EXPECT_EQ(diff_r(dir / "want", dir / "got"), "");
-  fs::create_directories(dir / "bsdtar");
-  EXPECT_EQ(run("bsdtar -xf " + quote(archive.string()) + " -C " + quote((dir / "bsdtar").string())).exit_code, 0);
-  EXPECT_EQ(diff_r(dir / "want", dir / "bsdtar"), "");
-  EXPECT_EQ(run("/usr/bin/python3 -c 'import py7zr,sys; print(py7zr.SevenZipFile(sys.argv[1]).testzip())' " +
-                quote(archive.string()))
-                .output,
-            "None\n")
-      << "py7zr testzip";
+  expect_every_reader_restores(archive, dir.path(), model);
 }
 
 // Two copies of a large random file, as the QA pass copied them: the
@@ -167,19 +174,7 @@ TEST_F(mount_fixture, ACopyOfALargeRandomFileIsStoredOnce) {
   for (const auto& [name, bytes] : model) write_file(mnt / name, bytes);
   ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
   EXPECT_LT(fs::file_size(archive), (2u << 20) + (64u << 10)) << "the copy was not found";
-  EXPECT_EQ(run("7zz t " + quote(archive.string())).exit_code, 0);
-  fs::create_directories(dir / "want");
-  for (const auto& [name, bytes] : model) write_file(dir / "want" / name, bytes);
-  EXPECT_EQ(run("7zz x -y -o" + quote((dir / "got").string()) + " " + quote(archive.string())).exit_code, 0);
-  EXPECT_EQ(diff_r(dir / "want", dir / "got"), "");
-  fs::create_directories(dir / "bsdtar");
-  EXPECT_EQ(run("bsdtar -xf " + quote(archive.string()) + " -C " + quote((dir / "bsdtar").string())).exit_code, 0);
-  EXPECT_EQ(diff_r(dir / "want", dir / "bsdtar"), "");
-  EXPECT_EQ(run("/usr/bin/python3 -c 'import py7zr,sys; print(py7zr.SevenZipFile(sys.argv[1]).testzip())' " +
-                quote(archive.string()))
-                .output,
-            "None\n")
-      << "py7zr testzip";
+  expect_every_reader_restores(archive, dir.path(), model);
 }
 
 // A file removed (or truncated, or rewritten) while the compressor has it:
