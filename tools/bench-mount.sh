@@ -13,6 +13,11 @@
 # through bindfs (a FUSE passthrough) onto tmpfs. Each line gives wall time,
 # MB/s, files/s, peak RSS (/usr/bin/time -f %M; the daemon's own for the
 # mounts), archive size, and the ratios against 7zz measured in this run.
+# For each mount it also prints the CPU the daemon and `cp` used (user +
+# system) and their floor: that CPU spread over every core, the shortest end
+# to end this machine allows for the work done, as a ratio to 7zz's wall.
+# When the floor is above a target, only less work (not better overlap) can
+# meet it.
 #
 #   tools/bench-mount.sh [--quick] [--files N] [--avg-size BYTES] [--kind blobcache|random|mixed]
 #                        [--corpus DIR] [--modes "solid batched hybrid"] [--level N] [--pool SIZE]
@@ -45,7 +50,7 @@ while [ $# -gt 0 ]; do
     --level) level="$2"; shift 2 ;;
     --pool) pool="$2"; shift 2 ;;
     --no-peers) peers=0; shift ;;
-    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,38p' "$0"; exit 0 ;;
     *) echo "bench-mount: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -85,14 +90,15 @@ solid_switch() { if [ "$1" = batched ]; then echo off; else echo on; fi; }
 # plain `cp -r` gives every file the time of the copy, whose 100 ns ticks
 # cost a 7z header about a byte per file more after compression (on
 # /usr/share, all of the 53 KB by which the mount's header was larger).
-copy_in() {  # cp -r SRC DST; on failure says why (its first lines) and stops
-  cp -r --preserve=timestamps "$1" "$2" 2>"$work/cp.err" ||
+copy_in() {  # cp -r SRC DST; on failure says why (its first lines) and stops; its CPU in cp.cpu
+  /usr/bin/time -f "%U %S" -o "$work/cp.cpu" cp -r --preserve=timestamps "$1" "$2" 2>"$work/cp.err" ||
     { echo "bench-mount: cp -r into $2 failed:"; head -3 "$work/cp.err"; exit 1; }
 }
+cpu_seconds() { calc "$(sed 's/ / + /' "$1")"; }  # a file of "user system" from /usr/bin/time
 mounted() { for _ in $(seq 100); do grep -q " $1 " /proc/mounts && return 0; sleep 0.1; done; return 1; }
 find "$corpus" -type f -exec cat {} + >/dev/null  # warm the page cache for every contender
 
-declare -A wall rss size
+declare -A wall rss size cpu
 row() {  # name seconds rss_kib size
   wall[$1]=$2 rss[$1]=$3 size[$1]=$4
   printf '%-34s %8.1f s %8.1f MB/s %9.0f files/s %7s MiB %12s B\n' "$1" "$2" "$(calc "$input_bytes / 1000000 / $2")" \
@@ -101,8 +107,9 @@ row() {  # name seconds rss_kib size
 timed() {  # name output command...: runs it under /usr/bin/time
   local name="$1" out="$2"; shift 2
   rm -f "$out"
-  /usr/bin/time -f "%e %M" -o "$work/time.txt" "$@" >/dev/null 2>"$work/err.txt" || { cat "$work/err.txt"; exit 1; }
-  local seconds rss_kib; read -r seconds rss_kib <"$work/time.txt"
+  /usr/bin/time -f "%e %M %U %S" -o "$work/time.txt" "$@" >/dev/null 2>"$work/err.txt" || { cat "$work/err.txt"; exit 1; }
+  local seconds rss_kib user system; read -r seconds rss_kib user system <"$work/time.txt"
+  cpu[$name]=$(calc "$user + $system")
   row "$name" "$seconds" "$rss_kib" "$(stat -c %s "$out")"
 }
 
@@ -127,7 +134,7 @@ fi
 for mode in $modes; do
   archive="$work/mount-$mode.7z"
   rm -f "$archive"
-  /usr/bin/time -f "%M" -o "$work/daemon.rss" \
+  /usr/bin/time -f "%U %S %M" -o "$work/daemon.time" \
     "$daemon" -f -o "mode=$mode,level=$level,threads=$threads,pool_size=$pool" "$archive" "$mnt" 2>"$work/daemon.log" &
   daemon_pid=$!
   mounted "$mnt" || { echo "bench-mount: sevenzfs did not mount"; cat "$work/daemon.log"; exit 1; }
@@ -138,7 +145,12 @@ for mode in $modes; do
   t2=$(now)
   [ "$status" -eq 0 ] || { echo "bench-mount: the daemon exited $status"; cat "$work/daemon.log"; exit 1; }
   row "sevenzfs $mode copy phase" "$(calc "$t1 - $t0")" - -
-  row "sevenzfs $mode end to end" "$(calc "$t2 - $t0")" "$(tail -1 "$work/daemon.rss")" "$(stat -c %s "$archive")"
+  read -r daemon_user daemon_system daemon_rss < <(tail -1 "$work/daemon.time")
+  row "sevenzfs $mode end to end" "$(calc "$t2 - $t0")" "$daemon_rss" "$(stat -c %s "$archive")"
+  cpu[sevenzfs $mode end to end]=$(calc "$daemon_user + $daemon_system + $(cpu_seconds "$work/cp.cpu")")
+  printf '  (CPU: daemon %.1f s, cp %.1f s: on %d cores at least %.1f s end to end)\n' \
+    "$(calc "$daemon_user + $daemon_system")" "$(cpu_seconds "$work/cp.cpu")" "$threads" \
+    "$(calc "${cpu[sevenzfs $mode end to end]} / $threads")"
   echo "  (pool waits during the copy: $waits)"
   7zz t "$archive" >/dev/null || echo "WARNING: the $mode mount's archive fails 7zz t"
   timed "sevenzfs-pack $mode" "$work/pack-$mode.7z" \
@@ -159,6 +171,9 @@ for mode in $modes; do
     "$(ratio "${rss[sevenzfs $mode end to end]}" "${rss[$reference]}")" \
     "$(ratio "${wall[sevenzfs-pack $mode]}" "${wall[$reference]}")" \
     "$(ratio "${size[sevenzfs-pack $mode]}" "${size[$reference]}")"
+  printf '  %-8s CPU floor of the end to end / 7zz %s  (CPU %s of 7zz'"'"'s)\n' "" \
+    "$(ratio "$(calc "${cpu[sevenzfs $mode end to end]} / $threads")" "${wall[$reference]}")" \
+    "$(ratio "${cpu[sevenzfs $mode end to end]}" "${cpu[$reference]}")"
   if [ "$peers" = 1 ]; then
     printf '  %-8s copy phase / bindfs cp %s (target <= 0.8)  end to end / fuse-zip %s\n' "" \
       "$(ratio "${wall[sevenzfs $mode copy phase]}" "${wall[cp -r through bindfs onto tmpfs]}")" \
