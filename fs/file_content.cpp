@@ -308,7 +308,9 @@ std::shared_ptr<sealed_bytes> file_content::seal(const content_services& service
   // The streamer compresses whole files: one that begins with archived bytes
   // is left to the commit, which goes on from its archived folder.
   if (!dirty_ || size() == 0 || prefix_ > 0) return nullptr;
-  return seal_local(services);
+  auto bytes = seal_local(services);
+  if (bytes && seals_since_commit_ < UINT8_MAX) ++seals_since_commit_;
+  return bytes;
 }
 
 std::shared_ptr<sealed_bytes> file_content::seal_local(const content_services& services) {
@@ -343,6 +345,7 @@ void file_content::committed_then_appended(archived_bytes where) {
 }
 
 void file_content::committed_beside_streamer(archived_bytes where) {
+  seals_since_commit_ = 0;
   same_as_archived_ = where.size;
   archived_ = std::move(where);
   archived_sealed_id_ = sealed() != nullptr ? sealed()->id() : 0;
@@ -371,6 +374,7 @@ void file_content::committed(std::optional<archived_bytes> where, bool keep_loca
   archived_ = std::move(where);
   dirty_ = false;
   reported_ = false;
+  seals_since_commit_ = 0;
   // A symlink's target is a few bytes: keep it rather than read it back.
   // Bytes handed to the streamer (left sealed after thaw) go even when
   // local bytes are kept: the file would read as being compressed, and no

@@ -95,6 +95,10 @@ class file_content {
   // Makes changed local bytes (staged or spilled, not empty) immutable for
   // the streaming compressor; nullptr when there is nothing to seal.
   std::shared_ptr<sealed_bytes> seal(const content_services& services);
+  // How often seal() sealed it since a commit last took the file (at most
+  // 255): a file written again after each (a log appended to by `>>`)
+  // waits longer before the next (sealer::closed).
+  unsigned seals_since_commit() const noexcept { return seals_since_commit_; }
   // The sealed bytes, if the content is sealed.
   const sealed_bytes* sealed() const noexcept;
   // Sealed bytes become staged ones again (copied from the pending copy if
@@ -219,6 +223,7 @@ class file_content {
   archive::pending_id archived_sealed_id_ = 0;
   bool dirty_ = false;
   bool reported_ = false;
+  std::uint8_t seals_since_commit_ = 0;  // saturates
 };
 
 }  // namespace sevenzfs::fs

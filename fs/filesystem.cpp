@@ -40,7 +40,7 @@ bool clear_privileges(inode& node, const caller& who) {
 
 // Who owns the root and every archived entry (7z stores no owners).
 caller mount_owner(const daemon_options& options) {
-  return {options.uid.value_or(::getuid()), options.gid.value_or(::getgid())};
+  return {options.uid.value_or(::getuid()), options.gid.value_or(::getgid()), {}};
 }
 
 }  // namespace
@@ -297,7 +297,8 @@ void filesystem::release(inode_number number, int flags) {
       inode& n = **node;
       if (n.writers > 0) --n.writers;
       committer_.changed();  // a closed file can now be committed
-      if (n.writers == 0 && n.content.dirty() && n.kind == node_kind::file) sealer_.closed(number, n.write_opens);
+      if (n.writers == 0 && n.content.dirty() && n.kind == node_kind::file)
+        sealer_.closed(number, n.write_opens, n.content.seals_since_commit());
     }
     unused = (*node)->parent == 0 && (*node)->lookups.load() == 0;
   }

@@ -15,7 +15,7 @@ class filesystem;
 // What the callbacks reach through the session's userdata: the filesystem,
 // and what the FUSE layer learns of the kernel and keeps of the session.
 struct fuse_binding {
-  explicit fuse_binding(filesystem& fs) : fs(fs) {}
+  explicit fuse_binding(filesystem& served) : fs(served) {}
   filesystem& fs;
   fuse_session* session = nullptr;  // set before the session is mounted
   bool direct_writes = false;       // set at INIT: write-only handles go direct

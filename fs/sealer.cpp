@@ -102,8 +102,8 @@ void sealer::rest() {
 
 void sealer::stop() { queue_.reset(); }
 
-void sealer::closed(inode_number number, std::uint64_t stamp) {
-  if (queue_) queue_->add(number, stamp);
+void sealer::closed(inode_number number, std::uint64_t stamp, unsigned seals) {
+  if (queue_) queue_->add(number, stamp, seals);
 }
 
 // Bytes, not files: what the compressor would take from the writers grows

@@ -39,7 +39,7 @@ struct archive_changes : testing::Test {
   temp_dir dir;
   std::filesystem::path archive = dir / "a.7z";
   captured_log log;
-  fs::caller me{::getuid(), ::getgid()};
+  fs::caller me{::getuid(), ::getgid(), {}};
   fs::daemon_options options = small_daemon_options(archive);
 
   std::unique_ptr<fs::filesystem> open() { return std::make_unique<fs::filesystem>(options, log.logger()); }

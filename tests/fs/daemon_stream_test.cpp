@@ -247,6 +247,39 @@ TEST_F(mount_fixture, AnFsyncCommitsItsFileWhileOthersAreStillCompressed) {
   EXPECT_EQ(run("7zz e -so " + quote(archive.string()) + " large.txt").output, large);
 }
 
+// A file appended to after the compressor took it (a log written by `>>`)
+// is compressed whole again once it settles, as the streamer compresses
+// whole files. Each time, it waits twice as long: appended every 0.5 s with
+// settle=0.2, it is compressed after the first append (0.4 s settled) and
+// then not until the commit (0.8 s), where before every append compressed
+// it again (13 compressions of 2 MiB in all, counted by the compressor's
+// closing log line).
+TEST_F(mount_fixture, AFileAppendedToAfterEachCompressionWaitsLongerEachTime) {
+  auto daemon = mount("settle=0.2,threads=1");
+  std::string bytes = text_bytes(2u << 20, 11);
+  write_file(mnt / "app.log", bytes);
+  ASSERT_TRUE(eventually([&] {
+    return xattr(mnt / "app.log", "user.sevenzfs.state").find("compressed") != std::string::npos;
+  })) << xattr(mnt / "app.log", "user.sevenzfs.state");
+  for (int i = 0; i < 12; ++i) {
+    const std::string line = fmt::format("line {}\n", i);
+    const int fd = ::open((mnt / "app.log").c_str(), O_WRONLY | O_APPEND);
+    ASSERT_GE(fd, 0) << std::strerror(errno);
+    ASSERT_EQ(::write(fd, line.data(), line.size()), static_cast<ssize_t>(line.size()));
+    ::close(fd);
+    bytes += line;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  ASSERT_EQ(daemon->unmount_and_wait(), 0) << daemon->log();
+  const std::string logged = daemon->log();
+  const auto at = logged.find("streaming compressor: ");
+  ASSERT_NE(at, std::string::npos) << logged;
+  const double handed_mb = std::stod(logged.substr(at + 22));
+  EXPECT_LT(handed_mb, 4.5 * 2.1) << "compressed again after most appends:\n" << logged;
+  EXPECT_GE(handed_mb, 2 * 2.0) << "never compressed after the first time:\n" << logged;
+  EXPECT_EQ(run("7zz e -so " + quote(archive.string()) + " app.log").output, bytes);
+}
+
 TEST_F(mount_fixture, WritersGoOnWhileACommitCompresses) {
   // 12 MiB of noise at level 9 on one thread: a commit of several seconds,
   // spent compressing before it takes the change gate.

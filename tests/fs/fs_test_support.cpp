@@ -53,7 +53,7 @@ std::string read_all(fs::filesystem& filesystem, fs::inode_number number, std::s
 
 fs::inode_number make_file(fs::filesystem& filesystem, fs::inode_number parent, const std::string& name,
                            const std::string& text, mode_t mode) {
-  const auto made = filesystem.create(parent, name, S_IFREG | mode, O_WRONLY, {::getuid(), ::getgid()});
+  const auto made = filesystem.create(parent, name, S_IFREG | mode, O_WRONLY, {::getuid(), ::getgid(), {}});
   if (!made) {
     ADD_FAILURE() << "create " << name << ": errno " << made.error().code;
     return 0;

@@ -2,8 +2,10 @@
 // stamps; they wait while the hold says so, up to a limit; the idle call
 // comes once after a quiet spell, not again until more files came; the
 // rest call comes every interval while nothing is queued; what is still
-// queued at destruction is not called.
+// queued at destruction is not called. A file may wait 2^k delays; others
+// pass it, and it puts off neither the idle call nor the rest.
 #include "fs/settle_queue.hpp"
+#include "test_support.hpp"
 
 #include <gtest/gtest.h>
 
@@ -107,6 +109,39 @@ TEST(SettleQueue, AFileNotTakenIsDueAgainAfterAnotherDelay) {
   EXPECT_EQ(seen.due, (std::vector<std::pair<fs::inode_number, std::uint64_t>>{{4, 2}, {4, 2}}));
   EXPECT_GE(seen.called[1] - seen.called[0], 100ms);
   EXPECT_EQ(queue.size(), 0u);
+}
+
+// A file added with doublings waits delay x 2^doublings; a file added after
+// it with none comes due first, and wakes the queue's thread for that.
+TEST(SettleQueue, AFileWithDoublingsWaitsLongerAndOthersPassIt) {
+  recorder seen;
+  const auto started = std::chrono::steady_clock::now();
+  fs::settle_queue queue(100ms, seen.on_due(), 1h, seen.on_idle());
+  queue.add(1, 1, 3);
+  std::this_thread::sleep_for(20ms);
+  queue.add(2, 1);
+  ASSERT_TRUE(seen.wait_for(2, 10s));
+  std::lock_guard lock(seen.mutex);
+  EXPECT_EQ(seen.due, (std::vector<std::pair<fs::inode_number, std::uint64_t>>{{2, 1}, {1, 1}}));
+  EXPECT_GE(seen.called[0] - started, 120ms);
+  EXPECT_LT(seen.called[0] - started, 700ms) << "the second file waited for the first";
+  EXPECT_GE(seen.called[1] - started, 800ms);
+}
+
+// Files waiting longer than a delay do not put off the idle call (the
+// compressor finishing what it holds) or the rest.
+TEST(SettleQueue, FilesWaitingLongerPutOffNeitherIdleNorRest) {
+  recorder seen;
+  fs::settle_queue queue(100ms, seen.on_due(), 50ms, seen.on_idle(), {}, fs::settle_queue::kMaxHold, seen.on_rest(),
+                         200ms);
+  queue.add(1, 1, fs::settle_queue::kMaxDoublings);  // 102 s
+  queue.add(2, 1);
+  ASSERT_TRUE(seen.wait_for(1, 10s));
+  EXPECT_TRUE(sevenzfs::test::eventually([&] { return seen.counted(seen.idle) == 1; }, 5s));
+  EXPECT_TRUE(sevenzfs::test::eventually([&] { return seen.counted(seen.rests) >= 1; }, 5s));
+  EXPECT_EQ(queue.size(), 1u);
+  std::lock_guard lock(seen.mutex);
+  EXPECT_EQ(seen.due, (std::vector<std::pair<fs::inode_number, std::uint64_t>>{{2, 1}}));
 }
 
 TEST(SettleQueue, IdleComesOnceAfterAQuietSpell) {
