@@ -40,7 +40,7 @@ const char* const kDaemonUsage =
     "  -o cache_size=SIZE       decoded archive data kept for reads (64M)\n"
     "  -o flush_interval=S      commit every S seconds when something changed (off)\n"
     "  -o settle=S              a closed file is compressed S seconds after its\n"
-    "                           close unless reopened for writing first (1; 0.25 ok;\n"
+    "                           close unless reopened for writing first (0.25;\n"
     "                           later while writes go on with writing_threads=0;\n"
     "                           twice as long each time it is written again\n"
     "                           after compression, until a commit, up to 1024x)\n"

@@ -339,6 +339,7 @@ result<void> file_content::unseal(content_services& services) {
 }
 
 void file_content::committed_then_appended(archived_bytes where) {
+  seals_since_commit_ = 0;
   if (changed_from_since_freeze_ < where.size) return;
   same_as_archived_ = where.size;
   archived_ = std::move(where);

@@ -65,7 +65,7 @@ void sealer::start() {
       std::move(hold), settle_queue::kMaxHold, [this] { rest(); }, when_.rest);
 }
 
-// Asked every `rest` seconds while no closed file waits. Writes to files
+// Asked every `rest` seconds while no closed file is due within that time. Writes to files
 // open since before the last close (a long `dd`) put the rest off: their
 // next chunks would fault their pages in again. A trickle (a service's log
 // kept open, kRestTrickleBytesPerSecond at most) does not: the pages it

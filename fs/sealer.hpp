@@ -21,7 +21,7 @@
 // whole job 0.89x batched and about 0.86x solid (noisy). Past half the pool
 // all threads compress, so that the writers do not run into a full pool.
 //
-// At rest (looked at every `rest` while no closed file waits: at most a
+// At rest (looked at every `rest` while no closed file is due: at most a
 // trickle of staging memory, kRestTrickleBytesPerSecond, taken since the
 // last look or the idle flush, and nothing being compressed), the
 // compressor's idle encoders, the pool's free pages and the heap's free
@@ -54,7 +54,7 @@ namespace sevenzfs::fs {
 class sealer {
  public:
   struct timing {
-    std::chrono::milliseconds settle{1000};  // daemon_options::settle
+    std::chrono::milliseconds settle{250};  // daemon_options::settle
     // Compression threads while writes go on (daemon_options::writing_threads,
     // resolved); 0: settled files wait.
     unsigned writing_threads = 1;
@@ -77,9 +77,10 @@ class sealer {
   // written again after each seal (a log appended to by `>>` every few
   // seconds) would otherwise be compressed whole again after every write,
   // as the streamer compresses whole files (a 30 MB file took 3 s of CPU per
-  // line appended every 1.5 s). So each compression comes at twice the
-  // interval of the last: about log2(time / settle) of them, whatever the
-  // number of appends.
+  // line appended every 1.5 s). Each close starts the file's wait again, so
+  // a file appended to every few seconds is compressed a few times, then
+  // not again while the appends come faster than its wait, until they pause
+  // that long or a commit takes it.
   void closed(inode_number number, std::uint64_t stamp, unsigned seals);
   // Every closed, changed file goes to the compressor now, except those grown
   // by appends (the commit continues their archived folders).
@@ -108,7 +109,7 @@ class sealer {
   bool writes_going_on();
   static constexpr double kBusyBytesPerSecond = 10 << 20;
   static constexpr double kStillBusyBytesPerSecond = 2 << 20;
-  // On the settle queue's thread, every `rest` while no closed file waits.
+  // On the settle queue's thread, every `rest` while no closed file is due.
   void rest();
   // Writes slower than this (in staging chunks taken) do not put a rest off.
   static constexpr double kRestTrickleBytesPerSecond = 1 << 20;

@@ -104,6 +104,9 @@ void settle_queue::run(const std::stop_token& stop) {
     const bool done = due_(next.number, next.stamp);
     lock.lock();
     if (!done) insert({next.number, next.stamp, std::chrono::steady_clock::now() + delay_});
+    // A file that waited longer may come after the idle call: the
+    // compressor is to finish it too.
+    idle_due_ = true;
   }
 }
 

@@ -81,8 +81,8 @@ class settle_queue {
   std::uint64_t added_ = 0;  // files added so far: a wait ends when one comes
   mutable std::mutex mutex_;
   std::condition_variable_any changed_;
-  // In order of `due`: a file added with no doublings goes last, one that
-  // waits longer is put in its place.
+  // In order of `due`: a file added with no doublings goes before those
+  // that wait longer (behind the others), one that waits longer in its place.
   std::deque<waiting> queue_;
   std::jthread thread_;        // last: started once the rest exists
 };

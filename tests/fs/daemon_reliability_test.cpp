@@ -305,7 +305,7 @@ TEST_F(mount_fixture, ACommitPastTheFileSizeLimitFailsAndLosesNothing) {
   const std::string payload = random_bytes(300 << 10, 7);
   write_file(mnt / "big.bin", payload);
   write_file(mnt / "small.txt", "small\n");
-  // A second after its close the file goes to the compressor, whose pending
+  // A settle after its close the file goes to the compressor, whose pending
   // file outgrows the limit first.
   EXPECT_TRUE(eventually([&] { return daemon->log().find("streaming compression stopped") != std::string::npos; }))
       << daemon->log();

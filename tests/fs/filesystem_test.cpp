@@ -34,7 +34,7 @@ struct filesystem_fixture : testing::Test {
   temp_dir dir;
   std::filesystem::path archive = dir / "a.7z";
   captured_log log;
-  fs::caller me{::getuid(), ::getgid()};
+  fs::caller me{::getuid(), ::getgid(), {}};
 
   std::unique_ptr<fs::filesystem> open() {
     return std::make_unique<fs::filesystem>(small_daemon_options(archive), log.logger());
@@ -717,7 +717,7 @@ TEST_F(filesystem_fixture, StatisticsAgreeBetweenSizeProbeAndRead) {
   const auto names = filesystem->listxattr(kRootInode);
   ASSERT_TRUE(names);
   EXPECT_NE(names->find(std::string("user.sevenzfs.staged_files\0", 27)), std::string::npos);
-  const auto stranger = filesystem->setxattr(kRootInode, "user.sevenzfs.flush", "1", {me.uid + 1000, me.gid});
+  const auto stranger = filesystem->setxattr(kRootInode, "user.sevenzfs.flush", "1", {me.uid + 1000, me.gid, {}});
   ASSERT_FALSE(stranger);
   EXPECT_EQ(stranger.error().code, EPERM) << "only the mount's owner or root may make it commit";
   EXPECT_FALSE(std::filesystem::exists(archive));

@@ -29,7 +29,7 @@ struct recovery_fixture : testing::Test {
   std::filesystem::path archive = dir / "a.7z";
   std::filesystem::path recovery = dir / "a.7z.recovery.7z";
   captured_log log;
-  fs::caller me{::getuid(), ::getgid()};
+  fs::caller me{::getuid(), ::getgid(), {}};
 
   std::filesystem::path spare_dir = dir / "spare";
 
