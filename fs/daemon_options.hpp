@@ -32,8 +32,10 @@ struct daemon_options {
   // one reopened for writing within it is not compressed twice. A quarter
   // second: with a second, a copy of many files left a core idle for its
   // first second, and copy plus final commit of 10,000 blob-cache files
-  // took longer in 10 of 12 pairs of runs (by about 5 %). A file written
-  // again after each compression waits longer each time (sealer::closed).
+  // took longer in 9 of 12 pairs of runs (by 5 % in sum; the copy itself
+  // took about 10 % longer, as compression beside it starts sooner). A file
+  // written again after each compression waits longer each time
+  // (sealer::closed).
   std::chrono::milliseconds settle{250};
   // Compression threads while writes go on and the pool is less than half
   // full (see sealer.hpp); 0: settled files wait instead. Unset: one fewer

@@ -65,19 +65,19 @@ void sealer::start() {
       std::move(hold), settle_queue::kMaxHold, [this] { rest(); }, when_.rest);
 }
 
-// Asked every `rest` seconds while no closed file is due within that time. Writes to files
-// open since before the last close (a long `dd`) put the rest off: their
-// next chunks would fault their pages in again. A trickle (a service's log
-// kept open, kRestTrickleBytesPerSecond at most) does not: the pages it
-// faults in again are few next to what its commits freed. The rate is the
-// average since the last look, so a burst that began just before it gets
-// one rest all the same (its pages fault in again once). The price
-// of a rest: the next part of a solid folder still open pays for a primer
-// (its worker's stream is gone), and the next writes fault their pages in.
-// Encoders are given back at every such look (a file written before the
-// last rest may have been compressed since); free pages only when chunks
-// were taken or released since they last were (a chunk in use then may be
-// free now), as that walk takes every free chunk off the pool.
+// Asked every `rest` seconds while no closed file is due within that time.
+// Writes to files open since before the last close (a long `dd`) put the rest
+// off: their next chunks would fault their pages in again. A trickle (a
+// service's log kept open, kRestTrickleBytesPerSecond at most) does not: the
+// pages it faults in again are few next to what its commits freed. The rate is
+// the average since the last look, so a burst that began just before it gets
+// one rest all the same (its pages fault in again once). The price of a rest:
+// the next part of a solid folder still open pays for a primer (its worker's
+// stream is gone), and the next writes fault their pages in. Encoders are
+// given back at every such look (a file written before the last rest may have
+// been compressed since); free pages only when chunks were taken or released
+// since they last were (a chunk in use then may be free now), as that walk
+// takes every free chunk off the pool.
 void sealer::rest() {
   const auto now = std::chrono::steady_clock::now();
   const auto pool = chunks_.stats();

@@ -77,7 +77,7 @@ class settle_queue {
   std::chrono::milliseconds max_hold_;
   std::function<void()> rest_;
   std::chrono::milliseconds rest_after_;
-  bool idle_due_ = false;  // files came since the last idle call
+  bool idle_due_ = false;    // files came or were taken since the last idle call
   std::uint64_t added_ = 0;  // files added so far: a wait ends when one comes
   mutable std::mutex mutex_;
   std::condition_variable_any changed_;
