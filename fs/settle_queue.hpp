@@ -1,24 +1,24 @@
 #pragma once
-// Closed files wait here a moment before they are sealed for compression:
-// a file reopened and changed soon after it was closed (an editor's save, a
-// log rotated, rsync's rename dance) is then not compressed twice. Each file
+// Closed files wait here a moment before they are sealed for compression: a
+// file reopened and changed soon after it was closed (an editor's save, a log
+// rotated, rsync's rename dance) is then not compressed twice. Each file
 // closed after writing is queued with a stamp (its count of opens for
 // writing); when its moment has passed (or a little later, at most delay/16
 // and 50 ms, so that one wake-up takes the files due meanwhile), `due` is
 // called on the queue's thread, which seals it unless it was opened for
 // writing again (the stamp tells). A file may wait 2^k delays instead of one
 // (add's `doublings`: see sealer::closed). Once no file is due within a delay
-// (the queue is empty, or holds only files that wait longer) for `quiet`
-// after the last file came, `idle` is called (the daemon then has the
+// (the queue is empty, or holds only files that wait longer) for `quiet` after
+// the last file came or was taken, `idle` is called (the daemon then has the
 // compressor finish what it holds rather than wait for more input). While
 // `hold` answers true (writes are going on: see sealer::writes_going_on),
 // files that are due wait, at most `max_hold` past their moment (a service
 // rewriting one file at speed for hours, which never fills the pool, would
 // otherwise hold every other file back until a commit). It is asked again
 // every kHoldTick, on the queue's thread with its lock held (so it must not
-// call add). While no file is due within `rest_after` and no idle call is
-// due, `rest` is called every `rest_after` (the daemon then looks whether
-// it is at rest and gives idle memory back): a file added puts it off until
+// call add). While no file is due within `rest_after` and no idle call is due,
+// `rest` is called every `rest_after` (the daemon then looks whether it is at
+// rest and gives idle memory back): a file added puts it off until
 // `rest_after` after the next idle call.
 #include "inode.hpp"
 
