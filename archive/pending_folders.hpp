@@ -292,6 +292,7 @@ class pending_folders {
     std::uint64_t next_part = 0;
     bool continued_by(const pending_part& part) const { return folder == part.folder && next_part == part.index; }
   };
+  pending_lane* filling_free_for(const worker_stream& own) const;
   struct ready_part {
     pending_lane* lane = nullptr;
     pending_part* part = nullptr;

@@ -531,6 +531,29 @@ TEST_F(pending_test, AnIdleWorkerTakesTheEndOfABusyWorkersChainPrimedFromThePart
   for (const auto& folder : pending.take()) expect_reads_back(reader, folder, content);
 }
 
+TEST_F(pending_test, AnIdleWorkerTakesAnotherFoldersWaitingInputBeforeSplittingABusyWorkersChain) {
+  // As above, but folder y's first 40 KB wait too, less than a part (an
+  // eighth is enough), not cut while one worker may compress. Once both
+  // may, the idle worker cuts and compresses them, for free, rather than
+  // pay a primer's pass to split d's chain (from part 4 on, then held at
+  // part 5): y is written while d's worker is still held at part 0.
+  std::atomic<unsigned> allowed{1};
+  pending_folders pending(archive, chain_options(allowed));
+  const auto gates = closed_gates(3, 1);  // x, d's part 0, d's part 5
+  const gates_opened_at_exit opener{gates};
+  std::map<pending_id, std::vector<std::uint8_t>> content;
+  hand_over_held_chain(pending, content, gates[0], gates[1], nullptr, gates[2]);
+  ASSERT_FALSE(HasFatalFailure());
+  add_redundant(pending, content, "y/0.y", 40'000, 30, nullptr);
+  allowed = 2;
+  EXPECT_TRUE(written_within(pending, 50'000 + 40'000, std::chrono::seconds(10)))
+      << "y's input waited while the idle worker split d's chain";
+  gates[1]->set(true);
+  gates[2]->set(true);
+  pending.finish();
+  for (const auto& folder : pending.take()) expect_reads_back(reader, folder, content);
+}
+
 TEST_F(pending_test, APartLeftToABusyWorkersStreamAfterASplitStartsAfreshWhenThatStreamIsGone) {
   // As above, the idle worker splits the chain from part 4 on and is held in
   // part 5. Parts 1-3 are left to the busy worker's stream, so they keep no
