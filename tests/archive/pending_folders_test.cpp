@@ -984,6 +984,7 @@ TEST_F(pending_test, ASolidLaneOfRandomFilesIsWrittenWithoutAnEncoderButADuplica
   auto options = small_parts(pack_mode::solid, 1);
   options.level = 3;  // a dictionary of 4 MiB: the whole input
   options.max_part_bytes = 1 << 20;
+  options.max_input_bytes = 8 << 20;  // everything is handed over while the worker is held
   pending_folders pending(archive, options);
   std::map<pending_id, std::vector<std::uint8_t>> content;
   std::uint64_t input = 0;
@@ -993,10 +994,21 @@ TEST_F(pending_test, ASolidLaneOfRandomFilesIsWrittenWithoutAnEncoderButADuplica
   // Noise after it: the next part, taken as continuing the stream that
   // found the copy, is judged too and writes on in no stream.
   for (std::uint32_t k = 0; k < 15; ++k) files.push_back(noise(100'000, 200 + k));
+  // The worker is held in the first part (cut at 200 KB for the idle worker),
+  // so the others are cut full and the copy (3.0-3.1 MB) lies within the
+  // fourth (2.3-3.3 MB): where an idle worker got parts cut early, the copy
+  // could straddle two parts, both then compressed.
+  auto gate = std::make_shared<gated_content::gate>();
+  gate->set(false);
+  const gates_opened_at_exit opener{{gate}};
   for (std::size_t k = 0; k < files.size(); ++k) {
-    content[pending.add(file_entry(name("blobs/b", static_cast<int>(k), ".bin"), files[k]))] = files[k];
+    auto e = file_entry(name("blobs/b", static_cast<int>(k), ".bin"), files[k]);
+    if (k == 0) e.content = std::make_shared<gated_content>(files[k], gate);
+    content[pending.add(e)] = files[k];
     input += files[k].size();
+    if (k == 1) ASSERT_TRUE(gate->wait_visited()) << "the first part was not started";
   }
+  gate->set(true);
   pending.finish();
   const auto progress = pending.progress();
   const auto folders = pending.take();
