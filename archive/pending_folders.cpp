@@ -164,7 +164,7 @@ void pending_folders::end_folder(pending_lane& lane) {
   if (lane.open) cut(lane, true);
 }
 
-void pending_folders::cut(pending_lane& lane, bool last) {
+std::uint64_t pending_folders::cut(pending_lane& lane, bool last) {
   auto& folder = *lane.open;
   auto part = std::make_unique<pending_part>();
   part->folder = lane.open;
@@ -193,6 +193,7 @@ void pending_folders::cut(pending_lane& lane, bool last) {
     lane.open_first.reset();
   }
   part->sequence = next_sequence_++;
+  const std::uint64_t sequence = part->sequence;
   unwritten_.insert(part->sequence);
   ++running_;
   ready_[part->sequence] = {&lane, part.get()};
@@ -201,6 +202,7 @@ void pending_folders::cut(pending_lane& lane, bool last) {
   // A job per part; which part a job takes depends on its worker, and a job
   // may go on to another worker (take_ready).
   pool_.submit([this](std::size_t worker) { run_next(worker, false); });
+  return sequence;
 }
 
 void pending_folders::run_next(std::size_t worker, bool forwarded) {

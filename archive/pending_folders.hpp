@@ -239,7 +239,8 @@ class pending_folders {
   pending_lane& lane_for_solid(std::string_view extension);
   void open_folder(pending_lane& lane, const entry& first, bool batched);
   void end_folder(pending_lane& lane);
-  void cut(pending_lane& lane, bool last);
+  // Returns the part's sequence.
+  std::uint64_t cut(pending_lane& lane, bool last);
   void relieve_pressure();
   void keep_workers_busy();
   // The lane's next part needs no primer: its folder's first, or one that
@@ -292,6 +293,8 @@ class pending_folders {
     std::uint64_t next_part = 0;
     bool continued_by(const pending_part& part) const { return folder == part.folder && next_part == part.index; }
   };
+  // A lane whose waiting input the worker whose stream is `own` can cut and
+  // compress without a primer (null: none).
   pending_lane* filling_free_for(const worker_stream& own) const;
   struct ready_part {
     pending_lane* lane = nullptr;

@@ -42,21 +42,26 @@ bool pending_folders::starts_free(const pending_lane& lane) const {
 
 // Input waiting in a lane, at least an eighth of a part, that this worker
 // (its stream `own`) can compress without a primer: the rest of the folder
-// it wrote last, else the fullest folder not started. Taken before splitting
-// a busy worker's chain, whose primer pass costs as much as compressing a
-// dictionary (16 MiB at level 5): 30,000 blob-cache files of two extensions
-// through a 128 MiB pool, the idle worker split the larger folder's chain
-// while the smaller one's input waited, three primers in all (the daemon's
-// CPU 110 s, 62 s end to end); taking that input first, each worker kept a
-// folder's stream, one primer at the end (100 s, 56 s).
+// it wrote last, else the fullest folder not started (other idle workers'
+// streams do not count, unlike starts_free: the part is this worker's).
+// Taken before splitting a busy worker's chain, whose primer pass costs
+// about as much as compressing a dictionary (16 MiB at level 5): 30,000
+// blob-cache files of two extensions through a 128 MiB pool, the idle
+// worker split the larger folder's chain while the smaller one's input
+// waited, three primers in all (the daemon's CPU 102-110 s, 61-64 s end to
+// end, three runs); taking that input first, each worker kept a folder's
+// stream, one primer at the end (88-99 s, 50-56 s). A worker that goes to a
+// folder not started leaves its own folder's stream, as the free cuts of
+// keep_workers_busy at the next add() would have.
 pending_lane* pending_folders::filling_free_for(const worker_stream& own) const {
   pending_lane* fullest = nullptr;
   for (const auto& lane : lanes_) {
     if (!lane->open || lane->filling_bytes == 0 || lane->filling_bytes < lane->part_bytes / 8) continue;
     const auto& folder = *lane->open;
     if (own.folder == lane->open && own.next_part == folder.parts_cut) return lane.get();
-    const bool first = folder.parts_cut == 0 || options_.level <= 0;
-    if (first && (fullest == nullptr || lane->filling_bytes > fullest->filling_bytes)) fullest = lane.get();
+    if (folder.parts_cut == 0 && (fullest == nullptr || lane->filling_bytes > fullest->filling_bytes)) {
+      fullest = lane.get();
+    }
   }
   return fullest;
 }
@@ -78,17 +83,17 @@ void pending_folders::relieve_pressure() {
 // stream; else the oldest one no other encoder's stream continues (a folder's
 // first part, or a part whose predecessor's stream was given up). Else every
 // candidate continues another worker's stream: a part cut early from a
-// lane's input that starts free for this worker (filling_free_for); else one
-// of an idle worker is left to it (it writes on at once, for free); else the
-// first chain of a busy
-// worker worth splitting (split_point) gives the part from which this one
-// takes the rest; else the job goes to a busy worker whose stream one
-// continues, preferably one that has no job forwarded yet, so that each runs
-// its part as soon as it is free. Candidates are each folder's oldest part
-// not started, whose primer is on its way (its predecessor has started)
-// unless a split dropped it; a part split off later makes its own
-// (take_ahead). The scan passes over at most the parts in flight of solid
-// folders and one part per other worker.
+// lane's input that this worker can start for free (filling_free_for; not
+// while someone waits for folders, whose chains it should help with
+// instead); else one of an idle worker is left to it (it writes on at once,
+// for free); else the first chain of a busy worker worth splitting
+// (split_point) gives the part from which this one takes the rest; else the
+// job goes to a busy worker whose stream one continues, preferably one that
+// has no job forwarded yet, so that each runs its part as soon as it is
+// free. Candidates are each folder's oldest part not started, whose primer
+// is on its way (its predecessor has started) unless a split dropped it; a
+// part split off later makes its own (take_ahead). The scan passes over at
+// most the parts in flight of solid folders and one part per other worker.
 pending_folders::taken_part pending_folders::take_ready(std::size_t worker) {
   worker_stream own = std::move(streams_[worker]);
   std::optional<std::uint64_t> chosen;
@@ -129,11 +134,8 @@ pending_folders::taken_part pending_folders::take_ready(std::size_t worker) {
     if (!unforwarded_owner && forwarded_[owner] == 0) unforwarded_owner = owner;
   }
   if (!chosen && (cancelled_ || error_)) chosen = oldest;  // skipped, not compressed
-  if (!chosen) {
-    if (pending_lane* lane = filling_free_for(own)) {
-      cut(*lane, false);  // its job takes another part: a job per part still
-      chosen = next_sequence_ - 1;
-    }
+  if (!chosen && finishing_ == 0) {
+    if (pending_lane* lane = filling_free_for(own)) chosen = cut(*lane, false);  // its job takes another part
   }
   if (!chosen && !idle_owner) chosen = primable;
   if (!chosen) {

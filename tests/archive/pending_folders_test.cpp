@@ -554,6 +554,32 @@ TEST_F(pending_test, AnIdleWorkerTakesAnotherFoldersWaitingInputBeforeSplittingA
   for (const auto& folder : pending.take()) expect_reads_back(reader, folder, content);
 }
 
+TEST_F(pending_test, WhileSomeoneWaitsForAFolderAnIdleWorkerHelpsWithItsChainNotWithOtherInput) {
+  // As above, but someone waits for d (an fsync of one of its files:
+  // finish_folders_of), so every worker may compress: the idle worker splits
+  // d's chain (and is held at part 5) rather than compress y's input.
+  std::atomic<unsigned> allowed{1};
+  pending_folders pending(archive, chain_options(allowed));
+  const auto gates = closed_gates(3, 1);  // x, d's part 0, d's part 5
+  const gates_opened_at_exit opener{gates};
+  std::map<pending_id, std::vector<std::uint8_t>> content;
+  hand_over_held_chain(pending, content, gates[0], gates[1], nullptr, gates[2]);
+  ASSERT_FALSE(HasFatalFailure());
+  const pending_id d_last = pending.next_id() - 1;
+  add_redundant(pending, content, "y/0.y", 40'000, 30, nullptr);
+  auto waiting = std::async(std::launch::async, [&] {
+    const std::vector<pending_id> ids{d_last};
+    pending.finish_folders_of(ids);
+  });
+  EXPECT_TRUE(gates[2]->wait_visited()) << "the idle worker did not help with d's chain";
+  EXPECT_EQ(pending.progress().written_bytes, 50'000u) << "y's input was compressed meanwhile";
+  gates[1]->set(true);
+  gates[2]->set(true);
+  waiting.get();
+  pending.finish();
+  for (const auto& folder : pending.take()) expect_reads_back(reader, folder, content);
+}
+
 TEST_F(pending_test, APartLeftToABusyWorkersStreamAfterASplitStartsAfreshWhenThatStreamIsGone) {
   // As above, the idle worker splits the chain from part 4 on and is held in
   // part 5. Parts 1-3 are left to the busy worker's stream, so they keep no
