@@ -497,6 +497,24 @@ std::vector<std::shared_ptr<gated_content::gate>> closed_gates(std::size_t count
   return gates;
 }
 
+// The chain above with its gates: x's, d's part 0's, (`middle`) d's part
+// 2's and d's part 5's, in that order. Members end in reverse: the gates
+// open before the workers are joined.
+struct held_chain {
+  std::atomic<unsigned> allowed{1};
+  pending_folders pending;
+  std::vector<std::shared_ptr<gated_content::gate>> gates;
+  gates_opened_at_exit opener;
+  std::map<pending_id, std::vector<std::uint8_t>> content;
+
+  held_chain(const std::string& archive, bool middle)
+      : pending(archive, chain_options(allowed)), gates(closed_gates(middle ? 4 : 3, 1)), opener{gates} {}
+  // Through ASSERT_NO_FATAL_FAILURE.
+  void hand_over() {
+    hand_over_held_chain(pending, content, gates[0], gates[1], gates.size() == 4 ? gates[2] : nullptr, gates.back());
+  }
+};
+
 }  // namespace
 
 TEST_F(pending_test, AnIdleWorkerTakesTheEndOfABusyWorkersChainPrimedFromThePartBeforeIt) {
@@ -507,13 +525,9 @@ TEST_F(pending_test, AnIdleWorkerTakesTheEndOfABusyWorkersChainPrimedFromThePart
   // 3, not started. Part 1 would not do (its pass exceeds what is left of
   // part 0), parts 2 and 3 end later. The idle worker then writes on through
   // part 5, where it is held, while the busy one is still at part 0.
-  std::atomic<unsigned> allowed{1};
-  pending_folders pending(archive, chain_options(allowed));
-  const auto gates = closed_gates(3, 1);  // x, d's part 0, d's part 5
-  const gates_opened_at_exit opener{gates};
-  std::map<pending_id, std::vector<std::uint8_t>> content;
-  hand_over_held_chain(pending, content, gates[0], gates[1], nullptr, gates[2]);
-  ASSERT_FALSE(HasFatalFailure());
+  held_chain chain(archive, false);  // gates: x, d's part 0, d's part 5
+  ASSERT_NO_FATAL_FAILURE(chain.hand_over());
+  auto& [allowed, pending, gates, opener, content] = chain;
   allowed = 2;
   EXPECT_TRUE(gates[2]->wait_visited()) << "the idle worker did not take the chain's end and write on through it";
   // No second split (of parts 1-3, once part 5 is done) from here on: one
@@ -537,13 +551,9 @@ TEST_F(pending_test, AnIdleWorkerTakesAnotherFoldersWaitingInputBeforeSplittingA
   // may, the idle worker cuts and compresses them, for free, rather than
   // pay a primer's pass to split d's chain (from part 4 on, then held at
   // part 5): y is written while d's worker is still held at part 0.
-  std::atomic<unsigned> allowed{1};
-  pending_folders pending(archive, chain_options(allowed));
-  const auto gates = closed_gates(3, 1);  // x, d's part 0, d's part 5
-  const gates_opened_at_exit opener{gates};
-  std::map<pending_id, std::vector<std::uint8_t>> content;
-  hand_over_held_chain(pending, content, gates[0], gates[1], nullptr, gates[2]);
-  ASSERT_FALSE(HasFatalFailure());
+  held_chain chain(archive, false);  // gates: x, d's part 0, d's part 5
+  ASSERT_NO_FATAL_FAILURE(chain.hand_over());
+  auto& [allowed, pending, gates, opener, content] = chain;
   add_redundant(pending, content, "y/0.y", 40'000, 30, nullptr);
   allowed = 2;
   EXPECT_TRUE(written_within(pending, 50'000 + 40'000, std::chrono::seconds(10)))
@@ -558,13 +568,9 @@ TEST_F(pending_test, WhileSomeoneWaitsForAFolderAnIdleWorkerHelpsWithItsChainNot
   // As above, but someone waits for d (an fsync of one of its files:
   // finish_folders_of), so every worker may compress: the idle worker splits
   // d's chain (and is held at part 5) rather than compress y's input.
-  std::atomic<unsigned> allowed{1};
-  pending_folders pending(archive, chain_options(allowed));
-  const auto gates = closed_gates(3, 1);  // x, d's part 0, d's part 5
-  const gates_opened_at_exit opener{gates};
-  std::map<pending_id, std::vector<std::uint8_t>> content;
-  hand_over_held_chain(pending, content, gates[0], gates[1], nullptr, gates[2]);
-  ASSERT_FALSE(HasFatalFailure());
+  held_chain chain(archive, false);  // gates: x, d's part 0, d's part 5
+  ASSERT_NO_FATAL_FAILURE(chain.hand_over());
+  auto& [allowed, pending, gates, opener, content] = chain;
   const pending_id d_last = pending.next_id() - 1;
   add_redundant(pending, content, "y/0.y", 40'000, 30, nullptr);
   auto waiting = std::async(std::launch::async, [&] {
@@ -588,13 +594,9 @@ TEST_F(pending_test, APartLeftToABusyWorkersStreamAfterASplitStartsAfreshWhenTha
   // and its encoder is released. Part 3 must then start a dictionary of its
   // own (no primer left to wait for), which holds all part 4's matches
   // refer to: the folder must decode whole.
-  std::atomic<unsigned> allowed{1};
-  pending_folders pending(archive, chain_options(allowed));
-  const auto gates = closed_gates(4, 1);  // x, d's part 0, d's part 2, d's part 5
-  const gates_opened_at_exit opener{gates};
-  std::map<pending_id, std::vector<std::uint8_t>> content;
-  hand_over_held_chain(pending, content, gates[0], gates[1], gates[2], gates[3]);
-  ASSERT_FALSE(HasFatalFailure());
+  held_chain chain(archive, true);  // gates: x, d's part 0, d's part 2, d's part 5
+  ASSERT_NO_FATAL_FAILURE(chain.hand_over());
+  auto& [allowed, pending, gates, opener, content] = chain;
   allowed = 2;
   ASSERT_TRUE(gates[3]->wait_visited()) << "the idle worker did not take the chain's end";
   gates[1]->set(true);
@@ -1032,7 +1034,9 @@ TEST_F(pending_test, ASolidLaneOfRandomFilesIsWrittenWithoutAnEncoderButADuplica
     if (k == 0) e.content = std::make_shared<gated_content>(files[k], gate);
     content[pending.add(e)] = files[k];
     input += files[k].size();
-    if (k == 1) ASSERT_TRUE(gate->wait_visited()) << "the first part was not started";
+    if (k == 1) {
+      ASSERT_TRUE(gate->wait_visited()) << "the first part was not started";
+    }
   }
   gate->set(true);
   pending.finish();
