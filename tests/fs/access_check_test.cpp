@@ -17,7 +17,7 @@ struct stat file(mode_t mode, uid_t uid = 1000, gid_t gid = 100) {
 }
 
 TEST(AccessCheck, RootReadsAndWritesAnythingButExecutesOnlyWhatHasAnXBit) {
-  const caller root{0, 0};
+  const caller root{0, 0, {}};
   EXPECT_TRUE(access_allowed(file(S_IFREG | 0000), R_OK | W_OK, root));
   EXPECT_FALSE(access_allowed(file(S_IFREG | 0644), X_OK, root));
   EXPECT_TRUE(access_allowed(file(S_IFREG | 0601), X_OK, root)) << "anyone's x bit will do";
@@ -27,13 +27,13 @@ TEST(AccessCheck, RootReadsAndWritesAnythingButExecutesOnlyWhatHasAnXBit) {
 
 TEST(AccessCheck, OthersGetTheOwnersTheGroupsOrEveryonesBits) {
   const auto st = file(S_IFREG | 0741, 1000, 100);
-  EXPECT_TRUE(access_allowed(st, R_OK | W_OK | X_OK, caller{1000, 5}));
-  EXPECT_TRUE(access_allowed(st, R_OK, caller{2000, 100}));
-  EXPECT_FALSE(access_allowed(st, W_OK, caller{2000, 100}));
-  EXPECT_FALSE(access_allowed(st, R_OK, caller{2000, 5}));
-  EXPECT_TRUE(access_allowed(st, X_OK, caller{2000, 5}));
-  EXPECT_FALSE(access_allowed(file(S_IFREG | 0077, 1000, 100), R_OK, caller{1000, 100})) << "the owner's bits rule";
-  EXPECT_TRUE(access_allowed(st, F_OK, caller{2000, 5}));
+  EXPECT_TRUE(access_allowed(st, R_OK | W_OK | X_OK, caller{1000, 5, {}}));
+  EXPECT_TRUE(access_allowed(st, R_OK, caller{2000, 100, {}}));
+  EXPECT_FALSE(access_allowed(st, W_OK, caller{2000, 100, {}}));
+  EXPECT_FALSE(access_allowed(st, R_OK, caller{2000, 5, {}}));
+  EXPECT_TRUE(access_allowed(st, X_OK, caller{2000, 5, {}}));
+  EXPECT_FALSE(access_allowed(file(S_IFREG | 0077, 1000, 100), R_OK, caller{1000, 100, {}})) << "the owner's bits rule";
+  EXPECT_TRUE(access_allowed(st, F_OK, caller{2000, 5, {}}));
 }
 
 }  // namespace
