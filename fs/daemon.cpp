@@ -361,8 +361,7 @@ int run_daemon(const std::vector<std::string>& args, std::FILE* out, std::FILE* 
           "mount of {} with recovery_dir={}{} commits it (or move it to {})",
           saved->files, saved->bytes, saved->path, recovery_path_of(options.archive_path), saved->not_beside,
           options.archive_path, options.recovery_dir,
-          options.recovery_dir == daemon_options{}.recovery_dir ? " (the default)" : "",
-          recovery_path_of(options.archive_path));
+          options.recovery_dir == kDefaultRecoveryDir ? " (the default)" : "", recovery_path_of(options.archive_path));
     }
     return kExitCommitFailed;
   }

@@ -12,9 +12,14 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace sevenzfs::fs {
+
+// Named on its own: comparing with a default-built daemon_options made GCC 12
+// warn (-Wmaybe-uninitialized) about the temporary's std::function members.
+inline constexpr std::string_view kDefaultRecoveryDir = "/var/tmp";
 
 struct daemon_options {
   std::string archive_path;  // absolute
@@ -55,7 +60,7 @@ struct daemon_options {
   std::optional<std::uint32_t> gid;
   // Where the recovery archive goes when it cannot be written beside the
   // archive (recovery.hpp): absolute.
-  std::string recovery_dir = "/var/tmp";
+  std::string recovery_dir{kDefaultRecoveryDir};
   std::vector<std::string> fuse_options;  // for libfuse's mount (-o)
 };
 

@@ -375,7 +375,7 @@ std::expected<void, recovery_failure> commit_recovery_archive(const daemon_optio
   // Kept by a daemon with the default recovery_dir: this mount would pass
   // it over, and anything it commits would make it stale (above). The
   // user decides where it goes.
-  if (const std::string usual = daemon_options{}.recovery_dir; options.recovery_dir != usual) {
+  if (const std::string usual = std::string(kDefaultRecoveryDir); options.recovery_dir != usual) {
     if (const auto elsewhere = spare_recoveries(options, usual, log)) {
       for (const auto& spare : *elsewhere) {
         if (spare.st.st_size == 0) continue;

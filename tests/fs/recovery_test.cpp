@@ -471,7 +471,7 @@ TEST_F(recovery_fixture, ARecoveryArchiveRenamedIntoPlaceIsKeptWhenItsDirectorys
 // commit. The mount is refused and says where it is.
 TEST_F(recovery_fixture, ARecoveryArchiveInTheDefaultRecoveryDirRefusesAMountWithAnotherOne) {
   std::filesystem::create_directory(spare_dir);
-  const std::string usual = fs::daemon_options{}.recovery_dir;
+  const std::string usual = std::string(fs::kDefaultRecoveryDir);
   if (::access(usual.c_str(), W_OK) != 0) GTEST_SKIP() << usual << " is not writable here";
   {
     auto filesystem = open();
