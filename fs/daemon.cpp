@@ -268,7 +268,8 @@ int run_daemon(const std::vector<std::string>& args, std::FILE* out, std::FILE* 
     return kExitArchiveUnusable;
   }
   // What crashed writers left beside the archive belongs to nobody now.
-  constexpr std::string_view kDaemonTemporaries[] = {".spill", ".recovery.7z"};  // spill_file, recovery_save
+  // spill_file, recovery_save, recovery_removals
+  constexpr std::string_view kDaemonTemporaries[] = {".spill", ".recovery.7z", ".recovery.7z.removed"};
   for (const auto& removed : archive::remove_leftovers(options.archive_path, kDaemonTemporaries)) {
     log.info("removed {}, left behind by a sevenzfs that ended without cleaning up (what it held was not committed)",
              removed);
@@ -353,14 +354,16 @@ int run_daemon(const std::vector<std::string>& args, std::FILE* out, std::FILE* 
     if (const auto saved = fs->save_for_recovery(); !saved) {
       log.error("{}", saved.error().message);
     } else if (!saved->path.empty() && saved->not_beside.empty()) {
-      log.error("what it would have written ({} files, {} bytes) is kept in {}: the next mount of {} commits it",
-                saved->files, saved->bytes, saved->path, options.archive_path);
+      log.error(
+          "what it would have written ({} files, {} bytes, {} archived paths removed) is kept in {}: the next mount "
+          "of {} commits it",
+          saved->files, saved->bytes, saved->removals, saved->path, options.archive_path);
     } else if (!saved->path.empty()) {
       log.error(
-          "what it would have written ({} files, {} bytes) is kept in {}, as {} cannot be written ({}): the next "
-          "mount of {} with recovery_dir={}{} commits it (or move it to {})",
-          saved->files, saved->bytes, saved->path, recovery_path_of(options.archive_path), saved->not_beside,
-          options.archive_path, options.recovery_dir,
+          "what it would have written ({} files, {} bytes, {} archived paths removed) is kept in {}, as {} cannot "
+          "be written ({}): the next mount of {} with recovery_dir={}{} commits it (or move it to {})",
+          saved->files, saved->bytes, saved->removals, saved->path, recovery_path_of(options.archive_path),
+          saved->not_beside, options.archive_path, options.recovery_dir,
           options.recovery_dir == kDefaultRecoveryDir ? " (the default)" : "", recovery_path_of(options.archive_path));
     }
     return kExitCommitFailed;

@@ -14,9 +14,11 @@
 // What the recovery archive holds: every file and symlink whose content
 // changed, every file and symlink archived before whose name, mode or time
 // changed (with its content, read from the archive), and the directories
-// and empty files the archive does not hold as they are. What it does not:
-// deletions (a path removed during the session, or the old name of a
-// rename, stays in the archive; the log names them at the save).
+// and empty files the archive does not hold as they are. Beside it, in
+// RECOVERY.removed, the archived paths the tree no longer shows (removed, or
+// the old names of renames), which its commit removes from the archive
+// (recovery_removals.hpp): a 7z cannot say "remove" in a way every reader
+// accepts. Removals alone are saved beside an empty recovery archive.
 #include "file_content.hpp"
 #include "inode_table.hpp"
 #include "log.hpp"
@@ -54,7 +56,7 @@ struct saved_changes {
   std::uint64_t bytes = 0;     // their content bytes
   std::uint64_t left_out = 0;  // renamed or re-timed archived files that could not be copied
   std::uint64_t appends_lost = 0;  // files appended to whose archived start could not be read
-  std::uint64_t removals_lost = 0;  // archived paths removed or renamed away, which stay in the archive
+  std::uint64_t removals = 0;      // archived paths removed or renamed away (recovery_removals.hpp)
 };
 
 // After a failed final commit (nothing else runs): writes the recovery
@@ -65,8 +67,9 @@ struct saved_changes {
 // re-timed (left_out counts them), then without the files appended to
 // without being read back, whose archived start the save decodes
 // (appends_lost counts them), then without both. The log names what is left
-// out. Each attempt is written beside the archive, or else into
-// recovery_dir. Failure: the message says what is lost.
+// out; a file left out keeps its old name too, which its removals then leave
+// in the archive. Each attempt is written beside the archive, or else into
+// recovery_dir, its removals with it. Failure: the message says what is lost.
 result<saved_changes> save_uncommitted(inode_table& inodes, const content_services& content,
                                        const std::shared_ptr<const archive::archive_snapshot>& archived,
                                        const daemon_options& options, logger& log);

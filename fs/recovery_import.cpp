@@ -1,7 +1,9 @@
 // Committing a recovery archive at mount (recovery.hpp).
 #include "recovery.hpp"
 
+#include "archived_tree.hpp"
 #include "daemon_options.hpp"
+#include "recovery_removals.hpp"
 
 #include "archive/archive_appender.hpp"
 #include "archive/archive_error.hpp"
@@ -145,9 +147,11 @@ void verify_copied(const archive::archive_snapshot& from, const std::vector<copi
   }
 }
 
-// The archive with the recovery archive's paths replacing its own. The
-// request refers to `from` (its descriptor, database and path).
+// The archive with the recovery archive's paths replacing its own, less
+// the paths `removed` (as the mount showed them). The request refers to
+// `from` (its descriptor, database and path).
 archive::commit_request merged_request(const archive::archive_appender& archive, const recovered& recovery,
+                                       const std::unordered_set<std::string>& removed,
                                        const archive::archive_snapshot& from) {
   archive::commit_request request;
   const auto& snapshot = archive.snapshot();
@@ -158,11 +162,13 @@ archive::commit_request merged_request(const archive::archive_appender& archive,
     for (std::size_t k = 0; k < db.files.size(); ++k) {
       const auto stream = snapshot->substream_of_file(k);
       entry e = archive::entry_from_file(db.files[k], 0, now);
+      const bool goes =
+          replaced(e.path, e.kind, recovery) || (!removed.empty() && removed.contains(shown_path_of(db.files[k])));
       if (stream) {
-        if (replaced(e.path, e.kind, recovery)) kept[*stream] = false;
+        if (goes) kept[*stream] = false;
         continue;
       }
-      if (replaced(e.path, e.kind, recovery)) continue;
+      if (goes) continue;
       try {
         archive::check_archive_path(e.path);
       } catch (const archive::archive_error&) {
@@ -194,6 +200,20 @@ archive::commit_request merged_request(const archive::archive_appender& archive,
   return request;
 }
 
+// Removals whose recovery archive is gone (recovery_removals.hpp): left by
+// an interrupted save or mount, never read.
+void remove_stale_removals(const std::string& recovery, logger& log) {
+  const std::string path = removals_path_of(recovery);
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != ::geteuid()) return;
+  try {
+    remove_removals(recovery);
+    log.info("removed {}, left without its recovery archive by an interrupted save or mount", path);
+  } catch (const archive::archive_error& e) {
+    log.warning("{}", e.what());
+  }
+}
+
 std::unexpected<recovery_failure> unreadable(std::string message) {
   return std::unexpected(recovery_failure{false, std::move(message)});
 }
@@ -212,8 +232,19 @@ std::expected<void, recovery_failure> commit_one(const std::string& path, const 
     // nothing here, and the log of that daemon says what was lost.
     ::unlink(path.c_str());
     log.info("removed {}, an empty recovery archive left by an interrupted save", path);
+    remove_stale_removals(path, log);
     return {};
   }
+  const auto listed = read_removals(path);
+  if (!listed) {
+    return unreadable(fmt::format(
+        "cannot read the paths the recovery archive {} removes: {}; both files are left untouched: to mount, move "
+        "{} away (the paths it lists then stay in {})",
+        path, listed.error().message, removals_path_of(path), options.archive_path));
+  }
+  const std::unordered_set<std::string> removed =
+      *listed ? std::unordered_set<std::string>((*listed)->begin(), (*listed)->end())
+              : std::unordered_set<std::string>();
   log.info("{} holds the files of a failed commit; committing them into {}", path, options.archive_path);
 
   archive::cached_reader reader({.cache_bytes = 16 << 20, .block_size = 1 << 20, .decoders = {}});
@@ -253,7 +284,7 @@ std::expected<void, recovery_failure> commit_one(const std::string& path, const 
   try {
     verify_copied(*snapshot, recovery.copied);
     archive::archive_appender archive(options.archive_path, daemon_write_options(options));
-    archive.commit(merged_request(archive, recovery, *snapshot));
+    archive.commit(merged_request(archive, recovery, removed, *snapshot));
   } catch (const archive::archive_error& e) {
     // An I/O failure (a full disk) passes; damage in either file does not.
     const bool io = e.kind() == archive::error_kind::io;
@@ -277,10 +308,18 @@ std::expected<void, recovery_failure> commit_one(const std::string& path, const 
   } catch (const archive::archive_error& e) {
     log.warning("{}", e.what());
   }
+  if (*listed) {
+    try {
+      remove_removals(path);
+    } catch (const archive::archive_error& e) {
+      // Without its recovery archive it is never read again (the next mount removes it).
+      log.warning("{}", e.what());
+    }
+  }
   log.info(
       "committed {} files ({} bytes) of the recovery archive into {} ({} folders copied as they were, {} bytes "
-      "compressed again); removed {}",
-      files, bytes, options.archive_path, recovery.copied.size(), compressed_again, path);
+      "compressed again) and removed {} paths it lists as removed; removed {}",
+      files, bytes, options.archive_path, recovery.copied.size(), compressed_again, removed.size(), path);
   return {};
 }
 
@@ -299,20 +338,31 @@ std::expected<std::vector<found_recovery>, recovery_failure> spare_recoveries(co
                                                                               const std::string& dir, logger& log) {
   const std::string prefix = spare_recovery_prefix(options.archive_path);
   constexpr std::string_view kEnd = "XXXXXX.7z";
-  // What a save that ended midway left: the temporary its archive was
-  // written in (output_file's NAME.tmp-XXXXXX).
-  constexpr std::string_view kTemporaryEnd = "XXXXXX.7z.tmp-XXXXXX";
+  // What a save that ended midway left: the temporaries its archive and its
+  // removals were written in (NAME.tmp-XXXXXX).
+  constexpr std::string_view kTemporaryEnds[] = {"XXXXXX.7z.tmp-XXXXXX", "XXXXXX.7z.removed.tmp-XXXXXX"};
+  constexpr std::string_view kRemovalsEnd = "XXXXXX.7z.removed";
   std::vector<found_recovery> found;
+  std::vector<std::string> removals;
   std::error_code error;
   for (std::filesystem::directory_iterator it(dir, error), end; !error && it != end; it.increment(error)) {
     const std::string name = it->path().filename().string();
     if (!name.starts_with(prefix)) continue;
-    if (name.size() == prefix.size() + kTemporaryEnd.size() && name.substr(prefix.size() + 6).starts_with(".7z.tmp-")) {
+    const std::string_view after = std::string_view(name).substr(prefix.size());
+    const bool temporary = std::ranges::any_of(kTemporaryEnds, [&](std::string_view pattern) {
+      return after.size() == pattern.size() &&
+             after.substr(6, pattern.size() - 12) == pattern.substr(6, pattern.size() - 12);
+    });
+    if (temporary) {
       struct stat st {};
       if (::lstat(it->path().c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == ::geteuid() &&
           ::unlink(it->path().c_str()) == 0) {
         log.info("removed {}, left behind by a recovery save that did not end", it->path().string());
       }
+      continue;
+    }
+    if (after.size() == kRemovalsEnd.size() && after.ends_with(".7z.removed")) {
+      removals.push_back(it->path().string());
       continue;
     }
     if (name.size() != prefix.size() + kEnd.size() || !name.ends_with(".7z")) continue;
@@ -332,6 +382,11 @@ std::expected<std::vector<found_recovery>, recovery_failure> spare_recoveries(co
   if (error && error != std::errc::no_such_file_or_directory) {
     return unreadable(fmt::format("cannot look for recovery archives of {} in {} (recovery_dir): {}",
                                   options.archive_path, dir, error.message()));
+  }
+  for (const auto& path : removals) {
+    const std::string recovery = path.substr(0, path.size() - std::string_view(".removed").size());
+    struct stat st {};
+    if (::lstat(recovery.c_str(), &st) != 0 && errno == ENOENT) remove_stale_removals(recovery, log);
   }
   return found;
 }
@@ -367,6 +422,8 @@ std::expected<void, recovery_failure> commit_recovery_archive(const daemon_optio
     found.push_back(std::move(beside));
   } else if (errno != ENOENT) {
     return unreadable(fmt::format("{}: {}", beside.path, std::strerror(errno)));
+  } else {
+    remove_stale_removals(beside.path, log);
   }
   // Oldest first: a later one holds later versions of its paths.
   std::sort(found.begin(), found.end(), [](const found_recovery& a, const found_recovery& b) {

@@ -3,6 +3,7 @@
 
 #include "archived_tree.hpp"
 #include "daemon_options.hpp"
+#include "recovery_removals.hpp"
 
 #include "archive/archive_appender.hpp"
 #include "archive/archive_error.hpp"
@@ -20,6 +21,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <optional>
 #include <unordered_map>
 #include <unordered_set>
@@ -97,10 +99,18 @@ struct uncommitted {
   std::vector<archive::entry> changed;   // content changed in this session
   std::vector<archive::entry> appended;  // the same, begun after an archived start (read back from the archive)
   std::vector<archive::entry> copied;    // archived content under a new name, mode or time
-  // Archived paths the tree no longer shows (removed, or renamed away): a
-  // recovery archive adds and replaces, it cannot remove, so these come
-  // back when it is committed. Only their paths are set.
-  std::vector<archive::entry> removed;
+  // The archived streams of `appended` and `copied` (where the archive holds
+  // them): a save that leaves those files out must leave the paths of these
+  // streams in the archive, or their content would be lost.
+  std::vector<std::optional<std::uint64_t>> appended_streams;
+  std::vector<std::optional<std::uint64_t>> copied_streams;
+  // Archived paths the tree no longer shows (removed, or renamed away), in
+  // order, with the streams of the archive's entries at each.
+  struct removed_path {
+    std::string path;
+    std::vector<std::uint64_t> streams;
+  };
+  std::vector<removed_path> removed;
 };
 
 std::uint64_t bytes_of(const std::vector<archive::entry>& entries) {
@@ -127,7 +137,12 @@ uncommitted collect(inode_table& inodes, const content_services& content,
     if (!node.is_directory() && bytes.dirty() && size > 0) {
       e.size = size;
       e.content = bytes.commit_source(content, path);
-      (bytes.starts_in_archive() ? found.appended : found.changed).push_back(std::move(e));
+      if (bytes.starts_in_archive()) {
+        found.appended.push_back(std::move(e));
+        found.appended_streams.push_back(bytes.stream_in(archived.get()));
+      } else {
+        found.changed.push_back(std::move(e));
+      }
       return;
     }
     if (!node.is_directory() && !bytes.dirty() && bytes.archived() && bytes.archived()->size > 0) {
@@ -137,6 +152,7 @@ uncommitted collect(inode_table& inodes, const content_services& content,
       e.size = where.size;
       e.content = std::make_shared<archived_stream_content>(content.reader, where.snapshot, where.stream, where.size);
       found.copied.push_back(std::move(e));
+      found.copied_streams.push_back(stream);
       return;
     }
     const auto it = described.without_data.find(path);
@@ -145,17 +161,39 @@ uncommitted collect(inode_table& inodes, const content_services& content,
   });
   // By the path the mount shows an entry at: a stored "./a" is shown as "a".
   if (archived != nullptr) {
-    for (const archive::file_info& file : archived->database().files) {
-      std::string path = shown_path_of(file);
+    std::unordered_map<std::string, std::size_t> removed_at;  // an archive may hold a name twice
+    const auto& files = archived->database().files;
+    for (std::size_t k = 0; k < files.size(); ++k) {
+      std::string path = shown_path_of(files[k]);
       if (shown.contains(path)) continue;
-      shown.insert(path);  // an archive may hold a name twice: once is enough
-      archive::entry e;
-      e.path = std::move(path);
-      found.removed.push_back(std::move(e));
+      auto [at, added] = removed_at.try_emplace(path, found.removed.size());
+      if (added) found.removed.push_back({std::move(path), {}});
+      if (const auto stream = archived->substream_of_file(k)) found.removed[at->second].streams.push_back(*stream);
     }
   }
-  std::ranges::sort(found.removed, {}, &archive::entry::path);
+  std::ranges::sort(found.removed, {}, &uncommitted::removed_path::path);
   return found;
+}
+
+// The paths a recovery archive with or without the copied and appended
+// files removes: all the tree no longer shows but those where a file left
+// out keeps its content (renamed, then left out: it keeps its old name).
+std::vector<std::string> removals_of(const uncommitted& found, bool with_copied, bool with_appended) {
+  std::unordered_set<std::uint64_t> kept;
+  const auto keep = [&](const std::vector<std::optional<std::uint64_t>>& streams) {
+    for (const auto& stream : streams) {
+      if (stream) kept.insert(*stream);
+    }
+  };
+  if (!with_copied) keep(found.copied_streams);
+  if (!with_appended) keep(found.appended_streams);
+  std::vector<std::string> paths;
+  for (const auto& removed : found.removed) {
+    if (std::ranges::none_of(removed.streams, [&](std::uint64_t s) { return kept.contains(s); })) {
+      paths.push_back(removed.path);
+    }
+  }
+  return paths;
 }
 
 // Makes `path` a file of ours with mode 0600 for create_archive to replace:
@@ -206,14 +244,43 @@ struct written_recovery {
   std::string not_beside;  // why it is not beside the archive; empty: it is
 };
 
+// The recovery archive at `path` (made: an empty placeholder made for it)
+// and its removals, these first (recovery_removals.hpp). When the archive
+// cannot be written, the removals go too, and so does a placeholder.
+void write_pair(const std::string& path, bool made, const std::vector<std::string>& removals,
+                const std::vector<archive::entry>& without_data, const std::vector<archive::entry>& with_data,
+                const archive::write_options& options) {
+  try {
+    if (removals.empty()) {
+      remove_removals(path);  // a stale list must not pair with this archive
+    } else {
+      write_removals(path, removals);
+    }
+  } catch (...) {
+    if (made) ::unlink(path.c_str());
+    throw;
+  }
+  try {
+    write_over(path, made, without_data, with_data, options);
+  } catch (...) {
+    try {
+      remove_removals(path);
+    } catch (const archive::archive_error&) {
+      // Left without its archive: the next mount removes it unread.
+    }
+    throw;
+  }
+}
+
 // Beside the archive, or else (its disk is full, as it likely is when the
 // commit failed) as a new file, mode 0600, in recovery_dir.
-written_recovery write_recovery(const daemon_options& options, const std::vector<archive::entry>& without_data,
+written_recovery write_recovery(const daemon_options& options, const std::vector<std::string>& removals,
+                                const std::vector<archive::entry>& without_data,
                                 const std::vector<archive::entry>& with_data, const archive::write_options& write) {
   const std::string beside = recovery_path_of(options.archive_path);
   std::string why;
   try {
-    write_over(beside, prepare_private_target(beside), without_data, with_data, write);
+    write_pair(beside, prepare_private_target(beside), removals, without_data, with_data, write);
     return {beside, ""};
   } catch (const archive::archive_error& e) {
     // Only what writing there failed of: an input that cannot be read
@@ -225,21 +292,23 @@ written_recovery write_recovery(const daemon_options& options, const std::vector
   try {
     const archive::unique_fd made(::mkstemps(spare.data(), 3));
     if (!made) archive::throw_io_error(spare, "cannot create the recovery archive", errno);
-    write_over(spare, true, without_data, with_data, write);
+    write_pair(spare, true, removals, without_data, with_data, write);
     return {spare, why};
   } catch (const std::exception& e) {
     throw std::runtime_error(fmt::format("{}; nor in {}: {}", why, options.recovery_dir, e.what()));
   }
 }
 
-std::string paths_of(const std::vector<archive::entry>& entries) {
+// The first ten paths, and how many more there are.
+template <typename Item, typename Projection = std::identity>
+std::string paths_of(const std::vector<Item>& items, Projection path_of = {}) {
   constexpr std::size_t kNamed = 10;
   std::string named;
-  for (std::size_t k = 0; k < entries.size() && k < kNamed; ++k) {
+  for (std::size_t k = 0; k < items.size() && k < kNamed; ++k) {
     named += k == 0 ? "" : ", ";
-    named += entries[k].path;
+    named += std::invoke(path_of, items[k]);
   }
-  if (entries.size() > kNamed) named += fmt::format(" and {} more", entries.size() - kNamed);
+  if (items.size() > kNamed) named += fmt::format(" and {} more", items.size() - kNamed);
   return named;
 }
 
@@ -264,18 +333,11 @@ result<saved_changes> save_uncommitted(inode_table& inodes, const content_servic
                                        const daemon_options& options, logger& log) {
   const std::string path = recovery_path_of(options.archive_path);
   const uncommitted found = collect(inodes, content, archived);
-  // Said whatever becomes of the rest: a service that removed its old logs
-  // finds them again after the recovery.
-  if (!found.removed.empty()) {
-    log.warning(
-        "lost: the removal of {} archived paths since the last commit (a recovery archive cannot remove "
-        "paths: they stay in {}): {}",
-        found.removed.size(), options.archive_path, paths_of(found.removed));
-  }
-  if (found.changed.empty() && found.appended.empty() && found.copied.empty() && found.without_data.empty()) {
-    saved_changes nothing_saved;
-    nothing_saved.removals_lost = found.removed.size();
-    return nothing_saved;
+  // Removals alone are saved too (beside an empty recovery archive): a
+  // service that removed its old logs must not find them again.
+  if (found.changed.empty() && found.appended.empty() && found.copied.empty() && found.without_data.empty() &&
+      found.removed.empty()) {
+    return saved_changes{};
   }
   give_back_dead_space(options, log);
   const archive::write_options write = daemon_write_options(options);
@@ -308,20 +370,21 @@ result<saved_changes> save_uncommitted(inode_table& inodes, const content_servic
     const auto with_data = joined({&found.changed, with_appended ? &found.appended : &none,
                                    with_copied ? &found.copied : &none});
     try {
-      const written_recovery written = write_recovery(options, found.without_data, with_data, write);
-      saved_changes saved{written.path,        written.not_beside, with_data.size(), bytes_of(with_data), 0, 0,
-                          found.removed.size()};
+      const auto removals = removals_of(found, with_copied, with_appended);
+      const written_recovery written = write_recovery(options, removals, found.without_data, with_data, write);
+      saved_changes saved{written.path,   written.not_beside, with_data.size(), bytes_of(with_data), 0, 0,
+                          removals.size()};
       if (!with_copied) {
         saved.left_out = found.copied.size();
         log.warning("lost: the new names, modes or times of {} archived files (they keep the old ones): {}",
-                    found.copied.size(), paths_of(found.copied));
+                    found.copied.size(), paths_of(found.copied, &archive::entry::path));
       }
       if (!with_appended) {
         saved.appends_lost = found.appended.size();
         log.warning(
             "lost: what was appended to {} archived files whose archived start cannot be read back "
             "(they keep their archived bytes): {}",
-            found.appended.size(), paths_of(found.appended));
+            found.appended.size(), paths_of(found.appended, &archive::entry::path));
       }
       return saved;
     } catch (const std::exception& e) {
@@ -336,9 +399,15 @@ result<saved_changes> save_uncommitted(inode_table& inodes, const content_servic
       found.copied.empty()
           ? std::string()
           : fmt::format("; and the new names, modes or times of {} archived files", found.copied.size());
+  const std::string removed =
+      found.removed.empty()
+          ? std::string()
+          : fmt::format("; and the removal of {} archived paths (they stay in {}): {}", found.removed.size(),
+                        options.archive_path, paths_of(found.removed, &uncommitted::removed_path::path));
   return failure(EIO, fmt::format("cannot write the recovery archive {}: {}; lost: {} files ({} bytes) changed "
-                                  "since the last commit: {}{}",
-                                  path, why, lost.size(), bytes_of(lost), paths_of(lost), renamed));
+                                  "since the last commit: {}{}{}",
+                                  path, why, lost.size(), bytes_of(lost), paths_of(lost, &archive::entry::path),
+                                  renamed, removed));
 }
 
 }  // namespace sevenzfs::fs

@@ -154,8 +154,8 @@ TEST_F(recovery_test, AFailedFinalCommitIsKeptInARecoveryArchiveThatTheNextMount
   EXPECT_EQ(read_file(out / "sub" / "late.bin"), late);
   EXPECT_EQ(read_file(out / "new.txt"), "renamed after its commit\n");
   EXPECT_EQ(fs::read_symlink(out / "sub" / "link"), "../payload.bin");
-  // Deletions are not recorded: the old name of the rename stays (documented).
-  EXPECT_TRUE(fs::exists(out / "old.txt"));
+  // The old name of the rename is removed too (the recovery archive's removals).
+  EXPECT_FALSE(fs::exists(out / "old.txt"));
   const std::string listed = listing(small_archive());
   const auto first = listed.find("Path = payload.bin\n");
   EXPECT_EQ(listed.find("Path = payload.bin\n", first + 1), std::string::npos) << "each path once:\n" << listed;

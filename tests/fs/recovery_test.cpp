@@ -3,7 +3,9 @@
 // putting it into the archive. The disk-full path through real mounts is in
 // recovery_e2e_test.
 #include "fs/recovery.hpp"
+#include "fs/recovery_removals.hpp"
 
+#include "archive/archive_checks.hpp"
 #include "fs_test_support.hpp"
 #include "test_support.hpp"
 
@@ -69,26 +71,37 @@ TEST_F(recovery_fixture, NothingIsWrittenWhenTheArchiveHoldsEverything) {
   EXPECT_FALSE(std::filesystem::exists(recovery));
 }
 
-// A removal is all that changed: no recovery archive can carry it, and the
-// log says what comes back.
-TEST_F(recovery_fixture, ARemovalAloneIsNamedAsLost) {
-  auto filesystem = open();
-  make_file(*filesystem, kRootInode, "kept.txt", "kept\n");
-  make_file(*filesystem, kRootInode, "old.log", "rotated away\n");
-  ASSERT_TRUE(filesystem->mkdir(kRootInode, "empty-dir", 0755, me));
-  ASSERT_TRUE(filesystem->commit_everything());
-  ASSERT_TRUE(filesystem->unlink(kRootInode, "old.log"));
-  ASSERT_TRUE(filesystem->rmdir(kRootInode, "empty-dir"));
-  const auto saved = filesystem->save_for_recovery();
-  ASSERT_TRUE(saved) << saved.error().message;
-  EXPECT_EQ(saved->path, "");
-  EXPECT_EQ(saved->removals_lost, 2u);
+// A removal is all that changed: it is saved beside an empty recovery
+// archive, and the next mount removes the paths from the archive.
+TEST_F(recovery_fixture, ARemovalAloneIsSavedAndTheNextMountRemovesIt) {
+  {
+    auto filesystem = open();
+    make_file(*filesystem, kRootInode, "kept.txt", "kept\n");
+    make_file(*filesystem, kRootInode, "old.log", "rotated away\n");
+    ASSERT_TRUE(filesystem->mkdir(kRootInode, "empty-dir", 0755, me));
+    ASSERT_TRUE(filesystem->commit_everything());
+    ASSERT_TRUE(filesystem->unlink(kRootInode, "old.log"));
+    ASSERT_TRUE(filesystem->rmdir(kRootInode, "empty-dir"));
+    const auto saved = filesystem->save_for_recovery();
+    ASSERT_TRUE(saved) << saved.error().message;
+    EXPECT_EQ(saved->path, recovery.string());
+    EXPECT_EQ(saved->files, 0u);
+    EXPECT_EQ(saved->removals, 2u);
+  }
+  expect_readers_agree(recovery, {});  // an empty archive, which every reader opens
+  const auto removals = std::filesystem::path(fs::removals_path_of(recovery.string()));
+  EXPECT_EQ(read_file(removals), std::string(fs::kRemovalsHeading) + std::string("empty-dir\0old.log\0", 18));
+  struct stat st {};
+  ASSERT_EQ(::stat(removals.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+
+  const auto committed = fs::commit_recovery_archive(small_daemon_options(archive), log.logger());
+  ASSERT_TRUE(committed) << committed.error().message;
   EXPECT_FALSE(std::filesystem::exists(recovery));
-  EXPECT_NE(log.text().find("lost: the removal of 2 archived paths since the last commit (a recovery archive cannot "
-                            "remove paths: they stay in " +
-                            archive.string() + "): empty-dir, old.log\n"),
-            std::string::npos)
-      << log.text();
+  EXPECT_FALSE(std::filesystem::exists(removals));
+  EXPECT_EQ(run("7zz t " + quote(archive.string()) + " >/dev/null").exit_code, 0);
+  EXPECT_EQ(listing(archive), "Path = kept.txt\n");
+  EXPECT_NE(log.text().find("and removed 2 paths it lists as removed"), std::string::npos) << log.text();
 }
 
 TEST_F(recovery_fixture, KeepsChangedContentNewNamesAndNewDirectoriesOnly) {
@@ -110,10 +123,9 @@ TEST_F(recovery_fixture, KeepsChangedContentNewNamesAndNewDirectoriesOnly) {
   EXPECT_EQ(saved->files, 3u);  // fresh.bin, link, new-name.txt
   EXPECT_EQ(saved->bytes, 300000u + 9 + 8);
   EXPECT_EQ(saved->left_out, 0u);
-  EXPECT_EQ(saved->removals_lost, 2u);
-  EXPECT_NE(log.text().find("lost: the removal of 2 archived paths since the last commit"), std::string::npos)
-      << log.text();
-  EXPECT_NE(log.text().find("): gone.txt, old-name.txt\n"), std::string::npos) << log.text();
+  EXPECT_EQ(saved->removals, 2u);
+  EXPECT_EQ(read_file(fs::removals_path_of(recovery.string())),
+            std::string(fs::kRemovalsHeading) + std::string("gone.txt\0old-name.txt\0", 22));
   struct stat st {};
   ASSERT_EQ(::stat(recovery.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0600u);
@@ -126,11 +138,12 @@ TEST_F(recovery_fixture, KeepsChangedContentNewNamesAndNewDirectoriesOnly) {
   const auto committed = fs::commit_recovery_archive(small_daemon_options(archive), log.logger());
   ASSERT_TRUE(committed) << committed.error().message;
   EXPECT_FALSE(std::filesystem::exists(recovery));
+  EXPECT_FALSE(std::filesystem::exists(fs::removals_path_of(recovery.string())));
   EXPECT_EQ(run("7zz t " + quote(archive.string())).exit_code, 0);
-  // Deletions are not recorded: gone.txt and the old name stay.
+  // The tree as the mount showed it: gone.txt and the old name are removed.
   EXPECT_EQ(listing(archive),
-            "Path = gone.txt\nPath = kept.txt\nPath = new-dir\nPath = new-dir/fresh.bin\n"
-            "Path = new-dir/link\nPath = new-name.txt\nPath = old-name.txt\n");
+            "Path = kept.txt\nPath = new-dir\nPath = new-dir/fresh.bin\n"
+            "Path = new-dir/link\nPath = new-name.txt\n");
   EXPECT_EQ(extracted(archive, "new-dir/fresh.bin"), std::string(300000, 'x'));
   EXPECT_NE(log.text().find("committed 3 files (300017 bytes) of the recovery archive"), std::string::npos)
       << log.text();
@@ -226,6 +239,100 @@ TEST_F(recovery_fixture, AnAppendAloneIsSaved) {
   filesystem->release(looked_up->st_ino, O_WRONLY);
 }
 
+// A renamed file whose archived content cannot be read is left out of the
+// recovery archive and keeps its old name: its removal is not saved, the
+// others are.
+TEST_F(recovery_fixture, ARenamedFileThatIsLeftOutKeepsItsOldNameWhileOtherRemovalsAreSaved) {
+  std::string text;
+  for (int line = 0; text.size() < 1'000'000; ++line) text += fmt::format("line {} of the renamed file\n", line);
+  {
+    auto filesystem = open();
+    make_file(*filesystem, kRootInode, "old-name.txt", text);
+    ASSERT_TRUE(filesystem->commit_everything());  // the archive's first folder
+    make_file(*filesystem, kRootInode, "gone.dat", "removed\n");
+    ASSERT_TRUE(filesystem->final_commit());
+  }
+  flip_byte(archive, 32 + 300);  // inside the first folder's data
+  {
+    auto filesystem = open();
+    ASSERT_TRUE(filesystem->rename(kRootInode, "old-name.txt", kRootInode, "new-name.txt", 0));
+    ASSERT_TRUE(filesystem->unlink(kRootInode, "gone.dat"));
+    make_file(*filesystem, kRootInode, "new.dat", "new\n");
+    const auto saved = filesystem->save_for_recovery();
+    ASSERT_TRUE(saved) << saved.error().message;
+    EXPECT_EQ(saved->left_out, 1u);
+    EXPECT_EQ(saved->removals, 1u);
+  }
+  EXPECT_EQ(listing(recovery), "Path = new.dat\n");
+  EXPECT_EQ(read_file(fs::removals_path_of(recovery.string())),
+            std::string(fs::kRemovalsHeading) + std::string("gone.dat\0", 9));
+  const auto committed = fs::commit_recovery_archive(small_daemon_options(archive), log.logger());
+  ASSERT_TRUE(committed) << committed.error().message;
+  EXPECT_EQ(listing(archive), "Path = new.dat\nPath = old-name.txt\n");
+}
+
+// Removals whose recovery archive is gone were left by an interrupted save
+// (or a mount that stopped between removing the two): removed unread, and
+// so are the temporaries their writes left in recovery_dir.
+TEST_F(recovery_fixture, RemovalsWithoutTheirRecoveryArchiveAreRemovedUnread) {
+  {
+    auto filesystem = open();
+    make_file(*filesystem, kRootInode, "kept.txt", "kept\n");
+    ASSERT_TRUE(filesystem->final_commit());
+  }
+  std::filesystem::create_directory(spare_dir);
+  const std::string prefix = fs::spare_recovery_prefix(archive.string());
+  const std::string listed = std::string(fs::kRemovalsHeading) + std::string("kept.txt\0", 9);
+  for (const auto& path :
+       {fs::removals_path_of(recovery.string()), (spare_dir / (prefix + "abcdef.7z.removed")).string(),
+        (spare_dir / (prefix + "abcdef.7z.removed.tmp-ghijkl")).string()}) {
+    write_file(path, listed);
+    std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  }
+  const auto committed = fs::commit_recovery_archive(options(), log.logger());
+  ASSERT_TRUE(committed) << committed.error().message;
+  EXPECT_FALSE(std::filesystem::exists(fs::removals_path_of(recovery.string())));
+  EXPECT_EQ(spare_files(), std::vector<std::string>{});
+  EXPECT_EQ(listing(archive), "Path = kept.txt\n") << "nothing was applied";
+  EXPECT_NE(log.text().find("left without its recovery archive by an interrupted save or mount"), std::string::npos)
+      << log.text();
+}
+
+// Removals that are not as a save makes them refuse the mount, and both
+// files stay: the user decides whether the paths they list go.
+TEST_F(recovery_fixture, RemovalsThatAreNotAsASaveMakesThemRefuseTheMount) {
+  for (const bool readable_by_others : {true, false}) {
+    SCOPED_TRACE(readable_by_others);
+    std::filesystem::remove(archive);
+    {
+      auto filesystem = open();
+      make_file(*filesystem, kRootInode, "kept.txt", "kept\n");
+      make_file(*filesystem, kRootInode, "gone.txt", "gone\n");
+      ASSERT_TRUE(filesystem->commit_everything());
+      ASSERT_TRUE(filesystem->unlink(kRootInode, "gone.txt"));
+      ASSERT_TRUE(filesystem->save_for_recovery());
+    }
+    const auto removals = fs::removals_path_of(recovery.string());
+    if (readable_by_others) {
+      std::filesystem::permissions(removals, std::filesystem::perms::others_read, std::filesystem::perm_options::add);
+    } else {
+      write_file(removals, "gone.txt\n");  // no heading
+      std::filesystem::permissions(removals, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    }
+    const std::string before = read_file(removals);
+    const auto committed = fs::commit_recovery_archive(small_daemon_options(archive), log.logger());
+    ASSERT_FALSE(committed);
+    EXPECT_FALSE(committed.error().commit_failed);
+    EXPECT_NE(committed.error().message.find("to mount, move " + removals + " away"), std::string::npos)
+        << committed.error().message;
+    EXPECT_TRUE(std::filesystem::exists(recovery));
+    EXPECT_EQ(read_file(removals), before);
+    EXPECT_EQ(listing(archive), "Path = gone.txt\nPath = kept.txt\n");
+    std::filesystem::remove(removals);
+    std::filesystem::remove(recovery);
+  }
+}
+
 TEST(SpareRecoveryPrefix, NamesTheArchivesWholePathAndFitsAFileName) {
   EXPECT_EQ(fs::spare_recovery_prefix("/srv/a.7z"), "sevenzfs-srv-a.7z.recovery-");
   // '-' is escaped: /srv/a-b.7z and /srv/a/b.7z are different archives.
@@ -257,13 +364,17 @@ TEST_F(recovery_fixture, ARecoveryArchiveThatCannotGoBesideTheArchiveIsKeptInRec
   {
     auto filesystem = open();
     make_file(*filesystem, kRootInode, "kept.txt", "committed\n");
+    make_file(*filesystem, kRootInode, "gone.txt", "removed\n");
     ASSERT_TRUE(filesystem->commit_everything());
     make_file(*filesystem, kRootInode, "late.bin", std::string(200'000, 'l'));
+    ASSERT_TRUE(filesystem->unlink(kRootInode, "gone.txt"));
     std::filesystem::create_directory(recovery);
     const auto saved = filesystem->save_for_recovery();
     ASSERT_TRUE(saved) << saved.error().message;
-    ASSERT_EQ(spare_files().size(), 1u);
+    ASSERT_EQ(spare_files().size(), 2u) << "the recovery archive and its removals";
     const std::string name = spare_files().front();
+    EXPECT_EQ(spare_files().back(), name + ".removed");
+    EXPECT_FALSE(std::filesystem::exists(fs::removals_path_of(recovery.string()))) << "not beside the archive";
     EXPECT_EQ(saved->path, (spare_dir / name).string());
     EXPECT_TRUE(name.starts_with(fs::spare_recovery_prefix(archive.string()))) << name;
     EXPECT_NE(saved->not_beside.find("is not a recovery archive"), std::string::npos) << saved->not_beside;

@@ -1,0 +1,103 @@
+// The removals beside a recovery archive (recovery_removals.hpp).
+#include "recovery_removals.hpp"
+
+#include "archive/archive_error.hpp"
+#include "archive/archive_writer.hpp"
+#include "archive/file_io.hpp"
+
+#include <fmt/format.h>
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace sevenzfs::fs {
+
+std::string removals_path_of(const std::string& recovery) { return recovery + ".removed"; }
+
+void write_removals(const std::string& recovery, const std::vector<std::string>& paths) {
+  const std::string path = removals_path_of(recovery);
+  std::string text(kRemovalsHeading);
+  for (const auto& removed : paths) {
+    text += removed;
+    text += '\0';
+  }
+  std::string temporary = path + ".tmp-XXXXXX";
+  archive::unique_fd fd(::mkstemp(temporary.data()));  // mode 0600
+  if (!fd) archive::throw_io_error(path, "cannot create the list of removed paths", errno);
+  try {
+    archive::write_at(fd.get(), 0, std::span(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()),
+                      temporary);
+    archive::sync_file(fd.get(), temporary);
+    if (::rename(temporary.c_str(), path.c_str()) != 0) {
+      archive::throw_io_error(path, "cannot rename the list of removed paths into place", errno);
+    }
+  } catch (...) {
+    ::unlink(temporary.c_str());
+    throw;
+  }
+  archive::sync_directory_of(path);
+}
+
+void remove_removals(const std::string& recovery) {
+  const std::string path = removals_path_of(recovery);
+  if (::unlink(path.c_str()) != 0) {
+    if (errno == ENOENT) return;
+    archive::throw_io_error(path, "cannot remove the list of removed paths", errno);
+  }
+  archive::sync_directory_of(path);
+}
+
+result<std::optional<std::vector<std::string>>> read_removals(const std::string& recovery) {
+  const std::string path = removals_path_of(recovery);
+  const archive::unique_fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) {
+    if (errno == ENOENT) return std::nullopt;
+    return failure(errno, fmt::format("cannot open {}: {}", path, std::strerror(errno)));
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return failure(errno, fmt::format("cannot stat {}: {}", path, std::strerror(errno)));
+  // In a shared recovery_dir another user may create a file under a name
+  // they can predict, or hard-link ours: only what a save made is read.
+  if (!S_ISREG(st.st_mode) || st.st_uid != ::geteuid() || st.st_nlink != 1 || (st.st_mode & 077) != 0) {
+    return failure(EPERM, fmt::format("{} is not a list of removed paths this user's daemon wrote (a private file "
+                                      "of one link)",
+                                      path));
+  }
+  std::string text(static_cast<std::size_t>(st.st_size), '\0');
+  std::size_t got = 0;
+  try {
+    while (got < text.size()) {
+      const std::size_t more = archive::read_at(
+          fd.get(), got, std::span(reinterpret_cast<std::uint8_t*>(text.data()) + got, text.size() - got), path);
+      if (more == 0) break;
+      got += more;
+    }
+  } catch (const archive::archive_error& e) {
+    return failure(EIO, e.what());
+  }
+  text.resize(got);
+  if (!text.starts_with(kRemovalsHeading) || (text.size() > kRemovalsHeading.size() && text.back() != '\0')) {
+    return failure(EINVAL, fmt::format("{} is not a list of removed paths as sevenzfs writes it (its heading or "
+                                       "its last NUL byte is missing)",
+                                       path));
+  }
+  std::vector<std::string> paths;
+  for (std::size_t start = kRemovalsHeading.size(); start < text.size();) {
+    const std::size_t end = text.find('\0', start);
+    paths.emplace_back(text, start, end - start);
+    try {
+      archive::check_archive_path(paths.back());
+    } catch (const archive::archive_error& e) {
+      return failure(EINVAL, fmt::format("{} lists a path no mount can show: {}", path, e.what()));
+    }
+    start = end + 1;
+  }
+  return paths;
+}
+
+}  // namespace sevenzfs::fs
