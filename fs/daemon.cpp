@@ -6,6 +6,7 @@
 #include "fuse_operations.hpp"
 #include "log.hpp"
 #include "recovery.hpp"
+#include "recovery_removals.hpp"
 #include "service_notifier.hpp"
 #include "service_status.hpp"
 #include "signal_watcher.hpp"
@@ -361,10 +362,13 @@ int run_daemon(const std::vector<std::string>& args, std::FILE* out, std::FILE* 
     } else if (!saved->path.empty()) {
       log.error(
           "what it would have written ({} files, {} bytes, {} archived paths removed) is kept in {}, as {} cannot "
-          "be written ({}): the next mount of {} with recovery_dir={}{} commits it (or move it to {})",
+          "be written ({}): the next mount of {} with recovery_dir={}{} commits it (or move it to {}{})",
           saved->files, saved->bytes, saved->removals, saved->path, recovery_path_of(options.archive_path),
           saved->not_beside, options.archive_path, options.recovery_dir,
-          options.recovery_dir == kDefaultRecoveryDir ? " (the default)" : "", recovery_path_of(options.archive_path));
+          options.recovery_dir == kDefaultRecoveryDir ? " (the default)" : "", recovery_path_of(options.archive_path),
+          saved->removals == 0 ? std::string()
+                               : fmt::format(", and {} to {}", removals_path_of(saved->path),
+                                             removals_path_of(recovery_path_of(options.archive_path))));
     }
     return kExitCommitFailed;
   }

@@ -242,9 +242,13 @@ std::expected<void, recovery_failure> commit_one(const std::string& path, const 
         "{} away (the paths it lists then stay in {})",
         path, listed.error().message, removals_path_of(path), options.archive_path));
   }
+  if (!listed->passed_over.empty()) {
+    log.warning("{}: passed over, not a list of removed paths of ours; {} is committed without removals",
+                listed->passed_over, path);
+  }
   const std::unordered_set<std::string> removed =
-      *listed ? std::unordered_set<std::string>((*listed)->begin(), (*listed)->end())
-              : std::unordered_set<std::string>();
+      listed->paths ? std::unordered_set<std::string>(listed->paths->begin(), listed->paths->end())
+                    : std::unordered_set<std::string>();
   log.info("{} holds the files of a failed commit; committing them into {}", path, options.archive_path);
 
   archive::cached_reader reader({.cache_bytes = 16 << 20, .block_size = 1 << 20, .decoders = {}});
@@ -308,7 +312,7 @@ std::expected<void, recovery_failure> commit_one(const std::string& path, const 
   } catch (const archive::archive_error& e) {
     log.warning("{}", e.what());
   }
-  if (*listed) {
+  if (listed->paths) {
     try {
       remove_removals(path);
     } catch (const archive::archive_error& e) {
@@ -318,7 +322,7 @@ std::expected<void, recovery_failure> commit_one(const std::string& path, const 
   }
   log.info(
       "committed {} files ({} bytes) of the recovery archive into {} ({} folders copied as they were, {} bytes "
-      "compressed again) and removed {} paths it lists as removed; removed {}",
+      "compressed again), less the {} paths it lists as removed; removed {}",
       files, bytes, options.archive_path, recovery.copied.size(), compressed_again, removed.size(), path);
   return {};
 }
@@ -413,8 +417,10 @@ std::expected<void, recovery_failure> commit_recovery_archive(const daemon_optio
       }
       return unreadable(fmt::format(
           "{} holds what a failed final commit of {} kept, but {} changed after it was written: committed now, it "
-          "could undo those changes. To commit it anyway, move it to {} and mount again; to drop it, remove it",
-          spare.path, options.archive_path, options.archive_path, recovery_path_of(options.archive_path)));
+          "could undo those changes. To commit it anyway, move it to {} (and {}, if there is one, to {}) and "
+          "mount again; to drop it, remove it (and that list)",
+          spare.path, options.archive_path, options.archive_path, recovery_path_of(options.archive_path),
+          removals_path_of(spare.path), removals_path_of(recovery_path_of(options.archive_path))));
     }
   }
   found_recovery beside{recovery_path_of(options.archive_path)};
@@ -438,9 +444,11 @@ std::expected<void, recovery_failure> commit_recovery_archive(const daemon_optio
         if (spare.st.st_size == 0) continue;
         return unreadable(fmt::format(
             "{} holds what a failed final commit of {} kept with recovery_dir={} (the default), but this mount's "
-            "is {}: to commit it, mount with recovery_dir={} or move it to {}; to drop it, remove it",
+            "is {}: to commit it, mount with recovery_dir={} or move it to {} (and {}, if there is one, to {}); "
+            "to drop it, remove it (and that list)",
             spare.path, options.archive_path, usual, options.recovery_dir, usual,
-            recovery_path_of(options.archive_path)));
+            recovery_path_of(options.archive_path), removals_path_of(spare.path),
+            removals_path_of(recovery_path_of(options.archive_path))));
       }
     }
   }

@@ -8,7 +8,6 @@
 #include <fmt/format.h>
 
 #include <fcntl.h>
-#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,6 +18,17 @@ namespace sevenzfs::fs {
 
 std::string removals_path_of(const std::string& recovery) { return recovery + ".removed"; }
 
+namespace {
+
+// Whether `path` names a file of this user (what a save of ours made, or
+// someone replaced it with a file of this user).
+bool ours(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0 && st.st_uid == ::geteuid();
+}
+
+}  // namespace
+
 void write_removals(const std::string& recovery, const std::vector<std::string>& paths) {
   const std::string path = removals_path_of(recovery);
   std::string text(kRemovalsHeading);
@@ -26,25 +36,25 @@ void write_removals(const std::string& recovery, const std::vector<std::string>&
     text += removed;
     text += '\0';
   }
-  std::string temporary = path + ".tmp-XXXXXX";
-  archive::unique_fd fd(::mkstemp(temporary.data()));  // mode 0600
+  if (ours(path) && ::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    archive::throw_io_error(path, "cannot remove an earlier list of removed paths", errno);
+  }
+  archive::unique_fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!fd) archive::throw_io_error(path, "cannot create the list of removed paths", errno);
   try {
-    archive::write_at(fd.get(), 0, std::span(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()),
-                      temporary);
-    archive::sync_file(fd.get(), temporary);
-    if (::rename(temporary.c_str(), path.c_str()) != 0) {
-      archive::throw_io_error(path, "cannot rename the list of removed paths into place", errno);
-    }
+    // The umask may have taken bits away, never added any: 0600 as made.
+    archive::write_at(fd.get(), 0, std::span(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()), path);
+    archive::sync_file(fd.get(), path);
+    archive::sync_directory_of(path);
   } catch (...) {
-    ::unlink(temporary.c_str());
+    ::unlink(path.c_str());
     throw;
   }
-  archive::sync_directory_of(path);
 }
 
 void remove_removals(const std::string& recovery) {
   const std::string path = removals_path_of(recovery);
+  if (!ours(path)) return;
   if (::unlink(path.c_str()) != 0) {
     if (errno == ENOENT) return;
     archive::throw_io_error(path, "cannot remove the list of removed paths", errno);
@@ -52,18 +62,26 @@ void remove_removals(const std::string& recovery) {
   archive::sync_directory_of(path);
 }
 
-result<std::optional<std::vector<std::string>>> read_removals(const std::string& recovery) {
+result<read_removals_result> read_removals(const std::string& recovery) {
   const std::string path = removals_path_of(recovery);
-  const archive::unique_fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  // O_NONBLOCK: a FIFO put at this name must not hold the mount.
+  const archive::unique_fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
   if (!fd) {
-    if (errno == ENOENT) return std::nullopt;
+    if (errno == ENOENT) return read_removals_result{};
+    if (errno == ELOOP) {
+      if (!ours(path)) return read_removals_result{{}, fmt::format("{} is a symlink of another user", path)};
+      return failure(ELOOP, fmt::format("{} is a symlink, not a list of removed paths this user's daemon wrote", path));
+    }
     return failure(errno, fmt::format("cannot open {}: {}", path, std::strerror(errno)));
   }
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return failure(errno, fmt::format("cannot stat {}: {}", path, std::strerror(errno)));
   // In a shared recovery_dir another user may create a file under a name
-  // they can predict, or hard-link ours: only what a save made is read.
-  if (!S_ISREG(st.st_mode) || st.st_uid != ::geteuid() || st.st_nlink != 1 || (st.st_mode & 077) != 0) {
+  // they can predict (passed over: it cannot be ours), or hard-link ours.
+  if (st.st_uid != ::geteuid()) {
+    return read_removals_result{{}, fmt::format("{} belongs to another user (uid {})", path, st.st_uid)};
+  }
+  if (!S_ISREG(st.st_mode) || st.st_nlink != 1 || (st.st_mode & 077) != 0) {
     return failure(EPERM, fmt::format("{} is not a list of removed paths this user's daemon wrote (a private file "
                                       "of one link)",
                                       path));
@@ -97,7 +115,7 @@ result<std::optional<std::vector<std::string>>> read_removals(const std::string&
     }
     start = end + 1;
   }
-  return paths;
+  return read_removals_result{std::move(paths), {}};
 }
 
 }  // namespace sevenzfs::fs

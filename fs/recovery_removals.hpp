@@ -13,7 +13,14 @@
 // removes them after the recovery archive it committed. So removals without
 // their recovery archive are left by an interrupted save or mount and are
 // removed unread, and a recovery archive in place has its own removals or
-// none.
+// none. Whoever moves a recovery archive moves its removals along (the
+// messages that suggest a move say so).
+//
+// In a shared recovery_dir (/var/tmp, sticky) the name of a spare's
+// removals is predictable once the spare exists: the save creates them with
+// O_EXCL (a name taken by someone else fails that save, which tries another
+// name), and a mount passes over a file of another user there (logged): it
+// cannot be ours, and a sticky directory would not let us remove it.
 #include "result.hpp"
 
 #include <optional>
@@ -29,19 +36,28 @@ inline constexpr std::string_view kRemovalsHeading =
 // RECOVERY.removed for the recovery archive `recovery`.
 std::string removals_path_of(const std::string& recovery);
 
-// Writes `paths` as the removals of `recovery`: a temporary of mode 0600
-// beside it, fsync, rename, fsync of the directory. Throws
-// archive::archive_error(io), leaving no temporary.
+// Writes `paths` as the removals of `recovery`: a stale file of this user
+// there is removed, then a new one is created (O_EXCL, mode 0600), written
+// and fsynced, then its directory. Throws archive::archive_error(io): EEXIST
+// when another user's file has the name. A file left half written is only
+// ever found without its recovery archive (which is written after it).
 void write_removals(const std::string& recovery, const std::vector<std::string>& paths);
 
-// Removes the removals of `recovery` if there are any. Throws
-// archive::archive_error(io) when they stay.
+// Removes this user's removals of `recovery` if there are any (another
+// user's file of that name is left alone). Throws archive::archive_error(io)
+// when they stay.
 void remove_removals(const std::string& recovery);
 
-// The removals of `recovery`: nullopt when there are none. A file that is
-// not as write_removals makes it (a regular file of this user, mode 0600, one
-// link, the heading, valid archive paths) is an error whose message says
-// what is wrong with it.
-result<std::optional<std::vector<std::string>>> read_removals(const std::string& recovery);
+struct read_removals_result {
+  std::optional<std::vector<std::string>> paths;  // nullopt: none to apply
+  std::string passed_over;                        // why a file of the name was not read (another user's), for the log
+};
+
+// The removals of `recovery`. A file of another user is passed over; one of
+// this user that is not as write_removals makes it (a regular file of mode
+// 0600 and one link, the heading, valid archive paths) is an error whose
+// message says what is wrong with it. Never waits (a FIFO is not opened for
+// reading in blocking mode).
+result<read_removals_result> read_removals(const std::string& recovery);
 
 }  // namespace sevenzfs::fs

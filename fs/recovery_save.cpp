@@ -187,11 +187,21 @@ std::vector<std::string> removals_of(const uncommitted& found, bool with_copied,
   };
   if (!with_copied) keep(found.copied_streams);
   if (!with_appended) keep(found.appended_streams);
+  // A kept path keeps the directories above it too: without their entries
+  // the next mount would show them as directories of mode 0755 (a renamed
+  // private directory whose files were left out would become readable).
+  std::unordered_set<std::string> staying;
+  for (const auto& removed : found.removed) {
+    if (std::ranges::none_of(removed.streams, [&](std::uint64_t s) { return kept.contains(s); })) continue;
+    for (std::size_t slash = removed.path.find('/'); slash != std::string::npos;
+         slash = removed.path.find('/', slash + 1)) {
+      staying.insert(removed.path.substr(0, slash));
+    }
+    staying.insert(removed.path);
+  }
   std::vector<std::string> paths;
   for (const auto& removed : found.removed) {
-    if (std::ranges::none_of(removed.streams, [&](std::uint64_t s) { return kept.contains(s); })) {
-      paths.push_back(removed.path);
-    }
+    if (!staying.contains(removed.path)) paths.push_back(removed.path);
   }
   return paths;
 }
@@ -288,14 +298,22 @@ written_recovery write_recovery(const daemon_options& options, const std::vector
     if (e.kind() != archive::error_kind::io) throw;
     why = e.what();
   }
-  std::string spare = options.recovery_dir + "/" + spare_recovery_prefix(options.archive_path) + "XXXXXX.7z";
-  try {
-    const archive::unique_fd made(::mkstemps(spare.data(), 3));
-    if (!made) archive::throw_io_error(spare, "cannot create the recovery archive", errno);
-    write_pair(spare, true, removals, without_data, with_data, write);
-    return {spare, why};
-  } catch (const std::exception& e) {
-    throw std::runtime_error(fmt::format("{}; nor in {}: {}", why, options.recovery_dir, e.what()));
+  // The name of a spare's removals is predictable once the spare exists:
+  // another user may take it first (write_removals: EEXIST), so a few names.
+  constexpr int kSpareNames = 4;
+  for (int attempt = 1;; ++attempt) {
+    std::string spare = options.recovery_dir + "/" + spare_recovery_prefix(options.archive_path) + "XXXXXX.7z";
+    try {
+      const archive::unique_fd made(::mkstemps(spare.data(), 3));
+      if (!made) archive::throw_io_error(spare, "cannot create the recovery archive", errno);
+      write_pair(spare, true, removals, without_data, with_data, write);
+      return {spare, why};
+    } catch (const archive::archive_error& e) {
+      if (e.error_number() == EEXIST && attempt < kSpareNames) continue;
+      throw std::runtime_error(fmt::format("{}; nor in {}: {}", why, options.recovery_dir, e.what()));
+    } catch (const std::exception& e) {
+      throw std::runtime_error(fmt::format("{}; nor in {}: {}", why, options.recovery_dir, e.what()));
+    }
   }
 }
 
