@@ -63,10 +63,11 @@ struct saved_changes {
 // archive for `inodes` (see the top of this file). `archived` is the archive
 // as last committed (null: none). An archived file whose bytes cannot be
 // read (a method not decoded here, damage) would sink the whole recovery
-// archive: then it is tried without the archived files only renamed or
-// re-timed (left_out counts them), then without the files appended to
+// archive: then it is tried without those of the archived files only
+// renamed or re-timed (left_out counts them) and of the files appended to
 // without being read back, whose archived start the save decodes
-// (appends_lost counts them), then without both. The log names what is left
+// (appends_lost counts them), that cannot be read (each read once to tell);
+// then without all the former, all the latter, both. The log names what is left
 // out; a file left out keeps its old name too, which its removals then leave
 // in the archive. Each attempt is written beside the archive, or else into
 // recovery_dir, its removals with it. Failure: the message says what is lost.

@@ -175,18 +175,20 @@ uncommitted collect(inode_table& inodes, const content_services& content,
   return found;
 }
 
-// The paths a recovery archive with or without the copied and appended
-// files removes: all the tree no longer shows but those where a file left
-// out keeps its content (renamed, then left out: it keeps its old name).
-std::vector<std::string> removals_of(const uncommitted& found, bool with_copied, bool with_appended) {
+// The paths a recovery archive with the copied and appended files marked
+// in `with_copied` and `with_appended` removes: all the tree no longer shows
+// but those where a file left out keeps its content (renamed, then left
+// out: it keeps its old name).
+std::vector<std::string> removals_of(const uncommitted& found, const std::vector<bool>& with_copied,
+                                     const std::vector<bool>& with_appended) {
   std::unordered_set<std::uint64_t> kept;
-  const auto keep = [&](const std::vector<std::optional<std::uint64_t>>& streams) {
-    for (const auto& stream : streams) {
-      if (stream) kept.insert(*stream);
+  const auto keep = [&](const std::vector<std::optional<std::uint64_t>>& streams, const std::vector<bool>& with) {
+    for (std::size_t k = 0; k < streams.size(); ++k) {
+      if (!with[k] && streams[k]) kept.insert(*streams[k]);
     }
   };
-  if (!with_copied) keep(found.copied_streams);
-  if (!with_appended) keep(found.appended_streams);
+  keep(found.copied_streams, with_copied);
+  keep(found.appended_streams, with_appended);
   // A kept path keeps the directories above it too: without their entries
   // the next mount would show them as directories of mode 0755 (a renamed
   // private directory whose files were left out would become readable).
@@ -361,52 +363,88 @@ result<saved_changes> save_uncommitted(inode_table& inodes, const content_servic
   const archive::write_options write = daemon_write_options(options);
 
   // What must be read back from the archive may fail to (a method not
-  // decoded here, damage): the attempts after the first leave out the
-  // archived files only renamed or re-timed, the files appended to, or both.
+  // decoded here, damage). After the first attempt fails, each archived file
+  // renamed or re-timed and each appended to is read once: the next attempt
+  // leaves out only those that cannot be read (one damaged file does not
+  // cost the others their new names, nor a duplicate name the mount showed
+  // elsewhere its content). Should that fail too, the attempts leave out
+  // all such files that were renamed or re-timed, all appended to, or both.
   const auto joined = [](std::initializer_list<const std::vector<archive::entry>*> parts) {
     std::vector<archive::entry> all;
     for (const auto* part : parts) all.insert(all.end(), part->begin(), part->end());
     return all;
   };
-  struct attempt {
-    bool copied;
-    bool appended;
+  const auto chosen = [](const std::vector<archive::entry>& entries, const std::vector<bool>& with) {
+    std::vector<archive::entry> kept;
+    for (std::size_t k = 0; k < entries.size(); ++k) {
+      if (with[k]) kept.push_back(entries[k]);
+    }
+    return kept;
   };
-  std::vector<attempt> attempts;
-  for (const attempt next : {attempt{true, true}, attempt{false, true}, attempt{true, false}, attempt{false, false}}) {
-    // Leaving out what there is none of is the same attempt again.
-    const attempt same{next.copied || found.copied.empty(), next.appended || found.appended.empty()};
-    const bool tried = std::any_of(attempts.begin(), attempts.end(), [&](const attempt& a) {
-      return a.copied == same.copied && a.appended == same.appended;
-    });
-    if (!tried) attempts.push_back(same);
-  }
+  const auto readable = [](const std::vector<archive::entry>& entries) {
+    std::vector<bool> can(entries.size(), true);
+    for (std::size_t k = 0; k < entries.size(); ++k) {
+      try {
+        entries[k].content->visit([](std::span<const std::uint8_t>) {});
+      } catch (const std::exception&) {
+        can[k] = false;
+      }
+    }
+    return can;
+  };
+  struct attempt {
+    std::vector<bool> copied;
+    std::vector<bool> appended;
+    bool same_as(const attempt& other) const {
+      return std::ranges::equal(copied, other.copied) && std::ranges::equal(appended, other.appended);
+    }
+  };
+  const std::size_t copies = found.copied.size();
+  const std::size_t appends = found.appended.size();
+  std::vector<attempt> attempts{{std::vector<bool>(copies, true), std::vector<bool>(appends, true)}};
   std::string why;
   for (std::size_t k = 0; k < attempts.size(); ++k) {
     const auto& [with_copied, with_appended] = attempts[k];
-    const std::vector<archive::entry> none;
-    const auto with_data = joined({&found.changed, with_appended ? &found.appended : &none,
-                                   with_copied ? &found.copied : &none});
+    const auto appended = chosen(found.appended, with_appended);
+    const auto copied = chosen(found.copied, with_copied);
+    const auto with_data = joined({&found.changed, &appended, &copied});
     try {
       const auto removals = removals_of(found, with_copied, with_appended);
       const written_recovery written = write_recovery(options, removals, found.without_data, with_data, write);
       saved_changes saved{written.path,   written.not_beside, with_data.size(), bytes_of(with_data), 0, 0,
                           removals.size()};
-      if (!with_copied) {
-        saved.left_out = found.copied.size();
+      const auto left_out = [](const std::vector<archive::entry>& entries, const std::vector<bool>& with) {
+        std::vector<archive::entry> out;
+        for (std::size_t e = 0; e < entries.size(); ++e) {
+          if (!with[e]) out.push_back(entries[e]);
+        }
+        return out;
+      };
+      if (const auto renamed = left_out(found.copied, with_copied); !renamed.empty()) {
+        saved.left_out = renamed.size();
         log.warning("lost: the new names, modes or times of {} archived files (they keep the old ones): {}",
-                    found.copied.size(), paths_of(found.copied, &archive::entry::path));
+                    renamed.size(), paths_of(renamed, &archive::entry::path));
       }
-      if (!with_appended) {
-        saved.appends_lost = found.appended.size();
+      if (const auto lost_appends = left_out(found.appended, with_appended); !lost_appends.empty()) {
+        saved.appends_lost = lost_appends.size();
         log.warning(
             "lost: what was appended to {} archived files whose archived start cannot be read back "
             "(they keep their archived bytes): {}",
-            found.appended.size(), paths_of(found.appended, &archive::entry::path));
+            lost_appends.size(), paths_of(lost_appends, &archive::entry::path));
       }
       return saved;
     } catch (const std::exception& e) {
       why = e.what();
+      if (k == 0 && copies + appends > 0) {
+        const std::vector<bool> all_copies(copies, true), no_copies(copies, false);
+        const std::vector<bool> all_appends(appends, true), no_appends(appends, false);
+        for (attempt next : {attempt{readable(found.copied), readable(found.appended)}, attempt{no_copies, all_appends},
+                             attempt{all_copies, no_appends}, attempt{no_copies, no_appends}}) {
+          if (std::ranges::none_of(attempts, [&](const attempt& a) { return a.same_as(next); })) {
+            attempts.push_back(std::move(next));
+          }
+        }
+      }
       if (k + 1 < attempts.size()) {
         log.warning("cannot write the recovery archive {} with all it should hold: {}; trying with less", path, why);
       }

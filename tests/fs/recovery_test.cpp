@@ -242,7 +242,7 @@ TEST_F(recovery_fixture, AnAppendAloneIsSaved) {
 
 // A renamed file whose archived content cannot be read is left out of the
 // recovery archive and keeps its old name: its removal is not saved, the
-// others are.
+// others are; another renamed file, readable, keeps its new name.
 TEST_F(recovery_fixture, ARenamedFileThatIsLeftOutKeepsItsOldNameWhileOtherRemovalsAreSaved) {
   std::string text;
   for (int line = 0; text.size() < 1'000'000; ++line) text += fmt::format("line {} of the renamed file\n", line);
@@ -251,25 +251,32 @@ TEST_F(recovery_fixture, ARenamedFileThatIsLeftOutKeepsItsOldNameWhileOtherRemov
     make_file(*filesystem, kRootInode, "old-name.txt", text);
     ASSERT_TRUE(filesystem->commit_everything());  // the archive's first folder
     make_file(*filesystem, kRootInode, "gone.dat", "removed\n");
+    make_file(*filesystem, kRootInode, "other.log", "readable\n");
     ASSERT_TRUE(filesystem->final_commit());
   }
   flip_byte(archive, 32 + 300);  // inside the first folder's data
   {
     auto filesystem = open();
     ASSERT_TRUE(filesystem->rename(kRootInode, "old-name.txt", kRootInode, "new-name.txt", 0));
+    ASSERT_TRUE(filesystem->rename(kRootInode, "other.log", kRootInode, "other-new.log", 0));
     ASSERT_TRUE(filesystem->unlink(kRootInode, "gone.dat"));
     make_file(*filesystem, kRootInode, "new.dat", "new\n");
     const auto saved = filesystem->save_for_recovery();
     ASSERT_TRUE(saved) << saved.error().message;
-    EXPECT_EQ(saved->left_out, 1u);
-    EXPECT_EQ(saved->removals, 1u);
+    EXPECT_EQ(saved->left_out, 1u) << "only the file that cannot be read";
+    EXPECT_EQ(saved->removals, 2u);
   }
-  EXPECT_EQ(listing(recovery), "Path = new.dat\n");
+  EXPECT_NE(log.text().find("lost: the new names, modes or times of 1 archived files (they keep the old ones): "
+                            "new-name.txt\n"),
+            std::string::npos)
+      << log.text();
+  EXPECT_EQ(listing(recovery), "Path = new.dat\nPath = other-new.log\n");
   EXPECT_EQ(read_file(fs::removals_path_of(recovery.string())),
-            std::string(fs::kRemovalsHeading) + std::string("gone.dat\0", 9));
+            std::string(fs::kRemovalsHeading) + std::string("gone.dat\0other.log\0", 19));
   const auto committed = fs::commit_recovery_archive(small_daemon_options(archive), log.logger());
   ASSERT_TRUE(committed) << committed.error().message;
-  EXPECT_EQ(listing(archive), "Path = new.dat\nPath = old-name.txt\n");
+  EXPECT_EQ(listing(archive), "Path = new.dat\nPath = old-name.txt\nPath = other-new.log\n");
+  EXPECT_EQ(extracted(archive, "other-new.log"), "readable\n");
 }
 
 // The same for a renamed directory whose file is left out: the file keeps
