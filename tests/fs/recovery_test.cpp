@@ -279,6 +279,47 @@ TEST_F(recovery_fixture, ARenamedFileThatIsLeftOutKeepsItsOldNameWhileOtherRemov
   EXPECT_EQ(extracted(archive, "other-new.log"), "readable\n");
 }
 
+// An archive made elsewhere holds a name twice: the mount shows the earlier
+// copy as same_1.txt. The save leaves out the one file it cannot read and
+// keeps that copy under its shown name: committing the new same.txt replaces
+// both stored entries of the name, and the earlier content must live on.
+TEST_F(recovery_fixture, AnUnreadableFileDoesNotCostADuplicateNameItsContent) {
+  std::string text;
+  for (int line = 0; text.size() < 1'000'000; ++line) text += fmt::format("line {} of the damaged file\n", line);
+  archive::write_options batched;
+  batched.plan.mode = archive::pack_mode::batched;  // a folder per file: the damage stays in one
+  std::vector<archive::entry> entries;
+  for (const auto& [path, content] :
+       {std::pair<std::string, std::string>{"bad.txt", text}, {"same.txt", "first\n"}, {"same.txt", "second\n"}}) {
+    archive::entry e;
+    e.path = path;
+    e.mode = 0644;
+    e.mtime = {1'700'000'000, 0};
+    e.size = content.size();
+    e.content = std::make_shared<archive::memory_content>(content);
+    entries.push_back(std::move(e));
+  }
+  archive::create_archive(archive.string(), {}, entries, batched);
+  flip_byte(archive, 32 + 300);  // inside bad.txt's data
+  {
+    auto filesystem = open();
+    const auto shown = filesystem->lookup(kRootInode, "same_1.txt");
+    ASSERT_TRUE(shown);
+    EXPECT_EQ(read_all(*filesystem, shown->st_ino), "first\n");
+    ASSERT_TRUE(filesystem->rename(kRootInode, "bad.txt", kRootInode, "bad2.txt", 0));
+    ASSERT_TRUE(filesystem->unlink(kRootInode, "same.txt"));
+    make_file(*filesystem, kRootInode, "same.txt", "third\n");
+    const auto saved = filesystem->save_for_recovery();
+    ASSERT_TRUE(saved) << saved.error().message;
+    EXPECT_EQ(saved->left_out, 1u);
+  }
+  const auto committed = fs::commit_recovery_archive(small_daemon_options(archive), log.logger());
+  ASSERT_TRUE(committed) << committed.error().message;
+  EXPECT_EQ(listing(archive), "Path = bad.txt\nPath = same.txt\nPath = same_1.txt\n");
+  EXPECT_EQ(extracted(archive, "same_1.txt"), "first\n");
+  EXPECT_EQ(extracted(archive, "same.txt"), "third\n");
+}
+
 // The same for a renamed directory whose file is left out: the file keeps
 // its old path, and the directory above it its entry (without it the next
 // mount would show the private directory as one of mode 0755); the file
