@@ -292,7 +292,11 @@ void pending_folders::write_finished(pending_lane& lane, std::unique_lock<std::m
     std::unique_ptr<pending_part> part = std::move(lane.unwritten.front());
     lane.unwritten.pop_front();
     auto& folder = *part->folder;
-    if (!part->error && !cancelled_) {
+    // Nothing is written after a failure (error_): a later part of the
+    // failed one's folder would be counted as if it followed it, its files
+    // whole though their bytes lie partly in the part not written (a full
+    // disk made the recovery save read such a folder, and throw).
+    if (!part->error && !cancelled_ && !error_) {
       if (part->first) folder.pack_offset = lane.file->position();
       lock.unlock();
       try {
@@ -304,7 +308,7 @@ void pending_folders::write_finished(pending_lane& lane, std::unique_lock<std::m
     }
     unwritten_.erase(part->sequence);
     progress_.in_flight_bytes -= part->input_bytes;
-    if (part->error || cancelled_) {
+    if (part->error || cancelled_ || error_) {
       if (!error_ && part->error) error_ = part->error;
       lock.unlock();
       part.reset();

@@ -192,8 +192,15 @@ void sealer::bring_back() {
   bool all_back = true;
   inodes_.for_each([&](inode& node) {
     std::lock_guard data(node.mutex);
-    if (auto back = node.content.unseal(content_); !back) {
-      log_.error("{}: {}", inodes_.path_of(node), back.error().message);
+    // Reading back what the compressor released can throw (archive_error
+    // from the pending file): one file's failure must not end the others'.
+    try {
+      if (auto back = node.content.unseal(content_); !back) {
+        log_.error("{}: {}", inodes_.path_of(node), back.error().message);
+        all_back = false;
+      }
+    } catch (const std::exception& e) {
+      log_.error("{}: {}", inodes_.path_of(node), e.what());
       all_back = false;
     }
   });
