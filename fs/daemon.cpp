@@ -352,13 +352,14 @@ int run_daemon(const std::vector<std::string>& args, std::FILE* out, std::FILE* 
     log.error("the final commit failed: {}; {}", fs->figures().error(),
               archived_before ? fmt::format("{} holds the last successful commit", options.archive_path)
                               : fmt::format("no archive was written at {}", options.archive_path));
-    result<saved_changes> saved = failure(EIO);
-    try {
-      saved = fs->save_for_recovery();
-    } catch (const std::exception& e) {
-      // The last chance to keep anything: said, never a crash.
-      saved = failure(EIO, fmt::format("cannot write the recovery archive: {}", e.what()));
-    }
+    const result<saved_changes> saved = [&]() -> result<saved_changes> {
+      try {
+        return fs->save_for_recovery();
+      } catch (const std::exception& e) {
+        // The last chance to keep anything: said, never a crash.
+        return failure(EIO, fmt::format("cannot write the recovery archive: {}", e.what()));
+      }
+    }();
     if (!saved) {
       log.error("{}", saved.error().message);
     } else if (!saved->path.empty() && saved->not_beside.empty()) {

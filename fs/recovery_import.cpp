@@ -29,12 +29,11 @@ namespace {
 // Removals whose recovery archive is gone (recovery_removals.hpp): left by
 // an interrupted save or mount, never read.
 void remove_stale_removals(const std::string& recovery, logger& log) {
-  const std::string path = removals_path_of(recovery);
-  struct stat st {};
-  if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != ::geteuid()) return;
   try {
-    remove_removals(recovery);
-    log.info("removed {}, left without its recovery archive by an interrupted save or mount", path);
+    if (remove_removals(recovery)) {
+      log.info("removed {}, left without its recovery archive by an interrupted save or mount",
+               removals_path_of(recovery));
+    }
   } catch (const archive::archive_error& e) {
     log.warning("{}", e.what());
   }

@@ -52,14 +52,15 @@ void write_removals(const std::string& recovery, const std::vector<std::string>&
   }
 }
 
-void remove_removals(const std::string& recovery) {
+bool remove_removals(const std::string& recovery) {
   const std::string path = removals_path_of(recovery);
-  if (!ours(path)) return;
+  if (!ours(path)) return false;
   if (::unlink(path.c_str()) != 0) {
-    if (errno == ENOENT) return;
+    if (errno == ENOENT) return false;
     archive::throw_io_error(path, "cannot remove the list of removed paths", errno);
   }
   archive::sync_directory_of(path);
+  return true;
 }
 
 result<read_removals_result> read_removals(const std::string& recovery) {

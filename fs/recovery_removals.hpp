@@ -44,9 +44,9 @@ std::string removals_path_of(const std::string& recovery);
 void write_removals(const std::string& recovery, const std::vector<std::string>& paths);
 
 // Removes this user's removals of `recovery` if there are any (another
-// user's file of that name is left alone). Throws archive::archive_error(io)
-// when they stay.
-void remove_removals(const std::string& recovery);
+// user's file of that name is left alone); returns whether it removed a
+// file. Throws archive::archive_error(io) when they stay.
+bool remove_removals(const std::string& recovery);
 
 struct read_removals_result {
   std::optional<std::vector<std::string>> paths;  // nullopt: none to apply

@@ -70,6 +70,12 @@ struct recovery_test : mount_fixture {
   std::optional<small_disk> disk;
   fs::path small_archive() const { return disk->where / "a.7z"; }
   fs::path recovery() const { return disk->where / "a.7z.recovery.7z"; }
+  // A recovery_dir off the small disk, made; and the options naming it.
+  fs::path spare() const { return dir / "spare"; }
+  std::string options_with_spare() const {
+    fs::create_directories(spare());
+    return "level=1,recovery_dir=" + spare().string();
+  }
 };
 
 }  // namespace
@@ -165,9 +171,8 @@ TEST_F(recovery_test, AFailedFinalCommitIsKeptInARecoveryArchiveThatTheNextMount
 // recovery_dir (/var/tmp), and the next mount commits it from there.
 TEST_F(recovery_test, WhenTheRecoveryArchiveDoesNotFitBesideTheArchiveItIsKeptInRecoveryDir) {
   const std::string payload = random_bytes(1u << 20, 4);
-  const fs::path spare = dir / "spare";
-  fs::create_directories(spare);
-  const std::string options = "level=1,recovery_dir=" + spare.string();
+  const fs::path spare = this->spare();
+  const std::string options = options_with_spare();
   {
     daemon_process daemon(small_archive(), mnt, options, log);
     ASSERT_TRUE(daemon.wait_mounted()) << daemon.log();
@@ -362,9 +367,8 @@ TEST_F(recovery_test, AFullDiskStopsStreamingAndTheCommitCompressesWhatItHeld) {
 // archive.
 TEST_F(recovery_test, AWriteThatFailsMidFolderLeavesTheFileWholeForTheRecoveryArchive) {
   const std::string payload = random_bytes(3'000'000, 5);
-  const fs::path spare = dir / "spare";
-  fs::create_directories(spare);
-  const std::string options = "level=1,recovery_dir=" + spare.string();
+  const fs::path spare = this->spare();
+  const std::string options = options_with_spare();
   {
     daemon_process daemon(small_archive(), mnt, options, log);
     ASSERT_TRUE(daemon.wait_mounted()) << daemon.log();
@@ -401,9 +405,8 @@ TEST_F(recovery_test, AWriteThatFailsMidFolderLeavesTheFileWholeForTheRecoveryAr
 // file between them (holding it kept its space taken: the second commit
 // failed for space a fresh mount had).
 TEST_F(recovery_test, SeveralRecoveryArchivesAtOneMountNeedNoMoreSpaceThanOne) {
-  const fs::path spare = dir / "spare";
-  fs::create_directories(spare);
-  const std::string options = "level=1,recovery_dir=" + spare.string();
+  const fs::path spare = this->spare();
+  const std::string options = options_with_spare();
   const std::size_t size = 1'400'000;  // three of them do not fit in the 4 MiB disk
   {
     daemon_process daemon(small_archive(), mnt, options, log);
