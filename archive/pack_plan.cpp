@@ -28,8 +28,8 @@ void group_solid(std::span<const entry> entries, std::vector<std::size_t> indice
   std::vector<sort_key> keys(entries.size());
   for (auto i : indices) keys[i] = key_of(entries[i].path);
   std::ranges::stable_sort(indices, [&](std::size_t a, std::size_t b) {
-    return std::tie(keys[a].extension, keys[a].file_name, keys[a].directory) <
-           std::tie(keys[b].extension, keys[b].file_name, keys[b].directory);
+    return std::tie(keys[a].extension, keys[a].directory, keys[a].file_name) <
+           std::tie(keys[b].extension, keys[b].directory, keys[b].file_name);
   });
   folder_plan current;
   for (auto i : indices) {

@@ -1,8 +1,12 @@
 #pragma once
 // Which entries go into which folder. Batched: a folder per file (random
 // access). Solid: files grouped into folders of at most `solid_block_bytes`
-// and `solid_block_files`, ordered by extension, then name, then directory
-// (as 7-Zip's 7zUpdate.cpp sorts), so that similar files share a dictionary.
+// and `solid_block_files`, ordered by extension, then directory, then name,
+// so that similar files share a dictionary. 7-Zip's default order is by path
+// (-mqs=on: by extension, then name). Grouping by extension helps where each
+// directory mixes kinds of file (the benchmark's blob cache: 7.7 % smaller
+// than by path); keeping a directory's files together helps source trees
+// (/usr/include: 4.5 % smaller than by extension, then name).
 // Hybrid: files under `hybrid_threshold` go solid, larger ones batched.
 // Entries without content (directories, empty files) get no folder.
 #include "entry.hpp"
