@@ -16,9 +16,9 @@ namespace sevenzfs::fs {
 
 namespace {
 
-bool lock_whole_file(int fd, bool wait) {
+bool lock_whole_file(int fd, bool wait, bool shared = false) {
   struct flock whole {};
-  whole.l_type = F_WRLCK;
+  whole.l_type = shared ? F_RDLCK : F_WRLCK;
   whole.l_whence = SEEK_SET;
   for (;;) {
     if (::fcntl(fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &whole) == 0) return true;
@@ -66,7 +66,10 @@ result<void> lock_or_wait(int fd, const std::string& path, const std::string& ar
 // Running out of descriptors or memory is an error: an empty descriptor
 // would leave an archive that exists unlocked without a word.
 result<archive::unique_fd> lock_archive_file(const std::string& archive_path, bool wait, const wait_callback& on_wait) {
-  const auto holder = [] { return std::string("another daemon, under another name (a hard link or a bind mount)"); };
+  const auto holder = [] {
+    return std::string(
+        "a read-only mount, or a daemon that mounted it under another name: a hard link or a bind mount");
+  };
   for (;;) {
     archive::unique_fd fd(::open(archive_path.c_str(), O_RDWR | O_CLOEXEC | O_NONBLOCK));
     if (!fd) {
@@ -117,11 +120,79 @@ result<archive_lock> archive_lock::take(const std::string& archive_path, const s
     // The holder we waited for removed this file as it let it go.
   }
   auto archive_fd = lock_archive_file(archive_path, wait, on_wait);
-  if (!archive_fd) return std::unexpected(archive_fd.error());
+  if (!archive_fd) {
+    ::unlink(path.c_str());  // ours while we hold it, as the destructor removes it
+    return std::unexpected(archive_fd.error());
+  }
   archive_lock taken(archive_path, std::move(path), std::move(fd));
   taken.archive_fd_ = std::move(*archive_fd);
   taken.name_holder(mountpoint);
   return taken;
+}
+
+result<archive_lock> archive_lock::take_shared(const std::string& archive_path, bool wait,
+                                               const std::function<void(const std::string& holder)>& on_wait) {
+  const std::string lock_path = archive_path + ".lock";
+  const auto writer = [&] {
+    return ::access(lock_path.c_str(), F_OK) == 0 ? lock_holder(lock_path)
+                                                  : std::string("a daemon that mounted it under another name");
+  };
+  const auto busy = [&] {
+    return failure(EBUSY, fmt::format("{} is in use by sevenzfs ({}), which writes it; unmount it first, or use "
+                                      "-o wait_lock",
+                                      archive_path, writer()));
+  };
+  bool told = false;
+  const auto waiting = [&] {
+    if (!told && on_wait) on_wait(writer());
+    told = true;
+  };
+  for (;;) {
+    archive::unique_fd fd(::open(archive_path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+    if (!fd) {
+      const int error = errno;
+      return failure(error, fmt::format("cannot open {}: {}", archive_path, std::strerror(error)));
+    }
+    if (!lock_whole_file(fd.get(), false, true)) {
+      if (errno != EAGAIN && errno != EACCES) break;
+      if (!wait) return busy();
+      waiting();
+      if (!lock_whole_file(fd.get(), true, true)) break;
+    }
+    const auto named = still_named(fd.get(), archive_path);
+    if (!named) return std::unexpected(named.error());
+    if (!*named) continue;  // written anew while we waited
+    // A writing daemon holds its lock file from before it locks the archive
+    // until after it lets it go, and while it locks an archive it wrote anew:
+    // the archive's lock alone may not show it yet.
+    archive::unique_fd lock_file(::open(lock_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+    if (!lock_file) {
+      if (errno != ENOENT) {
+        const int error = errno;
+        return failure(error, fmt::format("cannot open the lock file {}: {}", lock_path, std::strerror(error)));
+      }
+    } else {
+      struct flock probe {};
+      probe.l_type = F_RDLCK;
+      probe.l_whence = SEEK_SET;
+      if (::fcntl(lock_file.get(), F_OFD_GETLK, &probe) != 0) {
+        const int error = errno;
+        return failure(error, fmt::format("cannot look at the lock file {}: {}", lock_path, std::strerror(error)));
+      }
+      if (probe.l_type != F_UNLCK) {
+        if (!wait) return busy();
+        waiting();
+        fd.reset();  // the writer may be waiting for the archive's lock
+        if (!lock_whole_file(lock_file.get(), true, true)) break;
+        continue;  // the writer is gone: from the start
+      }
+    }
+    archive_lock taken(archive_path, std::string(), archive::unique_fd{});
+    taken.archive_fd_ = std::move(fd);
+    return taken;
+  }
+  const int error = errno;
+  return failure(error, fmt::format("cannot lock {}: {}", archive_path, std::strerror(error)));
 }
 
 archive_lock::~archive_lock() {
@@ -132,6 +203,7 @@ archive_lock::~archive_lock() {
 }
 
 result<void> archive_lock::follow_archive() {
+  if (path_.empty()) return {};  // shared: nothing is written
   struct stat named {};
   if (::stat(archive_path_.c_str(), &named) != 0) {
     if (errno == ENOENT) return {};  // no archive (yet): nothing to lock
@@ -147,6 +219,7 @@ result<void> archive_lock::follow_archive() {
 }
 
 void archive_lock::name_holder(const std::string& mountpoint) const {
+  if (!fd_) return;  // shared: no lock file
   const std::string holder = fmt::format("pid {}, mounted on {}\n", ::getpid(), mountpoint);
   if (::ftruncate(fd_.get(), 0) != 0) return;
   try {

@@ -14,6 +14,11 @@
 // (an open-file-description lock on its inode, while it exists), and the
 // lock follows the archive when a commit writes it anew (a new inode renamed
 // into place).
+//
+// A read-only mount takes a shared lock on the archive file alone, and makes
+// no lock file (its directory may be read-only): read-only mounts run side
+// by side, and a daemon that would write the archive is refused while one
+// runs, as one is refused while a writing daemon holds either lock.
 #include "result.hpp"
 
 #include "archive/file_io.hpp"
@@ -30,6 +35,12 @@ class archive_lock {
   static result<archive_lock> take(const std::string& archive_path, const std::string& mountpoint, bool wait,
                                    const std::function<void(const std::string& holder)>& on_wait = {});
 
+  // Takes the shared lock of a read-only mount on the archive at
+  // `archive_path`, which must exist. Busy: EBUSY naming the writing daemon,
+  // unless `wait`.
+  static result<archive_lock> take_shared(const std::string& archive_path, bool wait,
+                                          const std::function<void(const std::string& holder)>& on_wait = {});
+
   archive_lock(archive_lock&&) noexcept = default;
   archive_lock& operator=(archive_lock&&) = delete;
   ~archive_lock();  // removes the lock file, then lets the lock go
@@ -37,17 +48,19 @@ class archive_lock {
   const std::string& path() const noexcept { return path_; }
   // After a commit: locks the archive the path now names if it is another
   // file than the one locked (created, or written anew), and lets the old
-  // one go. EBUSY when another daemon holds the new one.
+  // one go. EBUSY when another daemon holds the new one. Nothing for a
+  // shared lock (a read-only mount commits nothing).
   result<void> follow_archive();
   // Writes this process as the holder: again after daemonizing, as the lock
   // (which belongs to the open file, not the process) passes to the child.
+  // Nothing for a shared lock, which has no lock file.
   void name_holder(const std::string& mountpoint) const;
 
  private:
   archive_lock(std::string archive_path, std::string path, archive::unique_fd fd)
       : archive_path_(std::move(archive_path)), path_(std::move(path)), fd_(std::move(fd)) {}
   std::string archive_path_;
-  std::string path_;
+  std::string path_;               // the lock file; empty for a shared lock
   archive::unique_fd fd_;          // the lock goes with the descriptor
   archive::unique_fd archive_fd_;  // the archive file's lock; none while there is no archive
 };

@@ -34,7 +34,10 @@ committer::committer(const daemon_options& options, inode_table& inodes, content
       log_(log),
       lock_(lock),
       archive_(options_.archive_path, options_.write) {
-  if (archive_.has_dead_space()) {
+  if (archive_.has_dead_space() && options_.read_only) {
+    log_.info("{}: {} dead bytes after the last folder are left as they are (read-only)", options_.archive_path,
+              archive_.dead_bytes());
+  } else if (archive_.has_dead_space()) {
     log_.info(
         "{}: trimming {} dead bytes after the last folder (files removed from the end, or an interrupted "
         "commit)",

@@ -105,6 +105,56 @@ std::string archive_file_problem(const daemon_options& options) {
   return "";
 }
 
+// A read-only mount shows an archive that is there: refused for one that is
+// missing or empty (a writable mount would create it), "" otherwise.
+std::string read_only_problem(const daemon_options& options) {
+  if (!options.read_only) return "";
+  struct stat st {};
+  if (::stat(options.archive_path.c_str(), &st) != 0) {
+    return fmt::format("{}: {}: nothing to mount read-only", options.archive_path, std::strerror(errno));
+  }
+  if (st.st_size == 0) return fmt::format("{}: the file is empty: nothing to mount read-only", options.archive_path);
+  return "";
+}
+
+// What a failed final commit kept beside the archive goes in at the next
+// writable mount; a read-only one shows the archive without it, and says so.
+void warn_of_uncommitted_recovery(const daemon_options& options, logger& log) {
+  const std::string recovery = recovery_path_of(options.archive_path);
+  struct stat st {};
+  if (::stat(recovery.c_str(), &st) != 0) return;
+  log.warning(
+      "{} holds changes a failed final commit kept: this read-only mount does not show them (a writable "
+      "mount of {} commits them)",
+      recovery, options.archive_path);
+}
+
+// Before a writable mount reads the archive: what crashed writers left is
+// removed, and what an earlier daemon's failed final commit kept goes in
+// first. kExitOk, or the status to exit with.
+int prepare_archive(const daemon_options& options, logger& log, archive_lock& lock,
+                    const std::function<void(std::string)>& starting) {
+  // spill_file, recovery_save, recovery_removals
+  constexpr std::string_view kDaemonTemporaries[] = {".spill", ".recovery.7z", ".recovery.7z.removed"};
+  for (const auto& removed : archive::remove_leftovers(options.archive_path, kDaemonTemporaries)) {
+    log.info("removed {}, left behind by a sevenzfs that ended without cleaning up (what it held was not committed)",
+             removed);
+  }
+  const auto committing = [&](const std::string& recovery) { starting(fmt::format("committing {}", recovery)); };
+  const auto follow = [&] {
+    if (auto followed = lock.follow_archive(); !followed) log.warning("{}", followed.error().message);
+  };
+  if (const auto recovered = commit_recovery_archive(options, log, committing, follow); !recovered) {
+    log.error("{}", recovered.error().message);
+    return recovered.error().commit_failed ? kExitCommitFailed : kExitArchiveUnusable;
+  }
+  if (auto followed = lock.follow_archive(); !followed) {
+    log.error("{}", followed.error().message);
+    return kExitArchiveUnusable;
+  }
+  return kExitOk;
+}
+
 // The FUSE session with our options and the user's generic ones; null when
 // libfuse refuses them (it says why on stderr).
 session_ptr make_session(const daemon_options& options, const fuse_lowlevel_ops& operations, fuse_binding* binding) {
@@ -230,11 +280,16 @@ int run_daemon(const std::vector<std::string>& args, std::FILE* out, std::FILE* 
   raise_open_file_limit(log);
 
   const std::string archive_dir = archive::directory_of(options.archive_path);
-  if (const int error = directory_unwritable(archive_dir); error != 0) {
-    log.error("{}: cannot write the archive's directory: {}", archive_dir, std::strerror(error));
+  if (const int error = options.read_only ? 0 : directory_unwritable(archive_dir); error != 0) {
+    log.error("{}: cannot write the archive's directory: {}{}", archive_dir, std::strerror(error),
+              error == EROFS ? " (-o ro mounts it read-only)" : "");
     return kExitArchiveUnusable;
   }
   if (const auto problem = archive_file_problem(options); !problem.empty()) {
+    log.error("{}", problem);
+    return kExitArchiveUnusable;
+  }
+  if (const auto problem = read_only_problem(options); !problem.empty()) {
     log.error("{}", problem);
     return kExitArchiveUnusable;
   }
@@ -258,35 +313,23 @@ int run_daemon(const std::vector<std::string>& args, std::FILE* out, std::FILE* 
     if (status) status->set_text("starting: " + std::move(text));
   };
 
-  // Held until the final commit is done: the archive is ours alone.
-  auto lock =
-      archive_lock::take(options.archive_path, options.mountpoint, options.wait_lock, [&](const std::string& holder) {
-        log.info("{} is in use by sevenzfs ({}); waiting for it", options.archive_path, holder);
-        starting(fmt::format("waiting for {}, in use by sevenzfs ({})", options.archive_path, holder));
-      });
+  // Held until the final commit is done: the archive is ours alone (shared
+  // with read-only mounts alone when this one is).
+  const auto on_wait = [&](const std::string& holder) {
+    log.info("{} is in use by sevenzfs ({}); waiting for it", options.archive_path, holder);
+    starting(fmt::format("waiting for {}, in use by sevenzfs ({})", options.archive_path, holder));
+  };
+  auto lock = options.read_only
+                  ? archive_lock::take_shared(options.archive_path, options.wait_lock, on_wait)
+                  : archive_lock::take(options.archive_path, options.mountpoint, options.wait_lock, on_wait);
   if (!lock) {
     log.error("{}", lock.error().message);
     return kExitArchiveUnusable;
   }
-  // What crashed writers left beside the archive belongs to nobody now.
-  // spill_file, recovery_save, recovery_removals
-  constexpr std::string_view kDaemonTemporaries[] = {".spill", ".recovery.7z", ".recovery.7z.removed"};
-  for (const auto& removed : archive::remove_leftovers(options.archive_path, kDaemonTemporaries)) {
-    log.info("removed {}, left behind by a sevenzfs that ended without cleaning up (what it held was not committed)",
-             removed);
-  }
-  // What an earlier daemon's failed final commit kept goes in first.
-  const auto committing = [&](const std::string& recovery) { starting(fmt::format("committing {}", recovery)); };
-  const auto follow = [&] {
-    if (auto followed = lock->follow_archive(); !followed) log.warning("{}", followed.error().message);
-  };
-  if (const auto recovered = commit_recovery_archive(options, log, committing, follow); !recovered) {
-    log.error("{}", recovered.error().message);
-    return recovered.error().commit_failed ? kExitCommitFailed : kExitArchiveUnusable;
-  }
-  if (auto followed = lock->follow_archive(); !followed) {
-    log.error("{}", followed.error().message);
-    return kExitArchiveUnusable;
+  if (options.read_only) {
+    warn_of_uncommitted_recovery(options, log);
+  } else if (const int prepared = prepare_archive(options, log, *lock, starting); prepared != kExitOk) {
+    return prepared;
   }
 
   starting(fmt::format("reading {}", options.archive_path));
@@ -322,6 +365,7 @@ int run_daemon(const std::vector<std::string>& args, std::FILE* out, std::FILE* 
   }
   // Only now is the mount usable; the parent of a daemonized process exits here.
   fuse_daemonize(options.foreground ? 1 : 0);
+  if (options.read_only) log.info("mounted {} read-only on {}", options.archive_path, options.mountpoint);
   lock->name_holder(options.mountpoint);
   if (!options.foreground) log.set_output(to_syslog);
   if (notifier.enabled() && !status) status.emplace(notifier, "mounted");

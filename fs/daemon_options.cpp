@@ -68,6 +68,9 @@ const char* const kDaemonUsage =
     "  -o nonempty              mount over a directory that is not empty\n"
     "  -o wait_lock             wait while another sevenzfs uses ARCHIVE (default: exit 3)\n"
     "  -o kernel_cache          keep file pages cached by the kernel across opens\n"
+    "  -o ro                    read-only: ARCHIVE must exist and is never written\n"
+    "                           (it may lie on read-only media; other read-only\n"
+    "                           mounts of it may run at once, a writable one may not)\n"
     "Generic FUSE options (allow_other, allow_root, auto_unmount, fsname=,\n"
     "max_read=, ...) go to libfuse. Options mount(8) passes (rw, defaults,\n"
     "nofail, _netdev, x-*, ...) are ignored. SIZE takes K, M, G or T suffixes\n"
@@ -237,9 +240,8 @@ bool apply_option(parse_state& state, std::string_view item) {
     options.kernel_cache = true;
   } else if (!has_value && key == "debug") {
     options.debug = options.foreground = true;
-  } else if (key == "ro") {
-    state.error = "option ro is not supported: sevenzfs mounts are writable";
-    return false;
+  } else if (!has_value && (key == "ro" || key == "rw")) {
+    options.read_only = key == "ro";  // the last one given counts, as for mount(8)
   } else if (!is_ignored(key)) {
     options.fuse_options.emplace_back(item);  // libfuse's to judge
   }
@@ -295,6 +297,7 @@ std::vector<std::string> fuse_mount_items(const daemon_options& options, bool ru
   std::vector<std::string> items{"subtype=sevenzfs"};
   if (!run_by_root || given("allow_other") || given("allow_root")) items.emplace_back("default_permissions");
   if (!given_prefix("fsname=")) items.push_back("fsname=" + options.archive_path);
+  if (options.read_only) items.emplace_back("ro");  // the kernel refuses every change with EROFS
   items.insert(items.end(), options.fuse_options.begin(), options.fuse_options.end());
   return items;
 }

@@ -29,6 +29,9 @@ struct daemon_options {
   bool nonempty = false;      // mount over a non-empty directory
   bool wait_lock = false;     // wait for another daemon using the archive instead of failing
   bool kernel_cache = false;  // keep file pages in the kernel's cache across opens
+  // Mounted read-only (-o ro): the archive is read, never written, locked
+  // shared with other read-only mounts, and may lie on read-only media.
+  bool read_only = false;
   archive::write_options write;
   std::uint64_t pool_bytes = 0;
   std::uint64_t cache_bytes = std::uint64_t{64} << 20;  // decoded archive data kept for reads

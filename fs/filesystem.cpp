@@ -77,7 +77,8 @@ result<std::shared_lock<std::shared_mutex>> filesystem::begin_change() {
   auto gate = committer_.change_gate();
   // Checked under the gate: the unmount control sets it before its commit
   // takes the gate, so nothing that passes here is missed by that commit.
-  if (closing_.load()) return failure(EROFS);
+  // (On a read-only mount the kernel refuses changes before they come here.)
+  if (closing_.load() || options_.read_only) return failure(EROFS);
   return gate;
 }
 

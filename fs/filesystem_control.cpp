@@ -148,12 +148,14 @@ result<void> filesystem::fsync_directory(inode_number number) {
 }
 
 result<void> filesystem::compact() {
+  if (options_.read_only) return failure(EROFS, "a read-only mount does not write the archive");
   if (auto committed = commit_everything(); !committed) return committed;
   return committer_.compact();
 }
 
 result<void> filesystem::final_commit() {
   if (scheduler_) scheduler_->stop();
+  if (options_.read_only) return {};
   if (!committer_.has_changes()) return {};
   return commit(commit_scope::everything(), true);
 }
@@ -203,7 +205,8 @@ result<void> filesystem::unmount_control() {
     }
   }
   if (!detach_) return {};
-  log_.info("unmounting on request: everything is committed");
+  log_.info("unmounting on request: {}",
+            options_.read_only ? "read-only, nothing to commit" : "everything is committed");
   return detach_();
 }
 

@@ -57,16 +57,24 @@ class path_root_xattrs final : public root_xattrs {
     // By ioctl where there is one (see fs/control_ioctl.hpp); a daemon from
     // before those answers ENOTTY, and gets the attribute.
     if (const unsigned command = fs::ioctl_of_control(key); command != 0) {
-      const scoped_fd root(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-      if (root.fd < 0) return errno;
-      if (::ioctl(root.fd, command) == 0) return 0;
-      if (errno != ENOTTY) return errno;
+      if (const int error = by_ioctl(command); error != ENOTTY) return error;
     }
     const std::string name = fmt::format("{}{}", kXattrPrefix, key);
-    return ::setxattr(root_.c_str(), name.c_str(), "1", 1, 0) == 0 ? 0 : errno;
+    if (::setxattr(root_.c_str(), name.c_str(), "1", 1, 0) == 0) return 0;
+    const int error = errno;
+    // A read-only mount: its unmount by ioctl (see fs/control_ioctl.hpp).
+    if (error == EROFS && key == "unmount") return by_ioctl(fs::kUnmountIoctl);
+    return error;
   }
 
  private:
+  // 0, or the errno of the ioctl on the root directory.
+  int by_ioctl(unsigned command) const {
+    const scoped_fd root(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (root.fd < 0) return errno;
+    return ::ioctl(root.fd, command) == 0 ? 0 : errno;
+  }
+
   std::string root_;
 };
 
@@ -140,8 +148,9 @@ std::vector<mount_entry> parse_mountinfo(std::string_view text) {
     std::size_t separator = 6;
     while (separator < fields.size() && fields[separator] != "-") ++separator;
     if (fields.size() < 5 || separator + 2 >= fields.size()) continue;
-    mounts.push_back(
-        {unescape_octal(fields[4]), unescape_octal(fields[separator + 1]), unescape_octal(fields[separator + 2])});
+    const std::string options = "," + std::string(fields[5]) + ",";
+    mounts.push_back({unescape_octal(fields[4]), unescape_octal(fields[separator + 1]),
+                      unescape_octal(fields[separator + 2]), options.find(",ro,") != std::string::npos});
   }
   return mounts;
 }

@@ -292,7 +292,9 @@ int run_unmount(const ctl_environment& environment, const ctl_output& io, const 
     }
     std::this_thread::sleep_for(environment.poll_interval);
   }
-  fmt::print(io.out, "{}: everything is committed to {}; unmounted; {}\n", path, archive,
+  fmt::print(io.out, "{}: {}; unmounted; {}\n", path,
+             opened->mount.read_only ? fmt::format("read-only, {} was not written", archive)
+                                     : fmt::format("everything is committed to {}", archive),
              daemon ? fmt::format("the daemon (pid {}) has exited", opened->pid)
                     : std::string("the daemon's process is not visible here"));
   return kCtlOk;

@@ -483,7 +483,7 @@ TEST_F(mount_fixture, CorruptArchiveIsRefusedAndLeftUntouched) {
 }
 
 TEST_F(mount_fixture, BadOptionsAreRefusedClearly) {
-  for (const char* options : {"mode=fastest", "level=12", "pool_size=1K", "pool_size=100T", "frobnicate", "ro"}) {
+  for (const char* options : {"mode=fastest", "level=12", "pool_size=1K", "pool_size=100T", "frobnicate"}) {
     daemon_process daemon(archive, mnt, options, log);
     EXPECT_EQ(daemon.wait_exit(std::chrono::seconds(10)), 2) << options;
   }

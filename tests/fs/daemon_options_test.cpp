@@ -159,6 +159,18 @@ TEST(DaemonOptions, MountItemsNameTheTypeAndTheArchiveUnlessFsnameIsGiven) {
   EXPECT_FALSE(has_item(named, "fsname=/tmp/a.7z"));
 }
 
+// ro reaches the kernel, which then refuses every change; of ro and rw
+// (mount(8) passes rw unless told ro), the last one counts.
+TEST(DaemonOptions, ReadOnlyIsTheLastOfRoAndRwAndReachesTheKernel) {
+  EXPECT_FALSE(parsed("rw").read_only);
+  EXPECT_TRUE(parsed("ro").read_only);
+  EXPECT_TRUE(parsed("rw,ro").read_only);
+  EXPECT_FALSE(parsed("ro,rw").read_only);
+  EXPECT_TRUE(has_item(fuse_mount_items(parsed("rw,ro"), true), "ro"));
+  EXPECT_FALSE(has_item(fuse_mount_items(parsed("ro,rw"), true), "ro"));
+  EXPECT_FALSE(has_item(fuse_mount_items(parsed("ro,rw"), true), "rw"));
+}
+
 // A unit's OPTIONS= left empty gives `-o ""`: nothing for libfuse, which
 // refused the empty item as an unknown option.
 TEST(DaemonOptions, EmptyOptionItemsAskForNothing) {

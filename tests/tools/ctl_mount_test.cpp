@@ -38,9 +38,11 @@ TEST(CtlMount, ParsesMountinfoWithEscapesAndOptionalFields) {
   const auto mounts = parse_mountinfo(
       "22 1 0:21 / / rw shared:1 - ext4 /dev/vda rw\n"
       "40 22 0:40 / /mnt/my\\040archive\\134x rw,nosuid shared:5 master:2 - fuse.sevenzfs /srv/a\\040b.7z rw\n"
-      "41 22 0:41 / /run/user rw - tmpfs tmpfs rw\n"
+      "41 22 0:41 / /run/user ro,nosuid - tmpfs tmpfs rw\n"
       "garbage\n");
   ASSERT_EQ(mounts.size(), 3u);
+  EXPECT_FALSE(mounts[1].read_only);
+  EXPECT_TRUE(mounts[2].read_only);  // the mount's own options, not the superblock's
   EXPECT_EQ(mounts[1].mountpoint, "/mnt/my archive\\x");
   EXPECT_EQ(mounts[1].fstype, "fuse.sevenzfs");
   EXPECT_EQ(mounts[1].source, "/srv/a b.7z");

@@ -1,0 +1,198 @@
+// Through real mounts: -o ro shows an archive and writes nothing, neither it
+// nor anything beside it, also where its directory is read-only; read-only
+// mounts share an archive and keep writable ones out, and the other way
+// round; sevenzfs-ctl's controls answer as a read-only mount can.
+#include "mount_fixture.hpp"
+
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace fs = std::filesystem;
+using namespace sevenzfs::test;
+
+namespace {
+
+std::string ctl(const std::string& arguments, int* exit_code = nullptr) {
+  const auto result = run(std::string(SEVENZFS_CTL_BINARY) + " " + arguments);
+  if (exit_code != nullptr) *exit_code = result.exit_code;
+  return result.output;
+}
+
+// The names in `directory`, sorted.
+std::vector<std::string> names_in(const fs::path& directory) {
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(directory)) names.push_back(entry.path().filename().string());
+  std::ranges::sort(names);
+  return names;
+}
+
+struct read_only_fixture : mount_fixture {
+  fs::path tree = dir / "tree";
+
+  // An archive of a small tree, written by 7-Zip, with bytes after its
+  // header that a writable mount would trim.
+  void SetUp() override {
+    mount_fixture::SetUp();
+    if (IsSkipped()) return;
+    fs::create_directories(tree / "sub");
+    write_file(tree / "a.txt", "first file\n");
+    write_file(tree / "sub" / "b.txt", std::string(100000, 'b'));
+    ASSERT_EQ(
+        run("cd " + quote(tree.string()) + " && 7zz a -bd " + quote(archive.string()) + " . >/dev/null").exit_code, 0);
+    std::string bytes = read_file(archive);
+    write_file(archive, bytes + std::string(4096, '\0'));
+  }
+
+  // The errno of `call`, which should fail.
+  static int error_of(int result) { return result == 0 ? 0 : errno; }
+};
+
+}  // namespace
+
+TEST_F(read_only_fixture, ShowsTheArchiveRefusesEveryChangeAndWritesNothing) {
+  const std::string before = read_file(archive);
+  struct stat archive_before {};
+  ASSERT_EQ(::stat(archive.c_str(), &archive_before), 0);
+  auto daemon = mount("ro");
+  const auto beside = names_in(dir.path());  // with the daemon's log
+  EXPECT_FALSE(fs::exists(archive.string() + ".lock"));
+  EXPECT_EQ(run("diff -r " + quote(tree.string()) + " " + quote(mnt.string())).exit_code, 0);
+
+  EXPECT_EQ(::open((mnt / "new.txt").c_str(), O_WRONLY | O_CREAT, 0644), -1);
+  EXPECT_EQ(errno, EROFS);
+  EXPECT_EQ(::open((mnt / "a.txt").c_str(), O_WRONLY | O_APPEND), -1);
+  EXPECT_EQ(errno, EROFS);
+  EXPECT_EQ(error_of(::mkdir((mnt / "d").c_str(), 0755)), EROFS);
+  EXPECT_EQ(error_of(::unlink((mnt / "a.txt").c_str())), EROFS);
+  EXPECT_EQ(error_of(::rename((mnt / "a.txt").c_str(), (mnt / "c.txt").c_str())), EROFS);
+  EXPECT_EQ(error_of(::truncate((mnt / "a.txt").c_str(), 0)), EROFS);
+  EXPECT_EQ(error_of(::chmod((mnt / "a.txt").c_str(), 0600)), EROFS);
+  EXPECT_EQ(error_of(::setxattr(mnt.c_str(), "user.sevenzfs.flush", "1", 1, 0)), EROFS);
+
+  int status = -1;
+  EXPECT_NE(ctl("flush " + quote(mnt.string()), &status).find("flushed"), std::string::npos);
+  EXPECT_EQ(status, 0);
+  EXPECT_NE(ctl("compact " + quote(mnt.string()), &status).find("Read-only file system"), std::string::npos);
+  EXPECT_EQ(status, 1);
+  const auto unmounted = ctl("unmount " + quote(mnt.string()), &status);
+  EXPECT_EQ(status, 0) << unmounted;
+  EXPECT_NE(unmounted.find("read-only"), std::string::npos) << unmounted;
+  EXPECT_EQ(daemon->wait_exit(std::chrono::seconds(10)), 0) << daemon->log();
+  EXPECT_FALSE(is_mounted(mnt));
+
+  EXPECT_EQ(read_file(archive), before) << "the dead bytes stay: nothing is trimmed";
+  struct stat archive_after {};
+  ASSERT_EQ(::stat(archive.c_str(), &archive_after), 0);
+  EXPECT_EQ(archive_after.st_ino, archive_before.st_ino);
+  EXPECT_EQ(archive_after.st_mtim.tv_nsec, archive_before.st_mtim.tv_nsec);
+  EXPECT_EQ(names_in(dir.path()), beside) << "nothing left beside the archive";
+  EXPECT_NE(daemon->log().find("left as they are (read-only)"), std::string::npos) << daemon->log();
+}
+
+// Read-only media: a writable mount cannot start there and says to use ro.
+TEST_F(read_only_fixture, AnArchiveOnAReadOnlyFilesystemMountsReadOnly) {
+  const fs::path media = dir / "media";
+  fs::create_directories(media);
+  if (::mount(dir.path().c_str(), media.c_str(), nullptr, MS_BIND, nullptr) != 0) {
+    GTEST_SKIP() << "cannot bind-mount here: " << std::strerror(errno);
+  }
+  struct unmount_media {
+    fs::path path;
+    ~unmount_media() { ::umount2(path.c_str(), MNT_DETACH); }
+  } guard{media};
+  ASSERT_EQ(::mount(nullptr, media.c_str(), nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr), 0)
+      << std::strerror(errno);
+  const fs::path on_media = media / "archive.7z";
+
+  daemon_process writable(on_media, mnt, "", dir / "writable.log");
+  EXPECT_EQ(writable.wait_exit(std::chrono::seconds(10)), 3);
+  EXPECT_NE(writable.log().find("-o ro mounts it read-only"), std::string::npos) << writable.log();
+
+  daemon_process reader(on_media, mnt, "ro", log);
+  ASSERT_TRUE(reader.wait_mounted()) << reader.log();
+  EXPECT_EQ(read_file(mnt / "sub" / "b.txt"), std::string(100000, 'b'));
+  EXPECT_EQ(reader.unmount_and_wait(), 0) << reader.log();
+}
+
+TEST_F(read_only_fixture, ReadOnlyMountsShareTheArchiveAndKeepAWritableOneOut) {
+  auto first = mount("ro");
+  const fs::path other = dir / "other";
+  fs::create_directories(other);
+  daemon_process second(archive, other, "ro", dir / "second.log");
+  ASSERT_TRUE(second.wait_mounted()) << second.log();
+  EXPECT_EQ(read_file(other / "a.txt"), "first file\n");
+
+  const fs::path third = dir / "third";
+  fs::create_directories(third);
+  daemon_process writable(archive, third, "", dir / "writable.log");
+  EXPECT_EQ(writable.wait_exit(std::chrono::seconds(10)), 3);
+  EXPECT_NE(writable.log().find("a read-only mount"), std::string::npos) << writable.log();
+  EXPECT_FALSE(fs::exists(archive.string() + ".lock")) << "the refused daemon removes its lock file";
+
+  EXPECT_EQ(first->unmount_and_wait(), 0) << first->log();
+  EXPECT_EQ(second.unmount_and_wait(), 0) << second.log();
+  auto now_writable = mount();
+  write_file(mnt / "new.txt", "written\n");
+  daemon_process refused(archive, other, "ro", dir / "refused.log");
+  EXPECT_EQ(refused.wait_exit(std::chrono::seconds(10)), 3);
+  EXPECT_NE(refused.log().find("pid " + std::to_string(now_writable->pid())), std::string::npos) << refused.log();
+  ASSERT_EQ(now_writable->unmount_and_wait(), 0) << now_writable->log();
+
+  auto reader = mount("ro");
+  EXPECT_EQ(read_file(mnt / "new.txt"), "written\n");
+  EXPECT_EQ(reader->unmount_and_wait(), 0) << reader->log();
+}
+
+// The writable mount's unmount-then-mount: a read-only mount with wait_lock
+// waits for its last commit instead of being refused.
+TEST_F(read_only_fixture, WaitLockWaitsForTheWritableMount) {
+  auto writable = mount();
+  write_file(mnt / "new.txt", "written\n");
+  const fs::path other = dir / "other";
+  fs::create_directories(other);
+  daemon_process reader(archive, other, "ro,wait_lock", dir / "reader.log");
+  EXPECT_FALSE(reader.wait_mounted(std::chrono::seconds(2)));
+  ASSERT_EQ(writable->unmount_and_wait(), 0) << writable->log();
+  ASSERT_TRUE(reader.wait_mounted()) << reader.log();
+  EXPECT_EQ(read_file(other / "new.txt"), "written\n");
+  EXPECT_NE(reader.log().find("waiting for it"), std::string::npos) << reader.log();
+  EXPECT_EQ(reader.unmount_and_wait(), 0) << reader.log();
+}
+
+TEST_F(read_only_fixture, NeedsAnArchiveAndLeavesARecoveryArchiveForTheNextWritableMount) {
+  daemon_process missing(dir / "missing.7z", mnt, "ro", dir / "missing.log");
+  EXPECT_EQ(missing.wait_exit(std::chrono::seconds(10)), 3);
+  EXPECT_NE(missing.log().find("nothing to mount read-only"), std::string::npos) << missing.log();
+  EXPECT_FALSE(fs::exists(dir / "missing.7z"));
+  write_file(dir / "empty.7z", "");
+  daemon_process empty(dir / "empty.7z", mnt, "ro", dir / "empty.log");
+  EXPECT_EQ(empty.wait_exit(std::chrono::seconds(10)), 3);
+  EXPECT_NE(empty.log().find("the file is empty"), std::string::npos) << empty.log();
+
+  // What a failed final commit kept: a valid 7z beside the archive.
+  const fs::path recovery = archive.string() + ".recovery.7z";
+  write_file(dir / "kept.txt", "kept by a failed commit\n");
+  ASSERT_EQ(
+      run("cd " + quote(dir.path().string()) + " && 7zz a -bd " + quote(recovery.string()) + " kept.txt >/dev/null").exit_code,
+      0);
+  const std::string recovery_bytes = read_file(recovery);
+  auto reader = mount("ro");
+  EXPECT_FALSE(fs::exists(mnt / "kept.txt"));
+  EXPECT_EQ(reader->unmount_and_wait(), 0) << reader->log();
+  EXPECT_NE(reader->log().find("this read-only mount does not show them"), std::string::npos) << reader->log();
+  EXPECT_EQ(read_file(recovery), recovery_bytes);
+
+  auto writable = mount();
+  EXPECT_EQ(read_file(mnt / "kept.txt"), "kept by a failed commit\n");
+  EXPECT_EQ(writable->unmount_and_wait(), 0) << writable->log();
+  EXPECT_FALSE(fs::exists(recovery));
+}
