@@ -1,7 +1,6 @@
 #include "pack_plan.hpp"
 
 #include <algorithm>
-#include <tuple>
 
 namespace sevenzfs::archive {
 
@@ -23,13 +22,22 @@ sort_key key_of(std::string_view path) {
   return {extension, file_name, directory};
 }
 
+// Directories compare with '/' below every other character, so that each
+// subtree is contiguous: "a", "a/sub", then "a-x" (plain order puts "a-x"
+// between the other two).
+bool directory_less(std::string_view a, std::string_view b) {
+  const auto rank = [](char c) { return c == '/' ? 0 : static_cast<unsigned char>(c) + 1; };
+  return std::ranges::lexicographical_compare(a, b, [&](char x, char y) { return rank(x) < rank(y); });
+}
+
 void group_solid(std::span<const entry> entries, std::vector<std::size_t> indices, const plan_options& options,
                  std::vector<folder_plan>& folders) {
   std::vector<sort_key> keys(entries.size());
   for (auto i : indices) keys[i] = key_of(entries[i].path);
   std::ranges::stable_sort(indices, [&](std::size_t a, std::size_t b) {
-    return std::tie(keys[a].extension, keys[a].directory, keys[a].file_name) <
-           std::tie(keys[b].extension, keys[b].directory, keys[b].file_name);
+    if (keys[a].extension != keys[b].extension) return keys[a].extension < keys[b].extension;
+    if (keys[a].directory != keys[b].directory) return directory_less(keys[a].directory, keys[b].directory);
+    return keys[a].file_name < keys[b].file_name;
   });
   folder_plan current;
   for (auto i : indices) {

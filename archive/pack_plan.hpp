@@ -2,8 +2,8 @@
 // Which entries go into which folder. Batched: a folder per file (random
 // access). Solid: files grouped into folders of at most `solid_block_bytes`
 // and `solid_block_files`, ordered by extension, then directory, then name,
-// so that similar files share a dictionary. 7-Zip's default order is by path
-// (-mqs=on: by extension, then name). Grouping by extension helps where each
+// so that similar files share a dictionary. 7-Zip orders by path; with
+// -mqs=on, by extension, then name. Grouping by extension helps where each
 // directory mixes kinds of file (the benchmark's blob cache: 7.7 % smaller
 // than by path); keeping a directory's files together helps source trees
 // (/usr/include: 4.5 % smaller than by extension, then name).

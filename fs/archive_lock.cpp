@@ -9,8 +9,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <fstream>
+#include <thread>
 
 namespace sevenzfs::fs {
 
@@ -59,6 +61,29 @@ result<void> lock_or_wait(int fd, const std::string& path, const std::string& ar
   return failure(error, fmt::format("cannot lock {}: {}", path, std::strerror(error)));
 }
 
+// An archive this daemon cannot open for writing, it cannot lock either (a
+// write lock needs a descriptor open for writing). It may still write it
+// anew, by rename: so it waits for (or is refused by) any lock held on it,
+// a read-only mount's included, looking every 200 ms (a lock it does not
+// take cannot be waited for).
+result<void> wait_until_unlocked(const std::string& archive_path, bool wait, const wait_callback& on_wait,
+                                 const std::function<std::string()>& holder) {
+  archive::unique_fd fd(::open(archive_path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  if (!fd) return {};  // unreadable as well: opening the archive says why
+  for (bool told = false;; told = true) {
+    struct flock probe {};
+    probe.l_type = F_WRLCK;
+    probe.l_whence = SEEK_SET;
+    if (::fcntl(fd.get(), F_OFD_GETLK, &probe) != 0 || probe.l_type == F_UNLCK) return {};
+    if (!wait) {
+      return failure(EBUSY, fmt::format("{} is in use by sevenzfs ({}); unmount it first, or use -o wait_lock",
+                                        archive_path, holder()));
+    }
+    if (!told && on_wait) on_wait(holder());
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
 // The archive file, locked: a daemon mounting it under another name holds
 // another lock file, but the same inode. An empty descriptor when there is
 // no archive yet (the first commit creates it) or it cannot be opened for
@@ -76,6 +101,9 @@ result<archive::unique_fd> lock_archive_file(const std::string& archive_path, bo
       const int error = errno;
       if (error == EMFILE || error == ENFILE || error == ENOMEM) {
         return failure(error, fmt::format("cannot open {} to lock it: {}", archive_path, std::strerror(error)));
+      }
+      if (auto unlocked = wait_until_unlocked(archive_path, wait, on_wait, holder); !unlocked) {
+        return std::unexpected(unlocked.error());
       }
       return archive::unique_fd{};
     }
@@ -119,14 +147,13 @@ result<archive_lock> archive_lock::take(const std::string& archive_path, const s
     if (*named) break;
     // The holder we waited for removed this file as it let it go.
   }
-  auto archive_fd = lock_archive_file(archive_path, wait, on_wait);
-  if (!archive_fd) {
-    ::unlink(path.c_str());  // ours while we hold it, as the destructor removes it
-    return std::unexpected(archive_fd.error());
-  }
+  // Named at once: a read-only mount refused meanwhile names this daemon.
+  // Refused the archive's lock, the lock file goes as it goes at the end.
   archive_lock taken(archive_path, std::move(path), std::move(fd));
-  taken.archive_fd_ = std::move(*archive_fd);
   taken.name_holder(mountpoint);
+  auto archive_fd = lock_archive_file(archive_path, wait, on_wait);
+  if (!archive_fd) return std::unexpected(archive_fd.error());
+  taken.archive_fd_ = std::move(*archive_fd);
   return taken;
 }
 
@@ -165,9 +192,11 @@ result<archive_lock> archive_lock::take_shared(const std::string& archive_path, 
     // A writing daemon holds its lock file from before it locks the archive
     // until after it lets it go, and while it locks an archive it wrote anew:
     // the archive's lock alone may not show it yet.
+    // One this user cannot read (another user's, made under umask 077) is
+    // passed over: the archive's lock, held now, keeps writers out from here.
     archive::unique_fd lock_file(::open(lock_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
     if (!lock_file) {
-      if (errno != ENOENT) {
+      if (errno != ENOENT && errno != EACCES) {
         const int error = errno;
         return failure(error, fmt::format("cannot open the lock file {}: {}", lock_path, std::strerror(error)));
       }
@@ -196,14 +225,14 @@ result<archive_lock> archive_lock::take_shared(const std::string& archive_path, 
 }
 
 archive_lock::~archive_lock() {
-  if (!fd_) return;  // moved from
+  if (!fd_) return;  // moved from, or shared (no lock file)
   if (const auto named = still_named(fd_.get(), path_); named && *named) {
     ::unlink(path_.c_str());  // failing, it stays: the next taker uses it
   }
 }
 
 result<void> archive_lock::follow_archive() {
-  if (path_.empty()) return {};  // shared: nothing is written
+  if (shared()) return {};  // nothing is written
   struct stat named {};
   if (::stat(archive_path_.c_str(), &named) != 0) {
     if (errno == ENOENT) return {};  // no archive (yet): nothing to lock
@@ -219,7 +248,7 @@ result<void> archive_lock::follow_archive() {
 }
 
 void archive_lock::name_holder(const std::string& mountpoint) const {
-  if (!fd_) return;  // shared: no lock file
+  if (shared()) return;  // no lock file
   const std::string holder = fmt::format("pid {}, mounted on {}\n", ::getpid(), mountpoint);
   if (::ftruncate(fd_.get(), 0) != 0) return;
   try {

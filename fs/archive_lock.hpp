@@ -46,6 +46,8 @@ class archive_lock {
   ~archive_lock();  // removes the lock file, then lets the lock go
 
   const std::string& path() const noexcept { return path_; }
+  // A read-only mount's lock.
+  bool shared() const noexcept { return path_.empty(); }
   // After a commit: locks the archive the path now names if it is another
   // file than the one locked (created, or written anew), and lets the old
   // one go. EBUSY when another daemon holds the new one. Nothing for a

@@ -1,6 +1,7 @@
 #include "daemon.hpp"
 
 #include "archive_lock.hpp"
+#include "archive_preparation.hpp"
 #include "daemon_options.hpp"
 #include "filesystem.hpp"
 #include "fuse_operations.hpp"
@@ -16,7 +17,6 @@
 #include "archive/archive_error.hpp"
 #include "archive/archive_reader.hpp"
 #include "archive/file_io.hpp"
-#include "archive/output_file.hpp"
 
 #include <fmt/format.h>
 
@@ -105,56 +105,6 @@ std::string archive_file_problem(const daemon_options& options) {
   return "";
 }
 
-// A read-only mount shows an archive that is there: refused for one that is
-// missing or empty (a writable mount would create it), "" otherwise.
-std::string read_only_problem(const daemon_options& options) {
-  if (!options.read_only) return "";
-  struct stat st {};
-  if (::stat(options.archive_path.c_str(), &st) != 0) {
-    return fmt::format("{}: {}: nothing to mount read-only", options.archive_path, std::strerror(errno));
-  }
-  if (st.st_size == 0) return fmt::format("{}: the file is empty: nothing to mount read-only", options.archive_path);
-  return "";
-}
-
-// What a failed final commit kept beside the archive goes in at the next
-// writable mount; a read-only one shows the archive without it, and says so.
-void warn_of_uncommitted_recovery(const daemon_options& options, logger& log) {
-  const std::string recovery = recovery_path_of(options.archive_path);
-  struct stat st {};
-  if (::stat(recovery.c_str(), &st) != 0) return;
-  log.warning(
-      "{} holds changes a failed final commit kept: this read-only mount does not show them (a writable "
-      "mount of {} commits them)",
-      recovery, options.archive_path);
-}
-
-// Before a writable mount reads the archive: what crashed writers left is
-// removed, and what an earlier daemon's failed final commit kept goes in
-// first. kExitOk, or the status to exit with.
-int prepare_archive(const daemon_options& options, logger& log, archive_lock& lock,
-                    const std::function<void(std::string)>& starting) {
-  // spill_file, recovery_save, recovery_removals
-  constexpr std::string_view kDaemonTemporaries[] = {".spill", ".recovery.7z", ".recovery.7z.removed"};
-  for (const auto& removed : archive::remove_leftovers(options.archive_path, kDaemonTemporaries)) {
-    log.info("removed {}, left behind by a sevenzfs that ended without cleaning up (what it held was not committed)",
-             removed);
-  }
-  const auto committing = [&](const std::string& recovery) { starting(fmt::format("committing {}", recovery)); };
-  const auto follow = [&] {
-    if (auto followed = lock.follow_archive(); !followed) log.warning("{}", followed.error().message);
-  };
-  if (const auto recovered = commit_recovery_archive(options, log, committing, follow); !recovered) {
-    log.error("{}", recovered.error().message);
-    return recovered.error().commit_failed ? kExitCommitFailed : kExitArchiveUnusable;
-  }
-  if (auto followed = lock.follow_archive(); !followed) {
-    log.error("{}", followed.error().message);
-    return kExitArchiveUnusable;
-  }
-  return kExitOk;
-}
-
 // The FUSE session with our options and the user's generic ones; null when
 // libfuse refuses them (it says why on stderr).
 session_ptr make_session(const daemon_options& options, const fuse_lowlevel_ops& operations, fuse_binding* binding) {
@@ -221,9 +171,13 @@ void raise_open_file_limit(logger& log) {
 // as `sevenzfs-ctl flush` does; the others are logged and ignored.
 const std::initializer_list<int> kWatchedSignals = {SIGUSR1, SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF, SIGIO, SIGPWR};
 
-void on_watched_signal(int signal, filesystem& fs, logger& log) {
+void on_watched_signal(int signal, filesystem& fs, bool read_only, logger& log) {
   if (signal != SIGUSR1) {
     log.warning("ignored SIG{} (SIGUSR1 commits; SIGTERM, SIGINT and SIGHUP commit and unmount)", sigabbrev_np(signal));
+    return;
+  }
+  if (read_only) {
+    log.info("SIGUSR1: a read-only mount has nothing to commit");
     return;
   }
   log.info("SIGUSR1: committing everything written so far");
@@ -377,7 +331,7 @@ int run_daemon(const std::vector<std::string>& args, std::FILE* out, std::FILE* 
   fs->start_threads();
   std::optional<signal_watcher> watcher;
   try {
-    watcher.emplace(watched_signals, [&](int signal) { on_watched_signal(signal, *fs, log); });
+    watcher.emplace(watched_signals, [&](int signal) { on_watched_signal(signal, *fs, options.read_only, log); });
   } catch (const std::system_error& e) {
     log.warning("cannot watch for signals ({}); SIGUSR1 will not commit", e.what());
   }

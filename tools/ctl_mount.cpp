@@ -94,6 +94,16 @@ std::string unescape_octal(std::string_view text) {
   return result;
 }
 
+// Whether the comma-separated `options` hold `name`.
+bool has_option(std::string_view options, std::string_view name) {
+  for (;;) {
+    const auto comma = options.find(',');
+    if (options.substr(0, comma) == name) return true;
+    if (comma == std::string_view::npos) return false;
+    options.remove_prefix(comma + 1);
+  }
+}
+
 std::filesystem::path normalised_absolute(const std::string& path) {
   std::filesystem::path absolute =
       std::filesystem::path(path).is_absolute() ? std::filesystem::path(path) : std::filesystem::current_path() / path;
@@ -148,9 +158,11 @@ std::vector<mount_entry> parse_mountinfo(std::string_view text) {
     std::size_t separator = 6;
     while (separator < fields.size() && fields[separator] != "-") ++separator;
     if (fields.size() < 5 || separator + 2 >= fields.size()) continue;
-    const std::string options = "," + std::string(fields[5]) + ",";
+    // The superblock's options: what the daemon was mounted with (a bind
+    // mount made read-only later says so in its own options, field 6 only).
+    const bool read_only = separator + 3 < fields.size() && has_option(fields[separator + 3], "ro");
     mounts.push_back({unescape_octal(fields[4]), unescape_octal(fields[separator + 1]),
-                      unescape_octal(fields[separator + 2]), options.find(",ro,") != std::string::npos});
+                      unescape_octal(fields[separator + 2]), read_only});
   }
   return mounts;
 }

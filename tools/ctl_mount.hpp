@@ -37,7 +37,7 @@ struct mount_entry {
   std::string mountpoint;  // escapes of mountinfo undone
   std::string fstype;      // e.g. fuse.sevenzfs
   std::string source;
-  bool read_only = false;  // mounted with ro
+  bool read_only = false;  // the filesystem was mounted ro (sevenzfs -o ro)
 };
 
 // The lines of /proc/PID/mountinfo, in order (later entries are mounted on top).

@@ -271,6 +271,8 @@ int run_unmount(const ctl_environment& environment, const ctl_output& io, const 
   }
   // Committed; now the daemon unmounts itself and exits. Wait for both, so
   // that a script can use the archive (and the mountpoint) right after.
+  const std::string committed = opened->mount.read_only ? fmt::format("read-only, {} was not written", archive)
+                                                        : fmt::format("everything is committed to {}", archive);
   const auto start = clock_type::now();
   bool mounted = true;
   bool running = true;
@@ -281,8 +283,8 @@ int run_unmount(const ctl_environment& environment, const ctl_output& io, const 
     if (timeout_seconds > 0 && seconds_since(start) >= timeout_seconds) {
       // Detached but running: the kernel keeps the connection while anything
       // in the mount is open, and the daemon ends when it is closed.
-      fmt::print(io.err, "sevenzfs-ctl: {}: everything is committed to {}, but after {} the daemon (pid {}) {}\n", path,
-                 archive, format_duration(timeout_seconds), opened->pid,
+      fmt::print(io.err, "sevenzfs-ctl: {}: {}, but after {} the daemon (pid {}) {}\n", path, committed,
+                 format_duration(timeout_seconds), opened->pid,
                  mounted ? (running ? "is still running and the mount is still there"
                                     : "has exited but the mount is still there")
                          : "is still running: the mount is detached, but a file or directory in it is still open "
@@ -292,9 +294,7 @@ int run_unmount(const ctl_environment& environment, const ctl_output& io, const 
     }
     std::this_thread::sleep_for(environment.poll_interval);
   }
-  fmt::print(io.out, "{}: {}; unmounted; {}\n", path,
-             opened->mount.read_only ? fmt::format("read-only, {} was not written", archive)
-                                     : fmt::format("everything is committed to {}", archive),
+  fmt::print(io.out, "{}: {}; unmounted; {}\n", path, committed,
              daemon ? fmt::format("the daemon (pid {}) has exited", opened->pid)
                     : std::string("the daemon's process is not visible here"));
   return kCtlOk;

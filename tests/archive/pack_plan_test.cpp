@@ -74,18 +74,20 @@ TEST(PackPlan, SolidWithoutLimitsIsOneFolderGroupedByExtension) {
   EXPECT_EQ(order, (std::vector<std::string>{"", "bin", "json", "log"}));
 }
 
-// Within an extension a directory's files stay together, in name order:
-// a source tree's neighbours (a library's headers) are its best matches,
-// while the same name in other directories (config.hpp of every library)
-// is mostly another file.
+// Within an extension a directory's files stay together, in name order,
+// and so does a subtree: a source tree's neighbours (a library's headers)
+// are its best matches, while the same name in other directories
+// (config.hpp of every library) is mostly another file.
 TEST(PackPlan, SolidKeepsADirectorysFilesTogetherWithinAnExtension) {
   std::vector<entry> entries;
-  for (const char* path : {"b/y.h", "a/y.h", "b/x.h", "a/x.h", "a/x.c", "a/sub/x.h"}) entries.push_back(file(path, 10));
+  for (const char* path : {"b/y.h", "a-x/x.h", "a/y.h", "b/x.h", "a/x.h", "a/x.c", "a/sub/x.h"}) {
+    entries.push_back(file(path, 10));
+  }
   const auto plan = plan_folders(entries, {pack_mode::solid, 0, 0, 0});
   ASSERT_EQ(plan.size(), 1u);
   std::vector<std::string> order;
   for (auto i : plan[0].entries) order.push_back(entries[i].path);
-  EXPECT_EQ(order, (std::vector<std::string>{"a/x.c", "a/x.h", "a/y.h", "a/sub/x.h", "b/x.h", "b/y.h"}));
+  EXPECT_EQ(order, (std::vector<std::string>{"a/x.c", "a/x.h", "a/y.h", "a/sub/x.h", "a-x/x.h", "b/x.h", "b/y.h"}));
 }
 
 TEST(PackPlan, SolidRespectsByteAndFileLimits) {

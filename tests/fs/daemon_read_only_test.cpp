@@ -4,6 +4,8 @@
 // round; sevenzfs-ctl's controls answer as a read-only mount can.
 #include "mount_fixture.hpp"
 
+#include "fs/recovery.hpp"
+
 #include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -62,8 +64,12 @@ TEST_F(read_only_fixture, ShowsTheArchiveRefusesEveryChangeAndWritesNothing) {
   const std::string before = read_file(archive);
   struct stat archive_before {};
   ASSERT_EQ(::stat(archive.c_str(), &archive_before), 0);
+  // What a crashed writer left, which a writable mount would remove.
+  write_file(archive.string() + ".tmp-a1b2c3", "a temporary archive");
+  write_file(archive.string() + ".spill.tmp-d4e5f6", "a spill file");
+  write_file(log, "");
+  const auto beside = names_in(dir.path());
   auto daemon = mount("ro");
-  const auto beside = names_in(dir.path());  // with the daemon's log
   EXPECT_FALSE(fs::exists(archive.string() + ".lock"));
   EXPECT_EQ(run("diff -r " + quote(tree.string()) + " " + quote(mnt.string())).exit_code, 0);
 
@@ -93,8 +99,9 @@ TEST_F(read_only_fixture, ShowsTheArchiveRefusesEveryChangeAndWritesNothing) {
   struct stat archive_after {};
   ASSERT_EQ(::stat(archive.c_str(), &archive_after), 0);
   EXPECT_EQ(archive_after.st_ino, archive_before.st_ino);
+  EXPECT_EQ(archive_after.st_mtim.tv_sec, archive_before.st_mtim.tv_sec);
   EXPECT_EQ(archive_after.st_mtim.tv_nsec, archive_before.st_mtim.tv_nsec);
-  EXPECT_EQ(names_in(dir.path()), beside) << "nothing left beside the archive";
+  EXPECT_EQ(names_in(dir.path()), beside) << "nothing made or removed beside the archive";
   EXPECT_NE(daemon->log().find("left as they are (read-only)"), std::string::npos) << daemon->log();
 }
 
@@ -168,6 +175,21 @@ TEST_F(read_only_fixture, WaitLockWaitsForTheWritableMount) {
   EXPECT_EQ(reader.unmount_and_wait(), 0) << reader.log();
 }
 
+// A writable mount with wait_lock waits while read-only mounts run.
+TEST_F(read_only_fixture, AWritableMountWithWaitLockWaitsForTheReadOnlyOnes) {
+  auto reader = mount("ro");
+  const fs::path other = dir / "other";
+  fs::create_directories(other);
+  daemon_process writable(archive, other, "wait_lock", dir / "writable.log");
+  EXPECT_FALSE(writable.wait_mounted(std::chrono::seconds(2)));
+  EXPECT_NE(writable.log().find("a read-only mount"), std::string::npos) << writable.log();
+  ASSERT_EQ(reader->unmount_and_wait(), 0) << reader->log();
+  ASSERT_TRUE(writable.wait_mounted()) << writable.log();
+  write_file(other / "new.txt", "written\n");
+  ASSERT_EQ(writable.unmount_and_wait(), 0) << writable.log();
+  EXPECT_EQ(run("7zz e -so " + quote(archive.string()) + " new.txt").output, "written\n");
+}
+
 TEST_F(read_only_fixture, NeedsAnArchiveAndLeavesARecoveryArchiveForTheNextWritableMount) {
   daemon_process missing(dir / "missing.7z", mnt, "ro", dir / "missing.log");
   EXPECT_EQ(missing.wait_exit(std::chrono::seconds(10)), 3);
@@ -185,11 +207,23 @@ TEST_F(read_only_fixture, NeedsAnArchiveAndLeavesARecoveryArchiveForTheNextWrita
       run("cd " + quote(dir.path().string()) + " && 7zz a -bd " + quote(recovery.string()) + " kept.txt >/dev/null").exit_code,
       0);
   const std::string recovery_bytes = read_file(recovery);
-  auto reader = mount("ro");
+  // And one kept in recovery_dir, where the disk beside the archive was full.
+  const fs::path recovery_dir = dir / "recovery";
+  fs::create_directories(recovery_dir);
+  fs::permissions(recovery_dir, fs::perms::owner_all);
+  const fs::path spare = recovery_dir / (sevenzfs::fs::spare_recovery_prefix(archive.string()) + "a1b2c3.7z");
+  fs::copy_file(recovery, spare);
+  fs::permissions(spare, fs::perms::owner_read | fs::perms::owner_write);
+  auto reader = mount("ro,recovery_dir=" + recovery_dir.string());
   EXPECT_FALSE(fs::exists(mnt / "kept.txt"));
   EXPECT_EQ(reader->unmount_and_wait(), 0) << reader->log();
-  EXPECT_NE(reader->log().find("this read-only mount does not show them"), std::string::npos) << reader->log();
+  for (const auto& kept : {recovery, spare}) {
+    EXPECT_NE(reader->log().find(kept.string() + " holds changes a failed final commit kept"), std::string::npos)
+        << reader->log();
+  }
   EXPECT_EQ(read_file(recovery), recovery_bytes);
+  EXPECT_EQ(read_file(spare), recovery_bytes);
+  fs::remove(spare);
 
   auto writable = mount();
   EXPECT_EQ(read_file(mnt / "kept.txt"), "kept by a failed commit\n");

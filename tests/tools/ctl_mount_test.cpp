@@ -39,10 +39,12 @@ TEST(CtlMount, ParsesMountinfoWithEscapesAndOptionalFields) {
       "22 1 0:21 / / rw shared:1 - ext4 /dev/vda rw\n"
       "40 22 0:40 / /mnt/my\\040archive\\134x rw,nosuid shared:5 master:2 - fuse.sevenzfs /srv/a\\040b.7z rw\n"
       "41 22 0:41 / /run/user ro,nosuid - tmpfs tmpfs rw\n"
+      "42 22 0:42 / /mnt/ro rw - fuse.sevenzfs /srv/r.7z ro,user_id=0\n"
       "garbage\n");
-  ASSERT_EQ(mounts.size(), 3u);
+  ASSERT_EQ(mounts.size(), 4u);
   EXPECT_FALSE(mounts[1].read_only);
-  EXPECT_TRUE(mounts[2].read_only);  // the mount's own options, not the superblock's
+  EXPECT_FALSE(mounts[2].read_only) << "a bind mount made read-only: the filesystem is not";
+  EXPECT_TRUE(mounts[3].read_only);
   EXPECT_EQ(mounts[1].mountpoint, "/mnt/my archive\\x");
   EXPECT_EQ(mounts[1].fstype, "fuse.sevenzfs");
   EXPECT_EQ(mounts[1].source, "/srv/a b.7z");
