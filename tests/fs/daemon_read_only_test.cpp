@@ -54,7 +54,14 @@ struct read_only_fixture : mount_fixture {
     write_file(archive, bytes + std::string(4096, '\0'));
   }
 
-  // The errno of `call`, which should fail.
+  // A second (third) mountpoint beside the fixture's.
+  fs::path another_mountpoint(const std::string& name) const {
+    const fs::path made = dir / name;
+    fs::create_directories(made);
+    return made;
+  }
+
+  // The errno of a call that returned `result`, 0 when it succeeded.
   static int error_of(int result) { return result == 0 ? 0 : errno; }
 };
 
@@ -132,14 +139,12 @@ TEST_F(read_only_fixture, AnArchiveOnAReadOnlyFilesystemMountsReadOnly) {
 
 TEST_F(read_only_fixture, ReadOnlyMountsShareTheArchiveAndKeepAWritableOneOut) {
   auto first = mount("ro");
-  const fs::path other = dir / "other";
-  fs::create_directories(other);
+  const fs::path other = another_mountpoint("other");
   daemon_process second(archive, other, "ro", dir / "second.log");
   ASSERT_TRUE(second.wait_mounted()) << second.log();
   EXPECT_EQ(read_file(other / "a.txt"), "first file\n");
 
-  const fs::path third = dir / "third";
-  fs::create_directories(third);
+  const fs::path third = another_mountpoint("third");
   daemon_process writable(archive, third, "", dir / "writable.log");
   EXPECT_EQ(writable.wait_exit(std::chrono::seconds(10)), 3);
   EXPECT_NE(writable.log().find("a read-only mount"), std::string::npos) << writable.log();
@@ -164,8 +169,7 @@ TEST_F(read_only_fixture, ReadOnlyMountsShareTheArchiveAndKeepAWritableOneOut) {
 TEST_F(read_only_fixture, WaitLockWaitsForTheWritableMount) {
   auto writable = mount();
   write_file(mnt / "new.txt", "written\n");
-  const fs::path other = dir / "other";
-  fs::create_directories(other);
+  const fs::path other = another_mountpoint("other");
   daemon_process reader(archive, other, "ro,wait_lock", dir / "reader.log");
   EXPECT_FALSE(reader.wait_mounted(std::chrono::seconds(2)));
   ASSERT_EQ(writable->unmount_and_wait(), 0) << writable->log();
@@ -178,8 +182,7 @@ TEST_F(read_only_fixture, WaitLockWaitsForTheWritableMount) {
 // A writable mount with wait_lock waits while read-only mounts run.
 TEST_F(read_only_fixture, AWritableMountWithWaitLockWaitsForTheReadOnlyOnes) {
   auto reader = mount("ro");
-  const fs::path other = dir / "other";
-  fs::create_directories(other);
+  const fs::path other = another_mountpoint("other");
   daemon_process writable(archive, other, "wait_lock", dir / "writable.log");
   EXPECT_FALSE(writable.wait_mounted(std::chrono::seconds(2)));
   EXPECT_NE(writable.log().find("a read-only mount"), std::string::npos) << writable.log();
@@ -204,7 +207,8 @@ TEST_F(read_only_fixture, NeedsAnArchiveAndLeavesARecoveryArchiveForTheNextWrita
   const fs::path recovery = archive.string() + ".recovery.7z";
   write_file(dir / "kept.txt", "kept by a failed commit\n");
   ASSERT_EQ(
-      run("cd " + quote(dir.path().string()) + " && 7zz a -bd " + quote(recovery.string()) + " kept.txt >/dev/null").exit_code,
+      run("cd " + quote(dir.path().string()) + " && 7zz a -bd " + quote(recovery.string()) + " kept.txt >/dev/null")
+          .exit_code,
       0);
   const std::string recovery_bytes = read_file(recovery);
   // And one kept in recovery_dir, where the disk beside the archive was full.
