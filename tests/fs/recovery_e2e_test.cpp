@@ -11,6 +11,7 @@
 
 #include <cstring>
 #include <ctime>
+#include <memory>
 #include <random>
 #include <thread>
 
@@ -61,6 +62,8 @@ bool lists(const std::string& listed, const std::string& path) {
   return listed.find("Path = " + path + "\n") != std::string::npos;
 }
 
+constexpr const char* kFirstText = "committed before the disk filled\n";
+
 struct recovery_test : mount_fixture {
   void SetUp() override {
     mount_fixture::SetUp();
@@ -76,6 +79,19 @@ struct recovery_test : mount_fixture {
     fs::create_directories(spare());
     return "level=1,recovery_dir=" + spare().string();
   }
+  // A daemon on the small disk whose first commit holds first.txt
+  // (kFirstText): what a mount after a failed final commit must still show.
+  // Null, the test failed, when it does not mount.
+  std::unique_ptr<daemon_process> mount_after_a_first_commit(const std::string& options) {
+    auto daemon = std::make_unique<daemon_process>(small_archive(), mnt, options, log);
+    if (!daemon->wait_mounted()) {
+      ADD_FAILURE() << daemon->log();
+      return nullptr;
+    }
+    write_file(mnt / "first.txt", kFirstText);
+    flush(mnt);
+    return daemon;
+  }
 };
 
 }  // namespace
@@ -86,7 +102,7 @@ TEST_F(recovery_test, AFailedFinalCommitIsKeptInARecoveryArchiveThatTheNextMount
   {
     daemon_process daemon(small_archive(), mnt, "level=1", log);
     ASSERT_TRUE(daemon.wait_mounted()) << daemon.log();
-    write_file(mnt / "first.txt", "committed before the disk filled\n");
+    write_file(mnt / "first.txt", kFirstText);
     write_file(mnt / "old.txt", "renamed after its commit\n");
     flush(mnt);
 
@@ -145,7 +161,7 @@ TEST_F(recovery_test, AFailedFinalCommitIsKeptInARecoveryArchiveThatTheNextMount
     EXPECT_EQ(read_file(mnt / "sub" / "late.bin"), late);
     EXPECT_EQ(fs::read_symlink(mnt / "sub" / "link"), "../payload.bin");
     EXPECT_EQ(read_file(mnt / "new.txt"), "renamed after its commit\n");
-    EXPECT_EQ(read_file(mnt / "first.txt"), "committed before the disk filled\n");
+    EXPECT_EQ(read_file(mnt / "first.txt"), kFirstText);
     EXPECT_TRUE(fs::is_directory(mnt / "sub" / "deeper"));
     EXPECT_EQ(daemon.unmount_and_wait(), 0) << daemon.log();
     EXPECT_NE(daemon.log().find("of the recovery archive into"), std::string::npos) << daemon.log();
@@ -174,15 +190,13 @@ TEST_F(recovery_test, WhenTheRecoveryArchiveDoesNotFitBesideTheArchiveItIsKeptIn
   const fs::path spare = this->spare();
   const std::string options = options_with_spare();
   {
-    daemon_process daemon(small_archive(), mnt, options, log);
-    ASSERT_TRUE(daemon.wait_mounted()) << daemon.log();
-    write_file(mnt / "first.txt", "committed before the disk filled\n");
-    flush(mnt);
+    const auto daemon = mount_after_a_first_commit(options);
+    ASSERT_NE(daemon, nullptr);
     write_file(mnt / "payload.bin", payload);
     const std::uint64_t available = free_bytes(disk->where);
     write_file(disk->where / "filler", std::string(available - (512u << 10), 'f'));
-    EXPECT_EQ(daemon.unmount_and_wait(), 1) << daemon.log();
-    const std::string said = daemon.log();
+    EXPECT_EQ(daemon->unmount_and_wait(), 1) << daemon->log();
+    const std::string said = daemon->log();
     EXPECT_NE(said.find("is kept in " + spare.string() + "/sevenzfs-"), std::string::npos) << said;
     EXPECT_NE(said.find("as " + recovery().string() + " cannot be written"), std::string::npos) << said;
     EXPECT_NE(said.find("with recovery_dir=" + spare.string() + " commits it"), std::string::npos) << said;
@@ -199,7 +213,7 @@ TEST_F(recovery_test, WhenTheRecoveryArchiveDoesNotFitBesideTheArchiveItIsKeptIn
     ASSERT_TRUE(daemon.wait_mounted()) << daemon.log();
     EXPECT_FALSE(fs::exists(kept.front())) << "removed once its commit succeeded";
     EXPECT_EQ(read_file(mnt / "payload.bin"), payload);
-    EXPECT_EQ(read_file(mnt / "first.txt"), "committed before the disk filled\n");
+    EXPECT_EQ(read_file(mnt / "first.txt"), kFirstText);
     EXPECT_EQ(daemon.unmount_and_wait(), 0) << daemon.log();
     EXPECT_NE(daemon.log().find("removed " + kept.front().string()), std::string::npos) << daemon.log();
   }
@@ -370,10 +384,8 @@ TEST_F(recovery_test, AWriteThatFailsMidFolderLeavesTheFileWholeForTheRecoveryAr
   const fs::path spare = this->spare();
   const std::string options = options_with_spare();
   {
-    daemon_process daemon(small_archive(), mnt, options, log);
-    ASSERT_TRUE(daemon.wait_mounted()) << daemon.log();
-    write_file(mnt / "first.txt", "committed before the disk filled\n");
-    flush(mnt);
+    const auto daemon = mount_after_a_first_commit(options);
+    ASSERT_NE(daemon, nullptr);
     // The disk fills before the file settles: its first part fits, a later
     // one does not, while the other worker has the next (without the fix,
     // 5 of 6 runs ended in an abort; with settle=0, none). The filler takes
@@ -382,8 +394,8 @@ TEST_F(recovery_test, AWriteThatFailsMidFolderLeavesTheFileWholeForTheRecoveryAr
     run("head -c " + std::to_string(free_bytes(disk->where) - 1'000'000) + " /dev/zero > " +
         quote((disk->where / "filler").string()));
     fs::remove(mnt / "first.txt");
-    EXPECT_EQ(daemon.unmount_and_wait(), 1) << daemon.log();
-    const std::string said = daemon.log();
+    EXPECT_EQ(daemon->unmount_and_wait(), 1) << daemon->log();
+    const std::string said = daemon->log();
     EXPECT_EQ(said.find("terminate called"), std::string::npos) << said;
     EXPECT_NE(said.find("is kept in"), std::string::npos) << said;
   }
