@@ -165,6 +165,7 @@ void pending_folders::end_folder(pending_lane& lane) {
 }
 
 std::uint64_t pending_folders::cut(pending_lane& lane, bool last) {
+  if (!lane.batched) order_filling(lane);
   auto& folder = *lane.open;
   auto part = std::make_unique<pending_part>();
   part->folder = lane.open;

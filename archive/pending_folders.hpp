@@ -241,6 +241,8 @@ class pending_folders {
   void end_folder(pending_lane& lane);
   // Returns the part's sequence.
   std::uint64_t cut(pending_lane& lane, bool last);
+  // Groups the files a solid lane's next part holds whole by directory.
+  void order_filling(pending_lane& lane);
   void relieve_pressure();
   void keep_workers_busy();
   // The lane's next part needs no primer: its folder's first, or one that

@@ -698,6 +698,46 @@ TEST_F(pending_test, SolidGroupsByExtensionAndEndsTheLeastRecentlyUsedFolder) {
   EXPECT_EQ(seen, (std::multiset<std::string>{"txt", "bin", "c"}));
 }
 
+TEST_F(pending_test, APartsWholeFilesAreGroupedByDirectorySoParallelWritersDirectoriesStayTogether) {
+  // One worker, held in the folder's first part: the files handed over
+  // meanwhile, from two directories in turn (two writers), fill two parts
+  // of ten whole files each, which are cut grouped by directory, in the
+  // order the directories came (not sorted).
+  auto options = small_parts(pack_mode::solid, 1);
+  pending_folders pending(archive, options);
+  ASSERT_EQ(pending.part_bytes(), 100'000u);
+  std::map<pending_id, std::vector<std::uint8_t>> content;
+  auto gate = std::make_shared<gated_content::gate>();
+  gate->set(false);
+  gates_opened_at_exit opened{{gate}};
+  add_redundant(pending, content, "c/first.txt", 60'000, 99, gate);  // cut at once for the idle worker
+  ASSERT_TRUE(gate->wait_visited());
+  std::map<std::string, pending_id> id_of;
+  for (int i = 0; i < 10; ++i) {
+    for (const std::string directory : {"b", "a"}) {
+      const std::string path = name(directory + "/f", i, ".txt");
+      auto bytes = redundant(10'000, static_cast<std::uint32_t>(i * 2 + (directory == "a")));
+      id_of[path] = pending.add(file_entry(path, bytes));
+      content[id_of[path]] = std::move(bytes);
+    }
+  }
+  gate->set(true);
+  pending.finish();
+  const auto folders = pending.take();
+  ASSERT_EQ(folders.size(), 1u);
+  std::vector<pending_id> expected = {content.begin()->first};  // c/first.txt
+  for (const int from : {0, 5}) {
+    for (const std::string directory : {"b", "a"}) {
+      for (int i = from; i < from + 5; ++i) expected.push_back(id_of.at(name(directory + "/f", i, ".txt")));
+    }
+  }
+  EXPECT_EQ(std::vector<pending_id>(folders[0].ids.begin(), folders[0].ids.end()), expected);
+  expect_reads_back(reader, folders[0], content);
+  for (std::size_t k = 0; k < folders[0].ids.size(); ++k) {
+    EXPECT_EQ(folders[0].crcs()[k], crc32::of(content.at(folders[0].ids[k])));
+  }
+}
+
 // An fsync of one file finishes that file's folder alone: the folder of
 // another extension, whose part a worker is still in, stays open.
 TEST_F(pending_test, FinishingTheFoldersOfSomeFilesLeavesTheOthersOpen) {
