@@ -232,7 +232,10 @@ result<void> filesystem::rename(inode_number parent, std::string_view name, inod
 }
 
 result<void> filesystem::link() {
-  return failure(EPERM, "hard links are not supported: 7z stores each name as its own entry");
+  if (link_refusal_logged_.exchange(true)) return failure(EPERM);
+  return failure(EPERM,
+                 "hard links are not supported: 7z stores each name as its own entry (refused with EPERM; "
+                 "later refusals are not logged)");
 }
 
 result<void> filesystem::readdir(inode_number number, off_t offset, const inode_table::directory_sink& add) {

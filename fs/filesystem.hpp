@@ -75,6 +75,8 @@ class filesystem {
   result<void> rmdir(inode_number parent, std::string_view name);
   result<void> rename(inode_number parent, std::string_view name, inode_number new_parent, std::string_view new_name,
                       unsigned flags);
+  // EPERM; the log says why once per mount (git tries a link per object
+  // before it renames: hundreds of lines for one commit).
   result<void> link();
   // `who`: a write, or an open with O_TRUNC, by anyone but root clears the
   // file's set-user-ID and set-group-ID bits (clear_privileges).
@@ -160,6 +162,7 @@ class filesystem {
   std::function<result<void>()> detach_;
   std::function<void(inode_number)> privileges_dropped_;
   std::atomic<bool> closing_{false};
+  std::atomic<bool> link_refusal_logged_{false};
 
   std::mutex tree_figures_mutex_;
   tree_figures tree_figures_;

@@ -55,7 +55,10 @@ stats_xattr::stats_xattr(stats_sources sources, hooks actions) : sources_(source
 
 result<void> stats_xattr::set(inode_number number, std::string_view name, std::string_view, const caller& who) {
   const bool control = number == kRootInode && (name == kFlushName || name == kUnmountName || name == kCompactName);
-  if (!control) return failure(ENOTSUP);  // 7z has nowhere to keep extended attributes
+  if (!control) {
+    if (number == kRootInode && names_root_statistic(name)) return {};
+    return failure(ENOTSUP);  // 7z has nowhere to keep extended attributes
+  }
   // Any user of an allow_other mount could otherwise make it commit in a loop.
   if (who.uid != 0 && who.uid != sources_.owner) {
     return failure(EPERM, fmt::format("{} is for the mount's owner or root, not uid {}", name, who.uid));
@@ -124,17 +127,21 @@ result<std::string> stats_xattr::root_value(std::string_view name, bool size_pro
 result<void> stats_xattr::remove(inode_number number, std::string_view name) {
   if (!name.starts_with(kPrefix)) return failure(ENODATA);
   if (number == kRootInode) {
-    if (name == kDocumentName) return {};
-    for (const auto& v : values()) {
-      if (v.name == name.substr(kPrefix.size())) return {};
-    }
-    return failure(ENODATA);
+    if (!names_root_statistic(name)) return failure(ENODATA);
+    return {};
   }
   if (name != kStateName) return failure(ENODATA);
   auto state = hooks_.file_state(number);
   if (!state) return std::unexpected(state.error());
   if (!*state) return failure(ENODATA);
   return {};
+}
+
+bool stats_xattr::names_root_statistic(std::string_view name) const {
+  if (!name.starts_with(kPrefix)) return false;
+  if (name == kDocumentName) return true;
+  const auto all = values();
+  return std::ranges::any_of(all, [&](const stat_value& v) { return v.name == name.substr(kPrefix.size()); });
 }
 
 result<std::string> stats_xattr::list(inode_number number) {

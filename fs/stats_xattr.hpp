@@ -70,6 +70,10 @@ class stats_xattr {
 
   stats_xattr(stats_sources sources, hooks actions);
 
+  // The root's controls (flush, compact, unmount) act. Setting one of the
+  // root's statistics succeeds and changes nothing: they are listed, so
+  // `rsync -aX` and `cp -a` of the mount's root copy them onto the copy, and
+  // copying that back must not fail for them. Anything else is ENOTSUP.
   result<void> set(inode_number number, std::string_view name, std::string_view value, const caller& who);
   // `size_probe`: the caller asks for the size (getxattr with size 0).
   result<std::string> get(inode_number number, std::string_view name, bool size_probe);
@@ -84,6 +88,8 @@ class stats_xattr {
 
  private:
   result<std::string> root_value(std::string_view name, bool size_probe);
+  // `name` is one of the root's statistics (or their JSON document).
+  bool names_root_statistic(std::string_view name) const;
 
   stats_sources sources_;
   hooks hooks_;

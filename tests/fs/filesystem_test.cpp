@@ -145,8 +145,10 @@ TEST_F(filesystem_fixture, AllocatingExtendsWithZerosAndKeepSizeChangesNothing) 
 
 // Our attributes are computed: removing one (rsync -X does, for names its
 // source lacks) succeeds and changes nothing; a name that is not there, or
-// a symlink's state, is ENODATA, and a stale inode says so.
-TEST_F(filesystem_fixture, RemovingAComputedAttributeChangesNothing) {
+// a symlink's state, is ENODATA, and a stale inode says so. Setting one of
+// the root's statistics (rsync -X copying a backup of the root back)
+// succeeds and changes nothing too; setting a file's state is ENOTSUP.
+TEST_F(filesystem_fixture, RemovingOrSettingAComputedAttributeChangesNothing) {
   auto filesystem = open();
   const auto file = make_file(*filesystem, kRootInode, "f.txt", "text");
   const auto directory = filesystem->mkdir(kRootInode, "d", 0755, me)->st_ino;
@@ -166,6 +168,16 @@ TEST_F(filesystem_fixture, RemovingAComputedAttributeChangesNothing) {
   EXPECT_EQ(code(file, "user.sevenzfs.staged_files"), ENODATA);
   EXPECT_EQ(code(link, "user.sevenzfs.state"), ENODATA);
   EXPECT_EQ(code(987654, "user.sevenzfs.state"), ENOENT);
+  EXPECT_TRUE(filesystem->setxattr(kRootInode, "user.sevenzfs.staged_files", "99", me));
+  EXPECT_TRUE(filesystem->setxattr(kRootInode, "user.sevenzfs.stats", "{}", me));
+  EXPECT_EQ(filesystem->getxattr(kRootInode, "user.sevenzfs.staged_files", false).value_or("?"), "2");
+  const auto set_code = [&](fs::inode_number number, const char* name) {
+    const auto set = filesystem->setxattr(number, name, "1", me);
+    return set ? 0 : set.error().code;
+  };
+  EXPECT_EQ(set_code(kRootInode, "user.sevenzfs.no_such_figure"), ENOTSUP);
+  EXPECT_EQ(set_code(file, "user.sevenzfs.state"), ENOTSUP);
+  EXPECT_EQ(set_code(file, "user.sevenzfs.staged_files"), ENOTSUP);
 }
 
 TEST_F(filesystem_fixture, ACommitWritesTheTreeAsAnArchive) {
@@ -259,7 +271,12 @@ TEST_F(filesystem_fixture, TreeRulesAreThoseOfAPosixFilesystem) {
   ASSERT_FALSE(fifo);
   EXPECT_EQ(fifo.error().code, EPERM);
   EXPECT_NE(fifo.error().message.find("7z stores no device nodes"), std::string::npos) << "the reason is logged";
-  EXPECT_EQ(filesystem->link().error().code, EPERM);
+  const auto link = filesystem->link();
+  EXPECT_EQ(link.error().code, EPERM);
+  EXPECT_NE(link.error().message.find("hard links are not supported"), std::string::npos) << "the reason is logged";
+  const auto again = filesystem->link();
+  EXPECT_EQ(again.error().code, EPERM);
+  EXPECT_EQ(again.error().message, "") << "once per mount: git tries a link per object";
 }
 
 TEST_F(filesystem_fixture, ReaddirOffsetsStayValidWhileEntriesChange) {
