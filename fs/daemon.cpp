@@ -335,7 +335,8 @@ int run_daemon(const std::vector<std::string>& args, std::FILE* out, std::FILE* 
   } catch (const std::system_error& e) {
     log.warning("cannot watch for signals ({}); SIGUSR1 will not commit", e.what());
   }
-  if (status) status->ready();
+  // A SIGTERM marks the session exited at once; the loop ends later.
+  if (status) status->ready([&session] { return fuse_session_exited(session.get()) != 0; });
   serve(session.get());
   watcher.reset();
 

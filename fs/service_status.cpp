@@ -66,20 +66,24 @@ std::string service_status::current_text() {
   return status();
 }
 
-void service_status::ready() {
+void service_status::ready(std::function<bool()> stop_asked) {
   {
     std::lock_guard lock(mutex_);
     phase_ = phase::running;
+    stop_asked_ = std::move(stop_asked);
   }
   notifier_.ready(current_text());
 }
 
 void service_status::stopping() {
+  bool was_stopping = false;
   {
     std::lock_guard lock(mutex_);
+    was_stopping = phase_ == phase::stopping;
     phase_ = phase::stopping;
+    stop_asked_ = nullptr;  // what it asks may not outlive the loop
   }
-  notifier_.stopping(current_text());
+  if (!was_stopping) notifier_.stopping(current_text());
   notifier_.extend_timeout(kExtension);
   wake_.notify_all();
 }
@@ -100,6 +104,13 @@ void service_status::run(std::stop_token stop) {
     if (text != last) notifier_.status(text);
     last = std::move(text);
     lock.lock();
+    if (phase_ == phase::running && stop_asked_ && stop_asked_()) {
+      phase_ = phase::stopping;
+      stop_asked_ = nullptr;
+      notifier_.stopping(last);
+      notifier_.extend_timeout(kExtension);
+      continue;
+    }
     // The phase as it is now, under the lock ready() and stopping() take:
     // no extension follows READY=1.
     if (phase_ != phase::running && worked) notifier_.extend_timeout(kExtension);

@@ -4,8 +4,8 @@
 // EXTEND_TIMEOUT_USEC= while it works, so that systemd's start timeout
 // measures a stalled start, not a long one; READY=1 once the mount is
 // usable; a STATUS= line when the figures change (at most once a second);
-// and, once the final commit begins, STOPPING=1 followed by
-// EXTEND_TIMEOUT_USEC= while it works.
+// and, once the daemon is asked to stop (SIGTERM) or its final commit
+// begins, STOPPING=1 followed by EXTEND_TIMEOUT_USEC= while it works.
 //
 // Working: the status text changed, or the process used at least a fifth of
 // a core's time since the last look. A part of a solid folder (up to 256 MiB
@@ -45,9 +45,14 @@ class service_status {
   void set_text(std::string text);
   // `status()` gives the current STATUS text from now on.
   void set_source(std::function<std::string()> status);
-  // Mounted: READY=1; no timeout is extended until stopping().
-  void ready();
-  // The final commit begins: STOPPING=1, then timeout extensions.
+  // Mounted: READY=1; no timeout is extended until stopping(), or until
+  // `stop_asked` (looked at every period until stopping()) says the daemon
+  // was asked to stop: after a SIGTERM the FUSE loop ends only once the
+  // requests in progress do, a flush's commit among them, and that commit
+  // is stopping work too.
+  void ready(std::function<bool()> stop_asked = {});
+  // The final commit begins: STOPPING=1 (unless sent already), then timeout
+  // extensions.
   void stopping();
 
   static constexpr std::chrono::seconds kPeriod{1};
@@ -62,6 +67,7 @@ class service_status {
   cpu_clock cpu_time_;
   std::mutex mutex_;
   std::function<std::string()> status_;  // guarded by mutex_
+  std::function<bool()> stop_asked_;     // guarded by mutex_; dropped by stopping()
   std::condition_variable_any wake_;
   phase phase_ = phase::starting;
   std::jthread thread_;  // last: started after everything it uses

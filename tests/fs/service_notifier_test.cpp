@@ -205,3 +205,42 @@ TEST(ServiceStatus, TimeoutsAreExtendedWhileTheDaemonWorksAndNotWhenItStalls) {
   texts = received_within(systemd, 3000ms);
   EXPECT_EQ(extensions(texts), 0u) << "stalled: the timeout runs out " << all(texts);
 }
+
+// Asked to stop (a SIGTERM marks the FUSE session exited) while a request
+// still runs (a flush's commit, which the loop waits for): STOPPING=1 and
+// extensions begin at the next look, not once the loop ends; the daemon's
+// own stopping() then sends no second STOPPING=1, and the probe is no
+// longer asked (it may not outlive the loop).
+TEST(ServiceStatus, AStopAskedWhileARequestRunsIsToldBeforeTheLoopEnds) {
+  using sevenzfs::fs::service_status;
+  const auto name = abstract_name();
+  notify_listener systemd(name);
+  ASSERT_TRUE(systemd.bound());
+  service_notifier notifier(name);
+  std::atomic<std::int64_t> cpu_ms{0};
+  const auto cpu_time = [&]() -> std::chrono::nanoseconds { return std::chrono::milliseconds(cpu_ms += 1000); };
+  service_status status(notifier, "mounted", cpu_time);
+  std::atomic<bool> asked{false};
+  std::atomic<int> probes{0};
+  status.set_source([] { return std::string("committing 10.0 %"); });
+  status.ready([&] {
+    ++probes;
+    return asked.load();
+  });
+  auto texts = received_within(systemd, 1500ms);
+  EXPECT_EQ(all(texts).find("STOPPING=1"), std::string::npos) << all(texts);
+  EXPECT_EQ(extensions(texts), 0u) << all(texts);
+  EXPECT_GE(probes.load(), 1);
+
+  asked = true;
+  texts = received_within(systemd, 2500ms);
+  EXPECT_NE(all(texts).find("STOPPING=1\nSTATUS=committing 10.0 %"), std::string::npos) << all(texts);
+  EXPECT_GE(extensions(texts), 2u) << "working while the commit runs: " << all(texts);
+
+  status.stopping();
+  const int probes_at_stop = probes.load();
+  texts = received_within(systemd, 1500ms);
+  EXPECT_EQ(all(texts).find("STOPPING=1"), std::string::npos) << "sent once: " << all(texts);
+  EXPECT_GE(extensions(texts), 1u) << all(texts);
+  EXPECT_EQ(probes.load(), probes_at_stop);
+}
