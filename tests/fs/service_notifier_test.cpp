@@ -165,25 +165,28 @@ std::string all(const std::vector<std::string>& texts) {
   return joined;
 }
 
+// A notify socket standing in for systemd, and a CPU clock that gives a
+// core's worth of time per look while `busy`.
+struct ServiceStatus : ::testing::Test {
+  std::string name = abstract_name();
+  notify_listener systemd{name};
+  service_notifier notifier{name};
+  std::atomic<bool> busy{true};
+  std::atomic<std::int64_t> cpu_ms{0};
+  sevenzfs::fs::service_status::cpu_clock cpu_time = [this]() -> std::chrono::nanoseconds {
+    return std::chrono::milliseconds(busy ? cpu_ms += 1000 : cpu_ms.load());
+  };
+  void SetUp() override { ASSERT_TRUE(systemd.bound()); }
+};
+
 }  // namespace
 
 // While starting and while stopping, the timeout is extended as long as the
 // daemon works — its status changes or it uses CPU (a long part of a solid
 // folder changes no figure for minutes) — and not once it stalls; while
 // running, never.
-TEST(ServiceStatus, TimeoutsAreExtendedWhileTheDaemonWorksAndNotWhenItStalls) {
-  using sevenzfs::fs::service_status;
-  const auto name = abstract_name();
-  notify_listener systemd(name);
-  ASSERT_TRUE(systemd.bound());
-  service_notifier notifier(name);
-  std::atomic<bool> busy{true};
-  std::atomic<std::int64_t> cpu_ms{0};
-  // A core's worth of CPU per look while busy.
-  const auto cpu_time = [&]() -> std::chrono::nanoseconds {
-    return std::chrono::milliseconds(busy ? cpu_ms += 1000 : cpu_ms.load());
-  };
-  service_status status(notifier, "starting: committing a.7z.recovery.7z", cpu_time);
+TEST_F(ServiceStatus, TimeoutsAreExtendedWhileTheDaemonWorksAndNotWhenItStalls) {
+  sevenzfs::fs::service_status status(notifier, "starting: committing a.7z.recovery.7z", cpu_time);
 
   auto texts = received_within(systemd, 3500ms);
   EXPECT_GE(extensions(texts), 3u) << "busy while starting, the same status: " << all(texts);
@@ -211,15 +214,8 @@ TEST(ServiceStatus, TimeoutsAreExtendedWhileTheDaemonWorksAndNotWhenItStalls) {
 // extensions begin at the next look, not once the loop ends; the daemon's
 // own stopping() then sends no second STOPPING=1, and the probe is no
 // longer asked (it may not outlive the loop).
-TEST(ServiceStatus, AStopAskedWhileARequestRunsIsToldBeforeTheLoopEnds) {
-  using sevenzfs::fs::service_status;
-  const auto name = abstract_name();
-  notify_listener systemd(name);
-  ASSERT_TRUE(systemd.bound());
-  service_notifier notifier(name);
-  std::atomic<std::int64_t> cpu_ms{0};
-  const auto cpu_time = [&]() -> std::chrono::nanoseconds { return std::chrono::milliseconds(cpu_ms += 1000); };
-  service_status status(notifier, "mounted", cpu_time);
+TEST_F(ServiceStatus, AStopAskedWhileARequestRunsIsToldBeforeTheLoopEnds) {
+  sevenzfs::fs::service_status status(notifier, "mounted", cpu_time);
   std::atomic<bool> asked{false};
   std::atomic<int> probes{0};
   status.set_source([] { return std::string("committing 10.0 %"); });
