@@ -39,6 +39,9 @@ void throw_io_error(const std::string& path, const std::string& what, int errnum
 }
 
 archive_error about_file(const archive_error& error, const std::string& file) {
+  // An error that already names the file, by that path or a longer one on
+  // disk (sevenzfs-pack reads "/src/dd/f4" for "dd/f4"), would name it twice.
+  if (error.path() == file || error.path().ends_with("/" + file)) return error;
   std::string message = error.what();
   const std::string prefix = error.path() + ": ";
   if (!error.path().empty() && message.starts_with(prefix)) message.erase(0, prefix.size());

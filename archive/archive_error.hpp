@@ -44,7 +44,8 @@ class archive_error : public std::runtime_error {
 };
 
 // `error` with the file it concerns in its message (after its path: the
-// archive's or a pending file's, whose streams may be named by number).
+// archive's or a pending file's, whose streams may be named by number);
+// `error` as it is when its path already names that file.
 archive_error about_file(const archive_error& error, const std::string& file);
 
 // Throws an io archive_error for `path` with strerror(errnum) appended.

@@ -62,9 +62,12 @@ class walker {
   std::vector<entry> entries;
 
   // `archive_path` empty means: store the directory's children at the top.
-  void add(const std::string& disk_path, const std::string& archive_path) {
+  // `follow`: a symlink at `disk_path` stands for what it points to.
+  void add(const std::string& disk_path, const std::string& archive_path, bool follow = false) {
     struct stat st {};
-    if (::lstat(disk_path.c_str(), &st) != 0) throw_io_error(disk_path, "cannot read", errno);
+    if ((follow ? ::stat(disk_path.c_str(), &st) : ::lstat(disk_path.c_str(), &st)) != 0) {
+      throw_io_error(disk_path, "cannot read", errno);
+    }
     entry e;
     e.path = archive_path;
     e.mode = st.st_mode & 07777;
@@ -134,7 +137,14 @@ std::vector<entry> collect_entries(const std::vector<std::string>& inputs) {
     const std::string name = base_name(path);
     // "dir/." or "/" have no name of their own: their children go to the top.
     const bool unnamed = name.empty() || name == "." || name == ".." || path == "/";
-    walk.add(path, unnamed ? std::string{} : name);
+    // "link/" means the directory the link points to, as path resolution
+    // (and so cp -r and tar) has it; "file/" is refused (not a directory).
+    const bool slashed = path.size() < input.size();
+    if (slashed) {
+      struct stat st {};
+      if (::stat(input.c_str(), &st) != 0) throw_io_error(input, "cannot read", errno);
+    }
+    walk.add(path, unnamed ? std::string{} : name, slashed);
   }
   return std::move(walk.entries);
 }

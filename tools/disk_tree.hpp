@@ -1,7 +1,8 @@
 #pragma once
 // Turns command-line paths into archive entries the way `7zz a` does: a file
 // is stored under its own name, a directory under its own name with
-// everything below it, symlinks as links (never followed). File contents are
+// everything below it, symlinks as links (followed only where a path given
+// names one with a trailing slash, "link/", as cp -r and tar do). File contents are
 // read from disk only when the writer asks for them.
 #include "archive/entry.hpp"
 

@@ -27,7 +27,9 @@ namespace {
 constexpr const char* kUsage =
     "usage: sevenzfs-pack [OPTIONS] OUT.7z PATH...\n"
     "Packs files and directories into a 7z archive (like `7zz a`: a directory is\n"
-    "stored under its own name with everything below it; symlinks are stored as links).\n"
+    "stored under its own name with everything below it; symlinks are stored as\n"
+    "links, but a PATH that names one with a trailing slash, link/, is followed\n"
+    "as by cp -r and tar).\n"
     "\n"
     "  --mode batched|solid|hybrid  batched: a folder per file (random access);\n"
     "                               solid: files share folders (best ratio; default);\n"
@@ -130,7 +132,8 @@ std::optional<std::string> mounted_by(const std::string& path) {
 // empty file, as mktemp makes) is. Swapped arguments (`sevenzfs-pack
 // notes.txt backup.7z`) or an input named as OUT would be lost otherwise;
 // so would a FIFO or a device node; and a mounted archive's mount would
-// commit no more. (A directory fails at the rename.)
+// commit no more. A directory would fail only at the final rename, after
+// all the work.
 std::string replace_problem(const std::string& output) {
   if (const auto holder = mounted_by(output)) {
     return fmt::format(
@@ -141,7 +144,8 @@ std::string replace_problem(const std::string& output) {
   struct stat st {};
   if (::stat(output.c_str(), &st) != 0) return "";
   if (!S_ISREG(st.st_mode)) {
-    return S_ISDIR(st.st_mode) ? "" : fmt::format("{}: exists and is not a regular file; not replacing it", output);
+    return S_ISDIR(st.st_mode) ? fmt::format("{}: is a directory; OUT names the archive file to write", output)
+                               : fmt::format("{}: exists and is not a regular file; not replacing it", output);
   }
   if (st.st_size == 0) return "";
   std::array<char, archive::kSignature.size()> start{};

@@ -217,6 +217,43 @@ TEST(PackCommand, MissingOutputDirectoryNamesIt) {
   EXPECT_NE(r.err.find((dir / "nope").string()), std::string::npos) << r.err;
 }
 
+TEST(PackCommand, AnOutputThatIsADirectoryIsRefusedBeforeAnyWork) {
+  temp_dir dir;
+  fs::create_directories(dir / "out");
+  write_file(dir / "f", "x");
+  const auto r = pack({(dir / "out").string(), (dir / "f").string()});
+  EXPECT_EQ(r.exit_code, sevenzfs::tools::kPackFailed);
+  EXPECT_EQ(r.err,
+            "sevenzfs-pack: " + (dir / "out").string() + ": is a directory; OUT names the archive file to write\n");
+  EXPECT_EQ(entries_in(dir / "out"), 0u);
+  EXPECT_EQ(entries_in(dir.path()), 2u);
+}
+
+// As path resolution has it (and cp -r, tar): "link/" is the directory the
+// link points to, "link" the link itself, "file/" not a directory.
+TEST(PackCommand, ASymlinkToADirectoryGivenWithATrailingSlashIsFollowed) {
+  temp_dir dir;
+  fs::create_directories(dir / "real" / "sub");
+  write_file(dir / "real" / "sub" / "a.txt", "alpha");
+  fs::create_directory_symlink("real", dir / "link");
+  const auto followed = dir / "followed.7z";
+  ASSERT_EQ(pack({followed.string(), (dir / "link").string() + "/"}).exit_code, sevenzfs::tools::kPackOk);
+  const auto listed = run("bsdtar -tvf " + quote(followed.string()));
+  ASSERT_EQ(listed.exit_code, 0) << listed.output;
+  EXPECT_EQ(listed.output.rfind("d", 0), 0u) << "link/ is stored as a directory:\n" << listed.output;
+  EXPECT_NE(listed.output.find("link/sub/a.txt"), std::string::npos) << listed.output;
+  const auto as_link = dir / "link.7z";
+  ASSERT_EQ(pack({as_link.string(), (dir / "link").string()}).exit_code, sevenzfs::tools::kPackOk);
+  const auto link_listed = run("bsdtar -tvf " + quote(as_link.string()));
+  EXPECT_EQ(link_listed.output.rfind("l", 0), 0u) << link_listed.output;
+  EXPECT_NE(link_listed.output.find("link -> real"), std::string::npos) << link_listed.output;
+  EXPECT_EQ(link_listed.output.find("a.txt"), std::string::npos) << link_listed.output;
+  const auto r = pack({(dir / "file.7z").string(), (dir / "real" / "sub" / "a.txt").string() + "/"});
+  EXPECT_EQ(r.exit_code, sevenzfs::tools::kPackFailed);
+  EXPECT_NE(r.err.find("Not a directory"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir / "file.7z"));
+}
+
 TEST(PackCommand, UnsupportedFileInTheMiddleOfATreeLeavesNoArchive) {
   temp_dir dir;
   fs::create_directories(dir / "src" / "sub");
