@@ -43,6 +43,21 @@ result<bool> still_named(int fd, const std::string& path) {
 
 using wait_callback = std::function<void(const std::string& holder)>;
 
+// The failure of a lock call on `path` that failed with errno. ENOLCK is a
+// file system that keeps no locks (an NFS mount whose lock service does not
+// run): no daemon there can keep another out of the archive.
+std::unexpected<fs_error> cannot_lock(const std::string& path) {
+  const int error = errno;
+  if (error == ENOLCK) {
+    return failure(error, fmt::format("cannot lock {}: {}: the file system there keeps no locks (an NFS mount without "
+                                      "its lock service?), so nothing would keep a second daemon from writing the "
+                                      "archive at the same time; mount it read-only (-o ro), or keep the archive "
+                                      "where locks work",
+                                      path, std::strerror(error)));
+  }
+  return failure(error, fmt::format("cannot lock {}: {}", path, std::strerror(error)));
+}
+
 // Locks `fd` (the file at `path`), or says who holds it: `holder()` names
 // them for the message, or for `on_wait` before waiting when `wait`.
 result<void> lock_or_wait(int fd, const std::string& path, const std::string& archive_path,
@@ -57,8 +72,7 @@ result<void> lock_or_wait(int fd, const std::string& path, const std::string& ar
     if (on_wait) on_wait(who);
     if (lock_whole_file(fd, true)) return {};
   }
-  const int error = errno;
-  return failure(error, fmt::format("cannot lock {}: {}", path, std::strerror(error)));
+  return cannot_lock(path);
 }
 
 // An archive this daemon cannot open for writing, it cannot lock either (a
@@ -140,6 +154,12 @@ result<archive_lock> archive_lock::take(const std::string& archive_path, const s
     if (auto locked = lock_or_wait(
             fd.get(), path, archive_path, [&] { return lock_holder(path); }, wait, on_wait);
         !locked) {
+      // Where no lock can be taken, the (empty) lock file just made would
+      // stay behind, naming nobody.
+      struct stat made {};
+      if (locked.error().code == ENOLCK && ::fstat(fd.get(), &made) == 0 && made.st_size == 0) {
+        ::unlink(path.c_str());
+      }
       return std::unexpected(locked.error());
     }
     const auto named = still_named(fd.get(), path);
@@ -204,10 +224,7 @@ result<archive_lock> archive_lock::take_shared(const std::string& archive_path, 
       struct flock probe {};
       probe.l_type = F_RDLCK;
       probe.l_whence = SEEK_SET;
-      if (::fcntl(lock_file.get(), F_OFD_GETLK, &probe) != 0) {
-        const int error = errno;
-        return failure(error, fmt::format("cannot look at the lock file {}: {}", lock_path, std::strerror(error)));
-      }
+      if (::fcntl(lock_file.get(), F_OFD_GETLK, &probe) != 0) return cannot_lock(lock_path);
       if (probe.l_type != F_UNLCK) {
         if (!wait) return busy();
         waiting();
@@ -220,8 +237,11 @@ result<archive_lock> archive_lock::take_shared(const std::string& archive_path, 
     taken.archive_fd_ = std::move(fd);
     return taken;
   }
-  const int error = errno;
-  return failure(error, fmt::format("cannot lock {}: {}", archive_path, std::strerror(error)));
+  return cannot_lock(archive_path);
+}
+
+archive_lock archive_lock::unheld(const std::string& archive_path) {
+  return archive_lock(archive_path, std::string(), archive::unique_fd{});
 }
 
 archive_lock::~archive_lock() {

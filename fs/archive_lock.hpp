@@ -19,6 +19,9 @@
 // no lock file (its directory may be read-only): read-only mounts run side
 // by side, and a daemon that would write the archive is refused while one
 // runs, as one is refused while a writing daemon holds either lock.
+//
+// On a file system that keeps no locks (ENOLCK) a writing daemon is refused
+// (a second one could not be kept out); a read-only one may go on unheld.
 #include "result.hpp"
 
 #include "archive/file_io.hpp"
@@ -40,6 +43,11 @@ class archive_lock {
   // unless `wait`.
   static result<archive_lock> take_shared(const std::string& archive_path, bool wait,
                                           const std::function<void(const std::string& holder)>& on_wait = {});
+
+  // A read-only mount's lock that holds nothing: for an archive on a file
+  // system that keeps no locks (take_shared failed with ENOLCK), where
+  // nothing can keep writers out.
+  static archive_lock unheld(const std::string& archive_path);
 
   archive_lock(archive_lock&&) noexcept = default;
   archive_lock& operator=(archive_lock&&) = delete;

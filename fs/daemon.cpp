@@ -273,9 +273,19 @@ int run_daemon(const std::vector<std::string>& args, std::FILE* out, std::FILE* 
     log.info("{} is in use by sevenzfs ({}); waiting for it", options.archive_path, holder);
     starting(fmt::format("waiting for {}, in use by sevenzfs ({})", options.archive_path, holder));
   };
-  auto lock = options.read_only
-                  ? archive_lock::take_shared(options.archive_path, options.wait_lock, on_wait)
-                  : archive_lock::take(options.archive_path, options.mountpoint, options.wait_lock, on_wait);
+  auto lock = [&]() -> result<archive_lock> {
+    if (!options.read_only)
+      return archive_lock::take(options.archive_path, options.mountpoint, options.wait_lock, on_wait);
+    auto shared = archive_lock::take_shared(options.archive_path, options.wait_lock, on_wait);
+    if (shared || shared.error().code != ENOLCK) return shared;
+    // Reading needs no lock; the lock only keeps writers out, which cannot
+    // be done there.
+    log.warning(
+        "{}: the file system keeps no locks ({}); mounted read-only without a lock, so a writable mount of "
+        "the archive would not be refused, and its commits could change what this mount reads",
+        options.archive_path, std::strerror(ENOLCK));
+    return archive_lock::unheld(options.archive_path);
+  }();
   if (!lock) {
     log.error("{}", lock.error().message);
     return kExitArchiveUnusable;

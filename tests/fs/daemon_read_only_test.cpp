@@ -137,6 +137,35 @@ TEST_F(read_only_fixture, AnArchiveOnAReadOnlyFilesystemMountsReadOnly) {
   EXPECT_EQ(reader.unmount_and_wait(), 0) << reader.log();
 }
 
+// An archive on a file system that keeps no locks (ENOLCK, as an NFS mount
+// without its lock service): nothing could keep a second writer out, so a
+// writable mount is refused, saying why, and leaves no lock file; a
+// read-only one needs no lock to read, and mounts with a warning.
+TEST_F(read_only_fixture, OnAFileSystemWithoutLocksOnlyAReadOnlyMountStarts) {
+  const std::vector<std::string> no_locks{"LD_PRELOAD=" SEVENZFS_NO_LOCKS_SHIM,
+                                          "SEVENZFS_TEST_NO_LOCKS_UNDER=" + fs::canonical(dir.path()).string()};
+  const std::string before = read_file(archive);
+  const auto beside = names_in(dir.path());
+
+  daemon_process writable(archive, mnt, "", dir / "writable.log", no_locks);
+  EXPECT_EQ(writable.wait_exit(std::chrono::seconds(10)), 3);
+  const std::string refused = writable.log();
+  EXPECT_NE(refused.find("No locks available: the file system there keeps no locks"), std::string::npos) << refused;
+  EXPECT_NE(refused.find("mount it read-only (-o ro)"), std::string::npos) << refused;
+  fs::remove(dir / "writable.log");
+  EXPECT_EQ(names_in(dir.path()), beside) << "no lock file left behind";
+
+  daemon_process reader(archive, mnt, "ro", log, no_locks);
+  ASSERT_TRUE(reader.wait_mounted()) << reader.log();
+  EXPECT_EQ(read_file(mnt / "a.txt"), "first file\n");
+  EXPECT_EQ(read_file(mnt / "sub" / "b.txt"), std::string(100000, 'b'));
+  EXPECT_EQ(reader.unmount_and_wait(), 0) << reader.log();
+  EXPECT_NE(reader.log().find("keeps no locks (No locks available); mounted read-only without a lock"),
+            std::string::npos)
+      << reader.log();
+  EXPECT_EQ(read_file(archive), before);
+}
+
 TEST_F(read_only_fixture, ReadOnlyMountsShareTheArchiveAndKeepAWritableOneOut) {
   auto first = mount("ro");
   const fs::path other = another_mountpoint("other");
