@@ -50,6 +50,25 @@ std::uint32_t read_entry(const entry& e, const span_sink& sink, const std::funct
   return crc.value();
 }
 
+// Delivers a folder's input to `sink`, entry after entry, until it wants no
+// more: no entry after that is read (read_entry checks the sizes when the
+// folder is written).
+void visit_folder(std::span<const entry> entries, const folder_plan& folder, const judged_sink& sink) {
+  bool more = true;
+  for (const auto index : folder.entries) {
+    const entry& e = entries[index];
+    if (!more) return;
+    if (!e.content) continue;
+    try {
+      e.content->visit([&](std::span<const std::uint8_t> bytes) {
+        if (more) more = sink(bytes);
+      });
+    } catch (const archive_error& error) {
+      throw about_file(error, e.path);
+    }
+  }
+}
+
 coder_info lzma2_coder(const lzma_options_lzma& options) { return {kMethodLzma2, {lzma2_property_byte(options)}}; }
 coder_info copy_coder() { return {kMethodCopy, {}}; }
 
@@ -96,10 +115,23 @@ void folder_packer::pack_serial(std::span<const entry> entries, const folder_pla
   crcs.reserve(folder.entries.size());
 
   coder_info coder = copy_coder();
-  if (options_.level > 0) {
+  // A folder of several files, which the probe never gives up on, is
+  // judged whole first, as a parallel part is (parallel_encoder.cpp), and
+  // stored without an encoder when incompressible throughout: the match
+  // finder would pass over all of it (several times 7-Zip's time) for a
+  // folder stored in the end. A file of its own has its sample or probe.
+  const bool one_file = folder.entries.size() == 1;
+  const auto drop_input = shrink_probe::after_giving_up::drop_input;
+  const input_verdict judged =
+      options_.level <= 0 || one_file
+          ? input_verdict::compressible
+          : judge_input([&](const judged_sink& sink) { visit_folder(entries, folder, sink); }, folder.unpack_size, {});
+  if (options_.level > 0 && judged != input_verdict::incompressible) {
     const auto lzma_options = lzma2_options_for(options_.level, folder.unpack_size);
     serial_encoder_.start(lzma_options);
-    shrink_probe probe(folder.entries.size() == 1, folder.unpack_size, shrink_probe::after_giving_up::drop_input);
+    // Input that repeats is compressed whole: its start may hold none of
+    // the copy.
+    shrink_probe probe(one_file && judged == input_verdict::compressible, folder.unpack_size, drop_input);
     const span_sink to_encoder = [&](std::span<const std::uint8_t> bytes) {
       probe.write(serial_encoder_, bytes, to_file);
     };
@@ -111,8 +143,11 @@ void folder_packer::pack_serial(std::span<const entry> entries, const folder_pla
       return;
     }
     // Did not shrink: store it instead, re-reading the (unchanged) content.
+    if (probe.gave_up()) ++given_up_folders_;
     out_.truncate(start);
     coder = copy_coder();
+  } else if (judged == input_verdict::incompressible) {
+    ++given_up_folders_;
   }
   // Progress was reported on the first reading, if there was one.
   const auto* progress = crcs.empty() ? &options_.progress : nullptr;

@@ -76,6 +76,9 @@ class folder_packer {
   // Entries pack_continued was given that did not start with the archived
   // file: whoever named them as grown by appends was wrong.
   std::uint64_t mismatched_prefixes() const noexcept { return mismatched_prefixes_; }
+  // With one thread: folders found incompressible early (judged before an
+  // encoder saw them, or given up by their probe) and stored.
+  std::uint64_t given_up_folders() const noexcept { return given_up_folders_; }
 
  private:
   void pack_serial(std::span<const entry> entries, const folder_plan& folder);
@@ -88,6 +91,7 @@ class folder_packer {
   compression_options options_;
   lzma2_encoder serial_encoder_;
   std::uint64_t mismatched_prefixes_ = 0;
+  std::uint64_t given_up_folders_ = 0;
 };
 
 }  // namespace sevenzfs::archive

@@ -7,13 +7,16 @@
 #include "archive/archive_writer.hpp"
 #include "archive/crc32.hpp"
 #include "archive/lzma2_chunks.hpp"
+#include "archive/header_serializer.hpp"
 #include "archive/lzma_settings.hpp"
+#include "archive/output_file.hpp"
 #include "test_support.hpp"
 
 #include <gtest/gtest.h>
 
 #include <cstdio>
 #include <map>
+#include <numeric>
 #include <random>
 
 using namespace sevenzfs::archive;
@@ -221,6 +224,67 @@ TEST(FolderPacker, RandomFilesInASolidFolderNeedNoEncoderAndReadersRestoreThem) 
   write_archive(path.string(), entries_of(files), options);
   EXPECT_NE(run("7zz l -slt " + quote(path.string())).output.find("Method = Copy"), std::string::npos);
   EXPECT_EQ(run("7zz t " + quote(path.string())).exit_code, 0);
+}
+
+// With one thread a solid folder is judged before its encoder starts, as a
+// parallel part is: random files are stored without the match finder
+// passing over them; random files with a copy among them, and text, are
+// compressed. Every reader restores the stored folder.
+TEST(FolderPacker, OneThreadStoresASolidFolderOfRandomFilesWithoutAnEncoder) {
+  temp_dir dir;
+  std::mt19937 rng(78);
+  std::vector<source_file> noise;
+  for (int i = 0; i < 20; ++i) {
+    std::string bytes(40'000, '\0');
+    for (auto& c : bytes) c = static_cast<char>(rng());
+    noise.push_back({"blobs/" + std::to_string(i) + ".bin", std::move(bytes)});
+  }
+  auto with_copy = noise;
+  with_copy.push_back({"blobs/copy.bin", noise[3].bytes});
+  const auto text = make_files(6, 5);
+  struct packed {
+    std::uint64_t given_up;
+    std::string method;
+  };
+  const auto pack_alone = [&](const std::vector<source_file>& files, const std::string& name) {
+    const auto entries = entries_of(files);
+    std::vector<std::size_t> all(entries.size());
+    std::iota(all.begin(), all.end(), 0);
+    const auto path = dir / name;
+    output_file out(path.string());
+    out.set_position(kStartHeaderSize);
+    archive_database db;
+    compression_options compression;
+    compression.level = 5;
+    compression.threads = 1;
+    folder_packer packer(out, db, compression);
+    folder_plan folder{all, 0};
+    for (const auto& e : entries) folder.unpack_size += e.size;
+    packer.pack(entries, {folder});
+    EXPECT_EQ(db.folders.size(), 1u);
+    const bool stored = !db.folders.empty() && db.folders[0].coders().at(0).method_id == kMethodCopy;
+    return packed{packer.given_up_folders(), stored ? "Copy" : "LZMA2"};
+  };
+  const auto random_files = pack_alone(noise, "noise.7z");
+  EXPECT_EQ(random_files.given_up, 1u);
+  EXPECT_EQ(random_files.method, "Copy");
+  const auto repeated = pack_alone(with_copy, "copy.7z");
+  EXPECT_EQ(repeated.given_up, 0u);
+  EXPECT_EQ(repeated.method, "LZMA2") << "the copy was not found";
+  const auto text_files = pack_alone(text, "text.7z");
+  EXPECT_EQ(text_files.given_up, 0u);
+  EXPECT_EQ(text_files.method, "LZMA2");
+
+  write_options options;
+  options.plan.mode = pack_mode::solid;
+  options.compression.threads = 1;
+  const auto path = dir / "out.7z";
+  const auto summary = write_archive(path.string(), entries_of(noise), options);
+  ASSERT_EQ(summary.folders, 1u);
+  EXPECT_NE(run("7zz l -slt " + quote(path.string())).output.find("Method = Copy"), std::string::npos);
+  EXPECT_EQ(run("7zz t " + quote(path.string())).exit_code, 0);
+  ASSERT_EQ(run("7zz x -o" + quote((dir / "by7zz").string()) + " " + quote(path.string())).exit_code, 0);
+  EXPECT_EQ(differences(noise, dir / "by7zz"), "");
 }
 
 TEST(FolderPacker, SizeChangeInAMultiPartFolderIsAnError) {
