@@ -155,6 +155,10 @@ std::string replace_problem(const std::string& output) {
   return fmt::format("{}: exists and is not a 7z archive; not replacing it (remove it first)", output);
 }
 
+std::string counted(std::uint64_t count, const char* one, const char* many) {
+  return fmt::format("{} {}", count, count == 1 ? one : many);
+}
+
 }  // namespace
 
 int pack_main(const std::vector<std::string>& args, std::FILE* out, std::FILE* err) {
@@ -183,8 +187,9 @@ int pack_main(const std::vector<std::string>& args, std::FILE* out, std::FILE* e
   try {
     const auto entries = collect_entries(parsed.inputs);
     const auto summary = archive::write_archive(parsed.output, entries, parsed.options);
-    fmt::print(out, "{}: {} entries, {} folders, {} bytes in, {} bytes archive ({:.2f} %)\n", parsed.output,
-               summary.entries, summary.folders, summary.input_bytes, summary.archive_bytes,
+    fmt::print(out, "{}: {}, {}, {} bytes in, {} bytes archive ({:.2f} %)\n", parsed.output,
+               counted(summary.entries, "entry", "entries"), counted(summary.folders, "folder", "folders"),
+               summary.input_bytes, summary.archive_bytes,
                summary.input_bytes
                    ? 100.0 * static_cast<double>(summary.archive_bytes) / static_cast<double>(summary.input_bytes)
                    : 0.0);
