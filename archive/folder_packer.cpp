@@ -51,21 +51,25 @@ std::uint32_t read_entry(const entry& e, const span_sink& sink, const std::funct
 }
 
 // Delivers a folder's input to `sink`, entry after entry, until it wants no
-// more: no entry after that is read (read_entry checks the sizes when the
-// folder is written).
+// more (read_entry checks the sizes when the folder is written). A visit
+// has no way to stop but an exception: the judge wants the first 16 KiB of
+// text, and the first file may be a large one on disk, or one decoded from
+// an archive.
 void visit_folder(std::span<const entry> entries, const folder_plan& folder, const judged_sink& sink) {
-  bool more = true;
-  for (const auto index : folder.entries) {
-    const entry& e = entries[index];
-    if (!more) return;
-    if (!e.content) continue;
-    try {
-      e.content->visit([&](std::span<const std::uint8_t> bytes) {
-        if (more) more = sink(bytes);
-      });
-    } catch (const archive_error& error) {
-      throw about_file(error, e.path);
+  struct enough {};
+  try {
+    for (const auto index : folder.entries) {
+      const entry& e = entries[index];
+      if (!e.content) continue;
+      try {
+        e.content->visit([&](std::span<const std::uint8_t> bytes) {
+          if (!sink(bytes)) throw enough{};
+        });
+      } catch (const archive_error& error) {
+        throw about_file(error, e.path);
+      }
     }
+  } catch (const enough&) {
   }
 }
 

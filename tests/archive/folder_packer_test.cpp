@@ -287,6 +287,50 @@ TEST(FolderPacker, OneThreadStoresASolidFolderOfRandomFilesWithoutAnEncoder) {
   EXPECT_EQ(differences(noise, dir / "by7zz"), "");
 }
 
+namespace {
+
+// Delivers its bytes in 64 KiB pieces and counts what it delivered.
+class counted_content final : public entry_content {
+ public:
+  explicit counted_content(std::string bytes) : bytes_(std::move(bytes)) {}
+  void visit(const span_sink& sink) const override {
+    const auto* data = reinterpret_cast<const std::uint8_t*>(bytes_.data());
+    for (std::size_t at = 0; at < bytes_.size(); at += kPiece) {
+      const std::size_t n = std::min(kPiece, bytes_.size() - at);
+      delivered += n;
+      sink(std::span(data + at, n));
+    }
+  }
+  mutable std::uint64_t delivered = 0;
+
+ private:
+  static constexpr std::size_t kPiece = 64 << 10;
+  std::string bytes_;
+};
+
+}  // namespace
+
+// Judging a solid folder before its encoder starts (one thread) reads text
+// no further than its first window: a large first file is not read twice.
+TEST(FolderPacker, JudgingASolidFolderOfTextReadsOnlyItsStart) {
+  temp_dir dir;
+  auto files = make_files(3, 12);
+  std::string large;
+  while (large.size() < (4u << 20)) large += files[0].bytes;
+  files.insert(files.begin(), source_file{"large.log", large});
+  auto entries = entries_of(files);
+  const auto first = std::make_shared<counted_content>(large);
+  entries[0].content = first;
+  write_options options;
+  options.plan.mode = pack_mode::solid;
+  options.compression.threads = 1;
+  options.compression.level = 1;
+  write_archive((dir / "out.7z").string(), entries, options);
+  EXPECT_GE(first->delivered, large.size());
+  EXPECT_LE(first->delivered, large.size() + (64 << 10)) << "judged beyond the first piece";
+  EXPECT_EQ(run("7zz t " + quote((dir / "out.7z").string())).exit_code, 0);
+}
+
 TEST(FolderPacker, SizeChangeInAMultiPartFolderIsAnError) {
   temp_dir dir;
   auto files = make_files(30, 7);
