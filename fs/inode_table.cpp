@@ -8,6 +8,7 @@
 #include <linux/fs.h>
 
 #include <cerrno>
+#include <optional>
 #include <vector>
 
 namespace sevenzfs::fs {
@@ -340,17 +341,36 @@ tree_figures inode_table::figures() {
 
 void inode_table::walk(const std::function<void(const std::string& path, inode& node)>& visit) {
   std::shared_lock table(mutex_);
-  std::vector<std::pair<inode*, std::string>> pending{{find(kRootInode), ""}};
-  while (!pending.empty()) {
-    auto [directory, directory_path] = std::move(pending.back());
-    pending.pop_back();
-    directory->entries->in_order.visit_after(0, [&](std::uint64_t, inode_number number) {
+  // In pre-order, each directory's entries in their order: the order
+  // `cp -r` and `tar x` close files in, which is the order sealed files reach
+  // the compressor (seal_closed_files) and staged files a commit's folders.
+  // (Taken from a stack of whole directories, sibling directories went in
+  // reverse: read back in the order written, a solid folder's decoders then
+  // started over from its beginning.) Each level resumes after the cookie
+  // of the subdirectory it descended into.
+  struct level {
+    inode* directory;
+    std::string path;
+    std::uint64_t after = 0;
+  };
+  std::vector<level> levels{{find(kRootInode), "", 0}};
+  while (!levels.empty()) {
+    const level& current = levels.back();
+    std::optional<level> below;
+    current.directory->entries->in_order.visit_after(current.after, [&](std::uint64_t cookie, inode_number number) {
       inode& node = *find(number);
-      std::string path = directory_path.empty() ? node.name : directory_path + "/" + node.name;
+      std::string path = current.path.empty() ? node.name : current.path + "/" + node.name;
       visit(path, node);
-      if (node.is_directory()) pending.emplace_back(&node, std::move(path));
-      return true;
+      if (!node.is_directory()) return true;
+      levels.back().after = cookie;
+      below = level{&node, std::move(path)};
+      return false;
     });
+    if (below) {
+      levels.push_back(std::move(*below));
+    } else {
+      levels.pop_back();
+    }
   }
 }
 

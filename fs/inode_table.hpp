@@ -95,7 +95,9 @@ class inode_table {
   tree_figures figures();
 
   // Under the shared table lock: calls `visit(path, node)` for every node
-  // below the root, parents before children. The committer locks each node.
+  // below the root, in pre-order (a directory, then what it holds, then its
+  // next sibling), each directory's entries in their order. The committer
+  // locks each node.
   void walk(const std::function<void(const std::string& path, inode& node)>& visit);
   // Under the shared table lock: calls `visit(node)` for every node.
   void for_each(const std::function<void(inode& node)>& visit);

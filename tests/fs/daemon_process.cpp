@@ -2,6 +2,8 @@
 
 #include "test_support.hpp"
 
+#include <gtest/gtest.h>
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -14,6 +16,16 @@
 namespace sevenzfs::test {
 
 std::string daemon_binary() { return SEVENZFS_DAEMON_BINARY; }
+
+std::uint64_t memory_kib(pid_t pid, const std::string& key) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.starts_with(key + ":")) return std::stoull(line.substr(key.size() + 1));
+  }
+  ADD_FAILURE() << "no " << key << " for " << pid;
+  return 0;
+}
 
 bool is_mounted(const std::filesystem::path& mountpoint) {
   std::ifstream mounts("/proc/self/mounts");

@@ -46,6 +46,9 @@ class daemon_process {
 };
 
 bool is_mounted(const std::filesystem::path& mountpoint);
+// A figure of /proc/PID/status in KiB, as VmRSS (resident now) or VmHWM (the
+// most resident so far). One that cannot be read fails the test (and is 0).
+std::uint64_t memory_kib(pid_t pid, const std::string& key);
 // Why FUSE mounts cannot work here (no usable /dev/fuse, no fusermount3), or
 // nullopt when they can: mount tests skip with this message.
 std::optional<std::string> why_mounts_cannot_work();

@@ -543,21 +543,6 @@ TEST_F(mount_fixture, PastHalfThePoolSettledFilesStreamBesideTheWrites) {
   EXPECT_EQ(run("7zz t " + quote(archive.string())).exit_code, 0);
 }
 
-namespace {
-
-// VmRSS: resident now; VmHWM: the most resident so far.
-std::uint64_t memory_kib(pid_t pid, const std::string& key) {
-  std::ifstream status(fmt::format("/proc/{}/status", pid));
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.starts_with(key + ":")) return std::stoull(line.substr(key.size() + 1));
-  }
-  ADD_FAILURE() << "no " << key << " for " << pid;
-  return 0;
-}
-
-}  // namespace
-
 // At rest (idle_release after the idle flush, the compressor done), the
 // daemon gives its idle encoders and free staging pages back: its RSS falls
 // from hundreds of MiB (a level-5 encoder, the pool's touched pages) to
