@@ -335,6 +335,15 @@ void pending_folders::write_finished(pending_lane& lane, std::unique_lock<std::m
     progress_.written_bytes += part->input_bytes;
     progress_.packed_bytes += part->packed->bytes().size();
     ++lane.generation;
+    // With nothing more to write, the lane is let go before the callbacks
+    // below, and this thread touches it no more: a take() meanwhile (a
+    // commit's, whose finish() may see the parts written during them)
+    // retires a lane with nothing left, whose pending file then goes with
+    // the taken folders. Kept as still writing, the lane and its file (the
+    // size of what was committed) stayed until the next commit. A part
+    // finished meanwhile is written by its own worker.
+    const bool more = lane.making_primers == 0 && !lane.unwritten.empty() && lane.unwritten.front()->finished;
+    if (!more) lane.writing = false;
     lock.unlock();
     part.reset();  // lets go of the files' content
     if (encoded_) {
@@ -342,6 +351,7 @@ void pending_folders::write_finished(pending_lane& lane, std::unique_lock<std::m
     }
     encoded.clear();
     lock.lock();
+    if (!more) return;
   }
   lane.writing = false;
 }
