@@ -56,6 +56,18 @@ std::vector<source_file> make_files(std::size_t text_files, std::uint32_t seed) 
   return files;
 }
 
+// `count` files of `size` random bytes, blobs/0.bin on.
+std::vector<source_file> random_files(int count, std::size_t size, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<source_file> files;
+  for (int i = 0; i < count; ++i) {
+    std::string bytes(size, '\0');
+    for (auto& c : bytes) c = static_cast<char>(rng());
+    files.push_back({"blobs/" + std::to_string(i) + ".bin", std::move(bytes)});
+  }
+  return files;
+}
+
 std::vector<entry> entries_of(const std::vector<source_file>& files) {
   std::vector<entry> entries;
   for (const auto& file : files) {
@@ -184,13 +196,7 @@ INSTANTIATE_TEST_SUITE_P(Parts, PrimedFolder,
 // given-up parts show the judgement, see pending_folders_test.)
 TEST(FolderPacker, RandomFilesInASolidFolderNeedNoEncoderAndReadersRestoreThem) {
   temp_dir dir;
-  std::mt19937 rng(77);
-  std::vector<source_file> files;
-  for (int i = 0; i < 40; ++i) {
-    std::string noise(60'000, '\0');
-    for (auto& c : noise) c = static_cast<char>(rng());
-    files.push_back({"blobs/" + std::to_string(i) + ".bin", std::move(noise)});
-  }
+  auto files = random_files(40, 60'000, 77);
   files.push_back({"blobs/copy.bin", files[2].bytes});
   std::uint64_t input_bytes = 0;
   for (const auto& file : files) input_bytes += file.bytes.size();
@@ -232,13 +238,7 @@ TEST(FolderPacker, RandomFilesInASolidFolderNeedNoEncoderAndReadersRestoreThem) 
 // compressed. Every reader restores the stored folder.
 TEST(FolderPacker, OneThreadStoresASolidFolderOfRandomFilesWithoutAnEncoder) {
   temp_dir dir;
-  std::mt19937 rng(78);
-  std::vector<source_file> noise;
-  for (int i = 0; i < 20; ++i) {
-    std::string bytes(40'000, '\0');
-    for (auto& c : bytes) c = static_cast<char>(rng());
-    noise.push_back({"blobs/" + std::to_string(i) + ".bin", std::move(bytes)});
-  }
+  const auto noise = random_files(20, 40'000, 78);
   auto with_copy = noise;
   with_copy.push_back({"blobs/copy.bin", noise[3].bytes});
   const auto text = make_files(6, 5);
